@@ -3,6 +3,7 @@
 //! See `README.md` for what it does and `DESIGN.md`-style notes in each
 //! module's doc comment for what each part owns.
 
+// pub mod cli;
 pub mod config;
 pub mod crontab;
 pub mod diag;
@@ -10,4 +11,5 @@ pub mod ledger;
 pub mod probe;
 pub mod report;
 pub mod schedule;
+pub mod table;
 pub mod timefmt;

@@ -8,7 +8,7 @@
 
 mod load;
 
-pub use load::{load, load_str, Loaded};
+pub use load::{load, load_str, LoadOptions, Loaded};
 
 use std::path::PathBuf;
 
@@ -175,7 +175,10 @@ pub struct ApiToken {
 pub enum DateSpec {
     Fixed(NaiveDate),
     /// `MM-DD`, every year.
-    Annual { month: u32, day: u32 },
+    Annual {
+        month: u32,
+        day: u32,
+    },
 }
 
 /// An inclusive window of dates. Both ends are of the same kind; an annual

@@ -1,0 +1,359 @@
+//! The subcommands' work: load the station, call the library, print.
+//!
+//! Output meant for operators and officials (tables, summaries) is
+//! Vietnamese first; diagnostics about the station file are for whoever
+//! edits it and stay in English, each with its location and a fix.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Duration, Utc};
+
+use crate::config::{self, LoadOptions, Priority, Station};
+use crate::report::{self, Format};
+use crate::schedule::{self, ItemKind, Occurrence};
+use crate::table::Table;
+use crate::timefmt::{self, Bound};
+
+/// Load a station or print why not. Diagnostics go to stderr.
+pub fn load_station(path: &Path, opts: LoadOptions) -> Result<Station, ExitCode> {
+    let loaded = config::load(path, opts);
+    eprint!("{}", loaded.diagnostics);
+    match loaded.station {
+        Some(s) => Ok(s),
+        None => {
+            let n = loaded.diagnostics.errors().count();
+            eprintln!(
+                "loa: {} has {n} error{}; nothing was changed. Fix them and run `loa check --config {}`.",
+                path.display(),
+                if n == 1 { "" } else { "s" },
+                path.display()
+            );
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// `loa check`
+pub fn check(path: &Path) -> Result<ExitCode> {
+    let loaded = config::load(path, LoadOptions::default());
+    let d = &loaded.diagnostics;
+    eprint!("{d}");
+    let (errors, warnings) = (d.errors().count(), d.warnings().count());
+    let Some(station) = loaded.station else {
+        eprintln!(
+            "\n✗ {}: {errors} lỗi (errors), {warnings} cảnh báo (warnings). The station file was not accepted.",
+            path.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    };
+    print!("{}", describe(&station, Utc::now()));
+    println!(
+        "\n✓ Hợp lệ (valid): {}, {warnings} cảnh báo (warnings).",
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `loa check` prints about a valid station: audio files and what
+/// airs next.
+pub fn describe(station: &Station, now: DateTime<Utc>) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let tz = station.timezone;
+    let _ = writeln!(out, "Đài (station): {}", station.name);
+    let _ = writeln!(
+        out,
+        "Múi giờ (timezone): {tz} · {} chiến dịch (campaigns) · {} bản tin (bulletins) · {} chương trình (programmes)",
+        station.campaigns.len(),
+        station.bulletins.len(),
+        station.programs.len()
+    );
+    let mut files: BTreeMap<&str, &crate::probe::AudioInfo> = BTreeMap::new();
+    for b in &station.bulletins {
+        if let Some(a) = &b.audio {
+            files.insert(&b.file, a);
+        }
+    }
+    let _ = writeln!(out, "\nTệp âm thanh (audio files): {}", files.len());
+    let mut t = Table::new(&["Tệp (file)", "Định dạng", "Kênh", "Tần số", "Thời lượng"]);
+    for (file, a) in &files {
+        t.row(vec![
+            file.to_string(),
+            format!("{}/{}", a.format, a.codec),
+            match a.channels {
+                1 => "mono".to_string(),
+                2 => "stereo".to_string(),
+                n => format!("{n} ch"),
+            },
+            format!("{} Hz", a.sample_rate),
+            clock_duration(a.seconds),
+        ]);
+    }
+    out.push_str(&t.render());
+
+    let next: Vec<Occurrence> = schedule::schedule(station, now, now + Duration::days(8))
+        .into_iter()
+        .take(10)
+        .collect();
+    let _ = writeln!(out, "\nSắp phát (next occurrences):");
+    if next.is_empty() {
+        let _ = writeln!(out, "  (không có gì trong 8 ngày tới — nothing in the next 8 days)");
+    } else {
+        out.push_str(&plan_table(station, &next, false));
+    }
+    out
+}
+
+/// `m:ss` (or `h:mm:ss`) for a number of seconds.
+pub fn clock_duration(seconds: f64) -> String {
+    let s = seconds.round() as i64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+fn priority_vi(p: Priority) -> &'static str {
+    match p {
+        Priority::Normal => "thường",
+        Priority::Priority => "ưu tiên",
+        Priority::Emergency => "khẩn cấp",
+    }
+}
+
+/// The plan as a table; with a footer of planned minutes per campaign.
+fn plan_table(station: &Station, occ: &[Occurrence], footer: bool) -> String {
+    let tz = station.timezone;
+    let mut t = Table::new(&[
+        "Thời gian (time)",
+        "Loại (kind)",
+        "Mã (id)",
+        "Tiêu đề (title)",
+        "Mức (priority)",
+        "Chiến dịch (campaign)",
+        "Thời lượng",
+    ]);
+    for o in occ {
+        t.row(vec![
+            o.at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string(),
+            match o.kind {
+                ItemKind::Bulletin => "bản tin".to_string(),
+                ItemKind::Program => format!("chương trình ({} mục)", o.items.len()),
+            },
+            o.id.to_string(),
+            o.title.to_string(),
+            priority_vi(o.priority).to_string(),
+            o.campaign.unwrap_or("").to_string(),
+            clock_duration(o.planned_seconds),
+        ]);
+    }
+    let mut out = t.render();
+    if footer {
+        let mut per: BTreeMap<String, f64> = BTreeMap::new();
+        let mut total = 0.0;
+        for o in occ {
+            total += o.planned_seconds;
+            match o.kind {
+                ItemKind::Bulletin => {
+                    *per.entry(campaign_name(station, o.campaign)).or_default() += o.planned_seconds
+                }
+                ItemKind::Program => {
+                    for &i in &o.items {
+                        let b = &station.bulletins[i];
+                        *per.entry(campaign_name(station, b.campaign.as_deref()))
+                            .or_default() += b.seconds();
+                    }
+                }
+            }
+        }
+        out.push_str(&format!(
+            "\n{} lượt phát (occurrences) · dự kiến (planned) {:.1} phút (minutes)\n",
+            occ.len(),
+            total / 60.0
+        ));
+        let mut f = Table::new(&["Chiến dịch (campaign)", "Phút dự kiến (planned minutes)"]);
+        for (name, secs) in per {
+            f.row(vec![name, format!("{:.1}", secs / 60.0)]);
+        }
+        out.push_str(&f.render());
+    }
+    out
+}
+
+fn campaign_name(station: &Station, id: Option<&str>) -> String {
+    match id {
+        None => "(không thuộc chiến dịch)".to_string(),
+        Some(id) => match station.campaign(id) {
+            Some(c) => format!("{} — {}", c.id, c.title),
+            None => id.to_string(),
+        },
+    }
+}
+
+/// Turn `--from/--to` into `[from, to)`. A missing `from` is the start of
+/// today (or `default_from`); a missing `to` is the end of `from`'s day.
+pub fn range(
+    station: &Station,
+    from: Option<&str>,
+    to: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+    let tz = station.timezone;
+    let from_t = match from {
+        Some(s) => timefmt::parse_bound(s, Bound::Start, tz).map_err(anyhow::Error::msg)
+            .context("--from")?,
+        None => timefmt::start_of_day(timefmt::local_date(now, tz), tz),
+    };
+    let to_t = match to {
+        Some(s) => timefmt::parse_bound(s, Bound::End, tz).map_err(anyhow::Error::msg)
+            .context("--to")?,
+        None => timefmt::start_of_day(
+            timefmt::local_date(from_t, tz).succ_opt().unwrap_or_default(),
+            tz,
+        ),
+    };
+    if to_t <= from_t {
+        bail!(
+            "--to ({}) is not after --from ({}); --to is an inclusive date, e.g. --from 2026-10-01 --to 2026-10-31",
+            timefmt::rfc3339(to_t, tz),
+            timefmt::rfc3339(from_t, tz)
+        );
+    }
+    Ok((from_t, to_t))
+}
+
+/// Longest plan `loa schedule` expands in one go.
+const MAX_PLAN_DAYS: i64 = 3 * 366;
+
+/// `loa schedule`
+pub fn schedule(path: &Path, from: Option<&str>, to: Option<&str>, json: bool) -> Result<ExitCode> {
+    let station = match load_station(path, LoadOptions::default()) {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let (from, to) = range(&station, from, to, Utc::now())?;
+    if to - from > Duration::days(MAX_PLAN_DAYS) {
+        bail!("the range is longer than {MAX_PLAN_DAYS} days; ask for a shorter one, e.g. one year at a time");
+    }
+    let occ = schedule::schedule(&station, from, to);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&plan_json(&station, &occ))?);
+    } else {
+        let tz = station.timezone;
+        println!(
+            "Lịch phát (plan) {} — {}: {} → {}",
+            station.name,
+            tz,
+            timefmt::rfc3339(from, tz),
+            timefmt::rfc3339(to, tz)
+        );
+        print!("{}", plan_table(&station, &occ, true));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The plan as JSON, the shape `loa schedule --format json` and the API
+/// share.
+pub fn plan_json(station: &Station, occ: &[Occurrence]) -> serde_json::Value {
+    let tz = station.timezone;
+    serde_json::Value::Array(
+        occ.iter()
+            .map(|o| {
+                let mut v = serde_json::json!({
+                    "at": timefmt::rfc3339(o.at.with_timezone(&Utc), tz),
+                    "kind": match o.kind { ItemKind::Bulletin => "bulletin", ItemKind::Program => "program" },
+                    "id": o.id,
+                    "title": o.title,
+                    "priority": o.priority.as_str(),
+                    "campaign": o.campaign,
+                    "planned_seconds": round3(o.planned_seconds),
+                });
+                if o.kind == ItemKind::Program {
+                    v["items"] = o
+                        .items
+                        .iter()
+                        .map(|&i| {
+                            let b = &station.bulletins[i];
+                            serde_json::json!({
+                                "id": b.id,
+                                "title": b.title,
+                                "campaign": b.campaign,
+                                "planned_seconds": round3(b.seconds()),
+                            })
+                        })
+                        .collect();
+                }
+                v
+            })
+            .collect(),
+    )
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Open the ledger of a station for reading commands.
+fn open_ledger(station: &Station) -> Result<crate::ledger::Ledger> {
+    crate::ledger::Ledger::open(&station.ledger_path(), station.timezone)
+        .with_context(|| format!("opening the airtime ledger {}", station.ledger_path().display()))
+}
+
+/// `loa airtime`
+pub fn airtime(
+    path: &Path,
+    from: Option<&str>,
+    to: Option<&str>,
+    campaign: Option<&str>,
+    fmt: Format,
+) -> Result<ExitCode> {
+    let station = match load_station(path, LoadOptions { audio: false, ..Default::default() }) {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let (from, to) = range(&station, from, to, Utc::now())?;
+    let ledger = open_ledger(&station)?;
+    let rows = ledger.rows(&crate::ledger::Filter {
+        from: Some(from),
+        to: Some(to),
+        campaign: campaign.map(str::to_string),
+    })?;
+    print!("{}", report::format_airtime(&rows, fmt));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `loa report`
+pub fn report(
+    path: &Path,
+    from: Option<&str>,
+    to: Option<&str>,
+    campaign: Option<&str>,
+    fmt: Format,
+) -> Result<ExitCode> {
+    let station = match load_station(path, LoadOptions { audio: false, ..Default::default() }) {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let tz = station.timezone;
+    let from = from
+        .map(|s| timefmt::parse_bound(s, Bound::Start, tz).map_err(anyhow::Error::msg))
+        .transpose()
+        .context("--from")?;
+    let to = to
+        .map(|s| timefmt::parse_bound(s, Bound::End, tz).map_err(anyhow::Error::msg))
+        .transpose()
+        .context("--to")?;
+    let ledger = open_ledger(&station)?;
+    let filter = crate::ledger::Filter {
+        from,
+        to,
+        campaign: campaign.map(str::to_string),
+    };
+    let r = report::report(&ledger, &station.campaigns, &filter)?;
+    print!("{}", report::format_report(&r, fmt));
+    Ok(ExitCode::SUCCESS)
+}

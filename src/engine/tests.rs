@@ -1,0 +1,500 @@
+//! Engine logic with a virtual clock and a fake playout: a station's day in
+//! milliseconds. Each test reads back the ledger, which is what officials
+//! see.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use tokio::sync::mpsc;
+
+use super::playout::{FakeBehaviour, FakePlayout};
+use super::*;
+use crate::config::{load_str, LoadOptions};
+use crate::ledger::{AirtimeRow, Filter, Ledger};
+use crate::probe::AudioInfo;
+
+const STATION: &str = r#"
+[station]
+name = "Test"
+data_dir = "var"
+[quiet]
+hours = ["21:00-05:00"]
+[[bulletin]]
+id = "a"
+title = "A"
+file = "a.mp3"
+at = ["06:00"]
+[[bulletin]]
+id = "b"
+title = "B"
+file = "b.mp3"
+at = ["06:00"]
+grace = "2m"
+[[bulletin]]
+id = "pri"
+title = "Priority"
+file = "pri.mp3"
+priority = "priority"
+[[bulletin]]
+id = "storm"
+title = "Storm"
+file = "storm.mp3"
+priority = "emergency"
+[[bulletin]]
+id = "jingle"
+title = "Jingle"
+file = "jingle.mp3"
+[[program]]
+id = "morning"
+title = "Morning"
+at = ["05:30"]
+items = ["jingle", "a", "jingle"]
+"#;
+
+/// Seconds of each test file.
+fn seconds(file: &str) -> f64 {
+    match file {
+        "a.mp3" => 60.0,
+        "b.mp3" => 30.0,
+        "pri.mp3" => 20.0,
+        "storm.mp3" => 15.0,
+        "jingle.mp3" => 5.0,
+        _ => 10.0,
+    }
+}
+
+fn station(dir: &Path, text: &str) -> Station {
+    let loaded = load_str(
+        text,
+        &dir.join("station.toml"),
+        LoadOptions {
+            audio: false,
+            now: Utc::now(),
+        },
+    );
+    let mut s = loaded.station.unwrap_or_else(|| panic!("{}", loaded.diagnostics));
+    for b in &mut s.bulletins {
+        b.audio = Some(AudioInfo {
+            seconds: seconds(&b.file),
+            ..AudioInfo::test_default()
+        });
+    }
+    s
+}
+
+/// Local time on 2026-10-07 (a Wednesday) in Vietnam.
+fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+    chrono_tz::Asia::Ho_Chi_Minh
+        .with_ymd_and_hms(2026, 10, 7, h, m, s)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+struct Rig {
+    clock: TestClock,
+    fake: FakePlayout<TestClock>,
+    handle: Handle,
+    recorder: Recorder,
+    task: tokio::task::JoinHandle<()>,
+    ledger: PathBuf,
+    tz: chrono_tz::Tz,
+}
+
+fn start(station: Station, clock: TestClock) -> Rig {
+    let path = station.ledger_path();
+    let tz = station.timezone;
+    let ledger = Ledger::open(&path, tz).unwrap();
+    let now = clock.now();
+    let resume = Resume {
+        settled: ledger.settled_since(now - Duration::days(8)).unwrap(),
+        last_alive: ledger.last_alive().unwrap(),
+    };
+    let recorder = Recorder::start(ledger);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let fake = FakePlayout::new(clock.clone(), tx);
+    let (engine, handle) = Engine::new(
+        Arc::new(station),
+        clock.clone(),
+        fake.clone(),
+        rx,
+        recorder.clone(),
+        resume,
+    );
+    let task = tokio::spawn(engine.run());
+    Rig {
+        clock,
+        fake,
+        handle,
+        recorder,
+        task,
+        ledger: path,
+        tz,
+    }
+}
+
+impl Rig {
+    /// Let `secs` of virtual time pass.
+    async fn run_for(&self, secs: i64) {
+        tokio::time::sleep(std::time::Duration::from_secs(secs as u64)).await;
+    }
+
+    /// Shut the engine down and read every ledger row.
+    async fn stop(self) -> Vec<AirtimeRow> {
+        self.handle.commands.send(Command::Shutdown).await.unwrap();
+        self.task.await.unwrap();
+        assert!(self.recorder.flush(std::time::Duration::from_secs(5)));
+        rows(&self.ledger, self.tz)
+    }
+
+    fn played(&self) -> Vec<String> {
+        self.fake
+            .played()
+            .into_iter()
+            .map(|(p, _)| p.to_string_lossy().into_owned())
+            .collect()
+    }
+}
+
+fn rows(path: &Path, tz: chrono_tz::Tz) -> Vec<AirtimeRow> {
+    Ledger::open_read_only(path, tz)
+        .unwrap()
+        .rows(&Filter::default())
+        .unwrap()
+}
+
+fn outcomes(rows: &[AirtimeRow]) -> Vec<(String, String)> {
+    rows.iter()
+        .map(|r| (r.occurrence.clone(), r.outcome.map_or("open".into(), |o| o.to_string())))
+        .collect()
+}
+
+fn by_bulletin<'a>(rows: &'a [AirtimeRow], id: &str) -> Vec<&'a AirtimeRow> {
+    rows.iter().filter(|r| r.bulletin == id).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn programme_plays_back_to_back_then_scheduled_items_by_file_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 29, 50)));
+    rig.run_for(40 * 60).await;
+    let played = rig.played();
+    let starts: Vec<DateTime<Utc>> = rig.fake.played().iter().map(|p| p.1).collect();
+    let rows = rig.stop().await;
+    assert_eq!(
+        played,
+        ["jingle.mp3", "a.mp3", "jingle.mp3", "a.mp3", "b.mp3"],
+        "{:?}",
+        outcomes(&rows)
+    );
+    // On time, and back to back.
+    assert_eq!(starts[0], at(5, 30, 0));
+    assert_eq!(starts[1], at(5, 30, 5));
+    assert_eq!(starts[2], at(5, 31, 5));
+    assert_eq!(starts[3], at(6, 0, 0));
+    assert_eq!(starts[4], at(6, 1, 0), "b waits for a, within its grace");
+    assert!(rows.iter().all(|r| r.outcome == Some(Outcome::Completed)));
+    let prog: Vec<_> = rows.iter().filter(|r| r.program.is_some()).collect();
+    assert_eq!(prog.len(), 3);
+    assert_eq!(prog[0].occurrence, "morning/jingle@2026-10-07T05:30:00.000+07:00");
+    assert_eq!(prog[2].occurrence, "morning/jingle#2@2026-10-07T05:30:00.000+07:00");
+    assert_eq!(rows[3].started_at.as_deref(), Some("2026-10-07T06:00:00.000+07:00"));
+    assert_eq!(rows[3].aired_seconds, 60.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn line_busy_past_grace_is_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = station(dir.path(), STATION);
+    // a lasts 3 minutes; b's grace is 2 minutes.
+    s.bulletins[0].audio.as_mut().unwrap().seconds = 180.0;
+    let rig = start(s, TestClock::new(at(5, 59, 0)));
+    rig.run_for(10 * 60).await;
+    let rows = rig.stop().await;
+    let b = by_bulletin(&rows, "b");
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].outcome, Some(Outcome::Missed));
+    assert!(b[0].reason.as_deref().unwrap().contains("busy"), "{:?}", b[0].reason);
+    assert!(b[0].started_at.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn priority_goes_first_but_does_not_interrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
+    rig.run_for(10).await; // a airs from 06:00, b waits
+    let (tx, rx) = oneshot::channel();
+    rig.handle
+        .commands
+        .send(Command::Queue(
+            QueueRequest {
+                target: Target::Bulletin("pri".into()),
+                priority: None,
+                at: None,
+                requested_by: Some("van-hoa".into()),
+            },
+            tx,
+        ))
+        .await
+        .unwrap();
+    let view = rx.await.unwrap().unwrap();
+    assert_eq!(view.priority, "priority");
+    rig.run_for(5 * 60).await;
+    assert_eq!(rig.played(), ["a.mp3", "pri.mp3", "b.mp3"]);
+    let rows = rig.stop().await;
+    let pri = by_bulletin(&rows, "pri");
+    assert_eq!(pri[0].requested_by.as_deref(), Some("van-hoa"));
+    assert_eq!(pri[0].source, Source::Operator);
+    assert!(rows.iter().all(|r| r.outcome == Some(Outcome::Completed)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn emergency_interrupts_and_the_interrupted_item_is_not_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
+    rig.run_for(25).await; // a has aired 20 s
+    let (tx, rx) = oneshot::channel();
+    rig.handle
+        .commands
+        .send(Command::Emergency(
+            EmergencyRequest {
+                target: Target::Bulletin("storm".into()),
+                repeat_every: Some(Duration::minutes(30)),
+                until: Some(at(7, 0, 0)),
+                requested_by: Some("chu-tich".into()),
+            },
+            tx,
+        ))
+        .await
+        .unwrap();
+    rx.await.unwrap().unwrap();
+    rig.run_for(70 * 60).await;
+    let rows = rig.stop().await;
+    let a = by_bulletin(&rows, "a");
+    assert_eq!(a.len(), 1, "not replayed: {:?}", outcomes(&rows));
+    assert_eq!(a[0].outcome, Some(Outcome::Interrupted));
+    assert!(a[0].reason.as_deref().unwrap().contains("storm"));
+    assert!((a[0].aired_seconds - 20.0).abs() < 1.0, "{}", a[0].aired_seconds);
+    let storms = by_bulletin(&rows, "storm");
+    // At once, then every 30 minutes until 07:00: 06:00:20, 06:30:20.
+    assert_eq!(storms.len(), 3, "{:?}", outcomes(&rows));
+    assert!(storms.iter().all(|r| r.outcome == Some(Outcome::Completed)));
+    assert_eq!(storms[0].source, Source::Emergency);
+    // b waited behind the emergency and still aired within its grace.
+    assert_eq!(by_bulletin(&rows, "b")[0].outcome, Some(Outcome::Completed));
+}
+
+#[tokio::test(start_paused = true)]
+async fn emergency_ignores_quiet_hours_normal_items_are_skipped_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(22, 0, 0)));
+    for (target, prio) in [("a", None), ("storm", None)] {
+        let (tx, rx) = oneshot::channel();
+        let req = QueueRequest {
+            target: Target::Bulletin(target.into()),
+            priority: prio,
+            at: None,
+            requested_by: Some("op".into()),
+        };
+        rig.handle.commands.send(Command::Queue(req, tx)).await.unwrap();
+        rx.await.unwrap().unwrap();
+    }
+    rig.run_for(60).await;
+    let rows = rig.stop().await;
+    assert_eq!(by_bulletin(&rows, "storm")[0].outcome, Some(Outcome::Completed));
+    let a = by_bulletin(&rows, "a");
+    assert_eq!(a[0].outcome, Some(Outcome::Skipped));
+    assert_eq!(a[0].reason.as_deref(), Some("quiet hours"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn never_twice_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
+    rig.run_for(100).await; // a completed at 06:01:00; b is airing
+    let rows1 = rig.stop().await;
+    assert_eq!(by_bulletin(&rows1, "a")[0].outcome, Some(Outcome::Completed));
+    assert_eq!(by_bulletin(&rows1, "b")[0].outcome, Some(Outcome::Interrupted));
+    // Restart a minute later, still within a's grace.
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(6, 2, 30)));
+    rig.run_for(5 * 60).await;
+    assert!(rig.played().is_empty(), "{:?}", rig.played());
+    let rows = rig.stop().await;
+    assert_eq!(rows.len(), rows1.len(), "{:?}", outcomes(&rows));
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_downtime_only_items_within_grace_air_the_rest_are_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    // First run at 05:00 establishes where the station got to.
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 0, 0)));
+    rig.run_for(60).await;
+    assert!(rig.played().is_empty());
+    rig.stop().await;
+    // Back at 06:01:30: the programme (05:30, grace 10m) is missed; a (06:00,
+    // grace 10m) airs late; b (grace 2m) airs after a and is then too late.
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(6, 1, 30)));
+    rig.run_for(10 * 60).await;
+    assert_eq!(rig.played(), ["a.mp3"]);
+    let rows = rig.stop().await;
+    let missed: Vec<_> = rows
+        .iter()
+        .filter(|r| r.outcome == Some(Outcome::Missed))
+        .map(|r| r.occurrence.as_str())
+        .collect();
+    assert_eq!(missed.len(), 4, "{:?}", outcomes(&rows));
+    assert!(missed.iter().filter(|m| m.starts_with("morning/")).count() == 3);
+    assert!(missed.iter().any(|m| m.starts_with("b@")));
+    let a = by_bulletin(&rows, "a");
+    assert_eq!(a[0].started_at.as_deref(), Some("2026-10-07T06:01:30.000+07:00"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_first_start_does_not_invent_missed_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 0, 0)));
+    rig.run_for(60).await;
+    let rows = rig.stop().await;
+    assert!(rows.is_empty(), "{:?}", outcomes(&rows));
+}
+
+#[tokio::test(start_paused = true)]
+async fn clock_jump_forward_releases_no_backlog() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 0, 0)));
+    rig.run_for(10).await;
+    // NTP syncs: the clock jumps to 06:05.
+    rig.clock.jump(at(6, 5, 0) - at(5, 0, 10));
+    rig.run_for(10 * 60).await;
+    // a (06:00, grace 10m) airs late; nothing else airs.
+    assert_eq!(rig.played(), ["a.mp3"]);
+    let rows = rig.stop().await;
+    let missed = rows.iter().filter(|r| r.outcome == Some(Outcome::Missed)).count();
+    assert_eq!(missed, 4, "programme items and b: {:?}", outcomes(&rows));
+}
+
+#[tokio::test(start_paused = true)]
+async fn clock_jump_backward_never_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
+    rig.run_for(3 * 60).await; // a and b aired
+    rig.clock.jump(Duration::minutes(-10));
+    rig.run_for(15 * 60).await;
+    assert_eq!(rig.played(), ["a.mp3", "b.mp3"]);
+    let rows = rig.stop().await;
+    assert_eq!(rows.len(), 2, "{:?}", outcomes(&rows));
+}
+
+#[tokio::test(start_paused = true)]
+async fn device_failure_mid_item_is_failed_and_the_next_item_airs() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
+    rig.fake.set_behaviour(
+        "a.mp3",
+        FakeBehaviour::FailAfter(12.0, "audio device vanished".into()),
+    );
+    rig.run_for(3 * 60).await;
+    let rows = rig.stop().await;
+    let a = by_bulletin(&rows, "a");
+    assert_eq!(a[0].outcome, Some(Outcome::Failed));
+    assert_eq!(a[0].reason.as_deref(), Some("audio device vanished"));
+    assert_eq!(a[0].aired_seconds, 12.0);
+    let b = by_bulletin(&rows, "b");
+    assert_eq!(b[0].outcome, Some(Outcome::Completed));
+    assert_eq!(b[0].started_at.as_deref(), Some("2026-10-07T06:00:12.000+07:00"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn decode_failure_is_failed_without_a_start_and_the_next_item_airs() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
+    rig.fake
+        .set_behaviour("a.mp3", FakeBehaviour::FailToOpen("not audio".into()));
+    rig.run_for(2 * 60).await;
+    let rows = rig.stop().await;
+    let a = by_bulletin(&rows, "a");
+    assert_eq!(a[0].outcome, Some(Outcome::Failed));
+    assert!(a[0].started_at.is_none());
+    assert_eq!(by_bulletin(&rows, "b")[0].outcome, Some(Outcome::Completed));
+}
+
+#[tokio::test(start_paused = true)]
+async fn paused_station_skips_what_comes_due_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 0)));
+    rig.handle
+        .commands
+        .send(Command::Pause("op".into()))
+        .await
+        .unwrap();
+    rig.run_for(5 * 60).await;
+    rig.handle
+        .commands
+        .send(Command::Resume("op".into()))
+        .await
+        .unwrap();
+    assert!(rig.played().is_empty());
+    let rows = rig.stop().await;
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert_eq!(r.outcome, Some(Outcome::Skipped));
+        assert_eq!(r.reason.as_deref(), Some("station paused"));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn skip_ends_the_item_and_the_next_one_airs() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
+    rig.run_for(15).await;
+    let (tx, rx) = oneshot::channel();
+    rig.handle
+        .commands
+        .send(Command::Skip("op".into(), tx))
+        .await
+        .unwrap();
+    assert_eq!(rx.await.unwrap().as_deref(), Some("A"));
+    rig.run_for(60).await;
+    let rows = rig.stop().await;
+    assert_eq!(by_bulletin(&rows, "a")[0].outcome, Some(Outcome::Interrupted));
+    assert_eq!(by_bulletin(&rows, "a")[0].reason.as_deref(), Some("skipped by op"));
+    assert_eq!(by_bulletin(&rows, "b")[0].outcome, Some(Outcome::Completed));
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_closes_the_airing_row_as_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
+    rig.run_for(30).await;
+    let rows = rig.stop().await;
+    let a = by_bulletin(&rows, "a");
+    assert_eq!(a[0].outcome, Some(Outcome::Interrupted));
+    assert_eq!(a[0].reason.as_deref(), Some("daemon stopped"));
+    assert!(by_bulletin(&rows, "b").is_empty(), "b was never started");
+}
+
+#[tokio::test(start_paused = true)]
+async fn reload_drops_removed_items_and_keeps_what_aired() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
+    rig.run_for(10).await; // a airs, b queued
+    let changed = STATION.replace("id = \"b\"\ntitle = \"B\"\nfile = \"b.mp3\"\nat = [\"06:00\"]", "id = \"b\"\ntitle = \"B\"\nfile = \"b.mp3\"\nat = [\"07:00\"]");
+    assert_ne!(changed, STATION);
+    rig.handle
+        .commands
+        .send(Command::Reload(Arc::new(station(dir.path(), &changed))))
+        .await
+        .unwrap();
+    rig.run_for(2 * 3600).await;
+    assert_eq!(rig.played(), ["a.mp3", "b.mp3"]);
+    let starts: HashMap<_, _> = rig
+        .fake
+        .played()
+        .into_iter()
+        .map(|(p, t)| (p.to_string_lossy().into_owned(), t))
+        .collect();
+    assert_eq!(starts["b.mp3"], at(7, 0, 0));
+    let rows = rig.stop().await;
+    assert_eq!(rows.len(), 2, "{:?}", outcomes(&rows));
+}
