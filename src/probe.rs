@@ -68,6 +68,21 @@ pub struct AudioInfo {
     pub bitrate_kbps: Option<u32>,
 }
 
+impl AudioInfo {
+    /// A plausible mono MP3 of zero seconds, for tests that build stations
+    /// in code and only care about durations.
+    pub fn test_default() -> AudioInfo {
+        AudioInfo {
+            format: "mp3".into(),
+            codec: "mp3".into(),
+            channels: 1,
+            sample_rate: 22050,
+            seconds: 0.0,
+            bitrate_kbps: None,
+        }
+    }
+}
+
 /// What kind of problem a [`ProbeError`] is, for callers that react
 /// differently (e.g. the upload API answering 415 rather than 422).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

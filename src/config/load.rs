@@ -20,7 +20,7 @@ use toml::Spanned;
 
 use super::*;
 use crate::diag::{Diagnostics, Reporter, Severity};
-use crate::probe::{probe, AudioInfo};
+use crate::probe::{probe, AudioInfo, ProbeError};
 
 /// A station (when there were no errors) and every diagnostic found.
 #[derive(Debug)]
@@ -1217,7 +1217,7 @@ impl Loader<'_, '_> {
         paths.sort();
         paths.dedup();
         let results = probe_many(&paths);
-        let by_path: HashMap<&Path, &Result<AudioInfo, String>> =
+        let by_path: HashMap<&Path, &Result<AudioInfo, ProbeError>> =
             paths.iter().copied().zip(results.iter()).collect();
         let mut infos = Vec::with_capacity(station.bulletins.len());
         for (i, b) in station.bulletins.iter().enumerate() {
@@ -1266,7 +1266,7 @@ impl Loader<'_, '_> {
 }
 
 /// Probe files in parallel; results in the order of `paths`.
-fn probe_many(paths: &[&Path]) -> Vec<Result<AudioInfo, String>> {
+fn probe_many(paths: &[&Path]) -> Vec<Result<AudioInfo, ProbeError>> {
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .clamp(1, 8)
@@ -1278,7 +1278,7 @@ fn probe_many(paths: &[&Path]) -> Vec<Result<AudioInfo, String>> {
             .map(|part| {
                 s.spawn(move || {
                     part.iter()
-                        .map(|p| probe(p).map_err(|e| e.to_string()))
+                        .map(|p| probe(p))
                         .collect::<Vec<_>>()
                 })
             })
