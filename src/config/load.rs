@@ -1230,8 +1230,8 @@ impl Loader<'_, '_> {
                         span,
                         Some(&label),
                         Some("file"),
-                        format!("{}: {e}", b.file),
-                        None,
+                        e.message.clone(),
+                        Some(e.hint.clone()),
                     );
                     infos.push(None);
                 }
@@ -1753,5 +1753,54 @@ file = "missing.mp3"
         let l = load(Path::new("/nonexistent/station.toml"), opts());
         let e = errors(&l);
         assert!(e[0].hint.as_deref().unwrap().contains("--config"));
+    }
+}
+
+#[cfg(test)]
+mod audio_tests {
+    use super::*;
+
+    /// A station over the committed test fixtures.
+    fn with_files(files: &[&str]) -> Loaded {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio");
+        let mut text = format!(
+            "[station]\nname = \"X\"\naudio_dir = \"{}\"\n",
+            fixtures.display()
+        );
+        for (i, f) in files.iter().enumerate() {
+            text.push_str(&format!(
+                "[[bulletin]]\nid = \"b{i}\"\ntitle = \"B\"\nfile = \"{f}\"\n"
+            ));
+        }
+        load_str(
+            &text,
+            Path::new("/tmp/station.toml"),
+            LoadOptions {
+                audio: true,
+                now: Utc::now(),
+            },
+        )
+    }
+
+    #[test]
+    fn good_audio_is_probed_once_per_bulletin() {
+        let l = with_files(&["mp3-cbr.mp3", "flac.flac", "mp3-cbr.mp3"]);
+        let s = l.station.unwrap_or_else(|| panic!("{}", l.diagnostics));
+        assert!(s.bulletins.iter().all(|b| b.seconds() > 0.5));
+        assert_eq!(s.bulletins[2].audio, s.bulletins[0].audio);
+    }
+
+    #[test]
+    fn audio_that_would_play_wrongly_is_refused_with_a_fix() {
+        let bad = ["opus.ogg", "he-aac-implicit.m4a", "random.mp3", "truncated.mp3"];
+        let l = with_files(&bad);
+        let errors: Vec<_> = l.diagnostics.errors().collect();
+        assert_eq!(errors.len(), bad.len(), "{}", l.diagnostics);
+        for (i, e) in errors.iter().enumerate() {
+            assert_eq!(e.item.as_deref(), Some(format!("bulletin \"b{i}\"").as_str()));
+            assert_eq!(e.key.as_deref(), Some("file"));
+            assert!(e.position.is_some());
+            assert!(!e.hint.as_deref().unwrap_or("").is_empty(), "{e}");
+        }
     }
 }
