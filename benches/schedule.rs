@@ -66,11 +66,8 @@ fn big_station() -> Station {
                 grace_seconds: 600,
                 enabled: i % 97 != 0,
                 audio: Some(AudioInfo {
-                    format: "mp3".into(),
-                    codec: "mp3".into(),
-                    channels: 1,
-                    sample_rate: 44_100,
                     seconds: 60.0 + (i % 120) as f64,
+                    ..AudioInfo::test_default()
                 }),
             }
         })

@@ -523,11 +523,8 @@ mod tests {
             grace_seconds: 600,
             enabled: true,
             audio: Some(AudioInfo {
-                format: "mp3".into(),
-                codec: "mp3".into(),
-                channels: 1,
-                sample_rate: 44_100,
                 seconds,
+                ..AudioInfo::test_default()
             }),
         }
     }

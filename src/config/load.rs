@@ -82,6 +82,7 @@ pub fn load_str(text: &str, path: &Path, opts: LoadOptions) -> Loaded {
         opts,
         file_spans: Vec::new(),
         written_bulletin_ids: HashSet::new(),
+        id_spans: HashMap::new(),
     }
     .run(text, abs);
     let mut diagnostics = r.diags;
@@ -220,6 +221,9 @@ struct Loader<'r, 'a> {
     /// Every bulletin id written, valid or not: a programme naming a broken
     /// bulletin must not also be told the bulletin does not exist.
     written_bulletin_ids: HashSet<String>,
+    /// Where each item's id was written, keyed by its label, so warnings
+    /// about a whole item point at it.
+    id_spans: HashMap<String, Range<usize>>,
 }
 
 /// The item a diagnostic is about, e.g. `bulletin "cds-thong-diep"`.
@@ -248,6 +252,7 @@ impl Loader<'_, '_> {
         msg: impl Into<String>,
         hint: impl Into<Option<String>>,
     ) {
+        let span = span.or_else(|| item.and_then(|i| self.id_spans.get(i).cloned()));
         self.r
             .report(Severity::Warning, span, item, key, msg, hint.into());
     }
@@ -805,6 +810,9 @@ impl Loader<'_, '_> {
 
     /// Ids name items in URLs, logs and the ledger's occurrence keys.
     fn check_id(&mut self, id: &S<String>, label: &str) -> bool {
+        self.id_spans
+            .entry(label.to_string())
+            .or_insert_with(|| id.span());
         let s = id.get_ref();
         let ok = !s.is_empty()
             && s.len() <= 64
@@ -1243,6 +1251,7 @@ impl Loader<'_, '_> {
     }
 
     fn warnings(&mut self, station: &Station) {
+        self.timing_warnings(station);
         for c in &station.campaigns {
             if !station
                 .bulletins
@@ -1265,6 +1274,88 @@ impl Loader<'_, '_> {
     }
 }
 
+impl Loader<'_, '_> {
+    /// Items that never air: no occurrence in the coming year, or every
+    /// occurrence in quiet hours.
+    fn timing_warnings(&mut self, station: &Station) {
+        let from = self.opts.now;
+        let to = from + chrono::Duration::days(366);
+        let in_programme: HashSet<usize> = station
+            .programs
+            .iter()
+            .flat_map(|p| p.items.iter().copied())
+            .collect();
+        let mut items: Vec<(String, &Timing, Option<&Window>, Priority, bool)> = Vec::new();
+        for (i, b) in station.bulletins.iter().enumerate() {
+            if !b.enabled {
+                continue;
+            }
+            if matches!(b.timing, Timing::Unscheduled) {
+                if !in_programme.contains(&i) && b.priority != Priority::Emergency {
+                    self.warn(
+                        None,
+                        Some(&item_label("bulletin", &b.id)),
+                        None,
+                        "has no `at` or `cron` and is in no programme: it airs only when an operator queues it",
+                        Some("add at = [\"HH:MM\"] or put it in a programme's items".to_string()),
+                    );
+                }
+                continue;
+            }
+            items.push((
+                item_label("bulletin", &b.id),
+                &b.timing,
+                b.window.as_ref(),
+                b.priority,
+                true,
+            ));
+        }
+        for p in station.programs.iter().filter(|p| p.enabled) {
+            items.push((
+                item_label("program", &p.id),
+                &p.timing,
+                p.window.as_ref(),
+                p.priority,
+                false,
+            ));
+        }
+        for (label, timing, window, priority, _) in items {
+            if matches!(timing, Timing::Unscheduled) {
+                continue;
+            }
+            let instants = crate::schedule::item_instants(station, timing, window, from, to);
+            if instants.is_empty() {
+                self.warn(
+                    None,
+                    Some(&label),
+                    None,
+                    "never occurs in the coming year",
+                    Some(
+                        "check its from/to window (or its campaign's), `days` and `cron`"
+                            .to_string(),
+                    ),
+                );
+            } else if priority != Priority::Emergency
+                && instants.iter().all(|t| {
+                    station
+                        .quiet
+                        .contains(t.with_timezone(&station.timezone).time())
+                })
+            {
+                self.warn(
+                    None,
+                    Some(&label),
+                    None,
+                    "every occurrence falls in quiet hours, so it never airs",
+                    Some(
+                        "move its times out of [quiet] hours, or make it an emergency".to_string(),
+                    ),
+                );
+            }
+        }
+    }
+}
+
 /// Probe files in parallel; results in the order of `paths`.
 fn probe_many(paths: &[&Path]) -> Vec<Result<AudioInfo, ProbeError>> {
     let threads = std::thread::available_parallelism()
@@ -1275,13 +1366,7 @@ fn probe_many(paths: &[&Path]) -> Vec<Result<AudioInfo, ProbeError>> {
     std::thread::scope(|s| {
         let handles: Vec<_> = paths
             .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|p| probe(p))
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|part| s.spawn(move || part.iter().map(|p| probe(p)).collect::<Vec<_>>()))
             .collect();
         handles
             .into_iter()
@@ -1749,6 +1834,66 @@ file = "missing.mp3"
     }
 
     #[test]
+    fn warns_about_items_that_never_air() {
+        let text = r#"
+[station]
+name = "X"
+[quiet]
+hours = ["21:00-05:00"]
+[[campaign]]
+id = "empty"
+title = "No bulletins"
+[[bulletin]]
+id = "night"
+title = "N"
+file = "n.mp3"
+at = ["22:00", "04:30"]
+[[bulletin]]
+id = "past"
+title = "P"
+file = "p.mp3"
+at = ["06:00"]
+from = "2020-01-01"
+to = "2020-12-31"
+[[bulletin]]
+id = "feb30"
+title = "F"
+file = "f.mp3"
+cron = "0 6 30 2 *"
+[[bulletin]]
+id = "loose"
+title = "L"
+file = "l.mp3"
+[[bulletin]]
+id = "storm"
+title = "S"
+file = "s.mp3"
+priority = "emergency"
+at = ["23:00"]
+"#;
+        let l = load_text(text);
+        assert!(!l.diagnostics.has_errors(), "{}", l.diagnostics);
+        let warned: Vec<&str> = l
+            .diagnostics
+            .warnings()
+            .filter_map(|d| d.item.as_deref())
+            .collect();
+        assert_eq!(
+            warned,
+            [
+                "campaign \"empty\"",
+                "bulletin \"night\"",
+                "bulletin \"past\"",
+                "bulletin \"feb30\"",
+                "bulletin \"loose\""
+            ],
+            "{}",
+            l.diagnostics
+        );
+        assert!(l.station.is_some(), "warnings do not reject the station");
+    }
+
+    #[test]
     fn unreadable_file_says_how_to_point_elsewhere() {
         let l = load(Path::new("/nonexistent/station.toml"), opts());
         let e = errors(&l);
@@ -1792,12 +1937,20 @@ mod audio_tests {
 
     #[test]
     fn audio_that_would_play_wrongly_is_refused_with_a_fix() {
-        let bad = ["opus.ogg", "he-aac-implicit.m4a", "random.mp3", "truncated.mp3"];
+        let bad = [
+            "opus.ogg",
+            "he-aac-implicit.m4a",
+            "random.mp3",
+            "truncated.mp3",
+        ];
         let l = with_files(&bad);
         let errors: Vec<_> = l.diagnostics.errors().collect();
         assert_eq!(errors.len(), bad.len(), "{}", l.diagnostics);
         for (i, e) in errors.iter().enumerate() {
-            assert_eq!(e.item.as_deref(), Some(format!("bulletin \"b{i}\"").as_str()));
+            assert_eq!(
+                e.item.as_deref(),
+                Some(format!("bulletin \"b{i}\"").as_str())
+            );
             assert_eq!(e.key.as_deref(), Some("file"));
             assert!(e.position.is_some());
             assert!(!e.hint.as_deref().unwrap_or("").is_empty(), "{e}");
