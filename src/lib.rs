@@ -3,6 +3,7 @@
 //! See `README.md` for what it does and `DESIGN.md`-style notes in each
 //! module's doc comment for what each part owns.
 
+pub mod audio;
 pub mod config;
 pub mod crontab;
 pub mod diag;
