@@ -1,8 +1,9 @@
 //! loa — a broadcast scheduler for commune radio stations.
 //!
-//! See `README.md` for what it does and `DESIGN.md`-style notes in each
-//! module's doc comment for what each part owns.
+//! See `README.md` for what it does; each module's doc comment says what it
+//! owns and what it must not touch.
 
+pub mod audio;
 // pub mod cli;
 pub mod config;
 pub mod crontab;

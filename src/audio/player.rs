@@ -1,0 +1,860 @@
+//! The player: one std thread that plays one file at a time on a `Sink`.
+//!
+//! The engine (a tokio task) commands it over a channel and hears back over
+//! a `tokio::sync::mpsc::UnboundedSender`, which a plain thread may use.
+//! Audio never runs on the tokio runtime: a decode or a blocking write there
+//! would stall the API and the scheduler, and a busy runtime would make the
+//! loudspeaker stutter.
+//!
+//! The player is honest about airtime: `aired_seconds` counts frames the
+//! output took (`Sink::delivered`), never the wall clock, and an item only
+//! `Completed` when it aired to within a tolerance of the length the caller
+//! expects. A dead output cannot hang it: every play has a deadline and a
+//! stall watchdog, and after an output failure the sink is closed so the
+//! next play reopens it.
+//!
+//! Invariant the engine can rely on: every `PlayId` returned by `prepare`
+//! or `play` gets exactly one `Event::Finished`.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::convert::{apply_gain, Converter};
+use super::decode::FileDecoder;
+use super::sink::{Format, Sink};
+
+/// The longest fade a stop gets, queued audio included.
+pub const MAX_FADE: Duration = Duration::from_millis(500);
+
+/// Identifies one prepared or playing item in events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PlayId(pub u64);
+
+/// What the player reports. Each `PlayId` gets at most one `Started` and
+/// exactly one `Finished`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The first sample was handed to the output at `at`.
+    Started { id: PlayId, at: DateTime<Utc> },
+    /// About every second of aired audio.
+    Progress { id: PlayId, aired_seconds: f64 },
+    Finished {
+        id: PlayId,
+        aired_seconds: f64,
+        outcome: Outcome,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Aired to its end.
+    Completed,
+    /// Interrupted by `stop` (or replaced by another `start`) — or never
+    /// started because it was dropped while prepared.
+    Stopped,
+    /// Did not air as it should; the reason says why and what to do.
+    Failed(String),
+}
+
+/// The output as the status page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutputState {
+    /// Released (no sound card stream, no open file).
+    Idle,
+    /// Open for an item or programme, at this format.
+    Open { format: Format },
+    /// The last use of the output failed; the next play retries.
+    Failed { reason: String },
+}
+
+/// Tuning of a player. `Default` suits a station.
+#[derive(Debug, Clone)]
+pub struct PlayerOptions {
+    /// 0.0..=1.0, applied to every sample (skipped at 1.0).
+    pub volume: f32,
+    /// Release the output after this long with nothing playing or prepared.
+    pub idle_close: Duration,
+    /// A play fails when not over by `expected + margin`.
+    pub deadline_margin: Duration,
+    /// A play fails when the output takes nothing for this long.
+    pub stall_timeout: Duration,
+    /// An item shorter than expected by more than this fraction (and
+    /// `min_shortfall`) is failed as truncated.
+    pub max_shortfall: f64,
+    pub min_shortfall: Duration,
+}
+
+impl Default for PlayerOptions {
+    fn default() -> Self {
+        PlayerOptions {
+            volume: 1.0,
+            idle_close: Duration::from_secs(3),
+            deadline_margin: Duration::from_secs(10),
+            stall_timeout: Duration::from_secs(5),
+            max_shortfall: 0.02,
+            min_shortfall: Duration::from_millis(500),
+        }
+    }
+}
+
+enum Command {
+    Prepare {
+        id: PlayId,
+        path: PathBuf,
+        expected: Duration,
+    },
+    Start {
+        id: PlayId,
+        at: Instant,
+    },
+    Stop {
+        fade: Duration,
+    },
+    Ping(mpsc::Sender<()>),
+    Shutdown,
+}
+
+/// Handle to the audio thread. Dropping it stops the thread (the playing
+/// item, if any, ends as `Stopped`).
+pub struct Player {
+    commands: mpsc::Sender<Command>,
+    state: Arc<Mutex<OutputState>>,
+    next_id: AtomicU64,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Player {
+    /// Start the audio thread on `sink`.
+    pub fn spawn(
+        sink: Box<dyn Sink>,
+        options: PlayerOptions,
+        events: UnboundedSender<Event>,
+    ) -> std::io::Result<Player> {
+        let (commands, rx) = mpsc::channel();
+        let state = Arc::new(Mutex::new(OutputState::Idle));
+        let worker = Worker {
+            sink,
+            options,
+            events,
+            state: state.clone(),
+            commands: rx,
+            deferred: VecDeque::new(),
+            prepared: None,
+            idle_since: Instant::now(),
+            work: Vec::new(),
+            out: Vec::new(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("loa-audio".into())
+            .spawn(move || worker.run())?;
+        Ok(Player {
+            commands,
+            state,
+            next_id: AtomicU64::new(1),
+            thread: Some(thread),
+        })
+    }
+
+    /// Open and probe `path`, decode its first packet and open the output,
+    /// so that `start_at` can hand the first sample over on time.
+    /// `expected` is the probed duration (zero if unknown): the item fails
+    /// as truncated if it airs noticeably less, and it bounds the deadline.
+    /// A new `prepare` replaces an earlier prepared item (which finishes as
+    /// `Stopped`). Errors arrive as `Event::Finished` with `Failed`.
+    pub fn prepare(&self, path: impl Into<PathBuf>, expected: Duration) -> PlayId {
+        let id = PlayId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        self.send(Command::Prepare {
+            id,
+            path: path.into(),
+            expected,
+        });
+        id
+    }
+
+    /// Start the prepared item `id` so its first sample leaves at `at`.
+    /// Whatever else is playing ends at once as `Stopped`; to fade it out
+    /// first, `stop` it and wait for its `Finished`. Ignored when `id` is
+    /// not the prepared item (its `Finished` was already sent).
+    pub fn start_at(&self, id: PlayId, at: Instant) {
+        self.send(Command::Start { id, at });
+    }
+
+    /// `prepare` and start as soon as possible.
+    pub fn play(&self, path: impl Into<PathBuf>, expected: Duration) -> PlayId {
+        let id = self.prepare(path, expected);
+        self.start_at(id, Instant::now());
+        id
+    }
+
+    /// Fade the playing item out over `fade` (at most `MAX_FADE`, counting
+    /// audio already queued in the output) and stop it; when nothing plays,
+    /// drop the prepared item.
+    pub fn stop(&self, fade: Duration) {
+        self.send(Command::Stop { fade });
+    }
+
+    /// The output's state, for status pages.
+    pub fn state(&self) -> OutputState {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Health probe for a watchdog: `true` when the audio thread answers
+    /// within `timeout`.
+    pub fn ping(&self, timeout: Duration) -> bool {
+        let (tx, rx) = mpsc::channel();
+        self.send(Command::Ping(tx));
+        rx.recv_timeout(timeout).is_ok()
+    }
+
+    fn send(&self, c: Command) {
+        // The thread only exits on Shutdown (or a panic, which `ping` shows).
+        let _ = self.commands.send(c);
+    }
+}
+
+impl Drop for Player {
+    fn drop(&mut self) {
+        self.send(Command::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Prepared {
+    id: PlayId,
+    path: PathBuf,
+    expected: Duration,
+    decoder: FileDecoder,
+    /// The first decoded packet, ready to go.
+    first: Vec<f32>,
+    output: Format,
+}
+
+struct Worker {
+    sink: Box<dyn Sink>,
+    options: PlayerOptions,
+    events: UnboundedSender<Event>,
+    state: Arc<Mutex<OutputState>>,
+    commands: mpsc::Receiver<Command>,
+    /// Commands a play loop received but left for the main loop.
+    deferred: VecDeque<Command>,
+    prepared: Option<Prepared>,
+    idle_since: Instant,
+    work: Vec<f32>,
+    out: Vec<f32>,
+}
+
+/// How a play ended, before the length check.
+enum End {
+    Drained,
+    Stopped,
+    /// The file could not be read further.
+    FileFailed(String),
+    /// The output failed: it is closed and reopened for the next item.
+    OutputFailed(String),
+}
+
+impl Worker {
+    fn run(mut self) {
+        loop {
+            let cmd = if let Some(c) = self.deferred.pop_front() {
+                c
+            } else if self.sink.is_open() && self.prepared.is_none() {
+                let idle_end = self.idle_since + self.options.idle_close;
+                match self
+                    .commands
+                    .recv_timeout(idle_end.saturating_duration_since(Instant::now()))
+                {
+                    Ok(c) => c,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.sink.close();
+                        self.set_state_if_open(OutputState::Idle);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match self.commands.recv() {
+                    Ok(c) => c,
+                    Err(_) => break,
+                }
+            };
+            match cmd {
+                Command::Prepare { id, path, expected } => self.prepare(id, path, expected),
+                Command::Start { id, at } => match self.prepared.take() {
+                    Some(p) if p.id == id => self.play(p, at),
+                    other => {
+                        self.prepared = other;
+                        tracing::debug!("start of {id:?} ignored: not the prepared item");
+                    }
+                },
+                Command::Stop { .. } => self.drop_prepared(),
+                Command::Ping(tx) => {
+                    let _ = tx.send(());
+                }
+                Command::Shutdown => break,
+            }
+        }
+        self.drop_prepared();
+        self.sink.close();
+    }
+
+    fn emit(&self, e: Event) {
+        let _ = self.events.send(e);
+    }
+
+    fn set_state(&self, s: OutputState) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = s;
+    }
+
+    /// Going idle does not hide a failure from the status page.
+    fn set_state_if_open(&self, s: OutputState) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if matches!(*st, OutputState::Open { .. }) {
+            *st = s;
+        }
+    }
+
+    fn drop_prepared(&mut self) {
+        if let Some(p) = self.prepared.take() {
+            self.emit(Event::Finished {
+                id: p.id,
+                aired_seconds: 0.0,
+                outcome: Outcome::Stopped,
+            });
+            self.idle_since = Instant::now();
+        }
+    }
+
+    fn prepare(&mut self, id: PlayId, path: PathBuf, expected: Duration) {
+        self.drop_prepared();
+        let fail = |w: &Worker, why: String| {
+            w.emit(Event::Finished {
+                id,
+                aired_seconds: 0.0,
+                outcome: Outcome::Failed(why),
+            })
+        };
+        let mut decoder = match FileDecoder::open(&path) {
+            Ok(d) => d,
+            Err(e) => return fail(self, e),
+        };
+        let first = match decoder.next_chunk() {
+            Ok(Some(c)) => c.to_vec(),
+            Ok(None) => return fail(self, format!("{} contains no audio", path.display())),
+            Err(e) => return fail(self, format!("{}: {e}", path.display())),
+        };
+        let output = match self.sink.open(decoder.format()) {
+            Ok(f) => f,
+            Err(e) => {
+                self.sink.close();
+                self.set_state(OutputState::Failed {
+                    reason: e.message.clone(),
+                });
+                return fail(self, e.message);
+            }
+        };
+        self.set_state(OutputState::Open { format: output });
+        self.prepared = Some(Prepared {
+            id,
+            path,
+            expected,
+            decoder,
+            first,
+            output,
+        });
+    }
+
+    /// Fill `self.out` from one decoded chunk: gain, then conversion.
+    fn stage(&mut self, chunk: &[f32], channels: usize, g0: f32, g1: f32, conv: &mut Converter) {
+        if conv.is_identity() {
+            self.out.clear();
+            self.out.extend_from_slice(chunk);
+            apply_gain(&mut self.out, channels, g0, g1);
+        } else {
+            self.work.clear();
+            self.work.extend_from_slice(chunk);
+            apply_gain(&mut self.work, channels, g0, g1);
+            let converted = conv.convert(&self.work);
+            self.out.clear();
+            self.out.extend_from_slice(converted);
+        }
+    }
+
+    fn play(&mut self, mut p: Prepared, at: Instant) {
+        let id = p.id;
+        let input = p.decoder.format();
+        let ch = input.channels as usize;
+        let mut conv = Converter::new(input, p.output);
+        let volume = self.options.volume.clamp(0.0, 1.0);
+        let expected = p.expected;
+        let margin = self.options.deadline_margin.max(expected.mul_f64(0.05));
+        let length = if expected.is_zero() {
+            p.decoder
+                .announced_frames
+                .map(|n| Duration::from_secs_f64(input.seconds(n)))
+        } else {
+            Some(expected)
+        };
+        let deadline = length.map(|l| at + l + margin);
+        tracing::info!(?id, path = %p.path.display(), "playing");
+
+        self.sink.begin(at);
+        let first = std::mem::take(&mut p.first);
+        self.stage(&first, ch, volume, volume, &mut conv);
+        let mut pos = 0usize;
+        let mut decoded_all = false;
+        // Fade: (frames left, frames in total), in input frames.
+        let mut fade: Option<(u64, u64)> = None;
+        let mut started = false;
+        let mut next_progress = 1.0f64;
+        let mut last_frames = 0u64;
+        let mut last_change = at.max(Instant::now());
+        let end = loop {
+            // Commands first: a stop is heard within one chunk.
+            let mut stop_now = false;
+            while let Ok(cmd) = self.commands.try_recv() {
+                match cmd {
+                    Command::Stop { fade: want } => {
+                        if fade.is_none() {
+                            let left = want.min(MAX_FADE).saturating_sub(self.sink.pending());
+                            let frames = (left.as_secs_f64() * f64::from(input.rate)) as u64;
+                            if frames == 0 {
+                                stop_now = true;
+                            } else {
+                                fade = Some((frames, frames));
+                            }
+                        }
+                    }
+                    Command::Prepare { id, path, expected } => self.prepare(id, path, expected),
+                    Command::Ping(tx) => {
+                        let _ = tx.send(());
+                    }
+                    c @ (Command::Start { .. } | Command::Shutdown) => {
+                        self.deferred.push_back(c);
+                        stop_now = true;
+                    }
+                }
+            }
+            if stop_now {
+                self.sink.discard_pending();
+                break End::Stopped;
+            }
+
+            if pos < self.out.len() {
+                match self.sink.write(&self.out[pos..]) {
+                    Ok(n) => pos += n,
+                    Err(e) => break End::OutputFailed(e.message),
+                }
+            } else if decoded_all {
+                if self.sink.pending().is_zero() {
+                    break if fade.is_some() {
+                        End::Stopped
+                    } else {
+                        End::Drained
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            } else if fade.is_some_and(|(left, _)| left == 0) {
+                decoded_all = true;
+            } else {
+                match p.decoder.next_chunk() {
+                    Ok(Some(chunk)) => {
+                        let frames = (chunk.len() / ch) as u64;
+                        let (chunk, g0, g1) = match &mut fade {
+                            None => (chunk, volume, volume),
+                            Some((left, total)) => {
+                                // The fade may end inside this chunk: air up to there.
+                                let n = frames.min(*left);
+                                let g0 = volume * *left as f32 / *total as f32;
+                                *left -= n;
+                                let g1 = volume * *left as f32 / *total as f32;
+                                (&chunk[..n as usize * ch], g0, g1)
+                            }
+                        };
+                        self.stage(chunk, ch, g0, g1, &mut conv);
+                        pos = 0;
+                    }
+                    Ok(None) => decoded_all = true,
+                    Err(e) => break End::FileFailed(format!("{}: {e}", p.path.display())),
+                }
+            }
+
+            let d = self.sink.delivered();
+            if !started {
+                if let Some(t) = d.first_at {
+                    started = true;
+                    self.emit(Event::Started {
+                        id,
+                        at: DateTime::<Utc>::from(t),
+                    });
+                }
+            }
+            let aired = p.output.seconds(d.frames);
+            if aired >= next_progress {
+                self.emit(Event::Progress {
+                    id,
+                    aired_seconds: aired,
+                });
+                next_progress = aired.floor() + 1.0;
+            }
+            let now = Instant::now();
+            if d.frames != last_frames {
+                last_frames = d.frames;
+                last_change = now;
+            } else if now > at && now - last_change.max(at) > self.options.stall_timeout {
+                break End::OutputFailed(format!(
+                    "the output took no audio for {:.1} s (sound card stuck or gone?)",
+                    self.options.stall_timeout.as_secs_f64()
+                ));
+            }
+            if deadline.is_some_and(|dl| now > dl) {
+                break End::OutputFailed(format!(
+                    "still playing {:.1} s after it should have ended (the output is too slow or stuck)",
+                    margin.as_secs_f64()
+                ));
+            }
+        };
+
+        let end = match (end, self.sink.end()) {
+            (End::Drained | End::Stopped, Err(e)) => End::OutputFailed(e.message),
+            (end, _) => end,
+        };
+        let aired = p.output.seconds(self.sink.delivered().frames);
+        let outcome = match end {
+            End::Drained => {
+                let shortfall = expected.as_secs_f64() - aired;
+                let allowed = (expected.as_secs_f64() * self.options.max_shortfall)
+                    .max(self.options.min_shortfall.as_secs_f64());
+                if !expected.is_zero() && shortfall > allowed {
+                    Outcome::Failed(format!(
+                        "{} ended after {aired:.1} s of its {:.1} s: the file is truncated or damaged; upload it again",
+                        p.path.display(),
+                        expected.as_secs_f64()
+                    ))
+                } else {
+                    Outcome::Completed
+                }
+            }
+            End::Stopped => Outcome::Stopped,
+            End::FileFailed(why) => Outcome::Failed(why),
+            End::OutputFailed(why) => {
+                tracing::warn!(?id, "output failed: {why}");
+                self.sink.discard_pending();
+                self.sink.close();
+                self.set_state(OutputState::Failed {
+                    reason: why.clone(),
+                });
+                Outcome::Failed(why)
+            }
+        };
+        if p.decoder.skipped_packets > 0 {
+            tracing::warn!(
+                ?id,
+                "{}: skipped {} undecodable packet(s)",
+                p.path.display(),
+                p.decoder.skipped_packets
+            );
+        }
+        self.emit(Event::Finished {
+            id,
+            aired_seconds: aired,
+            outcome,
+        });
+        self.idle_since = Instant::now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::{testdata, FakeFailure, FakeSink, NullSink, WavSink};
+    use std::time::SystemTime;
+    use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+
+    const TONE5: Duration = Duration::from_secs(5);
+    const TONE1: Duration = Duration::from_secs(1);
+
+    fn spawn(
+        sink: impl Sink + 'static,
+        options: PlayerOptions,
+    ) -> (Player, UnboundedReceiver<Event>) {
+        let (tx, rx) = unbounded_channel();
+        (Player::spawn(Box::new(sink), options, tx).unwrap(), rx)
+    }
+
+    /// Events up to and including `id`'s `Finished`; panics after 20 s so
+    /// a hanging player fails the test instead of hanging it.
+    fn until_finished(rx: &mut UnboundedReceiver<Event>, id: PlayId) -> (Vec<Event>, f64, Outcome) {
+        let give_up = Instant::now() + Duration::from_secs(20);
+        let mut seen = Vec::new();
+        loop {
+            match rx.try_recv() {
+                Ok(e) => {
+                    if let Event::Finished {
+                        id: i,
+                        aired_seconds,
+                        outcome,
+                    } = &e
+                    {
+                        if *i == id {
+                            let (a, o) = (*aired_seconds, outcome.clone());
+                            seen.push(e);
+                            return (seen, a, o);
+                        }
+                    }
+                    seen.push(e);
+                }
+                Err(_) => {
+                    assert!(Instant::now() < give_up, "no Finished for {id:?}: {seen:?}");
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wav_output_records_what_aired_and_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("aired.wav");
+        let (player, mut rx) = spawn(WavSink::new(&path, false), PlayerOptions::default());
+        let id = player.play(testdata("tone5s.mp3"), TONE5);
+        let (events, aired, outcome) = until_finished(&mut rx, id);
+        assert_eq!(outcome, Outcome::Completed);
+        assert!((aired - 5.0).abs() < 0.1, "{aired}");
+        assert!(matches!(events[0], Event::Started { .. }), "{events:?}");
+        let progress = events
+            .iter()
+            .filter(|e| matches!(e, Event::Progress { .. }))
+            .count();
+        assert!((4..=5).contains(&progress), "{events:?}");
+        let (format, frames) = crate::audio::read_wav_info(&path).unwrap();
+        assert_eq!(
+            format,
+            Format {
+                rate: 22050,
+                channels: 1
+            }
+        );
+        assert!((format.seconds(frames) - 5.0).abs() < 0.1);
+
+        // The next item (8 kHz) is converted into the file's format.
+        let id = player.play(testdata("tone1s.wav"), TONE1);
+        let (_, aired, outcome) = until_finished(&mut rx, id);
+        assert_eq!(outcome, Outcome::Completed);
+        assert!((aired - 1.0).abs() < 0.01, "{aired}");
+        let (_, total) = crate::audio::read_wav_info(&path).unwrap();
+        assert!((format.seconds(total) - 6.0).abs() < 0.1);
+    }
+
+    #[test]
+    fn realtime_pace_takes_the_audio_duration_and_fast_does_not() {
+        let timed = |realtime| {
+            let (player, mut rx) = spawn(NullSink::new(realtime), PlayerOptions::default());
+            let t = Instant::now();
+            let id = player.play(testdata("tone1s.wav"), TONE1);
+            let (_, aired, outcome) = until_finished(&mut rx, id);
+            assert_eq!(outcome, Outcome::Completed);
+            assert!((aired - 1.0).abs() < 0.01);
+            t.elapsed()
+        };
+        let real = timed(true);
+        let fast = timed(false);
+        assert!(real >= Duration::from_millis(990), "{real:?}");
+        assert!(fast < real / 2, "fast {fast:?} vs realtime {real:?}");
+    }
+
+    #[test]
+    fn stop_fades_out_within_half_a_second_of_audio() {
+        let fake = FakeSink::new(true);
+        let (player, mut rx) = spawn(fake, PlayerOptions::default());
+        let id = player.play(testdata("tone5s.mp3"), TONE5);
+        // Wait for a second of airtime, then stop with a long fade.
+        let mut at_stop = 0.0;
+        while at_stop < 1.0 {
+            if let Some(Event::Progress { aired_seconds, .. }) = rx.blocking_recv() {
+                at_stop = aired_seconds;
+            }
+        }
+        player.stop(Duration::from_secs(3));
+        let (_, aired, outcome) = until_finished(&mut rx, id);
+        assert_eq!(outcome, Outcome::Stopped);
+        assert!(aired < 4.0, "{aired}");
+        // Measured in audio, not wall clock: the fade is capped at 0.5 s
+        // (plus the packet in flight when the stop arrived).
+        assert!(aired - at_stop <= 0.5 + 0.1, "{at_stop} -> {aired}");
+    }
+
+    #[test]
+    fn vanished_device_fails_the_item_and_the_next_play_reopens() {
+        let fake = FakeSink::new(false).failing(FakeFailure::Vanish {
+            after: Duration::from_secs(1),
+        });
+        let stats = fake.stats();
+        let (player, mut rx) = spawn(fake, PlayerOptions::default());
+        let id = player.play(testdata("tone5s.mp3"), TONE5);
+        let (_, aired, outcome) = until_finished(&mut rx, id);
+        let Outcome::Failed(why) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert!(why.contains("not available"), "{why}");
+        assert!((1.0..1.2).contains(&aired), "{aired}");
+        assert!(matches!(player.state(), OutputState::Failed { .. }));
+
+        let id = player.play(testdata("tone1s.wav"), TONE1);
+        let (_, _, outcome) = until_finished(&mut rx, id);
+        assert_eq!(outcome, Outcome::Completed);
+        assert_eq!(stats.opens.load(Ordering::Relaxed), 2);
+        assert!(matches!(player.state(), OutputState::Open { .. }));
+    }
+
+    #[test]
+    fn stuck_device_is_caught_by_the_deadline() {
+        let fake = FakeSink::new(true).failing(FakeFailure::Stall {
+            after: Duration::from_millis(300),
+        });
+        let options = PlayerOptions {
+            deadline_margin: Duration::from_millis(300),
+            stall_timeout: Duration::from_secs(60),
+            ..PlayerOptions::default()
+        };
+        let (player, mut rx) = spawn(fake, options);
+        let id = player.play(testdata("tone1s.wav"), TONE1);
+        let (_, aired, outcome) = until_finished(&mut rx, id);
+        let Outcome::Failed(why) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert!(why.contains("should have ended"), "{why}");
+        assert!(aired < 0.5, "{aired}");
+        assert!(player.ping(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn stuck_device_is_caught_by_the_stall_watchdog() {
+        let fake = FakeSink::new(true).failing(FakeFailure::Stall {
+            after: Duration::from_millis(200),
+        });
+        let options = PlayerOptions {
+            stall_timeout: Duration::from_millis(200),
+            ..PlayerOptions::default()
+        };
+        let (player, mut rx) = spawn(fake, options);
+        // Unknown length: only the watchdog can end it.
+        let id = player.play(testdata("tone5s.mp3"), Duration::ZERO);
+        let (_, _, outcome) = until_finished(&mut rx, id);
+        assert!(
+            matches!(&outcome, Outcome::Failed(w) if w.contains("took no audio")),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn truncated_and_garbage_files_fail() {
+        let (player, mut rx) = spawn(FakeSink::new(false), PlayerOptions::default());
+        let id = player.play(testdata("truncated.mp3"), TONE5);
+        let (_, aired, outcome) = until_finished(&mut rx, id);
+        assert!(
+            matches!(&outcome, Outcome::Failed(w) if w.contains("truncated")),
+            "{outcome:?}"
+        );
+        assert!(aired > 1.0 && aired < 4.0, "{aired}");
+
+        let id = player.play(testdata("random.mp3"), Duration::from_secs(1));
+        let (_, aired, outcome) = until_finished(&mut rx, id);
+        assert!(matches!(outcome, Outcome::Failed(_)), "{outcome:?}");
+        assert!(aired < 0.5);
+
+        let id = player.play(testdata("no-such-file.mp3"), TONE1);
+        let (_, _, outcome) = until_finished(&mut rx, id);
+        assert!(
+            matches!(&outcome, Outcome::Failed(w) if w.contains("cannot open")),
+            "{outcome:?}"
+        );
+
+        // And the player still plays.
+        let id = player.play(testdata("tone1s.wav"), TONE1);
+        assert_eq!(until_finished(&mut rx, id).2, Outcome::Completed);
+    }
+
+    #[test]
+    fn start_at_is_never_early_and_reports_the_first_sample() {
+        let (player, mut rx) = spawn(FakeSink::new(false), PlayerOptions::default());
+        let id = player.prepare(testdata("tone1s.wav"), TONE1);
+        let lead = Duration::from_millis(150);
+        let (due, due_wall) = (Instant::now() + lead, SystemTime::now() + lead);
+        player.start_at(id, due);
+        let (events, _, outcome) = until_finished(&mut rx, id);
+        assert_eq!(outcome, Outcome::Completed);
+        let Some(Event::Started { at, .. }) = events.first() else {
+            panic!("{events:?}")
+        };
+        let early = DateTime::<Utc>::from(due_wall) - *at;
+        // Wall-clock and monotonic readings differ by microseconds.
+        assert!(early.num_milliseconds() < 1, "started {early} early");
+    }
+
+    #[test]
+    fn volume_scales_what_airs_and_conversion_keeps_duration() {
+        let energy = |volume| {
+            let fake = FakeSink::new(false).fixed_format(Format {
+                rate: 48000,
+                channels: 2,
+            });
+            let stats = fake.stats();
+            let options = PlayerOptions {
+                volume,
+                ..PlayerOptions::default()
+            };
+            let (player, mut rx) = spawn(fake, options);
+            let id = player.play(testdata("tone1s.wav"), TONE1);
+            let (_, aired, outcome) = until_finished(&mut rx, id);
+            assert_eq!(outcome, Outcome::Completed);
+            assert!((aired - 1.0).abs() < 0.01, "{aired}");
+            let e = *stats.energy.lock().unwrap();
+            e
+        };
+        let ratio = energy(0.5) / energy(1.0);
+        assert!((ratio - 0.5).abs() < 0.01, "{ratio}");
+    }
+
+    #[test]
+    fn output_is_released_when_idle_and_ping_answers() {
+        let options = PlayerOptions {
+            idle_close: Duration::from_millis(100),
+            ..PlayerOptions::default()
+        };
+        let (player, mut rx) = spawn(FakeSink::new(false), options);
+        assert!(player.ping(Duration::from_secs(1)));
+        assert_eq!(player.state(), OutputState::Idle);
+        let id = player.play(testdata("tone1s.wav"), TONE1);
+        until_finished(&mut rx, id);
+        assert!(matches!(player.state(), OutputState::Open { .. }));
+        let give_up = Instant::now() + Duration::from_secs(5);
+        while player.state() != OutputState::Idle {
+            assert!(Instant::now() < give_up, "output never released");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_new_prepare_or_stop_drops_the_prepared_item() {
+        let (player, mut rx) = spawn(FakeSink::new(false), PlayerOptions::default());
+        let a = player.prepare(testdata("tone1s.wav"), TONE1);
+        let b = player.prepare(testdata("tone1s.wav"), TONE1);
+        assert_eq!(until_finished(&mut rx, a).2, Outcome::Stopped);
+        player.stop(Duration::ZERO);
+        assert_eq!(until_finished(&mut rx, b).2, Outcome::Stopped);
+        // Starting a dropped item does nothing.
+        player.start_at(a, Instant::now());
+        assert!(player.ping(Duration::from_secs(1)));
+        assert!(rx.try_recv().is_err());
+    }
+}
