@@ -100,7 +100,10 @@ pub fn describe(station: &Station, now: DateTime<Utc>) -> String {
         .collect();
     let _ = writeln!(out, "\nSắp phát (next occurrences):");
     if next.is_empty() {
-        let _ = writeln!(out, "  (không có gì trong 8 ngày tới — nothing in the next 8 days)");
+        let _ = writeln!(
+            out,
+            "  (không có gì trong 8 ngày tới — nothing in the next 8 days)"
+        );
     } else {
         out.push_str(&plan_table(station, &next, false));
     }
@@ -139,7 +142,9 @@ fn plan_table(station: &Station, occ: &[Occurrence], footer: bool) -> String {
     ]);
     for o in occ {
         t.row(vec![
-            o.at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string(),
+            o.at.with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string(),
             match o.kind {
                 ItemKind::Bulletin => "bản tin".to_string(),
                 ItemKind::Program => format!("chương trình ({} mục)", o.items.len()),
@@ -204,15 +209,19 @@ pub fn range(
 ) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
     let tz = station.timezone;
     let from_t = match from {
-        Some(s) => timefmt::parse_bound(s, Bound::Start, tz).map_err(anyhow::Error::msg)
+        Some(s) => timefmt::parse_bound(s, Bound::Start, tz)
+            .map_err(anyhow::Error::msg)
             .context("--from")?,
         None => timefmt::start_of_day(timefmt::local_date(now, tz), tz),
     };
     let to_t = match to {
-        Some(s) => timefmt::parse_bound(s, Bound::End, tz).map_err(anyhow::Error::msg)
+        Some(s) => timefmt::parse_bound(s, Bound::End, tz)
+            .map_err(anyhow::Error::msg)
             .context("--to")?,
         None => timefmt::start_of_day(
-            timefmt::local_date(from_t, tz).succ_opt().unwrap_or_default(),
+            timefmt::local_date(from_t, tz)
+                .succ_opt()
+                .unwrap_or_default(),
             tz,
         ),
     };
@@ -241,7 +250,10 @@ pub fn schedule(path: &Path, from: Option<&str>, to: Option<&str>, json: bool) -
     }
     let occ = schedule::schedule(&station, from, to);
     if json {
-        println!("{}", serde_json::to_string_pretty(&plan_json(&station, &occ))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plan_json(&station, &occ))?
+        );
     } else {
         let tz = station.timezone;
         println!(
@@ -297,10 +309,48 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// Open the ledger of a station for reading commands.
+/// Open the ledger of a station for reading commands. Read-only, so a
+/// report run while the daemon airs never touches the row on air; a missing
+/// ledger is created empty first.
 fn open_ledger(station: &Station) -> Result<crate::ledger::Ledger> {
-    crate::ledger::Ledger::open(&station.ledger_path(), station.timezone)
-        .with_context(|| format!("opening the airtime ledger {}", station.ledger_path().display()))
+    let path = station.ledger_path();
+    if !path.exists() {
+        crate::ledger::Ledger::open(&path, station.timezone)?;
+    }
+    Ok(crate::ledger::Ledger::open_read_only(
+        &path,
+        station.timezone,
+    )?)
+}
+
+/// A `--campaign` that names nothing would give an empty report that looks
+/// like "nothing aired": refuse it instead.
+fn check_campaign(
+    station: &Station,
+    ledger: &crate::ledger::Ledger,
+    id: Option<&str>,
+) -> Result<()> {
+    let Some(id) = id else { return Ok(()) };
+    if station.campaign(id).is_some() {
+        return Ok(());
+    }
+    let f = crate::ledger::Filter {
+        from: None,
+        to: None,
+        campaign: Some(id.to_string()),
+    };
+    if ledger.airtime_totals(&f)?.is_empty() {
+        let known: Vec<&str> = station.campaigns.iter().map(|c| c.id.as_str()).collect();
+        bail!(
+            "no campaign `{id}` in the station file or the ledger; known campaigns: {}",
+            if known.is_empty() {
+                "(none)".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+    }
+    Ok(())
 }
 
 /// `loa airtime`
@@ -311,12 +361,19 @@ pub fn airtime(
     campaign: Option<&str>,
     fmt: Format,
 ) -> Result<ExitCode> {
-    let station = match load_station(path, LoadOptions { audio: false, ..Default::default() }) {
+    let station = match load_station(
+        path,
+        LoadOptions {
+            audio: false,
+            ..Default::default()
+        },
+    ) {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
     let (from, to) = range(&station, from, to, Utc::now())?;
     let ledger = open_ledger(&station)?;
+    check_campaign(&station, &ledger, campaign)?;
     let rows = ledger.rows(&crate::ledger::Filter {
         from: Some(from),
         to: Some(to),
@@ -334,7 +391,13 @@ pub fn report(
     campaign: Option<&str>,
     fmt: Format,
 ) -> Result<ExitCode> {
-    let station = match load_station(path, LoadOptions { audio: false, ..Default::default() }) {
+    let station = match load_station(
+        path,
+        LoadOptions {
+            audio: false,
+            ..Default::default()
+        },
+    ) {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
@@ -348,6 +411,7 @@ pub fn report(
         .transpose()
         .context("--to")?;
     let ledger = open_ledger(&station)?;
+    check_campaign(&station, &ledger, campaign)?;
     let filter = crate::ledger::Filter {
         from,
         to,

@@ -4,7 +4,7 @@
 //! owns and what it must not touch.
 
 pub mod audio;
-// pub mod cli;
+pub mod cli;
 pub mod config;
 pub mod crontab;
 pub mod diag;

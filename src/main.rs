@@ -1,1 +1,177 @@
-fn main() {}
+//! `loa`: the command line. Each subcommand is a thin wiring of library
+//! parts; the work lives in `loa::cli` so it can be tested.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use loa::cli;
+
+#[derive(Parser)]
+#[command(
+    name = "loa",
+    version,
+    about = "Broadcast scheduler for commune radio stations (đài truyền thanh cơ sở)",
+    long_about = "loa plays scheduled audio bulletins on the loudspeaker line from a TOML \
+station file, answers an HTTP control API, and keeps an airtime ledger that officials \
+report from.\n\nThe station file is --config PATH, else $LOA_CONFIG, else /etc/loa/station.toml."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct ConfigArg {
+    /// The station file [default: $LOA_CONFIG, then /etc/loa/station.toml]
+    #[arg(long, short = 'c', env = "LOA_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    fn path(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/etc/loa/station.toml"))
+    }
+}
+
+#[derive(Args, Clone)]
+struct RangeArgs {
+    /// First day (YYYY-MM-DD, the station's local date) or instant (RFC 3339)
+    #[arg(long, value_name = "WHEN")]
+    from: Option<String>,
+    /// Last day, inclusive (YYYY-MM-DD), or an instant (RFC 3339, exclusive)
+    #[arg(long, value_name = "WHEN")]
+    to: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PlanFormat {
+    Table,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LedgerFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+impl From<LedgerFormat> for loa::report::Format {
+    fn from(f: LedgerFormat) -> Self {
+        match f {
+            LedgerFormat::Table => loa::report::Format::Table,
+            LedgerFormat::Csv => loa::report::Format::Csv,
+            LedgerFormat::Json => loa::report::Format::Json,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a station file: every problem at once, audio probed, next occurrences
+    #[command(after_help = "Example:\n  loa check --config config/station.toml\n\n\
+Exit status: 0 when the file is valid (warnings allowed), 1 when it has errors.")]
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Show what will air, and when
+    #[command(
+        after_help = "Examples:\n  loa schedule --config config/station.toml\n  \
+loa schedule --from 2026-10-01 --to 2026-10-31 --format json\n\n\
+Dates are the station's local dates; --to is inclusive. Default: today."
+    )]
+    Schedule {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        range: RangeArgs,
+        #[arg(long, value_enum, default_value = "table")]
+        format: PlanFormat,
+    },
+    /// List the airtime ledger: what aired, was missed, skipped or failed
+    #[command(
+        after_help = "Examples:\n  loa airtime --from 2026-10-01 --to 2026-10-31 --campaign cds-2026\n  \
+loa airtime --format csv > airtime.csv\n\nDefault: today."
+    )]
+    Airtime {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        range: RangeArgs,
+        /// Only this campaign's rows
+        #[arg(long, value_name = "ID")]
+        campaign: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: LedgerFormat,
+    },
+    /// Report airtime per campaign and bulletin (plays, outcomes, minutes, target)
+    #[command(
+        after_help = "Examples:\n  loa report --from 2026-10-01 --to 2026-10-31 --campaign cds-2026\n  \
+loa report --format csv > bao-cao.csv   (UTF-8 with BOM, opens in Excel)\n\n\
+Default: the whole ledger."
+    )]
+    Report {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        range: RangeArgs,
+        /// Only this campaign
+        #[arg(long, value_name = "ID")]
+        campaign: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: LedgerFormat,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { config } => cli::check(&config.path()),
+        Command::Schedule {
+            config,
+            range,
+            format,
+        } => cli::schedule(
+            &config.path(),
+            range.from.as_deref(),
+            range.to.as_deref(),
+            matches!(format, PlanFormat::Json),
+        ),
+        Command::Airtime {
+            config,
+            range,
+            campaign,
+            format,
+        } => cli::airtime(
+            &config.path(),
+            range.from.as_deref(),
+            range.to.as_deref(),
+            campaign.as_deref(),
+            format.into(),
+        ),
+        Command::Report {
+            config,
+            range,
+            campaign,
+            format,
+        } => cli::report(
+            &config.path(),
+            range.from.as_deref(),
+            range.to.as_deref(),
+            campaign.as_deref(),
+            format.into(),
+        ),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("loa: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,24 +1,90 @@
-//! Plain text tables for terminals: columns aligned by characters, not
-//! bytes, so Vietnamese titles line up.
+//! Plain text tables for terminals: columns aligned by what a terminal
+//! shows, not by bytes, so Vietnamese titles line up.
 
-/// A table with a header row.
+/// Columns a string takes on a terminal. Vietnamese is mostly precomposed
+/// (one char, one column), but text typed on some keyboards arrives
+/// decomposed, with tone marks as combining characters that take no column.
+pub fn width(s: &str) -> usize {
+    s.chars()
+        .filter(|c| !matches!(*c, '\u{0300}'..='\u{036F}' | '\u{1DC0}'..='\u{1DFF}'))
+        .count()
+}
+
+pub enum Line {
+    Row(Vec<String>),
+    /// A horizontal rule across all columns.
+    Rule,
+}
+
+pub fn render_table(headers: &[&str], right: &[bool], lines: &[Line]) -> String {
+    // Widths are measured after control characters become spaces, which
+    // keeps the count: one char for one char.
+    let mut widths: Vec<usize> = headers.iter().map(|h| width(h)).collect();
+    for l in lines {
+        if let Line::Row(cells) = l {
+            for (w, c) in widths.iter_mut().zip(cells) {
+                *w = (*w).max(width(c));
+            }
+        }
+    }
+    let mut out = String::new();
+    let row = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
+        let mut line = String::new();
+        for (i, c) in cells.enumerate() {
+            // A newline in a title would break the row in two.
+            let c = &c.replace(['\n', '\r', '\t'], " ");
+            if i > 0 {
+                line.push_str("  ");
+            }
+            let pad = " ".repeat(widths[i].saturating_sub(width(c)));
+            if right[i] {
+                line.push_str(&pad);
+                line.push_str(c);
+            } else {
+                line.push_str(c);
+                line.push_str(&pad);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    };
+    let rule: String = widths
+        .iter()
+        .map(|w| "─".repeat(*w))
+        .collect::<Vec<_>>()
+        .join("  ");
+    row(&mut out, &mut headers.iter().copied());
+    out.push_str(&rule);
+    out.push('\n');
+    for l in lines {
+        match l {
+            Line::Row(cells) => row(&mut out, &mut cells.iter().map(String::as_str)),
+            Line::Rule => {
+                out.push_str(&rule);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// A table built row by row; rendered with `render_table`.
 pub struct Table {
     header: Vec<String>,
-    rows: Vec<Vec<String>>,
-    /// Columns aligned right (numbers).
     right: Vec<bool>,
+    lines: Vec<Line>,
 }
 
 impl Table {
     pub fn new(header: &[&str]) -> Self {
         Table {
             header: header.iter().map(|h| h.to_string()).collect(),
-            rows: Vec::new(),
             right: vec![false; header.len()],
+            lines: Vec::new(),
         }
     }
 
-    /// Align column `i` to the right (for numbers).
+    /// Align these columns to the right (numbers).
     pub fn right(mut self, cols: &[usize]) -> Self {
         for &i in cols {
             if let Some(r) = self.right.get_mut(i) {
@@ -29,50 +95,12 @@ impl Table {
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.lines.push(Line::Row(cells));
     }
 
     pub fn render(&self) -> String {
-        let n = self.header.len();
-        let mut width = vec![0usize; n];
-        for r in std::iter::once(&self.header).chain(&self.rows) {
-            for (i, c) in r.iter().enumerate().take(n) {
-                width[i] = width[i].max(c.chars().count());
-            }
-        }
-        let mut out = String::new();
-        let line = |out: &mut String, cells: &[String]| {
-            let mut s = String::new();
-            for i in 0..n {
-                let c = cells.get(i).map_or("", String::as_str);
-                let pad = width[i] - c.chars().count();
-                if i > 0 {
-                    s.push_str("  ");
-                }
-                if self.right[i] {
-                    s.extend(std::iter::repeat_n(' ', pad));
-                    s.push_str(c);
-                } else {
-                    s.push_str(c);
-                    if i + 1 < n {
-                        s.extend(std::iter::repeat_n(' ', pad));
-                    }
-                }
-            }
-            out.push_str(s.trim_end());
-            out.push('\n');
-        };
-        line(&mut out, &self.header);
-        let rule: Vec<String> = width.iter().map(|w| "─".repeat(*w)).collect();
-        line(&mut out, &rule);
-        for r in &self.rows {
-            line(&mut out, r);
-        }
-        out
+        let header: Vec<&str> = self.header.iter().map(String::as_str).collect();
+        render_table(&header, &self.right, &self.lines)
     }
 }
 

@@ -933,6 +933,25 @@ impl Loader<'_, '_> {
                 DaySet::ALL
             }),
         };
+        // Parse `cron` even when `at` is also set, so its own mistakes are
+        // reported in the same run.
+        let cron = match &w.cron {
+            None => None,
+            Some(c) => match crate::crontab::CronSpec::parse(c.get_ref()) {
+                Ok(spec) => Some(spec),
+                Err(e) => {
+                    self.error(
+                        Some(c.span()),
+                        Some(label),
+                        Some("cron"),
+                        e,
+                        Some("crontab(5) has five fields: minute hour day-of-month month day-of-week; see `man 5 crontab`".to_string()),
+                    );
+                    ok = false;
+                    None
+                }
+            },
+        };
         let timing = if let Some(at) = &w.at {
             let mut times = Vec::new();
             for t in at.get_ref() {
@@ -966,15 +985,8 @@ impl Loader<'_, '_> {
             times.sort();
             times.dedup();
             Timing::At { times, days }
-        } else if let Some(c) = &w.cron {
-            match crate::crontab::CronSpec::parse(c.get_ref()) {
-                Ok(spec) => Timing::Cron(spec),
-                Err(e) => {
-                    self.error(Some(c.span()), Some(label), Some("cron"), e, None);
-                    ok = false;
-                    Timing::Unscheduled
-                }
-            }
+        } else if let Some(spec) = cron {
+            Timing::Cron(spec)
         } else {
             Timing::Unscheduled
         };
@@ -1064,7 +1076,7 @@ impl Loader<'_, '_> {
                 timing,
                 window: window.or_else(|| campaign.and_then(|c| c.window)),
                 grace_seconds: grace,
-                enabled: when_raw.enabled.map_or(true, |e| *e.get_ref()),
+                enabled: when_raw.enabled.is_none_or(|e| *e.get_ref()),
                 audio: None,
             });
             // Remember where `file` was written, for probe errors.
@@ -1211,7 +1223,7 @@ impl Loader<'_, '_> {
                 timing,
                 window,
                 grace_seconds: grace,
-                enabled: when_raw.enabled.map_or(true, |e| *e.get_ref()),
+                enabled: when_raw.enabled.is_none_or(|e| *e.get_ref()),
                 items,
             });
         }
