@@ -56,6 +56,11 @@
 //! (UTC epoch ms, indexed), `who TEXT` (token name), `action TEXT`,
 //! `detail TEXT`, `result TEXT`.
 //!
+//! Table `state`, the daemon's own bookkeeping: `key TEXT PRIMARY KEY,
+//! value TEXT`. `decided_until` is the instant (RFC 3339) up to which the
+//! daemon has decided every scheduled occurrence, so a restart knows what it
+//! missed while it was down, and a clock that went backwards replays nothing.
+//!
 //! Example: minutes aired per campaign in October 2026 (UTC+7):
 //!
 //! ```sql
@@ -132,8 +137,15 @@ const MIGRATIONS: &[&str] = &[
         detail TEXT NOT NULL,
         result TEXT NOT NULL
     );
-    CREATE INDEX audit_at ON audit (at_ms);",
+    CREATE INDEX audit_at ON audit (at_ms);
+    CREATE TABLE state (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );",
 ];
+
+/// `state` key: the instant up to which the daemon has decided the plan.
+const DECIDED_UNTIL: &str = "decided_until";
 
 /// The schema version this loa writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -1208,6 +1220,37 @@ impl Ledger {
         Ok(rows)
     }
 
+    /// The instant up to which the daemon decided the plan, if it ever ran.
+    pub fn last_alive(&self) -> Result<Option<DateTime<Utc>>> {
+        let action = "read the daemon's progress";
+        let v: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM state WHERE key = ?1",
+                [DECIDED_UNTIL],
+                |r| r.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .map_err(self.err(action))?;
+        Ok(v.as_deref().and_then(parse_rfc3339))
+    }
+
+    /// Save the instant up to which the daemon decided the plan.
+    pub fn set_last_alive(&mut self, at: DateTime<Utc>) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO state (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .and_then(|mut s| s.execute(params![DECIDED_UNTIL, rfc3339(at, self.tz)]))
+            .map_err(self.err("save the daemon's progress"))?;
+        Ok(())
+    }
+
     /// SQLite's own consistency check: `"ok"`, or the problems it found, one
     /// per line.
     pub fn integrity_check(&self) -> Result<String> {
@@ -1758,5 +1801,27 @@ mod tests {
             .unwrap();
         assert_eq!(e.kind, ErrorKind::Locked, "{e}");
         other.execute_batch("ROLLBACK").unwrap();
+    }
+}
+
+#[cfg(test)]
+mod state_tests {
+    use super::*;
+
+    #[test]
+    fn last_alive_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("airtime.db");
+        let tz = chrono_tz::Asia::Ho_Chi_Minh;
+        let mut l = Ledger::open(&path, tz).unwrap();
+        assert_eq!(l.last_alive().unwrap(), None);
+        let t = DateTime::parse_from_rfc3339("2026-10-07T06:00:03.250+07:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        l.set_last_alive(t).unwrap();
+        l.set_last_alive(t).unwrap();
+        drop(l);
+        let l = Ledger::open_read_only(&path, tz).unwrap();
+        assert_eq!(l.last_alive().unwrap(), Some(t));
     }
 }

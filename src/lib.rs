@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod crontab;
 pub mod diag;
+pub mod engine;
 pub mod ledger;
 pub mod probe;
 pub mod report;

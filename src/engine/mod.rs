@@ -19,6 +19,8 @@
 pub mod clock;
 pub mod playout;
 pub mod recorder;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -92,7 +94,10 @@ pub enum Command {
     Skip(String, oneshot::Sender<Option<String>>),
     Pause(String),
     Resume(String),
-    Emergency(EmergencyRequest, oneshot::Sender<Result<QueuedView, String>>),
+    Emergency(
+        EmergencyRequest,
+        oneshot::Sender<Result<QueuedView, String>>,
+    ),
     /// Stop repeating the emergency and end it if it airs.
     CancelEmergency(String, oneshot::Sender<bool>),
     Reload(Arc<Station>),
@@ -268,11 +273,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             // A first start airs what is within grace and invents no misses.
             None => now - max_grace(&station),
         };
-        let decided = resume
-            .settled
-            .keys()
-            .map(|k| (k.clone(), now))
-            .collect();
+        let decided = resume.settled.keys().map(|k| (k.clone(), now)).collect();
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let status = Status {
             airing: None,
@@ -560,7 +561,13 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             r.next_at += r.every;
         }
         let (target, by) = (r.target.clone(), r.requested_by.clone());
-        if let Ok(e) = self.operator_entry(&target, Some(Priority::Emergency), Some(now), by, Source::Emergency) {
+        if let Ok(e) = self.operator_entry(
+            &target,
+            Some(Priority::Emergency),
+            Some(now),
+            by,
+            Source::Emergency,
+        ) {
             self.decided.insert(e.airing.occurrence.clone(), now);
             self.enqueue(e);
         }
@@ -602,7 +609,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             let pick = self
                 .queue
                 .iter()
-                .position(|e| e.airing.scheduled_at <= free_at)
+                .position(|e| e.airing.scheduled_at <= free_at && self.may_air(e, free_at))
                 .or_else(|| {
                     if cue_at.is_some() {
                         return None;
@@ -610,8 +617,13 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                     self.queue
                         .iter()
                         .enumerate()
-                        .filter(|(_, e)| e.airing.scheduled_at <= now + LEAD)
-                        .min_by_key(|(_, e)| (e.airing.scheduled_at, std::cmp::Reverse(e.airing.priority)))
+                        .filter(|(_, e)| {
+                            e.airing.scheduled_at <= now + LEAD
+                                && self.may_air(e, e.airing.scheduled_at)
+                        })
+                        .min_by_key(|(_, e)| {
+                            (e.airing.scheduled_at, std::cmp::Reverse(e.airing.priority))
+                        })
                         .map(|(i, _)| i)
                 });
             let Some(i) = pick else { return };
@@ -619,6 +631,18 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             let start_at = (e.airing.scheduled_at > free_at).then_some(e.airing.scheduled_at);
             self.cue(e, start_at);
         }
+    }
+
+    /// Whether `e` may start at `t`: a paused station and quiet hours hold
+    /// back everything but emergencies (they are recorded `skipped` when
+    /// due, by `settle_unairable`).
+    fn may_air(&self, e: &Entry, t: DateTime<Utc>) -> bool {
+        e.airing.priority == Priority::Emergency
+            || !(self.paused
+                || self
+                    .station
+                    .quiet
+                    .contains(t.with_timezone(&self.tz()).time()))
     }
 
     /// Record as skipped or missed the due entries that must not air now.
@@ -774,9 +798,10 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 Some("nothing was played: the file holds no audio".to_string()),
             ),
             (PlayEnd::Failed(r), _) => (Outcome::Failed, Some(r.clone())),
-            (PlayEnd::Stopped | PlayEnd::Cancelled, Some(Stop::Interrupt(r) | Stop::Requeue(r))) => {
-                (Outcome::Interrupted, Some(r.clone()))
-            }
+            (
+                PlayEnd::Stopped | PlayEnd::Cancelled,
+                Some(Stop::Interrupt(r) | Stop::Requeue(r)),
+            ) => (Outcome::Interrupted, Some(r.clone())),
             (PlayEnd::Stopped | PlayEnd::Cancelled, _) => {
                 (Outcome::Interrupted, Some("stopped".to_string()))
             }
@@ -1048,8 +1073,10 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         }
         self.recorder.alive(self.watermark());
         let recorder = self.recorder.clone();
-        let _ = tokio::task::spawn_blocking(move || recorder.flush(std::time::Duration::from_millis(400)))
-            .await;
+        let _ = tokio::task::spawn_blocking(move || {
+            recorder.flush(std::time::Duration::from_millis(400))
+        })
+        .await;
         info!("engine stopped");
     }
 

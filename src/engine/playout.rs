@@ -118,11 +118,7 @@ impl<C: Clock + Clone> FakePlayout<C> {
     }
 
     pub fn set_behaviour(&self, path: impl Into<PathBuf>, b: FakeBehaviour) {
-        self.inner
-            .lock()
-            .unwrap()
-            .behaviours
-            .insert(path.into(), b);
+        self.inner.lock().unwrap().behaviours.insert(path.into(), b);
     }
 
     /// What started, in order: (path, wall-clock start).

@@ -197,12 +197,11 @@ impl Writer {
 
     /// Apply pending writes in order; stop at the first failure.
     fn drain(&mut self) {
-        while let Some(op) = self.backlog.front() {
-            match self.apply(op) {
-                Ok(()) => {
-                    self.backlog.pop_front();
-                }
+        while let Some(op) = self.backlog.pop_front() {
+            match self.apply(&op) {
+                Ok(()) => {}
                 Err(e) => {
+                    self.backlog.push_front(op);
                     let msg = e.to_string();
                     if self.failing.as_deref() != Some(msg.as_str()) {
                         error!(error = %msg, pending = self.backlog.len(),
@@ -247,8 +246,13 @@ impl Writer {
                 reason,
             } => {
                 if let Some(id) = self.rows.get(token).copied() {
-                    self.ledger
-                        .finish(id, *ended_at, *aired_seconds, *outcome, reason.as_deref())?;
+                    self.ledger.finish(
+                        id,
+                        *ended_at,
+                        *aired_seconds,
+                        *outcome,
+                        reason.as_deref(),
+                    )?;
                     self.rows.remove(token);
                 }
             }
