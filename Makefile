@@ -21,17 +21,19 @@ deps:
 	fi
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs), then run make again"; exit 1; }
 
-# Check the example station, show today's plan, then run the daemon on it.
+# Check the example station, show today's plan, then run the daemon on it
+# (Ctrl-C stops it). The example records what airs to var/aired.wav.
 run: deps
 	$(CARGO) build --release
 	./target/release/loa check --config $(CONFIG)
 	./target/release/loa schedule --config $(CONFIG)
+	./target/release/loa run --config $(CONFIG)
 
 test: deps
 	$(CARGO) test --all-targets
 
 bench: deps
-	$(CARGO) bench --bench schedule --bench ledger
+	$(CARGO) bench --bench check --bench schedule --bench ledger --bench playout
 
 lint:
 	$(CARGO) fmt --check

@@ -36,6 +36,34 @@ pub fn load_station(path: &Path, opts: LoadOptions) -> Result<Station, ExitCode>
     }
 }
 
+/// Logs go to stderr through `tracing`; `LOA_LOG` sets the level.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// `loa run`
+pub fn run(path: &Path) -> Result<ExitCode> {
+    init_logging();
+    let station = match load_station(path, LoadOptions::default()) {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("loa-rt")
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(crate::daemon::run(path.to_path_buf(), station))
+}
+
 /// `loa check`
 pub fn check(path: &Path) -> Result<ExitCode> {
     let loaded = config::load(path, LoadOptions::default());

@@ -7,6 +7,7 @@ pub mod audio;
 pub mod cli;
 pub mod config;
 pub mod crontab;
+pub mod daemon;
 pub mod diag;
 pub mod engine;
 pub mod ledger;

@@ -72,6 +72,16 @@ impl From<LedgerFormat> for loa::report::Format {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the station: play what is due, record it in the ledger
+    #[command(after_help = "Example:\n  loa run --config config/station.toml\n\n\
+Refuses to start when the station file has errors (see `loa check`).\n\
+SIGTERM/SIGINT: fade out, record the airing item as interrupted, exit.\n\
+SIGHUP: reload the station file (an invalid one is ignored, with its errors logged).\n\
+Log level: LOA_LOG=debug (default info).")]
+    Run {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Check a station file: every problem at once, audio probed, next occurrences
     #[command(after_help = "Example:\n  loa check --config config/station.toml\n\n\
 Exit status: 0 when the file is valid (warnings allowed), 1 when it has errors.")]
@@ -131,6 +141,7 @@ Default: the whole ledger."
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run { config } => cli::run(&config.path()),
         Command::Check { config } => cli::check(&config.path()),
         Command::Schedule {
             config,

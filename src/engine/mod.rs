@@ -16,6 +16,7 @@
 //! saved in the ledger (less anything still waiting in the queue), so a
 //! restart resumes exactly where the last run stopped deciding.
 
+pub mod audio_playout;
 pub mod clock;
 pub mod playout;
 pub mod recorder;
@@ -31,6 +32,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
+pub use audio_playout::AudioPlayout;
 pub use clock::{Clock, SystemClock, TestClock};
 pub use playout::{Cue, OutputState, PlayEnd, PlayEvent, Playout};
 pub use recorder::Recorder;
