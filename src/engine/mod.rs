@@ -18,6 +18,7 @@
 
 pub mod audio_playout;
 pub mod clock;
+pub mod metrics;
 pub mod playout;
 pub mod recorder;
 #[cfg(test)]
@@ -34,6 +35,7 @@ use tracing::{info, warn};
 
 pub use audio_playout::AudioPlayout;
 pub use clock::{Clock, SystemClock, TestClock};
+pub use metrics::Metrics;
 pub use playout::{Cue, OutputState, PlayEnd, PlayEvent, Playout};
 pub use recorder::Recorder;
 
@@ -162,6 +164,7 @@ pub struct Status {
 pub struct Handle {
     pub commands: mpsc::Sender<Command>,
     pub status: watch::Receiver<Status>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Something decided to air, waiting for the line.
@@ -228,6 +231,7 @@ pub struct Engine<C: Clock, P: Playout> {
     repeat: Option<Repeat>,
     seq: u64,
     shutting_down: bool,
+    metrics: Arc<Metrics>,
 }
 
 /// What the engine needs from the ledger when it starts.
@@ -286,6 +290,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             clock_suspect,
         };
         let (status_tx, status_rx) = watch::channel(status);
+        let metrics = Arc::new(Metrics::default());
         let engine = Engine {
             station,
             clock,
@@ -304,12 +309,14 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             repeat: None,
             seq: 0,
             shutting_down: false,
+            metrics: Arc::clone(&metrics),
         };
         (
             engine,
             Handle {
                 commands: cmd_tx,
                 status: status_rx,
+                metrics,
             },
         )
     }
@@ -539,6 +546,8 @@ impl<C: Clock, P: Playout> Engine<C, P> {
     }
 
     fn close_unaired(&mut self, e: Entry, outcome: Outcome, reason: String) {
+        self.metrics
+            .outcome(outcome, e.airing.campaign.as_deref(), 0.0);
         info!(
             occurrence = %e.airing.occurrence,
             outcome = outcome.as_str(),
@@ -745,6 +754,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 };
                 c.started_at = Some(at);
                 let late_ms = (at - c.entry.airing.scheduled_at).num_milliseconds();
+                self.metrics.lateness(late_ms as f64 / 1e3);
                 info!(
                     occurrence = %c.entry.airing.occurrence,
                     title = %c.entry.airing.title,
@@ -816,6 +826,8 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             "ended {}",
             c.entry.airing.bulletin
         );
+        self.metrics
+            .outcome(outcome, c.entry.airing.campaign.as_deref(), aired);
         if started {
             self.recorder.finish(c.cue, now, aired, outcome, reason);
         } else {
