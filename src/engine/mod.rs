@@ -105,6 +105,8 @@ pub enum Command {
     /// Stop repeating the emergency and end it if it airs.
     CancelEmergency(String, oneshot::Sender<bool>),
     Reload(Arc<Station>),
+    /// Answer at once: the watchdog's proof that the engine loop turns.
+    Ping(oneshot::Sender<()>),
     /// Fade out, close the row as `interrupted`, flush the ledger, return.
     Shutdown,
 }
@@ -937,6 +939,9 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 let _ = reply.send(had || stopped || before != self.queue.len());
             }
             Command::Reload(station) => self.reload(station, now),
+            Command::Ping(reply) => {
+                let _ = reply.send(());
+            }
             Command::Shutdown => unreachable!("handled in run"),
         }
     }
