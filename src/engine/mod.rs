@@ -830,8 +830,15 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         );
         self.metrics
             .outcome(outcome, c.entry.airing.campaign.as_deref(), aired);
-        if started {
-            self.recorder.finish(c.cue, now, aired, outcome, reason);
+        if let Some(start) = c.started_at {
+            // A completed item ended when its last sample went out: derive
+            // it from the samples, not from when the event was handled.
+            let ended = if outcome == Outcome::Completed {
+                start + Duration::microseconds((aired * 1e6) as i64)
+            } else {
+                now
+            };
+            self.recorder.finish(c.cue, ended, aired, outcome, reason);
         } else {
             self.recorder.record(c.entry.airing, outcome, reason);
         }

@@ -1,0 +1,460 @@
+//! `loa run` end to end with the WAV output: what is scheduled a few
+//! seconds ahead airs in order, the recording holds exactly that audio, the
+//! ledger agrees, and signals and crashes leave an honest ledger.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Timelike, Utc};
+use loa::ledger::{AirtimeRow, Filter, Ledger, Outcome};
+
+const TZ: chrono_tz::Tz = chrono_tz::UTC;
+
+fn audio_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("audio")
+}
+
+/// Seconds of a sample file, as the probe reports them.
+fn seconds(file: &str) -> f64 {
+    loa::probe::probe(&audio_dir().join(file)).unwrap().seconds
+}
+
+/// `HH:MM:SS` in UTC, `secs` from now. Waits out the last minute of the
+/// day so that times never wrap past midnight.
+fn hms_in(secs: i64) -> (String, DateTime<Utc>) {
+    let mut now = Utc::now();
+    if now.num_seconds_from_midnight() > 86_400 - 120 {
+        std::thread::sleep(Duration::from_secs(
+            (86_400 - now.num_seconds_from_midnight() + 1) as u64,
+        ));
+        now = Utc::now();
+    }
+    let t = now + chrono::Duration::seconds(secs);
+    let t = t.with_nanosecond(0).unwrap();
+    (t.format("%H:%M:%S").to_string(), t)
+}
+
+struct Station {
+    dir: tempfile::TempDir,
+}
+
+impl Station {
+    fn new(output: &str, body: &str) -> Station {
+        let dir = tempfile::tempdir().unwrap();
+        let audio = dir.path().join("audio");
+        copy_dir(&audio_dir(), &audio);
+        let text = format!(
+            "[station]\nname = \"Test\"\ntimezone = \"UTC\"\naudio_dir = \"audio\"\ndata_dir = \"var\"\n\
+             [api]\nlisten = \"127.0.0.1:0\"\n{output}\n{body}"
+        );
+        std::fs::write(dir.path().join("station.toml"), text).unwrap();
+        Station { dir }
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("station.toml")
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn start(&self) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_loa"))
+            .args(["run", "--config"])
+            .arg(self.config())
+            .env("LOA_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.path("loa.log"))
+                    .unwrap(),
+            ))
+            .spawn()
+            .unwrap()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.path("loa.log")).unwrap_or_default()
+    }
+
+    fn rows(&self) -> Vec<AirtimeRow> {
+        let path = self.path("var/airtime.db");
+        if !path.exists() {
+            return Vec::new();
+        }
+        Ledger::open_read_only(&path, TZ)
+            .and_then(|l| l.rows(&Filter::default()))
+            .unwrap_or_default()
+    }
+
+    /// Wait until `done(rows)` holds, or fail with the log.
+    fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&[AirtimeRow]) -> bool,
+    ) -> Vec<AirtimeRow> {
+        let give_up = Instant::now() + timeout;
+        loop {
+            let rows = self.rows();
+            if done(&rows) {
+                return rows;
+            }
+            assert!(
+                Instant::now() < give_up,
+                "timed out waiting for {what}; rows: {:#?}\nlog:\n{}",
+                rows,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig}");
+}
+
+/// Wait for the child to exit; returns its exit code and how long it took.
+fn wait_exit(child: &mut Child, timeout: Duration) -> (Option<i32>, Duration) {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code(), start.elapsed());
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            panic!("loa did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+const WAV_FAST: &str = "[output]\nkind = \"wav\"\npath = \"var/aired.wav\"\npace = \"fast\"";
+const WAV_REALTIME: &str = "[output]\nkind = \"wav\"\npath = \"var/aired.wav\"";
+
+#[test]
+fn scheduled_items_air_in_order_the_wav_holds_them_and_the_ledger_agrees() {
+    let (t1, at1) = hms_in(4);
+    let (t2, at2) = hms_in(7);
+    let body = format!(
+        r#"
+[[bulletin]]
+id = "first"
+title = "Nhạc hiệu"
+file = "jingles/nhac-hieu.mp3"
+at = ["{t1}"]
+[[bulletin]]
+id = "second"
+title = "Kết thúc"
+file = "jingles/ket-thuc.mp3"
+at = ["{t1}"]
+[[bulletin]]
+id = "urgent"
+title = "Thời tiết"
+file = "thong-bao/thoi-tiet.mp3"
+priority = "priority"
+at = ["{t2}"]
+[[program]]
+id = "chuong-trinh"
+title = "Chương trình"
+at = ["{t2}"]
+items = ["first", "second"]
+"#
+    );
+    let st = Station::new(WAV_FAST, &body);
+    let mut child = st.start();
+    let rows = st.wait_for("five completed rows", Duration::from_secs(60), |rows| {
+        rows.len() == 5 && rows.iter().all(|r| r.outcome.is_some())
+    });
+    signal(&child, "TERM");
+    let (code, _) = wait_exit(&mut child, Duration::from_secs(5));
+    assert_eq!(code, Some(0));
+
+    let order: Vec<&str> = rows
+        .iter()
+        .map(|r| r.occurrence.split('@').next().unwrap())
+        .collect();
+    // At t1: two bulletins in file order. At t2: the priority bulletin
+    // first, then the programme's items back to back.
+    assert_eq!(
+        order,
+        [
+            "first",
+            "second",
+            "urgent",
+            "chuong-trinh/first",
+            "chuong-trinh/second"
+        ],
+        "{}",
+        st.log()
+    );
+    assert!(
+        rows.iter().all(|r| r.outcome == Some(Outcome::Completed)),
+        "{rows:#?}"
+    );
+    let parse = |s: &Option<String>| {
+        DateTime::parse_from_rfc3339(s.as_deref().unwrap())
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    assert!((parse(&rows[0].started_at) - at1).num_milliseconds() >= 0);
+    assert!((parse(&rows[2].started_at) - at2).num_milliseconds() >= 0);
+    assert_eq!(rows[3].program.as_deref(), Some("chuong-trinh"));
+
+    // The WAV holds exactly what aired.
+    let expected: f64 = [
+        "jingles/nhac-hieu.mp3",
+        "jingles/ket-thuc.mp3",
+        "thong-bao/thoi-tiet.mp3",
+    ]
+    .iter()
+    .map(|f| seconds(f))
+    .sum::<f64>()
+        + seconds("jingles/nhac-hieu.mp3")
+        + seconds("jingles/ket-thuc.mp3");
+    let (format, frames) = loa::audio::read_wav_info(&st.path("var/aired.wav")).unwrap();
+    let wav_seconds = frames as f64 / f64::from(format.rate);
+    assert!(
+        (wav_seconds - expected).abs() < 0.1,
+        "wav {wav_seconds} s, sources {expected} s"
+    );
+    let aired: f64 = rows.iter().map(|r| r.aired_seconds).sum();
+    assert!(
+        (aired - expected).abs() < 0.1,
+        "ledger {aired} s, sources {expected} s"
+    );
+}
+
+#[test]
+fn on_time_and_back_to_back_in_real_time() {
+    let (t, at) = hms_in(3);
+    let body = format!(
+        r#"
+[[bulletin]]
+id = "a"
+title = "A"
+file = "jingles/nhac-hieu.mp3"
+[[program]]
+id = "p"
+title = "P"
+at = ["{t}"]
+items = ["a", "a"]
+"#
+    );
+    let st = Station::new(WAV_REALTIME, &body);
+    let mut child = st.start();
+    let rows = st.wait_for("two completed rows", Duration::from_secs(30), |rows| {
+        rows.len() == 2 && rows.iter().all(|r| r.outcome.is_some())
+    });
+    signal(&child, "TERM");
+    wait_exit(&mut child, Duration::from_secs(5));
+    let parse = |s: &Option<String>| {
+        DateTime::parse_from_rfc3339(s.as_deref().unwrap())
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    // The first sample within 5 ms of the scheduled instant.
+    let late = (parse(&rows[0].started_at) - at).num_milliseconds();
+    assert!((0..=5).contains(&late), "first item {late} ms late");
+    // Programme items back to back: under 50 ms between them.
+    let gap = (parse(&rows[1].started_at) - parse(&rows[0].ended_at)).num_milliseconds();
+    assert!((0..50).contains(&gap), "gap {gap} ms");
+    assert_eq!(rows[1].occurrence.split('@').next(), Some("p/a#2"));
+}
+
+#[test]
+fn sigterm_fades_out_records_interrupted_and_exits_promptly() {
+    let (t, _) = hms_in(3);
+    let body = format!(
+        "[[bulletin]]\nid = \"long\"\ntitle = \"L\"\nfile = \"cds/binh-dan-hoc-vu-so.mp3\"\nat = [\"{t}\"]\n"
+    );
+    let st = Station::new(WAV_REALTIME, &body);
+    let mut child = st.start();
+    st.wait_for("the item to start", Duration::from_secs(30), |rows| {
+        rows.len() == 1
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    signal(&child, "TERM");
+    let (code, took) = wait_exit(&mut child, Duration::from_secs(10));
+    assert_eq!(code, Some(0), "{}", st.log());
+    assert!(took < Duration::from_secs(2), "took {took:?} to exit");
+    let rows = st.rows();
+    assert_eq!(rows[0].outcome, Some(Outcome::Interrupted));
+    assert_eq!(rows[0].reason.as_deref(), Some("daemon stopped"));
+    assert!(
+        rows[0].aired_seconds > 1.0 && rows[0].aired_seconds < 10.0,
+        "{}",
+        rows[0].aired_seconds
+    );
+}
+
+#[test]
+fn kill_9_during_playback_then_restart_leaves_a_clean_ledger_and_no_replay() {
+    let (t, _) = hms_in(3);
+    let body = format!(
+        "[[bulletin]]\nid = \"long\"\ntitle = \"L\"\nfile = \"cds/binh-dan-hoc-vu-so.mp3\"\nat = [\"{t}\"]\n"
+    );
+    let st = Station::new(WAV_REALTIME, &body);
+    let mut child = st.start();
+    st.wait_for("the item to start", Duration::from_secs(30), |rows| {
+        rows.len() == 1
+    });
+    std::thread::sleep(Duration::from_millis(6500));
+    signal(&child, "KILL");
+    wait_exit(&mut child, Duration::from_secs(5));
+    let rows = st.rows();
+    assert_eq!(rows[0].outcome, None, "the crash left the row open");
+    assert!(
+        rows[0].aired_seconds >= 4.0,
+        "progress was checkpointed: {}",
+        rows[0].aired_seconds
+    );
+
+    // Restart within the item's grace: the ledger is repaired, nothing replays.
+    let mut child = st.start();
+    std::thread::sleep(Duration::from_secs(5));
+    signal(&child, "TERM");
+    wait_exit(&mut child, Duration::from_secs(5));
+    let ledger = Ledger::open_read_only(&st.path("var/airtime.db"), TZ).unwrap();
+    assert_eq!(ledger.integrity_check().unwrap(), "ok");
+    let rows = st.rows();
+    assert_eq!(rows.len(), 1, "not replayed: {rows:#?}\n{}", st.log());
+    assert_eq!(rows[0].outcome, Some(Outcome::Interrupted));
+    assert_eq!(rows[0].reason.as_deref(), Some("daemon stopped"));
+}
+
+#[test]
+fn sighup_keeps_the_old_station_when_the_new_one_is_broken_and_takes_a_good_one() {
+    let st = Station::new(WAV_FAST, "");
+    let mut child = st.start();
+    std::thread::sleep(Duration::from_millis(800));
+    // A broken file: logged, ignored.
+    let good = std::fs::read_to_string(st.config()).unwrap();
+    std::fs::write(st.config(), format!("{good}\n[[bulletin]]\nid = \"x\"\n")).unwrap();
+    signal(&child, "HUP");
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while !st.log().contains("still running the old one") {
+        assert!(Instant::now() < give_up, "{}", st.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(child.try_wait().unwrap().is_none(), "still running");
+    // A good one with a new item a few seconds ahead: it airs.
+    let (t, _) = hms_in(3);
+    std::fs::write(
+        st.config(),
+        format!("{good}\n[[bulletin]]\nid = \"new\"\ntitle = \"N\"\nfile = \"jingles/nhac-hieu.mp3\"\nat = [\"{t}\"]\n"),
+    )
+    .unwrap();
+    signal(&child, "HUP");
+    let rows = st.wait_for("the new item", Duration::from_secs(30), |rows| {
+        rows.iter()
+            .any(|r| r.bulletin == "new" && r.outcome == Some(Outcome::Completed))
+    });
+    assert_eq!(rows.len(), 1);
+    signal(&child, "TERM");
+    wait_exit(&mut child, Duration::from_secs(5));
+}
+
+#[test]
+fn a_file_broken_after_start_fails_and_the_next_item_airs() {
+    let (t, _) = hms_in(4);
+    let body = format!(
+        r#"
+[[bulletin]]
+id = "broken"
+title = "B"
+file = "cds/thong-diep.mp3"
+at = ["{t}"]
+[[bulletin]]
+id = "fine"
+title = "F"
+file = "jingles/nhac-hieu.mp3"
+at = ["{t}"]
+"#
+    );
+    let st = Station::new(WAV_FAST, &body);
+    let mut child = st.start();
+    std::thread::sleep(Duration::from_millis(800));
+    // Someone overwrites the file with garbage after the check at start.
+    let junk: Vec<u8> = (0..20_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(st.path("audio/cds/thong-diep.mp3"), junk).unwrap();
+    let rows = st.wait_for("two rows", Duration::from_secs(30), |rows| {
+        rows.len() == 2 && rows.iter().all(|r| r.outcome.is_some())
+    });
+    signal(&child, "TERM");
+    wait_exit(&mut child, Duration::from_secs(5));
+    assert_eq!(rows[0].bulletin, "broken");
+    assert_eq!(rows[0].outcome, Some(Outcome::Failed));
+    assert!(rows[0].reason.as_deref().is_some_and(|r| !r.is_empty()));
+    assert_eq!(rows[1].outcome, Some(Outcome::Completed));
+}
+
+#[test]
+fn without_a_sound_card_the_station_keeps_running_and_records_failed() {
+    let (t, _) = hms_in(3);
+    let body = format!(
+        "[[bulletin]]\nid = \"a\"\ntitle = \"A\"\nfile = \"jingles/nhac-hieu.mp3\"\nat = [\"{t}\"]\n"
+    );
+    // A device name that exists nowhere, so the test is the same on a
+    // machine that has a sound card.
+    let st = Station::new(
+        "[output]\nkind = \"device\"\ndevice = \"loa-test-no-such-card\"",
+        &body,
+    );
+    let mut child = st.start();
+    let rows = st.wait_for("a failed row", Duration::from_secs(30), |rows| {
+        rows.len() == 1 && rows[0].outcome.is_some()
+    });
+    assert_eq!(rows[0].outcome, Some(Outcome::Failed));
+    let reason = rows[0].reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("aplay -L") || reason.contains("kind = \"wav\""),
+        "{reason}"
+    );
+    assert!(child.try_wait().unwrap().is_none(), "still running");
+    signal(&child, "TERM");
+    let (code, _) = wait_exit(&mut child, Duration::from_secs(5));
+    assert_eq!(code, Some(0));
+    assert!(st.log().contains("audio output not usable"), "{}", st.log());
+}
+
+#[test]
+fn run_refuses_a_broken_station_file_with_the_check_errors() {
+    let st = Station::new(
+        WAV_FAST,
+        "[[bulletin]]\nid = \"a\"\ntitle = \"A\"\nfile = \"nope.mp3\"\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_loa"))
+        .args(["run", "--config"])
+        .arg(st.config())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bulletin \"a\", key `file`"), "{err}");
+}
