@@ -381,6 +381,26 @@ fn check_campaign(
     Ok(())
 }
 
+/// The station (audio not checked: a missing file must not stop officials
+/// from reading the ledger) and its ledger, for the reading commands.
+#[allow(clippy::type_complexity)]
+fn ledger_station(
+    path: &Path,
+    campaign: Option<&str>,
+) -> Result<Result<(Station, crate::ledger::Ledger), ExitCode>> {
+    let opts = LoadOptions {
+        audio: false,
+        ..Default::default()
+    };
+    let station = match load_station(path, opts) {
+        Ok(s) => s,
+        Err(code) => return Ok(Err(code)),
+    };
+    let ledger = open_ledger(&station)?;
+    check_campaign(&station, &ledger, campaign)?;
+    Ok(Ok((station, ledger)))
+}
+
 /// `loa airtime`
 pub fn airtime(
     path: &Path,
@@ -389,19 +409,11 @@ pub fn airtime(
     campaign: Option<&str>,
     fmt: Format,
 ) -> Result<ExitCode> {
-    let station = match load_station(
-        path,
-        LoadOptions {
-            audio: false,
-            ..Default::default()
-        },
-    ) {
-        Ok(s) => s,
+    let (station, ledger) = match ledger_station(path, campaign)? {
+        Ok(x) => x,
         Err(code) => return Ok(code),
     };
     let (from, to) = range(&station, from, to, Utc::now())?;
-    let ledger = open_ledger(&station)?;
-    check_campaign(&station, &ledger, campaign)?;
     let rows = ledger.rows(&crate::ledger::Filter {
         from: Some(from),
         to: Some(to),
@@ -419,14 +431,8 @@ pub fn report(
     campaign: Option<&str>,
     fmt: Format,
 ) -> Result<ExitCode> {
-    let station = match load_station(
-        path,
-        LoadOptions {
-            audio: false,
-            ..Default::default()
-        },
-    ) {
-        Ok(s) => s,
+    let (station, ledger) = match ledger_station(path, campaign)? {
+        Ok(x) => x,
         Err(code) => return Ok(code),
     };
     let tz = station.timezone;
@@ -438,8 +444,6 @@ pub fn report(
         .map(|s| timefmt::parse_bound(s, Bound::End, tz).map_err(anyhow::Error::msg))
         .transpose()
         .context("--to")?;
-    let ledger = open_ledger(&station)?;
-    check_campaign(&station, &ledger, campaign)?;
     let filter = crate::ledger::Filter {
         from,
         to,

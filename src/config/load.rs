@@ -193,6 +193,21 @@ struct RawProgram {
     enabled: Option<S<bool>>,
 }
 
+/// Move the timing keys out of a `RawBulletin` or `RawProgram`.
+macro_rules! take_when {
+    ($item:expr) => {
+        RawWhen {
+            at: $item.at,
+            days: $item.days,
+            cron: $item.cron,
+            from: $item.from,
+            to: $item.to,
+            grace: $item.grace,
+            enabled: $item.enabled,
+        }
+    };
+}
+
 /// Keys shared by bulletins and programmes: when they air. (Not a
 /// `#[serde(flatten)]` field: flattening buffers values and loses spans.)
 struct RawWhen {
@@ -210,6 +225,15 @@ const SECTIONS: &[&str] = &[
 ];
 
 // ---------------------------------------------------------------------------
+
+/// The checked keys bulletins and programmes share.
+struct Common {
+    priority: Priority,
+    timing: Timing,
+    window: Option<Window>,
+    grace_seconds: u32,
+    enabled: bool,
+}
 
 struct Loader<'r, 'a> {
     r: &'r mut Reporter<'a>,
@@ -1007,6 +1031,35 @@ impl Loader<'_, '_> {
         ok.then_some((timing, grace))
     }
 
+    /// What bulletins and programmes share: id, priority, timing, window.
+    /// Returns the item's label and, when all of it is valid, the values.
+    fn common(
+        &mut self,
+        kind: &'static str,
+        id: &S<String>,
+        priority: &Option<S<String>>,
+        w: RawWhen,
+        ids: &mut HashMap<String, (&'static str, Range<usize>)>,
+    ) -> (String, Option<Common>) {
+        let label = item_label(kind, id.get_ref());
+        let mut ok = self.check_id(id, &label);
+        ok &= self.unique_item_id(id, &label, kind, ids);
+        let priority = self.priority(priority, &label);
+        let when = self.when(&w, &label);
+        let window = self.window(&label, &w.from, &w.to);
+        let common = match (priority, when, window, ok) {
+            (Some(priority), Some((timing, grace_seconds)), Ok(window), true) => Some(Common {
+                priority,
+                timing,
+                window,
+                grace_seconds,
+                enabled: w.enabled.is_none_or(|e| *e.get_ref()),
+            }),
+            _ => None,
+        };
+        (label, common)
+    }
+
     fn bulletins(
         &mut self,
         raw: Vec<RawBulletin>,
@@ -1017,19 +1070,8 @@ impl Loader<'_, '_> {
         self.written_bulletin_ids = raw.iter().map(|b| b.id.get_ref().clone()).collect();
         let mut out = Vec::new();
         for b in raw {
-            let when_raw = RawWhen {
-                at: b.at,
-                days: b.days,
-                cron: b.cron,
-                from: b.from,
-                to: b.to,
-                grace: b.grace,
-                enabled: b.enabled,
-            };
-            let label = item_label("bulletin", b.id.get_ref());
-            let mut ok = self.check_id(&b.id, &label);
-            ok &= self.unique_item_id(&b.id, &label, "bulletin", ids);
-            let priority = self.priority(&b.priority, &label);
+            let (label, common) = self.common("bulletin", &b.id, &b.priority, take_when!(b), ids);
+            let mut ok = true;
             let campaign = match &b.campaign {
                 None => None,
                 Some(c) => match campaigns.iter().find(|x| &x.id == c.get_ref()) {
@@ -1055,12 +1097,8 @@ impl Loader<'_, '_> {
                     }
                 },
             };
-            let when = self.when(&when_raw, &label);
-            let window = self.window(&label, &when_raw.from, &when_raw.to);
             let path = self.audio_path(&b.file, &label, audio_dir);
-            let (Some(priority), Some((timing, grace)), Ok(window), true) =
-                (priority, when, window, ok)
-            else {
+            let (Some(c), true) = (common, ok) else {
                 continue;
             };
             if self.opts.audio && path.is_none() {
@@ -1072,11 +1110,11 @@ impl Loader<'_, '_> {
                 file: b.file.get_ref().clone(),
                 path: path.unwrap_or_default(),
                 campaign: campaign.map(|c| c.id.clone()),
-                priority,
-                timing,
-                window: window.or_else(|| campaign.and_then(|c| c.window)),
-                grace_seconds: grace,
-                enabled: when_raw.enabled.is_none_or(|e| *e.get_ref()),
+                priority: c.priority,
+                timing: c.timing,
+                window: c.window.or_else(|| campaign.and_then(|c| c.window)),
+                grace_seconds: c.grace_seconds,
+                enabled: c.enabled,
                 audio: None,
             });
             // Remember where `file` was written, for probe errors.
@@ -1164,21 +1202,8 @@ impl Loader<'_, '_> {
     ) -> Vec<Program> {
         let mut out = Vec::new();
         for p in raw {
-            let when_raw = RawWhen {
-                at: p.at,
-                days: p.days,
-                cron: p.cron,
-                from: p.from,
-                to: p.to,
-                grace: p.grace,
-                enabled: p.enabled,
-            };
-            let label = item_label("program", p.id.get_ref());
-            let mut ok = self.check_id(&p.id, &label);
-            ok &= self.unique_item_id(&p.id, &label, "program", ids);
-            let priority = self.priority(&p.priority, &label);
-            let when = self.when(&when_raw, &label);
-            let window = self.window(&label, &when_raw.from, &when_raw.to);
+            let (label, common) = self.common("program", &p.id, &p.priority, take_when!(p), ids);
+            let mut ok = true;
             let mut items = Vec::new();
             if p.items.get_ref().is_empty() {
                 self.error(
@@ -1211,19 +1236,17 @@ impl Loader<'_, '_> {
                     }
                 }
             }
-            let (Some(priority), Some((timing, grace)), Ok(window), true) =
-                (priority, when, window, ok)
-            else {
+            let (Some(c), true) = (common, ok) else {
                 continue;
             };
             out.push(Program {
                 id: p.id.get_ref().clone(),
                 title: p.title.into_inner(),
-                priority,
-                timing,
-                window,
-                grace_seconds: grace,
-                enabled: when_raw.enabled.is_none_or(|e| *e.get_ref()),
+                priority: c.priority,
+                timing: c.timing,
+                window: c.window,
+                grace_seconds: c.grace_seconds,
+                enabled: c.enabled,
                 items,
             });
         }
