@@ -7,12 +7,15 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the build needs: cpal links ALSA through pkg-config.
 APT_PACKAGES := libasound2-dev pkg-config
+# ... and packaging and its tests: systemd-analyze and systemd-sysusers
+# (systemd), dpkg-shlibdeps for the package's library dependencies (dpkg-dev).
+DEB_APT_PACKAGES := systemd dpkg-dev
 
-.PHONY: deps run check test bench lint audio clean
+.PHONY: deps deb-deps run check test bench lint audio deb clean
 
 deps:
 	@missing=""; \
-	for p in $(APT_PACKAGES); do \
+	for p in $(APT_PACKAGES) $(EXTRA_APT); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -29,8 +32,23 @@ run: deps
 	./target/release/loa schedule --config $(CONFIG)
 	./target/release/loa run --config $(CONFIG)
 
-test: deps
+# Also checks the unit file (tests/unattended.rs) and the Debian package
+# (tests/package.sh, from the debug binary: no release build).
+test: deb-deps
 	$(CARGO) test --all-targets
+	tests/package.sh
+
+# What building and testing the package needs; cargo-deb is built once
+# (about a minute) and kept in ~/.cargo/bin.
+deb-deps:
+	@$(MAKE) --no-print-directory deps EXTRA_APT="$(DEB_APT_PACKAGES)"
+	@$(CARGO) deb --version >/dev/null 2>&1 || { echo "Installing cargo-deb"; $(CARGO) install cargo-deb --locked; }
+
+# The package a station installs: target/debian/loa_VERSION_ARCH.deb
+# (release build). Install it with: sudo apt install ./target/debian/loa_*.deb
+deb: deb-deps
+	debian/make-station.sh > debian/station.toml
+	$(CARGO) deb
 
 bench: deps
 	$(CARGO) bench --bench check --bench schedule --bench ledger --bench playout --bench daemon

@@ -36,16 +36,58 @@ pub fn load_station(path: &Path, opts: LoadOptions) -> Result<Station, ExitCode>
     }
 }
 
-/// Logs go to stderr through `tracing`; `LOA_LOG` sets the level.
+/// Logs go through `tracing`; `LOA_LOG` sets the level. Under systemd
+/// (stderr is the journal's stream) they go to journald with structured
+/// fields (`LOA_OCCURRENCE=…`, searchable with `journalctl -u loa
+/// LOA_OCCURRENCE=…`) and their priority; otherwise plain text to stderr.
 pub fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if stderr_is_journal() {
+        match tracing_journald::layer() {
+            Ok(journal) => {
+                let journal = journal.with_field_prefix(Some("LOA".to_string()));
+                let _ = tracing_subscriber::registry()
+                    .with(filter)
+                    .with(journal)
+                    .try_init();
+                return;
+            }
+            Err(e) => eprintln!("loa: journald not reachable ({e}); logging to stderr"),
+        }
+    }
     use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Whether stderr is the journal stream systemd connected (`JOURNAL_STREAM`
+/// is `DEV:INODE` of it). Comparing, not just testing the variable, keeps a
+/// command run from a shell inside a service (which inherits the variable
+/// but may redirect stderr) writing where its stderr goes.
+fn stderr_is_journal() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let Some(v) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = v.to_str().and_then(|v| v.split_once(':')) else {
+        return false;
+    };
+    let meta = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(|f| f.metadata());
+    match (meta, dev.parse::<u64>(), ino.parse::<u64>()) {
+        (Ok(m), Ok(dev), Ok(ino)) => m.dev() == dev && m.ino() == ino,
+        _ => false,
+    }
 }
 
 /// `loa run`

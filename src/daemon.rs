@@ -27,6 +27,8 @@ const SETTLED_LOOKBACK_DAYS: i64 = 8;
 pub struct Running {
     pub handle: Handle,
     pub station: Arc<Station>,
+    /// The audio thread's adapter, for the watchdog's ping (`crate::notify`).
+    pub playout: AudioPlayout,
     engine: tokio::task::JoinHandle<()>,
 }
 
@@ -62,7 +64,7 @@ pub fn start(station: Station) -> Result<Running> {
     let (engine, handle) = Engine::new(
         Arc::clone(&station),
         SystemClock,
-        playout,
+        playout.clone(),
         events_rx,
         recorder,
         resume,
@@ -71,6 +73,7 @@ pub fn start(station: Station) -> Result<Running> {
     Ok(Running {
         handle,
         station,
+        playout,
         engine,
     })
 }
@@ -108,6 +111,8 @@ pub async fn run(config_path: PathBuf, station: Station) -> Result<ExitCode> {
         "starting"
     );
     let running = start(station)?;
+    // READY once the API listens.
+    let systemd = crate::notify::ready(&running);
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
@@ -122,12 +127,14 @@ pub async fn run(config_path: PathBuf, station: Station) -> Result<ExitCode> {
                     keep_restart_only_settings(&current, &mut new);
                     let new = Arc::new(new);
                     current = Arc::clone(&new);
+                    systemd.reloaded(Arc::clone(&new));
                     let _ = running.handle.commands.send(Command::Reload(new)).await;
                 }
             }
         }
     }
     info!("stopping");
+    systemd.stopping();
     let _ = running.handle.commands.send(Command::Shutdown).await;
     if tokio::time::timeout(Duration::from_millis(1900), running.engine)
         .await

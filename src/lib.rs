@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod diag;
 pub mod engine;
 pub mod ledger;
+pub mod notify;
 pub mod probe;
 pub mod report;
 pub mod schedule;

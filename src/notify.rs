@@ -1,0 +1,637 @@
+//! `loa run` under systemd: readiness, the status line and the watchdog
+//! (the `sd_notify(3)` protocol, `Type=notify` + `WatchdogSec=` in
+//! `systemd/loa.service`).
+//!
+//! It owns what is said to the service manager and when:
+//! - `READY=1` once, when `daemon::run` says the station is up (station file
+//!   loaded, ledger open, API listening), so `systemctl start loa` returns
+//!   only when the station really runs, and units ordered after it wait;
+//! - `STATUS=` whenever what the operator should see changes ("Đang phát:
+//!   …", "Tiếp theo: … lúc 17:00", "Tạm dừng"), shown by `systemctl status`;
+//! - `WATCHDOG=1` every half `WatchdogSec`, and only while the engine and
+//!   the audio thread both answer: a wedged station stops the pings and
+//!   systemd restarts it. A station that is alive but silent on the
+//!   loudspeakers is worse than a restart, which costs seconds.
+//!
+//! It must not touch the engine's state nor the ledger: it only reads the
+//! engine's `watch` status and asks `Liveness`. Outside systemd (no
+//! `NOTIFY_SOCKET`) nothing is sent and no task runs.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sd_notify::NotifyState;
+use tokio::sync::{mpsc, watch};
+use tracing::{error, info, warn};
+
+use crate::config::{Priority, Station};
+use crate::engine::{AudioPlayout, Command, OutputState, Playout, Status};
+use crate::schedule;
+
+/// Whether the parts that make the station air still answer. The watchdog
+/// asks from a blocking thread: implementations may block (the audio ping
+/// waits up to 2 s).
+pub trait Liveness: Send + Sync + 'static {
+    fn engine_alive(&self) -> bool;
+    fn audio_alive(&self) -> bool;
+}
+
+/// One watchdog round's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Alive,
+    EngineWedged,
+    AudioWedged,
+}
+
+impl Health {
+    pub fn of(l: &dyn Liveness) -> Health {
+        if !l.engine_alive() {
+            Health::EngineWedged
+        } else if !l.audio_alive() {
+            Health::AudioWedged
+        } else {
+            Health::Alive
+        }
+    }
+}
+
+/// The running station as the watchdog sees it.
+///
+/// The engine counts as alive while its task runs (its command channel is
+/// open). That catches a crashed engine, and the watchdog itself runs on the
+/// same runtime, so a runtime with every worker stuck stops the pings too;
+/// an engine task stuck in an endless `.await` would need an answer from
+/// the engine itself (a `Command::Ping`, which the engine does not have yet).
+pub struct StationLiveness {
+    commands: mpsc::Sender<Command>,
+    playout: AudioPlayout,
+}
+
+impl StationLiveness {
+    pub fn new(commands: mpsc::Sender<Command>, playout: AudioPlayout) -> Self {
+        StationLiveness { commands, playout }
+    }
+}
+
+impl Liveness for StationLiveness {
+    fn engine_alive(&self) -> bool {
+        !self.commands.is_closed()
+    }
+
+    fn audio_alive(&self) -> bool {
+        // Blocking: a round-trip to the audio thread with a 2 s timeout.
+        self.playout.alive()
+    }
+}
+
+/// A test hook: after the given delays, report the engine or the audio
+/// thread wedged, so a test can see the pings stop without breaking the
+/// station for real. Read from `LOA_TEST_WEDGE_ENGINE` / `LOA_TEST_WEDGE_AUDIO`
+/// (seconds after start) in debug builds only: a release build ignores them.
+pub struct Wedge<L> {
+    inner: L,
+    start: Instant,
+    engine_after: Option<Duration>,
+    audio_after: Option<Duration>,
+}
+
+impl<L: Liveness> Wedge<L> {
+    pub fn new(inner: L, engine_after: Option<Duration>, audio_after: Option<Duration>) -> Self {
+        Wedge {
+            inner,
+            start: Instant::now(),
+            engine_after,
+            audio_after,
+        }
+    }
+
+    /// Wrap `inner` with the delays from the environment (debug builds).
+    pub fn from_env(inner: L) -> Self {
+        let secs = |name: &str| -> Option<Duration> {
+            if !cfg!(debug_assertions) {
+                return None;
+            }
+            let v = std::env::var(name).ok()?;
+            match v.parse::<f64>() {
+                Ok(s) if s >= 0.0 => {
+                    warn!("{name}={v}: test hook, the watchdog will stop after {s} s");
+                    Some(Duration::from_secs_f64(s))
+                }
+                _ => {
+                    warn!("{name}={v} ignored: give seconds, e.g. {name}=3");
+                    None
+                }
+            }
+        };
+        Wedge::new(
+            inner,
+            secs("LOA_TEST_WEDGE_ENGINE"),
+            secs("LOA_TEST_WEDGE_AUDIO"),
+        )
+    }
+
+    fn wedged(&self, after: Option<Duration>) -> bool {
+        after.is_some_and(|d| self.start.elapsed() >= d)
+    }
+}
+
+impl<L: Liveness> Liveness for Wedge<L> {
+    fn engine_alive(&self) -> bool {
+        !self.wedged(self.engine_after) && self.inner.engine_alive()
+    }
+
+    fn audio_alive(&self) -> bool {
+        !self.wedged(self.audio_after) && self.inner.audio_alive()
+    }
+}
+
+type Sink = dyn Fn(&[NotifyState]) + Send + Sync;
+
+/// Where notifications go: the service manager's socket, or (tests) a
+/// recorder.
+#[derive(Clone)]
+pub struct Notifier {
+    sink: Arc<Sink>,
+}
+
+impl Notifier {
+    /// `$NOTIFY_SOCKET`, when systemd gave one.
+    pub fn from_env() -> Option<Notifier> {
+        std::env::var_os("NOTIFY_SOCKET")?;
+        let warned = std::sync::atomic::AtomicBool::new(false);
+        Some(Notifier::new(move |states| {
+            if let Err(e) = sd_notify::notify(states) {
+                // Once: a broken socket would otherwise log every ping.
+                if !warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    warn!("cannot notify systemd through $NOTIFY_SOCKET: {e}");
+                }
+            }
+        }))
+    }
+
+    pub fn new(sink: impl Fn(&[NotifyState]) + Send + Sync + 'static) -> Notifier {
+        Notifier {
+            sink: Arc::new(sink),
+        }
+    }
+
+    pub fn send(&self, states: &[NotifyState]) {
+        (self.sink)(states)
+    }
+}
+
+/// Ping `notifier` every `every` while `liveness` says the station answers.
+/// Returns only when the runtime shuts down.
+pub async fn watchdog(liveness: Arc<dyn Liveness>, every: Duration, notifier: Notifier) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = Health::Alive;
+    loop {
+        tick.tick().await;
+        let l = Arc::clone(&liveness);
+        let Ok(health) = tokio::task::spawn_blocking(move || Health::of(&*l)).await else {
+            return;
+        };
+        if health != last {
+            match health {
+                Health::Alive => info!("the station answers again; watchdog pings resume"),
+                Health::EngineWedged => error!(
+                    "the engine does not answer: watchdog pings stop, systemd restarts the station when WatchdogSec runs out"
+                ),
+                Health::AudioWedged => error!(
+                    "the audio thread does not answer: watchdog pings stop, systemd restarts the station when WatchdogSec runs out"
+                ),
+            }
+            last = health;
+        }
+        if health == Health::Alive {
+            notifier.send(&[NotifyState::Watchdog]);
+        }
+    }
+}
+
+/// How far ahead the status line looks for what airs next.
+const NEXT_HORIZON_DAYS: i64 = 8;
+/// The status line is refreshed at least this often (so "next" moves on
+/// after an occurrence that did not air).
+const STATUS_REFRESH: Duration = Duration::from_secs(30);
+/// Longest output error shown in the status line.
+const MAX_REASON_CHARS: usize = 120;
+
+/// The one-line status `systemctl status loa` shows, Vietnamese first:
+/// what airs, else that the station is paused, else what airs next; then
+/// the output's failure and a suspect clock, if any.
+pub fn status_line(status: &Status, station: &Station, now: DateTime<Utc>) -> String {
+    let mut line = if let Some(a) = &status.airing {
+        let mut s = format!("Đang phát: {}", one_line(&a.title));
+        if a.priority == Priority::Emergency.as_str() {
+            s.push_str(" (khẩn cấp)");
+        }
+        s
+    } else if status.paused {
+        "Tạm dừng".to_string()
+    } else {
+        match next_up(status, station, now) {
+            Some((title, at)) => format!(
+                "Tiếp theo: {} lúc {}",
+                one_line(&title),
+                when(at, station, now)
+            ),
+            None => format!("Không có gì trong lịch {NEXT_HORIZON_DAYS} ngày tới"),
+        }
+    };
+    if let OutputState::Failed { reason } = &status.output {
+        let reason: String = one_line(reason).chars().take(MAX_REASON_CHARS).collect();
+        line.push_str(&format!(" · Lỗi âm thanh: {reason}"));
+    }
+    if status.clock_suspect {
+        line.push_str(" · Đồng hồ chưa đúng giờ, lịch đang chờ");
+    }
+    line
+}
+
+/// The earliest of what waits in the engine's queue and what the plan has.
+fn next_up(
+    status: &Status,
+    station: &Station,
+    now: DateTime<Utc>,
+) -> Option<(String, DateTime<Utc>)> {
+    let queued = status
+        .queue
+        .iter()
+        .filter_map(|q| {
+            let at = DateTime::parse_from_rfc3339(&q.at)
+                .ok()?
+                .with_timezone(&Utc);
+            Some((q.title.clone(), at))
+        })
+        .min_by_key(|(_, at)| *at);
+    let planned = [1, NEXT_HORIZON_DAYS].iter().find_map(|&days| {
+        schedule::schedule(station, now, now + chrono::Duration::days(days))
+            .first()
+            .map(|o| (o.title.to_string(), o.at.with_timezone(&Utc)))
+    });
+    match (queued, planned) {
+        (Some(q), Some(p)) if p.1 < q.1 => Some(p),
+        (Some(q), _) => Some(q),
+        (None, p) => p,
+    }
+}
+
+/// `17:00` today, `05:30 ngày 08/10` another day (station-local).
+fn when(at: DateTime<Utc>, station: &Station, now: DateTime<Utc>) -> String {
+    let tz = station.timezone;
+    let local = at.with_timezone(&tz);
+    let time = if local.format("%S").to_string() == "00" {
+        local.format("%H:%M").to_string()
+    } else {
+        local.format("%H:%M:%S").to_string()
+    };
+    if local.date_naive() == now.with_timezone(&tz).date_naive() {
+        time
+    } else {
+        format!("{time} ngày {}", local.format("%d/%m"))
+    }
+}
+
+/// A notification is newline-separated: a title must stay on one line.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Keep `STATUS=` in step with the engine's status and the station file.
+async fn status_task(
+    mut status: watch::Receiver<Status>,
+    mut station: watch::Receiver<Arc<Station>>,
+    notifier: Notifier,
+) {
+    let mut last = String::new();
+    loop {
+        let line = {
+            let st = station.borrow_and_update().clone();
+            let s = status.borrow_and_update().clone();
+            status_line(&s, &st, Utc::now())
+        };
+        if line != last {
+            notifier.send(&[NotifyState::Status(&line)]);
+            last = line;
+        }
+        tokio::select! {
+            r = status.changed() => if r.is_err() { return },
+            r = station.changed() => if r.is_err() { return },
+            _ = tokio::time::sleep(STATUS_REFRESH) => {}
+        }
+    }
+}
+
+/// What `daemon::run` keeps to talk to systemd after `ready`.
+pub struct Systemd {
+    notifier: Option<Notifier>,
+    station: watch::Sender<Arc<Station>>,
+}
+
+/// The station is up: say `READY=1`, then keep the status line and the
+/// watchdog going. Call it once the API listens. Without `NOTIFY_SOCKET`
+/// it does nothing.
+pub fn ready(running: &crate::daemon::Running) -> Systemd {
+    let (station_tx, station_rx) = watch::channel(Arc::clone(&running.station));
+    let Some(notifier) = Notifier::from_env() else {
+        return Systemd {
+            notifier: None,
+            station: station_tx,
+        };
+    };
+    let status = {
+        let s = running.handle.status.borrow().clone();
+        status_line(&s, &running.station, Utc::now())
+    };
+    notifier.send(&[NotifyState::Ready, NotifyState::Status(&status)]);
+    info!("told systemd the station is ready");
+    tokio::spawn(status_task(
+        running.handle.status.clone(),
+        station_rx,
+        notifier.clone(),
+    ));
+    if let Some(timeout) = sd_notify::watchdog_enabled() {
+        let every = timeout / 2;
+        info!(
+            "systemd watchdog: {} s; pinging every {} ms while the engine and the audio thread answer",
+            timeout.as_secs_f64(),
+            every.as_millis()
+        );
+        let liveness = Wedge::from_env(StationLiveness::new(
+            running.handle.commands.clone(),
+            running.playout.clone(),
+        ));
+        tokio::spawn(watchdog(Arc::new(liveness), every, notifier.clone()));
+    }
+    Systemd {
+        notifier: Some(notifier),
+        station: station_tx,
+    }
+}
+
+impl Systemd {
+    /// A reload took a new station file: the status line's "next" follows it.
+    pub fn reloaded(&self, station: Arc<Station>) {
+        self.station.send_replace(station);
+    }
+
+    /// Say `STOPPING=1`, so `systemctl status` shows the station going down
+    /// rather than hung.
+    pub fn stopping(&self) {
+        if let Some(n) = &self.notifier {
+            n.send(&[NotifyState::Stopping, NotifyState::Status("Đang dừng")]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    use crate::engine::{AiringView, QueuedView};
+
+    struct Fake {
+        engine: AtomicBool,
+        audio: AtomicBool,
+        rounds: AtomicUsize,
+    }
+
+    impl Fake {
+        fn new() -> Arc<Fake> {
+            Arc::new(Fake {
+                engine: AtomicBool::new(true),
+                audio: AtomicBool::new(true),
+                rounds: AtomicUsize::new(0),
+            })
+        }
+    }
+
+    impl Liveness for Arc<Fake> {
+        fn engine_alive(&self) -> bool {
+            self.rounds.fetch_add(1, Ordering::SeqCst);
+            self.engine.load(Ordering::SeqCst)
+        }
+        fn audio_alive(&self) -> bool {
+            self.audio.load(Ordering::SeqCst)
+        }
+    }
+
+    fn recorder() -> (Notifier, Arc<Mutex<Vec<String>>>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let l = Arc::clone(&log);
+        let n = Notifier::new(move |states| {
+            let mut g = l.lock().unwrap();
+            g.extend(states.iter().map(|s| s.to_string()));
+        });
+        (n, log)
+    }
+
+    #[test]
+    fn health_names_the_part_that_does_not_answer() {
+        let f = Fake::new();
+        assert_eq!(Health::of(&f), Health::Alive);
+        f.audio.store(false, Ordering::SeqCst);
+        assert_eq!(Health::of(&f), Health::AudioWedged);
+        f.engine.store(false, Ordering::SeqCst);
+        assert_eq!(Health::of(&f), Health::EngineWedged);
+    }
+
+    #[test]
+    fn the_wedge_hook_takes_effect_after_its_delay() {
+        let w = Wedge::new(Fake::new(), Some(Duration::from_secs(3600)), None);
+        assert_eq!(Health::of(&w), Health::Alive);
+        let w = Wedge::new(Fake::new(), Some(Duration::ZERO), None);
+        assert_eq!(Health::of(&w), Health::EngineWedged);
+        let w = Wedge::new(Fake::new(), None, Some(Duration::ZERO));
+        assert_eq!(Health::of(&w), Health::AudioWedged);
+    }
+
+    /// Wait (virtual time) until the fake has been asked `n` times.
+    async fn rounds(f: &Fake, n: usize) {
+        while f.rounds.load(Ordering::SeqCst) < n {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pings_stop_while_a_part_is_wedged_and_resume_after() {
+        let f = Fake::new();
+        let (n, log) = recorder();
+        let dog = tokio::spawn(watchdog(
+            Arc::new(Arc::clone(&f)),
+            Duration::from_secs(5),
+            n,
+        ));
+        rounds(&f, 3).await;
+        let pings = |log: &Mutex<Vec<String>>| {
+            log.lock()
+                .unwrap()
+                .iter()
+                .filter(|s| *s == "WATCHDOG=1")
+                .count()
+        };
+        assert_eq!(pings(&log), 3);
+        f.audio.store(false, Ordering::SeqCst);
+        rounds(&f, 6).await;
+        assert_eq!(pings(&log), 3, "no ping while the audio thread is wedged");
+        f.audio.store(true, Ordering::SeqCst);
+        f.engine.store(false, Ordering::SeqCst);
+        rounds(&f, 9).await;
+        assert_eq!(pings(&log), 3, "no ping while the engine is wedged");
+        f.engine.store(true, Ordering::SeqCst);
+        rounds(&f, 11).await;
+        assert_eq!(pings(&log), 5);
+        dog.abort();
+    }
+
+    fn station() -> Station {
+        let dir = tempfile::tempdir().unwrap();
+        let audio = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("audio");
+        let path = dir.path().join("station.toml");
+        std::fs::write(
+            &path,
+            format!(
+                r#"
+[station]
+name = "Test"
+timezone = "Asia/Ho_Chi_Minh"
+audio_dir = "{}"
+data_dir = "var"
+
+[[bulletin]]
+id = "chieu"
+title = "Bản tin\nbuổi chiều"
+file = "cds/thong-diep.mp3"
+at = ["17:00"]
+"#,
+                audio.display()
+            ),
+        )
+        .unwrap();
+        let loaded = crate::config::load(&path, crate::config::LoadOptions::default());
+        loaded
+            .station
+            .unwrap_or_else(|| panic!("{}", loaded.diagnostics))
+    }
+
+    fn idle() -> Status {
+        Status {
+            airing: None,
+            queue: Vec::new(),
+            paused: false,
+            output: OutputState::Idle,
+            emergency: None,
+            clock_suspect: false,
+        }
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn status_line_says_what_airs_next_today_or_another_day() {
+        let st = station();
+        let s = idle();
+        assert_eq!(
+            status_line(&s, &st, utc("2026-10-07T09:00:00+07:00")),
+            "Tiếp theo: Bản tin buổi chiều lúc 17:00"
+        );
+        assert_eq!(
+            status_line(&s, &st, utc("2026-10-07T18:00:00+07:00")),
+            "Tiếp theo: Bản tin buổi chiều lúc 17:00 ngày 08/10"
+        );
+    }
+
+    #[test]
+    fn status_line_prefers_an_earlier_queued_item() {
+        let st = station();
+        let mut s = idle();
+        s.queue.push(QueuedView {
+            id: 1,
+            occurrence: "x".into(),
+            bulletin: "x".into(),
+            title: "Thông báo họp dân".into(),
+            priority: "normal",
+            source: "operator",
+            at: "2026-10-07T09:30:15+07:00".into(),
+            planned_seconds: 10.0,
+            requested_by: None,
+        });
+        assert_eq!(
+            status_line(&s, &st, utc("2026-10-07T09:00:00+07:00")),
+            "Tiếp theo: Thông báo họp dân lúc 09:30:15"
+        );
+    }
+
+    #[test]
+    fn status_line_shows_airing_paused_and_troubles() {
+        let st = station();
+        let now = utc("2026-10-07T09:00:00+07:00");
+        let mut s = idle();
+        s.paused = true;
+        assert_eq!(status_line(&s, &st, now), "Tạm dừng");
+        s.airing = Some(AiringView {
+            occurrence: "o".into(),
+            bulletin: "b".into(),
+            title: "Cảnh báo bão".into(),
+            program: None,
+            priority: "emergency",
+            source: "emergency",
+            started_at: "2026-10-07T09:00:00+07:00".into(),
+            position_seconds: 1.0,
+            duration_seconds: 30.0,
+        });
+        s.output = OutputState::Failed {
+            reason: "no sound card\nplug it in".into(),
+        };
+        s.clock_suspect = true;
+        assert_eq!(
+            status_line(&s, &st, now),
+            "Đang phát: Cảnh báo bão (khẩn cấp) · Lỗi âm thanh: no sound card plug it in · Đồng hồ chưa đúng giờ, lịch đang chờ"
+        );
+    }
+
+    #[tokio::test]
+    async fn status_task_sends_only_changes() {
+        let st = Arc::new(station());
+        let (status_tx, status_rx) = watch::channel(idle());
+        let (station_tx, station_rx) = watch::channel(Arc::clone(&st));
+        let (n, log) = recorder();
+        let task = tokio::spawn(status_task(status_rx, station_rx, n));
+        let wait_for = |k: usize| {
+            let log = Arc::clone(&log);
+            async move {
+                for _ in 0..200 {
+                    if log.lock().unwrap().len() >= k {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                panic!("only {:?}", log.lock().unwrap());
+            }
+        };
+        wait_for(1).await;
+        // Same line: nothing sent. Paused: one more.
+        status_tx.send_replace(idle());
+        let mut paused = idle();
+        paused.paused = true;
+        status_tx.send_replace(paused);
+        wait_for(2).await;
+        drop(status_tx);
+        task.await.unwrap();
+        drop(station_tx);
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 2, "{log:?}");
+        assert!(log[0].starts_with("STATUS=Tiếp theo: Bản tin buổi chiều"));
+        assert_eq!(log[1], "STATUS=Tạm dừng");
+    }
+}
