@@ -59,11 +59,10 @@ impl Health {
 
 /// The running station as the watchdog sees it.
 ///
-/// The engine counts as alive while its task runs (its command channel is
-/// open). That catches a crashed engine, and the watchdog itself runs on the
-/// same runtime, so a runtime with every worker stuck stops the pings too;
-/// an engine task stuck in an endless `.await` would need an answer from
-/// the engine itself (a `Command::Ping`, which the engine does not have yet).
+/// The engine counts as alive when it answers a `Command::Ping` within
+/// `ENGINE_PING_TIMEOUT`: a crashed engine, one stuck in an endless
+/// `.await` or a loop, and a runtime with every worker stuck all stop the
+/// pings.
 pub struct StationLiveness {
     commands: mpsc::Sender<Command>,
     playout: AudioPlayout,
@@ -75,9 +74,32 @@ impl StationLiveness {
     }
 }
 
+/// How long the engine may take to answer the watchdog's ping. Its loop
+/// wakes at least every second, so this is generous.
+const ENGINE_PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 impl Liveness for StationLiveness {
     fn engine_alive(&self) -> bool {
-        !self.commands.is_closed()
+        // Called from a blocking thread (see `Liveness`).
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.commands.try_send(Command::Ping(tx)).is_err() {
+            // Closed, or 64 commands waiting: either way it does not turn.
+            return false;
+        }
+        let deadline = std::time::Instant::now() + ENGINE_PING_TIMEOUT;
+        let mut rx = rx;
+        loop {
+            match rx.try_recv() {
+                Ok(()) => return true,
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => return false,
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
+                    if std::time::Instant::now() >= deadline {
+                        return false;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            }
+        }
     }
 
     fn audio_alive(&self) -> bool {
