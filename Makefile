@@ -34,8 +34,11 @@ run: deps
 
 # Also checks the unit file (tests/unattended.rs) and the Debian package
 # (tests/package.sh, from the debug binary: no release build).
+# Benchmarks are only compiled here (`make bench` runs them): they take
+# minutes and measure, they do not test.
 test: deb-deps
-	$(CARGO) test --all-targets
+	$(CARGO) test --lib --bins --tests
+	$(CARGO) build --benches
 	tests/package.sh
 
 # What building and testing the package needs; cargo-deb is built once
