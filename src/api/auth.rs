@@ -12,6 +12,7 @@
 
 use std::net::SocketAddr;
 
+use axum::extract::rejection::ExtensionRejection;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
@@ -96,6 +97,16 @@ pub fn new_token() -> Result<String, getrandom::Error> {
     Ok(format!("loa_{}", hex(&bytes)))
 }
 
+/// Loopback, also as an IPv4-mapped address (a dual-stack `[::]` listener).
+fn is_loopback(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+        v4 => v4.is_loopback(),
+    }
+}
+
 fn unauthorized(message: &str) -> Response {
     let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response();
     r.headers_mut().insert(
@@ -108,13 +119,12 @@ fn unauthorized(message: &str) -> Response {
 /// The middleware each route is wrapped in, with the route's `Access`.
 pub async fn require(
     State((state, access)): State<(AppState, Access)>,
+    peer: Result<ConnectInfo<SocketAddr>, ExtensionRejection>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    let loopback = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .is_some_and(|c| c.0.ip().is_loopback());
+    // No peer address (not served by `serve`) counts as remote.
+    let loopback = peer.is_ok_and(|c| is_loopback(c.0.ip()));
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -223,6 +233,15 @@ mod tests {
         b = a;
         b[0] ^= 0x80;
         assert!(!ct_eq(&a, &b));
+    }
+
+    #[test]
+    fn loopback_includes_mapped_addresses() {
+        assert!(is_loopback("127.0.0.1".parse().unwrap()));
+        assert!(is_loopback("::1".parse().unwrap()));
+        assert!(is_loopback("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!is_loopback("::ffff:192.168.1.2".parse().unwrap()));
+        assert!(!is_loopback("10.0.0.1".parse().unwrap()));
     }
 
     #[test]

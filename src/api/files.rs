@@ -117,10 +117,7 @@ pub fn probe_status(kind: ProbeErrorKind) -> axum::http::StatusCode {
 pub fn probe_error(e: &ProbeError, path: &Path, shown: &str) -> ApiError {
     // The hint may name a converted copy next to the file (`x.mp3`).
     let converted = path.with_extension("mp3").display().to_string();
-    let shown_mp3 = Path::new(shown)
-        .with_extension("mp3")
-        .display()
-        .to_string();
+    let shown_mp3 = Path::new(shown).with_extension("mp3").display().to_string();
     let p = path.display().to_string();
     let clean = |s: &str| s.replace(&converted, &shown_mp3).replace(&p, shown);
     ApiError::new(
