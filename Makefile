@@ -33,7 +33,7 @@ test: deps
 	$(CARGO) test --all-targets
 
 bench: deps
-	$(CARGO) bench --bench check --bench schedule --bench ledger --bench playout
+	$(CARGO) bench --bench check --bench schedule --bench ledger --bench playout --bench api
 
 lint:
 	$(CARGO) fmt --check
