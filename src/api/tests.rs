@@ -906,6 +906,14 @@ async fn refused_uploads_leave_nothing_behind() {
         .unwrap();
     assert_eq!(resp.status(), 413);
 
+    // A huge text field before the file is not read without bound.
+    let note = format!(
+        "--loa-test-boundary-7d1f\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n{}\r\n--loa-test-boundary-7d1f--\r\n",
+        "x".repeat(200_000)
+    );
+    let u = r.post_raw("/api/v1/audio", &ctype, note.as_bytes()).await;
+    assert_eq!(u.status, 413, "{u:?}");
+
     let u = r.post_raw("/api/v1/audio", "application/json", b"{}").await;
     assert_eq!(u.status, 415);
     let (ctype, _) = multipart("x", b"");

@@ -140,6 +140,7 @@ async fn receive(
             format!("Dữ liệu tải lên hỏng / {}", e.body_text()),
         )
     })?;
+    let mut skipped = 0u64;
     let mut field = loop {
         match multipart
             .next_field()
@@ -147,7 +148,15 @@ async fn receive(
             .map_err(|e| multipart_error(e, limit_mb))?
         {
             Some(f) if f.file_name().is_some() => break f,
-            Some(_) => continue,
+            // Other fields are read and dropped, within the framing slack.
+            Some(mut f) => {
+                while let Some(c) = f.chunk().await.map_err(|e| multipart_error(e, limit_mb))? {
+                    skipped += c.len() as u64;
+                    if skipped > FRAMING_SLACK {
+                        return Err(too_large(limit_mb));
+                    }
+                }
+            }
             None => return Err(ApiError::bad_request(
                 "no_file",
                 "Không có tệp / the form has no file part: send it as e.g. `-F file=@ghi-am.m4a`",
