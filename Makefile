@@ -54,7 +54,7 @@ deb: deb-deps
 	$(CARGO) deb
 
 bench: deps
-	$(CARGO) bench --bench check --bench schedule --bench ledger --bench playout --bench daemon
+	$(CARGO) bench --bench check --bench schedule --bench ledger --bench playout --bench daemon --bench api
 
 lint:
 	$(CARGO) fmt --check

@@ -495,3 +495,38 @@ pub fn report(
     print!("{}", report::format_report(&r, fmt));
     Ok(ExitCode::SUCCESS)
 }
+
+/// `loa token new NAME ROLE`: a fresh token, printed once, and the station
+/// file lines that grant it (its SHA-256 only, never the token).
+pub fn token_new(name: &str, role: config::Role) -> Result<ExitCode> {
+    print!("{}", token_text(name, role)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `loa token new` prints. The name is limited to characters that
+/// need no quoting in TOML or in the audit log.
+pub fn token_text(name: &str, role: config::Role) -> Result<String> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        bail!(
+            "token name `{name}` must be 1 to 64 letters, digits, `-`, `_` or `.`, \
+             e.g. `van-hoa-xa-hoi`; it names the token in the audit log"
+        );
+    }
+    let token = crate::api::auth::new_token().context("reading the system's random source")?;
+    let hash = crate::api::auth::hex(&crate::api::auth::hash(&token));
+    let role = crate::api::auth::role_str(role);
+    Ok(format!(
+        "Mã truy cập mới (new API token) \"{name}\", quyền (role) {role}.\n\
+         Lưu lại ngay: mã chỉ hiện một lần, tệp cấu hình chỉ giữ mã băm (store it now: it is shown once):\n\
+         \n    {token}\n\n\
+         Dán vào tệp cấu hình đài (paste into the station file), rồi nạp lại (then reload: \
+         systemctl reload loa, or kill -HUP the daemon):\n\
+         \n[[api.token]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{hash}\"\n\n\
+         Dùng (use): Authorization: Bearer {token}\n"
+    ))
+}

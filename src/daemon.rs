@@ -26,10 +26,48 @@ const SETTLED_LOOKBACK_DAYS: i64 = 8;
 /// A running station: what the API and the watchdog need to reach.
 pub struct Running {
     pub handle: Handle,
+    /// The station as started (restart-only settings come from here).
     pub station: Arc<Station>,
+    /// The station as running now: replaced by each successful reload.
+    pub current: CurrentStation,
+    /// The ledger's writer, for audit rows (no SQLite call on the runtime).
+    pub recorder: Recorder,
     /// The audio thread's adapter, for the watchdog's ping (`crate::notify`).
     pub playout: AudioPlayout,
     engine: tokio::task::JoinHandle<()>,
+}
+
+/// The station the daemon runs now, shared by the signal loop and the API,
+/// so a reload from either is seen by both (tokens included).
+#[derive(Clone)]
+pub struct CurrentStation {
+    /// A `watch` so that others (the systemd status line) follow reloads.
+    station: Arc<tokio::sync::watch::Sender<Arc<Station>>>,
+    /// One reload at a time: SIGHUP and `POST /api/v1/reload` racing would
+    /// each keep the restart-only settings of a station the other replaced.
+    reloading: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl CurrentStation {
+    pub fn new(station: Arc<Station>) -> Self {
+        CurrentStation {
+            station: Arc::new(tokio::sync::watch::Sender::new(station)),
+            reloading: Arc::default(),
+        }
+    }
+
+    pub fn get(&self) -> Arc<Station> {
+        Arc::clone(&self.station.borrow())
+    }
+
+    /// Follow the station through reloads.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Arc<Station>> {
+        self.station.subscribe()
+    }
+
+    fn set(&self, station: Arc<Station>) {
+        self.station.send_replace(station);
+    }
 }
 
 /// Open the ledger, start the audio thread and the engine.
@@ -50,6 +88,7 @@ pub fn start(station: Station) -> Result<Running> {
         last_alive: ledger.last_alive()?,
     };
     let recorder = Recorder::start(ledger);
+    let api_recorder = recorder.clone();
 
     if let Err(e) = crate::audio::check(&station.output) {
         // Keep running: the device may appear later (a USB card not yet up),
@@ -72,32 +111,69 @@ pub fn start(station: Station) -> Result<Running> {
     let engine = tokio::spawn(engine.run());
     Ok(Running {
         handle,
+        current: CurrentStation::new(Arc::clone(&station)),
         station,
+        recorder: api_recorder,
         playout,
         engine,
     })
 }
 
-/// Load the station file again for a reload; `None` (errors logged) when
-/// it is not valid.
-pub async fn reload_station(path: &Path) -> Option<Station> {
+/// Load the station file again: the station, or every error (all
+/// diagnostics are logged either way).
+async fn load_for_reload(path: &Path) -> Result<Station, Vec<crate::diag::Diagnostic>> {
     let path = path.to_path_buf();
+    let shown = path.clone();
     let loaded = tokio::task::spawn_blocking(move || config::load(&path, LoadOptions::default()))
         .await
-        .ok()?;
+        .map_err(|e| {
+            vec![crate::diag::Diagnostic {
+                severity: crate::diag::Severity::Error,
+                file: shown,
+                position: None,
+                item: None,
+                key: None,
+                message: format!("loading the station file failed: {e}"),
+                hint: Some("see the daemon's log".into()),
+            }]
+        })?;
     for d in &loaded.diagnostics.items {
         match d.severity {
             crate::diag::Severity::Error => error!("{d}"),
             crate::diag::Severity::Warning => warn!("{d}"),
         }
     }
-    if loaded.station.is_none() {
-        error!(
-            errors = loaded.diagnostics.errors().count(),
-            "the new station file has errors; still running the old one"
-        );
+    match loaded.station {
+        Some(s) => Ok(s),
+        None => {
+            error!(
+                errors = loaded.diagnostics.errors().count(),
+                "the new station file has errors; still running the old one"
+            );
+            Err(loaded.diagnostics.errors().cloned().collect())
+        }
     }
-    loaded.station
+}
+
+/// Reload the station file into the running station: what SIGHUP and
+/// `POST /api/v1/reload` both do. An invalid file changes nothing and its
+/// errors are returned; a valid one keeps the restart-only settings of the
+/// running station and goes to the engine.
+pub async fn reload(
+    path: &Path,
+    current: &CurrentStation,
+    handle: &Handle,
+) -> Result<Arc<Station>, Vec<crate::diag::Diagnostic>> {
+    let _one_at_a_time = current.reloading.lock().await;
+    let mut new = load_for_reload(path).await?;
+    keep_restart_only_settings(&current.get(), &mut new);
+    let new = Arc::new(new);
+    current.set(Arc::clone(&new));
+    let _ = handle
+        .commands
+        .send(Command::Reload(Arc::clone(&new)))
+        .await;
+    Ok(new)
 }
 
 /// `loa run`: until SIGTERM/SIGINT.
@@ -110,31 +186,44 @@ pub async fn run(config_path: PathBuf, station: Station) -> Result<ExitCode> {
         version = env!("CARGO_PKG_VERSION"),
         "starting"
     );
+    let listen = station.api.listen;
+    // Bind before the engine starts, so a taken port stops the start with a
+    // clear message instead of leaving a station nobody can control.
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| {
+        format!(
+            "cannot listen on {listen} ([api] listen in {}); another loa (or another program) may use \
+             that port: stop it, or set another address under [api] listen",
+            config_path.display()
+        )
+    })?;
+    info!(listen = %listen, "HTTP API listening");
     let running = start(station)?;
+    let api = crate::api::ApiState::new(
+        running.handle.clone(),
+        running.current.clone(),
+        running.recorder.clone(),
+        config_path.clone(),
+    );
+    let server = tokio::spawn(crate::api::serve(listener, api));
     // READY once the API listens.
     let systemd = crate::notify::ready(&running);
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
-    let mut current = Arc::clone(&running.station);
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => {
                 info!("SIGHUP: reloading {}", config_path.display());
-                if let Some(mut new) = reload_station(&config_path).await {
-                    keep_restart_only_settings(&current, &mut new);
-                    let new = Arc::new(new);
-                    current = Arc::clone(&new);
-                    systemd.reloaded(Arc::clone(&new));
-                    let _ = running.handle.commands.send(Command::Reload(new)).await;
-                }
+                // Errors are logged; the old station keeps running.
+                let _ = reload(&config_path, &running.current, &running.handle).await;
             }
         }
     }
     info!("stopping");
     systemd.stopping();
+    server.abort();
     let _ = running.handle.commands.send(Command::Shutdown).await;
     if tokio::time::timeout(Duration::from_millis(1900), running.engine)
         .await

@@ -3,6 +3,7 @@
 //! See `README.md` for what it does; each module's doc comment says what it
 //! owns and what it must not touch.
 
+pub mod api;
 pub mod audio;
 pub mod cli;
 pub mod config;

@@ -70,6 +70,38 @@ impl From<LedgerFormat> for loa::report::Format {
     }
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum TokenRole {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl From<TokenRole> for loa::config::Role {
+    fn from(r: TokenRole) -> Self {
+        match r {
+            TokenRole::Viewer => loa::config::Role::Viewer,
+            TokenRole::Operator => loa::config::Role::Operator,
+            TokenRole::Admin => loa::config::Role::Admin,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a new API token: prints it once, and the lines to paste into the station file
+    #[command(after_help = "Example:\n  loa token new van-hoa-xa-hoi operator\n\n\
+Roles: viewer (read status, plan, reports), operator (also queue, skip, pause,\n\
+emergency, upload), admin (also reload, audit log). The station file keeps only\n\
+the token's SHA-256; reload the daemon (SIGHUP) after pasting.")]
+    New {
+        /// A name for the token, shown in the audit log (letters, digits, - _ .)
+        name: String,
+        #[arg(value_enum)]
+        role: TokenRole,
+    },
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the station: play what is due, record it in the ledger
@@ -136,6 +168,11 @@ Default: the whole ledger."
         #[arg(long, value_enum, default_value = "table")]
         format: LedgerFormat,
     },
+    /// API tokens
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -177,6 +214,9 @@ fn main() -> ExitCode {
             campaign.as_deref(),
             format.into(),
         ),
+        Command::Token {
+            command: TokenCommand::New { name, role },
+        } => cli::token_new(&name, role.into()),
     };
     match result {
         Ok(code) => code,

@@ -353,19 +353,16 @@ async fn status_task(
 /// What `daemon::run` keeps to talk to systemd after `ready`.
 pub struct Systemd {
     notifier: Option<Notifier>,
-    station: watch::Sender<Arc<Station>>,
 }
 
 /// The station is up: say `READY=1`, then keep the status line and the
 /// watchdog going. Call it once the API listens. Without `NOTIFY_SOCKET`
 /// it does nothing.
 pub fn ready(running: &crate::daemon::Running) -> Systemd {
-    let (station_tx, station_rx) = watch::channel(Arc::clone(&running.station));
+    // The status line's "next" follows reloads (SIGHUP or the API).
+    let station_rx = running.current.subscribe();
     let Some(notifier) = Notifier::from_env() else {
-        return Systemd {
-            notifier: None,
-            station: station_tx,
-        };
+        return Systemd { notifier: None };
     };
     let status = {
         let s = running.handle.status.borrow().clone();
@@ -393,16 +390,10 @@ pub fn ready(running: &crate::daemon::Running) -> Systemd {
     }
     Systemd {
         notifier: Some(notifier),
-        station: station_tx,
     }
 }
 
 impl Systemd {
-    /// A reload took a new station file: the status line's "next" follows it.
-    pub fn reloaded(&self, station: Arc<Station>) {
-        self.station.send_replace(station);
-    }
-
     /// Say `STOPPING=1`, so `systemctl status` shows the station going down
     /// rather than hung.
     pub fn stopping(&self) {

@@ -72,12 +72,14 @@ impl FileDecoder {
         let params = &track.codec_params;
         let (rate, channels) = match (params.sample_rate, params.channels) {
             (Some(r), Some(c)) if r > 0 && c.count() > 0 => (r, c.count() as u16),
-            _ => {
-                return Err(format!(
+            // AAC in MP4 (phone recordings) often leaves the channels to the
+            // decoder: learn them from the first packet that decodes.
+            _ => learn_format(path, &hint).ok_or_else(|| {
+                format!(
                     "{} does not say its sample rate or channels; re-encode it",
                     path.display()
-                ))
-            }
+                )
+            })?,
         };
         let decoder = symphonia::default::get_codecs()
             .make(params, &DecoderOptions::default())
@@ -156,6 +158,43 @@ impl FileDecoder {
     }
 }
 
+/// Rate and channels of the first packet of `path` that decodes, read
+/// through a reader of its own so the caller's starts at the beginning.
+fn learn_format(path: &Path, hint: &Hint) -> Option<(u32, u16)> {
+    let file = File::open(path).ok()?;
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut reader = symphonia::default::get_probe()
+        .format(
+            hint,
+            mss,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )
+        .ok()?
+        .format;
+    let track = reader
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)?;
+    let id = track.id;
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&track.codec_params, &DecoderOptions::default())
+        .ok()?;
+    for _ in 0..MAX_BAD_PACKETS {
+        let packet = reader.next_packet().ok()?;
+        if packet.track_id() != id {
+            continue;
+        }
+        if let Ok(d) = decoder.decode(&packet) {
+            let spec = d.spec();
+            if spec.rate > 0 && spec.channels.count() > 0 {
+                return Some((spec.rate, spec.channels.count() as u16));
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +217,16 @@ mod tests {
         let mp3 = total_frames(&testdata("tone5s.mp3")).unwrap();
         let secs = mp3 as f64 / 22050.0;
         assert!((secs - 5.0).abs() < 0.1, "{secs}");
+    }
+
+    #[test]
+    fn m4a_without_channels_in_the_container_decodes() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/aac-lc-moov-end.m4a");
+        let d = FileDecoder::open(&path).unwrap();
+        assert_eq!((d.format().rate, d.format().channels), (44100, 1));
+        let secs = total_frames(&path).unwrap() as f64 / 44100.0;
+        assert!((secs - 2.0).abs() < 0.1, "{secs}");
     }
 
     #[test]

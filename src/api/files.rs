@@ -1,0 +1,357 @@
+//! Names of audio files coming from clients, and the files in `audio_dir`.
+//!
+//! No path from a client is trusted: a name to queue must be a plain file
+//! name that resolves, after following links, inside `audio_dir`; a name
+//! for an upload is derived from the client's name as an ASCII slug. This
+//! module only reads the filesystem (uploads write through `upload`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::error::{ApiError, ApiResult};
+use crate::probe::{probe, AudioInfo, ProbeError, ProbeErrorKind};
+
+/// Refuse names that could leave `audio_dir` or hide: separators, `..`,
+/// NUL and control characters, hidden names (uploads in progress are
+/// hidden), overlong names.
+pub fn check_name(name: &str) -> ApiResult<()> {
+    let bad = |why: &str| {
+        Err(ApiError::unprocessable(
+            "bad_file_name",
+            format!(
+                "Tên tệp không hợp lệ / file name {name:?} {why}: give the name of a file directly \
+                 inside audio_dir, e.g. \"thong-bao.mp3\" (see GET /api/v1/bulletins), or queue a \
+                 bulletin by id"
+            ),
+        ))
+    };
+    if name.is_empty() {
+        return bad("is empty");
+    }
+    if name.len() > 255 {
+        return bad("is longer than 255 bytes");
+    }
+    if name.contains('/') || name.contains('\\') {
+        return bad("contains a path separator");
+    }
+    if name.contains("..") {
+        return bad("contains `..`");
+    }
+    if name.chars().any(char::is_control) {
+        return bad("contains NUL or a control character");
+    }
+    if name.starts_with('.') {
+        return bad("is hidden (starts with a dot)");
+    }
+    Ok(())
+}
+
+/// The absolute path of `name` inside `audio_dir`, links followed, or why
+/// not. Blocking: call it from `spawn_blocking`.
+pub fn resolve(audio_dir: &Path, name: &str) -> ApiResult<PathBuf> {
+    check_name(name)?;
+    let dir = audio_dir.canonicalize().map_err(|e| {
+        ApiError::internal(format!(
+            "audio_dir {} cannot be read: {e}",
+            audio_dir.display()
+        ))
+    })?;
+    let path = dir.join(name);
+    let real = match path.canonicalize() {
+        Ok(p) => p,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ApiError::not_found(
+                "unknown_file",
+                format!(
+                    "Không tìm thấy tệp / no file {name:?} in audio_dir {}: upload it with \
+                     POST /api/v1/audio, or see GET /api/v1/bulletins",
+                    dir.display()
+                ),
+            ))
+        }
+        Err(e) => {
+            return Err(ApiError::unprocessable(
+                "unreadable_file",
+                format!("Không đọc được tệp / {name:?} cannot be read: {e}"),
+            ))
+        }
+    };
+    if !real.starts_with(&dir) {
+        return Err(ApiError::unprocessable(
+            "file_outside_audio_dir",
+            format!(
+                "Tệp nằm ngoài thư mục âm thanh / {name:?} is a link to {}, outside audio_dir {}: \
+                 copy the file into audio_dir instead",
+                real.display(),
+                dir.display()
+            ),
+        ));
+    }
+    if !real.is_file() {
+        return Err(ApiError::unprocessable(
+            "not_a_file",
+            format!("{name:?} is not a regular file"),
+        ));
+    }
+    Ok(real)
+}
+
+/// The HTTP status for a file that will not play right: 415 when it is not
+/// audio we can play at all, 422 when it is audio that would air wrongly.
+pub fn probe_status(kind: ProbeErrorKind) -> axum::http::StatusCode {
+    use axum::http::StatusCode;
+    match kind {
+        ProbeErrorKind::NotAudio | ProbeErrorKind::Empty | ProbeErrorKind::Unsupported => {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        }
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+/// A probe refusal as an API error; `shown` replaces `path` in the text
+/// (the client knows its own name, not our temporary one).
+pub fn probe_error(e: &ProbeError, path: &Path, shown: &str) -> ApiError {
+    // The hint may name a converted copy next to the file (`x.mp3`).
+    let converted = path.with_extension("mp3").display().to_string();
+    let shown_mp3 = Path::new(shown).with_extension("mp3").display().to_string();
+    let p = path.display().to_string();
+    let clean = |s: &str| s.replace(&converted, &shown_mp3).replace(&p, shown);
+    ApiError::new(
+        probe_status(e.kind),
+        "bad_audio",
+        format!(
+            "Tệp âm thanh không phát đúng được / {} {}",
+            clean(&e.message),
+            clean(&e.hint)
+        ),
+    )
+}
+
+/// Fold Vietnamese (and other Latin) letters to ASCII and keep `[a-z0-9-]`:
+/// "Thông báo họp thôn.m4a" → "thong-bao-hop-thon". Never empty.
+pub fn slug(client_name: &str) -> String {
+    let stem = Path::new(client_name)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut out = String::new();
+    for c in stem.chars().flat_map(char::to_lowercase) {
+        let c = fold(c);
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+        if out.len() >= 60 {
+            break;
+        }
+    }
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() {
+        "ghi-am".to_string()
+    } else {
+        out
+    }
+}
+
+fn fold(c: char) -> char {
+    const GROUPS: &[(&str, char)] = &[
+        ("àáảãạăằắẳẵặâầấẩẫậä", 'a'),
+        ("èéẻẽẹêềếểễệë", 'e'),
+        ("ìíỉĩịï", 'i'),
+        ("òóỏõọôồốổỗộơờớởỡợö", 'o'),
+        ("ùúủũụưừứửữựü", 'u'),
+        ("ỳýỷỹỵÿ", 'y'),
+        ("đ", 'd'),
+        ("ç", 'c'),
+        ("ñ", 'n'),
+    ];
+    if c.is_ascii() {
+        return c;
+    }
+    GROUPS
+        .iter()
+        .find(|(g, _)| g.contains(c))
+        .map_or('-', |&(_, a)| a)
+}
+
+/// One audio file of `audio_dir`, as `GET /api/v1/bulletins` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileView {
+    /// Relative to `audio_dir`.
+    pub file: String,
+    pub bytes: u64,
+    pub audio: Option<AudioInfo>,
+    /// Why it would not play right, when it would not.
+    pub problem: Option<String>,
+}
+
+/// A file's size and modification time: when either changes, probe again.
+type Key = (u64, Option<SystemTime>);
+type Probed = (Key, Result<AudioInfo, String>);
+
+#[derive(Default)]
+pub struct ProbeCache(Mutex<HashMap<PathBuf, Probed>>);
+
+/// At most this many files are listed: a listing is for people.
+const MAX_LISTED: usize = 2000;
+const AUDIO_EXTENSIONS: &[&str] = &["mp3", "m4a", "mp4", "aac", "flac", "ogg", "oga", "wav"];
+
+impl ProbeCache {
+    fn probe(&self, path: &Path, key: Key) -> Result<AudioInfo, String> {
+        if let Some((k, r)) = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(path) {
+            if *k == key {
+                return r.clone();
+            }
+        }
+        let r = probe(path).map_err(|e| format!("{} {}", e.message, e.hint));
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.to_path_buf(), (key, r.clone()));
+        r
+    }
+}
+
+/// The audio files under `dir` (hidden ones left out), probed. Blocking.
+pub fn list(dir: &Path, cache: &ProbeCache) -> Vec<FileView> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = e.path();
+            // Links are not followed: a listing never leaves audio_dir.
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.is_file()
+                && path
+                    .extension()
+                    .and_then(|x| x.to_str())
+                    .is_some_and(|x| AUDIO_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()))
+            {
+                found.push((path, meta));
+            }
+            if found.len() >= MAX_LISTED {
+                break;
+            }
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+        .into_iter()
+        .map(|(path, meta)| {
+            let r = cache.probe(&path, (meta.len(), meta.modified().ok()));
+            FileView {
+                file: path
+                    .strip_prefix(dir)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .into_owned(),
+                bytes: meta.len(),
+                problem: r.as_ref().err().cloned(),
+                audio: r.ok(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_could_leave_audio_dir_are_refused() {
+        for name in [
+            "",
+            "../etc/passwd",
+            "a/b.mp3",
+            "a\\b.mp3",
+            "..",
+            "x..mp3",
+            "a\0b.mp3",
+            ".hidden.mp3",
+            "line\nbreak.mp3",
+        ] {
+            let e = check_name(name).unwrap_err();
+            assert_eq!(e.status.as_u16(), 422, "{name:?}");
+            assert_eq!(e.error, "bad_file_name");
+        }
+        check_name("thong-bao.mp3").unwrap();
+        check_name("Thông báo.m4a").unwrap();
+    }
+
+    #[test]
+    fn resolve_stays_inside_audio_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let audio = dir.path().join("audio");
+        std::fs::create_dir(&audio).unwrap();
+        std::fs::write(audio.join("a.mp3"), b"x").unwrap();
+        std::fs::write(dir.path().join("secret.mp3"), b"x").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.mp3"), audio.join("out.mp3")).unwrap();
+        std::os::unix::fs::symlink(audio.join("a.mp3"), audio.join("in.mp3")).unwrap();
+        std::fs::create_dir(audio.join("sub")).unwrap();
+
+        assert_eq!(
+            resolve(&audio, "a.mp3").unwrap(),
+            audio.canonicalize().unwrap().join("a.mp3")
+        );
+        // A link that stays inside is fine; one that leads out is not.
+        assert!(resolve(&audio, "in.mp3").is_ok());
+        assert_eq!(
+            resolve(&audio, "out.mp3").unwrap_err().error,
+            "file_outside_audio_dir"
+        );
+        assert_eq!(resolve(&audio, "nope.mp3").unwrap_err().status, 404);
+        assert_eq!(resolve(&audio, "sub").unwrap_err().error, "not_a_file");
+        assert_eq!(
+            resolve(&audio, "../secret.mp3").unwrap_err().error,
+            "bad_file_name"
+        );
+    }
+
+    #[test]
+    fn slugs_are_ascii_and_never_empty() {
+        assert_eq!(slug("Thông báo họp thôn.m4a"), "thong-bao-hop-thon");
+        assert_eq!(slug("ĐIỆN THOẠI 2026-10-07.M4A"), "dien-thoai-2026-10-07");
+        assert_eq!(slug("../../etc/passwd"), "passwd");
+        assert_eq!(slug("???.mp3"), "ghi-am");
+        assert_eq!(slug(""), "ghi-am");
+        assert_eq!(slug("a  b__c"), "a-b-c");
+        assert!(slug(&"x".repeat(500)).len() <= 60);
+    }
+
+    #[test]
+    fn listing_probes_audio_and_skips_hidden_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        std::fs::copy(
+            root.join("src/audio/testdata/tone1s.wav"),
+            dir.path().join("tone.wav"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("bad.mp3"), [7u8; 3000]).unwrap();
+        std::fs::write(dir.path().join(".upload.part"), b"x").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), b"x").unwrap();
+        let cache = ProbeCache::default();
+        let l = list(dir.path(), &cache);
+        let names: Vec<&str> = l.iter().map(|f| f.file.as_str()).collect();
+        assert_eq!(names, ["bad.mp3", "tone.wav"]);
+        assert!(l[0].problem.is_some() && l[0].audio.is_none());
+        assert!((l[1].audio.as_ref().unwrap().seconds - 1.0).abs() < 0.01);
+        // Cached: the same answer without probing again.
+        assert_eq!(list(dir.path(), &cache)[1].audio, l[1].audio);
+    }
+}

@@ -1,0 +1,419 @@
+//! The HTTP control API: what operators and the commune office's tools use
+//! to see and steer the station while `loa run` airs.
+//!
+//! Every route is declared once, in [`routes`]: its method, path, the
+//! access it needs, and what the OpenAPI document says about it. Both the
+//! router and `GET /api/v1/openapi.json` are built from that table, so the
+//! document cannot leave a route out.
+//!
+//! The API owns no station state. It reads the engine's published
+//! `Status`, sends it `Command`s and waits for the reply; it reads the
+//! ledger through a read-only connection inside `spawn_blocking`, and
+//! writes audit rows through the ledger's writer thread (`Recorder`), so
+//! no SQLite call and no audio probe ever runs on the runtime's threads
+//! that also carry the engine.
+
+pub mod auth;
+pub mod error;
+pub mod files;
+pub mod openapi;
+pub mod routes;
+pub mod upload;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post, MethodRouter};
+use axum::Router;
+use tracing::error;
+
+use crate::config::Station;
+use crate::daemon::CurrentStation;
+use crate::engine::{Handle, Recorder};
+pub use auth::{Access, Caller};
+pub use error::{ApiError, ApiResult};
+
+/// Largest JSON body any control route reads. Requests are a few hundred
+/// bytes; anything bigger is a mistake or an attack.
+pub const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// What every handler reaches.
+pub struct ApiState {
+    pub handle: Handle,
+    pub current: CurrentStation,
+    pub recorder: Recorder,
+    /// The station file, for `POST /api/v1/reload`.
+    pub config_path: PathBuf,
+    pub started: Instant,
+    /// Probe results of files in `audio_dir`, keyed by path, size and
+    /// modification time, so listing them does not decode every file.
+    pub(crate) probes: files::ProbeCache,
+    /// Makes temporary upload names unique within this process.
+    pub(crate) upload_seq: AtomicU64,
+    /// The status's next occurrences, computed at most once a second.
+    #[allow(clippy::type_complexity)]
+    pub(crate) next_cache: Mutex<Option<(DateTime<Utc>, Arc<Station>, serde_json::Value)>>,
+}
+
+pub type AppState = Arc<ApiState>;
+
+impl ApiState {
+    pub fn new(
+        handle: Handle,
+        current: CurrentStation,
+        recorder: Recorder,
+        config_path: PathBuf,
+    ) -> AppState {
+        Arc::new(ApiState {
+            handle,
+            current,
+            recorder,
+            config_path,
+            started: Instant::now(),
+            probes: Default::default(),
+            upload_seq: AtomicU64::new(0),
+            next_cache: Mutex::new(None),
+        })
+    }
+
+    /// Write one audit row (who, what, detail, result) through the
+    /// ledger's writer thread; never blocks.
+    pub fn audit(&self, caller: &Caller, action: &str, detail: &str, result: &ApiResult<String>) {
+        let result = match result {
+            Ok(r) => format!("ok: {r}"),
+            Err(e) => format!("refused ({}): {}", e.status.as_u16(), e.message),
+        };
+        self.recorder.audit(&caller.name, action, detail, &result);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// What a route's request body is, for the OpenAPI document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    None,
+    /// JSON; the string is the name of a schema in `openapi::schemas`.
+    Json(&'static str),
+    /// `multipart/form-data` with one file part.
+    Multipart,
+}
+
+/// One route: the single place it is declared.
+pub struct Route {
+    pub method: Method,
+    /// axum syntax: `/api/v1/queue/{id}` (the same as OpenAPI's).
+    pub path: &'static str,
+    pub access: Access,
+    pub summary: &'static str,
+    /// Query parameters: (name, description).
+    pub query: &'static [(&'static str, &'static str)],
+    pub body: Body,
+    /// Success status and what it returns; error statuses are derived
+    /// from `access` and `body`, plus these.
+    pub ok: (u16, &'static str),
+    pub errors: &'static [u16],
+    pub handler: fn() -> MethodRouter<AppState>,
+}
+
+const RANGE: &[(&str, &str)] = &[
+    (
+        "from",
+        "First day (YYYY-MM-DD, station's local date) or instant (RFC 3339)",
+    ),
+    (
+        "to",
+        "Last day, inclusive (YYYY-MM-DD), or instant (RFC 3339, exclusive)",
+    ),
+];
+const LEDGER_QUERY: &[(&str, &str)] = &[
+    (
+        "from",
+        "First day (YYYY-MM-DD, station's local date) or instant (RFC 3339)",
+    ),
+    (
+        "to",
+        "Last day, inclusive (YYYY-MM-DD), or instant (RFC 3339, exclusive)",
+    ),
+    ("campaign", "Only this campaign's rows"),
+    (
+        "format",
+        "json (default) or csv (UTF-8 with BOM, for Excel)",
+    ),
+];
+
+/// Every route of the API.
+pub fn routes() -> Vec<Route> {
+    use crate::config::Role::{Admin, Operator, Viewer};
+    use routes as r;
+    use Access::*;
+    vec![
+        Route {
+            method: Method::Get,
+            path: "/healthz",
+            access: Open,
+            summary: "Liveness: 200 while the engine runs, 503 when it stopped",
+            query: &[],
+            body: Body::None,
+            ok: (200, "Health"),
+            errors: &[503],
+            handler: || get(r::healthz),
+        },
+        Route {
+            method: Method::Get,
+            path: "/metrics",
+            access: LoopbackOrViewer,
+            summary: "Prometheus metrics (open on loopback; a viewer token from elsewhere)",
+            query: &[],
+            body: Body::None,
+            ok: (200, "text/plain Prometheus exposition"),
+            errors: &[],
+            handler: || get(r::metrics),
+        },
+        Route {
+            method: Method::Get,
+            path: "/api/v1/openapi.json",
+            access: Open,
+            summary: "This document",
+            query: &[],
+            body: Body::None,
+            ok: (200, "OpenAPI 3 document"),
+            errors: &[],
+            handler: || get(r::openapi),
+        },
+        Route {
+            method: Method::Get,
+            path: "/api/v1/status",
+            access: Role(Viewer),
+            summary: "What airs now, the queue, the next occurrences, output state, pause",
+            query: &[],
+            body: Body::None,
+            ok: (200, "Status"),
+            errors: &[],
+            handler: || get(r::status),
+        },
+        Route {
+            method: Method::Get,
+            path: "/api/v1/schedule",
+            access: Role(Viewer),
+            summary: "The plan, as `loa schedule --format json` (at most 400 days)",
+            query: RANGE,
+            body: Body::None,
+            ok: (200, "Plan"),
+            errors: &[400],
+            handler: || get(r::schedule),
+        },
+        Route {
+            method: Method::Get,
+            path: "/api/v1/bulletins",
+            access: Role(Viewer),
+            summary: "Configured bulletins and programmes, and the audio files in audio_dir with their probe",
+            query: &[],
+            body: Body::None,
+            ok: (200, "Bulletins"),
+            errors: &[],
+            handler: || get(r::bulletins),
+        },
+        Route {
+            method: Method::Get,
+            path: "/api/v1/queue",
+            access: Role(Viewer),
+            summary: "Items waiting to air",
+            query: &[],
+            body: Body::None,
+            ok: (200, "Queue"),
+            errors: &[],
+            handler: || get(r::queue_list),
+        },
+        Route {
+            method: Method::Post,
+            path: "/api/v1/queue",
+            access: Role(Operator),
+            summary: "Queue a bulletin or an audio file (source operator)",
+            query: &[],
+            body: Body::Json("QueueRequest"),
+            ok: (202, "QueuedEntry"),
+            errors: &[404, 422],
+            handler: || post(r::queue_add),
+        },
+        Route {
+            method: Method::Delete,
+            path: "/api/v1/queue/{id}",
+            access: Role(Operator),
+            summary: "Remove a waiting entry from the queue",
+            query: &[],
+            body: Body::None,
+            ok: (200, "Removed"),
+            errors: &[400, 404],
+            handler: || delete(r::queue_remove),
+        },
+        Route {
+            method: Method::Post,
+            path: "/api/v1/skip",
+            access: Role(Operator),
+            summary: "End what airs (recorded interrupted); the next item airs",
+            query: &[],
+            body: Body::None,
+            ok: (200, "Skipped"),
+            errors: &[409],
+            handler: || post(r::skip),
+        },
+        Route {
+            method: Method::Post,
+            path: "/api/v1/pause",
+            access: Role(Operator),
+            summary: "Take the station off air; items due meanwhile are recorded skipped",
+            query: &[],
+            body: Body::None,
+            ok: (200, "Paused"),
+            errors: &[409],
+            handler: || post(r::pause),
+        },
+        Route {
+            method: Method::Post,
+            path: "/api/v1/resume",
+            access: Role(Operator),
+            summary: "Put the station back on air",
+            query: &[],
+            body: Body::None,
+            ok: (200, "Paused"),
+            errors: &[409],
+            handler: || post(r::resume),
+        },
+        Route {
+            method: Method::Post,
+            path: "/api/v1/emergency",
+            access: Role(Operator),
+            summary: "Air an emergency at once, cutting what airs; optionally repeat until a time",
+            query: &[],
+            body: Body::Json("EmergencyRequest"),
+            ok: (202, "QueuedEntry"),
+            errors: &[404, 422],
+            handler: || post(r::emergency),
+        },
+        Route {
+            method: Method::Delete,
+            path: "/api/v1/emergency",
+            access: Role(Operator),
+            summary: "Stop repeating the emergency and end it if it airs",
+            query: &[],
+            body: Body::None,
+            ok: (200, "Cancelled"),
+            errors: &[409],
+            handler: || delete(r::emergency_cancel),
+        },
+        Route {
+            method: Method::Post,
+            path: "/api/v1/audio",
+            access: Role(Operator),
+            summary: "Upload a recording into audio_dir (multipart, one file part), probed first",
+            query: &[],
+            body: Body::Multipart,
+            ok: (201, "Uploaded"),
+            errors: &[400, 413, 415, 422],
+            handler: || post(upload::upload).layer(DefaultBodyLimit::disable()),
+        },
+        Route {
+            method: Method::Post,
+            path: "/api/v1/reload",
+            access: Role(Admin),
+            summary: "Reload the station file (like SIGHUP); 422 with every error when invalid",
+            query: &[],
+            body: Body::None,
+            ok: (200, "Reloaded"),
+            errors: &[422],
+            handler: || post(r::reload),
+        },
+        Route {
+            method: Method::Get,
+            path: "/api/v1/airtime",
+            access: Role(Viewer),
+            summary: "Ledger rows, as `loa airtime` (default today; at most 400 days)",
+            query: LEDGER_QUERY,
+            body: Body::None,
+            ok: (200, "Airtime rows (JSON) or CSV"),
+            errors: &[400, 404],
+            handler: || get(r::airtime),
+        },
+        Route {
+            method: Method::Get,
+            path: "/api/v1/report",
+            access: Role(Viewer),
+            summary: "Airtime per campaign and bulletin, as `loa report` (default: whole ledger)",
+            query: LEDGER_QUERY,
+            body: Body::None,
+            ok: (200, "Report (JSON) or CSV"),
+            errors: &[400, 404],
+            handler: || get(r::report),
+        },
+        Route {
+            method: Method::Get,
+            path: "/api/v1/audit",
+            access: Role(Admin),
+            summary: "Control actions taken through the API: who, what, when, result (default: last 30 days)",
+            query: RANGE,
+            body: Body::None,
+            ok: (200, "AuditRows"),
+            errors: &[400],
+            handler: || get(r::audit),
+        },
+    ]
+}
+
+/// The router of every route in [`routes`], each behind its access check.
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new();
+    for r in routes() {
+        let guard = axum::middleware::from_fn_with_state((state.clone(), r.access), auth::require);
+        router = router.route(r.path, (r.handler)().layer(guard));
+    }
+    router
+        .fallback(|| async {
+            ApiError::not_found(
+                "no_route",
+                "Không có đường dẫn này / no such route: see GET /api/v1/openapi.json",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Sai phương thức / this route does not take that method: see GET /api/v1/openapi.json",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .with_state(state)
+}
+
+/// Serve the API on `listener` until the task is aborted.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    if let Err(e) = axum::serve(listener, app).await {
+        error!("the HTTP API stopped: {e}");
+    }
+}

@@ -1,0 +1,883 @@
+//! The handlers of every route but the upload: each turns a request into a
+//! read of the published status, a command to the engine, or a read of the
+//! ledger, and says what happened. Control actions are audited, refused
+//! ones included, with the caller's token name.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use super::error::{ApiError, ApiResult};
+use super::{files, AppState, Caller};
+use crate::config::{Priority, Station};
+use crate::engine::{Command, EmergencyRequest, QueueRequest, QueuedView, Target};
+use crate::ledger::{Filter, Ledger};
+use crate::report::{self, Format};
+use crate::schedule;
+use crate::timefmt::{self, rfc3339, Bound};
+
+/// Longest range `GET /api/v1/schedule` and `GET /api/v1/airtime` expand.
+pub const MAX_RANGE_DAYS: i64 = 400;
+/// How long a handler waits for the engine to answer.
+const ENGINE_TIMEOUT: StdDuration = StdDuration::from_secs(5);
+/// Shortest repeat of an emergency: back-to-back repeats would hold the
+/// line forever.
+const MIN_REPEAT_SECONDS: u32 = 60;
+/// How far ahead an operator may queue something.
+const MAX_AHEAD_DAYS: i64 = 366;
+
+fn engine_gone() -> ApiError {
+    ApiError::unavailable(
+        "Bộ điều phối đã dừng / the engine is not running (the daemon is stopping?); \
+         see the daemon's log",
+    )
+}
+
+/// Send a command that replies, and wait (bounded) for the reply.
+async fn ask<T>(s: &AppState, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> ApiResult<T> {
+    let (tx, rx) = oneshot::channel();
+    let sent = tokio::time::timeout(ENGINE_TIMEOUT, s.handle.commands.send(make(tx))).await;
+    if !matches!(sent, Ok(Ok(()))) {
+        return Err(engine_gone());
+    }
+    match tokio::time::timeout(ENGINE_TIMEOUT, rx).await {
+        Ok(Ok(v)) => Ok(v),
+        _ => Err(engine_gone()),
+    }
+}
+
+async fn tell(s: &AppState, cmd: Command) -> ApiResult<()> {
+    match tokio::time::timeout(ENGINE_TIMEOUT, s.handle.commands.send(cmd)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(engine_gone()),
+    }
+}
+
+/// Run blocking work (SQLite, probing, the filesystem) off the runtime.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("a background task failed: {e}")))?
+}
+
+// -- Open routes -------------------------------------------------------------
+
+pub async fn healthz(State(s): State<AppState>) -> Response {
+    let running = !s.handle.commands.is_closed();
+    let body = Json(json!({
+        "ok": running,
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": s.started.elapsed().as_secs(),
+    }));
+    if running {
+        body.into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    }
+}
+
+pub async fn metrics(State(s): State<AppState>) -> Response {
+    let status = s.handle.status.borrow().clone();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        s.handle.metrics.render(&status),
+    )
+        .into_response()
+}
+
+pub async fn openapi() -> Json<Value> {
+    Json(super::openapi::document())
+}
+
+// -- Reading the station -----------------------------------------------------
+
+/// How many upcoming occurrences the status shows.
+const STATUS_NEXT: usize = 5;
+
+pub async fn status(State(s): State<AppState>) -> Json<Value> {
+    let st = s.handle.status.borrow().clone();
+    let station = s.current.get();
+    let now = Utc::now();
+    let next = next_occurrences(&s, &station, now);
+    Json(json!({
+        "station": station.name,
+        "timezone": station.timezone.name(),
+        "now": rfc3339(now, station.timezone),
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": s.started.elapsed().as_secs(),
+        "airing": st.airing,
+        "queue": st.queue,
+        "next": next,
+        "output": st.output,
+        "paused": st.paused,
+        "emergency": st.emergency,
+        "clock_suspect": st.clock_suspect,
+    }))
+}
+
+/// The next few occurrences in the coming 24 hours. Cached for a second
+/// per station: the status is polled, the plan changes by the minute.
+fn next_occurrences(s: &AppState, station: &Arc<Station>, now: DateTime<Utc>) -> Value {
+    let mut cache = s.next_cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((at, st, v)) = cache.as_ref() {
+        if Arc::ptr_eq(st, station) && now >= *at && now - *at < Duration::seconds(1) {
+            return v.clone();
+        }
+    }
+    let occ: Vec<_> = schedule::schedule(station, now, now + Duration::hours(24))
+        .into_iter()
+        .take(STATUS_NEXT)
+        .collect();
+    let v = crate::cli::plan_json(station, &occ);
+    *cache = Some((now, Arc::clone(station), v.clone()));
+    v
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn range_error(e: anyhow::Error) -> ApiError {
+    ApiError::bad_request(
+        "bad_range",
+        format!("Khoảng thời gian sai / {e:#}")
+            .replace("--from", "from")
+            .replace("--to", "to"),
+    )
+}
+
+fn cap_range(from: DateTime<Utc>, to: DateTime<Utc>) -> ApiResult<()> {
+    if to - from > Duration::days(MAX_RANGE_DAYS) {
+        return Err(ApiError::bad_request(
+            "range_too_long",
+            format!(
+                "Khoảng thời gian quá dài / the range is longer than {MAX_RANGE_DAYS} days: ask \
+                 for a shorter one, e.g. one month at a time"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn schedule(
+    State(s): State<AppState>,
+    q: Result<Query<RangeQuery>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let Query(q) = q?;
+    let station = s.current.get();
+    let (from, to) = crate::cli::range(&station, q.from.as_deref(), q.to.as_deref(), Utc::now())
+        .map_err(range_error)?;
+    cap_range(from, to)?;
+    // A year of a busy station is a few milliseconds: still off the
+    // runtime, since it is the operator who chooses the range.
+    blocking(move || {
+        let occ = schedule::schedule(&station, from, to);
+        Ok(Json(crate::cli::plan_json(&station, &occ)))
+    })
+    .await
+}
+
+pub async fn bulletins(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+    let station = s.current.get();
+    let state = Arc::clone(&s);
+    blocking(move || {
+        let bulletins: Vec<Value> = station
+            .bulletins
+            .iter()
+            .map(|b| {
+                json!({
+                    "id": b.id,
+                    "title": b.title,
+                    "file": b.file,
+                    "campaign": b.campaign,
+                    "priority": b.priority.as_str(),
+                    "enabled": b.enabled,
+                    "scheduled": !matches!(b.timing, crate::config::Timing::Unscheduled),
+                    "audio": b.audio,
+                })
+            })
+            .collect();
+        let programs: Vec<Value> = station
+            .programs
+            .iter()
+            .map(|p| {
+                json!({
+                    "id": p.id,
+                    "title": p.title,
+                    "priority": p.priority.as_str(),
+                    "enabled": p.enabled,
+                    "items": p.items.iter().map(|&i| &station.bulletins[i].id).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let files = files::list(&station.audio_dir, &state.probes);
+        Ok(Json(json!({
+            "bulletins": bulletins,
+            "programs": programs,
+            "files": files,
+        })))
+    })
+    .await
+}
+
+// -- Queue -------------------------------------------------------------------
+
+pub async fn queue_list(State(s): State<AppState>) -> Json<Vec<QueuedView>> {
+    Json(s.handle.status.borrow().queue.clone())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueBody {
+    bulletin: Option<String>,
+    file: Option<String>,
+    priority: Option<String>,
+    at: Option<String>,
+}
+
+/// `{"bulletin": id}` or `{"file": name}` as an engine target, the file
+/// checked, resolved inside `audio_dir` and probed.
+async fn target(
+    station: &Arc<Station>,
+    bulletin: Option<String>,
+    file: Option<String>,
+) -> ApiResult<Target> {
+    match (bulletin, file) {
+        (Some(id), None) => {
+            if station.bulletin(&id).is_none() {
+                return Err(ApiError::not_found(
+                    "unknown_bulletin",
+                    format!(
+                        "Không tìm thấy bản tin / no bulletin with id {id:?} in the station file: \
+                         see GET /api/v1/bulletins"
+                    ),
+                ));
+            }
+            Ok(Target::Bulletin(id))
+        }
+        (None, Some(name)) => {
+            files::check_name(&name)?;
+            let dir = station.audio_dir.clone();
+            blocking(move || {
+                let path = files::resolve(&dir, &name)?;
+                let info =
+                    crate::probe::probe(&path).map_err(|e| files::probe_error(&e, &path, &name))?;
+                Ok(Target::File {
+                    file: name,
+                    path,
+                    seconds: info.seconds,
+                })
+            })
+            .await
+        }
+        _ => Err(ApiError::unprocessable(
+            "bulletin_or_file",
+            "Cần đúng một trong hai / give exactly one of \"bulletin\" (an id) or \"file\" \
+             (a name in audio_dir)",
+        )),
+    }
+}
+
+fn describe(t: &Target) -> String {
+    match t {
+        Target::Bulletin(id) => format!("bulletin {id}"),
+        Target::File { file, .. } => format!("file {file}"),
+    }
+}
+
+fn parse_at(at: Option<&str>, now: DateTime<Utc>) -> ApiResult<Option<DateTime<Utc>>> {
+    let Some(s) = at else { return Ok(None) };
+    let t = timefmt::parse_rfc3339(s).ok_or_else(|| {
+        ApiError::unprocessable(
+            "bad_time",
+            format!(
+                "Thời điểm sai / {s:?} is not an RFC 3339 instant: write e.g. \
+                 \"2026-10-07T06:15:00+07:00\""
+            ),
+        )
+    })?;
+    if t < now - Duration::minutes(1) {
+        return Err(ApiError::unprocessable(
+            "time_in_past",
+            format!("Thời điểm đã qua / {s} is in the past: leave \"at\" out to air now"),
+        ));
+    }
+    if t > now + Duration::days(MAX_AHEAD_DAYS) {
+        return Err(ApiError::unprocessable(
+            "time_too_far",
+            format!("{s} is more than {MAX_AHEAD_DAYS} days ahead"),
+        ));
+    }
+    Ok(Some(t))
+}
+
+fn parse_priority(p: Option<&str>) -> ApiResult<Option<Priority>> {
+    match p {
+        None => Ok(None),
+        Some("emergency") => Err(ApiError::unprocessable(
+            "use_emergency_route",
+            "Khẩn cấp dùng POST /api/v1/emergency / an emergency cuts what airs: send it with \
+             POST /api/v1/emergency",
+        )),
+        Some(s) => Priority::parse(s).map(Some).ok_or_else(|| {
+            ApiError::unprocessable(
+                "bad_priority",
+                format!(
+                    "Mức ưu tiên sai / unknown priority {s:?}: write \"normal\" or \"priority\""
+                ),
+            )
+        }),
+    }
+}
+
+/// The engine's refusal of an operator entry, as an API error.
+fn engine_refusal(msg: String) -> ApiError {
+    if msg.starts_with("no bulletin") {
+        ApiError::not_found(
+            "unknown_bulletin",
+            format!("Không tìm thấy bản tin / {msg}"),
+        )
+    } else {
+        ApiError::unprocessable("refused", msg)
+    }
+}
+
+pub async fn queue_add(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<QueueBody>, JsonRejection>,
+) -> ApiResult<Response> {
+    let detail = match &body {
+        Ok(Json(b)) => format!(
+            "{}{}{}{}",
+            b.bulletin
+                .as_deref()
+                .map(|x| format!("bulletin={x} "))
+                .unwrap_or_default(),
+            b.file
+                .as_deref()
+                .map(|x| format!("file={x} "))
+                .unwrap_or_default(),
+            b.priority
+                .as_deref()
+                .map(|x| format!("priority={x} "))
+                .unwrap_or_default(),
+            b.at.as_deref()
+                .map(|x| format!("at={x}"))
+                .unwrap_or_default(),
+        )
+        .trim()
+        .to_string(),
+        Err(_) => "(invalid body)".to_string(),
+    };
+    let r = async {
+        let Json(b) = body?;
+        let station = s.current.get();
+        let priority = parse_priority(b.priority.as_deref())?;
+        let at = parse_at(b.at.as_deref(), Utc::now())?;
+        let target = target(&station, b.bulletin, b.file).await?;
+        let req = QueueRequest {
+            target,
+            priority,
+            at,
+            requested_by: Some(caller.name.clone()),
+        };
+        ask(&s, |tx| Command::Queue(req, tx))
+            .await?
+            .map_err(engine_refusal)
+    }
+    .await;
+    s.audit(
+        &caller,
+        "queue",
+        &detail,
+        &r.as_ref()
+            .map(|v| format!("id {} {}", v.id, v.occurrence))
+            .map_err(Clone::clone),
+    );
+    let v = r?;
+    Ok((StatusCode::ACCEPTED, Json(v)).into_response())
+}
+
+pub async fn queue_remove(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    id: Result<Path<u64>, PathRejection>,
+) -> ApiResult<Json<Value>> {
+    let Path(id) = id?;
+    let r = async {
+        if ask(&s, |tx| Command::Dequeue(id, tx)).await? {
+            Ok(format!("removed {id}"))
+        } else {
+            Err(ApiError::not_found(
+                "unknown_entry",
+                format!(
+                    "Không có trong hàng đợi / no waiting entry with id {id} (already airing or \
+                     aired?): see GET /api/v1/queue"
+                ),
+            ))
+        }
+    }
+    .await;
+    s.audit(&caller, "dequeue", &format!("id={id}"), &r);
+    r?;
+    Ok(Json(json!({ "removed": id })))
+}
+
+// -- On air ------------------------------------------------------------------
+
+pub async fn skip(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Value>> {
+    let by = format!("token {}", caller.name);
+    let r = match ask(&s, |tx| Command::Skip(by, tx)).await {
+        Ok(Some(title)) => Ok(title),
+        Ok(None) => Err(ApiError::conflict(
+            "nothing_airing",
+            "Không có gì đang phát / nothing airs now, so nothing was skipped",
+        )),
+        Err(e) => Err(e),
+    };
+    s.audit(&caller, "skip", "", &r);
+    Ok(Json(json!({ "skipped": r? })))
+}
+
+/// Wait (bounded) until the engine published `paused == want`.
+async fn await_paused(s: &AppState, want: bool) {
+    let mut rx = s.handle.status.clone();
+    let _ = tokio::time::timeout(ENGINE_TIMEOUT, rx.wait_for(|st| st.paused == want)).await;
+}
+
+pub async fn pause(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Value>> {
+    let r = if s.handle.status.borrow().paused {
+        Err(ApiError::conflict(
+            "already_paused",
+            "Đài đã tạm dừng / the station is already paused: POST /api/v1/resume to air again",
+        ))
+    } else {
+        match tell(&s, Command::Pause(format!("token {}", caller.name))).await {
+            Ok(()) => {
+                await_paused(&s, true).await;
+                Ok("paused".to_string())
+            }
+            Err(e) => Err(e),
+        }
+    };
+    s.audit(&caller, "pause", "", &r);
+    r?;
+    Ok(Json(json!({ "paused": true })))
+}
+
+pub async fn resume(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Value>> {
+    let r = if !s.handle.status.borrow().paused {
+        Err(ApiError::conflict(
+            "not_paused",
+            "Đài không tạm dừng / the station is not paused",
+        ))
+    } else {
+        match tell(&s, Command::Resume(format!("token {}", caller.name))).await {
+            Ok(()) => {
+                await_paused(&s, false).await;
+                Ok("resumed".to_string())
+            }
+            Err(e) => Err(e),
+        }
+    };
+    s.audit(&caller, "resume", "", &r);
+    r?;
+    Ok(Json(json!({ "paused": false })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyBody {
+    bulletin: Option<String>,
+    file: Option<String>,
+    repeat_every: Option<String>,
+    until: Option<String>,
+}
+
+pub async fn emergency(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<EmergencyBody>, JsonRejection>,
+) -> ApiResult<Response> {
+    let detail = match &body {
+        Ok(Json(b)) => format!(
+            "{}{}repeat_every={} until={}",
+            b.bulletin
+                .as_deref()
+                .map(|x| format!("bulletin={x} "))
+                .unwrap_or_default(),
+            b.file
+                .as_deref()
+                .map(|x| format!("file={x} "))
+                .unwrap_or_default(),
+            b.repeat_every.as_deref().unwrap_or("-"),
+            b.until.as_deref().unwrap_or("-"),
+        ),
+        Err(_) => "(invalid body)".to_string(),
+    };
+    let r = async {
+        let Json(b) = body?;
+        let now = Utc::now();
+        let repeat_every = match b.repeat_every.as_deref() {
+            None => None,
+            Some(x) => match crate::config::parse_duration(x) {
+                Some(n) if n >= MIN_REPEAT_SECONDS => Some(Duration::seconds(i64::from(n))),
+                Some(_) => {
+                    return Err(ApiError::unprocessable(
+                        "repeat_too_often",
+                        format!(
+                            "repeat_every {x:?} is shorter than one minute: write e.g. \"30m\""
+                        ),
+                    ))
+                }
+                None => {
+                    return Err(ApiError::unprocessable(
+                        "bad_duration",
+                        format!(
+                            "Khoảng lặp sai / repeat_every {x:?} is not a duration: write e.g. \
+                             \"30m\", \"1h\" or \"1h30m\""
+                        ),
+                    ))
+                }
+            },
+        };
+        let until = match b.until.as_deref() {
+            None => None,
+            Some(u) => match parse_at(Some(u), now)? {
+                Some(t) if t > now => Some(t),
+                _ => {
+                    return Err(ApiError::unprocessable(
+                        "time_in_past",
+                        format!("until {u} is not in the future"),
+                    ))
+                }
+            },
+        };
+        let station = s.current.get();
+        let target = target(&station, b.bulletin, b.file).await?;
+        let what = describe(&target);
+        let req = EmergencyRequest {
+            target,
+            repeat_every,
+            until,
+            requested_by: Some(caller.name.clone()),
+        };
+        let v = ask(&s, |tx| Command::Emergency(req, tx))
+            .await?
+            .map_err(engine_refusal)?;
+        Ok((v, what))
+    }
+    .await;
+    s.audit(
+        &caller,
+        "emergency",
+        &detail,
+        &r.as_ref()
+            .map(|(v, what)| format!("{what} id {}", v.id))
+            .map_err(Clone::clone),
+    );
+    let (v, _) = r?;
+    Ok((StatusCode::ACCEPTED, Json(v)).into_response())
+}
+
+pub async fn emergency_cancel(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Value>> {
+    let by = format!("token {}", caller.name);
+    let r = match ask(&s, |tx| Command::CancelEmergency(by, tx)).await {
+        Ok(true) => Ok("cancelled".to_string()),
+        Ok(false) => Err(ApiError::conflict(
+            "no_emergency",
+            "Không có phát khẩn cấp / no emergency airs, waits or repeats",
+        )),
+        Err(e) => Err(e),
+    };
+    s.audit(&caller, "cancel_emergency", "", &r);
+    r?;
+    Ok(Json(json!({ "cancelled": true })))
+}
+
+pub async fn reload(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Value>> {
+    let path = s.config_path.clone();
+    let r = match crate::daemon::reload(&path, &s.current, &s.handle).await {
+        Ok(st) => Ok(st),
+        Err(diags) => {
+            let mut e = ApiError::unprocessable(
+                "invalid_station_file",
+                format!(
+                    "Tệp cấu hình có lỗi / {} has {} error(s); the station keeps running the \
+                     old one. Fix them (`loa check --config {}`) and reload again.",
+                    path.display(),
+                    diags.len(),
+                    path.display()
+                ),
+            );
+            e.errors = diags.iter().map(ToString::to_string).collect();
+            Err(e)
+        }
+    };
+    s.audit(
+        &caller,
+        "reload",
+        &path.display().to_string(),
+        &r.as_ref()
+            .map(|st| {
+                format!(
+                    "{} bulletins, {} programmes",
+                    st.bulletins.len(),
+                    st.programs.len()
+                )
+            })
+            .map_err(Clone::clone),
+    );
+    let st = r?;
+    Ok(Json(json!({
+        "reloaded": true,
+        "bulletins": st.bulletins.len(),
+        "programs": st.programs.len(),
+    })))
+}
+
+// -- The ledger ----------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerQuery {
+    from: Option<String>,
+    to: Option<String>,
+    campaign: Option<String>,
+    format: Option<String>,
+}
+
+fn format_of(q: &LedgerQuery) -> ApiResult<Format> {
+    match q.format.as_deref() {
+        None | Some("json") => Ok(Format::Json),
+        Some("csv") => Ok(Format::Csv),
+        Some(other) => Err(ApiError::bad_request(
+            "bad_format",
+            format!("Định dạng sai / format {other:?}: write format=json or format=csv"),
+        )),
+    }
+}
+
+fn open_ledger(station: &Station) -> ApiResult<Ledger> {
+    let path = station.ledger_path();
+    Ledger::open_read_only(&path, station.timezone).map_err(|e| {
+        ApiError::internal(format!(
+            "Không mở được sổ phát sóng / the airtime ledger {} cannot be read: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// A campaign named nowhere would give an empty report that reads as
+/// "nothing aired": refuse it (as `loa report` does).
+fn check_campaign(station: &Station, ledger: &Ledger, id: Option<&str>) -> ApiResult<()> {
+    let Some(id) = id else { return Ok(()) };
+    if station.campaign(id).is_some() {
+        return Ok(());
+    }
+    let f = Filter {
+        from: None,
+        to: None,
+        campaign: Some(id.to_string()),
+    };
+    let known = ledger
+        .airtime_totals(&f)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    if known.is_empty() {
+        let ids: Vec<&str> = station.campaigns.iter().map(|c| c.id.as_str()).collect();
+        return Err(ApiError::not_found(
+            "unknown_campaign",
+            format!(
+                "Không có chiến dịch / no campaign {id:?} in the station file or the ledger; \
+                 known campaigns: {}",
+                if ids.is_empty() {
+                    "(none)".into()
+                } else {
+                    ids.join(", ")
+                }
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A JSON or CSV text as a response; CSV as a download named `name`.
+fn document(text: String, fmt: Format, name: &str) -> Response {
+    match fmt {
+        Format::Csv => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/csv; charset=utf-8"),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\""))
+                        .unwrap_or(HeaderValue::from_static("attachment")),
+                ),
+            ],
+            text,
+        )
+            .into_response(),
+        _ => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            text,
+        )
+            .into_response(),
+    }
+}
+
+/// `YYYY-MM-DD` of an instant in the station's zone, for file names.
+fn day(t: DateTime<Utc>, station: &Station) -> String {
+    timefmt::local_date(t, station.timezone).to_string()
+}
+
+pub async fn airtime(
+    State(s): State<AppState>,
+    q: Result<Query<LedgerQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = q?;
+    let fmt = format_of(&q)?;
+    let station = s.current.get();
+    let (from, to) = crate::cli::range(&station, q.from.as_deref(), q.to.as_deref(), Utc::now())
+        .map_err(range_error)?;
+    cap_range(from, to)?;
+    blocking(move || {
+        let ledger = open_ledger(&station)?;
+        check_campaign(&station, &ledger, q.campaign.as_deref())?;
+        let rows = ledger
+            .rows(&Filter {
+                from: Some(from),
+                to: Some(to),
+                campaign: q.campaign.clone(),
+            })
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let name = format!(
+            "airtime-{}-{}",
+            day(from, &station),
+            day(to - Duration::milliseconds(1), &station)
+        );
+        Ok(document(report::format_airtime(&rows, fmt), fmt, &name))
+    })
+    .await
+}
+
+pub async fn report(
+    State(s): State<AppState>,
+    q: Result<Query<LedgerQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = q?;
+    let fmt = format_of(&q)?;
+    let station = s.current.get();
+    let tz = station.timezone;
+    let bound = |v: Option<&str>, b: Bound, key: &str| {
+        v.map(|x| {
+            timefmt::parse_bound(x, b, tz).map_err(|e| {
+                ApiError::bad_request("bad_range", format!("Khoảng thời gian sai / {key}: {e}"))
+            })
+        })
+        .transpose()
+    };
+    let from = bound(q.from.as_deref(), Bound::Start, "from")?;
+    let to = bound(q.to.as_deref(), Bound::End, "to")?;
+    if let (Some(a), Some(b)) = (from, to) {
+        if b <= a {
+            return Err(ApiError::bad_request(
+                "bad_range",
+                "Khoảng thời gian sai / `to` is not after `from` (`to` is an inclusive date)",
+            ));
+        }
+    }
+    blocking(move || {
+        let ledger = open_ledger(&station)?;
+        check_campaign(&station, &ledger, q.campaign.as_deref())?;
+        let filter = Filter {
+            from,
+            to,
+            campaign: q.campaign.clone(),
+        };
+        let r = report::report(&ledger, &station.campaigns, &filter)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let name = match (from, to) {
+            (Some(a), Some(b)) => format!(
+                "bao-cao-{}-{}",
+                day(a, &station),
+                day(b - Duration::milliseconds(1), &station)
+            ),
+            _ => "bao-cao".to_string(),
+        };
+        Ok(document(report::format_report(&r, fmt), fmt, &name))
+    })
+    .await
+}
+
+/// The audit listing's default reach.
+const AUDIT_DEFAULT_DAYS: i64 = 30;
+
+pub async fn audit(
+    State(s): State<AppState>,
+    q: Result<Query<RangeQuery>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let Query(q) = q?;
+    let station = s.current.get();
+    let tz = station.timezone;
+    let from = match q.from.as_deref() {
+        Some(x) => timefmt::parse_bound(x, Bound::Start, tz)
+            .map_err(|e| ApiError::bad_request("bad_range", format!("from: {e}")))?,
+        None => Utc::now() - Duration::days(AUDIT_DEFAULT_DAYS),
+    };
+    let to =
+        q.to.as_deref()
+            .map(|x| {
+                timefmt::parse_bound(x, Bound::End, tz)
+                    .map_err(|e| ApiError::bad_request("bad_range", format!("to: {e}")))
+            })
+            .transpose()?;
+    let recorder = s.recorder.clone();
+    blocking(move || {
+        // Read what was just written: actions are audited asynchronously.
+        recorder.flush(StdDuration::from_millis(500));
+        let ledger = open_ledger(&station)?;
+        let rows = ledger
+            .audit_rows(Some(from), to)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok(Json(serde_json::to_value(rows).unwrap_or_default()))
+    })
+    .await
+}
