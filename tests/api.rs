@@ -285,7 +285,16 @@ fn the_api_steers_a_running_station() {
 #[test]
 fn a_taken_port_stops_the_start_with_a_clear_error() {
     let st = station();
-    let _holder = std::net::TcpListener::bind(st.addr).unwrap();
+    // Hold a port of our own (not st.addr, which a parallel test's daemon
+    // may have been handed meanwhile) and point the station at it.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = holder.local_addr().unwrap();
+    let text = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(
+        &st.config,
+        text.replace(&st.addr.to_string(), &taken.to_string()),
+    )
+    .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_loa"))
         .args(["run", "--config", st.config.to_str().unwrap()])
         .env_remove("LOA_CONFIG")
@@ -294,7 +303,7 @@ fn a_taken_port_stops_the_start_with_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("[api] listen"), "{err}");
-    assert!(err.contains(&st.addr.to_string()), "{err}");
+    assert!(err.contains(&taken.to_string()), "{err}");
 }
 
 #[test]
