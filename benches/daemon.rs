@@ -294,8 +294,20 @@ fn playing() {
     }
 }
 
+/// `cargo bench --bench daemon -- playing` runs only the parts named.
 fn main() {
-    idle();
-    playing();
-    lateness();
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let want = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    if want("idle") {
+        idle();
+    }
+    if want("playing") {
+        playing();
+    }
+    if want("lateness") {
+        lateness();
+    }
 }

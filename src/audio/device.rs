@@ -165,8 +165,7 @@ impl DeviceSink {
         }
         .map_err(|e| self.open_error(e))?;
         stream.play().map_err(|e| self.open_error(e))?;
-        let capacity =
-            (QUEUE.as_secs_f64() * f64::from(format.rate)) as usize * format.channels as usize;
+        let capacity = queue_capacity(format);
         Ok(OpenStream {
             _stream: stream,
             shared,
@@ -200,6 +199,11 @@ fn choose_config(
     }
 }
 
+/// Samples the queue holds ahead of the callback.
+fn queue_capacity(format: Format) -> usize {
+    (QUEUE.as_secs_f64() * f64::from(format.rate)) as usize * format.channels as usize
+}
+
 /// cpal's callback: silence until the item's start instant, then queued
 /// samples, then silence again on underrun (cpal pre-fills silence).
 fn callback<T>(
@@ -211,6 +215,7 @@ where
 {
     let ch = format.channels as usize;
     let rate = f64::from(format.rate);
+    let low_water = queue_capacity(format) / 2;
     move |out: &mut [T], _info| {
         let Ok(mut q) = shared.queue.lock() else {
             return;
@@ -241,8 +246,14 @@ where
             *o = T::from_sample(s);
         }
         q.frames += n as u64;
+        // Wake the writer only once half the queue is free: it then refills
+        // a whole half in one go, instead of trading a wake-up for every
+        // small callback buffer (hundreds a second on some cards).
+        let low = q.samples.len() <= low_water;
         drop(q);
-        shared.room.notify_one();
+        if low {
+            shared.room.notify_one();
+        }
     }
 }
 
