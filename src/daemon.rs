@@ -197,6 +197,7 @@ pub async fn run(config_path: PathBuf, station: Station) -> Result<ExitCode> {
         )
     })?;
     info!(listen = %listen, "HTTP API listening");
+    log_next(&station);
     let running = start(station)?;
     let api = crate::api::ApiState::new(
         running.handle.clone(),
@@ -232,6 +233,21 @@ pub async fn run(config_path: PathBuf, station: Station) -> Result<ExitCode> {
         warn!("the engine did not stop in time; exiting anyway");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Say what airs next, so whoever starts the station knows what to wait for.
+fn log_next(station: &Station) {
+    let now = chrono::Utc::now();
+    let next = crate::schedule::schedule(station, now, now + chrono::Duration::days(8));
+    match next.first() {
+        Some(o) => info!(
+            id = o.id,
+            "next: {} at {}",
+            o.title,
+            o.at.format("%Y-%m-%d %H:%M:%S %:z")
+        ),
+        None => warn!("nothing is scheduled in the next 8 days (see `loa schedule`)"),
+    }
 }
 
 /// Some settings are read once at start: the output device, the API
