@@ -1,0 +1,189 @@
+//! Soak: a dense schedule while the daemon is killed with SIGKILL every few
+//! seconds and restarted at once. Afterwards every occurrence has exactly
+//! one ledger row (nothing lost, nothing aired twice) and the ledger is
+//! intact.
+//!
+//! `make test` runs 60 s of it; `LOA_SOAK_SECS=3600 cargo test --test soak`
+//! runs the hour the issue asks for.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Timelike, Utc};
+use loa::ledger::{Filter, Ledger, Outcome};
+
+fn start(dir: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_loa"))
+        .args(["run", "--config"])
+        .arg(dir.join("station.toml"))
+        .env("LOA_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("loa.log"))
+                .unwrap(),
+        ))
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn kill_9_again_and_again_loses_nothing_and_airs_nothing_twice() {
+    let secs: i64 = std::env::var("LOA_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let dir = tempfile::tempdir().unwrap();
+    let audio = Path::new(env!("CARGO_MANIFEST_DIR")).join("audio");
+    // Keep clear of midnight: the times below are one day's HH:MM:SS.
+    let mut now = Utc::now();
+    let left_today = 86_400 - i64::from(now.num_seconds_from_midnight());
+    if left_today < secs + 120 {
+        std::thread::sleep(Duration::from_secs(left_today as u64 + 1));
+        now = Utc::now();
+    }
+    let begin = now.with_nanosecond(0).unwrap() + chrono::Duration::seconds(3);
+    let end = begin + chrono::Duration::seconds(secs);
+    // Three bulletins of 5–9 s, each every 12 s, offset by 4 s: the line is
+    // busy most of the time and items queue behind each other.
+    let times = |offset: i64| -> String {
+        let mut t = begin + chrono::Duration::seconds(offset);
+        let mut v = Vec::new();
+        while t < end {
+            v.push(format!("\"{}\"", t.format("%H:%M:%S")));
+            t += chrono::Duration::seconds(12);
+        }
+        v.join(", ")
+    };
+    let text = format!(
+        r#"[station]
+name = "Soak"
+timezone = "UTC"
+audio_dir = "{audio}"
+data_dir = "var"
+[output]
+kind = "wav"
+path = "var/aired.wav"
+[api]
+listen = "127.0.0.1:0"
+[[bulletin]]
+id = "a"
+title = "A"
+file = "jingles/nhac-hieu.mp3"
+grace = "30s"
+at = [{a}]
+[[bulletin]]
+id = "b"
+title = "B"
+file = "jingles/ket-thuc.mp3"
+grace = "30s"
+at = [{b}]
+[[bulletin]]
+id = "c"
+title = "C"
+file = "jingles/nhac-hieu.mp3"
+priority = "priority"
+grace = "30s"
+at = [{c}]
+"#,
+        audio = audio.display(),
+        a = times(0),
+        b = times(4),
+        c = times(8),
+    );
+    std::fs::write(dir.path().join("station.toml"), text).unwrap();
+
+    // Kill -9 at pseudo-random moments, 3–10 s apart, until the end.
+    let mut seed = u64::from(now.timestamp_subsec_nanos()) | 1;
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let deadline = Instant::now() + Duration::from_secs(secs as u64 + 3);
+    let mut child = start(dir.path());
+    let mut kills = 0;
+    while Instant::now() < deadline {
+        let wait = Duration::from_millis(3000 + rand() % 7000);
+        std::thread::sleep(wait.min(deadline.saturating_duration_since(Instant::now())));
+        if Instant::now() >= deadline {
+            break;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        child = start(dir.path());
+    }
+    // Let the last items finish, then stop cleanly.
+    std::thread::sleep(Duration::from_secs(12));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap();
+
+    let db = dir.path().join("var/airtime.db");
+    let ledger = Ledger::open_read_only(&db, chrono_tz::UTC).unwrap();
+    assert_eq!(ledger.integrity_check().unwrap(), "ok");
+    let rows = ledger.rows(&Filter::default()).unwrap();
+    let log = std::fs::read_to_string(dir.path().join("loa.log")).unwrap_or_default();
+
+    // Nothing twice: one row per occurrence.
+    let mut per: HashMap<&str, Vec<Option<Outcome>>> = HashMap::new();
+    for r in &rows {
+        per.entry(r.occurrence.as_str())
+            .or_default()
+            .push(r.outcome);
+    }
+    let twice: Vec<_> = per.iter().filter(|(_, v)| v.len() > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "occurrences with several rows: {twice:?}\n{log}"
+    );
+
+    // Nothing lost: every occurrence from the start up to the last 12 s
+    // before the clean stop has its row, closed.
+    let expected: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .zip([0i64, 4, 8])
+        .flat_map(|(id, offset)| {
+            let mut v = Vec::new();
+            let mut t = begin + chrono::Duration::seconds(offset);
+            while t < end - chrono::Duration::seconds(30) {
+                v.push(format!("{id}@{}", loa::timefmt::rfc3339(t, chrono_tz::UTC)));
+                t += chrono::Duration::seconds(12);
+            }
+            v
+        })
+        .collect();
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|k| !per.contains_key(k.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no row for {missing:?} ({kills} kills)\n{log}"
+    );
+    assert!(rows.iter().all(|r| r.outcome.is_some()), "open rows left");
+    let count = |o: Outcome| rows.iter().filter(|r| r.outcome == Some(o)).count();
+    let completed = count(Outcome::Completed);
+    assert!(completed > 0, "nothing completed");
+    // Every kill cuts at most the one item on air.
+    assert!(
+        count(Outcome::Interrupted) <= kills + 1,
+        "{} interrupted for {kills} kills",
+        count(Outcome::Interrupted)
+    );
+    let first: DateTime<Utc> = begin;
+    println!(
+        "soak {secs} s from {first}: {kills} kills, {} rows: {completed} completed, {} interrupted, {} missed, {} failed",
+        rows.len(),
+        count(Outcome::Interrupted),
+        count(Outcome::Missed),
+        count(Outcome::Failed)
+    );
+}
