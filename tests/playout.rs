@@ -458,3 +458,57 @@ fn run_refuses_a_broken_station_file_with_the_check_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bulletin \"a\", key `file`"), "{err}");
 }
+
+#[test]
+fn every_accepted_format_plays_to_completion() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio");
+    let files = [
+        "aac-lc-moov-end.m4a",
+        "aac-lc-moov-start.m4a",
+        "aac-lc.aac",
+        "flac.flac",
+        "mp3-big-cover.mp3",
+        "mp3-cbr.mp3",
+        "mp3-mono-22k.mp3",
+        "mp3-no-xing.mp3",
+        "mp3-vbr.mp3",
+        "vorbis.ogg",
+        "wav-8k.wav",
+        "wav-f32.wav",
+        "wav-s16.wav",
+        "wav-s24.wav",
+        "wav-u8.wav",
+    ];
+    let (t, _) = hms_in(4);
+    let mut body = String::new();
+    for (i, f) in files.iter().enumerate() {
+        body.push_str(&format!(
+            "[[bulletin]]\nid = \"f{i}\"\ntitle = \"{f}\"\nfile = \"fx/{f}\"\nat = [\"{t}\"]\n"
+        ));
+    }
+    let st = Station::new(WAV_FAST, &body);
+    copy_dir(&fixtures, &st.path("audio/fx"));
+    let mut child = st.start();
+    let rows = st.wait_for("every format to end", Duration::from_secs(60), |rows| {
+        rows.len() == files.len() && rows.iter().all(|r| r.outcome.is_some())
+    });
+    signal(&child, "TERM");
+    wait_exit(&mut child, Duration::from_secs(5));
+    for r in &rows {
+        let probed = loa::probe::probe(&fixtures.join(&r.title)).unwrap().seconds;
+        assert_eq!(
+            r.outcome,
+            Some(Outcome::Completed),
+            "{}: {:?}",
+            r.title,
+            r.reason
+        );
+        assert!(
+            (r.aired_seconds - probed).abs() < 0.1,
+            "{}: aired {} s, probed {} s",
+            r.title,
+            r.aired_seconds,
+            probed
+        );
+    }
+}
