@@ -56,6 +56,9 @@ const TICK: std::time::Duration = std::time::Duration::from_secs(1);
 const MAX_BACKFILL: Duration = Duration::days(7);
 /// How often the progress of the airing item is checkpointed to the ledger.
 const PROGRESS_EVERY: f64 = 5.0;
+/// Reason recorded for an entry an operator took out of the queue (the
+/// audit table says who).
+const DEQUEUED: &str = "removed from the queue by an operator";
 /// How often `scan_end` is saved.
 const ALIVE_EVERY: Duration = Duration::seconds(30);
 
@@ -200,7 +203,7 @@ enum Stop {
     Interrupt(String),
     /// Put it back in the queue if it had not started (pre-emption).
     Requeue(String),
-    /// Drop it silently if it had not started (dequeued).
+    /// Record it `skipped` if it had not started (dequeued).
     Drop,
 }
 
@@ -799,6 +802,10 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 self.enqueue(c.entry);
                 return;
             }
+            (PlayEnd::Cancelled, Some(Stop::Drop)) if !started => {
+                self.close_unaired(c.entry, Outcome::Skipped, DEQUEUED.to_string());
+                return;
+            }
             (PlayEnd::Cancelled, _) if !started => {
                 if self.shutting_down {
                     // Not decided after all: the next run decides it again.
@@ -868,7 +875,8 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             }
             Command::Dequeue(id, reply) => {
                 let found = if let Some(i) = self.queue.iter().position(|e| e.id == id) {
-                    self.queue.remove(i);
+                    let e = self.queue.remove(i);
+                    self.close_unaired(e, Outcome::Skipped, DEQUEUED.to_string());
                     true
                 } else if let Some(c) = self
                     .line
@@ -932,7 +940,13 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             Command::CancelEmergency(by, reply) => {
                 let had = self.repeat.take().is_some();
                 let before = self.queue.len();
-                self.queue.retain(|e| e.airing.source != Source::Emergency);
+                let (cancelled, kept): (Vec<Entry>, Vec<Entry>) = std::mem::take(&mut self.queue)
+                    .into_iter()
+                    .partition(|e| e.airing.source == Source::Emergency);
+                self.queue = kept;
+                for e in cancelled {
+                    self.close_unaired(e, Outcome::Skipped, format!("emergency cancelled by {by}"));
+                }
                 let mut stopped = false;
                 if self
                     .line

@@ -558,3 +558,26 @@ async fn reload_drops_removed_items_and_keeps_what_aired() {
     let rows = rig.stop().await;
     assert_eq!(rows.len(), 2, "{:?}", outcomes(&rows));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_dequeued_occurrence_is_recorded_skipped_not_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 58)));
+    rig.run_for(5).await; // a airs, b waits in the queue
+    let queued = rig.handle.status.borrow().queue.clone();
+    let b = queued.iter().find(|q| q.bulletin == "b").expect("b queued");
+    let (tx, rx) = oneshot::channel();
+    rig.handle
+        .commands
+        .send(Command::Dequeue(b.id, tx))
+        .await
+        .unwrap();
+    assert!(rx.await.unwrap());
+    rig.run_for(120).await;
+    assert_eq!(rig.played(), ["a.mp3"]);
+    let rows = rig.stop().await;
+    let b = by_bulletin(&rows, "b");
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].outcome, Some(Outcome::Skipped));
+    assert_eq!(b[0].reason.as_deref(), Some(DEQUEUED));
+}
