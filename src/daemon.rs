@@ -86,6 +86,7 @@ pub fn start(station: Station) -> Result<Running> {
     let resume = engine::Resume {
         settled: ledger.settled_since(now - chrono::Duration::days(SETTLED_LOOKBACK_DAYS))?,
         last_alive: ledger.last_alive()?,
+        emergency: ledger.state("emergency")?,
     };
     let recorder = Recorder::start(ledger);
     let api_recorder = recorder.clone();

@@ -60,6 +60,8 @@
 //! value TEXT`. `decided_until` is the instant (RFC 3339) up to which the
 //! daemon has decided every scheduled occurrence, so a restart knows what it
 //! missed while it was down, and a clock that went backwards replays nothing.
+//! `emergency` (JSON) is a repeating emergency in force, so its repeats go
+//! on after a power cut.
 //!
 //! Example: minutes aired per campaign in October 2026 (UTC+7):
 //!
@@ -1222,32 +1224,47 @@ impl Ledger {
 
     /// The instant up to which the daemon decided the plan, if it ever ran.
     pub fn last_alive(&self) -> Result<Option<DateTime<Utc>>> {
-        let action = "read the daemon's progress";
-        let v: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT value FROM state WHERE key = ?1",
-                [DECIDED_UNTIL],
-                |r| r.get(0),
-            )
+        Ok(self
+            .state(DECIDED_UNTIL)?
+            .as_deref()
+            .and_then(parse_rfc3339))
+    }
+
+    /// Save the instant up to which the daemon decided the plan.
+    pub fn set_last_alive(&mut self, at: DateTime<Utc>) -> Result<()> {
+        self.set_state(DECIDED_UNTIL, Some(&rfc3339(at, self.tz)))
+    }
+
+    /// A value of the daemon's own bookkeeping (table `state`).
+    pub fn state(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM state WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
             .map(Some)
             .or_else(|e| match e {
                 rusqlite::Error::QueryReturnedNoRows => Ok(None),
                 e => Err(e),
             })
-            .map_err(self.err(action))?;
-        Ok(v.as_deref().and_then(parse_rfc3339))
+            .map_err(self.err("read the daemon's bookkeeping"))
     }
 
-    /// Save the instant up to which the daemon decided the plan.
-    pub fn set_last_alive(&mut self, at: DateTime<Utc>) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO state (key, value) VALUES (?1, ?2) \
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            )
-            .and_then(|mut s| s.execute(params![DECIDED_UNTIL, rfc3339(at, self.tz)]))
-            .map_err(self.err("save the daemon's progress"))?;
+    /// Set (or with `None`, remove) a value of the daemon's bookkeeping.
+    pub fn set_state(&mut self, key: &str, value: Option<&str>) -> Result<()> {
+        let r = match value {
+            Some(v) => self
+                .conn
+                .prepare_cached(
+                    "INSERT INTO state (key, value) VALUES (?1, ?2) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .and_then(|mut s| s.execute(params![key, v])),
+            None => self
+                .conn
+                .prepare_cached("DELETE FROM state WHERE key = ?1")
+                .and_then(|mut s| s.execute([key])),
+        };
+        r.map_err(self.err("save the daemon's bookkeeping"))?;
         Ok(())
     }
 

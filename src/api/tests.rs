@@ -119,6 +119,7 @@ async fn rig() -> Rig {
         Resume {
             settled: Default::default(),
             last_alive: None,
+            emergency: None,
         },
     );
     tokio::spawn(engine.run());

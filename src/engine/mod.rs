@@ -217,6 +217,75 @@ struct Repeat {
     bulletin: String,
 }
 
+/// `state` key of the repeating emergency in force.
+const EMERGENCY_STATE: &str = "emergency";
+
+/// A repeating emergency as saved in the ledger, so a storm warning keeps
+/// repeating after a power cut.
+#[derive(Serialize, serde::Deserialize)]
+struct SavedRepeat {
+    bulletin: Option<String>,
+    file: Option<String>,
+    path: Option<PathBuf>,
+    seconds: Option<f64>,
+    every_seconds: i64,
+    until: Option<DateTime<Utc>>,
+    next_at: DateTime<Utc>,
+    requested_by: Option<String>,
+    title: String,
+}
+
+impl Repeat {
+    fn save(&self) -> String {
+        let (bulletin, file, path, seconds) = match &self.target {
+            Target::Bulletin(id) => (Some(id.clone()), None, None, None),
+            Target::File {
+                file,
+                path,
+                seconds,
+            } => (None, Some(file.clone()), Some(path.clone()), Some(*seconds)),
+        };
+        serde_json::to_string(&SavedRepeat {
+            bulletin,
+            file,
+            path,
+            seconds,
+            every_seconds: self.every.num_seconds(),
+            until: self.until,
+            next_at: self.next_at,
+            requested_by: self.requested_by.clone(),
+            title: self.title.clone(),
+        })
+        .expect("a repeat serializes")
+    }
+
+    fn restore(json: &str) -> Option<Repeat> {
+        let s: SavedRepeat = serde_json::from_str(json).ok()?;
+        let target = match (s.bulletin, s.file, s.path, s.seconds) {
+            (Some(id), ..) => Target::Bulletin(id),
+            (None, Some(file), Some(path), Some(seconds)) => Target::File {
+                file,
+                path,
+                seconds,
+            },
+            _ => return None,
+        };
+        let bulletin = match &target {
+            Target::Bulletin(id) => id.clone(),
+            Target::File { file, .. } => file.clone(),
+        };
+        Some(Repeat {
+            target,
+            every: Duration::seconds(s.every_seconds.max(60)),
+            until: s.until,
+            next_at: s.next_at,
+            requested_by: s.requested_by,
+            title: s.title,
+            bulletin,
+        })
+    }
+}
+
 pub struct Engine<C: Clock, P: Playout> {
     station: Arc<Station>,
     clock: C,
@@ -245,6 +314,9 @@ pub struct Resume {
     pub settled: HashMap<String, Outcome>,
     /// Where the last run got to (`scan_end`), if there was one.
     pub last_alive: Option<DateTime<Utc>>,
+    /// The repeating emergency in force when the last run stopped (the
+    /// ledger's `state` value `emergency`).
+    pub emergency: Option<String>,
 }
 
 /// The longest grace of any item: how far back a restart looks.
@@ -284,6 +356,14 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             // A first start airs what is within grace and invents no misses.
             None => now - max_grace(&station),
         };
+        let repeat = resume.emergency.as_deref().and_then(Repeat::restore);
+        if let Some(r) = &repeat {
+            warn!(
+                bulletin = %r.bulletin,
+                next = %rfc3339(r.next_at.max(now), station.timezone),
+                "a repeating emergency was in force when the station stopped; its repeats go on"
+            );
+        }
         let decided = resume.settled.keys().map(|k| (k.clone(), now)).collect();
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let status = Status {
@@ -311,7 +391,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             alive_saved: now,
             clock_suspect,
             paused: false,
-            repeat: None,
+            repeat,
             seq: 0,
             shutting_down: false,
             metrics: Arc::clone(&metrics),
@@ -562,11 +642,18 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         self.recorder.record(e.airing, outcome, Some(reason));
     }
 
+    /// Keep the ledger's copy of the repeating emergency current.
+    fn save_repeat(&self) {
+        self.recorder
+            .state(EMERGENCY_STATE, self.repeat.as_ref().map(Repeat::save));
+    }
+
     fn repeat_emergency(&mut self, now: DateTime<Utc>) {
         let Some(r) = &mut self.repeat else { return };
         if r.until.is_some_and(|u| now > u) {
             info!(bulletin = %r.bulletin, "emergency repeats ended");
             self.repeat = None;
+            self.save_repeat();
             return;
         }
         if now < r.next_at {
@@ -577,6 +664,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             r.next_at += r.every;
         }
         let (target, by) = (r.target.clone(), r.requested_by.clone());
+        self.save_repeat();
         if let Ok(e) = self.operator_entry(
             &target,
             Some(Priority::Emergency),
@@ -930,6 +1018,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                         } else {
                             self.repeat = None;
                         }
+                        self.save_repeat();
                         warn!(bulletin = %e.airing.bulletin, by = ?req.requested_by, "emergency broadcast");
                         self.decided.insert(e.airing.occurrence.clone(), now);
                         self.enqueue(e);
@@ -939,6 +1028,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             }
             Command::CancelEmergency(by, reply) => {
                 let had = self.repeat.take().is_some();
+                self.save_repeat();
                 let before = self.queue.len();
                 let (cancelled, kept): (Vec<Entry>, Vec<Entry>) = std::mem::take(&mut self.queue)
                     .into_iter()
@@ -1088,6 +1178,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
 
     async fn shutdown(&mut self) {
         self.shutting_down = true;
+        // Not saved: the ledger keeps the repeat for the next start.
         self.repeat = None;
         self.stop_current("daemon stopped".to_string());
         // Wait (bounded) for the fade-out and the final events.

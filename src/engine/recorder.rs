@@ -49,6 +49,10 @@ enum Op {
         reason: Option<String>,
     },
     Alive(DateTime<Utc>),
+    State {
+        key: &'static str,
+        value: Option<String>,
+    },
     Audit {
         who: String,
         action: String,
@@ -126,6 +130,11 @@ impl Recorder {
     /// Remember how far the engine has decided the plan (see the engine).
     pub fn alive(&self, at: DateTime<Utc>) {
         self.send(Op::Alive(at));
+    }
+
+    /// Set or clear a value of the daemon's bookkeeping (`state` table).
+    pub fn state(&self, key: &'static str, value: Option<String>) {
+        self.send(Op::State { key, value });
     }
 
     pub fn audit(&self, who: &str, action: &str, detail: &str, result: &str) {
@@ -264,6 +273,7 @@ impl Writer {
                 self.ledger.record(airing, *outcome, reason.as_deref())?;
             }
             Op::Alive(at) => self.ledger.set_last_alive(*at)?,
+            Op::State { key, value } => self.ledger.set_state(key, value.as_deref())?,
             Op::Audit {
                 who,
                 action,

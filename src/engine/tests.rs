@@ -112,6 +112,7 @@ fn start(station: Station, clock: TestClock) -> Rig {
     let resume = Resume {
         settled: ledger.settled_since(now - Duration::days(8)).unwrap(),
         last_alive: ledger.last_alive().unwrap(),
+        emergency: ledger.state("emergency").unwrap(),
     };
     let recorder = Recorder::start(ledger);
     let (tx, rx) = mpsc::unbounded_channel();
@@ -580,4 +581,53 @@ async fn a_dequeued_occurrence_is_recorded_skipped_not_forgotten() {
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].outcome, Some(Outcome::Skipped));
     assert_eq!(b[0].reason.as_deref(), Some(DEQUEUED));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_repeating_emergency_goes_on_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 0, 0)));
+    let (tx, rx) = oneshot::channel();
+    rig.handle
+        .commands
+        .send(Command::Emergency(
+            EmergencyRequest {
+                target: Target::Bulletin("storm".into()),
+                repeat_every: Some(Duration::minutes(30)),
+                until: Some(at(14, 0, 0)),
+                requested_by: Some("chu-tich".into()),
+            },
+            tx,
+        ))
+        .await
+        .unwrap();
+    rx.await.unwrap().unwrap();
+    rig.run_for(60).await; // aired once at 12:00
+    rig.stop().await;
+    // Power back at 12:40: the 12:30 repeat was missed, one airs at once,
+    // then 13:00, 13:30, 14:00 would be past `until` (14:00:00 is not after).
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 40, 0)));
+    rig.run_for(3 * 3600).await;
+    let rows = rig.stop().await;
+    let storms: Vec<_> = by_bulletin(&rows, "storm")
+        .into_iter()
+        .map(|r| r.started_at.clone().unwrap())
+        .collect();
+    assert_eq!(
+        storms,
+        [
+            "2026-10-07T12:00:00.000+07:00",
+            "2026-10-07T12:40:00.000+07:00",
+            "2026-10-07T13:00:00.000+07:00",
+            "2026-10-07T13:30:00.000+07:00",
+            "2026-10-07T14:00:00.000+07:00",
+        ]
+    );
+    // And after `until` nothing is left to resume.
+    let ledger = Ledger::open_read_only(&dir.path().join("var/airtime.db"), rig_tz()).unwrap();
+    assert_eq!(ledger.state("emergency").unwrap(), None);
+}
+
+fn rig_tz() -> chrono_tz::Tz {
+    chrono_tz::Asia::Ho_Chi_Minh
 }
