@@ -52,7 +52,7 @@ fn operation(r: &Route) -> Value {
         .iter()
         .map(|(name, desc)| {
             json!({ "name": name, "in": "query", "required": false,
-                    "description": desc, "schema": { "type": "string" } })
+                    "description": desc, "schema": query_schema(name) })
         })
         .collect();
     for seg in r.path.split('/') {
@@ -175,4 +175,16 @@ pub fn document() -> Value {
             },
         },
     })
+}
+
+/// What a query parameter accepts, as precisely as the handlers check it.
+fn query_schema(name: &str) -> Value {
+    match name {
+        // A local date, or an RFC 3339 instant.
+        "from" | "to" => json!({ "type": "string",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2}))?$" }),
+        "format" => json!({ "type": "string", "enum": ["json", "csv"] }),
+        "campaign" => json!({ "type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$" }),
+        _ => json!({ "type": "string" }),
+    }
 }
