@@ -120,11 +120,36 @@ pub fn check(path: &Path) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     print!("{}", describe(&station, Utc::now()));
+    // The output is tried, not required: a USB card may come up later, and
+    // a running daemon may hold the card right now.
+    let mut warnings = warnings;
+    match crate::audio::check(&station.output) {
+        Ok(_) => println!(
+            "\nĐầu ra (output): {} — sẵn sàng (ready)",
+            output_name(&station.output)
+        ),
+        Err(e) => {
+            warnings += 1;
+            eprintln!(
+                "\n{}: warning: [output] {} cannot be opened now: {e}\n  help: if loa is running it may hold the card; otherwise pick another device or kind = \"wav\"",
+                path.display(),
+                output_name(&station.output)
+            );
+        }
+    }
     println!(
         "\n✓ Hợp lệ (valid): {}, {warnings} cảnh báo (warnings).",
         path.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn output_name(o: &crate::config::Output) -> String {
+    match &o.kind {
+        crate::config::OutputKind::Device { device } => format!("device \"{device}\""),
+        crate::config::OutputKind::Wav { path, .. } => format!("wav {}", path.display()),
+        crate::config::OutputKind::Null => "null".to_string(),
+    }
 }
 
 /// What `loa check` prints about a valid station: audio files and what
