@@ -361,3 +361,20 @@ fn reading_commands_create_an_empty_ledger_and_ignore_audio_problems() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+#[test]
+fn check_warns_when_the_sound_card_cannot_be_opened_but_accepts_the_station() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = station(
+        dir.path(),
+        "[output]\nkind = \"device\"\ndevice = \"loa-test-no-such-card\"\n",
+    );
+    let out = loa(&["check", "--config", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning: [output] device \"loa-test-no-such-card\" cannot be opened"),
+        "{err}"
+    );
+    assert!(text(&out.stdout).contains("1 cảnh báo"));
+}
