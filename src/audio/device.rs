@@ -34,6 +34,11 @@ use super::sink::{Delivery, Format, Sink, SinkError};
 const QUEUE: Duration = Duration::from_millis(200);
 /// Longest `write` waits for room before returning 0.
 const WRITE_WAIT: Duration = Duration::from_millis(50);
+/// Longest the callback waits for a late writer in the middle of an item.
+/// A paced card never waits (the queue holds 200 ms); an output that takes
+/// samples faster than real time (ALSA's `null`, a file PCM) waits here
+/// instead of spinning on silence, and what it records has no holes.
+const CALLBACK_WAIT: Duration = Duration::from_millis(10);
 
 pub struct DeviceSink {
     name: String,
@@ -50,7 +55,10 @@ struct OpenStream {
 #[derive(Default)]
 struct Shared {
     queue: Mutex<Queue>,
+    /// The callback took samples: the writer may refill.
     room: Condvar,
+    /// The writer added samples: a waiting callback may take them.
+    data: Condvar,
 }
 
 #[derive(Default)]
@@ -62,6 +70,9 @@ struct Queue {
     frames: u64,
     first_at: Option<SystemTime>,
     error: Option<String>,
+    /// The item has more samples to come (between `begin` and
+    /// `all_written`): an empty queue means the writer is late, not done.
+    more_coming: bool,
 }
 
 impl DeviceSink {
@@ -176,14 +187,16 @@ impl DeviceSink {
 }
 
 /// The file's own rate and channels when the card takes them (no
-/// conversion at all), `f32` or `i16` preferred; else the card's default.
+/// conversion at all), `i16` or `f32` preferred; else the card's default.
 fn choose_config(
     device: &cpal::Device,
     wanted: Format,
 ) -> Result<cpal::SupportedStreamConfig, cpal::Error> {
+    // 16-bit first: what most cards take natively (no conversion inside
+    // alsa-lib) and half the bytes of f32 through every layer below us.
     let rank = |f: cpal::SampleFormat| match f {
-        cpal::SampleFormat::F32 => 0,
-        cpal::SampleFormat::I16 => 1,
+        cpal::SampleFormat::I16 => 0,
+        cpal::SampleFormat::F32 => 1,
         cpal::SampleFormat::I32 => 2,
         cpal::SampleFormat::U8 => 3,
         _ => 9,
@@ -232,7 +245,18 @@ where
         } else {
             0
         };
-        let n = (frames_out - skip).min(q.samples.len() / ch);
+        let want = frames_out - skip;
+        if q.more_coming && q.samples.len() / ch < want {
+            let enough = (want * ch).min(low_water.max(ch));
+            q = shared
+                .data
+                .wait_timeout_while(q, CALLBACK_WAIT, |q| {
+                    q.more_coming && q.samples.len() < enough
+                })
+                .map(|(q, _)| q)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+        let n = want.min(q.samples.len() / ch);
         if n == 0 {
             return;
         }
@@ -274,6 +298,7 @@ impl Sink for DeviceSink {
             q.start_at = Some(at);
             q.frames = 0;
             q.first_at = None;
+            q.more_coming = true;
         }
     }
 
@@ -297,6 +322,8 @@ impl Sink for DeviceSink {
         let room = open.capacity.saturating_sub(q.samples.len());
         let n = room.min(samples.len()) / ch * ch;
         q.samples.extend(&samples[..n]);
+        drop(q);
+        open.shared.data.notify_one();
         Ok(n)
     }
 
@@ -322,6 +349,18 @@ impl Sink for DeviceSink {
         if let Some(open) = &self.open {
             let mut q = open.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
             q.samples.clear();
+            q.more_coming = false;
+            drop(q);
+            open.shared.data.notify_one();
+        }
+    }
+
+    fn all_written(&mut self) {
+        if let Some(open) = &self.open {
+            let mut q = open.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.more_coming = false;
+            drop(q);
+            open.shared.data.notify_one();
         }
     }
 
@@ -329,6 +368,7 @@ impl Sink for DeviceSink {
         if let Some(open) = &self.open {
             let mut q = open.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
             q.start_at = None;
+            q.more_coming = false;
             if let Some(e) = &q.error {
                 return Err(SinkError::new(e.clone()));
             }

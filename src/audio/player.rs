@@ -465,6 +465,7 @@ impl Worker {
                 std::thread::sleep(Duration::from_millis(5));
             } else if fade.is_some_and(|(left, _)| left == 0) {
                 decoded_all = true;
+                self.sink.all_written();
             } else {
                 match p.decoder.next_chunk() {
                     Ok(Some(chunk)) => {
@@ -483,7 +484,10 @@ impl Worker {
                         self.stage(chunk, ch, g0, g1, &mut conv);
                         pos = 0;
                     }
-                    Ok(None) => decoded_all = true,
+                    Ok(None) => {
+                        decoded_all = true;
+                        self.sink.all_written();
+                    }
                     Err(e) => break End::FileFailed(format!("{}: {e}", p.path.display())),
                 }
             }
