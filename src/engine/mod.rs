@@ -59,8 +59,8 @@ const PROGRESS_EVERY: f64 = 5.0;
 /// Reason recorded for an entry an operator took out of the queue (the
 /// audit table says who).
 const DEQUEUED: &str = "removed from the queue by an operator";
-/// How often `scan_end` is saved.
-const ALIVE_EVERY: Duration = Duration::seconds(30);
+/// How often the watermark is saved.
+const ALIVE_EVERY: Duration = Duration::seconds(10);
 
 /// What an operator asks to air.
 #[derive(Debug, Clone)]
@@ -388,7 +388,10 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             line: VecDeque::new(),
             decided,
             scan_end,
-            alive_saved: now,
+            // Saved on the first scan: even a run killed seconds after it
+            // started leaves a watermark, so the next one looks back far
+            // enough to settle what this one decided.
+            alive_saved: DateTime::<Utc>::MIN_UTC,
             clock_suspect,
             paused: false,
             repeat,

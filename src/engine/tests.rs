@@ -631,3 +631,32 @@ async fn a_repeating_emergency_goes_on_after_a_restart() {
 fn rig_tz() -> chrono_tz::Tz {
     chrono_tz::Asia::Ho_Chi_Minh
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_short_lived_first_run_still_leaves_a_watermark_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    // The first run is killed 20 s after it starts: a airs, b waits.
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
+    rig.run_for(20).await;
+    rig.task.abort();
+    let _ = rig.task.await;
+    assert!(rig.recorder.flush(std::time::Duration::from_secs(5)));
+    drop(rig.handle);
+    // Power comes back long after every grace: both must be on record.
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(6, 30, 0)));
+    rig.run_for(10).await;
+    let rows = rig.stop().await;
+    let a: Vec<_> = rows
+        .iter()
+        .filter(|r| r.occurrence.starts_with("a@"))
+        .collect();
+    assert_eq!(
+        a[0].outcome,
+        Some(Outcome::Interrupted),
+        "{:?}",
+        outcomes(&rows)
+    );
+    let b = by_bulletin(&rows, "b");
+    assert_eq!(b.len(), 1, "b has no row: {:?}", outcomes(&rows));
+    assert_eq!(b[0].outcome, Some(Outcome::Missed));
+}
