@@ -173,7 +173,8 @@ pub fn describe(station: &Station, now: DateTime<Utc>) -> String {
         }
     }
     let _ = writeln!(out, "\nTệp âm thanh (audio files): {}", files.len());
-    let mut t = Table::new(&["Tệp (file)", "Định dạng", "Kênh", "Tần số", "Thời lượng"]);
+    let mut t =
+        Table::new(&["Tệp (file)", "Định dạng", "Kênh", "Tần số", "Thời lượng"]).right(&[3, 4]);
     for (file, a) in &files {
         t.row(vec![
             file.to_string(),
@@ -234,7 +235,8 @@ fn plan_table(station: &Station, occ: &[Occurrence], footer: bool) -> String {
         "Mức (priority)",
         "Chiến dịch (campaign)",
         "Thời lượng",
-    ]);
+    ])
+    .right(&[6]);
     for o in occ {
         t.row(vec![
             o.at.with_timezone(&tz)
@@ -275,7 +277,8 @@ fn plan_table(station: &Station, occ: &[Occurrence], footer: bool) -> String {
             occ.len(),
             total / 60.0
         ));
-        let mut f = Table::new(&["Chiến dịch (campaign)", "Phút dự kiến (planned minutes)"]);
+        let mut f =
+            Table::new(&["Chiến dịch (campaign)", "Phút dự kiến (planned minutes)"]).right(&[1]);
         for (name, secs) in per {
             f.row(vec![name, format!("{:.1}", secs / 60.0)]);
         }
