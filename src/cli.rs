@@ -12,10 +12,12 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::config::{self, LoadOptions, Priority, Station};
+use crate::range;
 use crate::report::{self, Format};
 use crate::schedule::{self, ItemKind, Occurrence};
 use crate::table::Table;
-use crate::timefmt::{self, Bound};
+use crate::timefmt;
+use crate::token;
 
 /// Load a station or print why not. Diagnostics go to stderr.
 pub fn load_station(path: &Path, opts: LoadOptions) -> Result<Station, ExitCode> {
@@ -297,40 +299,18 @@ fn campaign_name(station: &Station, id: Option<&str>) -> String {
     }
 }
 
-/// Turn `--from/--to` into `[from, to)`. A missing `from` is the start of
-/// today (or `default_from`); a missing `to` is the end of `from`'s day.
-pub fn range(
+/// `--from/--to` as `[from, to)`: today by default (see `crate::range`).
+fn day_range(
     station: &Station,
     from: Option<&str>,
     to: Option<&str>,
-    now: DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
-    let tz = station.timezone;
-    let from_t = match from {
-        Some(s) => timefmt::parse_bound(s, Bound::Start, tz)
-            .map_err(anyhow::Error::msg)
-            .context("--from")?,
-        None => timefmt::start_of_day(timefmt::local_date(now, tz), tz),
-    };
-    let to_t = match to {
-        Some(s) => timefmt::parse_bound(s, Bound::End, tz)
-            .map_err(anyhow::Error::msg)
-            .context("--to")?,
-        None => timefmt::start_of_day(
-            timefmt::local_date(from_t, tz)
-                .succ_opt()
-                .unwrap_or_default(),
-            tz,
-        ),
-    };
-    if to_t <= from_t {
-        bail!(
-            "--to ({}) is not after --from ({}); --to is an inclusive date, e.g. --from 2026-10-01 --to 2026-10-31",
-            timefmt::rfc3339(to_t, tz),
-            timefmt::rfc3339(from_t, tz)
-        );
-    }
-    Ok((from_t, to_t))
+    range::days(station.timezone, from, to, Utc::now()).map_err(flag_error)
+}
+
+/// A range error with the fields named as flags.
+fn flag_error(e: range::RangeError) -> anyhow::Error {
+    anyhow::Error::msg(e.message("--"))
 }
 
 /// Longest plan `loa schedule` expands in one go.
@@ -342,15 +322,13 @@ pub fn schedule(path: &Path, from: Option<&str>, to: Option<&str>, json: bool) -
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
-    let (from, to) = range(&station, from, to, Utc::now())?;
-    if to - from > Duration::days(MAX_PLAN_DAYS) {
-        bail!("the range is longer than {MAX_PLAN_DAYS} days; ask for a shorter one, e.g. one year at a time");
-    }
+    let (from, to) = day_range(&station, from, to)?;
+    range::cap(from, to, MAX_PLAN_DAYS).map_err(flag_error)?;
     let occ = schedule::schedule(&station, from, to);
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&plan_json(&station, &occ))?
+            serde_json::to_string_pretty(&schedule::plan_json(&station, &occ))?
         );
     } else {
         let tz = station.timezone;
@@ -364,47 +342,6 @@ pub fn schedule(path: &Path, from: Option<&str>, to: Option<&str>, json: bool) -
         print!("{}", plan_table(&station, &occ, true));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The plan as JSON, the shape `loa schedule --format json` and the API
-/// share.
-pub fn plan_json(station: &Station, occ: &[Occurrence]) -> serde_json::Value {
-    let tz = station.timezone;
-    serde_json::Value::Array(
-        occ.iter()
-            .map(|o| {
-                let mut v = serde_json::json!({
-                    "at": timefmt::rfc3339(o.at.with_timezone(&Utc), tz),
-                    "kind": match o.kind { ItemKind::Bulletin => "bulletin", ItemKind::Program => "program" },
-                    "id": o.id,
-                    "title": o.title,
-                    "priority": o.priority.as_str(),
-                    "campaign": o.campaign,
-                    "planned_seconds": round3(o.planned_seconds),
-                });
-                if o.kind == ItemKind::Program {
-                    v["items"] = o
-                        .items
-                        .iter()
-                        .map(|&i| {
-                            let b = &station.bulletins[i];
-                            serde_json::json!({
-                                "id": b.id,
-                                "title": b.title,
-                                "campaign": b.campaign,
-                                "planned_seconds": round3(b.seconds()),
-                            })
-                        })
-                        .collect();
-                }
-                v
-            })
-            .collect(),
-    )
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 /// Open the ledger of a station for reading commands. Read-only, so a
@@ -483,7 +420,7 @@ pub fn airtime(
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
-    let (from, to) = range(&station, from, to, Utc::now())?;
+    let (from, to) = day_range(&station, from, to)?;
     let rows = ledger.rows(&crate::ledger::Filter {
         from: Some(from),
         to: Some(to),
@@ -505,15 +442,7 @@ pub fn report(
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
-    let tz = station.timezone;
-    let from = from
-        .map(|s| timefmt::parse_bound(s, Bound::Start, tz).map_err(anyhow::Error::msg))
-        .transpose()
-        .context("--from")?;
-    let to = to
-        .map(|s| timefmt::parse_bound(s, Bound::End, tz).map_err(anyhow::Error::msg))
-        .transpose()
-        .context("--to")?;
+    let (from, to) = range::parse(station.timezone, from, to).map_err(flag_error)?;
     let filter = crate::ledger::Filter {
         from,
         to,
@@ -545,9 +474,8 @@ pub fn token_text(name: &str, role: config::Role) -> Result<String> {
              e.g. `van-hoa-xa-hoi`; it names the token in the audit log"
         );
     }
-    let token = crate::api::auth::new_token().context("reading the system's random source")?;
-    let hash = crate::api::auth::hex(&crate::api::auth::hash(&token));
-    let role = crate::api::auth::role_str(role);
+    let token = token::new_token().context("reading the system's random source")?;
+    let hash = token::hex(&token::hash(&token));
     Ok(format!(
         "Mã truy cập mới (new API token) \"{name}\", quyền (role) {role}.\n\
          Lưu lại ngay: mã chỉ hiện một lần, tệp cấu hình chỉ giữ mã băm (store it now: it is shown once):\n\

@@ -5,7 +5,7 @@
 //! and is recorded `interrupted`); SIGHUP reloads the station file, keeping
 //! the old one when the new one has errors.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,9 +16,10 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use crate::config::{self, LoadOptions, Station};
+use crate::config::Station;
 use crate::engine::{self, AudioPlayout, Command, Engine, Handle, Recorder, SystemClock};
 use crate::ledger::Ledger;
+use crate::station::{self, CurrentStation};
 
 /// How far back the engine is told what already has a ledger row.
 const SETTLED_LOOKBACK_DAYS: i64 = 8;
@@ -35,39 +36,6 @@ pub struct Running {
     /// The audio thread's adapter, for the watchdog's ping (`crate::notify`).
     pub playout: AudioPlayout,
     engine: tokio::task::JoinHandle<()>,
-}
-
-/// The station the daemon runs now, shared by the signal loop and the API,
-/// so a reload from either is seen by both (tokens included).
-#[derive(Clone)]
-pub struct CurrentStation {
-    /// A `watch` so that others (the systemd status line) follow reloads.
-    station: Arc<tokio::sync::watch::Sender<Arc<Station>>>,
-    /// One reload at a time: SIGHUP and `POST /api/v1/reload` racing would
-    /// each keep the restart-only settings of a station the other replaced.
-    reloading: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl CurrentStation {
-    pub fn new(station: Arc<Station>) -> Self {
-        CurrentStation {
-            station: Arc::new(tokio::sync::watch::Sender::new(station)),
-            reloading: Arc::default(),
-        }
-    }
-
-    pub fn get(&self) -> Arc<Station> {
-        Arc::clone(&self.station.borrow())
-    }
-
-    /// Follow the station through reloads.
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Arc<Station>> {
-        self.station.subscribe()
-    }
-
-    fn set(&self, station: Arc<Station>) {
-        self.station.send_replace(station);
-    }
 }
 
 /// Open the ledger, start the audio thread and the engine.
@@ -120,63 +88,6 @@ pub fn start(station: Station) -> Result<Running> {
     })
 }
 
-/// Load the station file again: the station, or every error (all
-/// diagnostics are logged either way).
-async fn load_for_reload(path: &Path) -> Result<Station, Vec<crate::diag::Diagnostic>> {
-    let path = path.to_path_buf();
-    let shown = path.clone();
-    let loaded = tokio::task::spawn_blocking(move || config::load(&path, LoadOptions::default()))
-        .await
-        .map_err(|e| {
-            vec![crate::diag::Diagnostic {
-                severity: crate::diag::Severity::Error,
-                file: shown,
-                position: None,
-                item: None,
-                key: None,
-                message: format!("loading the station file failed: {e}"),
-                hint: Some("see the daemon's log".into()),
-            }]
-        })?;
-    for d in &loaded.diagnostics.items {
-        match d.severity {
-            crate::diag::Severity::Error => error!("{d}"),
-            crate::diag::Severity::Warning => warn!("{d}"),
-        }
-    }
-    match loaded.station {
-        Some(s) => Ok(s),
-        None => {
-            error!(
-                errors = loaded.diagnostics.errors().count(),
-                "the new station file has errors; still running the old one"
-            );
-            Err(loaded.diagnostics.errors().cloned().collect())
-        }
-    }
-}
-
-/// Reload the station file into the running station: what SIGHUP and
-/// `POST /api/v1/reload` both do. An invalid file changes nothing and its
-/// errors are returned; a valid one keeps the restart-only settings of the
-/// running station and goes to the engine.
-pub async fn reload(
-    path: &Path,
-    current: &CurrentStation,
-    handle: &Handle,
-) -> Result<Arc<Station>, Vec<crate::diag::Diagnostic>> {
-    let _one_at_a_time = current.reloading.lock().await;
-    let mut new = load_for_reload(path).await?;
-    keep_restart_only_settings(&current.get(), &mut new);
-    let new = Arc::new(new);
-    current.set(Arc::clone(&new));
-    let _ = handle
-        .commands
-        .send(Command::Reload(Arc::clone(&new)))
-        .await;
-    Ok(new)
-}
-
 /// `loa run`: until SIGTERM/SIGINT.
 pub async fn run(config_path: PathBuf, station: Station) -> Result<ExitCode> {
     info!(
@@ -208,7 +119,7 @@ pub async fn run(config_path: PathBuf, station: Station) -> Result<ExitCode> {
     );
     let server = tokio::spawn(crate::api::serve(listener, api));
     // READY once the API listens.
-    let systemd = crate::notify::ready(&running);
+    let systemd = crate::notify::ready(&running.handle, &running.current, &running.playout);
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
@@ -219,7 +130,7 @@ pub async fn run(config_path: PathBuf, station: Station) -> Result<ExitCode> {
             _ = hup.recv() => {
                 info!("SIGHUP: reloading {}", config_path.display());
                 // Errors are logged; the old station keeps running.
-                let _ = reload(&config_path, &running.current, &running.handle).await;
+                let _ = station::reload(&config_path, &running.current, &running.handle).await;
             }
         }
     }
@@ -248,24 +159,5 @@ fn log_next(station: &Station) {
             o.at.format("%Y-%m-%d %H:%M:%S %:z")
         ),
         None => warn!("nothing is scheduled in the next 8 days (see `loa schedule`)"),
-    }
-}
-
-/// Some settings are read once at start: the output device, the API
-/// address, the ledger's place and the timezone its keys are written in.
-/// A reload keeps the running ones and says so.
-fn keep_restart_only_settings(old: &Station, new: &mut Station) {
-    if old.output != new.output {
-        warn!("[output] changed: it takes effect at the next restart (systemctl restart loa)");
-        new.output = old.output.clone();
-    }
-    if old.api.listen != new.api.listen {
-        warn!("[api] listen changed: it takes effect at the next restart");
-        new.api.listen = old.api.listen;
-    }
-    if old.data_dir != new.data_dir || old.timezone != new.timezone {
-        warn!("data_dir or timezone changed: they take effect at the next restart");
-        new.data_dir = old.data_dir.clone();
-        new.timezone = old.timezone;
     }
 }

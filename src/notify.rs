@@ -26,8 +26,9 @@ use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
 use crate::config::{Priority, Station};
-use crate::engine::{AudioPlayout, Command, OutputState, Playout, Status};
+use crate::engine::{AudioPlayout, Command, Handle, OutputState, Playout, Status};
 use crate::schedule;
+use crate::station::CurrentStation;
 
 /// Whether the parts that make the station air still answer. The watchdog
 /// asks from a blocking thread: implementations may block (the audio ping
@@ -358,20 +359,20 @@ pub struct Systemd {
 /// The station is up: say `READY=1`, then keep the status line and the
 /// watchdog going. Call it once the API listens. Without `NOTIFY_SOCKET`
 /// it does nothing.
-pub fn ready(running: &crate::daemon::Running) -> Systemd {
+pub fn ready(handle: &Handle, current: &CurrentStation, playout: &AudioPlayout) -> Systemd {
     // The status line's "next" follows reloads (SIGHUP or the API).
-    let station_rx = running.current.subscribe();
+    let station_rx = current.subscribe();
     let Some(notifier) = Notifier::from_env() else {
         return Systemd { notifier: None };
     };
     let status = {
-        let s = running.handle.status.borrow().clone();
-        status_line(&s, &running.station, Utc::now())
+        let s = handle.status.borrow().clone();
+        status_line(&s, &current.get(), Utc::now())
     };
     notifier.send(&[NotifyState::Ready, NotifyState::Status(&status)]);
     info!("told systemd the station is ready");
     tokio::spawn(status_task(
-        running.handle.status.clone(),
+        handle.status.clone(),
         station_rx,
         notifier.clone(),
     ));
@@ -383,8 +384,8 @@ pub fn ready(running: &crate::daemon::Running) -> Systemd {
             every.as_millis()
         );
         let liveness = Wedge::from_env(StationLiveness::new(
-            running.handle.commands.clone(),
-            running.playout.clone(),
+            handle.commands.clone(),
+            playout.clone(),
         ));
         tokio::spawn(watchdog(Arc::new(liveness), every, notifier.clone()));
     }

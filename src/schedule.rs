@@ -452,6 +452,47 @@ fn wall_to_instant(tz: Tz, wall: NaiveDateTime) -> DateTime<Tz> {
     }
 }
 
+/// The plan as JSON, the shape `loa schedule --format json` and the API
+/// share.
+pub fn plan_json(station: &Station, occ: &[Occurrence]) -> serde_json::Value {
+    let tz = station.timezone;
+    serde_json::Value::Array(
+        occ.iter()
+            .map(|o| {
+                let mut v = serde_json::json!({
+                    "at": timefmt::rfc3339(o.at.with_timezone(&chrono::Utc), tz),
+                    "kind": o.kind.as_str(),
+                    "id": o.id,
+                    "title": o.title,
+                    "priority": o.priority.as_str(),
+                    "campaign": o.campaign,
+                    "planned_seconds": round3(o.planned_seconds),
+                });
+                if o.kind == ItemKind::Program {
+                    v["items"] = o
+                        .items
+                        .iter()
+                        .map(|&i| {
+                            let b = &station.bulletins[i];
+                            serde_json::json!({
+                                "id": b.id,
+                                "title": b.title,
+                                "campaign": b.campaign,
+                                "planned_seconds": round3(b.seconds()),
+                            })
+                        })
+                        .collect();
+                }
+                v
+            })
+            .collect(),
+    )
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

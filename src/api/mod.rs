@@ -38,8 +38,8 @@ use axum::Router;
 use tracing::error;
 
 use crate::config::Station;
-use crate::daemon::CurrentStation;
 use crate::engine::{Handle, Recorder};
+use crate::station::CurrentStation;
 pub use auth::{Access, Caller};
 pub use error::{ApiError, ApiResult};
 

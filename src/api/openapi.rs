@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{auth::role_str, Access, Body, Method, Route};
+use super::{Access, Body, Method, Route};
 
 fn status_text(code: u16) -> &'static str {
     match code {
@@ -96,7 +96,7 @@ fn operation(r: &Route) -> Value {
         }
         Access::Role(role) => {
             op.insert("security".into(), json!([{ "bearer": [] }]));
-            op.insert("x-loa-role".into(), json!(role_str(role)));
+            op.insert("x-loa-role".into(), json!(role.as_str()));
             errors.extend([401, 403]);
         }
     }

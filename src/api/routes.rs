@@ -21,9 +21,10 @@ use super::{files, AppState, Caller};
 use crate::config::{Priority, Station};
 use crate::engine::{Command, EmergencyRequest, QueueRequest, QueuedView, Target};
 use crate::ledger::{Filter, Ledger};
+use crate::range::{self, RangeError};
 use crate::report::{self, Format};
 use crate::schedule;
-use crate::timefmt::{self, rfc3339, Bound};
+use crate::timefmt::{self, rfc3339};
 
 /// Longest range `GET /api/v1/schedule` and `GET /api/v1/airtime` expand.
 pub const MAX_RANGE_DAYS: i64 = 400;
@@ -142,7 +143,7 @@ fn next_occurrences(s: &AppState, station: &Arc<Station>, now: DateTime<Utc>) ->
         .into_iter()
         .take(STATUS_NEXT)
         .collect();
-    let v = crate::cli::plan_json(station, &occ);
+    let v = schedule::plan_json(station, &occ);
     *cache = Some((now, Arc::clone(station), v.clone()));
     v
 }
@@ -154,26 +155,25 @@ pub struct RangeQuery {
     to: Option<String>,
 }
 
-fn range_error(e: anyhow::Error) -> ApiError {
-    ApiError::bad_request(
-        "bad_range",
-        format!("Khoảng thời gian sai / {e:#}")
-            .replace("--from", "from")
-            .replace("--to", "to"),
-    )
+/// A refused range, with the query's own field names.
+fn range_error(e: RangeError) -> ApiError {
+    let code = match e {
+        RangeError::TooLong { .. } => "range_too_long",
+        _ => "bad_range",
+    };
+    ApiError::bad_request(code, format!("Khoảng thời gian sai / {}", e.message("")))
 }
 
-fn cap_range(from: DateTime<Utc>, to: DateTime<Utc>) -> ApiResult<()> {
-    if to - from > Duration::days(MAX_RANGE_DAYS) {
-        return Err(ApiError::bad_request(
-            "range_too_long",
-            format!(
-                "Khoảng thời gian quá dài / the range is longer than {MAX_RANGE_DAYS} days: ask \
-                 for a shorter one, e.g. one month at a time"
-            ),
-        ));
-    }
-    Ok(())
+/// `from`/`to` as a range of days (today by default), at most
+/// `MAX_RANGE_DAYS` long.
+fn day_range(
+    station: &Station,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> ApiResult<(DateTime<Utc>, DateTime<Utc>)> {
+    let (from, to) = range::days(station.timezone, from, to, Utc::now()).map_err(range_error)?;
+    range::cap(from, to, MAX_RANGE_DAYS).map_err(range_error)?;
+    Ok((from, to))
 }
 
 pub async fn schedule(
@@ -182,14 +182,12 @@ pub async fn schedule(
 ) -> ApiResult<Json<Value>> {
     let Query(q) = q?;
     let station = s.current.get();
-    let (from, to) = crate::cli::range(&station, q.from.as_deref(), q.to.as_deref(), Utc::now())
-        .map_err(range_error)?;
-    cap_range(from, to)?;
+    let (from, to) = day_range(&station, q.from.as_deref(), q.to.as_deref())?;
     // A year of a busy station is a few milliseconds: still off the
     // runtime, since it is the operator who chooses the range.
     blocking(move || {
         let occ = schedule::schedule(&station, from, to);
-        Ok(Json(crate::cli::plan_json(&station, &occ)))
+        Ok(Json(schedule::plan_json(&station, &occ)))
     })
     .await
 }
@@ -630,7 +628,7 @@ pub async fn reload(
     Extension(caller): Extension<Caller>,
 ) -> ApiResult<Json<Value>> {
     let path = s.config_path.clone();
-    let r = match crate::daemon::reload(&path, &s.current, &s.handle).await {
+    let r = match crate::station::reload(&path, &s.current, &s.handle).await {
         Ok(st) => Ok(st),
         Err(diags) => {
             let mut e = ApiError::unprocessable(
@@ -775,9 +773,7 @@ pub async fn airtime(
     let Query(q) = q?;
     let fmt = format_of(&q)?;
     let station = s.current.get();
-    let (from, to) = crate::cli::range(&station, q.from.as_deref(), q.to.as_deref(), Utc::now())
-        .map_err(range_error)?;
-    cap_range(from, to)?;
+    let (from, to) = day_range(&station, q.from.as_deref(), q.to.as_deref())?;
     blocking(move || {
         let ledger = open_ledger(&station)?;
         check_campaign(&station, &ledger, q.campaign.as_deref())?;
@@ -805,25 +801,8 @@ pub async fn report(
     let Query(q) = q?;
     let fmt = format_of(&q)?;
     let station = s.current.get();
-    let tz = station.timezone;
-    let bound = |v: Option<&str>, b: Bound, key: &str| {
-        v.map(|x| {
-            timefmt::parse_bound(x, b, tz).map_err(|e| {
-                ApiError::bad_request("bad_range", format!("Khoảng thời gian sai / {key}: {e}"))
-            })
-        })
-        .transpose()
-    };
-    let from = bound(q.from.as_deref(), Bound::Start, "from")?;
-    let to = bound(q.to.as_deref(), Bound::End, "to")?;
-    if let (Some(a), Some(b)) = (from, to) {
-        if b <= a {
-            return Err(ApiError::bad_request(
-                "bad_range",
-                "Khoảng thời gian sai / `to` is not after `from` (`to` is an inclusive date)",
-            ));
-        }
-    }
+    let (from, to) =
+        range::parse(station.timezone, q.from.as_deref(), q.to.as_deref()).map_err(range_error)?;
     blocking(move || {
         let ledger = open_ledger(&station)?;
         check_campaign(&station, &ledger, q.campaign.as_deref())?;
@@ -856,19 +835,17 @@ pub async fn audit(
 ) -> ApiResult<Json<Value>> {
     let Query(q) = q?;
     let station = s.current.get();
-    let tz = station.timezone;
-    let from = match q.from.as_deref() {
-        Some(x) => timefmt::parse_bound(x, Bound::Start, tz)
-            .map_err(|e| ApiError::bad_request("bad_range", format!("from: {e}")))?,
-        None => Utc::now() - Duration::days(AUDIT_DEFAULT_DAYS),
-    };
-    let to =
-        q.to.as_deref()
-            .map(|x| {
-                timefmt::parse_bound(x, Bound::End, tz)
-                    .map_err(|e| ApiError::bad_request("bad_range", format!("to: {e}")))
-            })
-            .transpose()?;
+    let (from, to) =
+        range::parse(station.timezone, q.from.as_deref(), q.to.as_deref()).map_err(range_error)?;
+    let from = from.unwrap_or_else(|| Utc::now() - Duration::days(AUDIT_DEFAULT_DAYS));
+    if let Some(to) = to {
+        if to <= from {
+            return Err(range_error(RangeError::Reversed {
+                from: rfc3339(from, station.timezone),
+                to: rfc3339(to, station.timezone),
+            }));
+        }
+    }
     let recorder = s.recorder.clone();
     blocking(move || {
         // Read what was just written: actions are audited asynchronously.

@@ -17,12 +17,12 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tower::ServiceExt;
 
-use super::auth::{hash, hex};
 use super::*;
 use crate::config::{load, LoadOptions, Role};
 use crate::engine::playout::FakePlayout;
 use crate::engine::{Engine, Resume, SystemClock};
 use crate::ledger::{AirtimeRow, Filter, Ledger};
+use crate::token::{hash, hex};
 
 const VIEWER: &str = "viewer-secret";
 const OPERATOR: &str = "operator-secret";
