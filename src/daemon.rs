@@ -38,37 +38,19 @@ pub struct Running {
     engine: tokio::task::JoinHandle<()>,
 }
 
-/// Open the ledger, start the audio thread and the engine.
-pub fn start(station: Station) -> Result<Running> {
+/// Open the ledger, start the audio thread and the engine. The ledger's
+/// open (an fsync) and the output check block, so they run on a blocking
+/// thread, never on the runtime's workers that carry the engine.
+async fn start(station: Station) -> Result<Running> {
     let station = Arc::new(station);
-    let path = station.ledger_path();
-    let ledger = Ledger::open(&path, station.timezone)
-        .with_context(|| format!("opening the airtime ledger {}", path.display()))?;
-    if ledger.recovered_on_open() > 0 {
-        warn!(
-            rows = ledger.recovered_on_open(),
-            "closed rows a crash or power cut left open as interrupted (\"daemon stopped\")"
-        );
-    }
-    let now = Utc::now();
-    let resume = engine::Resume {
-        settled: ledger.settled_since(now - chrono::Duration::days(SETTLED_LOOKBACK_DAYS))?,
-        last_alive: ledger.last_alive()?,
-        emergency: ledger.state("emergency")?,
+    let (ledger, resume, playout, events_rx) = {
+        let station = Arc::clone(&station);
+        tokio::task::spawn_blocking(move || open_parts(&station))
+            .await
+            .context("starting the station")??
     };
     let recorder = Recorder::start(ledger);
     let api_recorder = recorder.clone();
-
-    if let Err(e) = crate::audio::check(&station.output) {
-        // Keep running: the device may appear later (a USB card not yet up),
-        // and every attempt is recorded `failed` with this reason meanwhile.
-        error!("audio output not usable yet: {e}");
-    }
-    let (audio_tx, audio_rx) = mpsc::unbounded_channel();
-    let player =
-        crate::audio::spawn(&station.output, audio_tx).context("starting the audio thread")?;
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let playout = AudioPlayout::new(player, audio_rx, events_tx);
     let (engine, handle) = Engine::new(
         Arc::clone(&station),
         SystemClock,
@@ -86,6 +68,44 @@ pub fn start(station: Station) -> Result<Running> {
         playout,
         engine,
     })
+}
+
+/// The blocking half of [`start`]: the ledger and what it remembers, and
+/// the audio thread.
+fn open_parts(
+    station: &Station,
+) -> Result<(
+    Ledger,
+    engine::Resume,
+    AudioPlayout,
+    mpsc::UnboundedReceiver<engine::PlayEvent>,
+)> {
+    let path = station.ledger_path();
+    let ledger = Ledger::open(&path, station.timezone)
+        .with_context(|| format!("opening the airtime ledger {}", path.display()))?;
+    if ledger.recovered_on_open() > 0 {
+        warn!(
+            rows = ledger.recovered_on_open(),
+            "closed rows a crash or power cut left open as interrupted (\"daemon stopped\")"
+        );
+    }
+    let now = Utc::now();
+    let resume = engine::Resume {
+        settled: ledger.settled_since(now - chrono::Duration::days(SETTLED_LOOKBACK_DAYS))?,
+        last_alive: ledger.last_alive()?,
+        emergency: ledger.state(engine::EMERGENCY_STATE)?,
+    };
+    if let Err(e) = crate::audio::check(&station.output) {
+        // Keep running: the device may appear later (a USB card not yet up),
+        // and every attempt is recorded `failed` with this reason meanwhile.
+        error!("audio output not usable yet: {e}");
+    }
+    let (audio_tx, audio_rx) = mpsc::unbounded_channel();
+    let player =
+        crate::audio::spawn(&station.output, audio_tx).context("starting the audio thread")?;
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let playout = AudioPlayout::new(player, audio_rx, events_tx);
+    Ok((ledger, resume, playout, events_rx))
 }
 
 /// `loa run`: until SIGTERM/SIGINT.
@@ -110,7 +130,7 @@ pub async fn run(config_path: PathBuf, station: Station) -> Result<ExitCode> {
     })?;
     info!(listen = %listen, "HTTP API listening");
     log_next(&station);
-    let running = start(station)?;
+    let running = start(station).await?;
     let api = crate::api::ApiState::new(
         running.handle.clone(),
         running.current.clone(),

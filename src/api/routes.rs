@@ -133,18 +133,23 @@ pub async fn status(State(s): State<AppState>) -> Json<Value> {
 /// The next few occurrences in the coming 24 hours. Cached for a second
 /// per station: the status is polled, the plan changes by the minute.
 fn next_occurrences(s: &AppState, station: &Arc<Station>, now: DateTime<Utc>) -> Value {
-    let mut cache = s.next_cache.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((at, st, v)) = cache.as_ref() {
-        if Arc::ptr_eq(st, station) && now >= *at && now - *at < Duration::seconds(1) {
-            return v.clone();
+    {
+        let cache = s.next_cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, st, v)) = cache.as_ref() {
+            if Arc::ptr_eq(st, station) && now >= *at && now - *at < Duration::seconds(1) {
+                return v.clone();
+            }
         }
     }
+    // Computed outside the lock: concurrent status requests never wait on
+    // each other's schedule expansion (two may compute it; both are right).
     let occ: Vec<_> = schedule::schedule(station, now, now + Duration::hours(24))
         .into_iter()
         .take(STATUS_NEXT)
         .collect();
     let v = schedule::plan_json(station, &occ);
-    *cache = Some((now, Arc::clone(station), v.clone()));
+    *s.next_cache.lock().unwrap_or_else(|e| e.into_inner()) =
+        Some((now, Arc::clone(station), v.clone()));
     v
 }
 

@@ -218,7 +218,7 @@ struct Repeat {
 }
 
 /// `state` key of the repeating emergency in force.
-const EMERGENCY_STATE: &str = "emergency";
+pub const EMERGENCY_STATE: &str = "emergency";
 
 /// A repeating emergency as saved in the ledger, so a storm warning keeps
 /// repeating after a power cut.
