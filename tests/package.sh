@@ -29,8 +29,10 @@ check "debian/station.toml is debian/make-station.sh's output (run it after edit
 
 # cargo-deb maps target/release/ in the assets to $CARGO_TARGET_DIR/release.
 CARGO_TARGET_DIR="$work/target" cargo deb --quiet --no-build --no-strip --fast -o "$work/" >/dev/null
-deb=$(ls "$work"/loa_*_*.deb)
-check "package named loa_VERSION_ARCH.deb ($deb)" test -f "$deb"
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+deb="$work/loa_${version}-1_$(dpkg --print-architecture).deb"
+check "package named loa_VERSION-1_ARCH.deb ($deb)" test -f "$deb"
+check "cargo deb made exactly one package" test "$(find "$work" -maxdepth 1 -name '*.deb' | wc -l)" = 1
 
 contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
 for f in ./usr/bin/loa ./usr/lib/systemd/system/loa.service ./usr/lib/sysusers.d/loa.conf \

@@ -184,20 +184,23 @@ fn unit_under_test(dir: &Path) -> PathBuf {
     path
 }
 
-fn systemd_analyze() -> Option<&'static str> {
+/// `systemd-analyze`, which `make test` installs (package `systemd`). A
+/// machine without it fails these tests: a skip would read as a pass.
+fn systemd_analyze() -> &'static str {
     let found = Command::new("systemd-analyze")
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !found {
-        println!("SKIPPED: systemd-analyze is missing (`make test` installs the systemd package)");
-    }
-    found.then_some("systemd-analyze")
+    assert!(
+        found,
+        "systemd-analyze is missing: install the `systemd` package (`make test` does)"
+    );
+    "systemd-analyze"
 }
 
 #[test]
 fn the_unit_file_verifies_clean() {
-    let Some(sa) = systemd_analyze() else { return };
+    let sa = systemd_analyze();
     let dir = tempfile::tempdir().unwrap();
     let unit = unit_under_test(dir.path());
     let out = Command::new(sa).arg("verify").arg(&unit).output().unwrap();
@@ -212,7 +215,7 @@ fn the_unit_file_verifies_clean() {
 /// goal is 2.0 or lower while ALSA still reaches /dev/snd.
 #[test]
 fn the_unit_file_exposure_is_at_most_2() {
-    let Some(sa) = systemd_analyze() else { return };
+    let sa = systemd_analyze();
     let dir = tempfile::tempdir().unwrap();
     let unit = unit_under_test(dir.path());
     let out = Command::new(sa)
@@ -380,9 +383,13 @@ fn a_missing_sound_card_at_boot_still_starts_records_failures_and_keeps_pinging(
     notes.wait(20, "the output failure in STATUS", |l| {
         l.starts_with("STATUS=") && l.contains("Lỗi âm thanh")
     });
+    // Pings go on (every 0.5 s; the bound is generous for a busy machine).
     let t = Instant::now();
-    std::thread::sleep(Duration::from_millis(1800));
-    assert!(notes.pings_since(t) >= 2, "{:?}", notes.lines());
+    let end = t + Duration::from_secs(10);
+    while notes.pings_since(t) < 2 {
+        assert!(Instant::now() < end, "pings stopped: {:?}", notes.lines());
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let log = daemon.stop();
     assert!(log.contains("audio output not usable yet"), "{log}");
 }
@@ -436,15 +443,9 @@ fn fill(dir: &Path) -> PathBuf {
 fn a_full_disk_under_the_ledger_keeps_the_station_airing_and_rows_are_written_later() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let _fs = match Tmpfs::mount(&data, "2m") {
-        Ok(fs) => fs,
-        Err(why) => {
-            println!(
-                "SKIPPED: {why}; the disk-full behaviour is covered by the recorder's unit tests"
-            );
-            return;
-        }
-    };
+    // Needs root (as `make test` and CI run): a skip would read as a pass.
+    let _fs = Tmpfs::mount(&data, "2m")
+        .unwrap_or_else(|why| panic!("{why}: this test needs root to mount a small tmpfs"));
     let config = station(dir.path(), &data, "jingles/nhac-hieu.mp3", 5, None);
     let sock = dir.path().join("notify.sock");
     let notes = Notes::listen(&sock);
