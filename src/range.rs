@@ -68,13 +68,16 @@ impl std::fmt::Display for RangeError {
 
 impl std::error::Error for RangeError {}
 
+/// Both ends of a range as given; either may be absent.
+pub type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// Parse both bounds; either may be absent. When both are given, `to`
 /// must be after `from`.
 pub fn parse(
     tz: Tz,
     from: Option<&str>,
     to: Option<&str>,
-) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), RangeError> {
+) -> Result<Bounds, RangeError> {
     let from = from.map(|s| bound(s, Field::From, tz)).transpose()?;
     let to = to.map(|s| bound(s, Field::To, tz)).transpose()?;
     if let (Some(a), Some(b)) = (from, to) {

@@ -18,12 +18,12 @@ pub mod error;
 pub mod files;
 pub mod openapi;
 pub mod routes;
+pub mod serve;
 pub mod upload;
 
 #[cfg(test)]
 mod tests;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -35,7 +35,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, MethodRouter};
 use axum::Router;
-use tracing::error;
 
 use crate::config::Station;
 use crate::engine::{Handle, Recorder};
@@ -412,8 +411,5 @@ pub fn router(state: AppState) -> Router {
 
 /// Serve the API on `listener` until the task is aborted.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    if let Err(e) = axum::serve(listener, app).await {
-        error!("the HTTP API stopped: {e}");
-    }
+    serve::serve(listener, router(state), serve::Limits::default()).await
 }

@@ -182,14 +182,24 @@ pub struct Daemon {
 impl Daemon {
     /// `loa run --config PATH`, waiting (generously) until `/healthz` answers.
     pub fn start(config: &std::path::Path, addr: SocketAddr) -> Daemon {
+        Daemon::start_with(config, addr, |_| {})
+    }
+
+    /// As [`Daemon::start`], with the command adjusted first (environment,
+    /// limits).
+    pub fn start_with(
+        config: &std::path::Path,
+        addr: SocketAddr,
+        adjust: impl FnOnce(&mut std::process::Command),
+    ) -> Daemon {
         let log = config.with_file_name("daemon.log");
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_loa"))
-            .args(["run", "--config", config.to_str().unwrap()])
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_loa"));
+        cmd.args(["run", "--config", config.to_str().unwrap()])
             .env_remove("LOA_CONFIG")
             .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start loa run");
+            .stderr(std::fs::File::create(&log).unwrap());
+        adjust(&mut cmd);
+        let child = cmd.spawn().expect("start loa run");
         let d = Daemon { child, addr, log };
         for _ in 0..300 {
             if request(addr, "GET", "/healthz", None, None).is_ok_and(|r| r.status == 200) {

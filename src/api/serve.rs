@@ -1,0 +1,184 @@
+//! The listener: accepts connections for the API (and the pages), with the
+//! limits that keep a flood of connections from taking the station off air.
+//!
+//! A station's board has a small open-file limit and plays audio from files:
+//! every connection the API holds is a file descriptor the player may need
+//! for the next bulletin. So the listener
+//! - holds at most [`Limits::max_connections`] connections at once, and at
+//!   most [`Limits::per_address`] from one client address; past either, a new
+//!   connection is closed at once (it costs a descriptor for a moment only);
+//! - closes a connection that does not send a whole request head within
+//!   [`Limits::header_timeout`], also between requests on a kept-alive
+//!   connection, so idle and trickling connections do not pile up;
+//! - when accepting fails (out of descriptors), waits a little instead of
+//!   spinning, and says so once until it recovers.
+//!
+//! This module must not know about routes or the engine.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::ServiceExt;
+use tracing::{debug, warn};
+
+/// How many connections the listener holds, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub per_address: usize,
+    pub header_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            // Far below the unit's LimitNOFILE and the common 1024: the
+            // player and the ledger always find a descriptor.
+            max_connections: 256,
+            // A browser opens about six; a live page keeps one more.
+            per_address: 32,
+            header_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Connections open per client address.
+#[derive(Default)]
+struct PerAddress(Mutex<HashMap<IpAddr, usize>>);
+
+/// One connection's place in the counts, given back when it closes.
+struct Slot {
+    _global: OwnedSemaphorePermit,
+    ip: IpAddr,
+    counts: Arc<PerAddress>,
+}
+
+impl PerAddress {
+    fn take(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        max: usize,
+        global: OwnedSemaphorePermit,
+    ) -> Option<Slot> {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            _global: global,
+            ip,
+            counts: Arc::clone(self),
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut m = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Serve `app` on `listener` until the task is dropped.
+pub async fn serve(listener: TcpListener, app: Router, limits: Limits) {
+    let global = Arc::new(Semaphore::new(limits.max_connections));
+    let counts = Arc::new(PerAddress::default());
+    let mut failing = false;
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(c) => {
+                if failing {
+                    warn!("the HTTP API accepts connections again");
+                    failing = false;
+                }
+                c
+            }
+            Err(e) => {
+                if !failing {
+                    warn!("the HTTP API cannot accept a connection ({e}); retrying");
+                    failing = true;
+                }
+                // Out of descriptors clears only when something closes:
+                // wait, never spin.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&global).try_acquire_owned() else {
+            debug!(%addr, "too many connections; closing a new one");
+            continue;
+        };
+        let Some(slot) = counts.take(addr.ip(), limits.per_address, permit) else {
+            debug!(%addr, "too many connections from one address; closing a new one");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let svc = app
+            .clone()
+            .map_request(move |mut req: axum::extract::Request| {
+                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(addr));
+                req
+            });
+        let header_timeout = limits.header_timeout;
+        tokio::spawn(async move {
+            let _slot = slot;
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(
+                    TokioIo::new(stream),
+                    TowerToHyperService::new(svc.map_request(
+                        |req: hyper::Request<hyper::body::Incoming>| req.map(axum::body::Body::new),
+                    )),
+                );
+            if let Err(e) = conn.await {
+                debug!(%addr, "connection ended: {e}");
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_address_counts_and_gives_back() {
+        let counts = Arc::new(PerAddress::default());
+        let global = Arc::new(Semaphore::new(10));
+        let ip: IpAddr = "127.0.0.2".parse().unwrap();
+        let other: IpAddr = "127.0.0.3".parse().unwrap();
+        let permit = || Arc::clone(&global).try_acquire_owned().unwrap();
+        let a = counts.take(ip, 2, permit()).unwrap();
+        let b = counts.take(ip, 2, permit()).unwrap();
+        assert!(
+            counts.take(ip, 2, permit()).is_none(),
+            "a third from one address"
+        );
+        assert!(
+            counts.take(other, 2, permit()).is_some(),
+            "another address is not limited by the first"
+        );
+        drop(a);
+        let c = counts.take(ip, 2, permit());
+        assert!(c.is_some(), "a closed connection gives its place back");
+        drop((b, c));
+        assert!(counts.0.lock().unwrap().is_empty(), "no count left behind");
+        assert_eq!(global.available_permits(), 10);
+    }
+}
