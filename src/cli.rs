@@ -344,13 +344,19 @@ pub fn schedule(path: &Path, from: Option<&str>, to: Option<&str>, json: bool) -
     Ok(ExitCode::SUCCESS)
 }
 
-/// Open the ledger of a station for reading commands. Read-only, so a
-/// report run while the daemon airs never touches the row on air; a missing
-/// ledger is created empty first.
+/// Open the ledger of a station for reading commands: read-only, so a
+/// report run while the daemon airs never touches the row on air, and never
+/// created nor migrated (a root-owned file made by `sudo loa report` would
+/// lock the daemon's `loa` user out of it).
 fn open_ledger(station: &Station) -> Result<crate::ledger::Ledger> {
     let path = station.ledger_path();
     if !path.exists() {
-        crate::ledger::Ledger::open(&path, station.timezone)?;
+        bail!(
+            "no airtime ledger at {}: the station has not run with this station file yet, or \
+             its data_dir is elsewhere; start it with `loa run` (or `systemctl start loa`), \
+             or pass the station file it runs with (--config)",
+            path.display()
+        );
     }
     Ok(crate::ledger::Ledger::open_read_only(
         &path,

@@ -342,16 +342,30 @@ fn report_totals_on_a_ledger_of_known_rows() {
 }
 
 #[test]
-fn reading_commands_create_an_empty_ledger_and_ignore_audio_problems() {
+fn reading_commands_never_create_the_ledger_and_ignore_audio_problems() {
     let dir = tempfile::tempdir().unwrap();
     // The audio file is missing: a report must still be readable.
     let path = station(
         dir.path(),
         "[[bulletin]]\nid = \"x\"\ntitle = \"X\"\nfile = \"gone.mp3\"\n",
     );
+    let db = dir.path().join("var/airtime.db");
+    // No ledger yet: a clear error naming the path, and nothing created
+    // (run as root, a created file would lock the daemon's user out).
+    for cmd in ["report", "airtime"] {
+        let out = loa(&[cmd, "--config", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        let err = text(&out.stderr);
+        assert!(err.contains("no airtime ledger at"), "{err}");
+        assert!(err.contains("var/airtime.db"), "{err}");
+        assert!(!db.exists(), "`loa {cmd}` created the ledger");
+        assert!(!dir.path().join("var").exists(), "`loa {cmd}` created data_dir");
+    }
+    // Once the station has a ledger, the missing audio does not matter.
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    loa::ledger::Ledger::open(&db, chrono_tz::UTC).unwrap();
     let out = loa(&["report", "--config", path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(dir.path().join("var/airtime.db").exists());
     let out = loa(&[
         "airtime",
         "--config",
