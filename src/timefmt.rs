@@ -11,10 +11,14 @@ pub fn rfc3339(at: DateTime<Utc>, tz: Tz) -> String {
         .to_rfc3339_opts(SecondsFormat::Millis, false)
 }
 
-/// Parse RFC 3339 (any offset) into UTC.
+/// Parse RFC 3339 (any offset) into UTC. A leap second (`23:59:60`) is
+/// refused: chrono would take it as the next second's instant, which no
+/// operator means.
 pub fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {
+    use chrono::Timelike;
     DateTime::parse_from_rfc3339(s)
         .ok()
+        .filter(|d| d.nanosecond() < 1_000_000_000)
         .map(|d| d.with_timezone(&Utc))
 }
 
@@ -74,6 +78,12 @@ mod tests {
             rfc3339(at, chrono_tz::Asia::Ho_Chi_Minh),
             "2026-10-07T06:15:00.000+07:00"
         );
+    }
+
+    #[test]
+    fn a_leap_second_is_not_an_instant() {
+        assert!(parse_rfc3339("2026-12-31T23:59:60Z").is_none());
+        assert!(parse_rfc3339("2026-12-31T23:59:59.999Z").is_some());
     }
 
     #[test]

@@ -15,17 +15,19 @@ use serde::Serialize;
 use super::error::{ApiError, ApiResult};
 use crate::probe::{probe, AudioInfo, ProbeError, ProbeErrorKind};
 
-/// Refuse names that could leave `audio_dir` or hide: separators, `..`,
-/// NUL and control characters, hidden names (uploads in progress are
-/// hidden), overlong names.
+/// Refuse names that could leave `audio_dir` or hide: absolute paths,
+/// backslashes, `..`, empty components, NUL and control characters, hidden
+/// names (uploads in progress are hidden), overlong names. A relative path
+/// into a sub-folder (`cds/thong-diep.mp3`, as `GET /bulletins` lists it) is
+/// fine; `resolve` then checks where it really leads.
 pub fn check_name(name: &str) -> ApiResult<()> {
     let bad = |why: &str| {
         Err(ApiError::unprocessable(
             "bad_file_name",
             format!(
-                "Tên tệp không hợp lệ / file name {name:?} {why}: give the name of a file directly \
-                 inside audio_dir, e.g. \"thong-bao.mp3\" (see GET /api/v1/bulletins), or queue a \
-                 bulletin by id"
+                "Tên tệp không hợp lệ / file name {name:?} {why}: give a file's path inside \
+                 audio_dir as GET /api/v1/bulletins lists it, e.g. \"thong-bao.mp3\" or \
+                 \"cds/thong-diep.mp3\", or queue a bulletin by id"
             ),
         ))
     };
@@ -35,23 +37,29 @@ pub fn check_name(name: &str) -> ApiResult<()> {
     if name.len() > 255 {
         return bad("is longer than 255 bytes");
     }
-    if name.contains('/') || name.contains('\\') {
-        return bad("contains a path separator");
+    if name.contains('\\') {
+        return bad("contains a backslash");
     }
-    if name.contains("..") {
-        return bad("contains `..`");
+    if name.starts_with('/') {
+        return bad("is an absolute path");
     }
     if name.chars().any(char::is_control) {
         return bad("contains NUL or a control character");
     }
-    if name.starts_with('.') {
-        return bad("is hidden (starts with a dot)");
+    for part in name.split('/') {
+        if part.is_empty() {
+            return bad("has an empty path component");
+        }
+        if part == ".." || part.contains("..") {
+            return bad("contains `..`");
+        }
+        if part.starts_with('.') {
+            return bad("names a hidden file or folder (starts with a dot)");
+        }
     }
     Ok(())
 }
 
-/// The absolute path of `name` inside `audio_dir`, links followed, or why
-/// not. Blocking: call it from `spawn_blocking`.
 pub fn resolve(audio_dir: &Path, name: &str) -> ApiResult<PathBuf> {
     check_name(name)?;
     let dir = audio_dir.canonicalize().map_err(|e| {
@@ -67,9 +75,8 @@ pub fn resolve(audio_dir: &Path, name: &str) -> ApiResult<PathBuf> {
             return Err(ApiError::not_found(
                 "unknown_file",
                 format!(
-                    "Không tìm thấy tệp / no file {name:?} in audio_dir {}: upload it with \
-                     POST /api/v1/audio, or see GET /api/v1/bulletins",
-                    dir.display()
+                    "Không tìm thấy tệp / no file {name:?} in audio_dir: upload it with \
+                     POST /api/v1/audio, or see GET /api/v1/bulletins"
                 ),
             ))
         }
@@ -84,10 +91,8 @@ pub fn resolve(audio_dir: &Path, name: &str) -> ApiResult<PathBuf> {
         return Err(ApiError::unprocessable(
             "file_outside_audio_dir",
             format!(
-                "Tệp nằm ngoài thư mục âm thanh / {name:?} is a link to {}, outside audio_dir {}: \
-                 copy the file into audio_dir instead",
-                real.display(),
-                dir.display()
+                "Tệp nằm ngoài thư mục âm thanh / {name:?} is a link that leads outside \
+                 audio_dir: copy the file into audio_dir instead"
             ),
         ));
     }
@@ -277,7 +282,11 @@ mod tests {
         for name in [
             "",
             "../etc/passwd",
-            "a/b.mp3",
+            "/etc/passwd",
+            "a//b.mp3",
+            "a/../b.mp3",
+            "a/.hidden/b.mp3",
+            "a/",
             "a\\b.mp3",
             "..",
             "x..mp3",
@@ -291,6 +300,8 @@ mod tests {
         }
         check_name("thong-bao.mp3").unwrap();
         check_name("Thông báo.m4a").unwrap();
+        // Sub-folders, as the example station keeps its files.
+        check_name("cds/thong-diep.mp3").unwrap();
     }
 
     #[test]

@@ -33,6 +33,8 @@ const ENGINE_TIMEOUT: StdDuration = StdDuration::from_secs(5);
 /// Shortest repeat of an emergency: back-to-back repeats would hold the
 /// line forever.
 const MIN_REPEAT_SECONDS: u32 = 60;
+/// Longest repeat: beyond a day it is a new announcement, not a repeat.
+const MAX_REPEAT_SECONDS: u32 = 24 * 3600;
 /// How far ahead an operator may queue something.
 const MAX_AHEAD_DAYS: i64 = 366;
 
@@ -551,12 +553,24 @@ pub async fn emergency(
         let repeat_every = match b.repeat_every.as_deref() {
             None => None,
             Some(x) => match crate::config::parse_duration(x) {
-                Some(n) if n >= MIN_REPEAT_SECONDS => Some(Duration::seconds(i64::from(n))),
-                Some(_) => {
+                Some(n) if (MIN_REPEAT_SECONDS..=MAX_REPEAT_SECONDS).contains(&n) => {
+                    Some(Duration::seconds(i64::from(n)))
+                }
+                Some(n) if n < MIN_REPEAT_SECONDS => {
                     return Err(ApiError::unprocessable(
                         "repeat_too_often",
                         format!(
-                            "repeat_every {x:?} is shorter than one minute: write e.g. \"30m\""
+                            "Lặp quá dày / repeat_every {x:?} is shorter than one minute: write \
+                             e.g. \"30m\""
+                        ),
+                    ))
+                }
+                Some(_) => {
+                    return Err(ApiError::unprocessable(
+                        "repeat_too_rare",
+                        format!(
+                            "Khoảng lặp quá dài / repeat_every {x:?} is longer than a day: \
+                             warnings usually repeat every 30 to 120 minutes, e.g. \"30m\""
                         ),
                     ))
                 }
@@ -571,6 +585,13 @@ pub async fn emergency(
                 }
             },
         };
+        if b.until.is_some() && repeat_every.is_none() {
+            return Err(ApiError::unprocessable(
+                "until_without_repeat",
+                "Thiếu khoảng lặp / \"until\" says when repeats stop, but there is no \
+                 \"repeat_every\": add one (e.g. \"30m\"), or leave \"until\" out to air once",
+            ));
+        }
         let until = match b.until.as_deref() {
             None => None,
             Some(u) => match parse_at(Some(u), now)? {

@@ -515,6 +515,30 @@ async fn bulletins_list_items_and_probed_files() {
     assert_eq!(b["files"][2]["audio"]["format"], "wav");
 }
 
+#[tokio::test]
+async fn a_file_in_a_sub_folder_is_listed_and_can_be_queued_by_that_name() {
+    let r = rig().await;
+    std::fs::create_dir(r.audio.join("sub")).unwrap();
+    std::fs::copy(r.audio.join("tone.wav"), r.audio.join("sub/c.wav")).unwrap();
+    let b = r.get("/api/v1/bulletins", VIEWER).await.json();
+    let listed = b["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["file"] == "sub/c.wav");
+    assert!(listed, "{b:#}");
+    let q = r
+        .post("/api/v1/queue", OPERATOR, json!({"file": "sub/c.wav"}))
+        .await;
+    assert_eq!(q.status, 202, "{q:?}");
+    let row = r
+        .wait_row("sub/c.wav aired", |x| {
+            x.file == "sub/c.wav" && x.outcome.is_some()
+        })
+        .await;
+    assert_eq!(row.outcome.unwrap().as_str(), "completed");
+}
+
 // -- Queue -----------------------------------------------------------------------
 
 #[tokio::test]
@@ -630,7 +654,13 @@ async fn bad_queue_requests_are_refused_and_change_nothing() {
             "{}: {reply:?}",
             String::from_utf8_lossy(body)
         );
-        assert!(!reply.json()["message"].as_str().unwrap().is_empty());
+        let message = reply.json()["message"].as_str().unwrap().to_string();
+        assert!(!message.is_empty());
+        // Operators see names inside audio_dir, never the host's paths.
+        assert!(
+            !message.contains(r.root.to_str().unwrap()),
+            "a host path in {message:?}"
+        );
     }
     // Bigger than any control request.
     let huge = format!("{{\"bulletin\":\"{}\"}}", "x".repeat(MAX_JSON_BODY));
@@ -770,8 +800,20 @@ async fn an_emergency_cuts_in_repeats_and_is_cancelled() {
             "repeat_too_often",
         ),
         (
-            json!({"bulletin": "tone", "until": "2020-01-01T00:00:00Z"}),
+            json!({"bulletin": "tone", "repeat_every": "4294967295s"}),
+            "repeat_too_rare",
+        ),
+        (
+            json!({"bulletin": "tone", "repeat_every": "30m", "until": "2020-01-01T00:00:00Z"}),
             "time_in_past",
+        ),
+        (
+            json!({"bulletin": "tone", "repeat_every": "30m", "until": "2030-06-30T23:59:60Z"}),
+            "bad_time",
+        ),
+        (
+            json!({"bulletin": "tone", "until": until.clone()}),
+            "until_without_repeat",
         ),
         (json!({"bulletin": "nope"}), "unknown_bulletin"),
         (json!({"file": "../x.mp3"}), "bad_file_name"),
@@ -1089,4 +1131,11 @@ async fn control_actions_are_audited_with_who_and_result() {
     assert_eq!(old.json(), json!([]));
     let bad = r.get("/api/v1/audit?from=never", ADMIN).await;
     assert_eq!(bad.status, 400);
+    let reversed = r
+        .get("/api/v1/audit?from=2026-10-31&to=2026-10-01", ADMIN)
+        .await;
+    assert_eq!(
+        (reversed.status.as_u16(), reversed.error().as_str()),
+        (400, "bad_range")
+    );
 }
