@@ -11,6 +11,8 @@ pub mod crontab;
 pub mod daemon;
 pub mod diag;
 pub mod engine;
+#[cfg(test)]
+mod layers;
 pub mod ledger;
 pub mod notify;
 pub mod probe;

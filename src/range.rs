@@ -73,11 +73,7 @@ pub type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// Parse both bounds; either may be absent. When both are given, `to`
 /// must be after `from`.
-pub fn parse(
-    tz: Tz,
-    from: Option<&str>,
-    to: Option<&str>,
-) -> Result<Bounds, RangeError> {
+pub fn parse(tz: Tz, from: Option<&str>, to: Option<&str>) -> Result<Bounds, RangeError> {
     let from = from.map(|s| bound(s, Field::From, tz)).transpose()?;
     let to = to.map(|s| bound(s, Field::To, tz)).transpose()?;
     if let (Some(a), Some(b)) = (from, to) {

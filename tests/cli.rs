@@ -359,7 +359,10 @@ fn reading_commands_never_create_the_ledger_and_ignore_audio_problems() {
         assert!(err.contains("no airtime ledger at"), "{err}");
         assert!(err.contains("var/airtime.db"), "{err}");
         assert!(!db.exists(), "`loa {cmd}` created the ledger");
-        assert!(!dir.path().join("var").exists(), "`loa {cmd}` created data_dir");
+        assert!(
+            !dir.path().join("var").exists(),
+            "`loa {cmd}` created data_dir"
+        );
     }
     // Once the station has a ledger, the missing audio does not matter.
     std::fs::create_dir_all(db.parent().unwrap()).unwrap();
