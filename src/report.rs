@@ -676,7 +676,8 @@ fn csv_line<'a>(out: &mut String, cells: impl IntoIterator<Item = &'a str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::{occurrence_key, Airing, Settled};
+    use crate::ledger::{Airing, Settled};
+    use crate::schedule::OccurrenceKey;
     use chrono::TimeZone;
 
     const TZ: Tz = chrono_tz::Asia::Ho_Chi_Minh;
@@ -719,7 +720,7 @@ mod tests {
     ) -> Settled {
         Settled {
             airing: Airing {
-                occurrence: occurrence_key(bulletin, when, TZ),
+                occurrence: OccurrenceKey::new(bulletin, when, TZ).into(),
                 bulletin: bulletin.into(),
                 title: title.into(),
                 campaign: campaign.map(Into::into),

@@ -34,7 +34,6 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::config::Priority;
-use crate::timefmt::rfc3339;
 
 pub use audit::AuditRow;
 pub use error::{ErrorKind, LedgerError, Result};
@@ -124,7 +123,8 @@ impl fmt::Display for Source {
 /// What the engine knows about an occurrence before it airs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Airing {
-    /// Item id + `@` + scheduled instant; see [`occurrence_key`].
+    /// The text of its [`OccurrenceKey`](crate::schedule::OccurrenceKey):
+    /// item + `@` + scheduled instant.
     pub occurrence: String,
     pub bulletin: String,
     pub title: String,
@@ -137,13 +137,6 @@ pub struct Airing {
     pub scheduled_at: DateTime<Utc>,
     pub planned_seconds: f64,
     pub requested_by: Option<String>,
-}
-
-/// The stable key of an occurrence: `item@instant`, the instant in RFC 3339
-/// with the station's offset, so the same occurrence gets the same key in
-/// every run of the daemon.
-pub fn occurrence_key(item: &str, scheduled_at: DateTime<Utc>, tz: Tz) -> String {
-    format!("{item}@{}", rfc3339(scheduled_at, tz))
 }
 
 /// A closed row written in bulk: imports, tests and benchmarks.

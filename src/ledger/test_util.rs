@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::{occurrence_key, Airing, Source};
+use super::{Airing, Source};
 use crate::config::Priority;
+use crate::schedule::OccurrenceKey;
 
 pub(super) const TZ: Tz = chrono_tz::Asia::Ho_Chi_Minh;
 
@@ -19,7 +20,7 @@ pub(super) fn at(h: u32, m: u32) -> DateTime<Utc> {
 
 pub(super) fn airing(bulletin: &str, campaign: Option<&str>, when: DateTime<Utc>) -> Airing {
     Airing {
-        occurrence: occurrence_key(bulletin, when, TZ),
+        occurrence: OccurrenceKey::new(bulletin, when, TZ).into(),
         bulletin: bulletin.into(),
         title: format!("Bản tin {bulletin}"),
         campaign: campaign.map(Into::into),

@@ -153,6 +153,7 @@ mod tests {
     use super::*;
     use crate::ledger::test_util::*;
     use crate::ledger::Filter;
+    use crate::schedule::OccurrenceKey;
     use rusqlite::Connection;
     use std::time::Duration;
 
@@ -181,6 +182,8 @@ mod tests {
         assert_eq!(rows.len(), 1);
         let r = &rows[0];
         assert_eq!(r.occurrence, "b1@2026-10-07T06:15:00.000+07:00");
+        let key = OccurrenceKey::parse(&r.occurrence).unwrap();
+        assert_eq!((key.item(), key.scheduled_at()), ("b1", at(6, 15)));
         assert_eq!(r.scheduled_at, "2026-10-07T06:15:00.000+07:00");
         assert_eq!(
             r.started_at.as_deref(),
