@@ -8,35 +8,11 @@ use rusqlite::ErrorCode;
 
 use super::BUSY_TIMEOUT;
 
-/// What kind of trouble the ledger is in; callers may react differently
-/// (e.g. keep airing but alarm on `DiskFull`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The file or its directory cannot be written.
-    ReadOnly,
-    /// Another process holds a lock longer than [`BUSY_TIMEOUT`].
-    Locked,
-    DiskFull,
-    /// The path cannot hold a file: it is a directory, or a part of it is a
-    /// regular file.
-    BadPath,
-    /// Not a SQLite file, or a SQLite file of another program.
-    NotALedger,
-    /// Written by a newer loa.
-    TooNew,
-    Corrupt,
-    /// Opening for reading and there is no file.
-    Missing,
-    /// `progress`/`finish` on a row that is not open.
-    NoSuchRow,
-    Io,
-    Other,
-}
-
-/// A ledger failure: what loa was doing, on which file, why, and what to do.
-#[derive(Debug)]
-pub struct LedgerError {
-    pub kind: ErrorKind,
+/// Where a ledger operation failed and why; every [`LedgerError`] carries
+/// one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorContext {
+    /// The ledger file.
     pub path: PathBuf,
     /// What loa was doing, e.g. "record the start of an airing".
     pub action: &'static str,
@@ -44,59 +20,109 @@ pub struct LedgerError {
     pub cause: String,
 }
 
-pub type Result<T, E = LedgerError> = std::result::Result<T, E>;
-
-impl LedgerError {
-    pub(super) fn new(
-        kind: ErrorKind,
-        path: &Path,
-        action: &'static str,
-        cause: impl Into<String>,
-    ) -> Self {
-        LedgerError {
-            kind,
+impl ErrorContext {
+    pub(super) fn new(path: &Path, action: &'static str, cause: impl Into<String>) -> Self {
+        ErrorContext {
             path: path.to_path_buf(),
             action,
             cause: cause.into(),
         }
     }
+}
+
+/// A ledger failure, one variant per kind of trouble, so that callers can
+/// react differently (keep airing but alarm on `DiskFull`; answer an HTTP
+/// request with the status that fits). Each says, through its
+/// [`ErrorContext`] and `Display`, what loa was doing, on which file, why,
+/// and what to do.
+#[derive(Debug)]
+pub enum LedgerError {
+    /// Opening for reading and there is no ledger at the path yet, or only
+    /// one the daemon has yet to migrate.
+    Missing(ErrorContext),
+    /// Another process held a lock longer than [`BUSY_TIMEOUT`]; a retry
+    /// may succeed.
+    Busy(ErrorContext),
+    /// The file or its directory cannot be written.
+    ReadOnly(ErrorContext),
+    DiskFull(ErrorContext),
+    /// The path cannot hold a file: it is a directory, or a part of it is a
+    /// regular file.
+    BadPath(ErrorContext),
+    /// The operating system reported an I/O error.
+    Io(ErrorContext),
+    /// Not a SQLite file, or a SQLite file of another program.
+    NotALedger(ErrorContext),
+    /// Written by a newer loa.
+    TooNew(ErrorContext),
+    /// The file is damaged, or holds a value loa never writes.
+    Corrupt(ErrorContext),
+    /// `progress`/`finish` on a row that is not open: a bug in loa.
+    NoSuchRow(ErrorContext),
+    /// SQLite refused the operation for another reason.
+    Sqlite(ErrorContext),
+}
+
+pub type Result<T, E = LedgerError> = std::result::Result<T, E>;
+
+impl LedgerError {
+    /// What loa was doing, on which file, and the cause.
+    pub fn context(&self) -> &ErrorContext {
+        match self {
+            LedgerError::Missing(c)
+            | LedgerError::Busy(c)
+            | LedgerError::ReadOnly(c)
+            | LedgerError::DiskFull(c)
+            | LedgerError::BadPath(c)
+            | LedgerError::Io(c)
+            | LedgerError::NotALedger(c)
+            | LedgerError::TooNew(c)
+            | LedgerError::Corrupt(c)
+            | LedgerError::NoSuchRow(c)
+            | LedgerError::Sqlite(c) => c,
+        }
+    }
 
     pub(super) fn sqlite(path: &Path, action: &'static str, e: rusqlite::Error) -> Self {
-        let kind = match e.sqlite_error_code() {
+        let kind: fn(ErrorContext) -> LedgerError = match e.sqlite_error_code() {
             Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::CannotOpen) => {
-                ErrorKind::ReadOnly
+                LedgerError::ReadOnly
             }
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => ErrorKind::Locked,
-            Some(ErrorCode::DiskFull) => ErrorKind::DiskFull,
-            Some(ErrorCode::NotADatabase) => ErrorKind::NotALedger,
-            Some(ErrorCode::DatabaseCorrupt) => ErrorKind::Corrupt,
-            Some(ErrorCode::SystemIoFailure) => ErrorKind::Io,
-            _ => ErrorKind::Other,
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => LedgerError::Busy,
+            Some(ErrorCode::DiskFull) => LedgerError::DiskFull,
+            Some(ErrorCode::NotADatabase) => LedgerError::NotALedger,
+            Some(ErrorCode::DatabaseCorrupt) => LedgerError::Corrupt,
+            Some(ErrorCode::SystemIoFailure) => LedgerError::Io,
+            _ => LedgerError::Sqlite,
         };
-        LedgerError::new(kind, path, action, e.to_string())
+        kind(ErrorContext::new(path, action, e.to_string()))
     }
 
     pub(super) fn io(path: &Path, action: &'static str, e: std::io::Error) -> Self {
         use std::io::ErrorKind as K;
-        let kind = match e.kind() {
-            K::PermissionDenied | K::ReadOnlyFilesystem => ErrorKind::ReadOnly,
-            K::StorageFull => ErrorKind::DiskFull,
-            K::NotADirectory | K::AlreadyExists | K::IsADirectory => ErrorKind::BadPath,
-            _ => ErrorKind::Io,
+        let kind: fn(ErrorContext) -> LedgerError = match e.kind() {
+            K::PermissionDenied | K::ReadOnlyFilesystem => LedgerError::ReadOnly,
+            K::StorageFull => LedgerError::DiskFull,
+            K::NotADirectory | K::AlreadyExists | K::IsADirectory => LedgerError::BadPath,
+            _ => LedgerError::Io,
         };
-        LedgerError::new(kind, path, action, e.to_string())
+        kind(ErrorContext::new(path, action, e.to_string()))
     }
 }
 
 impl fmt::Display for LedgerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = self.path.display();
-        let dir = self
-            .path
+        let ErrorContext {
+            path,
+            action,
+            cause,
+        } = self.context();
+        let dir = path
             .parent()
             .map_or_else(|| ".".into(), |d| d.display().to_string());
-        let (what, help) = match self.kind {
-            ErrorKind::ReadOnly => (
+        let path = path.display();
+        let (what, help) = match self {
+            LedgerError::ReadOnly(_) => (
                 "the file or its directory is read-only or not writable by this user".to_string(),
                 format!(
                     "make {dir} writable by the user running loa (e.g. `chown -R loa {dir}`), \
@@ -104,7 +130,7 @@ impl fmt::Display for LedgerError {
                      was remounted read-only after errors, look at `dmesg`"
                 ),
             ),
-            ErrorKind::Locked => (
+            LedgerError::Busy(_) => (
                 format!(
                     "another process kept it locked for more than {} s",
                     BUSY_TIMEOUT.as_secs()
@@ -113,29 +139,29 @@ impl fmt::Display for LedgerError {
                  an open transaction? Stop it, then retry"
                     .to_string(),
             ),
-            ErrorKind::DiskFull => (
+            LedgerError::DiskFull(_) => (
                 "the disk is full".to_string(),
                 format!(
                     "free space on the disk holding {dir}; airtime cannot be recorded until then"
                 ),
             ),
-            ErrorKind::BadPath => (
+            LedgerError::BadPath(_) => (
                 "that path cannot hold the ledger file".to_string(),
                 "data_dir in the station file must name a directory (loa creates it when \
                  missing); a file with that name or a part of it is in the way"
                     .to_string(),
             ),
-            ErrorKind::NotALedger => (
+            LedgerError::NotALedger(_) => (
                 "this file is not a loa airtime ledger".to_string(),
                 "loa never modifies a file it did not create: move that file away, or set \
                  data_dir in the station file to loa's own directory"
                     .to_string(),
             ),
-            ErrorKind::TooNew => (
+            LedgerError::TooNew(_) => (
                 "it was written by a newer version of loa".to_string(),
                 "upgrade loa on this machine; a ledger cannot go back to an older loa".to_string(),
             ),
-            ErrorKind::Corrupt => (
+            LedgerError::Corrupt(_) => (
                 "the database file is damaged".to_string(),
                 format!(
                     "stop loa, keep a copy of the file, then run \
@@ -143,28 +169,27 @@ impl fmt::Display for LedgerError {
                      in its place"
                 ),
             ),
-            ErrorKind::Missing => (
+            LedgerError::Missing(_) => (
                 "there is no ledger at this path yet".to_string(),
                 "the daemon creates it the first time it runs; check data_dir in the station file"
                     .to_string(),
             ),
-            ErrorKind::NoSuchRow => (
+            LedgerError::NoSuchRow(_) => (
                 "no airing with that id is open (never begun, or already finished)".to_string(),
                 "this is a bug in loa; please report it with the log".to_string(),
             ),
-            ErrorKind::Io => (
+            LedgerError::Io(_) => (
                 "the operating system reported an I/O error".to_string(),
                 "check the disk or SD card (`dmesg`, `smartctl`); it may be failing".to_string(),
             ),
-            ErrorKind::Other => (
+            LedgerError::Sqlite(_) => (
                 "SQLite refused the operation".to_string(),
                 "run with RUST_LOG=debug and report the error with the log".to_string(),
             ),
         };
         write!(
             f,
-            "cannot {}: airtime ledger {path}: {what} ({})\n  help: {help}",
-            self.action, self.cause
+            "cannot {action}: airtime ledger {path}: {what} ({cause})\n  help: {help}"
         )
     }
 }
@@ -183,7 +208,7 @@ mod tests {
             None,
         );
         let e = LedgerError::sqlite(path, "record the start of an airing", full);
-        assert_eq!(e.kind, ErrorKind::DiskFull);
+        assert!(matches!(e, LedgerError::DiskFull(_)), "{e:?}");
         let msg = e.to_string();
         assert!(msg.starts_with("cannot record the start of an airing: airtime ledger /var/lib/loa/airtime.db: the disk is full"), "{msg}");
         assert!(
@@ -196,7 +221,7 @@ mod tests {
             None,
         );
         let e = LedgerError::sqlite(path, "open the ledger", busy);
-        assert_eq!(e.kind, ErrorKind::Locked);
+        assert!(matches!(e, LedgerError::Busy(_)), "{e:?}");
         assert!(e.to_string().contains("second loa daemon"), "{e}");
     }
 }

@@ -36,7 +36,7 @@ use serde::Serialize;
 use crate::config::Priority;
 
 pub use audit::AuditRow;
-pub use error::{ErrorKind, LedgerError, Result};
+pub use error::{ErrorContext, LedgerError, Result};
 pub use query::{AirtimeRow, BulletinTotals, Filter};
 pub use schema::{APPLICATION_ID, BUSY_TIMEOUT, DAEMON_STOPPED, SCHEMA_VERSION};
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Row};
 use serde::{Serialize, Serializer};
 
-use super::{ErrorKind, Ledger, LedgerError, Outcome, Result, Source};
+use super::{ErrorContext, Ledger, LedgerError, Outcome, Result, Source};
 use crate::config::Priority;
 
 /// One row of `airtime`, as stored.
@@ -125,12 +125,11 @@ impl Ledger {
 
     fn parse_outcome(&self, s: &str, action: &'static str) -> Result<Outcome> {
         Outcome::parse(s).ok_or_else(|| {
-            LedgerError::new(
-                ErrorKind::Corrupt,
+            LedgerError::Corrupt(ErrorContext::new(
                 &self.path,
                 action,
                 format!("unknown outcome `{s}`"),
-            )
+            ))
         })
     }
 
@@ -152,13 +151,10 @@ impl Ledger {
             .query_map(params![from, to, f.campaign], row_from_sql)
             .map_err(self.err(action))?
             .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| {
-                let mut err = LedgerError::sqlite(&self.path, action, e);
-                if err.kind == ErrorKind::Other {
-                    // A value the CHECK constraints should have kept out.
-                    err.kind = ErrorKind::Corrupt;
-                }
-                err
+            .map_err(|e| match LedgerError::sqlite(&self.path, action, e) {
+                // A value the CHECK constraints should have kept out.
+                LedgerError::Sqlite(c) => LedgerError::Corrupt(c),
+                err => err,
             })?;
         Ok(rows)
     }

@@ -83,7 +83,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use rusqlite::{params, Connection, OpenFlags};
 
-use super::{ErrorKind, Ledger, LedgerError, Result};
+use super::{ErrorContext, Ledger, LedgerError, Result};
 use crate::timefmt::{parse_rfc3339, rfc3339};
 
 /// `PRAGMA application_id` of a loa ledger: "loa\0".
@@ -152,12 +152,11 @@ impl Ledger {
     /// the running daemon is airing. Readers use [`Ledger::open_read_only`].
     pub fn open(path: &Path, tz: Tz) -> Result<Ledger> {
         if path.is_dir() {
-            return Err(LedgerError::new(
-                ErrorKind::BadPath,
+            return Err(LedgerError::BadPath(ErrorContext::new(
                 path,
                 "open the ledger",
                 "it is a directory",
-            ));
+            )));
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -191,12 +190,11 @@ impl Ledger {
     /// while the daemon runs.
     pub fn open_read_only(path: &Path, tz: Tz) -> Result<Ledger> {
         if !path.exists() {
-            return Err(LedgerError::new(
-                ErrorKind::Missing,
+            return Err(LedgerError::Missing(ErrorContext::new(
                 path,
                 "open the ledger",
                 "no such file",
-            ));
+            )));
         }
         let conn = Connection::open_with_flags(
             path,
@@ -216,15 +214,14 @@ impl Ledger {
             return Err(ledger.too_new(version));
         }
         if version < SCHEMA_VERSION {
-            return Err(LedgerError::new(
-                ErrorKind::Missing,
+            return Err(LedgerError::Missing(ErrorContext::new(
                 path,
                 "open the ledger",
                 format!(
                     "schema version {version}, this loa reads {SCHEMA_VERSION}; \
                      start the daemon once so it migrates the file"
                 ),
-            ));
+            )));
         }
         Ok(ledger)
     }
@@ -242,12 +239,11 @@ impl Ledger {
     }
 
     fn too_new(&self, version: i64) -> LedgerError {
-        LedgerError::new(
-            ErrorKind::TooNew,
+        LedgerError::TooNew(ErrorContext::new(
             &self.path,
             "open the ledger",
             format!("schema version {version}, this loa knows up to {SCHEMA_VERSION}"),
-        )
+        ))
     }
 
     /// Refuse anything that is not empty and not ours: reading the header
@@ -259,8 +255,8 @@ impl Ledger {
             .pragma_query_value(None, "application_id", |r| r.get(0))
             .map_err(|e| {
                 let mut err = LedgerError::sqlite(&self.path, action, e);
-                if err.kind == ErrorKind::NotALedger {
-                    err.cause = "it is not a SQLite database".into();
+                if let LedgerError::NotALedger(c) = &mut err {
+                    c.cause = "it is not a SQLite database".into();
                 }
                 err
             })?;
@@ -268,12 +264,11 @@ impl Ledger {
             return Ok(());
         }
         if app_id != 0 {
-            return Err(LedgerError::new(
-                ErrorKind::NotALedger,
+            return Err(LedgerError::NotALedger(ErrorContext::new(
                 &self.path,
                 action,
                 format!("it is a SQLite database of another program (application_id {app_id:#x})"),
-            ));
+            )));
         }
         let tables: Vec<String> = {
             let mut stmt = self
@@ -290,15 +285,14 @@ impl Ledger {
         if tables.is_empty() {
             Ok(())
         } else {
-            Err(LedgerError::new(
-                ErrorKind::NotALedger,
+            Err(LedgerError::NotALedger(ErrorContext::new(
                 &self.path,
                 action,
                 format!(
                     "it is a SQLite database of another program (tables: {})",
                     tables.join(", ")
                 ),
-            ))
+            )))
         }
     }
 
@@ -489,7 +483,7 @@ mod tests {
     fn read_only_open_of_a_missing_file_says_so() {
         let (_dir, path) = fresh();
         let e = Ledger::open_read_only(&path, TZ).err().unwrap();
-        assert_eq!(e.kind, ErrorKind::Missing);
+        assert!(matches!(e, LedgerError::Missing(_)), "{e:?}");
         assert!(!path.exists());
         let msg = e.to_string();
         assert!(msg.contains(&path.display().to_string()), "{msg}");
@@ -521,7 +515,7 @@ mod tests {
         }
         let before = std::fs::read(&path).unwrap();
         let e = Ledger::open(&path, TZ).err().unwrap();
-        assert_eq!(e.kind, ErrorKind::NotALedger);
+        assert!(matches!(e, LedgerError::NotALedger(_)), "{e:?}");
         let msg = e.to_string();
         assert!(msg.contains("not a loa airtime ledger"), "{msg}");
         assert!(msg.contains("contacts"), "{msg}");
@@ -535,7 +529,7 @@ mod tests {
             .pragma_update(None, "application_id", 1234)
             .unwrap();
         let e = Ledger::open(&other, TZ).err().unwrap();
-        assert_eq!(e.kind, ErrorKind::NotALedger);
+        assert!(matches!(e, LedgerError::NotALedger(_)), "{e:?}");
         assert!(e.to_string().contains("another program"), "{e}");
     }
 
@@ -545,7 +539,7 @@ mod tests {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, "[station]\nname = \"x\"\n".repeat(40)).unwrap();
         let e = Ledger::open(&path, TZ).err().unwrap();
-        assert_eq!(e.kind, ErrorKind::NotALedger, "{e}");
+        assert!(matches!(e, LedgerError::NotALedger(_)), "{e:?}");
         assert!(e.to_string().contains("not a SQLite database"), "{e}");
     }
 
@@ -558,10 +552,10 @@ mod tests {
             .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
         let e = Ledger::open(&path, TZ).err().unwrap();
-        assert_eq!(e.kind, ErrorKind::TooNew);
+        assert!(matches!(e, LedgerError::TooNew(_)), "{e:?}");
         assert!(e.to_string().contains("upgrade loa"), "{e}");
         let e = Ledger::open_read_only(&path, TZ).err().unwrap();
-        assert_eq!(e.kind, ErrorKind::TooNew);
+        assert!(matches!(e, LedgerError::TooNew(_)), "{e:?}");
     }
 
     #[test]
@@ -583,7 +577,7 @@ mod tests {
         };
         let e = Ledger::open(&path, TZ).err().unwrap();
         std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert_eq!(e.kind, ErrorKind::ReadOnly, "{e}");
+        assert!(matches!(e, LedgerError::ReadOnly(_)), "{e:?}");
         let msg = e.to_string();
         assert!(msg.contains(&path.display().to_string()), "{msg}");
         assert!(msg.contains("not writable"), "{msg}");
@@ -598,13 +592,13 @@ mod tests {
         let e = Ledger::open(&blocked.join("data").join("airtime.db"), TZ)
             .err()
             .unwrap();
-        assert_eq!(e.kind, ErrorKind::BadPath, "{e}");
+        assert!(matches!(e, LedgerError::BadPath(_)), "{e:?}");
         assert!(
             e.to_string().contains("create the ledger's directory"),
             "{e}"
         );
         let e = Ledger::open(dir.path(), TZ).err().unwrap();
-        assert_eq!(e.kind, ErrorKind::BadPath, "{e}");
+        assert!(matches!(e, LedgerError::BadPath(_)), "{e:?}");
         assert!(e.to_string().contains("it is a directory"), "{e}");
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{params, Connection};
 
-use super::{Airing, ErrorKind, Ledger, LedgerError, Outcome, Result, Settled};
+use super::{Airing, ErrorContext, Ledger, LedgerError, Outcome, Result, Settled};
 use crate::timefmt::rfc3339;
 
 /// The part of a row that depends on how far the airing got.
@@ -102,12 +102,11 @@ impl Ledger {
         if n == 1 {
             Ok(())
         } else {
-            Err(LedgerError::new(
-                ErrorKind::NoSuchRow,
+            Err(LedgerError::NoSuchRow(ErrorContext::new(
                 &self.path,
                 action,
                 format!("row {id}"),
-            ))
+            )))
         }
     }
 
@@ -174,7 +173,7 @@ mod tests {
                 .unwrap();
             // A finished row cannot be finished or checkpointed again.
             let e = ledger.progress(id, 1.0).unwrap_err();
-            assert_eq!(e.kind, ErrorKind::NoSuchRow);
+            assert!(matches!(e, LedgerError::NoSuchRow(_)), "{e:?}");
         }
         let ledger = Ledger::open(&path, TZ).unwrap();
         assert_eq!(ledger.recovered_on_open(), 0);
@@ -207,7 +206,7 @@ mod tests {
             .record(&airing("b1", None, at(6, 0)), Outcome::Missed, None)
             .err()
             .unwrap();
-        assert_eq!(e.kind, ErrorKind::Locked, "{e}");
+        assert!(matches!(e, LedgerError::Busy(_)), "{e:?}");
         other.execute_batch("ROLLBACK").unwrap();
     }
 }
