@@ -52,7 +52,8 @@ pub enum Outcome {
     Failed,
     /// Its start window passed without it airing.
     Missed,
-    /// Deliberately not aired (quiet hours, disabled, already aired).
+    /// Deliberately not aired: quiet hours, the station paused, taken off
+    /// the queue, an emergency cancelled.
     Skipped,
 }
 
@@ -139,7 +140,8 @@ pub struct Airing {
     pub requested_by: Option<String>,
 }
 
-/// A closed row written in bulk: imports, tests and benchmarks.
+/// A closed row, for [`Ledger::record_all`] to write many at once (tests and
+/// benchmarks fill ledgers with them).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settled {
     pub airing: Airing,
@@ -150,8 +152,9 @@ pub struct Settled {
     pub reason: Option<String>,
 }
 
-/// An open ledger. One connection; not `Sync`: the daemon owns it from one
-/// task (or behind a mutex).
+/// An open ledger: one SQLite connection, not `Sync`. The daemon's ledger
+/// writer thread owns the one [`Ledger::open`] returns; readers (`loa
+/// report`, the API) each open their own with [`Ledger::open_read_only`].
 pub struct Ledger {
     conn: Connection,
     path: PathBuf,

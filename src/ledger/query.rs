@@ -87,18 +87,6 @@ const ROW_COLUMNS: &str = "id, occurrence, bulletin, title, campaign, program, p
      requested_by";
 
 impl Ledger {
-    /// Has this occurrence aired to the end? Playout asks before airing so
-    /// nothing airs twice, even across restarts.
-    pub fn has_completed(&self, occurrence: &str) -> Result<bool> {
-        self.conn
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM airtime \
-                 WHERE occurrence = ?1 AND outcome = 'completed')",
-            )
-            .and_then(|mut s| s.query_row([occurrence], |r| r.get(0)))
-            .map_err(self.err("look up an occurrence"))
-    }
-
     /// The last outcome (by row id) of each occurrence scheduled at or after
     /// `since`, for the engine to load once at start-up. Rows still airing
     /// are left out; after [`Ledger::open`] there are none.
@@ -362,8 +350,6 @@ mod tests {
         assert_eq!(settled.len(), 2, "{settled:?}");
         assert_eq!(settled[&a.occurrence], Outcome::Completed);
         assert_eq!(settled[&b.occurrence], Outcome::Skipped);
-        assert!(ledger.has_completed(&a.occurrence).unwrap());
-        assert!(!ledger.has_completed(&b.occurrence).unwrap());
     }
 
     #[test]

@@ -452,7 +452,8 @@ mod tests {
         assert_eq!(r.reason.as_deref(), Some(DAEMON_STOPPED));
         assert_eq!(r.aired_seconds, 42.5);
         assert_eq!(r.ended_at.as_deref(), Some("2026-10-07T06:15:42.500+07:00"));
-        assert!(!ledger.has_completed(&a.occurrence).unwrap());
+        let settled = ledger.settled_since(at(0, 0)).unwrap();
+        assert_eq!(settled[&a.occurrence], Outcome::Interrupted);
         drop(ledger);
         assert_eq!(
             Ledger::open(&path, TZ).unwrap().recovered_on_open(),
