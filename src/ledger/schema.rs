@@ -413,6 +413,8 @@ mod tests {
     use super::*;
     use crate::ledger::test_util::*;
     use crate::ledger::{Filter, Outcome};
+    use std::fs::Permissions;
+    use std::os::unix::fs::PermissionsExt;
     use std::path::PathBuf;
 
     #[test]
@@ -561,28 +563,122 @@ mod tests {
 
     #[test]
     fn an_unwritable_directory_is_a_clear_error() {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let ro = dir.path().join("ro");
-        std::fs::create_dir(&ro).unwrap();
-        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
-        // root ignores permission bits; then use sysfs, which refuses new
-        // files even to root.
-        let path = if std::fs::write(ro.join("probe"), b"").is_err() {
-            ro.join("airtime.db")
-        } else if Path::new("/sys/kernel").is_dir() {
-            PathBuf::from("/sys/loa-test-airtime.db")
-        } else {
-            eprintln!("running as root without sysfs: cannot make an unwritable directory");
-            return;
-        };
+        let ro = Unwritable::new(dir.path());
+        let path = ro.dir.join("airtime.db");
         let e = Ledger::open(&path, TZ).err().unwrap();
-        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert!(matches!(e, LedgerError::ReadOnly(_)), "{e:?}");
+        assert!(matches!(e, LedgerError::ReadOnly(_)), "{:?}: {e:?}", ro.how);
         let msg = e.to_string();
         assert!(msg.contains(&path.display().to_string()), "{msg}");
         assert!(msg.contains("not writable"), "{msg}");
         assert!(msg.contains("help: make"), "{msg}");
+    }
+
+    /// How [`Unwritable`] stopped this process from creating files.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Refusal {
+        /// Mode 0555: enough for any user but root.
+        Permissions,
+        /// The immutable attribute, which binds root too (ext4, xfs, btrfs;
+        /// needs CAP_LINUX_IMMUTABLE).
+        Immutable,
+        /// sysfs, which takes no new file from anyone, root included.
+        Sysfs,
+    }
+
+    /// A directory this process cannot create a file in, by the first
+    /// [`Refusal`] that works for whoever runs the test; none working is a
+    /// failure, never a skip. Dropping it lifts the immutable attribute so
+    /// the temporary directory can be removed.
+    struct Unwritable {
+        dir: PathBuf,
+        how: Refusal,
+    }
+
+    impl Unwritable {
+        fn new(base: &Path) -> Unwritable {
+            let dir = base.join("ro");
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::set_permissions(&dir, Permissions::from_mode(0o555)).unwrap();
+            if refuses_new_files(&dir) {
+                return Unwritable {
+                    dir,
+                    how: Refusal::Permissions,
+                };
+            }
+            let immutable = set_immutable(&dir, true);
+            if immutable.is_ok() {
+                let ro = Unwritable {
+                    dir,
+                    how: Refusal::Immutable,
+                };
+                if refuses_new_files(&ro.dir) {
+                    return ro;
+                }
+            }
+            let sys = Path::new("/sys");
+            if sys.join("kernel").is_dir() && refuses_new_files(sys) {
+                return Unwritable {
+                    dir: sys.to_path_buf(),
+                    how: Refusal::Sysfs,
+                };
+            }
+            panic!(
+                "cannot make a directory this process may not write to: mode 0555 does not \
+                 stop it (root), the immutable attribute did not ({immutable:?}), and there \
+                 is no sysfs; run the test as another user"
+            );
+        }
+    }
+
+    impl Drop for Unwritable {
+        fn drop(&mut self) {
+            if self.how == Refusal::Immutable {
+                set_immutable(&self.dir, false).unwrap();
+            }
+        }
+    }
+
+    fn refuses_new_files(dir: &Path) -> bool {
+        let probe = dir.join("loa-probe");
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+        {
+            Ok(_) => {
+                std::fs::remove_file(&probe).unwrap();
+                false
+            }
+            Err(_) => true,
+        }
+    }
+
+    /// `chattr +i` / `chattr -i`, by the ioctls it uses.
+    fn set_immutable(dir: &Path, on: bool) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        // linux/fs.h; the libc crate has the ioctls but not the flag.
+        const FS_IMMUTABLE_FL: libc::c_int = 0x10;
+        let f = std::fs::File::open(dir)?;
+        let fd = f.as_raw_fd();
+        let mut flags: libc::c_int = 0;
+        // SAFETY: FS_IOC_GETFLAGS writes one int through the pointer, which
+        // is valid for the call; `f` keeps the descriptor open.
+        let got = unsafe { libc::ioctl(fd, libc::FS_IOC_GETFLAGS, &raw mut flags) };
+        if got != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if on {
+            flags |= FS_IMMUTABLE_FL;
+        } else {
+            flags &= !FS_IMMUTABLE_FL;
+        }
+        // SAFETY: FS_IOC_SETFLAGS reads one int through the pointer, as above.
+        let set = unsafe { libc::ioctl(fd, libc::FS_IOC_SETFLAGS, &raw const flags) };
+        if set != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
     }
 
     #[test]
