@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use loa::config::{Campaign, Priority};
-use loa::ledger::{occurrence_key, Airing, Filter, Ledger, Outcome, Settled, Source};
+use loa::ledger::{Airing, Filter, Ledger, Outcome, Settled, Source};
 use loa::report::{format_airtime, format_report, report, Format};
+use loa::schedule::OccurrenceKey;
 
 const ROWS: usize = 100_000;
 const CAMPAIGNS: usize = 20;
@@ -65,7 +66,7 @@ fn rows(start: DateTime<Utc>) -> Vec<Settled> {
             let id = format!("bt-{b:04}");
             Settled {
                 airing: Airing {
-                    occurrence: occurrence_key(&id, when, TZ),
+                    occurrence: OccurrenceKey::new(&id, when, TZ).into(),
                     title: format!("Bản tin số {b} về phòng chống dịch bệnh"),
                     bulletin: id,
                     campaign,

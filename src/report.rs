@@ -27,14 +27,18 @@ use crate::timefmt::rfc3339;
 /// Label of the group of rows whose bulletin belongs to no campaign.
 pub const NO_CAMPAIGN: &str = "(không thuộc chiến dịch)";
 
-/// Output format of both the listing and the report.
+/// Output format of both the listing and the report, and the value of
+/// `--format` for `loa airtime` and `loa report`:
+/// - `Table`: aligned columns for a terminal;
+/// - `Csv`: RFC 4180, UTF-8 with a byte-order mark so Excel shows Vietnamese;
+/// - `Json`: pretty-printed JSON with English keys.
+///
+/// (Said here rather than on each variant: clap would print variant docs in
+/// `--help`, which lists the bare names.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// Aligned columns for a terminal.
     Table,
-    /// RFC 4180, UTF-8 with a byte-order mark so Excel shows Vietnamese.
     Csv,
-    /// Pretty-printed JSON with English keys.
     Json,
 }
 
@@ -504,7 +508,8 @@ fn source_vi(s: Source) -> &'static str {
     }
 }
 
-fn priority_vi(p: Priority) -> &'static str {
+/// How a priority reads on screen.
+pub fn priority_vi(p: Priority) -> &'static str {
     match p {
         Priority::Normal => "thường",
         Priority::Priority => "ưu tiên",
@@ -676,7 +681,8 @@ fn csv_line<'a>(out: &mut String, cells: impl IntoIterator<Item = &'a str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::{occurrence_key, Airing, Settled};
+    use crate::ledger::{Airing, Settled};
+    use crate::schedule::OccurrenceKey;
     use chrono::TimeZone;
 
     const TZ: Tz = chrono_tz::Asia::Ho_Chi_Minh;
@@ -719,7 +725,7 @@ mod tests {
     ) -> Settled {
         Settled {
             airing: Airing {
-                occurrence: occurrence_key(bulletin, when, TZ),
+                occurrence: OccurrenceKey::new(bulletin, when, TZ).into(),
                 bulletin: bulletin.into(),
                 title: title.into(),
                 campaign: campaign.map(Into::into),
@@ -1071,5 +1077,19 @@ mod tests {
             p,
             "từ 01/10/2026 06:00 đến trước 01/10/2026 12:00 (giờ UTC+07:00)"
         );
+    }
+
+    #[test]
+    fn format_values_are_the_command_line_names_without_help() {
+        use clap::ValueEnum;
+        let values: Vec<_> = Format::value_variants()
+            .iter()
+            .map(|f| f.to_possible_value().unwrap())
+            .collect();
+        let names: Vec<_> = values.iter().map(|v| v.get_name()).collect();
+        assert_eq!(names, ["table", "csv", "json"]);
+        // With help on a value, `--help` turns the one-line list of
+        // possible values into a paragraph per value.
+        assert!(values.iter().all(|v| v.get_help().is_none()));
     }
 }

@@ -2,11 +2,12 @@
 //! station and a time range.
 //!
 //! This module owns the expansion of timings (`at` times on weekdays, cron
-//! lines) into instants, the station's DST policy, and the order in which
-//! simultaneous occurrences are offered to the engine. It must not read the
-//! clock, the ledger or the audio device: the caller passes the range in, so
-//! the engine, `loa plan` and `loa check` all see the same plan, and tests
-//! can pin any day of any year.
+//! lines) into instants, the station's DST policy, the order in which
+//! simultaneous occurrences are offered to the engine, and the
+//! [`OccurrenceKey`] an occurrence is known by in the ledger. It must not
+//! read the clock, the ledger or the audio device: the caller passes the
+//! range in, so the engine, `loa plan` and `loa check` all see the same plan,
+//! and tests can pin any day of any year.
 //!
 //! Wall time first, instants second: every timing is expanded in the
 //! station's *local wall-clock* time, day by day, and only then mapped to an
@@ -28,6 +29,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::fmt;
 
 use chrono::offset::LocalResult;
 use chrono::{
@@ -79,15 +81,113 @@ pub struct Occurrence<'a> {
 }
 
 impl Occurrence<'_> {
-    /// The stable key of this occurrence: `{id}@{RFC 3339, ms, station
-    /// offset}`. The ledger and the engine use it to recognise an occurrence
-    /// across restarts, so it depends only on the item and the instant.
+    /// The stable key of this occurrence (see [`OccurrenceKey`]), as the
+    /// text the ledger stores.
     pub fn key(&self) -> String {
-        format!(
-            "{}@{}",
-            self.id,
-            timefmt::rfc3339(self.at.with_timezone(&Utc), self.at.timezone())
-        )
+        OccurrenceKey::new(self.id, self.at.with_timezone(&Utc), self.at.timezone()).into()
+    }
+}
+
+/// The stable key of one occurrence: the item, `@`, and the instant it was
+/// scheduled for in RFC 3339 with milliseconds and the station's offset,
+/// e.g. `cds-thong-diep@2026-10-07T06:15:00.000+07:00`. The ledger stores it
+/// on every row and the engine recognises an occurrence across restarts by
+/// it, so it depends only on the item and the instant.
+///
+/// The item is
+/// - a bulletin's or a programme's id ([`OccurrenceKey::new`]);
+/// - `programme/bulletin` for a bulletin airing inside a programme, with
+///   `#2`, `#3`… when it airs again in the same programme
+///   ([`OccurrenceKey::program_item`]); the instant is the programme's;
+/// - `source:n/target` for what an operator or an emergency put on air: the
+///   engine's entry number, then a bulletin id or an audio file
+///   ([`OccurrenceKey::queued`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OccurrenceKey {
+    text: String,
+    /// Where the `@` before the instant is: the last one, since an audio
+    /// file's name may hold one and an instant never does.
+    at: usize,
+    /// The instant as written: to the millisecond.
+    scheduled_at: DateTime<Utc>,
+}
+
+impl OccurrenceKey {
+    /// The key of `item` scheduled at `at`, written in `tz`. The other
+    /// constructors build their item and end here.
+    pub fn new(item: &str, at: DateTime<Utc>, tz: Tz) -> OccurrenceKey {
+        let text = format!("{item}@{}", timefmt::rfc3339(at, tz));
+        // The text keeps milliseconds: so does the instant it stands for.
+        let below_ms = at.timestamp_subsec_nanos() % 1_000_000;
+        OccurrenceKey {
+            text,
+            at: item.len(),
+            scheduled_at: at - Duration::nanoseconds(i64::from(below_ms)),
+        }
+    }
+
+    /// The key of the `n`th airing (from 1) of `bulletin` inside one
+    /// occurrence of `program` scheduled at `at`: `program/bulletin`, then
+    /// `program/bulletin#2` and on when the programme lists it again.
+    pub fn program_item(
+        program: &str,
+        bulletin: &str,
+        n: u32,
+        at: DateTime<Utc>,
+        tz: Tz,
+    ) -> OccurrenceKey {
+        let item = if n <= 1 {
+            format!("{program}/{bulletin}")
+        } else {
+            format!("{program}/{bulletin}#{n}")
+        };
+        OccurrenceKey::new(&item, at, tz)
+    }
+
+    /// The key of what `source` (`operator`, `emergency`) put on air as the
+    /// engine's entry `n`, `target` being a bulletin id or an audio file.
+    pub fn queued(source: &str, n: u64, target: &str, at: DateTime<Utc>, tz: Tz) -> OccurrenceKey {
+        OccurrenceKey::new(&format!("{source}:{n}/{target}"), at, tz)
+    }
+
+    /// Read a key back, e.g. from a ledger row: `None` unless it is a
+    /// non-empty item, `@`, and an RFC 3339 instant.
+    pub fn parse(s: &str) -> Option<OccurrenceKey> {
+        let (item, stamp) = s.rsplit_once('@')?;
+        if item.is_empty() {
+            return None;
+        }
+        Some(OccurrenceKey {
+            text: s.to_string(),
+            at: item.len(),
+            scheduled_at: timefmt::parse_rfc3339(stamp)?,
+        })
+    }
+
+    /// The item: everything before the instant.
+    pub fn item(&self) -> &str {
+        &self.text[..self.at]
+    }
+
+    /// The instant the occurrence was scheduled for.
+    pub fn scheduled_at(&self) -> DateTime<Utc> {
+        self.scheduled_at
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for OccurrenceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl From<OccurrenceKey> for String {
+    fn from(k: OccurrenceKey) -> String {
+        k.text
     }
 }
 
@@ -960,5 +1060,46 @@ mod tests {
         let year = item_instants(&st, &cron("30 2 * * *"), None, from, to);
         assert_eq!(year.len(), 365);
         assert!(year.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn occurrence_keys_are_built_one_way_and_read_back() {
+        let at = utc("2026-10-06T23:15:00Z");
+        let k = OccurrenceKey::new("cds-thong-diep", at, VN);
+        assert_eq!(
+            k.to_string(),
+            "cds-thong-diep@2026-10-07T06:15:00.000+07:00"
+        );
+        assert_eq!((k.item(), k.scheduled_at()), ("cds-thong-diep", at));
+        assert_eq!(OccurrenceKey::parse(k.as_str()), Some(k.clone()));
+        assert_eq!(String::from(k.clone()), k.to_string());
+
+        let item = |n| OccurrenceKey::program_item("thoi-su", "b1", n, at, VN).to_string();
+        assert_eq!(item(1), "thoi-su/b1@2026-10-07T06:15:00.000+07:00");
+        assert_eq!(item(2), "thoi-su/b1#2@2026-10-07T06:15:00.000+07:00");
+        assert_eq!(
+            OccurrenceKey::queued("operator", 7, "b1", at, BERLIN).to_string(),
+            "operator:7/b1@2026-10-07T01:15:00.000+02:00"
+        );
+
+        // A file name may hold `@`; the instant never does.
+        let file = OccurrenceKey::queued("emergency", 3, "lu@xa.mp3", at, VN);
+        let back = OccurrenceKey::parse(file.as_str()).unwrap();
+        assert_eq!(back.item(), "emergency:3/lu@xa.mp3");
+        assert_eq!(back.scheduled_at(), at);
+
+        // Below a millisecond is not written, so it is not kept either.
+        let k = OccurrenceKey::new("b", at + Duration::microseconds(1500), VN);
+        assert_eq!(k.scheduled_at(), at + Duration::milliseconds(1));
+        assert_eq!(OccurrenceKey::parse(k.as_str()), Some(k));
+
+        for bad in [
+            "b1",
+            "@2026-10-07T06:15:00.000+07:00",
+            "b1@yesterday",
+            "b1@",
+        ] {
+            assert_eq!(OccurrenceKey::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -1,0 +1,184 @@
+//! The airtime ledger: what aired, when, for how long, and how it ended.
+//!
+//! This module owns the SQLite file `data_dir/airtime.db` and every SQL
+//! statement run against it. It must not decide what airs (that is the
+//! engine's job), read the station file, or format anything for people (that
+//! is `crate::report`). Its rooms:
+//!
+//! - `schema`: the file's layout (documented there, for anyone who reads it
+//!   with `sqlite3`), migrations, durability, opening, and closing the rows a
+//!   crash left open;
+//! - `write`: one row per occurrence attempt as playout goes;
+//! - `query`: what the engine ([`Ledger::settled_since`]), the CLI and the
+//!   API ([`Ledger::rows`], [`Ledger::airtime_totals`] for `crate::report`)
+//!   read;
+//! - `audit` and `state`: the control actions taken through the HTTP API, and
+//!   the daemon's own bookkeeping;
+//! - `error`: [`LedgerError`], worded for the station's operator.
+
+mod audit;
+mod error;
+mod query;
+mod schema;
+mod state;
+#[cfg(test)]
+mod test_util;
+mod write;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::config::Priority;
+
+pub use audit::AuditRow;
+pub use error::{ErrorContext, LedgerError, Result};
+pub use query::{AirtimeRow, BulletinTotals, Filter};
+pub use schema::{APPLICATION_ID, BUSY_TIMEOUT, DAEMON_STOPPED, SCHEMA_VERSION};
+
+/// How an occurrence attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Aired to the end.
+    Completed,
+    /// Started but cut short (stop, pre-emption, crash).
+    Interrupted,
+    /// Could not be played (unreadable file, device error).
+    Failed,
+    /// Its start window passed without it airing.
+    Missed,
+    /// Deliberately not aired: quiet hours, the station paused, taken off
+    /// the queue, an emergency cancelled.
+    Skipped,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Completed,
+        Outcome::Interrupted,
+        Outcome::Failed,
+        Outcome::Missed,
+        Outcome::Skipped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Interrupted => "interrupted",
+            Outcome::Failed => "failed",
+            Outcome::Missed => "missed",
+            Outcome::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an item was put on air.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The station file's timing.
+    Schedule,
+    /// An operator queued it through the API.
+    Operator,
+    /// An emergency broadcast.
+    Emergency,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Schedule => "schedule",
+            Source::Operator => "operator",
+            Source::Emergency => "emergency",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Source> {
+        [Source::Schedule, Source::Operator, Source::Emergency]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the engine knows about an occurrence before it airs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Airing {
+    /// The text of its [`OccurrenceKey`](crate::schedule::OccurrenceKey):
+    /// item + `@` + scheduled instant.
+    pub occurrence: String,
+    pub bulletin: String,
+    pub title: String,
+    pub campaign: Option<String>,
+    pub program: Option<String>,
+    pub priority: Priority,
+    pub source: Source,
+    /// Relative to `audio_dir`.
+    pub file: String,
+    pub scheduled_at: DateTime<Utc>,
+    pub planned_seconds: f64,
+    pub requested_by: Option<String>,
+}
+
+/// A closed row, for [`Ledger::record_all`] to write many at once (tests and
+/// benchmarks fill ledgers with them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settled {
+    pub airing: Airing,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub aired_seconds: f64,
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+}
+
+/// An open ledger: one SQLite connection, not `Sync`. The daemon's ledger
+/// writer thread owns the one [`Ledger::open`] returns; readers (`loa
+/// report`, the API) each open their own with [`Ledger::open_read_only`].
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+    tz: Tz,
+    recovered: usize,
+}
+
+impl Ledger {
+    /// The file this ledger lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The station's zone, used for the instants written.
+    pub fn tz(&self) -> Tz {
+        self.tz
+    }
+
+    /// How many open rows [`Ledger::open`] closed as interrupted.
+    pub fn recovered_on_open(&self) -> usize {
+        self.recovered
+    }
+
+    fn err(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> LedgerError + '_ {
+        move |e| LedgerError::sqlite(&self.path, action, e)
+    }
+}

@@ -1,0 +1,495 @@
+//! Reading `airtime`: the rows, the outcomes the engine loads at start-up,
+//! and the per-bulletin sums `crate::report` arranges.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Row};
+use serde::{Serialize, Serializer};
+
+use super::{ErrorContext, Ledger, LedgerError, Outcome, Result, Source};
+use crate::config::Priority;
+
+/// One row of `airtime`, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AirtimeRow {
+    pub id: i64,
+    pub occurrence: String,
+    pub bulletin: String,
+    pub title: String,
+    pub campaign: Option<String>,
+    pub program: Option<String>,
+    #[serde(serialize_with = "serialize_priority")]
+    pub priority: Priority,
+    pub source: Source,
+    pub file: String,
+    pub scheduled_at: String,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub planned_seconds: f64,
+    pub aired_seconds: f64,
+    /// `None` while airing.
+    pub outcome: Option<Outcome>,
+    pub reason: Option<String>,
+    pub requested_by: Option<String>,
+}
+
+fn serialize_priority<S: Serializer>(p: &Priority, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(p.as_str())
+}
+
+/// Which rows: `scheduled_at` in `[from, to)`, optionally one campaign.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// A campaign id; rows of other campaigns and of none are left out.
+    pub campaign: Option<String>,
+}
+
+impl Filter {
+    pub(super) fn bounds(&self) -> (i64, i64) {
+        (
+            self.from.map_or(i64::MIN, |t| t.timestamp_millis()),
+            self.to.map_or(i64::MAX, |t| t.timestamp_millis()),
+        )
+    }
+}
+
+/// Sums over the rows of one (campaign, bulletin) pair, computed in SQL for
+/// `crate::report`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulletinTotals {
+    pub campaign: Option<String>,
+    pub bulletin: String,
+    /// Title of the latest row of that bulletin.
+    pub title: String,
+    pub plays: u64,
+    pub completed: u64,
+    pub interrupted: u64,
+    pub failed: u64,
+    pub missed: u64,
+    pub skipped: u64,
+    pub aired_seconds: f64,
+}
+
+/// How [`Ledger::airtime_totals`] walks the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TotalsPlan {
+    /// Scan `airtime_report`, already in group order.
+    GroupOrder,
+    /// Seek the time range in `airtime_scheduled`, then sort to group.
+    TimeRange,
+}
+
+const ROW_COLUMNS: &str = "id, occurrence, bulletin, title, campaign, program, priority, source, \
+     file, scheduled_at, started_at, ended_at, planned_seconds, aired_seconds, outcome, reason, \
+     requested_by";
+
+impl Ledger {
+    /// The last outcome (by row id) of each occurrence scheduled at or after
+    /// `since`, for the engine to load once at start-up. Rows still airing
+    /// are left out; after [`Ledger::open`] there are none.
+    pub fn settled_since(&self, since: DateTime<Utc>) -> Result<HashMap<String, Outcome>> {
+        let action = "load settled occurrences";
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT occurrence, outcome FROM airtime \
+                 WHERE scheduled_ms >= ?1 AND outcome IS NOT NULL ORDER BY id",
+            )
+            .map_err(self.err(action))?;
+        let mut rows = stmt
+            .query([since.timestamp_millis()])
+            .map_err(self.err(action))?;
+        let mut out = HashMap::new();
+        while let Some(r) = rows.next().map_err(self.err(action))? {
+            let occ: String = r.get(0).map_err(self.err(action))?;
+            let outcome: String = r.get(1).map_err(self.err(action))?;
+            out.insert(occ, self.parse_outcome(&outcome, action)?);
+        }
+        Ok(out)
+    }
+
+    fn parse_outcome(&self, s: &str, action: &'static str) -> Result<Outcome> {
+        Outcome::parse(s).ok_or_else(|| {
+            LedgerError::Corrupt(ErrorContext::new(
+                &self.path,
+                action,
+                format!("unknown outcome `{s}`"),
+            ))
+        })
+    }
+
+    /// Rows scheduled in `[from, to)`, optionally of one campaign, ordered by
+    /// scheduled time then id.
+    pub fn rows(&self, f: &Filter) -> Result<Vec<AirtimeRow>> {
+        let action = "list airtime";
+        let (from, to) = f.bounds();
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ROW_COLUMNS} FROM airtime \
+                 WHERE scheduled_ms >= ?1 AND scheduled_ms < ?2 \
+                   AND (?3 IS NULL OR campaign = ?3) \
+                 ORDER BY scheduled_ms, id"
+            ))
+            .map_err(self.err(action))?;
+        let rows = stmt
+            .query_map(params![from, to, f.campaign], row_from_sql)
+            .map_err(self.err(action))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| match LedgerError::sqlite(&self.path, action, e) {
+                // A value the CHECK constraints should have kept out.
+                LedgerError::Sqlite(c) => LedgerError::Corrupt(c),
+                err => err,
+            })?;
+        Ok(rows)
+    }
+
+    /// Per (campaign, bulletin) sums over the rows `f` selects, aggregated by
+    /// SQLite so a year of airtime reports in milliseconds. Ordered by
+    /// campaign (NULL first), then bulletin.
+    pub fn airtime_totals(&self, f: &Filter) -> Result<Vec<BulletinTotals>> {
+        let plan = self.totals_plan(f)?;
+        self.airtime_totals_with(f, plan)
+    }
+
+    /// Which index sums `f` fastest. SQLite without STAT4 cannot tell how
+    /// many rows a range holds and takes `airtime_scheduled` for any
+    /// two-sided range, which then needs a sort of every row in it: fine for
+    /// a week, five times slower than scanning `airtime_report` in group
+    /// order for a year. Rows are spread fairly evenly over time, so the
+    /// share of the ledger's time span the range covers is a good estimate.
+    fn totals_plan(&self, f: &Filter) -> Result<TotalsPlan> {
+        if f.campaign.is_some() || (f.from.is_none() && f.to.is_none()) {
+            return Ok(TotalsPlan::GroupOrder);
+        }
+        let (lo, hi): (Option<i64>, Option<i64>) = self
+            .conn
+            .query_row(
+                "SELECT min(scheduled_ms), max(scheduled_ms) FROM airtime",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(self.err("sum airtime"))?;
+        let (Some(lo), Some(hi)) = (lo, hi) else {
+            return Ok(TotalsPlan::GroupOrder);
+        };
+        let (from, to) = f.bounds();
+        let covered = (to.min(hi + 1) as f64 - from.max(lo) as f64).max(0.0);
+        let span = (hi + 1 - lo) as f64;
+        Ok(if covered / span < 0.15 {
+            TotalsPlan::TimeRange
+        } else {
+            TotalsPlan::GroupOrder
+        })
+    }
+
+    fn airtime_totals_with(&self, f: &Filter, plan: TotalsPlan) -> Result<Vec<BulletinTotals>> {
+        let action = "sum airtime";
+        let (from, to) = f.bounds();
+        let index = match plan {
+            TotalsPlan::GroupOrder => "airtime_report",
+            TotalsPlan::TimeRange => "airtime_scheduled",
+        };
+        // One group per outcome, so the counts are plain count(*) and the
+        // covering index answers everything; titles are fetched afterwards
+        // for the few hundred bulletins rather than read for every row.
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT campaign, bulletin, outcome, max(id), count(*), total(aired_seconds) \
+                 FROM airtime INDEXED BY {index} \
+                 WHERE scheduled_ms >= ?1 AND scheduled_ms < ?2 \
+                   AND (?3 IS NULL OR campaign = ?3) \
+                 GROUP BY campaign, bulletin, outcome \
+                 ORDER BY campaign, bulletin, outcome"
+            ))
+            .map_err(self.err(action))?;
+        let mut rows = stmt
+            .query(params![from, to, f.campaign])
+            .map_err(self.err(action))?;
+        let mut out: Vec<BulletinTotals> = Vec::new();
+        let mut latest: Vec<i64> = Vec::new();
+        while let Some(r) = rows.next().map_err(self.err(action))? {
+            let get = |r: &Row| -> rusqlite::Result<_> {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, f64>(5)?,
+                ))
+            };
+            let (campaign, bulletin, outcome, max_id, count, aired) =
+                get(r).map_err(self.err(action))?;
+            let same = out
+                .last()
+                .is_some_and(|t| t.campaign == campaign && t.bulletin == bulletin);
+            if !same {
+                out.push(BulletinTotals {
+                    campaign,
+                    bulletin,
+                    title: String::new(),
+                    plays: 0,
+                    completed: 0,
+                    interrupted: 0,
+                    failed: 0,
+                    missed: 0,
+                    skipped: 0,
+                    aired_seconds: 0.0,
+                });
+                latest.push(max_id);
+            }
+            let t = out.last_mut().expect("pushed above");
+            let last = latest.last_mut().expect("pushed above");
+            *last = (*last).max(max_id);
+            let count = count.max(0) as u64;
+            t.plays += count;
+            t.aired_seconds += aired;
+            match outcome
+                .as_deref()
+                .map(|o| self.parse_outcome(o, action))
+                .transpose()?
+            {
+                None => {}
+                Some(Outcome::Completed) => t.completed += count,
+                Some(Outcome::Interrupted) => t.interrupted += count,
+                Some(Outcome::Failed) => t.failed += count,
+                Some(Outcome::Missed) => t.missed += count,
+                Some(Outcome::Skipped) => t.skipped += count,
+            }
+        }
+        let mut title = self
+            .conn
+            .prepare_cached("SELECT title FROM airtime WHERE id = ?1")
+            .map_err(self.err(action))?;
+        for (t, id) in out.iter_mut().zip(latest) {
+            t.title = title
+                .query_row([id], |r| r.get(0))
+                .map_err(self.err(action))?;
+        }
+        Ok(out)
+    }
+}
+
+fn row_from_sql(r: &Row) -> rusqlite::Result<AirtimeRow> {
+    let bad = |i: usize, what: &str, v: &str| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("unknown {what} `{v}`").into(),
+        )
+    };
+    let priority: String = r.get(6)?;
+    let source: String = r.get(7)?;
+    let outcome: Option<String> = r.get(14)?;
+    Ok(AirtimeRow {
+        id: r.get(0)?,
+        occurrence: r.get(1)?,
+        bulletin: r.get(2)?,
+        title: r.get(3)?,
+        campaign: r.get(4)?,
+        program: r.get(5)?,
+        priority: Priority::parse(&priority).ok_or_else(|| bad(6, "priority", &priority))?,
+        source: Source::parse(&source).ok_or_else(|| bad(7, "source", &source))?,
+        file: r.get(8)?,
+        scheduled_at: r.get(9)?,
+        started_at: r.get(10)?,
+        ended_at: r.get(11)?,
+        planned_seconds: r.get(12)?,
+        aired_seconds: r.get(13)?,
+        outcome: match outcome {
+            None => None,
+            Some(o) => Some(Outcome::parse(&o).ok_or_else(|| bad(14, "outcome", &o))?),
+        },
+        reason: r.get(15)?,
+        requested_by: r.get(16)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::test_util::*;
+    use crate::ledger::Settled;
+
+    #[test]
+    fn record_and_settled_since() {
+        let (_dir, path) = fresh();
+        let mut ledger = Ledger::open(&path, TZ).unwrap();
+        let early = airing("b0", None, at(5, 0));
+        let a = airing("b1", None, at(6, 15));
+        let b = airing("b2", None, at(6, 30));
+        ledger
+            .record(&early, Outcome::Missed, Some("late"))
+            .unwrap();
+        ledger
+            .record(&a, Outcome::Failed, Some("file unreadable"))
+            .unwrap();
+        let id = ledger.begin(&a, at(6, 20)).unwrap();
+        ledger
+            .finish(id, at(6, 22), 120.0, Outcome::Completed, None)
+            .unwrap();
+        ledger
+            .record(&b, Outcome::Skipped, Some("quiet hours"))
+            .unwrap();
+        ledger
+            .begin(&airing("b3", None, at(7, 0)), at(7, 0))
+            .unwrap();
+
+        let r = &ledger.rows(&Filter::default()).unwrap()[0];
+        assert_eq!(r.outcome, Some(Outcome::Missed));
+        assert_eq!(r.reason.as_deref(), Some("late"));
+        assert_eq!((r.started_at.as_ref(), r.ended_at.as_ref()), (None, None));
+        assert_eq!(r.aired_seconds, 0.0);
+
+        let settled = ledger.settled_since(at(6, 0)).unwrap();
+        assert_eq!(settled.len(), 2, "{settled:?}");
+        assert_eq!(settled[&a.occurrence], Outcome::Completed);
+        assert_eq!(settled[&b.occurrence], Outcome::Skipped);
+    }
+
+    #[test]
+    fn filters_select_half_open_ranges_and_campaigns_in_order() {
+        let (_dir, path) = fresh();
+        let mut ledger = Ledger::open(&path, TZ).unwrap();
+        // Inserted out of order: the listing orders by scheduled time.
+        for (b, c, t) in [
+            ("b3", Some("c2"), at(8, 0)),
+            ("b1", Some("c1"), at(6, 0)),
+            ("b2", None, at(7, 0)),
+            ("b4", Some("c1"), at(9, 0)),
+        ] {
+            ledger
+                .record(&airing(b, c, t), Outcome::Missed, None)
+                .unwrap();
+        }
+        let ids = |f: Filter| -> Vec<String> {
+            ledger
+                .rows(&f)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.bulletin)
+                .collect()
+        };
+        assert_eq!(ids(Filter::default()), ["b1", "b2", "b3", "b4"]);
+        let window = Filter {
+            from: Some(at(7, 0)),
+            to: Some(at(9, 0)),
+            campaign: None,
+        };
+        assert_eq!(ids(window), ["b2", "b3"]);
+        let c1 = Filter {
+            campaign: Some("c1".into()),
+            ..Filter::default()
+        };
+        assert_eq!(ids(c1), ["b1", "b4"]);
+    }
+
+    #[test]
+    fn both_ways_of_summing_agree_and_are_chosen_by_range_width() {
+        let (_dir, path) = fresh();
+        let mut ledger = Ledger::open(&path, TZ).unwrap();
+        let day = |d: i64, h: u32| at(h, 0) + chrono::Duration::days(d);
+        let mut rows = Vec::new();
+        for d in 0..30 {
+            for (i, outcome) in Outcome::ALL.into_iter().enumerate() {
+                let b = ["b1", "b2", "b3"][(d as usize + i) % 3];
+                let c = [Some("c1"), None, Some("c2")][(d as usize + 2 * i) % 3];
+                let mut a = airing(b, c, day(d, 6 + i as u32));
+                a.title = format!("{b} v{d}");
+                rows.push(Settled {
+                    airing: a,
+                    started_at: None,
+                    ended_at: None,
+                    aired_seconds: (d * 10 + i as i64) as f64,
+                    outcome,
+                    reason: None,
+                });
+            }
+        }
+        ledger.record_all(rows).unwrap();
+        // A row still airing counts as a play with no outcome.
+        ledger
+            .begin(&airing("b1", Some("c1"), day(29, 20)), day(29, 20))
+            .unwrap();
+
+        let filters = [
+            Filter::default(),
+            Filter {
+                from: Some(day(3, 0)),
+                to: Some(day(5, 0)),
+                campaign: None,
+            },
+            Filter {
+                from: Some(day(1, 0)),
+                to: Some(day(28, 0)),
+                campaign: None,
+            },
+            Filter {
+                campaign: Some("c2".into()),
+                ..Filter::default()
+            },
+        ];
+        for f in &filters {
+            let a = ledger
+                .airtime_totals_with(f, TotalsPlan::GroupOrder)
+                .unwrap();
+            let b = ledger
+                .airtime_totals_with(f, TotalsPlan::TimeRange)
+                .unwrap();
+            assert_eq!(a, b, "{f:?}");
+            let rows = ledger.rows(f).unwrap();
+            assert_eq!(a.iter().map(|t| t.plays).sum::<u64>(), rows.len() as u64);
+            let aired: f64 = rows.iter().map(|r| r.aired_seconds).sum();
+            assert_eq!(a.iter().map(|t| t.aired_seconds).sum::<f64>(), aired);
+        }
+        let all = ledger.airtime_totals(&Filter::default()).unwrap();
+        let keys: Vec<_> = all
+            .iter()
+            .map(|t| (t.campaign.as_deref(), &*t.bulletin))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                (None, "b1"),
+                (None, "b2"),
+                (None, "b3"),
+                (Some("c1"), "b1"),
+                (Some("c1"), "b2"),
+                (Some("c1"), "b3"),
+                (Some("c2"), "b1"),
+                (Some("c2"), "b2"),
+                (Some("c2"), "b3"),
+            ]
+        );
+        let c1b1 = &all[3];
+        // b1 in c1: d + i and d + 2i both divisible by 3, so i in {0, 3}
+        // (completed, missed) and d in {0, 3, .., 27}: 10 days each.
+        assert_eq!(c1b1.plays, 20 + 1);
+        assert_eq!((c1b1.completed, c1b1.missed), (10, 10));
+        assert_eq!(c1b1.interrupted + c1b1.failed + c1b1.skipped, 0);
+        assert_eq!(c1b1.title, "Bản tin b1", "title of the latest row");
+        assert_eq!(all[1].title, "b2 v28");
+
+        assert_eq!(
+            ledger.totals_plan(&filters[0]).unwrap(),
+            TotalsPlan::GroupOrder
+        );
+        assert_eq!(
+            ledger.totals_plan(&filters[1]).unwrap(),
+            TotalsPlan::TimeRange
+        );
+        assert_eq!(
+            ledger.totals_plan(&filters[2]).unwrap(),
+            TotalsPlan::GroupOrder
+        );
+        assert_eq!(
+            ledger.totals_plan(&filters[3]).unwrap(),
+            TotalsPlan::GroupOrder
+        );
+    }
+}

@@ -1,0 +1,701 @@
+//! The ledger file: its schema and migrations, durability, opening it, and
+//! closing the rows a crash left open.
+//!
+//! # Schema (version 1)
+//!
+//! The file is a plain SQLite 3 database so anyone can query it with
+//! `sqlite3 airtime.db`. It is marked with `PRAGMA application_id = 0x6C6F6100`
+//! ("loa\0") and carries its schema version in `PRAGMA user_version`; loa
+//! refuses files with another application id, and files written by a newer
+//! loa. Tables are ordinary (not `STRICT`) so that older `sqlite3` shells, as
+//! shipped by Debian 11 and the like, can still open it.
+//!
+//! Instants are RFC 3339 text in the station's offset with milliseconds, e.g.
+//! `2026-10-07T06:15:00.000+07:00`, so they read naturally in `sqlite3`. Text
+//! instants with offsets do not compare correctly across offsets, so each table
+//! also has a derived integer column (UTC milliseconds since the Unix epoch)
+//! that range queries and ordering use.
+//!
+//! Table `airtime`, one row per occurrence attempt:
+//!
+//! | column          | type      | meaning |
+//! |-----------------|-----------|---------|
+//! | id              | INTEGER   | primary key, increases with insertion |
+//! | occurrence      | TEXT      | stable key: item id + `@` + scheduled instant; indexed |
+//! | bulletin        | TEXT      | bulletin id from the station file |
+//! | title           | TEXT      | bulletin title at the time it aired |
+//! | campaign        | TEXT NULL | campaign id, NULL when the bulletin has none |
+//! | program         | TEXT NULL | programme id when aired as part of one |
+//! | priority        | TEXT      | `normal`, `priority` or `emergency` |
+//! | source          | TEXT      | `schedule`, `operator` or `emergency` |
+//! | file            | TEXT      | audio file, relative to `audio_dir` |
+//! | scheduled_at    | TEXT      | instant it was due |
+//! | started_at      | TEXT NULL | instant audio started; NULL if it never started |
+//! | ended_at        | TEXT NULL | instant audio stopped; NULL if it never started or is airing |
+//! | planned_seconds | REAL      | length of the audio file |
+//! | aired_seconds   | REAL      | seconds actually aired (checkpointed while airing) |
+//! | outcome         | TEXT NULL | `completed`, `interrupted`, `failed`, `missed`, `skipped`; NULL while airing |
+//! | reason          | TEXT NULL | why it was not completed, free text |
+//! | requested_by    | TEXT NULL | API token name of the operator who queued it |
+//! | scheduled_ms    | INTEGER   | `scheduled_at` as UTC epoch milliseconds; indexed, for range queries |
+//!
+//! Indexes: `airtime_occurrence (occurrence)`, `airtime_scheduled
+//! (scheduled_ms)`, and `airtime_report (campaign, bulletin, outcome,
+//! scheduled_ms, aired_seconds)`, which holds everything the report sums in
+//! the order it groups, so a year of rows is summed without a sort.
+//!
+//! Table `audit`, one row per control action taken through the HTTP API:
+//! `id INTEGER PRIMARY KEY, at TEXT` (RFC 3339 as above), `at_ms INTEGER`
+//! (UTC epoch ms, indexed), `who TEXT` (token name), `action TEXT`,
+//! `detail TEXT`, `result TEXT`.
+//!
+//! Table `state`, the daemon's own bookkeeping: `key TEXT PRIMARY KEY,
+//! value TEXT`. `decided_until` is the instant (RFC 3339) up to which the
+//! daemon has decided every scheduled occurrence, so a restart knows what it
+//! missed while it was down, and a clock that went backwards replays nothing.
+//! `emergency` (JSON) is a repeating emergency in force, so its repeats go
+//! on after a power cut.
+//!
+//! Example: minutes aired per campaign in October 2026 (UTC+7):
+//!
+//! ```sql
+//! SELECT campaign, round(sum(aired_seconds) / 60, 2) AS minutes
+//! FROM airtime
+//! WHERE scheduled_at >= '2026-10-01T00:00:00.000+07:00'
+//!   AND scheduled_at <  '2026-11-01T00:00:00.000+07:00'
+//! GROUP BY campaign;
+//! ```
+//!
+//! (Comparing the text is fine as long as every row has the same offset,
+//! which holds for Vietnam; otherwise compare `scheduled_ms`.)
+//!
+//! # Durability
+//!
+//! The file is in WAL mode so that `loa report` and `sqlite3` can read while
+//! the daemon writes, with `synchronous = FULL`: commune stations lose power
+//! often, and with `NORMAL` a power cut may roll back the last commits, which
+//! would forget that a bulletin completed and let it air twice. Writes are a
+//! handful per bulletin, so the extra fsync costs nothing that matters.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use rusqlite::{params, Connection, OpenFlags};
+
+use super::{ErrorContext, Ledger, LedgerError, Result};
+use crate::timefmt::{parse_rfc3339, rfc3339};
+
+/// `PRAGMA application_id` of a loa ledger: "loa\0".
+pub const APPLICATION_ID: i32 = 0x6C6F_6100;
+
+/// How long a statement waits for another connection's lock before failing.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Migrations in order: `MIGRATIONS[n]` takes the schema from version `n` to
+/// `n + 1`. Never edit a released entry; append a new one.
+const MIGRATIONS: &[&str] = &[
+    // v1
+    "CREATE TABLE airtime (
+        id              INTEGER PRIMARY KEY,
+        occurrence      TEXT NOT NULL,
+        bulletin        TEXT NOT NULL,
+        title           TEXT NOT NULL,
+        campaign        TEXT,
+        program         TEXT,
+        priority        TEXT NOT NULL CHECK (priority IN ('normal', 'priority', 'emergency')),
+        source          TEXT NOT NULL CHECK (source IN ('schedule', 'operator', 'emergency')),
+        file            TEXT NOT NULL,
+        scheduled_at    TEXT NOT NULL,
+        started_at      TEXT,
+        ended_at        TEXT,
+        planned_seconds REAL NOT NULL,
+        aired_seconds   REAL NOT NULL DEFAULT 0,
+        outcome         TEXT CHECK (outcome IN ('completed', 'interrupted', 'failed', 'missed', 'skipped')),
+        reason          TEXT,
+        requested_by    TEXT,
+        scheduled_ms    INTEGER NOT NULL
+    );
+    CREATE INDEX airtime_occurrence ON airtime (occurrence);
+    CREATE INDEX airtime_scheduled ON airtime (scheduled_ms);
+    CREATE INDEX airtime_report ON airtime (campaign, bulletin, outcome, scheduled_ms, aired_seconds);
+    CREATE TABLE audit (
+        id     INTEGER PRIMARY KEY,
+        at     TEXT NOT NULL,
+        at_ms  INTEGER NOT NULL,
+        who    TEXT NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        result TEXT NOT NULL
+    );
+    CREATE INDEX audit_at ON audit (at_ms);
+    CREATE TABLE state (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );",
+];
+
+/// The schema version this loa writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The reason written on rows a crash or power cut left open.
+pub const DAEMON_STOPPED: &str = "daemon stopped";
+
+impl Ledger {
+    /// Open the ledger for writing, creating it (and its directory) when
+    /// missing, migrating it to [`SCHEMA_VERSION`], then closing rows that a
+    /// crash or power cut left open (outcome NULL) as `interrupted`, reason
+    /// "daemon stopped", ended at `started_at + aired_seconds` — the last
+    /// checkpoint, the fairest account of what aired.
+    ///
+    /// Only the daemon may call this: a second process would close the rows
+    /// the running daemon is airing. Readers use [`Ledger::open_read_only`].
+    pub fn open(path: &Path, tz: Tz) -> Result<Ledger> {
+        if path.is_dir() {
+            return Err(LedgerError::BadPath(ErrorContext::new(
+                path,
+                "open the ledger",
+                "it is a directory",
+            )));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| LedgerError::io(path, "create the ledger's directory", e))?;
+        }
+        let conn =
+            Connection::open(path).map_err(|e| LedgerError::sqlite(path, "open the ledger", e))?;
+        let mut ledger = Ledger {
+            conn,
+            path: path.to_path_buf(),
+            tz,
+            recovered: 0,
+        };
+        ledger.configure()?;
+        ledger.check_identity()?;
+        ledger.set_durability()?;
+        ledger.migrate()?;
+        ledger.recovered = ledger.close_open_rows()?;
+        if ledger.recovered > 0 {
+            tracing::warn!(
+                ledger = %path.display(),
+                rows = ledger.recovered,
+                "closed airings left open by a previous run as interrupted (\"{DAEMON_STOPPED}\")"
+            );
+        }
+        Ok(ledger)
+    }
+
+    /// Open an existing ledger for reading only (`loa report`, `loa
+    /// airtime`): never creates, migrates or recovers anything, so it is safe
+    /// while the daemon runs.
+    pub fn open_read_only(path: &Path, tz: Tz) -> Result<Ledger> {
+        if !path.exists() {
+            return Err(LedgerError::Missing(ErrorContext::new(
+                path,
+                "open the ledger",
+                "no such file",
+            )));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| LedgerError::sqlite(path, "open the ledger", e))?;
+        let ledger = Ledger {
+            conn,
+            path: path.to_path_buf(),
+            tz,
+            recovered: 0,
+        };
+        ledger.configure()?;
+        ledger.check_identity()?;
+        let version = ledger.user_version()?;
+        if version > SCHEMA_VERSION {
+            return Err(ledger.too_new(version));
+        }
+        if version < SCHEMA_VERSION {
+            return Err(LedgerError::Missing(ErrorContext::new(
+                path,
+                "open the ledger",
+                format!(
+                    "schema version {version}, this loa reads {SCHEMA_VERSION}; \
+                     start the daemon once so it migrates the file"
+                ),
+            )));
+        }
+        Ok(ledger)
+    }
+
+    fn configure(&self) -> Result<()> {
+        self.conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(self.err("open the ledger"))
+    }
+
+    fn user_version(&self) -> Result<i64> {
+        self.conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(self.err("read the ledger's schema version"))
+    }
+
+    fn too_new(&self, version: i64) -> LedgerError {
+        LedgerError::TooNew(ErrorContext::new(
+            &self.path,
+            "open the ledger",
+            format!("schema version {version}, this loa knows up to {SCHEMA_VERSION}"),
+        ))
+    }
+
+    /// Refuse anything that is not empty and not ours: reading the header
+    /// is the first access, so a non-SQLite file fails here with NOTADB.
+    fn check_identity(&self) -> Result<()> {
+        let action = "open the ledger";
+        let app_id: i32 = self
+            .conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(|e| {
+                let mut err = LedgerError::sqlite(&self.path, action, e);
+                if let LedgerError::NotALedger(c) = &mut err {
+                    c.cause = "it is not a SQLite database".into();
+                }
+                err
+            })?;
+        if app_id == APPLICATION_ID {
+            return Ok(());
+        }
+        if app_id != 0 {
+            return Err(LedgerError::NotALedger(ErrorContext::new(
+                &self.path,
+                action,
+                format!("it is a SQLite database of another program (application_id {app_id:#x})"),
+            )));
+        }
+        let tables: Vec<String> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT name FROM sqlite_master ORDER BY name")
+                .map_err(self.err(action))?;
+            let names = stmt
+                .query_map([], |r| r.get(0))
+                .map_err(self.err(action))?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(self.err(action))?;
+            names
+        };
+        if tables.is_empty() {
+            Ok(())
+        } else {
+            Err(LedgerError::NotALedger(ErrorContext::new(
+                &self.path,
+                action,
+                format!(
+                    "it is a SQLite database of another program (tables: {})",
+                    tables.join(", ")
+                ),
+            )))
+        }
+    }
+
+    fn set_durability(&self) -> Result<()> {
+        let action = "set up the ledger";
+        let mode: String = self
+            .conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(self.err(action))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            // Some file systems (network mounts) cannot do WAL; the ledger
+            // still works, readers just block the writer briefly.
+            tracing::warn!(ledger = %self.path.display(), %mode, "WAL journal mode unavailable");
+        }
+        self.conn
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(self.err(action))?;
+        // After a checkpoint, cut the WAL back to 4 MB: a burst of writes
+        // (an import) must not leave a large file on a small SD card.
+        self.conn
+            .pragma_update(None, "journal_size_limit", 4 * 1024 * 1024)
+            .map_err(self.err(action))
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let action = "migrate the ledger";
+        let version = self.user_version()?;
+        if version > SCHEMA_VERSION {
+            return Err(self.too_new(version));
+        }
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        // IMMEDIATE takes the write lock first, so two processes opening a
+        // fresh file cannot both run the migrations; re-read under the lock.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| LedgerError::sqlite(&self.path, action, e))?;
+        let version: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| LedgerError::sqlite(&self.path, action, e))?;
+        for (n, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+            tx.execute_batch(sql)
+                .map_err(|e| LedgerError::sqlite(&self.path, action, e))?;
+            tx.pragma_update(None, "user_version", n as i64 + 1)
+                .map_err(|e| LedgerError::sqlite(&self.path, action, e))?;
+        }
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .map_err(|e| LedgerError::sqlite(&self.path, action, e))?;
+        tx.commit()
+            .map_err(|e| LedgerError::sqlite(&self.path, action, e))?;
+        if version < SCHEMA_VERSION {
+            tracing::info!(
+                ledger = %self.path.display(),
+                from = version,
+                to = SCHEMA_VERSION,
+                "ledger schema migrated"
+            );
+        }
+        Ok(())
+    }
+
+    fn close_open_rows(&mut self) -> Result<usize> {
+        let action = "close airings left open by a previous run";
+        let tz = self.tz;
+        let path = self.path.clone();
+        let sq = |e| LedgerError::sqlite(&path, action, e);
+        let tx = self.conn.transaction().map_err(sq)?;
+        let open: Vec<(i64, Option<String>, f64)> = {
+            let mut stmt = tx
+                .prepare("SELECT id, started_at, aired_seconds FROM airtime WHERE outcome IS NULL")
+                .map_err(sq)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(sq)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(sq)?;
+            rows
+        };
+        for (id, started, aired) in &open {
+            let ended = started.as_deref().and_then(parse_rfc3339).map(|s| {
+                rfc3339(
+                    s + chrono::Duration::milliseconds((aired * 1000.0).round() as i64),
+                    tz,
+                )
+            });
+            tx.execute(
+                "UPDATE airtime SET outcome = 'interrupted', reason = ?2, ended_at = ?3 \
+                 WHERE id = ?1",
+                params![id, DAEMON_STOPPED, ended],
+            )
+            .map_err(sq)?;
+        }
+        tx.commit().map_err(sq)?;
+        Ok(open.len())
+    }
+
+    /// SQLite's own consistency check: `"ok"`, or the problems it found, one
+    /// per line.
+    pub fn integrity_check(&self) -> Result<String> {
+        let action = "check the ledger's integrity";
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .map_err(self.err(action))?;
+        let lines = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(self.err(action))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err(action))?;
+        Ok(lines.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::test_util::*;
+    use crate::ledger::{Filter, Outcome};
+    use std::fs::Permissions;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
+
+    #[test]
+    fn open_creates_file_directories_and_schema() {
+        let (_dir, path) = fresh();
+        let ledger = Ledger::open(&path, TZ).unwrap();
+        assert!(path.exists());
+        assert_eq!(ledger.user_version().unwrap(), SCHEMA_VERSION);
+        let mode: String = ledger
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let app: i32 = ledger
+            .conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .unwrap();
+        assert_eq!(app, APPLICATION_ID);
+        assert_eq!(ledger.integrity_check().unwrap(), "ok");
+        assert_eq!(ledger.recovered_on_open(), 0);
+    }
+
+    #[test]
+    fn crash_leaves_open_row_which_reopen_closes_as_interrupted() {
+        let (_dir, path) = fresh();
+        let a = airing("b1", None, at(6, 15));
+        {
+            let mut ledger = Ledger::open(&path, TZ).unwrap();
+            let id = ledger.begin(&a, at(6, 15)).unwrap();
+            ledger.progress(id, 42.5).unwrap();
+            // Dropped without finish: the daemon died.
+        }
+        let ledger = Ledger::open(&path, TZ).unwrap();
+        assert_eq!(ledger.recovered_on_open(), 1);
+        let r = &ledger.rows(&Filter::default()).unwrap()[0];
+        assert_eq!(r.outcome, Some(Outcome::Interrupted));
+        assert_eq!(r.reason.as_deref(), Some(DAEMON_STOPPED));
+        assert_eq!(r.aired_seconds, 42.5);
+        assert_eq!(r.ended_at.as_deref(), Some("2026-10-07T06:15:42.500+07:00"));
+        let settled = ledger.settled_since(at(0, 0)).unwrap();
+        assert_eq!(settled[&a.occurrence], Outcome::Interrupted);
+        drop(ledger);
+        assert_eq!(
+            Ledger::open(&path, TZ).unwrap().recovered_on_open(),
+            0,
+            "recovery happens once"
+        );
+    }
+
+    #[test]
+    fn read_only_open_does_not_recover_rows_of_the_running_daemon() {
+        let (_dir, path) = fresh();
+        let mut daemon = Ledger::open(&path, TZ).unwrap();
+        let id = daemon
+            .begin(&airing("b1", None, at(6, 15)), at(6, 15))
+            .unwrap();
+        let reader = Ledger::open_read_only(&path, TZ).unwrap();
+        assert_eq!(reader.rows(&Filter::default()).unwrap()[0].outcome, None);
+        daemon
+            .finish(id, at(6, 16), 60.0, Outcome::Completed, None)
+            .unwrap();
+        assert_eq!(
+            reader.rows(&Filter::default()).unwrap()[0].outcome,
+            Some(Outcome::Completed)
+        );
+    }
+
+    #[test]
+    fn read_only_open_of_a_missing_file_says_so() {
+        let (_dir, path) = fresh();
+        let e = Ledger::open_read_only(&path, TZ).err().unwrap();
+        assert!(matches!(e, LedgerError::Missing(_)), "{e:?}");
+        assert!(!path.exists());
+        let msg = e.to_string();
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(msg.contains("data_dir"), "{msg}");
+    }
+
+    #[test]
+    fn an_empty_file_is_migrated() {
+        let (_dir, path) = fresh();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"").unwrap();
+        let mut ledger = Ledger::open(&path, TZ).unwrap();
+        assert_eq!(ledger.user_version().unwrap(), SCHEMA_VERSION);
+        ledger
+            .record(&airing("b1", None, at(6, 0)), Outcome::Missed, None)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_foreign_sqlite_file_is_refused_untouched() {
+        let (_dir, path) = fresh();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('x');",
+            )
+            .unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        let e = Ledger::open(&path, TZ).err().unwrap();
+        assert!(matches!(e, LedgerError::NotALedger(_)), "{e:?}");
+        let msg = e.to_string();
+        assert!(msg.contains("not a loa airtime ledger"), "{msg}");
+        assert!(msg.contains("contacts"), "{msg}");
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert_eq!(std::fs::read(&path).unwrap(), before, "file was modified");
+
+        // Another program's marked database too.
+        let other = path.with_file_name("other.db");
+        Connection::open(&other)
+            .unwrap()
+            .pragma_update(None, "application_id", 1234)
+            .unwrap();
+        let e = Ledger::open(&other, TZ).err().unwrap();
+        assert!(matches!(e, LedgerError::NotALedger(_)), "{e:?}");
+        assert!(e.to_string().contains("another program"), "{e}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_sqlite_is_refused() {
+        let (_dir, path) = fresh();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "[station]\nname = \"x\"\n".repeat(40)).unwrap();
+        let e = Ledger::open(&path, TZ).err().unwrap();
+        assert!(matches!(e, LedgerError::NotALedger(_)), "{e:?}");
+        assert!(e.to_string().contains("not a SQLite database"), "{e}");
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let (_dir, path) = fresh();
+        drop(Ledger::open(&path, TZ).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let e = Ledger::open(&path, TZ).err().unwrap();
+        assert!(matches!(e, LedgerError::TooNew(_)), "{e:?}");
+        assert!(e.to_string().contains("upgrade loa"), "{e}");
+        let e = Ledger::open_read_only(&path, TZ).err().unwrap();
+        assert!(matches!(e, LedgerError::TooNew(_)), "{e:?}");
+    }
+
+    #[test]
+    fn an_unwritable_directory_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let ro = Unwritable::new(dir.path());
+        let path = ro.dir.join("airtime.db");
+        let e = Ledger::open(&path, TZ).err().unwrap();
+        assert!(matches!(e, LedgerError::ReadOnly(_)), "{:?}: {e:?}", ro.how);
+        let msg = e.to_string();
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(msg.contains("not writable"), "{msg}");
+        assert!(msg.contains("help: make"), "{msg}");
+    }
+
+    /// How [`Unwritable`] stopped this process from creating files.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Refusal {
+        /// Mode 0555: enough for any user but root.
+        Permissions,
+        /// The immutable attribute, which binds root too (ext4, xfs, btrfs;
+        /// needs CAP_LINUX_IMMUTABLE).
+        Immutable,
+        /// sysfs, which takes no new file from anyone, root included.
+        Sysfs,
+    }
+
+    /// A directory this process cannot create a file in, by the first
+    /// [`Refusal`] that works for whoever runs the test; none working is a
+    /// failure, never a skip. Dropping it lifts the immutable attribute so
+    /// the temporary directory can be removed.
+    struct Unwritable {
+        dir: PathBuf,
+        how: Refusal,
+    }
+
+    impl Unwritable {
+        fn new(base: &Path) -> Unwritable {
+            let dir = base.join("ro");
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::set_permissions(&dir, Permissions::from_mode(0o555)).unwrap();
+            if refuses_new_files(&dir) {
+                return Unwritable {
+                    dir,
+                    how: Refusal::Permissions,
+                };
+            }
+            let immutable = set_immutable(&dir, true);
+            if immutable.is_ok() {
+                let ro = Unwritable {
+                    dir,
+                    how: Refusal::Immutable,
+                };
+                if refuses_new_files(&ro.dir) {
+                    return ro;
+                }
+            }
+            let sys = Path::new("/sys");
+            if sys.join("kernel").is_dir() && refuses_new_files(sys) {
+                return Unwritable {
+                    dir: sys.to_path_buf(),
+                    how: Refusal::Sysfs,
+                };
+            }
+            panic!(
+                "cannot make a directory this process may not write to: mode 0555 does not \
+                 stop it (root), the immutable attribute did not ({immutable:?}), and there \
+                 is no sysfs; run the test as another user"
+            );
+        }
+    }
+
+    impl Drop for Unwritable {
+        fn drop(&mut self) {
+            if self.how == Refusal::Immutable {
+                set_immutable(&self.dir, false).unwrap();
+            }
+        }
+    }
+
+    fn refuses_new_files(dir: &Path) -> bool {
+        let probe = dir.join("loa-probe");
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+        {
+            Ok(_) => {
+                std::fs::remove_file(&probe).unwrap();
+                false
+            }
+            Err(_) => true,
+        }
+    }
+
+    /// `chattr +i` / `chattr -i`, by the ioctls it uses.
+    fn set_immutable(dir: &Path, on: bool) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        // linux/fs.h; the libc crate has the ioctls but not the flag.
+        const FS_IMMUTABLE_FL: libc::c_int = 0x10;
+        let f = std::fs::File::open(dir)?;
+        let fd = f.as_raw_fd();
+        let mut flags: libc::c_int = 0;
+        // SAFETY: FS_IOC_GETFLAGS writes one int through the pointer, which
+        // is valid for the call; `f` keeps the descriptor open.
+        let got = unsafe { libc::ioctl(fd, libc::FS_IOC_GETFLAGS, &raw mut flags) };
+        if got != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if on {
+            flags |= FS_IMMUTABLE_FL;
+        } else {
+            flags &= !FS_IMMUTABLE_FL;
+        }
+        // SAFETY: FS_IOC_SETFLAGS reads one int through the pointer, as above.
+        let set = unsafe { libc::ioctl(fd, libc::FS_IOC_SETFLAGS, &raw const flags) };
+        if set != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_path_that_cannot_hold_a_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocked = dir.path().join("file");
+        std::fs::write(&blocked, b"").unwrap();
+        let e = Ledger::open(&blocked.join("data").join("airtime.db"), TZ)
+            .err()
+            .unwrap();
+        assert!(matches!(e, LedgerError::BadPath(_)), "{e:?}");
+        assert!(
+            e.to_string().contains("create the ledger's directory"),
+            "{e}"
+        );
+        let e = Ledger::open(dir.path(), TZ).err().unwrap();
+        assert!(matches!(e, LedgerError::BadPath(_)), "{e:?}");
+        assert!(e.to_string().contains("it is a directory"), "{e}");
+    }
+}

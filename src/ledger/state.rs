@@ -1,0 +1,79 @@
+//! The `state` table: the daemon's own bookkeeping, kept across restarts.
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+use super::{Ledger, Result};
+use crate::timefmt::{parse_rfc3339, rfc3339};
+
+/// `state` key: the instant up to which the daemon has decided the plan.
+const DECIDED_UNTIL: &str = "decided_until";
+
+impl Ledger {
+    /// The instant up to which the daemon decided the plan, if it ever ran.
+    pub fn last_alive(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self
+            .state(DECIDED_UNTIL)?
+            .as_deref()
+            .and_then(parse_rfc3339))
+    }
+
+    /// Save the instant up to which the daemon decided the plan.
+    pub fn set_last_alive(&mut self, at: DateTime<Utc>) -> Result<()> {
+        self.set_state(DECIDED_UNTIL, Some(&rfc3339(at, self.tz)))
+    }
+
+    /// A value of the daemon's own bookkeeping (table `state`).
+    pub fn state(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM state WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .map_err(self.err("read the daemon's bookkeeping"))
+    }
+
+    /// Set (or with `None`, remove) a value of the daemon's bookkeeping.
+    pub fn set_state(&mut self, key: &str, value: Option<&str>) -> Result<()> {
+        let r = match value {
+            Some(v) => self
+                .conn
+                .prepare_cached(
+                    "INSERT INTO state (key, value) VALUES (?1, ?2) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .and_then(|mut s| s.execute(params![key, v])),
+            None => self
+                .conn
+                .prepare_cached("DELETE FROM state WHERE key = ?1")
+                .and_then(|mut s| s.execute([key])),
+        };
+        r.map_err(self.err("save the daemon's bookkeeping"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::test_util::*;
+
+    #[test]
+    fn last_alive_survives_a_reopen() {
+        let (_dir, path) = fresh();
+        let mut l = Ledger::open(&path, TZ).unwrap();
+        assert_eq!(l.last_alive().unwrap(), None);
+        let t = DateTime::parse_from_rfc3339("2026-10-07T06:00:03.250+07:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        l.set_last_alive(t).unwrap();
+        l.set_last_alive(t).unwrap();
+        drop(l);
+        let l = Ledger::open_read_only(&path, TZ).unwrap();
+        assert_eq!(l.last_alive().unwrap(), Some(t));
+    }
+}

@@ -1,0 +1,41 @@
+//! What the ledger's tests share: a zone, instants of one day, airings.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use super::{Airing, Source};
+use crate::config::Priority;
+use crate::schedule::OccurrenceKey;
+
+pub(super) const TZ: Tz = chrono_tz::Asia::Ho_Chi_Minh;
+
+pub(super) fn at(h: u32, m: u32) -> DateTime<Utc> {
+    // Local 2026-10-07 h:m, UTC+7.
+    TZ.with_ymd_and_hms(2026, 10, 7, h, m, 0)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+pub(super) fn airing(bulletin: &str, campaign: Option<&str>, when: DateTime<Utc>) -> Airing {
+    Airing {
+        occurrence: OccurrenceKey::new(bulletin, when, TZ).into(),
+        bulletin: bulletin.into(),
+        title: format!("Bản tin {bulletin}"),
+        campaign: campaign.map(Into::into),
+        program: None,
+        priority: Priority::Normal,
+        source: Source::Schedule,
+        file: format!("{bulletin}.mp3"),
+        scheduled_at: when,
+        planned_seconds: 120.0,
+        requested_by: None,
+    }
+}
+
+pub(super) fn fresh() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data").join("nested").join("airtime.db");
+    (dir, path)
+}
