@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Duration, Utc};
 
-use crate::config::{self, LoadOptions, Priority, Station};
+use crate::config::{self, LoadOptions, Station};
 use crate::range;
 use crate::report::{self, Format};
 use crate::schedule::{self, ItemKind, Occurrence};
@@ -218,14 +218,6 @@ pub fn clock_duration(seconds: f64) -> String {
     }
 }
 
-fn priority_vi(p: Priority) -> &'static str {
-    match p {
-        Priority::Normal => "thường",
-        Priority::Priority => "ưu tiên",
-        Priority::Emergency => "khẩn cấp",
-    }
-}
-
 /// The plan as a table; with a footer of planned minutes per campaign.
 fn plan_table(station: &Station, occ: &[Occurrence], footer: bool) -> String {
     let tz = station.timezone;
@@ -250,7 +242,7 @@ fn plan_table(station: &Station, occ: &[Occurrence], footer: bool) -> String {
             },
             o.id.to_string(),
             o.title.to_string(),
-            priority_vi(o.priority).to_string(),
+            report::priority_vi(o.priority).to_string(),
             o.campaign.unwrap_or("").to_string(),
             clock_duration(o.planned_seconds),
         ]);
@@ -364,36 +356,6 @@ fn open_ledger(station: &Station) -> Result<crate::ledger::Ledger> {
     )?)
 }
 
-/// A `--campaign` that names nothing would give an empty report that looks
-/// like "nothing aired": refuse it instead.
-fn check_campaign(
-    station: &Station,
-    ledger: &crate::ledger::Ledger,
-    id: Option<&str>,
-) -> Result<()> {
-    let Some(id) = id else { return Ok(()) };
-    if station.campaign(id).is_some() {
-        return Ok(());
-    }
-    let f = crate::ledger::Filter {
-        from: None,
-        to: None,
-        campaign: Some(id.to_string()),
-    };
-    if ledger.airtime_totals(&f)?.is_empty() {
-        let known: Vec<&str> = station.campaigns.iter().map(|c| c.id.as_str()).collect();
-        bail!(
-            "no campaign `{id}` in the station file or the ledger; known campaigns: {}",
-            if known.is_empty() {
-                "(none)".to_string()
-            } else {
-                known.join(", ")
-            }
-        );
-    }
-    Ok(())
-}
-
 /// The station (audio not checked: a missing file must not stop officials
 /// from reading the ledger) and its ledger, for the reading commands.
 #[allow(clippy::type_complexity)]
@@ -410,7 +372,7 @@ fn ledger_station(
         Err(code) => return Ok(Err(code)),
     };
     let ledger = open_ledger(&station)?;
-    check_campaign(&station, &ledger, campaign)?;
+    report::check_campaign(&ledger, &station.campaigns, campaign)?.map_err(anyhow::Error::msg)?;
     Ok(Ok((station, ledger)))
 }
 

@@ -54,23 +54,6 @@ enum PlanFormat {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum LedgerFormat {
-    Table,
-    Csv,
-    Json,
-}
-
-impl From<LedgerFormat> for loa::report::Format {
-    fn from(f: LedgerFormat) -> Self {
-        match f {
-            LedgerFormat::Table => loa::report::Format::Table,
-            LedgerFormat::Csv => loa::report::Format::Csv,
-            LedgerFormat::Json => loa::report::Format::Json,
-        }
-    }
-}
-
-#[derive(Clone, Copy, ValueEnum)]
 enum TokenRole {
     Viewer,
     Operator,
@@ -149,7 +132,7 @@ loa airtime --format csv > airtime.csv\n\nDefault: today."
         #[arg(long, value_name = "ID")]
         campaign: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
-        format: LedgerFormat,
+        format: loa::report::Format,
     },
     /// Report airtime per campaign and bulletin (plays, outcomes, minutes, target)
     #[command(
@@ -166,7 +149,7 @@ Default: the whole ledger."
         #[arg(long, value_name = "ID")]
         campaign: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
-        format: LedgerFormat,
+        format: loa::report::Format,
     },
     /// API tokens
     Token {
@@ -200,7 +183,7 @@ fn main() -> ExitCode {
             range.from.as_deref(),
             range.to.as_deref(),
             campaign.as_deref(),
-            format.into(),
+            format,
         ),
         Command::Report {
             config,
@@ -212,7 +195,7 @@ fn main() -> ExitCode {
             range.from.as_deref(),
             range.to.as_deref(),
             campaign.as_deref(),
-            format.into(),
+            format,
         ),
         Command::Token {
             command: TokenCommand::New { name, role },

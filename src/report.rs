@@ -132,6 +132,54 @@ pub struct Report {
     pub total: Counts,
 }
 
+/// A campaign named neither in the station file nor in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownCampaign {
+    pub id: String,
+    pub known: Vec<String>,
+}
+
+impl std::fmt::Display for UnknownCampaign {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no campaign `{}` in the station file or the ledger; known campaigns: {}",
+            self.id,
+            if self.known.is_empty() {
+                "(none)".to_string()
+            } else {
+                self.known.join(", ")
+            }
+        )
+    }
+}
+
+/// A campaign filter that names nothing would give an empty report that
+/// reads as "nothing aired": refuse it. `Ok(Err(..))` is that refusal; the
+/// outer error is the ledger's.
+pub fn check_campaign(
+    ledger: &Ledger,
+    campaigns: &[Campaign],
+    id: Option<&str>,
+) -> Result<std::result::Result<(), UnknownCampaign>> {
+    let Some(id) = id else { return Ok(Ok(())) };
+    if campaigns.iter().any(|c| c.id == id) {
+        return Ok(Ok(()));
+    }
+    let f = Filter {
+        from: None,
+        to: None,
+        campaign: Some(id.to_string()),
+    };
+    if !ledger.airtime_totals(&f)?.is_empty() {
+        return Ok(Ok(()));
+    }
+    Ok(Err(UnknownCampaign {
+        id: id.to_string(),
+        known: campaigns.iter().map(|c| c.id.clone()).collect(),
+    }))
+}
+
 /// Build the report for the rows `f` selects. The sums come from SQL; this
 /// only arranges them around the station's campaigns.
 pub fn report(ledger: &Ledger, campaigns: &[Campaign], f: &Filter) -> Result<Report> {

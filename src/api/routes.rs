@@ -725,37 +725,11 @@ fn open_ledger(station: &Station) -> ApiResult<Ledger> {
     })
 }
 
-/// A campaign named nowhere would give an empty report that reads as
-/// "nothing aired": refuse it (as `loa report` does).
+/// Refuse a campaign named nowhere, as `loa report` does.
 fn check_campaign(station: &Station, ledger: &Ledger, id: Option<&str>) -> ApiResult<()> {
-    let Some(id) = id else { return Ok(()) };
-    if station.campaign(id).is_some() {
-        return Ok(());
-    }
-    let f = Filter {
-        from: None,
-        to: None,
-        campaign: Some(id.to_string()),
-    };
-    let known = ledger
-        .airtime_totals(&f)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    if known.is_empty() {
-        let ids: Vec<&str> = station.campaigns.iter().map(|c| c.id.as_str()).collect();
-        return Err(ApiError::not_found(
-            "unknown_campaign",
-            format!(
-                "Không có chiến dịch / no campaign {id:?} in the station file or the ledger; \
-                 known campaigns: {}",
-                if ids.is_empty() {
-                    "(none)".into()
-                } else {
-                    ids.join(", ")
-                }
-            ),
-        ));
-    }
-    Ok(())
+    report::check_campaign(ledger, &station.campaigns, id)
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::not_found("unknown_campaign", format!("Không có chiến dịch / {e}")))
 }
 
 /// A JSON or CSV text as a response; CSV as a download named `name`.
