@@ -729,11 +729,9 @@ fn csv_line<'a>(out: &mut String, cells: impl IntoIterator<Item = &'a str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::test_util::{airing, TZ};
     use crate::ledger::{Airing, Settled};
-    use crate::schedule::OccurrenceKey;
     use chrono::TimeZone;
-
-    const TZ: Tz = chrono_tz::Asia::Ho_Chi_Minh;
 
     fn local(m: u32, d: u32, h: u32) -> DateTime<Utc> {
         TZ.with_ymd_and_hms(2026, m, d, h, 0, 0)
@@ -773,17 +771,8 @@ mod tests {
     ) -> Settled {
         Settled {
             airing: Airing {
-                occurrence: OccurrenceKey::new(bulletin, when, TZ).into(),
-                bulletin: bulletin.into(),
                 title: title.into(),
-                campaign: campaign.map(Into::into),
-                program: None,
-                priority: Priority::Normal,
-                source: Source::Schedule,
-                file: format!("{bulletin}.mp3"),
-                scheduled_at: when,
-                planned_seconds: 120.0,
-                requested_by: None,
+                ..airing(bulletin, campaign, when)
             },
             started_at: (aired > 0.0).then_some(when),
             ended_at: None,

@@ -22,7 +22,7 @@ mod query;
 mod schema;
 mod state;
 #[cfg(test)]
-mod test_util;
+pub(crate) mod test_util;
 mod write;
 
 use std::fmt;

@@ -1,4 +1,5 @@
-//! What the ledger's tests share: a zone, instants of one day, airings.
+//! What the ledger's tests (and the report's) share: a zone, instants of
+//! one day, airings.
 
 use std::path::PathBuf;
 
@@ -9,16 +10,16 @@ use super::{Airing, Source};
 use crate::config::Priority;
 use crate::schedule::OccurrenceKey;
 
-pub(super) const TZ: Tz = chrono_tz::Asia::Ho_Chi_Minh;
+pub(crate) const TZ: Tz = chrono_tz::Asia::Ho_Chi_Minh;
 
-pub(super) fn at(h: u32, m: u32) -> DateTime<Utc> {
+pub(crate) fn at(h: u32, m: u32) -> DateTime<Utc> {
     // Local 2026-10-07 h:m, UTC+7.
     TZ.with_ymd_and_hms(2026, 10, 7, h, m, 0)
         .unwrap()
         .with_timezone(&Utc)
 }
 
-pub(super) fn airing(bulletin: &str, campaign: Option<&str>, when: DateTime<Utc>) -> Airing {
+pub(crate) fn airing(bulletin: &str, campaign: Option<&str>, when: DateTime<Utc>) -> Airing {
     Airing {
         occurrence: OccurrenceKey::new(bulletin, when, TZ).into(),
         bulletin: bulletin.into(),
@@ -34,7 +35,7 @@ pub(super) fn airing(bulletin: &str, campaign: Option<&str>, when: DateTime<Utc>
     }
 }
 
-pub(super) fn fresh() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn fresh() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data").join("nested").join("airtime.db");
     (dir, path)
