@@ -6,8 +6,10 @@
 //! It must not touch the clock, the ledger or the audio device: everything
 //! here is a pure description that the schedule, the engine and the API read.
 
+mod audio_info;
 mod load;
 
+pub use audio_info::AudioInfo;
 pub use load::{load, load_str, LoadOptions, Loaded};
 
 use std::path::PathBuf;
@@ -16,7 +18,6 @@ use chrono::{NaiveDate, NaiveTime, Weekday};
 use chrono_tz::Tz;
 
 use crate::crontab::CronSpec;
-use crate::probe::AudioInfo;
 
 /// Default timezone of a station: Vietnam has no DST.
 pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Asia::Ho_Chi_Minh;
