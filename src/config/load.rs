@@ -19,7 +19,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::*;
-use crate::diag::{Diagnostics, Reporter, Severity};
+use crate::diag::{DiagnosticBuilder, Diagnostics, Reporter, Severity};
 use crate::probe::{probe, AudioInfo, ProbeError};
 
 /// A station (when there were no errors) and every diagnostic found.
@@ -55,13 +55,9 @@ pub fn load(path: &Path, opts: LoadOptions) -> Loaded {
         Ok(text) => load_str(&text, path, opts),
         Err(e) => {
             let mut r = Reporter::new(path, "");
-            r.report(
-                Severity::Error,
-                None,
-                None,
-                None,
+            r.whole_file().error(
                 format!("cannot read the station file: {e}"),
-                Some("check the path; pass another with --config PATH or set LOA_CONFIG".into()),
+                "check the path; pass another with --config PATH or set LOA_CONFIG",
             );
             Loaded {
                 station: None,
@@ -255,42 +251,30 @@ fn item_label(kind: &str, id: &str) -> String {
     format!("{kind} \"{id}\"")
 }
 
-impl Loader<'_, '_> {
-    fn error(
-        &mut self,
-        span: Option<Range<usize>>,
-        item: Option<&str>,
-        key: Option<&str>,
-        msg: impl Into<String>,
-        hint: impl Into<Option<String>>,
-    ) {
-        self.r
-            .report(Severity::Error, span, item, key, msg, hint.into());
+impl<'a> Loader<'_, 'a> {
+    /// A diagnostic about what is written at `span`.
+    fn at(&mut self, span: impl Into<Option<Range<usize>>>) -> DiagnosticBuilder<'_, 'a> {
+        self.r.at(span)
     }
 
-    fn warn(
-        &mut self,
-        span: Option<Range<usize>>,
-        item: Option<&str>,
-        key: Option<&str>,
-        msg: impl Into<String>,
-        hint: impl Into<Option<String>>,
-    ) {
-        let span = span.or_else(|| item.and_then(|i| self.id_spans.get(i).cloned()));
-        self.r
-            .report(Severity::Warning, span, item, key, msg, hint.into());
+    /// A diagnostic about the file as a whole.
+    fn whole_file(&mut self) -> DiagnosticBuilder<'_, 'a> {
+        self.r.whole_file()
+    }
+
+    /// A warning about a whole item, pointing at its id.
+    fn warn_item(&mut self, label: &str, msg: impl Into<String>, help: impl Into<String>) {
+        let span = self.id_spans.get(label).cloned();
+        self.at(span).item(label).warn(msg, help);
     }
 
     fn run(&mut self, text: &str, abs: PathBuf) -> Option<Station> {
         let (root, errors) = DeTable::parse_recoverable(text);
         if !errors.is_empty() {
             for e in errors {
-                self.error(
-                    e.span(),
-                    None,
-                    None,
+                self.at(e.span()).error(
                     format!("TOML syntax: {}", e.message().trim_end()),
-                    Some("fix the TOML syntax here; strings need \"double quotes\"".to_string()),
+                    "fix the TOML syntax here; strings need \"double quotes\"",
                 );
             }
             return None;
@@ -310,27 +294,17 @@ impl Loader<'_, '_> {
                     ),
                     None => format!("known sections: {}", SECTIONS.join(", ")),
                 };
-                self.error(
-                    Some(key.span()),
-                    None,
-                    None,
-                    format!("unknown section or key `{name}`"),
-                    Some(hint),
-                );
+                self.at(key.span())
+                    .error(format!("unknown section or key `{name}`"), hint);
             }
         }
 
         let station_sec = match sections.remove("station") {
             Some(v) => self.table::<RawStation>(v, "[station]"),
             None => {
-                self.error(
-                    None,
-                    None,
-                    None,
+                self.whole_file().error(
                     "the [station] section is missing",
-                    Some(
-                        "start the file with [station] and name = \"Đài truyền thanh ...\"".into(),
-                    ),
+                    "start the file with [station] and name = \"Đài truyền thanh ...\"",
                 );
                 None
             }
@@ -354,12 +328,9 @@ impl Loader<'_, '_> {
         let st = station_sec?;
         let name = st.name.get_ref().trim().to_string();
         if name.is_empty() {
-            self.error(
-                Some(st.name.span()),
-                Some("[station]"),
-                Some("name"),
+            self.at(st.name.span()).item("[station]").key("name").error(
                 "the station name is empty",
-                Some("write the name listeners know, e.g. \"Đài truyền thanh xã Thạch Hà\"".into()),
+                "write the name listeners know, e.g. \"Đài truyền thanh xã Thạch Hà\"",
             );
         }
         let timezone = match &st.timezone {
@@ -367,12 +338,9 @@ impl Loader<'_, '_> {
             Some(tz) => match tz.get_ref().parse::<chrono_tz::Tz>() {
                 Ok(t) => t,
                 Err(_) => {
-                    self.error(
-                        Some(tz.span()),
-                        Some("[station]"),
-                        Some("timezone"),
+                    self.at(tz.span()).item("[station]").key("timezone").error(
                         format!("`{}` is not an IANA timezone name", tz.get_ref()),
-                        Some("use e.g. \"Asia/Ho_Chi_Minh\" (the default)".into()),
+                        "use e.g. \"Asia/Ho_Chi_Minh\" (the default)",
                     );
                     DEFAULT_TIMEZONE
                 }
@@ -418,12 +386,9 @@ impl Loader<'_, '_> {
         match v.into_inner() {
             DeValue::Table(t) => self.deser(Spanned::new(span, t), what),
             other => {
-                self.error(
-                    Some(span),
-                    None,
-                    None,
+                self.at(span).error(
                     format!("{what} must be a table, not a {}", other.type_str()),
-                    Some(format!("write it as a {what} header followed by its keys")),
+                    format!("write it as a {what} header followed by its keys"),
                 );
                 None
             }
@@ -437,7 +402,9 @@ impl Loader<'_, '_> {
             Err(e) => {
                 let msg = e.message().trim_end().to_string();
                 let hint = type_hint(&msg);
-                self.error(Some(e.span().unwrap_or(whole)), Some(what), None, msg, hint);
+                self.at(e.span().unwrap_or(whole))
+                    .item(what)
+                    .report(Severity::Error, msg, hint);
                 None
             }
         }
@@ -448,12 +415,9 @@ impl Loader<'_, '_> {
         let Some(v) = v else { return Vec::new() };
         let span = v.span();
         let DeValue::Array(items) = v.into_inner() else {
-            self.error(
-                Some(span),
-                None,
-                None,
+            self.at(span).error(
                 format!("`{kind}` must be a list of [[{kind}]] tables"),
-                Some(format!("write each one under its own [[{kind}]] header")),
+                format!("write each one under its own [[{kind}]] header"),
             );
             return Vec::new();
         };
@@ -461,12 +425,9 @@ impl Loader<'_, '_> {
         for (i, item) in items.into_iter().enumerate() {
             let ispan = item.span();
             let DeValue::Table(t) = item.into_inner() else {
-                self.error(
-                    Some(ispan),
-                    None,
-                    None,
+                self.at(ispan).error(
                     format!("{kind} #{} must be a table", i + 1),
-                    Some(format!("write each one under its own [[{kind}]] header")),
+                    format!("write each one under its own [[{kind}]] header"),
                 );
                 continue;
             };
@@ -492,22 +453,16 @@ impl Loader<'_, '_> {
         match dir.canonicalize() {
             Ok(d) if d.is_dir() => Some(d),
             Ok(d) => {
-                self.error(
-                    span,
-                    Some("[station]"),
-                    Some("audio_dir"),
+                self.at(span).item("[station]").key("audio_dir").error(
                     format!("{} is not a directory", d.display()),
-                    Some("point audio_dir at the folder that holds the bulletin files".into()),
+                    "point audio_dir at the folder that holds the bulletin files",
                 );
                 None
             }
             Err(e) => {
-                self.error(
-                    span,
-                    Some("[station]"),
-                    Some("audio_dir"),
+                self.at(span).item("[station]").key("audio_dir").error(
                     format!("cannot open audio directory {}: {e}", dir.display()),
-                    Some("create it, or fix audio_dir (relative to the station file)".into()),
+                    "create it, or fix audio_dir (relative to the station file)",
                 );
                 None
             }
@@ -523,12 +478,9 @@ impl Loader<'_, '_> {
                 "realtime" => Pace::Realtime,
                 "fast" => Pace::Fast,
                 other => {
-                    self.error(
-                        Some(p.span()),
-                        Some(ITEM),
-                        Some("pace"),
+                    self.at(p.span()).item(ITEM).key("pace").error(
                         format!("unknown pace `{other}`"),
-                        Some("write \"realtime\" (the default) or \"fast\" (tests)".into()),
+                        "write \"realtime\" (the default) or \"fast\" (tests)",
                     );
                     Pace::Realtime
                 }
@@ -547,28 +499,25 @@ impl Loader<'_, '_> {
                     pace,
                 },
                 _ => {
-                    self.error(
-                        o.kind.as_ref().map(|k| k.span()),
-                        Some(ITEM),
-                        Some("path"),
-                        "kind = \"wav\" needs a path",
-                        Some("add path = \"aired.wav\" (relative to the station file)".into()),
-                    );
+                    self.at(o.kind.as_ref().map(|k| k.span()))
+                        .item(ITEM)
+                        .key("path")
+                        .error(
+                            "kind = \"wav\" needs a path",
+                            "add path = \"aired.wav\" (relative to the station file)",
+                        );
                     return None;
                 }
             },
             "null" => OutputKind::Null,
             other => {
-                self.error(
-                    o.kind.as_ref().map(|k| k.span()),
-                    Some(ITEM),
-                    Some("kind"),
-                    format!("unknown output kind `{other}`"),
-                    Some(
-                        "write \"device\" (the sound card), \"wav\" (a recording) or \"null\""
-                            .into(),
-                    ),
-                );
+                self.at(o.kind.as_ref().map(|k| k.span()))
+                    .item(ITEM)
+                    .key("kind")
+                    .error(
+                        format!("unknown output kind `{other}`"),
+                        "write \"device\" (the sound card), \"wav\" (a recording) or \"null\"",
+                    );
                 return None;
             }
         };
@@ -576,12 +525,9 @@ impl Loader<'_, '_> {
             None => 1.0,
             Some(v) if (0.0..=1.0).contains(v.get_ref()) => *v.get_ref() as f32,
             Some(v) => {
-                self.error(
-                    Some(v.span()),
-                    Some(ITEM),
-                    Some("volume"),
+                self.at(v.span()).item(ITEM).key("volume").error(
                     format!("volume {} is out of range", v.get_ref()),
-                    Some("write a number from 0.0 (silent) to 1.0 (full)".into()),
+                    "write a number from 0.0 (silent) to 1.0 (full)",
                 );
                 return None;
             }
@@ -597,22 +543,13 @@ impl Loader<'_, '_> {
             });
             match parsed {
                 Some((start, end)) if start != end => ranges.push(QuietRange { start, end }),
-                Some(_) => self.error(
-                    Some(h.span()),
-                    Some("[quiet]"),
-                    Some("hours"),
+                Some(_) => self.at(h.span()).item("[quiet]").key("hours").error(
                     format!("`{}` starts and ends at the same time", h.get_ref()),
-                    Some("write a range like \"21:00-05:00\"".to_string()),
+                    "write a range like \"21:00-05:00\"",
                 ),
-                None => self.error(
-                    Some(h.span()),
-                    Some("[quiet]"),
-                    Some("hours"),
+                None => self.at(h.span()).item("[quiet]").key("hours").error(
                     format!("`{}` is not a time range", h.get_ref()),
-                    Some(
-                        "write \"HH:MM-HH:MM\", e.g. \"21:00-05:00\" (may wrap midnight)"
-                            .to_string(),
-                    ),
+                    "write \"HH:MM-HH:MM\", e.g. \"21:00-05:00\" (may wrap midnight)",
                 ),
             }
         }
@@ -627,13 +564,13 @@ impl Loader<'_, '_> {
             Some(l) => match l.get_ref().parse() {
                 Ok(addr) => addr,
                 Err(_) => {
-                    self.error(
-                        Some(l.span()),
-                        Some(ITEM),
-                        Some("listen"),
-                        format!("`{}` is not an address:port", l.get_ref()),
-                        Some("write e.g. \"127.0.0.1:8077\" (the default) or \"0.0.0.0:8077\" for the LAN".into()),
-                    );
+                    self.at(l.span())
+                        .item(ITEM)
+                        .key("listen")
+                        .error(
+                            format!("`{}` is not an address:port", l.get_ref()),
+                            "write e.g. \"127.0.0.1:8077\" (the default) or \"0.0.0.0:8077\" for the LAN",
+                        );
                     ok = false;
                     std::net::SocketAddr::from(([127, 0, 0, 1], 8077))
                 }
@@ -643,12 +580,9 @@ impl Loader<'_, '_> {
             None => 50,
             Some(m) if *m.get_ref() > 0 && *m.get_ref() <= 4096 => *m.get_ref() as u64,
             Some(m) => {
-                self.error(
-                    Some(m.span()),
-                    Some(ITEM),
-                    Some("max_upload_mb"),
+                self.at(m.span()).item(ITEM).key("max_upload_mb").error(
                     format!("{} is out of range", m.get_ref()),
-                    Some("write a size in megabytes from 1 to 4096 (default 50)".into()),
+                    "write a size in megabytes from 1 to 4096 (default 50)",
                 );
                 ok = false;
                 50
@@ -660,12 +594,9 @@ impl Loader<'_, '_> {
             let t = t.get_ref();
             let label = format!("api.token \"{}\"", t.name.get_ref());
             if !names.insert(t.name.get_ref().clone()) || t.name.get_ref().is_empty() {
-                self.error(
-                    Some(t.name.span()),
-                    Some(&label),
-                    Some("name"),
+                self.at(t.name.span()).item(&label).key("name").error(
                     "token names must be non-empty and unique",
-                    Some("the name appears in the audit log; give each token its own".to_string()),
+                    "the name appears in the audit log; give each token its own",
                 );
                 ok = false;
             }
@@ -674,12 +605,9 @@ impl Loader<'_, '_> {
                 "operator" => Role::Operator,
                 "admin" => Role::Admin,
                 other => {
-                    self.error(
-                        Some(t.role.span()),
-                        Some(&label),
-                        Some("role"),
+                    self.at(t.role.span()).item(&label).key("role").error(
                         format!("unknown role `{other}`"),
-                        Some("write \"viewer\", \"operator\" or \"admin\"".to_string()),
+                        "write \"viewer\", \"operator\" or \"admin\"",
                     );
                     ok = false;
                     Role::Viewer
@@ -692,12 +620,9 @@ impl Loader<'_, '_> {
                     sha256,
                 }),
                 None => {
-                    self.error(
-                        Some(t.sha256.span()),
-                        Some(&label),
-                        Some("sha256"),
+                    self.at(t.sha256.span()).item(&label).key("sha256").error(
                         "not a SHA-256 hash (64 hexadecimal characters)",
-                        Some("make a token with `loa token new NAME ROLE` and paste the lines it prints".to_string()),
+                        "make a token with `loa token new NAME ROLE` and paste the lines it prints",
                     );
                     ok = false;
                 }
@@ -721,12 +646,9 @@ impl Loader<'_, '_> {
             Some(v) => match value_text(v.get_ref()).as_deref().and_then(parse_date_spec) {
                 Some(d) => Ok(Some((d, v.span()))),
                 None => {
-                    this.error(
-                        Some(v.span()),
-                        Some(label),
-                        Some(key),
+                    this.at(v.span()).item(label).key(key).error(
                         format!("`{}` is not a date", value_display(v.get_ref())),
-                        Some("write \"YYYY-MM-DD\" for one date or \"MM-DD\" for that day every year".into()),
+                        "write \"YYYY-MM-DD\" for one date or \"MM-DD\" for that day every year",
                     );
                     Err(())
                 }
@@ -748,23 +670,17 @@ impl Loader<'_, '_> {
             })),
             (Some((DateSpec::Annual { .. }, span)), None)
             | (None, Some((DateSpec::Annual { .. }, span))) => {
-                self.error(
-                    Some(span),
-                    Some(label),
-                    None,
+                self.at(span).item(label).error(
                     "a yearly window (MM-DD) needs both `from` and `to`",
-                    Some("add the other end, e.g. from = \"12-15\" and to = \"01-15\"".to_string()),
+                    "add the other end, e.g. from = \"12-15\" and to = \"01-15\"",
                 );
                 Err(())
             }
             (Some((f, fspan)), Some((t, _))) => match (f, t) {
                 (DateSpec::Fixed(a), DateSpec::Fixed(b)) if a > b => {
-                    self.error(
-                        Some(fspan),
-                        Some(label),
-                        Some("from"),
+                    self.at(fspan).item(label).key("from").error(
                         format!("`from` {a} is after `to` {b}"),
-                        Some("swap them; both dates are inclusive".to_string()),
+                        "swap them; both dates are inclusive",
                     );
                     Err(())
                 }
@@ -773,14 +689,9 @@ impl Loader<'_, '_> {
                     Ok(Some(Window { from: f, to: t }))
                 }
                 _ => {
-                    self.error(
-                        Some(fspan),
-                        Some(label),
-                        Some("from"),
+                    self.at(fspan).item(label).key("from").error(
                         "`from` and `to` mix a full date with a yearly MM-DD date",
-                        Some(
-                            "write both as YYYY-MM-DD, or both as MM-DD for every year".to_string(),
-                        ),
+                        "write both as YYYY-MM-DD, or both as MM-DD for every year",
                     );
                     Err(())
                 }
@@ -796,24 +707,18 @@ impl Loader<'_, '_> {
             let label = item_label("campaign", &id);
             let mut ok = self.check_id(&c.id, &label);
             if !seen.insert(id.clone()) {
-                self.error(
-                    Some(c.id.span()),
-                    Some(&label),
-                    Some("id"),
+                self.at(c.id.span()).item(&label).key("id").error(
                     format!("duplicate campaign id `{id}`"),
-                    Some("give each campaign its own id".to_string()),
+                    "give each campaign its own id",
                 );
                 ok = false;
             }
             let window = self.window(&label, &c.from, &c.to);
             let target = match &c.target_minutes {
                 Some(t) if !(t.get_ref().is_finite() && *t.get_ref() >= 0.0) => {
-                    self.error(
-                        Some(t.span()),
-                        Some(&label),
-                        Some("target_minutes"),
+                    self.at(t.span()).item(&label).key("target_minutes").error(
                         format!("{} is not a number of minutes", t.get_ref()),
-                        Some("write a positive number, e.g. target_minutes = 300".to_string()),
+                        "write a positive number, e.g. target_minutes = 300",
                     );
                     ok = false;
                     None
@@ -843,16 +748,13 @@ impl Loader<'_, '_> {
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !ok {
-            self.error(
-                Some(id.span()),
-                Some(label),
-                Some("id"),
-                format!("`{s}` is not a valid id"),
-                Some(
-                    "use 1–64 plain letters, digits, '-', '_' or '.', without accents, e.g. \"cds-thong-diep\""
-                        .to_string(),
-                ),
-            );
+            self.at(id.span())
+                .item(label)
+                .key("id")
+                .error(
+                    format!("`{s}` is not a valid id"),
+                    "use 1–64 plain letters, digits, '-', '_' or '.', without accents, e.g. \"cds-thong-diep\"",
+                );
         }
         ok
     }
@@ -868,15 +770,12 @@ impl Loader<'_, '_> {
     ) -> bool {
         if let Some((other, span)) = ids.get(id.get_ref()) {
             let (line, _) = crate::diag::line_col(self.r.text, span.start);
-            self.error(
-                Some(id.span()),
-                Some(label),
-                Some("id"),
+            self.at(id.span()).item(label).key("id").error(
                 format!(
                     "duplicate id `{}`: a {other} on line {line} already has it",
                     id.get_ref()
                 ),
-                Some("bulletins and programmes need ids of their own".to_string()),
+                "bulletins and programmes need ids of their own",
             );
             return false;
         }
@@ -890,13 +789,13 @@ impl Loader<'_, '_> {
             Some(p) => {
                 let v = Priority::parse(p.get_ref());
                 if v.is_none() {
-                    self.error(
-                        Some(p.span()),
-                        Some(label),
-                        Some("priority"),
-                        format!("unknown priority `{}`", p.get_ref()),
-                        Some("write \"normal\", \"priority\" or \"emergency\" (Thông tư 39/2020/TT-BTTTT levels)".to_string()),
-                    );
+                    self.at(p.span())
+                        .item(label)
+                        .key("priority")
+                        .error(
+                            format!("unknown priority `{}`", p.get_ref()),
+                            "write \"normal\", \"priority\" or \"emergency\" (Thông tư 39/2020/TT-BTTTT levels)",
+                        );
                 }
                 v
             }
@@ -908,51 +807,36 @@ impl Loader<'_, '_> {
         let mut ok = true;
         if let (Some(at), Some(cron)) = (&w.at, &w.cron) {
             let _ = at;
-            self.error(
-                Some(cron.span()),
-                Some(label),
-                Some("cron"),
+            self.at(cron.span()).item(label).key("cron").error(
                 "both `at` and `cron` are set",
-                Some(
-                    "keep one: `at` + `days` for fixed times, or `cron` for a crontab(5) line"
-                        .to_string(),
-                ),
+                "keep one: `at` + `days` for fixed times, or `cron` for a crontab(5) line",
             );
             ok = false;
         }
         if let (Some(days), Some(_)) = (&w.days, &w.cron) {
-            self.error(
-                Some(days.span()),
-                Some(label),
-                Some("days"),
+            self.at(days.span()).item(label).key("days").error(
                 "`days` does not go with `cron`",
-                Some(
-                    "put the days in the crontab line's 5th field, e.g. \"15 6 * * 1-6\""
-                        .to_string(),
-                ),
+                "put the days in the crontab line's 5th field, e.g. \"15 6 * * 1-6\"",
             );
             ok = false;
         }
         if let (Some(days), None, None) = (&w.days, &w.at, &w.cron) {
-            self.error(
-                Some(days.span()),
-                Some(label),
-                Some("days"),
+            self.at(days.span()).item(label).key("days").error(
                 "`days` without `at`",
-                Some("add the times, e.g. at = [\"06:15\", \"17:15\"]".to_string()),
+                "add the times, e.g. at = [\"06:15\", \"17:15\"]",
             );
             ok = false;
         }
         let days = match &w.days {
             None => DaySet::ALL,
             Some(d) => parse_days(d.get_ref()).unwrap_or_else(|| {
-                self.error(
-                    Some(d.span()),
-                    Some(label),
-                    Some("days"),
-                    format!("`{}` is not a set of days", d.get_ref()),
-                    Some("write daily, weekdays, weekends, mon-fri, mon-sat or a list like \"mon,wed,fri\"".to_string()),
-                );
+                self.at(d.span())
+                    .item(label)
+                    .key("days")
+                    .error(
+                        format!("`{}` is not a set of days", d.get_ref()),
+                        "write daily, weekdays, weekends, mon-fri, mon-sat or a list like \"mon,wed,fri\"",
+                    );
                 ok = false;
                 DaySet::ALL
             }),
@@ -964,13 +848,13 @@ impl Loader<'_, '_> {
             Some(c) => match crate::crontab::CronSpec::parse(c.get_ref()) {
                 Ok(spec) => Some(spec),
                 Err(e) => {
-                    self.error(
-                        Some(c.span()),
-                        Some(label),
-                        Some("cron"),
-                        e,
-                        Some("crontab(5) has five fields: minute hour day-of-month month day-of-week; see `man 5 crontab`".to_string()),
-                    );
+                    self.at(c.span())
+                        .item(label)
+                        .key("cron")
+                        .error(
+                            e,
+                            "crontab(5) has five fields: minute hour day-of-month month day-of-week; see `man 5 crontab`",
+                        );
                     ok = false;
                     None
                 }
@@ -985,24 +869,21 @@ impl Loader<'_, '_> {
                 {
                     Some(time) => times.push(time),
                     None => {
-                        self.error(
-                            Some(t.span()),
-                            Some(label),
-                            Some("at"),
-                            format!("`{}` is not a time of day", value_display(t.get_ref())),
-                            Some("write \"HH:MM\" or \"HH:MM:SS\" from 00:00 to 23:59:59, e.g. \"06:15\"".to_string()),
-                        );
+                        self.at(t.span())
+                            .item(label)
+                            .key("at")
+                            .error(
+                                format!("`{}` is not a time of day", value_display(t.get_ref())),
+                                "write \"HH:MM\" or \"HH:MM:SS\" from 00:00 to 23:59:59, e.g. \"06:15\"",
+                            );
                         ok = false;
                     }
                 }
             }
             if at.get_ref().is_empty() {
-                self.error(
-                    Some(at.span()),
-                    Some(label),
-                    Some("at"),
+                self.at(at.span()).item(label).key("at").error(
                     "`at` is an empty list",
-                    Some("list the times, e.g. at = [\"06:15\"], or remove the key".to_string()),
+                    "list the times, e.g. at = [\"06:15\"], or remove the key",
                 );
                 ok = false;
             }
@@ -1017,12 +898,9 @@ impl Loader<'_, '_> {
         let grace = match &w.grace {
             None => DEFAULT_GRACE_SECONDS,
             Some(g) => parse_duration(g.get_ref()).unwrap_or_else(|| {
-                self.error(
-                    Some(g.span()),
-                    Some(label),
-                    Some("grace"),
+                self.at(g.span()).item(label).key("grace").error(
                     format!("`{}` is not a duration", g.get_ref()),
-                    Some("write e.g. \"30s\", \"10m\" or \"1h\"".to_string()),
+                    "write e.g. \"30s\", \"10m\" or \"1h\"",
                 );
                 ok = false;
                 DEFAULT_GRACE_SECONDS
@@ -1085,13 +963,10 @@ impl Loader<'_, '_> {
                             }
                             None => format!("known campaigns: {}", known.join(", ")),
                         };
-                        self.error(
-                            Some(c.span()),
-                            Some(&label),
-                            Some("campaign"),
-                            format!("no campaign with id `{}`", c.get_ref()),
-                            Some(hint),
-                        );
+                        self.at(c.span())
+                            .item(&label)
+                            .key("campaign")
+                            .error(format!("no campaign with id `{}`", c.get_ref()), hint);
                         ok = false;
                         None
                     }
@@ -1137,13 +1012,13 @@ impl Loader<'_, '_> {
                 .components()
                 .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
         if escapes {
-            self.error(
-                Some(file.span()),
-                Some(label),
-                Some("file"),
-                format!("`{}` is not a path inside audio_dir", file.get_ref()),
-                Some("write a path relative to audio_dir, without `..` or a leading `/`, e.g. \"cds/thong-diep.mp3\"".to_string()),
-            );
+            self.at(file.span())
+                .item(label)
+                .key("file")
+                .error(
+                    format!("`{}` is not a path inside audio_dir", file.get_ref()),
+                    "write a path relative to audio_dir, without `..` or a leading `/`, e.g. \"cds/thong-diep.mp3\"",
+                );
             return None;
         }
         if !self.opts.audio {
@@ -1153,41 +1028,32 @@ impl Loader<'_, '_> {
         let joined = dir.join(rel);
         match joined.canonicalize() {
             Ok(real) if !real.starts_with(dir) => {
-                self.error(
-                    Some(file.span()),
-                    Some(label),
-                    Some("file"),
+                self.at(file.span()).item(label).key("file").error(
                     format!(
                         "`{}` is a link to {}, outside audio_dir {}",
                         file.get_ref(),
                         real.display(),
                         dir.display()
                     ),
-                    Some("copy the file into audio_dir instead of linking to it".to_string()),
+                    "copy the file into audio_dir instead of linking to it",
                 );
                 None
             }
             Ok(real) if !real.is_file() => {
-                self.error(
-                    Some(file.span()),
-                    Some(label),
-                    Some("file"),
+                self.at(file.span()).item(label).key("file").error(
                     format!("{} is not a file", joined.display()),
-                    Some("name an audio file, not a folder".to_string()),
+                    "name an audio file, not a folder",
                 );
                 None
             }
             Ok(real) => Some(real),
             Err(e) => {
-                self.error(
-                    Some(file.span()),
-                    Some(label),
-                    Some("file"),
+                self.at(file.span()).item(label).key("file").error(
                     format!("cannot open {}: {e}", joined.display()),
-                    Some(format!(
+                    format!(
                         "put the file there, or fix the path (relative to audio_dir {})",
                         dir.display()
-                    )),
+                    ),
                 );
                 None
             }
@@ -1206,13 +1072,13 @@ impl Loader<'_, '_> {
             let mut ok = true;
             let mut items = Vec::new();
             if p.items.get_ref().is_empty() {
-                self.error(
-                    Some(p.items.span()),
-                    Some(&label),
-                    Some("items"),
-                    "a programme needs at least one item",
-                    Some("list bulletin ids in playing order, e.g. items = [\"nhac-hieu\", \"ket-thuc\"]".to_string()),
-                );
+                self.at(p.items.span())
+                    .item(&label)
+                    .key("items")
+                    .error(
+                        "a programme needs at least one item",
+                        "list bulletin ids in playing order, e.g. items = [\"nhac-hieu\", \"ket-thuc\"]",
+                    );
                 ok = false;
             }
             for item in p.items.get_ref() {
@@ -1225,13 +1091,10 @@ impl Loader<'_, '_> {
                             Some(s) => format!("did you mean \"{s}\"?"),
                             None => "items are ids of [[bulletin]] entries".to_string(),
                         };
-                        self.error(
-                            Some(item.span()),
-                            Some(&label),
-                            Some("items"),
-                            format!("no bulletin with id `{}`", item.get_ref()),
-                            Some(hint),
-                        );
+                        self.at(item.span())
+                            .item(&label)
+                            .key("items")
+                            .error(format!("no bulletin with id `{}`", item.get_ref()), hint);
                         ok = false;
                     }
                 }
@@ -1269,13 +1132,10 @@ impl Loader<'_, '_> {
                 Err(e) => {
                     let label = item_label("bulletin", &b.id);
                     let span = self.file_spans.get(i).cloned();
-                    self.error(
-                        span,
-                        Some(&label),
-                        Some("file"),
-                        e.message.clone(),
-                        Some(e.hint.clone()),
-                    );
+                    self.at(span)
+                        .item(&label)
+                        .key("file")
+                        .error(e.message.clone(), e.hint.clone());
                     infos.push(None);
                 }
             }
@@ -1293,16 +1153,10 @@ impl Loader<'_, '_> {
                 .iter()
                 .any(|b| b.campaign.as_deref() == Some(&c.id))
             {
-                self.warn(
-                    None,
-                    Some(&item_label("campaign", &c.id)),
-                    None,
+                self.warn_item(
+                    &item_label("campaign", &c.id),
                     "no bulletin belongs to this campaign",
-                    Some(
-                        "set campaign = \"".to_string()
-                            + &c.id
-                            + "\" on its bulletins, or remove it",
-                    ),
+                    "set campaign = \"".to_string() + &c.id + "\" on its bulletins, or remove it",
                 );
             }
         }
@@ -1327,13 +1181,7 @@ impl Loader<'_, '_> {
             }
             if matches!(b.timing, Timing::Unscheduled) {
                 if !in_programme.contains(&i) && b.priority != Priority::Emergency {
-                    self.warn(
-                        None,
-                        Some(&item_label("bulletin", &b.id)),
-                        None,
-                        "has no `at` or `cron` and is in no programme: it airs only when an operator queues it",
-                        Some("add at = [\"HH:MM\"] or put it in a programme's items".to_string()),
-                    );
+                    self.warn_item(&item_label("bulletin", &b.id), "has no `at` or `cron` and is in no programme: it airs only when an operator queues it", "add at = [\"HH:MM\"] or put it in a programme's items");
                 }
                 continue;
             }
@@ -1360,15 +1208,10 @@ impl Loader<'_, '_> {
             }
             let instants = crate::schedule::item_instants(station, timing, window, from, to);
             if instants.is_empty() {
-                self.warn(
-                    None,
-                    Some(&label),
-                    None,
+                self.warn_item(
+                    &label,
                     "never occurs in the coming year",
-                    Some(
-                        "check its from/to window (or its campaign's), `days` and `cron`"
-                            .to_string(),
-                    ),
+                    "check its from/to window (or its campaign's), `days` and `cron`",
                 );
             } else if priority != Priority::Emergency
                 && instants.iter().all(|t| {
@@ -1377,14 +1220,10 @@ impl Loader<'_, '_> {
                         .contains(t.with_timezone(&station.timezone).time())
                 })
             {
-                self.warn(
-                    None,
-                    Some(&label),
-                    None,
+                self.warn_item(
+                    &label,
                     "every occurrence falls in quiet hours, so it never airs",
-                    Some(
-                        "move its times out of [quiet] hours, or make it an emergency".to_string(),
-                    ),
+                    "move its times out of [quiet] hours, or make it an emergency",
                 );
             }
         }
