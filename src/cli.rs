@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Duration, Utc};
 
-use crate::config::{self, LoadOptions, Priority, Station};
+use crate::check::{self, LoadOptions};
+use crate::config::{self, Priority, Station};
 use crate::report::{self, Format};
 use crate::schedule::{self, ItemKind, Occurrence};
 use crate::table::Table;
@@ -19,7 +20,7 @@ use crate::timefmt::{self, Bound};
 
 /// Load a station or print why not. Diagnostics go to stderr.
 pub fn load_station(path: &Path, opts: LoadOptions) -> Result<Station, ExitCode> {
-    let loaded = config::load(path, opts);
+    let loaded = check::load(path, opts);
     eprint!("{}", loaded.diagnostics);
     match loaded.station {
         Some(s) => Ok(s),
@@ -108,7 +109,7 @@ pub fn run(path: &Path) -> Result<ExitCode> {
 
 /// `loa check`
 pub fn check(path: &Path) -> Result<ExitCode> {
-    let loaded = config::load(path, LoadOptions::default());
+    let loaded = check::load(path, LoadOptions::default());
     let d = &loaded.diagnostics;
     eprint!("{d}");
     let (errors, warnings) = (d.errors().count(), d.warnings().count());

@@ -16,7 +16,8 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use crate::config::{self, LoadOptions, Station};
+use crate::check::{self, LoadOptions};
+use crate::config::Station;
 use crate::engine::{self, AudioPlayout, Command, Engine, Handle, Recorder, SystemClock};
 use crate::ledger::Ledger;
 
@@ -125,7 +126,7 @@ pub fn start(station: Station) -> Result<Running> {
 async fn load_for_reload(path: &Path) -> Result<Station, Vec<crate::diag::Diagnostic>> {
     let path = path.to_path_buf();
     let shown = path.clone();
-    let loaded = tokio::task::spawn_blocking(move || config::load(&path, LoadOptions::default()))
+    let loaded = tokio::task::spawn_blocking(move || check::load(&path, LoadOptions::default()))
         .await
         .map_err(|e| {
             vec![crate::diag::Diagnostic {

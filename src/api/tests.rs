@@ -19,7 +19,8 @@ use tower::ServiceExt;
 
 use super::auth::{hash, hex};
 use super::*;
-use crate::config::{load, LoadOptions, Role};
+use crate::check::{load, LoadOptions};
+use crate::config::Role;
 use crate::engine::playout::FakePlayout;
 use crate::engine::{Engine, Resume, SystemClock};
 use crate::ledger::{AirtimeRow, Filter, Ledger};

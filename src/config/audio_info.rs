@@ -1,6 +1,6 @@
 //! What probing an audio file found: plain data that a bulletin carries.
-//! `crate::probe` makes it; it lives here so that the station description
-//! needs nothing above it.
+//! The `probe` module makes it; it lives here so that the station
+//! description needs nothing above it.
 
 /// What probing an audio file found.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -5,14 +5,16 @@
 //! not hide the problems of the next. Semantic checks follow and point at the
 //! offending value (`file:line:col`) and name the item and key.
 //!
-//! Nothing here plays, schedules or writes: probing audio files is the only
-//! I/O besides reading the file, and callers may turn it off.
+//! Nothing here plays, probes, schedules or writes: besides reading the file,
+//! the only I/O is looking for `audio_dir` and the bulletins' files, which
+//! callers may turn off ([`AudioFiles`]). Probing those files, and warnings
+//! that need the schedule, are the `check` module's.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
@@ -20,7 +22,6 @@ use toml::Spanned;
 
 use super::*;
 use crate::diag::{DiagnosticBuilder, Diagnostics, Reporter, Severity};
-use crate::probe::{probe, AudioInfo, ProbeError};
 
 /// A station (when there were no errors) and every diagnostic found.
 #[derive(Debug)]
@@ -29,68 +30,130 @@ pub struct Loaded {
     pub diagnostics: Diagnostics,
 }
 
-/// What loading should do besides parsing and checking the text.
-#[derive(Debug, Clone, Copy)]
-pub struct LoadOptions {
-    /// Check that audio files exist inside `audio_dir` and probe them.
-    /// Commands that only read the ledger turn this off: a missing file must
-    /// not stop officials from reading a report.
-    pub audio: bool,
-    /// "Now", for warnings about items that never occur from now on.
-    pub now: DateTime<Utc>,
-}
-
-impl Default for LoadOptions {
-    fn default() -> Self {
-        LoadOptions {
-            audio: true,
-            now: Utc::now(),
+impl Loaded {
+    /// The outcome of loading: the diagnostics sorted top to bottom, and the
+    /// station only if none of them is an error.
+    pub fn new(station: Option<Station>, mut diagnostics: Diagnostics) -> Loaded {
+        diagnostics.sort();
+        let station = if diagnostics.has_errors() {
+            None
+        } else {
+            station
+        };
+        Loaded {
+            station,
+            diagnostics,
         }
     }
 }
 
-/// Load and check a station file.
-pub fn load(path: &Path, opts: LoadOptions) -> Loaded {
+/// Whether the loader looks for `audio_dir` and the bulletins' files on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioFiles {
+    /// `audio_dir` must be a directory and every `file` a file inside it;
+    /// `Bulletin::path` is the file's real path.
+    Resolve,
+    /// Paths are only checked as written; `Bulletin::path` is `file` as
+    /// written. For commands that only read the ledger: a missing file must
+    /// not stop officials from reading a report.
+    AsWritten,
+}
+
+/// A station file as this module reads it, before anything above it (audio
+/// probing, the schedule) has looked.
+#[derive(Debug)]
+pub struct Draft {
+    /// The station as far as it could be built: items with errors are left
+    /// out. `None` when the file could not be read or parsed, or its
+    /// `[station]`, `[output]` or `[api]` could not be built.
+    pub station: Option<Station>,
+    pub diagnostics: Diagnostics,
+    pub source: Source,
+}
+
+impl Draft {
+    /// The station, if no error was found.
+    pub fn finish(self) -> Loaded {
+        Loaded::new(self.station, self.diagnostics)
+    }
+}
+
+/// The station file's text and where its items were written, so that checks
+/// made on the station can point into the file.
+#[derive(Debug)]
+pub struct Source {
+    /// The file, as the caller named it.
+    pub path: PathBuf,
+    pub text: String,
+    /// Where each item's id was written, keyed by its label.
+    id_spans: HashMap<String, Range<usize>>,
+    /// Where each accepted bulletin's `file` was written, keyed by its id.
+    file_spans: HashMap<String, Range<usize>>,
+}
+
+impl Source {
+    /// Report more diagnostics about this file, after `diagnostics`.
+    pub fn reporter(&self, diagnostics: Diagnostics) -> Reporter<'_> {
+        Reporter::resume(&self.path, &self.text, diagnostics)
+    }
+
+    /// Where the item labelled `label` (see [`item_label`]) wrote its id.
+    pub fn id_span(&self, label: &str) -> Option<Range<usize>> {
+        self.id_spans.get(label).cloned()
+    }
+
+    /// Where bulletin `id` wrote its `file`.
+    pub fn file_span(&self, id: &str) -> Option<Range<usize>> {
+        self.file_spans.get(id).cloned()
+    }
+}
+
+/// Read and check a station file.
+pub fn load(path: &Path, files: AudioFiles) -> Draft {
     match std::fs::read_to_string(path) {
-        Ok(text) => load_str(&text, path, opts),
+        Ok(text) => load_str(&text, path, files),
         Err(e) => {
             let mut r = Reporter::new(path, "");
             r.whole_file().error(
                 format!("cannot read the station file: {e}"),
                 "check the path; pass another with --config PATH or set LOA_CONFIG",
             );
-            Loaded {
+            Draft {
                 station: None,
                 diagnostics: r.diags,
+                source: Source {
+                    path: path.to_path_buf(),
+                    text: String::new(),
+                    id_spans: HashMap::new(),
+                    file_spans: HashMap::new(),
+                },
             }
         }
     }
 }
 
-/// Load and check station-file text; `path` locates it (relative paths in
-/// the file are relative to its directory).
-pub fn load_str(text: &str, path: &Path, opts: LoadOptions) -> Loaded {
+/// Check station-file text; `path` locates it (relative paths in the file
+/// are relative to its directory).
+pub fn load_str(text: &str, path: &Path, files: AudioFiles) -> Draft {
     let abs = absolute(path);
-    let mut r = Reporter::new(path, text);
-    let station = Loader {
-        r: &mut r,
+    let mut loader = Loader {
+        r: Reporter::new(path, text),
         base: abs.parent().map(Path::to_path_buf).unwrap_or_default(),
-        opts,
-        file_spans: Vec::new(),
+        files,
+        file_spans: HashMap::new(),
         written_bulletin_ids: HashSet::new(),
         id_spans: HashMap::new(),
-    }
-    .run(text, abs);
-    let mut diagnostics = r.diags;
-    diagnostics.sort();
-    let station = if diagnostics.has_errors() {
-        None
-    } else {
-        station
     };
-    Loaded {
+    let station = loader.run(text, abs);
+    Draft {
         station,
-        diagnostics,
+        diagnostics: loader.r.diags,
+        source: Source {
+            path: path.to_path_buf(),
+            text: text.to_string(),
+            id_spans: loader.id_spans,
+            file_spans: loader.file_spans,
+        },
     }
 }
 
@@ -231,13 +294,13 @@ struct Common {
     enabled: bool,
 }
 
-struct Loader<'r, 'a> {
-    r: &'r mut Reporter<'a>,
+struct Loader<'a> {
+    r: Reporter<'a>,
     base: PathBuf,
-    opts: LoadOptions,
-    /// Where each accepted bulletin's `file` was written (parallel to the
-    /// bulletins), so probe errors point at it.
-    file_spans: Vec<Range<usize>>,
+    files: AudioFiles,
+    /// Where each accepted bulletin's `file` was written, keyed by its id,
+    /// so problems found in the file point at it.
+    file_spans: HashMap<String, Range<usize>>,
     /// Every bulletin id written, valid or not: a programme naming a broken
     /// bulletin must not also be told the bulletin does not exist.
     written_bulletin_ids: HashSet<String>,
@@ -247,11 +310,11 @@ struct Loader<'r, 'a> {
 }
 
 /// The item a diagnostic is about, e.g. `bulletin "cds-thong-diep"`.
-fn item_label(kind: &str, id: &str) -> String {
+pub(crate) fn item_label(kind: &str, id: &str) -> String {
     format!("{kind} \"{id}\"")
 }
 
-impl<'a> Loader<'_, 'a> {
+impl<'a> Loader<'a> {
     /// A diagnostic about what is written at `span`.
     fn at(&mut self, span: impl Into<Option<Range<usize>>>) -> DiagnosticBuilder<'_, 'a> {
         self.r.at(span)
@@ -360,7 +423,7 @@ impl<'a> Loader<'_, 'a> {
         let bulletins = self.bulletins(bulletins, &campaigns, audio_dir.as_deref(), &mut ids);
         let programs = self.programs(programs, &bulletins, &mut ids);
 
-        let mut station = Station {
+        let station = Station {
             path: abs,
             name,
             timezone,
@@ -373,9 +436,6 @@ impl<'a> Loader<'_, 'a> {
             bulletins,
             programs,
         };
-        if self.opts.audio {
-            self.probe_all(&mut station);
-        }
         self.warnings(&station);
         Some(station)
     }
@@ -447,7 +507,7 @@ impl<'a> Loader<'_, 'a> {
             Some(d) => (self.base.join(d.get_ref()), Some(d.span())),
             None => (self.base.clone(), None),
         };
-        if !self.opts.audio {
+        if self.files == AudioFiles::AsWritten {
             return Some(dir);
         }
         match dir.canonicalize() {
@@ -976,7 +1036,7 @@ impl<'a> Loader<'_, 'a> {
             let (Some(c), true) = (common, ok) else {
                 continue;
             };
-            if self.opts.audio && path.is_none() {
+            if self.files == AudioFiles::Resolve && path.is_none() {
                 continue;
             }
             out.push(Bulletin {
@@ -992,8 +1052,9 @@ impl<'a> Loader<'_, 'a> {
                 enabled: c.enabled,
                 audio: None,
             });
-            // Remember where `file` was written, for probe errors.
-            self.file_spans.push(b.file.span());
+            // Remember where `file` was written, for problems in the file.
+            self.file_spans
+                .insert(b.id.get_ref().clone(), b.file.span());
         }
         out
     }
@@ -1021,7 +1082,7 @@ impl<'a> Loader<'_, 'a> {
                 );
             return None;
         }
-        if !self.opts.audio {
+        if self.files == AudioFiles::AsWritten {
             return Some(rel.to_path_buf());
         }
         let dir = audio_dir?;
@@ -1116,37 +1177,8 @@ impl<'a> Loader<'_, 'a> {
         out
     }
 
-    /// Probe every distinct audio file once, on a few threads: a station
-    /// with hundreds of files must still check in well under a second.
-    fn probe_all(&mut self, station: &mut Station) {
-        let mut paths: Vec<&Path> = station.bulletins.iter().map(|b| b.path.as_path()).collect();
-        paths.sort();
-        paths.dedup();
-        let results = probe_many(&paths);
-        let by_path: HashMap<&Path, &Result<AudioInfo, ProbeError>> =
-            paths.iter().copied().zip(results.iter()).collect();
-        let mut infos = Vec::with_capacity(station.bulletins.len());
-        for (i, b) in station.bulletins.iter().enumerate() {
-            match by_path[b.path.as_path()] {
-                Ok(info) => infos.push(Some(info.clone())),
-                Err(e) => {
-                    let label = item_label("bulletin", &b.id);
-                    let span = self.file_spans.get(i).cloned();
-                    self.at(span)
-                        .item(&label)
-                        .key("file")
-                        .error(e.message.clone(), e.hint.clone());
-                    infos.push(None);
-                }
-            }
-        }
-        for (b, info) in station.bulletins.iter_mut().zip(infos) {
-            b.audio = info;
-        }
-    }
-
     fn warnings(&mut self, station: &Station) {
-        self.timing_warnings(station);
+        self.unscheduled_warnings(station);
         for c in &station.campaigns {
             if !station
                 .bulletins
@@ -1163,90 +1195,29 @@ impl<'a> Loader<'_, 'a> {
     }
 }
 
-impl Loader<'_, '_> {
-    /// Items that never air: no occurrence in the coming year, or every
-    /// occurrence in quiet hours.
-    fn timing_warnings(&mut self, station: &Station) {
-        let from = self.opts.now;
-        let to = from + chrono::Duration::days(366);
+impl Loader<'_> {
+    /// Bulletins that air only when an operator queues them: no `at` or
+    /// `cron`, in no programme, and not emergencies.
+    fn unscheduled_warnings(&mut self, station: &Station) {
         let in_programme: HashSet<usize> = station
             .programs
             .iter()
             .flat_map(|p| p.items.iter().copied())
             .collect();
-        let mut items: Vec<(String, &Timing, Option<&Window>, Priority, bool)> = Vec::new();
         for (i, b) in station.bulletins.iter().enumerate() {
-            if !b.enabled {
-                continue;
-            }
-            if matches!(b.timing, Timing::Unscheduled) {
-                if !in_programme.contains(&i) && b.priority != Priority::Emergency {
-                    self.warn_item(&item_label("bulletin", &b.id), "has no `at` or `cron` and is in no programme: it airs only when an operator queues it", "add at = [\"HH:MM\"] or put it in a programme's items");
-                }
-                continue;
-            }
-            items.push((
-                item_label("bulletin", &b.id),
-                &b.timing,
-                b.window.as_ref(),
-                b.priority,
-                true,
-            ));
-        }
-        for p in station.programs.iter().filter(|p| p.enabled) {
-            items.push((
-                item_label("program", &p.id),
-                &p.timing,
-                p.window.as_ref(),
-                p.priority,
-                false,
-            ));
-        }
-        for (label, timing, window, priority, _) in items {
-            if matches!(timing, Timing::Unscheduled) {
-                continue;
-            }
-            let instants = crate::schedule::item_instants(station, timing, window, from, to);
-            if instants.is_empty() {
-                self.warn_item(
-                    &label,
-                    "never occurs in the coming year",
-                    "check its from/to window (or its campaign's), `days` and `cron`",
-                );
-            } else if priority != Priority::Emergency
-                && instants.iter().all(|t| {
-                    station
-                        .quiet
-                        .contains(t.with_timezone(&station.timezone).time())
-                })
+            if b.enabled
+                && matches!(b.timing, Timing::Unscheduled)
+                && !in_programme.contains(&i)
+                && b.priority != Priority::Emergency
             {
                 self.warn_item(
-                    &label,
-                    "every occurrence falls in quiet hours, so it never airs",
-                    "move its times out of [quiet] hours, or make it an emergency",
+                    &item_label("bulletin", &b.id),
+                    "has no `at` or `cron` and is in no programme: it airs only when an operator queues it",
+                    "add at = [\"HH:MM\"] or put it in a programme's items",
                 );
             }
         }
     }
-}
-
-/// Probe files in parallel; results in the order of `paths`.
-fn probe_many(paths: &[&Path]) -> Vec<Result<AudioInfo, ProbeError>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(1, 8)
-        .min(paths.len().max(1));
-    let chunk = paths.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = paths
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(|p| probe(p)).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("probe thread panicked"))
-            .collect()
-    })
 }
 
 /// A TOML value written as a string or as a TOML date/time, as text.
@@ -1328,15 +1299,8 @@ mod tests {
     use super::*;
     use crate::diag::Diagnostic;
 
-    fn opts() -> LoadOptions {
-        LoadOptions {
-            audio: false,
-            now: Utc::now(),
-        }
-    }
-
     fn load_text(text: &str) -> Loaded {
-        load_str(text, Path::new("/tmp/station.toml"), opts())
+        load_str(text, Path::new("/tmp/station.toml"), AudioFiles::AsWritten).finish()
     }
 
     fn errors(l: &Loaded) -> Vec<&Diagnostic> {
@@ -1684,14 +1648,7 @@ title = "C"
 file = "missing.mp3"
 "#;
         let path = dir.path().join("station.toml");
-        let l = load_str(
-            text,
-            &path,
-            LoadOptions {
-                audio: true,
-                now: Utc::now(),
-            },
-        );
+        let l = load_str(text, &path, AudioFiles::Resolve).finish();
         assert!(find(&l, "bulletin \"a\"", "file")
             .message
             .contains("outside audio_dir"));
@@ -1708,126 +1665,13 @@ file = "missing.mp3"
     }
 
     #[test]
-    fn warns_about_items_that_never_air() {
-        let text = r#"
-[station]
-name = "X"
-[quiet]
-hours = ["21:00-05:00"]
-[[campaign]]
-id = "empty"
-title = "No bulletins"
-[[bulletin]]
-id = "night"
-title = "N"
-file = "n.mp3"
-at = ["22:00", "04:30"]
-[[bulletin]]
-id = "past"
-title = "P"
-file = "p.mp3"
-at = ["06:00"]
-from = "2020-01-01"
-to = "2020-12-31"
-[[bulletin]]
-id = "feb30"
-title = "F"
-file = "f.mp3"
-cron = "0 6 30 2 *"
-[[bulletin]]
-id = "loose"
-title = "L"
-file = "l.mp3"
-[[bulletin]]
-id = "storm"
-title = "S"
-file = "s.mp3"
-priority = "emergency"
-at = ["23:00"]
-"#;
-        let l = load_text(text);
-        assert!(!l.diagnostics.has_errors(), "{}", l.diagnostics);
-        let warned: Vec<&str> = l
-            .diagnostics
-            .warnings()
-            .filter_map(|d| d.item.as_deref())
-            .collect();
-        assert_eq!(
-            warned,
-            [
-                "campaign \"empty\"",
-                "bulletin \"night\"",
-                "bulletin \"past\"",
-                "bulletin \"feb30\"",
-                "bulletin \"loose\""
-            ],
-            "{}",
-            l.diagnostics
-        );
-        assert!(l.station.is_some(), "warnings do not reject the station");
-    }
-
-    #[test]
     fn unreadable_file_says_how_to_point_elsewhere() {
-        let l = load(Path::new("/nonexistent/station.toml"), opts());
+        let l = load(
+            Path::new("/nonexistent/station.toml"),
+            AudioFiles::AsWritten,
+        )
+        .finish();
         let e = errors(&l);
         assert!(e[0].hint.as_deref().unwrap().contains("--config"));
-    }
-}
-
-#[cfg(test)]
-mod audio_tests {
-    use super::*;
-
-    /// A station over the committed test fixtures.
-    fn with_files(files: &[&str]) -> Loaded {
-        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio");
-        let mut text = format!(
-            "[station]\nname = \"X\"\naudio_dir = \"{}\"\n",
-            fixtures.display()
-        );
-        for (i, f) in files.iter().enumerate() {
-            text.push_str(&format!(
-                "[[bulletin]]\nid = \"b{i}\"\ntitle = \"B\"\nfile = \"{f}\"\n"
-            ));
-        }
-        load_str(
-            &text,
-            Path::new("/tmp/station.toml"),
-            LoadOptions {
-                audio: true,
-                now: Utc::now(),
-            },
-        )
-    }
-
-    #[test]
-    fn good_audio_is_probed_once_per_bulletin() {
-        let l = with_files(&["mp3-cbr.mp3", "flac.flac", "mp3-cbr.mp3"]);
-        let s = l.station.unwrap_or_else(|| panic!("{}", l.diagnostics));
-        assert!(s.bulletins.iter().all(|b| b.seconds() > 0.5));
-        assert_eq!(s.bulletins[2].audio, s.bulletins[0].audio);
-    }
-
-    #[test]
-    fn audio_that_would_play_wrongly_is_refused_with_a_fix() {
-        let bad = [
-            "opus.ogg",
-            "he-aac-implicit.m4a",
-            "random.mp3",
-            "truncated.mp3",
-        ];
-        let l = with_files(&bad);
-        let errors: Vec<_> = l.diagnostics.errors().collect();
-        assert_eq!(errors.len(), bad.len(), "{}", l.diagnostics);
-        for (i, e) in errors.iter().enumerate() {
-            assert_eq!(
-                e.item.as_deref(),
-                Some(format!("bulletin \"b{i}\"").as_str())
-            );
-            assert_eq!(e.key.as_deref(), Some("file"));
-            assert!(e.position.is_some());
-            assert!(!e.hint.as_deref().unwrap_or("").is_empty(), "{e}");
-        }
     }
 }

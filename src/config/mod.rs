@@ -10,7 +10,8 @@ mod audio_info;
 mod load;
 
 pub use audio_info::AudioInfo;
-pub use load::{load, load_str, LoadOptions, Loaded};
+pub(crate) use load::item_label;
+pub use load::{load, load_str, AudioFiles, Draft, Loaded, Source};
 
 use std::path::PathBuf;
 
@@ -258,8 +259,8 @@ pub struct Bulletin {
     pub window: Option<Window>,
     pub grace_seconds: u32,
     pub enabled: bool,
-    /// What probing the file found; `None` when the file could not be probed
-    /// (only possible when loading without probing).
+    /// What probing the file found; `None` until the `check` module probes
+    /// it, so only when loading without probing.
     pub audio: Option<AudioInfo>,
 }
 
