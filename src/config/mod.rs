@@ -7,7 +7,15 @@
 //! here is a pure description that the schedule, the engine and the API read.
 
 mod audio_info;
+mod check_station;
+mod deser;
+mod items;
 mod load;
+mod raw;
+#[cfg(test)]
+mod test_support;
+mod timing;
+mod warnings;
 
 pub use audio_info::AudioInfo;
 pub(crate) use load::item_label;
