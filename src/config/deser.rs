@@ -3,6 +3,7 @@
 //! serde's messages get a hint in the station file's terms.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use toml::de::{DeTable, DeValue};
@@ -10,7 +11,7 @@ use toml::Spanned;
 
 use super::item_label;
 use super::load::Loader;
-use super::raw::SECTIONS;
+use super::raw::{RawItem, SECTIONS};
 use crate::diag::Severity;
 
 impl Loader<'_> {
@@ -90,22 +91,29 @@ impl Loader<'_> {
         match T::deserialize(t.into_deserializer()) {
             Ok(v) => Some(v),
             Err(e) => {
-                let msg = e.message().trim_end().to_string();
-                let hint = type_hint(&msg);
-                self.at(e.span().unwrap_or(whole))
-                    .item(what)
-                    .report(Severity::Error, msg, hint);
+                self.serde_error(e.span().unwrap_or(whole), what, e.message());
                 None
             }
         }
     }
 
-    /// Deserialize every `[[kind]]` entry on its own.
-    pub(super) fn array<T: DeserializeOwned>(
+    /// A problem serde finds, or would find, in `what`: its message, with a
+    /// hint in the station file's terms.
+    fn serde_error(&mut self, span: Range<usize>, what: &str, message: &str) {
+        let msg = message.trim_end().to_string();
+        let hint = type_hint(&msg);
+        self.at(span).item(what).report(Severity::Error, msg, hint);
+    }
+
+    /// Deserialize every `[[kind]]` entry on its own, each with the label
+    /// its diagnostics name it by (`bulletin "x"`, or `bulletin #2` when it
+    /// has no id). An entry missing a required key is reported and kept, so
+    /// that its other keys are checked too.
+    pub(super) fn array<T: RawItem>(
         &mut self,
         v: Option<Spanned<DeValue>>,
         kind: &str,
-    ) -> Vec<T> {
+    ) -> Vec<(String, T)> {
         let Some(v) = v else { return Vec::new() };
         let span = v.span();
         let DeValue::Array(items) = v.into_inner() else {
@@ -129,8 +137,11 @@ impl Loader<'_> {
                 Some(DeValue::String(id)) => item_label(kind, id),
                 _ => format!("{kind} #{}", i + 1),
             };
-            if let Some(v) = self.deser::<T>(Spanned::new(ispan, t), &label) {
-                out.push(v);
+            if let Some(v) = self.deser::<T>(Spanned::new(ispan.clone(), t), &label) {
+                for key in v.missing_keys() {
+                    self.serde_error(ispan.clone(), &label, &format!("missing field `{key}`"));
+                }
+                out.push((label, v));
             }
         }
         out
@@ -190,6 +201,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use crate::config::test_support::*;
+    use crate::config::{load_str, AudioFiles};
 
     #[test]
     fn a_type_error_does_not_hide_the_next_items_problems() {
@@ -246,6 +258,60 @@ tittle = "typo"
             e[1].hint.as_deref().unwrap().contains("`title`"),
             "{}",
             e[1]
+        );
+    }
+
+    #[test]
+    fn a_missing_key_does_not_hide_the_items_other_problems() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = r#"
+[station]
+name = "X"
+
+[[bulletin]]
+id = "a"
+file = "missing.mp3"
+at = ["99:00"]
+
+[[program]]
+title = "P"
+at = ["98:00"]
+"#;
+        let l = load_str(text, &dir.path().join("station.toml"), AudioFiles::Resolve).finish();
+        let found: Vec<String> = l.diagnostics.errors().map(|d| d.to_string()).collect();
+        let path = dir.path().join("station.toml");
+        let (p, audio) = (path.display(), dir.path().display());
+        assert_eq!(
+            found,
+            [
+                format!(
+                    "{p}:5:1: error: bulletin \"a\": missing field `title`\n  \
+                     help: add the key; see README for the keys of each section"
+                ),
+                format!(
+                    "{p}:7:8: error: bulletin \"a\", key `file`: cannot open {audio}/missing.mp3: \
+                     No such file or directory (os error 2)\n  \
+                     help: put the file there, or fix the path (relative to audio_dir {audio})"
+                ),
+                format!(
+                    "{p}:8:7: error: bulletin \"a\", key `at`: `99:00` is not a time of day\n  \
+                     help: write \"HH:MM\" or \"HH:MM:SS\" from 00:00 to 23:59:59, e.g. \"06:15\""
+                ),
+                format!(
+                    "{p}:10:1: error: program #1: missing field `id`\n  \
+                     help: add the key; see README for the keys of each section"
+                ),
+                format!(
+                    "{p}:10:1: error: program #1: missing field `items`\n  \
+                     help: add the key; see README for the keys of each section"
+                ),
+                format!(
+                    "{p}:12:7: error: program #1, key `at`: `98:00` is not a time of day\n  \
+                     help: write \"HH:MM\" or \"HH:MM:SS\" from 00:00 to 23:59:59, e.g. \"06:15\""
+                ),
+            ],
+            "{}",
+            l.diagnostics
         );
     }
 }

@@ -20,19 +20,20 @@ struct Common {
 }
 
 impl Loader<'_> {
-    pub(super) fn campaigns(&mut self, raw: Vec<RawCampaign>) -> Vec<Campaign> {
+    pub(super) fn campaigns(&mut self, raw: Vec<(String, RawCampaign)>) -> Vec<Campaign> {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
-        for c in raw {
-            let id = c.id.get_ref().clone();
-            let label = item_label("campaign", &id);
-            let mut ok = self.check_id(&c.id, &label);
-            if !seen.insert(id.clone()) {
-                self.at(c.id.span()).item(&label).key("id").error(
-                    format!("duplicate campaign id `{id}`"),
-                    "give each campaign its own id",
-                );
-                ok = false;
+        for (label, c) in raw {
+            let mut ok = c.id.is_some();
+            if let Some(id) = &c.id {
+                ok &= self.check_id(id, &label);
+                if !seen.insert(id.get_ref().clone()) {
+                    self.at(id.span()).item(&label).key("id").error(
+                        format!("duplicate campaign id `{}`", id.get_ref()),
+                        "give each campaign its own id",
+                    );
+                    ok = false;
+                }
             }
             let window = self.window(&label, &c.from, &c.to);
             let target = match &c.target_minutes {
@@ -46,10 +47,10 @@ impl Loader<'_> {
                 }
                 t => t.as_ref().map(|t| *t.get_ref()),
             };
-            if let (true, Ok(window)) = (ok, window) {
+            if let (true, Ok(window), Some(id), Some(title)) = (ok, window, c.id, c.title) {
                 out.push(Campaign {
-                    id,
-                    title: c.title.into_inner(),
+                    id: id.into_inner(),
+                    title: title.into_inner(),
                     window,
                     target_minutes: target,
                 });
@@ -105,22 +106,25 @@ impl Loader<'_> {
     }
 
     /// What bulletins and programmes share: id, priority, timing, window.
-    /// Returns the item's label and, when all of it is valid, the values.
+    /// The values when all of it is valid.
     fn common(
         &mut self,
         kind: &'static str,
-        id: &S<String>,
+        label: &str,
+        id: Option<&S<String>>,
         priority: &Option<S<String>>,
         w: RawWhen,
         ids: &mut HashMap<String, (&'static str, Range<usize>)>,
-    ) -> (String, Option<Common>) {
-        let label = item_label(kind, id.get_ref());
-        let mut ok = self.check_id(id, &label);
-        ok &= self.unique_item_id(id, &label, kind, ids);
-        let priority = self.priority(priority, &label);
-        let when = self.when(&w, &label);
-        let window = self.window(&label, &w.from, &w.to);
-        let common = match (priority, when, window, ok) {
+    ) -> Option<Common> {
+        let mut ok = id.is_some();
+        if let Some(id) = id {
+            ok &= self.check_id(id, label);
+            ok &= self.unique_item_id(id, label, kind, ids);
+        }
+        let priority = self.priority(priority, label);
+        let when = self.when(&w, label);
+        let window = self.window(label, &w.from, &w.to);
+        match (priority, when, window, ok) {
             (Some(priority), Some((timing, grace_seconds)), Ok(window), true) => Some(Common {
                 priority,
                 timing,
@@ -129,55 +133,49 @@ impl Loader<'_> {
                 enabled: w.enabled.is_none_or(|e| *e.get_ref()),
             }),
             _ => None,
-        };
-        (label, common)
+        }
     }
 
     pub(super) fn bulletins(
         &mut self,
-        raw: Vec<RawBulletin>,
+        raw: Vec<(String, RawBulletin)>,
         campaigns: &[Campaign],
         audio_dir: Option<&Path>,
         ids: &mut HashMap<String, (&'static str, Range<usize>)>,
     ) -> Vec<Bulletin> {
-        self.written_bulletin_ids = raw.iter().map(|b| b.id.get_ref().clone()).collect();
+        self.written_bulletin_ids = raw
+            .iter()
+            .filter_map(|(_, b)| b.id.as_ref().map(|id| id.get_ref().clone()))
+            .collect();
         let mut out = Vec::new();
-        for b in raw {
-            let (label, common) = self.common("bulletin", &b.id, &b.priority, take_when!(b), ids);
-            let mut ok = true;
-            let campaign = match &b.campaign {
-                None => None,
-                Some(c) => match campaigns.iter().find(|x| &x.id == c.get_ref()) {
-                    Some(found) => Some(found),
-                    None => {
-                        let known: Vec<&str> = campaigns.iter().map(|c| c.id.as_str()).collect();
-                        let hint = match closest(c.get_ref(), &known) {
-                            Some(s) => format!("did you mean \"{s}\"?"),
-                            None if known.is_empty() => {
-                                "declare it in a [[campaign]] section".to_string()
-                            }
-                            None => format!("known campaigns: {}", known.join(", ")),
-                        };
-                        self.at(c.span())
-                            .item(&label)
-                            .key("campaign")
-                            .error(format!("no campaign with id `{}`", c.get_ref()), hint);
-                        ok = false;
-                        None
-                    }
-                },
-            };
-            let path = self.audio_path(&b.file, &label, audio_dir);
-            let (Some(c), true) = (common, ok) else {
+        for (label, b) in raw {
+            let common = self.common(
+                "bulletin",
+                &label,
+                b.id.as_ref(),
+                &b.priority,
+                take_when!(b),
+                ids,
+            );
+            let campaign = self.campaign_of(&b.campaign, &label, campaigns);
+            let path = b
+                .file
+                .as_ref()
+                .and_then(|f| self.audio_path(f, &label, audio_dir));
+            let (Some(c), Ok(campaign), Some(id), Some(title), Some(file)) =
+                (common, campaign, b.id, b.title, b.file)
+            else {
                 continue;
             };
             if self.files == AudioFiles::Resolve && path.is_none() {
                 continue;
             }
+            // Remember where `file` was written, for problems in the file.
+            self.file_spans.insert(id.get_ref().clone(), file.span());
             out.push(Bulletin {
-                id: b.id.get_ref().clone(),
-                title: b.title.into_inner(),
-                file: b.file.get_ref().clone(),
+                id: id.into_inner(),
+                title: title.into_inner(),
+                file: file.into_inner(),
                 path: path.unwrap_or_default(),
                 campaign: campaign.map(|c| c.id.clone()),
                 priority: c.priority,
@@ -187,11 +185,33 @@ impl Loader<'_> {
                 enabled: c.enabled,
                 audio: None,
             });
-            // Remember where `file` was written, for problems in the file.
-            self.file_spans
-                .insert(b.id.get_ref().clone(), b.file.span());
         }
         out
+    }
+
+    /// The campaign a bulletin names, if any; `Err` when there is no such
+    /// campaign.
+    fn campaign_of<'c>(
+        &mut self,
+        name: &Option<S<String>>,
+        label: &str,
+        campaigns: &'c [Campaign],
+    ) -> Result<Option<&'c Campaign>, ()> {
+        let Some(c) = name else { return Ok(None) };
+        if let Some(found) = campaigns.iter().find(|x| &x.id == c.get_ref()) {
+            return Ok(Some(found));
+        }
+        let known: Vec<&str> = campaigns.iter().map(|c| c.id.as_str()).collect();
+        let hint = match closest(c.get_ref(), &known) {
+            Some(s) => format!("did you mean \"{s}\"?"),
+            None if known.is_empty() => "declare it in a [[campaign]] section".to_string(),
+            None => format!("known campaigns: {}", known.join(", ")),
+        };
+        self.at(c.span())
+            .item(label)
+            .key("campaign")
+            .error(format!("no campaign with id `{}`", c.get_ref()), hint);
+        Err(())
     }
 
     /// Resolve `file` inside `audio_dir`; nothing outside it may air.
@@ -258,49 +278,31 @@ impl Loader<'_> {
 
     pub(super) fn programs(
         &mut self,
-        raw: Vec<RawProgram>,
+        raw: Vec<(String, RawProgram)>,
         bulletins: &[Bulletin],
         ids: &mut HashMap<String, (&'static str, Range<usize>)>,
     ) -> Vec<Program> {
         let mut out = Vec::new();
-        for p in raw {
-            let (label, common) = self.common("program", &p.id, &p.priority, take_when!(p), ids);
-            let mut ok = true;
-            let mut items = Vec::new();
-            if p.items.get_ref().is_empty() {
-                self.at(p.items.span())
-                    .item(&label)
-                    .key("items")
-                    .error(
-                        "a programme needs at least one item",
-                        "list bulletin ids in playing order, e.g. items = [\"nhac-hieu\", \"ket-thuc\"]",
-                    );
-                ok = false;
-            }
-            for item in p.items.get_ref() {
-                match bulletins.iter().position(|b| &b.id == item.get_ref()) {
-                    Some(i) => items.push(i),
-                    None if self.written_bulletin_ids.contains(item.get_ref()) => ok = false,
-                    None => {
-                        let known: Vec<&str> = bulletins.iter().map(|b| b.id.as_str()).collect();
-                        let hint = match closest(item.get_ref(), &known) {
-                            Some(s) => format!("did you mean \"{s}\"?"),
-                            None => "items are ids of [[bulletin]] entries".to_string(),
-                        };
-                        self.at(item.span())
-                            .item(&label)
-                            .key("items")
-                            .error(format!("no bulletin with id `{}`", item.get_ref()), hint);
-                        ok = false;
-                    }
-                }
-            }
-            let (Some(c), true) = (common, ok) else {
+        for (label, p) in raw {
+            let common = self.common(
+                "program",
+                &label,
+                p.id.as_ref(),
+                &p.priority,
+                take_when!(p),
+                ids,
+            );
+            let items = p
+                .items
+                .as_ref()
+                .and_then(|items| self.programme_items(items, &label, bulletins));
+            let (Some(c), Some(items), Some(id), Some(title)) = (common, items, p.id, p.title)
+            else {
                 continue;
             };
             out.push(Program {
-                id: p.id.get_ref().clone(),
-                title: p.title.into_inner(),
+                id: id.into_inner(),
+                title: title.into_inner(),
                 priority: c.priority,
                 timing: c.timing,
                 window: c.window,
@@ -310,6 +312,43 @@ impl Loader<'_> {
             });
         }
         out
+    }
+
+    /// A programme's `items`: indexes into `bulletins`, in playing order.
+    fn programme_items(
+        &mut self,
+        items: &S<Vec<S<String>>>,
+        label: &str,
+        bulletins: &[Bulletin],
+    ) -> Option<Vec<usize>> {
+        let mut ok = true;
+        let mut out = Vec::new();
+        if items.get_ref().is_empty() {
+            self.at(items.span()).item(label).key("items").error(
+                "a programme needs at least one item",
+                "list bulletin ids in playing order, e.g. items = [\"nhac-hieu\", \"ket-thuc\"]",
+            );
+            ok = false;
+        }
+        for item in items.get_ref() {
+            match bulletins.iter().position(|b| &b.id == item.get_ref()) {
+                Some(i) => out.push(i),
+                None if self.written_bulletin_ids.contains(item.get_ref()) => ok = false,
+                None => {
+                    let known: Vec<&str> = bulletins.iter().map(|b| b.id.as_str()).collect();
+                    let hint = match closest(item.get_ref(), &known) {
+                        Some(s) => format!("did you mean \"{s}\"?"),
+                        None => "items are ids of [[bulletin]] entries".to_string(),
+                    };
+                    self.at(item.span())
+                        .item(label)
+                        .key("items")
+                        .error(format!("no bulletin with id `{}`", item.get_ref()), hint);
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
     }
 }
 

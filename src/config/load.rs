@@ -203,9 +203,9 @@ impl<'a> Loader<'a> {
         let output = self.optional_table::<RawOutput>(sections.remove("output"), "[output]");
         let quiet = self.optional_table::<RawQuiet>(sections.remove("quiet"), "[quiet]");
         let api = self.optional_table::<RawApi>(sections.remove("api"), "[api]");
-        let campaigns: Vec<RawCampaign> = self.array(sections.remove("campaign"), "campaign");
-        let bulletins: Vec<RawBulletin> = self.array(sections.remove("bulletin"), "bulletin");
-        let programs: Vec<RawProgram> = self.array(sections.remove("program"), "program");
+        let campaigns = self.array::<RawCampaign>(sections.remove("campaign"), "campaign");
+        let bulletins = self.array::<RawBulletin>(sections.remove("bulletin"), "bulletin");
+        let programs = self.array::<RawProgram>(sections.remove("program"), "program");
 
         let st = station?;
         let name = self.station_name(&st);

@@ -2,6 +2,7 @@
 //! check can point at it. Sections and items are deserialized into these one
 //! by one (see `deser`); `load` and its rooms check them.
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -58,8 +59,8 @@ pub(super) struct RawToken {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCampaign {
-    pub(super) id: S<String>,
-    pub(super) title: S<String>,
+    pub(super) id: Option<S<String>>,
+    pub(super) title: Option<S<String>>,
     pub(super) from: Option<S<toml::Value>>,
     pub(super) to: Option<S<toml::Value>>,
     pub(super) target_minutes: Option<S<f64>>,
@@ -68,9 +69,9 @@ pub(super) struct RawCampaign {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawBulletin {
-    pub(super) id: S<String>,
-    pub(super) title: S<String>,
-    pub(super) file: S<String>,
+    pub(super) id: Option<S<String>>,
+    pub(super) title: Option<S<String>>,
+    pub(super) file: Option<S<String>>,
     pub(super) campaign: Option<S<String>>,
     pub(super) priority: Option<S<String>>,
     pub(super) at: Option<S<Vec<S<toml::Value>>>>,
@@ -85,9 +86,9 @@ pub(super) struct RawBulletin {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawProgram {
-    pub(super) id: S<String>,
-    pub(super) title: S<String>,
-    pub(super) items: S<Vec<S<String>>>,
+    pub(super) id: Option<S<String>>,
+    pub(super) title: Option<S<String>>,
+    pub(super) items: Option<S<Vec<S<String>>>>,
     pub(super) priority: Option<S<String>>,
     pub(super) at: Option<S<Vec<S<toml::Value>>>>,
     pub(super) days: Option<S<String>>,
@@ -96,6 +97,46 @@ pub(super) struct RawProgram {
     pub(super) to: Option<S<toml::Value>>,
     pub(super) grace: Option<S<String>>,
     pub(super) enabled: Option<S<bool>>,
+}
+
+/// An `[[item]]`. Its required keys are `Option`s that the loader checks,
+/// not serde: a missing key must not hide the item's other problems.
+pub(super) trait RawItem: DeserializeOwned {
+    /// The required keys left out, in the order they are declared.
+    fn missing_keys(&self) -> Vec<&'static str>;
+}
+
+fn missing(keys: &[(&'static str, bool)]) -> Vec<&'static str> {
+    keys.iter()
+        .filter(|(_, written)| !written)
+        .map(|(key, _)| *key)
+        .collect()
+}
+
+impl RawItem for RawCampaign {
+    fn missing_keys(&self) -> Vec<&'static str> {
+        missing(&[("id", self.id.is_some()), ("title", self.title.is_some())])
+    }
+}
+
+impl RawItem for RawBulletin {
+    fn missing_keys(&self) -> Vec<&'static str> {
+        missing(&[
+            ("id", self.id.is_some()),
+            ("title", self.title.is_some()),
+            ("file", self.file.is_some()),
+        ])
+    }
+}
+
+impl RawItem for RawProgram {
+    fn missing_keys(&self) -> Vec<&'static str> {
+        missing(&[
+            ("id", self.id.is_some()),
+            ("title", self.title.is_some()),
+            ("items", self.items.is_some()),
+        ])
+    }
 }
 
 /// Move the timing keys out of a `RawBulletin` or `RawProgram`.
