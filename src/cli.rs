@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Duration, Utc};
 
-use crate::config::{self, LoadOptions, Station};
+use crate::check::{self, LoadOptions};
+use crate::config::{self, Station};
 use crate::range;
 use crate::report::{self, Format};
 use crate::schedule::{self, ItemKind, Occurrence};
@@ -21,7 +22,7 @@ use crate::token;
 
 /// Load a station or print why not. Diagnostics go to stderr.
 pub fn load_station(path: &Path, opts: LoadOptions) -> Result<Station, ExitCode> {
-    let loaded = config::load(path, opts);
+    let loaded = check::load(path, opts);
     eprint!("{}", loaded.diagnostics);
     match loaded.station {
         Some(s) => Ok(s),
@@ -110,7 +111,7 @@ pub fn run(path: &Path) -> Result<ExitCode> {
 
 /// `loa check`
 pub fn check(path: &Path) -> Result<ExitCode> {
-    let loaded = config::load(path, LoadOptions::default());
+    let loaded = check::load(path, LoadOptions::default());
     let d = &loaded.diagnostics;
     eprint!("{d}");
     let (errors, warnings) = (d.errors().count(), d.warnings().count());

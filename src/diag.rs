@@ -5,6 +5,7 @@
 //! report all of them at once.
 
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -112,7 +113,8 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     i
 }
 
-/// Builder used by the loader: one file, many diagnostics.
+/// Collects the diagnostics of one file: `r.at(span).item(label).key("at")
+/// .error(message, help)`.
 pub struct Reporter<'a> {
     pub file: &'a Path,
     pub text: &'a str,
@@ -121,30 +123,74 @@ pub struct Reporter<'a> {
 
 impl<'a> Reporter<'a> {
     pub fn new(file: &'a Path, text: &'a str) -> Self {
-        Reporter {
-            file,
-            text,
-            diags: Diagnostics::default(),
+        Self::resume(file, text, Diagnostics::default())
+    }
+
+    /// Go on reporting about `file`, after `diags`.
+    pub fn resume(file: &'a Path, text: &'a str, diags: Diagnostics) -> Self {
+        Reporter { file, text, diags }
+    }
+
+    /// A diagnostic about what is written at `span` (byte offsets in the
+    /// text), or about no place in particular when it is `None`.
+    pub fn at(&mut self, span: impl Into<Option<Range<usize>>>) -> DiagnosticBuilder<'_, 'a> {
+        DiagnosticBuilder {
+            reporter: self,
+            span: span.into(),
+            item: None,
+            key: None,
         }
     }
 
-    pub fn report(
-        &mut self,
-        severity: Severity,
-        span: Option<std::ops::Range<usize>>,
-        item: Option<&str>,
-        key: Option<&str>,
-        message: impl Into<String>,
-        hint: Option<String>,
-    ) {
-        self.diags.push(Diagnostic {
+    /// A diagnostic about the file as a whole.
+    pub fn whole_file(&mut self) -> DiagnosticBuilder<'_, 'a> {
+        self.at(None)
+    }
+}
+
+/// One diagnostic being described; `error`, `warn` or `report` adds it.
+#[must_use = "a diagnostic is only reported by error, warn or report"]
+pub struct DiagnosticBuilder<'r, 'a> {
+    reporter: &'r mut Reporter<'a>,
+    span: Option<Range<usize>>,
+    item: Option<String>,
+    key: Option<String>,
+}
+
+impl DiagnosticBuilder<'_, '_> {
+    /// The item it is about, e.g. `bulletin "cds-thong-diep"` or `[output]`.
+    pub fn item(mut self, item: &str) -> Self {
+        self.item = Some(item.to_string());
+        self
+    }
+
+    /// The key of the item it is about, e.g. `at`.
+    pub fn key(mut self, key: &str) -> Self {
+        self.key = Some(key.to_string());
+        self
+    }
+
+    /// Report an error, with what to do about it.
+    pub fn error(self, message: impl Into<String>, help: impl Into<String>) {
+        self.report(Severity::Error, message, Some(help.into()));
+    }
+
+    /// Report a warning, with what to do about it.
+    pub fn warn(self, message: impl Into<String>, help: impl Into<String>) {
+        self.report(Severity::Warning, message, Some(help.into()));
+    }
+
+    /// Report a problem whose help may be unknown.
+    pub fn report(self, severity: Severity, message: impl Into<String>, help: Option<String>) {
+        let r = self.reporter;
+        r.diags.push(Diagnostic {
             severity,
-            file: self.file.to_path_buf(),
-            position: span.map(|s| line_col(self.text, s.start)),
-            item: item.map(str::to_string),
-            key: key.map(str::to_string),
+            file: r.file.to_path_buf(),
+            position: self.span.map(|s| line_col(r.text, s.start)),
+            item: self.item,
+            key: self.key,
             message: message.into(),
-            hint,
+            hint: help,
         });
     }
 }
@@ -160,5 +206,28 @@ mod tests {
         assert_eq!(line_col(t, 6), (2, 1));
         // "đài = " is 6 characters but 8 bytes.
         assert_eq!(line_col(t, 6 + 8), (2, 7));
+    }
+
+    #[test]
+    fn the_builder_fills_what_it_was_told() {
+        let t = "a = 1\nat = [\"25:00\"]\n";
+        let mut r = Reporter::new(Path::new("s.toml"), t);
+        r.at(12..19)
+            .item("bulletin \"x\"")
+            .key("at")
+            .error("`25:00` is not a time of day", "write HH:MM");
+        r.whole_file().warn("odd", "look");
+        r.at(Some(0..1))
+            .item("[station]")
+            .report(Severity::Error, "no help", None);
+        let shown: Vec<String> = r.diags.items.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "s.toml:2:7: error: bulletin \"x\", key `at`: `25:00` is not a time of day\n  help: write HH:MM",
+                "s.toml: warning: odd\n  help: look",
+                "s.toml:1:1: error: [station]: no help",
+            ]
+        );
     }
 }

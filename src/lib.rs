@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod audio;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod crontab;

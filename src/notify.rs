@@ -530,7 +530,7 @@ at = ["17:00"]
             ),
         )
         .unwrap();
-        let loaded = crate::config::load(&path, crate::config::LoadOptions::default());
+        let loaded = crate::check::load(&path, crate::check::LoadOptions::default());
         loaded
             .station
             .unwrap_or_else(|| panic!("{}", loaded.diagnostics))

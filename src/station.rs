@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use tracing::{error, warn};
 
-use crate::config::{self, LoadOptions, Station};
+use crate::check::{self, LoadOptions};
+use crate::config::Station;
 use crate::diag::{Diagnostic, Severity};
 use crate::engine::{Command, Handle};
 
@@ -53,7 +54,7 @@ impl CurrentStation {
 async fn load_for_reload(path: &Path) -> Result<Station, Vec<Diagnostic>> {
     let path = path.to_path_buf();
     let shown = path.clone();
-    let loaded = tokio::task::spawn_blocking(move || config::load(&path, LoadOptions::default()))
+    let loaded = tokio::task::spawn_blocking(move || check::load(&path, LoadOptions::default()))
         .await
         .map_err(|e| {
             vec![Diagnostic {

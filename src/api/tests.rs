@@ -18,7 +18,8 @@ use tokio::sync::mpsc;
 use tower::ServiceExt;
 
 use super::*;
-use crate::config::{load, LoadOptions, Role};
+use crate::check::{load, LoadOptions};
+use crate::config::Role;
 use crate::engine::playout::FakePlayout;
 use crate::engine::{Engine, Resume, SystemClock};
 use crate::ledger::{AirtimeRow, Filter, Ledger};

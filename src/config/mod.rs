@@ -6,9 +6,20 @@
 //! It must not touch the clock, the ledger or the audio device: everything
 //! here is a pure description that the schedule, the engine and the API read.
 
+mod audio_info;
+mod check_station;
+mod deser;
+mod items;
 mod load;
+mod raw;
+#[cfg(test)]
+mod test_support;
+mod timing;
+mod warnings;
 
-pub use load::{load, load_str, LoadOptions, Loaded};
+pub use audio_info::AudioInfo;
+pub(crate) use load::item_label;
+pub use load::{load, load_str, AudioFiles, Draft, Loaded, Source};
 
 use std::path::PathBuf;
 
@@ -16,7 +27,6 @@ use chrono::{NaiveDate, NaiveTime, Weekday};
 use chrono_tz::Tz;
 
 use crate::crontab::CronSpec;
-use crate::probe::AudioInfo;
 
 /// Default timezone of a station: Vietnam has no DST.
 pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Asia::Ho_Chi_Minh;
@@ -281,8 +291,8 @@ pub struct Bulletin {
     pub window: Option<Window>,
     pub grace_seconds: u32,
     pub enabled: bool,
-    /// What probing the file found; `None` when the file could not be probed
-    /// (only possible when loading without probing).
+    /// What probing the file found; `None` until the `check` module probes
+    /// it, so only when loading without probing.
     pub audio: Option<AudioInfo>,
 }
 

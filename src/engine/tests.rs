@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::playout::{FakeBehaviour, FakePlayout};
 use super::*;
-use crate::config::{load_str, LoadOptions};
+use crate::config::{load_str, AudioFiles};
 use crate::ledger::{AirtimeRow, Filter, Ledger};
 use crate::probe::AudioInfo;
 
@@ -66,14 +66,7 @@ fn seconds(file: &str) -> f64 {
 }
 
 fn station(dir: &Path, text: &str) -> Station {
-    let loaded = load_str(
-        text,
-        &dir.join("station.toml"),
-        LoadOptions {
-            audio: false,
-            now: Utc::now(),
-        },
-    );
+    let loaded = load_str(text, &dir.join("station.toml"), AudioFiles::AsWritten).finish();
     let mut s = loaded
         .station
         .unwrap_or_else(|| panic!("{}", loaded.diagnostics));

@@ -1,0 +1,329 @@
+//! Checking a station before it airs: its file, its audio and its timing.
+//!
+//! `config` reads and validates the station file's text. This module goes
+//! where config may not look: it probes every bulletin's audio file
+//! (`crate::probe`) and warns about items that the schedule
+//! (`crate::schedule`) never airs. Every command that puts a station on air
+//! or shows what it will do loads the station here, so that all of them
+//! report the same problems, at once, each with its location in the file.
+//!
+//! It sits above config, probe and schedule, and below the commands, the
+//! daemon and the API. It plays, schedules and writes nothing.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::config::{self, item_label, AudioFiles, Draft, Priority, Source, Station, Timing};
+use crate::diag::Reporter;
+use crate::probe::{probe, AudioInfo, ProbeError};
+
+pub use crate::config::Loaded;
+
+/// What loading should do besides parsing and checking the text.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadOptions {
+    /// Check that audio files exist inside `audio_dir` and probe them.
+    /// Commands that only read the ledger turn this off: a missing file must
+    /// not stop officials from reading a report.
+    pub audio: bool,
+    /// "Now", for warnings about items that never occur from now on.
+    pub now: DateTime<Utc>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            audio: true,
+            now: Utc::now(),
+        }
+    }
+}
+
+/// Load and check a station file.
+pub fn load(path: &Path, opts: LoadOptions) -> Loaded {
+    finish(config::load(path, audio_files(opts)), opts)
+}
+
+/// Load and check station-file text; `path` locates it (relative paths in
+/// the file are relative to its directory).
+pub fn load_str(text: &str, path: &Path, opts: LoadOptions) -> Loaded {
+    finish(config::load_str(text, path, audio_files(opts)), opts)
+}
+
+fn audio_files(opts: LoadOptions) -> AudioFiles {
+    if opts.audio {
+        AudioFiles::Resolve
+    } else {
+        AudioFiles::AsWritten
+    }
+}
+
+/// Check what config built, even with errors elsewhere in the file: its
+/// items' problems are reported in the same run.
+fn finish(draft: Draft, opts: LoadOptions) -> Loaded {
+    let Draft {
+        mut station,
+        diagnostics,
+        source,
+    } = draft;
+    let mut r = source.reporter(diagnostics);
+    if let Some(station) = &mut station {
+        if opts.audio {
+            probe_files(station, &source, &mut r);
+        }
+        never_airs_warnings(station, &source, opts.now, &mut r);
+    }
+    Loaded::new(station, r.diags)
+}
+
+/// Probe every distinct audio file once, on a few threads: a station with
+/// hundreds of files must still check in well under a second.
+fn probe_files(station: &mut Station, source: &Source, r: &mut Reporter) {
+    let mut paths: Vec<&Path> = station.bulletins.iter().map(|b| b.path.as_path()).collect();
+    paths.sort();
+    paths.dedup();
+    let results = probe_many(&paths);
+    let by_path: HashMap<&Path, &Result<AudioInfo, ProbeError>> =
+        paths.iter().copied().zip(results.iter()).collect();
+    let mut infos = Vec::with_capacity(station.bulletins.len());
+    for b in &station.bulletins {
+        match by_path[b.path.as_path()] {
+            Ok(info) => infos.push(Some(info.clone())),
+            Err(e) => {
+                r.at(source.file_span(&b.id))
+                    .item(&item_label("bulletin", &b.id))
+                    .key("file")
+                    .error(e.message.clone(), e.hint.clone());
+                infos.push(None);
+            }
+        }
+    }
+    for (b, info) in station.bulletins.iter_mut().zip(infos) {
+        b.audio = info;
+    }
+}
+
+/// Probe files in parallel; results in the order of `paths`.
+fn probe_many(paths: &[&Path]) -> Vec<Result<AudioInfo, ProbeError>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8)
+        .min(paths.len().max(1));
+    let chunk = paths.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = paths
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(|p| probe(p)).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("probe thread panicked"))
+            .collect()
+    })
+}
+
+/// Scheduled items that never air: no occurrence in the coming year, or
+/// every occurrence in quiet hours. (Unscheduled ones are config's to warn
+/// about.)
+fn never_airs_warnings(station: &Station, source: &Source, now: DateTime<Utc>, r: &mut Reporter) {
+    let to = now + Duration::days(366);
+    let bulletins = station
+        .bulletins
+        .iter()
+        .filter(|b| b.enabled)
+        .map(|b| ("bulletin", &b.id, &b.timing, b.window.as_ref(), b.priority));
+    let programs = station
+        .programs
+        .iter()
+        .filter(|p| p.enabled)
+        .map(|p| ("program", &p.id, &p.timing, p.window.as_ref(), p.priority));
+    for (kind, id, timing, window, priority) in bulletins.chain(programs) {
+        if matches!(timing, Timing::Unscheduled) {
+            continue;
+        }
+        let instants = crate::schedule::item_instants(station, timing, window, now, to);
+        let problem = if instants.is_empty() {
+            Some((
+                "never occurs in the coming year",
+                "check its from/to window (or its campaign's), `days` and `cron`",
+            ))
+        } else if priority != Priority::Emergency
+            && instants.iter().all(|t| {
+                station
+                    .quiet
+                    .contains(t.with_timezone(&station.timezone).time())
+            })
+        {
+            Some((
+                "every occurrence falls in quiet hours, so it never airs",
+                "move its times out of [quiet] hours, or make it an emergency",
+            ))
+        } else {
+            None
+        };
+        if let Some((message, help)) = problem {
+            let label = item_label(kind, id);
+            r.at(source.id_span(&label))
+                .item(&label)
+                .warn(message, help);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Loaded {
+        let opts = LoadOptions {
+            audio: false,
+            now: Utc::now(),
+        };
+        load_str(text, Path::new("/tmp/station.toml"), opts)
+    }
+
+    /// A station over the committed test fixtures.
+    fn with_files(files: &[&str]) -> Loaded {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio");
+        let mut text = format!(
+            "[station]\nname = \"X\"\naudio_dir = \"{}\"\n",
+            fixtures.display()
+        );
+        for (i, f) in files.iter().enumerate() {
+            text.push_str(&format!(
+                "[[bulletin]]\nid = \"b{i}\"\ntitle = \"B\"\nfile = \"{f}\"\n"
+            ));
+        }
+        load_str(
+            &text,
+            Path::new("/tmp/station.toml"),
+            LoadOptions::default(),
+        )
+    }
+
+    #[test]
+    fn warns_about_items_that_never_air() {
+        let text = r#"
+[station]
+name = "X"
+[quiet]
+hours = ["21:00-05:00"]
+[[campaign]]
+id = "empty"
+title = "No bulletins"
+[[bulletin]]
+id = "night"
+title = "N"
+file = "n.mp3"
+at = ["22:00", "04:30"]
+[[bulletin]]
+id = "past"
+title = "P"
+file = "p.mp3"
+at = ["06:00"]
+from = "2020-01-01"
+to = "2020-12-31"
+[[bulletin]]
+id = "feb30"
+title = "F"
+file = "f.mp3"
+cron = "0 6 30 2 *"
+[[bulletin]]
+id = "loose"
+title = "L"
+file = "l.mp3"
+[[bulletin]]
+id = "storm"
+title = "S"
+file = "s.mp3"
+priority = "emergency"
+at = ["23:00"]
+"#;
+        let l = load_text(text);
+        assert!(!l.diagnostics.has_errors(), "{}", l.diagnostics);
+        let warned: Vec<&str> = l
+            .diagnostics
+            .warnings()
+            .filter_map(|d| d.item.as_deref())
+            .collect();
+        assert_eq!(
+            warned,
+            [
+                "campaign \"empty\"",
+                "bulletin \"night\"",
+                "bulletin \"past\"",
+                "bulletin \"feb30\"",
+                "bulletin \"loose\""
+            ],
+            "{}",
+            l.diagnostics
+        );
+        assert!(l.station.is_some(), "warnings do not reject the station");
+    }
+
+    #[test]
+    fn good_audio_is_probed_once_per_bulletin() {
+        let l = with_files(&["mp3-cbr.mp3", "flac.flac", "mp3-cbr.mp3"]);
+        let s = l.station.unwrap_or_else(|| panic!("{}", l.diagnostics));
+        assert!(s.bulletins.iter().all(|b| b.seconds() > 0.5));
+        assert_eq!(s.bulletins[2].audio, s.bulletins[0].audio);
+    }
+
+    #[test]
+    fn audio_that_would_play_wrongly_is_refused_with_a_fix() {
+        let bad = [
+            "opus.ogg",
+            "he-aac-implicit.m4a",
+            "random.mp3",
+            "truncated.mp3",
+        ];
+        let l = with_files(&bad);
+        let errors: Vec<_> = l.diagnostics.errors().collect();
+        assert_eq!(errors.len(), bad.len(), "{}", l.diagnostics);
+        for (i, e) in errors.iter().enumerate() {
+            assert_eq!(
+                e.item.as_deref(),
+                Some(format!("bulletin \"b{i}\"").as_str())
+            );
+            assert_eq!(e.key.as_deref(), Some("file"));
+            assert!(e.position.is_some());
+            assert!(!e.hint.as_deref().unwrap_or("").is_empty(), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_error_in_one_item_does_not_hide_the_audio_of_another() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio");
+        let text = format!(
+            "[station]\nname = \"X\"\naudio_dir = \"{}\"\n\
+             [[bulletin]]\nid = \"a\"\ntitle = \"A\"\nfile = \"mp3-cbr.mp3\"\nat = [\"25:00\"]\n\
+             [[bulletin]]\nid = \"b\"\ntitle = \"B\"\nfile = \"opus.ogg\"\n",
+            fixtures.display()
+        );
+        let l = load_str(
+            &text,
+            Path::new("/tmp/station.toml"),
+            LoadOptions::default(),
+        );
+        let found: Vec<(Option<&str>, Option<&str>)> = l
+            .diagnostics
+            .errors()
+            .map(|d| (d.item.as_deref(), d.key.as_deref()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (Some("bulletin \"a\""), Some("at")),
+                (Some("bulletin \"b\""), Some("file"))
+            ],
+            "{}",
+            l.diagnostics
+        );
+        assert_eq!(
+            l.diagnostics.errors().nth(1).unwrap().position,
+            Some((12, 8))
+        );
+    }
+}

@@ -1,0 +1,335 @@
+//! Checks of the station-wide sections: `[station]`, `[output]`, `[quiet]`
+//! and `[api]`.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use chrono_tz::Tz;
+
+use toml::de::DeValue;
+use toml::Spanned;
+
+use super::load::Loader;
+use super::raw::{RawApi, RawOutput, RawQuiet, RawStation, RawToken, S};
+use super::*;
+
+const OUTPUT: &str = "[output]";
+const API: &str = "[api]";
+
+impl Loader<'_> {
+    /// The `[station]` section, which every station file needs.
+    pub(super) fn station_table(&mut self, v: Option<Spanned<DeValue>>) -> Option<RawStation> {
+        match v {
+            Some(v) => self.table(v, "[station]"),
+            None => {
+                self.whole_file().error(
+                    "the [station] section is missing",
+                    "start the file with [station] and name = \"Đài truyền thanh ...\"",
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn station_name(&mut self, st: &RawStation) -> String {
+        let name = st.name.get_ref().trim().to_string();
+        if name.is_empty() {
+            self.at(st.name.span()).item("[station]").key("name").error(
+                "the station name is empty",
+                "write the name listeners know, e.g. \"Đài truyền thanh xã Thạch Hà\"",
+            );
+        }
+        name
+    }
+
+    pub(super) fn timezone(&mut self, st: &RawStation) -> Tz {
+        match &st.timezone {
+            None => DEFAULT_TIMEZONE,
+            Some(tz) => match tz.get_ref().parse::<Tz>() {
+                Ok(t) => t,
+                Err(_) => {
+                    self.at(tz.span()).item("[station]").key("timezone").error(
+                        format!("`{}` is not an IANA timezone name", tz.get_ref()),
+                        "use e.g. \"Asia/Ho_Chi_Minh\" (the default)",
+                    );
+                    DEFAULT_TIMEZONE
+                }
+            },
+        }
+    }
+
+    pub(super) fn data_dir(&self, st: &RawStation) -> PathBuf {
+        match &st.data_dir {
+            Some(d) => self.base.join(d.get_ref()),
+            None => PathBuf::from("/var/lib/loa"),
+        }
+    }
+
+    pub(super) fn audio_dir(&mut self, st: &RawStation) -> Option<PathBuf> {
+        let (dir, span) = match &st.audio_dir {
+            Some(d) => (self.base.join(d.get_ref()), Some(d.span())),
+            None => (self.base.clone(), None),
+        };
+        if self.files == AudioFiles::AsWritten {
+            return Some(dir);
+        }
+        match dir.canonicalize() {
+            Ok(d) if d.is_dir() => Some(d),
+            Ok(d) => {
+                self.at(span).item("[station]").key("audio_dir").error(
+                    format!("{} is not a directory", d.display()),
+                    "point audio_dir at the folder that holds the bulletin files",
+                );
+                None
+            }
+            Err(e) => {
+                self.at(span).item("[station]").key("audio_dir").error(
+                    format!("cannot open audio directory {}: {e}", dir.display()),
+                    "create it, or fix audio_dir (relative to the station file)",
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn output(&mut self, o: RawOutput) -> Option<Output> {
+        let kind = o.kind.as_ref().map_or("device", |k| k.get_ref().as_str());
+        let pace = match &o.pace {
+            None => Pace::Realtime,
+            Some(p) => match p.get_ref().as_str() {
+                "realtime" => Pace::Realtime,
+                "fast" => Pace::Fast,
+                other => {
+                    self.at(p.span()).item(OUTPUT).key("pace").error(
+                        format!("unknown pace `{other}`"),
+                        "write \"realtime\" (the default) or \"fast\" (tests)",
+                    );
+                    Pace::Realtime
+                }
+            },
+        };
+        let kind = match kind {
+            "device" => OutputKind::Device {
+                device: o
+                    .device
+                    .as_ref()
+                    .map_or_else(|| "default".to_string(), |d| d.get_ref().clone()),
+            },
+            "wav" => match &o.path {
+                Some(p) if !p.get_ref().is_empty() => OutputKind::Wav {
+                    path: self.base.join(p.get_ref()),
+                    pace,
+                },
+                _ => {
+                    self.at(o.kind.as_ref().map(|k| k.span()))
+                        .item(OUTPUT)
+                        .key("path")
+                        .error(
+                            "kind = \"wav\" needs a path",
+                            "add path = \"aired.wav\" (relative to the station file)",
+                        );
+                    return None;
+                }
+            },
+            "null" => OutputKind::Null,
+            other => {
+                self.at(o.kind.as_ref().map(|k| k.span()))
+                    .item(OUTPUT)
+                    .key("kind")
+                    .error(
+                        format!("unknown output kind `{other}`"),
+                        "write \"device\" (the sound card), \"wav\" (a recording) or \"null\"",
+                    );
+                return None;
+            }
+        };
+        let volume = match &o.volume {
+            None => 1.0,
+            Some(v) if (0.0..=1.0).contains(v.get_ref()) => *v.get_ref() as f32,
+            Some(v) => {
+                self.at(v.span()).item(OUTPUT).key("volume").error(
+                    format!("volume {} is out of range", v.get_ref()),
+                    "write a number from 0.0 (silent) to 1.0 (full)",
+                );
+                return None;
+            }
+        };
+        Some(Output { kind, volume })
+    }
+
+    pub(super) fn quiet(&mut self, q: RawQuiet) -> QuietHours {
+        let mut ranges = Vec::new();
+        for h in &q.hours {
+            let parsed = h.get_ref().split_once('-').and_then(|(a, b)| {
+                Some((parse_time_of_day(a.trim())?, parse_time_of_day(b.trim())?))
+            });
+            match parsed {
+                Some((start, end)) if start != end => ranges.push(QuietRange { start, end }),
+                Some(_) => self.at(h.span()).item("[quiet]").key("hours").error(
+                    format!("`{}` starts and ends at the same time", h.get_ref()),
+                    "write a range like \"21:00-05:00\"",
+                ),
+                None => self.at(h.span()).item("[quiet]").key("hours").error(
+                    format!("`{}` is not a time range", h.get_ref()),
+                    "write \"HH:MM-HH:MM\", e.g. \"21:00-05:00\" (may wrap midnight)",
+                ),
+            }
+        }
+        QuietHours { ranges }
+    }
+
+    pub(super) fn api(&mut self, a: RawApi) -> Option<Api> {
+        let listen = self.listen(&a.listen);
+        let max_upload_mb = self.max_upload_mb(&a.max_upload_mb);
+        let tokens = self.tokens(&a.token);
+        Some(Api {
+            listen: listen?,
+            max_upload_mb: max_upload_mb?,
+            tokens: tokens?,
+        })
+    }
+
+    fn listen(&mut self, l: &Option<S<String>>) -> Option<SocketAddr> {
+        let Some(l) = l else {
+            return Some(SocketAddr::from(([127, 0, 0, 1], 8077)));
+        };
+        let addr = l.get_ref().parse().ok();
+        if addr.is_none() {
+            self.at(l.span()).item(API).key("listen").error(
+                format!("`{}` is not an address:port", l.get_ref()),
+                "write e.g. \"127.0.0.1:8077\" (the default) or \"0.0.0.0:8077\" for the LAN",
+            );
+        }
+        addr
+    }
+
+    fn max_upload_mb(&mut self, m: &Option<S<i64>>) -> Option<u64> {
+        match m {
+            None => Some(50),
+            Some(m) if *m.get_ref() > 0 && *m.get_ref() <= 4096 => Some(*m.get_ref() as u64),
+            Some(m) => {
+                self.at(m.span()).item(API).key("max_upload_mb").error(
+                    format!("{} is out of range", m.get_ref()),
+                    "write a size in megabytes from 1 to 4096 (default 50)",
+                );
+                None
+            }
+        }
+    }
+
+    /// The `[[api.token]]` entries, or `None` if any is wrong.
+    fn tokens(&mut self, raw: &[S<RawToken>]) -> Option<Vec<ApiToken>> {
+        let mut ok = true;
+        let mut tokens = Vec::new();
+        let mut names = HashSet::new();
+        for t in raw {
+            let t = t.get_ref();
+            let label = format!("api.token \"{}\"", t.name.get_ref());
+            if !names.insert(t.name.get_ref().clone()) || t.name.get_ref().is_empty() {
+                self.at(t.name.span()).item(&label).key("name").error(
+                    "token names must be non-empty and unique",
+                    "the name appears in the audit log; give each token its own",
+                );
+                ok = false;
+            }
+            let role = match t.role.get_ref().as_str() {
+                "viewer" => Role::Viewer,
+                "operator" => Role::Operator,
+                "admin" => Role::Admin,
+                other => {
+                    self.at(t.role.span()).item(&label).key("role").error(
+                        format!("unknown role `{other}`"),
+                        "write \"viewer\", \"operator\" or \"admin\"",
+                    );
+                    ok = false;
+                    Role::Viewer
+                }
+            };
+            match parse_sha256(t.sha256.get_ref()) {
+                Some(sha256) => tokens.push(ApiToken {
+                    name: t.name.get_ref().clone(),
+                    role,
+                    sha256,
+                }),
+                None => {
+                    self.at(t.sha256.span()).item(&label).key("sha256").error(
+                        "not a SHA-256 hash (64 hexadecimal characters)",
+                        "make a token with `loa token new NAME ROLE` and paste the lines it prints",
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(tokens)
+    }
+}
+
+fn parse_sha256(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::test_support::*;
+
+    #[test]
+    fn output_and_api() {
+        let text = r#"
+[station]
+name = "X"
+[output]
+kind = "wav"
+volume = 1.5
+[api]
+listen = "localhost"
+[[api.token]]
+name = "ops"
+role = "boss"
+sha256 = "abc"
+"#;
+        let l = load_text(text);
+        assert!(find(&l, "[output]", "path")
+            .message
+            .contains("needs a path"));
+        assert!(find(&l, "[api]", "listen").message.contains("address"));
+        assert!(find(&l, "api.token \"ops\"", "role")
+            .message
+            .contains("boss"));
+        assert!(find(&l, "api.token \"ops\"", "sha256")
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("loa token new"));
+        let good = r#"
+[station]
+name = "X"
+[output]
+kind = "wav"
+path = "out/aired.wav"
+pace = "fast"
+[[api.token]]
+name = "ops"
+role = "operator"
+sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+"#;
+        let s = load_text(good).station.unwrap();
+        assert_eq!(
+            s.output.kind,
+            OutputKind::Wav {
+                path: "/tmp/out/aired.wav".into(),
+                pace: Pace::Fast
+            }
+        );
+        assert_eq!(s.api.tokens[0].role, Role::Operator);
+        assert_eq!(s.api.tokens[0].sha256[0], 0x9f);
+    }
+}

@@ -1,0 +1,181 @@
+//! The station file's shapes as written: every value keeps its span, so a
+//! check can point at it. Sections and items are deserialized into these one
+//! by one (see `deser`); `load` and its rooms check them.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use toml::Spanned;
+
+pub(super) type S<T> = Spanned<T>;
+
+/// The top-level sections and lists of items a station file may have.
+pub(super) const SECTIONS: &[&str] = &[
+    "station", "output", "quiet", "api", "campaign", "bulletin", "program",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStation {
+    pub(super) name: S<String>,
+    pub(super) timezone: Option<S<String>>,
+    pub(super) audio_dir: Option<S<String>>,
+    pub(super) data_dir: Option<S<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOutput {
+    pub(super) kind: Option<S<String>>,
+    pub(super) device: Option<S<String>>,
+    pub(super) path: Option<S<String>>,
+    pub(super) pace: Option<S<String>>,
+    pub(super) volume: Option<S<f64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawQuiet {
+    #[serde(default)]
+    pub(super) hours: Vec<S<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawApi {
+    pub(super) listen: Option<S<String>>,
+    pub(super) max_upload_mb: Option<S<i64>>,
+    #[serde(default)]
+    pub(super) token: Vec<S<RawToken>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawToken {
+    pub(super) name: S<String>,
+    pub(super) role: S<String>,
+    pub(super) sha256: S<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCampaign {
+    pub(super) id: Option<S<String>>,
+    pub(super) title: Option<S<String>>,
+    pub(super) from: Option<S<toml::Value>>,
+    pub(super) to: Option<S<toml::Value>>,
+    pub(super) target_minutes: Option<S<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBulletin {
+    pub(super) id: Option<S<String>>,
+    pub(super) title: Option<S<String>>,
+    pub(super) file: Option<S<String>>,
+    pub(super) campaign: Option<S<String>>,
+    pub(super) priority: Option<S<String>>,
+    pub(super) at: Option<S<Vec<S<toml::Value>>>>,
+    pub(super) days: Option<S<String>>,
+    pub(super) cron: Option<S<String>>,
+    pub(super) from: Option<S<toml::Value>>,
+    pub(super) to: Option<S<toml::Value>>,
+    pub(super) grace: Option<S<String>>,
+    pub(super) enabled: Option<S<bool>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProgram {
+    pub(super) id: Option<S<String>>,
+    pub(super) title: Option<S<String>>,
+    pub(super) items: Option<S<Vec<S<String>>>>,
+    pub(super) priority: Option<S<String>>,
+    pub(super) at: Option<S<Vec<S<toml::Value>>>>,
+    pub(super) days: Option<S<String>>,
+    pub(super) cron: Option<S<String>>,
+    pub(super) from: Option<S<toml::Value>>,
+    pub(super) to: Option<S<toml::Value>>,
+    pub(super) grace: Option<S<String>>,
+    pub(super) enabled: Option<S<bool>>,
+}
+
+/// An `[[item]]`. Its required keys are `Option`s that the loader checks,
+/// not serde: a missing key must not hide the item's other problems.
+pub(super) trait RawItem: DeserializeOwned {
+    /// The required keys left out, in the order they are declared.
+    fn missing_keys(&self) -> Vec<&'static str>;
+}
+
+fn missing(keys: &[(&'static str, bool)]) -> Vec<&'static str> {
+    keys.iter()
+        .filter(|(_, written)| !written)
+        .map(|(key, _)| *key)
+        .collect()
+}
+
+impl RawItem for RawCampaign {
+    fn missing_keys(&self) -> Vec<&'static str> {
+        missing(&[("id", self.id.is_some()), ("title", self.title.is_some())])
+    }
+}
+
+impl RawItem for RawBulletin {
+    fn missing_keys(&self) -> Vec<&'static str> {
+        missing(&[
+            ("id", self.id.is_some()),
+            ("title", self.title.is_some()),
+            ("file", self.file.is_some()),
+        ])
+    }
+}
+
+impl RawItem for RawProgram {
+    fn missing_keys(&self) -> Vec<&'static str> {
+        missing(&[
+            ("id", self.id.is_some()),
+            ("title", self.title.is_some()),
+            ("items", self.items.is_some()),
+        ])
+    }
+}
+
+/// Move the timing keys out of a `RawBulletin` or `RawProgram`.
+macro_rules! take_when {
+    ($item:expr) => {
+        RawWhen {
+            at: $item.at,
+            days: $item.days,
+            cron: $item.cron,
+            from: $item.from,
+            to: $item.to,
+            grace: $item.grace,
+            enabled: $item.enabled,
+        }
+    };
+}
+pub(super) use take_when;
+
+/// Keys shared by bulletins and programmes: when they air. (Not a
+/// `#[serde(flatten)]` field: flattening buffers values and loses spans.)
+pub(super) struct RawWhen {
+    pub(super) at: Option<S<Vec<S<toml::Value>>>>,
+    pub(super) days: Option<S<String>>,
+    pub(super) cron: Option<S<String>>,
+    pub(super) from: Option<S<toml::Value>>,
+    pub(super) to: Option<S<toml::Value>>,
+    pub(super) grace: Option<S<String>>,
+    pub(super) enabled: Option<S<bool>>,
+}
+
+/// A TOML value written as a string or as a TOML date/time, as text.
+pub(super) fn value_text(v: &toml::Value) -> Option<String> {
+    match v {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Datetime(d) => Some(d.to_string()),
+        _ => None,
+    }
+}
+
+pub(super) fn value_display(v: &toml::Value) -> String {
+    value_text(v).unwrap_or_else(|| v.to_string())
+}

@@ -1,0 +1,24 @@
+//! What the loader's tests share: load text without looking at the disk,
+//! and find the diagnostics they expect.
+
+use std::path::Path;
+
+use super::{load_str, AudioFiles, Loaded};
+use crate::diag::Diagnostic;
+
+pub(super) fn load_text(text: &str) -> Loaded {
+    load_str(text, Path::new("/tmp/station.toml"), AudioFiles::AsWritten).finish()
+}
+
+pub(super) fn errors(l: &Loaded) -> Vec<&Diagnostic> {
+    l.diagnostics.errors().collect()
+}
+
+/// The error about `key` of `item`, or a panic listing what there was.
+pub(super) fn find<'a>(l: &'a Loaded, item: &str, key: &str) -> &'a Diagnostic {
+    l.diagnostics
+        .items
+        .iter()
+        .find(|d| d.item.as_deref() == Some(item) && d.key.as_deref() == Some(key))
+        .unwrap_or_else(|| panic!("no diagnostic for {item} {key}:\n{}", l.diagnostics))
+}
