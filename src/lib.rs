@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod diag;
 pub mod engine;
 pub mod ledger;
+pub mod media;
 pub mod notify;
 pub mod probe;
 pub mod report;
