@@ -71,13 +71,14 @@ pub(crate) fn guarded<T>(read: impl FnOnce() -> T) -> Result<T, Panicked> {
     catch_unwind(AssertUnwindSafe(read)).map_err(|_| Panicked)
 }
 
-/// Fault injection for tests: make symphonia "panic" on a given file, the
-/// way a malformed one can, to prove that every reader survives it.
+/// Fault injection for tests: make reading a given file go wrong the way
+/// real files and disks can, to prove that every reader survives it.
 #[cfg(any(test, feature = "testing"))]
 pub mod faults {
     use std::collections::HashMap;
     use std::path::{Path, PathBuf};
     use std::sync::Mutex;
+    use std::time::Duration;
 
     use symphonia::core::errors::{Error, Result};
     use symphonia::core::formats::{
@@ -86,36 +87,49 @@ pub mod faults {
     use symphonia::core::io::MediaSourceStream;
     use symphonia::core::meta::Metadata;
 
-    static PANIC_AFTER: Mutex<Option<HashMap<PathBuf, u64>>> = Mutex::new(None);
+    /// What goes wrong with a file.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub enum Fault {
+        /// The demuxer panics when asked for the packet after this many,
+        /// as symphonia can on a malformed file.
+        PanicAfterPackets(u64),
+        /// Opening takes this long, as on a slow SD card.
+        SlowOpen(Duration),
+    }
 
-    /// From now on, every reader opened on `path` panics when asked for the
-    /// packet after its first `packets` ones. Use a path of the test's own
-    /// (tests run in parallel).
-    pub fn panic_after_packets(path: &Path, packets: u64) {
-        PANIC_AFTER
+    static FAULTS: Mutex<Option<HashMap<PathBuf, Fault>>> = Mutex::new(None);
+
+    /// From now on, every open of `path` suffers `fault`. Use a path of the
+    /// test's own (tests run in parallel).
+    pub fn inject(path: &Path, fault: Fault) {
+        FAULTS
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get_or_insert_with(HashMap::new)
-            .insert(path.to_path_buf(), packets);
+            .insert(path.to_path_buf(), fault);
     }
 
     /// A copy of `src` named `name` in `dir` (a test's own temporary
-    /// directory), whose readers panic after `packets` packets.
-    pub fn copy_that_panics(src: &Path, dir: &Path, name: &str, packets: u64) -> PathBuf {
+    /// directory), with `fault` injected.
+    pub fn copy_with_fault(src: &Path, dir: &Path, name: &str, fault: Fault) -> PathBuf {
         let path = dir.join(name);
         std::fs::copy(src, &path).expect("copy the file to break");
-        panic_after_packets(&path, packets);
+        inject(&path, fault);
         path
     }
 
     pub(super) fn wrap(inner: Box<dyn FormatReader>, path: &Path) -> Box<dyn FormatReader> {
-        let after = PANIC_AFTER
+        let fault = FAULTS
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
             .and_then(|m| m.get(path).copied());
-        match after {
-            Some(left) => Box::new(Panicking { inner, left }),
+        match fault {
+            Some(Fault::PanicAfterPackets(left)) => Box::new(Panicking { inner, left }),
+            Some(Fault::SlowOpen(delay)) => {
+                std::thread::sleep(delay);
+                inner
+            }
             None => inner,
         }
     }

@@ -749,7 +749,7 @@ mod tests {
     //! Fixtures are made by `scripts/make-fixtures.sh` and committed.
 
     use super::*;
-    use crate::media::faults::copy_that_panics;
+    use crate::media::faults::{copy_with_fault, Fault};
     use std::path::PathBuf;
 
     fn fixture(name: &str) -> PathBuf {
@@ -995,7 +995,12 @@ mod tests {
     #[test]
     fn a_panic_in_the_audio_library_is_a_refusal() {
         let dir = tempfile::tempdir().unwrap();
-        let path = copy_that_panics(&fixture("mp3-cbr.mp3"), dir.path(), "panics.mp3", 2);
+        let path = copy_with_fault(
+            &fixture("mp3-cbr.mp3"),
+            dir.path(),
+            "panics.mp3",
+            Fault::PanicAfterPackets(2),
+        );
         let e = probe(&path).unwrap_err();
         assert_eq!(e.kind, ProbeErrorKind::Corrupt, "{e}");
         assert!(e.message.contains("malformed"), "{e}");

@@ -206,7 +206,7 @@ fn learn_format(path: &Path) -> Option<(u32, u16)> {
 mod tests {
     use super::*;
     use crate::audio::testdata;
-    use crate::media::faults::copy_that_panics;
+    use crate::media::faults::{copy_with_fault, Fault};
 
     fn total_frames(path: &Path) -> Result<u64, String> {
         let mut d = FileDecoder::open(path)?;
@@ -247,7 +247,12 @@ mod tests {
     #[test]
     fn a_panic_while_decoding_is_an_error_not_a_dead_thread() {
         let dir = tempfile::tempdir().unwrap();
-        let path = copy_that_panics(&testdata("tone5s.mp3"), dir.path(), "changed.mp3", 10);
+        let path = copy_with_fault(
+            &testdata("tone5s.mp3"),
+            dir.path(),
+            "changed.mp3",
+            Fault::PanicAfterPackets(10),
+        );
         let mut d = FileDecoder::open(&path).unwrap();
         let err = loop {
             match d.next_chunk() {
@@ -270,7 +275,12 @@ mod tests {
         // No channels in the container: opening decodes a first packet.
         let fixture =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/aac-lc-moov-end.m4a");
-        let path = copy_that_panics(&fixture, dir.path(), "phone.m4a", 0);
+        let path = copy_with_fault(
+            &fixture,
+            dir.path(),
+            "phone.m4a",
+            Fault::PanicAfterPackets(0),
+        );
         let err = FileDecoder::open(&path)
             .err()
             .expect("opened through a panic");
