@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["diag", "timefmt", "range", "crontab", "table"],
     &["config"],
     &[
-        "probe", "audio", "schedule", "ledger", "report", "token", "check",
+        "media", "probe", "audio", "schedule", "ledger", "report", "token", "check",
     ],
     &["engine"],
     &["station"],

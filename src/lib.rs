@@ -15,6 +15,7 @@ pub mod engine;
 #[cfg(test)]
 mod layers;
 pub mod ledger;
+pub mod media;
 pub mod notify;
 pub mod probe;
 pub mod range;

@@ -2,10 +2,11 @@
 //!
 //! `loa check` and the station loader call [`probe`] on every bulletin file
 //! before anything goes on air, so a bad file is found at the desk, not in
-//! front of the commune. The probe uses the same symphonia 0.5 demuxers and
-//! decoders, with the same options, that rodio 0.23 plays with: a file that
-//! probes clean will play, and one that would play wrongly is refused with a
-//! message that says what is wrong and the command that fixes it.
+//! front of the commune. The probe opens files through [`crate::media`],
+//! exactly as the player's decoder does (same demuxers, decoders and
+//! options): a file that probes clean will play, and one that would play
+//! wrongly is refused with a message that says what is wrong and the
+//! command that fixes it.
 //!
 //! Failures it catches, and why each matters on air:
 //! - not audio at all (empty, zero-filled, random bytes, text named `.mp3`);
@@ -22,35 +23,42 @@
 //!   sentence and the ledger would credit airtime that never aired;
 //! - files that decode to nothing, and absurd parameters.
 //!
-//! Cost: no full decode. Duration comes from the container (frame count and
-//! time base); MP3 and ADTS, whose headers only estimate it, are demuxed
-//! (packet headers walked, nothing decoded). Only the first few packets are
-//! decoded, to prove the codec really accepts the stream, and the last second
-//! is read to prove the file is whole.
+//! A probe is four steps, each a method of `Probe`: *sniff* the first bytes
+//! (refusals that need no demuxer), *open* the container and its decoder,
+//! *measure* the stream from its first packets, and *tail-check* its
+//! length. Cost: no full decode. Duration comes from the container (frame
+//! count and time base); MP3 and ADTS, whose headers only estimate it, are
+//! demuxed (packet headers walked, nothing decoded). Only the first few
+//! packets are decoded, to prove the codec really accepts the stream, and
+//! the last second is read to prove the file is whole.
 //!
 //! This module owns reading audio files for inspection only. It must not
 //! touch the sound card, the schedule or the ledger, and never writes files.
 
+mod aac;
+mod sniff;
+
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
+use symphonia::core::audio::SignalSpec;
 use symphonia::core::codecs::{
-    CodecParameters, CodecType, DecoderOptions, CODEC_TYPE_AAC, CODEC_TYPE_ADPCM_IMA_WAV,
-    CODEC_TYPE_ADPCM_MS, CODEC_TYPE_ALAC, CODEC_TYPE_MP1, CODEC_TYPE_MP2, CODEC_TYPE_MP3,
-    CODEC_TYPE_NULL, CODEC_TYPE_OPUS, CODEC_TYPE_SPEEX, CODEC_TYPE_WAVPACK,
+    CodecType, Decoder, CODEC_TYPE_AAC, CODEC_TYPE_ADPCM_IMA_WAV, CODEC_TYPE_ADPCM_MS,
+    CODEC_TYPE_ALAC, CODEC_TYPE_MP1, CODEC_TYPE_MP2, CODEC_TYPE_MP3, CODEC_TYPE_OPUS,
+    CODEC_TYPE_SPEEX, CODEC_TYPE_WAVPACK,
 };
 use symphonia::core::errors::Error as SymError;
-use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
-use symphonia::core::io::MediaSourceStream;
-use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
+use symphonia::core::formats::{FormatReader, SeekMode, SeekTo, Track};
 use symphonia::core::units::TimeBase;
 
 /// What probing an audio file found. Defined with the station description,
 /// whose bulletins carry it; named here too, where it is made.
 pub use crate::config::AudioInfo;
+
+use crate::media;
+use aac::{aac_frame_has_sbr, he_aac_in_header};
+use sniff::{container_name, has_container_magic, mp3_has_frame_count, sniff, Sniffed};
 
 /// What kind of problem a [`ProbeError`] is, for callers that react
 /// differently (e.g. the upload API answering 415 rather than 422).
@@ -95,8 +103,9 @@ impl std::fmt::Display for ProbeError {
 
 impl std::error::Error for ProbeError {}
 
-/// How many packets are decoded to prove the stream decodes. rodio skips
-/// packets that fail to decode, so a few bad ones are tolerated, not all.
+/// How many packets are decoded to prove the stream decodes. The player
+/// skips packets that fail to decode, so a few bad ones are tolerated, not
+/// all.
 const DECODE_PACKETS: usize = 8;
 /// How many leading AAC packets are inspected for SBR data.
 const SBR_SCAN_PACKETS: usize = 16;
@@ -114,28 +123,44 @@ pub fn probe(path: &Path) -> Result<AudioInfo, ProbeError> {
     // symphonia is fed whatever operators upload; a demuxer panic on a
     // malformed header must become a refusal, not kill `loa check` or the
     // daemon.
-    match catch_unwind(AssertUnwindSafe(|| p.run())) {
-        Ok(result) => result,
-        Err(_) => Err(p.err(
+    media::guarded(|| p.run()).unwrap_or_else(|media::Panicked| {
+        Err(p.err(
             ProbeErrorKind::Corrupt,
             "is malformed: the audio library failed while reading its headers.",
             p.reencode_hint(),
-        )),
-    }
+        ))
+    })
 }
 
 struct Probe<'a> {
     path: &'a Path,
 }
 
-/// What the first bytes of a file say it is, before symphonia looks.
-enum Sniffed {
-    Zeros,
-    Text,
-    WebM,
-    Amr,
-    Asf,
-    Other,
+/// The container open on its audio track, with a decoder for it.
+struct Opened {
+    reader: Box<dyn FormatReader>,
+    track: Track,
+    decoder: Box<dyn Decoder>,
+    /// The container's everyday name (`mp3`, `m4a`, `aac`, ...).
+    format_name: &'static str,
+    codec_name: String,
+    /// MP3 and ADTS: the length is counted from packet headers, because
+    /// their headers only estimate it.
+    counted: bool,
+    /// The frame count the header states, when it is to be believed.
+    declared: Option<u64>,
+}
+
+/// What reading the packets found.
+struct Measured {
+    /// Rate and channels the decoder outputs: what the sound card is fed.
+    spec: SignalSpec,
+    /// (packets with SBR data, AAC packets looked at).
+    sbr_votes: (usize, usize),
+    /// Frames in the packets read, trims applied (all of them when counted).
+    frames: u64,
+    /// End timestamp of the last packet read.
+    last_end_ts: u64,
 }
 
 impl Probe<'_> {
@@ -177,7 +202,36 @@ impl Probe<'_> {
             .to_string()
     }
 
+    fn unreadable(&self, e: std::io::Error, hint: &str) -> ProbeError {
+        self.err(
+            ProbeErrorKind::Unreadable,
+            &format!("cannot be read: {e}."),
+            hint.to_string(),
+        )
+    }
+
     fn run(&self) -> Result<AudioInfo, ProbeError> {
+        let (file, head) = self.sniff()?;
+        let mut opened = self.open(file, &head)?;
+        let measured = self.measure(&mut opened)?;
+        self.check_stream(&opened, &measured)?;
+        let seconds = self.tail_check(&mut opened, &measured)?;
+        let len = std::fs::metadata(self.path).map(|m| m.len()).unwrap_or(0);
+        let bitrate_kbps = Some((len as f64 * 8.0 / seconds / 1000.0).round() as u32);
+        Ok(AudioInfo {
+            format: opened.format_name.to_string(),
+            codec: opened.codec_name,
+            channels: measured.spec.channels.count() as u16,
+            sample_rate: measured.spec.rate,
+            seconds,
+            bitrate_kbps,
+        })
+    }
+
+    /// Step 1: open the file and read its first bytes; refuse what is not
+    /// audio at all, or what the player cannot read, before symphonia
+    /// looks. Returns the file rewound, and its first 4 KiB.
+    fn sniff(&self) -> Result<(File, Vec<u8>), ProbeError> {
         let mut file = File::open(self.path).map_err(|e| {
             self.err(
                 ProbeErrorKind::Unreadable,
@@ -187,13 +241,9 @@ impl Probe<'_> {
                     .to_string(),
             )
         })?;
-        let meta = file.metadata().map_err(|e| {
-            self.err(
-                ProbeErrorKind::Unreadable,
-                &format!("cannot be read: {e}."),
-                "Check the file's permissions.".to_string(),
-            )
-        })?;
+        let meta = file
+            .metadata()
+            .map_err(|e| self.unreadable(e, "Check the file's permissions."))?;
         if meta.is_dir() {
             return Err(self.err(
                 ProbeErrorKind::NotAudio,
@@ -201,8 +251,7 @@ impl Probe<'_> {
                 "Point the bulletin at a file inside it.".to_string(),
             ));
         }
-        let len = meta.len();
-        if len == 0 {
+        if meta.len() == 0 {
             return Err(self.err(
                 ProbeErrorKind::Empty,
                 "is empty (0 bytes).",
@@ -210,118 +259,90 @@ impl Probe<'_> {
             ));
         }
 
+        let disk_hint = "Check the disk and the file's permissions.";
         let mut head = Vec::with_capacity(4096);
-        (&mut file).take(4096).read_to_end(&mut head).map_err(|e| {
-            self.err(
-                ProbeErrorKind::Unreadable,
-                &format!("cannot be read: {e}."),
-                "Check the disk and the file's permissions.".to_string(),
-            )
-        })?;
-        match sniff(&head) {
-            Sniffed::Zeros => {
-                return Err(self.err(
-                    ProbeErrorKind::NotAudio,
-                    "holds only zero bytes, not audio (an interrupted copy or a \
-                     pre-allocated file).",
-                    self.reexport_hint(),
-                ))
-            }
-            Sniffed::Text => {
-                return Err(self.err(
-                    ProbeErrorKind::NotAudio,
-                    "is a text file, not audio.",
-                    "Record or export the bulletin as audio (MP3 is best) and point the \
-                     bulletin at that file."
-                        .to_string(),
-                ))
-            }
-            Sniffed::WebM => {
-                return Err(self.err(
-                    ProbeErrorKind::Unsupported,
-                    "is WebM/Matroska (usually Opus audio, from a browser or chat app), \
-                     which the player cannot read.",
-                    self.reencode_hint(),
-                ))
-            }
-            Sniffed::Amr => {
-                return Err(self.err(
-                    ProbeErrorKind::Unsupported,
-                    "is AMR (a phone voice-recorder format), which the player cannot decode.",
-                    self.reencode_hint(),
-                ))
-            }
-            Sniffed::Asf => {
-                return Err(self.err(
-                    ProbeErrorKind::Unsupported,
-                    "is WMA/ASF, which the player cannot decode.",
-                    self.reencode_hint(),
-                ))
-            }
-            Sniffed::Other => {}
-        }
-        let format_name = container_name(&head);
-        file.seek(SeekFrom::Start(0)).map_err(|e| {
-            self.err(
-                ProbeErrorKind::Unreadable,
-                &format!("cannot be read: {e}."),
-                "Check the disk and the file's permissions.".to_string(),
-            )
-        })?;
-
-        let mut hint = Hint::new();
-        if let Some(ext) = self.path.extension().and_then(|e| e.to_str()) {
-            hint.with_extension(ext);
-        }
-        // As rodio 0.23 opens files: gapless on, default metadata options.
-        let format_opts = FormatOptions {
-            enable_gapless: true,
-            ..Default::default()
+        (&mut file)
+            .take(4096)
+            .read_to_end(&mut head)
+            .map_err(|e| self.unreadable(e, disk_hint))?;
+        let refusal = match sniff(&head) {
+            Sniffed::Other => None,
+            Sniffed::Zeros => Some((
+                ProbeErrorKind::NotAudio,
+                "holds only zero bytes, not audio (an interrupted copy or a pre-allocated file).",
+                self.reexport_hint(),
+            )),
+            Sniffed::Text => Some((
+                ProbeErrorKind::NotAudio,
+                "is a text file, not audio.",
+                "Record or export the bulletin as audio (MP3 is best) and point the bulletin \
+                 at that file."
+                    .to_string(),
+            )),
+            Sniffed::WebM => Some((
+                ProbeErrorKind::Unsupported,
+                "is WebM/Matroska (usually Opus audio, from a browser or chat app), which the \
+                 player cannot read.",
+                self.reencode_hint(),
+            )),
+            Sniffed::Amr => Some((
+                ProbeErrorKind::Unsupported,
+                "is AMR (a phone voice-recorder format), which the player cannot decode.",
+                self.reencode_hint(),
+            )),
+            Sniffed::Asf => Some((
+                ProbeErrorKind::Unsupported,
+                "is WMA/ASF, which the player cannot decode.",
+                self.reencode_hint(),
+            )),
         };
-        let mss = MediaSourceStream::new(Box::new(file), Default::default());
-        let probed = symphonia::default::get_probe()
-            .format(&hint, mss, &format_opts, &MetadataOptions::default())
-            .map_err(|e| {
-                let eof = matches!(&e, SymError::IoError(io)
-                    if io.kind() == std::io::ErrorKind::UnexpectedEof);
-                if eof && has_container_magic(&head) {
-                    // An MP4 whose moov box comes first and whose mdat was
-                    // cut, a RIFF header promising more chunks, ...
-                    return self.err(
-                        ProbeErrorKind::Truncated,
-                        &format!(
-                            "is cut short: it is {} but ends in the middle of its structure.",
-                            format_name
-                        ),
-                        self.reexport_hint(),
-                    );
-                }
-                self.err(
-                    ProbeErrorKind::NotAudio,
-                    &format!(
-                        "is not a recognised audio file ({}).",
-                        describe_sym_error(&e)
-                    ),
-                    format!(
-                        "If it plays on a computer, convert it: {}",
-                        self.reencode_hint()
-                    ),
-                )
-            })?;
-        let mut reader = probed.format;
+        if let Some((kind, what, hint)) = refusal {
+            return Err(self.err(kind, what, hint));
+        }
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| self.unreadable(e, disk_hint))?;
+        Ok((file, head))
+    }
 
-        let track = reader
-            .tracks()
-            .iter()
-            .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-            .cloned()
-            .ok_or_else(|| {
-                self.err(
-                    ProbeErrorKind::NoAudio,
-                    "has no audio track.",
+    /// Step 2: open the container as the player does, find its audio track
+    /// and make its decoder; refuse codecs the player cannot decode and
+    /// HE-AAC its header announces.
+    fn open(&self, file: File, head: &[u8]) -> Result<Opened, ProbeError> {
+        let format_name = container_name(head);
+        let reader = media::open(file, self.path).map_err(|e| {
+            let eof = matches!(&e, SymError::IoError(io)
+                if io.kind() == std::io::ErrorKind::UnexpectedEof);
+            if eof && has_container_magic(head) {
+                // An MP4 whose moov box comes first and whose mdat was
+                // cut, a RIFF header promising more chunks, ...
+                return self.err(
+                    ProbeErrorKind::Truncated,
+                    &format!(
+                        "is cut short: it is {format_name} but ends in the middle of its \
+                         structure."
+                    ),
                     self.reexport_hint(),
-                )
-            })?;
+                );
+            }
+            self.err(
+                ProbeErrorKind::NotAudio,
+                &format!(
+                    "is not a recognised audio file ({}).",
+                    describe_sym_error(&e)
+                ),
+                format!(
+                    "If it plays on a computer, convert it: {}",
+                    self.reencode_hint()
+                ),
+            )
+        })?;
+        let track = media::audio_track(&*reader).ok_or_else(|| {
+            self.err(
+                ProbeErrorKind::NoAudio,
+                "has no audio track.",
+                self.reexport_hint(),
+            )
+        })?;
         let params = &track.codec_params;
         let codec_name = codec_name(params.codec);
 
@@ -338,45 +359,52 @@ impl Probe<'_> {
                 return Err(self.he_aac_error(&why));
             }
         }
+        let decoder = media::decoder(params).map_err(|e| {
+            self.err(
+                ProbeErrorKind::Unsupported,
+                &format!(
+                    "uses the {codec_name} codec, which the player cannot decode ({}).",
+                    describe_sym_error(&e)
+                ),
+                self.reencode_hint(),
+            )
+        })?;
 
-        let mut decoder = symphonia::default::get_codecs()
-            .make(params, &DecoderOptions::default())
-            .map_err(|e| {
-                self.err(
-                    ProbeErrorKind::Unsupported,
-                    &format!(
-                        "uses the {codec_name} codec, which the player cannot decode ({}).",
-                        describe_sym_error(&e)
-                    ),
-                    self.reencode_hint(),
-                )
-            })?;
-
-        let tb = params
-            .time_base
-            .or_else(|| params.sample_rate.map(|r| TimeBase::new(1, r)));
         // MP3 and ADTS headers only estimate the length (from the bit rate);
         // count their packets instead. MP3 with a Xing/VBRI frame count is
         // counted too: comparing the two is how a cut file shows.
         let counted = params.codec == CODEC_TYPE_MP3 || format_name == "aac";
         let declared = params
             .n_frames
-            .filter(|_| !counted || (params.codec == CODEC_TYPE_MP3 && mp3_has_frame_count(&head)));
+            .filter(|_| !counted || (params.codec == CODEC_TYPE_MP3 && mp3_has_frame_count(head)));
+        Ok(Opened {
+            reader,
+            decoder,
+            format_name,
+            codec_name,
+            counted,
+            declared,
+            track,
+        })
+    }
 
-        // Decode the first packets: the codec must accept the stream, and
-        // what it outputs (rate, channels) is what will air.
+    /// Step 3: read the first packets (all of them when the length is
+    /// counted) and decode the first few: the codec must accept the stream,
+    /// and what it outputs (rate, channels) is what will air.
+    fn measure(&self, o: &mut Opened) -> Result<Measured, ProbeError> {
+        let codec = o.track.codec_params.codec;
         let mut decoded_spec = None;
         let mut decode_failures = 0usize;
         let mut last_decode_error = String::new();
-        let mut sbr_votes = (0usize, 0usize); // (packets with SBR data, packets looked at)
-        let mut counted_frames = 0u64;
+        let mut sbr_votes = (0usize, 0usize);
+        let mut frames = 0u64;
         let mut packets = 0usize;
         let mut last_end_ts = 0u64;
         loop {
-            if !counted && packets >= DECODE_PACKETS.max(SBR_SCAN_PACKETS) {
+            if !o.counted && packets >= DECODE_PACKETS.max(SBR_SCAN_PACKETS) {
                 break;
             }
-            let packet = match reader.next_packet() {
+            let packet = match o.reader.next_packet() {
                 Ok(p) => p,
                 Err(SymError::IoError(_)) => break,
                 Err(SymError::ResetRequired) => break,
@@ -393,22 +421,22 @@ impl Probe<'_> {
                     break;
                 }
             };
-            if packet.track_id() != track.id {
+            if packet.track_id() != o.track.id {
                 continue;
             }
             packets += 1;
             last_end_ts = last_end_ts.max(packet.ts + packet.dur);
-            counted_frames += packet
+            frames += packet
                 .dur
                 .saturating_sub(u64::from(packet.trim_start) + u64::from(packet.trim_end));
-            if params.codec == CODEC_TYPE_AAC && sbr_votes.1 < SBR_SCAN_PACKETS {
+            if codec == CODEC_TYPE_AAC && sbr_votes.1 < SBR_SCAN_PACKETS {
                 sbr_votes.1 += 1;
                 if aac_frame_has_sbr(&packet.data) {
                     sbr_votes.0 += 1;
                 }
             }
             if packets <= DECODE_PACKETS {
-                match decoder.decode(&packet) {
+                match o.decoder.decode(&packet) {
                     Ok(buf) => {
                         if buf.frames() > 0 {
                             decoded_spec.get_or_insert(*buf.spec());
@@ -422,7 +450,8 @@ impl Probe<'_> {
                         return Err(self.err(
                             ProbeErrorKind::Unsupported,
                             &format!(
-                                "uses a {codec_name} variant the player cannot decode ({}).",
+                                "uses a {} variant the player cannot decode ({}).",
+                                o.codec_name,
                                 describe_sym_error(&e)
                             ),
                             self.reencode_hint(),
@@ -433,11 +462,7 @@ impl Probe<'_> {
         }
 
         if packets == 0 {
-            return Err(self.err(
-                ProbeErrorKind::NoAudio,
-                "holds no audio (0 frames).",
-                self.reexport_hint(),
-            ));
+            return Err(self.no_audio());
         }
         let Some(spec) = decoded_spec else {
             let why = if decode_failures > 0 {
@@ -451,20 +476,31 @@ impl Probe<'_> {
                 self.reencode_hint(),
             ));
         };
+        Ok(Measured {
+            spec,
+            sbr_votes,
+            frames,
+            last_end_ts,
+        })
+    }
 
+    /// Refuse what the first packets show would air wrongly: HE-AAC the
+    /// header hid, and rates or channel counts no recording has.
+    fn check_stream(&self, o: &Opened, m: &Measured) -> Result<(), ProbeError> {
+        let params = &o.track.codec_params;
         if params.codec == CODEC_TYPE_AAC {
             // Implicit SBR: the container was told the output rate (twice
             // the core's), the decoder only produces the core.
             if let Some(container_rate) = params.sample_rate {
-                if container_rate == 2 * spec.rate {
+                if container_rate == 2 * m.spec.rate {
                     return Err(self.he_aac_error(&format!(
                         "the container says {container_rate} Hz but the AAC core decodes at \
                          {} Hz",
-                        spec.rate
+                        m.spec.rate
                     )));
                 }
             }
-            let (with_sbr, seen) = sbr_votes;
+            let (with_sbr, seen) = m.sbr_votes;
             if seen >= 3 && with_sbr * 2 > seen {
                 return Err(self.he_aac_error(&format!(
                     "{with_sbr} of its first {seen} AAC frames carry SBR data"
@@ -472,8 +508,8 @@ impl Probe<'_> {
             }
         }
 
-        let channels = spec.channels.count();
-        let sample_rate = spec.rate;
+        let channels = m.spec.channels.count();
+        let sample_rate = m.spec.rate;
         if !(4000..=384_000).contains(&sample_rate)
             || params
                 .sample_rate
@@ -495,8 +531,19 @@ impl Probe<'_> {
                 self.reencode_hint(),
             ));
         }
+        Ok(())
+    }
 
-        let Some(tb) = tb else {
+    /// Step 4: the length in seconds, proved. A counted length is compared
+    /// with what the header declares; a declared one is proved by reading
+    /// the last second of the file (Ogg's is read from its last page, so it
+    /// is always what the bytes hold).
+    fn tail_check(&self, o: &mut Opened, m: &Measured) -> Result<f64, ProbeError> {
+        let params = &o.track.codec_params;
+        let Some(tb) = params
+            .time_base
+            .or_else(|| params.sample_rate.map(|r| TimeBase::new(1, r)))
+        else {
             return Err(self.err(
                 ProbeErrorKind::Corrupt,
                 "has no time base, so its length cannot be known.",
@@ -508,9 +555,9 @@ impl Probe<'_> {
             t.seconds as f64 + t.frac
         };
 
-        let seconds = if counted {
-            let counted_s = to_seconds(counted_frames);
-            if let Some(n) = declared {
+        let seconds = if o.counted {
+            let counted_s = to_seconds(m.frames);
+            if let Some(n) = o.declared {
                 let declared_s = to_seconds(n);
                 if declared_s - counted_s > truncation_tolerance(declared_s) {
                     return Err(self.truncated_error(declared_s, Some(counted_s)));
@@ -526,9 +573,7 @@ impl Probe<'_> {
                 ));
             };
             let declared_s = to_seconds(n);
-            // Ogg's length is read from its last page, so it is always what
-            // the bytes hold; elsewhere, prove the end is there.
-            if format_name != "ogg" && declared_s <= MAX_SECONDS {
+            if o.format_name != "ogg" && declared_s <= MAX_SECONDS {
                 let start_ts = params.start_ts;
                 let end_ts = start_ts + n;
                 let tail = (TAIL_SECONDS * f64::from(tb.denom) / f64::from(tb.numer)) as u64;
@@ -536,8 +581,9 @@ impl Probe<'_> {
                 // A short file is read on to its end rather than seeked in:
                 // cheaper, and symphonia 0.5's FLAC reader loses its place
                 // when asked to seek to the very start.
-                let from = (from > last_end_ts + 2 * tail).then_some(from);
-                let reached = tail_end(&mut *reader, track.id, from, last_end_ts)
+                let from = (from > m.last_end_ts + 2 * tail).then_some(from);
+                let track_id = o.track.id;
+                let reached = tail_end(&mut *o.reader, track_id, from, m.last_end_ts)
                     .map(|ts| ts.max(start_ts) - start_ts);
                 let reached_s = reached.map(to_seconds);
                 if reached_s.is_none_or(|r| declared_s - r > truncation_tolerance(declared_s)) {
@@ -548,11 +594,7 @@ impl Probe<'_> {
         };
 
         if seconds <= 0.0 {
-            return Err(self.err(
-                ProbeErrorKind::NoAudio,
-                "holds no audio (0 frames).",
-                self.reexport_hint(),
-            ));
+            return Err(self.no_audio());
         }
         if seconds > MAX_SECONDS {
             return Err(self.err(
@@ -564,17 +606,15 @@ impl Probe<'_> {
                 self.reencode_hint(),
             ));
         }
+        Ok(seconds)
+    }
 
-        let len = std::fs::metadata(self.path).map(|m| m.len()).unwrap_or(0);
-        let bitrate_kbps = Some((len as f64 * 8.0 / seconds / 1000.0).round() as u32);
-        Ok(AudioInfo {
-            format: format_name.to_string(),
-            codec: codec_name,
-            channels: channels as u16,
-            sample_rate,
-            seconds,
-            bitrate_kbps,
-        })
+    fn no_audio(&self) -> ProbeError {
+        self.err(
+            ProbeErrorKind::NoAudio,
+            "holds no audio (0 frames).",
+            self.reexport_hint(),
+        )
     }
 
     fn he_aac_error(&self, evidence: &str) -> ProbeError {
@@ -642,224 +682,6 @@ fn tail_end(
     end
 }
 
-fn sniff(head: &[u8]) -> Sniffed {
-    if head.iter().all(|&b| b == 0) {
-        return Sniffed::Zeros;
-    }
-    if head.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]) {
-        return Sniffed::WebM;
-    }
-    if head.starts_with(b"#!AMR") {
-        return Sniffed::Amr;
-    }
-    if head.starts_with(&[0x30, 0x26, 0xb2, 0x75, 0x8e, 0x66, 0xcf, 0x11, 0xa6, 0xd9]) {
-        return Sniffed::Asf;
-    }
-    // Text: valid UTF-8 with no control bytes other than whitespace. Audio
-    // headers (ID3, RIFF, fLaC, OggS, ftyp) all contain bytes that fail this
-    // within their first few dozen.
-    let sample = &head[..head.len().min(512)];
-    let text = match std::str::from_utf8(sample) {
-        Ok(s) => Some(s),
-        // The sample may end inside a multi-byte character.
-        Err(e) if e.error_len().is_none() => std::str::from_utf8(&sample[..e.valid_up_to()]).ok(),
-        Err(_) => None,
-    };
-    if let Some(s) = text {
-        if !s.is_empty() && s.chars().all(|c| !c.is_control() || c.is_whitespace()) {
-            return Sniffed::Text;
-        }
-    }
-    Sniffed::Other
-}
-
-/// Do the first bytes name a container (rather than a bare MP3 or ADTS
-/// stream, whose sync words random bytes can imitate)?
-fn has_container_magic(head: &[u8]) -> bool {
-    matches!(container_name(head), "wav" | "ogg" | "flac" | "m4a")
-}
-
-/// The container's everyday name, from its magic bytes.
-fn container_name(head: &[u8]) -> &'static str {
-    if head.starts_with(b"RIFF") {
-        "wav"
-    } else if head.starts_with(b"OggS") {
-        "ogg"
-    } else if head.starts_with(b"fLaC") {
-        "flac"
-    } else if head.len() >= 8 && &head[4..8] == b"ftyp" {
-        "m4a"
-    } else if head.len() >= 2 && head[0] == 0xff && head[1] & 0xf6 == 0xf0 {
-        // ADTS sync word with layer 0 (MPEG audio layers are 1..3).
-        "aac"
-    } else {
-        "mp3"
-    }
-}
-
-/// Does the first MPEG frame carry a Xing/Info/VBRI frame count? Without
-/// one, symphonia only estimates an MP3's length from its bit rate.
-fn mp3_has_frame_count(head: &[u8]) -> bool {
-    // Past an ID3v2 tag the first frame may lie beyond `head`; the common
-    // case (tag then frame) is read here, and a miss only means the file is
-    // treated as having no count: its packets are still counted.
-    let start = if head.starts_with(b"ID3") && head.len() >= 10 {
-        let size = head[6..10]
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 7) | usize::from(b & 0x7f));
-        10 + size
-    } else {
-        0
-    };
-    let Some(frame) = head.get(start..) else {
-        return false;
-    };
-    let Some(sync) = frame
-        .windows(2)
-        .position(|w| w[0] == 0xff && w[1] & 0xe0 == 0xe0)
-    else {
-        return false;
-    };
-    let frame = &frame[sync..];
-    let window = &frame[..frame.len().min(64)];
-    window
-        .windows(4)
-        .any(|w| w == b"Xing" || w == b"Info" || w == b"VBRI")
-}
-
-/// HE-AAC signalled in the AudioSpecificConfig: explicitly (object type 5
-/// or 29 first, "hierarchical"), or backward-compatibly (AAC-LC first, then
-/// the 0x2B7 sync extension with SBR present). symphonia 0.5 reads the first
-/// and ignores the SBR it announces; it does not read the second at all.
-fn he_aac_in_header(params: &CodecParameters) -> Option<String> {
-    let asc = params.extra_data.as_deref()?;
-    let mut bits = Bits::new(asc);
-    let object_type = |b: &mut Bits| -> Option<u32> {
-        match b.read(5)? {
-            31 => Some(32 + b.read(6)?),
-            t => Some(t),
-        }
-    };
-    let freq = |b: &mut Bits| -> Option<()> {
-        if b.read(4)? == 15 {
-            b.read(24)?;
-        }
-        Some(())
-    };
-    let aot = object_type(&mut bits)?;
-    if aot == 5 || aot == 29 {
-        let name = if aot == 5 { "HE-AAC" } else { "HE-AACv2" };
-        return Some(format!("its header says {name} (audio object type {aot})"));
-    }
-    if aot != 2 {
-        return None;
-    }
-    freq(&mut bits)?;
-    let channel_config = bits.read(4)?;
-    if channel_config == 0 {
-        return None; // a program config element follows: not parsed.
-    }
-    // GASpecificConfig for AAC-LC.
-    let _frame_length = bits.read(1)?;
-    if bits.read(1)? == 1 {
-        bits.read(14)?; // core coder delay
-    }
-    let _extension = bits.read(1)?;
-    if bits.left() >= 16
-        && bits.read(11)? == 0x2b7
-        && object_type(&mut bits)? == 5
-        && bits.read(1)? == 1
-    {
-        return Some("its header announces SBR (backward-compatible signalling)".to_string());
-    }
-    None
-}
-
-/// Implicit SBR, as ADTS streams and some MP4 muxers carry it: the header
-/// says AAC-LC and the SBR data rides in a fill element (ID_FIL) of every
-/// frame. Reaching it properly means decoding the channel elements before
-/// it, so this looks for its usual place instead: the last element before
-/// ID_END, whose byte count must land exactly on the end and whose
-/// extension type must be SBR data (0xD, or 0xE with CRC). One frame can
-/// match by chance (about one in ten); the caller votes over many.
-fn aac_frame_has_sbr(frame: &[u8]) -> bool {
-    let total = frame.len() * 8;
-    if total < 24 {
-        return false;
-    }
-    let bit = |i: usize| (frame[i / 8] >> (7 - i % 8)) & 1;
-    let read = |from: usize, n: usize| {
-        (from..from + n).fold(0u32, |acc, i| (acc << 1) | u32::from(bit(i)))
-    };
-    // ID_END (0b111) then zero padding to the byte boundary.
-    for pad in 0..8 {
-        let end = total - pad;
-        if end < 3 + 11 {
-            break;
-        }
-        if pad > 0 && read(end, pad) != 0 {
-            continue;
-        }
-        if read(end - 3, 3) != 0b111 {
-            continue;
-        }
-        let fil_end = end - 3;
-        // count < 15: 3 bits id + 4 bits count + count bytes.
-        for count in 1..15usize {
-            let Some(start) = fil_end.checked_sub(7 + 8 * count) else {
-                break;
-            };
-            if read(start, 3) == 0b110
-                && read(start + 3, 4) as usize == count
-                && matches!(read(start + 7, 4), 0xd | 0xe)
-            {
-                return true;
-            }
-        }
-        // count >= 15: 4 bits = 15, then 8 bits esc, count = 15 + esc - 1.
-        for count in 15..(15 + 255) {
-            let Some(start) = fil_end.checked_sub(15 + 8 * count) else {
-                break;
-            };
-            if read(start, 3) == 0b110
-                && read(start + 3, 4) == 15
-                && read(start + 7, 8) as usize == count - 14
-                && matches!(read(start + 15, 4), 0xd | 0xe)
-            {
-                return true;
-            }
-        }
-    }
-    false
-}
-
-/// A most-significant-bit-first reader over a byte slice.
-struct Bits<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Bits<'a> {
-    fn new(data: &'a [u8]) -> Self {
-        Bits { data, pos: 0 }
-    }
-    fn left(&self) -> usize {
-        self.data.len() * 8 - self.pos
-    }
-    fn read(&mut self, n: usize) -> Option<u32> {
-        if n > self.left() {
-            return None;
-        }
-        let mut v = 0u32;
-        for _ in 0..n {
-            let b = (self.data[self.pos / 8] >> (7 - self.pos % 8)) & 1;
-            v = (v << 1) | u32::from(b);
-            self.pos += 1;
-        }
-        Some(v)
-    }
-}
-
 fn codec_name(codec: CodecType) -> String {
     if let Some(d) = symphonia::default::get_codecs().get_codec(codec) {
         return d.short_name.to_string();
@@ -896,6 +718,7 @@ mod tests {
     //! Fixtures are made by `scripts/make-fixtures.sh` and committed.
 
     use super::*;
+    use crate::media::faults::{copy_with_fault, Fault};
     use std::path::PathBuf;
 
     fn fixture(name: &str) -> PathBuf {
@@ -1139,35 +962,23 @@ mod tests {
     }
 
     #[test]
+    fn a_panic_in_the_audio_library_is_a_refusal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = copy_with_fault(
+            &fixture("mp3-cbr.mp3"),
+            dir.path(),
+            "panics.mp3",
+            Fault::PanicAfterPackets(2),
+        );
+        let e = probe(&path).unwrap_err();
+        assert_eq!(e.kind, ProbeErrorKind::Corrupt, "{e}");
+        assert!(e.message.contains("malformed"), "{e}");
+    }
+
+    #[test]
     fn display_says_what_and_what_to_do() {
         let e = probe(&fixture("opus.ogg")).unwrap_err();
         let shown = e.to_string();
         assert!(shown.starts_with(&e.message) && shown.ends_with(&e.hint));
-    }
-
-    #[test]
-    fn sbr_scan_finds_a_trailing_sbr_fill_element() {
-        // A hand-built frame tail: ID_FIL, count 2, extension type 0xD
-        // (SBR data) + 4 payload bits, then 4 more bits, ID_END, padding.
-        // bits: 110 0010 1101 0000 00000000 111 00000
-        let frame = [0b1100_0101, 0b1010_0000, 0b0000_0001, 0b1100_0000];
-        assert!(aac_frame_has_sbr(&frame));
-        // The same with extension type 0x1 (fill data) is not SBR.
-        let frame = [0b1100_0100, 0b0010_0000, 0b0000_0001, 0b1100_0000];
-        assert!(!aac_frame_has_sbr(&frame));
-    }
-
-    #[test]
-    fn asc_backward_compatible_sbr_is_found() {
-        // AAC-LC 22050 Hz stereo, GA config 000, then sync 0x2B7, object
-        // type 5, sbrPresentFlag 1, extension rate index 4 (44100 Hz).
-        // 00010 0111 0010 000 | 01010110111 00101 1 0100 (+ padding)
-        let mut params = CodecParameters::new();
-        params.with_extra_data(Box::new([0x13, 0x90, 0x56, 0xe5, 0xa0]));
-        assert!(he_aac_in_header(&params)
-            .unwrap()
-            .contains("backward-compatible"));
-        params.with_extra_data(Box::new([0x13, 0x90]));
-        assert_eq!(he_aac_in_header(&params), None);
     }
 }

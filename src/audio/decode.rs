@@ -3,22 +3,24 @@
 //! Uses symphonia directly rather than `rodio::Decoder`: rodio's decoder is
 //! an `Iterator<Item = f32>` consumed one sample at a time through the
 //! mixer, while symphonia hands over a whole packet that one call converts
-//! to interleaved `f32`. Same codecs (rodio 0.23 uses this very symphonia),
-//! a fraction of the per-sample work. This module owns nothing but the file
-//! it reads; it never touches the output.
+//! to interleaved `f32`. Files are opened through [`crate::media`], as the
+//! probe opens them. This module owns nothing but the file it reads; it
+//! never touches the output.
+//!
+//! A file can change after it was probed (overwritten, half-copied), and a
+//! malformed one can make symphonia panic. Every read is guarded: a panic
+//! becomes an error that fails the item, and the thread reading goes on.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::codecs::Decoder;
 use symphonia::core::errors::Error as SymError;
-use symphonia::core::formats::{FormatOptions, FormatReader};
-use symphonia::core::io::MediaSourceStream;
-use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
+use symphonia::core::formats::{FormatReader, Track};
 
 use super::sink::Format;
+use crate::media;
 
 /// Consecutive undecodable packets tolerated before the file is declared
 /// damaged. A player skips a glitch; it does not air minutes of noise.
@@ -26,8 +28,9 @@ const MAX_BAD_PACKETS: u32 = 20;
 
 /// An open, probed file, ready to hand out its first chunk at once.
 pub struct FileDecoder {
+    path: PathBuf,
     reader: Box<dyn FormatReader>,
-    decoder: Box<dyn symphonia::core::codecs::Decoder>,
+    decoder: Box<dyn Decoder>,
     track: u32,
     format: Format,
     buf: Option<SampleBuffer<f32>>,
@@ -36,55 +39,49 @@ pub struct FileDecoder {
     bad_packets: u32,
     /// Packets skipped because they did not decode (reported, not fatal).
     pub skipped_packets: u32,
+    /// symphonia panicked on this file: its reader and decoder may be
+    /// half-updated, so they are never used again.
+    panicked: bool,
 }
 
 impl FileDecoder {
     /// Open and probe `path`. The error says what is wrong with the file.
     pub fn open(path: &Path) -> Result<FileDecoder, String> {
+        media::guarded(|| Self::open_unguarded(path)).unwrap_or_else(|media::Panicked| {
+            Err(format!(
+                "{} is malformed: the audio library failed while reading its headers; \
+                 re-encode it as MP3",
+                path.display()
+            ))
+        })
+    }
+
+    fn open_unguarded(path: &Path) -> Result<FileDecoder, String> {
         let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        let mss = MediaSourceStream::new(Box::new(file), Default::default());
-        let mut hint = Hint::new();
-        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
-            hint.with_extension(ext);
-        }
-        let probed = symphonia::default::get_probe()
-            .format(
-                &hint,
-                mss,
-                &FormatOptions {
-                    enable_gapless: true,
-                    ..Default::default()
-                },
-                &MetadataOptions::default(),
+        let reader = media::open(file, path).map_err(|e| {
+            format!(
+                "{} is not a playable audio file ({e}); re-encode it as MP3, WAV, FLAC, OGG or M4A",
+                path.display()
             )
-            .map_err(|e| {
-                format!(
-                    "{} is not a playable audio file ({e}); re-encode it as MP3, WAV, FLAC, OGG or M4A",
-                    path.display()
-                )
-            })?;
-        let reader = probed.format;
-        let track = reader
-            .tracks()
-            .iter()
-            .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        })?;
+        let track = media::audio_track(&*reader)
             .ok_or_else(|| format!("{} has no audio track", path.display()))?;
         let params = &track.codec_params;
         let (rate, channels) = match (params.sample_rate, params.channels) {
             (Some(r), Some(c)) if r > 0 && c.count() > 0 => (r, c.count() as u16),
             // AAC in MP4 (phone recordings) often leaves the channels to the
             // decoder: learn them from the first packet that decodes.
-            _ => learn_format(path, &hint).ok_or_else(|| {
+            _ => learn_format(path).ok_or_else(|| {
                 format!(
                     "{} does not say its sample rate or channels; re-encode it",
                     path.display()
                 )
             })?,
         };
-        let decoder = symphonia::default::get_codecs()
-            .make(params, &DecoderOptions::default())
+        let decoder = media::decoder(params)
             .map_err(|e| format!("{}: cannot decode ({e}); re-encode it", path.display()))?;
         Ok(FileDecoder {
+            path: path.to_path_buf(),
             track: track.id,
             announced_frames: params.n_frames,
             reader,
@@ -93,6 +90,7 @@ impl FileDecoder {
             buf: None,
             bad_packets: 0,
             skipped_packets: 0,
+            panicked: false,
         })
     }
 
@@ -101,15 +99,37 @@ impl FileDecoder {
     }
 
     /// The next chunk of interleaved samples; `Ok(None)` at the end of the
-    /// file. The slice stays valid until the next call.
+    /// file. The slice stays valid until the next call. After an error the
+    /// file is done with: callers stop there.
     pub fn next_chunk(&mut self) -> Result<Option<&[f32]>, String> {
+        if self.panicked {
+            return Err(self.panic_error());
+        }
+        let more = media::guarded(|| self.decode_next()).unwrap_or_else(|media::Panicked| {
+            self.panicked = true;
+            Err(self.panic_error())
+        })?;
+        Ok(more.then(|| self.buf.as_ref().expect("decode_next filled it").samples()))
+    }
+
+    fn panic_error(&self) -> String {
+        format!(
+            "{}: the audio library failed while decoding it (the file is damaged, or was \
+             changed after it was checked); replace it and run `loa check`",
+            self.path.display()
+        )
+    }
+
+    /// Decode the next packet into `self.buf`; `false` at the end of the
+    /// file.
+    fn decode_next(&mut self) -> Result<bool, String> {
         loop {
             let packet = match self.reader.next_packet() {
                 Ok(p) => p,
                 Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    return Ok(None)
+                    return Ok(false)
                 }
-                Err(SymError::ResetRequired) => return Ok(None),
+                Err(SymError::ResetRequired) => return Ok(false),
                 Err(e) => return Err(format!("reading failed: {e}")),
             };
             if packet.track_id() != self.track {
@@ -126,7 +146,7 @@ impl FileDecoder {
                     continue;
                 }
                 Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    return Ok(None)
+                    return Ok(false)
                 }
                 Err(e) => return Err(format!("decoding failed: {e}")),
             };
@@ -153,33 +173,20 @@ impl FileDecoder {
             }
             let buf = self.buf.as_mut().expect("just made");
             buf.copy_interleaved_ref(decoded);
-            return Ok(Some(buf.samples()));
+            return Ok(true);
         }
     }
 }
 
 /// Rate and channels of the first packet of `path` that decodes, read
 /// through a reader of its own so the caller's starts at the beginning.
-fn learn_format(path: &Path, hint: &Hint) -> Option<(u32, u16)> {
-    let file = File::open(path).ok()?;
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
-    let mut reader = symphonia::default::get_probe()
-        .format(
-            hint,
-            mss,
-            &FormatOptions::default(),
-            &MetadataOptions::default(),
-        )
-        .ok()?
-        .format;
-    let track = reader
-        .tracks()
-        .iter()
-        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)?;
-    let id = track.id;
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&track.codec_params, &DecoderOptions::default())
-        .ok()?;
+/// Runs inside the caller's guard.
+fn learn_format(path: &Path) -> Option<(u32, u16)> {
+    let mut reader = media::open(File::open(path).ok()?, path).ok()?;
+    let Track {
+        id, codec_params, ..
+    } = media::audio_track(&*reader)?;
+    let mut decoder = media::decoder(&codec_params).ok()?;
     for _ in 0..MAX_BAD_PACKETS {
         let packet = reader.next_packet().ok()?;
         if packet.track_id() != id {
@@ -199,6 +206,7 @@ fn learn_format(path: &Path, hint: &Hint) -> Option<(u32, u16)> {
 mod tests {
     use super::*;
     use crate::audio::testdata;
+    use crate::media::faults::{copy_with_fault, Fault};
 
     fn total_frames(path: &Path) -> Result<u64, String> {
         let mut d = FileDecoder::open(path)?;
@@ -234,6 +242,52 @@ mod tests {
         let n = total_frames(&testdata("truncated.mp3")).unwrap();
         let secs = n as f64 / 22050.0;
         assert!(secs > 1.0 && secs < 3.5, "{secs}");
+    }
+
+    #[test]
+    fn a_panic_while_decoding_is_an_error_not_a_dead_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = copy_with_fault(
+            &testdata("tone5s.mp3"),
+            dir.path(),
+            "changed.mp3",
+            Fault::PanicAfterPackets(10),
+        );
+        let mut d = FileDecoder::open(&path).unwrap();
+        let err = loop {
+            match d.next_chunk() {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("decoded to the end through an injected panic"),
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            err.contains("changed.mp3") && err.contains("failed while decoding"),
+            "{err}"
+        );
+        // The reader is never touched again: the same error, no new panic.
+        assert_eq!(d.next_chunk().unwrap_err(), err);
+    }
+
+    #[test]
+    fn a_panic_while_opening_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // No channels in the container: opening decodes a first packet.
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/aac-lc-moov-end.m4a");
+        let path = copy_with_fault(
+            &fixture,
+            dir.path(),
+            "phone.m4a",
+            Fault::PanicAfterPackets(0),
+        );
+        let err = FileDecoder::open(&path)
+            .err()
+            .expect("opened through a panic");
+        assert!(
+            err.contains("phone.m4a") && err.contains("malformed"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! or `play` gets exactly one `Event::Finished`.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
@@ -110,6 +110,8 @@ enum Command {
         path: PathBuf,
         expected: Duration,
     },
+    /// From the preparer: the file of a `Prepare` is open (or is not).
+    Opened(Box<Opened>),
     Start {
         id: PlayId,
         at: Instant,
@@ -131,13 +133,15 @@ pub struct Player {
 }
 
 impl Player {
-    /// Start the audio thread on `sink`.
+    /// Start the audio thread on `sink`, and the thread that opens files
+    /// for it.
     pub fn spawn(
         sink: Box<dyn Sink>,
         options: PlayerOptions,
         events: UnboundedSender<Event>,
     ) -> std::io::Result<Player> {
         let (commands, rx) = mpsc::channel();
+        let preparer = spawn_preparer(commands.clone())?;
         let state = Arc::new(Mutex::new(OutputState::Idle));
         let worker = Worker {
             sink,
@@ -145,7 +149,9 @@ impl Player {
             events,
             state: state.clone(),
             commands: rx,
+            preparer,
             deferred: VecDeque::new(),
+            preparing: None,
             prepared: None,
             idle_since: Instant::now(),
             work: Vec::new(),
@@ -163,7 +169,9 @@ impl Player {
     }
 
     /// Open and probe `path`, decode its first packet and open the output,
-    /// so that `start_at` can hand the first sample over on time.
+    /// so that `start_at` can hand the first sample over on time. The file
+    /// is opened on a thread of its own, never on the audio thread, so a
+    /// slow disk cannot starve the item playing meanwhile.
     /// `expected` is the probed duration (zero if unknown): the item fails
     /// as truncated if it airs noticeably less, and it bounds the deadline.
     /// A new `prepare` replaces an earlier prepared item (which finishes as
@@ -178,7 +186,8 @@ impl Player {
         id
     }
 
-    /// Start the prepared item `id` so its first sample leaves at `at`.
+    /// Start the prepared item `id` so its first sample leaves at `at` (or
+    /// as soon as it is ready, when its file is still being opened).
     /// Whatever else is playing ends at once as `Stopped`; to fade it out
     /// first, `stop` it and wait for its `Finished`. Ignored when `id` is
     /// not the prepared item (its `Finished` was already sent).
@@ -228,6 +237,67 @@ impl Drop for Player {
     }
 }
 
+/// A file for the preparer to open.
+struct Request {
+    id: PlayId,
+    path: PathBuf,
+    expected: Duration,
+}
+
+/// What the preparer hands the audio thread.
+struct Opened {
+    request: Request,
+    /// The decoder and its first chunk, or why the file cannot play.
+    file: Result<(FileDecoder, Vec<f32>), String>,
+}
+
+/// The preparer: opens each requested file and decodes its first chunk,
+/// then hands both to the audio thread through its command channel.
+/// Opening reads headers (an M4A's index may sit at the end of the file),
+/// which on a slow SD card takes longer than the output's queue lasts; the
+/// audio thread, busy airing the item before, must never wait for it. The
+/// thread ends with the audio thread (its request channel closes).
+fn spawn_preparer(results: mpsc::Sender<Command>) -> std::io::Result<mpsc::Sender<Request>> {
+    let (requests, rx) = mpsc::channel::<Request>();
+    std::thread::Builder::new()
+        .name("loa-prepare".into())
+        .spawn(move || {
+            while let Ok(mut request) = rx.recv() {
+                // A newer request replaces older ones still waiting: the
+                // audio thread already finished those as `Stopped`.
+                while let Ok(newer) = rx.try_recv() {
+                    request = newer;
+                }
+                let file = open_item(&request.path);
+                if results
+                    .send(Command::Opened(Box::new(Opened { request, file })))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        })?;
+    Ok(requests)
+}
+
+/// Open `path` and decode its first chunk.
+fn open_item(path: &Path) -> Result<(FileDecoder, Vec<f32>), String> {
+    let mut decoder = FileDecoder::open(path)?;
+    let first = match decoder.next_chunk() {
+        Ok(Some(c)) => c.to_vec(),
+        Ok(None) => return Err(format!("{} contains no audio", path.display())),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    Ok((decoder, first))
+}
+
+/// A `Prepare` whose file the preparer is still opening.
+struct Preparing {
+    id: PlayId,
+    /// A `Start` that came before the file was open.
+    start: Option<Instant>,
+}
+
 struct Prepared {
     id: PlayId,
     path: PathBuf,
@@ -236,6 +306,9 @@ struct Prepared {
     /// The first decoded packet, ready to go.
     first: Vec<f32>,
     output: Format,
+    /// A `Start` came for it (perhaps while its file was being opened): it
+    /// plays, from this instant, as soon as the main loop sees it.
+    start: Option<Instant>,
 }
 
 struct Worker {
@@ -244,8 +317,10 @@ struct Worker {
     events: UnboundedSender<Event>,
     state: Arc<Mutex<OutputState>>,
     commands: mpsc::Receiver<Command>,
+    preparer: mpsc::Sender<Request>,
     /// Commands a play loop received but left for the main loop.
     deferred: VecDeque<Command>,
+    preparing: Option<Preparing>,
     prepared: Option<Prepared>,
     idle_since: Instant,
     work: Vec<f32>,
@@ -262,12 +337,76 @@ enum End {
     OutputFailed(String),
 }
 
+/// The item on air and where its play stands.
+struct OnAir {
+    id: PlayId,
+    path: PathBuf,
+    expected: Duration,
+    decoder: FileDecoder,
+    /// The output's format, and the file's channels.
+    output: Format,
+    channels: usize,
+    input_rate: u32,
+    conv: Converter,
+    volume: f32,
+    /// When the first sample is due.
+    at: Instant,
+    margin: Duration,
+    deadline: Option<Instant>,
+    /// Samples of `Worker::out` already written.
+    pos: usize,
+    decoded_all: bool,
+    /// Fade: (frames left, frames in total), in input frames.
+    fade: Option<(u64, u64)>,
+    started: bool,
+    next_progress: f64,
+    /// Frames delivered when last looked, and when that count last moved.
+    last_frames: u64,
+    last_change: Instant,
+}
+
+impl OnAir {
+    fn new(p: Prepared, at: Instant, options: &PlayerOptions) -> OnAir {
+        let input = p.decoder.format();
+        let expected = p.expected;
+        let margin = options.deadline_margin.max(expected.mul_f64(0.05));
+        let length = if expected.is_zero() {
+            p.decoder
+                .announced_frames
+                .map(|n| Duration::from_secs_f64(input.seconds(n)))
+        } else {
+            Some(expected)
+        };
+        OnAir {
+            id: p.id,
+            path: p.path,
+            expected,
+            decoder: p.decoder,
+            output: p.output,
+            channels: input.channels as usize,
+            input_rate: input.rate,
+            conv: Converter::new(input, p.output),
+            volume: options.volume.clamp(0.0, 1.0),
+            at,
+            margin,
+            deadline: length.map(|l| at + l + margin),
+            pos: 0,
+            decoded_all: false,
+            fade: None,
+            started: false,
+            next_progress: 1.0,
+            last_frames: 0,
+            last_change: at.max(Instant::now()),
+        }
+    }
+}
+
 impl Worker {
     fn run(mut self) {
         loop {
             let cmd = if let Some(c) = self.deferred.pop_front() {
                 c
-            } else if self.sink.is_open() && self.prepared.is_none() {
+            } else if self.sink.is_open() && self.prepared.is_none() && self.preparing.is_none() {
                 let idle_end = self.idle_since + self.options.idle_close;
                 match self
                     .commands
@@ -289,18 +428,17 @@ impl Worker {
             };
             match cmd {
                 Command::Prepare { id, path, expected } => self.prepare(id, path, expected),
-                Command::Start { id, at } => match self.prepared.take() {
-                    Some(p) if p.id == id => self.play(p, at),
-                    other => {
-                        self.prepared = other;
-                        tracing::debug!("start of {id:?} ignored: not the prepared item");
-                    }
-                },
+                Command::Opened(o) => self.opened(*o),
+                Command::Start { id, at } => self.start(id, at),
                 Command::Stop { .. } => self.drop_prepared(),
                 Command::Ping(tx) => {
                     let _ = tx.send(());
                 }
                 Command::Shutdown => break,
+            }
+            if let Some(at) = self.prepared.as_ref().and_then(|p| p.start) {
+                let p = self.prepared.take().expect("just seen");
+                self.play(p, at);
             }
         }
         self.drop_prepared();
@@ -309,6 +447,14 @@ impl Worker {
 
     fn emit(&self, e: Event) {
         let _ = self.events.send(e);
+    }
+
+    fn fail(&self, id: PlayId, why: String) {
+        self.emit(Event::Finished {
+            id,
+            aired_seconds: 0.0,
+            outcome: Outcome::Failed(why),
+        });
     }
 
     fn set_state(&self, s: OutputState) {
@@ -323,34 +469,47 @@ impl Worker {
         }
     }
 
+    /// Drop the prepared item, or the one being prepared: it finishes as
+    /// `Stopped` now, and whatever the preparer hands over for it later is
+    /// ignored.
     fn drop_prepared(&mut self) {
-        if let Some(p) = self.prepared.take() {
-            self.emit(Event::Finished {
-                id: p.id,
-                aired_seconds: 0.0,
-                outcome: Outcome::Stopped,
-            });
-            self.idle_since = Instant::now();
+        let id = match (self.prepared.take(), self.preparing.take()) {
+            (Some(p), _) => p.id,
+            (None, Some(p)) => p.id,
+            (None, None) => return,
+        };
+        self.emit(Event::Finished {
+            id,
+            aired_seconds: 0.0,
+            outcome: Outcome::Stopped,
+        });
+        self.idle_since = Instant::now();
+    }
+
+    /// Hand the file to the preparer; `opened` takes it back.
+    fn prepare(&mut self, id: PlayId, path: PathBuf, expected: Duration) {
+        self.drop_prepared();
+        self.preparing = Some(Preparing { id, start: None });
+        let request = Request { id, path, expected };
+        if let Err(mpsc::SendError(request)) = self.preparer.send(request) {
+            self.preparing = None;
+            self.fail(
+                request.id,
+                "the thread that opens audio files has stopped; restart loa".to_string(),
+            );
         }
     }
 
-    fn prepare(&mut self, id: PlayId, path: PathBuf, expected: Duration) {
-        self.drop_prepared();
-        let fail = |w: &Worker, why: String| {
-            w.emit(Event::Finished {
-                id,
-                aired_seconds: 0.0,
-                outcome: Outcome::Failed(why),
-            })
+    /// The preparer's answer: open the output for the file, and hold it as
+    /// the prepared item. Answers for dropped items are ignored.
+    fn opened(&mut self, o: Opened) {
+        let Opened { request, file } = o;
+        let Some(preparing) = self.preparing.take_if(|p| p.id == request.id) else {
+            return;
         };
-        let mut decoder = match FileDecoder::open(&path) {
-            Ok(d) => d,
-            Err(e) => return fail(self, e),
-        };
-        let first = match decoder.next_chunk() {
-            Ok(Some(c)) => c.to_vec(),
-            Ok(None) => return fail(self, format!("{} contains no audio", path.display())),
-            Err(e) => return fail(self, format!("{}: {e}", path.display())),
+        let (decoder, first) = match file {
+            Ok(f) => f,
+            Err(why) => return self.fail(request.id, why),
         };
         let output = match self.sink.open(decoder.format()) {
             Ok(f) => f,
@@ -359,18 +518,31 @@ impl Worker {
                 self.set_state(OutputState::Failed {
                     reason: e.message.clone(),
                 });
-                return fail(self, e.message);
+                return self.fail(request.id, e.message);
             }
         };
         self.set_state(OutputState::Open { format: output });
         self.prepared = Some(Prepared {
-            id,
-            path,
-            expected,
+            id: request.id,
+            path: request.path,
+            expected: request.expected,
             decoder,
             first,
             output,
+            start: preparing.start,
         });
+    }
+
+    /// `Start` in the main loop: the prepared item starts (the caller plays
+    /// it), one still being prepared starts once it is open.
+    fn start(&mut self, id: PlayId, at: Instant) {
+        if let Some(p) = self.prepared.as_mut().filter(|p| p.id == id) {
+            p.start = Some(at);
+        } else if let Some(p) = self.preparing.as_mut().filter(|p| p.id == id) {
+            p.start = Some(at);
+        } else {
+            tracing::debug!("start of {id:?} ignored: not the prepared item");
+        }
     }
 
     /// Fill `self.out` from one decoded chunk: gain, then conversion.
@@ -389,160 +561,192 @@ impl Worker {
         }
     }
 
+    /// Air `p` from `at` to its end, a stop or a failure, then report it.
     fn play(&mut self, mut p: Prepared, at: Instant) {
-        let id = p.id;
-        let input = p.decoder.format();
-        let ch = input.channels as usize;
-        let mut conv = Converter::new(input, p.output);
-        let volume = self.options.volume.clamp(0.0, 1.0);
-        let expected = p.expected;
-        let margin = self.options.deadline_margin.max(expected.mul_f64(0.05));
-        let length = if expected.is_zero() {
-            p.decoder
-                .announced_frames
-                .map(|n| Duration::from_secs_f64(input.seconds(n)))
-        } else {
-            Some(expected)
-        };
-        let deadline = length.map(|l| at + l + margin);
-        tracing::info!(?id, path = %p.path.display(), "playing");
-
-        self.sink.begin(at);
         let first = std::mem::take(&mut p.first);
-        self.stage(&first, ch, volume, volume, &mut conv);
-        let mut pos = 0usize;
-        let mut decoded_all = false;
-        // Fade: (frames left, frames in total), in input frames.
-        let mut fade: Option<(u64, u64)> = None;
-        let mut started = false;
-        let mut next_progress = 1.0f64;
-        let mut last_frames = 0u64;
-        let mut last_change = at.max(Instant::now());
+        let mut item = OnAir::new(p, at, &self.options);
+        tracing::info!(id = ?item.id, path = %item.path.display(), "playing");
+        self.sink.begin(at);
+        self.stage(
+            &first,
+            item.channels,
+            item.volume,
+            item.volume,
+            &mut item.conv,
+        );
         let end = loop {
-            // Commands first: a stop is heard within one chunk.
-            let mut stop_now = false;
-            while let Ok(cmd) = self.commands.try_recv() {
-                match cmd {
-                    Command::Stop { fade: want } => {
-                        if fade.is_none() {
-                            let left = want.min(MAX_FADE).saturating_sub(self.sink.pending());
-                            let frames = (left.as_secs_f64() * f64::from(input.rate)) as u64;
-                            if frames == 0 {
-                                stop_now = true;
-                            } else {
-                                fade = Some((frames, frames));
-                            }
+            if let Some(end) = self.take_commands(&mut item) {
+                break end;
+            }
+            if let Some(end) = self.feed(&mut item) {
+                break end;
+            }
+            if let Some(end) = self.watch(&mut item) {
+                break end;
+            }
+        };
+        let (aired_seconds, outcome) = self.outcome(&item, end);
+        if item.decoder.skipped_packets > 0 {
+            tracing::warn!(
+                id = ?item.id,
+                "{}: skipped {} undecodable packet(s)",
+                item.path.display(),
+                item.decoder.skipped_packets
+            );
+        }
+        self.emit(Event::Finished {
+            id: item.id,
+            aired_seconds,
+            outcome,
+        });
+        self.idle_since = Instant::now();
+    }
+
+    /// Commands that come while an item plays: a stop is heard within one
+    /// chunk. `Some` ends the item at once.
+    fn take_commands(&mut self, item: &mut OnAir) -> Option<End> {
+        let mut stop_now = false;
+        while let Ok(cmd) = self.commands.try_recv() {
+            match cmd {
+                Command::Stop { fade: want } => {
+                    if item.fade.is_none() {
+                        let left = want.min(MAX_FADE).saturating_sub(self.sink.pending());
+                        let frames = (left.as_secs_f64() * f64::from(item.input_rate)) as u64;
+                        if frames == 0 {
+                            stop_now = true;
+                        } else {
+                            item.fade = Some((frames, frames));
                         }
                     }
-                    Command::Prepare { id, path, expected } => self.prepare(id, path, expected),
-                    Command::Ping(tx) => {
-                        let _ = tx.send(());
-                    }
-                    c @ (Command::Start { .. } | Command::Shutdown) => {
-                        self.deferred.push_back(c);
-                        stop_now = true;
-                    }
+                }
+                Command::Prepare { id, path, expected } => self.prepare(id, path, expected),
+                Command::Opened(o) => self.opened(*o),
+                Command::Ping(tx) => {
+                    let _ = tx.send(());
+                }
+                c @ (Command::Start { .. } | Command::Shutdown) => {
+                    self.deferred.push_back(c);
+                    stop_now = true;
                 }
             }
-            if stop_now {
-                self.sink.discard_pending();
-                break End::Stopped;
-            }
+        }
+        stop_now.then(|| {
+            self.sink.discard_pending();
+            End::Stopped
+        })
+    }
 
-            if pos < self.out.len() {
-                match self.sink.write(&self.out[pos..]) {
-                    Ok(n) => pos += n,
-                    Err(e) => break End::OutputFailed(e.message),
-                }
-            } else if decoded_all {
-                if self.sink.pending().is_zero() {
-                    break if fade.is_some() {
-                        End::Stopped
-                    } else {
-                        End::Drained
-                    };
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            } else if fade.is_some_and(|(left, _)| left == 0) {
-                decoded_all = true;
-                self.sink.all_written();
-            } else {
-                match p.decoder.next_chunk() {
-                    Ok(Some(chunk)) => {
-                        let frames = (chunk.len() / ch) as u64;
-                        let (chunk, g0, g1) = match &mut fade {
-                            None => (chunk, volume, volume),
-                            Some((left, total)) => {
-                                // The fade may end inside this chunk: air up to there.
-                                let n = frames.min(*left);
-                                let g0 = volume * *left as f32 / *total as f32;
-                                *left -= n;
-                                let g1 = volume * *left as f32 / *total as f32;
-                                (&chunk[..n as usize * ch], g0, g1)
-                            }
-                        };
-                        self.stage(chunk, ch, g0, g1, &mut conv);
-                        pos = 0;
-                    }
-                    Ok(None) => {
-                        decoded_all = true;
-                        self.sink.all_written();
-                    }
-                    Err(e) => break End::FileFailed(format!("{}: {e}", p.path.display())),
-                }
+    /// Move samples: write what is staged, else decode the next chunk
+    /// (faded when a stop asked for it), else wait for the output to drain.
+    fn feed(&mut self, item: &mut OnAir) -> Option<End> {
+        if item.pos < self.out.len() {
+            match self.sink.write(&self.out[item.pos..]) {
+                Ok(n) => item.pos += n,
+                Err(e) => return Some(End::OutputFailed(e.message)),
             }
-
-            let d = self.sink.delivered();
-            if !started {
-                if let Some(t) = d.first_at {
-                    started = true;
-                    self.emit(Event::Started {
-                        id,
-                        at: DateTime::<Utc>::from(t),
-                    });
-                }
-            }
-            let aired = p.output.seconds(d.frames);
-            if aired >= next_progress {
-                self.emit(Event::Progress {
-                    id,
-                    aired_seconds: aired,
+        } else if item.decoded_all {
+            if self.sink.pending().is_zero() {
+                return Some(if item.fade.is_some() {
+                    End::Stopped
+                } else {
+                    End::Drained
                 });
-                next_progress = aired.floor() + 1.0;
             }
-            let now = Instant::now();
-            if d.frames != last_frames {
-                last_frames = d.frames;
-                last_change = now;
-            } else if now > at && now - last_change.max(at) > self.options.stall_timeout {
-                break End::OutputFailed(format!(
-                    "the output took no audio for {:.1} s (sound card stuck or gone?)",
-                    self.options.stall_timeout.as_secs_f64()
-                ));
+            std::thread::sleep(Duration::from_millis(5));
+        } else if item.fade.is_some_and(|(left, _)| left == 0) {
+            item.decoded_all = true;
+            self.sink.all_written();
+        } else {
+            let ch = item.channels;
+            match item.decoder.next_chunk() {
+                Ok(Some(chunk)) => {
+                    let frames = (chunk.len() / ch) as u64;
+                    let (chunk, g0, g1) = match &mut item.fade {
+                        None => (chunk, item.volume, item.volume),
+                        Some((left, total)) => {
+                            // The fade may end inside this chunk: air up to there.
+                            let n = frames.min(*left);
+                            let g0 = item.volume * *left as f32 / *total as f32;
+                            *left -= n;
+                            let g1 = item.volume * *left as f32 / *total as f32;
+                            (&chunk[..n as usize * ch], g0, g1)
+                        }
+                    };
+                    self.stage(chunk, ch, g0, g1, &mut item.conv);
+                    item.pos = 0;
+                }
+                Ok(None) => {
+                    item.decoded_all = true;
+                    self.sink.all_written();
+                }
+                Err(e) => {
+                    return Some(End::FileFailed(format!("{}: {e}", item.path.display())));
+                }
             }
-            if deadline.is_some_and(|dl| now > dl) {
-                break End::OutputFailed(format!(
-                    "still playing {:.1} s after it should have ended (the output is too slow or stuck)",
-                    margin.as_secs_f64()
-                ));
-            }
-        };
+        }
+        None
+    }
 
+    /// Report what aired (`Started`, `Progress`), and end the item when the
+    /// output is stuck or the deadline is past.
+    fn watch(&mut self, item: &mut OnAir) -> Option<End> {
+        let d = self.sink.delivered();
+        if !item.started {
+            if let Some(t) = d.first_at {
+                item.started = true;
+                self.emit(Event::Started {
+                    id: item.id,
+                    at: DateTime::<Utc>::from(t),
+                });
+            }
+        }
+        let aired = item.output.seconds(d.frames);
+        if aired >= item.next_progress {
+            self.emit(Event::Progress {
+                id: item.id,
+                aired_seconds: aired,
+            });
+            item.next_progress = aired.floor() + 1.0;
+        }
+        let now = Instant::now();
+        if d.frames != item.last_frames {
+            item.last_frames = d.frames;
+            item.last_change = now;
+        } else if now > item.at && now - item.last_change.max(item.at) > self.options.stall_timeout
+        {
+            return Some(End::OutputFailed(format!(
+                "the output took no audio for {:.1} s (sound card stuck or gone?)",
+                self.options.stall_timeout.as_secs_f64()
+            )));
+        }
+        if item.deadline.is_some_and(|dl| now > dl) {
+            return Some(End::OutputFailed(format!(
+                "still playing {:.1} s after it should have ended (the output is too slow or stuck)",
+                item.margin.as_secs_f64()
+            )));
+        }
+        None
+    }
+
+    /// Close the item on the output and judge it: seconds aired, and the
+    /// outcome. A drained item shorter than expected failed; a failed
+    /// output is closed for the next item to reopen.
+    fn outcome(&mut self, item: &OnAir, end: End) -> (f64, Outcome) {
         let end = match (end, self.sink.end()) {
             (End::Drained | End::Stopped, Err(e)) => End::OutputFailed(e.message),
             (end, _) => end,
         };
-        let aired = p.output.seconds(self.sink.delivered().frames);
+        let aired = item.output.seconds(self.sink.delivered().frames);
         let outcome = match end {
             End::Drained => {
-                let shortfall = expected.as_secs_f64() - aired;
-                let allowed = (expected.as_secs_f64() * self.options.max_shortfall)
+                let expected = item.expected.as_secs_f64();
+                let shortfall = expected - aired;
+                let allowed = (expected * self.options.max_shortfall)
                     .max(self.options.min_shortfall.as_secs_f64());
-                if !expected.is_zero() && shortfall > allowed {
+                if !item.expected.is_zero() && shortfall > allowed {
                     Outcome::Failed(format!(
-                        "{} ended after {aired:.1} s of its {:.1} s: the file is truncated or damaged; upload it again",
-                        p.path.display(),
-                        expected.as_secs_f64()
+                        "{} ended after {aired:.1} s of its {expected:.1} s: the file is truncated or damaged; upload it again",
+                        item.path.display(),
                     ))
                 } else {
                     Outcome::Completed
@@ -551,7 +755,7 @@ impl Worker {
             End::Stopped => Outcome::Stopped,
             End::FileFailed(why) => Outcome::Failed(why),
             End::OutputFailed(why) => {
-                tracing::warn!(?id, "output failed: {why}");
+                tracing::warn!(id = ?item.id, "output failed: {why}");
                 self.sink.discard_pending();
                 self.sink.close();
                 self.set_state(OutputState::Failed {
@@ -560,20 +764,7 @@ impl Worker {
                 Outcome::Failed(why)
             }
         };
-        if p.decoder.skipped_packets > 0 {
-            tracing::warn!(
-                ?id,
-                "{}: skipped {} undecodable packet(s)",
-                p.path.display(),
-                p.decoder.skipped_packets
-            );
-        }
-        self.emit(Event::Finished {
-            id,
-            aired_seconds: aired,
-            outcome,
-        });
-        self.idle_since = Instant::now();
+        (aired, outcome)
     }
 }
 
@@ -581,6 +772,7 @@ impl Worker {
 mod tests {
     use super::*;
     use crate::audio::{testdata, FakeFailure, FakeSink, NullSink, WavSink};
+    use crate::media::faults::{copy_with_fault, Fault};
     use std::time::SystemTime;
     use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
@@ -786,6 +978,61 @@ mod tests {
         // And the player still plays.
         let id = player.play(testdata("tone1s.wav"), TONE1);
         assert_eq!(until_finished(&mut rx, id).2, Outcome::Completed);
+    }
+
+    #[test]
+    fn a_panic_while_decoding_fails_the_item_and_the_thread_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file that passed its check, then was changed into one that
+        // makes the audio library panic in the middle.
+        let broken = copy_with_fault(
+            &testdata("tone5s.mp3"),
+            dir.path(),
+            "changed.mp3",
+            Fault::PanicAfterPackets(40),
+        );
+        let (player, mut rx) = spawn(FakeSink::new(false), PlayerOptions::default());
+        let id = player.play(&broken, TONE5);
+        let (_, aired, outcome) = until_finished(&mut rx, id);
+        assert!(
+            matches!(&outcome, Outcome::Failed(w) if w.contains("changed.mp3") && w.contains("failed while decoding")),
+            "{outcome:?}"
+        );
+        assert!(aired > 0.5 && aired < 4.0, "{aired}");
+        assert!(player.ping(Duration::from_secs(1)), "the audio thread died");
+        let id = player.play(testdata("tone1s.wav"), TONE1);
+        assert_eq!(until_finished(&mut rx, id).2, Outcome::Completed);
+    }
+
+    #[test]
+    fn a_slow_file_is_prepared_off_the_audio_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let slow = copy_with_fault(
+            &testdata("tone1s.wav"),
+            dir.path(),
+            "slow.wav",
+            Fault::SlowOpen(Duration::from_millis(800)),
+        );
+        let (player, mut rx) = spawn(FakeSink::new(true), PlayerOptions::default());
+        let playing = player.play(testdata("tone1s.wav"), TONE1);
+        while !matches!(rx.blocking_recv(), Some(Event::Started { .. })) {}
+        // Prepared mid-item, as a programme's next item is: the audio
+        // thread goes on answering (and so moving samples) meanwhile.
+        let next = player.prepare(&slow, TONE1);
+        let t = Instant::now();
+        assert!(
+            player.ping(Duration::from_millis(200)),
+            "audio thread blocked"
+        );
+        assert!(t.elapsed() < Duration::from_millis(200));
+        let (_, aired, outcome) = until_finished(&mut rx, playing);
+        assert_eq!(outcome, Outcome::Completed);
+        assert!((aired - 1.0).abs() < 0.01, "{aired}");
+        // Started before its file is open, it airs once it is.
+        player.start_at(next, Instant::now());
+        let (events, _, outcome) = until_finished(&mut rx, next);
+        assert_eq!(outcome, Outcome::Completed, "{events:?}");
+        assert!(matches!(events[0], Event::Started { .. }), "{events:?}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub struct AudioInfo {
     /// sound card will be fed), not as the container claims.
     pub sample_rate: u32,
     /// Duration in seconds: what will play, after encoder delay and padding
-    /// are trimmed (rodio plays gapless).
+    /// are trimmed (playback is gapless).
     pub seconds: f64,
     /// Average bit rate over the whole file (tags and cover art included),
     /// in kbit/s; `None` when the duration is zero.
