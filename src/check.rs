@@ -8,7 +8,7 @@
 //! report the same problems, at once, each with its location in the file.
 //!
 //! It sits above config, probe and schedule, and below the commands, the
-//! daemon and the API. It plays, schedules and writes nothing.
+//! daemon and the API. It plays nothing and writes nothing.
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -98,7 +98,7 @@ impl Source {
         Reporter::resume(&self.path, &self.text, diagnostics)
     }
 
-    /// Where the item labelled `label` (see [`item_label`]) wrote its id.
+    /// Where the item labelled `label` (e.g. `bulletin "x"`) wrote its id.
     pub fn id_span(&self, label: &str) -> Option<Range<usize>> {
         self.id_spans.get(label).cloned()
     }

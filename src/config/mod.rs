@@ -40,7 +40,8 @@ pub struct Station {
     pub path: PathBuf,
     pub name: String,
     pub timezone: Tz,
-    /// Where bulletin files live (absolute, canonical).
+    /// Where bulletin files live: absolute; canonical when loaded with
+    /// `AudioFiles::Resolve`.
     pub audio_dir: PathBuf,
     /// Where the ledger lives (absolute; may not exist yet).
     pub data_dir: PathBuf,
@@ -282,7 +283,8 @@ pub struct Bulletin {
     pub title: String,
     /// Path relative to `audio_dir`, as written in the station file.
     pub file: String,
-    /// Absolute path of the audio file.
+    /// The audio file's real, absolute path when loaded with
+    /// `AudioFiles::Resolve`; `file` as written otherwise.
     pub path: PathBuf,
     pub campaign: Option<String>,
     pub priority: Priority,
