@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::playout::{FakeBehaviour, FakePlayout};
 use super::*;
@@ -580,7 +580,7 @@ async fn a_dequeued_occurrence_is_recorded_skipped_not_forgotten() {
     let b = by_bulletin(&rows, "b");
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].outcome, Some(Outcome::Skipped));
-    assert_eq!(b[0].reason.as_deref(), Some(DEQUEUED));
+    assert_eq!(b[0].reason.as_deref(), Some(super::queue::DEQUEUED));
 }
 
 #[tokio::test(start_paused = true)]

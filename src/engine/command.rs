@@ -1,0 +1,188 @@
+//! What other tasks ask of the engine, and how it answers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use tokio::sync::oneshot;
+use tracing::info;
+
+use super::clock::Clock;
+use super::playout::Playout;
+use super::queue::{Audio, Entry, DEQUEUED};
+use super::status::QueuedView;
+use super::Engine;
+use crate::config::{Priority, Station, DEFAULT_GRACE_SECONDS};
+use crate::ledger::{Outcome, Source};
+use crate::timefmt::rfc3339;
+
+/// What an operator asks to air.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A bulletin of the station file, by id.
+    Bulletin(String),
+    /// A file in `audio_dir` (already checked and probed by the caller).
+    File {
+        file: String,
+        path: PathBuf,
+        seconds: f64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueRequest {
+    pub target: Target,
+    /// Default: the bulletin's own priority (normal for files).
+    pub priority: Option<Priority>,
+    /// Default: now.
+    pub at: Option<DateTime<Utc>>,
+    pub requested_by: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmergencyRequest {
+    pub target: Target,
+    /// Air again this often until `until`.
+    pub repeat_every: Option<Duration>,
+    pub until: Option<DateTime<Utc>>,
+    pub requested_by: Option<String>,
+}
+
+pub enum Command {
+    Queue(QueueRequest, oneshot::Sender<Result<QueuedView, String>>),
+    Dequeue(u64, oneshot::Sender<bool>),
+    /// End what airs; replies with its title, if anything aired.
+    Skip(String, oneshot::Sender<Option<String>>),
+    Pause(String),
+    Resume(String),
+    Emergency(
+        EmergencyRequest,
+        oneshot::Sender<Result<QueuedView, String>>,
+    ),
+    /// Stop repeating the emergency and end it if it airs.
+    CancelEmergency(String, oneshot::Sender<bool>),
+    Reload(Arc<Station>),
+    /// Answer at once: the watchdog's proof that the engine loop turns.
+    Ping(oneshot::Sender<()>),
+    /// Fade out, close the row as `interrupted`, flush the ledger, return.
+    Shutdown,
+}
+
+impl<C: Clock, P: Playout> Engine<C, P> {
+    pub(super) fn on_command(&mut self, cmd: Command) {
+        let now = self.clock.now();
+        match cmd {
+            Command::Queue(req, reply) => {
+                let r = self
+                    .operator_entry(
+                        &req.target,
+                        req.priority,
+                        req.at,
+                        req.requested_by,
+                        Source::Operator,
+                    )
+                    .map(|e| {
+                        let view = QueuedView::of(&e, self.tz());
+                        self.decided.insert(e.airing.occurrence.clone(), now);
+                        self.enqueue(e);
+                        view
+                    });
+                let _ = reply.send(r);
+            }
+            Command::Dequeue(id, reply) => {
+                let _ = reply.send(self.dequeue(id));
+            }
+            Command::Skip(by, reply) => {
+                let title = self.stop_current(format!("skipped by {by}"));
+                let _ = reply.send(title);
+            }
+            Command::Pause(by) => {
+                info!(by = %by, "station paused");
+                self.paused = true;
+                // What airs stops; what was cued behind it goes back.
+                self.stop_current(format!("station paused by {by}"));
+            }
+            Command::Resume(by) => {
+                info!(by = %by, "station resumed");
+                self.paused = false;
+            }
+            Command::Emergency(req, reply) => {
+                let _ = reply.send(self.start_emergency(req, now));
+            }
+            Command::CancelEmergency(by, reply) => {
+                let _ = reply.send(self.cancel_emergency(&by));
+            }
+            Command::Reload(station) => self.reload(station, now),
+            Command::Ping(reply) => {
+                let _ = reply.send(());
+            }
+            Command::Shutdown => unreachable!("handled in run"),
+        }
+    }
+
+    /// Take entry `id` out of the queue, recorded `skipped`; one cued but
+    /// not started is stopped and recorded when the playout confirms.
+    fn dequeue(&mut self, id: u64) -> bool {
+        if let Some(e) = self.queue.remove_id(id) {
+            self.close_unaired(e, Outcome::Skipped, DEQUEUED.to_string());
+            return true;
+        }
+        let Some(c) = self
+            .line
+            .iter_mut()
+            .find(|c| c.entry.id == id && c.started_at.is_none())
+        else {
+            return false;
+        };
+        c.stop = Some(super::line::Stop::Drop);
+        let cue = c.cue;
+        self.playout.stop(cue);
+        true
+    }
+
+    /// Build an entry for something an operator asked for.
+    pub(super) fn operator_entry(
+        &mut self,
+        target: &Target,
+        priority: Option<Priority>,
+        at: Option<DateTime<Utc>>,
+        requested_by: Option<String>,
+        source: Source,
+    ) -> Result<Entry, String> {
+        let now = self.clock.now();
+        let at = at.unwrap_or(now);
+        let id = self.next_id();
+        let stamp = rfc3339(at, self.tz());
+        let default_grace = Duration::seconds(i64::from(DEFAULT_GRACE_SECONDS));
+        let (audio, name, grace) = match target {
+            Target::Bulletin(bid) => {
+                let b = self.station.bulletin(bid).ok_or_else(|| {
+                    format!("no bulletin with id \"{bid}\"; see GET /api/v1/bulletins")
+                })?;
+                let grace = Duration::seconds(i64::from(b.grace_seconds)).max(default_grace);
+                (Audio::Bulletin(b), bid, grace)
+            }
+            Target::File {
+                file,
+                path,
+                seconds,
+            } => {
+                let audio = Audio::File {
+                    file,
+                    path,
+                    seconds: *seconds,
+                };
+                (audio, file, default_grace)
+            }
+        };
+        let key = format!("{}:{id}/{name}@{stamp}", source.as_str());
+        let mut entry = Entry::new(id, audio, key, source, at)
+            .order((1 << 40) + id)
+            .grace(grace)
+            .requested_by(requested_by);
+        if let Some(p) = priority {
+            entry = entry.priority(p);
+        }
+        Ok(entry)
+    }
+}
