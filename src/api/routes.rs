@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use super::error::{ApiError, ApiResult};
 use super::{files, AppState, Caller};
 use crate::config::{Priority, Station};
-use crate::engine::{Command, EmergencyRequest, QueueRequest, QueuedView, Target};
+use crate::engine::{Command, EmergencyRequest, QueueRequest, QueuedView, Reply, Target};
 use crate::ledger::{Filter, Ledger};
 use crate::report::{self, Format};
 use crate::schedule;
@@ -42,15 +42,16 @@ fn engine_gone() -> ApiError {
     )
 }
 
-/// Send a command that replies, and wait (bounded) for the reply.
-async fn ask<T>(s: &AppState, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> ApiResult<T> {
+/// Send a command that replies, and wait (bounded) for the reply: what
+/// the engine did, or its refusal as an API error.
+async fn ask<T>(s: &AppState, make: impl FnOnce(Reply<T>) -> Command) -> ApiResult<T> {
     let (tx, rx) = oneshot::channel();
     let sent = tokio::time::timeout(ENGINE_TIMEOUT, s.handle.commands.send(make(tx))).await;
     if !matches!(sent, Ok(Ok(()))) {
         return Err(engine_gone());
     }
     match tokio::time::timeout(ENGINE_TIMEOUT, rx).await {
-        Ok(Ok(v)) => Ok(v),
+        Ok(Ok(reply)) => Ok(reply?),
         _ => Err(engine_gone()),
     }
 }
@@ -347,18 +348,6 @@ fn parse_priority(p: Option<&str>) -> ApiResult<Option<Priority>> {
     }
 }
 
-/// The engine's refusal of an operator entry, as an API error.
-fn engine_refusal(msg: String) -> ApiError {
-    if msg.starts_with("no bulletin") {
-        ApiError::not_found(
-            "unknown_bulletin",
-            format!("Không tìm thấy bản tin / {msg}"),
-        )
-    } else {
-        ApiError::unprocessable("refused", msg)
-    }
-}
-
 pub async fn queue_add(
     State(s): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -399,9 +388,7 @@ pub async fn queue_add(
             at,
             requested_by: Some(caller.name.clone()),
         };
-        ask(&s, |tx| Command::Queue(req, tx))
-            .await?
-            .map_err(engine_refusal)
+        ask(&s, |tx| Command::Queue(req, tx)).await
     }
     .await;
     s.audit(
@@ -422,20 +409,9 @@ pub async fn queue_remove(
     id: Result<Path<u64>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
     let Path(id) = id?;
-    let r = async {
-        if ask(&s, |tx| Command::Dequeue(id, tx)).await? {
-            Ok(format!("removed {id}"))
-        } else {
-            Err(ApiError::not_found(
-                "unknown_entry",
-                format!(
-                    "Không có trong hàng đợi / no waiting entry with id {id} (already airing or \
-                     aired?): see GET /api/v1/queue"
-                ),
-            ))
-        }
-    }
-    .await;
+    let r = ask(&s, |tx| Command::Dequeue(id, tx))
+        .await
+        .map(|()| format!("removed {id}"));
     s.audit(&caller, "dequeue", &format!("id={id}"), &r);
     r?;
     Ok(Json(json!({ "removed": id })))
@@ -448,14 +424,7 @@ pub async fn skip(
     Extension(caller): Extension<Caller>,
 ) -> ApiResult<Json<Value>> {
     let by = format!("token {}", caller.name);
-    let r = match ask(&s, |tx| Command::Skip(by, tx)).await {
-        Ok(Some(title)) => Ok(title),
-        Ok(None) => Err(ApiError::conflict(
-            "nothing_airing",
-            "Không có gì đang phát / nothing airs now, so nothing was skipped",
-        )),
-        Err(e) => Err(e),
-    };
+    let r = ask(&s, |tx| Command::Skip(by, tx)).await;
     s.audit(&caller, "skip", "", &r);
     Ok(Json(json!({ "skipped": r? })))
 }
@@ -589,9 +558,7 @@ pub async fn emergency(
             until,
             requested_by: Some(caller.name.clone()),
         };
-        let v = ask(&s, |tx| Command::Emergency(req, tx))
-            .await?
-            .map_err(engine_refusal)?;
+        let v = ask(&s, |tx| Command::Emergency(req, tx)).await?;
         Ok((v, what))
     }
     .await;
@@ -612,14 +579,9 @@ pub async fn emergency_cancel(
     Extension(caller): Extension<Caller>,
 ) -> ApiResult<Json<Value>> {
     let by = format!("token {}", caller.name);
-    let r = match ask(&s, |tx| Command::CancelEmergency(by, tx)).await {
-        Ok(true) => Ok("cancelled".to_string()),
-        Ok(false) => Err(ApiError::conflict(
-            "no_emergency",
-            "Không có phát khẩn cấp / no emergency airs, waits or repeats",
-        )),
-        Err(e) => Err(e),
-    };
+    let r = ask(&s, |tx| Command::CancelEmergency(by, tx))
+        .await
+        .map(|()| "cancelled".to_string());
     s.audit(&caller, "cancel_emergency", "", &r);
     r?;
     Ok(Json(json!({ "cancelled": true })))

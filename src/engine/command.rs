@@ -1,5 +1,7 @@
-//! What other tasks ask of the engine, and how it answers.
+//! What other tasks ask of the engine, and how it answers: the commands
+//! and their typed refusals.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -48,25 +50,65 @@ pub struct EmergencyRequest {
     pub requested_by: Option<String>,
 }
 
+/// Where the engine answers a command: what was done, or why not.
+pub type Reply<T> = oneshot::Sender<Result<T, Refusal>>;
+
 pub enum Command {
-    Queue(QueueRequest, oneshot::Sender<Result<QueuedView, String>>),
-    Dequeue(u64, oneshot::Sender<bool>),
-    /// End what airs; replies with its title, if anything aired.
-    Skip(String, oneshot::Sender<Option<String>>),
+    Queue(QueueRequest, Reply<QueuedView>),
+    /// Take a waiting entry out of the queue, by id.
+    Dequeue(u64, Reply<()>),
+    /// End what airs; replies with its title.
+    Skip(String, Reply<String>),
     Pause(String),
     Resume(String),
-    Emergency(
-        EmergencyRequest,
-        oneshot::Sender<Result<QueuedView, String>>,
-    ),
-    /// Stop repeating the emergency and end it if it airs.
-    CancelEmergency(String, oneshot::Sender<bool>),
+    Emergency(EmergencyRequest, Reply<QueuedView>),
+    /// Stop repeating the emergency and end it if it airs or waits.
+    CancelEmergency(String, Reply<()>),
     Reload(Arc<Station>),
     /// Answer at once: the watchdog's proof that the engine loop turns.
     Ping(oneshot::Sender<()>),
     /// Fade out, close the row as `interrupted`, flush the ledger, return.
     Shutdown,
 }
+
+/// Why the engine did not do what a command asked. `Display` is the
+/// operator's message, Vietnamese first; it names no API route (the API
+/// adds its own hints).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No bulletin with this id in the station file as the engine runs it
+    /// (a reload may have removed it since the request was checked).
+    UnknownBulletin(String),
+    /// No waiting entry with this id: already airing, aired, or never
+    /// queued.
+    NotInQueue(u64),
+    /// Nothing airs, so nothing was skipped.
+    NothingAiring,
+    /// No emergency airs, waits or repeats, so nothing was cancelled.
+    NoEmergency,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::UnknownBulletin(id) => {
+                write!(f, "Không tìm thấy bản tin / no bulletin with id \"{id}\"")
+            }
+            Refusal::NotInQueue(id) => write!(
+                f,
+                "Không có trong hàng đợi / no waiting entry with id {id} (already airing or aired?)"
+            ),
+            Refusal::NothingAiring => {
+                f.write_str("Không có gì đang phát / nothing airs now, so nothing was skipped")
+            }
+            Refusal::NoEmergency => {
+                f.write_str("Không có phát khẩn cấp / no emergency airs, waits or repeats")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
 
 impl<C: Clock, P: Playout> Engine<C, P> {
     pub(super) fn on_command(&mut self, cmd: Command) {
@@ -94,7 +136,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             }
             Command::Skip(by, reply) => {
                 let title = self.stop_current(format!("skipped by {by}"));
-                let _ = reply.send(title);
+                let _ = reply.send(title.ok_or(Refusal::NothingAiring));
             }
             Command::Pause(by) => {
                 info!(by = %by, "station paused");
@@ -122,22 +164,20 @@ impl<C: Clock, P: Playout> Engine<C, P> {
 
     /// Take entry `id` out of the queue, recorded `skipped`; one cued but
     /// not started is stopped and recorded when the playout confirms.
-    fn dequeue(&mut self, id: u64) -> bool {
+    fn dequeue(&mut self, id: u64) -> Result<(), Refusal> {
         if let Some(e) = self.queue.remove_id(id) {
             self.close_unaired(e, Outcome::Skipped, DEQUEUED.to_string());
-            return true;
+            return Ok(());
         }
-        let Some(c) = self
+        let c = self
             .line
             .iter_mut()
             .find(|c| c.entry.id == id && c.started_at.is_none())
-        else {
-            return false;
-        };
+            .ok_or(Refusal::NotInQueue(id))?;
         c.stop = Some(super::line::Stop::Drop);
         let cue = c.cue;
         self.playout.stop(cue);
-        true
+        Ok(())
     }
 
     /// Build an entry for something an operator asked for.
@@ -148,7 +188,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         at: Option<DateTime<Utc>>,
         requested_by: Option<String>,
         source: Source,
-    ) -> Result<Entry, String> {
+    ) -> Result<Entry, Refusal> {
         let now = self.clock.now();
         let at = at.unwrap_or(now);
         let id = self.next_id();
@@ -156,9 +196,10 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         let default_grace = Duration::seconds(i64::from(DEFAULT_GRACE_SECONDS));
         let (audio, name, grace) = match target {
             Target::Bulletin(bid) => {
-                let b = self.station.bulletin(bid).ok_or_else(|| {
-                    format!("no bulletin with id \"{bid}\"; see GET /api/v1/bulletins")
-                })?;
+                let b = self
+                    .station
+                    .bulletin(bid)
+                    .ok_or_else(|| Refusal::UnknownBulletin(bid.clone()))?;
                 let grace = Duration::seconds(i64::from(b.grace_seconds)).max(default_grace);
                 (Audio::Bulletin(b), bid, grace)
             }

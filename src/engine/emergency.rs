@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::clock::Clock;
-use super::command::{EmergencyRequest, Target};
+use super::command::{EmergencyRequest, Refusal, Target};
 use super::playout::Playout;
 use super::status::QueuedView;
 use super::Engine;
@@ -102,7 +102,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         &mut self,
         req: EmergencyRequest,
         now: DateTime<Utc>,
-    ) -> Result<QueuedView, String> {
+    ) -> Result<QueuedView, Refusal> {
         let e = self.operator_entry(
             &req.target,
             Some(Priority::Emergency),
@@ -129,8 +129,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
 
     /// Stop the repeats, drop the waiting emergencies (recorded `skipped`)
     /// and end the one that airs.
-    /// Whether there was anything to cancel.
-    pub(super) fn cancel_emergency(&mut self, by: &str) -> bool {
+    pub(super) fn cancel_emergency(&mut self, by: &str) -> Result<(), Refusal> {
         let had = self.repeat.take().is_some();
         self.save_repeat();
         let cancelled = self
@@ -150,7 +149,11 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 .stop_current(format!("emergency cancelled by {by}"))
                 .is_some();
         }
-        had || stopped || dropped
+        if had || stopped || dropped {
+            Ok(())
+        } else {
+            Err(Refusal::NoEmergency)
+        }
     }
 
     /// Keep the ledger's copy of the repeating emergency current.

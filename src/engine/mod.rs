@@ -43,7 +43,7 @@ use tracing::{info, warn};
 
 pub use audio_playout::AudioPlayout;
 pub use clock::{Clock, SystemClock, TestClock};
-pub use command::{Command, EmergencyRequest, QueueRequest, Target};
+pub use command::{Command, EmergencyRequest, QueueRequest, Refusal, Reply, Target};
 pub use emergency::EMERGENCY_STATE;
 pub use metrics::Metrics;
 pub use playout::{Cue, OutputState, PlayEnd, PlayEvent, Playout};

@@ -137,6 +137,13 @@ fn start(station: Station, clock: TestClock) -> Rig {
     }
 }
 
+/// Send a command that replies and wait for the reply.
+async fn ask<T>(handle: &Handle, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, Refusal> {
+    let (tx, rx) = oneshot::channel();
+    handle.commands.send(make(tx)).await.unwrap();
+    rx.await.unwrap()
+}
+
 impl Rig {
     /// Let `secs` of virtual time pass.
     async fn run_for(&self, secs: i64) {
@@ -506,7 +513,7 @@ async fn skip_ends_the_item_and_the_next_one_airs() {
         .send(Command::Skip("op".into(), tx))
         .await
         .unwrap();
-    assert_eq!(rx.await.unwrap().as_deref(), Some("A"));
+    assert_eq!(rx.await.unwrap().as_deref(), Ok("A"));
     rig.run_for(60).await;
     let rows = rig.stop().await;
     assert_eq!(
@@ -573,7 +580,7 @@ async fn a_dequeued_occurrence_is_recorded_skipped_not_forgotten() {
         .send(Command::Dequeue(b.id, tx))
         .await
         .unwrap();
-    assert!(rx.await.unwrap());
+    assert_eq!(rx.await.unwrap(), Ok(()));
     rig.run_for(120).await;
     assert_eq!(rig.played(), ["a.mp3"]);
     let rows = rig.stop().await;
@@ -659,4 +666,48 @@ async fn a_short_lived_first_run_still_leaves_a_watermark_nothing_is_lost() {
     let b = by_bulletin(&rows, "b");
     assert_eq!(b.len(), 1, "b has no row: {:?}", outcomes(&rows));
     assert_eq!(b[0].outcome, Some(Outcome::Missed));
+}
+
+#[tokio::test(start_paused = true)]
+async fn refusals_name_what_was_not_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 0, 0)));
+    let nope = || Target::Bulletin("nope".into());
+    let queued = ask(&rig.handle, |tx| {
+        let req = QueueRequest {
+            target: nope(),
+            priority: None,
+            at: None,
+            requested_by: None,
+        };
+        Command::Queue(req, tx)
+    })
+    .await;
+    assert_eq!(queued, Err(Refusal::UnknownBulletin("nope".into())));
+    let emergency = ask(&rig.handle, |tx| {
+        let req = EmergencyRequest {
+            target: nope(),
+            repeat_every: Some(Duration::minutes(30)),
+            until: None,
+            requested_by: None,
+        };
+        Command::Emergency(req, tx)
+    })
+    .await;
+    assert_eq!(emergency, Err(Refusal::UnknownBulletin("nope".into())));
+    assert_eq!(
+        ask(&rig.handle, |tx| Command::Dequeue(999, tx)).await,
+        Err(Refusal::NotInQueue(999))
+    );
+    assert_eq!(
+        ask(&rig.handle, |tx| Command::Skip("op".into(), tx)).await,
+        Err(Refusal::NothingAiring)
+    );
+    assert_eq!(
+        ask(&rig.handle, |tx| Command::CancelEmergency("op".into(), tx)).await,
+        Err(Refusal::NoEmergency)
+    );
+    assert!(rig.handle.status.borrow().emergency.is_none());
+    let rows = rig.stop().await;
+    assert!(rows.is_empty(), "{:?}", outcomes(&rows));
 }
