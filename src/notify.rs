@@ -248,7 +248,7 @@ const MAX_REASON_CHARS: usize = 120;
 pub fn status_line(status: &Status, station: &Station, now: DateTime<Utc>) -> String {
     let mut line = if let Some(a) = &status.airing {
         let mut s = format!("Đang phát: {}", one_line(&a.title));
-        if a.priority == Priority::Emergency.as_str() {
+        if a.priority == Priority::Emergency {
             s.push_str(" (khẩn cấp)");
         }
         s
@@ -283,12 +283,7 @@ fn next_up(
     let queued = status
         .queue
         .iter()
-        .filter_map(|q| {
-            let at = DateTime::parse_from_rfc3339(&q.at)
-                .ok()?
-                .with_timezone(&Utc);
-            Some((q.title.clone(), at))
-        })
+        .map(|q| (q.title.clone(), q.at))
         .min_by_key(|(_, at)| *at);
     let planned = [1, NEXT_HORIZON_DAYS].iter().find_map(|&days| {
         schedule::schedule(station, now, now + chrono::Duration::days(days))
@@ -410,6 +405,7 @@ mod tests {
     use std::sync::Mutex;
 
     use crate::engine::{AiringView, QueuedView};
+    use crate::ledger::Source;
 
     struct Fake {
         engine: AtomicBool,
@@ -573,9 +569,9 @@ at = ["17:00"]
             occurrence: "x".into(),
             bulletin: "x".into(),
             title: "Thông báo họp dân".into(),
-            priority: "normal",
-            source: "operator",
-            at: "2026-10-07T09:30:15+07:00".into(),
+            priority: Priority::Normal,
+            source: Source::Operator,
+            at: utc("2026-10-07T09:30:15+07:00"),
             planned_seconds: 10.0,
             requested_by: None,
         });
@@ -597,9 +593,9 @@ at = ["17:00"]
             bulletin: "b".into(),
             title: "Cảnh báo bão".into(),
             program: None,
-            priority: "emergency",
-            source: "emergency",
-            started_at: "2026-10-07T09:00:00+07:00".into(),
+            priority: Priority::Emergency,
+            source: Source::Emergency,
+            started_at: utc("2026-10-07T09:00:00+07:00"),
             position_seconds: 1.0,
             duration_seconds: 30.0,
         });

@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use super::error::{ApiError, ApiResult};
 use super::{files, AppState, Caller};
 use crate::config::{Priority, Station};
-use crate::engine::{Command, EmergencyRequest, QueueRequest, QueuedView, Reply, Target};
+use crate::engine::{Command, EmergencyRequest, InZone, QueueRequest, QueuedView, Reply, Target};
 use crate::ledger::{Filter, Ledger};
 use crate::report::{self, Format};
 use crate::schedule;
@@ -114,18 +114,19 @@ pub async fn status(State(s): State<AppState>) -> Json<Value> {
     let station = s.current.get();
     let now = Utc::now();
     let next = next_occurrences(&s, &station, now);
+    let tz = station.timezone;
     Json(json!({
         "station": station.name,
         "timezone": station.timezone.name(),
         "now": rfc3339(now, station.timezone),
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": s.started.elapsed().as_secs(),
-        "airing": st.airing,
-        "queue": st.queue,
+        "airing": InZone::new(st.airing, tz),
+        "queue": InZone::new(st.queue, tz),
         "next": next,
         "output": st.output,
         "paused": st.paused,
-        "emergency": st.emergency,
+        "emergency": InZone::new(st.emergency, tz),
         "clock_suspect": st.clock_suspect,
     }))
 }
@@ -240,8 +241,9 @@ pub async fn bulletins(State(s): State<AppState>) -> ApiResult<Json<Value>> {
 
 // -- Queue -------------------------------------------------------------------
 
-pub async fn queue_list(State(s): State<AppState>) -> Json<Vec<QueuedView>> {
-    Json(s.handle.status.borrow().queue.clone())
+pub async fn queue_list(State(s): State<AppState>) -> Json<InZone<Vec<QueuedView>>> {
+    let queue = s.handle.status.borrow().queue.clone();
+    Json(InZone::new(queue, s.current.get().timezone))
 }
 
 #[derive(Debug, Deserialize)]
@@ -400,7 +402,8 @@ pub async fn queue_add(
             .map_err(Clone::clone),
     );
     let v = r?;
-    Ok((StatusCode::ACCEPTED, Json(v)).into_response())
+    let tz = s.current.get().timezone;
+    Ok((StatusCode::ACCEPTED, Json(InZone::new(v, tz))).into_response())
 }
 
 pub async fn queue_remove(
@@ -571,7 +574,8 @@ pub async fn emergency(
             .map_err(Clone::clone),
     );
     let (v, _) = r?;
-    Ok((StatusCode::ACCEPTED, Json(v)).into_response())
+    let tz = s.current.get().timezone;
+    Ok((StatusCode::ACCEPTED, Json(InZone::new(v, tz))).into_response())
 }
 
 pub async fn emergency_cancel(

@@ -124,7 +124,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                         Source::Operator,
                     )
                     .map(|e| {
-                        let view = QueuedView::of(&e, self.tz());
+                        let view = QueuedView::of(&e);
                         self.decided.insert(e.airing.occurrence.clone(), now);
                         self.enqueue(e);
                         view

@@ -110,7 +110,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             req.requested_by.clone(),
             Source::Emergency,
         )?;
-        let view = QueuedView::of(&e, self.tz());
+        let view = QueuedView::of(&e);
         self.repeat = req.repeat_every.map(|every| Repeat {
             target: req.target.clone(),
             every,

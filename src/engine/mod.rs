@@ -48,7 +48,7 @@ pub use emergency::EMERGENCY_STATE;
 pub use metrics::Metrics;
 pub use playout::{Cue, OutputState, PlayEnd, PlayEvent, Playout};
 pub use recorder::Recorder;
-pub use status::{AiringView, EmergencyView, QueuedView, Status};
+pub use status::{AiringView, EmergencyView, InZone, QueuedView, Status, ZonedView};
 
 use crate::config::Station;
 use crate::ledger::{Outcome, Source};

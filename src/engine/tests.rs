@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::playout::{FakeBehaviour, FakePlayout};
 use super::*;
-use crate::config::{load_str, LoadOptions};
+use crate::config::{load_str, LoadOptions, Priority};
 use crate::ledger::{AirtimeRow, Filter, Ledger};
 use crate::probe::AudioInfo;
 
@@ -267,7 +267,7 @@ async fn priority_goes_first_but_does_not_interrupt() {
         .await
         .unwrap();
     let view = rx.await.unwrap().unwrap();
-    assert_eq!(view.priority, "priority");
+    assert_eq!(view.priority, Priority::Priority);
     rig.run_for(5 * 60).await;
     assert_eq!(rig.played(), ["a.mp3", "pri.mp3", "b.mp3"]);
     let rows = rig.stop().await;
