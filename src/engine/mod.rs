@@ -39,7 +39,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use tokio::sync::{mpsc, watch};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 pub use audio_playout::AudioPlayout;
 pub use clock::{Clock, SystemClock, TestClock};
@@ -72,6 +72,23 @@ const MAX_BACKFILL: Duration = Duration::days(7);
 const PROGRESS_EVERY: f64 = 5.0;
 /// How often the watermark is saved.
 const ALIVE_EVERY: Duration = Duration::seconds(10);
+
+/// How long `Command::Shutdown` takes at most, from the engine receiving
+/// it to its task returning: what the daemon waits for. `loa run` exits
+/// within 2 s of SIGTERM (README); the rest is the process's own exit.
+pub const SHUTDOWN_BUDGET: std::time::Duration = std::time::Duration::from_millis(1900);
+/// Of it, the fade-out (at most `crate::audio::MAX_FADE` of audio, 0.5 s)
+/// and the playout's last events get this much...
+const STOP_BUDGET: std::time::Duration = std::time::Duration::from_millis(1000);
+/// ...and the ledger's final writes (the airing row closed, the watermark)
+/// at least this much, whatever the fade took: each commit is an fsync,
+/// which an SD card may take hundreds of milliseconds over. A fade that
+/// ends early leaves its rest to the writes.
+const FLUSH_BUDGET: std::time::Duration = std::time::Duration::from_millis(800);
+// What is left is for the command's trip to the engine and the task's end.
+const _: () = assert!(
+    STOP_BUDGET.as_millis() + FLUSH_BUDGET.as_millis() + 100 <= SHUTDOWN_BUDGET.as_millis()
+);
 
 /// How other tasks reach the engine.
 #[derive(Clone)]
@@ -112,6 +129,27 @@ pub struct Resume {
     /// The repeating emergency in force when the last run stopped (the
     /// ledger's `state` value `emergency`).
     pub emergency: Option<String>,
+}
+
+/// Why the engine's loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    /// `Command::Shutdown`.
+    Asked,
+    /// Every `Handle` was dropped.
+    Abandoned,
+    /// The playout's events ended: nothing will report what airs.
+    PlayoutGone,
+}
+
+impl Exit {
+    /// The reason recorded for what was airing.
+    fn reason(self) -> &'static str {
+        match self {
+            Exit::Asked | Exit::Abandoned => "daemon stopped",
+            Exit::PlayoutGone => "the audio output stopped reporting; engine stopped",
+        }
+    }
 }
 
 /// The longest grace of any item: how far back a restart looks.
@@ -204,8 +242,20 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         )
     }
 
-    /// Run until `Command::Shutdown` (or every handle is dropped).
+    /// Run until `Command::Shutdown`, every handle is dropped, or the
+    /// playout's events end; then shut down (the airing row closed, the
+    /// ledger flushed) whichever it was.
     pub async fn run(mut self) {
+        let exit = self.serve().await;
+        if exit == Exit::PlayoutGone {
+            error!("the playout stopped reporting events: the engine stops");
+        }
+        self.shutdown(exit).await;
+    }
+
+    /// The loop: decide, dispatch, publish, then wait for an event, a
+    /// command or the next thing due.
+    async fn serve(&mut self) -> Exit {
         loop {
             let now = self.clock.now();
             self.scan(now);
@@ -216,13 +266,11 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             tokio::select! {
                 ev = self.events.recv() => match ev {
                     Some(ev) => self.on_event(ev),
-                    None => break,
+                    None => return Exit::PlayoutGone,
                 },
                 cmd = self.commands.recv() => match cmd {
-                    Some(Command::Shutdown) | None => {
-                        self.shutdown().await;
-                        return;
-                    }
+                    Some(Command::Shutdown) => return Exit::Asked,
+                    None => return Exit::Abandoned,
                     Some(cmd) => self.on_command(cmd),
                 },
                 _ = tokio::time::sleep(wake) => {}
@@ -397,15 +445,17 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         }
     }
 
-    async fn shutdown(&mut self) {
+    /// Fade out what airs, close its row, save the watermark and flush the
+    /// ledger, within `SHUTDOWN_BUDGET`.
+    async fn shutdown(&mut self, exit: Exit) {
+        let deadlines = Deadlines::from(tokio::time::Instant::now());
         self.shutting_down = true;
         // Not saved: the ledger keeps the repeat for the next start.
         self.repeat = None;
-        self.stop_current("daemon stopped".to_string());
+        self.stop_current(exit.reason().to_string());
         // Wait (bounded) for the fade-out and the final events.
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(1500);
         while !self.line.is_empty() {
-            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+            match tokio::time::timeout_at(deadlines.stop, self.events.recv()).await {
                 Ok(Some(ev)) => self.on_event(ev),
                 _ => break,
             }
@@ -419,17 +469,44 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                     now,
                     c.aired,
                     Outcome::Interrupted,
-                    Some("daemon stopped".into()),
+                    Some(exit.reason().into()),
                 );
             }
         }
         self.recorder.alive(self.watermark());
         let recorder = self.recorder.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            recorder.flush(std::time::Duration::from_millis(400))
-        })
-        .await;
+        let budget = deadlines.flush_budget(tokio::time::Instant::now());
+        let flushed = tokio::task::spawn_blocking(move || recorder.flush(budget)).await;
+        if !matches!(flushed, Ok(true)) {
+            warn!(
+                budget_ms = budget.as_millis(),
+                "the ledger's last writes did not land before the daemon exits; the next start closes what they left open"
+            );
+        }
         info!("engine stopped");
+    }
+}
+
+/// When each part of the shutdown must be over, from its start.
+#[derive(Debug, Clone, Copy)]
+struct Deadlines {
+    /// The fade-out and the playout's last events.
+    stop: tokio::time::Instant,
+    /// The ledger's final writes.
+    flush: tokio::time::Instant,
+}
+
+impl Deadlines {
+    fn from(start: tokio::time::Instant) -> Deadlines {
+        Deadlines {
+            stop: start + STOP_BUDGET,
+            flush: start + STOP_BUDGET + FLUSH_BUDGET,
+        }
+    }
+
+    /// What the ledger's final writes may take from `now`.
+    fn flush_budget(&self, now: tokio::time::Instant) -> std::time::Duration {
+        self.flush.saturating_duration_since(now)
     }
 }
 

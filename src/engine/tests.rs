@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tokio::sync::{mpsc, oneshot};
@@ -104,7 +104,22 @@ struct Rig {
     tz: chrono_tz::Tz,
 }
 
-fn start(station: Station, clock: TestClock) -> Rig {
+/// An engine on `station` over `playout`, resumed from its ledger as the
+/// daemon does; not running yet.
+struct Parts<P: Playout> {
+    engine: Engine<TestClock, P>,
+    handle: Handle,
+    recorder: Recorder,
+    ledger: PathBuf,
+    tz: chrono_tz::Tz,
+}
+
+fn parts<P: Playout>(
+    station: Station,
+    clock: &TestClock,
+    playout: P,
+    events: mpsc::UnboundedReceiver<PlayEvent>,
+) -> Parts<P> {
     let path = station.ledger_path();
     let tz = station.timezone;
     let ledger = Ledger::open(&path, tz).unwrap();
@@ -115,25 +130,36 @@ fn start(station: Station, clock: TestClock) -> Rig {
         emergency: ledger.state("emergency").unwrap(),
     };
     let recorder = Recorder::start(ledger);
-    let (tx, rx) = mpsc::unbounded_channel();
-    let fake = FakePlayout::new(clock.clone(), tx);
     let (engine, handle) = Engine::new(
         Arc::new(station),
         clock.clone(),
-        fake.clone(),
-        rx,
+        playout,
+        events,
         recorder.clone(),
         resume,
     );
-    let task = tokio::spawn(engine.run());
+    Parts {
+        engine,
+        handle,
+        recorder,
+        ledger: path,
+        tz,
+    }
+}
+
+fn start(station: Station, clock: TestClock) -> Rig {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let fake = FakePlayout::new(clock.clone(), tx);
+    let p = parts(station, &clock, fake.clone(), rx);
+    let task = tokio::spawn(p.engine.run());
     Rig {
         clock,
         fake,
-        handle,
-        recorder,
+        handle: p.handle,
+        recorder: p.recorder,
         task,
-        ledger: path,
-        tz,
+        ledger: p.ledger,
+        tz: p.tz,
     }
 }
 
@@ -710,4 +736,140 @@ async fn refusals_name_what_was_not_there() {
     assert!(rig.handle.status.borrow().emergency.is_none());
     let rows = rig.stop().await;
     assert!(rows.is_empty(), "{:?}", outcomes(&rows));
+}
+
+/// A playout the test drives: it notes what it is asked and reports
+/// nothing by itself (the test sends the events).
+#[derive(Clone, Default)]
+struct Scripted {
+    cues: Arc<Mutex<Vec<Cue>>>,
+    stops: Arc<Mutex<Vec<u64>>>,
+}
+
+impl Scripted {
+    fn cue_of(&self, file: &str) -> u64 {
+        let cues = self.cues.lock().unwrap();
+        cues.iter()
+            .find(|c| c.path.ends_with(file))
+            .unwrap_or_else(|| panic!("{file} was not cued: {cues:?}"))
+            .id
+    }
+}
+
+impl Playout for Scripted {
+    fn cue(&mut self, cue: Cue) {
+        self.cues.lock().unwrap().push(cue);
+    }
+
+    fn stop(&mut self, cue: u64) {
+        self.stops.lock().unwrap().push(cue);
+    }
+
+    fn state(&self) -> OutputState {
+        OutputState::Idle
+    }
+}
+
+/// `a` (06:00) on the air for 12 s over a scripted playout.
+struct OnAir {
+    playout: Scripted,
+    handle: Handle,
+    task: tokio::task::JoinHandle<()>,
+    events: mpsc::UnboundedSender<PlayEvent>,
+    cue: u64,
+    ledger: PathBuf,
+    tz: chrono_tz::Tz,
+}
+
+async fn on_air(dir: &Path) -> OnAir {
+    let (events, rx) = mpsc::unbounded_channel();
+    let playout = Scripted::default();
+    let clock = TestClock::new(at(5, 59, 55));
+    let p = parts(station(dir, STATION), &clock, playout.clone(), rx);
+    let task = tokio::spawn(p.engine.run());
+    // Cued ahead of 06:00; the test starts it on time.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let cue = playout.cue_of("a.mp3");
+    events
+        .send(PlayEvent::Started {
+            cue,
+            at: at(6, 0, 0),
+        })
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+    events
+        .send(PlayEvent::Progress {
+            cue,
+            aired_seconds: 12.0,
+        })
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    OnAir {
+        playout,
+        handle: p.handle,
+        task,
+        events,
+        cue,
+        ledger: p.ledger,
+        tz: p.tz,
+    }
+}
+
+/// The one row of `a`, read without flushing the ledger first: what the
+/// engine's own flush landed.
+fn row_of_a(ledger: &Path, tz: chrono_tz::Tz) -> AirtimeRow {
+    let rows = rows(ledger, tz);
+    let a = by_bulletin(&rows, "a");
+    assert_eq!(a.len(), 1, "{:?}", outcomes(&rows));
+    a[0].clone()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_airing_row_is_closed_when_the_playout_events_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let air = on_air(dir.path()).await;
+    // The audio side goes away: no event will ever come again.
+    drop(air.events);
+    air.task.await.unwrap();
+    let a = row_of_a(&air.ledger, air.tz);
+    assert_eq!(a.outcome, Some(Outcome::Interrupted));
+    assert_eq!(
+        a.reason.as_deref(),
+        Some("the audio output stopped reporting; engine stopped")
+    );
+    assert_eq!(a.aired_seconds, 12.0);
+    assert!(air.handle.commands.is_closed(), "the engine is gone");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fade_that_never_ends_leaves_the_ledger_its_own_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let air = on_air(dir.path()).await;
+    let asked = tokio::time::Instant::now();
+    air.handle.commands.send(Command::Shutdown).await.unwrap();
+    air.task.await.unwrap();
+    let took = asked.elapsed();
+    assert!(took >= STOP_BUDGET && took <= SHUTDOWN_BUDGET, "{took:?}");
+    assert_eq!(*air.playout.stops.lock().unwrap(), [air.cue]);
+    let a = row_of_a(&air.ledger, air.tz);
+    assert_eq!(a.outcome, Some(Outcome::Interrupted));
+    assert_eq!(a.reason.as_deref(), Some("daemon stopped"));
+    assert_eq!(a.aired_seconds, 12.0);
+    drop(air.events);
+}
+
+#[test]
+fn the_ledger_keeps_its_budget_however_long_the_fade_takes() {
+    let start = tokio::time::Instant::now();
+    let d = Deadlines::from(start);
+    // A fade that used all of its time leaves the writes all of theirs...
+    assert_eq!(d.flush_budget(start + STOP_BUDGET), FLUSH_BUDGET);
+    // ...one that ended early leaves them its rest too.
+    let early = std::time::Duration::from_millis(300);
+    assert_eq!(
+        d.flush_budget(start + early),
+        STOP_BUDGET + FLUSH_BUDGET - early
+    );
+    assert!(STOP_BUDGET >= 2 * crate::audio::MAX_FADE);
+    assert!(SHUTDOWN_BUDGET < std::time::Duration::from_secs(2));
 }
