@@ -22,11 +22,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sd_notify::NotifyState;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::config::{Priority, Station};
-use crate::engine::{AudioPlayout, Command, OutputState, Playout, Status};
+use crate::engine::{AudioPlayout, OutputState, Pinger, Playout, Status};
 use crate::schedule;
 
 /// Whether the parts that make the station air still answer. The watchdog
@@ -59,18 +59,19 @@ impl Health {
 
 /// The running station as the watchdog sees it.
 ///
-/// The engine counts as alive when it answers a `Command::Ping` within
+/// The engine counts as alive when it answers a ping (its own line, not
+/// the command channel, so a backlog of commands is not a wedge) within
 /// `ENGINE_PING_TIMEOUT`: a crashed engine, one stuck in an endless
 /// `.await` or a loop, and a runtime with every worker stuck all stop the
 /// pings.
 pub struct StationLiveness {
-    commands: mpsc::Sender<Command>,
+    engine: Pinger,
     playout: AudioPlayout,
 }
 
 impl StationLiveness {
-    pub fn new(commands: mpsc::Sender<Command>, playout: AudioPlayout) -> Self {
-        StationLiveness { commands, playout }
+    pub fn new(engine: Pinger, playout: AudioPlayout) -> Self {
+        StationLiveness { engine, playout }
     }
 }
 
@@ -81,25 +82,7 @@ const ENGINE_PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 impl Liveness for StationLiveness {
     fn engine_alive(&self) -> bool {
         // Called from a blocking thread (see `Liveness`).
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        if self.commands.try_send(Command::Ping(tx)).is_err() {
-            // Closed, or 64 commands waiting: either way it does not turn.
-            return false;
-        }
-        let deadline = std::time::Instant::now() + ENGINE_PING_TIMEOUT;
-        let mut rx = rx;
-        loop {
-            match rx.try_recv() {
-                Ok(()) => return true,
-                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => return false,
-                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
-                    if std::time::Instant::now() >= deadline {
-                        return false;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-            }
-        }
+        self.engine.answers(ENGINE_PING_TIMEOUT)
     }
 
     fn audio_alive(&self) -> bool {
@@ -378,7 +361,7 @@ pub fn ready(running: &crate::daemon::Running) -> Systemd {
             every.as_millis()
         );
         let liveness = Wedge::from_env(StationLiveness::new(
-            running.handle.commands.clone(),
+            running.handle.ping.clone(),
             running.playout.clone(),
         ));
         tokio::spawn(watchdog(Arc::new(liveness), every, notifier.clone()));

@@ -1,12 +1,12 @@
-//! What other tasks ask of the engine, and how it answers: the commands
-//! and their typed refusals.
+//! What other tasks ask of the engine, and how it answers: the commands,
+//! their typed refusals, and the watchdog's separate ping line.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 
 use super::clock::Clock;
@@ -65,8 +65,6 @@ pub enum Command {
     /// Stop repeating the emergency and end it if it airs or waits.
     CancelEmergency(String, Reply<()>),
     Reload(Arc<Station>),
-    /// Answer at once: the watchdog's proof that the engine loop turns.
-    Ping(oneshot::Sender<()>),
     /// Fade out, close the row as `interrupted`, flush the ledger, return.
     Shutdown,
 }
@@ -109,6 +107,40 @@ impl fmt::Display for Refusal {
 }
 
 impl std::error::Error for Refusal {}
+
+/// The watchdog's line to the engine, apart from the commands: a backlog
+/// of commands (a full channel) is a busy engine, not a wedged one.
+#[derive(Clone)]
+pub struct Pinger {
+    pub(super) tx: mpsc::Sender<oneshot::Sender<()>>,
+}
+
+impl Pinger {
+    /// Whether the engine's loop answers within `timeout`. Blocks the
+    /// calling thread: call it from a blocking thread, never from the
+    /// runtime.
+    pub fn answers(&self, timeout: std::time::Duration) -> bool {
+        let (tx, mut rx) = oneshot::channel();
+        // Closed: the engine has stopped. Full: the ping before this one
+        // was never taken, so the loop has not turned since.
+        if self.tx.try_send(tx).is_err() {
+            return false;
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match rx.try_recv() {
+                Ok(()) => return true,
+                Err(oneshot::error::TryRecvError::Closed) => return false,
+                Err(oneshot::error::TryRecvError::Empty) => {
+                    if std::time::Instant::now() >= deadline {
+                        return false;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            }
+        }
+    }
+}
 
 impl<C: Clock, P: Playout> Engine<C, P> {
     pub(super) fn on_command(&mut self, cmd: Command) {
@@ -155,9 +187,6 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 let _ = reply.send(self.cancel_emergency(&by));
             }
             Command::Reload(station) => self.reload(station, now),
-            Command::Ping(reply) => {
-                let _ = reply.send(());
-            }
             Command::Shutdown => unreachable!("handled in run"),
         }
     }

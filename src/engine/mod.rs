@@ -38,12 +38,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info, warn};
 
 pub use audio_playout::AudioPlayout;
 pub use clock::{Clock, SystemClock, TestClock};
-pub use command::{Command, EmergencyRequest, QueueRequest, Refusal, Reply, Target};
+pub use command::{Command, EmergencyRequest, Pinger, QueueRequest, Refusal, Reply, Target};
 pub use emergency::EMERGENCY_STATE;
 pub use metrics::Metrics;
 pub use playout::{Cue, OutputState, PlayEnd, PlayEvent, Playout};
@@ -96,6 +96,8 @@ pub struct Handle {
     pub commands: mpsc::Sender<Command>,
     pub status: watch::Receiver<Status>,
     pub metrics: Arc<Metrics>,
+    /// The watchdog's proof that the loop turns (see `Pinger`).
+    pub ping: Pinger,
 }
 
 pub struct Engine<C: Clock, P: Playout> {
@@ -104,6 +106,7 @@ pub struct Engine<C: Clock, P: Playout> {
     playout: P,
     events: mpsc::UnboundedReceiver<PlayEvent>,
     commands: mpsc::Receiver<Command>,
+    pings: mpsc::Receiver<oneshot::Sender<()>>,
     status: watch::Sender<Status>,
     recorder: Recorder,
     queue: Queue,
@@ -199,6 +202,8 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         }
         let decided = resume.settled.keys().map(|k| (k.clone(), now)).collect();
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
+        // One ping at a time: one still waiting means the loop is stuck.
+        let (ping_tx, ping_rx) = mpsc::channel(1);
         let status = Status {
             airing: None,
             queue: Vec::new(),
@@ -215,6 +220,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             playout,
             events,
             commands: cmd_rx,
+            pings: ping_rx,
             status: status_tx,
             recorder,
             queue: Queue::default(),
@@ -238,6 +244,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 commands: cmd_tx,
                 status: status_rx,
                 metrics,
+                ping: Pinger { tx: ping_tx },
             },
         )
     }
@@ -254,7 +261,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
     }
 
     /// The loop: decide, dispatch, publish, then wait for an event, a
-    /// command or the next thing due.
+    /// command, a ping or the next thing due.
     async fn serve(&mut self) -> Exit {
         loop {
             let now = self.clock.now();
@@ -273,6 +280,9 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                     None => return Exit::Abandoned,
                     Some(cmd) => self.on_command(cmd),
                 },
+                Some(pong) = self.pings.recv() => {
+                    let _ = pong.send(());
+                }
                 _ = tokio::time::sleep(wake) => {}
             }
         }

@@ -873,3 +873,59 @@ fn the_ledger_keeps_its_budget_however_long_the_fade_takes() {
     assert!(STOP_BUDGET >= 2 * crate::audio::MAX_FADE);
     assert!(SHUTDOWN_BUDGET < std::time::Duration::from_secs(2));
 }
+
+/// An engine that exists but is not running, over a scripted playout
+/// (and the sender of its events, which keeps them open).
+fn idle_parts(dir: &Path) -> (Parts<Scripted>, mpsc::UnboundedSender<PlayEvent>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let clock = TestClock::new(at(12, 0, 0));
+    (
+        parts(station(dir, STATION), &clock, Scripted::default(), rx),
+        tx,
+    )
+}
+
+#[tokio::test]
+async fn a_full_command_channel_is_not_a_wedged_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, _events) = idle_parts(dir.path());
+    let mut waiting = 0;
+    while p
+        .handle
+        .commands
+        .try_send(Command::Resume("op".into()))
+        .is_ok()
+    {
+        waiting += 1;
+    }
+    assert_eq!(waiting, 64, "the command channel is full");
+    let ping = p.handle.ping.clone();
+    let alive =
+        tokio::task::spawn_blocking(move || ping.answers(std::time::Duration::from_secs(5)));
+    // The ping goes out while the commands are still all waiting.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let task = tokio::spawn(p.engine.run());
+    assert!(alive.await.unwrap(), "a busy engine is not a wedged one");
+    p.handle.commands.send(Command::Shutdown).await.unwrap();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn an_engine_that_does_not_turn_or_has_stopped_is_wedged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, _events) = idle_parts(dir.path());
+    let answers = |timeout_ms: u64| {
+        let ping = p.handle.ping.clone();
+        tokio::task::spawn_blocking(move || {
+            ping.answers(std::time::Duration::from_millis(timeout_ms))
+        })
+    };
+    assert!(!answers(100).await.unwrap(), "never polled: no answer");
+    drop(p.engine);
+    let asked = std::time::Instant::now();
+    assert!(!answers(5000).await.unwrap(), "stopped: no answer");
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(1),
+        "at once"
+    );
+}
