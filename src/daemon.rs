@@ -8,7 +8,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
@@ -158,7 +157,7 @@ pub async fn run(config_path: PathBuf, station: Station) -> Result<ExitCode> {
     systemd.stopping();
     server.abort();
     let _ = running.handle.commands.send(Command::Shutdown).await;
-    if tokio::time::timeout(Duration::from_millis(1900), running.engine)
+    if tokio::time::timeout(engine::SHUTDOWN_BUDGET, running.engine)
         .await
         .is_err()
     {

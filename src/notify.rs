@@ -22,11 +22,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sd_notify::NotifyState;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::config::{Priority, Station};
-use crate::engine::{AudioPlayout, Command, Handle, OutputState, Playout, Status};
+use crate::engine::{AudioPlayout, Handle, OutputState, Pinger, Playout, Status};
 use crate::schedule;
 use crate::station::CurrentStation;
 
@@ -60,18 +60,19 @@ impl Health {
 
 /// The running station as the watchdog sees it.
 ///
-/// The engine counts as alive when it answers a `Command::Ping` within
+/// The engine counts as alive when it answers a ping (its own line, not
+/// the command channel, so a backlog of commands is not a wedge) within
 /// `ENGINE_PING_TIMEOUT`: a crashed engine, one stuck in an endless
 /// `.await` or a loop, and a runtime with every worker stuck all stop the
 /// pings.
 pub struct StationLiveness {
-    commands: mpsc::Sender<Command>,
+    engine: Pinger,
     playout: AudioPlayout,
 }
 
 impl StationLiveness {
-    pub fn new(commands: mpsc::Sender<Command>, playout: AudioPlayout) -> Self {
-        StationLiveness { commands, playout }
+    pub fn new(engine: Pinger, playout: AudioPlayout) -> Self {
+        StationLiveness { engine, playout }
     }
 }
 
@@ -82,25 +83,7 @@ const ENGINE_PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 impl Liveness for StationLiveness {
     fn engine_alive(&self) -> bool {
         // Called from a blocking thread (see `Liveness`).
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        if self.commands.try_send(Command::Ping(tx)).is_err() {
-            // Closed, or 64 commands waiting: either way it does not turn.
-            return false;
-        }
-        let deadline = std::time::Instant::now() + ENGINE_PING_TIMEOUT;
-        let mut rx = rx;
-        loop {
-            match rx.try_recv() {
-                Ok(()) => return true,
-                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => return false,
-                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
-                    if std::time::Instant::now() >= deadline {
-                        return false;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-            }
-        }
+        self.engine.answers(ENGINE_PING_TIMEOUT)
     }
 
     fn audio_alive(&self) -> bool {
@@ -249,7 +232,7 @@ const MAX_REASON_CHARS: usize = 120;
 pub fn status_line(status: &Status, station: &Station, now: DateTime<Utc>) -> String {
     let mut line = if let Some(a) = &status.airing {
         let mut s = format!("Đang phát: {}", one_line(&a.title));
-        if a.priority == Priority::Emergency.as_str() {
+        if a.priority == Priority::Emergency {
             s.push_str(" (khẩn cấp)");
         }
         s
@@ -284,12 +267,7 @@ fn next_up(
     let queued = status
         .queue
         .iter()
-        .filter_map(|q| {
-            let at = DateTime::parse_from_rfc3339(&q.at)
-                .ok()?
-                .with_timezone(&Utc);
-            Some((q.title.clone(), at))
-        })
+        .map(|q| (q.title.clone(), q.at))
         .min_by_key(|(_, at)| *at);
     let planned = [1, NEXT_HORIZON_DAYS].iter().find_map(|&days| {
         schedule::schedule(station, now, now + chrono::Duration::days(days))
@@ -383,10 +361,7 @@ pub fn ready(handle: &Handle, current: &CurrentStation, playout: &AudioPlayout) 
             timeout.as_secs_f64(),
             every.as_millis()
         );
-        let liveness = Wedge::from_env(StationLiveness::new(
-            handle.commands.clone(),
-            playout.clone(),
-        ));
+        let liveness = Wedge::from_env(StationLiveness::new(handle.ping.clone(), playout.clone()));
         tokio::spawn(watchdog(Arc::new(liveness), every, notifier.clone()));
     }
     Systemd {
@@ -411,6 +386,7 @@ mod tests {
     use std::sync::Mutex;
 
     use crate::engine::{AiringView, QueuedView};
+    use crate::ledger::Source;
 
     struct Fake {
         engine: AtomicBool,
@@ -574,9 +550,9 @@ at = ["17:00"]
             occurrence: "x".into(),
             bulletin: "x".into(),
             title: "Thông báo họp dân".into(),
-            priority: "normal",
-            source: "operator",
-            at: "2026-10-07T09:30:15+07:00".into(),
+            priority: Priority::Normal,
+            source: Source::Operator,
+            at: utc("2026-10-07T09:30:15+07:00"),
             planned_seconds: 10.0,
             requested_by: None,
         });
@@ -598,9 +574,9 @@ at = ["17:00"]
             bulletin: "b".into(),
             title: "Cảnh báo bão".into(),
             program: None,
-            priority: "emergency",
-            source: "emergency",
-            started_at: "2026-10-07T09:00:00+07:00".into(),
+            priority: Priority::Emergency,
+            source: Source::Emergency,
+            started_at: utc("2026-10-07T09:00:00+07:00"),
             position_seconds: 1.0,
             duration_seconds: 30.0,
         });

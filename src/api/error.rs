@@ -13,6 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
+use crate::engine::Refusal;
+use crate::ledger::LedgerError;
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ApiError {
     #[serde(skip)]
@@ -135,5 +138,111 @@ impl From<PathRejection> for ApiError {
             "bad_path",
             format!("Đường dẫn sai / bad path parameter: {}", r.body_text()),
         )
+    }
+}
+
+/// The engine's refusals, each with its status and code; where the API
+/// has a route that shows what exists, the message points to it.
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::UnknownBulletin(_) => ApiError::not_found(
+                "unknown_bulletin",
+                format!("{r}; see GET /api/v1/bulletins"),
+            ),
+            Refusal::NotInQueue(_) => {
+                ApiError::not_found("unknown_entry", format!("{r}: see GET /api/v1/queue"))
+            }
+            Refusal::NothingAiring => ApiError::conflict("nothing_airing", r.to_string()),
+            Refusal::NoEmergency => ApiError::conflict("no_emergency", r.to_string()),
+        }
+    }
+}
+
+/// A ledger that cannot be read is the station's trouble, not the
+/// request's: the message says what failed and what to do about it.
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            // Another writer holds it for a moment: try again.
+            LedgerError::Busy(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ledger_busy",
+                e.to_string(),
+            ),
+            LedgerError::DiskFull(_) => {
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "disk_full", e.to_string())
+            }
+            _ => ApiError::internal(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(e: ApiError) -> (u16, &'static str, String) {
+        (e.status.as_u16(), e.error, e.message)
+    }
+
+    /// The engine's refusals answer as they did when the API told them
+    /// apart by their text.
+    #[test]
+    fn each_refusal_has_its_status_code_and_message() {
+        assert_eq!(
+            answer(Refusal::UnknownBulletin("nope".into()).into()),
+            (
+                404,
+                "unknown_bulletin",
+                "Không tìm thấy bản tin / no bulletin with id \"nope\"; see GET /api/v1/bulletins"
+                    .into()
+            )
+        );
+        assert_eq!(
+            answer(Refusal::NotInQueue(42).into()),
+            (
+                404,
+                "unknown_entry",
+                "Không có trong hàng đợi / no waiting entry with id 42 (already airing or aired?): \
+                 see GET /api/v1/queue"
+                    .into()
+            )
+        );
+        assert_eq!(
+            answer(Refusal::NothingAiring.into()),
+            (
+                409,
+                "nothing_airing",
+                "Không có gì đang phát / nothing airs now, so nothing was skipped".into()
+            )
+        );
+        assert_eq!(
+            answer(Refusal::NoEmergency.into()),
+            (
+                409,
+                "no_emergency",
+                "Không có phát khẩn cấp / no emergency airs, waits or repeats".into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_ledger_error_is_the_stations_trouble_with_its_whole_text() {
+        use crate::ledger::ErrorContext;
+        let ctx = || ErrorContext {
+            path: "/var/lib/loa/airtime.db".into(),
+            action: "read airtime",
+            cause: "database is locked".into(),
+        };
+        let busy = LedgerError::Busy(ctx());
+        let text = busy.to_string();
+        assert_eq!(answer(busy.into()), (503, "ledger_busy", text));
+        let full = LedgerError::DiskFull(ctx());
+        let text = full.to_string();
+        assert_eq!(answer(full.into()), (507, "disk_full", text));
+        let corrupt = LedgerError::Corrupt(ctx());
+        let text = corrupt.to_string();
+        assert_eq!(answer(corrupt.into()), (500, "internal", text));
     }
 }

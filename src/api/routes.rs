@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use super::error::{ApiError, ApiResult};
 use super::{files, AppState, Caller};
 use crate::config::{Priority, Station};
-use crate::engine::{Command, EmergencyRequest, QueueRequest, QueuedView, Target};
+use crate::engine::{Command, EmergencyRequest, InZone, QueueRequest, QueuedView, Reply, Target};
 use crate::ledger::{Filter, Ledger};
 use crate::range::{self, RangeError};
 use crate::report::{self, Format};
@@ -45,15 +45,16 @@ fn engine_gone() -> ApiError {
     )
 }
 
-/// Send a command that replies, and wait (bounded) for the reply.
-async fn ask<T>(s: &AppState, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> ApiResult<T> {
+/// Send a command that replies, and wait (bounded) for the reply: what
+/// the engine did, or its refusal as an API error.
+async fn ask<T>(s: &AppState, make: impl FnOnce(Reply<T>) -> Command) -> ApiResult<T> {
     let (tx, rx) = oneshot::channel();
     let sent = tokio::time::timeout(ENGINE_TIMEOUT, s.handle.commands.send(make(tx))).await;
     if !matches!(sent, Ok(Ok(()))) {
         return Err(engine_gone());
     }
     match tokio::time::timeout(ENGINE_TIMEOUT, rx).await {
-        Ok(Ok(v)) => Ok(v),
+        Ok(Ok(reply)) => Ok(reply?),
         _ => Err(engine_gone()),
     }
 }
@@ -116,18 +117,19 @@ pub async fn status(State(s): State<AppState>) -> Json<Value> {
     let station = s.current.get();
     let now = Utc::now();
     let next = next_occurrences(&s, &station, now);
+    let tz = station.timezone;
     Json(json!({
         "station": station.name,
         "timezone": station.timezone.name(),
         "now": rfc3339(now, station.timezone),
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": s.started.elapsed().as_secs(),
-        "airing": st.airing,
-        "queue": st.queue,
+        "airing": InZone::new(st.airing, tz),
+        "queue": InZone::new(st.queue, tz),
         "next": next,
         "output": st.output,
         "paused": st.paused,
-        "emergency": st.emergency,
+        "emergency": InZone::new(st.emergency, tz),
         "clock_suspect": st.clock_suspect,
     }))
 }
@@ -244,8 +246,9 @@ pub async fn bulletins(State(s): State<AppState>) -> ApiResult<Json<Value>> {
 
 // -- Queue -------------------------------------------------------------------
 
-pub async fn queue_list(State(s): State<AppState>) -> Json<Vec<QueuedView>> {
-    Json(s.handle.status.borrow().queue.clone())
+pub async fn queue_list(State(s): State<AppState>) -> Json<InZone<Vec<QueuedView>>> {
+    let queue = s.handle.status.borrow().queue.clone();
+    Json(InZone::new(queue, s.current.get().timezone))
 }
 
 #[derive(Debug, Deserialize)]
@@ -352,18 +355,6 @@ fn parse_priority(p: Option<&str>) -> ApiResult<Option<Priority>> {
     }
 }
 
-/// The engine's refusal of an operator entry, as an API error.
-fn engine_refusal(msg: String) -> ApiError {
-    if msg.starts_with("no bulletin") {
-        ApiError::not_found(
-            "unknown_bulletin",
-            format!("Không tìm thấy bản tin / {msg}"),
-        )
-    } else {
-        ApiError::unprocessable("refused", msg)
-    }
-}
-
 pub async fn queue_add(
     State(s): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -404,9 +395,7 @@ pub async fn queue_add(
             at,
             requested_by: Some(caller.name.clone()),
         };
-        ask(&s, |tx| Command::Queue(req, tx))
-            .await?
-            .map_err(engine_refusal)
+        ask(&s, |tx| Command::Queue(req, tx)).await
     }
     .await;
     s.audit(
@@ -418,7 +407,8 @@ pub async fn queue_add(
             .map_err(Clone::clone),
     );
     let v = r?;
-    Ok((StatusCode::ACCEPTED, Json(v)).into_response())
+    let tz = s.current.get().timezone;
+    Ok((StatusCode::ACCEPTED, Json(InZone::new(v, tz))).into_response())
 }
 
 pub async fn queue_remove(
@@ -427,20 +417,9 @@ pub async fn queue_remove(
     id: Result<Path<u64>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
     let Path(id) = id?;
-    let r = async {
-        if ask(&s, |tx| Command::Dequeue(id, tx)).await? {
-            Ok(format!("removed {id}"))
-        } else {
-            Err(ApiError::not_found(
-                "unknown_entry",
-                format!(
-                    "Không có trong hàng đợi / no waiting entry with id {id} (already airing or \
-                     aired?): see GET /api/v1/queue"
-                ),
-            ))
-        }
-    }
-    .await;
+    let r = ask(&s, |tx| Command::Dequeue(id, tx))
+        .await
+        .map(|()| format!("removed {id}"));
     s.audit(&caller, "dequeue", &format!("id={id}"), &r);
     r?;
     Ok(Json(json!({ "removed": id })))
@@ -453,14 +432,7 @@ pub async fn skip(
     Extension(caller): Extension<Caller>,
 ) -> ApiResult<Json<Value>> {
     let by = format!("token {}", caller.name);
-    let r = match ask(&s, |tx| Command::Skip(by, tx)).await {
-        Ok(Some(title)) => Ok(title),
-        Ok(None) => Err(ApiError::conflict(
-            "nothing_airing",
-            "Không có gì đang phát / nothing airs now, so nothing was skipped",
-        )),
-        Err(e) => Err(e),
-    };
+    let r = ask(&s, |tx| Command::Skip(by, tx)).await;
     s.audit(&caller, "skip", "", &r);
     Ok(Json(json!({ "skipped": r? })))
 }
@@ -613,9 +585,7 @@ pub async fn emergency(
             until,
             requested_by: Some(caller.name.clone()),
         };
-        let v = ask(&s, |tx| Command::Emergency(req, tx))
-            .await?
-            .map_err(engine_refusal)?;
+        let v = ask(&s, |tx| Command::Emergency(req, tx)).await?;
         Ok((v, what))
     }
     .await;
@@ -628,7 +598,8 @@ pub async fn emergency(
             .map_err(Clone::clone),
     );
     let (v, _) = r?;
-    Ok((StatusCode::ACCEPTED, Json(v)).into_response())
+    let tz = s.current.get().timezone;
+    Ok((StatusCode::ACCEPTED, Json(InZone::new(v, tz))).into_response())
 }
 
 pub async fn emergency_cancel(
@@ -636,14 +607,9 @@ pub async fn emergency_cancel(
     Extension(caller): Extension<Caller>,
 ) -> ApiResult<Json<Value>> {
     let by = format!("token {}", caller.name);
-    let r = match ask(&s, |tx| Command::CancelEmergency(by, tx)).await {
-        Ok(true) => Ok("cancelled".to_string()),
-        Ok(false) => Err(ApiError::conflict(
-            "no_emergency",
-            "Không có phát khẩn cấp / no emergency airs, waits or repeats",
-        )),
-        Err(e) => Err(e),
-    };
+    let r = ask(&s, |tx| Command::CancelEmergency(by, tx))
+        .await
+        .map(|()| "cancelled".to_string());
     s.audit(&caller, "cancel_emergency", "", &r);
     r?;
     Ok(Json(json!({ "cancelled": true })))
@@ -727,8 +693,7 @@ fn open_ledger(station: &Station) -> ApiResult<Ledger> {
 
 /// Refuse a campaign named nowhere, as `loa report` does.
 fn check_campaign(station: &Station, ledger: &Ledger, id: Option<&str>) -> ApiResult<()> {
-    report::check_campaign(ledger, &station.campaigns, id)
-        .map_err(|e| ApiError::internal(e.to_string()))?
+    report::check_campaign(ledger, &station.campaigns, id)?
         .map_err(|e| ApiError::not_found("unknown_campaign", format!("Không có chiến dịch / {e}")))
 }
 
@@ -777,13 +742,11 @@ pub async fn airtime(
     blocking(move || {
         let ledger = open_ledger(&station)?;
         check_campaign(&station, &ledger, q.campaign.as_deref())?;
-        let rows = ledger
-            .rows(&Filter {
-                from: Some(from),
-                to: Some(to),
-                campaign: q.campaign.clone(),
-            })
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let rows = ledger.rows(&Filter {
+            from: Some(from),
+            to: Some(to),
+            campaign: q.campaign.clone(),
+        })?;
         let name = format!(
             "airtime-{}-{}",
             day(from, &station),
@@ -811,8 +774,7 @@ pub async fn report(
             to,
             campaign: q.campaign.clone(),
         };
-        let r = report::report(&ledger, &station.campaigns, &filter)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let r = report::report(&ledger, &station.campaigns, &filter)?;
         let name = match (from, to) {
             (Some(a), Some(b)) => format!(
                 "bao-cao-{}-{}",
@@ -851,9 +813,7 @@ pub async fn audit(
         // Read what was just written: actions are audited asynchronously.
         recorder.flush(StdDuration::from_millis(500));
         let ledger = open_ledger(&station)?;
-        let rows = ledger
-            .audit_rows(Some(from), to)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let rows = ledger.audit_rows(Some(from), to)?;
         Ok(Json(serde_json::to_value(rows).unwrap_or_default()))
     })
     .await

@@ -4,14 +4,14 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::playout::{FakeBehaviour, FakePlayout};
 use super::*;
-use crate::config::{load_str, AudioFiles};
+use crate::config::{load_str, AudioFiles, Priority};
 use crate::ledger::{AirtimeRow, Filter, Ledger};
 use crate::probe::AudioInfo;
 
@@ -97,7 +97,22 @@ struct Rig {
     tz: chrono_tz::Tz,
 }
 
-fn start(station: Station, clock: TestClock) -> Rig {
+/// An engine on `station` over `playout`, resumed from its ledger as the
+/// daemon does; not running yet.
+struct Parts<P: Playout> {
+    engine: Engine<TestClock, P>,
+    handle: Handle,
+    recorder: Recorder,
+    ledger: PathBuf,
+    tz: chrono_tz::Tz,
+}
+
+fn parts<P: Playout>(
+    station: Station,
+    clock: &TestClock,
+    playout: P,
+    events: mpsc::UnboundedReceiver<PlayEvent>,
+) -> Parts<P> {
     let path = station.ledger_path();
     let tz = station.timezone;
     let ledger = Ledger::open(&path, tz).unwrap();
@@ -108,26 +123,44 @@ fn start(station: Station, clock: TestClock) -> Rig {
         emergency: ledger.state("emergency").unwrap(),
     };
     let recorder = Recorder::start(ledger);
-    let (tx, rx) = mpsc::unbounded_channel();
-    let fake = FakePlayout::new(clock.clone(), tx);
     let (engine, handle) = Engine::new(
         Arc::new(station),
         clock.clone(),
-        fake.clone(),
-        rx,
+        playout,
+        events,
         recorder.clone(),
         resume,
     );
-    let task = tokio::spawn(engine.run());
-    Rig {
-        clock,
-        fake,
+    Parts {
+        engine,
         handle,
         recorder,
-        task,
         ledger: path,
         tz,
     }
+}
+
+fn start(station: Station, clock: TestClock) -> Rig {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let fake = FakePlayout::new(clock.clone(), tx);
+    let p = parts(station, &clock, fake.clone(), rx);
+    let task = tokio::spawn(p.engine.run());
+    Rig {
+        clock,
+        fake,
+        handle: p.handle,
+        recorder: p.recorder,
+        task,
+        ledger: p.ledger,
+        tz: p.tz,
+    }
+}
+
+/// Send a command that replies and wait for the reply.
+async fn ask<T>(handle: &Handle, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, Refusal> {
+    let (tx, rx) = oneshot::channel();
+    handle.commands.send(make(tx)).await.unwrap();
+    rx.await.unwrap()
 }
 
 impl Rig {
@@ -253,7 +286,7 @@ async fn priority_goes_first_but_does_not_interrupt() {
         .await
         .unwrap();
     let view = rx.await.unwrap().unwrap();
-    assert_eq!(view.priority, "priority");
+    assert_eq!(view.priority, Priority::Priority);
     rig.run_for(5 * 60).await;
     assert_eq!(rig.played(), ["a.mp3", "pri.mp3", "b.mp3"]);
     let rows = rig.stop().await;
@@ -499,7 +532,7 @@ async fn skip_ends_the_item_and_the_next_one_airs() {
         .send(Command::Skip("op".into(), tx))
         .await
         .unwrap();
-    assert_eq!(rx.await.unwrap().as_deref(), Some("A"));
+    assert_eq!(rx.await.unwrap().as_deref(), Ok("A"));
     rig.run_for(60).await;
     let rows = rig.stop().await;
     assert_eq!(
@@ -566,14 +599,14 @@ async fn a_dequeued_occurrence_is_recorded_skipped_not_forgotten() {
         .send(Command::Dequeue(b.id, tx))
         .await
         .unwrap();
-    assert!(rx.await.unwrap());
+    assert_eq!(rx.await.unwrap(), Ok(()));
     rig.run_for(120).await;
     assert_eq!(rig.played(), ["a.mp3"]);
     let rows = rig.stop().await;
     let b = by_bulletin(&rows, "b");
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].outcome, Some(Outcome::Skipped));
-    assert_eq!(b[0].reason.as_deref(), Some(DEQUEUED));
+    assert_eq!(b[0].reason.as_deref(), Some(super::queue::DEQUEUED));
 }
 
 #[tokio::test(start_paused = true)]
@@ -652,4 +685,240 @@ async fn a_short_lived_first_run_still_leaves_a_watermark_nothing_is_lost() {
     let b = by_bulletin(&rows, "b");
     assert_eq!(b.len(), 1, "b has no row: {:?}", outcomes(&rows));
     assert_eq!(b[0].outcome, Some(Outcome::Missed));
+}
+
+#[tokio::test(start_paused = true)]
+async fn refusals_name_what_was_not_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 0, 0)));
+    let nope = || Target::Bulletin("nope".into());
+    let queued = ask(&rig.handle, |tx| {
+        let req = QueueRequest {
+            target: nope(),
+            priority: None,
+            at: None,
+            requested_by: None,
+        };
+        Command::Queue(req, tx)
+    })
+    .await;
+    assert_eq!(queued, Err(Refusal::UnknownBulletin("nope".into())));
+    let emergency = ask(&rig.handle, |tx| {
+        let req = EmergencyRequest {
+            target: nope(),
+            repeat_every: Some(Duration::minutes(30)),
+            until: None,
+            requested_by: None,
+        };
+        Command::Emergency(req, tx)
+    })
+    .await;
+    assert_eq!(emergency, Err(Refusal::UnknownBulletin("nope".into())));
+    assert_eq!(
+        ask(&rig.handle, |tx| Command::Dequeue(999, tx)).await,
+        Err(Refusal::NotInQueue(999))
+    );
+    assert_eq!(
+        ask(&rig.handle, |tx| Command::Skip("op".into(), tx)).await,
+        Err(Refusal::NothingAiring)
+    );
+    assert_eq!(
+        ask(&rig.handle, |tx| Command::CancelEmergency("op".into(), tx)).await,
+        Err(Refusal::NoEmergency)
+    );
+    assert!(rig.handle.status.borrow().emergency.is_none());
+    let rows = rig.stop().await;
+    assert!(rows.is_empty(), "{:?}", outcomes(&rows));
+}
+
+/// A playout the test drives: it notes what it is asked and reports
+/// nothing by itself (the test sends the events).
+#[derive(Clone, Default)]
+struct Scripted {
+    cues: Arc<Mutex<Vec<Cue>>>,
+    stops: Arc<Mutex<Vec<u64>>>,
+}
+
+impl Scripted {
+    fn cue_of(&self, file: &str) -> u64 {
+        let cues = self.cues.lock().unwrap();
+        cues.iter()
+            .find(|c| c.path.ends_with(file))
+            .unwrap_or_else(|| panic!("{file} was not cued: {cues:?}"))
+            .id
+    }
+}
+
+impl Playout for Scripted {
+    fn cue(&mut self, cue: Cue) {
+        self.cues.lock().unwrap().push(cue);
+    }
+
+    fn stop(&mut self, cue: u64) {
+        self.stops.lock().unwrap().push(cue);
+    }
+
+    fn state(&self) -> OutputState {
+        OutputState::Idle
+    }
+}
+
+/// `a` (06:00) on the air for 12 s over a scripted playout.
+struct OnAir {
+    playout: Scripted,
+    handle: Handle,
+    task: tokio::task::JoinHandle<()>,
+    events: mpsc::UnboundedSender<PlayEvent>,
+    cue: u64,
+    ledger: PathBuf,
+    tz: chrono_tz::Tz,
+}
+
+async fn on_air(dir: &Path) -> OnAir {
+    let (events, rx) = mpsc::unbounded_channel();
+    let playout = Scripted::default();
+    let clock = TestClock::new(at(5, 59, 55));
+    let p = parts(station(dir, STATION), &clock, playout.clone(), rx);
+    let task = tokio::spawn(p.engine.run());
+    // Cued ahead of 06:00; the test starts it on time.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let cue = playout.cue_of("a.mp3");
+    events
+        .send(PlayEvent::Started {
+            cue,
+            at: at(6, 0, 0),
+        })
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+    events
+        .send(PlayEvent::Progress {
+            cue,
+            aired_seconds: 12.0,
+        })
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    OnAir {
+        playout,
+        handle: p.handle,
+        task,
+        events,
+        cue,
+        ledger: p.ledger,
+        tz: p.tz,
+    }
+}
+
+/// The one row of `a`, read without flushing the ledger first: what the
+/// engine's own flush landed.
+fn row_of_a(ledger: &Path, tz: chrono_tz::Tz) -> AirtimeRow {
+    let rows = rows(ledger, tz);
+    let a = by_bulletin(&rows, "a");
+    assert_eq!(a.len(), 1, "{:?}", outcomes(&rows));
+    a[0].clone()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_airing_row_is_closed_when_the_playout_events_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let air = on_air(dir.path()).await;
+    // The audio side goes away: no event will ever come again.
+    drop(air.events);
+    air.task.await.unwrap();
+    let a = row_of_a(&air.ledger, air.tz);
+    assert_eq!(a.outcome, Some(Outcome::Interrupted));
+    assert_eq!(
+        a.reason.as_deref(),
+        Some("the audio output stopped reporting; engine stopped")
+    );
+    assert_eq!(a.aired_seconds, 12.0);
+    assert!(air.handle.commands.is_closed(), "the engine is gone");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fade_that_never_ends_leaves_the_ledger_its_own_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let air = on_air(dir.path()).await;
+    let asked = tokio::time::Instant::now();
+    air.handle.commands.send(Command::Shutdown).await.unwrap();
+    air.task.await.unwrap();
+    let took = asked.elapsed();
+    assert!(took >= STOP_BUDGET && took <= SHUTDOWN_BUDGET, "{took:?}");
+    assert_eq!(*air.playout.stops.lock().unwrap(), [air.cue]);
+    let a = row_of_a(&air.ledger, air.tz);
+    assert_eq!(a.outcome, Some(Outcome::Interrupted));
+    assert_eq!(a.reason.as_deref(), Some("daemon stopped"));
+    assert_eq!(a.aired_seconds, 12.0);
+    drop(air.events);
+}
+
+#[test]
+fn the_ledger_keeps_its_budget_however_long_the_fade_takes() {
+    let start = tokio::time::Instant::now();
+    let d = Deadlines::from(start);
+    // A fade that used all of its time leaves the writes all of theirs...
+    assert_eq!(d.flush_budget(start + STOP_BUDGET), FLUSH_BUDGET);
+    // ...one that ended early leaves them its rest too.
+    let early = std::time::Duration::from_millis(300);
+    assert_eq!(
+        d.flush_budget(start + early),
+        STOP_BUDGET + FLUSH_BUDGET - early
+    );
+    assert!(STOP_BUDGET >= 2 * crate::audio::MAX_FADE);
+    assert!(SHUTDOWN_BUDGET < std::time::Duration::from_secs(2));
+}
+
+/// An engine that exists but is not running, over a scripted playout
+/// (and the sender of its events, which keeps them open).
+fn idle_parts(dir: &Path) -> (Parts<Scripted>, mpsc::UnboundedSender<PlayEvent>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let clock = TestClock::new(at(12, 0, 0));
+    (
+        parts(station(dir, STATION), &clock, Scripted::default(), rx),
+        tx,
+    )
+}
+
+#[tokio::test]
+async fn a_full_command_channel_is_not_a_wedged_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, _events) = idle_parts(dir.path());
+    let mut waiting = 0;
+    while p
+        .handle
+        .commands
+        .try_send(Command::Resume("op".into()))
+        .is_ok()
+    {
+        waiting += 1;
+    }
+    assert_eq!(waiting, 64, "the command channel is full");
+    let ping = p.handle.ping.clone();
+    let alive =
+        tokio::task::spawn_blocking(move || ping.answers(std::time::Duration::from_secs(5)));
+    // The ping goes out while the commands are still all waiting.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let task = tokio::spawn(p.engine.run());
+    assert!(alive.await.unwrap(), "a busy engine is not a wedged one");
+    p.handle.commands.send(Command::Shutdown).await.unwrap();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn an_engine_that_does_not_turn_or_has_stopped_is_wedged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, _events) = idle_parts(dir.path());
+    let answers = |timeout_ms: u64| {
+        let ping = p.handle.ping.clone();
+        tokio::task::spawn_blocking(move || {
+            ping.answers(std::time::Duration::from_millis(timeout_ms))
+        })
+    };
+    assert!(!answers(100).await.unwrap(), "never polled: no answer");
+    drop(p.engine);
+    let asked = std::time::Instant::now();
+    assert!(!answers(5000).await.unwrap(), "stopped: no answer");
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(1),
+        "at once"
+    );
 }

@@ -1,0 +1,257 @@
+//! What other tasks ask of the engine, and how it answers: the commands,
+//! their typed refusals, and the watchdog's separate ping line.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use tokio::sync::{mpsc, oneshot};
+use tracing::info;
+
+use super::clock::Clock;
+use super::playout::Playout;
+use super::queue::{Audio, Entry, DEQUEUED};
+use super::status::QueuedView;
+use super::Engine;
+use crate::config::{Priority, Station, DEFAULT_GRACE_SECONDS};
+use crate::ledger::{Outcome, Source};
+use crate::schedule::OccurrenceKey;
+
+/// What an operator asks to air.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A bulletin of the station file, by id.
+    Bulletin(String),
+    /// A file in `audio_dir` (already checked and probed by the caller).
+    File {
+        file: String,
+        path: PathBuf,
+        seconds: f64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueRequest {
+    pub target: Target,
+    /// Default: the bulletin's own priority (normal for files).
+    pub priority: Option<Priority>,
+    /// Default: now.
+    pub at: Option<DateTime<Utc>>,
+    pub requested_by: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmergencyRequest {
+    pub target: Target,
+    /// Air again this often until `until`.
+    pub repeat_every: Option<Duration>,
+    pub until: Option<DateTime<Utc>>,
+    pub requested_by: Option<String>,
+}
+
+/// Where the engine answers a command: what was done, or why not.
+pub type Reply<T> = oneshot::Sender<Result<T, Refusal>>;
+
+pub enum Command {
+    Queue(QueueRequest, Reply<QueuedView>),
+    /// Take a waiting entry out of the queue, by id.
+    Dequeue(u64, Reply<()>),
+    /// End what airs; replies with its title.
+    Skip(String, Reply<String>),
+    Pause(String),
+    Resume(String),
+    Emergency(EmergencyRequest, Reply<QueuedView>),
+    /// Stop repeating the emergency and end it if it airs or waits.
+    CancelEmergency(String, Reply<()>),
+    Reload(Arc<Station>),
+    /// Fade out, close the row as `interrupted`, flush the ledger, return.
+    Shutdown,
+}
+
+/// Why the engine did not do what a command asked. `Display` is the
+/// operator's message, Vietnamese first; it names no API route (the API
+/// adds its own hints).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No bulletin with this id in the station file as the engine runs it
+    /// (a reload may have removed it since the request was checked).
+    UnknownBulletin(String),
+    /// No waiting entry with this id: already airing, aired, or never
+    /// queued.
+    NotInQueue(u64),
+    /// Nothing airs, so nothing was skipped.
+    NothingAiring,
+    /// No emergency airs, waits or repeats, so nothing was cancelled.
+    NoEmergency,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::UnknownBulletin(id) => {
+                write!(f, "Không tìm thấy bản tin / no bulletin with id \"{id}\"")
+            }
+            Refusal::NotInQueue(id) => write!(
+                f,
+                "Không có trong hàng đợi / no waiting entry with id {id} (already airing or aired?)"
+            ),
+            Refusal::NothingAiring => {
+                f.write_str("Không có gì đang phát / nothing airs now, so nothing was skipped")
+            }
+            Refusal::NoEmergency => {
+                f.write_str("Không có phát khẩn cấp / no emergency airs, waits or repeats")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// The watchdog's line to the engine, apart from the commands: a backlog
+/// of commands (a full channel) is a busy engine, not a wedged one.
+#[derive(Clone)]
+pub struct Pinger {
+    pub(super) tx: mpsc::Sender<oneshot::Sender<()>>,
+}
+
+impl Pinger {
+    /// Whether the engine's loop answers within `timeout`. Blocks the
+    /// calling thread: call it from a blocking thread, never from the
+    /// runtime.
+    pub fn answers(&self, timeout: std::time::Duration) -> bool {
+        let (tx, mut rx) = oneshot::channel();
+        // Closed: the engine has stopped. Full: the ping before this one
+        // was never taken, so the loop has not turned since.
+        if self.tx.try_send(tx).is_err() {
+            return false;
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match rx.try_recv() {
+                Ok(()) => return true,
+                Err(oneshot::error::TryRecvError::Closed) => return false,
+                Err(oneshot::error::TryRecvError::Empty) => {
+                    if std::time::Instant::now() >= deadline {
+                        return false;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            }
+        }
+    }
+}
+
+impl<C: Clock, P: Playout> Engine<C, P> {
+    pub(super) fn on_command(&mut self, cmd: Command) {
+        let now = self.clock.now();
+        match cmd {
+            Command::Queue(req, reply) => {
+                let r = self
+                    .operator_entry(
+                        &req.target,
+                        req.priority,
+                        req.at,
+                        req.requested_by,
+                        Source::Operator,
+                    )
+                    .map(|e| {
+                        let view = QueuedView::of(&e);
+                        self.decided.insert(e.airing.occurrence.clone(), now);
+                        self.enqueue(e);
+                        view
+                    });
+                let _ = reply.send(r);
+            }
+            Command::Dequeue(id, reply) => {
+                let _ = reply.send(self.dequeue(id));
+            }
+            Command::Skip(by, reply) => {
+                let title = self.stop_current(format!("skipped by {by}"));
+                let _ = reply.send(title.ok_or(Refusal::NothingAiring));
+            }
+            Command::Pause(by) => {
+                info!(by = %by, "station paused");
+                self.paused = true;
+                // What airs stops; what was cued behind it goes back.
+                self.stop_current(format!("station paused by {by}"));
+            }
+            Command::Resume(by) => {
+                info!(by = %by, "station resumed");
+                self.paused = false;
+            }
+            Command::Emergency(req, reply) => {
+                let _ = reply.send(self.start_emergency(req, now));
+            }
+            Command::CancelEmergency(by, reply) => {
+                let _ = reply.send(self.cancel_emergency(&by));
+            }
+            Command::Reload(station) => self.reload(station, now),
+            Command::Shutdown => unreachable!("handled in run"),
+        }
+    }
+
+    /// Take entry `id` out of the queue, recorded `skipped`; one cued but
+    /// not started is stopped and recorded when the playout confirms.
+    fn dequeue(&mut self, id: u64) -> Result<(), Refusal> {
+        if let Some(e) = self.queue.remove_id(id) {
+            self.close_unaired(e, Outcome::Skipped, DEQUEUED.to_string());
+            return Ok(());
+        }
+        let c = self
+            .line
+            .iter_mut()
+            .find(|c| c.entry.id == id && c.started_at.is_none())
+            .ok_or(Refusal::NotInQueue(id))?;
+        c.stop = Some(super::line::Stop::Drop);
+        let cue = c.cue;
+        self.playout.stop(cue);
+        Ok(())
+    }
+
+    /// Build an entry for something an operator asked for.
+    pub(super) fn operator_entry(
+        &mut self,
+        target: &Target,
+        priority: Option<Priority>,
+        at: Option<DateTime<Utc>>,
+        requested_by: Option<String>,
+        source: Source,
+    ) -> Result<Entry, Refusal> {
+        let now = self.clock.now();
+        let at = at.unwrap_or(now);
+        let id = self.next_id();
+        let default_grace = Duration::seconds(i64::from(DEFAULT_GRACE_SECONDS));
+        let (audio, name, grace) = match target {
+            Target::Bulletin(bid) => {
+                let b = self
+                    .station
+                    .bulletin(bid)
+                    .ok_or_else(|| Refusal::UnknownBulletin(bid.clone()))?;
+                let grace = Duration::seconds(i64::from(b.grace_seconds)).max(default_grace);
+                (Audio::Bulletin(b), bid, grace)
+            }
+            Target::File {
+                file,
+                path,
+                seconds,
+            } => {
+                let audio = Audio::File {
+                    file,
+                    path,
+                    seconds: *seconds,
+                };
+                (audio, file, default_grace)
+            }
+        };
+        let key = OccurrenceKey::queued(source.as_str(), id, name, at, self.tz()).into();
+        let mut entry = Entry::new(id, audio, key, source, at)
+            .order((1 << 40) + id)
+            .grace(grace)
+            .requested_by(requested_by);
+        if let Some(p) = priority {
+            entry = entry.priority(p);
+        }
+        Ok(entry)
+    }
+}

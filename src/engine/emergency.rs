@@ -1,0 +1,195 @@
+//! The emergency broadcast: it cuts in at once, may repeat until a given
+//! instant, and its repeats survive a restart (saved in the ledger's
+//! `state` table, so a storm warning keeps repeating after a power cut).
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use super::clock::Clock;
+use super::command::{EmergencyRequest, Refusal, Target};
+use super::playout::Playout;
+use super::status::QueuedView;
+use super::Engine;
+use crate::config::Priority;
+use crate::ledger::{Outcome, Source};
+
+/// `state` key of the repeating emergency in force.
+pub const EMERGENCY_STATE: &str = "emergency";
+
+/// A repeating emergency in force.
+pub(super) struct Repeat {
+    pub(super) target: Target,
+    pub(super) every: Duration,
+    pub(super) until: Option<DateTime<Utc>>,
+    pub(super) next_at: DateTime<Utc>,
+    pub(super) requested_by: Option<String>,
+    pub(super) title: String,
+    pub(super) bulletin: String,
+}
+
+/// A repeating emergency as saved in the ledger.
+#[derive(Serialize, Deserialize)]
+struct SavedRepeat {
+    bulletin: Option<String>,
+    file: Option<String>,
+    path: Option<PathBuf>,
+    seconds: Option<f64>,
+    every_seconds: i64,
+    until: Option<DateTime<Utc>>,
+    next_at: DateTime<Utc>,
+    requested_by: Option<String>,
+    title: String,
+}
+
+impl Repeat {
+    fn save(&self) -> String {
+        let (bulletin, file, path, seconds) = match &self.target {
+            Target::Bulletin(id) => (Some(id.clone()), None, None, None),
+            Target::File {
+                file,
+                path,
+                seconds,
+            } => (None, Some(file.clone()), Some(path.clone()), Some(*seconds)),
+        };
+        serde_json::to_string(&SavedRepeat {
+            bulletin,
+            file,
+            path,
+            seconds,
+            every_seconds: self.every.num_seconds(),
+            until: self.until,
+            next_at: self.next_at,
+            requested_by: self.requested_by.clone(),
+            title: self.title.clone(),
+        })
+        .expect("a repeat serializes")
+    }
+
+    pub(super) fn restore(json: &str) -> Option<Repeat> {
+        let s: SavedRepeat = serde_json::from_str(json).ok()?;
+        let target = match (s.bulletin, s.file, s.path, s.seconds) {
+            (Some(id), ..) => Target::Bulletin(id),
+            (None, Some(file), Some(path), Some(seconds)) => Target::File {
+                file,
+                path,
+                seconds,
+            },
+            _ => return None,
+        };
+        let bulletin = match &target {
+            Target::Bulletin(id) => id.clone(),
+            Target::File { file, .. } => file.clone(),
+        };
+        Some(Repeat {
+            target,
+            every: Duration::seconds(s.every_seconds.max(60)),
+            until: s.until,
+            next_at: s.next_at,
+            requested_by: s.requested_by,
+            title: s.title,
+            bulletin,
+        })
+    }
+}
+
+impl<C: Clock, P: Playout> Engine<C, P> {
+    /// Queue an emergency at once (it cuts what airs) and set, or clear,
+    /// its repeats.
+    pub(super) fn start_emergency(
+        &mut self,
+        req: EmergencyRequest,
+        now: DateTime<Utc>,
+    ) -> Result<QueuedView, Refusal> {
+        let e = self.operator_entry(
+            &req.target,
+            Some(Priority::Emergency),
+            Some(now),
+            req.requested_by.clone(),
+            Source::Emergency,
+        )?;
+        let view = QueuedView::of(&e);
+        self.repeat = req.repeat_every.map(|every| Repeat {
+            target: req.target.clone(),
+            every,
+            until: req.until,
+            next_at: now + every,
+            requested_by: req.requested_by.clone(),
+            title: e.airing.title.clone(),
+            bulletin: e.airing.bulletin.clone(),
+        });
+        self.save_repeat();
+        warn!(bulletin = %e.airing.bulletin, by = ?req.requested_by, "emergency broadcast");
+        self.decided.insert(e.airing.occurrence.clone(), now);
+        self.enqueue(e);
+        Ok(view)
+    }
+
+    /// Stop the repeats, drop the waiting emergencies (recorded `skipped`)
+    /// and end the one that airs.
+    pub(super) fn cancel_emergency(&mut self, by: &str) -> Result<(), Refusal> {
+        let had = self.repeat.take().is_some();
+        self.save_repeat();
+        let cancelled = self
+            .queue
+            .take_where(|e| e.airing.source == Source::Emergency);
+        let dropped = !cancelled.is_empty();
+        for e in cancelled {
+            self.close_unaired(e, Outcome::Skipped, format!("emergency cancelled by {by}"));
+        }
+        let mut stopped = false;
+        if self
+            .line
+            .front()
+            .is_some_and(|c| c.entry.airing.source == Source::Emergency)
+        {
+            stopped = self
+                .stop_current(format!("emergency cancelled by {by}"))
+                .is_some();
+        }
+        if had || stopped || dropped {
+            Ok(())
+        } else {
+            Err(Refusal::NoEmergency)
+        }
+    }
+
+    /// Keep the ledger's copy of the repeating emergency current.
+    pub(super) fn save_repeat(&self) {
+        self.recorder
+            .state(EMERGENCY_STATE, self.repeat.as_ref().map(Repeat::save));
+    }
+
+    /// Queue the repeat that is due, if one is; end the repeats after
+    /// their `until`.
+    pub(super) fn repeat_emergency(&mut self, now: DateTime<Utc>) {
+        let Some(r) = &mut self.repeat else { return };
+        if r.until.is_some_and(|u| now > u) {
+            info!(bulletin = %r.bulletin, "emergency repeats ended");
+            self.repeat = None;
+            self.save_repeat();
+            return;
+        }
+        if now < r.next_at {
+            return;
+        }
+        // Never release a backlog of repeats after a clock jump.
+        while r.next_at <= now {
+            r.next_at += r.every;
+        }
+        let (target, by) = (r.target.clone(), r.requested_by.clone());
+        self.save_repeat();
+        if let Ok(e) = self.operator_entry(
+            &target,
+            Some(Priority::Emergency),
+            Some(now),
+            by,
+            Source::Emergency,
+        ) {
+            self.decided.insert(e.airing.occurrence.clone(), now);
+            self.enqueue(e);
+        }
+    }
+}

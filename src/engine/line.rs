@@ -1,0 +1,312 @@
+//! The line: what is cued on the playout and what airs, how entries get
+//! there from the queue (in order, an emergency cutting in, quiet hours
+//! and a pause holding back the rest), and what the playout reports back.
+
+use chrono::{DateTime, Duration, Utc};
+use tracing::info;
+
+use super::clock::Clock;
+use super::playout::{Cue, PlayEnd, PlayEvent, Playout};
+use super::queue::{Entry, DEQUEUED};
+use super::{human, Engine, CUE_NEXT, LEAD, PROGRESS_EVERY};
+use crate::config::Priority;
+use crate::ledger::Outcome;
+use crate::timefmt::rfc3339;
+
+/// A cue sent to the playout and not yet finished.
+#[derive(Debug)]
+pub(super) struct OnLine {
+    pub(super) entry: Entry,
+    pub(super) cue: u64,
+    pub(super) started_at: Option<DateTime<Utc>>,
+    pub(super) aired: f64,
+    written_aired: f64,
+    /// Why it is being stopped (set when the engine stops it).
+    pub(super) stop: Option<Stop>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Stop {
+    /// Record `interrupted` with this reason.
+    Interrupt(String),
+    /// Put it back in the queue if it had not started (pre-emption).
+    Requeue(String),
+    /// Record it `skipped` if it had not started (dequeued).
+    Drop,
+}
+
+impl<C: Clock, P: Playout> Engine<C, P> {
+    /// Stop what airs (recorded `interrupted` with `reason`); anything cued
+    /// behind it goes back to the queue. Returns the stopped item's title.
+    pub(super) fn stop_current(&mut self, reason: String) -> Option<String> {
+        let mut title = None;
+        let mut cues = Vec::new();
+        for c in self.line.iter_mut() {
+            if c.started_at.is_some() && title.is_none() {
+                title = Some(c.entry.airing.title.clone());
+                c.stop = Some(Stop::Interrupt(reason.clone()));
+            } else {
+                c.stop = Some(Stop::Requeue(reason.clone()));
+            }
+            cues.push(c.cue);
+        }
+        for cue in cues {
+            self.playout.stop(cue);
+        }
+        title
+    }
+
+    fn is_due(e: &Entry, now: DateTime<Utc>) -> bool {
+        e.airing.scheduled_at <= now
+    }
+
+    pub(super) fn dispatch(&mut self, now: DateTime<Utc>) {
+        if self.shutting_down {
+            return;
+        }
+        self.preempt(now);
+        self.settle_unairable(now);
+        loop {
+            let cue_at = match self.line.back() {
+                None => None,
+                Some(last) => {
+                    // Only one cue waits behind the airing item, and only
+                    // near its end, so a later priority item still gets in.
+                    if self.line.len() >= 2 || last.stop.is_some() {
+                        return;
+                    }
+                    let Some(start) = last.started_at else { return };
+                    let end = start
+                        + Duration::milliseconds((last.entry.airing.planned_seconds * 1e3) as i64);
+                    if now < end - CUE_NEXT {
+                        return;
+                    }
+                    Some(end)
+                }
+            };
+            // The first entry, in queue order, due by the time the line is
+            // free; when none is, the next scheduled one within LEAD.
+            let free_at = cue_at.unwrap_or(now).max(now);
+            let pick = self
+                .queue
+                .iter()
+                .position(|e| e.airing.scheduled_at <= free_at && self.may_air(e, free_at))
+                .or_else(|| {
+                    if cue_at.is_some() {
+                        return None;
+                    }
+                    self.queue
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, e)| {
+                            e.airing.scheduled_at <= now + LEAD
+                                && self.may_air(e, e.airing.scheduled_at)
+                        })
+                        .min_by_key(|(_, e)| {
+                            (e.airing.scheduled_at, std::cmp::Reverse(e.airing.priority))
+                        })
+                        .map(|(i, _)| i)
+                });
+            let Some(i) = pick else { return };
+            let e = self.queue.remove(i);
+            let start_at = (e.airing.scheduled_at > free_at).then_some(e.airing.scheduled_at);
+            self.cue(e, start_at);
+        }
+    }
+
+    /// Whether `e` may start at `t`: a paused station and quiet hours hold
+    /// back everything but emergencies (they are recorded `skipped` when
+    /// due, by `settle_unairable`).
+    fn may_air(&self, e: &Entry, t: DateTime<Utc>) -> bool {
+        e.airing.priority == Priority::Emergency
+            || !(self.paused
+                || self
+                    .station
+                    .quiet
+                    .contains(t.with_timezone(&self.tz()).time()))
+    }
+
+    /// Record as skipped or missed the due entries that must not air now.
+    fn settle_unairable(&mut self, now: DateTime<Utc>) {
+        let local = now.with_timezone(&self.tz()).time();
+        let quiet = self.station.quiet.contains(local);
+        let line_busy = !self.line.is_empty();
+        let paused = self.paused;
+        let unairable = self.queue.take_with(|e| {
+            if !Self::is_due(e, now) {
+                return None;
+            }
+            let emergency = e.airing.priority == Priority::Emergency;
+            if now - e.airing.scheduled_at > e.grace {
+                Some((
+                    Outcome::Missed,
+                    format!(
+                        "{} late: the line was busy past its grace of {}",
+                        human(now - e.airing.scheduled_at),
+                        human(e.grace)
+                    ),
+                ))
+            } else if paused && !emergency {
+                Some((Outcome::Skipped, "station paused".to_string()))
+            } else if quiet && !emergency && !line_busy {
+                Some((Outcome::Skipped, "quiet hours".to_string()))
+            } else {
+                None
+            }
+        });
+        for (e, (outcome, reason)) in unairable {
+            self.close_unaired(e, outcome, reason);
+        }
+    }
+
+    /// An emergency due while something else is on the line cuts it.
+    fn preempt(&mut self, now: DateTime<Utc>) {
+        let Some(em) = self
+            .queue
+            .iter()
+            .find(|e| e.airing.priority == Priority::Emergency && Self::is_due(e, now))
+        else {
+            return;
+        };
+        let Some(cur) = self.line.front() else { return };
+        if cur.entry.airing.priority == Priority::Emergency || cur.stop.is_some() {
+            return;
+        }
+        let reason = format!(
+            "interrupted by emergency \"{}\" ({})",
+            em.airing.bulletin, em.airing.title
+        );
+        let cues: Vec<u64> = self.line.iter().map(|c| c.cue).collect();
+        for c in self.line.iter_mut() {
+            c.stop = Some(if c.started_at.is_some() {
+                Stop::Interrupt(reason.clone())
+            } else {
+                Stop::Requeue(reason.clone())
+            });
+        }
+        for cue in cues {
+            self.playout.stop(cue);
+        }
+    }
+
+    fn cue(&mut self, e: Entry, start_at: Option<DateTime<Utc>>) {
+        let cue = self.next_id();
+        self.playout.cue(Cue {
+            id: cue,
+            path: e.path.clone(),
+            expected_seconds: e.airing.planned_seconds,
+            start_at,
+        });
+        self.line.push_back(OnLine {
+            entry: e,
+            cue,
+            started_at: None,
+            aired: 0.0,
+            written_aired: 0.0,
+            stop: None,
+        });
+    }
+
+    // -- What the playout reports --------------------------------------------
+
+    pub(super) fn on_event(&mut self, ev: PlayEvent) {
+        match ev {
+            PlayEvent::Started { cue, at } => {
+                let tz = self.tz();
+                let Some(c) = self.line.iter_mut().find(|c| c.cue == cue) else {
+                    return;
+                };
+                c.started_at = Some(at);
+                let late_ms = (at - c.entry.airing.scheduled_at).num_milliseconds();
+                self.metrics.lateness(late_ms as f64 / 1e3);
+                info!(
+                    occurrence = %c.entry.airing.occurrence,
+                    title = %c.entry.airing.title,
+                    priority = c.entry.airing.priority.as_str(),
+                    late_ms,
+                    "airing {} (scheduled {})",
+                    c.entry.airing.bulletin,
+                    rfc3339(c.entry.airing.scheduled_at, tz)
+                );
+                self.recorder.begin(cue, c.entry.airing.clone(), at);
+            }
+            PlayEvent::Progress { cue, aired_seconds } => {
+                if let Some(c) = self.line.iter_mut().find(|c| c.cue == cue) {
+                    c.aired = aired_seconds;
+                    if aired_seconds - c.written_aired >= PROGRESS_EVERY {
+                        c.written_aired = aired_seconds;
+                        self.recorder.progress(cue, aired_seconds);
+                    }
+                }
+            }
+            PlayEvent::Finished {
+                cue,
+                aired_seconds,
+                end,
+            } => {
+                let Some(pos) = self.line.iter().position(|c| c.cue == cue) else {
+                    return;
+                };
+                let c = self.line.remove(pos).expect("position is valid");
+                self.finished(c, aired_seconds, end);
+            }
+        }
+    }
+
+    fn finished(&mut self, c: OnLine, aired: f64, end: PlayEnd) {
+        let now = self.clock.now();
+        let started = c.started_at.is_some();
+        let (outcome, reason) = match (&end, &c.stop) {
+            (PlayEnd::Cancelled, Some(Stop::Requeue(_))) if !started => {
+                self.enqueue(c.entry);
+                return;
+            }
+            (PlayEnd::Cancelled, Some(Stop::Drop)) if !started => {
+                self.close_unaired(c.entry, Outcome::Skipped, DEQUEUED.to_string());
+                return;
+            }
+            (PlayEnd::Cancelled, _) if !started => {
+                if self.shutting_down {
+                    // Not decided after all: the next run decides it again.
+                    self.decided.remove(&c.entry.airing.occurrence);
+                }
+                return;
+            }
+            (PlayEnd::Completed, _) if started => (Outcome::Completed, None),
+            (PlayEnd::Completed, _) => (
+                Outcome::Failed,
+                Some("nothing was played: the file holds no audio".to_string()),
+            ),
+            (PlayEnd::Failed(r), _) => (Outcome::Failed, Some(r.clone())),
+            (
+                PlayEnd::Stopped | PlayEnd::Cancelled,
+                Some(Stop::Interrupt(r) | Stop::Requeue(r)),
+            ) => (Outcome::Interrupted, Some(r.clone())),
+            (PlayEnd::Stopped | PlayEnd::Cancelled, _) => {
+                (Outcome::Interrupted, Some("stopped".to_string()))
+            }
+        };
+        info!(
+            occurrence = %c.entry.airing.occurrence,
+            outcome = outcome.as_str(),
+            aired_seconds = format!("{aired:.2}"),
+            reason = reason.as_deref().unwrap_or(""),
+            "ended {}",
+            c.entry.airing.bulletin
+        );
+        self.metrics
+            .outcome(outcome, c.entry.airing.campaign.as_deref(), aired);
+        if let Some(start) = c.started_at {
+            // A completed item ended when its last sample went out: derive
+            // it from the samples, not from when the event was handled.
+            let ended = if outcome == Outcome::Completed {
+                start + Duration::microseconds((aired * 1e6) as i64)
+            } else {
+                now
+            };
+            self.recorder.finish(c.cue, ended, aired, outcome, reason);
+        } else {
+            self.recorder.record(c.entry.airing, outcome, reason);
+        }
+    }
+}
