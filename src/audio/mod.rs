@@ -9,6 +9,8 @@
 //! - `sink`: the `Sink` trait every output implements, and pacing;
 //! - `device`, `wav`, `null`, `fake`: one backend each;
 //! - `decode`: symphonia, packet by packet, to interleaved `f32`;
+//! - `ring`: the lock-free queue between the player thread and the sound
+//!   card's real-time callback;
 //! - `convert`: gain, fades, and format conversion when an open output
 //!   cannot take a file's own format;
 //! - `player`: the audio thread, its commands and its events.
@@ -29,6 +31,7 @@ mod device;
 mod fake;
 mod null;
 mod player;
+mod ring;
 mod sink;
 mod wav;
 
