@@ -7,7 +7,8 @@
 //!
 //! Layout, after librespot's `audio_backend`:
 //! - `sink`: the `Sink` trait every output implements, and pacing;
-//! - `device`, `wav`, `null`, `fake`: one backend each;
+//! - `device`, `wav`, `null`, `fake`: one backend each (`fake`, for tests,
+//!   only in test builds and with the `testing` feature);
 //! - `decode`: symphonia, packet by packet, to interleaved `f32`;
 //! - `ring`: the lock-free queue between the player thread and the sound
 //!   card's real-time callback;
@@ -28,6 +29,7 @@
 mod convert;
 mod decode;
 mod device;
+#[cfg(any(test, feature = "testing"))]
 mod fake;
 mod null;
 mod player;
@@ -36,6 +38,7 @@ mod sink;
 mod wav;
 
 pub use device::DeviceSink;
+#[cfg(any(test, feature = "testing"))]
 pub use fake::{FakeFailure, FakeSink, FakeStats};
 pub use null::NullSink;
 pub use player::{Event, Outcome, OutputState, PlayId, Player, PlayerOptions, MAX_FADE};
