@@ -758,7 +758,7 @@ mod tests {
         let i = accepted("mp3-cbr.mp3");
         assert_eq!((i.format.as_str(), i.codec.as_str()), ("mp3", "mp3"));
         assert_eq!((i.channels, i.sample_rate), (2, 44100));
-        // 2 s minus encoder delay and padding, which rodio trims.
+        // 2 s minus encoder delay and padding, which the player trims (gapless).
         assert_close(i.seconds, 1.986);
         assert_eq!(i.bitrate_kbps, Some(34));
     }

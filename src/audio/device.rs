@@ -1,11 +1,14 @@
 //! The `device` output: a sound card through cpal (ALSA on Linux).
 //!
-//! cpal is used directly, not through rodio's mixer: the player thread
-//! pushes whole chunks into a small queue and cpal's callback copies them
-//! out, converting to the card's sample type in a monomorphised loop. The
-//! callback also starts an item on the exact frame its start instant falls
-//! on, so a programme's first sample leaves within a callback's precision
-//! of the second it was scheduled for.
+//! cpal is used directly, not through rodio's mixer (rodio is only where
+//! cpal comes from): the player thread pushes whole chunks into a lock-free
+//! ring (`ring.rs`) and cpal's callback copies them out, converting to the
+//! card's sample type in a monomorphised loop. The callback runs on the
+//! sound card's real-time thread and never waits: it takes no lock, and
+//! when the ring runs dry mid-item it plays silence and counts an underrun
+//! (logged when the item ends). It also starts an item on the exact frame
+//! its start instant falls on, so a programme's first sample leaves within
+//! a callback's precision of the second it was scheduled for.
 //!
 //! The card is opened by `open` (an item or programme is coming) and
 //! released by `close` (the player calls it after a short idle time), so an
@@ -16,10 +19,10 @@
 //! This module owns the cpal stream and its queue; it must not decode or
 //! decide anything about what plays.
 
-use std::collections::VecDeque;
 use std::str::FromStr;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rodio::cpal::{
     self,
@@ -27,18 +30,16 @@ use rodio::cpal::{
     FromSample, SizedSample,
 };
 
+use super::ring::Ring;
 use super::sink::{Delivery, Format, Sink, SinkError};
 
 /// Audio queued ahead of the callback. Small, so that a stop's fade is
 /// heard at once; large enough to ride out a scheduling hiccup.
 const QUEUE: Duration = Duration::from_millis(200);
-/// Longest `write` waits for room before returning 0.
+/// Longest `write` sleeps for room before returning 0.
 const WRITE_WAIT: Duration = Duration::from_millis(50);
-/// Longest the callback waits for a late writer in the middle of an item.
-/// A paced card never waits (the queue holds 200 ms); an output that takes
-/// samples faster than real time (ALSA's `null`, a file PCM) waits here
-/// instead of spinning on silence, and what it records has no holes.
-const CALLBACK_WAIT: Duration = Duration::from_millis(10);
+/// `start_at` between items: the callback plays silence.
+const NO_ITEM: u64 = u64::MAX;
 
 pub struct DeviceSink {
     name: String,
@@ -49,30 +50,54 @@ struct OpenStream {
     _stream: cpal::Stream,
     shared: Arc<Shared>,
     format: Format,
-    capacity: usize,
 }
 
-#[derive(Default)]
+/// What the writer and the callback share: atomics only, but for the
+/// error, which cpal's error callback (not the real-time one) sets.
 struct Shared {
-    queue: Mutex<Queue>,
-    /// The callback took samples: the writer may refill.
-    room: Condvar,
-    /// The writer added samples: a waiting callback may take them.
-    data: Condvar,
+    ring: Ring,
+    /// `start_at` counts nanoseconds from here.
+    epoch: Instant,
+    /// The item being played; `begin` moves it on. The callback restarts
+    /// its counts when it sees a new one.
+    item: AtomicU64,
+    /// When the item's first sample is due (nanoseconds from `epoch`), or
+    /// `NO_ITEM`.
+    start_at: AtomicU64,
+    /// The item has more samples to come (between `begin` and
+    /// `all_written`): a dry ring then is an underrun, not the end.
+    more_coming: AtomicBool,
+    /// The callback's counts, for the item `counted_item`.
+    counted_item: AtomicU64,
+    frames: AtomicU64,
+    /// When the item's first sample was handed over: nanoseconds since the
+    /// Unix epoch, 0 for not yet.
+    first_at: AtomicU64,
+    /// Callbacks that found the ring dry in the middle of an item.
+    underruns: AtomicU64,
+    error: Mutex<Option<String>>,
 }
 
-#[derive(Default)]
-struct Queue {
-    samples: VecDeque<f32>,
-    /// When the first queued sample of the item is due; `None`: between
-    /// items, the callback plays silence.
-    start_at: Option<Instant>,
-    frames: u64,
-    first_at: Option<SystemTime>,
-    error: Option<String>,
-    /// The item has more samples to come (between `begin` and
-    /// `all_written`): an empty queue means the writer is late, not done.
-    more_coming: bool,
+impl Shared {
+    fn new(format: Format) -> Shared {
+        Shared {
+            ring: Ring::new(queue_capacity(format)),
+            epoch: Instant::now(),
+            item: AtomicU64::new(0),
+            start_at: AtomicU64::new(NO_ITEM),
+            more_coming: AtomicBool::new(false),
+            counted_item: AtomicU64::new(0),
+            frames: AtomicU64::new(0),
+            first_at: AtomicU64::new(0),
+            underruns: AtomicU64::new(0),
+            error: Mutex::new(None),
+        }
+    }
+
+    fn error(&self) -> Option<SinkError> {
+        let e = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        e.as_ref().map(|e| SinkError::new(e.clone()))
+    }
 }
 
 impl DeviceSink {
@@ -123,7 +148,7 @@ impl DeviceSink {
             rate: config.sample_rate(),
             channels: config.channels(),
         };
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new(format));
         let stream_config = cpal::StreamConfig {
             channels: format.channels,
             sample_rate: format.rate,
@@ -137,11 +162,10 @@ impl DeviceSink {
                     tracing::debug!("sound card \"{name}\": underrun");
                     return;
                 }
-                let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
-                q.error.get_or_insert_with(|| {
+                let mut error = shared.error.lock().unwrap_or_else(|p| p.into_inner());
+                error.get_or_insert_with(|| {
                     format!("sound card \"{name}\" failed: {e} (unplugged or taken by another program?)")
                 });
-                shared.room.notify_all();
             }
         };
         let timeout = Some(Duration::from_secs(3));
@@ -176,12 +200,10 @@ impl DeviceSink {
         }
         .map_err(|e| self.open_error(e))?;
         stream.play().map_err(|e| self.open_error(e))?;
-        let capacity = queue_capacity(format);
         Ok(OpenStream {
             _stream: stream,
             shared,
             format,
-            capacity,
         })
     }
 }
@@ -218,7 +240,8 @@ fn queue_capacity(format: Format) -> usize {
 }
 
 /// cpal's callback: silence until the item's start instant, then queued
-/// samples, then silence again on underrun (cpal pre-fills silence).
+/// samples, then silence again when the ring is dry (cpal pre-fills
+/// silence). Lock-free: atomics only, no waiting, no allocation.
 fn callback<T>(
     shared: Arc<Shared>,
     format: Format,
@@ -228,12 +251,24 @@ where
 {
     let ch = format.channels as usize;
     let rate = f64::from(format.rate);
-    let low_water = queue_capacity(format) / 2;
+    // The item counted, and its counts (published to `shared`).
+    let mut item = 0u64;
+    let mut frames = 0u64;
     move |out: &mut [T], _info| {
-        let Ok(mut q) = shared.queue.lock() else {
+        let now_item = shared.item.load(Ordering::Acquire);
+        if now_item != item {
+            (item, frames) = (now_item, 0);
+            shared.frames.store(0, Ordering::Relaxed);
+            shared.first_at.store(0, Ordering::Relaxed);
+            shared.counted_item.store(item, Ordering::Release);
+        }
+        let available = shared.ring.available() / ch;
+        let at = shared.start_at.load(Ordering::Acquire);
+        if at == NO_ITEM || shared.item.load(Ordering::Acquire) != item {
+            // Between items, or `begin` ran just now: the next call starts.
             return;
-        };
-        let Some(at) = q.start_at else { return };
+        }
+        let at = shared.epoch + Duration::from_nanos(at);
         let frames_out = out.len() / ch;
         let now = Instant::now();
         let skip = if at > now {
@@ -246,38 +281,25 @@ where
             0
         };
         let want = frames_out - skip;
-        if q.more_coming && q.samples.len() / ch < want {
-            let enough = (want * ch).min(low_water.max(ch));
-            q = shared
-                .data
-                .wait_timeout_while(q, CALLBACK_WAIT, |q| {
-                    q.more_coming && q.samples.len() < enough
-                })
-                .map(|(q, _)| q)
-                .unwrap_or_else(|p| p.into_inner().0);
+        let n = want.min(available);
+        if n < want && frames > 0 && shared.more_coming.load(Ordering::Relaxed) {
+            shared.underruns.fetch_add(1, Ordering::Relaxed);
         }
-        let n = want.min(q.samples.len() / ch);
         if n == 0 {
             return;
         }
-        if q.first_at.is_none() {
-            q.first_at = Some(SystemTime::now() + Duration::from_secs_f64(skip as f64 / rate));
+        if frames == 0 {
+            let first = SystemTime::now() + Duration::from_secs_f64(skip as f64 / rate);
+            let ns = first.duration_since(UNIX_EPOCH).unwrap_or_default();
+            shared
+                .first_at
+                .store(ns.as_nanos() as u64, Ordering::Relaxed);
         }
-        for (o, s) in out[skip * ch..(skip + n) * ch]
-            .iter_mut()
-            .zip(q.samples.drain(..n * ch))
-        {
-            *o = T::from_sample(s);
-        }
-        q.frames += n as u64;
-        // Wake the writer only once half the queue is free: it then refills
-        // a whole half in one go, instead of trading a wake-up for every
-        // small callback buffer (hundreds a second on some cards).
-        let low = q.samples.len() <= low_water;
-        drop(q);
-        if low {
-            shared.room.notify_one();
-        }
+        shared
+            .ring
+            .pop_into(&mut out[skip * ch..(skip + n) * ch], T::from_sample);
+        frames += n as u64;
+        shared.frames.store(frames, Ordering::Release);
     }
 }
 
@@ -294,11 +316,11 @@ impl Sink for DeviceSink {
 
     fn begin(&mut self, at: Instant) {
         if let Some(open) = &self.open {
-            let mut q = open.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
-            q.start_at = Some(at);
-            q.frames = 0;
-            q.first_at = None;
-            q.more_coming = true;
+            let sh = &open.shared;
+            let at = at.saturating_duration_since(sh.epoch).as_nanos() as u64;
+            sh.more_coming.store(true, Ordering::Relaxed);
+            sh.start_at.store(at.min(NO_ITEM - 1), Ordering::Relaxed);
+            sh.item.fetch_add(1, Ordering::Release);
         }
     }
 
@@ -306,71 +328,85 @@ impl Sink for DeviceSink {
         let Some(open) = &self.open else {
             return Err(SinkError::new("sound card written before it was opened"));
         };
+        let sh = &open.shared;
         let ch = open.format.channels as usize;
-        let mut q = open.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if q.samples.len() >= open.capacity && q.error.is_none() {
-            q = open
-                .shared
-                .room
-                .wait_timeout(q, WRITE_WAIT)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+        if let Some(e) = sh.error() {
+            return Err(e);
         }
-        if let Some(e) = &q.error {
-            return Err(SinkError::new(e.clone()));
+        let n = sh.ring.push(samples, ch);
+        if n > 0 || samples.len() < ch {
+            return Ok(n);
         }
-        let room = open.capacity.saturating_sub(q.samples.len());
-        let n = room.min(samples.len()) / ch * ch;
-        q.samples.extend(&samples[..n]);
-        drop(q);
-        open.shared.data.notify_one();
-        Ok(n)
+        // Full: sleep until the card has played it down to half (it then
+        // takes a whole half in one go), or at most `WRITE_WAIT`, so the
+        // player keeps answering commands. Polling at the card's own pace
+        // costs the callback nothing: it never wakes anyone.
+        let over = sh
+            .ring
+            .len()
+            .saturating_sub(queue_capacity(open.format) / 2)
+            / ch;
+        let until_half = Duration::from_secs_f64(open.format.seconds(over as u64));
+        std::thread::sleep(until_half.clamp(Duration::from_millis(1), WRITE_WAIT));
+        if let Some(e) = sh.error() {
+            return Err(e);
+        }
+        Ok(sh.ring.push(samples, ch))
     }
 
     fn pending(&self) -> Duration {
         self.open.as_ref().map_or(Duration::ZERO, |open| {
-            let q = open.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
-            let frames = q.samples.len() / open.format.channels as usize;
+            let frames = open.shared.ring.len() / open.format.channels as usize;
             Duration::from_secs_f64(open.format.seconds(frames as u64))
         })
     }
 
     fn delivered(&self) -> Delivery {
         self.open.as_ref().map_or(Delivery::default(), |open| {
-            let q = open.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let sh = &open.shared;
+            if sh.counted_item.load(Ordering::Acquire) != sh.item.load(Ordering::Relaxed) {
+                // The callback has not run since `begin`.
+                return Delivery::default();
+            }
+            let first_at = match sh.first_at.load(Ordering::Relaxed) {
+                0 => None,
+                ns => Some(UNIX_EPOCH + Duration::from_nanos(ns)),
+            };
             Delivery {
-                frames: q.frames,
-                first_at: q.first_at,
+                frames: sh.frames.load(Ordering::Acquire),
+                first_at,
             }
         })
     }
 
     fn discard_pending(&mut self) {
         if let Some(open) = &self.open {
-            let mut q = open.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
-            q.samples.clear();
-            q.more_coming = false;
-            drop(q);
-            open.shared.data.notify_one();
+            open.shared.ring.discard();
+            open.shared.more_coming.store(false, Ordering::Relaxed);
         }
     }
 
     fn all_written(&mut self) {
         if let Some(open) = &self.open {
-            let mut q = open.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
-            q.more_coming = false;
-            drop(q);
-            open.shared.data.notify_one();
+            open.shared.more_coming.store(false, Ordering::Relaxed);
         }
     }
 
     fn end(&mut self) -> Result<(), SinkError> {
         if let Some(open) = &self.open {
-            let mut q = open.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
-            q.start_at = None;
-            q.more_coming = false;
-            if let Some(e) = &q.error {
-                return Err(SinkError::new(e.clone()));
+            let sh = &open.shared;
+            sh.start_at.store(NO_ITEM, Ordering::Relaxed);
+            sh.more_coming.store(false, Ordering::Relaxed);
+            let underruns = sh.underruns.swap(0, Ordering::Relaxed);
+            if underruns > 0 {
+                tracing::warn!(
+                    "sound card \"{}\": the player fell behind {underruns} time(s) in this item \
+                     (silence aired; is the disk or the CPU too slow?)",
+                    self.name
+                );
+            }
+            if let Some(e) = sh.error() {
+                return Err(e);
             }
         }
         Ok(())

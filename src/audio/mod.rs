@@ -7,8 +7,11 @@
 //!
 //! Layout, after librespot's `audio_backend`:
 //! - `sink`: the `Sink` trait every output implements, and pacing;
-//! - `device`, `wav`, `null`, `fake`: one backend each;
+//! - `device`, `wav`, `null`, `fake`: one backend each (`fake`, for tests,
+//!   only in test builds and with the `testing` feature);
 //! - `decode`: symphonia, packet by packet, to interleaved `f32`;
+//! - `ring`: the lock-free queue between the player thread and the sound
+//!   card's real-time callback;
 //! - `convert`: gain, fades, and format conversion when an open output
 //!   cannot take a file's own format;
 //! - `player`: the audio thread, its commands and its events.
@@ -26,13 +29,16 @@
 mod convert;
 mod decode;
 mod device;
+#[cfg(any(test, feature = "testing"))]
 mod fake;
 mod null;
 mod player;
+mod ring;
 mod sink;
 mod wav;
 
 pub use device::DeviceSink;
+#[cfg(any(test, feature = "testing"))]
 pub use fake::{FakeFailure, FakeSink, FakeStats};
 pub use null::NullSink;
 pub use player::{Event, Outcome, OutputState, PlayId, Player, PlayerOptions, MAX_FADE};

@@ -92,8 +92,8 @@ pub trait Sink: Send {
     /// Discard what was written but not yet handed on (an abrupt stop).
     fn discard_pending(&mut self);
 
-    /// Nothing more will be written for this item: an output that waits for
-    /// samples may stop waiting.
+    /// Nothing more will be written for this item: an output that runs dry
+    /// from now on has reached the end, not fallen behind.
     fn all_written(&mut self) {}
 
     /// The item is over: make what aired durable (WAV header).
