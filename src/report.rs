@@ -42,47 +42,7 @@ pub enum Format {
     Json,
 }
 
-/// Counts and airtime of a set of rows.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Counts {
-    /// Rows, whatever their outcome (an item still airing counts here only).
-    pub plays: u64,
-    pub completed: u64,
-    pub interrupted: u64,
-    pub failed: u64,
-    pub missed: u64,
-    pub skipped: u64,
-    /// Sum over all rows: the part of an interrupted item that aired did air.
-    pub aired_seconds: f64,
-}
-
-impl Counts {
-    fn add(&mut self, o: &Counts) {
-        self.plays += o.plays;
-        self.completed += o.completed;
-        self.interrupted += o.interrupted;
-        self.failed += o.failed;
-        self.missed += o.missed;
-        self.skipped += o.skipped;
-        self.aired_seconds += o.aired_seconds;
-    }
-
-    pub fn aired_minutes(&self) -> f64 {
-        self.aired_seconds / 60.0
-    }
-
-    fn from_totals(t: &BulletinTotals) -> Counts {
-        Counts {
-            plays: t.plays,
-            completed: t.completed,
-            interrupted: t.interrupted,
-            failed: t.failed,
-            missed: t.missed,
-            skipped: t.skipped,
-            aired_seconds: t.aired_seconds,
-        }
-    }
-}
+pub use crate::ledger::Counts;
 
 /// One bulletin inside a campaign.
 #[derive(Debug, Clone, PartialEq)]
@@ -204,7 +164,7 @@ fn arrange(totals: Vec<BulletinTotals>, campaigns: &[Campaign], f: &Filter, tz: 
         let bulletins = rows
             .into_iter()
             .map(|t| {
-                let c = Counts::from_totals(&t);
+                let c = t.counts;
                 counts.add(&c);
                 BulletinReport {
                     bulletin: t.bulletin,

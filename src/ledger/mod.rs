@@ -37,7 +37,7 @@ use crate::config::Priority;
 
 pub use audit::AuditRow;
 pub use error::{ErrorContext, LedgerError, Result};
-pub use query::{AirtimeRow, BulletinTotals, Filter};
+pub use query::{AirtimeRow, BulletinTotals, Counts, Filter};
 pub use schema::{APPLICATION_ID, BUSY_TIMEOUT, DAEMON_STOPPED, SCHEMA_VERSION};
 
 /// How an occurrence attempt ended.

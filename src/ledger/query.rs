@@ -64,13 +64,38 @@ pub struct BulletinTotals {
     pub bulletin: String,
     /// Title of the latest row of that bulletin.
     pub title: String,
+    pub counts: Counts,
+}
+
+/// Counts and airtime of a set of rows.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Counts {
+    /// Rows, whatever their outcome (an item still airing counts here only).
     pub plays: u64,
     pub completed: u64,
     pub interrupted: u64,
     pub failed: u64,
     pub missed: u64,
     pub skipped: u64,
+    /// Sum over all rows: the part of an interrupted item that aired did air.
     pub aired_seconds: f64,
+}
+
+impl Counts {
+    /// Add another set's counts to this one.
+    pub fn add(&mut self, o: &Counts) {
+        self.plays += o.plays;
+        self.completed += o.completed;
+        self.interrupted += o.interrupted;
+        self.failed += o.failed;
+        self.missed += o.missed;
+        self.skipped += o.skipped;
+        self.aired_seconds += o.aired_seconds;
+    }
+
+    pub fn aired_minutes(&self) -> f64 {
+        self.aired_seconds / 60.0
+    }
 }
 
 /// How [`Ledger::airtime_totals`] walks the rows.
@@ -233,17 +258,11 @@ impl Ledger {
                     campaign,
                     bulletin,
                     title: String::new(),
-                    plays: 0,
-                    completed: 0,
-                    interrupted: 0,
-                    failed: 0,
-                    missed: 0,
-                    skipped: 0,
-                    aired_seconds: 0.0,
+                    counts: Counts::default(),
                 });
                 latest.push(max_id);
             }
-            let t = out.last_mut().expect("pushed above");
+            let t = &mut out.last_mut().expect("pushed above").counts;
             let last = latest.last_mut().expect("pushed above");
             *last = (*last).max(max_id);
             let count = count.max(0) as u64;
@@ -443,9 +462,12 @@ mod tests {
                 .unwrap();
             assert_eq!(a, b, "{f:?}");
             let rows = ledger.rows(f).unwrap();
-            assert_eq!(a.iter().map(|t| t.plays).sum::<u64>(), rows.len() as u64);
+            assert_eq!(
+                a.iter().map(|t| t.counts.plays).sum::<u64>(),
+                rows.len() as u64
+            );
             let aired: f64 = rows.iter().map(|r| r.aired_seconds).sum();
-            assert_eq!(a.iter().map(|t| t.aired_seconds).sum::<f64>(), aired);
+            assert_eq!(a.iter().map(|t| t.counts.aired_seconds).sum::<f64>(), aired);
         }
         let all = ledger.airtime_totals(&Filter::default()).unwrap();
         let keys: Vec<_> = all
@@ -466,13 +488,13 @@ mod tests {
                 (Some("c2"), "b3"),
             ]
         );
-        let c1b1 = &all[3];
+        let c1b1 = &all[3].counts;
         // b1 in c1: d + i and d + 2i both divisible by 3, so i in {0, 3}
         // (completed, missed) and d in {0, 3, .., 27}: 10 days each.
         assert_eq!(c1b1.plays, 20 + 1);
         assert_eq!((c1b1.completed, c1b1.missed), (10, 10));
         assert_eq!(c1b1.interrupted + c1b1.failed + c1b1.skipped, 0);
-        assert_eq!(c1b1.title, "Bản tin b1", "title of the latest row");
+        assert_eq!(all[3].title, "Bản tin b1", "title of the latest row");
         assert_eq!(all[1].title, "b2 v28");
 
         assert_eq!(
