@@ -66,6 +66,11 @@ fn main() {
     for round in 1..=ROUNDS {
         let r = measure::loa_item(WAV_FAST, &mp3, f64::from(SECONDS), |_| {}, None);
         assert!(
+            r.failed_starts.is_empty(),
+            "the WAV output failed: {:?}",
+            r.failed_starts
+        );
+        assert!(
             (r.row.aired_seconds - f64::from(SECONDS)).abs() < 0.5,
             "loa aired {:.2} s of {SECONDS}: {:#?}",
             r.row.aired_seconds,

@@ -110,10 +110,14 @@ fn a_scheduled_bulletin_comes_out_of_a_paced_output_on_its_instant() {
     let rec = capture.stop();
     loa.stop();
     let loa_log = std::fs::read_to_string(&log).unwrap_or_default();
+    // Through ALSA's pulse plugin a stream may fail at once with
+    // `snd_pcm_avail_delay` EIO before the server's first timing update
+    // (alsa-plugins issue #65): loa then records the item failed. That is
+    // an item a station would not air, so it fails here too.
     assert_eq!(
         row.outcome,
         Some(Outcome::Completed),
-        "{row:#?}\nloa log:\n{loa_log}"
+        "the bulletin did not air through the paced output: {row:#?}\nloa log:\n{loa_log}"
     );
 
     let first = rec.first_loud(THRESHOLD).unwrap_or_else(|| {
