@@ -10,8 +10,15 @@ APT_PACKAGES := libasound2-dev pkg-config
 # ... and packaging and its tests: systemd-analyze and systemd-sysusers
 # (systemd), dpkg-shlibdeps for the package's library dependencies (dpkg-dev).
 DEB_APT_PACKAGES := systemd dpkg-dev
+# A paced audio output without a sound card (tests/paced.rs, and the
+# daemon and api benches): PulseAudio's null sink behind ALSA's pulse
+# plugin, captured with arecord (alsa-utils).
+PACED_APT_PACKAGES := pulseaudio libasound2-plugins alsa-utils
+# make bench: ffmpeg makes the test MP3, mpg123 is the player the CPU
+# figures are compared with.
+BENCH_APT_PACKAGES := ffmpeg mpg123 $(PACED_APT_PACKAGES)
 
-.PHONY: deps deb-deps run check test bench lint audio deb clean
+.PHONY: deps deb-deps test-deps bench-deps run check test bench lint audio deb clean
 
 deps:
 	@missing=""; \
@@ -32,19 +39,24 @@ run: deps
 	./target/release/loa schedule --config $(CONFIG)
 	./target/release/loa run --config $(CONFIG)
 
-# Also checks the unit file (tests/unattended.rs) and the Debian package
-# (tests/package.sh, from the debug binary: no release build).
+# Also checks the unit file (tests/unattended.rs), the Debian package
+# (tests/package.sh, from the debug binary: no release build) and on-time
+# start through a paced output (tests/paced.rs).
 # Benchmarks are only compiled here (`make bench` runs them): they take
 # minutes and measure, they do not test.
-test: deb-deps
+test: test-deps
 	$(CARGO) test --lib --bins --tests
 	$(CARGO) build --benches
 	tests/package.sh
 
+# What the tests need: the package's tools and the paced output.
+test-deps:
+	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES)"
+
 # What building and testing the package needs; cargo-deb is built once
 # (about a minute) and kept in ~/.cargo/bin.
 deb-deps:
-	@$(MAKE) --no-print-directory deps EXTRA_APT="$(DEB_APT_PACKAGES)"
+	@$(MAKE) --no-print-directory deps EXTRA_APT="$(DEB_APT_PACKAGES) $(MORE_APT)"
 	@$(CARGO) deb --version >/dev/null 2>&1 || { echo "Installing cargo-deb"; $(CARGO) install cargo-deb --locked; }
 
 # The package a station installs: target/debian/loa_VERSION_ARCH.deb
@@ -53,7 +65,11 @@ deb: deb-deps
 	debian/make-station.sh > debian/station.toml
 	$(CARGO) deb
 
-bench: deps
+bench-deps:
+	@$(MAKE) --no-print-directory deps EXTRA_APT="$(BENCH_APT_PACKAGES)"
+
+# Several minutes: the CPU comparisons play 60 s of audio 3 times each.
+bench: bench-deps
 	$(CARGO) bench --bench check --bench schedule --bench ledger --bench playout --bench daemon --bench api
 
 lint:
