@@ -46,8 +46,9 @@ pub fn load(path: &Path, opts: LoadOptions) -> Loaded {
     finish(config::load(path, audio_files(opts)), opts)
 }
 
-/// Load and check station-file text; `path` locates it (relative paths in
+/// Load and check station-file text (tests); `path` locates it (relative paths in
 /// the file are relative to its directory).
+#[cfg(test)]
 pub fn load_str(text: &str, path: &Path, opts: LoadOptions) -> Loaded {
     finish(config::load_str(text, path, audio_files(opts)), opts)
 }

@@ -26,8 +26,6 @@ const SETTLED_LOOKBACK_DAYS: i64 = 8;
 /// A running station: what the API and the watchdog need to reach.
 pub struct Running {
     pub handle: Handle,
-    /// The station as started (restart-only settings come from here).
-    pub station: Arc<Station>,
     /// The station as running now: replaced by each successful reload.
     pub current: CurrentStation,
     /// The ledger's writer, for audit rows (no SQLite call on the runtime).
@@ -62,7 +60,6 @@ async fn start(station: Station) -> Result<Running> {
     Ok(Running {
         handle,
         current: CurrentStation::new(Arc::clone(&station)),
-        station,
         recorder: api_recorder,
         playout,
         engine,

@@ -3,25 +3,25 @@
 //! See `README.md` for what it does; each module's doc comment says what it
 //! owns and what it must not touch.
 
-pub mod api;
+pub(crate) mod api;
 pub mod audio;
-pub mod check;
+pub(crate) mod check;
 pub mod cli;
 pub mod config;
 pub mod crontab;
-pub mod daemon;
-pub mod diag;
-pub mod engine;
+pub(crate) mod daemon;
+pub(crate) mod diag;
+pub(crate) mod engine;
 #[cfg(test)]
 mod layers;
 pub mod ledger;
-pub mod media;
-pub mod notify;
+pub(crate) mod media;
+pub(crate) mod notify;
 pub mod probe;
-pub mod range;
+pub(crate) mod range;
 pub mod report;
 pub mod schedule;
-pub mod station;
-pub mod table;
+pub(crate) mod station;
+pub(crate) mod table;
 pub mod timefmt;
-pub mod token;
+pub(crate) mod token;

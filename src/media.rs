@@ -41,7 +41,7 @@ pub(crate) fn open(file: File, path: &Path) -> Result<Box<dyn FormatReader>, Sym
     let reader = symphonia::default::get_probe()
         .format(&hint, mss, &format_opts, &MetadataOptions::default())?
         .format;
-    #[cfg(any(test, feature = "testing"))]
+    #[cfg(test)]
     let reader = faults::wrap(reader, path);
     Ok(reader)
 }
@@ -73,7 +73,7 @@ pub(crate) fn guarded<T>(read: impl FnOnce() -> T) -> Result<T, Panicked> {
 
 /// Fault injection for tests: make reading a given file go wrong the way
 /// real files and disks can, to prove that every reader survives it.
-#[cfg(any(test, feature = "testing"))]
+#[cfg(test)]
 pub mod faults {
     use std::collections::HashMap;
     use std::path::{Path, PathBuf};

@@ -7,9 +7,12 @@
 //! `TestClock` whose wall time follows tokio's (pausable) clock plus an offset
 //! they can jump, so a day runs in milliseconds.
 
+#[cfg(test)]
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, Utc};
+#[cfg(test)]
+use chrono::Duration;
+use chrono::{DateTime, Utc};
 
 /// The wall clock.
 pub trait Clock: Send + Sync + 'static {
@@ -28,11 +31,13 @@ impl Clock for SystemClock {
 
 /// A wall clock that starts at a chosen instant, advances with tokio's clock
 /// (virtual under `start_paused`), and can be jumped like NTP does.
+#[cfg(test)]
 #[derive(Debug, Clone)]
 pub struct TestClock {
     inner: Arc<Mutex<(DateTime<Utc>, tokio::time::Instant)>>,
 }
 
+#[cfg(test)]
 impl TestClock {
     pub fn new(start: DateTime<Utc>) -> Self {
         TestClock {
@@ -47,6 +52,7 @@ impl TestClock {
     }
 }
 
+#[cfg(test)]
 impl Clock for TestClock {
     fn now(&self) -> DateTime<Utc> {
         let g = self.inner.lock().expect("clock lock");

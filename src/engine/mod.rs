@@ -25,6 +25,8 @@ pub mod audio_playout;
 pub mod clock;
 mod command;
 mod emergency;
+#[cfg(test)]
+mod fake_playout;
 mod line;
 pub mod metrics;
 pub mod playout;
@@ -42,13 +44,17 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info, warn};
 
 pub use audio_playout::AudioPlayout;
-pub use clock::{Clock, SystemClock, TestClock};
+#[cfg(test)]
+pub use clock::TestClock;
+pub use clock::{Clock, SystemClock};
 pub use command::{Command, EmergencyRequest, Pinger, QueueRequest, Refusal, Reply, Target};
 pub use emergency::EMERGENCY_STATE;
 pub use metrics::Metrics;
-pub use playout::{Cue, OutputState, PlayEnd, PlayEvent, Playout};
+pub use playout::{OutputState, PlayEvent, Playout};
 pub use recorder::Recorder;
-pub use status::{AiringView, EmergencyView, InZone, QueuedView, Status, ZonedView};
+#[cfg(test)]
+pub use status::AiringView;
+pub use status::{InZone, QueuedView, Status};
 
 use crate::config::Station;
 use crate::ledger::{Outcome, Source};

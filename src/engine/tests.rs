@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tokio::sync::{mpsc, oneshot};
 
-use super::playout::{FakeBehaviour, FakePlayout};
+use super::playout::{Cue, FakeBehaviour, FakePlayout};
 use super::*;
 use crate::config::{load_str, AudioFiles, Priority};
 use crate::ledger::{AirtimeRow, Filter, Ledger};
