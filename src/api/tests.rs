@@ -956,7 +956,16 @@ async fn refused_uploads_leave_nothing_behind() {
         "x".repeat(200_000)
     );
     let u = r.post_raw("/api/v1/audio", &ctype, note.as_bytes()).await;
-    assert_eq!(u.status, 413, "{u:?}");
+    assert_eq!(
+        (u.status.as_u16(), u.error().as_str()),
+        (413, "form_field_too_large"),
+        "{u:?}"
+    );
+    // It says what is wrong: not the recording's size.
+    assert!(
+        !u.json()["message"].as_str().unwrap().contains("MB"),
+        "{u:?}"
+    );
 
     let u = r.post_raw("/api/v1/audio", "application/json", b"{}").await;
     assert_eq!(u.status, 415);

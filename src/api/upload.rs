@@ -153,7 +153,16 @@ async fn receive(
                 while let Some(c) = f.chunk().await.map_err(|e| multipart_error(e, limit_mb))? {
                     skipped += c.len() as u64;
                     if skipped > FRAMING_SLACK {
-                        return Err(too_large(limit_mb));
+                        return Err(ApiError::new(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "form_field_too_large",
+                            format!(
+                                "Trường không phải tệp quá lớn / the form's parts other than the \
+                                 file carry more than {} KB; the file itself must be a part \
+                                 with a file name: send it as e.g. `-F file=@ghi-am.m4a`",
+                                FRAMING_SLACK / 1024
+                            ),
+                        ));
                     }
                 }
             }
