@@ -395,3 +395,45 @@ fn check_warns_when_the_sound_card_cannot_be_opened_but_accepts_the_station() {
     );
     assert!(text(&out.stdout).contains("1 cảnh báo"));
 }
+
+/// `loa check` on something that is not a station file answers at once:
+/// `/dev/zero` used to grow to gigabytes, a FIFO to hang forever.
+#[test]
+fn a_device_a_pipe_or_a_huge_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("station.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let huge = dir.path().join("huge.toml");
+    let f = std::fs::File::create(&huge).unwrap();
+    f.set_len(17 * 1024 * 1024).unwrap();
+    for (path, says) in [
+        (Path::new("/dev/zero"), "not a regular file"),
+        (fifo.as_path(), "not a regular file"),
+        (huge.as_path(), "larger than 16 MB"),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_loa"))
+            .args(["check", "--config"])
+            .arg(path)
+            .env_remove("LOA_CONFIG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > end {
+                let _ = child.kill();
+                panic!("loa check --config {} did not answer", path.display());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", path.display());
+        let err = text(&out.stderr);
+        assert!(err.contains(says), "{}: {err}", path.display());
+    }
+}

@@ -109,16 +109,56 @@ impl Source {
     }
 }
 
+/// Largest station file read: a station with thousands of bulletins is a
+/// few hundred kilobytes.
+pub const MAX_STATION_FILE: u64 = 16 * 1024 * 1024;
+
+/// The station file's text: a regular file (a FIFO would block, a device
+/// like `/dev/zero` never ends) of at most [`MAX_STATION_FILE`] bytes.
+fn read_station_file(path: &Path) -> Result<String, (String, &'static str)> {
+    use std::io::Read;
+    let hint = "check the path; pass another with --config PATH or set LOA_CONFIG";
+    let meta = std::fs::metadata(path)
+        .map_err(|e| (format!("cannot read the station file: {e}"), hint))?;
+    if !meta.is_file() {
+        return Err((
+            "the station file is not a regular file (a folder, a pipe or a device)".into(),
+            "give the path of the station's .toml file with --config PATH or LOA_CONFIG",
+        ));
+    }
+    let file = std::fs::File::open(path)
+        .map_err(|e| (format!("cannot read the station file: {e}"), hint))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_STATION_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| (format!("cannot read the station file: {e}"), hint))?;
+    if bytes.len() as u64 > MAX_STATION_FILE {
+        return Err((
+            format!(
+                "the station file is larger than {} MB",
+                MAX_STATION_FILE / (1024 * 1024)
+            ),
+            "is this really the station file? it describes bulletins, it does not hold audio",
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        (
+            format!(
+                "the station file is not UTF-8 text (byte {})",
+                e.utf8_error().valid_up_to()
+            ),
+            "save it as UTF-8 (any editor can; Vietnamese text needs it)",
+        )
+    })
+}
+
 /// Read and check a station file.
 pub fn load(path: &Path, files: AudioFiles) -> Draft {
-    match std::fs::read_to_string(path) {
+    match read_station_file(path) {
         Ok(text) => load_str(&text, path, files),
-        Err(e) => {
+        Err((message, help)) => {
             let mut r = Reporter::new(path, "");
-            r.whole_file().error(
-                format!("cannot read the station file: {e}"),
-                "check the path; pass another with --config PATH or set LOA_CONFIG",
-            );
+            r.whole_file().error(message, help);
             Draft {
                 station: None,
                 diagnostics: r.diags,
