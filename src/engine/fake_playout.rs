@@ -39,6 +39,8 @@ struct FakeInner {
     behaviours: HashMap<PathBuf, FakeBehaviour>,
     /// (cue id, path, wall-clock start) of every play that started.
     pub log: Vec<(u64, PathBuf, DateTime<Utc>)>,
+    /// How long stopping a started play takes (the real player fades).
+    fade: std::time::Duration,
 }
 
 impl<C: Clock + Clone> FakePlayout<C> {
@@ -52,6 +54,12 @@ impl<C: Clock + Clone> FakePlayout<C> {
 
     pub fn set_behaviour(&self, path: impl Into<PathBuf>, b: FakeBehaviour) {
         self.inner.lock().unwrap().behaviours.insert(path.into(), b);
+    }
+
+    /// Stopping a started play takes `fade` of (virtual) time, as the real
+    /// player's fade-out does; by default it stops at once.
+    pub fn set_fade(&self, fade: std::time::Duration) {
+        self.inner.lock().unwrap().fade = fade;
     }
 
     /// What started, in order: (path, wall-clock start).
@@ -138,6 +146,19 @@ impl<C: Clock + Clone> Playout for FakePlayout<C> {
             if let Some(pos) = g.pending.iter().position(|c| c.id == cue) {
                 g.pending.remove(pos);
                 Some((0.0, PlayEnd::Cancelled))
+            } else if g.playing.as_ref().map(|p| p.0) == Some(cue)
+                && !g.fade.is_zero()
+                && g.log.last().is_some_and(|l| l.0 == cue)
+            {
+                // Fades: still playing (nothing behind it starts) until done.
+                let (_, task, since) = g.playing.clone().expect("playing");
+                let (fade, this) = (g.fade, self.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(fade).await;
+                    task.abort();
+                    this.finish(cue, since.elapsed().as_secs_f64(), PlayEnd::Stopped);
+                });
+                None
             } else if g.playing.as_ref().map(|p| p.0) == Some(cue) {
                 let (_, task, since) = g.playing.take().expect("playing");
                 task.abort();

@@ -8,7 +8,7 @@ use tracing::info;
 use super::clock::Clock;
 use super::playout::{Cue, PlayEnd, PlayEvent, Playout};
 use super::queue::{Entry, DEQUEUED};
-use super::{human, Engine, CUE_NEXT, LEAD, PROGRESS_EVERY};
+use super::{human, Engine, CUE_NEXT, CUT_AHEAD, LEAD, PROGRESS_EVERY};
 use crate::config::Priority;
 use crate::ledger::Outcome;
 use crate::timefmt::rfc3339;
@@ -66,6 +66,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         }
         self.preempt(now);
         self.settle_unairable(now);
+        self.cue_behind_a_cut(now);
         loop {
             let cue_at = match self.line.back() {
                 None => None,
@@ -159,12 +160,13 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         }
     }
 
-    /// An emergency due while something else is on the line cuts it.
+    /// An emergency due while something else is on the line cuts it: a
+    /// scheduled one `CUT_AHEAD` early, so the fade has ended at its instant.
     fn preempt(&mut self, now: DateTime<Utc>) {
         let Some(em) = self
             .queue
             .iter()
-            .find(|e| e.airing.priority == Priority::Emergency && Self::is_due(e, now))
+            .find(|e| e.airing.priority == Priority::Emergency && Self::is_due(e, now + CUT_AHEAD))
         else {
             return;
         };
@@ -187,6 +189,28 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         for cue in cues {
             self.playout.stop(cue);
         }
+    }
+
+    /// While the one item on the line fades out for an emergency, cue the
+    /// emergency behind it, so its file is open and decoding when the fade
+    /// ends: it starts at its instant, or at once if that has passed.
+    fn cue_behind_a_cut(&mut self, now: DateTime<Utc>) {
+        let cutting = self.line.len() == 1
+            && self
+                .line
+                .front()
+                .is_some_and(|c| matches!(c.stop, Some(Stop::Interrupt(_))));
+        if !cutting {
+            return;
+        }
+        let Some(i) = self.queue.iter().position(|e| {
+            e.airing.priority == Priority::Emergency && Self::is_due(e, now + CUT_AHEAD)
+        }) else {
+            return;
+        };
+        let e = self.queue.remove(i);
+        let start_at = (e.airing.scheduled_at > now).then_some(e.airing.scheduled_at);
+        self.cue(e, start_at);
     }
 
     fn cue(&mut self, e: Entry, start_at: Option<DateTime<Utc>>) {

@@ -56,7 +56,7 @@ pub use recorder::Recorder;
 pub use status::AiringView;
 pub use status::{InZone, QueuedView, Status};
 
-use crate::config::Station;
+use crate::config::{Priority, Station};
 use crate::ledger::{Outcome, Source};
 use crate::schedule::{self, ItemKind, Occurrence, OccurrenceKey};
 use crate::timefmt::rfc3339;
@@ -70,6 +70,10 @@ const LEAD: Duration = Duration::seconds(3);
 /// How long before the current item ends the next one is cued, so a
 /// programme plays back to back.
 const CUE_NEXT: Duration = Duration::milliseconds(1500);
+/// How long before a scheduled emergency what airs starts fading: the
+/// player's longest fade (`audio::MAX_FADE`, 0.5 s) and a margin, so the
+/// fade has ended when the emergency's first sample is due.
+const CUT_AHEAD: Duration = Duration::milliseconds(600);
 /// The engine asks the wall clock at least this often.
 const TICK: std::time::Duration = std::time::Duration::from_secs(1);
 /// After downtime, occurrences older than this are not even recorded missed.
@@ -321,6 +325,14 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         }
         if let Some(first) = self.queue.iter().map(|e| e.airing.scheduled_at).min() {
             consider(first - LEAD);
+        }
+        // Wake to start cutting for a scheduled emergency on time.
+        if !self.line.is_empty() {
+            for e in self.queue.iter() {
+                if e.airing.priority == Priority::Emergency {
+                    consider(e.airing.scheduled_at - CUT_AHEAD);
+                }
+            }
         }
         wake.max(std::time::Duration::from_millis(5))
     }

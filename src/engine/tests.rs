@@ -204,6 +204,10 @@ fn outcomes(rows: &[AirtimeRow]) -> Vec<(String, String)> {
         .collect()
 }
 
+fn parse(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
 fn by_bulletin<'a>(rows: &'a [AirtimeRow], id: &str) -> Vec<&'a AirtimeRow> {
     rows.iter().filter(|r| r.bulletin == id).collect()
 }
@@ -334,6 +338,33 @@ async fn emergency_interrupts_and_the_interrupted_item_is_not_replayed() {
     assert_eq!(storms[0].source, Source::Emergency);
     // b waited behind the emergency and still aired within its grace.
     assert_eq!(by_bulletin(&rows, "b")[0].outcome, Some(Outcome::Completed));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scheduled_emergency_cuts_in_so_its_first_sample_is_on_its_instant() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = STATION.replace(
+        "priority = \"emergency\"\n",
+        "priority = \"emergency\"\nat = [\"06:00:30\"]\n",
+    );
+    let rig = start(station(dir.path(), &text), TestClock::new(at(5, 59, 55)));
+    // Stopping takes the real player's longest fade.
+    rig.fake.set_fade(crate::audio::MAX_FADE);
+    rig.run_for(60).await;
+    let rows = rig.stop().await;
+    let storm = by_bulletin(&rows, "storm");
+    let a = by_bulletin(&rows, "a");
+    let instant = at(6, 0, 30);
+    // Cut early enough that the fade has ended at the instant, and the
+    // emergency's first sample is on it (the fake starts cues exactly).
+    let started = parse(storm[0].started_at.as_deref().unwrap());
+    assert_eq!(started, instant, "{:?}", outcomes(&rows));
+    assert_eq!(a[0].outcome, Some(Outcome::Interrupted));
+    let cut = parse(a[0].ended_at.as_deref().unwrap());
+    assert!(
+        cut <= instant && instant - cut <= Duration::seconds(1),
+        "a was cut at {cut}, the emergency is at {instant}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
