@@ -260,8 +260,12 @@ pub fn load_for_run(path: &Path) -> Option<Startup> {
         );
         return None;
     };
-    // Relative paths in the copy are relative to the station file's folder.
-    let last = check::load_str(&good, path, LoadOptions::default());
+    // Relative paths in the copy are relative to the station file's folder;
+    // its diagnostics point into the copy.
+    let mut last = check::load_str(&good, path, LoadOptions::default());
+    for d in &mut last.diagnostics.items {
+        d.file.clone_from(&copy);
+    }
     log_diagnostics(&last);
     let failing = failing(&last);
     match last.station {
