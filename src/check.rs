@@ -46,9 +46,8 @@ pub fn load(path: &Path, opts: LoadOptions) -> Loaded {
     finish(config::load(path, audio_files(opts)), opts)
 }
 
-/// Load and check station-file text (tests); `path` locates it (relative paths in
+/// Load and check station-file text; `path` locates it (relative paths in
 /// the file are relative to its directory).
-#[cfg(test)]
 pub fn load_str(text: &str, path: &Path, opts: LoadOptions) -> Loaded {
     finish(config::load_str(text, path, audio_files(opts)), opts)
 }
@@ -82,7 +81,13 @@ fn finish(draft: Draft, opts: LoadOptions) -> Loaded {
 /// Probe every distinct audio file once, on a few threads: a station with
 /// hundreds of files must still check in well under a second.
 fn probe_files(station: &mut Station, source: &Source, r: &mut Reporter) {
-    let mut paths: Vec<&Path> = station.bulletins.iter().map(|b| b.path.as_path()).collect();
+    // A file that is not there was reported by config already.
+    let mut paths: Vec<&Path> = station
+        .bulletins
+        .iter()
+        .map(|b| b.path.as_path())
+        .filter(|p| p.is_file())
+        .collect();
     paths.sort();
     paths.dedup();
     let results = probe_many(&paths);
@@ -90,12 +95,14 @@ fn probe_files(station: &mut Station, source: &Source, r: &mut Reporter) {
         paths.iter().copied().zip(results.iter()).collect();
     let mut infos = Vec::with_capacity(station.bulletins.len());
     for b in &station.bulletins {
-        match by_path[b.path.as_path()] {
-            Ok(info) => infos.push(Some(info.clone())),
-            Err(e) => {
+        match by_path.get(b.path.as_path()) {
+            None => infos.push(None),
+            Some(Ok(info)) => infos.push(Some(info.clone())),
+            Some(Err(e)) => {
                 r.at(source.file_span(&b.id))
                     .item(&item_label("bulletin", &b.id))
                     .key("file")
+                    .audio()
                     .error(e.message.clone(), e.hint.clone());
                 infos.push(None);
             }
@@ -325,6 +332,70 @@ at = ["23:00"]
         assert_eq!(
             l.diagnostics.errors().nth(1).unwrap().position,
             Some((12, 8))
+        );
+    }
+
+    #[test]
+    fn audio_problems_keep_the_station_and_its_items_station_errors_do_not() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio");
+        let head = format!(
+            "[station]\nname = \"X\"\naudio_dir = \"{}\"\n",
+            fixtures.display()
+        );
+        let items = "[[bulletin]]\nid = \"gone\"\ntitle = \"G\"\nfile = \"da-xoa.mp3\"\n\
+                     [[bulletin]]\nid = \"bad\"\ntitle = \"B\"\nfile = \"opus.ogg\"\n\
+                     [[bulletin]]\nid = \"ok\"\ntitle = \"O\"\nfile = \"mp3-cbr.mp3\"\n\
+                     [[program]]\nid = \"p\"\ntitle = \"P\"\nat = [\"06:00\"]\nitems = [\"gone\", \"ok\"]\n";
+        let path = Path::new("/tmp/station.toml");
+        let l = load_str(&format!("{head}{items}"), path, LoadOptions::default());
+        let audio: Vec<_> = l
+            .diagnostics
+            .audio_errors()
+            .filter_map(|d| d.item.clone())
+            .collect();
+        assert_eq!(
+            audio,
+            ["bulletin \"gone\"", "bulletin \"bad\""],
+            "{}",
+            l.diagnostics
+        );
+        assert_eq!(
+            l.diagnostics.station_errors().count(),
+            0,
+            "{}",
+            l.diagnostics
+        );
+        let s = l.station.unwrap_or_else(|| panic!("{}", l.diagnostics));
+        let gone = s.bulletin("gone").unwrap();
+        assert!(gone.audio.is_none());
+        assert_eq!(
+            gone.path,
+            fixtures.canonicalize().unwrap().join("da-xoa.mp3")
+        );
+        assert_eq!(s.program("p").unwrap().items, [0, 2]);
+
+        let broken = format!("{head}{items}[[bulletin]]\nid = \"t\"\ntitle = \"T\"\nfile = \"mp3-cbr.mp3\"\nat = [\"25:00\"]\n");
+        let l = load_str(&broken, path, LoadOptions::default());
+        assert_eq!(
+            l.diagnostics.station_errors().count(),
+            1,
+            "{}",
+            l.diagnostics
+        );
+        assert!(l.station.is_none());
+    }
+
+    #[test]
+    fn a_missing_audio_dir_keeps_the_station_every_item_fails() {
+        let text = "[station]\nname = \"X\"\naudio_dir = \"/nonexistent/loa-audio\"\n\
+                    [[bulletin]]\nid = \"a\"\ntitle = \"A\"\nfile = \"a.mp3\"\n";
+        let l = load_str(text, Path::new("/tmp/station.toml"), LoadOptions::default());
+        assert_eq!(l.diagnostics.errors().count(), 1, "{}", l.diagnostics);
+        assert_eq!(l.diagnostics.audio_errors().count(), 1);
+        let s = l.station.unwrap();
+        assert_eq!(
+            s.bulletins[0].path,
+            Path::new("/nonexistent/loa-audio/a.mp3")
         );
     }
 }

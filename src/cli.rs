@@ -25,8 +25,8 @@ pub fn load_station(path: &Path, opts: LoadOptions) -> Result<Station, ExitCode>
     let loaded = check::load(path, opts);
     eprint!("{}", loaded.diagnostics);
     match loaded.station {
-        Some(s) => Ok(s),
-        None => {
+        Some(s) if !loaded.diagnostics.has_errors() => Ok(s),
+        _ => {
             let n = loaded.diagnostics.errors().count();
             eprintln!(
                 "loa: {} has {n} error{}; nothing was changed. Fix them and run `loa check --config {}`.",
@@ -93,12 +93,17 @@ fn stderr_is_journal() -> bool {
     }
 }
 
-/// `loa run`
+/// `loa run`: the station file, or the last good copy when it cannot run
+/// (see `crate::station::load_for_run`); every diagnostic is logged.
 pub fn run(path: &Path) -> Result<ExitCode> {
     init_logging();
-    let station = match load_station(path, LoadOptions::default()) {
-        Ok(s) => s,
-        Err(code) => return Ok(code),
+    let Some(startup) = crate::station::load_for_run(path) else {
+        eprintln!(
+            "loa: {} cannot run and no last good copy is known; nothing was started. Fix it and run `loa check --config {}`.",
+            path.display(),
+            path.display()
+        );
+        return Ok(ExitCode::FAILURE);
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -106,7 +111,7 @@ pub fn run(path: &Path) -> Result<ExitCode> {
         .thread_name("loa-rt")
         .build()
         .context("starting the runtime")?;
-    rt.block_on(crate::daemon::run(path.to_path_buf(), station))
+    rt.block_on(crate::daemon::run(path.to_path_buf(), startup))
 }
 
 /// `loa check`
@@ -115,9 +120,15 @@ pub fn check(path: &Path) -> Result<ExitCode> {
     let d = &loaded.diagnostics;
     eprint!("{d}");
     let (errors, warnings) = (d.errors().count(), d.warnings().count());
-    let Some(station) = loaded.station else {
+    let Some(station) = loaded.station.filter(|_| errors == 0) else {
+        let audio = d.audio_errors().count();
+        let runs = if audio == errors {
+            " All are about audio files: `loa run` would air the rest and record those bulletins failed when due."
+        } else {
+            " The station file was not accepted."
+        };
         eprintln!(
-            "\n✗ {}: {errors} lỗi (errors), {warnings} cảnh báo (warnings). The station file was not accepted.",
+            "\n✗ {}: {errors} lỗi (errors), {warnings} cảnh báo (warnings).{runs}",
             path.display()
         );
         return Ok(ExitCode::FAILURE);

@@ -3,7 +3,8 @@
 //!
 //! SIGTERM and SIGINT stop the station cleanly (the airing item fades out
 //! and is recorded `interrupted`); SIGHUP reloads the station file, keeping
-//! the old one when the new one has errors.
+//! the old one when the new one cannot run. Which file it starts with (the
+//! given one, or the last good copy) is `crate::station::load_for_run`'s.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,7 +19,7 @@ use tracing::{error, info, warn};
 use crate::config::Station;
 use crate::engine::{self, AudioPlayout, Command, Engine, Handle, Recorder, SystemClock};
 use crate::ledger::Ledger;
-use crate::station::{self, CurrentStation};
+use crate::station::{self, CurrentStation, FileState, Startup};
 
 /// How far back the engine is told what already has a ledger row.
 const SETTLED_LOOKBACK_DAYS: i64 = 8;
@@ -38,7 +39,7 @@ pub struct Running {
 /// Open the ledger, start the audio thread and the engine. The ledger's
 /// open (an fsync) and the output check block, so they run on a blocking
 /// thread, never on the runtime's workers that carry the engine.
-async fn start(station: Station) -> Result<Running> {
+async fn start(station: Station, file: FileState) -> Result<Running> {
     let station = Arc::new(station);
     let (ledger, resume, playout, events_rx) = {
         let station = Arc::clone(&station);
@@ -59,7 +60,7 @@ async fn start(station: Station) -> Result<Running> {
     let engine = tokio::spawn(engine.run());
     Ok(Running {
         handle,
-        current: CurrentStation::new(Arc::clone(&station)),
+        current: CurrentStation::new(Arc::clone(&station), file),
         recorder: api_recorder,
         playout,
         engine,
@@ -105,7 +106,8 @@ fn open_parts(
 }
 
 /// `loa run`: until SIGTERM/SIGINT.
-pub async fn run(config_path: PathBuf, station: Station) -> Result<ExitCode> {
+pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
+    let Startup { station, file } = startup;
     info!(
         station = %station.name,
         config = %config_path.display(),
@@ -126,7 +128,7 @@ pub async fn run(config_path: PathBuf, station: Station) -> Result<ExitCode> {
     })?;
     info!(listen = %listen, "HTTP API listening");
     log_next(&station);
-    let running = start(station).await?;
+    let running = start(station, file).await?;
     let api = crate::api::ApiState::new(
         running.handle.clone(),
         running.current.clone(),

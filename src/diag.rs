@@ -14,10 +14,24 @@ pub enum Severity {
     Error,
 }
 
+/// What an error stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Category {
+    /// The station file itself: syntax, unknown keys, impossible times,
+    /// references to what does not exist. The station cannot run from it.
+    #[default]
+    Station,
+    /// An audio file (or `audio_dir`) that is missing, unreadable or would
+    /// not play right. `loa check` still fails, but `loa run` and a reload
+    /// keep the item: it is recorded `failed` when it comes due.
+    Audio,
+}
+
 /// One problem.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnostic {
     pub severity: Severity,
+    pub category: Category,
     pub file: PathBuf,
     /// 1-based line and column in `file`, when known.
     pub position: Option<(usize, usize)>,
@@ -72,6 +86,14 @@ impl Diagnostics {
     }
     pub fn has_errors(&self) -> bool {
         self.errors().next().is_some()
+    }
+    /// Errors that make the station file meaningless: it cannot run.
+    pub fn station_errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.errors().filter(|d| d.category == Category::Station)
+    }
+    /// Errors about audio files: their items fail when due.
+    pub fn audio_errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.errors().filter(|d| d.category == Category::Audio)
     }
     pub fn push(&mut self, d: Diagnostic) {
         self.items.push(d);
@@ -139,6 +161,7 @@ impl<'a> Reporter<'a> {
             span: span.into(),
             item: None,
             key: None,
+            category: Category::Station,
         }
     }
 
@@ -155,9 +178,17 @@ pub struct DiagnosticBuilder<'r, 'a> {
     span: Option<Range<usize>>,
     item: Option<String>,
     key: Option<String>,
+    category: Category,
 }
 
 impl DiagnosticBuilder<'_, '_> {
+    /// A problem with an audio file, not with the station file: see
+    /// [`Category::Audio`].
+    pub fn audio(mut self) -> Self {
+        self.category = Category::Audio;
+        self
+    }
+
     /// The item it is about, e.g. `bulletin "cds-thong-diep"` or `[output]`.
     pub fn item(mut self, item: &str) -> Self {
         self.item = Some(item.to_string());
@@ -185,6 +216,7 @@ impl DiagnosticBuilder<'_, '_> {
         let r = self.reporter;
         r.diags.push(Diagnostic {
             severity,
+            category: self.category,
             file: r.file.to_path_buf(),
             position: self.span.map(|s| line_col(r.text, s.start)),
             item: self.item,

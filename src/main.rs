@@ -89,9 +89,11 @@ the token's SHA-256; reload the daemon (SIGHUP) after pasting.")]
 enum Command {
     /// Run the station: play what is due, record it in the ledger
     #[command(after_help = "Example:\n  loa run --config config/station.toml\n\n\
-Refuses to start when the station file has errors (see `loa check`).\n\
+A bulletin whose audio file is missing or broken is recorded failed when due; the rest airs.\n\
+A station file that cannot run (syntax, unknown keys, bad times or references) is refused:\n\
+the last good copy (data_dir/last-good-station.toml) runs instead, or nothing starts.\n\
 SIGTERM/SIGINT: fade out, record the airing item as interrupted, exit.\n\
-SIGHUP: reload the station file (an invalid one is ignored, with its errors logged).\n\
+SIGHUP: reload the station file (one that cannot run is ignored, with its errors logged).\n\
 Log level: LOA_LOG=debug (default info).")]
     Run {
         #[command(flatten)]

@@ -28,7 +28,7 @@ use tracing::{error, info, warn};
 use crate::config::{Priority, Station};
 use crate::engine::{AudioPlayout, Handle, OutputState, Pinger, Playout, Status};
 use crate::schedule;
-use crate::station::CurrentStation;
+use crate::station::{CurrentStation, FileState, Running};
 
 /// Whether the parts that make the station air still answer. The watchdog
 /// asks from a blocking thread: implementations may block (the audio ping
@@ -304,10 +304,32 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
+/// The status line, led by a loud note when the station file on disk does
+/// not run (the last good copy does) and followed by the count of
+/// bulletins that will fail.
+pub fn status_with_file(line: String, file: &FileState) -> String {
+    let mut out = String::new();
+    if file.running == Running::LastGood {
+        out.push_str(&format!(
+            "TỆP CẤU HÌNH LỖI ({} lỗi), đang chạy bản tốt gần nhất (station file has errors: running the last good copy) · ",
+            file.errors
+        ));
+    }
+    out.push_str(&line);
+    if !file.failing.is_empty() {
+        out.push_str(&format!(
+            " · {} bản tin thiếu/hỏng tệp âm thanh",
+            file.failing.len()
+        ));
+    }
+    out
+}
+
 /// Keep `STATUS=` in step with the engine's status and the station file.
 async fn status_task(
     mut status: watch::Receiver<Status>,
     mut station: watch::Receiver<Arc<Station>>,
+    mut file: watch::Receiver<FileState>,
     notifier: Notifier,
 ) {
     let mut last = String::new();
@@ -315,7 +337,8 @@ async fn status_task(
         let line = {
             let st = station.borrow_and_update().clone();
             let s = status.borrow_and_update().clone();
-            status_line(&s, &st, Utc::now())
+            let f = file.borrow_and_update().clone();
+            status_with_file(status_line(&s, &st, Utc::now()), &f)
         };
         if line != last {
             notifier.send(&[NotifyState::Status(&line)]);
@@ -324,6 +347,7 @@ async fn status_task(
         tokio::select! {
             r = status.changed() => if r.is_err() { return },
             r = station.changed() => if r.is_err() { return },
+            r = file.changed() => if r.is_err() { return },
             _ = tokio::time::sleep(STATUS_REFRESH) => {}
         }
     }
@@ -345,13 +369,14 @@ pub fn ready(handle: &Handle, current: &CurrentStation, playout: &AudioPlayout) 
     };
     let status = {
         let s = handle.status.borrow().clone();
-        status_line(&s, &current.get(), Utc::now())
+        status_with_file(status_line(&s, &current.get(), Utc::now()), &current.file())
     };
     notifier.send(&[NotifyState::Ready, NotifyState::Status(&status)]);
     info!("told systemd the station is ready");
     tokio::spawn(status_task(
         handle.status.clone(),
         station_rx,
+        current.subscribe_file(),
         notifier.clone(),
     ));
     if let Some(timeout) = sd_notify::watchdog_enabled() {
@@ -595,8 +620,9 @@ at = ["17:00"]
         let st = Arc::new(station());
         let (status_tx, status_rx) = watch::channel(idle());
         let (station_tx, station_rx) = watch::channel(Arc::clone(&st));
+        let (file_tx, file_rx) = watch::channel(FileState::default());
         let (n, log) = recorder();
-        let task = tokio::spawn(status_task(status_rx, station_rx, n));
+        let task = tokio::spawn(status_task(status_rx, station_rx, file_rx, n));
         let wait_for = |k: usize| {
             let log = Arc::clone(&log);
             async move {
@@ -616,12 +642,25 @@ at = ["17:00"]
         paused.paused = true;
         status_tx.send_replace(paused);
         wait_for(2).await;
+        // The station file breaks on a reload: said first, loudly.
+        file_tx.send_replace(FileState {
+            running: Running::LastGood,
+            errors: 2,
+            failing: vec!["chieu".into()],
+        });
+        wait_for(3).await;
         drop(status_tx);
         task.await.unwrap();
         drop(station_tx);
         let log = log.lock().unwrap();
-        assert_eq!(log.len(), 2, "{log:?}");
+        assert_eq!(log.len(), 3, "{log:?}");
         assert!(log[0].starts_with("STATUS=Tiếp theo: Bản tin buổi chiều"));
         assert_eq!(log[1], "STATUS=Tạm dừng");
+        assert!(
+            log[2].starts_with("STATUS=TỆP CẤU HÌNH LỖI (2 lỗi)")
+                && log[2].contains("Tạm dừng · 1 bản tin"),
+            "{}",
+            log[2]
+        );
     }
 }

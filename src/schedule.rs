@@ -78,6 +78,9 @@ pub struct Occurrence<'a> {
     /// Programme: the bulletins (indexes) airing in it that day, in order.
     /// Bulletin: empty.
     pub items: Vec<usize>,
+    /// It falls in quiet hours and is not an emergency, so it does not air;
+    /// only [`schedule_with_quiet`] returns such occurrences.
+    pub quiet: bool,
 }
 
 impl Occurrence<'_> {
@@ -207,6 +210,26 @@ pub fn order(a: &Occurrence<'_>, b: &Occurrence<'_>) -> Ordering {
 /// local time falls in quiet hours, and programme occurrences on a day when
 /// none of their bulletins airs.
 pub fn schedule(station: &Station, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Occurrence<'_>> {
+    plan(station, from, to, false)
+}
+
+/// As [`schedule`], but non-emergency occurrences in quiet hours are kept,
+/// marked `quiet`: the engine records each of them `skipped`, so that a
+/// report shows what quiet hours held back.
+pub fn schedule_with_quiet(
+    station: &Station,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<Occurrence<'_>> {
+    plan(station, from, to, true)
+}
+
+fn plan(
+    station: &Station,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    keep_quiet: bool,
+) -> Vec<Occurrence<'_>> {
     if from >= to {
         return Vec::new();
     }
@@ -238,6 +261,7 @@ pub fn schedule(station: &Station, from: DateTime<Utc>, to: DateTime<Utc>) -> Ve
     let mut out: Vec<Occurrence<'_>> = Vec::with_capacity((per_day * days.list.len()).min(1 << 21));
     let quiet =
         |local: NaiveTime, p: Priority| p != Priority::Emergency && station.quiet.contains(local);
+    let dropped = |local: NaiveTime, p: Priority| !keep_quiet && quiet(local, p);
     // A day's occurrences are first collected as small sort keys and only
     // built, in order, once sorted: sorting the 136-byte `Occurrence`s
     // themselves was a third of the run time.
@@ -253,7 +277,7 @@ pub fn schedule(station: &Station, from: DateTime<Utc>, to: DateTime<Utc>) -> Ve
             }
             let times = day_times(&b.timing, &b_times[index], day);
             days.instants(day, times, |secs, local| {
-                if from_s <= secs && secs < to_s && !quiet(local, b.priority) {
+                if from_s <= secs && secs < to_s && !dropped(local, b.priority) {
                     slots.push(Slot::new(secs, b.priority, ItemKind::Bulletin, index));
                 }
             });
@@ -277,7 +301,7 @@ pub fn schedule(station: &Station, from: DateTime<Utc>, to: DateTime<Utc>) -> Ve
             }
             *planned = items.iter().map(|&i| station.bulletins[i].seconds()).sum();
             days.instants(day, times, |secs, local| {
-                if from_s <= secs && secs < to_s && !quiet(local, p.priority) {
+                if from_s <= secs && secs < to_s && !dropped(local, p.priority) {
                     slots.push(Slot::new(secs, p.priority, ItemKind::Program, index));
                 }
             });
@@ -286,6 +310,11 @@ pub fn schedule(station: &Station, from: DateTime<Utc>, to: DateTime<Utc>) -> Ve
         out.extend(slots.iter().map(|slot| {
             let at = days.at(day, slot.secs);
             let index = slot.index();
+            let priority = match slot.kind() {
+                ItemKind::Bulletin => station.bulletins[index].priority,
+                ItemKind::Program => station.programs[index].priority,
+            };
+            let quiet = keep_quiet && quiet(at.time(), priority);
             match slot.kind() {
                 ItemKind::Bulletin => {
                     let b = &station.bulletins[index];
@@ -300,6 +329,7 @@ pub fn schedule(station: &Station, from: DateTime<Utc>, to: DateTime<Utc>) -> Ve
                         planned_seconds: b.seconds(),
                         grace_seconds: b.grace_seconds,
                         items: Vec::new(),
+                        quiet,
                     }
                 }
                 ItemKind::Program => {
@@ -316,6 +346,7 @@ pub fn schedule(station: &Station, from: DateTime<Utc>, to: DateTime<Utc>) -> Ve
                         planned_seconds: *planned,
                         grace_seconds: p.grace_seconds,
                         items: items.clone(),
+                        quiet,
                     }
                 }
             }
@@ -839,6 +870,19 @@ mod tests {
             [
                 "bao-lu@2026-10-05T04:30:00.000+07:00",
                 "normal@2026-10-05T06:00:00.000+07:00",
+            ]
+        );
+        // The engine's plan keeps them, marked, so they are recorded.
+        let all = schedule_with_quiet(&st, from, to);
+        let marked: Vec<(String, bool)> = all.iter().map(|o| (o.key(), o.quiet)).collect();
+        assert_eq!(
+            marked,
+            [
+                ("bao-lu@2026-10-05T04:30:00.000+07:00".to_string(), false),
+                ("normal@2026-10-05T04:30:00.000+07:00".to_string(), true),
+                ("normal@2026-10-05T06:00:00.000+07:00".to_string(), false),
+                ("normal@2026-10-05T21:30:00.000+07:00".to_string(), true),
+                ("dem@2026-10-05T22:00:00.000+07:00".to_string(), true),
             ]
         );
         // The raw instants ignore quiet hours (and `enabled`).

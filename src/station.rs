@@ -4,17 +4,84 @@
 //! station through [`CurrentStation`]; a reload (SIGHUP or
 //! `POST /api/v1/reload`) goes through [`reload`], which keeps the old
 //! station when the new file has errors and hands a good one to the engine.
+//!
+//! It also keeps the last station file that was accepted: a copy of its
+//! text in `data_dir` ([`LAST_GOOD`]), which `loa run` falls back to when
+//! the file it is given cannot run ([`load_for_run`]), so a typo never takes
+//! the station off air. Which file runs is in [`FileState`].
 //! This module must not know about HTTP, signals or systemd.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tracing::{error, warn};
+use serde::Serialize;
+use tracing::{error, info, warn};
 
-use crate::check::{self, LoadOptions};
+use crate::check::{self, LoadOptions, Loaded};
 use crate::config::Station;
-use crate::diag::{Diagnostic, Severity};
+use crate::diag::{Category, Diagnostic, Severity};
 use crate::engine::{Command, Handle};
+
+/// The copy of the last accepted station file, in `data_dir`.
+pub const LAST_GOOD: &str = "last-good-station.toml";
+
+/// Which station file runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Running {
+    /// The station file as it is on disk.
+    #[default]
+    Current,
+    /// The last accepted version: the file on disk has errors.
+    LastGood,
+}
+
+/// What runs, against what the station file on disk says: shown in
+/// `/api/v1/status` (`station_file`), `/metrics` and the systemd status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct FileState {
+    pub running: Running,
+    /// Errors that keep the station file on disk from running (0 when it
+    /// runs).
+    pub errors: usize,
+    /// Bulletins of the running station whose audio file is missing or
+    /// would not play: each is recorded `failed` when it comes due.
+    pub failing: Vec<String>,
+}
+
+impl FileState {
+    /// The file on disk runs.
+    pub fn current(loaded: &Loaded) -> FileState {
+        FileState {
+            running: Running::Current,
+            errors: 0,
+            failing: failing(loaded),
+        }
+    }
+}
+
+/// Bulletins with an audio error, in the station file's order.
+fn failing(loaded: &Loaded) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for d in loaded.diagnostics.audio_errors() {
+        let id = d
+            .item
+            .as_deref()
+            .and_then(|i| i.strip_prefix("bulletin \""))
+            .and_then(|i| i.strip_suffix('"'));
+        match id {
+            Some(id) if !ids.iter().any(|x| x == id) => ids.push(id.to_string()),
+            Some(_) => {}
+            // `audio_dir` itself: every bulletin fails.
+            None => {
+                let all = loaded.station.iter().flat_map(|s| &s.bulletins);
+                return all.map(|b| b.id.clone()).collect();
+            }
+        }
+    }
+    ids
+}
 
 /// The station the daemon runs now, shared by the signal loop and the API,
 /// so a reload from either is seen by both (tokens included).
@@ -22,17 +89,30 @@ use crate::engine::{Command, Handle};
 pub struct CurrentStation {
     /// A `watch` so that others (the systemd status line) follow reloads.
     station: Arc<tokio::sync::watch::Sender<Arc<Station>>>,
+    /// Which file runs; a `watch` for the same reason.
+    file: Arc<tokio::sync::watch::Sender<FileState>>,
     /// One reload at a time: SIGHUP and `POST /api/v1/reload` racing would
     /// each keep the restart-only settings of a station the other replaced.
     reloading: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl CurrentStation {
-    pub fn new(station: Arc<Station>) -> Self {
+    pub fn new(station: Arc<Station>, file: FileState) -> Self {
         CurrentStation {
             station: Arc::new(tokio::sync::watch::Sender::new(station)),
+            file: Arc::new(tokio::sync::watch::Sender::new(file)),
             reloading: Arc::default(),
         }
+    }
+
+    /// Which station file runs.
+    pub fn file(&self) -> FileState {
+        self.file.borrow().clone()
+    }
+
+    /// Follow which station file runs.
+    pub fn subscribe_file(&self) -> tokio::sync::watch::Receiver<FileState> {
+        self.file.subscribe()
     }
 
     pub fn get(&self) -> Arc<Station> {
@@ -49,16 +129,18 @@ impl CurrentStation {
     }
 }
 
-/// Load the station file again: the station, or every error (all
-/// diagnostics are logged either way).
-async fn load_for_reload(path: &Path) -> Result<Station, Vec<Diagnostic>> {
+/// Load the station file again: the station (its text, to keep as the last
+/// good one, and what fails), or every error (all diagnostics are logged
+/// either way).
+async fn load_for_reload(path: &Path) -> Result<(Station, String, FileState), Vec<Diagnostic>> {
     let path = path.to_path_buf();
     let shown = path.clone();
-    let loaded = tokio::task::spawn_blocking(move || check::load(&path, LoadOptions::default()))
+    let (text, loaded) = tokio::task::spawn_blocking(move || read_and_load(&path))
         .await
         .map_err(|e| {
             vec![Diagnostic {
                 severity: Severity::Error,
+                category: Category::Station,
                 file: shown,
                 position: None,
                 item: None,
@@ -67,17 +149,13 @@ async fn load_for_reload(path: &Path) -> Result<Station, Vec<Diagnostic>> {
                 hint: Some("see the daemon's log".into()),
             }]
         })?;
-    for d in &loaded.diagnostics.items {
-        match d.severity {
-            Severity::Error => error!("{d}"),
-            Severity::Warning => warn!("{d}"),
-        }
-    }
+    log_diagnostics(&loaded);
+    let file = FileState::current(&loaded);
     match loaded.station {
-        Some(s) => Ok(s),
+        Some(s) => Ok((s, text, file)),
         None => {
             error!(
-                errors = loaded.diagnostics.errors().count(),
+                errors = loaded.diagnostics.station_errors().count(),
                 "the new station file has errors; still running the old one"
             );
             Err(loaded.diagnostics.errors().cloned().collect())
@@ -85,25 +163,166 @@ async fn load_for_reload(path: &Path) -> Result<Station, Vec<Diagnostic>> {
     }
 }
 
+/// Read the station file and load it; the text is empty when it cannot be
+/// read (the diagnostics say why).
+fn read_and_load(path: &Path) -> (String, Loaded) {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let loaded = check::load_str(&text, path, LoadOptions::default());
+            (text, loaded)
+        }
+        Err(_) => (String::new(), check::load(path, LoadOptions::default())),
+    }
+}
+
+/// Every diagnostic to the log; audio errors also say what will fail.
+fn log_diagnostics(loaded: &Loaded) {
+    for d in &loaded.diagnostics.items {
+        match d.severity {
+            Severity::Error => error!("{d}"),
+            Severity::Warning => warn!("{d}"),
+        }
+    }
+    let failing = failing(loaded);
+    if loaded.station.is_some() && !failing.is_empty() {
+        error!(
+            bulletins = %failing.join(", "),
+            "these bulletins' audio is missing or would not play: each is recorded failed when it comes due; the rest airs"
+        );
+    }
+}
+
 /// Reload the station file into the running station: what SIGHUP and
-/// `POST /api/v1/reload` both do. An invalid file changes nothing and its
-/// errors are returned; a valid one keeps the restart-only settings of the
-/// running station and goes to the engine.
+/// `POST /api/v1/reload` both do. A file that cannot run changes nothing
+/// and its errors are returned; one that can (audio errors allowed: those
+/// items fail when due) keeps the restart-only settings of the running
+/// station, becomes the last good copy and goes to the engine.
 pub async fn reload(
     path: &Path,
     current: &CurrentStation,
     handle: &Handle,
-) -> Result<Arc<Station>, Vec<Diagnostic>> {
+) -> Result<(Arc<Station>, FileState), Vec<Diagnostic>> {
     let _one_at_a_time = current.reloading.lock().await;
-    let mut new = load_for_reload(path).await?;
+    let (mut new, text, file) = match load_for_reload(path).await {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            let stations = errors
+                .iter()
+                .filter(|d| d.category == Category::Station)
+                .count();
+            current.file.send_modify(|f| {
+                f.running = Running::LastGood;
+                f.errors = stations;
+            });
+            return Err(errors);
+        }
+    };
     keep_restart_only_settings(&current.get(), &mut new);
+    let data_dir = new.data_dir.clone();
+    // Awaited: whoever asked for the reload may rely on the copy (an fsync).
+    let _ = tokio::task::spawn_blocking(move || save_last_good(&data_dir, &text)).await;
     let new = Arc::new(new);
     current.set(Arc::clone(&new));
+    current.file.send_replace(file.clone());
     let _ = handle
         .commands
         .send(Command::Reload(Arc::clone(&new)))
         .await;
-    Ok(new)
+    Ok((new, file))
+}
+
+/// What `loa run` starts with.
+pub struct Startup {
+    pub station: Station,
+    pub file: FileState,
+}
+
+/// Load the station file for `loa run`. A file that can run (audio errors
+/// allowed) is kept as the last good copy; one that cannot is replaced by
+/// the last good copy, loudly. `None` only when neither can run: the
+/// station never runs nothing when something good is known. Everything
+/// found is logged.
+pub fn load_for_run(path: &Path) -> Option<Startup> {
+    let (text, loaded) = read_and_load(path);
+    log_diagnostics(&loaded);
+    let errors = loaded.diagnostics.station_errors().count();
+    let file = FileState::current(&loaded);
+    if let Some(station) = loaded.station {
+        save_last_good(&station.data_dir, &text);
+        return Some(Startup { station, file });
+    }
+    let copy = crate::config::data_dir_of(&text, path).join(LAST_GOOD);
+    let Ok(good) = std::fs::read_to_string(&copy) else {
+        error!(
+            errors,
+            last_good = %copy.display(),
+            "the station file has errors and no last good copy is kept; not starting"
+        );
+        return None;
+    };
+    // Relative paths in the copy are relative to the station file's folder;
+    // its diagnostics point into the copy.
+    let mut last = check::load_str(&good, path, LoadOptions::default());
+    for d in &mut last.diagnostics.items {
+        d.file.clone_from(&copy);
+    }
+    log_diagnostics(&last);
+    let failing = failing(&last);
+    match last.station {
+        Some(station) => {
+            error!(
+                errors,
+                config = %path.display(),
+                last_good = %copy.display(),
+                "THE STATION FILE HAS ERRORS: running the last good copy instead; fix the file (loa check) and reload"
+            );
+            Some(Startup {
+                station,
+                file: FileState {
+                    running: Running::LastGood,
+                    errors,
+                    failing,
+                },
+            })
+        }
+        None => {
+            error!(
+                last_good = %copy.display(),
+                "the station file has errors and the last good copy no longer loads; not starting"
+            );
+            None
+        }
+    }
+}
+
+/// Keep `text` as the last accepted station file: written whole, then
+/// renamed over the old copy, so a power cut leaves one or the other.
+/// A failure is logged, not fatal: the station airs either way.
+pub fn save_last_good(data_dir: &Path, text: &str) {
+    let copy = data_dir.join(LAST_GOOD);
+    match write_atomically(&copy, text) {
+        Ok(()) => info!(last_good = %copy.display(), "kept as the last good station file"),
+        Err(e) => warn!(
+            last_good = %copy.display(),
+            "cannot keep the last good station file: {e}"
+        ),
+    }
+}
+
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
+    std::fs::create_dir_all(&dir)?;
+    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+        return Ok(());
+    }
+    let tmp = dir.join(format!(".{LAST_GOOD}.tmp"));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(&dir)?.sync_all()
 }
 
 /// Some settings are read once at start: the output device, the API

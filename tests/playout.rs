@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Timelike, Utc};
 use loa::ledger::{AirtimeRow, Filter, Ledger, Outcome};
 
+mod common;
+
 const TZ: chrono_tz::Tz = chrono_tz::UTC;
 
 fn audio_dir() -> PathBuf {
@@ -450,10 +452,10 @@ fn without_a_sound_card_the_station_keeps_running_and_records_failed() {
 }
 
 #[test]
-fn run_refuses_a_broken_station_file_with_the_check_errors() {
+fn run_refuses_a_meaningless_station_file_when_no_last_good_copy_is_known() {
     let st = Station::new(
         WAV_FAST,
-        "[[bulletin]]\nid = \"a\"\ntitle = \"A\"\nfile = \"nope.mp3\"\n",
+        "[[bulletin]]\nid = \"a\"\ntitle = \"A\"\nfile = \"jingles/nhac-hieu.mp3\"\nat = [\"25:00\"]\n",
     );
     let out = Command::new(env!("CARGO_BIN_EXE_loa"))
         .args(["run", "--config"])
@@ -462,7 +464,116 @@ fn run_refuses_a_broken_station_file_with_the_check_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bulletin \"a\", key `file`"), "{err}");
+    assert!(err.contains("bulletin \"a\", key `at`"), "{err}");
+    assert!(err.contains("no last good copy"), "{err}");
+}
+
+#[test]
+fn a_missing_audio_file_is_recorded_failed_and_the_rest_airs() {
+    let (t1, _) = hms_in(4);
+    let (t2, _) = hms_in(7);
+    let body = format!(
+        r#"
+[[bulletin]]
+id = "gone"
+title = "G"
+file = "cds/da-xoa.mp3"
+at = ["{t1}"]
+[[bulletin]]
+id = "fine"
+title = "F"
+file = "jingles/nhac-hieu.mp3"
+at = ["{t2}"]
+"#
+    );
+    let st = Station::new(WAV_FAST, &body);
+    // `loa check` still fails on it.
+    let check = Command::new(env!("CARGO_BIN_EXE_loa"))
+        .args(["check", "--config"])
+        .arg(st.config())
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&check.stderr).contains("da-xoa.mp3"));
+    let mut child = st.start();
+    let rows = st.wait_for("two rows", Duration::from_secs(30), |rows| {
+        rows.len() == 2 && rows.iter().all(|r| r.outcome.is_some())
+    });
+    signal(&child, "TERM");
+    let (code, _) = wait_exit(&mut child, Duration::from_secs(5));
+    assert_eq!(code, Some(0));
+    assert_eq!(rows[0].bulletin, "gone");
+    assert_eq!(rows[0].outcome, Some(Outcome::Failed), "{rows:#?}");
+    assert!(
+        rows[0]
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("da-xoa.mp3")),
+        "{rows:#?}"
+    );
+    assert_eq!(rows[1].bulletin, "fine");
+    assert_eq!(rows[1].outcome, Some(Outcome::Completed), "{rows:#?}");
+    assert!(
+        st.log().contains("recorded failed when it comes due"),
+        "{}",
+        st.log()
+    );
+}
+
+#[test]
+fn a_station_file_broken_before_a_restart_runs_the_last_good_copy_and_says_so() {
+    let port = common::free_port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (token, sha) = common::new_token("xem", "viewer");
+    let (t, _) = hms_in(12);
+    let st = Station::new(WAV_FAST, "");
+    let good = format!(
+        "[station]\nname = \"Test\"\ntimezone = \"UTC\"\naudio_dir = \"audio\"\ndata_dir = \"var\"\n\
+         {WAV_FAST}\n[api]\nlisten = \"{addr}\"\n\
+         [[api.token]]\nname = \"xem\"\nrole = \"viewer\"\nsha256 = \"{sha}\"\n\
+         [[bulletin]]\nid = \"kept\"\ntitle = \"K\"\nfile = \"jingles/nhac-hieu.mp3\"\nat = [\"{t}\"]\n"
+    );
+    std::fs::write(st.config(), &good).unwrap();
+    let status = || {
+        common::request(addr, "GET", "/api/v1/status", Some(&token), None)
+            .unwrap()
+            .json()
+    };
+    {
+        let _d = common::Daemon::start(&st.config(), addr);
+        assert_eq!(status()["station_file"]["running"], "current");
+    }
+    let kept = std::fs::read_to_string(st.path("var/last-good-station.toml")).unwrap();
+    assert_eq!(kept, good);
+    // Broken: a syntax error.
+    std::fs::write(st.config(), format!("{good}\n[[bulletin]\nid = \"x")).unwrap();
+    let d = common::Daemon::start(&st.config(), addr);
+    let s = status();
+    assert_eq!(s["station_file"]["running"], "last_good", "{s}");
+    assert!(s["station_file"]["errors"].as_u64() >= Some(1), "{s}");
+    let metrics = common::request(addr, "GET", "/metrics", None, None)
+        .unwrap()
+        .text();
+    assert!(
+        metrics.contains("loa_station_file_last_good 1"),
+        "{metrics}"
+    );
+    assert!(
+        d.log_text().contains("running the last good copy"),
+        "{}",
+        d.log_text()
+    );
+    // The copy runs: its bulletin airs.
+    let rows = st.wait_for("the kept bulletin", Duration::from_secs(30), |rows| {
+        rows.iter()
+            .any(|r| r.bulletin == "kept" && r.outcome == Some(Outcome::Completed))
+    });
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    // The copy is not replaced by the broken file.
+    assert_eq!(
+        std::fs::read_to_string(st.path("var/last-good-station.toml")).unwrap(),
+        good
+    );
 }
 
 #[test]

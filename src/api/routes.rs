@@ -98,9 +98,27 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        s.handle.metrics.render(&status),
+        s.handle.metrics.render(&status) + &station_file_metrics(&s.current.file()),
     )
         .into_response()
+}
+
+/// Which station file runs, for alerting on a broken one.
+fn station_file_metrics(f: &crate::station::FileState) -> String {
+    let last_good = u8::from(f.running == crate::station::Running::LastGood);
+    format!(
+        "# HELP loa_station_file_last_good 1 when the station file has errors and the last good copy runs.\n\
+         # TYPE loa_station_file_last_good gauge\n\
+         loa_station_file_last_good {last_good}\n\
+         # HELP loa_station_file_errors Errors that keep the station file from running.\n\
+         # TYPE loa_station_file_errors gauge\n\
+         loa_station_file_errors {}\n\
+         # HELP loa_bulletins_failing Bulletins whose audio is missing or would not play.\n\
+         # TYPE loa_bulletins_failing gauge\n\
+         loa_bulletins_failing {}\n",
+        f.errors,
+        f.failing.len()
+    )
 }
 
 pub async fn openapi() -> Json<Value> {
@@ -131,6 +149,7 @@ pub async fn status(State(s): State<AppState>) -> Json<Value> {
         "paused": st.paused,
         "emergency": InZone::new(st.emergency, tz),
         "clock_suspect": st.clock_suspect,
+        "station_file": s.current.file(),
     }))
 }
 
@@ -642,20 +661,22 @@ pub async fn reload(
         "reload",
         &path.display().to_string(),
         &r.as_ref()
-            .map(|st| {
+            .map(|(st, file)| {
                 format!(
-                    "{} bulletins, {} programmes",
+                    "{} bulletins, {} programmes, {} failing",
                     st.bulletins.len(),
-                    st.programs.len()
+                    st.programs.len(),
+                    file.failing.len()
                 )
             })
             .map_err(Clone::clone),
     );
-    let st = r?;
+    let (st, file) = r?;
     Ok(Json(json!({
         "reloaded": true,
         "bulletins": st.bulletins.len(),
         "programs": st.programs.len(),
+        "failing": file.failing,
     })))
 }
 

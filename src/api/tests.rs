@@ -126,7 +126,7 @@ async fn rig() -> Rig {
     tokio::spawn(engine.run());
     let state = ApiState::new(
         handle,
-        CurrentStation::new(Arc::clone(&station)),
+        CurrentStation::new(Arc::clone(&station), Default::default()),
         recorder,
         config,
     );
@@ -1014,9 +1014,37 @@ async fn reload_takes_a_valid_file_and_refuses_an_invalid_one() {
     assert!(errors
         .iter()
         .any(|e| e.as_str().unwrap().contains("missing.mp3")));
-    // Still the old station.
+    // Still the old station, and the status says the file on disk is not it.
     let b = r.get("/api/v1/bulletins", VIEWER).await.json();
     assert_eq!(b["bulletins"].as_array().unwrap().len(), 2);
+    let s = r.get("/api/v1/status", VIEWER).await.json();
+    assert_eq!(s["station_file"]["running"], "last_good", "{s}");
+    assert_eq!(s["station_file"]["errors"], 1, "{s}");
+    let m = r.send(LOCAL, "GET", "/metrics", None, None).await;
+    let m = String::from_utf8_lossy(&m.body);
+    assert!(m.contains("loa_station_file_last_good 1"), "{m}");
+
+    // Only an audio problem: accepted, and the failing item is named.
+    std::fs::write(
+        &config,
+        format!(
+            "{}[[bulletin]]\nid = \"x\"\ntitle = \"X\"\nfile = \"missing.mp3\"\n",
+            station_text("")
+        ),
+    )
+    .unwrap();
+    let audio = r
+        .send(LOCAL, "POST", "/api/v1/reload", Some(ADMIN), None)
+        .await;
+    assert_eq!(audio.status, 200, "{audio:?}");
+    assert_eq!(audio.json()["failing"], json!(["x"]));
+    let s = r.get("/api/v1/status", VIEWER).await.json();
+    assert_eq!(
+        s["station_file"],
+        json!({"running": "current", "errors": 0, "failing": ["x"]})
+    );
+    let kept = std::fs::read_to_string(r.root.join("var").join(crate::station::LAST_GOOD));
+    assert!(kept.is_ok_and(|t| t.contains("missing.mp3")));
 
     let new_token = "new-operator-secret";
     std::fs::write(

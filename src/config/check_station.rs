@@ -62,33 +62,44 @@ impl Loader<'_> {
     pub(super) fn data_dir(&self, st: &RawStation) -> PathBuf {
         match &st.data_dir {
             Some(d) => self.base.join(d.get_ref()),
-            None => PathBuf::from("/var/lib/loa"),
+            None => PathBuf::from(DEFAULT_DATA_DIR),
         }
     }
 
-    pub(super) fn audio_dir(&mut self, st: &RawStation) -> Option<PathBuf> {
+    /// `audio_dir` and whether it can be used. One that cannot (missing, not
+    /// a folder) is an audio problem: the station still runs, its items
+    /// fail when due.
+    pub(super) fn audio_dir(&mut self, st: &RawStation) -> (PathBuf, bool) {
         let (dir, span) = match &st.audio_dir {
             Some(d) => (self.base.join(d.get_ref()), Some(d.span())),
             None => (self.base.clone(), None),
         };
         if self.files == AudioFiles::AsWritten {
-            return Some(dir);
+            return (dir, true);
         }
         match dir.canonicalize() {
-            Ok(d) if d.is_dir() => Some(d),
+            Ok(d) if d.is_dir() => (d, true),
             Ok(d) => {
-                self.at(span).item("[station]").key("audio_dir").error(
-                    format!("{} is not a directory", d.display()),
-                    "point audio_dir at the folder that holds the bulletin files",
-                );
-                None
+                self.at(span)
+                    .item("[station]")
+                    .key("audio_dir")
+                    .audio()
+                    .error(
+                        format!("{} is not a directory", d.display()),
+                        "point audio_dir at the folder that holds the bulletin files",
+                    );
+                (dir, false)
             }
             Err(e) => {
-                self.at(span).item("[station]").key("audio_dir").error(
-                    format!("cannot open audio directory {}: {e}", dir.display()),
-                    "create it, or fix audio_dir (relative to the station file)",
-                );
-                None
+                self.at(span)
+                    .item("[station]")
+                    .key("audio_dir")
+                    .audio()
+                    .error(
+                        format!("cannot open audio directory {}: {e}", dir.display()),
+                        "create it, or fix audio_dir (relative to the station file)",
+                    );
+                (dir, false)
             }
         }
     }

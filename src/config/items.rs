@@ -140,7 +140,7 @@ impl Loader<'_> {
         &mut self,
         raw: Vec<(String, RawBulletin)>,
         campaigns: &[Campaign],
-        audio_dir: Option<&Path>,
+        audio_dir: (&Path, bool),
         ids: &mut HashMap<String, (&'static str, Range<usize>)>,
     ) -> Vec<Bulletin> {
         self.written_bulletin_ids = raw
@@ -214,12 +214,15 @@ impl Loader<'_> {
         Err(())
     }
 
-    /// Resolve `file` inside `audio_dir`; nothing outside it may air.
+    /// Resolve `file` inside `audio_dir` (and whether it can be used);
+    /// nothing outside it may air. A file that is missing (or a folder, or
+    /// in an unusable `audio_dir`) is an audio problem: its path is kept, so
+    /// the item is recorded `failed` with the reason when it comes due.
     fn audio_path(
         &mut self,
         file: &S<String>,
         label: &str,
-        audio_dir: Option<&Path>,
+        (dir, usable): (&Path, bool),
     ) -> Option<PathBuf> {
         let rel = Path::new(file.get_ref());
         let escapes = file.get_ref().is_empty()
@@ -240,8 +243,11 @@ impl Loader<'_> {
         if self.files == AudioFiles::AsWritten {
             return Some(rel.to_path_buf());
         }
-        let dir = audio_dir?;
         let joined = dir.join(rel);
+        if !usable {
+            // `audio_dir` was reported; the file cannot be looked for.
+            return Some(joined);
+        }
         match joined.canonicalize() {
             Ok(real) if !real.starts_with(dir) => {
                 self.at(file.span()).item(label).key("file").error(
@@ -256,22 +262,22 @@ impl Loader<'_> {
                 None
             }
             Ok(real) if !real.is_file() => {
-                self.at(file.span()).item(label).key("file").error(
+                self.at(file.span()).item(label).key("file").audio().error(
                     format!("{} is not a file", joined.display()),
                     "name an audio file, not a folder",
                 );
-                None
+                Some(joined)
             }
             Ok(real) => Some(real),
             Err(e) => {
-                self.at(file.span()).item(label).key("file").error(
+                self.at(file.span()).item(label).key("file").audio().error(
                     format!("cannot open {}: {e}", joined.display()),
                     format!(
                         "put the file there, or fix the path (relative to audio_dir {})",
                         dir.display()
                     ),
                 );
-                None
+                Some(joined)
             }
         }
     }

@@ -24,19 +24,24 @@ use super::raw::{RawApi, RawBulletin, RawCampaign, RawOutput, RawProgram, RawQui
 use super::*;
 use crate::diag::{DiagnosticBuilder, Diagnostics, Reporter};
 
-/// A station (when there were no errors) and every diagnostic found.
+/// A station (when the file can run) and every diagnostic found.
 #[derive(Debug)]
 pub struct Loaded {
+    /// `None` when an error makes the station file meaningless
+    /// ([`crate::diag::Category::Station`]). Audio errors
+    /// ([`crate::diag::Category::Audio`]) leave it
+    /// here with the affected bulletins, which fail when due: `loa run`
+    /// airs the rest, while `loa check` still fails on them.
     pub station: Option<Station>,
     pub diagnostics: Diagnostics,
 }
 
 impl Loaded {
     /// The outcome of loading: the diagnostics sorted top to bottom, and the
-    /// station only if none of them is an error.
+    /// station unless one of them is a station error.
     pub fn new(station: Option<Station>, mut diagnostics: Diagnostics) -> Loaded {
         diagnostics.sort();
-        let station = if diagnostics.has_errors() {
+        let station = if diagnostics.station_errors().next().is_some() {
             None
         } else {
             station
@@ -198,6 +203,57 @@ pub fn load_str(text: &str, path: &Path, files: AudioFiles) -> Draft {
     }
 }
 
+/// Where a station file keeps its data, read as leniently as possible from
+/// text that may not load: `[station] data_dir` from the parsed document,
+/// else from its line when the TOML is broken elsewhere, else the default.
+/// `loa run` looks for the last good station file there.
+pub fn data_dir_of(text: &str, path: &Path) -> PathBuf {
+    let base = absolute(path)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let written = match text.parse::<toml::Table>() {
+        Ok(doc) => doc
+            .get("station")
+            .and_then(|s| s.get("data_dir"))
+            .and_then(|d| d.as_str())
+            .map(str::to_string),
+        Err(_) => data_dir_line(text),
+    };
+    written.map_or_else(|| PathBuf::from(DEFAULT_DATA_DIR), |d| base.join(d))
+}
+
+/// `data_dir = "…"` (or `'…'`) on its own line in `[station]`, for a file
+/// whose TOML does not parse.
+fn data_dir_line(text: &str) -> Option<String> {
+    let mut in_station = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_station = line.trim_start_matches('[').trim_end_matches(']').trim() == "station";
+            continue;
+        }
+        let Some(rest) = line.strip_prefix("data_dir") else {
+            continue;
+        };
+        let Some(value) = rest.trim_start().strip_prefix('=') else {
+            continue;
+        };
+        if !in_station {
+            continue;
+        }
+        let value = value.trim();
+        for q in ['"', '\''] {
+            if let Some(inner) = value.strip_prefix(q).and_then(|v| v.split(q).next()) {
+                if !inner.contains('\\') && value[1..].contains(q) {
+                    return Some(inner.to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
@@ -250,7 +306,7 @@ impl<'a> Loader<'a> {
         let st = station?;
         let name = self.station_name(&st);
         let timezone = self.timezone(&st);
-        let audio_dir = self.audio_dir(&st);
+        let (audio_dir, audio_dir_usable) = self.audio_dir(&st);
         let data_dir = self.data_dir(&st);
         let output = output.and_then(|o| self.output(o));
         let quiet = quiet.map(|q| self.quiet(q)).unwrap_or_default();
@@ -258,14 +314,19 @@ impl<'a> Loader<'a> {
 
         let campaigns = self.campaigns(campaigns);
         let mut ids: HashMap<String, (&str, Range<usize>)> = HashMap::new();
-        let bulletins = self.bulletins(bulletins, &campaigns, audio_dir.as_deref(), &mut ids);
+        let bulletins = self.bulletins(
+            bulletins,
+            &campaigns,
+            (&audio_dir, audio_dir_usable),
+            &mut ids,
+        );
         let programs = self.programs(programs, &bulletins, &mut ids);
 
         let station = Station {
             path: abs,
             name,
             timezone,
-            audio_dir: audio_dir.unwrap_or_default(),
+            audio_dir,
             data_dir,
             output: output?,
             quiet,
@@ -428,6 +489,19 @@ items = ["a", "ghost"]
     fn missing_station_section() {
         let l = load_text("[output]\nkind = \"null\"\n");
         assert!(errors(&l)[0].message.contains("[station]"));
+    }
+
+    #[test]
+    fn data_dir_is_found_even_in_a_file_that_does_not_parse() {
+        let p = Path::new("/srv/loa/station.toml");
+        let good = "[station]\nname = \"X\"\ndata_dir = \"../var\"\n";
+        assert_eq!(data_dir_of(good, p), Path::new("/srv/loa/../var"));
+        let broken = format!("{good}[[bulletin]\nid = \"x");
+        assert_eq!(data_dir_of(&broken, p), Path::new("/srv/loa/../var"));
+        let elsewhere = "[output]\ndata_dir = 'no'\n[station]\ndata_dir = '/d'\n[[x]\n";
+        assert_eq!(data_dir_of(elsewhere, p), Path::new("/d"));
+        assert_eq!(data_dir_of("[station\n", p), Path::new(DEFAULT_DATA_DIR));
+        assert_eq!(data_dir_of("", p), Path::new(DEFAULT_DATA_DIR));
     }
 
     #[test]

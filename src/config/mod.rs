@@ -19,7 +19,7 @@ mod warnings;
 
 pub use audio_info::AudioInfo;
 pub(crate) use load::item_label;
-pub use load::{load, load_str, AudioFiles, Draft, Loaded, Source};
+pub use load::{data_dir_of, load, load_str, AudioFiles, Draft, Loaded, Source};
 
 use std::path::PathBuf;
 
@@ -30,6 +30,8 @@ use crate::crontab::CronSpec;
 
 /// Default timezone of a station: Vietnam has no DST.
 pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Asia::Ho_Chi_Minh;
+/// Where the ledger lives when the station file does not say.
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/loa";
 /// How late an occurrence may still start, when the station file says nothing.
 pub const DEFAULT_GRACE_SECONDS: u32 = 600;
 

@@ -150,7 +150,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             } else if paused && !emergency {
                 Some((Outcome::Skipped, "station paused".to_string()))
             } else if quiet && !emergency && !line_busy {
-                Some((Outcome::Skipped, "quiet hours".to_string()))
+                Some((Outcome::Skipped, super::QUIET_HOURS.to_string()))
             } else {
                 None
             }

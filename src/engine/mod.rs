@@ -83,6 +83,9 @@ const PROGRESS_EVERY: f64 = 5.0;
 /// How often the watermark is saved.
 const ALIVE_EVERY: Duration = Duration::seconds(10);
 
+/// The reason recorded for an item that quiet hours keep off the air.
+pub const QUIET_HOURS: &str = "quiet hours";
+
 /// How long `Command::Shutdown` takes at most, from the engine receiving
 /// it to its task returning: what the daemon waits for. `loa run` exits
 /// within 2 s of SIGTERM (README); the rest is the process's own exit.
@@ -359,7 +362,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             from = now - MAX_BACKFILL;
         }
         let station = Arc::clone(&self.station);
-        for o in schedule::schedule(&station, from, until) {
+        for o in schedule::schedule_with_quiet(&station, from, until) {
             self.decide(&station, &o, now);
         }
         self.scan_end = until;
@@ -402,7 +405,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 .priority(o.priority)
                 .order(o.index as u64)
                 .grace(grace);
-                self.admit(entry, now);
+                self.admit_or_quiet(entry, o.quiet, now);
             }
             ItemKind::Program => {
                 let p = &station.programs[o.index];
@@ -429,10 +432,25 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                     .sort_at(at)
                     .order(order)
                     .grace(grace);
-                    self.admit(entry, now);
+                    self.admit_or_quiet(entry, o.quiet, now);
                 }
             }
         }
+    }
+
+    /// Queue a scheduled entry, or, when quiet hours hold it back, record it
+    /// `skipped` once: a report shows what quiet hours kept off the air.
+    fn admit_or_quiet(&mut self, entry: Entry, quiet: bool, now: DateTime<Utc>) {
+        if !quiet {
+            self.admit(entry, now);
+            return;
+        }
+        if self.decided.contains_key(&entry.airing.occurrence) {
+            return;
+        }
+        self.decided
+            .insert(entry.airing.occurrence.clone(), entry.airing.scheduled_at);
+        self.close_unaired(entry, Outcome::Skipped, QUIET_HOURS.to_string());
     }
 
     fn reload(&mut self, station: Arc<Station>, now: DateTime<Utc>) {
@@ -459,7 +477,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             .unwrap_or(self.scan_end)
             .min(now - max_grace(&station))
             .min(self.scan_end);
-        for o in schedule::schedule(&station, from, self.scan_end) {
+        for o in schedule::schedule_with_quiet(&station, from, self.scan_end) {
             self.decide(&station, &o, now);
         }
         for e in old {

@@ -398,6 +398,47 @@ async fn emergency_ignores_quiet_hours_normal_items_are_skipped_there() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_scheduled_item_in_quiet_hours_is_recorded_skipped_once_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{STATION}[[bulletin]]\nid = \"night\"\ntitle = \"Night\"\nfile = \"n.mp3\"\nat = [\"22:00\"]\n\
+         [[program]]\nid = \"late\"\ntitle = \"Late\"\nat = [\"22:00\"]\nitems = [\"jingle\"]\n"
+    );
+    let rig = start(station(dir.path(), &text), TestClock::new(at(21, 59, 50)));
+    rig.run_for(30).await;
+    assert!(rig.played().is_empty(), "{:?}", rig.played());
+    let rows1 = rig.stop().await;
+    let skipped: Vec<(&str, Option<Outcome>, Option<&str>)> = rows1
+        .iter()
+        .map(|r| (r.occurrence.as_str(), r.outcome, r.reason.as_deref()))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            (
+                "night@2026-10-07T22:00:00.000+07:00",
+                Some(Outcome::Skipped),
+                Some("quiet hours")
+            ),
+            (
+                "late/jingle@2026-10-07T22:00:00.000+07:00",
+                Some(Outcome::Skipped),
+                Some("quiet hours")
+            ),
+        ]
+    );
+    assert_eq!(
+        rows1[0].scheduled_at,
+        rfc3339(at(22, 0, 0), chrono_tz::Asia::Ho_Chi_Minh)
+    );
+    // A restart within grace decides nothing again.
+    let rig = start(station(dir.path(), &text), TestClock::new(at(22, 1, 0)));
+    rig.run_for(60).await;
+    let rows = rig.stop().await;
+    assert_eq!(outcomes(&rows), outcomes(&rows1));
+}
+
+#[tokio::test(start_paused = true)]
 async fn never_twice_across_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
