@@ -15,6 +15,8 @@ use super::raw::{RawApi, RawOutput, RawQuiet, RawStation, RawToken, S};
 use super::*;
 
 const OUTPUT: &str = "[output]";
+/// The largest `[api] max_queue` accepted.
+const MAX_MAX_QUEUE: i64 = 10_000;
 const API: &str = "[api]";
 
 impl Loader<'_> {
@@ -182,10 +184,12 @@ impl Loader<'_> {
     pub(super) fn api(&mut self, a: RawApi) -> Option<Api> {
         let listen = self.listen(&a.listen);
         let max_upload_mb = self.max_upload_mb(&a.max_upload_mb);
+        let max_queue = self.max_queue(&a.max_queue);
         let tokens = self.tokens(&a.token);
         Some(Api {
             listen: listen?,
             max_upload_mb: max_upload_mb?,
+            max_queue: max_queue?,
             tokens: tokens?,
         })
     }
@@ -212,6 +216,24 @@ impl Loader<'_> {
                 self.at(m.span()).item(API).key("max_upload_mb").error(
                     format!("{} is out of range", m.get_ref()),
                     "write a size in megabytes from 1 to 4096 (default 50)",
+                );
+                None
+            }
+        }
+    }
+
+    fn max_queue(&mut self, m: &Option<S<i64>>) -> Option<usize> {
+        match m {
+            None => Some(crate::config::DEFAULT_MAX_QUEUE),
+            Some(m) if (1..=MAX_MAX_QUEUE).contains(m.get_ref()) => Some(*m.get_ref() as usize),
+            Some(m) => {
+                self.at(m.span()).item(API).key("max_queue").error(
+                    format!("{} is out of range", m.get_ref()),
+                    format!(
+                        "write how many items operators may queue, from 1 to {MAX_MAX_QUEUE} \
+                         (default {})",
+                        crate::config::DEFAULT_MAX_QUEUE
+                    ),
                 );
                 None
             }
