@@ -393,3 +393,69 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         self.recorder.record(e.airing, outcome, Some(reason));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(min: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 10, 7, 5, min, 0).unwrap()
+    }
+
+    fn entry(id: u64, priority: Priority, at: DateTime<Utc>, order: u64, source: Source) -> Entry {
+        let audio = Audio::File {
+            file: "x.wav",
+            path: Path::new("/a/x.wav"),
+            seconds: 1.0,
+        };
+        Entry::new(id, audio, format!("x#{id}"), source, at)
+            .priority(priority)
+            .order(order)
+    }
+
+    fn ids<'a>(it: impl Iterator<Item = &'a Entry>) -> Vec<u64> {
+        it.map(|e| e.id).collect()
+    }
+
+    /// The order the sorted vector kept: priority, instant, order, and an
+    /// entry behind the ones it ties with.
+    #[test]
+    fn entries_keep_the_airing_order_and_the_indexes_follow() {
+        use crate::config::Priority::{Emergency, Normal, Priority};
+        let mut q = Queue::default();
+        q.insert(entry(1, Normal, t(10), 0, Source::Schedule));
+        q.insert(entry(2, Priority, t(20), 0, Source::Operator));
+        q.insert(entry(3, Normal, t(5), 1, Source::Operator));
+        q.insert(entry(4, Normal, t(5), 0, Source::Schedule));
+        q.insert(entry(5, Emergency, t(30), 0, Source::Emergency));
+        q.insert(entry(6, Normal, t(5), 0, Source::Schedule));
+        assert_eq!(ids(q.iter()), [5, 2, 4, 6, 3, 1]);
+        assert_eq!(q.len(), 6);
+        assert_eq!(q.operator_len(), 2);
+        assert_eq!(q.first_due().map(|e| e.id), Some(4));
+        // Only what sorts up to the instant, still in queue order.
+        assert_eq!(ids(q.sorted_up_to(t(10))), [4, 6, 3, 1]);
+        assert_eq!(ids(q.sorted_up_to(t(20))), [2, 4, 6, 3, 1]);
+        assert_eq!(ids(q.sorted_up_to(t(4))), Vec::<u64>::new());
+
+        assert_eq!(q.remove_id(3).map(|e| e.id), Some(3));
+        assert!(q.remove_id(3).is_none());
+        assert_eq!(q.operator_len(), 1);
+        let taken = q.take_up_to(t(5), |e| (e.id == 6).then_some("x"));
+        assert_eq!(
+            taken.iter().map(|(e, v)| (e.id, *v)).collect::<Vec<_>>(),
+            [(6, "x")]
+        );
+        let em = q.take_where(|e| e.airing.source == Source::Emergency);
+        assert_eq!(ids(em.iter()), [5]);
+        assert_eq!(ids(q.iter()), [2, 4, 1]);
+        assert_eq!(q.first_due().map(|e| e.id), Some(4));
+        q.insert(entry(4 + 10, Normal, t(5), 0, Source::Schedule));
+        assert_eq!(
+            ids(q.iter()),
+            [2, 4, 14, 1],
+            "behind the entry it ties with"
+        );
+    }
+}

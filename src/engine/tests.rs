@@ -173,6 +173,14 @@ impl Rig {
         rows(&self.ledger, self.tz)
     }
 
+    /// No shutdown: the engine dies where it stands, as in a power cut;
+    /// only what the ledger thread already had is written.
+    async fn cut_power(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        assert!(self.recorder.flush(std::time::Duration::from_secs(5)));
+    }
+
     fn played(&self) -> Vec<String> {
         self.fake
             .played()
@@ -660,10 +668,7 @@ async fn a_short_lived_first_run_still_leaves_a_watermark_nothing_is_lost() {
     // The first run is killed 20 s after it starts: a airs, b waits.
     let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
     rig.run_for(20).await;
-    rig.task.abort();
-    let _ = rig.task.await;
-    assert!(rig.recorder.flush(std::time::Duration::from_secs(5)));
-    drop(rig.handle);
+    rig.cut_power().await;
     // Power comes back long after every grace: both must be on record.
     let rig = start(station(dir.path(), STATION), TestClock::new(at(6, 30, 0)));
     rig.run_for(10).await;
@@ -1045,4 +1050,23 @@ async fn operators_may_queue_up_to_max_queue_items() {
         .await
         .is_ok());
     rig.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queued_item_survives_a_power_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 0, 0)));
+    let q = queue_at(&rig.handle, "pri", at(12, 30, 0)).await;
+    rig.run_for(5).await;
+    rig.cut_power().await;
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 20, 0)));
+    rig.run_for(1).await;
+    assert_eq!(rig.handle.status.borrow().queue[0].id, q.id);
+    rig.run_for(11 * 60).await;
+    assert_eq!(rig.played(), ["pri.mp3"]);
+    assert_eq!(rig.fake.played()[0].1, at(12, 30, 0));
+    let rows = rig.stop().await;
+    assert_eq!(rows.len(), 1, "{:?}", outcomes(&rows));
+    assert_eq!(rows[0].occurrence, q.occurrence);
+    assert_eq!(rows[0].outcome, Some(Outcome::Completed));
 }
