@@ -313,6 +313,7 @@ kind = "wav"
 volume = 1.5
 [api]
 listen = "localhost"
+max_queue = 0
 [[api.token]]
 name = "ops"
 role = "boss"
@@ -323,6 +324,9 @@ sha256 = "abc"
             .message
             .contains("needs a path"));
         assert!(find(&l, "[api]", "listen").message.contains("address"));
+        let max_queue = find(&l, "[api]", "max_queue");
+        assert!(max_queue.message.contains("out of range"), "{max_queue:?}");
+        assert!(max_queue.hint.as_deref().unwrap().contains("default 200"));
         assert!(find(&l, "api.token \"ops\"", "role")
             .message
             .contains("boss"));
@@ -353,5 +357,9 @@ sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
         );
         assert_eq!(s.api.tokens[0].role, Role::Operator);
         assert_eq!(s.api.tokens[0].sha256[0], 0x9f);
+        assert_eq!(s.api.max_queue, crate::config::DEFAULT_MAX_QUEUE);
+        let bounded =
+            load_text(&good.replace("[[api.token]]", "[api]\nmax_queue = 5\n[[api.token]]"));
+        assert_eq!(bounded.station.unwrap().api.max_queue, 5);
     }
 }
