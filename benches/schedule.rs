@@ -109,6 +109,7 @@ fn big_station() -> Station {
         api: Api {
             listen: "127.0.0.1:8080".parse().unwrap(),
             max_upload_mb: 50,
+            max_queue: loa::config::DEFAULT_MAX_QUEUE,
             tokens: Vec::new(),
         },
         campaigns: Vec::new(),

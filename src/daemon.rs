@@ -87,11 +87,8 @@ fn open_parts(
         );
     }
     let now = Utc::now();
-    let resume = engine::Resume {
-        settled: ledger.settled_since(now - chrono::Duration::days(SETTLED_LOOKBACK_DAYS))?,
-        last_alive: ledger.last_alive()?,
-        emergency: ledger.state(engine::EMERGENCY_STATE)?,
-    };
+    let resume =
+        engine::Resume::read(&ledger, now - chrono::Duration::days(SETTLED_LOOKBACK_DAYS))?;
     if let Err(e) = crate::audio::check(&station.output) {
         // Keep running: the device may appear later (a USB card not yet up),
         // and every attempt is recorded `failed` with this reason meanwhile.

@@ -264,11 +264,7 @@ fn next_up(
     station: &Station,
     now: DateTime<Utc>,
 ) -> Option<(String, DateTime<Utc>)> {
-    let queued = status
-        .queue
-        .iter()
-        .map(|q| (q.title.clone(), q.at))
-        .min_by_key(|(_, at)| *at);
+    let queued = status.queue_next.as_ref().map(|q| (q.title.clone(), q.at));
     let planned = [1, NEXT_HORIZON_DAYS].iter().find_map(|&days| {
         schedule::schedule(station, now, now + chrono::Duration::days(days))
             .first()
@@ -541,6 +537,8 @@ at = ["17:00"]
         Status {
             airing: None,
             queue: Vec::new(),
+            queue_length: 0,
+            queue_next: None,
             paused: false,
             output: OutputState::Idle,
             emergency: None,
@@ -570,7 +568,7 @@ at = ["17:00"]
     fn status_line_prefers_an_earlier_queued_item() {
         let st = station();
         let mut s = idle();
-        s.queue.push(QueuedView {
+        s.queue_next = Some(QueuedView {
             id: 1,
             occurrence: "x".into(),
             bulletin: "x".into(),

@@ -653,6 +653,7 @@ mod tests {
             api: Api {
                 listen: "127.0.0.1:8080".parse().unwrap(),
                 max_upload_mb: 50,
+                max_queue: crate::config::DEFAULT_MAX_QUEUE,
                 tokens: Vec::new(),
             },
             campaigns: Vec::new(),

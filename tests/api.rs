@@ -283,6 +283,40 @@ fn the_api_steers_a_running_station() {
 }
 
 #[test]
+fn the_operator_queue_survives_a_restart() {
+    let st = station();
+    let d = Daemon::start(&st.config, st.addr);
+    let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let q = st.post("/api/v1/queue", json!({"bulletin": "short", "at": at}));
+    assert_eq!(q.status, 202, "{q:?}");
+    let queued = q.json();
+    let id = queued["id"].as_u64().unwrap();
+    // SIGTERM, and wait for the daemon to exit.
+    drop(d);
+
+    let d = Daemon::start(&st.config, st.addr);
+    let list = st.get("/api/v1/queue");
+    assert_eq!(list.status, 200, "{list:?}");
+    let list = list.json();
+    assert_eq!(list["queue_length"], 1, "{list}\n{}", d.log_text());
+    let kept = &list["queue"][0];
+    assert_eq!(kept["id"], id, "{list}");
+    for field in ["occurrence", "bulletin", "priority", "at", "requested_by"] {
+        assert_eq!(kept[field], queued[field], "{field}: {list}");
+    }
+    let q = st.post("/api/v1/queue", json!({"bulletin": "long", "at": at}));
+    assert_eq!(q.status, 202, "{q:?}");
+    let new = q.json()["id"].as_u64().unwrap();
+    assert!(new > id, "a new entry gets a larger id: {new} after {id}");
+    assert!(
+        d.log_text().contains("operator queue restored"),
+        "{}",
+        d.log_text()
+    );
+    drop(d);
+}
+
+#[test]
 fn a_taken_port_stops_the_start_with_a_clear_error() {
     let st = station();
     // Hold a port of our own (not st.addr, which a parallel test's daemon

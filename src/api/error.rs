@@ -155,6 +155,13 @@ impl From<Refusal> for ApiError {
             }
             Refusal::NothingAiring => ApiError::conflict("nothing_airing", r.to_string()),
             Refusal::NoEmergency => ApiError::conflict("no_emergency", r.to_string()),
+            Refusal::QueueFull(_) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "queue_full",
+                format!(
+                    "{r}; see GET /api/v1/queue and remove entries with DELETE /api/v1/queue/{{id}}"
+                ),
+            ),
         }
     }
 }

@@ -18,6 +18,7 @@ fn status_text(code: u16) -> &'static str {
         413 => "Body too large",
         415 => "Wrong content type, or not audio that can play",
         422 => "Well-formed but refused (see message)",
+        429 => "The queue is full ([api] max_queue): remove waiting entries or let some air",
         503 => "The engine is not running",
         _ => "Error",
     }
@@ -185,6 +186,8 @@ fn query_schema(name: &str) -> Value {
             "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2}))?$" }),
         "format" => json!({ "type": "string", "enum": ["json", "csv"] }),
         "campaign" => json!({ "type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$" }),
+        "offset" => json!({ "type": "integer", "minimum": 0 }),
+        "limit" => json!({ "type": "integer", "minimum": 1, "maximum": 500 }),
         _ => json!({ "type": "string" }),
     }
 }

@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use super::error::{ApiError, ApiResult};
 use super::{files, AppState, Caller};
 use crate::config::{Priority, Station};
-use crate::engine::{Command, EmergencyRequest, InZone, QueueRequest, QueuedView, Reply, Target};
+use crate::engine::{Command, EmergencyRequest, InZone, QueueRequest, Reply, Target};
 use crate::ledger::{Filter, Ledger};
 use crate::range::{self, RangeError};
 use crate::report::{self, Format};
@@ -144,6 +144,7 @@ pub async fn status(State(s): State<AppState>) -> Json<Value> {
         "uptime_seconds": s.started.elapsed().as_secs(),
         "airing": InZone::new(st.airing, tz),
         "queue": InZone::new(st.queue, tz),
+        "queue_length": st.queue_length,
         "next": next,
         "output": st.output,
         "paused": st.paused,
@@ -265,9 +266,54 @@ pub async fn bulletins(State(s): State<AppState>) -> ApiResult<Json<Value>> {
 
 // -- Queue -------------------------------------------------------------------
 
-pub async fn queue_list(State(s): State<AppState>) -> Json<InZone<Vec<QueuedView>>> {
-    let queue = s.handle.status.borrow().queue.clone();
-    Json(InZone::new(queue, s.current.get().timezone))
+/// How many entries `GET /api/v1/queue` returns when no `limit` is given.
+const QUEUE_PAGE: usize = 50;
+/// The largest `limit` it takes.
+const MAX_QUEUE_PAGE: usize = 500;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+pub async fn queue_list(
+    State(s): State<AppState>,
+    q: Result<Query<PageQuery>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let Query(q) = q?;
+    let offset = q.offset.unwrap_or(0);
+    let limit = q.limit.unwrap_or(QUEUE_PAGE);
+    if !(1..=MAX_QUEUE_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "bad_limit",
+            format!(
+                "Giới hạn sai / limit must be from 1 to {MAX_QUEUE_PAGE} (default {QUEUE_PAGE})"
+            ),
+        ));
+    }
+    let (tx, rx) = oneshot::channel();
+    tell(
+        &s,
+        Command::QueuePage {
+            offset,
+            limit,
+            reply: tx,
+        },
+    )
+    .await?;
+    let page = match tokio::time::timeout(ENGINE_TIMEOUT, rx).await {
+        Ok(Ok(page)) => page,
+        _ => return Err(engine_gone()),
+    };
+    let tz = s.current.get().timezone;
+    Ok(Json(json!({
+        "queue_length": page.total,
+        "offset": offset,
+        "limit": limit,
+        "queue": InZone::new(page.entries, tz),
+    })))
 }
 
 #[derive(Debug, Deserialize)]

@@ -86,6 +86,11 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
+    rig_with(&station_text("")).await
+}
+
+/// A rig on the station file `text`.
+async fn rig_with(text: &str) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
     let audio = root.join("audio");
@@ -98,7 +103,7 @@ async fn rig() -> Rig {
     .unwrap();
     std::fs::write(root.join("secret.mp3"), b"not yours").unwrap();
     let config = root.join("station.toml");
-    std::fs::write(&config, station_text("")).unwrap();
+    std::fs::write(&config, text).unwrap();
     let loaded = load(&config, LoadOptions::default());
     let station = Arc::new(
         loaded
@@ -108,6 +113,7 @@ async fn rig() -> Rig {
     let ledger_path = station.ledger_path();
     std::fs::create_dir_all(&station.data_dir).unwrap();
     let ledger = Ledger::open(&ledger_path, station.timezone).unwrap();
+    let resume = Resume::read(&ledger, Utc::now()).unwrap();
     let recorder = Recorder::start(ledger);
     let (tx, rx) = mpsc::unbounded_channel();
     let fake = FakePlayout::new(SystemClock, tx);
@@ -117,11 +123,7 @@ async fn rig() -> Rig {
         fake,
         rx,
         recorder.clone(),
-        Resume {
-            settled: Default::default(),
-            last_alive: None,
-            emergency: None,
-        },
+        resume,
     );
     tokio::spawn(engine.run());
     let state = ApiState::new(
@@ -692,8 +694,9 @@ async fn a_file_is_queued_at_a_time_listed_and_removed() {
     assert_eq!(entry["requested_by"], "van-hanh");
     let id = entry["id"].as_u64().unwrap();
     let list = r.get("/api/v1/queue", VIEWER).await.json();
-    assert_eq!(list.as_array().unwrap().len(), 1);
-    assert_eq!(list[0]["id"], id);
+    assert_eq!(list["queue"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["queue"][0]["id"], id);
+    assert_eq!(list["queue_length"], 1);
 
     let path = format!("/api/v1/queue/{id}");
     let d = r.send(LOCAL, "DELETE", &path, Some(OPERATOR), None).await;
@@ -711,6 +714,88 @@ async fn a_file_is_queued_at_a_time_listed_and_removed() {
         (400, "bad_path")
     );
     r.assert_quiet().await;
+}
+
+#[tokio::test]
+async fn past_max_queue_a_request_gets_429_saying_how_to_make_room() {
+    let text =
+        station_text("").replace("max_upload_mb = 1\n", "max_upload_mb = 1\nmax_queue = 3\n");
+    let r = rig_with(&text).await;
+    let at = (Utc::now() + Duration::hours(1)).to_rfc3339();
+    let body = json!({"bulletin": "tone", "at": at});
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let q = r.post("/api/v1/queue", OPERATOR, body.clone()).await;
+        assert_eq!(q.status, 202, "{q:?}");
+        ids.push(q.json()["id"].as_u64().unwrap());
+    }
+    let full = r.post("/api/v1/queue", OPERATOR, body.clone()).await;
+    assert_eq!(
+        (full.status.as_u16(), full.error().as_str()),
+        (429, "queue_full"),
+        "{full:?}"
+    );
+    let msg = full.json()["message"].as_str().unwrap().to_string();
+    assert!(msg.starts_with("Hàng đợi đã đầy"), "{msg}");
+    assert!(msg.contains("DELETE /api/v1/queue/"), "{msg}");
+    assert!(msg.contains("max_queue"), "{msg}");
+    assert_eq!(r.status().await["queue_length"], 3);
+    // Removing one makes room for one.
+    let path = format!("/api/v1/queue/{}", ids[0]);
+    let d = r.send(LOCAL, "DELETE", &path, Some(OPERATOR), None).await;
+    assert_eq!(d.status, 200, "{d:?}");
+    let q = r.post("/api/v1/queue", OPERATOR, body).await;
+    assert_eq!(q.status, 202, "{q:?}");
+}
+
+#[tokio::test]
+async fn the_status_shows_the_head_of_a_long_queue_and_the_list_pages() {
+    let r = rig().await;
+    let base = Utc::now() + Duration::hours(1);
+    let mut ids = Vec::new();
+    for i in 0..25 {
+        let at = (base + Duration::minutes(i)).to_rfc3339();
+        let q = r
+            .post(
+                "/api/v1/queue",
+                OPERATOR,
+                json!({"bulletin": "tone", "at": at}),
+            )
+            .await;
+        assert_eq!(q.status, 202, "{q:?}");
+        ids.push(q.json()["id"].clone());
+    }
+    let s = r.status().await;
+    assert_eq!(s["queue_length"], 25, "{s}");
+    let head = s["queue"].as_array().unwrap();
+    assert_eq!(head.len(), 20, "{s}");
+    assert_eq!(
+        head.iter().map(|q| q["id"].clone()).collect::<Vec<_>>(),
+        ids[..20]
+    );
+
+    let page = r
+        .get("/api/v1/queue?offset=20&limit=10", VIEWER)
+        .await
+        .json();
+    assert_eq!(page["queue_length"], 25, "{page}");
+    assert_eq!(
+        (page["offset"].clone(), page["limit"].clone()),
+        (json!(20), json!(10))
+    );
+    let rest: Vec<Value> = page["queue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["id"].clone())
+        .collect();
+    assert_eq!(rest, ids[20..]);
+    let all = r.get("/api/v1/queue", VIEWER).await.json();
+    assert_eq!(all["queue"].as_array().unwrap().len(), 25, "{all}");
+    for bad in ["limit=0", "limit=501", "offset=-1", "page=2"] {
+        let b = r.get(&format!("/api/v1/queue?{bad}"), VIEWER).await;
+        assert_eq!(b.status, 400, "{bad}: {b:?}");
+    }
 }
 
 // -- On air --------------------------------------------------------------------

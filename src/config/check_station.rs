@@ -15,6 +15,8 @@ use super::raw::{RawApi, RawOutput, RawQuiet, RawStation, RawToken, S};
 use super::*;
 
 const OUTPUT: &str = "[output]";
+/// The largest `[api] max_queue` accepted.
+const MAX_MAX_QUEUE: i64 = 10_000;
 const API: &str = "[api]";
 
 impl Loader<'_> {
@@ -193,10 +195,12 @@ impl Loader<'_> {
     pub(super) fn api(&mut self, a: RawApi) -> Option<Api> {
         let listen = self.listen(&a.listen);
         let max_upload_mb = self.max_upload_mb(&a.max_upload_mb);
+        let max_queue = self.max_queue(&a.max_queue);
         let tokens = self.tokens(&a.token);
         Some(Api {
             listen: listen?,
             max_upload_mb: max_upload_mb?,
+            max_queue: max_queue?,
             tokens: tokens?,
         })
     }
@@ -223,6 +227,24 @@ impl Loader<'_> {
                 self.at(m.span()).item(API).key("max_upload_mb").error(
                     format!("{} is out of range", m.get_ref()),
                     "write a size in megabytes from 1 to 4096 (default 50)",
+                );
+                None
+            }
+        }
+    }
+
+    fn max_queue(&mut self, m: &Option<S<i64>>) -> Option<usize> {
+        match m {
+            None => Some(crate::config::DEFAULT_MAX_QUEUE),
+            Some(m) if (1..=MAX_MAX_QUEUE).contains(m.get_ref()) => Some(*m.get_ref() as usize),
+            Some(m) => {
+                self.at(m.span()).item(API).key("max_queue").error(
+                    format!("{} is out of range", m.get_ref()),
+                    format!(
+                        "write how many items operators may queue, from 1 to {MAX_MAX_QUEUE} \
+                         (default {})",
+                        crate::config::DEFAULT_MAX_QUEUE
+                    ),
                 );
                 None
             }
@@ -302,6 +324,7 @@ kind = "wav"
 volume = 1.5
 [api]
 listen = "localhost"
+max_queue = 0
 [[api.token]]
 name = "ops"
 role = "boss"
@@ -312,6 +335,9 @@ sha256 = "abc"
             .message
             .contains("needs a path"));
         assert!(find(&l, "[api]", "listen").message.contains("address"));
+        let max_queue = find(&l, "[api]", "max_queue");
+        assert!(max_queue.message.contains("out of range"), "{max_queue:?}");
+        assert!(max_queue.hint.as_deref().unwrap().contains("default 200"));
         assert!(find(&l, "api.token \"ops\"", "role")
             .message
             .contains("boss"));
@@ -342,5 +368,9 @@ sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
         );
         assert_eq!(s.api.tokens[0].role, Role::Operator);
         assert_eq!(s.api.tokens[0].sha256[0], 0x9f);
+        assert_eq!(s.api.max_queue, crate::config::DEFAULT_MAX_QUEUE);
+        let bounded =
+            load_text(&good.replace("[[api.token]]", "[api]\nmax_queue = 5\n[[api.token]]"));
+        assert_eq!(bounded.station.unwrap().api.max_queue, 5);
     }
 }

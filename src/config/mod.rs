@@ -34,6 +34,9 @@ pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Asia::Ho_Chi_Minh;
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/loa";
 /// How late an occurrence may still start, when the station file says nothing.
 pub const DEFAULT_GRACE_SECONDS: u32 = 600;
+/// `[api] max_queue` when not given: far more than a commune's operators
+/// queue in a day, small enough that the queue stays cheap to look at.
+pub const DEFAULT_MAX_QUEUE: usize = 200;
 
 /// A whole, validated station.
 #[derive(Debug, Clone)]
@@ -165,6 +168,8 @@ impl QuietHours {
 pub struct Api {
     pub listen: std::net::SocketAddr,
     pub max_upload_mb: u64,
+    /// How many items operators may have waiting in the queue at once.
+    pub max_queue: usize,
     pub tokens: Vec<ApiToken>,
 }
 

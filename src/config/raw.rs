@@ -44,6 +44,7 @@ pub(super) struct RawQuiet {
 pub(super) struct RawApi {
     pub(super) listen: Option<S<String>>,
     pub(super) max_upload_mb: Option<S<i64>>,
+    pub(super) max_queue: Option<S<i64>>,
     #[serde(default)]
     pub(super) token: Vec<S<RawToken>>,
 }

@@ -12,7 +12,7 @@ use tracing::info;
 use super::clock::Clock;
 use super::playout::Playout;
 use super::queue::{Audio, Entry, DEQUEUED};
-use super::status::QueuedView;
+use super::status::{QueuePage, QueuedView};
 use super::Engine;
 use crate::config::{Priority, Station, DEFAULT_GRACE_SECONDS};
 use crate::ledger::{Outcome, Source};
@@ -55,6 +55,12 @@ pub type Reply<T> = oneshot::Sender<Result<T, Refusal>>;
 
 pub enum Command {
     Queue(QueueRequest, Reply<QueuedView>),
+    /// The waiting entries from `offset` (in airing order), at most `limit`.
+    QueuePage {
+        offset: usize,
+        limit: usize,
+        reply: oneshot::Sender<QueuePage>,
+    },
     /// Take a waiting entry out of the queue, by id.
     Dequeue(u64, Reply<()>),
     /// End what airs; replies with its title.
@@ -84,6 +90,8 @@ pub enum Refusal {
     NothingAiring,
     /// No emergency airs, waits or repeats, so nothing was cancelled.
     NoEmergency,
+    /// Operators already queued this many items (`[api] max_queue`).
+    QueueFull(usize),
 }
 
 impl fmt::Display for Refusal {
@@ -102,6 +110,12 @@ impl fmt::Display for Refusal {
             Refusal::NoEmergency => {
                 f.write_str("Không có phát khẩn cấp / no emergency airs, waits or repeats")
             }
+            Refusal::QueueFull(max) => write!(
+                f,
+                "Hàng đợi đã đầy ({max} mục), hãy xoá bớt mục đang chờ hoặc đợi chúng phát xong / \
+                 the queue is full ({max} items waiting): remove waiting items or let some air \
+                 first (the limit is [api] max_queue in the station file)"
+            ),
         }
     }
 }
@@ -147,6 +161,11 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         let now = self.clock.now();
         match cmd {
             Command::Queue(req, reply) => {
+                let max = self.station.api.max_queue;
+                if self.queue.operator_len() >= max {
+                    let _ = reply.send(Err(Refusal::QueueFull(max)));
+                    return;
+                }
                 let r = self
                     .operator_entry(
                         &req.target,
@@ -158,10 +177,17 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                     .map(|e| {
                         let view = QueuedView::of(&e);
                         self.decided.insert(e.airing.occurrence.clone(), now);
-                        self.enqueue(e);
+                        self.enqueue_kept(e);
                         view
                     });
                 let _ = reply.send(r);
+            }
+            Command::QueuePage {
+                offset,
+                limit,
+                reply,
+            } => {
+                let _ = reply.send(self.queue_page(offset, limit));
             }
             Command::Dequeue(id, reply) => {
                 let _ = reply.send(self.dequeue(id));

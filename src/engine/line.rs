@@ -90,26 +90,25 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             let free_at = cue_at.unwrap_or(now).max(now);
             let pick = self
                 .queue
-                .iter()
-                .position(|e| e.airing.scheduled_at <= free_at && self.may_air(e, free_at))
+                .sorted_up_to(free_at)
+                .find(|e| e.airing.scheduled_at <= free_at && self.may_air(e, free_at))
                 .or_else(|| {
                     if cue_at.is_some() {
                         return None;
                     }
                     self.queue
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, e)| {
+                        .sorted_up_to(now + LEAD)
+                        .filter(|e| {
                             e.airing.scheduled_at <= now + LEAD
                                 && self.may_air(e, e.airing.scheduled_at)
                         })
-                        .min_by_key(|(_, e)| {
+                        .min_by_key(|e| {
                             (e.airing.scheduled_at, std::cmp::Reverse(e.airing.priority))
                         })
-                        .map(|(i, _)| i)
-                });
-            let Some(i) = pick else { return };
-            let e = self.queue.remove(i);
+                })
+                .map(|e| e.id);
+            let Some(id) = pick else { return };
+            let e = self.queue.remove_id(id).expect("the picked entry waits");
             let start_at = (e.airing.scheduled_at > free_at).then_some(e.airing.scheduled_at);
             self.cue(e, start_at);
         }
@@ -133,7 +132,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         let quiet = self.station.quiet.contains(local);
         let line_busy = !self.line.is_empty();
         let paused = self.paused;
-        let unairable = self.queue.take_with(|e| {
+        let unairable = self.queue.take_up_to(now, |e| {
             if !Self::is_due(e, now) {
                 return None;
             }
@@ -165,7 +164,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
     fn preempt(&mut self, now: DateTime<Utc>) {
         let Some(em) = self
             .queue
-            .iter()
+            .sorted_up_to(now + CUT_AHEAD)
             .find(|e| e.airing.priority == Priority::Emergency && Self::is_due(e, now + CUT_AHEAD))
         else {
             return;
@@ -203,12 +202,17 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         if !cutting {
             return;
         }
-        let Some(i) = self.queue.iter().position(|e| {
-            e.airing.priority == Priority::Emergency && Self::is_due(e, now + CUT_AHEAD)
-        }) else {
+        let Some(id) = self
+            .queue
+            .sorted_up_to(now + CUT_AHEAD)
+            .find(|e| e.airing.priority == Priority::Emergency)
+            .map(|e| e.id)
+        else {
             return;
         };
-        let e = self.queue.remove(i);
+        let Some(e) = self.queue.remove_id(id) else {
+            return;
+        };
         let start_at = (e.airing.scheduled_at > now).then_some(e.airing.scheduled_at);
         self.cue(e, start_at);
     }
@@ -253,6 +257,9 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                     rfc3339(c.entry.airing.scheduled_at, tz)
                 );
                 self.recorder.begin(cue, c.entry.airing.clone(), at);
+                if c.entry.is_kept() {
+                    self.recorder.queue_remove(c.entry.id);
+                }
             }
             PlayEvent::Progress { cue, aired_seconds } => {
                 if let Some(c) = self.line.iter_mut().find(|c| c.cue == cue) {
@@ -291,8 +298,11 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             }
             (PlayEnd::Cancelled, _) if !started => {
                 if self.shutting_down {
-                    // Not decided after all: the next run decides it again.
+                    // Not decided after all: the next run decides it again
+                    // (an operator's item is still kept in the ledger).
                     self.decided.remove(&c.entry.airing.occurrence);
+                } else {
+                    self.unkeep(&c.entry);
                 }
                 return;
             }
@@ -330,6 +340,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             };
             self.recorder.finish(c.cue, ended, aired, outcome, reason);
         } else {
+            self.unkeep(&c.entry);
             self.recorder.record(c.entry.airing, outcome, reason);
         }
     }

@@ -116,7 +116,7 @@ impl Metrics {
         }
         let _ = writeln!(out, "# HELP loa_queue_length Items waiting for the line.");
         let _ = writeln!(out, "# TYPE loa_queue_length gauge");
-        let _ = writeln!(out, "loa_queue_length {}", status.queue.len());
+        let _ = writeln!(out, "loa_queue_length {}", status.queue_length);
         let _ = writeln!(out, "# HELP loa_airing 1 while an item airs.");
         let _ = writeln!(out, "# TYPE loa_airing gauge");
         let _ = writeln!(out, "loa_airing {}", u8::from(status.airing.is_some()));
@@ -148,6 +148,8 @@ mod tests {
         let status = Status {
             airing: None,
             queue: Vec::new(),
+            queue_length: 0,
+            queue_next: None,
             paused: false,
             output: OutputState::Idle,
             emergency: None,

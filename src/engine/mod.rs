@@ -53,11 +53,11 @@ pub use metrics::Metrics;
 pub use playout::{OutputState, PlayEvent, Playout};
 pub use recorder::Recorder;
 #[cfg(test)]
-pub use status::AiringView;
-pub use status::{InZone, QueuedView, Status};
+pub use status::{AiringView, QueuedView};
+pub use status::{InZone, Status};
 
 use crate::config::{Priority, Station};
-use crate::ledger::{Outcome, Source};
+use crate::ledger::{Ledger, LedgerError, Outcome, Queued, Source};
 use crate::schedule::{self, ItemKind, Occurrence, OccurrenceKey};
 use crate::timefmt::rfc3339;
 use emergency::Repeat;
@@ -80,6 +80,11 @@ const TICK: std::time::Duration = std::time::Duration::from_secs(1);
 const MAX_BACKFILL: Duration = Duration::days(7);
 /// How often the progress of the airing item is checkpointed to the ledger.
 const PROGRESS_EVERY: f64 = 5.0;
+/// Entry ids are reserved in the ledger this many at a time, so ids never
+/// repeat across restarts at the cost of one write per block.
+const ID_BLOCK: u64 = 1000;
+/// How many waiting entries the status shows (`queue_length` counts all).
+pub const STATUS_QUEUE: usize = 20;
 /// How often the watermark is saved.
 const ALIVE_EVERY: Duration = Duration::seconds(10);
 
@@ -132,6 +137,8 @@ pub struct Engine<C: Clock, P: Playout> {
     paused: bool,
     repeat: Option<Repeat>,
     seq: u64,
+    /// Ids below this are reserved in the ledger.
+    id_limit: u64,
     shutting_down: bool,
     metrics: Arc<Metrics>,
 }
@@ -145,6 +152,23 @@ pub struct Resume {
     /// The repeating emergency in force when the last run stopped (the
     /// ledger's `state` value `emergency`).
     pub emergency: Option<String>,
+    /// What operators queued that had not aired when the last run stopped.
+    pub queued: Vec<Queued>,
+    /// The first entry id this run may hand out.
+    pub next_id: u64,
+}
+
+impl Resume {
+    /// What `ledger` remembers, with the rows settled since `since`.
+    pub fn read(ledger: &Ledger, since: DateTime<Utc>) -> Result<Resume, LedgerError> {
+        Ok(Resume {
+            settled: ledger.settled_since(since)?,
+            last_alive: ledger.last_alive()?,
+            emergency: ledger.state(EMERGENCY_STATE)?,
+            queued: ledger.queued()?,
+            next_id: ledger.next_entry_id()?,
+        })
+    }
 }
 
 /// Why the engine's loop ended.
@@ -220,6 +244,8 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         let status = Status {
             airing: None,
             queue: Vec::new(),
+            queue_length: 0,
+            queue_next: None,
             paused: false,
             output: playout.state(),
             emergency: None,
@@ -227,7 +253,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         };
         let (status_tx, status_rx) = watch::channel(status);
         let metrics = Arc::new(Metrics::default());
-        let engine = Engine {
+        let mut engine = Engine {
             station,
             clock,
             playout,
@@ -247,10 +273,12 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             clock_suspect,
             paused: false,
             repeat,
-            seq: 0,
+            seq: resume.next_id.max(1) - 1,
+            id_limit: resume.next_id.max(1),
             shutting_down: false,
             metrics: Arc::clone(&metrics),
         };
+        engine.restore(resume.queued, now);
         (
             engine,
             Handle {
@@ -303,6 +331,10 @@ impl<C: Clock, P: Playout> Engine<C, P> {
 
     fn next_id(&mut self) -> u64 {
         self.seq += 1;
+        if self.seq >= self.id_limit {
+            self.id_limit = self.seq + ID_BLOCK;
+            self.recorder.next_entry_id(self.id_limit);
+        }
         self.seq
     }
 
@@ -326,8 +358,8 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 );
             }
         }
-        if let Some(first) = self.queue.iter().map(|e| e.airing.scheduled_at).min() {
-            consider(first - LEAD);
+        if let Some(first) = self.queue.first_due() {
+            consider(first.airing.scheduled_at - LEAD);
         }
         // Wake to start cutting for a scheduled emergency on time.
         if !self.line.is_empty() {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tracing::{error, info, warn};
 
-use crate::ledger::{Airing, Ledger, LedgerError, Outcome};
+use crate::ledger::{Airing, Ledger, LedgerError, Outcome, Queued};
 
 /// How often failed writes are retried.
 const RETRY: Duration = Duration::from_secs(5);
@@ -49,6 +49,12 @@ enum Op {
         reason: Option<String>,
     },
     Alive(DateTime<Utc>),
+    /// Keep a waiting operator item across restarts.
+    QueuePut(Box<Queued>),
+    /// It left the queue for good.
+    QueueRemove(u64),
+    /// Entry ids below this are handed out.
+    NextEntryId(u64),
     State {
         key: &'static str,
         value: Option<String>,
@@ -130,6 +136,21 @@ impl Recorder {
     /// Remember how far the engine has decided the plan (see the engine).
     pub fn alive(&self, at: DateTime<Utc>) {
         self.send(Op::Alive(at));
+    }
+
+    /// Keep a waiting operator item, so a restart finds it again.
+    pub fn queue_put(&self, q: Queued) {
+        self.send(Op::QueuePut(Box::new(q)));
+    }
+
+    /// Forget a kept item: it aired, was recorded or was removed.
+    pub fn queue_remove(&self, id: u64) {
+        self.send(Op::QueueRemove(id));
+    }
+
+    /// Reserve entry ids below `next`, so the next run hands out none of them.
+    pub fn next_entry_id(&self, next: u64) {
+        self.send(Op::NextEntryId(next));
     }
 
     /// Set or clear a value of the daemon's bookkeeping (`state` table).
@@ -273,6 +294,9 @@ impl Writer {
                 self.ledger.record(airing, *outcome, reason.as_deref())?;
             }
             Op::Alive(at) => self.ledger.set_last_alive(*at)?,
+            Op::QueuePut(q) => self.ledger.queue_put(q)?,
+            Op::QueueRemove(id) => self.ledger.queue_remove(*id)?,
+            Op::NextEntryId(next) => self.ledger.set_next_entry_id(*next)?,
             Op::State { key, value } => self.ledger.set_state(key, value.as_deref())?,
             Op::Audit {
                 who,

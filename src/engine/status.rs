@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::clock::Clock;
 use super::playout::{OutputState, Playout};
 use super::queue::Entry;
-use super::Engine;
+use super::{Engine, STATUS_QUEUE};
 use crate::config::Priority;
 use crate::ledger::Source;
 use crate::timefmt::rfc3339;
@@ -60,11 +60,25 @@ pub struct EmergencyView {
     pub next_at: DateTime<Utc>,
 }
 
+/// A page of the waiting entries, in airing order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuePage {
+    /// How many entries wait in all.
+    pub total: usize,
+    pub entries: Vec<QueuedView>,
+}
+
 /// The engine's state, published after every change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Status {
     pub airing: Option<AiringView>,
+    /// The first `STATUS_QUEUE` waiting entries, in airing order (cued
+    /// first); `GET /api/v1/queue` pages through the rest.
     pub queue: Vec<QueuedView>,
+    /// How many entries wait in all.
+    pub queue_length: usize,
+    /// The waiting entry due first.
+    pub queue_next: Option<QueuedView>,
     pub paused: bool,
     pub output: OutputState,
     pub emergency: Option<EmergencyView>,
@@ -181,6 +195,24 @@ impl ZonedView for EmergencyView {
 }
 
 impl<C: Clock, P: Playout> Engine<C, P> {
+    /// The waiting entries from `offset`, at most `limit`, as the status
+    /// orders them (cued first).
+    pub(super) fn queue_page(&self, offset: usize, limit: usize) -> QueuePage {
+        let cued = self
+            .line
+            .iter()
+            .filter(|c| c.started_at.is_none())
+            .map(|c| &c.entry);
+        let total = cued.clone().count() + self.queue.len();
+        let entries = cued
+            .chain(self.queue.iter())
+            .skip(offset)
+            .take(limit)
+            .map(QueuedView::of)
+            .collect();
+        QueuePage { total, entries }
+    }
+
     pub(super) fn publish(&mut self, now: DateTime<Utc>) {
         let airing = self.line.front().and_then(|c| {
             let started = c.started_at?;
@@ -199,14 +231,22 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 duration_seconds: c.entry.airing.planned_seconds,
             })
         });
-        let queue: Vec<QueuedView> = self
-            .line
-            .iter()
-            .filter(|c| c.started_at.is_none())
-            .map(|c| &c.entry)
+        let cued = || {
+            self.line
+                .iter()
+                .filter(|c| c.started_at.is_none())
+                .map(|c| &c.entry)
+        };
+        let queue: Vec<QueuedView> = cued()
             .chain(self.queue.iter())
+            .take(STATUS_QUEUE)
             .map(QueuedView::of)
             .collect();
+        let queue_length = cued().count() + self.queue.len();
+        let queue_next = cued()
+            .chain(self.queue.first_due())
+            .min_by_key(|e| e.airing.scheduled_at)
+            .map(QueuedView::of);
         let emergency = self.repeat.as_ref().map(|r| EmergencyView {
             bulletin: r.bulletin.clone(),
             title: r.title.clone(),
@@ -217,6 +257,8 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         let status = Status {
             airing,
             queue,
+            queue_length,
+            queue_next,
             paused: self.paused,
             output: self.playout.state(),
             emergency,

@@ -117,11 +117,7 @@ fn parts<P: Playout>(
     let tz = station.timezone;
     let ledger = Ledger::open(&path, tz).unwrap();
     let now = clock.now();
-    let resume = Resume {
-        settled: ledger.settled_since(now - Duration::days(8)).unwrap(),
-        last_alive: ledger.last_alive().unwrap(),
-        emergency: ledger.state("emergency").unwrap(),
-    };
+    let resume = Resume::read(&ledger, now - Duration::days(8)).unwrap();
     let recorder = Recorder::start(ledger);
     let (engine, handle) = Engine::new(
         Arc::new(station),
@@ -175,6 +171,14 @@ impl Rig {
         self.task.await.unwrap();
         assert!(self.recorder.flush(std::time::Duration::from_secs(5)));
         rows(&self.ledger, self.tz)
+    }
+
+    /// No shutdown: the engine dies where it stands, as in a power cut;
+    /// only what the ledger thread already had is written.
+    async fn cut_power(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        assert!(self.recorder.flush(std::time::Duration::from_secs(5)));
     }
 
     fn played(&self) -> Vec<String> {
@@ -736,10 +740,7 @@ async fn a_short_lived_first_run_still_leaves_a_watermark_nothing_is_lost() {
     // The first run is killed 20 s after it starts: a airs, b waits.
     let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
     rig.run_for(20).await;
-    rig.task.abort();
-    let _ = rig.task.await;
-    assert!(rig.recorder.flush(std::time::Duration::from_secs(5)));
-    drop(rig.handle);
+    rig.cut_power().await;
     // Power comes back long after every grace: both must be on record.
     let rig = start(station(dir.path(), STATION), TestClock::new(at(6, 30, 0)));
     rig.run_for(10).await;
@@ -993,4 +994,151 @@ async fn an_engine_that_does_not_turn_or_has_stopped_is_wedged() {
         asked.elapsed() < std::time::Duration::from_secs(1),
         "at once"
     );
+}
+
+/// Queue `bulletin` at `when` as operator `van-hoa`.
+async fn queue_at(handle: &Handle, bulletin: &str, when: DateTime<Utc>) -> QueuedView {
+    ask(handle, |tx| {
+        Command::Queue(
+            QueueRequest {
+                target: Target::Bulletin(bulletin.into()),
+                priority: None,
+                at: Some(when),
+                requested_by: Some("van-hoa".into()),
+            },
+            tx,
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_operator_queue_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 0, 0)));
+    let early = queue_at(&rig.handle, "jingle", at(12, 10, 0)).await;
+    let later = queue_at(&rig.handle, "pri", at(12, 30, 0)).await;
+    rig.run_for(60).await;
+    assert!(rig.stop().await.is_empty(), "nothing aired yet");
+
+    // Down from 12:01 to 12:25: the 12:10 item is past its grace (10 min),
+    // the 12:30 one waits again, under its id, and airs on time.
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 25, 0)));
+    rig.run_for(1).await;
+    let queued = rig.handle.status.borrow().queue.clone();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].id, later.id);
+    assert_eq!(queued[0].occurrence, later.occurrence);
+    assert_eq!(queued[0].priority, Priority::Priority);
+    assert_eq!(queued[0].requested_by.as_deref(), Some("van-hoa"));
+    let new = queue_at(&rig.handle, "jingle", at(14, 0, 0)).await;
+    assert!(
+        new.id > later.id && new.id > early.id,
+        "ids go on: {} after {}",
+        new.id,
+        later.id
+    );
+    rig.run_for(40 * 60).await;
+    assert_eq!(rig.played(), ["pri.mp3"]);
+    assert_eq!(rig.fake.played()[0].1, at(12, 30, 0));
+    let rows = rig.stop().await;
+    let missed = by_bulletin(&rows, "jingle");
+    assert_eq!(missed.len(), 1, "{:?}", outcomes(&rows));
+    assert_eq!(missed[0].occurrence, early.occurrence);
+    assert_eq!(missed[0].outcome, Some(Outcome::Missed));
+    assert_eq!(missed[0].source, Source::Operator);
+    assert!(
+        missed[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("daemon was down"),
+        "{:?}",
+        missed[0].reason
+    );
+    let pri = by_bulletin(&rows, "pri");
+    assert_eq!(pri[0].outcome, Some(Outcome::Completed));
+
+    // What aired or was recorded is not kept; the 14:00 item still is,
+    // and nothing is recorded twice after another restart.
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(13, 56, 0)));
+    rig.run_for(1).await;
+    let queued = rig.handle.status.borrow().queue.clone();
+    assert_eq!(
+        queued.iter().map(|q| q.id).collect::<Vec<_>>(),
+        [new.id],
+        "{queued:?}"
+    );
+    rig.run_for(10 * 60).await;
+    let rows = rig.stop().await;
+    assert_eq!(
+        by_bulletin(&rows, "jingle").len(),
+        2,
+        "{:?}",
+        outcomes(&rows)
+    );
+    assert_eq!(by_bulletin(&rows, "pri").len(), 1, "{:?}", outcomes(&rows));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dequeued_item_does_not_come_back_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 0, 0)));
+    let q = queue_at(&rig.handle, "pri", at(12, 30, 0)).await;
+    assert_eq!(
+        ask(&rig.handle, |tx| Command::Dequeue(q.id, tx)).await,
+        Ok(())
+    );
+    rig.stop().await;
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 20, 0)));
+    rig.run_for(20 * 60).await;
+    assert!(rig.played().is_empty());
+    let rows = rig.stop().await;
+    assert_eq!(outcomes(&rows).len(), 1, "{:?}", outcomes(&rows));
+    assert_eq!(rows[0].outcome, Some(Outcome::Skipped));
+}
+
+#[tokio::test(start_paused = true)]
+async fn operators_may_queue_up_to_max_queue_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = station(dir.path(), STATION);
+    s.api.max_queue = 2;
+    let rig = start(s, TestClock::new(at(12, 0, 0)));
+    let first = queue_at(&rig.handle, "pri", at(12, 30, 0)).await;
+    queue_at(&rig.handle, "jingle", at(12, 40, 0)).await;
+    let req = || QueueRequest {
+        target: Target::Bulletin("a".into()),
+        priority: None,
+        at: Some(at(12, 50, 0)),
+        requested_by: None,
+    };
+    let full = ask(&rig.handle, |tx| Command::Queue(req(), tx)).await;
+    assert_eq!(full.unwrap_err(), Refusal::QueueFull(2));
+    ask(&rig.handle, |tx| Command::Dequeue(first.id, tx))
+        .await
+        .unwrap();
+    assert!(ask(&rig.handle, |tx| Command::Queue(req(), tx))
+        .await
+        .is_ok());
+    rig.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queued_item_survives_a_power_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 0, 0)));
+    let q = queue_at(&rig.handle, "pri", at(12, 30, 0)).await;
+    rig.run_for(5).await;
+    rig.cut_power().await;
+    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 20, 0)));
+    rig.run_for(1).await;
+    assert_eq!(rig.handle.status.borrow().queue[0].id, q.id);
+    rig.run_for(11 * 60).await;
+    assert_eq!(rig.played(), ["pri.mp3"]);
+    assert_eq!(rig.fake.played()[0].1, at(12, 30, 0));
+    let rows = rig.stop().await;
+    assert_eq!(rows.len(), 1, "{:?}", outcomes(&rows));
+    assert_eq!(rows[0].occurrence, q.occurrence);
+    assert_eq!(rows[0].outcome, Some(Outcome::Completed));
 }

@@ -19,6 +19,7 @@
 mod audit;
 mod error;
 mod query;
+mod queue;
 mod schema;
 mod state;
 #[cfg(test)]
@@ -38,6 +39,7 @@ use crate::config::Priority;
 pub use audit::AuditRow;
 pub use error::{ErrorContext, LedgerError, Result};
 pub use query::{AirtimeRow, BulletinTotals, Counts, Filter};
+pub use queue::Queued;
 pub use schema::{APPLICATION_ID, BUSY_TIMEOUT, DAEMON_STOPPED, SCHEMA_VERSION};
 
 /// How an occurrence attempt ended.

@@ -1,7 +1,7 @@
 //! The ledger file: its schema and migrations, durability, opening it, and
 //! closing the rows a crash left open.
 //!
-//! # Schema (version 1)
+//! # Schema (version 2)
 //!
 //! The file is a plain SQLite 3 database so anyone can query it with
 //! `sqlite3 airtime.db`. It is marked with `PRAGMA application_id = 0x6C6F6100`
@@ -54,7 +54,17 @@
 //! daemon has decided every scheduled occurrence, so a restart knows what it
 //! missed while it was down, and a clock that went backwards replays nothing.
 //! `emergency` (JSON) is a repeating emergency in force, so its repeats go
-//! on after a power cut.
+//! on after a power cut. `next_entry_id` is the first queue entry id the
+//! next run may hand out, so ids never repeat across restarts.
+//!
+//! Table `queue` (since version 2), what operators queued that has not aired
+//! yet, so a restart or a power cut does not lose it: `id` (the entry id the
+//! API shows), the `airtime` columns `occurrence`, `bulletin`, `title`,
+//! `campaign`, `program`, `priority`, `source`, `file`, `scheduled_at`,
+//! `scheduled_ms`, `planned_seconds` and `requested_by` as the row it will
+//! become, and the engine's own `path` (the resolved audio file), `sort_ms`
+//! and `ord` (its place in the queue) and `grace_seconds`. A row goes when
+//! its item starts airing or is recorded (missed, skipped, removed).
 //!
 //! Example: minutes aired per campaign in October 2026 (UTC+7):
 //!
@@ -132,6 +142,26 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE state (
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
+    );",
+    // v2
+    "CREATE TABLE queue (
+        id              INTEGER PRIMARY KEY,
+        occurrence      TEXT NOT NULL,
+        bulletin        TEXT NOT NULL,
+        title           TEXT NOT NULL,
+        campaign        TEXT,
+        program         TEXT,
+        priority        TEXT NOT NULL CHECK (priority IN ('normal', 'priority', 'emergency')),
+        source          TEXT NOT NULL CHECK (source IN ('schedule', 'operator', 'emergency')),
+        file            TEXT NOT NULL,
+        path            TEXT NOT NULL,
+        scheduled_at    TEXT NOT NULL,
+        scheduled_ms    INTEGER NOT NULL,
+        sort_ms         INTEGER NOT NULL,
+        ord             INTEGER NOT NULL,
+        grace_seconds   INTEGER NOT NULL,
+        planned_seconds REAL NOT NULL,
+        requested_by    TEXT
     );",
 ];
 
@@ -503,6 +533,29 @@ mod tests {
         ledger
             .record(&airing("b1", None, at(6, 0)), Outcome::Missed, None)
             .unwrap();
+    }
+
+    #[test]
+    fn a_version_1_ledger_gains_the_queue_and_keeps_its_rows() {
+        let (_dir, path) = fresh();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+            c.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            c.execute(
+                "INSERT INTO state (key, value) VALUES ('decided_until', 'x')",
+                [],
+            )
+            .unwrap();
+        }
+        let ledger = Ledger::open(&path, TZ).unwrap();
+        assert_eq!(ledger.user_version().unwrap(), 2);
+        assert_eq!(ledger.state("decided_until").unwrap().as_deref(), Some("x"));
+        assert_eq!(ledger.queued().unwrap(), []);
+        assert_eq!(ledger.next_entry_id().unwrap(), 1);
     }
 
     #[test]
