@@ -92,35 +92,33 @@ impl Liveness for StationLiveness {
     }
 }
 
-/// A test hook: after the given delays, report the engine or the audio
-/// thread wedged, so a test can see the pings stop without breaking the
-/// station for real. Read from `LOA_TEST_WEDGE_ENGINE` / `LOA_TEST_WEDGE_AUDIO`
-/// (seconds after start) in debug builds only: a release build ignores them.
+/// A test hook: after the given delay, report the audio thread wedged, so a
+/// test can see the pings stop without breaking the audio for real. Read
+/// from `LOA_TEST_WEDGE_AUDIO` (seconds after start) in debug builds only:
+/// a release build ignores it. (`LOA_TEST_WEDGE_ENGINE` wedges the engine
+/// for real, in `crate::daemon`, so the engine's ping times out.)
 pub struct Wedge<L> {
     inner: L,
     start: Instant,
-    engine_after: Option<Duration>,
     audio_after: Option<Duration>,
 }
 
 impl<L: Liveness> Wedge<L> {
-    pub fn new(inner: L, engine_after: Option<Duration>, audio_after: Option<Duration>) -> Self {
+    pub fn new(inner: L, audio_after: Option<Duration>) -> Self {
         Wedge {
             inner,
             start: Instant::now(),
-            engine_after,
             audio_after,
         }
     }
 
-    /// Wrap `inner` with the delays from the environment (debug builds).
+    /// Wrap `inner` with the delay from the environment (debug builds).
     pub fn from_env(inner: L) -> Self {
-        let secs = |name: &str| -> Option<Duration> {
-            if !cfg!(debug_assertions) {
-                return None;
-            }
-            let v = std::env::var(name).ok()?;
-            match v.parse::<f64>() {
+        let name = "LOA_TEST_WEDGE_AUDIO";
+        let after = std::env::var(name)
+            .ok()
+            .filter(|_| cfg!(debug_assertions))
+            .and_then(|v| match v.parse::<f64>() {
                 Ok(s) if s >= 0.0 => {
                     warn!("{name}={v}: test hook, the watchdog will stop after {s} s");
                     Some(Duration::from_secs_f64(s))
@@ -129,27 +127,19 @@ impl<L: Liveness> Wedge<L> {
                     warn!("{name}={v} ignored: give seconds, e.g. {name}=3");
                     None
                 }
-            }
-        };
-        Wedge::new(
-            inner,
-            secs("LOA_TEST_WEDGE_ENGINE"),
-            secs("LOA_TEST_WEDGE_AUDIO"),
-        )
-    }
-
-    fn wedged(&self, after: Option<Duration>) -> bool {
-        after.is_some_and(|d| self.start.elapsed() >= d)
+            });
+        Wedge::new(inner, after)
     }
 }
 
 impl<L: Liveness> Liveness for Wedge<L> {
     fn engine_alive(&self) -> bool {
-        !self.wedged(self.engine_after) && self.inner.engine_alive()
+        self.inner.engine_alive()
     }
 
     fn audio_alive(&self) -> bool {
-        !self.wedged(self.audio_after) && self.inner.audio_alive()
+        let wedged = self.audio_after.is_some_and(|d| self.start.elapsed() >= d);
+        !wedged && self.inner.audio_alive()
     }
 }
 
@@ -436,12 +426,12 @@ mod tests {
 
     #[test]
     fn the_wedge_hook_takes_effect_after_its_delay() {
-        let w = Wedge::new(Fake::new(), Some(Duration::from_secs(3600)), None);
+        let w = Wedge::new(Fake::new(), Some(Duration::from_secs(3600)));
         assert_eq!(Health::of(&w), Health::Alive);
-        let w = Wedge::new(Fake::new(), Some(Duration::ZERO), None);
-        assert_eq!(Health::of(&w), Health::EngineWedged);
-        let w = Wedge::new(Fake::new(), None, Some(Duration::ZERO));
+        let w = Wedge::new(Fake::new(), Some(Duration::ZERO));
         assert_eq!(Health::of(&w), Health::AudioWedged);
+        let w = Wedge::new(Fake::new(), None);
+        assert_eq!(Health::of(&w), Health::Alive);
     }
 
     /// Wait (virtual time) until the fake has been asked `n` times.
