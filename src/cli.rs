@@ -111,7 +111,11 @@ pub fn run(path: &Path) -> Result<ExitCode> {
         .thread_name("loa-rt")
         .build()
         .context("starting the runtime")?;
-    rt.block_on(crate::daemon::run(path.to_path_buf(), startup))
+    let code = rt.block_on(crate::daemon::run(path.to_path_buf(), startup));
+    // A task stuck for good (a wedged engine, the watchdog's case) must not
+    // keep the process from exiting once the daemon is done.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
 }
 
 /// `loa check`

@@ -52,7 +52,7 @@ async fn start(station: Station, file: FileState) -> Result<Running> {
     let (engine, handle) = Engine::new(
         Arc::clone(&station),
         SystemClock,
-        playout.clone(),
+        WedgeHook::from_env(playout.clone()),
         events_rx,
         recorder,
         resume,
@@ -65,6 +65,59 @@ async fn start(station: Station, file: FileState) -> Result<Running> {
         playout,
         engine,
     })
+}
+
+/// A test hook: `LOA_TEST_WEDGE_ENGINE=S` (seconds after start; debug
+/// builds only, a release build ignores it) wedges the engine for real: from
+/// then on its loop gets stuck in a call to the playout, as in a bug, so it
+/// stops taking the watchdog's pings and the watchdog's real timeout path
+/// runs (see `crate::notify`).
+struct WedgeHook<P> {
+    inner: P,
+    at: Option<std::time::Instant>,
+}
+
+impl<P: engine::Playout> WedgeHook<P> {
+    fn from_env(inner: P) -> Self {
+        let after = std::env::var("LOA_TEST_WEDGE_ENGINE")
+            .ok()
+            .filter(|_| cfg!(debug_assertions))
+            .and_then(|v| match v.parse::<f64>() {
+                Ok(s) if s >= 0.0 => {
+                    warn!("LOA_TEST_WEDGE_ENGINE={v}: test hook, the engine wedges after {s} s");
+                    Some(std::time::Duration::from_secs_f64(s))
+                }
+                _ => {
+                    warn!("LOA_TEST_WEDGE_ENGINE={v} ignored: give seconds, e.g. 3");
+                    None
+                }
+            });
+        WedgeHook {
+            inner,
+            at: after.map(|d| std::time::Instant::now() + d),
+        }
+    }
+}
+
+impl<P: engine::Playout> engine::Playout for WedgeHook<P> {
+    fn cue(&mut self, cue: engine::playout::Cue) {
+        self.inner.cue(cue)
+    }
+    fn stop(&mut self, cue: u64) {
+        self.inner.stop(cue)
+    }
+    fn state(&self) -> engine::OutputState {
+        if self.at.is_some_and(|t| std::time::Instant::now() >= t) {
+            error!("LOA_TEST_WEDGE_ENGINE: the engine's loop is now stuck");
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
+        }
+        self.inner.state()
+    }
+    fn alive(&self) -> bool {
+        self.inner.alive()
+    }
 }
 
 /// The blocking half of [`start`]: the ledger and what it remembers, and

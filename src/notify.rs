@@ -92,35 +92,33 @@ impl Liveness for StationLiveness {
     }
 }
 
-/// A test hook: after the given delays, report the engine or the audio
-/// thread wedged, so a test can see the pings stop without breaking the
-/// station for real. Read from `LOA_TEST_WEDGE_ENGINE` / `LOA_TEST_WEDGE_AUDIO`
-/// (seconds after start) in debug builds only: a release build ignores them.
+/// A test hook: after the given delay, report the audio thread wedged, so a
+/// test can see the pings stop without breaking the audio for real. Read
+/// from `LOA_TEST_WEDGE_AUDIO` (seconds after start) in debug builds only:
+/// a release build ignores it. (`LOA_TEST_WEDGE_ENGINE` wedges the engine
+/// for real, in `crate::daemon`, so the engine's ping times out.)
 pub struct Wedge<L> {
     inner: L,
     start: Instant,
-    engine_after: Option<Duration>,
     audio_after: Option<Duration>,
 }
 
 impl<L: Liveness> Wedge<L> {
-    pub fn new(inner: L, engine_after: Option<Duration>, audio_after: Option<Duration>) -> Self {
+    pub fn new(inner: L, audio_after: Option<Duration>) -> Self {
         Wedge {
             inner,
             start: Instant::now(),
-            engine_after,
             audio_after,
         }
     }
 
-    /// Wrap `inner` with the delays from the environment (debug builds).
+    /// Wrap `inner` with the delay from the environment (debug builds).
     pub fn from_env(inner: L) -> Self {
-        let secs = |name: &str| -> Option<Duration> {
-            if !cfg!(debug_assertions) {
-                return None;
-            }
-            let v = std::env::var(name).ok()?;
-            match v.parse::<f64>() {
+        let name = "LOA_TEST_WEDGE_AUDIO";
+        let after = std::env::var(name)
+            .ok()
+            .filter(|_| cfg!(debug_assertions))
+            .and_then(|v| match v.parse::<f64>() {
                 Ok(s) if s >= 0.0 => {
                     warn!("{name}={v}: test hook, the watchdog will stop after {s} s");
                     Some(Duration::from_secs_f64(s))
@@ -129,27 +127,19 @@ impl<L: Liveness> Wedge<L> {
                     warn!("{name}={v} ignored: give seconds, e.g. {name}=3");
                     None
                 }
-            }
-        };
-        Wedge::new(
-            inner,
-            secs("LOA_TEST_WEDGE_ENGINE"),
-            secs("LOA_TEST_WEDGE_AUDIO"),
-        )
-    }
-
-    fn wedged(&self, after: Option<Duration>) -> bool {
-        after.is_some_and(|d| self.start.elapsed() >= d)
+            });
+        Wedge::new(inner, after)
     }
 }
 
 impl<L: Liveness> Liveness for Wedge<L> {
     fn engine_alive(&self) -> bool {
-        !self.wedged(self.engine_after) && self.inner.engine_alive()
+        self.inner.engine_alive()
     }
 
     fn audio_alive(&self) -> bool {
-        !self.wedged(self.audio_after) && self.inner.audio_alive()
+        let wedged = self.audio_after.is_some_and(|d| self.start.elapsed() >= d);
+        !wedged && self.inner.audio_alive()
     }
 }
 
@@ -457,12 +447,12 @@ mod tests {
 
     #[test]
     fn the_wedge_hook_takes_effect_after_its_delay() {
-        let w = Wedge::new(Fake::new(), Some(Duration::from_secs(3600)), None);
+        let w = Wedge::new(Fake::new(), Some(Duration::from_secs(3600)));
         assert_eq!(Health::of(&w), Health::Alive);
-        let w = Wedge::new(Fake::new(), Some(Duration::ZERO), None);
-        assert_eq!(Health::of(&w), Health::EngineWedged);
-        let w = Wedge::new(Fake::new(), None, Some(Duration::ZERO));
+        let w = Wedge::new(Fake::new(), Some(Duration::ZERO));
         assert_eq!(Health::of(&w), Health::AudioWedged);
+        let w = Wedge::new(Fake::new(), None);
+        assert_eq!(Health::of(&w), Health::Alive);
     }
 
     /// Wait (virtual time) until the fake has been asked `n` times.
@@ -501,6 +491,181 @@ mod tests {
         rounds(&f, 11).await;
         assert_eq!(pings(&log), 5);
         dog.abort();
+    }
+
+    /// A sound card whose driver hangs in `open` until released: the audio
+    /// thread blocks in it and stops answering, as with a wedged driver.
+    struct HangingSink {
+        release: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    }
+
+    impl crate::audio::Sink for HangingSink {
+        fn open(
+            &mut self,
+            _: crate::audio::Format,
+        ) -> Result<crate::audio::Format, crate::audio::SinkError> {
+            let (lock, cv) = &*self.release;
+            let mut released = lock.lock().unwrap();
+            while !*released {
+                released = cv.wait(released).unwrap();
+            }
+            Err(crate::audio::SinkError::new("test card released"))
+        }
+        fn begin(&mut self, _: Instant) {}
+        fn write(&mut self, _: &[f32]) -> Result<usize, crate::audio::SinkError> {
+            Ok(0)
+        }
+        fn pending(&self) -> Duration {
+            Duration::ZERO
+        }
+        fn delivered(&self) -> crate::audio::Delivery {
+            crate::audio::Delivery::default()
+        }
+        fn discard_pending(&mut self) {}
+        fn end(&mut self) -> Result<(), crate::audio::SinkError> {
+            Ok(())
+        }
+        fn close(&mut self) {}
+        fn is_open(&self) -> bool {
+            false
+        }
+    }
+
+    /// Releases a `HangingSink` when dropped.
+    struct Unblock(Arc<(Mutex<bool>, std::sync::Condvar)>);
+
+    impl Drop for Unblock {
+        fn drop(&mut self) {
+            *self.0 .0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+            self.0 .1.notify_all();
+        }
+    }
+
+    /// The daemon's wiring on `sink`: a real audio thread under an
+    /// `AudioPlayout`, and a real engine over it, not running yet.
+    fn real_station(
+        sink: Box<dyn crate::audio::Sink>,
+    ) -> (
+        crate::engine::Engine<crate::engine::SystemClock, AudioPlayout>,
+        Handle,
+        AudioPlayout,
+        tempfile::TempDir,
+    ) {
+        let (audio_tx, audio_rx) = tokio::sync::mpsc::unbounded_channel();
+        let player =
+            crate::audio::Player::spawn(sink, crate::audio::PlayerOptions::default(), audio_tx)
+                .unwrap();
+        let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+        let playout = AudioPlayout::new(player, audio_rx, events_tx);
+        let dir = tempfile::tempdir().unwrap();
+        let st = station();
+        let ledger =
+            crate::ledger::Ledger::open(&dir.path().join("airtime.db"), st.timezone).unwrap();
+        let resume = crate::engine::Resume::read(&ledger, chrono::Utc::now()).unwrap();
+        let (engine, handle) = crate::engine::Engine::new(
+            Arc::new(st),
+            crate::engine::SystemClock,
+            playout.clone(),
+            events_rx,
+            crate::engine::Recorder::start(ledger),
+            resume,
+        );
+        (engine, handle, playout, dir)
+    }
+
+    /// Shut the engine down and wait until its task is gone.
+    async fn stop(handle: &Handle, task: tokio::task::JoinHandle<()>) {
+        handle
+            .commands
+            .send(crate::engine::Command::Shutdown)
+            .await
+            .unwrap();
+        task.await.unwrap();
+    }
+
+    /// Ask `l` from a blocking thread, as the watchdog does; with how long
+    /// it took.
+    async fn ask(l: &Arc<StationLiveness>) -> (Health, Duration) {
+        let l = Arc::clone(l);
+        tokio::task::spawn_blocking(move || {
+            let t = Instant::now();
+            (Health::of(&*l), t.elapsed())
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_engine_that_does_not_answer_or_is_gone_is_wedged() {
+        let (engine, handle, playout, _dir) =
+            real_station(Box::new(crate::audio::NullSink::new(false)));
+        let l = Arc::new(StationLiveness::new(handle.ping.clone(), playout));
+
+        // The engine exists but its loop never turns: the ping times out.
+        let (health, took) = ask(&l).await;
+        assert_eq!(health, Health::EngineWedged);
+        assert!(took >= ENGINE_PING_TIMEOUT, "{took:?}");
+
+        // Its loop runs: it answers (once it took the stale ping).
+        let task = tokio::spawn(engine.run());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (health, took) = ask(&l).await;
+        assert_eq!(health, Health::Alive);
+        assert!(took < ENGINE_PING_TIMEOUT, "{took:?}");
+
+        // Stopped and gone: the closed line says so at once.
+        stop(&handle, task).await;
+        let (health, took) = ask(&l).await;
+        assert_eq!(health, Health::EngineWedged);
+        assert!(took < Duration::from_secs(1), "{took:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_audio_thread_stuck_in_its_driver_is_wedged() {
+        let release = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let sink = HangingSink {
+            release: Arc::clone(&release),
+        };
+        let (engine, handle, playout, _dir) = real_station(Box::new(sink));
+        // Dropped first, also when an assertion fails: the audio thread is
+        // let go before the player is shut down and joined.
+        let unblock = Unblock(Arc::clone(&release));
+        let task = tokio::spawn(engine.run());
+        let l = Arc::new(StationLiveness::new(handle.ping.clone(), playout.clone()));
+        assert_eq!(ask(&l).await.0, Health::Alive);
+
+        // An item makes the audio thread open the card, where it hangs.
+        let mut cueing = playout.clone();
+        cueing.cue(crate::engine::playout::Cue {
+            id: 999,
+            path: crate::audio::testdata("tone1s.wav"),
+            expected_seconds: 1.0,
+            start_at: None,
+        });
+        // Once the thread is in the driver, a ping waits its 2 s and fails.
+        let mut asked = ask(&l).await;
+        for _ in 0..40 {
+            if asked.0 != Health::Alive {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            asked = ask(&l).await;
+        }
+        let (health, took) = asked;
+        assert_eq!(health, Health::AudioWedged);
+        assert!(took >= Duration::from_secs(2), "{took:?}");
+
+        // The driver lets go: the thread answers again.
+        drop(unblock);
+        let mut health = Health::AudioWedged;
+        for _ in 0..5 {
+            health = ask(&l).await.0;
+            if health == Health::Alive {
+                break;
+            }
+        }
+        assert_eq!(health, Health::Alive);
+        stop(&handle, task).await;
     }
 
     fn station() -> Station {

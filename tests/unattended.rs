@@ -276,8 +276,10 @@ fn notify_ready_status_and_watchdog_until_the_engine_wedges() {
     });
     notes.wait(5, "WATCHDOG=1", |l| l == "WATCHDOG=1");
 
-    // The hook wedges the engine 8 s after start: pings stop and stay
-    // stopped (systemd would kill and restart the station).
+    // The hook wedges the engine for real 8 s after start (its loop gets
+    // stuck): its ping times out, pings stop and stay stopped (systemd
+    // would kill and restart the station).
+    daemon.wait_log(20, "the engine's loop is now stuck");
     daemon.wait_log(20, "the engine does not answer");
     let wedged = Instant::now();
     let before = notes

@@ -103,10 +103,11 @@ fn operation(r: &Route) -> Value {
     }
     let mut responses = Map::new();
     let (ok, what) = r.ok;
-    responses.insert(
-        ok.to_string(),
-        json!({ "description": format!("{}: {what}", status_text(ok)) }),
-    );
+    let mut success = json!({ "description": format!("{}: {what}", status_text(ok)) });
+    if let Some(content) = success_content(r) {
+        success["content"] = content;
+    }
+    responses.insert(ok.to_string(), success);
     errors.sort_unstable();
     errors.dedup();
     for e in errors {
@@ -117,6 +118,211 @@ fn operation(r: &Route) -> Value {
     }
     op.insert("responses".into(), Value::Object(responses));
     Value::Object(op)
+}
+
+/// What a route answers on success, where it is JSON the document
+/// describes (`components.schemas`).
+fn success_content(r: &Route) -> Option<Value> {
+    let schema = match (r.method, r.path) {
+        (Method::Get, "/api/v1/status") => json!({ "$ref": "#/components/schemas/Status" }),
+        (Method::Get, "/api/v1/bulletins") => json!({ "$ref": "#/components/schemas/Bulletins" }),
+        (Method::Get, "/api/v1/queue") => json!({ "$ref": "#/components/schemas/QueuePage" }),
+        (Method::Post, "/api/v1/queue") => json!({ "$ref": "#/components/schemas/QueuedEntry" }),
+        (Method::Get, "/api/v1/airtime") => {
+            json!({ "type": "array", "items": { "$ref": "#/components/schemas/AirtimeRow" } })
+        }
+        (Method::Get, "/api/v1/report") => json!({ "$ref": "#/components/schemas/Report" }),
+        _ => return None,
+    };
+    let mut content = json!({ "application/json": { "schema": schema } });
+    if r.query.iter().any(|(name, _)| *name == "format") {
+        content["text/csv"] = json!({ "schema": { "type": "string" } });
+    }
+    Some(content)
+}
+
+/// An object with exactly these properties, all present.
+fn closed(properties: Value) -> Value {
+    let required: Vec<&String> = properties.as_object().expect("properties").keys().collect();
+    json!({ "type": "object", "additionalProperties": false,
+            "required": required, "properties": properties })
+}
+
+/// `schema` or null.
+fn nullable(mut schema: Value) -> Value {
+    if schema.get("$ref").is_some() {
+        // OpenAPI 3.0 ignores the siblings of a `$ref`.
+        schema = json!({ "allOf": [schema] });
+    }
+    schema["nullable"] = json!(true);
+    schema
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// The schemas of the JSON the API answers with.
+fn response_schemas() -> Map<String, Value> {
+    let string = || json!({ "type": "string" });
+    let instant = || json!({ "type": "string", "format": "date-time" });
+    let seconds = || json!({ "type": "number", "minimum": 0 });
+    let count = || json!({ "type": "integer", "minimum": 0 });
+    let priority = || json!({ "type": "string", "enum": ["normal", "priority", "emergency"] });
+    let source = || json!({ "type": "string", "enum": ["schedule", "operator", "emergency"] });
+    let outcome = || {
+        json!({ "type": "string",
+                "enum": ["completed", "interrupted", "failed", "missed", "skipped"] })
+    };
+    let counts = json!({
+        "plays": count(), "completed": count(), "interrupted": count(), "failed": count(),
+        "missed": count(), "skipped": count(), "aired_minutes": seconds(), "aired_seconds": seconds(),
+    });
+    let with_counts = |more: Value| {
+        let mut p = counts.as_object().expect("counts").clone();
+        p.extend(more.as_object().expect("properties").clone());
+        closed(Value::Object(p))
+    };
+    let mut s = Map::new();
+    s.insert(
+        "Status".into(),
+        closed(json!({
+            "station": string(), "timezone": string(), "now": instant(), "version": string(),
+            "uptime_seconds": count(),
+            "airing": nullable(schema_ref("Airing")),
+            "queue": { "type": "array", "items": schema_ref("QueuedEntry"),
+                       "description": "The first 20 entries in airing order" },
+            "queue_length": count(),
+            "next": { "type": "array", "items": schema_ref("PlannedOccurrence") },
+            "output": schema_ref("Output"),
+            "paused": { "type": "boolean" },
+            "emergency": nullable(schema_ref("Emergency")),
+            "clock_suspect": { "type": "boolean" },
+            "station_file": schema_ref("StationFile"),
+        })),
+    );
+    s.insert(
+        "StationFile".into(),
+        closed(json!({
+            "running": { "type": "string", "enum": ["current", "last_good"] },
+            "errors": count(),
+            "failing": { "type": "array", "items": string(),
+                         "description": "Bulletins whose audio is missing or broken" },
+        })),
+    );
+    s.insert(
+        "QueuePage".into(),
+        closed(json!({
+            "queue_length": count(), "offset": count(), "limit": count(),
+            "queue": { "type": "array", "items": schema_ref("QueuedEntry") },
+        })),
+    );
+    s.insert(
+        "Airing".into(),
+        closed(json!({
+            "occurrence": string(), "bulletin": string(), "title": string(),
+            "program": nullable(string()), "priority": priority(), "source": source(),
+            "started_at": instant(), "position_seconds": seconds(), "duration_seconds": seconds(),
+        })),
+    );
+    s.insert(
+        "QueuedEntry".into(),
+        closed(json!({
+            "id": count(), "occurrence": string(), "bulletin": string(), "title": string(),
+            "priority": priority(), "source": source(), "at": instant(),
+            "planned_seconds": seconds(), "requested_by": nullable(string()),
+        })),
+    );
+    s.insert(
+        "Emergency".into(),
+        closed(json!({
+            "bulletin": string(), "title": string(), "repeat_every_seconds": count(),
+            "until": nullable(instant()), "next_at": instant(),
+        })),
+    );
+    s.insert(
+        "Output".into(),
+        json!({
+            "type": "object", "additionalProperties": false, "required": ["state"],
+            "properties": {
+                "state": { "type": "string", "enum": ["open", "idle", "failed"] },
+                "reason": { "type": "string", "description": "Why, when failed" },
+            },
+        }),
+    );
+    s.insert(
+        "PlannedOccurrence".into(),
+        json!({
+            "type": "object", "additionalProperties": false,
+            "required": ["at", "kind", "id", "title", "priority", "campaign", "planned_seconds"],
+            "properties": {
+                "at": instant(), "kind": { "type": "string", "enum": ["bulletin", "program"] },
+                "id": string(), "title": string(), "priority": priority(),
+                "campaign": nullable(string()), "planned_seconds": seconds(),
+                "items": { "type": "array", "description": "A programme's bulletins, in order",
+                    "items": closed(json!({ "id": string(), "title": string(),
+                        "campaign": nullable(string()), "planned_seconds": seconds() })) },
+            },
+        }),
+    );
+    s.insert(
+        "AudioInfo".into(),
+        closed(json!({
+            "format": string(), "codec": string(), "channels": count(),
+            "sample_rate": count(), "seconds": seconds(),
+            "bitrate_kbps": nullable(count()),
+        })),
+    );
+    s.insert(
+        "Bulletins".into(),
+        closed(json!({
+            "bulletins": { "type": "array", "items": closed(json!({
+                "id": string(), "title": string(), "file": string(),
+                "campaign": nullable(string()), "priority": priority(),
+                "enabled": { "type": "boolean" }, "scheduled": { "type": "boolean" },
+                "audio": nullable(schema_ref("AudioInfo")),
+            })) },
+            "programs": { "type": "array", "items": closed(json!({
+                "id": string(), "title": string(), "priority": priority(),
+                "enabled": { "type": "boolean" },
+                "items": { "type": "array", "items": string() },
+            })) },
+            "files": { "type": "array", "items": closed(json!({
+                "file": string(), "bytes": count(),
+                "audio": nullable(schema_ref("AudioInfo")),
+                "problem": nullable(string()),
+            })) },
+        })),
+    );
+    s.insert(
+        "AirtimeRow".into(),
+        closed(json!({
+            "id": count(), "occurrence": string(), "bulletin": string(), "title": string(),
+            "campaign": nullable(string()), "program": nullable(string()),
+            "priority": priority(), "source": source(), "file": string(),
+            "scheduled_at": instant(), "started_at": nullable(instant()),
+            "ended_at": nullable(instant()), "planned_seconds": seconds(),
+            "aired_seconds": seconds(),
+            "outcome": nullable(json!({ "allOf": [outcome()],
+                "description": "null while the row still airs" })),
+            "reason": nullable(string()), "requested_by": nullable(string()),
+        })),
+    );
+    s.insert(
+        "Report".into(),
+        closed(json!({
+            "from": nullable(instant()), "to": nullable(instant()),
+            "campaign_filter": nullable(string()),
+            "campaigns": { "type": "array", "items": with_counts(json!({
+                "campaign": nullable(string()), "title": string(),
+                "target_minutes": nullable(seconds()), "percent_of_target": nullable(seconds()),
+                "bulletins": { "type": "array", "items": with_counts(json!({
+                    "bulletin": string(), "title": string() })) },
+            })) },
+            "total": closed(counts.clone()),
+        })),
+    );
+    s
 }
 
 /// The whole document.
@@ -133,7 +339,7 @@ pub fn document() -> Value {
         };
         item[key] = operation(&r);
     }
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": {
             "title": "loa control API",
@@ -175,7 +381,12 @@ pub fn document() -> Value {
                 },
             },
         },
-    })
+    });
+    let schemas = doc["components"]["schemas"]
+        .as_object_mut()
+        .expect("schemas");
+    schemas.extend(response_schemas());
+    doc
 }
 
 /// What a query parameter accepts, as precisely as the handlers check it.

@@ -1262,3 +1262,183 @@ async fn control_actions_are_audited_with_who_and_result() {
         (400, "bad_range")
     );
 }
+
+// -- The OpenAPI document against the standard and the real answers ----------
+
+/// The official OpenAPI 3.0 schema (tests/fixtures, Apache-2.0).
+fn openapi_meta_schema() -> Value {
+    let text = std::fs::read_to_string(fixture("tests/fixtures/openapi-3.0-schema.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// OpenAPI 3.0's `nullable: true` as JSON Schema says it (`type` also
+/// allows null), so a JSON Schema validator reads the document's schemas
+/// as OpenAPI means them.
+fn as_json_schema(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out: serde_json::Map<String, Value> = m
+                .iter()
+                .filter(|(k, _)| k.as_str() != "nullable")
+                .map(|(k, v)| (k.clone(), as_json_schema(v)))
+                .collect();
+            if m.get("nullable") == Some(&Value::Bool(true)) {
+                match out.get("type").cloned() {
+                    Some(Value::String(t)) => {
+                        out.insert("type".into(), json!([t, "null"]));
+                    }
+                    _ => {
+                        // A `$ref` or `enum` alone: null or that.
+                        let inner = Value::Object(out);
+                        return json!({ "anyOf": [{ "type": "null" }, inner] });
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(as_json_schema).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Check `reply` against what `doc` says `method path` answers with its
+/// status: the status is documented, and a JSON body fits its schema.
+fn check_against_document(doc: &Value, method: &str, path: &str, reply: &Reply) {
+    let op = &doc["paths"][path][method.to_ascii_lowercase()];
+    assert!(op.is_object(), "{method} {path} is not documented");
+    let code = reply.status.as_u16().to_string();
+    let response = &op["responses"][&code];
+    assert!(
+        response.is_object(),
+        "{method} {path} answered {code}, which the document does not list: {reply:?}"
+    );
+    let schema = &response["content"]["application/json"]["schema"];
+    assert!(
+        schema.is_object(),
+        "{method} {path} {code}: the document gives no JSON schema"
+    );
+    let mut root = as_json_schema(schema);
+    root["components"] = as_json_schema(&doc["components"]);
+    let validator = jsonschema::draft4::new(&root).unwrap();
+    let body = reply.json();
+    let errors: Vec<String> = validator
+        .iter_errors(&body)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {code} does not fit its schema: {errors:#?}\n{body:#}"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_valid_openapi_3_0() {
+    let r = rig().await;
+    let doc = r.get("/api/v1/openapi.json", VIEWER).await.json();
+    let meta = jsonschema::draft4::new(&openapi_meta_schema()).unwrap();
+    let errors: Vec<String> = meta
+        .iter_errors(&doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[tokio::test]
+async fn real_answers_fit_the_documented_schemas() {
+    let r = rig().await;
+    let doc = r.get("/api/v1/openapi.json", VIEWER).await.json();
+    // Idle: nothing airs, nothing waits, nothing in the ledger.
+    let reads = [
+        "/api/v1/status",
+        "/api/v1/bulletins",
+        "/api/v1/queue",
+        "/api/v1/airtime",
+        "/api/v1/report",
+    ];
+    let check_reads = || async {
+        for path in reads {
+            let reply = r.get(path, VIEWER).await;
+            assert_eq!(reply.status, 200, "{path}: {reply:?}");
+            check_against_document(&doc, "GET", path, &reply);
+        }
+    };
+    check_reads().await;
+    // Busy: one item airs, one waits, an earlier one is in the ledger.
+    let q = r
+        .post("/api/v1/queue", OPERATOR, json!({"bulletin": "tone"}))
+        .await;
+    check_against_document(&doc, "POST", "/api/v1/queue", &q);
+    r.wait_row("tone completed", |x| x.outcome.is_some()).await;
+    r.post("/api/v1/queue", OPERATOR, json!({"bulletin": "long"}))
+        .await;
+    let later = (Utc::now() + Duration::hours(1)).to_rfc3339();
+    r.post(
+        "/api/v1/queue",
+        OPERATOR,
+        json!({"bulletin": "tone", "at": later}),
+    )
+    .await;
+    let s = r
+        .wait_status("long to air, tone waiting", |s| {
+            s["airing"]["bulletin"] == "long" && s["queue"][0]["bulletin"] == "tone"
+        })
+        .await;
+    assert!(s["next"].as_array().is_some_and(|n| !n.is_empty()), "{s}");
+    check_reads().await;
+    // Error bodies.
+    let cases = [
+        (
+            r.send(REMOTE, "GET", "/api/v1/status", None, None).await,
+            "GET",
+            "/api/v1/status",
+            401,
+        ),
+        (
+            r.get("/api/v1/audit", VIEWER).await,
+            "GET",
+            "/api/v1/audit",
+            403,
+        ),
+        (
+            r.get("/api/v1/airtime?format=xml", VIEWER).await,
+            "GET",
+            "/api/v1/airtime",
+            400,
+        ),
+        (
+            r.get("/api/v1/report?campaign=ghost", VIEWER).await,
+            "GET",
+            "/api/v1/report",
+            404,
+        ),
+        (
+            r.post("/api/v1/queue", OPERATOR, json!({"bulletin": "ghost"}))
+                .await,
+            "POST",
+            "/api/v1/queue",
+            404,
+        ),
+        (
+            r.post(
+                "/api/v1/queue",
+                OPERATOR,
+                json!({"bulletin": "tone", "file": "tone.wav"}),
+            )
+            .await,
+            "POST",
+            "/api/v1/queue",
+            422,
+        ),
+        (
+            r.send(LOCAL, "DELETE", "/api/v1/queue/999", Some(OPERATOR), None)
+                .await,
+            "DELETE",
+            "/api/v1/queue/{id}",
+            404,
+        ),
+    ];
+    for (reply, method, path, status) in cases {
+        assert_eq!(reply.status.as_u16(), status, "{method} {path}: {reply:?}");
+        check_against_document(&doc, method, path, &reply);
+    }
+}

@@ -302,23 +302,60 @@ mod tests {
         channels: 1,
     };
 
+    /// Read `path` with hound rather than with this module's parser (which
+    /// takes the length from the file's size, not from the header): the
+    /// format, and the samples the header's data size covers, after checking
+    /// that the RIFF and data sizes both agree with the file.
+    fn read_independently(path: &Path) -> (Format, Vec<i16>) {
+        let bytes = std::fs::read(path).unwrap();
+        let riff = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
+        assert_eq!(riff as usize, bytes.len() - 8, "RIFF size in the header");
+        let reader = hound::WavReader::open(path).unwrap();
+        let spec = reader.spec();
+        assert_eq!(spec.sample_format, hound::SampleFormat::Int);
+        assert_eq!(spec.bits_per_sample, 16);
+        // Our data chunk ends the file, after a 44-byte header.
+        assert_eq!(
+            HEADER_LEN as usize + reader.len() as usize * 2,
+            bytes.len(),
+            "data size in the header"
+        );
+        let format = Format {
+            rate: spec.sample_rate,
+            channels: spec.channels,
+        };
+        let samples = reader.into_samples::<i16>().map(Result::unwrap).collect();
+        (format, samples)
+    }
+
+    /// One item: `n` samples of `value`, written in packets of at most 4000.
+    fn item(sink: &mut WavSink, n: usize, value: f32) {
+        sink.begin(Instant::now());
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(4000);
+            assert_eq!(sink.write(&vec![value; k]).unwrap(), k);
+            left -= k;
+        }
+        sink.end().unwrap();
+    }
+
     #[test]
     fn header_is_valid_after_each_item_and_items_append() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("aired.wav");
         let mut sink = WavSink::new(&path, false);
         assert_eq!(sink.open(MONO).unwrap(), MONO);
-        sink.begin(Instant::now());
-        assert_eq!(sink.write(&[0.5; 800]).unwrap(), 800);
-        sink.end().unwrap();
-        assert_eq!(read_info(&path).unwrap(), (MONO, 800));
-        // Header sizes agree with the file (what a player trusts).
-        let bytes = std::fs::read(&path).unwrap();
-        assert_eq!(u32::from_le_bytes(bytes[40..44].try_into().unwrap()), 1600);
-        assert_eq!(
-            u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize,
-            bytes.len() - 8
-        );
+        item(&mut sink, 800, 0.5);
+        let (format, samples) = read_independently(&path);
+        assert_eq!(format, MONO);
+        assert_eq!(samples, vec![16383; 800]);
+        // Longer than a second and than one write: the header is also
+        // updated while the item airs, and must end up right.
+        item(&mut sink, 20_000, -0.25);
+        let (_, samples) = read_independently(&path);
+        assert_eq!(samples.len(), 20_800);
+        assert_eq!(samples[800..], vec![-8191; 20_000]);
         sink.close();
 
         // A new sink (a restart) appends, keeping the file's format.
@@ -328,10 +365,16 @@ mod tests {
             channels: 2,
         };
         assert_eq!(sink.open(stereo).unwrap(), MONO);
-        sink.begin(Instant::now());
-        sink.write(&[0.25; 400]).unwrap();
-        sink.end().unwrap();
-        assert_eq!(read_info(&path).unwrap(), (MONO, 1200));
+        item(&mut sink, 400, 0.25);
+        item(&mut sink, 9000, 0.5);
+        let (format, samples) = read_independently(&path);
+        assert_eq!(format, MONO);
+        assert_eq!(samples.len(), 30_200);
+        assert_eq!(samples[..800], vec![16383; 800]);
+        assert_eq!(samples[20_800..21_200], vec![8191; 400]);
+        assert_eq!(samples[21_200..], vec![16383; 9000]);
+        // The module's own reader agrees.
+        assert_eq!(read_info(&path).unwrap(), (MONO, 30_200));
     }
 
     #[test]

@@ -21,6 +21,90 @@ use crate::ledger::{Airing, Ledger, LedgerError, Outcome, Queued};
 /// How often failed writes are retried.
 const RETRY: Duration = Duration::from_secs(5);
 
+/// The writes the writer thread makes: the ledger, or (tests) a store that
+/// fails on demand.
+trait Store {
+    fn begin(&mut self, airing: &Airing, started_at: DateTime<Utc>) -> Result<i64, LedgerError>;
+    fn progress(&mut self, id: i64, aired_seconds: f64) -> Result<(), LedgerError>;
+    fn finish(
+        &mut self,
+        id: i64,
+        ended_at: DateTime<Utc>,
+        aired_seconds: f64,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<(), LedgerError>;
+    fn record(
+        &mut self,
+        airing: &Airing,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<(), LedgerError>;
+    fn set_last_alive(&mut self, at: DateTime<Utc>) -> Result<(), LedgerError>;
+    fn set_state(&mut self, key: &str, value: Option<&str>) -> Result<(), LedgerError>;
+    fn queue_put(&mut self, q: &Queued) -> Result<(), LedgerError>;
+    fn queue_remove(&mut self, id: u64) -> Result<(), LedgerError>;
+    fn set_next_entry_id(&mut self, next: u64) -> Result<(), LedgerError>;
+    fn audit(
+        &mut self,
+        who: &str,
+        action: &str,
+        detail: &str,
+        result: &str,
+    ) -> Result<(), LedgerError>;
+}
+
+impl Store for Ledger {
+    fn begin(&mut self, airing: &Airing, started_at: DateTime<Utc>) -> Result<i64, LedgerError> {
+        Ledger::begin(self, airing, started_at)
+    }
+    fn progress(&mut self, id: i64, aired_seconds: f64) -> Result<(), LedgerError> {
+        Ledger::progress(self, id, aired_seconds)
+    }
+    fn finish(
+        &mut self,
+        id: i64,
+        ended_at: DateTime<Utc>,
+        aired_seconds: f64,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        Ledger::finish(self, id, ended_at, aired_seconds, outcome, reason)
+    }
+    fn record(
+        &mut self,
+        airing: &Airing,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        Ledger::record(self, airing, outcome, reason).map(drop)
+    }
+    fn set_last_alive(&mut self, at: DateTime<Utc>) -> Result<(), LedgerError> {
+        Ledger::set_last_alive(self, at)
+    }
+    fn set_state(&mut self, key: &str, value: Option<&str>) -> Result<(), LedgerError> {
+        Ledger::set_state(self, key, value)
+    }
+    fn queue_put(&mut self, q: &Queued) -> Result<(), LedgerError> {
+        Ledger::queue_put(self, q)
+    }
+    fn queue_remove(&mut self, id: u64) -> Result<(), LedgerError> {
+        Ledger::queue_remove(self, id)
+    }
+    fn set_next_entry_id(&mut self, next: u64) -> Result<(), LedgerError> {
+        Ledger::set_next_entry_id(self, next)
+    }
+    fn audit(
+        &mut self,
+        who: &str,
+        action: &str,
+        detail: &str,
+        result: &str,
+    ) -> Result<(), LedgerError> {
+        Ledger::audit(self, who, action, detail, result)
+    }
+}
+
 /// Writes pending for longer than this many entries are summarised in the
 /// log instead of piling up unnoticed.
 const BACKLOG_WARN: usize = 1000;
@@ -79,10 +163,16 @@ pub struct Recorder {
 impl Recorder {
     /// Start the writer thread on an open ledger.
     pub fn start(ledger: Ledger) -> Recorder {
+        Recorder::spawn(ledger, RETRY)
+    }
+
+    /// The writer thread on any store, retrying failed writes every
+    /// `retry` (tests drive it in milliseconds).
+    fn spawn<S: Store + Send + 'static>(store: S, retry: Duration) -> Recorder {
         let (tx, rx) = mpsc::channel();
         thread::Builder::new()
             .name("loa-ledger".into())
-            .spawn(move || Writer::new(ledger).run(rx))
+            .spawn(move || Writer::new(store, retry).run(rx))
             .expect("spawn the ledger thread");
         Recorder { tx }
     }
@@ -176,18 +266,20 @@ impl Recorder {
     }
 }
 
-struct Writer {
-    ledger: Ledger,
+struct Writer<S> {
+    ledger: S,
+    retry: Duration,
     /// Engine token → row id, for airings whose row exists.
     rows: HashMap<u64, i64>,
     backlog: VecDeque<Op>,
     failing: Option<String>,
 }
 
-impl Writer {
-    fn new(ledger: Ledger) -> Self {
+impl<S: Store> Writer<S> {
+    fn new(ledger: S, retry: Duration) -> Self {
         Writer {
             ledger,
+            retry,
             rows: HashMap::new(),
             backlog: VecDeque::new(),
             failing: None,
@@ -199,7 +291,7 @@ impl Writer {
             let wait = if self.backlog.is_empty() {
                 Duration::from_secs(3600)
             } else {
-                RETRY
+                self.retry
             };
             match rx.recv_timeout(wait) {
                 Ok(Op::Flush(reply)) => {
@@ -235,7 +327,7 @@ impl Writer {
                     let msg = e.to_string();
                     if self.failing.as_deref() != Some(msg.as_str()) {
                         error!(error = %msg, pending = self.backlog.len(),
-                            "ledger write failed; the station keeps airing and retries every {}s", RETRY.as_secs());
+                            "ledger write failed; the station keeps airing and retries every {} s", self.retry.as_secs_f64());
                         self.failing = Some(msg);
                     }
                     if self.backlog.len() % BACKLOG_WARN == 0 {
@@ -307,5 +399,185 @@ impl Writer {
             Op::Flush(_) => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    use crate::ledger::test_util::{airing, at};
+    use crate::ledger::ErrorContext;
+
+    /// A store that keeps what landed, in order, and fails every write
+    /// while `full` is set, as a full disk does.
+    #[derive(Clone, Default)]
+    struct Disk {
+        full: Arc<AtomicBool>,
+        landed: Arc<Mutex<Vec<String>>>,
+        /// Writes tried while full, by name.
+        refused: Arc<Mutex<Vec<String>>>,
+        ids: Arc<AtomicUsize>,
+    }
+
+    impl Disk {
+        fn write(&self, what: String) -> Result<(), LedgerError> {
+            if self.full.load(Ordering::SeqCst) {
+                self.refused.lock().unwrap().push(what);
+                return Err(LedgerError::DiskFull(ErrorContext {
+                    path: "airtime.db".into(),
+                    action: "test write",
+                    cause: "database or disk is full".into(),
+                }));
+            }
+            self.landed.lock().unwrap().push(what);
+            Ok(())
+        }
+
+        fn landed(&self) -> Vec<String> {
+            self.landed.lock().unwrap().clone()
+        }
+
+        /// Wait up to 2 s for `n` writes to have landed.
+        fn wait_landed(&self, n: usize) -> Vec<String> {
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while self.landed().len() < n && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(5));
+            }
+            self.landed()
+        }
+    }
+
+    impl Store for Disk {
+        fn begin(&mut self, a: &Airing, _: DateTime<Utc>) -> Result<i64, LedgerError> {
+            let id = 100 + self.ids.load(Ordering::SeqCst) as i64;
+            self.write(format!("begin {} = {id}", a.bulletin))?;
+            self.ids.fetch_add(1, Ordering::SeqCst);
+            Ok(id)
+        }
+        fn progress(&mut self, id: i64, s: f64) -> Result<(), LedgerError> {
+            self.write(format!("progress {id} {s}"))
+        }
+        fn finish(
+            &mut self,
+            id: i64,
+            _: DateTime<Utc>,
+            s: f64,
+            o: Outcome,
+            _: Option<&str>,
+        ) -> Result<(), LedgerError> {
+            self.write(format!("finish {id} {s} {o}"))
+        }
+        fn record(&mut self, a: &Airing, o: Outcome, _: Option<&str>) -> Result<(), LedgerError> {
+            self.write(format!("record {} {o}", a.bulletin))
+        }
+        fn set_last_alive(&mut self, _: DateTime<Utc>) -> Result<(), LedgerError> {
+            self.write("alive".into())
+        }
+        fn set_state(&mut self, key: &str, value: Option<&str>) -> Result<(), LedgerError> {
+            self.write(format!("state {key}={value:?}"))
+        }
+        fn queue_put(&mut self, q: &Queued) -> Result<(), LedgerError> {
+            self.write(format!("queue put {}", q.id))
+        }
+        fn queue_remove(&mut self, id: u64) -> Result<(), LedgerError> {
+            self.write(format!("queue remove {id}"))
+        }
+        fn set_next_entry_id(&mut self, next: u64) -> Result<(), LedgerError> {
+            self.write(format!("next entry id {next}"))
+        }
+        fn audit(&mut self, who: &str, action: &str, _: &str, _: &str) -> Result<(), LedgerError> {
+            self.write(format!("audit {who} {action}"))
+        }
+    }
+
+    #[test]
+    fn failed_writes_wait_in_order_and_land_once_when_the_disk_recovers() {
+        let disk = Disk::default();
+        let rec = Recorder::spawn(disk.clone(), Duration::from_millis(20));
+        rec.begin(1, airing("sang", None, at(6, 0)), at(6, 0));
+        assert!(rec.flush(Duration::from_secs(2)));
+        assert_eq!(disk.landed(), ["begin sang = 100"]);
+
+        disk.full.store(true, Ordering::SeqCst);
+        rec.progress(1, 30.0);
+        rec.audit("op", "pause", "", "ok");
+        rec.finish(1, at(6, 2), 120.0, Outcome::Completed, None);
+        rec.begin(2, airing("chieu", None, at(17, 0)), at(17, 0));
+        rec.record(
+            airing("toi", None, at(19, 0)),
+            Outcome::Failed,
+            Some("bad file".into()),
+        );
+        rec.state("k", Some("v".into()));
+        rec.alive(at(19, 0));
+        rec.finish(2, at(17, 2), 60.0, Outcome::Interrupted, None);
+        assert!(
+            !rec.flush(Duration::from_secs(2)),
+            "writes wait for the disk"
+        );
+        assert_eq!(
+            disk.landed().len(),
+            1,
+            "nothing lands while the disk is full"
+        );
+
+        // Retried on the interval, not only when something new comes in;
+        // and always the oldest write first, never one behind it.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while disk.refused.lock().unwrap().len() < 4 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+        let refused = disk.refused.lock().unwrap().clone();
+        assert!(refused.len() >= 4, "retried only {refused:?}");
+        assert!(
+            refused.iter().all(|w| w == "progress 100 30"),
+            "{refused:?}"
+        );
+
+        // The disk recovers; nothing new is sent: the retry alone lands
+        // every write, in the order sent, each once.
+        disk.full.store(false, Ordering::SeqCst);
+        let expected = [
+            "begin sang = 100",
+            "progress 100 30",
+            "audit op pause",
+            "finish 100 120 completed",
+            "begin chieu = 101",
+            "record toi failed",
+            "state k=Some(\"v\")",
+            "alive",
+            "finish 101 60 interrupted",
+        ];
+        assert_eq!(disk.wait_landed(expected.len()), expected);
+        assert!(rec.flush(Duration::from_secs(2)), "nothing left pending");
+        rec.progress(1, 1.0); // row 1 is closed: nothing to write
+        assert!(rec.flush(Duration::from_secs(2)));
+        assert_eq!(disk.landed(), expected, "no write doubled");
+    }
+
+    #[test]
+    fn pending_writes_wait_for_the_retry_interval() {
+        let disk = Disk::default();
+        let rec = Recorder::spawn(disk.clone(), Duration::from_secs(3600));
+        disk.full.store(true, Ordering::SeqCst);
+        rec.audit("op", "pause", "", "ok");
+        assert!(!rec.flush(Duration::from_secs(2)));
+        let tries = disk.refused.lock().unwrap().len();
+        disk.full.store(false, Ordering::SeqCst);
+        thread::sleep(Duration::from_millis(200));
+        assert_eq!(
+            disk.refused.lock().unwrap().len(),
+            tries,
+            "no retry before the interval"
+        );
+        assert!(disk.landed().is_empty());
+        // A new write (or a flush) tries the backlog at once.
+        rec.audit("op", "resume", "", "ok");
+        assert!(rec.flush(Duration::from_secs(2)));
+        assert_eq!(disk.landed(), ["audit op pause", "audit op resume"]);
     }
 }
