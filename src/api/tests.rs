@@ -1185,9 +1185,26 @@ async fn airtime_and_report_as_json_and_csv() {
     assert!(csv.body.starts_with("\u{feff}".as_bytes()));
     assert!(String::from_utf8_lossy(&csv.body).contains("van-hanh"));
 
+    // The report counts what the airtime rows show: one play of tone,
+    // completed, none in campaign cds (tone belongs to no campaign).
     let rep = r.get("/api/v1/report?campaign=cds", VIEWER).await;
     assert_eq!(rep.status, 200, "{rep:?}");
-    rep.json();
+    let cds = rep.json();
+    assert_eq!(cds["campaign_filter"], "cds");
+    assert_eq!(cds["total"]["plays"], 0, "{cds:#}");
+    let all = r.get("/api/v1/report", VIEWER).await.json();
+    let total = &all["total"];
+    assert_eq!(
+        (total["plays"].as_u64(), total["completed"].as_u64()),
+        (Some(1), Some(1)),
+        "{all:#}"
+    );
+    let aired = rows[0]["aired_seconds"].as_f64().unwrap();
+    assert!(aired > 0.5, "{rows:#}");
+    assert!(
+        (total["aired_seconds"].as_f64().unwrap() - aired).abs() < 0.001,
+        "report {total} against the row's {aired} s"
+    );
     let rep = r
         .get(
             "/api/v1/report?from=2026-10-01&to=2026-10-31&format=csv",
