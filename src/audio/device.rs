@@ -71,6 +71,10 @@ const RUN_AHEAD: Duration = Duration::from_millis(500);
 const MAX_REBUILDS: u32 = 5;
 /// Wait before the first rebuild; doubled for each next one.
 const BACKOFF: Duration = Duration::from_millis(20);
+/// What a sound server may hold beyond the card's buffer (PulseAudio's
+/// own latency): an item's last samples are taken as heard this long after
+/// the card's buffer played them, before the stream is paused.
+const TAIL_MARGIN: Duration = Duration::from_millis(50);
 /// Latency a callback may claim before it is taken for a bad timestamp.
 const MAX_LATENCY: Duration = Duration::from_secs(1);
 
@@ -506,14 +510,21 @@ where
     T: SizedSample + FromSample<f32>,
 {
     let mut feed = Feed::new(shared, format);
+    let rate = f64::from(format.rate);
+    let channels = format.channels as usize;
     move |out: &mut [T], info| {
         let ts = info.timestamp();
-        let latency = ts
+        let reported = ts
             .playback
             .checked_duration_since(ts.callback)
             .filter(|l| *l < MAX_LATENCY)
             .unwrap_or_default();
-        feed.fill(out, latency);
+        // ALSA asks for a period when one of the buffer's two is free: the
+        // other still plays first. Through the pulse plugin cpal reports
+        // less than that (measured: heard 130 ms after the instant with
+        // 100 ms periods), so never count less than one period.
+        let one_period = Duration::from_secs_f64((out.len() / channels) as f64 / rate);
+        feed.fill(out, reported.max(one_period));
     }
 }
 
@@ -657,7 +668,9 @@ impl Sink for DeviceSink {
             let frames = sh.ring.len() / open.format.channels as usize;
             let queued = Duration::from_secs_f64(open.format.seconds(frames as u64));
             let in_card = if open.running {
-                let tail = sh.epoch + Duration::from_nanos(sh.tail_at.load(Ordering::Relaxed));
+                let tail = sh.epoch
+                    + Duration::from_nanos(sh.tail_at.load(Ordering::Relaxed))
+                    + TAIL_MARGIN;
                 tail.saturating_duration_since(Instant::now())
             } else {
                 Duration::ZERO
@@ -720,7 +733,8 @@ impl Sink for DeviceSink {
         // drop the stream; the next item's `write` starts or builds it.
         // Not while the card still holds the item's last samples (an
         // abrupt stop): paused, it would air them before the next item.
-        let tail = sh.epoch + Duration::from_nanos(sh.tail_at.load(Ordering::Relaxed));
+        let tail =
+            sh.epoch + Duration::from_nanos(sh.tail_at.load(Ordering::Relaxed)) + TAIL_MARGIN;
         if open.running && tail <= Instant::now() {
             open.running = false;
             if let Some(Err(e)) = open.stream.as_ref().map(|s| s.pause()) {
