@@ -328,10 +328,14 @@ impl DeviceSink {
             match built {
                 Ok(s) => open.stream = Some(s),
                 Err(e) => {
-                    let why = format!(
-                        "sound card \"{}\" failed: {} and could not be opened again: {e}",
-                        self.name, open.last_error
-                    );
+                    let why = if open.last_error.is_empty() {
+                        format!(
+                            "sound card \"{}\" could not be opened again: {e}",
+                            self.name
+                        )
+                    } else {
+                        format!("{}; opening it again failed: {e}", open.last_error)
+                    };
                     if open.rebuilds >= MAX_REBUILDS {
                         return Err(SinkError::new(why));
                     }
@@ -742,6 +746,7 @@ impl Sink for DeviceSink {
                 sh.generation.fetch_add(1, Ordering::AcqRel);
                 open.stream = None;
                 open.retry_at = Instant::now();
+                open.last_error.clear();
             }
         }
         Ok(())
