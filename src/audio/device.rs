@@ -7,14 +7,35 @@
 //! sound card's real-time thread and never waits: it takes no lock, and
 //! when the ring runs dry mid-item it plays silence and counts an underrun
 //! (logged when the item ends). It also starts an item on the exact frame
-//! its start instant falls on, so a programme's first sample leaves within
-//! a callback's precision of the second it was scheduled for.
+//! its start instant falls on, counting the card's own latency (what cpal
+//! says lies between the callback and the loudspeaker), so a programme's
+//! first sample is heard within a callback's precision of the second it
+//! was scheduled for.
 //!
 //! The card is opened by `open` (an item or programme is coming) and
-//! released by `close` (the player calls it after a short idle time), so an
-//! idle station keeps no stream open and writes no silence. When cpal
-//! reports an error (a USB card unplugged: `DeviceNotAvailable`) the next
-//! `write` fails with it; the player then closes and the next item reopens.
+//! released by `close` (the player calls it after a short idle time). An
+//! open card only runs while an item is near or on air: the stream starts
+//! `RUN_AHEAD` before the item's start instant and is paused (or, where
+//! the card cannot pause, dropped and built again for the next item) when
+//! the item ends. So neither the cue before an item nor the idle wait
+//! after it costs a callback per period, and an output that does not pace
+//! (ALSA's `null`) does not spin on silence meanwhile.
+//!
+//! The card's buffer is large (`PERIOD` per callback, two periods queued,
+//! like mpg123's): a callback and a trip through PulseAudio cost the same
+//! whatever they carry, so fewer and larger ones cost less CPU. Start
+//! accuracy does not depend on it (see above), and a stop's fade counts
+//! what the card still holds, so a stop is heard as quickly as before.
+//!
+//! Errors cpal reports are of two kinds. A card that is gone
+//! (`DeviceNotAvailable`, no sound server, no permission) fails the next
+//! `write`; the player then closes and the next item reopens. Anything
+//! else (ALSA's pulse plugin can fail a new stream at once with an I/O
+//! error from `snd_pcm_avail_delay`, alsa-plugins issue #65, and again
+//! after the process was stalled) is taken as transient: the stream is
+//! dropped and built again, after a short backoff, at most
+//! `MAX_REBUILDS` times per item, and the item goes on from where the
+//! ring stands (the player's deadline still bounds it).
 //!
 //! This module owns the cpal stream and its queue; it must not decode or
 //! decide anything about what plays.
@@ -34,29 +55,86 @@ use super::ring::Ring;
 use super::sink::{Delivery, Format, Sink, SinkError};
 
 /// Audio queued ahead of the callback. Small, so that a stop's fade is
-/// heard at once; large enough to ride out a scheduling hiccup.
+/// heard at once; large enough to ride out a scheduling hiccup, and
+/// twice a callback's `PERIOD`, so the writer refills it between two.
 const QUEUE: Duration = Duration::from_millis(200);
+/// Audio asked of each callback; the card's buffer holds two of these.
+const PERIOD: Duration = Duration::from_millis(100);
 /// Longest `write` sleeps for room before returning 0.
 const WRITE_WAIT: Duration = Duration::from_millis(50);
 /// `start_at` between items: the callback plays silence.
 const NO_ITEM: u64 = u64::MAX;
+/// The stream starts this long before an item's start instant: time for
+/// the card to come up and fill its buffer (two `PERIOD`s) with silence.
+const RUN_AHEAD: Duration = Duration::from_millis(500);
+/// Streams built again after transient errors, per item.
+const MAX_REBUILDS: u32 = 5;
+/// Wait before the first rebuild; doubled for each next one.
+const BACKOFF: Duration = Duration::from_millis(20);
+/// What a sound server may hold beyond the card's buffer (PulseAudio's
+/// own latency): an item's last samples are taken as heard this long after
+/// the card's buffer played them, before the stream is paused.
+const TAIL_MARGIN: Duration = Duration::from_millis(50);
+/// Latency a callback may claim before it is taken for a bad timestamp.
+const MAX_LATENCY: Duration = Duration::from_secs(1);
+
+/// Builds streams: cpal in a station, a paced fake card in tests.
+trait Backend: Send {
+    /// The format a stream for `wanted` takes on the card `name`.
+    fn format(&self, name: &str, wanted: Format) -> Result<Format, String>;
+    /// A stream at `format` (as `format` returned), not started, that
+    /// feeds from `shared` and reports errors to `on_error`.
+    fn build(
+        &self,
+        name: &str,
+        format: Format,
+        shared: Arc<Shared>,
+        on_error: ErrorFn,
+    ) -> Result<Box<dyn CardStream>, String>;
+}
+
+type ErrorFn = Box<dyn FnMut(cpal::Error) + Send + 'static>;
+
+/// A built stream; dropping it closes it.
+trait CardStream: Send {
+    fn play(&self) -> Result<(), String>;
+    fn pause(&self) -> Result<(), String>;
+}
+
+impl CardStream for cpal::Stream {
+    fn play(&self) -> Result<(), String> {
+        StreamTrait::play(self).map_err(|e| e.to_string())
+    }
+    fn pause(&self) -> Result<(), String> {
+        StreamTrait::pause(self).map_err(|e| e.to_string())
+    }
+}
 
 pub struct DeviceSink {
     name: String,
+    backend: Box<dyn Backend>,
     open: Option<OpenStream>,
 }
 
 struct OpenStream {
-    _stream: cpal::Stream,
+    /// `None` after a transient error, until it is built again.
+    stream: Option<Box<dyn CardStream>>,
+    /// `play` was called on `stream` (and no `pause` since).
+    running: bool,
     shared: Arc<Shared>,
     format: Format,
+    /// Rebuilds in this item, and when the next may be tried.
+    rebuilds: u32,
+    retry_at: Instant,
+    /// Why the stream was last dropped, for the error after the last try.
+    last_error: String,
 }
 
 /// What the writer and the callback share: atomics only, but for the
-/// error, which cpal's error callback (not the real-time one) sets.
+/// errors, which cpal's error callback (not the real-time one) sets.
 struct Shared {
     ring: Ring,
-    /// `start_at` counts nanoseconds from here.
+    /// `start_at` and `tail_at` count nanoseconds from here.
     epoch: Instant,
     /// The item being played; `begin` moves it on. The callback restarts
     /// its counts when it sees a new one.
@@ -73,9 +151,17 @@ struct Shared {
     /// When the item's first sample was handed over: nanoseconds since the
     /// Unix epoch, 0 for not yet.
     first_at: AtomicU64,
+    /// When the last sample handed to the card will have been heard
+    /// (nanoseconds from `epoch`): what the card still holds of the item.
+    tail_at: AtomicU64,
     /// Callbacks that found the ring dry in the middle of an item.
     underruns: AtomicU64,
+    /// The stream whose errors count; an older one's are stale.
+    generation: AtomicU64,
+    /// The card is gone: the next `write` fails with this.
     error: Mutex<Option<String>>,
+    /// The stream failed but the card may not have: build it again.
+    transient: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -89,8 +175,11 @@ impl Shared {
             counted_item: AtomicU64::new(0),
             frames: AtomicU64::new(0),
             first_at: AtomicU64::new(0),
+            tail_at: AtomicU64::new(0),
             underruns: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
             error: Mutex::new(None),
+            transient: Mutex::new(None),
         }
     }
 
@@ -98,14 +187,61 @@ impl Shared {
         let e = self.error.lock().unwrap_or_else(|p| p.into_inner());
         e.as_ref().map(|e| SinkError::new(e.clone()))
     }
+
+    fn take_transient(&self) -> Option<String> {
+        self.transient
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    fn since_epoch(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.epoch).as_nanos() as u64
+    }
+
+    /// The error callback of stream `generation` of card `name`.
+    fn on_error(self: &Arc<Shared>, name: &str, generation: u64) -> ErrorFn {
+        let shared = self.clone();
+        let name = name.to_string();
+        Box::new(move |e: cpal::Error| {
+            if shared.generation.load(Ordering::Acquire) != generation {
+                return;
+            }
+            let slot = match e.kind() {
+                cpal::ErrorKind::Xrun => {
+                    tracing::debug!("sound card \"{name}\": underrun");
+                    return;
+                }
+                cpal::ErrorKind::RealtimeDenied | cpal::ErrorKind::DeviceChanged => {
+                    tracing::debug!("sound card \"{name}\": {e}");
+                    return;
+                }
+                cpal::ErrorKind::DeviceNotAvailable
+                | cpal::ErrorKind::HostUnavailable
+                | cpal::ErrorKind::PermissionDenied => &shared.error,
+                _ => &shared.transient,
+            };
+            let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert_with(|| {
+                format!(
+                    "sound card \"{name}\" failed: {e} (unplugged or taken by another program?)"
+                )
+            });
+        })
+    }
 }
 
 impl DeviceSink {
     /// `name` is `"default"`, an ALSA PCM name (`aplay -L`), or a card's
     /// description as cpal shows it.
     pub fn new(name: impl Into<String>) -> DeviceSink {
+        DeviceSink::with_backend(name, Box::new(Cpal))
+    }
+
+    fn with_backend(name: impl Into<String>, backend: Box<dyn Backend>) -> DeviceSink {
         DeviceSink {
             name: name.into(),
+            backend,
             open: None,
         }
     }
@@ -119,92 +255,221 @@ impl DeviceSink {
         ))
     }
 
-    fn find_device(&self) -> Result<cpal::Device, SinkError> {
+    fn open_stream(&self, wanted: Format) -> Result<OpenStream, SinkError> {
+        let format = self
+            .backend
+            .format(&self.name, wanted)
+            .map_err(|e| self.open_error(e))?;
+        let shared = Arc::new(Shared::new(format));
+        let on_error = shared.on_error(&self.name, 0);
+        let stream = self
+            .backend
+            .build(&self.name, format, shared.clone(), on_error)
+            .map_err(|e| self.open_error(e))?;
+        Ok(OpenStream {
+            stream: Some(stream),
+            running: false,
+            shared,
+            format,
+            rebuilds: 0,
+            retry_at: Instant::now(),
+            last_error: String::new(),
+        })
+    }
+
+    /// The writer's side of the stream's life, called from `write`:
+    /// fail when the card is gone; build the stream again after a
+    /// transient error; start it when an item is near, so the card only
+    /// runs while something is about to air or airs.
+    fn tend(&mut self) -> Result<(), SinkError> {
+        let Some(open) = self.open.as_mut() else {
+            return Ok(());
+        };
+        let sh = open.shared.clone();
+        if let Some(e) = sh.error() {
+            return Err(e);
+        }
+        let now = Instant::now();
+        if let Some(why) = sh.take_transient() {
+            // Errors of the stream being dropped are stale from now on.
+            sh.generation.fetch_add(1, Ordering::AcqRel);
+            open.stream = None;
+            open.running = false;
+            sh.take_transient();
+            if open.rebuilds >= MAX_REBUILDS {
+                return Err(SinkError::new(format!(
+                    "{why}; the stream was built again {MAX_REBUILDS} times in this item and failed each time"
+                )));
+            }
+            tracing::warn!("{why}; building the stream again");
+            open.last_error = why;
+            open.retry_at = now + BACKOFF * 2u32.pow(open.rebuilds);
+            open.rebuilds += 1;
+        }
+        if open.stream.is_none() {
+            if now < open.retry_at {
+                return Ok(());
+            }
+            let generation = sh.generation.load(Ordering::Acquire);
+            let built = self
+                .backend
+                .format(&self.name, open.format)
+                .and_then(|f| {
+                    if f == open.format {
+                        Ok(f)
+                    } else {
+                        Err(format!("the card now takes {f}, not {}", open.format))
+                    }
+                })
+                .and_then(|f| {
+                    let on_error = sh.on_error(&self.name, generation);
+                    self.backend.build(&self.name, f, sh.clone(), on_error)
+                });
+            match built {
+                Ok(s) => open.stream = Some(s),
+                Err(e) => {
+                    let why = if open.last_error.is_empty() {
+                        format!(
+                            "sound card \"{}\" could not be opened again: {e}",
+                            self.name
+                        )
+                    } else {
+                        format!("{}; opening it again failed: {e}", open.last_error)
+                    };
+                    if open.rebuilds >= MAX_REBUILDS {
+                        return Err(SinkError::new(why));
+                    }
+                    tracing::warn!("{why}; trying again");
+                    open.retry_at = now + BACKOFF * 2u32.pow(open.rebuilds);
+                    open.rebuilds += 1;
+                    return Ok(());
+                }
+            }
+        }
+        let at = sh.start_at.load(Ordering::Relaxed);
+        if !open.running && at != NO_ITEM && sh.since_epoch(now + RUN_AHEAD) >= at {
+            if let Some(stream) = &open.stream {
+                if let Err(e) = stream.play() {
+                    *sh.transient.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(format!("sound card \"{}\" did not start: {e}", self.name));
+                    return Ok(());
+                }
+                open.running = true;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The real card: cpal's default host.
+struct Cpal;
+
+impl Cpal {
+    fn find_device(&self, name: &str) -> Result<cpal::Device, String> {
         let host = cpal::default_host();
-        if self.name == "default" {
+        if name == "default" {
             return host
                 .default_output_device()
-                .ok_or_else(|| self.open_error("there is no default output device"));
+                .ok_or_else(|| "there is no default output device".to_string());
         }
         let listed = host.output_devices().ok().and_then(|mut all| {
             all.find(|d| {
-                d.id().is_ok_and(|id| id.id() == self.name)
-                    || d.description().is_ok_and(|desc| desc.name() == self.name)
+                d.id().is_ok_and(|id| id.id() == name)
+                    || d.description().is_ok_and(|desc| desc.name() == name)
             })
         });
         // A PCM from .asoundrc without a `hint` is not listed but opens.
         listed
             .or_else(|| {
-                let id = cpal::DeviceId::from_str(&format!("{}:{}", host.id(), self.name)).ok()?;
+                let id = cpal::DeviceId::from_str(&format!("{}:{name}", host.id())).ok()?;
                 host.device_by_id(&id)
             })
-            .ok_or_else(|| self.open_error("no such output device"))
+            .ok_or_else(|| "no such output device".to_string())
     }
+}
 
-    fn open_stream(&self, wanted: Format) -> Result<OpenStream, SinkError> {
-        let device = self.find_device()?;
-        let config = choose_config(&device, wanted).map_err(|e| self.open_error(e))?;
-        let format = Format {
+impl Backend for Cpal {
+    fn format(&self, name: &str, wanted: Format) -> Result<Format, String> {
+        let device = self.find_device(name)?;
+        let config = choose_config(&device, wanted).map_err(|e| e.to_string())?;
+        Ok(Format {
             rate: config.sample_rate(),
             channels: config.channels(),
+        })
+    }
+
+    fn build(
+        &self,
+        name: &str,
+        format: Format,
+        shared: Arc<Shared>,
+        on_error: ErrorFn,
+    ) -> Result<Box<dyn CardStream>, String> {
+        let device = self.find_device(name)?;
+        let config = choose_config(&device, format).map_err(|e| e.to_string())?;
+        // `PERIOD` per callback when the card allows it, else its default.
+        let period = (PERIOD.as_secs_f64() * f64::from(format.rate)) as u32;
+        let fixed = match config.buffer_size() {
+            cpal::SupportedBufferSize::Range { min, max } => period.clamp(*min, (*max).max(*min)),
+            cpal::SupportedBufferSize::Unknown => period,
         };
-        let shared = Arc::new(Shared::new(format));
-        let stream_config = cpal::StreamConfig {
+        let mut stream_config = cpal::StreamConfig {
             channels: format.channels,
             sample_rate: format.rate,
-            buffer_size: cpal::BufferSize::Default,
+            buffer_size: cpal::BufferSize::Fixed(fixed),
         };
-        let name = self.name.clone();
-        let on_error = {
-            let shared = shared.clone();
-            move |e: cpal::Error| {
-                if e.kind() == cpal::ErrorKind::Xrun {
-                    tracing::debug!("sound card \"{name}\": underrun");
-                    return;
-                }
-                let mut error = shared.error.lock().unwrap_or_else(|p| p.into_inner());
-                error.get_or_insert_with(|| {
-                    format!("sound card \"{name}\" failed: {e} (unplugged or taken by another program?)")
-                });
+        let on_error = Arc::new(Mutex::new(on_error));
+        let build = |stream_config: cpal::StreamConfig| {
+            let on_error = on_error.clone();
+            let on_error = move |e: cpal::Error| {
+                (on_error.lock().unwrap_or_else(|p| p.into_inner()))(e);
+            };
+            let timeout = Some(Duration::from_secs(3));
+            let sh = shared.clone();
+            match config.sample_format() {
+                cpal::SampleFormat::F32 => device.build_output_stream(
+                    stream_config,
+                    callback::<f32>(sh, format),
+                    on_error,
+                    timeout,
+                ),
+                cpal::SampleFormat::I16 => device.build_output_stream(
+                    stream_config,
+                    callback::<i16>(sh, format),
+                    on_error,
+                    timeout,
+                ),
+                cpal::SampleFormat::I32 => device.build_output_stream(
+                    stream_config,
+                    callback::<i32>(sh, format),
+                    on_error,
+                    timeout,
+                ),
+                cpal::SampleFormat::U8 => device.build_output_stream(
+                    stream_config,
+                    callback::<u8>(sh, format),
+                    on_error,
+                    timeout,
+                ),
+                other => Err(cpal::Error::with_message(
+                    cpal::ErrorKind::UnsupportedConfig,
+                    format!("unsupported sample format {other}"),
+                )),
             }
         };
-        let timeout = Some(Duration::from_secs(3));
-        let stream = match config.sample_format() {
-            cpal::SampleFormat::F32 => device.build_output_stream(
-                stream_config,
-                callback::<f32>(shared.clone(), format),
-                on_error,
-                timeout,
-            ),
-            cpal::SampleFormat::I16 => device.build_output_stream(
-                stream_config,
-                callback::<i16>(shared.clone(), format),
-                on_error,
-                timeout,
-            ),
-            cpal::SampleFormat::I32 => device.build_output_stream(
-                stream_config,
-                callback::<i32>(shared.clone(), format),
-                on_error,
-                timeout,
-            ),
-            cpal::SampleFormat::U8 => device.build_output_stream(
-                stream_config,
-                callback::<u8>(shared.clone(), format),
-                on_error,
-                timeout,
-            ),
-            other => {
-                return Err(self.open_error(format!("unsupported sample format {other}")));
+        let stream = match build(stream_config) {
+            Ok(s) => s,
+            Err(e) if e.kind() == cpal::ErrorKind::UnsupportedConfig => {
+                tracing::debug!(
+                    "sound card \"{name}\": {fixed} frames per callback refused ({e}); \
+                     using the card's default"
+                );
+                stream_config.buffer_size = cpal::BufferSize::Default;
+                build(stream_config).map_err(|e| e.to_string())?
             }
-        }
-        .map_err(|e| self.open_error(e))?;
-        stream.play().map_err(|e| self.open_error(e))?;
-        Ok(OpenStream {
-            _stream: stream,
-            shared,
-            format,
-        })
+            Err(e) => return Err(e.to_string()),
+        };
+        Ok(Box::new(stream))
     }
 }
 
@@ -239,9 +504,8 @@ fn queue_capacity(format: Format) -> usize {
     (QUEUE.as_secs_f64() * f64::from(format.rate)) as usize * format.channels as usize
 }
 
-/// cpal's callback: silence until the item's start instant, then queued
-/// samples, then silence again when the ring is dry (cpal pre-fills
-/// silence). Lock-free: atomics only, no waiting, no allocation.
+/// cpal's callback around `Feed::fill`, with the card's latency as cpal
+/// reports it (from this callback to the loudspeaker).
 fn callback<T>(
     shared: Arc<Shared>,
     format: Format,
@@ -249,30 +513,76 @@ fn callback<T>(
 where
     T: SizedSample + FromSample<f32>,
 {
-    let ch = format.channels as usize;
+    let mut feed = Feed::new(shared, format);
     let rate = f64::from(format.rate);
-    // The item counted, and its counts (published to `shared`).
-    let mut item = 0u64;
-    let mut frames = 0u64;
-    move |out: &mut [T], _info| {
-        let now_item = shared.item.load(Ordering::Acquire);
-        if now_item != item {
-            (item, frames) = (now_item, 0);
-            shared.frames.store(0, Ordering::Relaxed);
-            shared.first_at.store(0, Ordering::Relaxed);
-            shared.counted_item.store(item, Ordering::Release);
+    let channels = format.channels as usize;
+    move |out: &mut [T], info| {
+        let ts = info.timestamp();
+        let reported = ts
+            .playback
+            .checked_duration_since(ts.callback)
+            .filter(|l| *l < MAX_LATENCY)
+            .unwrap_or_default();
+        // ALSA asks for a period when one of the buffer's two is free: the
+        // other still plays first. Through the pulse plugin cpal reports
+        // less than that (measured: heard 130 ms after the instant with
+        // 100 ms periods), so never count less than one period.
+        let one_period = Duration::from_secs_f64((out.len() / channels) as f64 / rate);
+        feed.fill(out, reported.max(one_period));
+    }
+}
+
+/// The callback's side: silence until the item's start instant, then
+/// queued samples, then silence again when the ring is dry (cpal pre-fills
+/// silence). Lock-free: atomics only, no waiting, no allocation.
+struct Feed {
+    shared: Arc<Shared>,
+    channels: usize,
+    rate: f64,
+    /// The item counted, and its counts (published to `shared`). A stream
+    /// built again mid-item goes on with the counts where they stand.
+    item: u64,
+    frames: u64,
+}
+
+impl Feed {
+    fn new(shared: Arc<Shared>, format: Format) -> Feed {
+        let item = shared.counted_item.load(Ordering::Acquire);
+        let frames = shared.frames.load(Ordering::Acquire);
+        Feed {
+            shared,
+            channels: format.channels as usize,
+            rate: f64::from(format.rate),
+            item,
+            frames,
         }
-        let available = shared.ring.available() / ch;
-        let at = shared.start_at.load(Ordering::Acquire);
-        if at == NO_ITEM || shared.item.load(Ordering::Acquire) != item {
+    }
+
+    /// Fill `out`, whose first frame is heard `latency` from now.
+    fn fill<T>(&mut self, out: &mut [T], latency: Duration)
+    where
+        T: SizedSample + FromSample<f32>,
+    {
+        let (sh, ch) = (&*self.shared, self.channels);
+        let now_item = sh.item.load(Ordering::Acquire);
+        if now_item != self.item {
+            (self.item, self.frames) = (now_item, 0);
+            sh.frames.store(0, Ordering::Relaxed);
+            sh.first_at.store(0, Ordering::Relaxed);
+            sh.counted_item.store(self.item, Ordering::Release);
+        }
+        let available = sh.ring.available() / ch;
+        let at = sh.start_at.load(Ordering::Acquire);
+        if at == NO_ITEM || sh.item.load(Ordering::Acquire) != self.item {
             // Between items, or `begin` ran just now: the next call starts.
             return;
         }
-        let at = shared.epoch + Duration::from_nanos(at);
+        let at = sh.epoch + Duration::from_nanos(at);
         let frames_out = out.len() / ch;
         let now = Instant::now();
-        let skip = if at > now {
-            let f = ((at - now).as_secs_f64() * rate) as usize;
+        let heard = now + latency;
+        let skip = if at > heard {
+            let f = ((at - heard).as_secs_f64() * self.rate) as usize;
             if f >= frames_out {
                 return;
             }
@@ -282,24 +592,24 @@ where
         };
         let want = frames_out - skip;
         let n = want.min(available);
-        if n < want && frames > 0 && shared.more_coming.load(Ordering::Relaxed) {
-            shared.underruns.fetch_add(1, Ordering::Relaxed);
+        if n < want && self.frames > 0 && sh.more_coming.load(Ordering::Relaxed) {
+            sh.underruns.fetch_add(1, Ordering::Relaxed);
         }
         if n == 0 {
             return;
         }
-        if frames == 0 {
-            let first = SystemTime::now() + Duration::from_secs_f64(skip as f64 / rate);
+        if self.frames == 0 {
+            let first =
+                SystemTime::now() + latency + Duration::from_secs_f64(skip as f64 / self.rate);
             let ns = first.duration_since(UNIX_EPOCH).unwrap_or_default();
-            shared
-                .first_at
-                .store(ns.as_nanos() as u64, Ordering::Relaxed);
+            sh.first_at.store(ns.as_nanos() as u64, Ordering::Relaxed);
         }
-        shared
-            .ring
+        sh.ring
             .pop_into(&mut out[skip * ch..(skip + n) * ch], T::from_sample);
-        frames += n as u64;
-        shared.frames.store(frames, Ordering::Release);
+        self.frames += n as u64;
+        let tail = heard + Duration::from_secs_f64((skip + n) as f64 / self.rate);
+        sh.tail_at.store(sh.since_epoch(tail), Ordering::Relaxed);
+        sh.frames.store(self.frames, Ordering::Release);
     }
 }
 
@@ -315,9 +625,10 @@ impl Sink for DeviceSink {
     }
 
     fn begin(&mut self, at: Instant) {
-        if let Some(open) = &self.open {
+        if let Some(open) = &mut self.open {
+            open.rebuilds = 0;
             let sh = &open.shared;
-            let at = at.saturating_duration_since(sh.epoch).as_nanos() as u64;
+            let at = sh.since_epoch(at);
             sh.more_coming.store(true, Ordering::Relaxed);
             sh.start_at.store(at.min(NO_ITEM - 1), Ordering::Relaxed);
             sh.item.fetch_add(1, Ordering::Release);
@@ -325,14 +636,12 @@ impl Sink for DeviceSink {
     }
 
     fn write(&mut self, samples: &[f32]) -> Result<usize, SinkError> {
+        self.tend()?;
         let Some(open) = &self.open else {
             return Err(SinkError::new("sound card written before it was opened"));
         };
         let sh = &open.shared;
         let ch = open.format.channels as usize;
-        if let Some(e) = sh.error() {
-            return Err(e);
-        }
         let n = sh.ring.push(samples, ch);
         if n > 0 || samples.len() < ch {
             return Ok(n);
@@ -348,16 +657,29 @@ impl Sink for DeviceSink {
             / ch;
         let until_half = Duration::from_secs_f64(open.format.seconds(over as u64));
         std::thread::sleep(until_half.clamp(Duration::from_millis(1), WRITE_WAIT));
-        if let Some(e) = sh.error() {
-            return Err(e);
-        }
-        Ok(sh.ring.push(samples, ch))
+        self.tend()?;
+        let Some(open) = &self.open else {
+            return Ok(0);
+        };
+        Ok(open.shared.ring.push(samples, ch))
     }
 
+    /// What the ring holds, and what the card holds of the item and has
+    /// not played yet.
     fn pending(&self) -> Duration {
         self.open.as_ref().map_or(Duration::ZERO, |open| {
-            let frames = open.shared.ring.len() / open.format.channels as usize;
-            Duration::from_secs_f64(open.format.seconds(frames as u64))
+            let sh = &open.shared;
+            let frames = sh.ring.len() / open.format.channels as usize;
+            let queued = Duration::from_secs_f64(open.format.seconds(frames as u64));
+            let in_card = if open.running {
+                let tail = sh.epoch
+                    + Duration::from_nanos(sh.tail_at.load(Ordering::Relaxed))
+                    + TAIL_MARGIN;
+                tail.saturating_duration_since(Instant::now())
+            } else {
+                Duration::ZERO
+            };
+            queued + in_card.min(MAX_LATENCY)
         })
     }
 
@@ -393,20 +715,38 @@ impl Sink for DeviceSink {
     }
 
     fn end(&mut self) -> Result<(), SinkError> {
-        if let Some(open) = &self.open {
-            let sh = &open.shared;
-            sh.start_at.store(NO_ITEM, Ordering::Relaxed);
-            sh.more_coming.store(false, Ordering::Relaxed);
-            let underruns = sh.underruns.swap(0, Ordering::Relaxed);
-            if underruns > 0 {
-                tracing::warn!(
-                    "sound card \"{}\": the player fell behind {underruns} time(s) in this item \
-                     (silence aired; is the disk or the CPU too slow?)",
-                    self.name
-                );
-            }
-            if let Some(e) = sh.error() {
-                return Err(e);
+        let Some(open) = &mut self.open else {
+            return Ok(());
+        };
+        let sh = open.shared.clone();
+        sh.start_at.store(NO_ITEM, Ordering::Relaxed);
+        sh.more_coming.store(false, Ordering::Relaxed);
+        let underruns = sh.underruns.swap(0, Ordering::Relaxed);
+        if underruns > 0 {
+            tracing::warn!(
+                "sound card \"{}\": the player fell behind {underruns} time(s) in this item \
+                 (silence aired; is the disk or the CPU too slow?)",
+                self.name
+            );
+        }
+        if let Some(e) = sh.error() {
+            return Err(e);
+        }
+        // Nothing to air until the next item: stop the card's clock (its
+        // callback would only write silence), or where it cannot pause,
+        // drop the stream; the next item's `write` starts or builds it.
+        // Not while the card still holds the item's last samples (an
+        // abrupt stop): paused, it would air them before the next item.
+        let tail =
+            sh.epoch + Duration::from_nanos(sh.tail_at.load(Ordering::Relaxed)) + TAIL_MARGIN;
+        if open.running && tail <= Instant::now() {
+            open.running = false;
+            if let Some(Err(e)) = open.stream.as_ref().map(|s| s.pause()) {
+                tracing::debug!("sound card \"{}\": {e}; closing the stream", self.name);
+                sh.generation.fetch_add(1, Ordering::AcqRel);
+                open.stream = None;
+                open.retry_at = Instant::now();
+                open.last_error.clear();
             }
         }
         Ok(())
@@ -485,5 +825,217 @@ mod tests {
         // At least a second of 8-bit mono; the tone is not all silence.
         assert!(bytes.len() >= 8000, "{}", bytes.len());
         assert!(bytes.iter().filter(|&&b| b != 0 && b != 0x80).count() > 1000);
+    }
+}
+
+/// A paced fake card behind the same `Backend` seam as cpal: a thread
+/// calls the real `Feed` every 10 ms once the stream plays, and each
+/// stream built fails, or not, as the test scripted.
+#[cfg(test)]
+mod fake_card {
+    use super::*;
+    use std::collections::VecDeque;
+    use std::sync::atomic::AtomicUsize;
+    use std::thread::JoinHandle;
+
+    /// What the next stream built does.
+    #[derive(Clone, Copy)]
+    pub enum Script {
+        Works,
+        /// Reports `kind` when it starts, before its first sample, and
+        /// then takes nothing (the pulse plugin's EIO).
+        FailsAtOnce(cpal::ErrorKind),
+        /// Plays this long, then reports `kind` and takes nothing more.
+        FailsAfter(Duration, cpal::ErrorKind),
+    }
+
+    #[derive(Clone, Default)]
+    pub struct FakeCard {
+        pub script: Arc<Mutex<VecDeque<Script>>>,
+        pub built: Arc<AtomicUsize>,
+    }
+
+    impl FakeCard {
+        pub fn scripted(s: &[Script]) -> FakeCard {
+            let card = FakeCard::default();
+            card.script.lock().unwrap().extend(s.iter().copied());
+            card
+        }
+    }
+
+    impl Backend for FakeCard {
+        fn format(&self, _name: &str, wanted: Format) -> Result<Format, String> {
+            Ok(wanted)
+        }
+
+        fn build(
+            &self,
+            _name: &str,
+            format: Format,
+            shared: Arc<Shared>,
+            on_error: ErrorFn,
+        ) -> Result<Box<dyn CardStream>, String> {
+            self.built.fetch_add(1, Ordering::Relaxed);
+            let script = self
+                .script
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or(Script::Works);
+            Ok(Box::new(FakeStream {
+                inner: Mutex::new(Some((Feed::new(shared, format), on_error, script, format))),
+                thread: Mutex::new(None),
+                run: Arc::new(AtomicBool::new(false)),
+                gone: Arc::new(AtomicBool::new(false)),
+            }))
+        }
+    }
+
+    type Parts = (Feed, ErrorFn, Script, Format);
+
+    struct FakeStream {
+        inner: Mutex<Option<Parts>>,
+        thread: Mutex<Option<JoinHandle<()>>>,
+        run: Arc<AtomicBool>,
+        gone: Arc<AtomicBool>,
+    }
+
+    impl CardStream for FakeStream {
+        fn play(&self) -> Result<(), String> {
+            self.run.store(true, Ordering::Release);
+            let Some((mut feed, mut on_error, script, format)) = self.inner.lock().unwrap().take()
+            else {
+                return Ok(());
+            };
+            let (run, gone) = (self.run.clone(), self.gone.clone());
+            let thread = std::thread::spawn(move || {
+                let tick = Duration::from_millis(10);
+                let frames = (format.rate / 100) as usize;
+                let mut buf = vec![0.0f32; frames * format.channels as usize];
+                let started = Instant::now();
+                let mut next = started;
+                let fail_at = match script {
+                    Script::Works => None,
+                    Script::FailsAtOnce(kind) => Some((Duration::ZERO, kind)),
+                    Script::FailsAfter(d, kind) => Some((d, kind)),
+                };
+                while !gone.load(Ordering::Acquire) {
+                    if let Some((after, kind)) = fail_at {
+                        if started.elapsed() >= after {
+                            on_error(match kind {
+                                cpal::ErrorKind::BackendError => {
+                                    cpal::Error::with_message(kind, "Input/output error")
+                                }
+                                kind => kind.into(),
+                            });
+                            return;
+                        }
+                    }
+                    if run.load(Ordering::Acquire) {
+                        buf.fill(0.0);
+                        feed.fill(&mut buf, Duration::ZERO);
+                    }
+                    next += tick;
+                    std::thread::sleep(next.saturating_duration_since(Instant::now()));
+                }
+            });
+            *self.thread.lock().unwrap() = Some(thread);
+            Ok(())
+        }
+
+        fn pause(&self) -> Result<(), String> {
+            self.run.store(false, Ordering::Release);
+            Ok(())
+        }
+    }
+
+    impl Drop for FakeStream {
+        fn drop(&mut self) {
+            self.gone.store(true, Ordering::Release);
+            if let Some(t) = self.thread.lock().unwrap().take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod recovery_tests {
+    use super::fake_card::{FakeCard, Script};
+    use super::*;
+    use crate::audio::{testdata, Event, Outcome, Player, PlayerOptions};
+
+    fn air(card: &FakeCard, lead: Duration) -> (f64, Outcome) {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let sink = DeviceSink::with_backend("fake", Box::new(card.clone()));
+        let player = Player::spawn(Box::new(sink), PlayerOptions::default(), tx).unwrap();
+        let id = player.prepare(testdata("tone1s.wav"), Duration::from_secs(1));
+        player.start_at(id, Instant::now() + lead);
+        let give_up = Instant::now() + Duration::from_secs(20);
+        loop {
+            match rx.try_recv() {
+                Ok(Event::Finished {
+                    id: i,
+                    aired_seconds,
+                    outcome,
+                }) if i == id => return (aired_seconds, outcome),
+                Ok(_) => {}
+                Err(_) => {
+                    assert!(Instant::now() < give_up, "no Finished");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_stream_that_fails_before_its_first_sample_is_built_again_and_the_item_airs() {
+        let card = FakeCard::scripted(&[Script::FailsAtOnce(cpal::ErrorKind::BackendError)]);
+        let (aired, outcome) = air(&card, Duration::from_millis(300));
+        assert_eq!(outcome, Outcome::Completed);
+        assert!((aired - 1.0).abs() < 0.01, "{aired}");
+        assert_eq!(card.built.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_transient_error_mid_item_rebuilds_and_the_item_goes_on() {
+        let card = FakeCard::scripted(&[Script::FailsAfter(
+            Duration::from_millis(400),
+            cpal::ErrorKind::BackendError,
+        )]);
+        let (aired, outcome) = air(&card, Duration::ZERO);
+        assert_eq!(outcome, Outcome::Completed);
+        assert!((aired - 1.0).abs() < 0.01, "{aired}");
+        assert_eq!(card.built.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_card_that_is_gone_still_fails_the_item() {
+        let card = FakeCard::scripted(&[Script::FailsAfter(
+            Duration::from_millis(300),
+            cpal::ErrorKind::DeviceNotAvailable,
+        )]);
+        let (aired, outcome) = air(&card, Duration::ZERO);
+        let Outcome::Failed(why) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert!(why.contains("not available"), "{why}");
+        assert!(aired < 0.5, "{aired}");
+        assert_eq!(card.built.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn rebuilds_are_bounded() {
+        let fails = Script::FailsAtOnce(cpal::ErrorKind::BackendError);
+        let card = FakeCard::scripted(&[fails; 10]);
+        let (_, outcome) = air(&card, Duration::ZERO);
+        assert!(
+            matches!(&outcome, Outcome::Failed(w) if w.contains("built again")),
+            "{outcome:?}"
+        );
+        assert_eq!(
+            card.built.load(Ordering::Relaxed),
+            1 + MAX_REBUILDS as usize
+        );
     }
 }
