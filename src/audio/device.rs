@@ -769,21 +769,47 @@ mod tests {
     /// The whole ALSA path without a sound card: a PCM of `type file` over
     /// the `null` PCM, defined in the `.asoundrc` of a temporary `HOME`,
     /// captures what cpal wrote. (Not for timing: `null` does not pace.)
-    /// The only test in the crate that touches ALSA, so changing `HOME`
-    /// before ALSA first reads its configuration affects nothing else.
+    /// ALSA reads `HOME` from the environment, and setting it in a running,
+    /// multi-threaded test process is unsound, so the test runs itself again
+    /// as a child process with `HOME` set from the start.
     #[test]
     fn real_alsa_path_through_a_file_pcm() {
-        let home = tempfile::tempdir().unwrap();
-        let raw = home.path().join("captured.raw");
-        std::fs::write(
-            home.path().join(".asoundrc"),
-            format!(
-                "pcm.loa_capture {{\n type file\n slave.pcm \"null\"\n file \"{}\"\n format \"raw\"\n}}\n",
-                raw.display()
-            ),
-        )
-        .unwrap();
-        std::env::set_var("HOME", home.path());
+        const CHILD: &str = "LOA_ALSA_TEST_CAPTURE";
+        let Some(raw) = std::env::var_os(CHILD).map(std::path::PathBuf::from) else {
+            let home = tempfile::tempdir().unwrap();
+            let raw = home.path().join("captured.raw");
+            std::fs::write(
+                home.path().join(".asoundrc"),
+                format!(
+                    "pcm.loa_capture {{\n type file\n slave.pcm \"null\"\n file \"{}\"\n format \"raw\"\n}}\n",
+                    raw.display()
+                ),
+            )
+            .unwrap();
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "audio::device::tests::real_alsa_path_through_a_file_pcm",
+                    "--nocapture",
+                ])
+                .env("HOME", home.path())
+                .env(CHILD, &raw)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "the ALSA child failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            // The child ran the test, not nothing.
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+                "{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            return;
+        };
 
         // A card that does not exist: the error says how to choose one.
         let err = DeviceSink::new("loa-no-such-card")
