@@ -115,6 +115,7 @@ fn big_station() -> Station {
         campaigns: Vec::new(),
         bulletins,
         programs,
+        relays: Vec::new(),
     }
 }
 

@@ -255,6 +255,7 @@ fn plan_table(station: &Station, occ: &[Occurrence], footer: bool) -> String {
             match o.kind {
                 ItemKind::Bulletin => "bản tin".to_string(),
                 ItemKind::Program => format!("chương trình ({} mục)", o.items.len()),
+                ItemKind::Relay => "tiếp âm (relay)".to_string(),
             },
             o.id.to_string(),
             o.title.to_string(),
@@ -270,7 +271,7 @@ fn plan_table(station: &Station, occ: &[Occurrence], footer: bool) -> String {
         for o in occ {
             total += o.planned_seconds;
             match o.kind {
-                ItemKind::Bulletin => {
+                ItemKind::Bulletin | ItemKind::Relay => {
                     *per.entry(campaign_name(station, o.campaign)).or_default() += o.planned_seconds
                 }
                 ItemKind::Program => {

@@ -29,21 +29,40 @@ use symphonia::core::probe::Hint;
 /// container. Gapless is on: encoder delay and padding are trimmed, so what
 /// is measured is what airs.
 pub(crate) fn open(file: File, path: &Path) -> Result<Box<dyn FormatReader>, SymError> {
+    let ext = path.extension().and_then(|e| e.to_str());
+    let reader = open_source(Box::new(file), ext)?;
+    #[cfg(test)]
+    let reader = faults::wrap(reader, path);
+    Ok(reader)
+}
+
+/// Identify and open a stream that is read as it arrives (a relay's HTTP
+/// body, which cannot seek); `ext` (e.g. `mp3`, `aac`) is a hint taken from
+/// its content type or address.
+pub(crate) fn open_stream(
+    stream: Box<dyn std::io::Read + Send + Sync>,
+    ext: Option<&str>,
+) -> Result<Box<dyn FormatReader>, SymError> {
+    let source = symphonia::core::io::ReadOnlySource::new(stream);
+    open_source(Box::new(source), ext)
+}
+
+fn open_source(
+    source: Box<dyn symphonia::core::io::MediaSource>,
+    ext: Option<&str>,
+) -> Result<Box<dyn FormatReader>, SymError> {
     let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+    if let Some(ext) = ext {
         hint.with_extension(ext);
     }
     let format_opts = FormatOptions {
         enable_gapless: true,
         ..Default::default()
     };
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
-    let reader = symphonia::default::get_probe()
+    let mss = MediaSourceStream::new(source, Default::default());
+    Ok(symphonia::default::get_probe()
         .format(&hint, mss, &format_opts, &MetadataOptions::default())?
-        .format;
-    #[cfg(test)]
-    let reader = faults::wrap(reader, path);
-    Ok(reader)
+        .format)
 }
 
 /// The track that airs: the first one with a codec.

@@ -641,6 +641,7 @@ mod tests {
             path: crate::audio::testdata("tone1s.wav"),
             expected_seconds: 1.0,
             start_at: None,
+            relay: None,
         });
         // Once the thread is in the driver, a ping waits its 2 s and fails.
         let mut asked = ask(&l).await;

@@ -513,6 +513,7 @@ fn source_vi(s: Source) -> &'static str {
         Source::Schedule => "theo lịch",
         Source::Operator => "người vận hành",
         Source::Emergency => "khẩn cấp",
+        Source::Relay => "tiếp âm",
     }
 }
 

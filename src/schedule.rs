@@ -48,6 +48,7 @@ use crate::timefmt;
 pub enum ItemKind {
     Bulletin,
     Program,
+    Relay,
 }
 
 impl ItemKind {
@@ -55,6 +56,7 @@ impl ItemKind {
         match self {
             ItemKind::Bulletin => "bulletin",
             ItemKind::Program => "program",
+            ItemKind::Relay => "relay",
         }
     }
 }
@@ -65,7 +67,7 @@ pub struct Occurrence<'a> {
     /// The instant, in the station's zone.
     pub at: DateTime<Tz>,
     pub kind: ItemKind,
-    /// Index into `station.bulletins` or `station.programs`.
+    /// Index into `station.bulletins`, `station.programs` or `station.relays`.
     pub index: usize,
     pub id: &'a str,
     pub title: &'a str,
@@ -73,6 +75,7 @@ pub struct Occurrence<'a> {
     /// The bulletin's campaign; `None` for programmes.
     pub campaign: Option<&'a str>,
     /// Bulletin: its audio seconds. Programme: the sum of its items that day.
+    /// Relay: its duration.
     pub planned_seconds: f64,
     pub grace_seconds: u32,
     /// Programme: the bulletins (indexes) airing in it that day, in order.
@@ -195,7 +198,7 @@ impl From<OccurrenceKey> for String {
 }
 
 /// The order the engine offers simultaneous occurrences in: by instant,
-/// then higher priority first, then bulletins before programmes, then
+/// then higher priority first, then bulletins, programmes, relays, then
 /// station-file order.
 pub fn order(a: &Occurrence<'_>, b: &Occurrence<'_>) -> Ordering {
     a.at.cmp(&b.at)
@@ -247,11 +250,14 @@ fn plan(
         .iter()
         .map(|p| at_times(&p.timing))
         .collect();
+    let r_times: Vec<Cow<'_, [NaiveTime]>> =
+        station.relays.iter().map(|r| at_times(&r.timing)).collect();
 
     // An upper bound of the count, so the vector grows at most once or
     // twice; pages reserved but never written cost nothing.
     let per_day: usize = (station.bulletins.iter().map(|b| &b.timing))
         .chain(station.programs.iter().map(|p| &p.timing))
+        .chain(station.relays.iter().map(|r| &r.timing))
         .map(|t| match t {
             Timing::Unscheduled => 0,
             Timing::At { times, .. } => times.len(),
@@ -306,6 +312,17 @@ fn plan(
                 }
             });
         }
+        for (index, r) in station.relays.iter().enumerate() {
+            if !r.enabled || !in_window(r.window.as_ref(), day.date) {
+                continue;
+            }
+            let times = day_times(&r.timing, &r_times[index], day);
+            days.instants(day, times, |secs, local| {
+                if from_s <= secs && secs < to_s && !dropped(local, r.priority) {
+                    slots.push(Slot::new(secs, r.priority, ItemKind::Relay, index));
+                }
+            });
+        }
         slots.sort_unstable();
         out.extend(slots.iter().map(|slot| {
             let at = days.at(day, slot.secs);
@@ -313,6 +330,7 @@ fn plan(
             let priority = match slot.kind() {
                 ItemKind::Bulletin => station.bulletins[index].priority,
                 ItemKind::Program => station.programs[index].priority,
+                ItemKind::Relay => station.relays[index].priority,
             };
             let quiet = keep_quiet && quiet(at.time(), priority);
             match slot.kind() {
@@ -349,6 +367,22 @@ fn plan(
                         quiet,
                     }
                 }
+                ItemKind::Relay => {
+                    let r = &station.relays[index];
+                    Occurrence {
+                        at,
+                        kind: ItemKind::Relay,
+                        index,
+                        id: &r.id,
+                        title: &r.title,
+                        priority: r.priority,
+                        campaign: r.campaign.as_deref(),
+                        planned_seconds: f64::from(r.seconds),
+                        grace_seconds: r.grace_seconds,
+                        items: Vec::new(),
+                        quiet,
+                    }
+                }
             }
         }));
     }
@@ -363,7 +397,7 @@ fn plan(
 
 /// The sort key of one occurrence of a day: the instant (Unix seconds;
 /// every planned time is a whole second), then a rank packing priority
-/// (highest first), kind (bulletins first) and index, so that sorting the
+/// (highest first), kind (bulletins, programmes, relays) and index, so that sorting the
 /// pairs gives [`order`].
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Slot {
@@ -381,18 +415,19 @@ impl Slot {
         let k: u64 = match kind {
             ItemKind::Bulletin => 0,
             ItemKind::Program => 1,
+            ItemKind::Relay => 2,
         };
         debug_assert!(index < 1 << 32, "index {index} does not fit a slot");
         Slot {
             secs,
-            rank: p << 33 | k << 32 | index as u64,
+            rank: p << 34 | k << 32 | index as u64,
         }
     }
     fn kind(self) -> ItemKind {
-        if self.rank >> 32 & 1 == 0 {
-            ItemKind::Bulletin
-        } else {
-            ItemKind::Program
+        match self.rank >> 32 & 3 {
+            0 => ItemKind::Bulletin,
+            1 => ItemKind::Program,
+            _ => ItemKind::Relay,
         }
     }
     fn index(self) -> usize {
@@ -599,6 +634,9 @@ pub fn plan_json(station: &Station, occ: &[Occurrence]) -> serde_json::Value {
                     "campaign": o.campaign,
                     "planned_seconds": round3(o.planned_seconds),
                 });
+                if o.kind == ItemKind::Relay {
+                    v["source"] = station.relays[o.index].source.describe().into();
+                }
                 if o.kind == ItemKind::Program {
                     v["items"] = o
                         .items
@@ -659,6 +697,7 @@ mod tests {
             campaigns: Vec::new(),
             bulletins: Vec::new(),
             programs: Vec::new(),
+            relays: Vec::new(),
         }
     }
 
@@ -969,18 +1008,21 @@ mod tests {
     fn slots_sort_like_order() {
         // `schedule` re-sorts with `order` if the day-by-day slot sort ever
         // disagrees, which would hide a wrong packing: test the packing.
-        use ItemKind::{Bulletin as B, Program as P};
+        use ItemKind::{Bulletin as B, Program as P, Relay as R};
         let slots = [
             Slot::new(99, Priority::Normal, P, 7),
             Slot::new(100, Priority::Emergency, P, 5),
             Slot::new(100, Priority::Priority, B, 9),
             Slot::new(100, Priority::Priority, P, 0),
+            Slot::new(100, Priority::Priority, R, 3),
             Slot::new(100, Priority::Normal, B, 0),
             Slot::new(100, Priority::Normal, B, 1),
+            Slot::new(100, Priority::Normal, R, 0),
         ];
         assert!(slots.windows(2).all(|w| w[0] < w[1]));
         assert_eq!((slots[1].kind(), slots[1].index()), (P, 5));
         assert_eq!((slots[2].kind(), slots[2].index()), (B, 9));
+        assert_eq!((slots[4].kind(), slots[4].index()), (R, 3));
     }
 
     #[test]

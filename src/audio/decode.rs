@@ -64,6 +64,35 @@ impl FileDecoder {
                 path.display()
             )
         })?;
+        Self::from_reader(reader, path, || learn_format(path))
+    }
+
+    /// Open a stream read as it arrives (a relay), named `name` in errors;
+    /// `ext` hints at its format. Blocks until its headers have arrived.
+    pub fn open_stream(
+        stream: Box<dyn std::io::Read + Send + Sync>,
+        ext: Option<&str>,
+        name: &str,
+    ) -> Result<FileDecoder, String> {
+        let path = Path::new(name);
+        media::guarded(|| {
+            let reader = media::open_stream(stream, ext)
+                .map_err(|e| format!("{name}: not an audio stream loa can play ({e})"))?;
+            // A stream cannot be read twice to learn its format.
+            Self::from_reader(reader, path, || None)
+        })
+        .unwrap_or_else(|media::Panicked| {
+            Err(format!(
+                "{name}: the audio library failed while reading the stream's headers"
+            ))
+        })
+    }
+
+    fn from_reader(
+        reader: Box<dyn FormatReader>,
+        path: &Path,
+        learn: impl FnOnce() -> Option<(u32, u16)>,
+    ) -> Result<FileDecoder, String> {
         let track = media::audio_track(&*reader)
             .ok_or_else(|| format!("{} has no audio track", path.display()))?;
         let params = &track.codec_params;
@@ -71,7 +100,7 @@ impl FileDecoder {
             (Some(r), Some(c)) if r > 0 && c.count() > 0 => (r, c.count() as u16),
             // AAC in MP4 (phone recordings) often leaves the channels to the
             // decoder: learn them from the first packet that decodes.
-            _ => learn_format(path).ok_or_else(|| {
+            _ => learn().ok_or_else(|| {
                 format!(
                     "{} does not say its sample rate or channels; re-encode it",
                     path.display()

@@ -14,7 +14,9 @@
 //!   card's real-time callback;
 //! - `convert`: gain, fades, and format conversion when an open output
 //!   cannot take a file's own format;
-//! - `player`: the audio thread, its commands and its events.
+//! - `player`: the audio thread, its commands and its events;
+//! - `relay`: relays (tiếp âm), a live stream or line-in aired for a fixed
+//!   duration, with reconnection, fallback and a slow automatic gain.
 //!
 //! ```no_run
 //! # fn demo(station: &loa::config::Station) -> anyhow::Result<()> {
@@ -33,6 +35,7 @@ mod device;
 mod fake;
 mod null;
 mod player;
+pub mod relay;
 mod ring;
 mod sink;
 mod wav;

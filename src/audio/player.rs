@@ -28,6 +28,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::convert::{apply_gain, Converter};
 use super::decode::FileDecoder;
+use super::relay::{ItemDecoder, RelayCue, RelaySource};
 use super::sink::{Format, Sink};
 
 /// The longest fade a stop gets, queued audio included.
@@ -109,6 +110,8 @@ enum Command {
         id: PlayId,
         path: PathBuf,
         expected: Duration,
+        /// A relay to air instead of the file (`path` names its source).
+        relay: Option<Box<RelayCue>>,
     },
     /// From the preparer: the file of a `Prepare` is open (or is not).
     Opened(Box<Opened>),
@@ -182,6 +185,20 @@ impl Player {
             id,
             path: path.into(),
             expected,
+            relay: None,
+        });
+        id
+    }
+
+    /// As `prepare`, for a relay: its worker connects to the source at
+    /// once, and the item airs exactly the relay's duration.
+    pub fn prepare_relay(&self, cue: RelayCue) -> PlayId {
+        let id = PlayId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        self.send(Command::Prepare {
+            id,
+            path: PathBuf::from(cue.relay.source.describe()),
+            expected: Duration::from_secs(u64::from(cue.relay.seconds)),
+            relay: Some(Box::new(cue)),
         });
         id
     }
@@ -242,13 +259,14 @@ struct Request {
     id: PlayId,
     path: PathBuf,
     expected: Duration,
+    relay: Option<Box<RelayCue>>,
 }
 
 /// What the preparer hands the audio thread.
 struct Opened {
     request: Request,
     /// The decoder and its first chunk, or why the file cannot play.
-    file: Result<(FileDecoder, Vec<f32>), String>,
+    file: Result<(ItemDecoder, Vec<f32>), String>,
 }
 
 /// The preparer: opens each requested file and decodes its first chunk,
@@ -268,7 +286,14 @@ fn spawn_preparer(results: mpsc::Sender<Command>) -> std::io::Result<mpsc::Sende
                 while let Ok(newer) = rx.try_recv() {
                     request = newer;
                 }
-                let file = open_item(&request.path);
+                let file = match &request.relay {
+                    // Starts the relay's worker; the first chunk comes
+                    // when it airs.
+                    Some(cue) => {
+                        RelaySource::start(cue).map(|r| (ItemDecoder::Relay(r), Vec::new()))
+                    }
+                    None => open_item(&request.path),
+                };
                 if results
                     .send(Command::Opened(Box::new(Opened { request, file })))
                     .is_err()
@@ -281,14 +306,14 @@ fn spawn_preparer(results: mpsc::Sender<Command>) -> std::io::Result<mpsc::Sende
 }
 
 /// Open `path` and decode its first chunk.
-fn open_item(path: &Path) -> Result<(FileDecoder, Vec<f32>), String> {
+fn open_item(path: &Path) -> Result<(ItemDecoder, Vec<f32>), String> {
     let mut decoder = FileDecoder::open(path)?;
     let first = match decoder.next_chunk() {
         Ok(Some(c)) => c.to_vec(),
         Ok(None) => return Err(format!("{} contains no audio", path.display())),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
-    Ok((decoder, first))
+    Ok((ItemDecoder::File(decoder), first))
 }
 
 /// A `Prepare` whose file the preparer is still opening.
@@ -302,7 +327,7 @@ struct Prepared {
     id: PlayId,
     path: PathBuf,
     expected: Duration,
-    decoder: FileDecoder,
+    decoder: ItemDecoder,
     /// The first decoded packet, ready to go.
     first: Vec<f32>,
     output: Format,
@@ -342,7 +367,7 @@ struct OnAir {
     id: PlayId,
     path: PathBuf,
     expected: Duration,
-    decoder: FileDecoder,
+    decoder: ItemDecoder,
     /// The output's format, and the file's channels.
     output: Format,
     channels: usize,
@@ -372,7 +397,7 @@ impl OnAir {
         let margin = options.deadline_margin.max(expected.mul_f64(0.05));
         let length = if expected.is_zero() {
             p.decoder
-                .announced_frames
+                .announced_frames()
                 .map(|n| Duration::from_secs_f64(input.seconds(n)))
         } else {
             Some(expected)
@@ -427,7 +452,12 @@ impl Worker {
                 }
             };
             match cmd {
-                Command::Prepare { id, path, expected } => self.prepare(id, path, expected),
+                Command::Prepare {
+                    id,
+                    path,
+                    expected,
+                    relay,
+                } => self.prepare(id, path, expected, relay),
                 Command::Opened(o) => self.opened(*o),
                 Command::Start { id, at } => self.start(id, at),
                 Command::Stop { .. } => self.drop_prepared(),
@@ -487,10 +517,21 @@ impl Worker {
     }
 
     /// Hand the file to the preparer; `opened` takes it back.
-    fn prepare(&mut self, id: PlayId, path: PathBuf, expected: Duration) {
+    fn prepare(
+        &mut self,
+        id: PlayId,
+        path: PathBuf,
+        expected: Duration,
+        relay: Option<Box<RelayCue>>,
+    ) {
         self.drop_prepared();
         self.preparing = Some(Preparing { id, start: None });
-        let request = Request { id, path, expected };
+        let request = Request {
+            id,
+            path,
+            expected,
+            relay,
+        };
         if let Err(mpsc::SendError(request)) = self.preparer.send(request) {
             self.preparing = None;
             self.fail(
@@ -586,12 +627,12 @@ impl Worker {
             }
         };
         let (aired_seconds, outcome) = self.outcome(&item, end);
-        if item.decoder.skipped_packets > 0 {
+        if item.decoder.skipped_packets() > 0 {
             tracing::warn!(
                 id = ?item.id,
                 "{}: skipped {} undecodable packet(s)",
                 item.path.display(),
-                item.decoder.skipped_packets
+                item.decoder.skipped_packets()
             );
         }
         self.emit(Event::Finished {
@@ -619,7 +660,12 @@ impl Worker {
                         }
                     }
                 }
-                Command::Prepare { id, path, expected } => self.prepare(id, path, expected),
+                Command::Prepare {
+                    id,
+                    path,
+                    expected,
+                    relay,
+                } => self.prepare(id, path, expected, relay),
                 Command::Opened(o) => self.opened(*o),
                 Command::Ping(tx) => {
                     let _ = tx.send(());

@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::deser::closest;
 use super::load::{AudioFiles, Loader};
-use super::raw::{take_when, RawBulletin, RawCampaign, RawProgram, RawWhen, S};
+use super::raw::{take_when, RawBulletin, RawCampaign, RawProgram, RawRelay, RawWhen, S};
 use super::*;
 
 /// The checked keys bulletins and programmes share.
@@ -187,6 +187,184 @@ impl Loader<'_> {
             });
         }
         out
+    }
+
+    /// `[[relay]]` items: the bulletin's keys (through `common`), a source,
+    /// a duration, and what airs while the source is down.
+    pub(super) fn relays(
+        &mut self,
+        raw: Vec<(String, RawRelay)>,
+        campaigns: &[Campaign],
+        bulletins: &[Bulletin],
+        ids: &mut HashMap<String, (&'static str, Range<usize>)>,
+    ) -> Vec<Relay> {
+        let mut out = Vec::new();
+        for (label, r) in raw {
+            let common = self.common(
+                "relay",
+                &label,
+                r.id.as_ref(),
+                &r.priority,
+                take_when!(r),
+                ids,
+            );
+            let campaign = self.campaign_of(&r.campaign, &label, campaigns);
+            let source = self.relay_source(&r.url, &r.input, &label);
+            let seconds = r.duration.as_ref().and_then(|d| {
+                let s = self.duration(d, &label, "duration")?;
+                if s == 0 {
+                    self.at(d.span()).item(&label).key("duration").error(
+                        "a relay of 0 seconds airs nothing",
+                        "write how long it airs, e.g. duration = \"30m\"",
+                    );
+                    return None;
+                }
+                Some(s)
+            });
+            let silence_after = match &r.silence_after {
+                None => Some(DEFAULT_SILENCE_AFTER),
+                Some(v) => self.duration(v, &label, "silence_after"),
+            };
+            let threshold =
+                match &r.silence_threshold_dbfs {
+                    None => Some(DEFAULT_SILENCE_DBFS),
+                    Some(t) if t.get_ref().is_finite() && (-120.0..=0.0).contains(t.get_ref()) => {
+                        Some(*t.get_ref())
+                    }
+                    Some(t) => {
+                        self.at(t.span()).item(&label).key("silence_threshold_dbfs").error(
+                        format!("{} is not a level in dBFS", t.get_ref()),
+                        "write a level between -120 and 0, e.g. silence_threshold_dbfs = -50",
+                    );
+                        None
+                    }
+                };
+            let fallback = match &r.fallback {
+                None => Some(None),
+                Some(f) => match bulletins.iter().position(|b| &b.id == f.get_ref()) {
+                    Some(i) => Some(Some(i)),
+                    None if self.written_bulletin_ids.contains(f.get_ref()) => None,
+                    None => {
+                        let known: Vec<&str> = bulletins.iter().map(|b| b.id.as_str()).collect();
+                        let hint = match closest(f.get_ref(), &known) {
+                            Some(s) => format!("did you mean \"{s}\"?"),
+                            None => {
+                                "name a [[bulletin]] id, or leave it out to air silence".to_string()
+                            }
+                        };
+                        self.at(f.span())
+                            .item(&label)
+                            .key("fallback")
+                            .error(format!("no bulletin with id `{}`", f.get_ref()), hint);
+                        None
+                    }
+                },
+            };
+            // A relay waits its turn: only emergencies cut in.
+            let priority_ok = match (&common, &r.priority) {
+                (Some(c), Some(p)) if c.priority == Priority::Emergency => {
+                    self.at(p.span()).item(&label).key("priority").error(
+                        "a relay cannot be an emergency: it never cuts in",
+                        "use priority = \"priority\" or \"normal\"; put emergencies in a [[bulletin]]",
+                    );
+                    false
+                }
+                _ => true,
+            };
+            let (
+                Some(c),
+                Ok(campaign),
+                Some(source),
+                Some(seconds),
+                Some(silence_after),
+                Some(threshold),
+                Some(fallback),
+                true,
+                Some(id),
+                Some(title),
+            ) = (
+                common,
+                campaign,
+                source,
+                seconds,
+                silence_after,
+                threshold,
+                fallback,
+                priority_ok,
+                r.id,
+                r.title,
+            )
+            else {
+                continue;
+            };
+            out.push(Relay {
+                id: id.into_inner(),
+                title: title.into_inner(),
+                source,
+                seconds,
+                fallback,
+                silence_after,
+                silence_threshold_dbfs: threshold,
+                campaign: campaign.map(|c| c.id.clone()),
+                priority: c.priority,
+                timing: c.timing,
+                window: c.window.or_else(|| campaign.and_then(|c| c.window)),
+                grace_seconds: c.grace_seconds,
+                enabled: c.enabled,
+            });
+        }
+        out
+    }
+
+    /// Exactly one of `url` (http/https) and `input` (a capture device).
+    fn relay_source(
+        &mut self,
+        url: &Option<S<String>>,
+        input: &Option<S<String>>,
+        label: &str,
+    ) -> Option<RelaySource> {
+        match (url, input) {
+            (Some(u), Some(_)) => {
+                self.at(u.span()).item(label).key("url").error(
+                    "both `url` and `input` are set",
+                    "keep one: `url` for a stream, `input` for a receiver on line-in",
+                );
+                None
+            }
+            (None, None) => {
+                self.at(self.id_spans.get(label).cloned())
+                    .item(label)
+                    .error(
+                        "a relay needs a source",
+                        "add url = \"http://…\" for a stream, or input = \"default\" (or \"hw:1,0\") for line-in",
+                    );
+                None
+            }
+            (Some(u), None) => {
+                let lower = u.get_ref().to_ascii_lowercase();
+                let host = lower
+                    .strip_prefix("http://")
+                    .or_else(|| lower.strip_prefix("https://"));
+                if host.is_none_or(|h| h.is_empty() || h.starts_with('/')) {
+                    self.at(u.span()).item(label).key("url").error(
+                        format!("`{}` is not an http:// or https:// address", u.get_ref()),
+                        "write the stream's address, e.g. \"https://stream.example.vn/vov1.mp3\"",
+                    );
+                    return None;
+                }
+                Some(RelaySource::Url(u.get_ref().clone()))
+            }
+            (None, Some(d)) => {
+                if d.get_ref().trim().is_empty() {
+                    self.at(d.span()).item(label).key("input").error(
+                        "`input` is empty",
+                        "name the capture device, e.g. \"default\" or \"hw:1,0\" (see `arecord -L`)",
+                    );
+                    return None;
+                }
+                Some(RelaySource::Input(d.get_ref().clone()))
+            }
+        }
     }
 
     /// The campaign a bulletin names, if any; `Err` when there is no such

@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::raw::{RawApi, RawBulletin, RawCampaign, RawOutput, RawProgram, RawQuiet};
+use super::raw::{RawApi, RawBulletin, RawCampaign, RawOutput, RawProgram, RawQuiet, RawRelay};
 use super::*;
 use crate::diag::{DiagnosticBuilder, Diagnostics, Reporter};
 
@@ -302,6 +302,7 @@ impl<'a> Loader<'a> {
         let campaigns = self.array::<RawCampaign>(sections.remove("campaign"), "campaign");
         let bulletins = self.array::<RawBulletin>(sections.remove("bulletin"), "bulletin");
         let programs = self.array::<RawProgram>(sections.remove("program"), "program");
+        let relays = self.array::<RawRelay>(sections.remove("relay"), "relay");
 
         let st = station?;
         let name = self.station_name(&st);
@@ -320,6 +321,7 @@ impl<'a> Loader<'a> {
             (&audio_dir, audio_dir_usable),
             &mut ids,
         );
+        let relays = self.relays(relays, &campaigns, &bulletins, &mut ids);
         let programs = self.programs(programs, &bulletins, &mut ids);
 
         let station = Station {
@@ -334,6 +336,7 @@ impl<'a> Loader<'a> {
             campaigns,
             bulletins,
             programs,
+            relays,
         };
         self.warnings(&station);
         Some(station)

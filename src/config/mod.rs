@@ -56,6 +56,7 @@ pub struct Station {
     pub campaigns: Vec<Campaign>,
     pub bulletins: Vec<Bulletin>,
     pub programs: Vec<Program>,
+    pub relays: Vec<Relay>,
 }
 
 impl Station {
@@ -64,6 +65,9 @@ impl Station {
     }
     pub fn program(&self, id: &str) -> Option<&Program> {
         self.programs.iter().find(|p| p.id == id)
+    }
+    pub fn relay(&self, id: &str) -> Option<&Relay> {
+        self.relays.iter().find(|r| r.id == id)
     }
     pub fn campaign(&self, id: &str) -> Option<&Campaign> {
         self.campaigns.iter().find(|c| c.id == id)
@@ -324,6 +328,55 @@ pub struct Program {
     pub enabled: bool,
     /// Indexes into `Station::bulletins`, in playing order.
     pub items: Vec<usize>,
+}
+
+/// `silence_after` when a relay does not say: this long below the threshold
+/// counts as a dropped source.
+pub const DEFAULT_SILENCE_AFTER: u32 = 10;
+/// `silence_threshold_dbfs` when a relay does not say: below this peak
+/// level a relay is silent (a receiver's hiss sits well above -60 dBFS).
+pub const DEFAULT_SILENCE_DBFS: f64 = -50.0;
+
+/// A relay (tiếp âm): a live programme taken from a stream or a line-in
+/// and aired for a fixed duration.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    pub id: String,
+    pub title: String,
+    pub source: RelaySource,
+    /// How long it airs, in seconds.
+    pub seconds: u32,
+    /// The bulletin (index into `Station::bulletins`) aired while the source
+    /// is down; silence when `None`.
+    pub fallback: Option<usize>,
+    /// Silence longer than this (seconds) counts as a drop.
+    pub silence_after: u32,
+    pub silence_threshold_dbfs: f64,
+    pub campaign: Option<String>,
+    pub priority: Priority,
+    pub timing: Timing,
+    pub window: Option<Window>,
+    pub grace_seconds: u32,
+    pub enabled: bool,
+}
+
+/// Where a relay's audio comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RelaySource {
+    /// An HTTP or HTTPS stream (Icecast/Shoutcast MP3 or AAC) or file.
+    Url(String),
+    /// A capture device (`default`, `hw:1,0`): a receiver on line-in.
+    Input(String),
+}
+
+impl RelaySource {
+    /// As the ledger's `file` column and the plan show it.
+    pub fn describe(&self) -> String {
+        match self {
+            RelaySource::Url(u) => u.clone(),
+            RelaySource::Input(d) => format!("input:{d}"),
+        }
+    }
 }
 
 /// Parse a date bound: `YYYY-MM-DD` or `MM-DD`.

@@ -10,7 +10,7 @@ pub(super) type S<T> = Spanned<T>;
 
 /// The top-level sections and lists of items a station file may have.
 pub(super) const SECTIONS: &[&str] = &[
-    "station", "output", "quiet", "api", "campaign", "bulletin", "program",
+    "station", "output", "quiet", "api", "campaign", "bulletin", "program", "relay",
 ];
 
 #[derive(Deserialize)]
@@ -100,6 +100,30 @@ pub(super) struct RawProgram {
     pub(super) enabled: Option<S<bool>>,
 }
 
+/// A `[[relay]]`: a live source (`url` or `input`) aired for `duration`,
+/// with the bulletin's timing keys.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRelay {
+    pub(super) id: Option<S<String>>,
+    pub(super) title: Option<S<String>>,
+    pub(super) url: Option<S<String>>,
+    pub(super) input: Option<S<String>>,
+    pub(super) duration: Option<S<String>>,
+    pub(super) fallback: Option<S<String>>,
+    pub(super) silence_after: Option<S<String>>,
+    pub(super) silence_threshold_dbfs: Option<S<f64>>,
+    pub(super) campaign: Option<S<String>>,
+    pub(super) priority: Option<S<String>>,
+    pub(super) at: Option<S<Vec<S<toml::Value>>>>,
+    pub(super) days: Option<S<String>>,
+    pub(super) cron: Option<S<String>>,
+    pub(super) from: Option<S<toml::Value>>,
+    pub(super) to: Option<S<toml::Value>>,
+    pub(super) grace: Option<S<String>>,
+    pub(super) enabled: Option<S<bool>>,
+}
+
 /// An `[[item]]`. Its required keys are `Option`s that the loader checks,
 /// not serde: a missing key must not hide the item's other problems.
 pub(super) trait RawItem: DeserializeOwned {
@@ -140,7 +164,17 @@ impl RawItem for RawProgram {
     }
 }
 
-/// Move the timing keys out of a `RawBulletin` or `RawProgram`.
+impl RawItem for RawRelay {
+    fn missing_keys(&self) -> Vec<&'static str> {
+        missing(&[
+            ("id", self.id.is_some()),
+            ("title", self.title.is_some()),
+            ("duration", self.duration.is_some()),
+        ])
+    }
+}
+
+/// Move the timing keys out of a `RawBulletin`, `RawProgram` or `RawRelay`.
 macro_rules! take_when {
     ($item:expr) => {
         RawWhen {

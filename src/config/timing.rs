@@ -203,13 +203,18 @@ impl Loader<'_> {
     }
 
     fn grace(&mut self, g: &Option<S<String>>, label: &str) -> Option<u32> {
-        let Some(g) = g else {
-            return Some(DEFAULT_GRACE_SECONDS);
-        };
-        let seconds = parse_duration(g.get_ref());
+        match g {
+            None => Some(DEFAULT_GRACE_SECONDS),
+            Some(g) => self.duration(g, label, "grace"),
+        }
+    }
+
+    /// A duration key (`grace`, a relay's `duration`...) in seconds.
+    pub(super) fn duration(&mut self, v: &S<String>, label: &str, key: &str) -> Option<u32> {
+        let seconds = parse_duration(v.get_ref());
         if seconds.is_none() {
-            self.at(g.span()).item(label).key("grace").error(
-                format!("`{}` is not a duration", g.get_ref()),
+            self.at(v.span()).item(label).key(key).error(
+                format!("`{}` is not a duration", v.get_ref()),
                 "write e.g. \"30s\", \"10m\" or \"1h\"",
             );
         }

@@ -140,10 +140,13 @@ impl AudioPlayout {
         }
         if g.prepared.is_none() {
             if let Some(cue) = g.pending.pop_front() {
-                let id = self.player.prepare(
-                    cue.path.clone(),
-                    Duration::from_secs_f64(cue.expected_seconds.max(0.0)),
-                );
+                let id = match &cue.relay {
+                    Some(relay) => self.player.prepare_relay(relay.clone()),
+                    None => self.player.prepare(
+                        cue.path.clone(),
+                        Duration::from_secs_f64(cue.expected_seconds.max(0.0)),
+                    ),
+                };
                 g.prepared = Some((cue, id, false));
                 if g.playing.is_none() {
                     self.pump(g);

@@ -115,6 +115,10 @@ impl<C: Clock + Clone> FakePlayout<C> {
             _ => (cue.expected_seconds, PlayEnd::Completed),
         };
         tokio::time::sleep(std::time::Duration::from_secs_f64(secs)).await;
+        if let Some(r) = &cue.relay {
+            // The fake source airs throughout.
+            r.report.lock().unwrap().source_seconds = secs;
+        }
         self.finish(cue.id, secs, end);
     }
 

@@ -9,6 +9,7 @@ use super::clock::Clock;
 use super::playout::{Cue, PlayEnd, PlayEvent, Playout};
 use super::queue::{Entry, DEQUEUED};
 use super::{human, Engine, CUE_NEXT, CUT_AHEAD, LEAD, PROGRESS_EVERY};
+use crate::audio::relay::RelayReport;
 use crate::config::Priority;
 use crate::ledger::Outcome;
 use crate::timefmt::rfc3339;
@@ -224,6 +225,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             path: e.path.clone(),
             expected_seconds: e.airing.planned_seconds,
             start_at,
+            relay: e.relay.clone(),
         });
         self.line.push_back(OnLine {
             entry: e,
@@ -263,6 +265,12 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             }
             PlayEvent::Progress { cue, aired_seconds } => {
                 if let Some(c) = self.line.iter_mut().find(|c| c.cue == cue) {
+                    // A relay's airtime is its source's audio only.
+                    let aired_seconds = c
+                        .entry
+                        .relay
+                        .as_ref()
+                        .map_or(aired_seconds, |r| r.report().source_seconds);
                     c.aired = aired_seconds;
                     if aired_seconds - c.written_aired >= PROGRESS_EVERY {
                         c.written_aired = aired_seconds;
@@ -320,6 +328,13 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 (Outcome::Interrupted, Some("stopped".to_string()))
             }
         };
+        // What aired of a relay is its source's audio; the rest of its slot
+        // (fallback, silence) is in the reason.
+        let wall = aired;
+        let (outcome, reason, aired) = match &c.entry.relay {
+            None => (outcome, reason, aired),
+            Some(r) => relay_outcome(&r.report(), outcome, reason),
+        };
         info!(
             occurrence = %c.entry.airing.occurrence,
             outcome = outcome.as_str(),
@@ -333,8 +348,8 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         if let Some(start) = c.started_at {
             // A completed item ended when its last sample went out: derive
             // it from the samples, not from when the event was handled.
-            let ended = if outcome == Outcome::Completed {
-                start + Duration::microseconds((aired * 1e6) as i64)
+            let ended = if outcome == Outcome::Completed || c.entry.relay.is_some() {
+                start + Duration::microseconds((wall * 1e6) as i64)
             } else {
                 now
             };
@@ -344,4 +359,27 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             self.recorder.record(c.entry.airing, outcome, reason);
         }
     }
+}
+
+/// A relay's outcome from what the player said and what its report holds:
+/// the seconds of source audio, `failed` when the source never aired, and
+/// the drops, fallback and silence in the reason.
+fn relay_outcome(
+    report: &RelayReport,
+    outcome: Outcome,
+    reason: Option<String>,
+) -> (Outcome, Option<String>, f64) {
+    let aired = report.source_seconds;
+    let outcome = if outcome == Outcome::Completed && aired < 0.05 {
+        Outcome::Failed
+    } else {
+        outcome
+    };
+    let mut parts: Vec<String> = reason.into_iter().collect();
+    if outcome == Outcome::Failed && aired < 0.05 && report.drops.is_empty() {
+        parts.push("relay: no audio came from the source".to_string());
+    }
+    parts.extend(report.reason());
+    let reason = (!parts.is_empty()).then(|| parts.join("; "));
+    (outcome, reason, aired)
 }

@@ -199,6 +199,7 @@ pub fn max_grace(station: &Station) -> Duration {
         .iter()
         .map(|b| b.grace_seconds)
         .chain(station.programs.iter().map(|p| p.grace_seconds))
+        .chain(station.relays.iter().map(|r| r.grace_seconds))
         .max()
         .unwrap_or(crate::config::DEFAULT_GRACE_SECONDS);
     Duration::seconds(i64::from(secs))
@@ -415,7 +416,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         self.queue
             .iter()
             .chain(self.line.iter().map(|c| &c.entry))
-            .filter(|e| e.airing.source == Source::Schedule)
+            .filter(|e| e.airing.source.is_planned())
             .map(|e| e.sort_at)
             .fold(self.scan_end, DateTime::min)
     }
@@ -467,6 +468,21 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                     self.admit_or_quiet(entry, o.quiet, now);
                 }
             }
+            ItemKind::Relay => {
+                let r = &station.relays[o.index];
+                let fallback = r.fallback.map(|i| station.bulletins[i].path.as_path());
+                let entry = Entry::new(
+                    self.next_id(),
+                    Audio::Relay { relay: r, fallback },
+                    o.key(),
+                    Source::Relay,
+                    at,
+                )
+                .priority(o.priority)
+                .order((2 << 32) | o.index as u64)
+                .grace(grace);
+                self.admit_or_quiet(entry, o.quiet, now);
+            }
         }
     }
 
@@ -494,9 +510,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         // Scheduled entries not yet on the line are decided again against
         // the new plan: removed items go, changed ones are re-planned. What
         // aired or was recorded stays decided, so nothing airs twice.
-        let old = self
-            .queue
-            .take_where(|e| e.airing.source == Source::Schedule);
+        let old = self.queue.take_where(|e| e.airing.source.is_planned());
         for e in &old {
             self.decided.remove(&e.airing.occurrence);
         }

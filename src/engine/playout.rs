@@ -25,6 +25,8 @@ pub struct Cue {
     /// Start the first sample at this wall-clock instant; `None`: as soon as
     /// the line is free.
     pub start_at: Option<DateTime<Utc>>,
+    /// A relay to air (for `expected_seconds`) instead of `path`.
+    pub relay: Option<crate::audio::relay::RelayCue>,
 }
 
 /// What a cue came to.

@@ -17,7 +17,8 @@ use tracing::info;
 use super::clock::Clock;
 use super::playout::Playout;
 use super::{human, Engine};
-use crate::config::{Bulletin, Priority};
+use crate::audio::relay::RelayCue;
+use crate::config::{Bulletin, Priority, Relay};
 use crate::ledger::{Airing, Outcome, Queued, Source};
 
 /// Reason recorded for an entry an operator took out of the queue (the
@@ -35,6 +36,8 @@ pub(super) struct Entry {
     pub(super) sort_at: DateTime<Utc>,
     pub(super) order: u64,
     pub(super) grace: Duration,
+    /// A relay airs its source, not `path`; its report says what aired.
+    pub(super) relay: Option<RelayCue>,
 }
 
 /// What an entry plays.
@@ -47,6 +50,11 @@ pub(super) enum Audio<'a> {
         file: &'a str,
         path: &'a Path,
         seconds: f64,
+    },
+    /// A relay of the station file, and its fallback bulletin's file.
+    Relay {
+        relay: &'a Relay,
+        fallback: Option<&'a Path>,
     },
 }
 
@@ -62,6 +70,7 @@ impl Entry {
         source: Source,
         at: DateTime<Utc>,
     ) -> Entry {
+        let mut relay_cue = None;
         let (airing, path, grace) = match audio {
             Audio::Bulletin(b) => (
                 Airing {
@@ -101,6 +110,29 @@ impl Entry {
                 path.to_path_buf(),
                 crate::config::DEFAULT_GRACE_SECONDS,
             ),
+            Audio::Relay { relay, fallback } => {
+                relay_cue = Some(RelayCue::new(
+                    relay.clone(),
+                    fallback.map(Path::to_path_buf),
+                ));
+                (
+                    Airing {
+                        occurrence,
+                        bulletin: relay.id.clone(),
+                        title: relay.title.clone(),
+                        campaign: relay.campaign.clone(),
+                        program: None,
+                        priority: relay.priority,
+                        source,
+                        file: relay.source.describe(),
+                        scheduled_at: at,
+                        planned_seconds: f64::from(relay.seconds),
+                        requested_by: None,
+                    },
+                    PathBuf::from(relay.source.describe()),
+                    relay.grace_seconds,
+                )
+            }
         };
         Entry {
             id,
@@ -109,6 +141,7 @@ impl Entry {
             sort_at: at,
             order: 0,
             grace: Duration::seconds(i64::from(grace)),
+            relay: relay_cue,
         }
     }
 
@@ -181,6 +214,7 @@ impl Entry {
             sort_at: q.sort_at,
             order: q.order,
             grace: Duration::seconds(q.grace_seconds),
+            relay: None,
         }
     }
 }

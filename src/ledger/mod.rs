@@ -99,6 +99,9 @@ pub enum Source {
     Operator,
     /// An emergency broadcast.
     Emergency,
+    /// A relay (tiếp âm) the station file schedules: a live source, not a
+    /// local file.
+    Relay,
 }
 
 impl Source {
@@ -107,13 +110,25 @@ impl Source {
             Source::Schedule => "schedule",
             Source::Operator => "operator",
             Source::Emergency => "emergency",
+            Source::Relay => "relay",
         }
     }
 
+    /// Whether the station file's plan put it there (decided again from
+    /// the plan after a reload or a restart).
+    pub fn is_planned(self) -> bool {
+        matches!(self, Source::Schedule | Source::Relay)
+    }
+
     pub fn parse(s: &str) -> Option<Source> {
-        [Source::Schedule, Source::Operator, Source::Emergency]
-            .into_iter()
-            .find(|o| o.as_str() == s)
+        [
+            Source::Schedule,
+            Source::Operator,
+            Source::Emergency,
+            Source::Relay,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
     }
 }
 

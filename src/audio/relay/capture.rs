@@ -1,0 +1,128 @@
+//! A relay's line-in source: a capture device (an FM or VOV receiver
+//! plugged into the sound card), through cpal.
+
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
+
+use rodio::cpal;
+use rodio::cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+
+use super::{Connection, STALL};
+use crate::audio::sink::Format;
+
+/// Captured chunks waiting for the worker; more are dropped (the worker
+/// only falls behind when the buffer is full and the relay not airing).
+const QUEUE: usize = 64;
+
+pub(super) struct Capture {
+    /// Kept alive: dropping it stops the capture.
+    _stream: cpal::Stream,
+    rx: Receiver<Result<Vec<f32>, String>>,
+    format: Format,
+    chunk: Vec<f32>,
+}
+
+/// The capture device named `name`: `default`, or an ALSA name such as
+/// `hw:1,0` (listed or not: a PCM from .asoundrc opens without a hint).
+fn find(name: &str) -> Result<cpal::Device, String> {
+    let host = cpal::default_host();
+    if name == "default" {
+        return host
+            .default_input_device()
+            .ok_or_else(|| "there is no default capture device".to_string());
+    }
+    let listed = host.input_devices().ok().and_then(|mut all| {
+        all.find(|d| {
+            d.id().is_ok_and(|id| id.id() == name)
+                || d.description().is_ok_and(|desc| desc.name() == name)
+        })
+    });
+    listed
+        .or_else(|| {
+            let id: cpal::DeviceId = format!("{}:{name}", host.id()).parse().ok()?;
+            host.device_by_id(&id)
+        })
+        .ok_or_else(|| format!("no capture device `{name}` (see `arecord -L`)"))
+}
+
+/// Open capture device `name` and start capturing.
+pub(super) fn open(name: &str) -> Result<Capture, String> {
+    let device = find(name)?;
+    let config = device
+        .default_input_config()
+        .map_err(|e| format!("capture device `{name}`: {e}"))?;
+    let format = Format {
+        rate: config.sample_rate(),
+        channels: config.channels(),
+    };
+    let (tx, rx) = sync_channel::<Result<Vec<f32>, String>>(QUEUE);
+    let err_tx = tx.clone();
+    let on_error = move |e: cpal::Error| {
+        let _ = err_tx.try_send(Err(format!("capture failed: {e}")));
+    };
+    let stream_config = config.config();
+    let stream = match config.sample_format() {
+        cpal::SampleFormat::F32 => device.build_input_stream(
+            stream_config,
+            move |data: &[f32], _: &cpal::InputCallbackInfo| {
+                let _ = tx.try_send(Ok(data.to_vec()));
+            },
+            on_error,
+            None,
+        ),
+        cpal::SampleFormat::I16 => device.build_input_stream(
+            stream_config,
+            move |data: &[i16], _: &cpal::InputCallbackInfo| {
+                let _ = tx.try_send(Ok(data.iter().map(|&s| f32::from(s) / 32768.0).collect()));
+            },
+            on_error,
+            None,
+        ),
+        cpal::SampleFormat::I32 => device.build_input_stream(
+            stream_config,
+            move |data: &[i32], _: &cpal::InputCallbackInfo| {
+                let _ = tx.try_send(Ok(data
+                    .iter()
+                    .map(|&s| s as f32 / 2_147_483_648.0)
+                    .collect()));
+            },
+            on_error,
+            None,
+        ),
+        other => {
+            return Err(format!(
+                "capture device `{name}` offers {other:?} samples; loa reads f32, i16 or i32"
+            ))
+        }
+    }
+    .map_err(|e| format!("capture device `{name}`: {e}"))?;
+    stream
+        .play()
+        .map_err(|e| format!("capture device `{name}`: {e}"))?;
+    Ok(Capture {
+        _stream: stream,
+        rx,
+        format,
+        chunk: Vec::new(),
+    })
+}
+
+impl Connection for Capture {
+    fn format(&self) -> Format {
+        self.format
+    }
+
+    fn next_chunk(&mut self) -> Result<&[f32], String> {
+        match self.rx.recv_timeout(STALL) {
+            Ok(Ok(c)) => {
+                self.chunk = c;
+                Ok(&self.chunk)
+            }
+            Ok(Err(why)) => Err(why),
+            Err(RecvTimeoutError::Timeout) => Err(format!(
+                "the capture device sent nothing for {} s",
+                STALL.as_secs()
+            )),
+            Err(RecvTimeoutError::Disconnected) => Err("the capture stopped".to_string()),
+        }
+    }
+}

@@ -1,0 +1,532 @@
+//! Relays (tiếp âm): a live source aired for a fixed duration.
+//!
+//! A relay is played by the player like a file, through [`RelaySource`],
+//! which hands out chunks in one fixed format ([`RELAY_FORMAT`]) and ends
+//! after exactly the relay's duration. Behind it a worker thread of its own
+//! (`loa-relay`) pulls the source — an HTTP(S) stream (`net`) or a capture
+//! device (`capture`) — decodes it and fills a buffer of a few seconds; it
+//! reconnects with backoff when the source drops, stalls or goes silent for
+//! longer than `silence_after`. When the buffer runs dry the source airs the
+//! relay's fallback bulletin (or silence) instead, so the loudspeaker line
+//! never stalls and the slot ends on time.
+//!
+//! What aired is kept in a [`RelayReport`] shared with whoever cued the
+//! relay (the engine): seconds of real source audio, of fallback and of
+//! silence, and every drop. It is updated with each chunk, so it is current
+//! when the player reports the item finished.
+//!
+//! Levelling: source audio goes through a slow automatic gain ([`agc`])
+//! toward the loudness target.
+
+mod agc;
+mod capture;
+mod net;
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use super::convert::Converter;
+use super::decode::FileDecoder;
+use super::sink::Format;
+use crate::config::{Relay, RelaySource as Source};
+
+/// The format every relay hands the player, whatever its source sends: a
+/// source's own format may change from one connection to the next.
+pub const RELAY_FORMAT: Format = Format {
+    rate: 44100,
+    channels: 2,
+};
+
+/// The loudness relays are levelled toward, in LUFS (the station's
+/// loudness target, EBU R128's -16 LUFS for speech on small speakers).
+pub const LOUDNESS_TARGET_LUFS: f64 = -16.0;
+
+/// At most this much source audio waits in the buffer: the worker stops
+/// reading (TCP holds the rest) when it is full, so a plain file is not
+/// downloaded ahead and a live stream runs at most this far behind.
+const BUFFER: Duration = Duration::from_secs(3);
+/// After a drop, source audio airs again once this much has arrived, so
+/// one late packet does not flap between source and fallback.
+const PREBUFFER: Duration = Duration::from_millis(500);
+/// How long a chunk request waits for late source audio before airing
+/// fallback instead.
+const LATE: Duration = Duration::from_millis(120);
+/// Frames per chunk handed to the player (about 46 ms).
+const CHUNK_FRAMES: usize = 2048;
+/// Waits between reconnection attempts: doubling from the first, capped.
+const BACKOFF_FIRST: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// A source that sends nothing for this long has dropped.
+pub(crate) const STALL: Duration = Duration::from_secs(4);
+
+/// A relay to play: what the engine hands the player.
+#[derive(Debug, Clone)]
+pub struct RelayCue {
+    pub relay: Relay,
+    /// The fallback bulletin's file, when the relay names one.
+    pub fallback: Option<PathBuf>,
+    /// What aired so far; the engine reads it when the item ends.
+    pub report: Arc<Mutex<RelayReport>>,
+}
+
+impl RelayCue {
+    pub fn new(relay: Relay, fallback: Option<PathBuf>) -> RelayCue {
+        RelayCue {
+            relay,
+            fallback,
+            report: Arc::default(),
+        }
+    }
+
+    /// The report as it stands.
+    pub fn report(&self) -> RelayReport {
+        self.report
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// What a relay aired, and what went wrong.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RelayReport {
+    /// Seconds of real source audio handed to the output.
+    pub source_seconds: f64,
+    /// Seconds of the fallback bulletin aired while the source was down.
+    pub fallback_seconds: f64,
+    /// Seconds of silence aired while the source was down (no fallback),
+    /// and of source audio that turned out to be dead air.
+    pub silence_seconds: f64,
+    /// Each drop: when (seconds into the slot) and why.
+    pub drops: Vec<String>,
+}
+
+impl RelayReport {
+    /// The ledger's reason: drops and what aired instead; `None` when the
+    /// source aired throughout.
+    pub fn reason(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if !self.drops.is_empty() {
+            parts.push(format!(
+                "{} drop(s): {}",
+                self.drops.len(),
+                self.drops.join("; ")
+            ));
+        }
+        if self.fallback_seconds >= 0.05 {
+            parts.push(format!("fallback aired {:.1} s", self.fallback_seconds));
+        }
+        if self.silence_seconds >= 0.05 {
+            parts.push(format!("silence {:.1} s", self.silence_seconds));
+        }
+        (!parts.is_empty()).then(|| format!("relay: {}", parts.join("; ")))
+    }
+}
+
+/// Between the worker (producer) and the player thread (consumer).
+struct Shared {
+    buf: Mutex<Buf>,
+    /// Signalled when samples arrive or leave, and on stop.
+    cond: Condvar,
+    stop: AtomicBool,
+}
+
+#[derive(Default)]
+struct Buf {
+    /// Source audio in `RELAY_FORMAT`, not yet aired.
+    samples: VecDeque<f32>,
+    /// Drops the consumer has not yet put in the report.
+    drops: Vec<String>,
+    /// Seconds of source audio already buffered that were dead air (a
+    /// silence long enough to count as a drop).
+    dead_air: f64,
+}
+
+impl Shared {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Buf> {
+        self.buf.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn drop_source(&self, why: String) {
+        tracing::warn!("relay source dropped: {why}");
+        self.lock().drops.push(why);
+    }
+
+    /// Queue converted source audio, waiting while the buffer is full;
+    /// `false` once stopped.
+    fn push(&self, samples: &[f32]) -> bool {
+        let cap = (BUFFER.as_secs_f64() * f64::from(RELAY_FORMAT.rate)) as usize
+            * usize::from(RELAY_FORMAT.channels);
+        let mut b = self.lock();
+        while b.samples.len() >= cap {
+            if self.stopped() {
+                return false;
+            }
+            b = self
+                .cond
+                .wait_timeout(b, Duration::from_millis(200))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        b.samples.extend(samples);
+        drop(b);
+        self.cond.notify_all();
+        !self.stopped()
+    }
+
+    /// The last `seconds` of source audio were dead air: what of it still
+    /// waits is thrown away, what already aired is taken off the source
+    /// seconds by the consumer.
+    fn dead_air(&self, seconds: f64) {
+        let ch = usize::from(RELAY_FORMAT.channels);
+        let mut b = self.lock();
+        let waiting = (seconds * f64::from(RELAY_FORMAT.rate)) as usize * ch;
+        let cut = waiting.min(b.samples.len()) / ch * ch;
+        let keep = b.samples.len() - cut;
+        b.samples.truncate(keep);
+        b.dead_air += (seconds - RELAY_FORMAT.seconds((cut / ch) as u64)).max(0.0);
+    }
+
+    /// Sleep `d` unless stopped first; `false` once stopped.
+    fn sleep(&self, d: Duration) -> bool {
+        let end = Instant::now() + d;
+        let mut b = self.lock();
+        while !self.stopped() {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            b = self
+                .cond
+                .wait_timeout(b, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        false
+    }
+}
+
+/// What a connection hands the worker: chunks in the source's format.
+trait Connection {
+    fn format(&self) -> Format;
+    /// The next chunk; `Err` when the source dropped (why).
+    fn next_chunk(&mut self) -> Result<&[f32], String>;
+}
+
+/// Open a connection to `source` (an HTTP request, a capture stream).
+fn connect(source: &Source) -> Result<Box<dyn Connection>, String> {
+    match source {
+        Source::Url(url) => net::connect(url).map(|c| Box::new(c) as Box<dyn Connection>),
+        Source::Input(device) => capture::open(device).map(|c| Box::new(c) as Box<dyn Connection>),
+    }
+}
+
+/// The worker: connect, decode, detect silence, fill the buffer; on a drop
+/// wait (backoff) and connect again, until the relay is over.
+fn work(relay: Relay, shared: Arc<Shared>) {
+    let threshold = 10f32.powf(relay.silence_threshold_dbfs as f32 / 20.0);
+    let mut backoff = BACKOFF_FIRST;
+    while !shared.stopped() {
+        let mut conn = match connect(&relay.source) {
+            Ok(c) => c,
+            Err(why) => {
+                shared.drop_source(format!("cannot connect: {why}"));
+                if !shared.sleep(backoff) {
+                    break;
+                }
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                continue;
+            }
+        };
+        let from = conn.format();
+        tracing::info!(relay = %relay.id, format = %from, "relay source connected");
+        let mut conv = Converter::new(from, RELAY_FORMAT);
+        let silent_limit = u64::from(relay.silence_after) * u64::from(from.rate);
+        let mut silent_frames = 0u64;
+        let why = loop {
+            let chunk = match conn.next_chunk() {
+                Ok(c) => c,
+                Err(why) => break why,
+            };
+            if chunk.is_empty() {
+                continue;
+            }
+            let frames = (chunk.len() / usize::from(from.channels.max(1))) as u64;
+            let peak = chunk.iter().fold(0f32, |m, s| m.max(s.abs()));
+            if peak < threshold {
+                silent_frames += frames;
+            } else {
+                silent_frames = 0;
+                // Real audio: the next drop starts the backoff over.
+                backoff = BACKOFF_FIRST;
+            }
+            if !shared.push(conv.convert(chunk)) {
+                return;
+            }
+            if silent_limit > 0 && silent_frames >= silent_limit {
+                shared.dead_air(from.seconds(silent_frames));
+                break format!("silent for {} s", relay.silence_after);
+            }
+        };
+        if shared.stopped() {
+            break;
+        }
+        shared.drop_source(why);
+        drop(conn);
+        if !shared.sleep(backoff) {
+            break;
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// A relay as the player reads it: chunks of [`RELAY_FORMAT`] until its
+/// duration has been handed out. Dropping it stops the worker.
+pub struct RelaySource {
+    shared: Arc<Shared>,
+    report: Arc<Mutex<RelayReport>>,
+    total_frames: u64,
+    handed: u64,
+    /// Source audio is airing (else the fallback or silence).
+    live: bool,
+    fallback: Option<Fallback>,
+    agc: agc::Agc,
+    out: Vec<f32>,
+}
+
+/// The fallback bulletin, looped while the source is down.
+struct Fallback {
+    path: PathBuf,
+    decoder: Option<FileDecoder>,
+    conv: Converter,
+    /// Converted samples not yet aired.
+    pending: VecDeque<f32>,
+}
+
+impl Fallback {
+    /// Fill `out` with `frames` frames of the bulletin (from where it
+    /// stopped; from its start again at its end). `false` when it cannot
+    /// play.
+    fn fill(&mut self, out: &mut Vec<f32>, frames: usize) -> Result<(), String> {
+        let want = frames * usize::from(RELAY_FORMAT.channels);
+        let mut restarts = 0;
+        while self.pending.len() < want {
+            if self.decoder.is_none() {
+                let d = FileDecoder::open(&self.path)?;
+                self.conv = Converter::new(d.format(), RELAY_FORMAT);
+                self.decoder = Some(d);
+            }
+            let d = self.decoder.as_mut().expect("just opened");
+            match d.next_chunk()? {
+                Some(c) => self.pending.extend(self.conv.convert(c)),
+                None => {
+                    self.decoder = None;
+                    restarts += 1;
+                    if restarts > 1 {
+                        return Err(format!("{} holds no audio", self.path.display()));
+                    }
+                }
+            }
+        }
+        out.extend(self.pending.drain(..want));
+        Ok(())
+    }
+}
+
+impl RelaySource {
+    /// Start the worker for `cue` (it connects at once), for a play of
+    /// the relay's duration.
+    pub fn start(cue: &RelayCue) -> Result<RelaySource, String> {
+        let shared = Arc::new(Shared {
+            buf: Mutex::default(),
+            cond: Condvar::new(),
+            stop: AtomicBool::new(false),
+        });
+        let relay = cue.relay.clone();
+        let s = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("loa-relay".into())
+            .spawn(move || work(relay, s))
+            .map_err(|e| format!("cannot start the relay's thread: {e}"))?;
+        Ok(RelaySource {
+            shared,
+            report: Arc::clone(&cue.report),
+            total_frames: u64::from(cue.relay.seconds) * u64::from(RELAY_FORMAT.rate),
+            handed: 0,
+            live: false,
+            fallback: cue.fallback.clone().map(|path| Fallback {
+                path,
+                decoder: None,
+                conv: Converter::new(RELAY_FORMAT, RELAY_FORMAT),
+                pending: VecDeque::new(),
+            }),
+            agc: agc::Agc::new(LOUDNESS_TARGET_LUFS, RELAY_FORMAT),
+            out: Vec::new(),
+        })
+    }
+
+    pub fn format(&self) -> Format {
+        RELAY_FORMAT
+    }
+
+    /// Seconds into the slot, for the report.
+    fn at(&self) -> f64 {
+        RELAY_FORMAT.seconds(self.handed)
+    }
+
+    /// The next chunk: source audio when there is some, else fallback or
+    /// silence; `None` once the duration has been handed out.
+    pub fn next_chunk(&mut self) -> Result<Option<&[f32]>, String> {
+        if self.handed >= self.total_frames {
+            return Ok(None);
+        }
+        let frames = (CHUNK_FRAMES as u64).min(self.total_frames - self.handed) as usize;
+        let ch = usize::from(RELAY_FORMAT.channels);
+        let prebuffer = (PREBUFFER.as_secs_f64() * f64::from(RELAY_FORMAT.rate)) as usize * ch;
+        self.out.clear();
+        let (drops, dead_air, taken) = {
+            let mut b = self.shared.lock();
+            if self.live && b.samples.len() < frames * ch {
+                let waited = Instant::now();
+                while b.samples.len() < frames * ch && waited.elapsed() < LATE {
+                    b = self
+                        .shared
+                        .cond
+                        .wait_timeout(b, LATE)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+            }
+            if !self.live && b.samples.len() >= prebuffer {
+                self.live = true;
+            }
+            let taken = if self.live {
+                let n = b.samples.len().min(frames * ch) / ch * ch;
+                self.out.extend(b.samples.drain(..n));
+                n / ch
+            } else {
+                0
+            };
+            if taken == 0 {
+                self.live = false;
+            }
+            let drops = std::mem::take(&mut b.drops);
+            let dead_air = std::mem::take(&mut b.dead_air);
+            (drops, dead_air, taken)
+        };
+        self.shared.cond.notify_all();
+        let at = self.at();
+        let mut report = self.report.lock().unwrap_or_else(|p| p.into_inner());
+        report
+            .drops
+            .extend(drops.into_iter().map(|d| format!("at {at:.0} s, {d}")));
+        if dead_air > 0.0 {
+            let d = dead_air.min(report.source_seconds);
+            report.source_seconds -= d;
+            report.silence_seconds += d;
+        }
+        if taken > 0 {
+            self.agc.process(&mut self.out);
+            report.source_seconds += RELAY_FORMAT.seconds(taken as u64);
+            self.handed += taken as u64;
+            return Ok(Some(&self.out));
+        }
+        let filled = match self
+            .fallback
+            .as_mut()
+            .map(|f| f.fill(&mut self.out, frames))
+        {
+            Some(Ok(())) => true,
+            Some(Err(why)) => {
+                report
+                    .drops
+                    .push(format!("at {at:.0} s, the fallback cannot play: {why}"));
+                self.fallback = None;
+                self.out.clear();
+                false
+            }
+            None => false,
+        };
+        if filled {
+            report.fallback_seconds += RELAY_FORMAT.seconds(frames as u64);
+        } else {
+            self.out.resize(frames * ch, 0.0);
+            report.silence_seconds += RELAY_FORMAT.seconds(frames as u64);
+        }
+        self.handed += frames as u64;
+        Ok(Some(&self.out))
+    }
+}
+
+impl Drop for RelaySource {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.shared.cond.notify_all();
+    }
+}
+
+/// What the player reads an item from: a file, or a relay.
+pub enum ItemDecoder {
+    File(FileDecoder),
+    Relay(RelaySource),
+}
+
+impl ItemDecoder {
+    pub fn format(&self) -> Format {
+        match self {
+            ItemDecoder::File(d) => d.format(),
+            ItemDecoder::Relay(r) => r.format(),
+        }
+    }
+
+    pub fn next_chunk(&mut self) -> Result<Option<&[f32]>, String> {
+        match self {
+            ItemDecoder::File(d) => d.next_chunk(),
+            ItemDecoder::Relay(r) => r.next_chunk(),
+        }
+    }
+
+    /// Frames the container announces, when it does (a relay: its
+    /// duration, which the player is told anyway).
+    pub fn announced_frames(&self) -> Option<u64> {
+        match self {
+            ItemDecoder::File(d) => d.announced_frames,
+            ItemDecoder::Relay(r) => Some(r.total_frames),
+        }
+    }
+
+    /// Undecodable packets skipped (a relay reports its drops itself).
+    pub fn skipped_packets(&self) -> u32 {
+        match self {
+            ItemDecoder::File(d) => d.skipped_packets,
+            ItemDecoder::Relay(_) => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reason_lists_drops_and_what_aired_instead() {
+        let r = RelayReport {
+            source_seconds: 20.0,
+            fallback_seconds: 5.04,
+            silence_seconds: 0.0,
+            drops: vec!["at 3 s, the stream ended".into()],
+        };
+        assert_eq!(
+            r.reason().unwrap(),
+            "relay: 1 drop(s): at 3 s, the stream ended; fallback aired 5.0 s"
+        );
+        assert_eq!(RelayReport::default().reason(), None);
+    }
+}
