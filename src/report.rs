@@ -222,6 +222,8 @@ const COUNT_HEADERS: [&str; 6] = [
     "Bỏ qua",
 ];
 const MINUTES: &str = "Phút đã phát";
+const RELAY_MINUTES: &str = "Phút tiếp âm";
+const LOCAL_MINUTES: &str = "Phút nội dung địa phương";
 const TARGET: &str = "Chỉ tiêu (phút)";
 const PERCENT: &str = "% chỉ tiêu";
 const WHOLE_CAMPAIGN: &str = "(cả chiến dịch)";
@@ -248,6 +250,20 @@ fn vn2(x: f64) -> String {
 /// `75,8`: one decimal, Vietnamese decimal comma.
 fn vn1(x: f64) -> String {
     format!("{x:.1}").replace('.', ",")
+}
+
+/// Aired, relayed and local minutes, each written by `fmt`.
+fn minute_cells(c: &Counts, fmt: fn(f64) -> String) -> [String; 3] {
+    [
+        fmt(c.aired_minutes()),
+        fmt(c.relay_minutes()),
+        fmt(c.local_minutes()),
+    ]
+}
+
+/// Two decimals with a point, as CSV and programs read them.
+fn csv2(x: f64) -> String {
+    format!("{:.2}", round2(x))
 }
 
 fn count_cells(c: &Counts) -> Vec<String> {
@@ -307,19 +323,19 @@ fn report_table(r: &Report) -> String {
 
     let mut headers = vec!["Chiến dịch", "Bản tin"];
     headers.extend(COUNT_HEADERS);
-    headers.extend([MINUTES, TARGET, PERCENT]);
+    headers.extend([MINUTES, RELAY_MINUTES, LOCAL_MINUTES, TARGET, PERCENT]);
     let mut lines = Vec::new();
     for c in &r.campaigns {
         let mut row = vec![c.title.clone(), WHOLE_CAMPAIGN.to_string()];
         row.extend(count_cells(&c.counts));
-        row.push(vn2(c.counts.aired_minutes()));
+        row.extend(minute_cells(&c.counts, vn2));
         row.push(c.target_minutes.map(vn2).unwrap_or_default());
         row.push(c.percent_of_target().map(vn1).unwrap_or_default());
         lines.push(Line::Row(row));
         for b in &c.bulletins {
             let mut row = vec![String::new(), b.title.clone()];
             row.extend(count_cells(&b.counts));
-            row.push(vn2(b.counts.aired_minutes()));
+            row.extend(minute_cells(&b.counts, vn2));
             row.extend([String::new(), String::new()]);
             lines.push(Line::Row(row));
         }
@@ -331,7 +347,7 @@ fn report_table(r: &Report) -> String {
     lines.push(Line::Rule);
     let mut row = vec![TOTAL.to_string(), String::new()];
     row.extend(count_cells(&r.total));
-    row.push(vn2(r.total.aired_minutes()));
+    row.extend(minute_cells(&r.total, vn2));
     row.extend([String::new(), String::new()]);
     lines.push(Line::Row(row));
     let right: Vec<bool> = (0..headers.len()).map(|i| i >= 2).collect();
@@ -358,7 +374,7 @@ fn report_csv(r: &Report) -> String {
         "Bản tin",
     ];
     headers.extend(COUNT_HEADERS);
-    headers.extend([MINUTES, TARGET, PERCENT]);
+    headers.extend([MINUTES, RELAY_MINUTES, LOCAL_MINUTES, TARGET, PERCENT]);
     csv_line(&mut out, headers.iter().copied());
 
     let line = |out: &mut String, kind: &str, c: &CampaignReport, b: Option<&BulletinReport>| {
@@ -373,7 +389,7 @@ fn report_csv(r: &Report) -> String {
             b.map(|b| b.title.clone()).unwrap_or_default(),
         ];
         cells.extend(count_cells(counts));
-        cells.push(format!("{:.2}", round2(counts.aired_minutes())));
+        cells.extend(minute_cells(counts, csv2));
         if b.is_none() {
             cells.push(
                 c.target_minutes
@@ -399,7 +415,7 @@ fn report_csv(r: &Report) -> String {
     let mut cells = vec![from.clone(), to.clone(), "tổng cộng".to_string()];
     cells.extend(std::iter::repeat_n(String::new(), 4));
     cells.extend(count_cells(&r.total));
-    cells.push(format!("{:.2}", round2(r.total.aired_minutes())));
+    cells.extend(minute_cells(&r.total, csv2));
     cells.extend([String::new(), String::new()]);
     csv_line(&mut out, cells.iter().map(String::as_str));
     out
@@ -415,6 +431,8 @@ struct JsonCounts {
     skipped: u64,
     aired_minutes: f64,
     aired_seconds: f64,
+    relay_minutes: f64,
+    local_minutes: f64,
 }
 
 impl From<&Counts> for JsonCounts {
@@ -428,6 +446,8 @@ impl From<&Counts> for JsonCounts {
             skipped: c.skipped,
             aired_minutes: round2(c.aired_minutes()),
             aired_seconds: (c.aired_seconds * 1000.0).round() / 1000.0,
+            relay_minutes: round2(c.relay_minutes()),
+            local_minutes: round2(c.local_minutes()),
         }
     }
 }
@@ -817,7 +837,54 @@ mod tests {
             missed: miss,
             skipped: skip,
             aired_seconds: s,
+            relay_seconds: 0.0,
         }
+    }
+
+    #[test]
+    fn relay_minutes_are_shown_apart_from_local_minutes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(&dir.path().join("airtime.db"), TZ).unwrap();
+        let mut relay = settled(
+            "vov1",
+            "Tiếp âm VOV1",
+            None,
+            local(10, 2, 6),
+            Outcome::Completed,
+            540.0,
+        );
+        relay.airing.source = Source::Relay;
+        let file = settled(
+            "b4",
+            "Thời tiết",
+            None,
+            local(10, 2, 7),
+            Outcome::Completed,
+            60.0,
+        );
+        l.record_all([relay, file]).unwrap();
+        let r = report(&l, &campaigns(), &october()).unwrap();
+        assert_eq!(r.total.aired_minutes(), 10.0);
+        assert_eq!(r.total.relay_minutes(), 9.0);
+        assert_eq!(r.total.local_minutes(), 1.0);
+        let csv = format_report(&r, Format::Csv);
+        assert!(
+            csv.contains("Phút đã phát,Phút tiếp âm,Phút nội dung địa phương,"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains(",Tiếp âm VOV1,1,1,0,0,0,0,9.00,9.00,0.00,"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains(",tổng cộng,,,,,2,2,0,0,0,0,10.00,9.00,1.00,"),
+            "{csv}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&format_report(&r, Format::Json)).unwrap();
+        assert_eq!(v["total"]["relay_minutes"], 9.0);
+        assert_eq!(v["total"]["local_minutes"], 1.0);
+        let table = format_report(&r, Format::Table);
+        assert!(table.contains("Phút tiếp âm"), "{table}");
     }
 
     #[test]
@@ -969,9 +1036,11 @@ mod tests {
                 "completed",
                 "failed",
                 "interrupted",
+                "local_minutes",
                 "missed",
                 "percent_of_target",
                 "plays",
+                "relay_minutes",
                 "skipped",
                 "target_minutes",
                 "title"
@@ -1008,17 +1077,17 @@ mod tests {
         let csv = format_report(&r, Format::Csv);
         assert!(csv.starts_with("\u{feff}Từ,Đến trước,Loại dòng,"), "{csv}");
         let bulletin_row = format!(
-            "2026-10-01 00:00:00,2026-11-01 00:00:00,bản tin,c1,Tiêm chủng mở rộng,b1,{quoted},1,1,0,0,0,0,1.02,,\r\n"
+            "2026-10-01 00:00:00,2026-11-01 00:00:00,bản tin,c1,Tiêm chủng mở rộng,b1,{quoted},1,1,0,0,0,0,1.02,0.00,1.02,,\r\n"
         );
         assert!(csv.contains(&bulletin_row), "{csv}");
         assert!(
             csv.contains(
-                ",cộng chiến dịch,c1,Tiêm chủng mở rộng,,,1,1,0,0,0,0,1.02,10.00,10.2\r\n"
+                ",cộng chiến dịch,c1,Tiêm chủng mở rộng,,,1,1,0,0,0,0,1.02,0.00,1.02,10.00,10.2\r\n"
             ),
             "{csv}"
         );
         assert!(
-            csv.ends_with(",tổng cộng,,,,,1,1,0,0,0,0,1.02,,\r\n"),
+            csv.ends_with(",tổng cộng,,,,,1,1,0,0,0,0,1.02,0.00,1.02,,\r\n"),
             "{csv}"
         );
 

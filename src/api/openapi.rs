@@ -169,7 +169,8 @@ fn response_schemas() -> Map<String, Value> {
     let seconds = || json!({ "type": "number", "minimum": 0 });
     let count = || json!({ "type": "integer", "minimum": 0 });
     let priority = || json!({ "type": "string", "enum": ["normal", "priority", "emergency"] });
-    let source = || json!({ "type": "string", "enum": ["schedule", "operator", "emergency"] });
+    let source =
+        || json!({ "type": "string", "enum": ["schedule", "operator", "emergency", "relay"] });
     let outcome = || {
         json!({ "type": "string",
                 "enum": ["completed", "interrupted", "failed", "missed", "skipped"] })
@@ -177,6 +178,7 @@ fn response_schemas() -> Map<String, Value> {
     let counts = json!({
         "plays": count(), "completed": count(), "interrupted": count(), "failed": count(),
         "missed": count(), "skipped": count(), "aired_minutes": seconds(), "aired_seconds": seconds(),
+        "relay_minutes": seconds(), "local_minutes": seconds(),
     });
     let with_counts = |more: Value| {
         let mut p = counts.as_object().expect("counts").clone();
@@ -256,7 +258,10 @@ fn response_schemas() -> Map<String, Value> {
             "type": "object", "additionalProperties": false,
             "required": ["at", "kind", "id", "title", "priority", "campaign", "planned_seconds"],
             "properties": {
-                "at": instant(), "kind": { "type": "string", "enum": ["bulletin", "program"] },
+                "at": instant(),
+                "kind": { "type": "string", "enum": ["bulletin", "program", "relay"] },
+                "source": { "type": "string",
+                            "description": "A relay's stream address, or input:DEVICE" },
                 "id": string(), "title": string(), "priority": priority(),
                 "campaign": nullable(string()), "planned_seconds": seconds(),
                 "items": { "type": "array", "description": "A programme's bulletins, in order",

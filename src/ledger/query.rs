@@ -79,6 +79,9 @@ pub struct Counts {
     pub skipped: u64,
     /// Sum over all rows: the part of an interrupted item that aired did air.
     pub aired_seconds: f64,
+    /// The part of `aired_seconds` that relays (tiếp âm) aired; the rest is
+    /// local content.
+    pub relay_seconds: f64,
 }
 
 impl Counts {
@@ -91,10 +94,21 @@ impl Counts {
         self.missed += o.missed;
         self.skipped += o.skipped;
         self.aired_seconds += o.aired_seconds;
+        self.relay_seconds += o.relay_seconds;
     }
 
     pub fn aired_minutes(&self) -> f64 {
         self.aired_seconds / 60.0
+    }
+
+    /// Minutes relayed from a stream or line-in.
+    pub fn relay_minutes(&self) -> f64 {
+        self.relay_seconds / 60.0
+    }
+
+    /// Minutes of the station's own content (files).
+    pub fn local_minutes(&self) -> f64 {
+        (self.aired_seconds - self.relay_seconds).max(0.0) / 60.0
     }
 }
 
@@ -224,7 +238,8 @@ impl Ledger {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT campaign, bulletin, outcome, max(id), count(*), total(aired_seconds) \
+                "SELECT campaign, bulletin, outcome, max(id), count(*), total(aired_seconds), \
+                        total(CASE WHEN source = 'relay' THEN aired_seconds ELSE 0 END) \
                  FROM airtime INDEXED BY {index} \
                  WHERE scheduled_ms >= ?1 AND scheduled_ms < ?2 \
                    AND (?3 IS NULL OR campaign = ?3) \
@@ -246,9 +261,10 @@ impl Ledger {
                     r.get::<_, i64>(3)?,
                     r.get::<_, i64>(4)?,
                     r.get::<_, f64>(5)?,
+                    r.get::<_, f64>(6)?,
                 ))
             };
-            let (campaign, bulletin, outcome, max_id, count, aired) =
+            let (campaign, bulletin, outcome, max_id, count, aired, relayed) =
                 get(r).map_err(self.err(action))?;
             let same = out
                 .last()
@@ -268,6 +284,7 @@ impl Ledger {
             let count = count.max(0) as u64;
             t.plays += count;
             t.aired_seconds += aired;
+            t.relay_seconds += relayed;
             match outcome
                 .as_deref()
                 .map(|o| self.parse_outcome(o, action))

@@ -165,7 +165,8 @@ const MIGRATIONS: &[&str] = &[
     );",
     // v3: relays are recorded with source 'relay'. SQLite cannot change a
     // CHECK in place: the table is rebuilt (rows and ids kept) and its
-    // indexes made again.
+    // indexes made again; the report's index also covers `source`, so relay
+    // minutes are summed apart without reading the table.
     "CREATE TABLE airtime_v3 (
         id              INTEGER PRIMARY KEY,
         occurrence      TEXT NOT NULL,
@@ -193,7 +194,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE airtime_v3 RENAME TO airtime;
     CREATE INDEX airtime_occurrence ON airtime (occurrence);
     CREATE INDEX airtime_scheduled ON airtime (scheduled_ms);
-    CREATE INDEX airtime_report ON airtime (campaign, bulletin, outcome, scheduled_ms, aired_seconds);",
+    CREATE INDEX airtime_report ON airtime (campaign, bulletin, outcome, scheduled_ms, aired_seconds, source);",
 ];
 
 /// The schema version this loa writes.

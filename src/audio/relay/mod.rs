@@ -100,8 +100,39 @@ pub struct RelayReport {
     /// Seconds of silence aired while the source was down (no fallback),
     /// and of source audio that turned out to be dead air.
     pub silence_seconds: f64,
-    /// Each drop: when (seconds into the slot) and why.
-    pub drops: Vec<String>,
+    /// Each drop, in order; failed reconnections in a row with the same
+    /// cause are one entry.
+    pub drops: Vec<DropNote>,
+}
+
+/// One drop of a relay's source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DropNote {
+    /// Seconds into the slot.
+    pub at: f64,
+    pub why: String,
+    /// How many times in a row it happened (failed reconnections).
+    pub times: u32,
+}
+
+impl std::fmt::Display for DropNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "at {:.0} s, {}", self.at, self.why)?;
+        if self.times > 1 {
+            write!(f, " ({} times)", self.times)?;
+        }
+        Ok(())
+    }
+}
+
+impl RelayReport {
+    /// Add a drop at `at`; the same cause as the last drop counts again.
+    fn drop_note(&mut self, at: f64, why: String) {
+        match self.drops.last_mut() {
+            Some(last) if last.why == why => last.times += 1,
+            _ => self.drops.push(DropNote { at, why, times: 1 }),
+        }
+    }
 }
 
 impl RelayReport {
@@ -110,10 +141,11 @@ impl RelayReport {
     pub fn reason(&self) -> Option<String> {
         let mut parts = Vec::new();
         if !self.drops.is_empty() {
+            let notes: Vec<String> = self.drops.iter().map(ToString::to_string).collect();
             parts.push(format!(
                 "{} drop(s): {}",
                 self.drops.len(),
-                self.drops.join("; ")
+                notes.join("; ")
             ));
         }
         if self.fallback_seconds >= 0.05 {
@@ -424,9 +456,9 @@ impl RelaySource {
         self.shared.cond.notify_all();
         let at = self.at();
         let mut report = self.report.lock().unwrap_or_else(|p| p.into_inner());
-        report
-            .drops
-            .extend(drops.into_iter().map(|d| format!("at {at:.0} s, {d}")));
+        for why in drops {
+            report.drop_note(at, why);
+        }
         if dead_air > 0.0 {
             let d = dead_air.min(report.source_seconds);
             report.source_seconds -= d;
@@ -445,9 +477,7 @@ impl RelaySource {
         {
             Some(Ok(())) => true,
             Some(Err(why)) => {
-                report
-                    .drops
-                    .push(format!("at {at:.0} s, the fallback cannot play: {why}"));
+                report.drop_note(at, format!("the fallback cannot play: {why}"));
                 self.fallback = None;
                 self.out.clear();
                 false
@@ -521,11 +551,16 @@ mod tests {
             source_seconds: 20.0,
             fallback_seconds: 5.04,
             silence_seconds: 0.0,
-            drops: vec!["at 3 s, the stream ended".into()],
+            drops: Vec::new(),
         };
+        let mut r = r;
+        r.drop_note(3.2, "the stream ended".into());
+        r.drop_note(4.0, "cannot connect: HTTP 503".into());
+        r.drop_note(5.0, "cannot connect: HTTP 503".into());
         assert_eq!(
             r.reason().unwrap(),
-            "relay: 1 drop(s): at 3 s, the stream ended; fallback aired 5.0 s"
+            "relay: 2 drop(s): at 3 s, the stream ended; \
+             at 4 s, cannot connect: HTTP 503 (2 times); fallback aired 5.0 s"
         );
         assert_eq!(RelayReport::default().reason(), None);
     }
