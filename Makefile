@@ -14,6 +14,10 @@ DEB_APT_PACKAGES := systemd dpkg-dev
 # daemon and api benches): PulseAudio's null sink behind ALSA's pulse
 # plugin, captured with arecord (alsa-utils).
 PACED_APT_PACKAGES := pulseaudio libasound2-plugins alsa-utils
+# Relay tests (tests/relay.rs): a real stream server (Icecast) fed by
+# ffmpeg, which also makes the test streams; the line-in test uses the
+# paced packages above.
+RELAY_APT_PACKAGES := icecast2 ffmpeg
 # make bench: ffmpeg makes the test MP3, mpg123 is the player the CPU
 # figures are compared with.
 BENCH_APT_PACKAGES := ffmpeg mpg123 $(PACED_APT_PACKAGES)
@@ -49,9 +53,10 @@ test: test-deps
 	$(CARGO) build --benches
 	tests/package.sh
 
-# What the tests need: the package's tools and the paced output.
+# What the tests need: the package's tools, the paced output and the
+# relays' stream server.
 test-deps:
-	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES)"
+	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES) $(RELAY_APT_PACKAGES)"
 
 # What building and testing the package needs; cargo-deb is built once
 # (about a minute) and kept in ~/.cargo/bin.

@@ -147,7 +147,12 @@ fn never_airs_warnings(station: &Station, source: &Source, now: DateTime<Utc>, r
         .iter()
         .filter(|p| p.enabled)
         .map(|p| ("program", &p.id, &p.timing, p.window.as_ref(), p.priority));
-    for (kind, id, timing, window, priority) in bulletins.chain(programs) {
+    let relays = station
+        .relays
+        .iter()
+        .filter(|r| r.enabled)
+        .map(|r| ("relay", &r.id, &r.timing, r.window.as_ref(), r.priority));
+    for (kind, id, timing, window, priority) in bulletins.chain(programs).chain(relays) {
         if matches!(timing, Timing::Unscheduled) {
             continue;
         }

@@ -179,10 +179,11 @@ pub fn describe(station: &Station, now: DateTime<Utc>) -> String {
     let _ = writeln!(out, "Đài (station): {}", station.name);
     let _ = writeln!(
         out,
-        "Múi giờ (timezone): {tz} · {} chiến dịch (campaigns) · {} bản tin (bulletins) · {} chương trình (programmes)",
+        "Múi giờ (timezone): {tz} · {} chiến dịch (campaigns) · {} bản tin (bulletins) · {} chương trình (programmes) · {} tiếp âm (relays)",
         station.campaigns.len(),
         station.bulletins.len(),
-        station.programs.len()
+        station.programs.len(),
+        station.relays.len()
     );
     let mut files: BTreeMap<&str, &crate::probe::AudioInfo> = BTreeMap::new();
     for b in &station.bulletins {
@@ -207,6 +208,32 @@ pub fn describe(station: &Station, now: DateTime<Utc>) -> String {
         ]);
     }
     out.push_str(&t.render());
+    if !station.relays.is_empty() {
+        let _ = writeln!(out, "\nTiếp âm (relays): {}", station.relays.len());
+        let mut t = Table::new(&[
+            "Mã (id)",
+            "Nguồn (source)",
+            "Thời lượng",
+            "Dự phòng (fallback)",
+            "Im lặng (silence)",
+        ])
+        .right(&[2]);
+        for r in &station.relays {
+            t.row(vec![
+                r.id.clone(),
+                r.source.describe(),
+                clock_duration(f64::from(r.seconds)),
+                r.fallback.map_or("(im lặng)".to_string(), |i| {
+                    station.bulletins[i].id.clone()
+                }),
+                format!(
+                    "> {} s dưới {} dBFS",
+                    r.silence_after, r.silence_threshold_dbfs
+                ),
+            ]);
+        }
+        out.push_str(&t.render());
+    }
 
     let next: Vec<Occurrence> = schedule::schedule(station, now, now + Duration::days(8))
         .into_iter()

@@ -289,9 +289,8 @@ fn spawn_preparer(results: mpsc::Sender<Command>) -> std::io::Result<mpsc::Sende
                 let file = match &request.relay {
                     // Starts the relay's worker; the first chunk comes
                     // when it airs.
-                    Some(cue) => {
-                        RelaySource::start(cue).map(|r| (ItemDecoder::Relay(r), Vec::new()))
-                    }
+                    Some(cue) => RelaySource::start(cue)
+                        .map(|r| (ItemDecoder::Relay(Box::new(r)), Vec::new())),
                     None => open_item(&request.path),
                 };
                 if results

@@ -572,6 +572,134 @@ items = ["x"]
     }
 
     #[test]
+    fn relays_take_the_bulletin_keys_a_source_and_a_duration() {
+        let text = r#"
+[station]
+name = "X"
+[[campaign]]
+id = "c"
+title = "C"
+from = "2026-10-01"
+to = "2026-10-31"
+[[bulletin]]
+id = "cho"
+title = "Chờ"
+file = "cho.mp3"
+[[relay]]
+id = "vov1"
+title = "VOV1"
+url = "https://stream.example.vn/vov1.mp3"
+duration = "30m"
+fallback = "cho"
+campaign = "c"
+priority = "priority"
+at = ["06:00", "18:00"]
+days = "mon-sat"
+grace = "1m"
+[[relay]]
+id = "fm"
+title = "FM"
+input = "hw:1,0"
+duration = "15m"
+silence_after = "20s"
+silence_threshold_dbfs = -45.5
+cron = "30 11 * * 1-5"
+enabled = false
+"#;
+        let l = load_text(text);
+        assert!(!l.diagnostics.has_errors(), "{}", l.diagnostics);
+        // A relay's fallback is not "a bulletin that airs only when queued".
+        assert!(l.diagnostics.items.is_empty(), "{}", l.diagnostics);
+        let s = l.station.unwrap();
+        let r = s.relay("vov1").unwrap();
+        assert_eq!(
+            r.source,
+            RelaySource::Url("https://stream.example.vn/vov1.mp3".into())
+        );
+        assert_eq!(
+            (r.seconds, r.fallback, r.grace_seconds),
+            (1800, Some(0), 60)
+        );
+        assert_eq!(r.priority, Priority::Priority);
+        assert_eq!(r.campaign.as_deref(), Some("c"));
+        assert!(r.window.is_some(), "the campaign's window is inherited");
+        assert_eq!(r.silence_after, DEFAULT_SILENCE_AFTER);
+        assert!(matches!(r.timing, Timing::At { .. }));
+        let fm = s.relay("fm").unwrap();
+        assert_eq!(fm.source, RelaySource::Input("hw:1,0".into()));
+        assert_eq!((fm.silence_after, fm.silence_threshold_dbfs), (20, -45.5));
+        assert!(matches!(fm.timing, Timing::Cron(_)) && !fm.enabled);
+    }
+
+    #[test]
+    fn relay_mistakes_are_located_and_explained() {
+        let text = r#"
+[station]
+name = "X"
+[[bulletin]]
+id = "cho"
+title = "Chờ"
+file = "cho.mp3"
+[[relay]]
+id = "a"
+title = "A"
+url = "ftp://x/y.mp3"
+duration = "0s"
+fallback = "cha"
+priority = "emergency"
+[[relay]]
+id = "b"
+title = "B"
+url = "http://x/y.mp3"
+input = "default"
+duration = "soon"
+silence_threshold_dbfs = 6
+[[relay]]
+id = "c"
+title = "C"
+duration = "5m"
+[[relay]]
+id = "cho"
+title = "D"
+input = "default"
+"#;
+        let l = load_text(text);
+        assert!(find(&l, "relay \"a\"", "url").message.contains("http://"));
+        assert!(find(&l, "relay \"a\"", "duration")
+            .message
+            .contains("0 seconds"));
+        assert!(find(&l, "relay \"a\"", "fallback")
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("\"cho\""));
+        assert!(find(&l, "relay \"a\"", "priority")
+            .message
+            .contains("never cuts in"));
+        assert!(find(&l, "relay \"b\"", "url").message.contains("both"));
+        assert!(find(&l, "relay \"b\"", "duration")
+            .message
+            .contains("not a duration"));
+        assert!(find(&l, "relay \"b\"", "silence_threshold_dbfs")
+            .message
+            .contains("dBFS"));
+        let c = errors(&l)
+            .into_iter()
+            .find(|d| d.item.as_deref() == Some("relay \"c\"") && d.key.is_none())
+            .expect("a relay without a source");
+        assert!(c.message.contains("needs a source"), "{c}");
+        // Ids are shared with bulletins; `duration` is required.
+        assert!(find(&l, "relay \"cho\"", "id")
+            .message
+            .contains("duplicate"));
+        assert!(l.diagnostics.to_string().contains("duration"));
+        for e in errors(&l) {
+            assert!(e.position.is_some(), "{e}");
+            assert!(e.hint.is_some(), "{e}");
+        }
+    }
+
+    #[test]
     fn files_must_stay_inside_audio_dir() {
         let dir = tempfile::tempdir().unwrap();
         let audio = dir.path().join("audio");

@@ -20,12 +20,13 @@ impl Loader<'_> {
     }
 
     /// Bulletins that air only when an operator queues them: no `at` or
-    /// `cron`, in no programme, and not emergencies.
+    /// `cron`, in no programme, no relay's fallback, and not emergencies.
     fn unscheduled_warnings(&mut self, station: &Station) {
         let in_programme: HashSet<usize> = station
             .programs
             .iter()
             .flat_map(|p| p.items.iter().copied())
+            .chain(station.relays.iter().filter_map(|r| r.fallback))
             .collect();
         for (i, b) in station.bulletins.iter().enumerate() {
             if b.enabled
@@ -42,13 +43,12 @@ impl Loader<'_> {
         }
     }
 
-    /// Campaigns that no bulletin belongs to.
+    /// Campaigns that no bulletin or relay belongs to.
     fn campaign_warnings(&mut self, station: &Station) {
         for c in &station.campaigns {
-            if !station
-                .bulletins
-                .iter()
-                .any(|b| b.campaign.as_deref() == Some(&c.id))
+            let named = |campaign: &Option<String>| campaign.as_deref() == Some(&c.id);
+            if !station.bulletins.iter().any(|b| named(&b.campaign))
+                && !station.relays.iter().any(|r| named(&r.campaign))
             {
                 self.warn_item(
                     &item_label("campaign", &c.id),

@@ -505,7 +505,7 @@ impl Drop for RelaySource {
 /// What the player reads an item from: a file, or a relay.
 pub enum ItemDecoder {
     File(FileDecoder),
-    Relay(RelaySource),
+    Relay(Box<RelaySource>),
 }
 
 impl ItemDecoder {
