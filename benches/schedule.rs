@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveTime};
 use loa::config::{
-    parse_date_spec, parse_days, Api, Bulletin, Output, OutputKind, Priority, Program, QuietHours,
-    QuietRange, Station, Timing, Window,
+    parse_date_spec, parse_days, Api, Bulletin, Output, OutputKind, Priority, Program, ProgramItem,
+    QuietHours, QuietRange, Station, Timing, Window,
 };
 use loa::crontab::CronSpec;
 use loa::probe::AudioInfo;
@@ -87,7 +87,9 @@ fn big_station() -> Station {
             window: None,
             grace_seconds: 900,
             enabled: true,
-            items: (0..10).map(|k| p * 50 + k * 3).collect(),
+            items: (0..10)
+                .map(|k| ProgramItem::Bulletin(p * 50 + k * 3))
+                .collect(),
         })
         .collect();
     Station {

@@ -377,7 +377,13 @@ at = ["23:00"]
             gone.path,
             fixtures.canonicalize().unwrap().join("da-xoa.mp3")
         );
-        assert_eq!(s.program("p").unwrap().items, [0, 2]);
+        assert_eq!(
+            s.program("p").unwrap().items,
+            [
+                crate::config::ProgramItem::Bulletin(0),
+                crate::config::ProgramItem::Bulletin(2)
+            ]
+        );
 
         let broken = format!("{head}{items}[[bulletin]]\nid = \"t\"\ntitle = \"T\"\nfile = \"mp3-cbr.mp3\"\nat = [\"25:00\"]\n");
         let l = load_str(&broken, path, LoadOptions::default());

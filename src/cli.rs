@@ -303,9 +303,9 @@ fn plan_table(station: &Station, occ: &[Occurrence], footer: bool) -> String {
                 }
                 ItemKind::Program => {
                     for &i in &o.items {
-                        let b = &station.bulletins[i];
-                        *per.entry(campaign_name(station, b.campaign.as_deref()))
-                            .or_default() += b.seconds();
+                        let info = station.item_info(i);
+                        *per.entry(campaign_name(station, info.campaign))
+                            .or_default() += info.seconds;
                     }
                 }
             }

@@ -39,7 +39,7 @@ use chrono::{
 use chrono_tz::{GapInfo, Tz, TzOffset};
 use serde::Serialize;
 
-use crate::config::{Priority, Station, Timing, Window};
+use crate::config::{Priority, ProgramItem, Station, Timing, Window};
 use crate::timefmt;
 
 /// What kind of station item an occurrence airs.
@@ -78,9 +78,9 @@ pub struct Occurrence<'a> {
     /// Relay: its duration.
     pub planned_seconds: f64,
     pub grace_seconds: u32,
-    /// Programme: the bulletins (indexes) airing in it that day, in order.
-    /// Bulletin: empty.
-    pub items: Vec<usize>,
+    /// Programme: the bulletins and relays airing in it that day, in order.
+    /// Bulletin, relay: empty.
+    pub items: Vec<ProgramItem>,
     /// It falls in quiet hours and is not an emergency, so it does not air;
     /// only [`schedule_with_quiet`] returns such occurrences.
     pub quiet: bool,
@@ -273,7 +273,7 @@ fn plan(
     // themselves was a third of the run time.
     let mut slots: Vec<Slot> = Vec::with_capacity(per_day);
     // Programme i's airing bulletins today, and their seconds.
-    let mut p_items: Vec<(Vec<usize>, f64)> = vec![(Vec::new(), 0.0); station.programs.len()];
+    let mut p_items: Vec<(Vec<ProgramItem>, f64)> = vec![(Vec::new(), 0.0); station.programs.len()];
 
     for day in &days.list {
         slots.clear();
@@ -299,13 +299,13 @@ fn plan(
             let (items, planned) = &mut p_items[index];
             items.clear();
             items.extend(p.items.iter().copied().filter(|&i| {
-                let b = &station.bulletins[i];
-                b.enabled && in_window(b.window.as_ref(), day.date)
+                let info = station.item_info(i);
+                info.enabled && in_window(info.window, day.date)
             }));
             if items.is_empty() {
                 continue;
             }
-            *planned = items.iter().map(|&i| station.bulletins[i].seconds()).sum();
+            *planned = items.iter().map(|&i| station.item_info(i).seconds).sum();
             days.instants(day, times, |secs, local| {
                 if from_s <= secs && secs < to_s && !dropped(local, p.priority) {
                     slots.push(Slot::new(secs, p.priority, ItemKind::Program, index));
@@ -642,13 +642,18 @@ pub fn plan_json(station: &Station, occ: &[Occurrence]) -> serde_json::Value {
                         .items
                         .iter()
                         .map(|&i| {
-                            let b = &station.bulletins[i];
-                            serde_json::json!({
-                                "id": b.id,
-                                "title": b.title,
-                                "campaign": b.campaign,
-                                "planned_seconds": round3(b.seconds()),
-                            })
+                            let info = station.item_info(i);
+                            let mut item = serde_json::json!({
+                                "id": info.id,
+                                "title": info.title,
+                                "campaign": info.campaign,
+                                "planned_seconds": round3(info.seconds),
+                            });
+                            if let ProgramItem::Relay(r) = i {
+                                item["kind"] = "relay".into();
+                                item["source"] = station.relays[r].source.describe().into();
+                            }
+                            item
                         })
                         .collect();
                 }
@@ -750,7 +755,7 @@ mod tests {
             window: None,
             grace_seconds: 900,
             enabled: true,
-            items: items.to_vec(),
+            items: items.iter().map(|&i| ProgramItem::Bulletin(i)).collect(),
         }
     }
 
@@ -975,11 +980,12 @@ mod tests {
             (o.priority, o.campaign, o.grace_seconds),
             (Priority::Priority, None, 900)
         );
-        assert_eq!(o.items, [0]);
+        use ProgramItem::Bulletin as B;
+        assert_eq!(o.items, [B(0)]);
         assert_eq!(o.planned_seconds, 120.0);
-        assert_eq!(occ[1].items, [2, 0]);
+        assert_eq!(occ[1].items, [B(2), B(0)]);
         assert_eq!(occ[1].planned_seconds, 150.0);
-        assert_eq!(occ[2].items, [2, 0]);
+        assert_eq!(occ[2].items, [B(2), B(0)]);
     }
 
     #[test]

@@ -264,9 +264,19 @@ fn response_schemas() -> Map<String, Value> {
                             "description": "A relay's stream address, or input:DEVICE" },
                 "id": string(), "title": string(), "priority": priority(),
                 "campaign": nullable(string()), "planned_seconds": seconds(),
-                "items": { "type": "array", "description": "A programme's bulletins, in order",
-                    "items": closed(json!({ "id": string(), "title": string(),
-                        "campaign": nullable(string()), "planned_seconds": seconds() })) },
+                "items": { "type": "array",
+                    "description": "A programme's bulletins and relays, in order",
+                    "items": {
+                        "type": "object", "additionalProperties": false,
+                        "required": ["id", "title", "campaign", "planned_seconds"],
+                        "properties": {
+                            "id": string(), "title": string(), "campaign": nullable(string()),
+                            "planned_seconds": seconds(),
+                            "kind": { "type": "string", "enum": ["relay"],
+                                      "description": "Present for a relay" },
+                            "source": string(),
+                        },
+                    } },
             },
         }),
     );

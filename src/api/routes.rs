@@ -250,7 +250,7 @@ pub async fn bulletins(State(s): State<AppState>) -> ApiResult<Json<Value>> {
                     "title": p.title,
                     "priority": p.priority.as_str(),
                     "enabled": p.enabled,
-                    "items": p.items.iter().map(|&i| &station.bulletins[i].id).collect::<Vec<_>>(),
+                    "items": p.items.iter().map(|&i| station.item_info(i).id).collect::<Vec<_>>(),
                 })
             })
             .collect();

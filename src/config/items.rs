@@ -198,6 +198,10 @@ impl Loader<'_> {
         bulletins: &[Bulletin],
         ids: &mut HashMap<String, (&'static str, Range<usize>)>,
     ) -> Vec<Relay> {
+        self.written_relay_ids = raw
+            .iter()
+            .filter_map(|(_, r)| r.id.as_ref().map(|id| id.get_ref().clone()))
+            .collect();
         let mut out = Vec::new();
         for (label, r) in raw {
             let common = self.common(
@@ -464,6 +468,7 @@ impl Loader<'_> {
         &mut self,
         raw: Vec<(String, RawProgram)>,
         bulletins: &[Bulletin],
+        relays: &[Relay],
         ids: &mut HashMap<String, (&'static str, Range<usize>)>,
     ) -> Vec<Program> {
         let mut out = Vec::new();
@@ -479,7 +484,7 @@ impl Loader<'_> {
             let items = p
                 .items
                 .as_ref()
-                .and_then(|items| self.programme_items(items, &label, bulletins));
+                .and_then(|items| self.programme_items(items, &label, bulletins, relays));
             let (Some(c), Some(items), Some(id), Some(title)) = (common, items, p.id, p.title)
             else {
                 continue;
@@ -498,13 +503,14 @@ impl Loader<'_> {
         out
     }
 
-    /// A programme's `items`: indexes into `bulletins`, in playing order.
+    /// A programme's `items`: bulletins and relays, in playing order.
     fn programme_items(
         &mut self,
         items: &S<Vec<S<String>>>,
         label: &str,
         bulletins: &[Bulletin],
-    ) -> Option<Vec<usize>> {
+        relays: &[Relay],
+    ) -> Option<Vec<ProgramItem>> {
         let mut ok = true;
         let mut out = Vec::new();
         if items.get_ref().is_empty() {
@@ -515,19 +521,34 @@ impl Loader<'_> {
             ok = false;
         }
         for item in items.get_ref() {
-            match bulletins.iter().position(|b| &b.id == item.get_ref()) {
+            let id = item.get_ref();
+            let found = (bulletins.iter().position(|b| &b.id == id))
+                .map(ProgramItem::Bulletin)
+                .or_else(|| {
+                    relays
+                        .iter()
+                        .position(|r| &r.id == id)
+                        .map(ProgramItem::Relay)
+                });
+            match found {
                 Some(i) => out.push(i),
-                None if self.written_bulletin_ids.contains(item.get_ref()) => ok = false,
+                None if self.written_bulletin_ids.contains(id)
+                    || self.written_relay_ids.contains(id) =>
+                {
+                    ok = false
+                }
                 None => {
-                    let known: Vec<&str> = bulletins.iter().map(|b| b.id.as_str()).collect();
-                    let hint = match closest(item.get_ref(), &known) {
+                    let known: Vec<&str> = (bulletins.iter().map(|b| b.id.as_str()))
+                        .chain(relays.iter().map(|r| r.id.as_str()))
+                        .collect();
+                    let hint = match closest(id, &known) {
                         Some(s) => format!("did you mean \"{s}\"?"),
-                        None => "items are ids of [[bulletin]] entries".to_string(),
+                        None => "items are ids of [[bulletin]] or [[relay]] entries".to_string(),
                     };
                     self.at(item.span())
                         .item(label)
                         .key("items")
-                        .error(format!("no bulletin with id `{}`", item.get_ref()), hint);
+                        .error(format!("no bulletin or relay with id `{id}`"), hint);
                     ok = false;
                 }
             }

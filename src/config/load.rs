@@ -188,6 +188,7 @@ pub fn load_str(text: &str, path: &Path, files: AudioFiles) -> Draft {
         files,
         file_spans: HashMap::new(),
         written_bulletin_ids: HashSet::new(),
+        written_relay_ids: HashSet::new(),
         id_spans: HashMap::new(),
     };
     let station = loader.run(text, abs);
@@ -269,6 +270,8 @@ pub(super) struct Loader<'a> {
     /// Every bulletin id written, valid or not: a programme naming a broken
     /// bulletin must not also be told the bulletin does not exist.
     pub(super) written_bulletin_ids: HashSet<String>,
+    /// Every relay id written, valid or not (the same, for relays).
+    pub(super) written_relay_ids: HashSet<String>,
     /// Where each item's id was written, keyed by its label, so warnings
     /// about a whole item point at it.
     pub(super) id_spans: HashMap<String, Range<usize>>,
@@ -322,7 +325,7 @@ impl<'a> Loader<'a> {
             &mut ids,
         );
         let relays = self.relays(relays, &campaigns, &bulletins, &mut ids);
-        let programs = self.programs(programs, &bulletins, &mut ids);
+        let programs = self.programs(programs, &bulletins, &relays, &mut ids);
 
         let station = Station {
             path: abs,
@@ -407,7 +410,10 @@ items = ["nhac-hieu", "cds-thong-diep"]
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(s.program("buoi-sang").unwrap().items, vec![1, 0]);
+        assert_eq!(
+            s.program("buoi-sang").unwrap().items,
+            [ProgramItem::Bulletin(1), ProgramItem::Bulletin(0)]
+        );
         assert!(matches!(
             s.bulletin("nhac-hieu").unwrap().timing,
             Timing::Unscheduled

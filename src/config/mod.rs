@@ -69,6 +69,33 @@ impl Station {
     pub fn relay(&self, id: &str) -> Option<&Relay> {
         self.relays.iter().find(|r| r.id == id)
     }
+    /// A programme item, whichever kind it is.
+    pub fn item_info(&self, item: ProgramItem) -> ItemInfo<'_> {
+        match item {
+            ProgramItem::Bulletin(i) => {
+                let b = &self.bulletins[i];
+                ItemInfo {
+                    id: &b.id,
+                    title: &b.title,
+                    campaign: b.campaign.as_deref(),
+                    seconds: b.seconds(),
+                    enabled: b.enabled,
+                    window: b.window.as_ref(),
+                }
+            }
+            ProgramItem::Relay(i) => {
+                let r = &self.relays[i];
+                ItemInfo {
+                    id: &r.id,
+                    title: &r.title,
+                    campaign: r.campaign.as_deref(),
+                    seconds: f64::from(r.seconds),
+                    enabled: r.enabled,
+                    window: r.window.as_ref(),
+                }
+            }
+        }
+    }
     pub fn campaign(&self, id: &str) -> Option<&Campaign> {
         self.campaigns.iter().find(|c| c.id == id)
     }
@@ -326,8 +353,28 @@ pub struct Program {
     pub window: Option<Window>,
     pub grace_seconds: u32,
     pub enabled: bool,
-    /// Indexes into `Station::bulletins`, in playing order.
-    pub items: Vec<usize>,
+    /// Its bulletins and relays, in playing order.
+    pub items: Vec<ProgramItem>,
+}
+
+/// One item of a programme: an index into `Station::bulletins` or
+/// `Station::relays`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProgramItem {
+    Bulletin(usize),
+    Relay(usize),
+}
+
+/// What a programme needs to know of one of its items, whichever kind.
+#[derive(Debug, Clone, Copy)]
+pub struct ItemInfo<'a> {
+    pub id: &'a str,
+    pub title: &'a str,
+    pub campaign: Option<&'a str>,
+    /// Planned airtime (a bulletin's audio, a relay's duration).
+    pub seconds: f64,
+    pub enabled: bool,
+    pub window: Option<&'a Window>,
 }
 
 /// `silence_after` when a relay does not say: this long below the threshold

@@ -25,7 +25,11 @@ impl Loader<'_> {
         let in_programme: HashSet<usize> = station
             .programs
             .iter()
-            .flat_map(|p| p.items.iter().copied())
+            .flat_map(|p| p.items.iter())
+            .filter_map(|i| match i {
+                ProgramItem::Bulletin(b) => Some(*b),
+                ProgramItem::Relay(_) => None,
+            })
             .chain(station.relays.iter().filter_map(|r| r.fallback))
             .collect();
         for (i, b) in station.bulletins.iter().enumerate() {

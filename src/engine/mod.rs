@@ -56,7 +56,7 @@ pub use recorder::Recorder;
 pub use status::{AiringView, QueuedView};
 pub use status::{InZone, Status};
 
-use crate::config::{Priority, Station};
+use crate::config::{Priority, ProgramItem, Station};
 use crate::ledger::{Ledger, LedgerError, Outcome, Queued, Source};
 use crate::schedule::{self, ItemKind, Occurrence, OccurrenceKey};
 use crate::timefmt::rfc3339;
@@ -443,37 +443,35 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             ItemKind::Program => {
                 let p = &station.programs[o.index];
                 let mut offset = 0.0;
-                let mut seen: HashMap<usize, u32> = HashMap::new();
-                for (k, &bi) in o.items.iter().enumerate() {
-                    let b = &station.bulletins[bi];
-                    let n = seen.entry(bi).or_insert(0);
+                let mut seen: HashMap<ProgramItem, u32> = HashMap::new();
+                for (k, &item) in o.items.iter().enumerate() {
+                    let info = station.item_info(item);
+                    let n = seen.entry(item).or_insert(0);
                     *n += 1;
                     let key: String =
-                        OccurrenceKey::program_item(&p.id, &b.id, *n, at, self.tz()).into();
+                        OccurrenceKey::program_item(&p.id, info.id, *n, at, self.tz()).into();
                     let item_at = at + Duration::milliseconds((offset * 1e3) as i64);
-                    offset += b.seconds();
+                    offset += info.seconds;
                     let order = (1 << 32) | ((o.index as u64) << 16) | k as u64;
-                    let entry = Entry::new(
-                        self.next_id(),
-                        Audio::Bulletin(b),
-                        key,
-                        Source::Schedule,
-                        item_at,
-                    )
-                    .program(p.id.clone())
-                    .priority(o.priority)
-                    .sort_at(at)
-                    .order(order)
-                    .grace(grace);
+                    let (audio, source) = match item {
+                        ProgramItem::Bulletin(b) => {
+                            (Audio::Bulletin(&station.bulletins[b]), Source::Schedule)
+                        }
+                        ProgramItem::Relay(r) => (Self::relay_audio(station, r), Source::Relay),
+                    };
+                    let entry = Entry::new(self.next_id(), audio, key, source, item_at)
+                        .program(p.id.clone())
+                        .priority(o.priority)
+                        .sort_at(at)
+                        .order(order)
+                        .grace(grace);
                     self.admit_or_quiet(entry, o.quiet, now);
                 }
             }
             ItemKind::Relay => {
-                let r = &station.relays[o.index];
-                let fallback = r.fallback.map(|i| station.bulletins[i].path.as_path());
                 let entry = Entry::new(
                     self.next_id(),
-                    Audio::Relay { relay: r, fallback },
+                    Self::relay_audio(station, o.index),
                     o.key(),
                     Source::Relay,
                     at,
@@ -484,6 +482,14 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 self.admit_or_quiet(entry, o.quiet, now);
             }
         }
+    }
+
+    /// What relay `index` of `station` plays: its source, and its fallback
+    /// bulletin's file.
+    fn relay_audio(station: &Station, index: usize) -> Audio<'_> {
+        let relay = &station.relays[index];
+        let fallback = relay.fallback.map(|i| station.bulletins[i].path.as_path());
+        Audio::Relay { relay, fallback }
     }
 
     /// Queue a scheduled entry, or, when quiet hours hold it back, record it

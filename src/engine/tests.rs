@@ -1201,3 +1201,38 @@ at = ["07:00"]
     assert_eq!(parse(r.started_at.as_deref().unwrap()), at(7, 0, 0));
     assert_eq!(parse(r.ended_at.as_deref().unwrap()), at(7, 5, 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_relay_airs_as_a_programme_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = STATION.replace(
+        "items = [\"jingle\", \"a\", \"jingle\"]",
+        "items = [\"jingle\", \"vov1\", \"jingle\"]",
+    ) + r#"
+[[relay]]
+id = "vov1"
+title = "Tiếp âm VOV1"
+input = "default"
+duration = "2m"
+"#;
+    let rig = start(station(dir.path(), &text), TestClock::new(at(5, 29, 0)));
+    rig.run_for(10 * 60).await;
+    let rows = rig.stop().await;
+    let morning: Vec<_> = rows
+        .iter()
+        .filter(|r| r.program.as_deref() == Some("morning"))
+        .collect();
+    let ids: Vec<&str> = morning.iter().map(|r| r.bulletin.as_str()).collect();
+    assert_eq!(ids, ["jingle", "vov1", "jingle"], "{:?}", outcomes(&rows));
+    let relay = morning[1];
+    assert_eq!(relay.source, Source::Relay);
+    assert_eq!(relay.outcome, Some(Outcome::Completed));
+    assert!(relay.occurrence.starts_with("morning/vov1@"), "{relay:?}");
+    // Back to back: the second jingle starts when the relay's 2 minutes end.
+    let relay_end = parse(relay.ended_at.as_deref().unwrap());
+    assert_eq!(parse(morning[2].started_at.as_deref().unwrap()), relay_end);
+    assert_eq!(
+        relay_end - parse(relay.started_at.as_deref().unwrap()),
+        Duration::minutes(2)
+    );
+}
