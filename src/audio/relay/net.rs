@@ -66,15 +66,20 @@ pub(super) fn connect(url: &str) -> Result<Stream, String> {
         .user_agent(concat!("loa/", env!("CARGO_PKG_VERSION")))
         .build()
         .into();
-    let response = agent
+    let response = match agent
         .get(url)
         // No in-band song titles: they would be read as audio.
         .header("Icy-MetaData", "0")
         .call()
-        .map_err(|e| match e {
-            ureq::Error::StatusCode(code) => format!("the server answered HTTP {code}"),
-            other => other.to_string(),
-        })?;
+    {
+        Ok(r) => r,
+        Err(ureq::Error::StatusCode(code)) => {
+            return Err(format!("the server answered HTTP {code}"))
+        }
+        // A SHOUTcast v1 server answers `ICY 200 OK`, which is not HTTP.
+        Err(ureq::Error::Protocol(_)) if url.starts_with("http://") => return connect_icy(url),
+        Err(e) => return Err(e.to_string()),
+    };
     let content_type = response
         .headers()
         .get("content-type")
@@ -87,6 +92,71 @@ pub(super) fn connect(url: &str) -> Result<Stream, String> {
         hint(&content_type, url),
         url,
     )?;
+    Ok(Stream { decoder })
+}
+
+/// The request again over a plain socket, for a SHOUTcast v1 server whose
+/// status line is `ICY 200 OK` (plain `http://` only: such servers have no
+/// TLS).
+fn connect_icy(url: &str) -> Result<Stream, String> {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let (host, path) = rest
+        .find(['/', '?'])
+        .map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
+    let with_port = if host
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        host.to_string()
+    } else {
+        format!("{host}:80")
+    };
+    let addr = with_port
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("cannot resolve {host}"))?;
+    let mut socket = TcpStream::connect_timeout(&addr, CONNECT).map_err(|e| e.to_string())?;
+    socket
+        .set_read_timeout(Some(STALL))
+        .map_err(|e| e.to_string())?;
+    let path = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    };
+    write!(
+        socket,
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: loa/{}\r\nIcy-MetaData: 0\r\n\r\n",
+        env!("CARGO_PKG_VERSION")
+    )
+    .map_err(|e| e.to_string())?;
+    let mut reader = BufReader::new(socket);
+    let mut status = String::new();
+    reader.read_line(&mut status).map_err(|e| e.to_string())?;
+    let status = status.trim_end().to_string();
+    if status.split_whitespace().nth(1) != Some("200") {
+        return Err(format!("the server answered {status}"));
+    }
+    let mut content_type = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+            return Err("the server closed the connection in its headers".to_string());
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.trim().eq_ignore_ascii_case("content-type") {
+                content_type = v.trim().to_string();
+            }
+        }
+    }
+    let decoder = FileDecoder::open_stream(Box::new(reader), hint(&content_type, url), url)?;
     Ok(Stream { decoder })
 }
 
@@ -107,6 +177,77 @@ impl Connection for Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Answer with `head`, then `file`'s bytes, on a fresh port.
+    fn serve_once(head: &'static str, file: &str) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let body = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/audio")
+                .join(file),
+        )
+        .unwrap();
+        // Twice: an ICY answer is asked for again over a plain socket.
+        std::thread::spawn(move || {
+            for _ in 0..2 {
+                let (mut c, _) = listener.accept().unwrap();
+                let mut r = BufReader::new(c.try_clone().unwrap());
+                let mut line = String::new();
+                while r.read_line(&mut line).unwrap() > 2 {
+                    line.clear();
+                }
+                let _ = c.write_all(head.as_bytes());
+                let _ = c.write_all(&body);
+            }
+        });
+        format!("http://{addr}/stream")
+    }
+
+    #[test]
+    fn an_mp3_and_an_adts_aac_stream_decode_as_they_arrive() {
+        let url = serve_once(
+            "HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\n\r\n",
+            "mp3-cbr.mp3",
+        );
+        let mut s = connect(&url).unwrap();
+        assert!(s.format().rate > 0);
+        let mut frames = 0;
+        while let Ok(c) = s.next_chunk() {
+            frames += c.len();
+        }
+        assert!(frames > 0);
+        let url = serve_once(
+            "HTTP/1.0 200 OK\r\nContent-Type: audio/aacp\r\n\r\n",
+            "aac-lc.aac",
+        );
+        let mut s = connect(&url).unwrap();
+        assert!(s.next_chunk().is_ok_and(|c| !c.is_empty()));
+    }
+
+    #[test]
+    fn a_shoutcast_v1_icy_answer_is_understood() {
+        let url = serve_once(
+            "ICY 200 OK\r\nicy-name: VOV1\r\nContent-Type: audio/mpeg\r\n\r\n",
+            "mp3-cbr.mp3",
+        );
+        let mut s = connect(&url).unwrap();
+        assert!(s.next_chunk().is_ok_and(|c| !c.is_empty()));
+        let url = serve_once("ICY 401 Service Unavailable\r\n\r\n", "mp3-cbr.mp3");
+        let e = connect(&url).err().unwrap();
+        assert!(e.contains("ICY 401"), "{e}");
+    }
+
+    #[test]
+    fn an_error_status_is_said_plainly() {
+        let url = serve_once(
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+            "mp3-cbr.mp3",
+        );
+        let e = connect(&url).err().unwrap();
+        assert_eq!(e, "the server answered HTTP 404");
+    }
 
     #[test]
     fn hints_come_from_the_content_type_then_the_address() {
