@@ -132,6 +132,9 @@ fn success_content(r: &Route) -> Option<Value> {
             json!({ "type": "array", "items": { "$ref": "#/components/schemas/AirtimeRow" } })
         }
         (Method::Get, "/api/v1/report") => json!({ "$ref": "#/components/schemas/Report" }),
+        (Method::Get, "/api/v1/schedule") => {
+            json!({ "type": "array", "items": { "$ref": "#/components/schemas/PlannedOccurrence" } })
+        }
         _ => return None,
     };
     let mut content = json!({ "application/json": { "schema": schema } });
@@ -301,6 +304,13 @@ fn response_schemas() -> Map<String, Value> {
                 "id": string(), "title": string(), "priority": priority(),
                 "enabled": { "type": "boolean" },
                 "items": { "type": "array", "items": string() },
+            })) },
+            "relays": { "type": "array", "items": closed(json!({
+                "id": string(), "title": string(),
+                "source": { "type": "string", "description": "Stream address, or input:DEVICE" },
+                "duration_seconds": count(), "fallback": nullable(string()),
+                "campaign": nullable(string()), "priority": priority(),
+                "enabled": { "type": "boolean" }, "scheduled": { "type": "boolean" },
             })) },
             "files": { "type": "array", "items": closed(json!({
                 "file": string(), "bytes": count(),

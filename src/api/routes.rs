@@ -254,10 +254,28 @@ pub async fn bulletins(State(s): State<AppState>) -> ApiResult<Json<Value>> {
                 })
             })
             .collect();
+        let relays: Vec<Value> = station
+            .relays
+            .iter()
+            .map(|r| {
+                json!({
+                    "id": r.id,
+                    "title": r.title,
+                    "source": r.source.describe(),
+                    "duration_seconds": r.seconds,
+                    "fallback": r.fallback.map(|i| &station.bulletins[i].id),
+                    "campaign": r.campaign,
+                    "priority": r.priority.as_str(),
+                    "enabled": r.enabled,
+                    "scheduled": !matches!(r.timing, crate::config::Timing::Unscheduled),
+                })
+            })
+            .collect();
         let files = files::list(&station.audio_dir, &state.probes);
         Ok(Json(json!({
             "bulletins": bulletins,
             "programs": programs,
+            "relays": relays,
             "files": files,
         })))
     })

@@ -1459,3 +1459,52 @@ async fn real_answers_fit_the_documented_schemas() {
         check_against_document(&doc, method, path, &reply);
     }
 }
+
+#[tokio::test]
+async fn relays_are_listed_and_planned_as_documented() {
+    let r = rig_with(&station_text(
+        r#"[[relay]]
+id = "vov1"
+title = "Tiếp âm VOV1"
+url = "http://127.0.0.1:9/vov1.mp3"
+duration = "30m"
+fallback = "tone"
+campaign = "cds"
+at = ["05:00"]
+[[program]]
+id = "sang"
+title = "Buổi sáng"
+at = ["07:00"]
+items = ["tone", "vov1"]
+"#,
+    ))
+    .await;
+    let doc = r.get("/api/v1/openapi.json", VIEWER).await.json();
+    let b = r.get("/api/v1/bulletins", VIEWER).await;
+    check_against_document(&doc, "GET", "/api/v1/bulletins", &b);
+    let relay = &b.json()["relays"][0];
+    assert_eq!(relay["source"], "http://127.0.0.1:9/vov1.mp3");
+    assert_eq!(relay["duration_seconds"], 1800);
+    assert_eq!(relay["fallback"], "tone");
+    let day = Utc::now().with_timezone(&r.tz).date_naive() + chrono::Days::new(1);
+    let plan = r
+        .get(&format!("/api/v1/schedule?from={day}&to={day}"), VIEWER)
+        .await;
+    check_against_document(&doc, "GET", "/api/v1/schedule", &plan);
+    let plan = plan.json();
+    let kinds: Vec<&str> = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"relay"), "{plan:#}");
+    let sang = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == "sang")
+        .unwrap();
+    assert_eq!(sang["items"][1]["kind"], "relay");
+    assert_eq!(sang["planned_seconds"], 1801.0);
+}
