@@ -26,6 +26,17 @@ pub(super) struct OnLine {
     pub(super) stop: Option<Stop>,
 }
 
+impl OnLine {
+    /// Seconds aired as the ledger counts them: a relay's, only its
+    /// source's audio (`aired` is the position in the item).
+    pub(super) fn ledger_aired(&self) -> f64 {
+        self.entry
+            .relay
+            .as_ref()
+            .map_or(self.aired, |r| r.report().source_seconds)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(super) enum Stop {
     /// Record `interrupted` with this reason.
@@ -265,13 +276,8 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             }
             PlayEvent::Progress { cue, aired_seconds } => {
                 if let Some(c) = self.line.iter_mut().find(|c| c.cue == cue) {
-                    // A relay's airtime is its source's audio only.
-                    let aired_seconds = c
-                        .entry
-                        .relay
-                        .as_ref()
-                        .map_or(aired_seconds, |r| r.report().source_seconds);
                     c.aired = aired_seconds;
+                    let aired_seconds = c.ledger_aired();
                     if aired_seconds - c.written_aired >= PROGRESS_EVERY {
                         c.written_aired = aired_seconds;
                         self.recorder.progress(cue, aired_seconds);

@@ -561,7 +561,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 self.recorder.finish(
                     c.cue,
                     now,
-                    c.aired,
+                    c.ledger_aired(),
                     Outcome::Interrupted,
                     Some(exit.reason().into()),
                 );

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::convert::Converter;
+use super::convert::{apply_gain, Converter};
 use super::decode::FileDecoder;
 use super::sink::Format;
 use crate::config::{Relay, RelaySource as Source};
@@ -328,6 +328,8 @@ pub struct RelaySource {
     handed: u64,
     /// Source audio is airing (else the fallback or silence).
     live: bool,
+    /// Whether the last chunk handed out was source audio.
+    last_live: Option<bool>,
     fallback: Option<Fallback>,
     agc: agc::Agc,
     out: Vec<f32>,
@@ -393,6 +395,7 @@ impl RelaySource {
             total_frames: u64::from(cue.relay.seconds) * u64::from(RELAY_FORMAT.rate),
             handed: 0,
             live: false,
+            last_live: None,
             fallback: cue.fallback.clone().map(|path| Fallback {
                 path,
                 decoder: None,
@@ -455,7 +458,8 @@ impl RelaySource {
         };
         self.shared.cond.notify_all();
         let at = self.at();
-        let mut report = self.report.lock().unwrap_or_else(|p| p.into_inner());
+        let shared_report = Arc::clone(&self.report);
+        let mut report = shared_report.lock().unwrap_or_else(|p| p.into_inner());
         for why in drops {
             report.drop_note(at, why);
         }
@@ -468,6 +472,7 @@ impl RelaySource {
             self.agc.process(&mut self.out);
             report.source_seconds += RELAY_FORMAT.seconds(taken as u64);
             self.handed += taken as u64;
+            self.fade_in_on_switch(true);
             return Ok(Some(&self.out));
         }
         let filled = match self
@@ -491,7 +496,17 @@ impl RelaySource {
             report.silence_seconds += RELAY_FORMAT.seconds(frames as u64);
         }
         self.handed += frames as u64;
+        self.fade_in_on_switch(false);
         Ok(Some(&self.out))
+    }
+
+    /// When the chunk switches between source and fallback, fade it in
+    /// (over its ~46 ms) rather than click.
+    fn fade_in_on_switch(&mut self, live: bool) {
+        if self.last_live.is_some_and(|was| was != live) {
+            apply_gain(&mut self.out, usize::from(RELAY_FORMAT.channels), 0.0, 1.0);
+        }
+        self.last_live = Some(live);
     }
 }
 
@@ -544,6 +559,67 @@ impl ItemDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn relay(source: Source, seconds: u32) -> Relay {
+        Relay {
+            id: "r".into(),
+            title: "R".into(),
+            source,
+            seconds,
+            fallback: None,
+            silence_after: 10,
+            silence_threshold_dbfs: -50.0,
+            campaign: None,
+            priority: crate::config::Priority::Normal,
+            timing: crate::config::Timing::Unscheduled,
+            window: None,
+            grace_seconds: 600,
+            enabled: true,
+        }
+    }
+
+    /// Every frame of a relay: (frames, non-zero samples).
+    fn drain(src: &mut RelaySource) -> (u64, usize) {
+        let (mut frames, mut loud) = (0, 0);
+        while let Some(c) = src.next_chunk().unwrap() {
+            frames += (c.len() / 2) as u64;
+            loud += c.iter().filter(|s| s.abs() > 1e-4).count();
+        }
+        (frames, loud)
+    }
+
+    #[test]
+    fn a_source_that_is_down_airs_its_fallback_for_exactly_the_duration() {
+        // Nothing listens on port 9 of the loopback: refused at once.
+        let down = relay(Source::Url("http://127.0.0.1:9/x.mp3".into()), 3);
+        let cue = RelayCue::new(down.clone(), None);
+        let mut src = RelaySource::start(&cue).unwrap();
+        let (frames, loud) = drain(&mut src);
+        assert_eq!(frames, 3 * 44100);
+        assert_eq!(loud, 0, "silence without a fallback");
+        let r = cue.report();
+        assert_eq!((r.source_seconds, r.fallback_seconds), (0.0, 0.0));
+        assert!((r.silence_seconds - 3.0).abs() < 1e-9);
+
+        let tone = crate::audio::testdata("tone1s.wav");
+        let cue = RelayCue::new(down, Some(tone));
+        let mut src = RelaySource::start(&cue).unwrap();
+        let (frames, loud) = drain(&mut src);
+        assert_eq!(frames, 3 * 44100);
+        assert!(loud > 3 * 44100, "the fallback, looped, fills the slot");
+        let r = cue.report();
+        assert!((r.fallback_seconds - 3.0).abs() < 1e-9, "{r:?}");
+        drop(src);
+        // The drops reach the report as the slot goes on.
+        let mut src = RelaySource::start(&cue).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        drain(&mut src);
+        assert!(
+            cue.report().reason().unwrap().contains("cannot connect"),
+            "{:?}",
+            cue.report()
+        );
+    }
 
     #[test]
     fn the_reason_lists_drops_and_what_aired_instead() {
