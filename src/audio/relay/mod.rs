@@ -186,8 +186,9 @@ impl Shared {
         self.buf.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn drop_source(&self, why: String) {
-        tracing::warn!("relay source dropped: {why}");
+    /// Log a drop of relay `id`'s source and pass it on to the report.
+    fn drop_source(&self, id: &str, why: String) {
+        tracing::warn!(relay = %id, "relay source dropped: {why}");
         self.lock().drops.push(why);
     }
 
@@ -269,7 +270,7 @@ fn work(relay: Relay, shared: Arc<Shared>) {
         let mut conn = match connect(&relay.source) {
             Ok(c) => c,
             Err(why) => {
-                shared.drop_source(format!("cannot connect: {why}"));
+                shared.drop_source(&relay.id, format!("cannot connect: {why}"));
                 if !shared.sleep(backoff) {
                     break;
                 }
@@ -310,7 +311,7 @@ fn work(relay: Relay, shared: Arc<Shared>) {
         if shared.stopped() {
             break;
         }
-        shared.drop_source(why);
+        shared.drop_source(&relay.id, why);
         drop(conn);
         if !shared.sleep(backoff) {
             break;
