@@ -14,6 +14,9 @@ DEB_APT_PACKAGES := systemd dpkg-dev
 # daemon and api benches): PulseAudio's null sink behind ALSA's pulse
 # plugin, captured with arecord (alsa-utils).
 PACED_APT_PACKAGES := pulseaudio libasound2-plugins alsa-utils
+# A real Prometheus and promtool (tests/prometheus.rs: the shipped scrape
+# config, alert rules and their unit tests).
+PROM_APT_PACKAGES := prometheus
 # make bench: ffmpeg makes the test MP3, mpg123 is the player the CPU
 # figures are compared with.
 BENCH_APT_PACKAGES := ffmpeg mpg123 $(PACED_APT_PACKAGES)
@@ -51,7 +54,7 @@ test: test-deps
 
 # What the tests need: the package's tools and the paced output.
 test-deps:
-	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES)"
+	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES) $(PROM_APT_PACKAGES)"
 
 # What building and testing the package needs; cargo-deb is built once
 # (about a minute) and kept in ~/.cargo/bin.

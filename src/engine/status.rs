@@ -264,6 +264,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             emergency,
             clock_suspect: self.clock_suspect,
         };
+        self.metrics.observe(&status, now);
         self.status.send_if_modified(|s| {
             if *s == status {
                 false
