@@ -5,7 +5,8 @@
 //! targets file layout, metrics token and alert rules; the series and an
 //! alert are read back through Prometheus' HTTP API. Also: `promtool`
 //! checks the shipped config and rules and runs the rules' unit tests, and
-//! the Grafana dashboard queries only metrics loa really exports.
+//! the Grafana dashboard's queries are PromQL Prometheus accepts and use
+//! only metrics loa really exports.
 //!
 //! A missing `prometheus` or `promtool` fails the test (`make test-deps`
 //! installs them). Polls with generous deadlines; nothing is timed.
@@ -401,6 +402,21 @@ fn a_province_prometheus_scrapes_three_stations() {
     let mut used = BTreeSet::new();
     for q in &queries {
         used.extend(metric_names(q));
+        // Grafana's variables as it fills them in; `label_values` is
+        // Grafana's own, not PromQL.
+        if q.starts_with("label_values(") {
+            continue;
+        }
+        let promql = q.replace("$station", ".*").replace("$__range", "5m");
+        let r = request(
+            prom,
+            "GET",
+            &format!("/api/v1/query?query={}", encode(&promql)),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.status, 200, "the dashboard's {q} is not PromQL: {r:?}");
     }
     for name in &used {
         if name == "up" {
@@ -421,6 +437,11 @@ fn a_province_prometheus_scrapes_three_stations() {
     ] {
         assert!(used.contains(wanted), "the dashboard does not use {wanted}");
     }
+
+    // A station that stops is seen down (what LoaStationDown waits on).
+    drop(c);
+    let down = wait_query(prom, "up{job=\"loa\"} == 0", |v| !v.is_empty());
+    assert_eq!(stations_of(&down), ["xa-c".to_string()].into());
 }
 
 /// Every PromQL text of a dashboard: panel targets' `expr` and the

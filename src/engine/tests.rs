@@ -458,6 +458,17 @@ async fn never_twice_across_a_restart() {
     );
     // Restart a minute later, still within a's grace.
     let rig = start(station(dir.path(), STATION), TestClock::new(at(6, 2, 30)));
+    // /metrics knows from the ledger when something last aired.
+    let b_started = by_bulletin(&rows1, "b")[0].started_at.clone().unwrap();
+    let b_started = DateTime::parse_from_rfc3339(&b_started).unwrap();
+    let metrics = rig.handle.metrics.render(&rig.handle.status.borrow());
+    assert!(
+        metrics.contains(&format!(
+            "loa_last_aired_timestamp_seconds {}.000\n",
+            b_started.timestamp()
+        )),
+        "{b_started} {metrics}"
+    );
     rig.run_for(5 * 60).await;
     assert!(rig.played().is_empty(), "{:?}", rig.played());
     let rows = rig.stop().await;
