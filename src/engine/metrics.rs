@@ -40,7 +40,7 @@ struct Counters {
     /// Times the output went into its failed state.
     output_failures: u64,
     output_failed: bool,
-    /// Since when the emergency in force has been (this run).
+    /// Since when the emergency in force has been.
     emergency_since: Option<DateTime<Utc>>,
 }
 
@@ -99,11 +99,13 @@ impl Metrics {
             c.output_failures += 1;
         }
         c.output_failed = failed;
-        if emergency_active(status) {
-            c.emergency_since.get_or_insert(now);
-        } else {
-            c.emergency_since = None;
-        }
+        c.emergency_since = match &status.emergency {
+            // A repeating one knows, across restarts.
+            Some(e) => Some(e.since),
+            // An emergency that airs once: since this run saw it.
+            None if emergency_active(status) => Some(c.emergency_since.unwrap_or(now)),
+            None => None,
+        };
     }
 
     /// The Prometheus text exposition, with the engine's current status.
@@ -206,7 +208,7 @@ impl Metrics {
         );
         if let Some(since) = c.emergency_since {
             family(o, "loa_emergency_since_timestamp_seconds", "gauge",
-                "Since when the emergency in force has been (Unix time; counted from this daemon's start).");
+                "Since when an emergency has been in force (Unix time; a repeating one's start survives restarts).");
             let _ = writeln!(
                 o,
                 "loa_emergency_since_timestamp_seconds {}",
@@ -342,17 +344,41 @@ mod tests {
             repeat_every: chrono::Duration::minutes(30),
             until: None,
             next_at: at(7, 0),
+            since: at(5, 10),
         });
         m.observe(&s, at(6, 10));
         m.observe(&s, at(6, 40));
         let text = m.render(&s);
         assert!(text.contains("loa_emergency_active 1"));
-        let since = at(6, 10).timestamp();
+        let since = at(5, 10).timestamp();
         assert!(text.contains(&format!(
             "loa_emergency_since_timestamp_seconds {since}.000"
         )));
         s.emergency = None;
-        m.observe(&s, at(7, 0));
+        m.observe(&s, at(6, 50));
         assert!(!m.render(&s).contains("loa_emergency_since"));
+        // A one-off emergency airing: in force since this run saw it.
+        s.airing = Some(super::super::status::AiringView {
+            occurrence: "bao@x".into(),
+            bulletin: "bao".into(),
+            title: "Bão".into(),
+            program: None,
+            priority: Priority::Emergency,
+            source: crate::ledger::Source::Emergency,
+            started_at: at(7, 0),
+            position_seconds: 0.0,
+            duration_seconds: 60.0,
+        });
+        m.observe(&s, at(7, 0));
+        m.observe(&s, at(7, 1));
+        let since = at(7, 0).timestamp();
+        assert!(m.render(&s).contains(&format!(
+            "loa_emergency_since_timestamp_seconds {since}.000"
+        )));
+        s.airing = None;
+        m.observe(&s, at(7, 2));
+        let text = m.render(&s);
+        assert!(text.contains("loa_emergency_active 0"));
+        assert!(!text.contains("loa_emergency_since"));
     }
 }
