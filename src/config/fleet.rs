@@ -60,7 +60,7 @@ const FOLD: [(char, &str); 7] = [
 ];
 
 /// The default `station_id` of a station called `name` (see the module).
-pub(crate) fn slug(name: &str) -> String {
+fn slug(name: &str) -> String {
     let mut out = String::new();
     let mut dash = false;
     for c in name.chars().flat_map(char::to_lowercase) {

@@ -8,8 +8,8 @@
 //! This file holds the entry points and the order of the work; the rest is
 //! in rooms by topic: `raw` (the shapes as written), `deser` (tree → shapes,
 //! serde's errors), `check_station` (`[station]`, `[output]`, `[quiet]`,
-//! `[api]`), `fleet`, `timing` (when an item airs), `items` (campaigns, bulletins,
-//! programmes) and `warnings`.
+//! `[api]`), `fleet` (`[fleet]`), `timing` (when an item airs), `items`
+//! (campaigns, bulletins, programmes) and `warnings`.
 //!
 //! Nothing here plays, probes, schedules or writes: besides reading the file,
 //! the only I/O is looking for `audio_dir` and the bulletins' files, which
