@@ -18,6 +18,9 @@ PACED_APT_PACKAGES := pulseaudio libasound2-plugins alsa-utils
 # ffmpeg, which also makes the test streams; the line-in test uses the
 # paced packages above.
 RELAY_APT_PACKAGES := icecast2 ffmpeg
+# A real Prometheus and promtool (tests/prometheus.rs: the shipped scrape
+# config, alert rules and their unit tests).
+PROM_APT_PACKAGES := prometheus
 # make bench: ffmpeg makes the test MP3, mpg123 is the player the CPU
 # figures are compared with.
 BENCH_APT_PACKAGES := ffmpeg mpg123 $(PACED_APT_PACKAGES)
@@ -56,7 +59,7 @@ test: test-deps
 # What the tests need: the package's tools, the paced output and the
 # relays' stream server.
 test-deps:
-	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES) $(RELAY_APT_PACKAGES)"
+	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES) $(RELAY_APT_PACKAGES) $(PROM_APT_PACKAGES)"
 
 # What building and testing the package needs; cargo-deb is built once
 # (about a minute) and kept in ~/.cargo/bin.

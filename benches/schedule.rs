@@ -114,6 +114,9 @@ fn big_station() -> Station {
             max_queue: loa::config::DEFAULT_MAX_QUEUE,
             tokens: Vec::new(),
         },
+        fleet: loa::config::Fleet {
+            station_id: "xa-benchmark".into(),
+        },
         campaigns: Vec::new(),
         bulletins,
         programs,

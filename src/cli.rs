@@ -176,7 +176,11 @@ pub fn describe(station: &Station, now: DateTime<Utc>) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let tz = station.timezone;
-    let _ = writeln!(out, "Đài (station): {}", station.name);
+    let _ = writeln!(
+        out,
+        "Đài (station): {} · mã đài (station id): {}",
+        station.name, station.fleet.station_id
+    );
     let _ = writeln!(
         out,
         "Múi giờ (timezone): {tz} · {} chiến dịch (campaigns) · {} bản tin (bulletins) · {} chương trình (programmes) · {} tiếp âm (relays)",

@@ -55,6 +55,7 @@ enum PlanFormat {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum TokenRole {
+    Metrics,
     Viewer,
     Operator,
     Admin,
@@ -63,6 +64,7 @@ enum TokenRole {
 impl From<TokenRole> for loa::config::Role {
     fn from(r: TokenRole) -> Self {
         match r {
+            TokenRole::Metrics => loa::config::Role::Metrics,
             TokenRole::Viewer => loa::config::Role::Viewer,
             TokenRole::Operator => loa::config::Role::Operator,
             TokenRole::Admin => loa::config::Role::Admin,
@@ -74,7 +76,8 @@ impl From<TokenRole> for loa::config::Role {
 enum TokenCommand {
     /// Make a new API token: prints it once, and the lines to paste into the station file
     #[command(after_help = "Example:\n  loa token new van-hoa-xa-hoi operator\n\n\
-Roles: viewer (read status, plan, reports), operator (also queue, skip, pause,\n\
+Roles: metrics (read /metrics only: a province's Prometheus), viewer (read\n\
+status, plan, reports), operator (also queue, skip, pause,\n\
 emergency, upload), admin (also reload, audit log). The station file keeps only\n\
 the token's SHA-256; reload the daemon (SIGHUP) after pasting.")]
     New {

@@ -699,6 +699,9 @@ mod tests {
                 max_queue: crate::config::DEFAULT_MAX_QUEUE,
                 tokens: Vec::new(),
             },
+            fleet: crate::config::Fleet {
+                station_id: "dai-thu".into(),
+            },
             campaigns: Vec::new(),
             bulletins: Vec::new(),
             programs: Vec::new(),

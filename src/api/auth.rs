@@ -24,9 +24,10 @@ use crate::token;
 pub enum Access {
     /// Anyone (`/healthz`, the OpenAPI document).
     Open,
-    /// Anyone on this machine; a viewer token from elsewhere (`/metrics`:
-    /// a local Prometheus scrapes without a secret).
-    LoopbackOrViewer,
+    /// Anyone on this machine; a token of any role (`metrics` and up) from
+    /// elsewhere (`/metrics`: a local Prometheus scrapes without a secret, a
+    /// province's Prometheus with a `metrics` token that reads nothing else).
+    LoopbackOrMetrics,
     /// A token of at least this role.
     Role(Role),
 }
@@ -80,14 +81,14 @@ pub async fn require(
             });
             return next.run(req).await;
         }
-        Access::LoopbackOrViewer if loopback && bearer.is_none() => {
+        Access::LoopbackOrMetrics if loopback && bearer.is_none() => {
             req.extensions_mut().insert(Caller {
                 name: "local".into(),
                 role: None,
             });
             return next.run(req).await;
         }
-        Access::LoopbackOrViewer => Role::Viewer,
+        Access::LoopbackOrMetrics => Role::Metrics,
         Access::Role(r) => r,
     };
     let Some(value) = bearer else {

@@ -16,6 +16,7 @@
 pub mod auth;
 pub mod error;
 pub mod files;
+mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod serve;
@@ -186,8 +187,8 @@ pub fn routes() -> Vec<Route> {
         Route {
             method: Method::Get,
             path: "/metrics",
-            access: LoopbackOrViewer,
-            summary: "Prometheus metrics (open on loopback; a viewer token from elsewhere)",
+            access: LoopbackOrMetrics,
+            summary: "Prometheus metrics (open on loopback; a metrics token or any other from elsewhere)",
             query: &[],
             body: Body::None,
             ok: (200, "text/plain Prometheus exposition"),

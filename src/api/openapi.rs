@@ -90,9 +90,9 @@ fn operation(r: &Route) -> Value {
         Access::Open => {
             op.insert("security".into(), json!([]));
         }
-        Access::LoopbackOrViewer => {
+        Access::LoopbackOrMetrics => {
             op.insert("security".into(), json!([{}, { "bearer": [] }]));
-            op.insert("x-loa-role".into(), json!("none on loopback, else viewer"));
+            op.insert("x-loa-role".into(), json!("none on loopback, else metrics"));
             errors.extend([401, 403]);
         }
         Access::Role(role) => {

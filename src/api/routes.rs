@@ -92,33 +92,14 @@ pub async fn healthz(State(s): State<AppState>) -> Response {
 }
 
 pub async fn metrics(State(s): State<AppState>) -> Response {
-    let status = s.handle.status.borrow().clone();
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        s.handle.metrics.render(&status) + &station_file_metrics(&s.current.file()),
+        super::metrics::render(&s),
     )
         .into_response()
-}
-
-/// Which station file runs, for alerting on a broken one.
-fn station_file_metrics(f: &crate::station::FileState) -> String {
-    let last_good = u8::from(f.running == crate::station::Running::LastGood);
-    format!(
-        "# HELP loa_station_file_last_good 1 when the station file has errors and the last good copy runs.\n\
-         # TYPE loa_station_file_last_good gauge\n\
-         loa_station_file_last_good {last_good}\n\
-         # HELP loa_station_file_errors Errors that keep the station file from running.\n\
-         # TYPE loa_station_file_errors gauge\n\
-         loa_station_file_errors {}\n\
-         # HELP loa_bulletins_failing Bulletins whose audio is missing or would not play.\n\
-         # TYPE loa_bulletins_failing gauge\n\
-         loa_bulletins_failing {}\n",
-        f.errors,
-        f.failing.len()
-    )
 }
 
 pub async fn openapi() -> Json<Value> {

@@ -28,6 +28,7 @@ use crate::token::{hash, hex};
 const VIEWER: &str = "viewer-secret";
 const OPERATOR: &str = "operator-secret";
 const ADMIN: &str = "admin-secret";
+const METRICS: &str = "metrics-secret";
 
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
@@ -54,6 +55,10 @@ sha256 = "{}"
 name = "quan-tri"
 role = "admin"
 sha256 = "{}"
+[[api.token]]
+name = "prometheus-tinh"
+role = "metrics"
+sha256 = "{}"
 [[campaign]]
 id = "cds"
 title = "Chuyển đổi số"
@@ -72,6 +77,7 @@ file = "tone.wav"
         hex(&hash(VIEWER)),
         hex(&hash(OPERATOR)),
         hex(&hash(ADMIN)),
+        hex(&hash(METRICS)),
     )
 }
 
@@ -366,7 +372,8 @@ async fn each_role_boundary_is_enforced() {
         assert_eq!(wrong.status, 401, "{m} {path}");
         // Just below the role needed: 403.
         let below = match needed {
-            Role::Viewer => None,
+            Role::Metrics => None,
+            Role::Viewer => Some(METRICS),
             Role::Operator => Some(VIEWER),
             Role::Admin => Some(OPERATOR),
         };
@@ -411,6 +418,15 @@ async fn healthz_is_open_and_metrics_open_on_loopback_only() {
     assert_eq!(remote.status, 401);
     let remote = r.send(REMOTE, "GET", "/metrics", Some(VIEWER), None).await;
     assert_eq!(remote.status, 200);
+    // A province's Prometheus holds a `metrics` token: it reads /metrics
+    // from elsewhere, and nothing else.
+    let remote = r.send(REMOTE, "GET", "/metrics", Some(METRICS), None).await;
+    assert_eq!(remote.status, 200);
+    assert!(String::from_utf8_lossy(&remote.body).contains("loa_station_info{"));
+    let status = r
+        .send(REMOTE, "GET", "/api/v1/status", Some(METRICS), None)
+        .await;
+    assert_eq!(status.status, 403);
 }
 
 // -- Reading -------------------------------------------------------------------

@@ -266,14 +266,12 @@ impl Loader<'_> {
                 );
                 ok = false;
             }
-            let role = match t.role.get_ref().as_str() {
-                "viewer" => Role::Viewer,
-                "operator" => Role::Operator,
-                "admin" => Role::Admin,
-                other => {
+            let role = match Role::parse(t.role.get_ref()) {
+                Some(r) => r,
+                None => {
                     self.at(t.role.span()).item(&label).key("role").error(
-                        format!("unknown role `{other}`"),
-                        "write \"viewer\", \"operator\" or \"admin\"",
+                        format!("unknown role `{}`", t.role.get_ref()),
+                        "write \"metrics\", \"viewer\", \"operator\" or \"admin\"",
                     );
                     ok = false;
                     Role::Viewer

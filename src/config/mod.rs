@@ -9,6 +9,7 @@
 mod audio_info;
 mod check_station;
 mod deser;
+mod fleet;
 mod items;
 mod load;
 mod raw;
@@ -53,6 +54,7 @@ pub struct Station {
     pub output: Output,
     pub quiet: QuietHours,
     pub api: Api,
+    pub fleet: Fleet,
     pub campaigns: Vec<Campaign>,
     pub bulletins: Vec<Bulletin>,
     pub programs: Vec<Program>,
@@ -204,8 +206,19 @@ pub struct Api {
     pub tokens: Vec<ApiToken>,
 }
 
+/// How a province's fleet knows this station (`[fleet]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fleet {
+    /// Stable id of the station in the province, e.g. the commune code: the
+    /// `station` label of `loa_station_info` in Prometheus. When the file
+    /// does not say, derived from the station name (see `fleet::slug`).
+    pub station_id: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
+    /// Reads `/metrics` only: the token a province's Prometheus holds.
+    Metrics,
     Viewer,
     Operator,
     Admin,
@@ -213,11 +226,12 @@ pub enum Role {
 
 impl Role {
     /// Every role, lowest first.
-    pub const ALL: [Role; 3] = [Role::Viewer, Role::Operator, Role::Admin];
+    pub const ALL: [Role; 4] = [Role::Metrics, Role::Viewer, Role::Operator, Role::Admin];
 
     /// The word the station file, the audit log and `loa token` use.
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Metrics => "metrics",
             Role::Viewer => "viewer",
             Role::Operator => "operator",
             Role::Admin => "admin",

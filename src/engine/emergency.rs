@@ -28,6 +28,9 @@ pub(super) struct Repeat {
     pub(super) requested_by: Option<String>,
     pub(super) title: String,
     pub(super) bulletin: String,
+    /// Since when an emergency has been in force without a break (kept
+    /// across restarts, for `/metrics`).
+    pub(super) since: DateTime<Utc>,
 }
 
 /// A repeating emergency as saved in the ledger.
@@ -42,6 +45,9 @@ struct SavedRepeat {
     next_at: DateTime<Utc>,
     requested_by: Option<String>,
     title: String,
+    /// Absent in what older versions saved.
+    #[serde(default)]
+    since: Option<DateTime<Utc>>,
 }
 
 impl Repeat {
@@ -64,6 +70,7 @@ impl Repeat {
             next_at: self.next_at,
             requested_by: self.requested_by.clone(),
             title: self.title.clone(),
+            since: Some(self.since),
         })
         .expect("a repeat serializes")
     }
@@ -83,14 +90,17 @@ impl Repeat {
             Target::Bulletin(id) => id.clone(),
             Target::File { file, .. } => file.clone(),
         };
+        let every = Duration::seconds(s.every_seconds.max(60));
         Some(Repeat {
             target,
-            every: Duration::seconds(s.every_seconds.max(60)),
+            every,
             until: s.until,
             next_at: s.next_at,
             requested_by: s.requested_by,
             title: s.title,
             bulletin,
+            // Older saves: at least since the repeat before the next.
+            since: s.since.unwrap_or(s.next_at - every),
         })
     }
 }
@@ -111,6 +121,8 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             Source::Emergency,
         )?;
         let view = QueuedView::of(&e);
+        // One emergency replacing another keeps it in force since the first.
+        let since = self.repeat.as_ref().map_or(now, |r| r.since);
         self.repeat = req.repeat_every.map(|every| Repeat {
             target: req.target.clone(),
             every,
@@ -119,6 +131,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             requested_by: req.requested_by.clone(),
             title: e.airing.title.clone(),
             bulletin: e.airing.bulletin.clone(),
+            since,
         });
         self.save_repeat();
         warn!(bulletin = %e.airing.bulletin, by = ?req.requested_by, "emergency broadcast");

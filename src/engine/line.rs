@@ -259,7 +259,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 };
                 c.started_at = Some(at);
                 let late_ms = (at - c.entry.airing.scheduled_at).num_milliseconds();
-                self.metrics.lateness(late_ms as f64 / 1e3);
+                self.metrics.started(at, late_ms as f64 / 1e3);
                 info!(
                     occurrence = %c.entry.airing.occurrence,
                     title = %c.entry.airing.title,
@@ -349,8 +349,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             "ended {}",
             c.entry.airing.bulletin
         );
-        self.metrics
-            .outcome(outcome, c.entry.airing.campaign.as_deref(), aired);
+        self.metrics.outcome(outcome, &c.entry.airing, aired);
         if let Some(start) = c.started_at {
             // A completed item ended when its last sample went out: derive
             // it from the samples, not from when the event was handled.

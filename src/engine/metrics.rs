@@ -5,10 +5,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
 
 use super::{OutputState, Status};
-use crate::ledger::Outcome;
+use crate::config::Priority;
+use crate::ledger::{Airing, Outcome};
 
 /// Upper bounds (seconds) of the lateness histogram buckets: how long after
 /// its scheduled instant an item's first sample went out.
@@ -19,31 +23,56 @@ pub const LATENESS_BUCKETS: [f64; 12] = [
 #[derive(Debug, Default)]
 pub struct Metrics {
     inner: Mutex<Counters>,
+    /// Ledger writes waiting for the disk (the recorder's backlog).
+    ledger_waiting: Arc<AtomicUsize>,
 }
 
 #[derive(Debug, Default, Clone)]
 struct Counters {
     outcomes: BTreeMap<&'static str, u64>,
-    seconds_by_campaign: BTreeMap<String, f64>,
+    /// Seconds aired by (campaign, source).
+    seconds_aired: BTreeMap<(String, &'static str), f64>,
     lateness: [u64; LATENESS_BUCKETS.len()],
     lateness_count: u64,
     lateness_sum: f64,
+    /// When the last item that aired sent its first sample.
+    last_aired: Option<DateTime<Utc>>,
+    /// Times the output went into its failed state.
+    output_failures: u64,
+    output_failed: bool,
+    /// Since when the emergency in force has been.
+    emergency_since: Option<DateTime<Utc>>,
 }
 
 impl Metrics {
-    pub(super) fn outcome(&self, outcome: Outcome, campaign: Option<&str>, aired_seconds: f64) {
-        let mut c = self.inner.lock().expect("metrics lock");
+    /// Counters for an engine whose recorder counts its waiting writes in
+    /// `ledger_waiting`.
+    pub(super) fn new(ledger_waiting: Arc<AtomicUsize>) -> Metrics {
+        Metrics {
+            inner: Mutex::default(),
+            ledger_waiting,
+        }
+    }
+
+    fn counters(&self) -> std::sync::MutexGuard<'_, Counters> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn outcome(&self, outcome: Outcome, airing: &Airing, aired_seconds: f64) {
+        let mut c = self.counters();
         *c.outcomes.entry(outcome.as_str()).or_default() += 1;
         if aired_seconds > 0.0 {
-            *c.seconds_by_campaign
-                .entry(campaign.unwrap_or("").to_string())
+            let campaign = airing.campaign.clone().unwrap_or_default();
+            *c.seconds_aired
+                .entry((campaign, airing.source.as_str()))
                 .or_default() += aired_seconds;
         }
     }
 
-    pub(super) fn lateness(&self, seconds: f64) {
+    /// An item's first sample went out at `at`, `seconds` after its instant.
+    pub(super) fn started(&self, at: DateTime<Utc>, seconds: f64) {
         let seconds = seconds.max(0.0);
-        let mut c = self.inner.lock().expect("metrics lock");
+        let mut c = self.counters();
         for (i, bound) in LATENESS_BUCKETS.iter().enumerate() {
             if seconds <= *bound {
                 c.lateness[i] += 1;
@@ -51,57 +80,91 @@ impl Metrics {
         }
         c.lateness_count += 1;
         c.lateness_sum += seconds;
+        c.last_aired = c.last_aired.max(Some(at));
+    }
+
+    /// What the ledger says aired last before this run (`Resume`), so a
+    /// restart does not look like a station that never aired.
+    pub(super) fn seed_last_aired(&self, at: Option<DateTime<Utc>>) {
+        let mut c = self.counters();
+        c.last_aired = c.last_aired.max(at);
+    }
+
+    /// Follow the published status: count the output's failures and note
+    /// when an emergency came into force.
+    pub(super) fn observe(&self, status: &Status, now: DateTime<Utc>) {
+        let mut c = self.counters();
+        let failed = matches!(status.output, OutputState::Failed { .. });
+        if failed && !c.output_failed {
+            c.output_failures += 1;
+        }
+        c.output_failed = failed;
+        c.emergency_since = match &status.emergency {
+            // A repeating one knows, across restarts.
+            Some(e) => Some(e.since),
+            // An emergency that airs once: since this run saw it.
+            None if emergency_active(status) => Some(c.emergency_since.unwrap_or(now)),
+            None => None,
+        };
     }
 
     /// The Prometheus text exposition, with the engine's current status.
     pub fn render(&self, status: &Status) -> String {
-        let c = self.inner.lock().expect("metrics lock").clone();
+        let c = self.counters().clone();
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP loa_items_total Items that ended, by outcome, since the daemon started."
+        let o = &mut out;
+        family(
+            o,
+            "loa_items_total",
+            "counter",
+            "Items that ended, by outcome, since the daemon started.",
         );
-        let _ = writeln!(out, "# TYPE loa_items_total counter");
-        for o in Outcome::ALL {
-            let n = c.outcomes.get(o.as_str()).copied().unwrap_or(0);
-            let _ = writeln!(out, "loa_items_total{{outcome=\"{}\"}} {n}", o.as_str());
+        for oc in Outcome::ALL {
+            let n = c.outcomes.get(oc.as_str()).copied().unwrap_or(0);
+            let _ = writeln!(o, "loa_items_total{{outcome=\"{}\"}} {n}", oc.as_str());
         }
-        let _ = writeln!(
-            out,
-            "# HELP loa_aired_seconds_total Seconds of audio aired, by campaign (\"\" = none)."
-        );
-        let _ = writeln!(out, "# TYPE loa_aired_seconds_total counter");
-        for (campaign, secs) in &c.seconds_by_campaign {
+        family(o, "loa_aired_seconds_total", "counter",
+            "Seconds of audio aired, by campaign (\"\" = none) and source, since the daemon started.");
+        for ((campaign, source), secs) in &c.seconds_aired {
             let _ = writeln!(
-                out,
-                "loa_aired_seconds_total{{campaign=\"{}\"}} {secs:.3}",
+                o,
+                "loa_aired_seconds_total{{campaign=\"{}\",source=\"{source}\"}} {secs:.3}",
                 escape(campaign)
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP loa_lateness_seconds How late items started after their scheduled instant."
+        family(
+            o,
+            "loa_lateness_seconds",
+            "histogram",
+            "How late items started after their scheduled instant.",
         );
-        let _ = writeln!(out, "# TYPE loa_lateness_seconds histogram");
         for (i, bound) in LATENESS_BUCKETS.iter().enumerate() {
             let _ = writeln!(
-                out,
+                o,
                 "loa_lateness_seconds_bucket{{le=\"{bound}\"}} {}",
                 c.lateness[i]
             );
         }
         let _ = writeln!(
-            out,
+            o,
             "loa_lateness_seconds_bucket{{le=\"+Inf\"}} {}",
             c.lateness_count
         );
-        let _ = writeln!(out, "loa_lateness_seconds_sum {:.6}", c.lateness_sum);
-        let _ = writeln!(out, "loa_lateness_seconds_count {}", c.lateness_count);
-        let _ = writeln!(
-            out,
-            "# HELP loa_output_state Audio output state (1 for the current one)."
+        let _ = writeln!(o, "loa_lateness_seconds_sum {:.6}", c.lateness_sum);
+        let _ = writeln!(o, "loa_lateness_seconds_count {}", c.lateness_count);
+        family(
+            o,
+            "loa_last_aired_timestamp_seconds",
+            "gauge",
+            "When the last item that aired started (Unix time; 0: nothing in the ledger).",
         );
-        let _ = writeln!(out, "# TYPE loa_output_state gauge");
+        let _ = writeln!(o, "loa_last_aired_timestamp_seconds {}", unix(c.last_aired));
+        family(
+            o,
+            "loa_output_state",
+            "gauge",
+            "Audio output state (1 for the current one).",
+        );
         let current = match status.output {
             OutputState::Open => "open",
             OutputState::Idle => "idle",
@@ -109,26 +172,91 @@ impl Metrics {
         };
         for s in ["open", "idle", "failed"] {
             let _ = writeln!(
-                out,
+                o,
                 "loa_output_state{{state=\"{s}\"}} {}",
                 u8::from(s == current)
             );
         }
-        let _ = writeln!(out, "# HELP loa_queue_length Items waiting for the line.");
-        let _ = writeln!(out, "# TYPE loa_queue_length gauge");
-        let _ = writeln!(out, "loa_queue_length {}", status.queue_length);
-        let _ = writeln!(out, "# HELP loa_airing 1 while an item airs.");
-        let _ = writeln!(out, "# TYPE loa_airing gauge");
-        let _ = writeln!(out, "loa_airing {}", u8::from(status.airing.is_some()));
-        let _ = writeln!(out, "# HELP loa_paused 1 while the station is paused.");
-        let _ = writeln!(out, "# TYPE loa_paused gauge");
-        let _ = writeln!(out, "loa_paused {}", u8::from(status.paused));
+        family(
+            o,
+            "loa_output_failures_total",
+            "counter",
+            "Times the audio output failed (device missing or broken) since the daemon started.",
+        );
+        let _ = writeln!(o, "loa_output_failures_total {}", c.output_failures);
+        family(
+            o,
+            "loa_queue_length",
+            "gauge",
+            "Items waiting for the line.",
+        );
+        let _ = writeln!(o, "loa_queue_length {}", status.queue_length);
+        family(o, "loa_airing", "gauge", "1 while an item airs.");
+        let _ = writeln!(o, "loa_airing {}", u8::from(status.airing.is_some()));
+        family(o, "loa_paused", "gauge", "1 while the station is paused.");
+        let _ = writeln!(o, "loa_paused {}", u8::from(status.paused));
+        family(
+            o,
+            "loa_emergency_active",
+            "gauge",
+            "1 while a repeating emergency is in force or an emergency airs.",
+        );
+        let _ = writeln!(
+            o,
+            "loa_emergency_active {}",
+            u8::from(emergency_active(status))
+        );
+        if let Some(since) = c.emergency_since {
+            family(o, "loa_emergency_since_timestamp_seconds", "gauge",
+                "Since when an emergency has been in force (Unix time; a repeating one's start survives restarts).");
+            let _ = writeln!(
+                o,
+                "loa_emergency_since_timestamp_seconds {}",
+                unix(Some(since))
+            );
+        }
+        family(o, "loa_clock_suspect", "gauge",
+            "1 while the wall clock is behind the ledger (no real-time clock, NTP not synced): scheduled items wait.");
+        let _ = writeln!(o, "loa_clock_suspect {}", u8::from(status.clock_suspect));
+        family(
+            o,
+            "loa_ledger_writes_waiting",
+            "gauge",
+            "Ledger writes waiting for the disk (full or failing); they land once it recovers.",
+        );
+        let _ = writeln!(
+            o,
+            "loa_ledger_writes_waiting {}",
+            self.ledger_waiting.load(Ordering::Relaxed)
+        );
         out
     }
 }
 
+fn emergency_active(status: &Status) -> bool {
+    status.emergency.is_some()
+        || status
+            .airing
+            .as_ref()
+            .is_some_and(|a| a.priority == Priority::Emergency)
+}
+
+/// An instant as Prometheus timestamps are: Unix seconds, 0 for none.
+fn unix(at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(
+        || "0".into(),
+        |t| format!("{:.3}", t.timestamp_millis() as f64 / 1e3),
+    )
+}
+
+/// A metric family's `# HELP` and `# TYPE` lines.
+pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
 /// Escape a Prometheus label value.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
@@ -137,15 +265,11 @@ fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::test_util::{airing, at};
+    use crate::ledger::Source;
 
-    #[test]
-    fn renders_counters_histogram_and_gauges() {
-        let m = Metrics::default();
-        m.outcome(Outcome::Completed, Some("cds-2026"), 60.0);
-        m.outcome(Outcome::Missed, None, 0.0);
-        m.lateness(0.002);
-        m.lateness(120.0);
-        let status = Status {
+    fn idle() -> Status {
+        Status {
             airing: None,
             queue: Vec::new(),
             queue_length: 0,
@@ -154,17 +278,107 @@ mod tests {
             output: OutputState::Idle,
             emergency: None,
             clock_suspect: false,
-        };
-        let text = m.render(&status);
-        assert!(text.contains("loa_items_total{outcome=\"completed\"} 1"));
+        }
+    }
+
+    #[test]
+    fn renders_counters_histogram_and_gauges() {
+        let waiting = Arc::new(AtomicUsize::new(3));
+        let m = Metrics::new(Arc::clone(&waiting));
+        let cds = airing("a", Some("cds-2026"), at(6, 0));
+        m.outcome(Outcome::Completed, &cds, 60.0);
+        let mut by_hand = cds.clone();
+        by_hand.source = Source::Operator;
+        m.outcome(Outcome::Completed, &by_hand, 30.0);
+        m.outcome(Outcome::Missed, &airing("b", None, at(7, 0)), 0.0);
+        let text = m.render(&idle());
+        assert!(
+            text.contains("loa_last_aired_timestamp_seconds 0\n"),
+            "{text}"
+        );
+        m.started(at(6, 0), 0.002);
+        m.started(at(5, 0), 120.0);
+        m.seed_last_aired(Some(at(4, 0)));
+        let text = m.render(&idle());
+        assert!(text.contains("loa_items_total{outcome=\"completed\"} 2"));
         assert!(text.contains("loa_items_total{outcome=\"missed\"} 1"));
         assert!(text.contains("loa_items_total{outcome=\"failed\"} 0"));
-        assert!(text.contains("loa_aired_seconds_total{campaign=\"cds-2026\"} 60.000"));
+        assert!(text
+            .contains("loa_aired_seconds_total{campaign=\"cds-2026\",source=\"schedule\"} 60.000"));
+        assert!(text
+            .contains("loa_aired_seconds_total{campaign=\"cds-2026\",source=\"operator\"} 30.000"));
         assert!(text.contains("loa_lateness_seconds_bucket{le=\"0.001\"} 0"));
         assert!(text.contains("loa_lateness_seconds_bucket{le=\"0.005\"} 1"));
         assert!(text.contains("loa_lateness_seconds_bucket{le=\"300\"} 2"));
         assert!(text.contains("loa_lateness_seconds_count 2"));
+        let last = at(6, 0).timestamp();
+        assert!(text.contains(&format!("loa_last_aired_timestamp_seconds {last}.000")));
         assert!(text.contains("loa_output_state{state=\"idle\"} 1"));
         assert!(text.contains("loa_queue_length 0"));
+        assert!(text.contains("loa_ledger_writes_waiting 3"));
+        assert!(text.contains("loa_emergency_active 0"));
+        assert!(!text.contains("loa_emergency_since_timestamp_seconds"));
+        assert!(text.contains("loa_clock_suspect 0"));
+    }
+
+    #[test]
+    fn counts_output_failures_and_emergency_time() {
+        let m = Metrics::default();
+        let mut s = idle();
+        let failed = OutputState::Failed {
+            reason: "no card".into(),
+        };
+        for (output, now) in [
+            (failed.clone(), at(6, 0)),
+            (failed.clone(), at(6, 1)),
+            (OutputState::Idle, at(6, 2)),
+            (failed, at(6, 3)),
+        ] {
+            s.output = output;
+            m.observe(&s, now);
+        }
+        assert!(m.render(&s).contains("loa_output_failures_total 2\n"));
+        s.emergency = Some(super::super::status::EmergencyView {
+            bulletin: "bao".into(),
+            title: "Bão".into(),
+            repeat_every: chrono::Duration::minutes(30),
+            until: None,
+            next_at: at(7, 0),
+            since: at(5, 10),
+        });
+        m.observe(&s, at(6, 10));
+        m.observe(&s, at(6, 40));
+        let text = m.render(&s);
+        assert!(text.contains("loa_emergency_active 1"));
+        let since = at(5, 10).timestamp();
+        assert!(text.contains(&format!(
+            "loa_emergency_since_timestamp_seconds {since}.000"
+        )));
+        s.emergency = None;
+        m.observe(&s, at(6, 50));
+        assert!(!m.render(&s).contains("loa_emergency_since"));
+        // A one-off emergency airing: in force since this run saw it.
+        s.airing = Some(super::super::status::AiringView {
+            occurrence: "bao@x".into(),
+            bulletin: "bao".into(),
+            title: "Bão".into(),
+            program: None,
+            priority: Priority::Emergency,
+            source: crate::ledger::Source::Emergency,
+            started_at: at(7, 0),
+            position_seconds: 0.0,
+            duration_seconds: 60.0,
+        });
+        m.observe(&s, at(7, 0));
+        m.observe(&s, at(7, 1));
+        let since = at(7, 0).timestamp();
+        assert!(m.render(&s).contains(&format!(
+            "loa_emergency_since_timestamp_seconds {since}.000"
+        )));
+        s.airing = None;
+        m.observe(&s, at(7, 2));
+        let text = m.render(&s);
+        assert!(text.contains("loa_emergency_active 0"));
+        assert!(!text.contains("loa_emergency_since"));
     }
 }

@@ -156,6 +156,8 @@ pub struct Resume {
     pub queued: Vec<Queued>,
     /// The first entry id this run may hand out.
     pub next_id: u64,
+    /// When the last item that aired started, for `/metrics`.
+    pub last_aired: Option<DateTime<Utc>>,
 }
 
 impl Resume {
@@ -167,6 +169,7 @@ impl Resume {
             emergency: ledger.state(EMERGENCY_STATE)?,
             queued: ledger.queued()?,
             next_id: ledger.next_entry_id()?,
+            last_aired: ledger.last_aired()?,
         })
     }
 }
@@ -253,7 +256,8 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             clock_suspect,
         };
         let (status_tx, status_rx) = watch::channel(status);
-        let metrics = Arc::new(Metrics::default());
+        let metrics = Arc::new(Metrics::new(recorder.waiting()));
+        metrics.seed_last_aired(resume.last_aired);
         let mut engine = Engine {
             station,
             clock,

@@ -415,8 +415,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
 
     /// Record an entry that never reached the line.
     pub(super) fn close_unaired(&mut self, e: Entry, outcome: Outcome, reason: String) {
-        self.metrics
-            .outcome(outcome, e.airing.campaign.as_deref(), 0.0);
+        self.metrics.outcome(outcome, &e.airing, 0.0);
         info!(
             occurrence = %e.airing.occurrence,
             outcome = outcome.as_str(),

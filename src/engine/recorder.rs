@@ -9,7 +9,9 @@
 //! engine never waits for a row id.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -158,6 +160,8 @@ enum Op {
 #[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::Sender<Op>,
+    /// How many writes wait for the disk (for `/metrics`).
+    waiting: Arc<AtomicUsize>,
 }
 
 impl Recorder {
@@ -170,11 +174,20 @@ impl Recorder {
     /// `retry` (tests drive it in milliseconds).
     fn spawn<S: Store + Send + 'static>(store: S, retry: Duration) -> Recorder {
         let (tx, rx) = mpsc::channel();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let mut writer = Writer::new(store, retry);
+        writer.waiting = Arc::clone(&waiting);
         thread::Builder::new()
             .name("loa-ledger".into())
-            .spawn(move || Writer::new(store, retry).run(rx))
+            .spawn(move || writer.run(rx))
             .expect("spawn the ledger thread");
-        Recorder { tx }
+        Recorder { tx, waiting }
+    }
+
+    /// The count of writes waiting for the disk, kept up to date by the
+    /// writer thread.
+    pub(super) fn waiting(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.waiting)
     }
 
     fn send(&self, op: Op) {
@@ -273,6 +286,7 @@ struct Writer<S> {
     rows: HashMap<u64, i64>,
     backlog: VecDeque<Op>,
     failing: Option<String>,
+    waiting: Arc<AtomicUsize>,
 }
 
 impl<S: Store> Writer<S> {
@@ -283,6 +297,7 @@ impl<S: Store> Writer<S> {
             rows: HashMap::new(),
             backlog: VecDeque::new(),
             failing: None,
+            waiting: Arc::default(),
         }
     }
 
@@ -319,6 +334,11 @@ impl<S: Store> Writer<S> {
 
     /// Apply pending writes in order; stop at the first failure.
     fn drain(&mut self) {
+        self.drain_backlog();
+        self.waiting.store(self.backlog.len(), Ordering::Relaxed);
+    }
+
+    fn drain_backlog(&mut self) {
         while let Some(op) = self.backlog.pop_front() {
             match self.apply(&op) {
                 Ok(()) => {}
@@ -524,6 +544,11 @@ mod tests {
             1,
             "nothing lands while the disk is full"
         );
+        assert_eq!(
+            rec.waiting().load(Ordering::SeqCst),
+            8,
+            "/metrics counts them"
+        );
 
         // Retried on the interval, not only when something new comes in;
         // and always the oldest write first, never one behind it.
@@ -554,6 +579,7 @@ mod tests {
         ];
         assert_eq!(disk.wait_landed(expected.len()), expected);
         assert!(rec.flush(Duration::from_secs(2)), "nothing left pending");
+        assert_eq!(rec.waiting().load(Ordering::SeqCst), 0);
         rec.progress(1, 1.0); // row 1 is closed: nothing to write
         assert!(rec.flush(Duration::from_secs(2)));
         assert_eq!(disk.landed(), expected, "no write doubled");

@@ -58,6 +58,9 @@ pub struct EmergencyView {
     pub until: Option<DateTime<Utc>>,
     /// When it airs again.
     pub next_at: DateTime<Utc>,
+    /// Since when an emergency has been in force (`/metrics`; not in the
+    /// API's JSON).
+    pub since: DateTime<Utc>,
 }
 
 /// A page of the waiting entries, in airing order.
@@ -253,6 +256,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             repeat_every: r.every,
             until: r.until,
             next_at: r.next_at,
+            since: r.since,
         });
         let status = Status {
             airing,
@@ -264,6 +268,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             emergency,
             clock_suspect: self.clock_suspect,
         };
+        self.metrics.observe(&status, now);
         self.status.send_if_modified(|s| {
             if *s == status {
                 false
@@ -341,6 +346,7 @@ mod tests {
             repeat_every: Duration::minutes(30),
             until: Some(local(14, 0, 0, 0) - Duration::microseconds(456)),
             next_at: local(12, 30, 0, 0) - Duration::microseconds(456),
+            since: local(9, 0, 0, 0),
         };
         assert_eq!(
             json(&e),

@@ -458,6 +458,17 @@ async fn never_twice_across_a_restart() {
     );
     // Restart a minute later, still within a's grace.
     let rig = start(station(dir.path(), STATION), TestClock::new(at(6, 2, 30)));
+    // /metrics knows from the ledger when something last aired.
+    let b_started = by_bulletin(&rows1, "b")[0].started_at.clone().unwrap();
+    let b_started = DateTime::parse_from_rfc3339(&b_started).unwrap();
+    let metrics = rig.handle.metrics.render(&rig.handle.status.borrow());
+    assert!(
+        metrics.contains(&format!(
+            "loa_last_aired_timestamp_seconds {}.000\n",
+            b_started.timestamp()
+        )),
+        "{b_started} {metrics}"
+    );
     rig.run_for(5 * 60).await;
     assert!(rig.played().is_empty(), "{:?}", rig.played());
     let rows = rig.stop().await;
@@ -709,6 +720,19 @@ async fn a_repeating_emergency_goes_on_after_a_restart() {
     // Power back at 12:40: the 12:30 repeat was missed, one airs at once,
     // then 13:00, 13:30, 14:00 would be past `until` (14:00:00 is not after).
     let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 40, 0)));
+    rig.run_for(1).await;
+    let since = rig
+        .handle
+        .status
+        .borrow()
+        .emergency
+        .as_ref()
+        .map(|e| e.since);
+    assert_eq!(
+        since,
+        Some(at(12, 0, 0)),
+        "in force since before the restart"
+    );
     rig.run_for(3 * 3600).await;
     let rows = rig.stop().await;
     let storms: Vec<_> = by_bulletin(&rows, "storm")

@@ -23,6 +23,26 @@ impl Ledger {
         self.set_state(DECIDED_UNTIL, Some(&rfc3339(at, self.tz)))
     }
 
+    /// When the last item that aired started (the newest row with audio
+    /// out), for `/metrics` after a restart.
+    pub fn last_aired(&self) -> Result<Option<DateTime<Utc>>> {
+        let at: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT started_at FROM airtime WHERE started_at IS NOT NULL \
+                 ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .map_err(self.err("read when the last item aired"))?;
+        Ok(at.as_deref().and_then(parse_rfc3339))
+    }
+
     /// A value of the daemon's own bookkeeping (table `state`).
     pub fn state(&self, key: &str) -> Result<Option<String>> {
         self.conn
@@ -61,6 +81,7 @@ impl Ledger {
 mod tests {
     use super::*;
     use crate::ledger::test_util::*;
+    use crate::ledger::Outcome;
 
     #[test]
     fn last_alive_survives_a_reopen() {
@@ -75,5 +96,20 @@ mod tests {
         drop(l);
         let l = Ledger::open_read_only(&path, TZ).unwrap();
         assert_eq!(l.last_alive().unwrap(), Some(t));
+    }
+
+    #[test]
+    fn last_aired_is_the_newest_started_row() {
+        let (_dir, path) = fresh();
+        let mut l = Ledger::open(&path, TZ).unwrap();
+        assert_eq!(l.last_aired().unwrap(), None);
+        l.record(&airing("a", None, at(5, 0)), Outcome::Missed, None)
+            .unwrap();
+        assert_eq!(l.last_aired().unwrap(), None, "a missed row aired nothing");
+        l.begin(&airing("b", None, at(6, 0)), at(6, 0)).unwrap();
+        l.begin(&airing("c", None, at(7, 0)), at(7, 1)).unwrap();
+        l.record(&airing("d", None, at(8, 0)), Outcome::Missed, None)
+            .unwrap();
+        assert_eq!(l.last_aired().unwrap(), Some(at(7, 1)));
     }
 }

@@ -1,0 +1,242 @@
+//! `GET /metrics`: what a province's Prometheus scrapes from each station.
+//!
+//! The engine's counters and state (`crate::engine::Metrics`), then what
+//! only the running daemon knows: which station this is
+//! (`loa_station_info`, with `[fleet] station_id`), the plan around now, the
+//! station file's health, free space under `data_dir`, and the process's CPU
+//! and memory (Prometheus' usual `process_*` names, read from `/proc/self`).
+//! Every name is listed in README ("Metrics"); names are kept stable, new
+//! ones are added.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::AppState;
+use crate::engine::metrics::{escape, family};
+use crate::schedule;
+
+/// The whole exposition.
+pub(super) fn render(s: &AppState) -> String {
+    let status = s.handle.status.borrow().clone();
+    let station = s.current.get();
+    let now = Utc::now();
+    let mut out = s.handle.metrics.render(&status);
+    let o = &mut out;
+
+    family(
+        o,
+        "loa_station_info",
+        "gauge",
+        "Which station this is: [fleet] station_id, its name and loa's version (always 1).",
+    );
+    let _ = writeln!(
+        o,
+        "loa_station_info{{station=\"{}\",name=\"{}\",version=\"{}\"}} 1",
+        escape(&station.fleet.station_id),
+        escape(&station.name),
+        env!("CARGO_PKG_VERSION")
+    );
+    family(o, "loa_build_info", "gauge", "loa's build (always 1).");
+    let _ = writeln!(
+        o,
+        "loa_build_info{{version=\"{}\",profile=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION"),
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
+
+    // The plan from a day back to a day ahead: the planned instant just
+    // passed (an alert compares it with the last item aired) and the next.
+    let plan = schedule::schedule(&station, now - Duration::days(1), now + Duration::days(1));
+    let last_planned = plan.iter().map(|o| o.at).rfind(|at| *at <= now);
+    let next_planned = plan.iter().map(|o| o.at).find(|at| *at > now);
+    let next_queued = status.queue_next.as_ref().map(|q| q.at);
+    let next_due = next_planned
+        .map(|t| t.with_timezone(&Utc))
+        .into_iter()
+        .chain(next_queued)
+        .min();
+    if let Some(t) = last_planned {
+        family(
+            o,
+            "loa_last_planned_timestamp_seconds",
+            "gauge",
+            "The latest instant the plan had an item due, in the last 24 hours (Unix time).",
+        );
+        let _ = writeln!(o, "loa_last_planned_timestamp_seconds {}", seconds(t));
+    }
+    if let Some(t) = next_due {
+        family(
+            o,
+            "loa_next_item_due_timestamp_seconds",
+            "gauge",
+            "When the next item is due, planned or queued, in the next 24 hours (Unix time).",
+        );
+        let _ = writeln!(o, "loa_next_item_due_timestamp_seconds {}", seconds(t));
+    }
+
+    let f = s.current.file();
+    family(
+        o,
+        "loa_station_file_last_good",
+        "gauge",
+        "1 when the station file has errors and the last good copy runs.",
+    );
+    let _ = writeln!(
+        o,
+        "loa_station_file_last_good {}",
+        u8::from(f.running == crate::station::Running::LastGood)
+    );
+    family(
+        o,
+        "loa_station_file_errors",
+        "gauge",
+        "Errors that keep the station file from running (at the last load or reload).",
+    );
+    let _ = writeln!(o, "loa_station_file_errors {}", f.errors);
+    family(
+        o,
+        "loa_bulletins_failing",
+        "gauge",
+        "Bulletins whose audio is missing or would not play.",
+    );
+    let _ = writeln!(o, "loa_bulletins_failing {}", f.failing.len());
+
+    if let Some((free, size)) = disk_space(&station.data_dir) {
+        family(
+            o,
+            "loa_data_dir_free_bytes",
+            "gauge",
+            "Free space for loa on the filesystem of data_dir (the ledger's).",
+        );
+        let _ = writeln!(o, "loa_data_dir_free_bytes {free}");
+        family(
+            o,
+            "loa_data_dir_size_bytes",
+            "gauge",
+            "Size of the filesystem of data_dir.",
+        );
+        let _ = writeln!(o, "loa_data_dir_size_bytes {size}");
+    }
+
+    let p = process();
+    if let Some(cpu) = p.cpu_seconds {
+        family(
+            o,
+            "process_cpu_seconds_total",
+            "counter",
+            "CPU time of the daemon, user and system, in seconds.",
+        );
+        let _ = writeln!(o, "process_cpu_seconds_total {cpu:.2}");
+    }
+    if let Some(rss) = p.resident_bytes {
+        family(
+            o,
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory of the daemon.",
+        );
+        let _ = writeln!(o, "process_resident_memory_bytes {rss}");
+    }
+    family(
+        o,
+        "process_start_time_seconds",
+        "gauge",
+        "When the daemon started (Unix time).",
+    );
+    let started = now - Duration::from_std(s.started.elapsed()).unwrap_or_default();
+    let _ = writeln!(o, "process_start_time_seconds {}", seconds(started));
+    out
+}
+
+fn seconds<Tz: chrono::TimeZone>(t: DateTime<Tz>) -> String {
+    format!("{:.3}", t.timestamp_millis() as f64 / 1e3)
+}
+
+/// Bytes free for an unprivileged writer and the size of the filesystem
+/// holding `dir`; `None` when it cannot be asked (the ledger's own errors
+/// say why).
+fn disk_space(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a NUL-terminated path and `st` is written by statvfs
+    // before it is read (only when it returns 0).
+    let st = unsafe {
+        if libc::statvfs(c.as_ptr(), st.as_mut_ptr()) != 0 {
+            return None;
+        }
+        st.assume_init()
+    };
+    let frag = st.f_frsize as u64;
+    Some((st.f_bavail as u64 * frag, st.f_blocks as u64 * frag))
+}
+
+struct Process {
+    cpu_seconds: Option<f64>,
+    resident_bytes: Option<u64>,
+}
+
+/// This process's CPU time and resident memory, from `/proc/self`.
+fn process() -> Process {
+    // SAFETY: sysconf only reads a constant of the system.
+    let (tick, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_CLK_TCK),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    let stat = std::fs::read_to_string("/proc/self/stat").ok();
+    let statm = std::fs::read_to_string("/proc/self/statm").ok();
+    Process {
+        cpu_seconds: stat
+            .as_deref()
+            .and_then(cpu_ticks)
+            .filter(|_| tick > 0)
+            .map(|t| t as f64 / tick as f64),
+        resident_bytes: statm
+            .as_deref()
+            .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .filter(|_| page > 0)
+            .map(|pages| pages * page as u64),
+    }
+}
+
+/// utime + stime of a `/proc/PID/stat` line, in clock ticks. The command
+/// name (in parentheses) may hold spaces: fields are counted after it.
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace();
+    // Fields 14 and 15 of proc(5); `rest` starts at field 3.
+    let utime: u64 = f.nth(11)?.parse().ok()?;
+    let stime: u64 = f.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_skip_a_command_name_with_spaces() {
+        let line = "4242 (loa run (x)) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 75 0 0 20 0 \
+                    9 0 123456 1000000 2000 18446744073709551615";
+        assert_eq!(cpu_ticks(line), Some(325));
+        assert_eq!(cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn this_process_and_its_disk_are_measured() {
+        let p = process();
+        assert!(p.cpu_seconds.is_some_and(|c| c >= 0.0));
+        assert!(p.resident_bytes.is_some_and(|r| r > 1_000_000));
+        let (free, size) = disk_space(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        assert!(size > 0 && free <= size);
+        assert!(disk_space(Path::new("/no/such/dir")).is_none());
+    }
+}
