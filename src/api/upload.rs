@@ -232,7 +232,9 @@ fn extension(info: &AudioInfo) -> &'static str {
         "m4a" => "m4a",
         "aac" => "aac",
         "flac" => "flac",
+        "ogg" if info.codec == "opus" => "opus",
         "ogg" => "ogg",
+        "webm" => "webm",
         "wav" => "wav",
         _ => "mp3",
     }

@@ -15,7 +15,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::Decoder;
+use symphonia::core::codecs::{Decoder, CODEC_TYPE_AAC};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatReader, Track};
 
@@ -68,9 +68,13 @@ impl FileDecoder {
             .ok_or_else(|| format!("{} has no audio track", path.display()))?;
         let params = &track.codec_params;
         let (rate, channels) = match (params.sample_rate, params.channels) {
-            (Some(r), Some(c)) if r > 0 && c.count() > 0 => (r, c.count() as u16),
-            // AAC in MP4 (phone recordings) often leaves the channels to the
-            // decoder: learn them from the first packet that decodes.
+            (Some(r), Some(c)) if r > 0 && c.count() > 0 && params.codec != CODEC_TYPE_AAC => {
+                (r, c.count() as u16)
+            }
+            // AAC: HE-AAC decodes at twice the rate its header may state
+            // (implicit SBR), in stereo from a mono core (PS); and AAC in
+            // MP4 (phone recordings) often leaves the channels to the
+            // decoder. Learn them from the first packet that decodes.
             _ => learn_format(path).ok_or_else(|| {
                 format!(
                     "{} does not say its sample rate or channels; re-encode it",

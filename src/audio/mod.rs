@@ -14,13 +14,15 @@
 //!   card's real-time callback;
 //! - `convert`: gain, fades, and format conversion when an open output
 //!   cannot take a file's own format;
-//! - `player`: the audio thread, its commands and its events.
+//! - `player`: the audio thread, its commands and its events;
+//! - `loudness`: each file's EBU R128 level, measured once and cached, and
+//!   the gain that airs it at the station's target.
 //!
 //! ```no_run
 //! # fn demo(station: &loa::config::Station) -> anyhow::Result<()> {
 //! use std::time::{Duration, Instant};
 //! let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
-//! let player = loa::audio::spawn(&station.output, tx)?;
+//! let player = loa::audio::spawn(&station.output, &station.data_dir, tx)?;
 //! let id = player.prepare("/srv/loa/audio/tin-sang.mp3", Duration::from_secs(95));
 //! player.start_at(id, Instant::now() + Duration::from_secs(1));
 //! # Ok(()) }
@@ -31,6 +33,7 @@ mod decode;
 mod device;
 #[cfg(any(test, feature = "testing"))]
 mod fake;
+pub mod loudness;
 mod null;
 mod player;
 mod ring;
@@ -41,7 +44,7 @@ pub use device::DeviceSink;
 #[cfg(any(test, feature = "testing"))]
 pub use fake::{FakeFailure, FakeSink, FakeStats};
 pub use null::NullSink;
-pub use player::{Event, Outcome, OutputState, PlayId, Player, PlayerOptions, MAX_FADE};
+pub use player::{Event, Leveling, Outcome, OutputState, PlayId, Player, PlayerOptions, MAX_FADE};
 pub use sink::{Delivery, Format, Sink, SinkError};
 pub use wav::{read_info as read_wav_info, WavSink};
 
@@ -56,13 +59,19 @@ pub fn sink_for(output: &Output) -> Box<dyn Sink> {
     }
 }
 
-/// Start the audio thread for `[output]`, with its volume.
+/// Start the audio thread for `[output]`, with its volume and loudness
+/// target (levels cached in `data_dir`).
 pub fn spawn(
     output: &Output,
+    data_dir: &std::path::Path,
     events: tokio::sync::mpsc::UnboundedSender<Event>,
 ) -> std::io::Result<Player> {
     let options = PlayerOptions {
         volume: output.volume,
+        leveling: output.loudness_lufs.map(|target| Leveling {
+            target_lufs: f64::from(target),
+            cache: loudness::cache(data_dir),
+        }),
         ..PlayerOptions::default()
     };
     Player::spawn(sink_for(output), options, events)

@@ -28,6 +28,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::convert::{apply_gain, Converter};
 use super::decode::FileDecoder;
+use super::loudness::{Cache, Level};
 use super::sink::{Format, Sink};
 
 /// The longest fade a stop gets, queued audio included.
@@ -89,6 +90,22 @@ pub struct PlayerOptions {
     /// `min_shortfall`) is failed as truncated.
     pub max_shortfall: f64,
     pub min_shortfall: Duration,
+    /// Air every file at a loudness target (`None`: as recorded).
+    pub leveling: Option<Leveling>,
+}
+
+/// Even loudness: each file's measured level, from `cache`, sets a gain
+/// that airs it at `target_lufs` (see [`super::loudness`]).
+#[derive(Clone)]
+pub struct Leveling {
+    pub target_lufs: f64,
+    pub cache: Arc<Cache>,
+}
+
+impl std::fmt::Debug for Leveling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Leveling({} LUFS)", self.target_lufs)
+    }
 }
 
 impl Default for PlayerOptions {
@@ -100,6 +117,7 @@ impl Default for PlayerOptions {
             stall_timeout: Duration::from_secs(5),
             max_shortfall: 0.02,
             min_shortfall: Duration::from_millis(500),
+            leveling: None,
         }
     }
 }
@@ -141,7 +159,7 @@ impl Player {
         events: UnboundedSender<Event>,
     ) -> std::io::Result<Player> {
         let (commands, rx) = mpsc::channel();
-        let preparer = spawn_preparer(commands.clone())?;
+        let preparer = spawn_preparer(commands.clone(), options.leveling.clone())?;
         let state = Arc::new(Mutex::new(OutputState::Idle));
         let worker = Worker {
             sink,
@@ -249,6 +267,8 @@ struct Opened {
     request: Request,
     /// The decoder and its first chunk, or why the file cannot play.
     file: Result<(FileDecoder, Vec<f32>), String>,
+    /// Its loudness, when measured.
+    level: Option<Level>,
 }
 
 /// The preparer: opens each requested file and decodes its first chunk,
@@ -257,7 +277,12 @@ struct Opened {
 /// which on a slow SD card takes longer than the output's queue lasts; the
 /// audio thread, busy airing the item before, must never wait for it. The
 /// thread ends with the audio thread (its request channel closes).
-fn spawn_preparer(results: mpsc::Sender<Command>) -> std::io::Result<mpsc::Sender<Request>> {
+/// It also looks up each file's loudness (a `stat`), and has a file not
+/// measured yet measured in the background: it airs as recorded this time.
+fn spawn_preparer(
+    results: mpsc::Sender<Command>,
+    leveling: Option<Leveling>,
+) -> std::io::Result<mpsc::Sender<Request>> {
     let (requests, rx) = mpsc::channel::<Request>();
     std::thread::Builder::new()
         .name("loa-prepare".into())
@@ -269,8 +294,19 @@ fn spawn_preparer(results: mpsc::Sender<Command>) -> std::io::Result<mpsc::Sende
                     request = newer;
                 }
                 let file = open_item(&request.path);
+                let level = leveling.as_ref().and_then(|l| {
+                    let level = l.cache.lookup(&request.path);
+                    if level.is_none() && file.is_ok() {
+                        l.cache.measure_in_background([request.path.clone()]);
+                    }
+                    level
+                });
                 if results
-                    .send(Command::Opened(Box::new(Opened { request, file })))
+                    .send(Command::Opened(Box::new(Opened {
+                        request,
+                        file,
+                        level,
+                    })))
                     .is_err()
                 {
                     break;
@@ -305,6 +341,7 @@ struct Prepared {
     decoder: FileDecoder,
     /// The first decoded packet, ready to go.
     first: Vec<f32>,
+    level: Option<Level>,
     output: Format,
     /// A `Start` came for it (perhaps while its file was being opened): it
     /// plays, from this instant, as soon as the main loop sees it.
@@ -377,6 +414,21 @@ impl OnAir {
         } else {
             Some(expected)
         };
+        // Levelling folds into the volume: one multiply per sample either way.
+        let gain = match (&options.leveling, p.level) {
+            (Some(l), Some(level)) => {
+                level.gain_for(l.target_lufs, input.channels, p.output.channels)
+            }
+            _ => 1.0,
+        };
+        if options.leveling.is_some() {
+            tracing::info!(
+                path = %p.path.display(),
+                gain_db = format_args!("{:+.1}", 20.0 * gain.log10()),
+                measured = p.level.is_some(),
+                "loudness"
+            );
+        }
         OnAir {
             id: p.id,
             path: p.path,
@@ -386,7 +438,7 @@ impl OnAir {
             channels: input.channels as usize,
             input_rate: input.rate,
             conv: Converter::new(input, p.output),
-            volume: options.volume.clamp(0.0, 1.0),
+            volume: options.volume.clamp(0.0, 1.0) * gain,
             at,
             margin,
             deadline: length.map(|l| at + l + margin),
@@ -503,7 +555,11 @@ impl Worker {
     /// The preparer's answer: open the output for the file, and hold it as
     /// the prepared item. Answers for dropped items are ignored.
     fn opened(&mut self, o: Opened) {
-        let Opened { request, file } = o;
+        let Opened {
+            request,
+            file,
+            level,
+        } = o;
         let Some(preparing) = self.preparing.take_if(|p| p.id == request.id) else {
             return;
         };
@@ -528,6 +584,7 @@ impl Worker {
             expected: request.expected,
             decoder,
             first,
+            level,
             output,
             start: preparing.start,
         });

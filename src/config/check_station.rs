@@ -168,7 +168,25 @@ impl Loader<'_> {
                 return None;
             }
         };
-        Some(Output { kind, volume })
+        let loudness_lufs = match &o.loudness_lufs {
+            None => Some(super::DEFAULT_LOUDNESS_LUFS),
+            Some(v) if (-40.0..=-5.0).contains(v.get_ref()) => Some(*v.get_ref() as f32),
+            Some(v) => {
+                self.at(v.span()).item(OUTPUT).key("loudness_lufs").error(
+                    format!("loudness_lufs {} is out of range", v.get_ref()),
+                    "write a level from -40 to -5 LUFS; -16 suits speech on loudspeakers \
+                     (or `loudness = false` to air files as recorded)",
+                );
+                return None;
+            }
+        };
+        let loudness_lufs =
+            loudness_lufs.filter(|_| o.loudness.as_ref().is_none_or(|l| *l.get_ref()));
+        Some(Output {
+            kind,
+            volume,
+            loudness_lufs,
+        })
     }
 
     pub(super) fn quiet(&mut self, q: RawQuiet) -> QuietHours {
