@@ -248,6 +248,10 @@ impl Cache {
     }
 
     fn append(&self, line: &str) -> std::io::Result<()> {
+        if let Some(dir) = self.file.parent() {
+            // `loa check` may run before the daemon ever made data_dir.
+            std::fs::create_dir_all(dir)?;
+        }
         let new = !self.file.exists();
         let mut f = OpenOptions::new()
             .create(true)
