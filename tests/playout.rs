@@ -95,6 +95,17 @@ impl Station {
             .unwrap_or_default()
     }
 
+    /// `loa run` until `n` items have ended, then SIGTERM: their rows.
+    fn run_until_ended(&self, n: usize, what: &str) -> Vec<AirtimeRow> {
+        let mut child = self.start();
+        let rows = self.wait_for(what, Duration::from_secs(60), |rows| {
+            rows.len() == n && rows.iter().all(|r| r.outcome.is_some())
+        });
+        signal(&child, "TERM");
+        wait_exit(&mut child, Duration::from_secs(5));
+        rows
+    }
+
     /// Wait until `done(rows)` holds, or fail with the log.
     fn wait_for(
         &self,
@@ -636,29 +647,28 @@ fn every_accepted_format_plays_to_completion() {
     }
     let st = Station::new(WAV_FAST, &body);
     copy_dir(&fixtures, &st.path("audio/fx"));
-    let mut child = st.start();
-    let rows = st.wait_for("every format to end", Duration::from_secs(60), |rows| {
-        rows.len() == files.len() && rows.iter().all(|r| r.outcome.is_some())
-    });
-    signal(&child, "TERM");
-    wait_exit(&mut child, Duration::from_secs(5));
+    let rows = st.run_until_ended(files.len(), "every format to end");
     for r in &rows {
         let probed = loa::probe::probe(&fixtures.join(&r.title)).unwrap().seconds;
-        assert_eq!(
-            r.outcome,
-            Some(Outcome::Completed),
-            "{}: {:?}",
-            r.title,
-            r.reason
-        );
-        assert!(
-            (r.aired_seconds - probed).abs() < 0.1,
-            "{}: aired {} s, probed {} s",
-            r.title,
-            r.aired_seconds,
-            probed
-        );
+        assert_aired_whole(r, probed, 0.1);
     }
+}
+
+/// `r` completed, having aired `seconds` to within `tolerance`.
+fn assert_aired_whole(r: &AirtimeRow, seconds: f64, tolerance: f64) {
+    assert_eq!(
+        r.outcome,
+        Some(Outcome::Completed),
+        "{}: {:?}",
+        r.title,
+        r.reason
+    );
+    assert!(
+        (r.aired_seconds - seconds).abs() < tolerance,
+        "{}: aired {} s of {seconds} s",
+        r.title,
+        r.aired_seconds,
+    );
 }
 
 /// Write `samples` (interleaved, -1..1) as a 32-bit float WAV.
@@ -845,28 +855,9 @@ fn phone_formats_air_whole_at_the_right_pitch() {
     }
     let text = std::fs::read_to_string(st.config()).unwrap() + &body;
     std::fs::write(st.config(), text).unwrap();
-    let mut child = st.start();
-    let rows = st.wait_for(
-        "the phone formats to end",
-        Duration::from_secs(60),
-        |rows| rows.len() == 3 && rows.iter().all(|r| r.outcome.is_some()),
-    );
-    signal(&child, "TERM");
-    wait_exit(&mut child, Duration::from_secs(5));
+    let rows = st.run_until_ended(3, "the phone formats to end");
     for r in &rows {
-        assert_eq!(
-            r.outcome,
-            Some(Outcome::Completed),
-            "{}: {:?}",
-            r.title,
-            r.reason
-        );
-        assert!(
-            (r.aired_seconds - 3.0).abs() < 0.15,
-            "{}: {}",
-            r.title,
-            r.aired_seconds
-        );
+        assert_aired_whole(r, 3.0, 0.15);
     }
     // On the recording: three tones, each 2 s long and at 1 kHz (HE-AAC's
     // core alone would be right too; its SBR rate, wrongly taken, doubles
@@ -945,12 +936,7 @@ fn quiet_and_loud_files_air_at_the_target_loudness_without_clipping() {
         assert!(line.contains(lufs) && line.contains(gain), "{line}");
     }
 
-    let mut child = st.start();
-    let rows = st.wait_for("both files to end", Duration::from_secs(60), |rows| {
-        rows.len() == 2 && rows.iter().all(|r| r.outcome.is_some())
-    });
-    signal(&child, "TERM");
-    wait_exit(&mut child, Duration::from_secs(5));
+    let rows = st.run_until_ended(2, "both files to end");
     assert!(
         rows.iter().all(|r| r.outcome == Some(Outcome::Completed)),
         "{rows:#?}"

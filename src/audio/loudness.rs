@@ -458,32 +458,34 @@ mod tests {
 
     #[test]
     fn gain_reaches_the_target_within_the_peak_and_boost_limits() {
+        let inf = f64::NEG_INFINITY;
+        for (lufs, true_peak_dbtp, gain, why) in [
+            (-30.0, -20.0, 14.0, "quiet"),
+            (-8.0, 0.5, -8.0, "loud"),
+            (
+                -30.0,
+                -3.0,
+                2.0,
+                "clicks at -3 dBTP: raised only to -1 dBTP",
+            ),
+            (
+                -60.0,
+                -40.0,
+                MAX_BOOST_DB,
+                "hiss: raised at most by the cap",
+            ),
+            (inf, inf, 0.0, "silence"),
+        ] {
+            let l = Level {
+                lufs,
+                true_peak_dbtp,
+            };
+            assert!((l.gain_db(-16.0) - gain).abs() < 1e-9, "{why}: {l:?}");
+        }
         let quiet = Level {
             lufs: -30.0,
             true_peak_dbtp: -20.0,
         };
-        assert!((quiet.gain_db(-16.0) - 14.0).abs() < 1e-9);
-        let loud = Level {
-            lufs: -8.0,
-            true_peak_dbtp: 0.5,
-        };
-        assert!((loud.gain_db(-16.0) + 8.0).abs() < 1e-9);
-        // Clicks at -3 dBTP in a quiet recording: raised only to -1 dBTP.
-        let clicks = Level {
-            lufs: -30.0,
-            true_peak_dbtp: -3.0,
-        };
-        assert!((clicks.gain_db(-16.0) - 2.0).abs() < 1e-9);
-        let hiss = Level {
-            lufs: -60.0,
-            true_peak_dbtp: -40.0,
-        };
-        assert_eq!(hiss.gain_db(-16.0), MAX_BOOST_DB);
-        let silence = Level {
-            lufs: f64::NEG_INFINITY,
-            true_peak_dbtp: f64::NEG_INFINITY,
-        };
-        assert_eq!(silence.gain_db(-16.0), 0.0);
         // Mono duplicated to stereo airs 3 dB louder: 3 dB less gain.
         let mono_on_stereo = linear_to_db(f64::from(quiet.gain_for(-16.0, 1, 2)));
         assert!(
