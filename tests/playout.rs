@@ -935,15 +935,23 @@ fn quiet_and_loud_files_air_at_the_target_loudness_without_clipping() {
             .unwrap_or_else(|| panic!("{shown}"));
         assert!(line.contains(lufs) && line.contains(gain), "{line}");
     }
+    // A file `loa check` never saw (a new upload, a changed station file)
+    // is measured by the daemon itself before it airs.
+    write_wav(&st.path("audio/late.wav"), rate, 2, &signal_at(-24.0));
+    let late = format!(
+        "[[bulletin]]\nid = \"late\"\ntitle = \"late\"\nfile = \"late.wav\"\nat = [\"{t}\"]\n"
+    );
+    let text = std::fs::read_to_string(st.config()).unwrap() + &late;
+    std::fs::write(st.config(), text).unwrap();
 
-    let rows = st.run_until_ended(2, "both files to end");
+    let rows = st.run_until_ended(3, "the three files to end");
     assert!(
         rows.iter().all(|r| r.outcome == Some(Outcome::Completed)),
         "{rows:#?}"
     );
     let (aired, rate, channels) = read_aired(&st.path("var/aired.wav"));
     let runs = sounding(&aired, rate, channels);
-    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs.len(), 3, "{runs:?}");
     let ceiling = 10f32.powf(-1.0 / 20.0);
     for r in runs {
         let part = &aired[r];

@@ -277,8 +277,8 @@ struct Opened {
 /// which on a slow SD card takes longer than the output's queue lasts; the
 /// audio thread, busy airing the item before, must never wait for it. The
 /// thread ends with the audio thread (its request channel closes).
-/// It also looks up each file's loudness (a `stat`), and has a file not
-/// measured yet measured in the background: it airs as recorded this time.
+/// It also looks up each file's loudness (a `stat`); see `level_of` for a
+/// file not measured yet.
 fn spawn_preparer(
     results: mpsc::Sender<Command>,
     leveling: Option<Leveling>,
@@ -294,13 +294,10 @@ fn spawn_preparer(
                     request = newer;
                 }
                 let file = open_item(&request.path);
-                let level = leveling.as_ref().and_then(|l| {
-                    let level = l.cache.lookup(&request.path);
-                    if level.is_none() && file.is_ok() {
-                        l.cache.measure_in_background([request.path.clone()]);
-                    }
-                    level
-                });
+                let level = match (&leveling, &file) {
+                    (Some(l), Ok(_)) => level_of(l, &request),
+                    _ => None,
+                };
                 if results
                     .send(Command::Opened(Box::new(Opened {
                         request,
@@ -314,6 +311,28 @@ fn spawn_preparer(
             }
         })?;
     Ok(requests)
+}
+
+/// A file not measured yet and at most this long is measured while it is
+/// prepared (about 1 s of work on a 2-core board, inside the 3 s an item is
+/// cued ahead); a longer one is measured in the background and airs as
+/// recorded this once.
+const MEASURE_WHILE_PREPARING: Duration = Duration::from_secs(180);
+
+/// The level `request`'s file airs with, when known or quick to know.
+fn level_of(leveling: &Leveling, request: &Request) -> Option<Level> {
+    if let Some(level) = leveling.cache.lookup(&request.path) {
+        return Some(level);
+    }
+    if request.expected.is_zero() || request.expected > MEASURE_WHILE_PREPARING {
+        leveling.cache.measure_in_background([request.path.clone()]);
+        return None;
+    }
+    leveling
+        .cache
+        .level(&request.path)
+        .map_err(|e| tracing::warn!("airs as recorded: {e}"))
+        .ok()
 }
 
 /// Open `path` and decode its first chunk.
@@ -832,6 +851,31 @@ mod tests {
     use crate::media::faults::{copy_with_fault, Fault};
     use std::time::SystemTime;
     use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+
+    #[test]
+    fn a_short_file_not_measured_yet_is_measured_while_prepared_a_long_one_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let leveling = Leveling {
+            target_lufs: -16.0,
+            cache: crate::audio::loudness::cache(dir.path()),
+        };
+        let request = |name: &str, expected: Duration| {
+            let path = dir.path().join(name);
+            std::fs::copy(testdata("tone1s.wav"), &path).unwrap();
+            Request {
+                id: PlayId(1),
+                path,
+                expected,
+            }
+        };
+        let short = request("short.wav", Duration::from_secs(1));
+        let measured = level_of(&leveling, &short).expect("measured at once");
+        assert_eq!(leveling.cache.lookup(&short.path), Some(measured));
+        // Too long to measure while preparing: as recorded now, queued for
+        // the background thread.
+        let long = request("long.wav", Duration::from_secs(3600));
+        assert_eq!(level_of(&leveling, &long), None);
+    }
 
     const TONE5: Duration = Duration::from_secs(5);
     const TONE1: Duration = Duration::from_secs(1);
