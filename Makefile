@@ -5,8 +5,10 @@ CARGO  ?= cargo
 CONFIG ?= config/station.toml
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Debian packages the build needs: cpal links ALSA through pkg-config.
-APT_PACKAGES := libasound2-dev pkg-config
+# Debian packages the build needs: cpal links ALSA through pkg-config;
+# Opus voice notes decode with libopus (symphonia-adapter-libopus links it;
+# FDK AAC, for HE-AAC, is built from the crate's own source: a C++ compiler).
+APT_PACKAGES := libasound2-dev pkg-config libopus-dev g++
 # ... and packaging and its tests: systemd-analyze and systemd-sysusers
 # (systemd), dpkg-shlibdeps for the package's library dependencies (dpkg-dev).
 DEB_APT_PACKAGES := systemd dpkg-dev
@@ -24,6 +26,9 @@ PROM_APT_PACKAGES := prometheus
 # make bench: ffmpeg makes the test MP3, mpg123 is the player the CPU
 # figures are compared with.
 BENCH_APT_PACKAGES := ffmpeg mpg123 $(PACED_APT_PACKAGES)
+# tests/playout.rs makes Opus/WebM voice notes with ffmpeg (libopus) and
+# checks HE-AAC with ffprobe.
+FORMATS_APT_PACKAGES := ffmpeg
 
 .PHONY: deps deb-deps test-deps bench-deps run check test bench lint audio deb clean
 
@@ -59,7 +64,7 @@ test: test-deps
 # What the tests need: the package's tools, the paced output and the
 # relays' stream server.
 test-deps:
-	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES) $(RELAY_APT_PACKAGES) $(PROM_APT_PACKAGES)"
+	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES) $(RELAY_APT_PACKAGES) $(PROM_APT_PACKAGES) $(FORMATS_APT_PACKAGES)"
 
 # What building and testing the package needs; cargo-deb is built once
 # (about a minute) and kept in ~/.cargo/bin.

@@ -108,7 +108,7 @@ fn main() {
         &config,
         format!(
             "[station]\nname = \"Bench\"\ntimezone = \"UTC\"\naudio_dir = \"audio\"\ndata_dir = \"var\"\n\
-             [output]\nkind = \"device\"\ndevice = \"default\"\n\
+             [output]\nkind = \"device\"\ndevice = \"default\"\nloudness = false\n\
              [api]\nlisten = \"{addr}\"\n\
              [[api.token]]\nname = \"bench\"\nrole = \"operator\"\nsha256 = \"{sha}\"\n\
              [[bulletin]]\nid = \"tone\"\ntitle = \"Tone\"\nfile = \"tone.wav\"\nat = [\"{}\"]\n",

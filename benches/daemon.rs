@@ -90,10 +90,15 @@ fn write_tone(path: &Path) {
     std::fs::write(path, w).unwrap();
 }
 
+/// Files air as recorded: the figures compare playout with mpg123's, and a
+/// fresh data_dir would otherwise have each run measure its files' loudness
+/// first (a station does that once per file).
+const LEVELLING_OFF: &str = "loudness = false";
+
 fn station(dir: &Path, output: &str, body: &str) -> PathBuf {
     let text = format!(
         "[station]\nname = \"Bench\"\ntimezone = \"UTC\"\naudio_dir = \"audio\"\ndata_dir = \"var\"\n\
-         [api]\nlisten = \"127.0.0.1:0\"\n{output}\n{body}"
+         [api]\nlisten = \"127.0.0.1:0\"\n{output}\n{LEVELLING_OFF}\n{body}"
     );
     let p = dir.join("station.toml");
     std::fs::write(&p, text).unwrap();

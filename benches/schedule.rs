@@ -101,6 +101,7 @@ fn big_station() -> Station {
         output: Output {
             kind: OutputKind::Null,
             volume: 1.0,
+            loudness_lufs: None,
         },
         quiet: QuietHours {
             ranges: vec![QuietRange {

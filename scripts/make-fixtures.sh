@@ -83,8 +83,9 @@ head -c 8192 /dev/zero >"$out/zeros.mp3"
 python3 -c 'import random,sys; random.seed(7); sys.stdout.buffer.write(bytes(random.getrandbits(8) for _ in range(8192)))' >"$out/random.mp3"
 printf 'Ban tin chua duoc thu am.\nThis file is text, not audio.\n' >"$out/text.mp3"
 
-# Opus, as WhatsApp/Telegram voice notes and browsers record it: in Ogg
-# (symphonia finds the track but has no decoder) and in WebM (no demuxer).
+# Opus, as WhatsApp/Telegram voice notes and browsers record it, in Ogg and
+# in WebM. (Once refused; now accepted: libopus decodes them, see
+# src/media.rs. Like the HE-AAC files below, they stay under this heading.)
 ff -i "$tmp/src1.wav" -c:a libopus -b:a 16k "$out/opus.ogg"
 ff -i "$tmp/src1.wav" -c:a libopus -b:a 16k "$out/opus.webm"
 

@@ -137,6 +137,7 @@ pub fn check(path: &Path) -> Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     };
+    measure_loudness(&station);
     print!("{}", describe(&station, Utc::now()));
     // The output is tried, not required: a USB card may come up later, and
     // a running daemon may hold the card right now.
@@ -160,6 +161,39 @@ pub fn check(path: &Path) -> Result<ExitCode> {
         path.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Measure the loudness of every playable file not measured yet, into the
+/// cache the daemon reads: `loa check` is where a new station's files are
+/// measured, so they air levelled from their first play.
+fn measure_loudness(station: &Station) {
+    if station.output.loudness_lufs.is_none() {
+        return;
+    }
+    let cache = crate::audio::loudness::cache(&station.data_dir);
+    let mut paths: Vec<&Path> = station
+        .bulletins
+        .iter()
+        .filter(|b| b.audio.is_some() && cache.lookup(&b.path).is_none())
+        .map(|b| b.path.as_path())
+        .collect();
+    paths.sort();
+    paths.dedup();
+    if paths.is_empty() {
+        return;
+    }
+    eprintln!(
+        "Đo độ to (measuring loudness, EBU R128) của {} tệp (files)…",
+        paths.len()
+    );
+    for (path, r) in paths
+        .iter()
+        .zip(check::in_parallel(&paths, |p| cache.level(p)))
+    {
+        if let Err(e) = r {
+            eprintln!("{}: warning: loudness not measured: {e}", path.display());
+        }
+    }
 }
 
 fn output_name(o: &crate::config::Output) -> String {
@@ -189,16 +223,43 @@ pub fn describe(station: &Station, now: DateTime<Utc>) -> String {
         station.programs.len(),
         station.relays.len()
     );
-    let mut files: BTreeMap<&str, &crate::probe::AudioInfo> = BTreeMap::new();
+    let mut files: BTreeMap<&str, (&crate::probe::AudioInfo, &Path)> = BTreeMap::new();
     for b in &station.bulletins {
         if let Some(a) = &b.audio {
-            files.insert(&b.file, a);
+            files.insert(&b.file, (a, &b.path));
         }
     }
     let _ = writeln!(out, "\nTệp âm thanh (audio files): {}", files.len());
-    let mut t =
-        Table::new(&["Tệp (file)", "Định dạng", "Kênh", "Tần số", "Thời lượng"]).right(&[3, 4]);
-    for (file, a) in &files {
+    let mut t = Table::new(&[
+        "Tệp (file)",
+        "Định dạng",
+        "Kênh",
+        "Tần số",
+        "Thời lượng",
+        "Độ to (LUFS)",
+        "Đỉnh (dBTP)",
+        "Bù (gain)",
+    ])
+    .right(&[3, 4, 5, 6, 7]);
+    let cache = crate::audio::loudness::cache(&station.data_dir);
+    for (file, (a, path)) in &files {
+        let level = cache.lookup(path);
+        let db = |x: f64| {
+            if x.is_finite() {
+                format!("{x:.1}")
+            } else {
+                "-∞".to_string()
+            }
+        };
+        let (lufs, peak) = match level {
+            Some(l) => (db(l.lufs), db(l.true_peak_dbtp)),
+            None => ("chưa đo".to_string(), "chưa đo".to_string()),
+        };
+        let gain = match (station.output.loudness_lufs, level) {
+            (None, _) => "tắt (off)".to_string(),
+            (Some(target), Some(l)) => format!("{:+.1} dB", l.gain_db(f64::from(target))),
+            (Some(_), None) => "0 dB (chưa đo)".to_string(),
+        };
         t.row(vec![
             file.to_string(),
             format!("{}/{}", a.format, a.codec),
@@ -209,6 +270,9 @@ pub fn describe(station: &Station, now: DateTime<Utc>) -> String {
             },
             format!("{} Hz", a.sample_rate),
             clock_duration(a.seconds),
+            lufs,
+            peak,
+            gain,
         ]);
     }
     out.push_str(&t.render());

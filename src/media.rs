@@ -17,8 +17,11 @@
 use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::OnceLock;
 
-use symphonia::core::codecs::{CodecParameters, Decoder, DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::codecs::{
+    CodecParameters, CodecRegistry, Decoder, DecoderOptions, CODEC_TYPE_NULL,
+};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader, Track};
 use symphonia::core::io::MediaSourceStream;
@@ -74,9 +77,29 @@ pub(crate) fn audio_track(reader: &dyn FormatReader) -> Option<Track> {
         .cloned()
 }
 
-/// A decoder for `params`, with default options.
+/// A decoder for `params`, with default options, from [`codecs`].
 pub(crate) fn decoder(params: &CodecParameters) -> Result<Box<dyn Decoder>, SymError> {
-    symphonia::default::get_codecs().make(params, &DecoderOptions::default())
+    codecs().make(params, &DecoderOptions::default())
+}
+
+/// symphonia's decoders, plus two for the formats phones make that it
+/// cannot decode itself:
+/// - Opus (voice notes from Zalo, Telegram, WhatsApp in Ogg; Chrome's
+///   recorder in WebM), by libopus;
+/// - AAC, by Fraunhofer's FDK decoder in place of symphonia's, which only
+///   knows AAC-LC: phones record HE-AAC (SBR, often with PS), whose core
+///   alone airs muffled at half the bandwidth (and mono, for v2). FDK
+///   decodes LC as well, so every AAC file goes through the same decoder.
+pub(crate) fn codecs() -> &'static CodecRegistry {
+    static CODECS: OnceLock<CodecRegistry> = OnceLock::new();
+    CODECS.get_or_init(|| {
+        let mut registry = CodecRegistry::new();
+        symphonia::default::register_enabled_codecs(&mut registry);
+        // Registered last, so they win over symphonia's own for AAC.
+        registry.register_all::<symphonia_adapter_libopus::OpusDecoder>();
+        registry.register_all::<symphonia_adapter_fdk_aac::AacDecoder>();
+        registry
+    })
 }
 
 /// symphonia panicked while reading a file.

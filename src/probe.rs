@@ -10,14 +10,10 @@
 //!
 //! Failures it catches, and why each matters on air:
 //! - not audio at all (empty, zero-filled, random bytes, text named `.mp3`);
-//! - Opus, and WebM/Matroska that usually carries it (voice notes from chat
-//!   apps): symphonia 0.5 has no Opus decoder;
-//! - HE-AAC and HE-AACv2 (AAC with SBR/PS), common in phone recordings:
-//!   symphonia decodes only the AAC-LC core at half the output rate, so the
-//!   bulletin would air muffled (and mono, for v2). Checked with symphonia
-//!   0.5.5: the speed stays right, because the decoder reports the core's
-//!   rate; a player that trusted the container's rate would play it at
-//!   double speed;
+//! - codecs the player cannot decode (AMR, WMA, MP2, ALAC, ...). Opus (in
+//!   Ogg or WebM) and HE-AAC (AAC with SBR/PS) are accepted: `media` gives
+//!   them decoders symphonia lacks (libopus, FDK AAC). HE-AAC is named so
+//!   in the codec (`he-aac`), found from its header or its frames;
 //! - truncated files, whose header promises more than the bytes hold: they
 //!   play their prefix without an error, so the bulletin would stop mid
 //!   sentence and the ledger would credit airtime that never aired;
@@ -71,10 +67,8 @@ pub enum ProbeErrorKind {
     /// Not a recognised audio file (zeros, random bytes, text, ...).
     NotAudio,
     /// A recognised container or codec that the player cannot decode
-    /// (Opus, WebM, MP2, ALAC, ...).
+    /// (AMR, WMA, MP2, ALAC, ...).
     Unsupported,
-    /// AAC with SBR or PS (HE-AAC v1/v2): would air wrongly.
-    HeAac,
     /// The header promises more audio than the file holds.
     Truncated,
     /// The file holds no audio frames.
@@ -107,6 +101,8 @@ impl std::error::Error for ProbeError {}
 /// skips packets that fail to decode, so a few bad ones are tolerated, not
 /// all.
 const DECODE_PACKETS: usize = 8;
+/// The codec name of AAC with SBR (and perhaps PS): what phones record.
+const HE_AAC: &str = "he-aac";
 /// How many leading AAC packets are inspected for SBR data.
 const SBR_SCAN_PACKETS: usize = 16;
 /// How much of the end is demuxed to prove the file is whole.
@@ -214,7 +210,7 @@ impl Probe<'_> {
         let (file, head) = self.sniff()?;
         let mut opened = self.open(file, &head)?;
         let measured = self.measure(&mut opened)?;
-        self.check_stream(&opened, &measured)?;
+        self.check_stream(&mut opened, &measured)?;
         let seconds = self.tail_check(&mut opened, &measured)?;
         let len = std::fs::metadata(self.path).map(|m| m.len()).unwrap_or(0);
         let bitrate_kbps = Some((len as f64 * 8.0 / seconds / 1000.0).round() as u32);
@@ -279,12 +275,6 @@ impl Probe<'_> {
                  at that file."
                     .to_string(),
             )),
-            Sniffed::WebM => Some((
-                ProbeErrorKind::Unsupported,
-                "is WebM/Matroska (usually Opus audio, from a browser or chat app), which the \
-                 player cannot read.",
-                self.reencode_hint(),
-            )),
             Sniffed::Amr => Some((
                 ProbeErrorKind::Unsupported,
                 "is AMR (a phone voice-recorder format), which the player cannot decode.",
@@ -305,8 +295,7 @@ impl Probe<'_> {
     }
 
     /// Step 2: open the container as the player does, find its audio track
-    /// and make its decoder; refuse codecs the player cannot decode and
-    /// HE-AAC its header announces.
+    /// and make its decoder; refuse codecs the player cannot decode.
     fn open(&self, file: File, head: &[u8]) -> Result<Opened, ProbeError> {
         let format_name = container_name(head);
         let reader = media::open(file, self.path).map_err(|e| {
@@ -344,20 +333,9 @@ impl Probe<'_> {
             )
         })?;
         let params = &track.codec_params;
-        let codec_name = codec_name(params.codec);
-
-        if params.codec == CODEC_TYPE_OPUS {
-            return Err(self.err(
-                ProbeErrorKind::Unsupported,
-                "is Opus audio (as voice notes from chat apps are), which the player \
-                 cannot decode.",
-                self.reencode_hint(),
-            ));
-        }
-        if params.codec == CODEC_TYPE_AAC {
-            if let Some(why) = he_aac_in_header(params) {
-                return Err(self.he_aac_error(&why));
-            }
+        let mut codec_name = codec_name(params.codec);
+        if params.codec == CODEC_TYPE_AAC && he_aac_in_header(params).is_some() {
+            codec_name = HE_AAC.to_string();
         }
         let decoder = media::decoder(params).map_err(|e| {
             self.err(
@@ -484,28 +462,13 @@ impl Probe<'_> {
         })
     }
 
-    /// Refuse what the first packets show would air wrongly: HE-AAC the
-    /// header hid, and rates or channel counts no recording has.
-    fn check_stream(&self, o: &Opened, m: &Measured) -> Result<(), ProbeError> {
+    /// Name HE-AAC that the header hid (implicit SBR, as in ADTS), and
+    /// refuse rates or channel counts no recording has.
+    fn check_stream(&self, o: &mut Opened, m: &Measured) -> Result<(), ProbeError> {
         let params = &o.track.codec_params;
-        if params.codec == CODEC_TYPE_AAC {
-            // Implicit SBR: the container was told the output rate (twice
-            // the core's), the decoder only produces the core.
-            if let Some(container_rate) = params.sample_rate {
-                if container_rate == 2 * m.spec.rate {
-                    return Err(self.he_aac_error(&format!(
-                        "the container says {container_rate} Hz but the AAC core decodes at \
-                         {} Hz",
-                        m.spec.rate
-                    )));
-                }
-            }
-            let (with_sbr, seen) = m.sbr_votes;
-            if seen >= 3 && with_sbr * 2 > seen {
-                return Err(self.he_aac_error(&format!(
-                    "{with_sbr} of its first {seen} AAC frames carry SBR data"
-                )));
-            }
+        let (with_sbr, seen) = m.sbr_votes;
+        if params.codec == CODEC_TYPE_AAC && seen >= 3 && with_sbr * 2 > seen {
+            o.codec_name = HE_AAC.to_string();
         }
 
         let channels = m.spec.channels.count();
@@ -614,18 +577,6 @@ impl Probe<'_> {
             ProbeErrorKind::NoAudio,
             "holds no audio (0 frames).",
             self.reexport_hint(),
-        )
-    }
-
-    fn he_aac_error(&self, evidence: &str) -> ProbeError {
-        self.err(
-            ProbeErrorKind::HeAac,
-            &format!(
-                "is HE-AAC (AAC with SBR/PS, as phones record): {evidence}. The player \
-                 decodes only its AAC-LC core, so it would air muffled, without the upper \
-                 half of its frequencies (and in mono, for HE-AACv2)."
-            ),
-            self.reencode_hint(),
         )
     }
 
@@ -882,49 +833,33 @@ mod tests {
     }
 
     #[test]
-    fn refuses_opus_in_ogg() {
-        let e = refused("opus.ogg", ProbeErrorKind::Unsupported);
-        assert!(e.message.contains("Opus"), "{e}");
-        assert!(
-            e.hint.contains("libmp3lame") && e.hint.contains("opus.mp3"),
-            "{e}"
-        );
+    fn opus_in_ogg_and_webm() {
+        // Voice notes (Zalo, Telegram, WhatsApp) and Chrome's recorder.
+        for (name, format) in [("opus.ogg", "ogg"), ("opus.webm", "webm")] {
+            let i = accepted(name);
+            assert_eq!((i.format.as_str(), i.codec.as_str()), (format, "opus"));
+            assert_eq!((i.channels, i.sample_rate), (1, 48000), "{name}");
+            assert_close(i.seconds, 2.0);
+        }
     }
 
     #[test]
-    fn refuses_webm() {
-        let e = refused("opus.webm", ProbeErrorKind::Unsupported);
-        assert!(e.message.contains("WebM"), "{e}");
-    }
-
-    #[test]
-    fn refuses_he_aac_signalled_explicitly() {
-        let e = refused("he-aac-explicit.m4a", ProbeErrorKind::HeAac);
-        assert!(e.message.contains("audio object type 5"), "{e}");
-        assert!(e.hint.contains("ffmpeg -i"), "{e}");
-    }
-
-    #[test]
-    fn refuses_he_aac_v2() {
-        let e = refused("he-aac-v2.m4a", ProbeErrorKind::HeAac);
-        assert!(e.message.contains("HE-AACv2 (audio object type 29)"), "{e}");
-    }
-
-    #[test]
-    fn refuses_he_aac_signalled_implicitly_in_mp4() {
-        let e = refused("he-aac-implicit.m4a", ProbeErrorKind::HeAac);
-        assert!(
-            e.message
-                .contains("44100 Hz but the AAC core decodes at 22050 Hz"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn refuses_he_aac_in_adts() {
-        // ADTS has no way to signal SBR: only the frames give it away.
-        let e = refused("he-aac.aac", ProbeErrorKind::HeAac);
-        assert!(e.message.contains("carry SBR data"), "{e}");
+    fn he_aac_is_named_and_decodes_at_the_full_rate() {
+        // Explicit, implicit (MP4 and ADTS) signalling, and v2 (PS): the
+        // decoder outputs the SBR rate and PS's stereo.
+        for name in [
+            "he-aac-explicit.m4a",
+            "he-aac-implicit.m4a",
+            "he-aac.aac",
+            "he-aac-v2.m4a",
+        ] {
+            let i = accepted(name);
+            assert_eq!(i.codec, "he-aac", "{name}");
+            assert_eq!((i.channels, i.sample_rate), (2, 44100), "{name}");
+            // As ffprobe says: 2 s plus the encoder's priming, which aac-enc
+            // writes no edit list for.
+            assert!((i.seconds - 2.15).abs() < 0.05, "{name}: {i:?}");
+        }
     }
 
     #[test]
@@ -977,7 +912,7 @@ mod tests {
 
     #[test]
     fn display_says_what_and_what_to_do() {
-        let e = probe(&fixture("opus.ogg")).unwrap_err();
+        let e = probe(&fixture("text.mp3")).unwrap_err();
         let shown = e.to_string();
         assert!(shown.starts_with(&e.message) && shown.ends_with(&e.hint));
     }

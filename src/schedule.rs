@@ -691,6 +691,7 @@ mod tests {
             output: Output {
                 kind: OutputKind::Null,
                 volume: 1.0,
+                loudness_lufs: None,
             },
             quiet: QuietHours::default(),
             api: Api {

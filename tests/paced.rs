@@ -72,7 +72,7 @@ fn a_scheduled_bulletin_comes_out_of_a_paced_output_on_its_instant() {
         dir.path().join("station.toml"),
         format!(
             "[station]\nname = \"Paced\"\ntimezone = \"UTC\"\naudio_dir = \"audio\"\ndata_dir = \"var\"\n\
-             [output]\nkind = \"device\"\ndevice = \"default\"\n\
+             [output]\nkind = \"device\"\ndevice = \"default\"\nloudness = false\n\
              [api]\nlisten = \"127.0.0.1:0\"\n\
              [[bulletin]]\nid = \"tone\"\ntitle = \"Tone\"\nfile = \"tone.wav\"\nat = [\"{}\"]\n",
             at.format("%H:%M:%S")

@@ -45,7 +45,7 @@ check "no ledger or recording in the package" bash -c '! grep -qE "\.(sqlite|db|
 ctl="$work/control"
 dpkg-deb -e "$deb" "$ctl"
 check "/etc/loa/station.toml is a conffile" grep -qxF /etc/loa/station.toml "$ctl/conffiles"
-check "depends on ALSA and systemd" bash -c 'dpkg-deb -f "$1" Depends | grep -q libasound2 && dpkg-deb -f "$1" Depends | grep -q systemd' _ "$deb"
+check "depends on ALSA, libopus and systemd" bash -c 'dpkg-deb -f "$1" Depends | grep -q libasound2 && dpkg-deb -f "$1" Depends | grep -q libopus0 && dpkg-deb -f "$1" Depends | grep -q systemd' _ "$deb"
 for s in postinst prerm postrm; do
   check "$s is valid sh" sh -n "$ctl/$s"
   check "$s had its debhelper snippets inserted" bash -c '! grep -q "#DEBHELPER#" "$1"' _ "$ctl/$s"

@@ -10,6 +10,8 @@ use chrono::{DateTime, Timelike, Utc};
 use loa::ledger::{AirtimeRow, Filter, Ledger, Outcome};
 
 mod common;
+#[path = "common/pulse.rs"]
+mod pulse;
 
 const TZ: chrono_tz::Tz = chrono_tz::UTC;
 
@@ -91,6 +93,17 @@ impl Station {
         Ledger::open_read_only(&path, TZ)
             .and_then(|l| l.rows(&Filter::default()))
             .unwrap_or_default()
+    }
+
+    /// `loa run` until `n` items have ended, then SIGTERM: their rows.
+    fn run_until_ended(&self, n: usize, what: &str) -> Vec<AirtimeRow> {
+        let mut child = self.start();
+        let rows = self.wait_for(what, Duration::from_secs(60), |rows| {
+            rows.len() == n && rows.iter().all(|r| r.outcome.is_some())
+        });
+        signal(&child, "TERM");
+        wait_exit(&mut child, Duration::from_secs(5));
+        rows
     }
 
     /// Wait until `done(rows)` holds, or fail with the log.
@@ -617,6 +630,13 @@ fn every_accepted_format_plays_to_completion() {
         "wav-s16.wav",
         "wav-s24.wav",
         "wav-u8.wav",
+        // What phones and chat apps make.
+        "opus.ogg",
+        "opus.webm",
+        "he-aac.aac",
+        "he-aac-explicit.m4a",
+        "he-aac-implicit.m4a",
+        "he-aac-v2.m4a",
     ];
     let (t, _) = hms_in(4);
     let mut body = String::new();
@@ -627,27 +647,321 @@ fn every_accepted_format_plays_to_completion() {
     }
     let st = Station::new(WAV_FAST, &body);
     copy_dir(&fixtures, &st.path("audio/fx"));
-    let mut child = st.start();
-    let rows = st.wait_for("every format to end", Duration::from_secs(60), |rows| {
-        rows.len() == files.len() && rows.iter().all(|r| r.outcome.is_some())
-    });
-    signal(&child, "TERM");
-    wait_exit(&mut child, Duration::from_secs(5));
+    let rows = st.run_until_ended(files.len(), "every format to end");
     for r in &rows {
         let probed = loa::probe::probe(&fixtures.join(&r.title)).unwrap().seconds;
-        assert_eq!(
-            r.outcome,
-            Some(Outcome::Completed),
-            "{}: {:?}",
-            r.title,
-            r.reason
-        );
+        assert_aired_whole(r, probed, 0.1);
+    }
+}
+
+/// `r` completed, having aired `seconds` to within `tolerance`.
+fn assert_aired_whole(r: &AirtimeRow, seconds: f64, tolerance: f64) {
+    assert_eq!(
+        r.outcome,
+        Some(Outcome::Completed),
+        "{}: {:?}",
+        r.title,
+        r.reason
+    );
+    assert!(
+        (r.aired_seconds - seconds).abs() < tolerance,
+        "{}: aired {} s of {seconds} s",
+        r.title,
+        r.aired_seconds,
+    );
+}
+
+/// Write `samples` (interleaved, -1..1) as a 32-bit float WAV.
+fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[f32]) {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &s in samples {
+        w.write_sample(s).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// `pad` s of silence, `secs` s of `tone(t)` (t in seconds), `pad` s of
+/// silence, at `rate`, mono.
+fn padded(rate: u32, pad: f64, secs: f64, tone: impl Fn(f64) -> f64) -> Vec<f32> {
+    let (p, n) = (
+        (pad * f64::from(rate)) as usize,
+        (secs * f64::from(rate)) as usize,
+    );
+    let mut v = vec![0.0f32; p];
+    v.extend((0..n).map(|i| tone(i as f64 / f64::from(rate)) as f32));
+    v.extend(std::iter::repeat_n(0.0, p));
+    v
+}
+
+/// The recording as interleaved f32, with its rate and channels.
+fn read_aired(path: &Path) -> (Vec<f32>, u32, usize) {
+    let mut r = hound::WavReader::open(path).unwrap();
+    let spec = r.spec();
+    let s: Vec<f32> = r
+        .samples::<i16>()
+        .map(|s| f32::from(s.unwrap()) / 32768.0)
+        .collect();
+    (s, spec.sample_rate, usize::from(spec.channels))
+}
+
+/// The sounding stretches of a recording (10 ms blocks above -40 dBFS
+/// RMS, apart by at least 100 ms of silence), as sample ranges.
+fn sounding(samples: &[f32], rate: u32, channels: usize) -> Vec<std::ops::Range<usize>> {
+    let block = (rate as usize / 100) * channels;
+    let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+    for (i, b) in samples.chunks(block).enumerate() {
+        let rms = (b.iter().map(|x| x * x).sum::<f32>() / b.len() as f32).sqrt();
+        if rms < 0.01 {
+            continue;
+        }
+        let (start, end) = (i * block, i * block + b.len());
+        match runs.last_mut() {
+            Some(r) if start - r.end <= 10 * block => r.end = end,
+            _ => runs.push(start..end),
+        }
+    }
+    runs
+}
+
+/// The frequency of a tone (first channel), from its zero crossings.
+fn frequency(samples: &[f32], rate: u32, channels: usize) -> f64 {
+    let ch0: Vec<f32> = samples.iter().step_by(channels).copied().collect();
+    let crossings = ch0
+        .windows(2)
+        .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
+        .count();
+    crossings as f64 / 2.0 / (ch0.len() as f64 / f64::from(rate))
+}
+
+/// EBU R128 integrated loudness and true peak (dBTP) of interleaved audio.
+fn loudness(samples: &[f32], rate: u32, channels: usize) -> (f64, f64) {
+    let mut m = ebur128::EbuR128::new(
+        channels as u32,
+        rate,
+        ebur128::Mode::I | ebur128::Mode::TRUE_PEAK,
+    )
+    .unwrap();
+    m.add_frames_f32(samples).unwrap();
+    let peak = (0..channels as u32)
+        .map(|c| m.true_peak(c).unwrap())
+        .fold(0.0, f64::max);
+    (m.loudness_global().unwrap(), 20.0 * peak.log10())
+}
+
+fn ffmpeg(args: &[&str]) {
+    pulse::require("ffmpeg", "ffmpeg", "test-deps");
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Real HE-AAC (SBR) in ADTS, from FDK's encoder: what phones record.
+fn he_aac_adts(samples: &[f32], rate: u32) -> Vec<u8> {
+    use fdk_aac::enc::{AudioObjectType, BitRate, ChannelMode, Encoder, EncoderParams, Transport};
+    let enc = Encoder::new(EncoderParams {
+        bit_rate: BitRate::Cbr(32_000),
+        sample_rate: rate,
+        transport: Transport::Adts,
+        channels: ChannelMode::Mono,
+        audio_object_type: AudioObjectType::Mpeg4HeAac,
+    })
+    .unwrap();
+    let pcm: Vec<i16> = samples.iter().map(|&s| (s * 32767.0) as i16).collect();
+    let (mut out, mut buf, mut pos) = (Vec::new(), vec![0u8; 8192], 0);
+    while pos < pcm.len() {
+        let info = enc.encode(&pcm[pos..], &mut buf).unwrap();
+        out.extend_from_slice(&buf[..info.output_size]);
+        pos += info.input_consumed;
+    }
+    out
+}
+
+#[test]
+fn phone_formats_air_whole_at_the_right_pitch() {
+    // A 1 kHz tone for 2 s between silences, as a Telegram/Zalo/WhatsApp
+    // voice note (Opus in Ogg), a Chrome recording (Opus in WebM) and a
+    // phone's HE-AAC recording (M4A).
+    let st = Station::new(WAV_FAST, "");
+    let src = st.path("src.wav");
+    let tone = |t: f64| 0.3 * (2.0 * std::f64::consts::PI * 1000.0 * t).sin();
+    write_wav(&src, 48_000, 1, &padded(48_000, 0.5, 2.0, tone));
+    let src = src.to_str().unwrap();
+    let ogg = st.path("audio/zalo.ogg");
+    let opus = [
+        "-af",
+        "aformat=channel_layouts=mono",
+        "-c:a",
+        "libopus",
+        "-b:a",
+        "24k",
+    ];
+    ffmpeg(&[&["-i", src][..], &opus, &[ogg.to_str().unwrap()]].concat());
+    let webm = st.path("audio/chrome.webm");
+    ffmpeg(&[&["-i", src][..], &opus, &[webm.to_str().unwrap()]].concat());
+    let adts = st.path("phone.aac");
+    std::fs::write(&adts, he_aac_adts(&padded(44_100, 0.5, 2.0, tone), 44_100)).unwrap();
+    let m4a = st.path("audio/phone.m4a");
+    ffmpeg(&[
+        "-i",
+        adts.to_str().unwrap(),
+        "-c",
+        "copy",
+        m4a.to_str().unwrap(),
+    ]);
+    // ffmpeg's own decoder confirms each file is what it should be.
+    for (file, codec, profile) in [
+        ("zalo.ogg", "opus", ""),
+        ("chrome.webm", "opus", ""),
+        ("phone.m4a", "aac", "HE-AAC"),
+    ] {
+        let path = st.path("audio").join(file);
+        let out = Command::new("ffprobe")
+            .args(["-v", "error", "-show_entries", "stream=codec_name,profile"])
+            .args(["-of", "compact=p=0:nk=1"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout);
         assert!(
-            (r.aired_seconds - probed).abs() < 0.1,
-            "{}: aired {} s, probed {} s",
-            r.title,
-            r.aired_seconds,
-            probed
+            shown.starts_with(&format!("{codec}|{profile}")),
+            "{file}: {shown}"
+        );
+        let info = loa::probe::probe(&path).unwrap();
+        assert!((info.seconds - 3.0).abs() < 0.15, "{file}: {info:?}");
+        // HE-AAC decodes at its SBR rate, twice its core's 22050 Hz.
+        let rate = if codec == "aac" { 44_100 } else { 48_000 };
+        assert_eq!(info.sample_rate, rate, "{file}: {info:?}");
+    }
+
+    let (t, _) = hms_in(4);
+    let mut body = String::new();
+    for (i, f) in ["zalo.ogg", "chrome.webm", "phone.m4a"].iter().enumerate() {
+        body.push_str(&format!(
+            "[[bulletin]]\nid = \"p{i}\"\ntitle = \"{f}\"\nfile = \"{f}\"\nat = [\"{t}\"]\n"
+        ));
+    }
+    let text = std::fs::read_to_string(st.config()).unwrap() + &body;
+    std::fs::write(st.config(), text).unwrap();
+    let rows = st.run_until_ended(3, "the phone formats to end");
+    for r in &rows {
+        assert_aired_whole(r, 3.0, 0.15);
+    }
+    // On the recording: three tones, each 2 s long and at 1 kHz (HE-AAC's
+    // core alone would be right too; its SBR rate, wrongly taken, doubles
+    // the pitch).
+    let (aired, rate, channels) = read_aired(&st.path("var/aired.wav"));
+    let runs = sounding(&aired, rate, channels);
+    assert_eq!(runs.len(), 3, "{runs:?} at {rate} Hz x {channels}");
+    for r in runs {
+        let secs = (r.len() / channels) as f64 / f64::from(rate);
+        assert!((secs - 2.0).abs() < 0.06, "tone of {secs} s");
+        let f = frequency(&aired[r], rate, channels);
+        assert!((f - 1000.0).abs() < 10.0, "tone at {f} Hz");
+    }
+}
+
+#[test]
+fn quiet_and_loud_files_air_at_the_target_loudness_without_clipping() {
+    // Stereo material with a speech-like spectrum (three tones) scaled
+    // to -30 and -8 LUFS with the same meter the test reads the result
+    // with.
+    let rate = 44_100;
+    let signal_at = |lufs: f64| -> Vec<f32> {
+        let wave = |t: f64| {
+            [(300.0, 0.5), (1000.0, 0.3), (2500.0, 0.2)]
+                .iter()
+                .map(|(f, a)| a * (2.0 * std::f64::consts::PI * f * t).sin())
+                .sum::<f64>()
+        };
+        let mono = padded(rate, 0.3, 4.0, wave);
+        let stereo: Vec<f32> = mono.iter().flat_map(|&s| [s, s * 0.9]).collect();
+        let (now, _) = loudness(&stereo, rate, 2);
+        let k = 10f64.powf((lufs - now) / 20.0) as f32;
+        let scaled: Vec<f32> = stereo.iter().map(|s| s * k).collect();
+        assert!(
+            scaled.iter().all(|s| s.abs() < 1.0),
+            "clipped at {lufs} LUFS"
+        );
+        scaled
+    };
+    let st = Station::new(WAV_FAST, "");
+    let (t, _) = hms_in(5);
+    let mut body = String::new();
+    for (id, lufs) in [("quiet", -30.0), ("loud", -8.0)] {
+        write_wav(
+            &st.path(&format!("audio/{id}.wav")),
+            rate,
+            2,
+            &signal_at(lufs),
+        );
+        body.push_str(&format!(
+            "[[bulletin]]\nid = \"{id}\"\ntitle = \"{id}\"\nfile = \"{id}.wav\"\nat = [\"{t}\"]\n"
+        ));
+    }
+    let text = std::fs::read_to_string(st.config()).unwrap() + &body;
+    std::fs::write(st.config(), text).unwrap();
+    // `loa check` measures them and shows their levels and gains.
+    let check = Command::new(env!("CARGO_BIN_EXE_loa"))
+        .args(["check", "--config"])
+        .arg(st.config())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{shown}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    for (file, lufs, gain) in [
+        ("quiet.wav", "-30.0", "+14.0 dB"),
+        ("loud.wav", "-8.0", "-8.0 dB"),
+    ] {
+        let line = shown
+            .lines()
+            .find(|l| l.contains(file))
+            .unwrap_or_else(|| panic!("{shown}"));
+        assert!(line.contains(lufs) && line.contains(gain), "{line}");
+    }
+    // A file `loa check` never saw (a new upload, a changed station file)
+    // is measured by the daemon itself before it airs.
+    write_wav(&st.path("audio/late.wav"), rate, 2, &signal_at(-24.0));
+    let late = format!(
+        "[[bulletin]]\nid = \"late\"\ntitle = \"late\"\nfile = \"late.wav\"\nat = [\"{t}\"]\n"
+    );
+    let text = std::fs::read_to_string(st.config()).unwrap() + &late;
+    std::fs::write(st.config(), text).unwrap();
+
+    let rows = st.run_until_ended(3, "the three files to end");
+    assert!(
+        rows.iter().all(|r| r.outcome == Some(Outcome::Completed)),
+        "{rows:#?}"
+    );
+    let (aired, rate, channels) = read_aired(&st.path("var/aired.wav"));
+    let runs = sounding(&aired, rate, channels);
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    let ceiling = 10f32.powf(-1.0 / 20.0);
+    for r in runs {
+        let part = &aired[r];
+        let (lufs, true_peak) = loudness(part, rate, channels);
+        assert!((lufs + 16.0).abs() <= 1.0, "aired at {lufs:.2} LUFS");
+        // 16-bit rounding and the meter's oversampling: a hair of slack.
+        assert!(true_peak <= -1.0 + 0.05, "true peak {true_peak:.2} dBTP");
+        assert!(
+            part.iter().all(|s| s.abs() <= ceiling + 1e-4),
+            "a sample over -1 dBFS"
         );
     }
 }

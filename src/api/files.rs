@@ -204,7 +204,9 @@ pub struct ProbeCache(Mutex<HashMap<PathBuf, Probed>>);
 
 /// At most this many files are listed: a listing is for people.
 const MAX_LISTED: usize = 2000;
-const AUDIO_EXTENSIONS: &[&str] = &["mp3", "m4a", "mp4", "aac", "flac", "ogg", "oga", "wav"];
+const AUDIO_EXTENSIONS: &[&str] = &[
+    "mp3", "m4a", "mp4", "aac", "flac", "ogg", "oga", "opus", "webm", "wav",
+];
 
 impl ProbeCache {
     fn probe(&self, path: &Path, key: Key) -> Result<AudioInfo, String> {

@@ -299,6 +299,13 @@ fn response_schemas() -> Map<String, Value> {
                 "campaign": nullable(string()), "priority": priority(),
                 "enabled": { "type": "boolean" }, "scheduled": { "type": "boolean" },
                 "audio": nullable(schema_ref("AudioInfo")),
+                "loudness": nullable(closed(json!({
+                    "lufs": nullable(json!({ "type": "number",
+                        "description": "EBU R128 integrated loudness; null for silence" })),
+                    "true_peak_dbtp": nullable(json!({ "type": "number" })),
+                    "gain_db": { "type": "number",
+                        "description": "Gain it airs with ([output] loudness_lufs); 0 when levelling is off" },
+                }))),
             })) },
             "programs": { "type": "array", "items": closed(json!({
                 "id": string(), "title": string(), "priority": priority(),

@@ -206,6 +206,8 @@ pub async fn bulletins(State(s): State<AppState>) -> ApiResult<Json<Value>> {
     let station = s.current.get();
     let state = Arc::clone(&s);
     blocking(move || {
+        let levels = crate::audio::loudness::cache(&station.data_dir);
+        let target = station.output.loudness_lufs.map(f64::from);
         let bulletins: Vec<Value> = station
             .bulletins
             .iter()
@@ -219,6 +221,15 @@ pub async fn bulletins(State(s): State<AppState>) -> ApiResult<Json<Value>> {
                     "enabled": b.enabled,
                     "scheduled": !matches!(b.timing, crate::config::Timing::Unscheduled),
                     "audio": b.audio,
+                    "loudness": b.audio.as_ref().and_then(|_| levels.lookup(&b.path)).map(|l| {
+                        // Silence measures -inf, which JSON cannot say.
+                        let finite = |x: f64| x.is_finite().then_some(x);
+                        json!({
+                            "lufs": finite(l.lufs),
+                            "true_peak_dbtp": finite(l.true_peak_dbtp),
+                            "gain_db": target.map_or(0.0, |t| l.gain_db(t)),
+                        })
+                    }),
                 })
             })
             .collect();

@@ -515,6 +515,12 @@ async fn schedule_is_the_cli_plan_with_a_capped_range() {
 async fn bulletins_list_items_and_probed_files() {
     let r = rig().await;
     std::fs::write(r.audio.join("junk.mp3"), [0x55u8; 4000]).unwrap();
+    // Measured (as `loa check` or the daemon's background thread does):
+    // its level and gain are listed; not measured yet: null.
+    let data_dir = r.ledger.parent().unwrap();
+    let level = crate::audio::loudness::cache(data_dir)
+        .level(&r.audio.join("long.mp3"))
+        .unwrap();
     let b = r.get("/api/v1/bulletins", VIEWER).await;
     assert_eq!(b.status, 200);
     let b = b.json();
@@ -523,6 +529,11 @@ async fn bulletins_list_items_and_probed_files() {
     assert_eq!(long["audio"]["format"], "mp3");
     assert_eq!(long["scheduled"], true);
     assert_eq!(b["bulletins"][1]["scheduled"], false);
+    let lufs = long["loudness"]["lufs"].as_f64().unwrap();
+    assert!((lufs - level.lufs).abs() < 1e-9, "{long}");
+    let gain = long["loudness"]["gain_db"].as_f64().unwrap();
+    assert!((gain - level.gain_db(-16.0)).abs() < 1e-9, "{long}");
+    assert!(b["bulletins"][1]["loudness"].is_null(), "{b}");
     let files: Vec<&str> = b["files"]
         .as_array()
         .unwrap()
@@ -995,6 +1006,20 @@ async fn a_phone_recording_is_uploaded_under_a_safe_name_and_queued() {
         x.file == name && x.outcome.is_some_and(|o| o.as_str() == "completed")
     })
     .await;
+    // A phone's HE-AAC recording and chat apps' Opus voice notes are
+    // accepted, under the extension of what they are.
+    for (file, ext) in [
+        ("he-aac-explicit.m4a", ".m4a"),
+        ("opus.ogg", ".opus"),
+        ("opus.webm", ".webm"),
+    ] {
+        let bytes = std::fs::read(fixture(&format!("tests/fixtures/audio/{file}"))).unwrap();
+        let (ctype, body) = multipart("ghi âm", &bytes);
+        let u = r.post_raw("/api/v1/audio", &ctype, &body).await;
+        assert_eq!(u.status, 201, "{file}: {u:?}");
+        let name = u.json()["name"].as_str().unwrap().to_string();
+        assert!(name.ends_with(ext), "{file}: {name}");
+    }
 }
 
 #[tokio::test]
@@ -1017,8 +1042,9 @@ async fn refused_uploads_leave_nothing_behind() {
         "{msg}"
     );
 
-    let he = std::fs::read(fixture("tests/fixtures/audio/he-aac-explicit.m4a")).unwrap();
-    let (ctype, body) = multipart("he.m4a", &he);
+    // Audio that would air wrongly (cut short): 422.
+    let cut = std::fs::read(fixture("tests/fixtures/audio/truncated.m4a")).unwrap();
+    let (ctype, body) = multipart("cut.m4a", &cut);
     let u = r.post_raw("/api/v1/audio", &ctype, &body).await;
     assert_eq!(u.status, 422, "{u:?}");
 

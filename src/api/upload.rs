@@ -220,6 +220,12 @@ async fn receive(
             .to_string();
         let name = place(&dir, &tmp_path, &files::slug(&shown), &stamp, &info)?;
         drop(tmp);
+        if station.output.loudness_lufs.is_some() {
+            // Measured now, in the background, so it airs levelled (it airs
+            // as recorded if played before that is done).
+            crate::audio::loudness::cache(&station.data_dir)
+                .measure_in_background([dir.join(&name)]);
+        }
         Ok((name, info))
     })
     .await
@@ -232,7 +238,9 @@ fn extension(info: &AudioInfo) -> &'static str {
         "m4a" => "m4a",
         "aac" => "aac",
         "flac" => "flac",
+        "ogg" if info.codec == "opus" => "opus",
         "ogg" => "ogg",
+        "webm" => "webm",
         "wav" => "wav",
         _ => "mp3",
     }

@@ -15,7 +15,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::Decoder;
+use symphonia::core::codecs::{Decoder, CODEC_TYPE_AAC};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatReader, Track};
 
@@ -96,17 +96,26 @@ impl FileDecoder {
         let track = media::audio_track(&*reader)
             .ok_or_else(|| format!("{} has no audio track", path.display()))?;
         let params = &track.codec_params;
-        let (rate, channels) = match (params.sample_rate, params.channels) {
-            (Some(r), Some(c)) if r > 0 && c.count() > 0 => (r, c.count() as u16),
-            // AAC in MP4 (phone recordings) often leaves the channels to the
-            // decoder: learn them from the first packet that decodes.
-            _ => learn().ok_or_else(|| {
-                format!(
-                    "{} does not say its sample rate or channels; re-encode it",
-                    path.display()
-                )
-            })?,
+        let stated = match (params.sample_rate, params.channels) {
+            (Some(r), Some(c)) if r > 0 && c.count() > 0 => Some((r, c.count() as u16)),
+            _ => None,
         };
+        // AAC: HE-AAC decodes at twice the rate its header may state
+        // (implicit SBR), in stereo from a mono core (PS); and AAC in MP4
+        // (phone recordings) often leaves the channels to the decoder. Learn
+        // them from the first packet that decodes (a stream, which cannot be
+        // read twice, keeps what its header says).
+        let known = if params.codec == CODEC_TYPE_AAC {
+            learn().or(stated)
+        } else {
+            stated.or_else(learn)
+        };
+        let (rate, channels) = known.ok_or_else(|| {
+            format!(
+                "{} does not say its sample rate or channels; re-encode it",
+                path.display()
+            )
+        })?;
         let decoder = media::decoder(params)
             .map_err(|e| format!("{}: cannot decode ({e}); re-encode it", path.display()))?;
         Ok(FileDecoder {
@@ -264,6 +273,50 @@ mod tests {
         assert_eq!((d.format().rate, d.format().channels), (44100, 1));
         let secs = total_frames(&path).unwrap() as f64 / 44100.0;
         assert!((secs - 2.0).abs() < 0.1, "{secs}");
+    }
+
+    #[test]
+    fn he_aac_decodes_at_full_bandwidth() {
+        // Pink noise and a sweep, HE-AAC from FDK's encoder. Its AAC-LC
+        // core stops at 11 kHz; SBR rebuilds the band above.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/he-aac.aac");
+        let mut d = FileDecoder::open(&path).unwrap();
+        let Format { rate, channels } = d.format();
+        assert_eq!((rate, channels), (44100, 2));
+        let mut left = Vec::new();
+        while let Some(c) = d.next_chunk().unwrap() {
+            left.extend(c.iter().step_by(2).map(|&s| f64::from(s)));
+        }
+        // Share of the energy above 12 kHz, over 2048-sample blocks (a
+        // plain DFT of the upper bins).
+        const N: usize = 2048;
+        let (cos, sin): (Vec<f64>, Vec<f64>) = (0..N)
+            .map(|i| {
+                let a = 2.0 * std::f64::consts::PI * i as f64 / N as f64;
+                (a.cos(), a.sin())
+            })
+            .unzip();
+        let first_bin = 12_000 * N / rate as usize;
+        let (mut high, mut all) = (0.0, 0.0);
+        for block in left.chunks_exact(N).skip(4).take(8) {
+            all += block.iter().map(|x| x * x).sum::<f64>() * N as f64 / 2.0;
+            for k in first_bin..N / 2 {
+                let (mut re, mut im) = (0.0, 0.0);
+                for (n, x) in block.iter().enumerate() {
+                    re += x * cos[k * n % N];
+                    im += x * sin[k * n % N];
+                }
+                high += re * re + im * im;
+            }
+        }
+        // Measured: 0.07% (the sweep below 1 kHz carries most of it). The
+        // AAC-LC core alone ends at 11 kHz (half its 22050 Hz rate).
+        let share = high / all;
+        assert!(
+            share > 2e-4,
+            "{:.4}% of the energy above 12 kHz",
+            share * 100.0
+        );
     }
 
     #[test]

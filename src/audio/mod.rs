@@ -15,6 +15,8 @@
 //! - `convert`: gain, fades, and format conversion when an open output
 //!   cannot take a file's own format;
 //! - `player`: the audio thread, its commands and its events;
+//! - `loudness`: each file's EBU R128 level, measured once and cached, and
+//!   the gain that airs it at the station's target.
 //! - `relay`: relays (tiếp âm), a live stream or line-in aired for a fixed
 //!   duration, with reconnection, fallback and a slow automatic gain.
 //!
@@ -22,7 +24,7 @@
 //! # fn demo(station: &loa::config::Station) -> anyhow::Result<()> {
 //! use std::time::{Duration, Instant};
 //! let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
-//! let player = loa::audio::spawn(&station.output, tx)?;
+//! let player = loa::audio::spawn(&station.output, &station.data_dir, tx)?;
 //! let id = player.prepare("/srv/loa/audio/tin-sang.mp3", Duration::from_secs(95));
 //! player.start_at(id, Instant::now() + Duration::from_secs(1));
 //! # Ok(()) }
@@ -33,6 +35,7 @@ mod decode;
 mod device;
 #[cfg(any(test, feature = "testing"))]
 mod fake;
+pub mod loudness;
 mod null;
 mod player;
 pub mod relay;
@@ -44,7 +47,7 @@ pub use device::DeviceSink;
 #[cfg(any(test, feature = "testing"))]
 pub use fake::{FakeFailure, FakeSink, FakeStats};
 pub use null::NullSink;
-pub use player::{Event, Outcome, OutputState, PlayId, Player, PlayerOptions, MAX_FADE};
+pub use player::{Event, Leveling, Outcome, OutputState, PlayId, Player, PlayerOptions, MAX_FADE};
 pub use sink::{Delivery, Format, Sink, SinkError};
 pub use wav::{read_info as read_wav_info, WavSink};
 
@@ -59,13 +62,19 @@ pub fn sink_for(output: &Output) -> Box<dyn Sink> {
     }
 }
 
-/// Start the audio thread for `[output]`, with its volume.
+/// Start the audio thread for `[output]`, with its volume and loudness
+/// target (levels cached in `data_dir`).
 pub fn spawn(
     output: &Output,
+    data_dir: &std::path::Path,
     events: tokio::sync::mpsc::UnboundedSender<Event>,
 ) -> std::io::Result<Player> {
     let options = PlayerOptions {
         volume: output.volume,
+        leveling: output.loudness_lufs.map(|target| Leveling {
+            target_lufs: f64::from(target),
+            cache: loudness::cache(data_dir),
+        }),
         ..PlayerOptions::default()
     };
     Player::spawn(sink_for(output), options, events)

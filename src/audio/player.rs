@@ -28,6 +28,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::convert::{apply_gain, Converter};
 use super::decode::FileDecoder;
+use super::loudness::{Cache, Level};
 use super::relay::{ItemDecoder, RelayCue, RelaySource};
 use super::sink::{Format, Sink};
 
@@ -90,6 +91,22 @@ pub struct PlayerOptions {
     /// `min_shortfall`) is failed as truncated.
     pub max_shortfall: f64,
     pub min_shortfall: Duration,
+    /// Air every file at a loudness target (`None`: as recorded).
+    pub leveling: Option<Leveling>,
+}
+
+/// Even loudness: each file's measured level, from `cache`, sets a gain
+/// that airs it at `target_lufs` (see [`super::loudness`]).
+#[derive(Clone)]
+pub struct Leveling {
+    pub target_lufs: f64,
+    pub cache: Arc<Cache>,
+}
+
+impl std::fmt::Debug for Leveling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Leveling({} LUFS)", self.target_lufs)
+    }
 }
 
 impl Default for PlayerOptions {
@@ -101,6 +118,7 @@ impl Default for PlayerOptions {
             stall_timeout: Duration::from_secs(5),
             max_shortfall: 0.02,
             min_shortfall: Duration::from_millis(500),
+            leveling: None,
         }
     }
 }
@@ -144,7 +162,7 @@ impl Player {
         events: UnboundedSender<Event>,
     ) -> std::io::Result<Player> {
         let (commands, rx) = mpsc::channel();
-        let preparer = spawn_preparer(commands.clone())?;
+        let preparer = spawn_preparer(commands.clone(), options.leveling.clone())?;
         let state = Arc::new(Mutex::new(OutputState::Idle));
         let worker = Worker {
             sink,
@@ -267,6 +285,8 @@ struct Opened {
     request: Request,
     /// The decoder and its first chunk, or why the file cannot play.
     file: Result<(ItemDecoder, Vec<f32>), String>,
+    /// Its loudness, when measured (files only: a relay levels itself).
+    level: Option<Level>,
 }
 
 /// The preparer: opens each requested file and decodes its first chunk,
@@ -275,7 +295,12 @@ struct Opened {
 /// which on a slow SD card takes longer than the output's queue lasts; the
 /// audio thread, busy airing the item before, must never wait for it. The
 /// thread ends with the audio thread (its request channel closes).
-fn spawn_preparer(results: mpsc::Sender<Command>) -> std::io::Result<mpsc::Sender<Request>> {
+/// It also looks up each file's loudness (a `stat`); see `level_of` for a
+/// file not measured yet.
+fn spawn_preparer(
+    results: mpsc::Sender<Command>,
+    leveling: Option<Leveling>,
+) -> std::io::Result<mpsc::Sender<Request>> {
     let (requests, rx) = mpsc::channel::<Request>();
     std::thread::Builder::new()
         .name("loa-prepare".into())
@@ -293,8 +318,16 @@ fn spawn_preparer(results: mpsc::Sender<Command>) -> std::io::Result<mpsc::Sende
                         .map(|r| (ItemDecoder::Relay(Box::new(r)), Vec::new())),
                     None => open_item(&request.path),
                 };
+                let level = match (&leveling, &file, &request.relay) {
+                    (Some(l), Ok(_), None) => level_of(l, &request),
+                    _ => None,
+                };
                 if results
-                    .send(Command::Opened(Box::new(Opened { request, file })))
+                    .send(Command::Opened(Box::new(Opened {
+                        request,
+                        file,
+                        level,
+                    })))
                     .is_err()
                 {
                     break;
@@ -302,6 +335,28 @@ fn spawn_preparer(results: mpsc::Sender<Command>) -> std::io::Result<mpsc::Sende
             }
         })?;
     Ok(requests)
+}
+
+/// A file not measured yet and at most this long is measured while it is
+/// prepared (about 1 s of work on a 2-core board, inside the 3 s an item is
+/// cued ahead); a longer one is measured in the background and airs as
+/// recorded this once.
+const MEASURE_WHILE_PREPARING: Duration = Duration::from_secs(180);
+
+/// The level `request`'s file airs with, when known or quick to know.
+fn level_of(leveling: &Leveling, request: &Request) -> Option<Level> {
+    if let Some(level) = leveling.cache.lookup(&request.path) {
+        return Some(level);
+    }
+    if request.expected.is_zero() || request.expected > MEASURE_WHILE_PREPARING {
+        leveling.cache.measure_in_background([request.path.clone()]);
+        return None;
+    }
+    leveling
+        .cache
+        .level(&request.path)
+        .map_err(|e| tracing::warn!("airs as recorded: {e}"))
+        .ok()
 }
 
 /// Open `path` and decode its first chunk.
@@ -329,6 +384,7 @@ struct Prepared {
     decoder: ItemDecoder,
     /// The first decoded packet, ready to go.
     first: Vec<f32>,
+    level: Option<Level>,
     output: Format,
     /// A `Start` came for it (perhaps while its file was being opened): it
     /// plays, from this instant, as soon as the main loop sees it.
@@ -401,6 +457,21 @@ impl OnAir {
         } else {
             Some(expected)
         };
+        // Levelling folds into the volume: one multiply per sample either way.
+        let gain = match (&options.leveling, p.level) {
+            (Some(l), Some(level)) => {
+                level.gain_for(l.target_lufs, input.channels, p.output.channels)
+            }
+            _ => 1.0,
+        };
+        if options.leveling.is_some() {
+            tracing::info!(
+                path = %p.path.display(),
+                gain_db = format_args!("{:+.1}", 20.0 * gain.log10()),
+                measured = p.level.is_some(),
+                "loudness"
+            );
+        }
         OnAir {
             id: p.id,
             path: p.path,
@@ -410,7 +481,7 @@ impl OnAir {
             channels: input.channels as usize,
             input_rate: input.rate,
             conv: Converter::new(input, p.output),
-            volume: options.volume.clamp(0.0, 1.0),
+            volume: options.volume.clamp(0.0, 1.0) * gain,
             at,
             margin,
             deadline: length.map(|l| at + l + margin),
@@ -543,7 +614,11 @@ impl Worker {
     /// The preparer's answer: open the output for the file, and hold it as
     /// the prepared item. Answers for dropped items are ignored.
     fn opened(&mut self, o: Opened) {
-        let Opened { request, file } = o;
+        let Opened {
+            request,
+            file,
+            level,
+        } = o;
         let Some(preparing) = self.preparing.take_if(|p| p.id == request.id) else {
             return;
         };
@@ -568,6 +643,7 @@ impl Worker {
             expected: request.expected,
             decoder,
             first,
+            level,
             output,
             start: preparing.start,
         });
@@ -820,6 +896,32 @@ mod tests {
     use crate::media::faults::{copy_with_fault, Fault};
     use std::time::SystemTime;
     use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+
+    #[test]
+    fn a_short_file_not_measured_yet_is_measured_while_prepared_a_long_one_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let leveling = Leveling {
+            target_lufs: -16.0,
+            cache: crate::audio::loudness::cache(dir.path()),
+        };
+        let request = |name: &str, expected: Duration| {
+            let path = dir.path().join(name);
+            std::fs::copy(testdata("tone1s.wav"), &path).unwrap();
+            Request {
+                id: PlayId(1),
+                path,
+                expected,
+                relay: None,
+            }
+        };
+        let short = request("short.wav", Duration::from_secs(1));
+        let measured = level_of(&leveling, &short).expect("measured at once");
+        assert_eq!(leveling.cache.lookup(&short.path), Some(measured));
+        // Too long to measure while preparing: as recorded now, queued for
+        // the background thread.
+        let long = request("long.wav", Duration::from_secs(3600));
+        assert_eq!(level_of(&leveling, &long), None);
+    }
 
     const TONE5: Duration = Duration::from_secs(5);
     const TONE1: Duration = Duration::from_secs(1);

@@ -168,7 +168,25 @@ impl Loader<'_> {
                 return None;
             }
         };
-        Some(Output { kind, volume })
+        let loudness_lufs = match &o.loudness_lufs {
+            None => Some(super::DEFAULT_LOUDNESS_LUFS),
+            Some(v) if (-40.0..=-5.0).contains(v.get_ref()) => Some(*v.get_ref() as f32),
+            Some(v) => {
+                self.at(v.span()).item(OUTPUT).key("loudness_lufs").error(
+                    format!("loudness_lufs {} is out of range", v.get_ref()),
+                    "write a level from -40 to -5 LUFS; -16 suits speech on loudspeakers \
+                     (or `loudness = false` to air files as recorded)",
+                );
+                return None;
+            }
+        };
+        let loudness_lufs =
+            loudness_lufs.filter(|_| o.loudness.as_ref().is_none_or(|l| *l.get_ref()));
+        Some(Output {
+            kind,
+            volume,
+            loudness_lufs,
+        })
     }
 
     pub(super) fn quiet(&mut self, q: RawQuiet) -> QuietHours {
@@ -370,5 +388,19 @@ sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
         let bounded =
             load_text(&good.replace("[[api.token]]", "[api]\nmax_queue = 5\n[[api.token]]"));
         assert_eq!(bounded.station.unwrap().api.max_queue, 5);
+    }
+
+    #[test]
+    fn loudness_target_defaults_can_be_set_or_turned_off() {
+        let with = |keys: &str| load_text(&format!("[station]\nname = \"X\"\n[output]\n{keys}\n"));
+        let target = |keys: &str| with(keys).station.unwrap().output.loudness_lufs;
+        assert_eq!(target(""), Some(crate::config::DEFAULT_LOUDNESS_LUFS));
+        assert_eq!(target("loudness_lufs = -23"), Some(-23.0));
+        assert_eq!(target("loudness = false\nloudness_lufs = -23"), None);
+        assert_eq!(target("loudness = true"), Some(-16.0));
+        let l = with("loudness_lufs = 3");
+        let e = find(&l, "[output]", "loudness_lufs");
+        assert!(e.message.contains("out of range"), "{e:?}");
+        assert!(e.hint.as_deref().unwrap().contains("loudness = false"));
     }
 }

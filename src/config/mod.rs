@@ -147,7 +147,15 @@ pub struct Output {
     pub kind: OutputKind,
     /// 0.0..=1.0
     pub volume: f32,
+    /// The EBU R128 integrated loudness every file airs at (`[output]
+    /// loudness_lufs`, default [`DEFAULT_LOUDNESS_LUFS`]); `None` when
+    /// `loudness = false`: files air at their recorded level.
+    pub loudness_lufs: Option<f32>,
 }
+
+/// `[output] loudness_lufs` when not given: EBU R128 / AES streaming
+/// practice for speech on small loudspeakers.
+pub const DEFAULT_LOUDNESS_LUFS: f32 = -16.0;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputKind {

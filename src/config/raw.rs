@@ -30,6 +30,8 @@ pub(super) struct RawOutput {
     pub(super) path: Option<S<String>>,
     pub(super) pace: Option<S<String>>,
     pub(super) volume: Option<S<f64>>,
+    pub(super) loudness: Option<S<bool>>,
+    pub(super) loudness_lufs: Option<S<f64>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -1,6 +1,6 @@
-//! HE-AAC (AAC with SBR/PS) detection, at the bit level: symphonia 0.5
-//! decodes only the AAC-LC core of such a stream, so the probe must find
-//! the SBR itself, in the header or in the frames.
+//! HE-AAC (AAC with SBR/PS) detection, at the bit level, so `loa check`
+//! can name what phones record. (The FDK decoder `media` uses decodes SBR
+//! and PS; symphonia's own decoder would air only the AAC-LC core.)
 
 use symphonia::core::codecs::CodecParameters;
 

@@ -1,12 +1,11 @@
 //! What a file's first bytes say it is, before symphonia looks: refusals
-//! that need no demuxer (zeros, text, WebM, AMR, WMA), the container's
+//! that need no demuxer (zeros, text, AMR, WMA), the container's
 //! everyday name, and whether an MP3 states its frame count.
 
 /// What the first bytes of a file say it is, before symphonia looks.
 pub(super) enum Sniffed {
     Zeros,
     Text,
-    WebM,
     Amr,
     Asf,
     Other,
@@ -15,9 +14,6 @@ pub(super) enum Sniffed {
 pub(super) fn sniff(head: &[u8]) -> Sniffed {
     if head.iter().all(|&b| b == 0) {
         return Sniffed::Zeros;
-    }
-    if head.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]) {
-        return Sniffed::WebM;
     }
     if head.starts_with(b"#!AMR") {
         return Sniffed::Amr;
@@ -46,7 +42,10 @@ pub(super) fn sniff(head: &[u8]) -> Sniffed {
 /// Do the first bytes name a container (rather than a bare MP3 or ADTS
 /// stream, whose sync words random bytes can imitate)?
 pub(super) fn has_container_magic(head: &[u8]) -> bool {
-    matches!(container_name(head), "wav" | "ogg" | "flac" | "m4a")
+    matches!(
+        container_name(head),
+        "wav" | "ogg" | "flac" | "m4a" | "webm"
+    )
 }
 
 /// The container's everyday name, from its magic bytes.
@@ -57,6 +56,9 @@ pub(super) fn container_name(head: &[u8]) -> &'static str {
         "ogg"
     } else if head.starts_with(b"fLaC") {
         "flac"
+    } else if head.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]) {
+        // EBML: WebM (Chrome's recorder) or Matroska.
+        "webm"
     } else if head.len() >= 8 && &head[4..8] == b"ftyp" {
         "m4a"
     } else if head.len() >= 2 && head[0] == 0xff && head[1] & 0xf6 == 0xf0 {
