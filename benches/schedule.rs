@@ -54,6 +54,8 @@ fn big_station() -> Station {
                 id: format!("b{i:04}"),
                 title: format!("Bản tin số {i}"),
                 file: format!("b{i:04}.mp3"),
+                text: None,
+                tts_error: None,
                 path: format!("/srv/loa/audio/b{i:04}.mp3").into(),
                 campaign: Some(format!("c{}", i % 7)),
                 priority: if i % 50 == 0 {
@@ -112,6 +114,8 @@ fn big_station() -> Station {
             max_queue: loa::config::DEFAULT_MAX_QUEUE,
             tokens: Vec::new(),
         },
+        tts: Default::default(),
+        session: Default::default(),
         campaigns: Vec::new(),
         bulletins,
         programs,

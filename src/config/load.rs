@@ -20,7 +20,9 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::raw::{RawApi, RawBulletin, RawCampaign, RawOutput, RawProgram, RawQuiet};
+use super::raw::{
+    RawApi, RawBulletin, RawCampaign, RawOutput, RawProgram, RawQuiet, RawSession, RawTts,
+};
 use super::*;
 use crate::diag::{DiagnosticBuilder, Diagnostics, Reporter};
 
@@ -299,6 +301,8 @@ impl<'a> Loader<'a> {
         let output = self.optional_table::<RawOutput>(sections.remove("output"), "[output]");
         let quiet = self.optional_table::<RawQuiet>(sections.remove("quiet"), "[quiet]");
         let api = self.optional_table::<RawApi>(sections.remove("api"), "[api]");
+        let tts = self.optional_table::<RawTts>(sections.remove("tts"), "[tts]");
+        let session = self.optional_table::<RawSession>(sections.remove("session"), "[session]");
         let campaigns = self.array::<RawCampaign>(sections.remove("campaign"), "campaign");
         let bulletins = self.array::<RawBulletin>(sections.remove("bulletin"), "bulletin");
         let programs = self.array::<RawProgram>(sections.remove("program"), "program");
@@ -311,6 +315,11 @@ impl<'a> Loader<'a> {
         let output = output.and_then(|o| self.output(o));
         let quiet = quiet.map(|q| self.quiet(q)).unwrap_or_default();
         let api = api.and_then(|a| self.api(a));
+        let tts = tts.and_then(|t| self.tts(t));
+        let session = session.and_then(|s| self.session(s));
+        // A broken [tts] is reported; the bulletins are checked against the
+        // default engine meanwhile.
+        let tts_or_default = tts.clone().unwrap_or_default();
 
         let campaigns = self.campaigns(campaigns);
         let mut ids: HashMap<String, (&str, Range<usize>)> = HashMap::new();
@@ -318,6 +327,7 @@ impl<'a> Loader<'a> {
             bulletins,
             &campaigns,
             (&audio_dir, audio_dir_usable),
+            (&tts_or_default, &data_dir),
             &mut ids,
         );
         let programs = self.programs(programs, &bulletins, &mut ids);
@@ -331,6 +341,8 @@ impl<'a> Loader<'a> {
             output: output?,
             quiet,
             api: api?,
+            tts: tts?,
+            session: session?,
             campaigns,
             bulletins,
             programs,

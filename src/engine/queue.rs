@@ -35,6 +35,12 @@ pub(super) struct Entry {
     pub(super) sort_at: DateTime<Utc>,
     pub(super) order: u64,
     pub(super) grace: Duration,
+    /// Why it cannot air (a typed notice the speech engine failed to read
+    /// aloud): recorded `failed` with this reason when due.
+    pub(super) fails: Option<String>,
+    /// A typed notice still being read aloud in the background: it waits
+    /// (within its grace) until the station comes back with its audio.
+    pub(super) pending: bool,
 }
 
 /// What an entry plays.
@@ -62,6 +68,13 @@ impl Entry {
         source: Source,
         at: DateTime<Utc>,
     ) -> Entry {
+        let (fails, pending) = match audio {
+            Audio::Bulletin(b) => (
+                b.tts_error.clone(),
+                b.text.is_some() && b.audio.is_none() && b.tts_error.is_none(),
+            ),
+            Audio::File { .. } => (None, false),
+        };
         let (airing, path, grace) = match audio {
             Audio::Bulletin(b) => (
                 Airing {
@@ -109,6 +122,8 @@ impl Entry {
             sort_at: at,
             order: 0,
             grace: Duration::seconds(i64::from(grace)),
+            fails,
+            pending,
         }
     }
 
@@ -181,6 +196,8 @@ impl Entry {
             sort_at: q.sort_at,
             order: q.order,
             grace: Duration::seconds(q.grace_seconds),
+            fails: None,
+            pending: false,
         }
     }
 }
