@@ -127,7 +127,9 @@ fn success_content(r: &Route) -> Option<Value> {
         (Method::Get, "/api/v1/status") => json!({ "$ref": "#/components/schemas/Status" }),
         (Method::Get, "/api/v1/bulletins") => json!({ "$ref": "#/components/schemas/Bulletins" }),
         (Method::Get, "/api/v1/queue") => json!({ "$ref": "#/components/schemas/QueuePage" }),
-        (Method::Post, "/api/v1/queue") => json!({ "$ref": "#/components/schemas/QueuedEntry" }),
+        (Method::Post, "/api/v1/queue" | "/api/v1/emergency") => {
+            json!({ "$ref": "#/components/schemas/QueuedEntry" })
+        }
         (Method::Get, "/api/v1/airtime") => {
             json!({ "type": "array", "items": { "$ref": "#/components/schemas/AirtimeRow" } })
         }

@@ -360,6 +360,7 @@ async fn target(
                     file: name,
                     path,
                     seconds: info.seconds,
+                    title: None,
                 })
             })
             .await
@@ -369,6 +370,18 @@ async fn target(
             "Cần đúng một trong ba / give exactly one of \"bulletin\" (an id), \"file\" \
              (a name in audio_dir) or \"text\" (a notice to read aloud)",
         )),
+    }
+}
+
+/// How a typed notice is named in the status, the queue and the ledger:
+/// its first words.
+fn notice_title(text: &str) -> String {
+    const MAX: usize = 60;
+    let words: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if words.chars().count() <= MAX {
+        words
+    } else {
+        format!("{}…", words.chars().take(MAX).collect::<String>())
     }
 }
 
@@ -414,6 +427,7 @@ async fn notice(station: &Arc<Station>, text: String) -> ApiResult<Target> {
             file,
             path,
             seconds,
+            title: Some(notice_title(&text)),
         })
     })
     .await

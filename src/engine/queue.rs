@@ -53,6 +53,7 @@ pub(super) enum Audio<'a> {
         file: &'a str,
         path: &'a Path,
         seconds: f64,
+        title: Option<&'a str>,
     },
 }
 
@@ -97,11 +98,12 @@ impl Entry {
                 file,
                 path,
                 seconds,
+                title,
             } => (
                 Airing {
                     occurrence,
                     bulletin: file.to_string(),
-                    title: file.to_string(),
+                    title: title.unwrap_or(file).to_string(),
                     campaign: None,
                     program: None,
                     priority: Priority::Normal,
@@ -425,6 +427,7 @@ mod tests {
             file: "x.wav",
             path: Path::new("/a/x.wav"),
             seconds: 1.0,
+            title: None,
         };
         Entry::new(id, audio, format!("x#{id}"), source, at)
             .priority(priority)
