@@ -14,9 +14,12 @@ DEB_APT_PACKAGES := systemd dpkg-dev
 # daemon and api benches): PulseAudio's null sink behind ALSA's pulse
 # plugin, captured with arecord (alsa-utils).
 PACED_APT_PACKAGES := pulseaudio libasound2-plugins alsa-utils
+# Typed notices read aloud (src/tts, tests/tts.rs): the default speech
+# engine, espeak-ng's Vietnamese voice.
+TTS_APT_PACKAGES := espeak-ng
 # make bench: ffmpeg makes the test MP3, mpg123 is the player the CPU
 # figures are compared with.
-BENCH_APT_PACKAGES := ffmpeg mpg123 $(PACED_APT_PACKAGES)
+BENCH_APT_PACKAGES := ffmpeg mpg123 $(PACED_APT_PACKAGES) $(TTS_APT_PACKAGES)
 
 .PHONY: deps deb-deps test-deps bench-deps run check test bench lint audio deb clean
 
@@ -51,7 +54,7 @@ test: test-deps
 
 # What the tests need: the package's tools and the paced output.
 test-deps:
-	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES)"
+	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES) $(TTS_APT_PACKAGES)"
 
 # What building and testing the package needs; cargo-deb is built once
 # (about a minute) and kept in ~/.cargo/bin.
@@ -70,7 +73,7 @@ bench-deps:
 
 # Several minutes: the CPU comparisons play 60 s of audio 3 times each.
 bench: bench-deps
-	$(CARGO) bench --bench check --bench schedule --bench ledger --bench playout --bench daemon --bench api
+	$(CARGO) bench --bench check --bench schedule --bench ledger --bench playout --bench daemon --bench api --bench tts
 
 lint:
 	$(CARGO) fmt --check
