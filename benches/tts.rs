@@ -19,7 +19,6 @@ mod common;
 mod pulse;
 
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Speech is loud well above this (of 16-bit full scale); the idle null
@@ -58,29 +57,10 @@ fn main() {
         ),
     )
     .unwrap();
-    let log = dir.path().join("loa.log");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loa"));
-    cmd.args(["run", "--config"])
-        .arg(&config)
-        .env("LOA_LOG", "warn")
-        .env_remove("LOA_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
-    server.apply(&mut cmd);
-    let daemon = pulse::Stopped(cmd.spawn().expect("start loa run"));
-    let up = (0..300).any(|_| {
-        let ok =
-            common::request(addr, "GET", "/healthz", None, None).is_ok_and(|r| r.status == 200);
-        if !ok {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        ok
+    let daemon = common::Daemon::start_with(&config, addr, |cmd| {
+        server.apply(cmd).env("LOA_LOG", "warn");
     });
-    assert!(
-        up,
-        "loa did not answer on {addr}:\n{}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
+    let log = daemon.log.clone();
     capture.wait_flowing(Duration::from_secs(10));
     let idle = || {
         common::request(addr, "GET", "/api/v1/status", Some(&token), None)
@@ -130,7 +110,7 @@ fn main() {
     }
     std::thread::sleep(Duration::from_millis(500));
     let rec = capture.stop();
-    daemon.stop();
+    drop(daemon);
 
     println!("typed emergency notice (espeak-ng, vi), request → first sample out of a paced output; goal < 5 s");
     for (label, sent, took) in rounds {

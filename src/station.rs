@@ -240,11 +240,7 @@ pub async fn reload(
 /// renders its own.
 pub fn render_notices(current: &CurrentStation, handle: &Handle) {
     let station = current.get();
-    if !station
-        .bulletins
-        .iter()
-        .any(|b| b.text.is_some() && !b.path.is_file())
-    {
+    if !station.bulletins.iter().any(crate::tts::needs_render) {
         return;
     }
     let (current, handle) = (current.clone(), handle.clone());

@@ -8,9 +8,13 @@
 //! text to Debian's `espeak-ng` (installed by `make test-deps`), or hangs
 //! when the text asks it to.
 
+mod common;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::Daemon;
 
 use chrono::{Timelike, Utc};
 use loa::ledger::{AirtimeRow, Filter, Ledger, Outcome};
@@ -33,6 +37,7 @@ fn hms_in(secs: i64) -> String {
 
 struct Station {
     dir: tempfile::TempDir,
+    addr: SocketAddr,
 }
 
 impl Station {
@@ -58,7 +63,8 @@ impl Station {
         .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&engine, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Station { dir }
+        let addr = SocketAddr::from(([127, 0, 0, 1], common::free_port()));
+        Station { dir, addr }
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -68,49 +74,24 @@ impl Station {
     fn write_config(&self, bulletins: &str) {
         let text = format!(
             "[station]\nname = \"Test\"\ntimezone = \"UTC\"\naudio_dir = \"audio\"\ndata_dir = \"var\"\n\
-             [api]\nlisten = \"127.0.0.1:0\"\n\
+             [api]\nlisten = \"{}\"\n\
              [output]\nkind = \"wav\"\npath = \"var/aired.wav\"\npace = \"fast\"\n\
              [tts]\ncommand = [\"{}\", \"{{out}}\", \"{{text_file}}\", \"{{voice}}\"]\ntimeout = \"2s\"\n\
              {bulletins}",
+            self.addr,
             self.path("engine.sh").display()
         );
         std::fs::write(self.path("station.toml"), text).unwrap();
     }
 
-    fn start(&self) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_loa"))
-            .args(["run", "--config"])
-            .arg(self.path("station.toml"))
-            .env("LOA_LOG", "info")
-            .env_remove("LOA_CONFIG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(self.path("loa.log"))
-                    .unwrap(),
-            ))
-            .spawn()
-            .unwrap()
-    }
-
-    fn stop(&self, mut child: Child) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let give_up = Instant::now() + Duration::from_secs(10);
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > give_up {
-                let _ = child.kill();
-                panic!("loa did not stop:\n{}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    fn start(&self) -> Daemon {
+        Daemon::start_with(&self.path("station.toml"), self.addr, |cmd| {
+            cmd.env("LOA_LOG", "info");
+        })
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.path("loa.log")).unwrap_or_default()
+        std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
     }
 
     fn runs(&self) -> usize {
@@ -185,11 +166,11 @@ file = "nhac-hieu.mp3"
 at = ["{at}"]
 "#
     ));
-    let child = st.start();
+    let daemon = st.start();
     let rows = st.wait_for("three rows closed", |rows| {
         rows.len() == 3 && rows.iter().all(|r| r.outcome.is_some())
     });
-    st.stop(child);
+    drop(daemon);
     let row = |id: &str| rows.iter().find(|r| r.bulletin == id).unwrap();
     let hop = row("hop");
     assert_eq!(hop.outcome, Some(Outcome::Completed), "{rows:#?}");
@@ -230,14 +211,67 @@ text = "{NOTICE}"
 at = ["{at}"]
 "#
     ));
-    let child = st.start();
+    let daemon = st.start();
     let rows = st.wait_for("the notice again", |rows| {
         rows.iter()
             .any(|r| r.bulletin == "hop-lai" && r.outcome.is_some())
     });
-    st.stop(child);
+    drop(daemon);
     let again = rows.iter().find(|r| r.bulletin == "hop-lai").unwrap();
     assert_eq!(again.outcome, Some(Outcome::Completed));
     assert_eq!(again.file, hop.file, "the same cached file");
     assert_eq!(st.runs(), 2, "a cache hit runs no engine:\n{}", st.log());
+}
+
+#[test]
+fn loa_say_writes_a_preview_and_shows_how_numbers_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("thu.wav");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_loa"))
+        .args([
+            "say",
+            "Từ 7:30 ngày 1/10/2026, 21 hộ nhận 105 cây giống.",
+            "--out",
+        ])
+        .arg(&out)
+        .env_remove("LOA_CONFIG")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains(
+            "Từ bảy giờ ba mươi ngày một tháng mười năm hai nghìn không trăm hai mươi sáu, \
+             hai mươi mốt hộ nhận một trăm linh năm cây giống."
+        ),
+        "{stdout}"
+    );
+    let (seconds, rms) = wav_seconds_and_rms(&out);
+    assert!((2.0..30.0).contains(&seconds), "{seconds} s");
+    assert!(rms > 0.01, "silent preview (RMS {rms})");
+
+    // A station whose engine is missing: the error names what to do.
+    let config = dir.path().join("station.toml");
+    std::fs::write(
+        &config,
+        "[station]\nname = \"X\"\n[tts]\ncommand = [\"/nonexistent/piper\", \"{out}\"]\n",
+    )
+    .unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_loa"))
+        .args(["say", "xin chào", "--config"])
+        .arg(&config)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(
+        stderr.contains("/nonexistent/piper") && stderr.contains("not found"),
+        "{stderr}"
+    );
 }

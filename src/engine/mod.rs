@@ -528,7 +528,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         // aloud take their audio (or its failure) from the new station.
         for mut e in self.queue.take_where(|e| e.pending) {
             if let Some(b) = station.bulletin(&e.airing.bulletin) {
-                e.pending = b.text.is_some() && b.audio.is_none() && b.tts_error.is_none();
+                e.pending = b.tts_error.is_none() && crate::tts::needs_render(b);
                 e.fails.clone_from(&b.tts_error);
                 e.airing.planned_seconds = b.seconds();
             }

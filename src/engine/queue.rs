@@ -72,7 +72,7 @@ impl Entry {
         let (fails, pending) = match audio {
             Audio::Bulletin(b) => (
                 b.tts_error.clone(),
-                b.text.is_some() && b.audio.is_none() && b.tts_error.is_none(),
+                b.tts_error.is_none() && crate::tts::needs_render(b),
             ),
             Audio::File { .. } => (None, false),
         };

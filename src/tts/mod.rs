@@ -254,6 +254,12 @@ fn run_engine(tts: &Tts, text: &str, out: &Path, text_file: &Path) -> Result<(),
     ))
 }
 
+/// Whether `b` is a typed notice without playable audio yet: its cache is
+/// missing, or did not probe (a damaged file is read aloud again).
+pub fn needs_render(b: &crate::config::Bulletin) -> bool {
+    b.text.is_some() && b.audio.is_none()
+}
+
 /// Render every typed bulletin of `station` whose cache is missing, a few
 /// at a time: what the daemon does in the background at start and after a
 /// reload, so that scheduled notices are ready when due. Each bulletin
@@ -263,8 +269,8 @@ pub fn render_missing(station: &Station) -> Vec<(PathBuf, Result<AudioInfo, TtsE
     let mut todo: Vec<(&str, &Path)> = station
         .bulletins
         .iter()
+        .filter(|b| needs_render(b))
         .filter_map(|b| Some((b.text.as_deref()?, b.path.as_path())))
-        .filter(|(_, p)| !p.is_file())
         .collect();
     todo.sort_by_key(|(_, p)| *p);
     todo.dedup_by_key(|(_, p)| *p);

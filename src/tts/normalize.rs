@@ -40,19 +40,23 @@ pub fn normalize(text: &str) -> String {
         .expect("the pattern is valid")
     });
     let out = TOKEN.replace_all(text, |c: &Captures| {
-        read_token(c).unwrap_or_else(|| c[0].into())
+        // "ngày 1/10/2026" already says "ngày".
+        let start = c.get(0).map_or(0, |m| m.start());
+        let after_ngay = text[..start].trim_end().to_lowercase().ends_with("ngày");
+        read_token(c, after_ngay).unwrap_or_else(|| c[0].into())
     });
     // Whatever matched but made no sense (31/13) is left as written.
     out.into_owned()
 }
 
-fn read_token(c: &Captures) -> Option<String> {
+fn read_token(c: &Captures, after_ngay: bool) -> Option<String> {
     let n = |name: &str| c.name(name).and_then(|m| m.as_str().parse::<u64>().ok());
     if c.name("date").is_some() {
         let (d, m, y) = (n("dd")?, n("dm")?, n("dy")?);
         valid_day_month(d, m)?;
         return Some(format!(
-            "ngày {} tháng {} năm {}",
+            "{}{} tháng {} năm {}",
+            if after_ngay { "" } else { "ngày " },
             number(d),
             month(m),
             number(y)
@@ -301,6 +305,10 @@ mod tests {
              một triệu năm trăm nghìn đồng, tăng mười lăm phần trăm."
         );
         assert_eq!(normalize("lãi 2,5 %"), "lãi hai phẩy năm phần trăm");
+        assert_eq!(
+            normalize("Ngày 2/9/1945"),
+            "Ngày hai tháng chín năm một nghìn chín trăm bốn mươi lăm"
+        );
         assert_eq!(
             normalize("gọi 0912345678"),
             "gọi không chín một hai ba bốn năm sáu bảy tám"
