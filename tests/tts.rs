@@ -275,3 +275,30 @@ fn loa_say_writes_a_preview_and_shows_how_numbers_are_read() {
         "{stderr}"
     );
 }
+
+#[test]
+fn check_names_the_package_when_espeak_ng_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("station.toml");
+    std::fs::write(
+        &config,
+        "[station]\nname = \"X\"\ndata_dir = \"var\"\n\
+         [[bulletin]]\nid = \"hop\"\ntitle = \"Họp\"\ntext = \"Họp lúc 17:30\"\nat = [\"06:00\"]\n",
+    )
+    .unwrap();
+    // A PATH without espeak-ng, as on a station where it was never installed.
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_loa"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .env("PATH", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{stderr}");
+    assert!(
+        stderr
+            .contains("bulletin \"hop\", key `text`: the speech engine espeak-ng is not installed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("sudo apt install espeak-ng"), "{stderr}");
+}
