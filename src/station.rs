@@ -252,6 +252,7 @@ pub fn render_notices(current: &CurrentStation, handle: &Handle) {
             return;
         };
         let mut new = (*station).clone();
+        let (mut read, mut failed) = (Vec::new(), Vec::new());
         for (path, r) in results {
             for b in new
                 .bulletins
@@ -263,12 +264,14 @@ pub fn render_notices(current: &CurrentStation, handle: &Handle) {
                         info!(bulletin = %b.id, seconds = audio.seconds, "typed notice read aloud");
                         b.audio = Some(audio.clone());
                         b.tts_error = None;
+                        read.push(b.id.clone());
                     }
                     Err(e) => {
                         error!(bulletin = %b.id, "cannot read the typed notice aloud: {e}; it is recorded failed when due");
                         b.tts_error = Some(format!(
                             "Không đọc được thông báo / the notice could not be read aloud: {e}"
                         ));
+                        failed.push(b.id.clone());
                     }
                 }
             }
@@ -279,6 +282,15 @@ pub fn render_notices(current: &CurrentStation, handle: &Handle) {
         }
         let new = Arc::new(new);
         current.set(Arc::clone(&new));
+        // The status and /metrics name the notices that will fail.
+        current.file.send_modify(|f| {
+            f.failing.retain(|id| !read.contains(id));
+            for id in failed {
+                if !f.failing.contains(&id) {
+                    f.failing.push(id);
+                }
+            }
+        });
         let _ = handle.commands.send(Command::Reload(new)).await;
     });
 }

@@ -170,6 +170,13 @@ at = ["{at}"]
     let rows = st.wait_for("three rows closed", |rows| {
         rows.len() == 3 && rows.iter().all(|r| r.outcome.is_some())
     });
+    // The notice the engine failed on is counted as failing.
+    let metrics = common::request(st.addr, "GET", "/metrics", None, None).unwrap();
+    assert!(
+        metrics.text().contains("\nloa_bulletins_failing 1\n"),
+        "{}",
+        metrics.text()
+    );
     drop(daemon);
     let row = |id: &str| rows.iter().find(|r| r.bulletin == id).unwrap();
     let hop = row("hop");
