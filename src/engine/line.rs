@@ -149,10 +149,15 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             }
             let emergency = e.airing.priority == Priority::Emergency;
             if now - e.airing.scheduled_at > e.grace {
+                let why = if e.pending {
+                    "the notice was still being read aloud (see [tts] timeout)"
+                } else {
+                    "the line was busy"
+                };
                 Some((
                     Outcome::Missed,
                     format!(
-                        "{} late: the line was busy past its grace of {}",
+                        "{} late: {why} past its grace of {}",
                         human(now - e.airing.scheduled_at),
                         human(e.grace)
                     ),

@@ -355,6 +355,29 @@ async fn a_typed_notice_waits_for_its_audio_and_a_failed_one_is_recorded_failed(
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_notice_never_read_aloud_within_its_grace_is_missed_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = STATION.to_string()
+        + "[[bulletin]]\nid = \"hop\"\ntitle = \"Họp\"\ntext = \"Họp\"\nat = [\"07:00\"]\ngrace = \"1m\"\n";
+    let mut s = station(dir.path(), &text);
+    s.bulletins.last_mut().unwrap().audio = None;
+    let rig = start(s, TestClock::new(at(6, 59, 0)));
+    rig.run_for(3 * 60).await;
+    let rows = rig.stop().await;
+    let hop = by_bulletin(&rows, "hop");
+    assert_eq!(hop[0].outcome, Some(Outcome::Missed));
+    assert!(
+        hop[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("still being read aloud"),
+        "{:?}",
+        hop[0].reason
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn line_busy_past_grace_is_missed() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = station(dir.path(), STATION);
