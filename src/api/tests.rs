@@ -1511,7 +1511,10 @@ async fn a_typed_notice_is_read_aloud_queued_and_sent_as_an_emergency() {
 
 #[tokio::test]
 async fn a_speech_engine_that_hangs_is_a_clear_503_and_the_station_goes_on() {
-    let text = station_text("").replace(
+    let text = station_text(
+        "[[bulletin]]\nid = \"hop\"\ntitle = \"Họp\"\ntext = \"Họp tổ dân phố lúc 17:30\"\n",
+    )
+    .replace(
         "[api]",
         "[tts]\ncommand = [\"sh\", \"-c\", \"exec sleep 60\", \"{out}\"]\ntimeout = \"1s\"\n[api]",
     );
@@ -1523,6 +1526,10 @@ async fn a_speech_engine_that_hangs_is_a_clear_503_and_the_station_goes_on() {
     assert_eq!(e.status, 503, "{e:?}");
     check_against_document(&doc, "POST", "/api/v1/emergency", &e);
     assert_eq!(e.json()["error"], "tts_failed");
+    // A typed bulletin not read aloud yet is listed like the others.
+    let b = r.get("/api/v1/bulletins", VIEWER).await;
+    assert_eq!(b.status, 200, "{b:?}");
+    check_against_document(&doc, "GET", "/api/v1/bulletins", &b);
     let message = e.json()["message"].as_str().unwrap().to_string();
     assert!(message.contains("did not finish within 1s"), "{message}");
     // A recording still airs.
