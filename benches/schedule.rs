@@ -54,6 +54,8 @@ fn big_station() -> Station {
                 id: format!("b{i:04}"),
                 title: format!("Bản tin số {i}"),
                 file: format!("b{i:04}.mp3"),
+                text: None,
+                tts_error: None,
                 path: format!("/srv/loa/audio/b{i:04}.mp3").into(),
                 campaign: Some(format!("c{}", i % 7)),
                 priority: if i % 50 == 0 {
@@ -118,6 +120,8 @@ fn big_station() -> Station {
         fleet: loa::config::Fleet {
             station_id: "xa-benchmark".into(),
         },
+        tts: Default::default(),
+        session: Default::default(),
         campaigns: Vec::new(),
         bulletins,
         programs,

@@ -72,8 +72,10 @@ fn finish(draft: Draft, opts: LoadOptions) -> Loaded {
     if let Some(station) = &mut station {
         if opts.audio {
             probe_files(station, &source, &mut r);
+            speech_engine_errors(station, &source, &mut r);
         }
         never_airs_warnings(station, &source, opts.now, &mut r);
+        session_cap_warnings(station, &source, opts.now, &mut r);
     }
     Loaded::new(station, r.diags)
 }
@@ -130,6 +132,103 @@ pub(crate) fn in_parallel<T: Send>(paths: &[&Path], work: impl Fn(&Path) -> T + 
             .flat_map(|h| h.join().expect("a checking thread panicked"))
             .collect()
     })
+}
+
+/// Typed notices need the speech engine: without it each is an audio
+/// error (it fails when due; the rest of the station airs).
+fn speech_engine_errors(station: &Station, source: &Source, r: &mut Reporter) {
+    if !station.bulletins.iter().any(|b| b.text.is_some()) {
+        return;
+    }
+    let Some(problem) = crate::tts::engine_problem(&station.tts) else {
+        return;
+    };
+    for b in station.bulletins.iter().filter(|b| b.text.is_some()) {
+        let label = item_label("bulletin", &b.id);
+        r.at(source.id_span(&label))
+            .item(&label)
+            .key("text")
+            .audio()
+            .error(problem.message.clone(), problem.hint.clone());
+    }
+}
+
+/// How many days ahead `loa check` looks for sessions over their cap.
+const SESSION_CHECK_DAYS: i64 = 366;
+
+/// Programme occurrences (sessions) that plan more than `[session]
+/// max_minutes`: one warning per programme, naming the first day, the
+/// minutes over, and how many other days.
+fn session_cap_warnings(station: &Station, source: &Source, now: DateTime<Utc>, r: &mut Reporter) {
+    let Some(cap) = station.session.max_minutes else {
+        return;
+    };
+    let cap_s = cap * 60.0;
+    let to = now + Duration::days(SESSION_CHECK_DAYS);
+    // Programme index → the days it goes over, with the planned seconds.
+    let mut over: std::collections::BTreeMap<usize, Vec<(String, f64)>> = Default::default();
+    for o in crate::schedule::schedule(station, now, to) {
+        if o.kind == crate::schedule::ItemKind::Program
+            && o.priority != Priority::Emergency
+            && o.planned_seconds > cap_s + config::SESSION_TOLERANCE_SECONDS
+        {
+            let day = o.at.format("%a %Y-%m-%d %H:%M").to_string();
+            over.entry(o.index)
+                .or_default()
+                .push((day, o.planned_seconds));
+        }
+    }
+    for (index, days) in over {
+        let p = &station.programs[index];
+        let (first, planned) = &days[0];
+        let worst = days.iter().map(|d| d.1).fold(0.0, f64::max);
+        let more = match days.len() - 1 {
+            0 => String::new(),
+            n => format!(
+                "; also on {n} more day{} in the coming year{}, up to {} over",
+                if n == 1 { "" } else { "s" },
+                match days.get(1..4) {
+                    Some(next) if n > 3 => format!(
+                        " ({}, …)",
+                        next.iter()
+                            .map(|d| d.0.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    _ => format!(
+                        " ({})",
+                        days[1..]
+                            .iter()
+                            .map(|d| d.0.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                },
+                minutes(worst - cap_s)
+            ),
+        };
+        let label = item_label("program", &p.id);
+        r.at(source.id_span(&label)).item(&label).warn(
+            format!(
+                "Vượt giới hạn buổi phát thanh / the session on {first} plans {}, {} over the \
+                 [session] cap of {}{more}; at air time the items past the cap are skipped",
+                minutes(*planned),
+                minutes(planned - cap_s),
+                minutes(cap_s),
+            ),
+            "shorten the programme (fewer or shorter items), or move items to another session",
+        );
+    }
+}
+
+/// `17 min 30 s`: how a cap and its excess are read.
+fn minutes(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match (s / 60, s % 60) {
+        (0, s) => format!("{s} s"),
+        (m, 0) => format!("{m} min"),
+        (m, s) => format!("{m} min {s} s"),
+    }
 }
 
 /// Scheduled items that never air: no occurrence in the coming year, or
@@ -214,6 +313,62 @@ mod tests {
             Path::new("/tmp/station.toml"),
             LoadOptions::default(),
         )
+    }
+
+    #[test]
+    fn warns_when_a_session_plans_more_than_its_cap() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio");
+        // Four 1-second files against a cap of 3 seconds, on Mondays only;
+        // on Tuesdays the programme is short enough.
+        let text = format!(
+            r#"
+[station]
+name = "X"
+audio_dir = "{}"
+[session]
+max_minutes = 0.05
+[[bulletin]]
+id = "a"
+title = "A"
+file = "wav-8k.wav"
+[[bulletin]]
+id = "b"
+title = "B"
+file = "wav-s16.wav"
+[[program]]
+id = "monday"
+title = "M"
+at = ["06:00"]
+days = "mon"
+items = ["a", "a", "a", "a"]
+[[program]]
+id = "tuesday"
+title = "T"
+at = ["06:00"]
+days = "tue"
+items = ["a", "b"]
+"#,
+            fixtures.display()
+        );
+        let now = "2026-10-01T00:00:00Z".parse().unwrap();
+        let l = load_str(
+            &text,
+            Path::new("/tmp/station.toml"),
+            LoadOptions { audio: true, now },
+        );
+        assert!(!l.diagnostics.has_errors(), "{}", l.diagnostics);
+        let warned: Vec<_> = l.diagnostics.warnings().collect();
+        assert_eq!(warned.len(), 1, "{}", l.diagnostics);
+        let w = warned[0];
+        assert_eq!(w.item.as_deref(), Some("program \"monday\""));
+        // The first Monday, the seconds over, the cap.
+        assert!(
+            w.message
+                .contains("Mon 2026-10-05 06:00 plans 4 s, 1 s over the [session] cap of 3 s"),
+            "{}",
+            w.message
+        );
+        assert!(w.message.contains("51 more days"), "{}", w.message);
     }
 
     #[test]

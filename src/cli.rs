@@ -533,6 +533,47 @@ pub fn report(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `loa say`: read `text` aloud into `out` with the station's `[tts]`
+/// engine (the default engine without a station file), for a preview.
+pub fn say(config: Option<&Path>, text: &str, out: &Path) -> Result<ExitCode> {
+    let tts = match config {
+        Some(path) => {
+            let opts = LoadOptions {
+                audio: false,
+                ..LoadOptions::default()
+            };
+            match load_station(path, opts) {
+                Ok(s) => s.tts,
+                Err(code) => return Ok(code),
+            }
+        }
+        None => config::Tts::default(),
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        bail!("the notice is empty: give the words to read aloud, e.g. loa say \"Kính thưa bà con...\"");
+    }
+    println!(
+        "Đọc là (read as): {}",
+        crate::tts::normalize::normalize(text)
+    );
+    match crate::tts::render(&tts, text, out) {
+        Ok(info) => {
+            println!(
+                "✓ {} — {} ({:.1} s)",
+                out.display(),
+                clock_duration(info.seconds),
+                info.seconds
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("loa: {}\n  help: {}", e.message, e.hint);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
 /// `loa token new NAME ROLE`: a fresh token, printed once, and the station
 /// file lines that grant it (its SHA-256 only, never the token).
 pub fn token_new(name: &str, role: config::Role) -> Result<ExitCode> {

@@ -58,9 +58,11 @@ async fn start(station: Station, file: FileState) -> Result<Running> {
         resume,
     );
     let engine = tokio::spawn(engine.run());
+    let current = CurrentStation::new(Arc::clone(&station), file);
+    station::render_notices(&current, &handle);
     Ok(Running {
         handle,
-        current: CurrentStation::new(Arc::clone(&station), file),
+        current,
         recorder: api_recorder,
         playout,
         engine,

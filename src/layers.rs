@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cli → daemon → {api, web, notify} → station → engine
-//!     → {schedule, ledger, report, audio, probe, token, check, …} → config
+//!     → {schedule, ledger, report, audio, probe, token, check, tts, …} → config
 //!     → {diag, timefmt, range, crontab, table}
 //! ```
 //!
@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["diag", "timefmt", "range", "crontab", "table"],
     &["config"],
     &[
-        "media", "probe", "audio", "schedule", "ledger", "report", "token", "check",
+        "media", "probe", "audio", "schedule", "ledger", "report", "token", "check", "tts",
     ],
     &["engine"],
     &["station"],

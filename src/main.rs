@@ -156,6 +156,22 @@ Default: the whole ledger."
         #[arg(long, value_enum, default_value = "table")]
         format: loa::report::Format,
     },
+    /// Read a typed notice aloud into a WAV file, to hear it before it airs
+    #[command(
+        after_help = "Examples:\n  loa say \"Kính thưa bà con, 17:30 ngày 10/10 họp tổ dân phố.\"\n  \
+loa say --config config/station.toml --out thong-bao.wav \"...\"\n\n\
+Uses the station file's [tts] engine and voice (default: espeak-ng's Vietnamese voice;\n\
+without a station file, the default). Prints how numbers, dates and times are read."
+    )]
+    Say {
+        /// The notice, as operators would type it
+        text: String,
+        /// The WAV file to write
+        #[arg(long, short = 'o', value_name = "FILE", default_value = "loa-say.wav")]
+        out: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// API tokens
     Token {
         #[command(subcommand)]
@@ -202,6 +218,15 @@ fn main() -> ExitCode {
             campaign.as_deref(),
             format,
         ),
+        Command::Say { text, out, config } => {
+            // The default station file is used when it exists; without one
+            // the default engine reads.
+            let path = config.config.clone().or_else(|| {
+                let p = config.path();
+                p.is_file().then_some(p)
+            });
+            cli::say(path.as_deref(), &text, &out)
+        }
         Command::Token {
             command: TokenCommand::New { name, role },
         } => cli::token_new(&name, role.into()),

@@ -703,6 +703,8 @@ mod tests {
             fleet: crate::config::Fleet {
                 station_id: "dai-thu".into(),
             },
+            tts: Default::default(),
+            session: Default::default(),
             campaigns: Vec::new(),
             bulletins: Vec::new(),
             programs: Vec::new(),
@@ -736,6 +738,8 @@ mod tests {
             id: id.into(),
             title: format!("Bản tin {id}"),
             file: format!("{id}.mp3"),
+            text: None,
+            tts_error: None,
             path: format!("/srv/loa/audio/{id}.mp3").into(),
             campaign: Some("tiem-chung".into()),
             priority: Priority::Normal,

@@ -228,7 +228,71 @@ pub async fn reload(
         .commands
         .send(Command::Reload(Arc::clone(&new)))
         .await;
+    render_notices(current, handle);
     Ok((new, file))
+}
+
+/// Read aloud, in the background, the typed notices of the running station
+/// whose cache is missing, so that they are ready when due; then probe
+/// them and hand the station to the engine again. A notice the speech
+/// engine fails on is logged and recorded `failed` with the reason when
+/// due; the rest of the station airs meanwhile. A reload that comes first
+/// renders its own.
+pub fn render_notices(current: &CurrentStation, handle: &Handle) {
+    let station = current.get();
+    if !station.bulletins.iter().any(crate::tts::needs_render) {
+        return;
+    }
+    let (current, handle) = (current.clone(), handle.clone());
+    tokio::spawn(async move {
+        let st = Arc::clone(&station);
+        let Ok(results) =
+            tokio::task::spawn_blocking(move || crate::tts::render_missing(&st)).await
+        else {
+            return;
+        };
+        let mut new = (*station).clone();
+        let (mut read, mut failed) = (Vec::new(), Vec::new());
+        for (path, r) in results {
+            for b in new
+                .bulletins
+                .iter_mut()
+                .filter(|b| b.text.is_some() && b.path == path)
+            {
+                match &r {
+                    Ok(audio) => {
+                        info!(bulletin = %b.id, seconds = audio.seconds, "typed notice read aloud");
+                        b.audio = Some(audio.clone());
+                        b.tts_error = None;
+                        read.push(b.id.clone());
+                    }
+                    Err(e) => {
+                        error!(bulletin = %b.id, "cannot read the typed notice aloud: {e}; it is recorded failed when due");
+                        b.tts_error = Some(format!(
+                            "Không đọc được thông báo / the notice could not be read aloud: {e}"
+                        ));
+                        failed.push(b.id.clone());
+                    }
+                }
+            }
+        }
+        let _one_at_a_time = current.reloading.lock().await;
+        if !Arc::ptr_eq(&current.get(), &station) {
+            return;
+        }
+        let new = Arc::new(new);
+        current.set(Arc::clone(&new));
+        // The status and /metrics name the notices that will fail.
+        current.file.send_modify(|f| {
+            f.failing.retain(|id| !read.contains(id));
+            for id in failed {
+                if !f.failing.contains(&id) {
+                    f.failing.push(id);
+                }
+            }
+        });
+        let _ = handle.commands.send(Command::Reload(new)).await;
+    });
 }
 
 /// What `loa run` starts with.

@@ -46,6 +46,7 @@ ctl="$work/control"
 dpkg-deb -e "$deb" "$ctl"
 check "/etc/loa/station.toml is a conffile" grep -qxF /etc/loa/station.toml "$ctl/conffiles"
 check "depends on ALSA, libopus and systemd" bash -c 'dpkg-deb -f "$1" Depends | grep -q libasound2 && dpkg-deb -f "$1" Depends | grep -q libopus0 && dpkg-deb -f "$1" Depends | grep -q systemd' _ "$deb"
+check "recommends espeak-ng (typed notices)" bash -c 'dpkg-deb -f "$1" Recommends | grep -q espeak-ng' _ "$deb"
 for s in postinst prerm postrm; do
   check "$s is valid sh" sh -n "$ctl/$s"
   check "$s had its debhelper snippets inserted" bash -c '! grep -q "#DEBHELPER#" "$1"' _ "$ctl/$s"

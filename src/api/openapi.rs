@@ -19,7 +19,7 @@ fn status_text(code: u16) -> &'static str {
         415 => "Wrong content type, or not audio that can play",
         422 => "Well-formed but refused (see message)",
         429 => "The queue is full ([api] max_queue): remove waiting entries or let some air",
-        503 => "The engine is not running",
+        503 => "The engine is not running, or the speech engine could not read the text aloud",
         _ => "Error",
     }
 }
@@ -127,7 +127,9 @@ fn success_content(r: &Route) -> Option<Value> {
         (Method::Get, "/api/v1/status") => json!({ "$ref": "#/components/schemas/Status" }),
         (Method::Get, "/api/v1/bulletins") => json!({ "$ref": "#/components/schemas/Bulletins" }),
         (Method::Get, "/api/v1/queue") => json!({ "$ref": "#/components/schemas/QueuePage" }),
-        (Method::Post, "/api/v1/queue") => json!({ "$ref": "#/components/schemas/QueuedEntry" }),
+        (Method::Post, "/api/v1/queue" | "/api/v1/emergency") => {
+            json!({ "$ref": "#/components/schemas/QueuedEntry" })
+        }
         (Method::Get, "/api/v1/airtime") => {
             json!({ "type": "array", "items": { "$ref": "#/components/schemas/AirtimeRow" } })
         }
@@ -396,8 +398,10 @@ pub fn document() -> Value {
                 "QueueRequest": {
                     "type": "object", "additionalProperties": false,
                     "properties": {
-                        "bulletin": { "type": "string", "description": "A bulletin id (give this or file)" },
+                        "bulletin": { "type": "string", "description": "A bulletin id (give one of bulletin, file, text)" },
                         "file": { "type": "string", "description": "A file name directly inside audio_dir" },
+                        "text": { "type": "string", "minLength": 1, "maxLength": crate::config::MAX_TTS_CHARS,
+                                  "description": "A notice read aloud by the station's speech engine ([tts]); numbers, dates and times are read the Vietnamese way" },
                         "priority": { "type": "string", "enum": ["normal", "priority"] },
                         "at": { "type": "string", "format": "date-time", "description": "Default: now" },
                     },
@@ -407,6 +411,8 @@ pub fn document() -> Value {
                     "properties": {
                         "bulletin": { "type": "string" },
                         "file": { "type": "string" },
+                        "text": { "type": "string", "minLength": 1, "maxLength": crate::config::MAX_TTS_CHARS,
+                                  "description": "A notice read aloud at once by the station's speech engine" },
                         "repeat_every": { "type": "string", "example": "30m", "description": "At least 1m" },
                         "until": { "type": "string", "format": "date-time" },
                     },

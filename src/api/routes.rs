@@ -331,19 +331,23 @@ pub async fn queue_list(
 pub struct QueueBody {
     bulletin: Option<String>,
     file: Option<String>,
+    text: Option<String>,
     priority: Option<String>,
     at: Option<String>,
 }
 
-/// `{"bulletin": id}` or `{"file": name}` as an engine target, the file
-/// checked, resolved inside `audio_dir` and probed.
+/// `{"bulletin": id}`, `{"file": name}` or `{"text": notice}` as an engine
+/// target: the file checked, resolved inside `audio_dir` and probed; the
+/// notice read aloud now (or found in the cache).
 async fn target(
     station: &Arc<Station>,
     bulletin: Option<String>,
     file: Option<String>,
+    text: Option<String>,
 ) -> ApiResult<Target> {
-    match (bulletin, file) {
-        (Some(id), None) => {
+    match (bulletin, file, text) {
+        (None, None, Some(text)) => notice(station, text).await,
+        (Some(id), None, None) => {
             if station.bulletin(&id).is_none() {
                 return Err(ApiError::not_found(
                     "unknown_bulletin",
@@ -355,7 +359,7 @@ async fn target(
             }
             Ok(Target::Bulletin(id))
         }
-        (None, Some(name)) => {
+        (None, Some(name), None) => {
             files::check_name(&name)?;
             let dir = station.audio_dir.clone();
             blocking(move || {
@@ -366,16 +370,77 @@ async fn target(
                     file: name,
                     path,
                     seconds: info.seconds,
+                    title: None,
                 })
             })
             .await
         }
         _ => Err(ApiError::unprocessable(
             "bulletin_or_file",
-            "Cần đúng một trong hai / give exactly one of \"bulletin\" (an id) or \"file\" \
-             (a name in audio_dir)",
+            "Cần đúng một trong ba / give exactly one of \"bulletin\" (an id), \"file\" \
+             (a name in audio_dir) or \"text\" (a notice to read aloud)",
         )),
     }
+}
+
+/// How a typed notice is named in the status, the queue and the ledger:
+/// its first words.
+fn notice_title(text: &str) -> String {
+    const MAX: usize = 60;
+    let words: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if words.chars().count() <= MAX {
+        words
+    } else {
+        format!("{}…", words.chars().take(MAX).collect::<String>())
+    }
+}
+
+/// A typed notice, read aloud by the station's speech engine into its
+/// cache (at once when cached), as a file to air.
+async fn notice(station: &Arc<Station>, text: String) -> ApiResult<Target> {
+    let text = text.trim().to_string();
+    let chars = text.chars().count();
+    if text.is_empty() || chars > crate::config::MAX_TTS_CHARS {
+        return Err(ApiError::unprocessable(
+            "bad_text",
+            format!(
+                "Nội dung trống hoặc quá dài / the notice must have 1 to {} characters (it has \
+                 {chars}): split a long one",
+                crate::config::MAX_TTS_CHARS
+            ),
+        ));
+    }
+    let station = Arc::clone(station);
+    blocking(move || {
+        let path = station.tts_path(&text);
+        let failed = |e: crate::tts::TtsError| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "tts_failed",
+                format!("Không đọc được thông báo / the notice could not be read aloud: {e}"),
+            )
+        };
+        let seconds = match crate::probe::probe(&path) {
+            Ok(info) => info.seconds,
+            Err(_) => {
+                crate::tts::render(&station.tts, &text, &path)
+                    .map_err(failed)?
+                    .seconds
+            }
+        };
+        let file = path
+            .strip_prefix(&station.data_dir)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        Ok(Target::File {
+            file,
+            path,
+            seconds,
+            title: Some(notice_title(&text)),
+        })
+    })
+    .await
 }
 
 fn describe(t: &Target) -> String {
@@ -437,7 +502,7 @@ pub async fn queue_add(
 ) -> ApiResult<Response> {
     let detail = match &body {
         Ok(Json(b)) => format!(
-            "{}{}{}{}",
+            "{}{}{}{}{}",
             b.bulletin
                 .as_deref()
                 .map(|x| format!("bulletin={x} "))
@@ -445,6 +510,10 @@ pub async fn queue_add(
             b.file
                 .as_deref()
                 .map(|x| format!("file={x} "))
+                .unwrap_or_default(),
+            b.text
+                .as_deref()
+                .map(|x| format!("text={} ", x.chars().take(80).collect::<String>()))
                 .unwrap_or_default(),
             b.priority
                 .as_deref()
@@ -463,7 +532,7 @@ pub async fn queue_add(
         let station = s.current.get();
         let priority = parse_priority(b.priority.as_deref())?;
         let at = parse_at(b.at.as_deref(), Utc::now())?;
-        let target = target(&station, b.bulletin, b.file).await?;
+        let target = target(&station, b.bulletin, b.file, b.text).await?;
         let req = QueueRequest {
             target,
             priority,
@@ -569,6 +638,7 @@ pub async fn resume(
 pub struct EmergencyBody {
     bulletin: Option<String>,
     file: Option<String>,
+    text: Option<String>,
     repeat_every: Option<String>,
     until: Option<String>,
 }
@@ -580,7 +650,7 @@ pub async fn emergency(
 ) -> ApiResult<Response> {
     let detail = match &body {
         Ok(Json(b)) => format!(
-            "{}{}repeat_every={} until={}",
+            "{}{}{}repeat_every={} until={}",
             b.bulletin
                 .as_deref()
                 .map(|x| format!("bulletin={x} "))
@@ -588,6 +658,10 @@ pub async fn emergency(
             b.file
                 .as_deref()
                 .map(|x| format!("file={x} "))
+                .unwrap_or_default(),
+            b.text
+                .as_deref()
+                .map(|x| format!("text={} ", x.chars().take(80).collect::<String>()))
                 .unwrap_or_default(),
             b.repeat_every.as_deref().unwrap_or("-"),
             b.until.as_deref().unwrap_or("-"),
@@ -652,7 +726,7 @@ pub async fn emergency(
             },
         };
         let station = s.current.get();
-        let target = target(&station, b.bulletin, b.file).await?;
+        let target = target(&station, b.bulletin, b.file, b.text).await?;
         let what = describe(&target);
         let req = EmergencyRequest {
             target,

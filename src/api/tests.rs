@@ -1550,3 +1550,84 @@ items = ["tone", "vov1"]
     assert_eq!(sang["items"][1]["kind"], "relay");
     assert_eq!(sang["planned_seconds"], 1801.0);
 }
+
+#[tokio::test]
+async fn a_typed_notice_is_read_aloud_queued_and_sent_as_an_emergency() {
+    let r = rig().await;
+    let doc = r.get("/api/v1/openapi.json", VIEWER).await.json();
+    let text = "Kính thưa bà con, 17:30 ngày 10/10 họp tổ dân phố.";
+    let q = r
+        .post("/api/v1/queue", OPERATOR, json!({ "text": text }))
+        .await;
+    assert_eq!(q.status, 202, "{q:?}");
+    check_against_document(&doc, "POST", "/api/v1/queue", &q);
+    let file = q.json()["bulletin"].as_str().unwrap().to_string();
+    assert_eq!(q.json()["title"], text);
+    assert!(file.starts_with("tts/") && file.ends_with(".wav"), "{file}");
+    let row = r
+        .wait_row("the notice aired", |x| x.outcome.is_some())
+        .await;
+    assert_eq!(
+        row.outcome,
+        Some(crate::ledger::Outcome::Completed),
+        "{row:?}"
+    );
+    assert_eq!(row.file, file);
+    assert!(row.planned_seconds > 1.0, "{row:?}");
+    // The same words as an emergency: read from the cache, same file.
+    let cached = r.root.join("var").join(&file);
+    let rendered_at = std::fs::metadata(&cached).unwrap().modified().unwrap();
+    let e = r
+        .post("/api/v1/emergency", OPERATOR, json!({ "text": text }))
+        .await;
+    assert_eq!(e.status, 202, "{e:?}");
+    check_against_document(&doc, "POST", "/api/v1/emergency", &e);
+    assert_eq!(e.json()["bulletin"], file.as_str());
+    assert_eq!(e.json()["priority"], "emergency");
+    assert_eq!(
+        std::fs::metadata(&cached).unwrap().modified().unwrap(),
+        rendered_at,
+        "a cache hit renders nothing"
+    );
+    // Refused: empty, or with another target.
+    for body in [
+        json!({ "text": "  " }),
+        json!({ "text": "x", "bulletin": "tone" }),
+    ] {
+        let bad = r.post("/api/v1/queue", OPERATOR, body).await;
+        assert_eq!(bad.status, 422, "{bad:?}");
+        check_against_document(&doc, "POST", "/api/v1/queue", &bad);
+    }
+}
+
+#[tokio::test]
+async fn a_speech_engine_that_hangs_is_a_clear_503_and_the_station_goes_on() {
+    let text = station_text(
+        "[[bulletin]]\nid = \"hop\"\ntitle = \"Họp\"\ntext = \"Họp tổ dân phố lúc 17:30\"\n",
+    )
+    .replace(
+        "[api]",
+        "[tts]\ncommand = [\"sh\", \"-c\", \"exec sleep 60\", \"{out}\"]\ntimeout = \"1s\"\n[api]",
+    );
+    let r = rig_with(&text).await;
+    let doc = r.get("/api/v1/openapi.json", VIEWER).await.json();
+    let e = r
+        .post("/api/v1/emergency", OPERATOR, json!({ "text": "Bão số 3" }))
+        .await;
+    assert_eq!(e.status, 503, "{e:?}");
+    check_against_document(&doc, "POST", "/api/v1/emergency", &e);
+    assert_eq!(e.json()["error"], "tts_failed");
+    // A typed bulletin not read aloud yet is listed like the others.
+    let b = r.get("/api/v1/bulletins", VIEWER).await;
+    assert_eq!(b.status, 200, "{b:?}");
+    check_against_document(&doc, "GET", "/api/v1/bulletins", &b);
+    let message = e.json()["message"].as_str().unwrap().to_string();
+    assert!(message.contains("did not finish within 1s"), "{message}");
+    // A recording still airs.
+    let q = r
+        .post("/api/v1/queue", OPERATOR, json!({"bulletin": "tone"}))
+        .await;
+    assert_eq!(q.status, 202, "{q:?}");
+    let row = r.wait_row("tone aired", |x| x.outcome.is_some()).await;
+    assert_eq!(row.outcome, Some(crate::ledger::Outcome::Completed));
+}

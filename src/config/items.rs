@@ -8,6 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use super::deser::closest;
 use super::load::{AudioFiles, Loader};
 use super::raw::{take_when, RawBulletin, RawCampaign, RawProgram, RawRelay, RawWhen, S};
+use super::speech::Content;
 use super::*;
 
 /// The checked keys bulletins and programmes share.
@@ -141,6 +142,7 @@ impl Loader<'_> {
         raw: Vec<(String, RawBulletin)>,
         campaigns: &[Campaign],
         audio_dir: (&Path, bool),
+        (tts, data_dir): (&Tts, &Path),
         ids: &mut HashMap<String, (&'static str, Range<usize>)>,
     ) -> Vec<Bulletin> {
         self.written_bulletin_ids = raw
@@ -149,6 +151,7 @@ impl Loader<'_> {
             .collect();
         let mut out = Vec::new();
         for (label, b) in raw {
+            let content = self.content(&b, &label, audio_dir);
             let common = self.common(
                 "bulletin",
                 &label,
@@ -158,25 +161,47 @@ impl Loader<'_> {
                 ids,
             );
             let campaign = self.campaign_of(&b.campaign, &label, campaigns);
-            let path = b
-                .file
-                .as_ref()
-                .and_then(|f| self.audio_path(f, &label, audio_dir));
-            let (Some(c), Ok(campaign), Some(id), Some(title), Some(file)) =
-                (common, campaign, b.id, b.title, b.file)
+            let content = match content {
+                Some(Content::File(f)) => {
+                    let path = self.audio_path(&f, &label, audio_dir, "file");
+                    if self.files == AudioFiles::Resolve && path.is_none() {
+                        continue;
+                    }
+                    Some((
+                        f.get_ref().clone(),
+                        path.unwrap_or_default(),
+                        None,
+                        Some(f.span()),
+                    ))
+                }
+                Some(Content::Text(text)) => {
+                    let name = tts.cache_name(&text);
+                    Some((
+                        format!("{TTS_DIR}/{name}"),
+                        data_dir.join(TTS_DIR).join(name),
+                        Some(text),
+                        None,
+                    ))
+                }
+                Some(Content::Unreadable(f)) => Some((f, PathBuf::new(), None, None)),
+                None => None,
+            };
+            let (Some(c), Ok(campaign), Some(id), Some(title), Some((file, path, text, span))) =
+                (common, campaign, b.id, b.title, content)
             else {
                 continue;
             };
-            if self.files == AudioFiles::Resolve && path.is_none() {
-                continue;
-            }
             // Remember where `file` was written, for problems in the file.
-            self.file_spans.insert(id.get_ref().clone(), file.span());
+            if let Some(span) = span {
+                self.file_spans.insert(id.get_ref().clone(), span);
+            }
             out.push(Bulletin {
                 id: id.into_inner(),
                 title: title.into_inner(),
-                file: file.into_inner(),
-                path: path.unwrap_or_default(),
+                file,
+                text,
+                tts_error: None,
+                path,
                 campaign: campaign.map(|c| c.id.clone()),
                 priority: c.priority,
                 timing: c.timing,
@@ -400,11 +425,12 @@ impl Loader<'_> {
     /// nothing outside it may air. A file that is missing (or a folder, or
     /// in an unusable `audio_dir`) is an audio problem: its path is kept, so
     /// the item is recorded `failed` with the reason when it comes due.
-    fn audio_path(
+    pub(super) fn audio_path(
         &mut self,
         file: &S<String>,
         label: &str,
         (dir, usable): (&Path, bool),
+        key: &str,
     ) -> Option<PathBuf> {
         let rel = Path::new(file.get_ref());
         let escapes = file.get_ref().is_empty()
@@ -415,7 +441,7 @@ impl Loader<'_> {
         if escapes {
             self.at(file.span())
                 .item(label)
-                .key("file")
+                .key(key)
                 .error(
                     format!("`{}` is not a path inside audio_dir", file.get_ref()),
                     "write a path relative to audio_dir, without `..` or a leading `/`, e.g. \"cds/thong-diep.mp3\"",
@@ -432,7 +458,7 @@ impl Loader<'_> {
         }
         match joined.canonicalize() {
             Ok(real) if !real.starts_with(dir) => {
-                self.at(file.span()).item(label).key("file").error(
+                self.at(file.span()).item(label).key(key).error(
                     format!(
                         "`{}` is a link to {}, outside audio_dir {}",
                         file.get_ref(),
@@ -444,7 +470,7 @@ impl Loader<'_> {
                 None
             }
             Ok(real) if !real.is_file() => {
-                self.at(file.span()).item(label).key("file").audio().error(
+                self.at(file.span()).item(label).key(key).audio().error(
                     format!("{} is not a file", joined.display()),
                     "name an audio file, not a folder",
                 );
@@ -452,7 +478,7 @@ impl Loader<'_> {
             }
             Ok(real) => Some(real),
             Err(e) => {
-                self.at(file.span()).item(label).key("file").audio().error(
+                self.at(file.span()).item(label).key(key).audio().error(
                     format!("cannot open {}: {e}", joined.display()),
                     format!(
                         "put the file there, or fix the path (relative to audio_dir {})",

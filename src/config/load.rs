@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use super::raw::{
     RawApi, RawBulletin, RawCampaign, RawFleet, RawOutput, RawProgram, RawQuiet, RawRelay,
+    RawSession, RawTts,
 };
 use super::*;
 use crate::diag::{DiagnosticBuilder, Diagnostics, Reporter};
@@ -305,6 +306,8 @@ impl<'a> Loader<'a> {
         let quiet = self.optional_table::<RawQuiet>(sections.remove("quiet"), "[quiet]");
         let api = self.optional_table::<RawApi>(sections.remove("api"), "[api]");
         let fleet = self.optional_table::<RawFleet>(sections.remove("fleet"), "[fleet]");
+        let tts = self.optional_table::<RawTts>(sections.remove("tts"), "[tts]");
+        let session = self.optional_table::<RawSession>(sections.remove("session"), "[session]");
         let campaigns = self.array::<RawCampaign>(sections.remove("campaign"), "campaign");
         let bulletins = self.array::<RawBulletin>(sections.remove("bulletin"), "bulletin");
         let programs = self.array::<RawProgram>(sections.remove("program"), "program");
@@ -319,6 +322,11 @@ impl<'a> Loader<'a> {
         let quiet = quiet.map(|q| self.quiet(q)).unwrap_or_default();
         let api = api.and_then(|a| self.api(a));
         let fleet = fleet.and_then(|f| self.fleet(f, &name));
+        let tts = tts.and_then(|t| self.tts(t));
+        let session = session.and_then(|s| self.session(s));
+        // A broken [tts] is reported; the bulletins are checked against the
+        // default engine meanwhile.
+        let tts_or_default = tts.clone().unwrap_or_default();
 
         let campaigns = self.campaigns(campaigns);
         let mut ids: HashMap<String, (&str, Range<usize>)> = HashMap::new();
@@ -326,6 +334,7 @@ impl<'a> Loader<'a> {
             bulletins,
             &campaigns,
             (&audio_dir, audio_dir_usable),
+            (&tts_or_default, &data_dir),
             &mut ids,
         );
         let relays = self.relays(relays, &campaigns, &bulletins, &mut ids);
@@ -341,6 +350,8 @@ impl<'a> Loader<'a> {
             quiet,
             api: api?,
             fleet: fleet?,
+            tts: tts?,
+            session: session?,
             campaigns,
             bulletins,
             programs,

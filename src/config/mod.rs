@@ -13,6 +13,7 @@ mod fleet;
 mod items;
 mod load;
 mod raw;
+mod speech;
 #[cfg(test)]
 mod test_support;
 mod timing;
@@ -55,6 +56,9 @@ pub struct Station {
     pub quiet: QuietHours,
     pub api: Api,
     pub fleet: Fleet,
+    /// How typed notices (`text` bulletins, API `text`) are read aloud.
+    pub tts: Tts,
+    pub session: Session,
     pub campaigns: Vec<Campaign>,
     pub bulletins: Vec<Bulletin>,
     pub programs: Vec<Program>,
@@ -105,6 +109,92 @@ impl Station {
     pub fn ledger_path(&self) -> PathBuf {
         self.data_dir.join("airtime.db")
     }
+
+    /// Where `text`, read aloud by this station's engine and voice, is
+    /// cached (see [`Tts::cache_name`]).
+    pub fn tts_path(&self, text: &str) -> PathBuf {
+        self.data_dir.join(TTS_DIR).join(self.tts.cache_name(text))
+    }
+}
+
+/// The folder of `data_dir` where typed notices are cached as WAV files.
+pub const TTS_DIR: &str = "tts";
+/// `[tts] timeout` when not given: espeak-ng reads a notice in well under a
+/// second; a neural voice on a small board takes a few.
+pub const DEFAULT_TTS_TIMEOUT_SECONDS: u32 = 30;
+/// Longest typed notice, in characters: a few minutes of speech.
+pub const MAX_TTS_CHARS: usize = 5000;
+/// Bumped when what is fed to the engine for the same text changes (the
+/// Vietnamese reading of numbers), so stale renders are not reused.
+const TTS_CACHE_VERSION: u32 = 1;
+
+/// `[tts]`: the engine that reads typed notices aloud.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tts {
+    pub engine: TtsEngine,
+    /// The voice: espeak-ng's `-v` (default `vi`), or `{voice}` in a command.
+    pub voice: String,
+    /// A render that takes longer is killed and fails.
+    pub timeout_seconds: u32,
+}
+
+impl Default for Tts {
+    fn default() -> Self {
+        Tts {
+            engine: TtsEngine::Espeak,
+            voice: "vi".to_string(),
+            timeout_seconds: DEFAULT_TTS_TIMEOUT_SECONDS,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TtsEngine {
+    /// Debian's `espeak-ng` command: `espeak-ng -v VOICE -w OUT.wav`.
+    Espeak,
+    /// Any program that writes a WAV file; its arguments may hold the
+    /// placeholders `{text}`, `{text_file}`, `{out}` and `{voice}` (see
+    /// README, "Typed notices read aloud"). Without `{text}` or
+    /// `{text_file}` the text goes to its standard input.
+    Command(Vec<String>),
+}
+
+impl Tts {
+    /// The cache file name of `text` read by this engine and voice: a hash
+    /// of all three, so changing any renders again.
+    pub fn cache_name(&self, text: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(TTS_CACHE_VERSION.to_le_bytes());
+        match &self.engine {
+            TtsEngine::Espeak => h.update(b"espeak-ng\0"),
+            TtsEngine::Command(argv) => {
+                for a in argv {
+                    h.update(a.as_bytes());
+                    h.update(b"\0");
+                }
+            }
+        }
+        h.update(self.voice.as_bytes());
+        h.update(b"\0");
+        h.update(text.as_bytes());
+        let digest = h.finalize();
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{hex}.wav")
+    }
+}
+
+/// Slack before a session counts as over its cap: decoders' durations of
+/// one file differ by a few milliseconds.
+pub const SESSION_TOLERANCE_SECONDS: f64 = 0.5;
+
+/// `[session]`: limits on a broadcasting session. A session is one
+/// occurrence of a programme (buổi phát thanh): its items back to back.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Session {
+    /// The longest a session may air, in minutes (e.g. Hà Nội: 15 in urban
+    /// wards, 45 in rural communes); `None`: no cap.
+    pub max_minutes: Option<f64>,
 }
 
 /// Bulletin levels of Thông tư 39/2020/TT-BTTTT. Ordered: `Emergency` is
@@ -341,8 +431,15 @@ pub struct Campaign {
 pub struct Bulletin {
     pub id: String,
     pub title: String,
-    /// Path relative to `audio_dir`, as written in the station file.
+    /// Path relative to `audio_dir`, as written in the station file; for a
+    /// typed notice, its cache file relative to `data_dir` (`tts/….wav`).
     pub file: String,
+    /// A typed notice (`text`, or the contents of `text_file`): read aloud
+    /// into `path` by the `tts` module, then aired like a file.
+    pub text: Option<String>,
+    /// Why the notice could not be read aloud, once the daemon tried: it
+    /// is recorded `failed` with this reason when due.
+    pub tts_error: Option<String>,
     /// The audio file's real, absolute path when loaded with
     /// `AudioFiles::Resolve`; `file` as written otherwise.
     pub path: PathBuf,

@@ -10,7 +10,8 @@ pub(super) type S<T> = Spanned<T>;
 
 /// The top-level sections and lists of items a station file may have.
 pub(super) const SECTIONS: &[&str] = &[
-    "station", "output", "quiet", "api", "fleet", "campaign", "bulletin", "program", "relay",
+    "station", "output", "quiet", "api", "fleet", "tts", "session", "campaign", "bulletin",
+    "program", "relay",
 ];
 
 #[derive(Deserialize)]
@@ -39,6 +40,22 @@ pub(super) struct RawOutput {
 pub(super) struct RawQuiet {
     #[serde(default)]
     pub(super) hours: Vec<S<String>>,
+}
+
+/// `[tts]`: how typed notices are read aloud.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTts {
+    pub(super) voice: Option<S<String>>,
+    pub(super) command: Option<S<Vec<S<String>>>>,
+    pub(super) timeout: Option<S<String>>,
+}
+
+/// `[session]`: limits on a broadcasting session.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSession {
+    pub(super) max_minutes: Option<S<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -81,6 +98,8 @@ pub(super) struct RawBulletin {
     pub(super) id: Option<S<String>>,
     pub(super) title: Option<S<String>>,
     pub(super) file: Option<S<String>>,
+    pub(super) text: Option<S<String>>,
+    pub(super) text_file: Option<S<String>>,
     pub(super) campaign: Option<S<String>>,
     pub(super) priority: Option<S<String>>,
     pub(super) at: Option<S<Vec<S<toml::Value>>>>,
@@ -157,7 +176,10 @@ impl RawItem for RawBulletin {
         missing(&[
             ("id", self.id.is_some()),
             ("title", self.title.is_some()),
-            ("file", self.file.is_some()),
+            (
+                "file",
+                self.file.is_some() || self.text.is_some() || self.text_file.is_some(),
+            ),
         ])
     }
 }

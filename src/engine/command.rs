@@ -28,6 +28,9 @@ pub enum Target {
         file: String,
         path: PathBuf,
         seconds: f64,
+        /// What listeners and the ledger call it (a typed notice's first
+        /// words); default: the file name.
+        title: Option<String>,
     },
 }
 
@@ -261,11 +264,13 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 file,
                 path,
                 seconds,
+                title,
             } => {
                 let audio = Audio::File {
                     file,
                     path,
                     seconds: *seconds,
+                    title: title.as_deref(),
                 };
                 (audio, file, default_grace)
             }

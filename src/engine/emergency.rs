@@ -40,6 +40,9 @@ struct SavedRepeat {
     file: Option<String>,
     path: Option<PathBuf>,
     seconds: Option<f64>,
+    /// A file's title, when it has one of its own (a typed notice).
+    #[serde(default)]
+    file_title: Option<String>,
     every_seconds: i64,
     until: Option<DateTime<Utc>>,
     next_at: DateTime<Utc>,
@@ -52,19 +55,27 @@ struct SavedRepeat {
 
 impl Repeat {
     fn save(&self) -> String {
-        let (bulletin, file, path, seconds) = match &self.target {
-            Target::Bulletin(id) => (Some(id.clone()), None, None, None),
+        let (bulletin, file, path, seconds, file_title) = match &self.target {
+            Target::Bulletin(id) => (Some(id.clone()), None, None, None, None),
             Target::File {
                 file,
                 path,
                 seconds,
-            } => (None, Some(file.clone()), Some(path.clone()), Some(*seconds)),
+                title,
+            } => (
+                None,
+                Some(file.clone()),
+                Some(path.clone()),
+                Some(*seconds),
+                title.clone(),
+            ),
         };
         serde_json::to_string(&SavedRepeat {
             bulletin,
             file,
             path,
             seconds,
+            file_title,
             every_seconds: self.every.num_seconds(),
             until: self.until,
             next_at: self.next_at,
@@ -83,6 +94,7 @@ impl Repeat {
                 file,
                 path,
                 seconds,
+                title: s.file_title,
             },
             _ => return None,
         };

@@ -120,7 +120,15 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 })
                 .map(|e| e.id);
             let Some(id) = pick else { return };
-            let e = self.queue.remove_id(id).expect("the picked entry waits");
+            let mut e = self.queue.remove_id(id).expect("the picked entry waits");
+            if let Some(reason) = e.fails.take() {
+                self.close_unaired(e, Outcome::Failed, reason);
+                continue;
+            }
+            if let Some(reason) = self.over_session_cap(&e) {
+                self.close_unaired(e, Outcome::Skipped, reason);
+                continue;
+            }
             let start_at = (e.airing.scheduled_at > free_at).then_some(e.airing.scheduled_at);
             self.cue(e, start_at);
         }
@@ -130,6 +138,9 @@ impl<C: Clock, P: Playout> Engine<C, P> {
     /// back everything but emergencies (they are recorded `skipped` when
     /// due, by `settle_unairable`).
     fn may_air(&self, e: &Entry, t: DateTime<Utc>) -> bool {
+        if e.pending {
+            return false;
+        }
         e.airing.priority == Priority::Emergency
             || !(self.paused
                 || self
@@ -150,10 +161,15 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             }
             let emergency = e.airing.priority == Priority::Emergency;
             if now - e.airing.scheduled_at > e.grace {
+                let why = if e.pending {
+                    "the notice was still being read aloud (see [tts] timeout)"
+                } else {
+                    "the line was busy"
+                };
                 Some((
                     Outcome::Missed,
                     format!(
-                        "{} late: the line was busy past its grace of {}",
+                        "{} late: {why} past its grace of {}",
                         human(now - e.airing.scheduled_at),
                         human(e.grace)
                     ),
@@ -174,11 +190,11 @@ impl<C: Clock, P: Playout> Engine<C, P> {
     /// An emergency due while something else is on the line cuts it: a
     /// scheduled one `CUT_AHEAD` early, so the fade has ended at its instant.
     fn preempt(&mut self, now: DateTime<Utc>) {
-        let Some(em) = self
-            .queue
-            .sorted_up_to(now + CUT_AHEAD)
-            .find(|e| e.airing.priority == Priority::Emergency && Self::is_due(e, now + CUT_AHEAD))
-        else {
+        let Some(em) = self.queue.sorted_up_to(now + CUT_AHEAD).find(|e| {
+            e.airing.priority == Priority::Emergency
+                && !e.pending
+                && Self::is_due(e, now + CUT_AHEAD)
+        }) else {
             return;
         };
         let Some(cur) = self.line.front() else { return };
@@ -217,7 +233,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         let Some(id) = self
             .queue
             .sorted_up_to(now + CUT_AHEAD)
-            .find(|e| e.airing.priority == Priority::Emergency)
+            .find(|e| e.airing.priority == Priority::Emergency && !e.pending)
             .map(|e| e.id)
         else {
             return;
@@ -230,6 +246,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
     }
 
     fn cue(&mut self, e: Entry, start_at: Option<DateTime<Utc>>) {
+        self.session_cued(&e);
         let cue = self.next_id();
         self.playout.cue(Cue {
             id: cue,
@@ -293,6 +310,12 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                     return;
                 };
                 let c = self.line.remove(pos).expect("position is valid");
+                let aired = if c.started_at.is_some() {
+                    aired_seconds
+                } else {
+                    0.0
+                };
+                self.session_ended(&c.entry, aired);
                 self.finished(c, aired_seconds, end);
             }
         }

@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod playout;
 mod queue;
 pub mod recorder;
+mod session;
 pub mod status;
 #[cfg(test)]
 mod tests;
@@ -141,6 +142,8 @@ pub struct Engine<C: Clock, P: Playout> {
     id_limit: u64,
     shutting_down: bool,
     metrics: Arc<Metrics>,
+    /// Seconds aired (or cued) in each session, for `[session] max_minutes`.
+    sessions: HashMap<session::SessionKey, f64>,
 }
 
 /// What the engine needs from the ledger when it starts.
@@ -282,6 +285,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             id_limit: resume.next_id.max(1),
             shutting_down: false,
             metrics: Arc::clone(&metrics),
+            sessions: HashMap::new(),
         };
         engine.restore(resume.queued, now);
         (
@@ -410,6 +414,9 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         let horizon = now - Duration::days(2);
         if self.decided.len() > 50_000 {
             self.decided.retain(|_, t| *t > horizon);
+        }
+        if self.sessions.len() > 1000 {
+            self.prune_sessions(horizon);
         }
     }
 
@@ -540,6 +547,16 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             if !self.decided.contains_key(&e.airing.occurrence) {
                 info!(occurrence = %e.airing.occurrence, "no longer in the station file; dropped from the queue");
             }
+        }
+        // Typed notices an operator queued while they were being read
+        // aloud take their audio (or its failure) from the new station.
+        for mut e in self.queue.take_where(|e| e.pending) {
+            if let Some(b) = station.bulletin(&e.airing.bulletin) {
+                e.pending = b.tts_error.is_none() && crate::tts::needs_render(b);
+                e.fails.clone_from(&b.tts_error);
+                e.airing.planned_seconds = b.seconds();
+            }
+            self.enqueue(e);
         }
     }
 

@@ -38,6 +38,12 @@ pub(super) struct Entry {
     pub(super) grace: Duration,
     /// A relay airs its source, not `path`; its report says what aired.
     pub(super) relay: Option<RelayCue>,
+    /// Why it cannot air (a typed notice the speech engine failed to read
+    /// aloud): recorded `failed` with this reason when due.
+    pub(super) fails: Option<String>,
+    /// A typed notice still being read aloud in the background: it waits
+    /// (within its grace) until the station comes back with its audio.
+    pub(super) pending: bool,
 }
 
 /// What an entry plays.
@@ -50,6 +56,7 @@ pub(super) enum Audio<'a> {
         file: &'a str,
         path: &'a Path,
         seconds: f64,
+        title: Option<&'a str>,
     },
     /// A relay of the station file, and its fallback bulletin's file.
     Relay {
@@ -71,6 +78,13 @@ impl Entry {
         at: DateTime<Utc>,
     ) -> Entry {
         let mut relay_cue = None;
+        let (fails, pending) = match audio {
+            Audio::Bulletin(b) => (
+                b.tts_error.clone(),
+                b.tts_error.is_none() && crate::tts::needs_render(b),
+            ),
+            Audio::File { .. } | Audio::Relay { .. } => (None, false),
+        };
         let (airing, path, grace) = match audio {
             Audio::Bulletin(b) => (
                 Airing {
@@ -93,11 +107,12 @@ impl Entry {
                 file,
                 path,
                 seconds,
+                title,
             } => (
                 Airing {
                     occurrence,
                     bulletin: file.to_string(),
-                    title: file.to_string(),
+                    title: title.unwrap_or(file).to_string(),
                     campaign: None,
                     program: None,
                     priority: Priority::Normal,
@@ -142,6 +157,8 @@ impl Entry {
             order: 0,
             grace: Duration::seconds(i64::from(grace)),
             relay: relay_cue,
+            fails,
+            pending,
         }
     }
 
@@ -215,6 +232,8 @@ impl Entry {
             order: q.order,
             grace: Duration::seconds(q.grace_seconds),
             relay: None,
+            fails: None,
+            pending: false,
         }
     }
 }
@@ -441,6 +460,7 @@ mod tests {
             file: "x.wav",
             path: Path::new("/a/x.wav"),
             seconds: 1.0,
+            title: None,
         };
         Entry::new(id, audio, format!("x#{id}"), source, at)
             .priority(priority)

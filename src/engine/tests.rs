@@ -255,6 +255,129 @@ async fn programme_plays_back_to_back_then_scheduled_items_by_file_order() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_item_past_the_session_cap_is_skipped_unless_an_emergency() {
+    let dir = tempfile::tempdir().unwrap();
+    // A one-minute cap: the morning programme (jingle 5 s, a 60 s, jingle
+    // 5 s) cannot air `a`; the jingle after it still fits. An emergency
+    // programme of the same items is never held back.
+    let text = STATION.replace("[quiet]", "[session]\nmax_minutes = 1\n[quiet]")
+        + "[[program]]\nid = \"storm-prog\"\ntitle = \"Storm\"\nat = [\"07:00\"]\n\
+           priority = \"emergency\"\nitems = [\"jingle\", \"a\", \"jingle\"]\n";
+    let rig = start(station(dir.path(), &text), TestClock::new(at(5, 29, 50)));
+    rig.run_for(100 * 60).await;
+    let played = rig.played();
+    let rows = rig.stop().await;
+    let morning: Vec<_> = rows
+        .iter()
+        .filter(|r| r.program.as_deref() == Some("morning"))
+        .collect();
+    let got: Vec<_> = morning
+        .iter()
+        .map(|r| (r.bulletin.as_str(), r.outcome))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("jingle", Some(Outcome::Completed)),
+            ("a", Some(Outcome::Skipped)),
+            ("jingle", Some(Outcome::Completed)),
+        ],
+        "{:?}",
+        outcomes(&rows)
+    );
+    let reason = morning[1].reason.as_deref().unwrap();
+    assert!(
+        reason.starts_with("Vượt giới hạn buổi phát thanh 1m / session cap of 1m"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("had aired 5s and this item is 1m"),
+        "{reason}"
+    );
+    // The emergency programme aired whole; the standalone a and b too.
+    let storm: Vec<_> = rows
+        .iter()
+        .filter(|r| r.program.as_deref() == Some("storm-prog"))
+        .collect();
+    assert_eq!(storm.len(), 3);
+    assert!(storm.iter().all(|r| r.outcome == Some(Outcome::Completed)));
+    assert_eq!(played.iter().filter(|p| *p == "a.mp3").count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_typed_notice_waits_for_its_audio_and_a_failed_one_is_recorded_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = STATION.to_string()
+        + "[[bulletin]]\nid = \"hop\"\ntitle = \"Họp\"\ntext = \"Họp lúc 17:30\"\nat = [\"06:00\"]\n\
+           [[bulletin]]\nid = \"treo\"\ntitle = \"Treo\"\ntext = \"Không đọc được\"\nat = [\"06:00\"]\n";
+    let mut s = station(dir.path(), &text);
+    // Not read aloud yet, as at the daemon's start.
+    for b in s.bulletins.iter_mut().filter(|b| b.text.is_some()) {
+        b.audio = None;
+    }
+    let rig = start(s.clone(), TestClock::new(at(5, 59, 50)));
+    // a (60 s) and b (30 s) air; the notices wait.
+    rig.run_for(3 * 60).await;
+    assert_eq!(rig.played(), ["a.mp3", "b.mp3"]);
+    // The background render ends: one read aloud, one failed.
+    for b in s.bulletins.iter_mut() {
+        match b.id.as_str() {
+            "hop" => {
+                b.audio = Some(AudioInfo {
+                    seconds: 7.0,
+                    ..AudioInfo::test_default()
+                })
+            }
+            "treo" => b.tts_error = Some("the speech engine `x` did not finish within 30s".into()),
+            _ => {}
+        }
+    }
+    rig.handle
+        .commands
+        .send(Command::Reload(Arc::new(s)))
+        .await
+        .unwrap();
+    rig.run_for(60).await;
+    let played = rig.played();
+    let rows = rig.stop().await;
+    assert_eq!(played.len(), 3, "{played:?}");
+    assert!(played[2].ends_with(".wav"), "{played:?}");
+    let hop = by_bulletin(&rows, "hop");
+    assert_eq!(hop[0].outcome, Some(Outcome::Completed));
+    assert_eq!(hop[0].aired_seconds, 7.0);
+    let treo = by_bulletin(&rows, "treo");
+    assert_eq!(treo[0].outcome, Some(Outcome::Failed));
+    assert!(treo[0]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("did not finish"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_notice_never_read_aloud_within_its_grace_is_missed_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = STATION.to_string()
+        + "[[bulletin]]\nid = \"hop\"\ntitle = \"Họp\"\ntext = \"Họp\"\nat = [\"07:00\"]\ngrace = \"1m\"\n";
+    let mut s = station(dir.path(), &text);
+    s.bulletins.last_mut().unwrap().audio = None;
+    let rig = start(s, TestClock::new(at(6, 59, 0)));
+    rig.run_for(3 * 60).await;
+    let rows = rig.stop().await;
+    let hop = by_bulletin(&rows, "hop");
+    assert_eq!(hop[0].outcome, Some(Outcome::Missed));
+    assert!(
+        hop[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("still being read aloud"),
+        "{:?}",
+        hop[0].reason
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn line_busy_past_grace_is_missed() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = station(dir.path(), STATION);
