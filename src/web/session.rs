@@ -31,9 +31,13 @@ pub(crate) struct Signed {
     /// (`<input type="hidden" name="csrf">`), checked by [`check_csrf`].
     pub csrf: String,
     pub lang: Lang,
-    /// The session's stored id (for sign-out and the admin page).
-    pub(crate) session: String,
 }
+
+/// The stored id of the request's session, put in the request's extensions
+/// by the [`Signed`] extractor (sign-out and the admin page take it with
+/// `Extension<SessionId>` after `Signed`).
+#[derive(Debug, Clone)]
+pub(crate) struct SessionId(pub(crate) String);
 
 /// A signed-in operator or admin; a viewer gets a 403 page.
 #[allow(dead_code)] // Taken by the control pages (src/web/pages, being written).
@@ -286,9 +290,9 @@ impl FromRequestParts<AppState> for Signed {
             role: live.role,
             csrf: live.csrf,
             lang,
-            session: live.id,
         };
         parts.extensions.insert(signed.clone());
+        parts.extensions.insert(SessionId(live.id));
         Ok(signed)
     }
 }
