@@ -185,7 +185,9 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
         running.recorder.clone(),
         config_path.clone(),
     );
-    let server = tokio::spawn(crate::api::serve(listener, api));
+    // The JSON API and the web console share the listener.
+    let console = crate::web::router(api.clone());
+    let server = tokio::spawn(crate::api::serve(listener, api, console));
     // READY once the API listens.
     let systemd = crate::notify::ready(&running.handle, &running.current, &running.playout);
     let mut term = signal(SignalKind::terminate())?;

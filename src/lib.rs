@@ -25,3 +25,4 @@ pub(crate) mod station;
 pub(crate) mod table;
 pub mod timefmt;
 pub(crate) mod token;
+pub(crate) mod web;

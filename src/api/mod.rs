@@ -412,7 +412,13 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serve the API on `listener` until the task is aborted.
-pub async fn serve(listener: tokio::net::TcpListener, state: AppState) {
-    serve::serve(listener, router(state), serve::Limits::default()).await
+/// Serve the API, and `console` (the web console's routes) beside it, on
+/// `listener` until the task is aborted.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState, console: Router) {
+    serve::serve(
+        listener,
+        router(state).merge(console),
+        serve::Limits::default(),
+    )
+    .await
 }
