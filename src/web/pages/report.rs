@@ -162,7 +162,7 @@ pub(crate) async fn page(
                     (table(lang, &d.report))
                     section class="chart-box" {
                         h3 { (t(lang, "Số phút đã phát mỗi ngày", "Minutes aired per day")) }
-                        (chart(lang, &d.per_day))
+                        div class="scroll" { (chart(lang, &d.per_day)) }
                     }
                     section class="missed" {
                         h3 { (t(lang, "Không phát trọn và lý do", "Not aired in full, and why")) }
@@ -328,12 +328,9 @@ fn chart(lang: Lang, days: &[(NaiveDate, f64)]) -> Markup {
     let max = days.iter().map(|d| d.1).fold(0.0_f64, f64::max);
     // A round top for the scale: 1, 2, 5, 10, 20, 50… minutes.
     let mut top = 1.0_f64;
+    let mut steps = [2.0, 2.5, 2.0].iter().cycle();
     while top < max {
-        top *= if (top.log10().fract() - 0.0).abs() < 1e-9 || top.log10().fract() > 0.6 {
-            2.0
-        } else {
-            2.5
-        };
+        top *= steps.next().copied().unwrap_or(2.0);
     }
     let (w, h, left, bottom, topm) = (720.0, 220.0, 44.0, 28.0, 12.0);
     let plot_w = w - left - 8.0;
@@ -353,7 +350,7 @@ fn chart(lang: Lang, days: &[(NaiveDate, f64)]) -> Markup {
                 @let v = top * f64::from(i) / 4.0;
                 @let y = topm + plot_h - plot_h * f64::from(i) / 4.0;
                 line class="grid" x1=(left) x2=(w - 8.0) y1=(format!("{y:.1}")) y2=(format!("{y:.1}")) {}
-                text class="axis" x=(left - 6.0) y=(format!("{:.1}", y + 4.0)) text-anchor="end" { (vn(v, if top < 4.0 { 1 } else { 0 })) }
+                text class="axis" x=(left - 6.0) y=(format!("{:.1}", y + 4.0)) text-anchor="end" { (vn(v, if top < 4.0 { 2 } else { 0 })) }
             }
             @for (i, (d, m)) in days.iter().enumerate() {
                 @let bh = if top > 0.0 { plot_h * m / top } else { 0.0 };
