@@ -111,6 +111,7 @@ fn big_station() -> Station {
             max_upload_mb: 50,
             max_queue: loa::config::DEFAULT_MAX_QUEUE,
             tokens: Vec::new(),
+            web: Default::default(),
         },
         report: Default::default(),
         campaigns: Vec::new(),

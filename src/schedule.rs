@@ -655,6 +655,7 @@ mod tests {
                 max_upload_mb: 50,
                 max_queue: crate::config::DEFAULT_MAX_QUEUE,
                 tokens: Vec::new(),
+                web: Default::default(),
             },
             report: Default::default(),
             campaigns: Vec::new(),

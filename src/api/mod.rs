@@ -387,20 +387,31 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-/// The router of every route in [`routes`], each behind its access check.
+/// The router of every route in [`routes`], each behind its access check,
+/// with a JSON 404 for any other path (the API's tests; `loa run` serves
+/// the API with the web console, `crate::web::app`).
+#[cfg(test)]
 pub fn router(state: AppState) -> Router {
+    router_without_fallback(state).fallback(|| async { not_found_json() })
+}
+
+/// The API's 404.
+pub fn not_found_json() -> ApiError {
+    ApiError::not_found(
+        "no_route",
+        "Không có đường dẫn này / no such route: see GET /api/v1/openapi.json",
+    )
+}
+
+/// [`router`] without its 404, to be merged with the web console's routes
+/// (a router has one fallback; the merged one answers JSON under `/api/`).
+pub fn router_without_fallback(state: AppState) -> Router {
     let mut router = Router::new();
     for r in routes() {
         let guard = axum::middleware::from_fn_with_state((state.clone(), r.access), auth::require);
         router = router.route(r.path, (r.handler)().layer(guard));
     }
     router
-        .fallback(|| async {
-            ApiError::not_found(
-                "no_route",
-                "Không có đường dẫn này / no such route: see GET /api/v1/openapi.json",
-            )
-        })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -410,15 +421,4 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .with_state(state)
-}
-
-/// Serve the API, and `console` (the web console's routes) beside it, on
-/// `listener` until the task is aborted.
-pub async fn serve(listener: tokio::net::TcpListener, state: AppState, console: Router) {
-    serve::serve(
-        listener,
-        router(state).merge(console),
-        serve::Limits::default(),
-    )
-    .await
 }

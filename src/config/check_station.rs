@@ -197,11 +197,60 @@ impl Loader<'_> {
         let max_upload_mb = self.max_upload_mb(&a.max_upload_mb);
         let max_queue = self.max_queue(&a.max_queue);
         let tokens = self.tokens(&a.token);
+        let web = self.web_settings(&a);
         Some(Api {
             listen: listen?,
             max_upload_mb: max_upload_mb?,
             max_queue: max_queue?,
             tokens: tokens?,
+            web: web?,
+        })
+    }
+
+    /// `tls_cert` and `tls_key` (both or neither; files relative to the
+    /// station file, read when `loa run` starts), `behind_https_proxy`,
+    /// `session_idle`.
+    fn web_settings(&mut self, a: &RawApi) -> Option<WebSettings> {
+        let mut ok = true;
+        let tls = match (&a.tls_cert, &a.tls_key) {
+            (None, None) => None,
+            (Some(c), Some(k)) => Some(TlsFiles {
+                cert: self.base.join(c.get_ref()),
+                key: self.base.join(k.get_ref()),
+            }),
+            (Some(one), None) | (None, Some(one)) => {
+                let (has, lacks) = if a.tls_cert.is_some() {
+                    ("tls_cert", "tls_key")
+                } else {
+                    ("tls_key", "tls_cert")
+                };
+                self.at(one.span()).item(API).key(has).error(
+                    format!("{has} is set but {lacks} is not"),
+                    "give both tls_cert (the certificate chain, PEM) and tls_key (its private \
+                     key, PEM), or neither to serve plain HTTP",
+                );
+                ok = false;
+                None
+            }
+        };
+        let session_idle = match &a.session_idle {
+            None => DEFAULT_SESSION_IDLE,
+            Some(d) => match parse_duration(d.get_ref()).filter(|&s| s >= 60) {
+                Some(secs) => std::time::Duration::from_secs(secs.into()),
+                None => {
+                    self.at(d.span()).item(API).key("session_idle").error(
+                        format!("`{}` is not a duration of a minute or more", d.get_ref()),
+                        "write e.g. \"12h\" (the default), \"30m\" or \"1h30m\"",
+                    );
+                    ok = false;
+                    DEFAULT_SESSION_IDLE
+                }
+            },
+        };
+        ok.then_some(WebSettings {
+            tls,
+            behind_https_proxy: a.behind_https_proxy.as_ref().is_some_and(|b| *b.get_ref()),
+            session_idle,
         })
     }
 

@@ -195,6 +195,39 @@ pub struct Api {
     /// How many items operators may have waiting in the queue at once.
     pub max_queue: usize,
     pub tokens: Vec<ApiToken>,
+    /// The web console's sign-in and transport settings.
+    pub web: WebSettings,
+}
+
+/// `[api] tls_cert`, `tls_key`, `behind_https_proxy`, `session_idle`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebSettings {
+    /// Serve HTTPS directly with this certificate chain and key (PEM).
+    pub tls: Option<TlsFiles>,
+    /// A reverse proxy on this machine serves HTTPS in front: session
+    /// cookies get the Secure flag.
+    pub behind_https_proxy: bool,
+    /// A session unused this long ends.
+    pub session_idle: std::time::Duration,
+}
+
+/// Default `[api] session_idle`: a working day and an evening.
+pub const DEFAULT_SESSION_IDLE: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings {
+            tls: None,
+            behind_https_proxy: false,
+            session_idle: DEFAULT_SESSION_IDLE,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

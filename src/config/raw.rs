@@ -54,6 +54,10 @@ pub(super) struct RawApi {
     pub(super) listen: Option<S<String>>,
     pub(super) max_upload_mb: Option<S<i64>>,
     pub(super) max_queue: Option<S<i64>>,
+    pub(super) tls_cert: Option<S<String>>,
+    pub(super) tls_key: Option<S<String>>,
+    pub(super) behind_https_proxy: Option<S<bool>>,
+    pub(super) session_idle: Option<S<String>>,
     #[serde(default)]
     pub(super) token: Vec<S<RawToken>>,
 }

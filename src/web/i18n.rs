@@ -3,7 +3,7 @@
 //! [`remember`] keeps the choice in a cookie for the pages after.
 
 use axum::extract::Request;
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
@@ -47,16 +47,7 @@ impl Lang {
     /// Vietnamese.
     pub(crate) fn from_parts(parts: &Parts) -> Lang {
         Lang::of_query(parts.uri.query())
-            .or_else(|| {
-                parts
-                    .headers
-                    .get_all(COOKIE)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .flat_map(|v| v.split(';'))
-                    .filter_map(|c| c.trim().strip_prefix(COOKIE_NAME)?.strip_prefix('='))
-                    .find_map(Lang::parse)
-            })
+            .or_else(|| super::session::cookie(&parts.headers, COOKIE_NAME).and_then(Lang::parse))
             .unwrap_or_default()
     }
 }
@@ -88,6 +79,7 @@ pub(crate) async fn remember(req: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header::COOKIE;
 
     fn parts(uri: &str, cookie: Option<&str>) -> Parts {
         let mut b = axum::http::Request::builder().uri(uri);

@@ -5,10 +5,14 @@
 
 use maud::{html, Markup, DOCTYPE};
 
-use super::assets;
 use super::i18n::{t, Lang};
-use super::session::Signed;
+use super::session::{role_name, Signed};
 use crate::config::Role;
+
+/// The stylesheet and scripts every page links to (declared here, the
+/// layout being what links them; the file is `src/web/assets.rs`).
+#[path = "assets.rs"]
+pub(crate) mod assets;
 
 /// The sections in the header: (path, Vietnamese, English, least role).
 const NAV: &[(&str, &str, &str, Role)] = &[
@@ -24,15 +28,6 @@ const NAV: &[(&str, &str, &str, Role)] = &[
     ("/bao-cao", "Báo cáo", "Report", Role::Viewer),
     ("/tai-khoan", "Tài khoản", "Accounts", Role::Admin),
 ];
-
-/// The role's name on screen.
-pub(crate) fn role_name(lang: Lang, role: Role) -> &'static str {
-    match role {
-        Role::Viewer => t(lang, "người xem", "viewer"),
-        Role::Operator => t(lang, "người vận hành", "operator"),
-        Role::Admin => t(lang, "quản trị", "admin"),
-    }
-}
 
 /// A whole page. `title` is the page's own heading; when it is a
 /// section's name, that section is marked current in the header.
@@ -100,6 +95,7 @@ mod tests {
             role,
             csrf: "tok".into(),
             lang: Lang::Vi,
+            session: String::new(),
         }
     }
 

@@ -17,7 +17,7 @@ mod report;
 #[cfg(test)]
 mod tests;
 
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -55,8 +55,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/bao-cao", get(report::page))
         .route("/bao-cao.csv", get(report::csv))
         .route(
-            &format!("{}{{name}}", super::assets::PREFIX),
-            get(super::assets::serve),
+            &format!("{}{{name}}", super::layout::assets::PREFIX),
+            get(super::layout::assets::serve),
         )
         .layer(axum::middleware::from_fn(super::i18n::remember))
 }
@@ -89,19 +89,12 @@ fn unhex(s: &str) -> Option<String> {
 impl Flash {
     /// The message a redirect left in the cookie, if any.
     pub(crate) fn take(headers: &HeaderMap) -> Option<Flash> {
-        headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|c| c.trim().strip_prefix(FLASH_COOKIE)?.strip_prefix('='))
-            .find_map(|v| {
-                let (kind, text) = v.split_once('.')?;
-                Some(Flash {
-                    ok: kind == "ok",
-                    text: unhex(text)?,
-                })
-            })
+        let v = super::session::cookie(headers, FLASH_COOKIE)?;
+        let (kind, text) = v.split_once('.')?;
+        Some(Flash {
+            ok: kind == "ok",
+            text: unhex(text)?,
+        })
     }
 
     pub(crate) fn show(f: Option<&Flash>) -> Markup {

@@ -19,8 +19,8 @@ use super::{answer, clock, shown, Flash};
 use crate::api::routes as api;
 use crate::api::{files, ApiError, AppState};
 use crate::probe::AudioInfo;
-use crate::web::assets;
 use crate::web::i18n::{t, Lang};
+use crate::web::layout::assets;
 use crate::web::layout::page as layout;
 use crate::web::session::{caller, check_csrf, Operator};
 
