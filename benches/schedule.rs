@@ -113,6 +113,7 @@ fn big_station() -> Station {
             tokens: Vec::new(),
             web: Default::default(),
         },
+        report: Default::default(),
         campaigns: Vec::new(),
         bulletins,
         programs,

@@ -657,6 +657,7 @@ mod tests {
                 tokens: Vec::new(),
                 web: Default::default(),
             },
+            report: Default::default(),
             campaigns: Vec::new(),
             bulletins: Vec::new(),
             programs: Vec::new(),

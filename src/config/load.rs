@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::raw::{RawApi, RawBulletin, RawCampaign, RawOutput, RawProgram, RawQuiet};
+use super::raw::{RawApi, RawBulletin, RawCampaign, RawOutput, RawProgram, RawQuiet, RawReport};
 use super::*;
 use crate::diag::{DiagnosticBuilder, Diagnostics, Reporter};
 
@@ -299,6 +299,7 @@ impl<'a> Loader<'a> {
         let output = self.optional_table::<RawOutput>(sections.remove("output"), "[output]");
         let quiet = self.optional_table::<RawQuiet>(sections.remove("quiet"), "[quiet]");
         let api = self.optional_table::<RawApi>(sections.remove("api"), "[api]");
+        let report = self.optional_table::<RawReport>(sections.remove("report"), "[report]");
         let campaigns = self.array::<RawCampaign>(sections.remove("campaign"), "campaign");
         let bulletins = self.array::<RawBulletin>(sections.remove("bulletin"), "bulletin");
         let programs = self.array::<RawProgram>(sections.remove("program"), "program");
@@ -331,12 +332,24 @@ impl<'a> Loader<'a> {
             output: output?,
             quiet,
             api: api?,
+            report: report.map(signing).unwrap_or_default(),
             campaigns,
             bulletins,
             programs,
         };
         self.warnings(&station);
         Some(station)
+    }
+}
+
+/// `[report]` with its defaults.
+fn signing(r: RawReport) -> ReportSigning {
+    let d = ReportSigning::default();
+    ReportSigning {
+        preparer_title: r.preparer_title.unwrap_or(d.preparer_title),
+        preparer_name: r.preparer_name.unwrap_or(d.preparer_name),
+        head_title: r.head_title.unwrap_or(d.head_title),
+        head_name: r.head_name.unwrap_or(d.head_name),
     }
 }
 

@@ -53,6 +53,8 @@ pub struct Station {
     pub output: Output,
     pub quiet: QuietHours,
     pub api: Api,
+    /// `[report]`: who signs the printed report.
+    pub report: ReportSigning,
     pub campaigns: Vec<Campaign>,
     pub bulletins: Vec<Bulletin>,
     pub programs: Vec<Program>,
@@ -132,6 +134,28 @@ pub enum Pace {
     #[default]
     Realtime,
     Fast,
+}
+
+/// `[report]`: the two signature blocks under a printed report (the web
+/// console's `/bao-cao`): the person who drew it up and the head of the
+/// unit, each with a title and a name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportSigning {
+    pub preparer_title: String,
+    pub preparer_name: String,
+    pub head_title: String,
+    pub head_name: String,
+}
+
+impl Default for ReportSigning {
+    fn default() -> Self {
+        ReportSigning {
+            preparer_title: "Người lập biểu".into(),
+            preparer_name: String::new(),
+            head_title: "Thủ trưởng đơn vị".into(),
+            head_name: String::new(),
+        }
+    }
 }
 
 /// Local time ranges in which non-emergency items never air.

@@ -10,8 +10,17 @@ pub(super) type S<T> = Spanned<T>;
 
 /// The top-level sections and lists of items a station file may have.
 pub(super) const SECTIONS: &[&str] = &[
-    "station", "output", "quiet", "api", "campaign", "bulletin", "program",
+    "station", "output", "quiet", "api", "report", "campaign", "bulletin", "program",
 ];
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReport {
+    pub(super) preparer_title: Option<String>,
+    pub(super) preparer_name: Option<String>,
+    pub(super) head_title: Option<String>,
+    pub(super) head_name: Option<String>,
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

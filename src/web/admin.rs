@@ -111,9 +111,9 @@ fn render(
     let pages = v.total.div_ceil(AUDIT_PAGE).max(1);
     let lang_q = if lang == Lang::En { "&lang=en" } else { "" };
     layout::page(
+        Some(s),
         lang,
         title,
-        Some(s),
         html! {
             h1 { (title) }
             @if let Some((ok, text)) = notice {

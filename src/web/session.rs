@@ -157,7 +157,7 @@ pub(crate) fn message_page(
         p { (text) }
         p { a href="/" { (t(lang, "Về trang chính", "Back to the main page")) } }
     };
-    (status, layout::page(lang, title, signed, body)).into_response()
+    (status, layout::page(signed, lang, title, body)).into_response()
 }
 
 pub(crate) fn server_error(lang: Lang, detail: &str) -> Response {

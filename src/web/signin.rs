@@ -65,9 +65,9 @@ pub(crate) struct NextQuery {
 fn sign_in_form(lang: Lang, next: &str, name: &str, error: Option<&str>) -> Markup {
     let title = t(lang, "Đăng nhập", "Sign in");
     layout::page(
+        None,
         lang,
         title,
-        None,
         html! {
             h1 { (title) }
             @if let Some(e) = error {
@@ -206,9 +206,9 @@ struct SetupQuery {
 fn setup_form(lang: Lang, code: &str, name: &str, error: Option<&str>) -> Markup {
     let title = t(lang, "Thiết lập lần đầu", "First start");
     layout::page(
+        None,
         lang,
         title,
-        None,
         html! {
             h1 { (title) }
             p { (t(lang,
@@ -261,7 +261,7 @@ fn setup_explained(lang: Lang, done: bool) -> Response {
             pre { code { "sudo loa user add " (t(lang, "TÊN", "NAME")) " --role admin" } }
         }
     };
-    (StatusCode::OK, layout::page(lang, title, None, body)).into_response()
+    (StatusCode::OK, layout::page(None, lang, title, body)).into_response()
 }
 
 async fn setup_page(client: Client, Query(q): Query<SetupQuery>) -> Response {
