@@ -40,7 +40,6 @@ pub(crate) struct Signed {
 pub(crate) struct SessionId(pub(crate) String);
 
 /// A signed-in operator or admin; a viewer gets a 403 page.
-#[allow(dead_code)] // Taken by the control pages (src/web/pages, being written).
 #[derive(Debug, Clone)]
 pub(crate) struct Operator(pub Signed);
 
@@ -51,7 +50,6 @@ pub(crate) struct Admin(pub Signed);
 /// The caller the API's shared functions and the audit log take: the
 /// user's name, exactly where the API puts a token's name (so
 /// `requested_by` of what a user queues is the user).
-#[allow(dead_code)] // Called by the control pages (src/web/pages, being written).
 pub(crate) fn caller(signed: &Signed) -> Caller {
     Caller {
         name: signed.user.clone(),
