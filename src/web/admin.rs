@@ -117,97 +117,87 @@ fn render(
         html! {
             h1 { (title) }
             @if let Some((ok, text)) = notice {
-                p role=(if ok { "status" } else { "alert" }) class=(if ok { "notice" } else { "error" }) { (text) }
+                p role=(if ok { "status" } else { "alert" }) class={ "flash " (if ok { "ok" } else { "err" }) } { (text) }
             }
-            section {
-                h2 { (t(lang, "Người dùng", "Users")) }
-                table {
-                    thead { tr {
-                        th { (t(lang, "Tên", "Name")) }
-                        th { (t(lang, "Vai trò", "Role")) }
-                        th { (t(lang, "Trạng thái", "State")) }
-                        th { (t(lang, "Thao tác", "Actions")) }
-                    } }
-                    tbody {
-                        @for (i, u) in v.users.iter().enumerate() {
-                            tr {
-                                td { (u.name) }
-                                td { (role_name(lang, u.role)) }
-                                td { @if u.enabled { (t(lang, "đang dùng", "enabled")) } @else { (t(lang, "đã khoá", "disabled")) } }
-                                td {
-                                    form method="post" action="/tai-khoan/sua" {
-                                        input type="hidden" name="csrf" value=(s.csrf);
-                                        input type="hidden" name="name" value=(u.name);
-                                        label for=(format!("role-{i}")) { (t(lang, "Vai trò", "Role")) }
-                                        (role_select(lang, &format!("role-{i}"), u.role))
-                                        button type="submit" name="action" value="role" { (t(lang, "Đổi vai trò", "Change role")) }
-                                        @if u.enabled {
-                                            button type="submit" name="action" value="disable" { (t(lang, "Khoá", "Disable")) }
-                                        } @else {
-                                            button type="submit" name="action" value="enable" { (t(lang, "Mở khoá", "Enable")) }
-                                        }
-                                        label for=(format!("pw-{i}")) { (t(lang, "Mật khẩu mới", "New password")) }
-                                        input id=(format!("pw-{i}")) name="password" type="password" autocomplete="new-password" minlength="8";
-                                        button type="submit" name="action" value="password" { (t(lang, "Đặt lại mật khẩu", "Reset password")) }
-                                        button type="submit" name="action" value="remove" { (t(lang, "Xoá", "Remove")) }
-                                    }
-                                }
+            h2 { (t(lang, "Người dùng", "Users")) }
+            @for (i, u) in v.users.iter().enumerate() {
+                div class="card" {
+                    h3 { (u.name) }
+                    p class="hint" {
+                        (role_name(lang, u.role)) " · "
+                        @if u.enabled { (t(lang, "đang dùng", "enabled")) } @else { span class="badge o-fail" { (t(lang, "đã khoá", "disabled")) } }
+                    }
+                    form method="post" action="/tai-khoan/sua" class="stack" {
+                        input type="hidden" name="csrf" value=(s.csrf);
+                        input type="hidden" name="name" value=(u.name);
+                        div class="row2" {
+                            div {
+                                label for=(format!("role-{i}")) { (t(lang, "Vai trò", "Role")) }
+                                (role_select(lang, &format!("role-{i}"), u.role))
                             }
+                            div {
+                                label for=(format!("pw-{i}")) { (t(lang, "Mật khẩu mới", "New password")) }
+                                input id=(format!("pw-{i}")) name="password" type="password" autocomplete="new-password" minlength="8";
+                            }
+                        }
+                        div class="actions" {
+                            button type="submit" class="btn small" name="action" value="role" { (t(lang, "Đổi vai trò", "Change role")) }
+                            " "
+                            button type="submit" class="btn small" name="action" value="password" { (t(lang, "Đặt lại mật khẩu", "Reset password")) }
+                            " "
+                            @if u.enabled {
+                                button type="submit" class="btn small light" name="action" value="disable" { (t(lang, "Khoá", "Disable")) }
+                            } @else {
+                                button type="submit" class="btn small light" name="action" value="enable" { (t(lang, "Mở khoá", "Enable")) }
+                            }
+                            " "
+                            button type="submit" class="btn small red" name="action" value="remove" { (t(lang, "Xoá", "Remove")) }
                         }
                     }
                 }
+            }
+            div class="card" {
                 h3 { (t(lang, "Thêm người dùng", "Add a user")) }
-                form method="post" action="/tai-khoan/them" {
+                form method="post" action="/tai-khoan/them" class="stack" {
                     input type="hidden" name="csrf" value=(s.csrf);
-                    p {
-                        label for="new-name" { (t(lang, "Tên đăng nhập", "User name")) }
-                        input id="new-name" name="name" type="text" required autocomplete="off";
-                    }
-                    p {
-                        label for="new-role" { (t(lang, "Vai trò", "Role")) }
-                        (role_select(lang, "new-role", Role::Operator))
-                    }
-                    p {
-                        label for="new-password" { (t(lang, "Mật khẩu (ít nhất 8 ký tự)", "Password (at least 8 characters)")) }
-                        input id="new-password" name="password" type="password" required minlength="8" autocomplete="new-password";
-                    }
-                    p { button type="submit" { (t(lang, "Thêm", "Add")) } }
+                    label for="new-name" { (t(lang, "Tên đăng nhập", "User name")) }
+                    input id="new-name" name="name" type="text" required autocomplete="off";
+                    label for="new-role" { (t(lang, "Vai trò", "Role")) }
+                    (role_select(lang, "new-role", Role::Operator))
+                    label for="new-password" { (t(lang, "Mật khẩu (ít nhất 8 ký tự)", "Password (at least 8 characters)")) }
+                    input id="new-password" name="password" type="password" required minlength="8" autocomplete="new-password";
+                    p { button type="submit" class="btn" { (t(lang, "Thêm", "Add")) } }
                 }
             }
-            section {
-                h2 { (t(lang, "Phiên đăng nhập đang mở", "Active sessions")) }
-                table {
-                    thead { tr {
-                        th { (t(lang, "Người dùng", "User")) }
-                        th { (t(lang, "Bắt đầu", "Started")) }
-                        th { (t(lang, "Lần cuối", "Last used")) }
-                        th { (t(lang, "Địa chỉ", "Address")) }
-                        th { (t(lang, "Trình duyệt", "Browser")) }
-                        th {}
-                    } }
-                    tbody {
-                        @for x in &v.sessions {
-                            tr {
-                                td { (x.user) @if x.id == this { " " (t(lang, "(phiên này)", "(this one)")) } }
-                                td { (when(x.created_ms, state)) }
-                                td { (when(x.seen_ms, state)) }
-                                td { (x.addr) }
-                                td { (x.agent) }
-                                td {
-                                    form method="post" action="/tai-khoan/ket-thuc" {
-                                        input type="hidden" name="csrf" value=(s.csrf);
-                                        input type="hidden" name="id" value=(x.id);
-                                        button type="submit" { (t(lang, "Kết thúc", "End")) }
-                                    }
+            h2 { (t(lang, "Phiên đăng nhập đang mở", "Active sessions")) }
+            div class="card" {
+                ul class="rows" {
+                    @for x in &v.sessions {
+                        li {
+                            span class="what" {
+                                strong { (x.user) }
+                                @if x.id == this { " " (t(lang, "(phiên này)", "(this one)")) }
+                                br;
+                                small {
+                                    (t(lang, "từ ", "from ")) (x.addr) " · "
+                                    (t(lang, "bắt đầu ", "started ")) (when(x.created_ms, state)) " · "
+                                    (t(lang, "lần cuối ", "last used ")) (when(x.seen_ms, state))
+                                    br;
+                                    (x.agent)
                                 }
+                            }
+                            form method="post" action="/tai-khoan/ket-thuc" class="inline" {
+                                input type="hidden" name="csrf" value=(s.csrf);
+                                input type="hidden" name="id" value=(x.id);
+                                button type="submit" class="btn small" { (t(lang, "Kết thúc", "End")) }
                             }
                         }
                     }
                 }
             }
-            section {
-                h2 { (t(lang, "Nhật ký thao tác", "Audit log")) }
-                table {
+            h2 { (t(lang, "Nhật ký thao tác", "Audit log")) }
+            div class="scroll" {
+                table class="data" {
                     thead { tr {
                         th { (t(lang, "Lúc", "When")) }
                         th { (t(lang, "Ai", "Who")) }
@@ -218,7 +208,7 @@ fn render(
                     tbody {
                         @for a in &v.audit {
                             tr {
-                                td { (crate::timefmt::parse_rfc3339(&a.at)
+                                td class="nowrap" { (crate::timefmt::parse_rfc3339(&a.at)
                                         .map(|x| when(x.timestamp_millis(), state))
                                         .unwrap_or_else(|| a.at.clone())) }
                                 td { (a.who) }
@@ -229,16 +219,14 @@ fn render(
                         }
                     }
                 }
-                nav aria-label=(t(lang, "Trang nhật ký", "Audit log pages")) {
-                    @if v.page > 0 {
-                        a href=(format!("/tai-khoan?trang={}{lang_q}", v.page - 1)) { (t(lang, "← Mới hơn", "← Newer")) }
-                        " "
-                    }
-                    span { (t(lang, "Trang", "Page")) " " (v.page + 1) " / " (pages) }
-                    @if v.page + 1 < pages {
-                        " "
-                        a href=(format!("/tai-khoan?trang={}{lang_q}", v.page + 1)) { (t(lang, "Cũ hơn →", "Older →")) }
-                    }
+            }
+            nav class="pager" aria-label=(t(lang, "Trang nhật ký", "Audit log pages")) {
+                @if v.page > 0 {
+                    a class="btn small light" href=(format!("/tai-khoan?trang={}{lang_q}", v.page - 1)) { (t(lang, "← Mới hơn", "← Newer")) }
+                }
+                span { (t(lang, "Trang", "Page")) " " (v.page + 1) " / " (pages) }
+                @if v.page + 1 < pages {
+                    a class="btn small light" href=(format!("/tai-khoan?trang={}{lang_q}", v.page + 1)) { (t(lang, "Cũ hơn →", "Older →")) }
                 }
             }
         },
