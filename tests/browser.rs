@@ -229,6 +229,7 @@ impl Browser {
     async fn shoot(&self, name: &str) {
         for (w, h) in [(360u32, 740u32), (1366, 768)] {
             self.c.set_window_size(w, h).await.unwrap();
+            self.js("window.scrollTo(0, 0); if (document.activeElement) { document.activeElement.blur(); } return 1;").await;
             tokio::time::sleep(Duration::from_millis(300)).await;
             let png = self.c.screenshot().await.unwrap();
             std::fs::write(self.shots.join(format!("{name}-{w}x{h}.png")), png).unwrap();
