@@ -341,6 +341,19 @@ at = ["05:55"]
         ],
         Some(&format!("{PASSWORD}\n")),
     );
+    loa(
+        &[
+            "user",
+            "add",
+            "xem",
+            "--role",
+            "viewer",
+            "--password-stdin",
+            "--config",
+            cfg,
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    );
     let daemon = Daemon::start(&config, addr);
 
     let shots = repo("target/screenshots");
@@ -557,6 +570,19 @@ at = ["05:55"]
     b.wait_text("main h1", "On air").await;
     b.shoot("dang-phat-en").await;
     b.goto("/?lang=vi").await;
+
+    // A viewer sees the station but has no controls.
+    b.find("form.signout button").await.click().await.unwrap();
+    b.wait_url("/dang-nhap").await;
+    b.sign_in("xem", PASSWORD).await;
+    b.goto("/").await;
+    b.find("#song .onair").await;
+    assert_eq!(
+        b.js("return document.querySelectorAll('form[action=\"/khan-cap\"], form[action=\"/bo-qua\"], #ds-phat').length")
+            .await,
+        json!(0)
+    );
+    b.shoot("dang-phat-nguoi-xem").await;
     b.c.close().await.unwrap();
 
     // The recording aired: its tone is in the WAV output (closed on stop).
