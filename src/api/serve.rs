@@ -256,4 +256,80 @@ mod tests {
         assert!(counts.0.lock().unwrap().is_empty(), "no count left behind");
         assert_eq!(global.available_permits(), 10);
     }
+
+    /// A self-signed certificate for `localhost`, as PEM files in `dir`.
+    fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, Vec<u8>) {
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, ck.cert.pem()).unwrap();
+        std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+        (cert, key, ck.cert.der().to_vec())
+    }
+
+    #[tokio::test]
+    async fn serves_https_with_the_configured_certificate() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+        use tokio_rustls::rustls::{crypto, ClientConfig, RootCertStore};
+
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key, der) = certificate(dir.path());
+        let acceptor = tls_acceptor(&cert, &key).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().route("/", axum::routing::get(|| async { "xin chào" }));
+        let server = tokio::spawn(serve(listener, app, Limits::default(), Some(acceptor)));
+
+        let mut roots = RootCertStore::empty();
+        roots.add(CertificateDer::from(der)).unwrap();
+        let config =
+            ClientConfig::builder_with_provider(Arc::new(crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut tls = connector
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .expect("the handshake with the configured certificate");
+        tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        tls.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+        assert!(answer.ends_with("xin chào"), "{answer}");
+
+        // Plain HTTP on the HTTPS port gets no page.
+        let mut plain = tokio::net::TcpStream::connect(addr).await.unwrap();
+        plain
+            .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = plain.read_to_end(&mut answer).await;
+        assert!(!String::from_utf8_lossy(&answer).contains("xin chào"));
+        server.abort();
+    }
+
+    #[test]
+    fn unusable_tls_files_are_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key, _) = certificate(dir.path());
+        let missing = dir.path().join("none.pem");
+        let e = tls_acceptor(&missing, &key).err().unwrap();
+        assert!(format!("{e:#}").contains("tls_cert"), "{e:#}");
+        let e = tls_acceptor(&cert, &cert).err().unwrap();
+        assert!(format!("{e:#}").contains("tls_key"), "{e:#}");
+        let (other, _, _) = certificate(&{
+            let d = dir.path().join("other");
+            std::fs::create_dir(&d).unwrap();
+            d
+        });
+        let e = tls_acceptor(&other, &key).err().unwrap();
+        assert!(format!("{e:#}").contains("does not fit"), "{e:#}");
+    }
 }

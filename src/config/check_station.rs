@@ -422,4 +422,36 @@ sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
             load_text(&good.replace("[[api.token]]", "[api]\nmax_queue = 5\n[[api.token]]"));
         assert_eq!(bounded.station.unwrap().api.max_queue, 5);
     }
+
+    #[test]
+    fn web_settings() {
+        let base = "[station]\nname = \"X\"\n[api]\n";
+        let s = load_text(base).station.unwrap();
+        assert_eq!(s.api.web, WebSettings::default());
+        assert_eq!(s.api.web.session_idle.as_secs(), 12 * 3600);
+        let s = load_text(&format!(
+            "{base}tls_cert = \"tls/cert.pem\"\ntls_key = \"tls/key.pem\"\n\
+             behind_https_proxy = true\nsession_idle = \"30m\"\n"
+        ))
+        .station
+        .unwrap();
+        let tls = s.api.web.tls.unwrap();
+        assert_eq!(
+            tls.cert,
+            PathBuf::from("/tmp/tls/cert.pem"),
+            "beside the station file"
+        );
+        assert_eq!(tls.key, PathBuf::from("/tmp/tls/key.pem"));
+        assert!(s.api.web.behind_https_proxy);
+        assert_eq!(s.api.web.session_idle.as_secs(), 1800);
+
+        let l = load_text(&format!(
+            "{base}tls_cert = \"c.pem\"\nsession_idle = \"5s\"\n"
+        ));
+        assert!(l.station.is_none());
+        let e = find(&l, "[api]", "tls_cert");
+        assert!(e.message.contains("tls_key is not"), "{e:?}");
+        let e = find(&l, "[api]", "session_idle");
+        assert!(e.message.contains("a minute or more"), "{e:?}");
+    }
 }

@@ -6,7 +6,7 @@ use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::accounts::{self, Accounts};
 use super::i18n::{t, Lang};
 use super::layout;
-use super::session::{check_csrf, role_name, server_error, Admin, Signed};
+use super::session::{check_csrf, role_name, server_error, Admin, SessionId, Signed};
 use crate::api::AppState;
 use crate::config::Role;
 use crate::ledger::{AuditRow, SessionRow, User};
@@ -99,7 +99,13 @@ fn role_select(lang: Lang, id: &str, current: Role) -> Markup {
     }
 }
 
-fn render(state: &AppState, s: &Signed, v: &View, notice: Option<(bool, &str)>) -> Markup {
+fn render(
+    state: &AppState,
+    s: &Signed,
+    this: &str,
+    v: &View,
+    notice: Option<(bool, &str)>,
+) -> Markup {
     let lang = s.lang;
     let title = t(lang, "Tài khoản", "Users");
     let pages = v.total.div_ceil(AUDIT_PAGE).max(1);
@@ -182,7 +188,7 @@ fn render(state: &AppState, s: &Signed, v: &View, notice: Option<(bool, &str)>) 
                     tbody {
                         @for x in &v.sessions {
                             tr {
-                                td { (x.user) @if x.id == s.session { " " (t(lang, "(phiên này)", "(this one)")) } }
+                                td { (x.user) @if x.id == this { " " (t(lang, "(phiên này)", "(this one)")) } }
                                 td { (when(x.created_ms, state)) }
                                 td { (when(x.seen_ms, state)) }
                                 td { (x.addr) }
@@ -242,12 +248,13 @@ fn render(state: &AppState, s: &Signed, v: &View, notice: Option<(bool, &str)>) 
 async fn respond(
     state: &AppState,
     s: &Signed,
+    this: &str,
     accounts: &std::sync::Arc<Accounts>,
     status: StatusCode,
     notice: Option<(bool, &str)>,
 ) -> Response {
     match load(state, accounts, 0).await {
-        Ok(v) => (status, render(state, s, &v, notice)).into_response(),
+        Ok(v) => (status, render(state, s, this, &v, notice)).into_response(),
         Err(e) => server_error(s.lang, &format!("{e:#}")),
     }
 }
@@ -255,11 +262,12 @@ async fn respond(
 async fn page(
     State(state): State<AppState>,
     Admin(s): Admin,
+    Extension(SessionId(this)): Extension<SessionId>,
     accounts: super::AccountsExt,
     Query(q): Query<PageQuery>,
 ) -> Response {
     match load(&state, &accounts.0, q.trang.unwrap_or(0)).await {
-        Ok(v) => render(&state, &s, &v, None).into_response(),
+        Ok(v) => render(&state, &s, &this, &v, None).into_response(),
         Err(e) => server_error(s.lang, &format!("{e:#}")),
     }
 }
@@ -276,6 +284,7 @@ struct AddForm {
 async fn add(
     State(state): State<AppState>,
     Admin(s): Admin,
+    Extension(SessionId(this)): Extension<SessionId>,
     accounts: super::AccountsExt,
     Form(f): Form<AddForm>,
 ) -> Response {
@@ -288,6 +297,7 @@ async fn add(
         return respond(
             &state,
             &s,
+            &this,
             &accounts.0,
             StatusCode::UNPROCESSABLE_ENTITY,
             Some((false, t(lang, "Vai trò không hợp lệ.", "Unknown role."))),
@@ -300,6 +310,7 @@ async fn add(
         return respond(
             &state,
             &s,
+            &this,
             &accounts.0,
             StatusCode::UNPROCESSABLE_ENTITY,
             Some((false, &p)),
@@ -328,7 +339,15 @@ async fn add(
                 Lang::Vi => format!("Đã thêm {name} ({}).", role_name(lang, role)),
                 Lang::En => format!("Added {name} ({role})."),
             };
-            respond(&state, &s, &accounts.0, StatusCode::OK, Some((true, &text))).await
+            respond(
+                &state,
+                &s,
+                &this,
+                &accounts.0,
+                StatusCode::OK,
+                Some((true, &text)),
+            )
+            .await
         }
         Ok(false) => {
             let text = match lang {
@@ -338,6 +357,7 @@ async fn add(
             respond(
                 &state,
                 &s,
+                &this,
                 &accounts.0,
                 StatusCode::CONFLICT,
                 Some((false, &text)),
@@ -371,6 +391,7 @@ enum Outcome {
 async fn change(
     State(state): State<AppState>,
     Admin(s): Admin,
+    Extension(SessionId(this)): Extension<SessionId>,
     accounts: super::AccountsExt,
     Form(f): Form<ChangeForm>,
 ) -> Response {
@@ -503,7 +524,7 @@ async fn change(
         Err(e) => return server_error(lang, &format!("{e:#}")),
     };
     // An admin who just disabled or demoted themselves is out.
-    respond(&state, &s, &accounts.0, status, Some((ok, &text))).await
+    respond(&state, &s, &this, &accounts.0, status, Some((ok, &text))).await
 }
 
 #[derive(Deserialize)]
@@ -516,6 +537,7 @@ struct EndForm {
 async fn end_session(
     State(state): State<AppState>,
     Admin(s): Admin,
+    Extension(SessionId(this)): Extension<SessionId>,
     accounts: super::AccountsExt,
     Form(f): Form<EndForm>,
 ) -> Response {
@@ -551,7 +573,15 @@ async fn end_session(
     match ended {
         Ok(true) => {
             let text = t(lang, "Đã kết thúc phiên.", "The session ended.");
-            respond(&state, &s, &accounts.0, StatusCode::OK, Some((true, text))).await
+            respond(
+                &state,
+                &s,
+                &this,
+                &accounts.0,
+                StatusCode::OK,
+                Some((true, text)),
+            )
+            .await
         }
         Ok(false) => {
             let text = t(
@@ -562,6 +592,7 @@ async fn end_session(
             respond(
                 &state,
                 &s,
+                &this,
                 &accounts.0,
                 StatusCode::NOT_FOUND,
                 Some((false, text)),

@@ -95,7 +95,6 @@ mod tests {
             role,
             csrf: "tok".into(),
             lang: Lang::Vi,
-            session: String::new(),
         }
     }
 

@@ -31,12 +31,15 @@ pub(crate) struct Signed {
     /// (`<input type="hidden" name="csrf">`), checked by [`check_csrf`].
     pub csrf: String,
     pub lang: Lang,
-    /// The session's stored id (for sign-out and the admin page).
-    pub(crate) session: String,
 }
 
+/// The stored id of the request's session, put in the request's extensions
+/// by the [`Signed`] extractor (sign-out and the admin page take it with
+/// `Extension<SessionId>` after `Signed`).
+#[derive(Debug, Clone)]
+pub(crate) struct SessionId(pub(crate) String);
+
 /// A signed-in operator or admin; a viewer gets a 403 page.
-#[allow(dead_code)] // Taken by the control pages (src/web/pages, being written).
 #[derive(Debug, Clone)]
 pub(crate) struct Operator(pub Signed);
 
@@ -47,7 +50,6 @@ pub(crate) struct Admin(pub Signed);
 /// The caller the API's shared functions and the audit log take: the
 /// user's name, exactly where the API puts a token's name (so
 /// `requested_by` of what a user queues is the user).
-#[allow(dead_code)] // Called by the control pages (src/web/pages, being written).
 pub(crate) fn caller(signed: &Signed) -> Caller {
     Caller {
         name: signed.user.clone(),
@@ -286,9 +288,9 @@ impl FromRequestParts<AppState> for Signed {
             role: live.role,
             csrf: live.csrf,
             lang,
-            session: live.id,
         };
         parts.extensions.insert(signed.clone());
+        parts.extensions.insert(SessionId(live.id));
         Ok(signed)
     }
 }

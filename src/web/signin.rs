@@ -6,7 +6,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use chrono::Utc;
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -16,7 +16,7 @@ use super::i18n::{t, Lang};
 use super::layout;
 use super::session::{
     self, check_csrf, client_addr, is_https, message_page, safe_next, server_error, session_cookie,
-    Signed,
+    SessionId, Signed,
 };
 use crate::api::AppState;
 use crate::config::Role;
@@ -164,11 +164,16 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn sign_out(signed: Signed, client: Client, Form(f): Form<CsrfForm>) -> Response {
+async fn sign_out(
+    signed: Signed,
+    Extension(SessionId(id)): Extension<SessionId>,
+    client: Client,
+    Form(f): Form<CsrfForm>,
+) -> Response {
     if let Err(r) = check_csrf(&signed, &f.csrf) {
         return r;
     }
-    let (id, user, addr) = (signed.session.clone(), signed.user.clone(), client.addr);
+    let (user, addr) = (signed.user.clone(), client.addr);
     let done = client
         .accounts
         .run(move |s| {

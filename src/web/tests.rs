@@ -568,7 +568,6 @@ async fn caller_is_the_user() {
         role: live.role,
         csrf: live.csrf,
         lang: super::i18n::Lang::Vi,
-        session: live.id,
     };
     let c = super::session::caller(&signed);
     assert_eq!(
