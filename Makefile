@@ -14,6 +14,9 @@ DEB_APT_PACKAGES := systemd dpkg-dev
 # daemon and api benches): PulseAudio's null sink behind ALSA's pulse
 # plugin, captured with arecord (alsa-utils).
 PACED_APT_PACKAGES := pulseaudio libasound2-plugins alsa-utils
+# The real-browser test of the web console (tests/browser.rs): headless
+# Chromium driven over WebDriver by chromedriver.
+BROWSER_APT_PACKAGES := chromium chromium-driver
 # make bench: ffmpeg makes the test MP3, mpg123 is the player the CPU
 # figures are compared with.
 BENCH_APT_PACKAGES := ffmpeg mpg123 $(PACED_APT_PACKAGES)
@@ -49,9 +52,9 @@ test: test-deps
 	$(CARGO) build --benches
 	tests/package.sh
 
-# What the tests need: the package's tools and the paced output.
+# What the tests need: the package's tools, the paced output, the browser.
 test-deps:
-	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES)"
+	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES) $(BROWSER_APT_PACKAGES)"
 
 # What building and testing the package needs; cargo-deb is built once
 # (about a minute) and kept in ~/.cargo/bin.

@@ -53,7 +53,7 @@ pub(crate) fn page(signed: Option<&Signed>, lang: Lang, title: &str, body: Marku
                         a class="brand" href="/" { "loa" }
                         @if let Some(s) = signed {
                             span class="who" {
-                                (s.user) " · " (role_name(lang, s.role))
+                                (s.user) span class="role" { " · " (role_name(lang, s.role)) }
                             }
                             form class="signout" method="post" action="/dang-xuat" {
                                 input type="hidden" name="csrf" value=(s.csrf);

@@ -58,12 +58,14 @@
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { say(words.nosupport); return; }
     say(words.asking);
     start.disabled = true;
+    // Made inside the tap itself: Safari keeps a context made later silent.
+    var AC = window.AudioContext || window.webkitAudioContext;
+    ctx = new AC();
+    if (ctx.resume) { ctx.resume(); }
+    rate = ctx.sampleRate;
     navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: false, noiseSuppression: false } })
       .then(function (s) {
         stream = s;
-        var AC = window.AudioContext || window.webkitAudioContext;
-        ctx = new AC();
-        rate = ctx.sampleRate;
         source = ctx.createMediaStreamSource(stream);
         node = ctx.createScriptProcessor(4096, 1, 1);
         chunks = [];
@@ -81,6 +83,7 @@
         say(words.recording);
       }, function (e) {
         start.disabled = false;
+        ctx.close();
         say(words.nomic + (e && e.message ? e.message : e));
       });
   }

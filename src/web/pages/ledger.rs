@@ -94,13 +94,18 @@ pub(crate) async fn page(
         s
     };
     let tz = station.timezone;
+    let today = crate::timefmt::local_date(chrono::Utc::now(), tz)
+        .format("%Y-%m-%d")
+        .to_string();
+    let shown_from = given(&q.tu).unwrap_or(&today).to_string();
+    let shown_to = given(&q.den).unwrap_or(&shown_from).to_string();
     let body = html! {
         h1 { (title) }
         form method="get" action="/nhat-ky" class="filters card" {
             div { label for="tu" { (t(lang, "Từ ngày", "From")) }
-                input id="tu" type="date" name="tu" value=[given(&q.tu)]; }
+                input id="tu" type="date" name="tu" value=(shown_from); }
             div { label for="den" { (t(lang, "Đến hết ngày", "To (inclusive)")) }
-                input id="den" type="date" name="den" value=[given(&q.den)]; }
+                input id="den" type="date" name="den" value=(shown_to); }
             div { label for="chien_dich" { (t(lang, "Chiến dịch", "Campaign")) }
                 select id="chien_dich" name="chien_dich" {
                     option value="" { (t(lang, "Tất cả", "All")) }

@@ -104,7 +104,7 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
                     (str_of(e, "title"))
                 }
                 p {
-                    (t(lang, "Mỗi ", "Every ")) (clock(f64_of(e, "repeat_every_seconds")))
+                    (t(lang, "Mỗi ", "Every ")) (every(lang, f64_of(e, "repeat_every_seconds")))
                     @if let Some(u) = e.get("until").and_then(Value::as_str) {
                         (t(lang, " đến ", " until ")) (hm(u))
                     }
@@ -206,6 +206,16 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
             h2 { (t(lang, "Lịch hôm nay", "Today's plan")) }
             (plan)
         }
+    }
+}
+
+/// A repeat interval in words: `30 phút`, `1 giờ 30 phút`.
+fn every(lang: Lang, seconds: f64) -> String {
+    let m = (seconds / 60.0).round() as u64;
+    match (m / 60, m % 60) {
+        (0, m) => format!("{m} {}", t(lang, "phút", "min")),
+        (h, 0) => format!("{h} {}", t(lang, "giờ", "h")),
+        (h, m) => format!("{h} {} {m} {}", t(lang, "giờ", "h"), t(lang, "phút", "min")),
     }
 }
 
