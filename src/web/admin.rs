@@ -2,11 +2,14 @@
 //! password, remove), active sessions (end one), and the audit log, a page
 //! at a time. Every change is in the audit log under the admin's name.
 
-use axum::extract::{Form, Query, State};
+use std::sync::Arc;
+
+use axum::extract::{Form, FromRequestParts, Query};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -233,30 +236,48 @@ fn render(
     )
 }
 
-async fn respond(
-    state: &AppState,
-    s: &Signed,
-    this: &str,
-    accounts: &std::sync::Arc<Accounts>,
-    status: StatusCode,
-    notice: Option<(bool, &str)>,
-) -> Response {
-    match load(state, accounts, 0).await {
-        Ok(v) => (status, render(state, s, this, &v, notice)).into_response(),
-        Err(e) => server_error(s.lang, &format!("{e:#}")),
+/// What every handler of this page starts from: an admin's request.
+struct Ctx {
+    state: AppState,
+    s: Signed,
+    /// The stored id of this request's session ("this one" in the list).
+    this: String,
+    accounts: Arc<Accounts>,
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Admin(s) = Admin::from_request_parts(parts, state).await?;
+        let this = parts
+            .extensions
+            .get::<SessionId>()
+            .map(|id| id.0.clone())
+            .unwrap_or_default();
+        Ok(Ctx {
+            state: Arc::clone(state),
+            s,
+            this,
+            accounts: super::session::accounts(parts)?,
+        })
     }
 }
 
-async fn page(
-    State(state): State<AppState>,
-    Admin(s): Admin,
-    Extension(SessionId(this)): Extension<SessionId>,
-    accounts: super::AccountsExt,
-    Query(q): Query<PageQuery>,
-) -> Response {
-    match load(&state, &accounts.0, q.trang.unwrap_or(0)).await {
-        Ok(v) => render(&state, &s, &this, &v, None).into_response(),
-        Err(e) => server_error(s.lang, &format!("{e:#}")),
+impl Ctx {
+    /// The page (its first audit page) with `status` and a notice.
+    async fn respond(&self, status: StatusCode, notice: Option<(bool, &str)>) -> Response {
+        match load(&self.state, &self.accounts, 0).await {
+            Ok(v) => (status, render(&self.state, &self.s, &self.this, &v, notice)).into_response(),
+            Err(e) => server_error(self.s.lang, &format!("{e:#}")),
+        }
+    }
+}
+
+async fn page(c: Ctx, Query(q): Query<PageQuery>) -> Response {
+    match load(&c.state, &c.accounts, q.trang.unwrap_or(0)).await {
+        Ok(v) => render(&c.state, &c.s, &c.this, &v, None).into_response(),
+        Err(e) => server_error(c.s.lang, &format!("{e:#}")),
     }
 }
 
@@ -269,45 +290,30 @@ struct AddForm {
     password: String,
 }
 
-async fn add(
-    State(state): State<AppState>,
-    Admin(s): Admin,
-    Extension(SessionId(this)): Extension<SessionId>,
-    accounts: super::AccountsExt,
-    Form(f): Form<AddForm>,
-) -> Response {
-    if let Err(r) = check_csrf(&s, &f.csrf) {
+async fn add(c: Ctx, Form(f): Form<AddForm>) -> Response {
+    if let Err(r) = check_csrf(&c.s, &f.csrf) {
         return r;
     }
-    let lang = s.lang;
+    let lang = c.s.lang;
     let name = f.name.trim().to_string();
     let Some(role) = Role::parse(&f.role) else {
-        return respond(
-            &state,
-            &s,
-            &this,
-            &accounts.0,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some((false, t(lang, "Vai trò không hợp lệ.", "Unknown role."))),
-        )
-        .await;
+        return c
+            .respond(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some((false, t(lang, "Vai trò không hợp lệ.", "Unknown role."))),
+            )
+            .await;
     };
     if let Err(e) = accounts::check_name(&name).and_then(|_| accounts::check_password(&f.password))
     {
         let p = input_problem(lang, &e);
-        return respond(
-            &state,
-            &s,
-            &this,
-            &accounts.0,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some((false, &p)),
-        )
-        .await;
+        return c
+            .respond(StatusCode::UNPROCESSABLE_ENTITY, Some((false, &p)))
+            .await;
     }
-    let (who, password, n) = (s.user.clone(), f.password, name.clone());
-    let added = accounts
-        .0
+    let (who, password, n) = (c.s.user.clone(), f.password, name.clone());
+    let added = c
+        .accounts
         .run(move |st| {
             let hash = accounts::hash_password(&password)?;
             let added = st.ledger.add_user(&n, role, &hash)?;
@@ -327,30 +333,14 @@ async fn add(
                 Lang::Vi => format!("Đã thêm {name} ({}).", role_name(lang, role)),
                 Lang::En => format!("Added {name} ({role})."),
             };
-            respond(
-                &state,
-                &s,
-                &this,
-                &accounts.0,
-                StatusCode::OK,
-                Some((true, &text)),
-            )
-            .await
+            c.respond(StatusCode::OK, Some((true, &text))).await
         }
         Ok(false) => {
             let text = match lang {
                 Lang::Vi => format!("Tên {name} đã có người dùng."),
                 Lang::En => format!("The name {name} is taken."),
             };
-            respond(
-                &state,
-                &s,
-                &this,
-                &accounts.0,
-                StatusCode::CONFLICT,
-                Some((false, &text)),
-            )
-            .await
+            c.respond(StatusCode::CONFLICT, Some((false, &text))).await
         }
         Err(e) => server_error(lang, &format!("{e:#}")),
     }
@@ -376,18 +366,12 @@ enum Outcome {
     Invalid(String),
 }
 
-async fn change(
-    State(state): State<AppState>,
-    Admin(s): Admin,
-    Extension(SessionId(this)): Extension<SessionId>,
-    accounts: super::AccountsExt,
-    Form(f): Form<ChangeForm>,
-) -> Response {
-    if let Err(r) = check_csrf(&s, &f.csrf) {
+async fn change(c: Ctx, Form(f): Form<ChangeForm>) -> Response {
+    if let Err(r) = check_csrf(&c.s, &f.csrf) {
         return r;
     }
-    let lang = s.lang;
-    let who = s.user.clone();
+    let lang = c.s.lang;
+    let who = c.s.user.clone();
     let name = f.name.clone();
     let action = f.action.clone();
     let invalid_pw = (action == "password")
@@ -395,8 +379,8 @@ async fn change(
         .flatten()
         .map(|e| input_problem(lang, &e));
     let role = Role::parse(&f.role);
-    let outcome = accounts
-        .0
+    let outcome = c
+        .accounts
         .run(move |st| {
             if let Some(p) = invalid_pw {
                 return Ok(Outcome::Invalid(p));
@@ -512,7 +496,7 @@ async fn change(
         Err(e) => return server_error(lang, &format!("{e:#}")),
     };
     // An admin who just disabled or demoted themselves is out.
-    respond(&state, &s, &this, &accounts.0, status, Some((ok, &text))).await
+    c.respond(status, Some((ok, &text))).await
 }
 
 #[derive(Deserialize)]
@@ -522,20 +506,14 @@ struct EndForm {
     id: String,
 }
 
-async fn end_session(
-    State(state): State<AppState>,
-    Admin(s): Admin,
-    Extension(SessionId(this)): Extension<SessionId>,
-    accounts: super::AccountsExt,
-    Form(f): Form<EndForm>,
-) -> Response {
-    if let Err(r) = check_csrf(&s, &f.csrf) {
+async fn end_session(c: Ctx, Form(f): Form<EndForm>) -> Response {
+    if let Err(r) = check_csrf(&c.s, &f.csrf) {
         return r;
     }
-    let who = s.user.clone();
+    let who = c.s.user.clone();
     let id = f.id.clone();
-    let ended = accounts
-        .0
+    let ended = c
+        .accounts
         .run(move |st| {
             let user = st
                 .ledger
@@ -557,19 +535,11 @@ async fn end_session(
             Ok(done)
         })
         .await;
-    let lang = s.lang;
+    let lang = c.s.lang;
     match ended {
         Ok(true) => {
             let text = t(lang, "Đã kết thúc phiên.", "The session ended.");
-            respond(
-                &state,
-                &s,
-                &this,
-                &accounts.0,
-                StatusCode::OK,
-                Some((true, text)),
-            )
-            .await
+            c.respond(StatusCode::OK, Some((true, text))).await
         }
         Ok(false) => {
             let text = t(
@@ -577,15 +547,7 @@ async fn end_session(
                 "Phiên này đã kết thúc rồi.",
                 "That session had ended already.",
             );
-            respond(
-                &state,
-                &s,
-                &this,
-                &accounts.0,
-                StatusCode::NOT_FOUND,
-                Some((false, text)),
-            )
-            .await
+            c.respond(StatusCode::NOT_FOUND, Some((false, text))).await
         }
         Err(e) => server_error(lang, &format!("{e:#}")),
     }
