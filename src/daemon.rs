@@ -201,7 +201,9 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
         config_path.clone(),
     );
     let accounts = crate::web::accounts::Accounts::new(&running.current.get());
-    announce_setup(&accounts, running.current.get()).await;
+    // The address bound (the port, when the station file says 0).
+    let bound = listener.local_addr().unwrap_or(listen);
+    announce_setup(&accounts, running.current.get(), bound).await;
     let app = crate::web::app(api, std::sync::Arc::clone(&accounts));
     let server = tokio::spawn(crate::api::serve::serve(
         listener,
@@ -246,10 +248,15 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
 /// With no admin in the web console yet, log the one-time setup link (it
 /// also leads the systemd status line until an admin exists). An accounts
 /// store that cannot be opened is logged; the station airs regardless.
-async fn announce_setup(accounts: &Arc<crate::web::accounts::Accounts>, station: Arc<Station>) {
+async fn announce_setup(
+    accounts: &Arc<crate::web::accounts::Accounts>,
+    station: Arc<Station>,
+    listen: std::net::SocketAddr,
+) {
     let accounts = Arc::clone(accounts);
     let link =
-        tokio::task::spawn_blocking(move || crate::web::setup_link(&accounts, &station)).await;
+        tokio::task::spawn_blocking(move || crate::web::setup_link(&accounts, &station, listen))
+            .await;
     match link {
         Ok(Ok(Some(link))) => warn!(
             "no web console admin yet: open {link} to make one (the link works until an admin \

@@ -118,15 +118,16 @@ async fn security_headers(req: Request, next: Next) -> Response {
     r
 }
 
-/// The first-start link while no admin exists: `http://HOST:PORT/thiet-lap?ma=CODE`.
+/// The first-start link while no admin exists:
+/// `http://HOST:PORT/thiet-lap?ma=CODE`, for the listener bound at `listen`.
 pub(crate) fn setup_link(
     accounts: &Accounts,
     station: &crate::config::Station,
+    listen: std::net::SocketAddr,
 ) -> anyhow::Result<Option<String>> {
     let Some(code) = accounts.setup_code()? else {
         return Ok(None);
     };
-    let listen = station.api.listen;
     let scheme = if station.api.web.tls.is_some() {
         "https"
     } else {

@@ -640,3 +640,46 @@ async fn page_actions_are_the_users_and_viewers_cannot_forge_them() {
         "the viewer's attempt never reached the engine: {audit:?}"
     );
 }
+
+#[tokio::test]
+async fn the_setup_link_names_the_bound_address_until_an_admin_exists() {
+    let rig = rig("").await;
+    let station = rig.state.current.get();
+    let watch = rig.accounts.setup_link_watch();
+    let accounts = std::sync::Arc::clone(&rig.accounts);
+    let st = std::sync::Arc::clone(&station);
+    let link = tokio::task::spawn_blocking(move || {
+        super::setup_link(&accounts, &st, "127.0.0.1:18077".parse().unwrap())
+    })
+    .await
+    .unwrap()
+    .unwrap()
+    .expect("no admin yet");
+    let code = rig.accounts.setup_code().unwrap().unwrap();
+    assert_eq!(link, format!("http://127.0.0.1:18077/thiet-lap?ma={code}"));
+    assert_eq!(
+        watch.borrow().as_deref(),
+        Some(link.as_str()),
+        "for the status line"
+    );
+    let body = format!("ma={code}&name=an&password=12345678&password2=12345678");
+    let r = rig
+        .send(
+            LOCAL,
+            "POST",
+            "/thiet-lap",
+            &[("sec-fetch-site", "same-origin")],
+            Some(&body),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(*watch.borrow(), None, "the status line drops it");
+    let accounts = std::sync::Arc::clone(&rig.accounts);
+    let again = tokio::task::spawn_blocking(move || {
+        super::setup_link(&accounts, &station, "127.0.0.1:18077".parse().unwrap())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(again, None);
+}
