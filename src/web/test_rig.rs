@@ -192,18 +192,22 @@ impl Rig {
         .await
     }
 
+    /// POST a form from this site's own page, signed in or not.
+    pub(crate) async fn post_form(&self, path: &str, form: &str) -> Reply {
+        self.send(
+            LOCAL,
+            "POST",
+            path,
+            &[("sec-fetch-site", "same-origin")],
+            Some(form),
+        )
+        .await
+    }
+
     /// Sign in through `/dang-nhap` as `name` with [`PASSWORD`].
     pub(crate) async fn sign_in(&self, name: &str) -> Browser {
         let body = format!("name={}&password={PASSWORD}&next=/", form_encode(name));
-        let r = self
-            .send(
-                LOCAL,
-                "POST",
-                "/dang-nhap",
-                &[("sec-fetch-site", "same-origin")],
-                Some(&body),
-            )
-            .await;
+        let r = self.post_form("/dang-nhap", &body).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
         let cookie = r.session_cookie().expect("a session cookie");
         let csrf = self

@@ -18,6 +18,11 @@ fn audit_results(rig: &Rig) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// The first-start form: `name` with password `12345678`.
+fn setup_form(code: &str, name: &str) -> String {
+    format!("ma={code}&name={name}&password=12345678&password2=12345678")
+}
+
 #[tokio::test]
 async fn first_start_explains_then_makes_the_admin() {
     let rig = rig("").await;
@@ -51,15 +56,8 @@ async fn first_start_explains_then_makes_the_admin() {
     let form = rig.get(None, &format!("/thiet-lap?ma={code}")).await;
     assert!(form.body.contains("name=\"password2\""), "{}", form.body);
 
-    let body = format!("ma={code}&name=chu-tich&password=12345678&password2=12345678");
     let r = rig
-        .send(
-            LOCAL,
-            "POST",
-            "/thiet-lap",
-            &[("sec-fetch-site", "same-origin")],
-            Some(&body),
-        )
+        .post_form("/thiet-lap", &setup_form(&code, "chu-tich"))
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
     let cookie = r.session_cookie().expect("signed in at once");
@@ -78,13 +76,7 @@ async fn first_start_explains_then_makes_the_admin() {
     // The code is spent.
     assert_eq!(rig.accounts.setup_code().unwrap(), None);
     let again = rig
-        .send(
-            LOCAL,
-            "POST",
-            "/thiet-lap",
-            &[("sec-fetch-site", "same-origin")],
-            Some(&body),
-        )
+        .post_form("/thiet-lap", &setup_form(&code, "chu-tich"))
         .await;
     assert_eq!(again.status, StatusCode::FORBIDDEN);
     let page = rig.get(None, &format!("/thiet-lap?ma={code}")).await;
@@ -662,16 +654,7 @@ async fn the_setup_link_names_the_bound_address_until_an_admin_exists() {
         Some(link.as_str()),
         "for the status line"
     );
-    let body = format!("ma={code}&name=an&password=12345678&password2=12345678");
-    let r = rig
-        .send(
-            LOCAL,
-            "POST",
-            "/thiet-lap",
-            &[("sec-fetch-site", "same-origin")],
-            Some(&body),
-        )
-        .await;
+    let r = rig.post_form("/thiet-lap", &setup_form(&code, "an")).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(*watch.borrow(), None, "the status line drops it");
     let accounts = std::sync::Arc::clone(&rig.accounts);
