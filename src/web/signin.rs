@@ -62,7 +62,17 @@ pub(crate) struct NextQuery {
     next: String,
 }
 
-fn sign_in_form(lang: Lang, next: &str, name: &str, error: Option<&str>) -> Markup {
+/// What the sign-in page tells before its form.
+enum Notice<'a> {
+    None,
+    /// Why the last attempt failed.
+    Error(&'a str),
+    /// No admin exists yet: where to begin.
+    FirstStart,
+}
+
+/// The sign-in page.
+fn sign_in_form(lang: Lang, next: &str, name: &str, notice: Notice<'_>) -> Markup {
     let title = t(lang, "Đăng nhập", "Sign in");
     layout::page(
         None,
@@ -70,8 +80,15 @@ fn sign_in_form(lang: Lang, next: &str, name: &str, error: Option<&str>) -> Mark
         title,
         html! {
             h1 { (title) }
-            @if let Some(e) = error {
-                p role="alert" class="flash err" { (e) }
+            @match notice {
+                Notice::None => {},
+                Notice::Error(e) => p role="alert" class="flash err" { (e) },
+                Notice::FirstStart => p class="flash ok" role="status" {
+                    (t(lang, "Đài chưa có quản trị viên. ", "The station has no admin yet. "))
+                    a href={ "/thiet-lap" @if lang == Lang::En { "?lang=en" } } {
+                        (t(lang, "Xem cách tạo quản trị viên đầu tiên", "See how to make the first admin"))
+                    }
+                },
             }
             form method="post" class="card stack" action={ "/dang-nhap" @if lang == Lang::En { "?lang=en" } } {
                 input type="hidden" name="next" value=(next);
@@ -90,7 +107,18 @@ fn sign_in_form(lang: Lang, next: &str, name: &str, error: Option<&str>) -> Mark
 }
 
 async fn sign_in_page(client: Client, Query(q): Query<NextQuery>) -> Response {
-    sign_in_form(client.lang, safe_next(&q.next), "", None).into_response()
+    let lang = client.lang;
+    // A new station: nobody can manage it yet, so say how to begin.
+    let notice = match client
+        .accounts
+        .run(|s| Ok(s.ledger.enabled_admins()?))
+        .await
+    {
+        Ok(0) => Notice::FirstStart,
+        Ok(_) => Notice::None,
+        Err(e) => return server_error(lang, &format!("{e:#}")),
+    };
+    sign_in_form(lang, safe_next(&q.next), "", notice).into_response()
 }
 
 #[derive(Deserialize)]
@@ -128,7 +156,7 @@ async fn sign_in(client: Client, Form(f): Form<SignInForm>) -> Response {
             );
             (
                 StatusCode::UNAUTHORIZED,
-                sign_in_form(lang, &next, &name, Some(e)),
+                sign_in_form(lang, &next, &name, Notice::Error(e)),
             )
                 .into_response()
         }
@@ -145,7 +173,7 @@ async fn sign_in(client: Client, Form(f): Form<SignInForm>) -> Response {
             };
             let mut r = (
                 StatusCode::TOO_MANY_REQUESTS,
-                sign_in_form(lang, &next, &name, Some(&e)),
+                sign_in_form(lang, &next, &name, Notice::Error(&e)),
             )
                 .into_response();
             r.headers_mut().insert(

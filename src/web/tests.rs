@@ -27,6 +27,12 @@ fn setup_form(code: &str, name: &str) -> String {
 async fn first_start_explains_then_makes_the_admin() {
     let rig = rig("").await;
     // Without the code: where to find it, and the command that works too.
+    // Whoever opens the console first is told how to begin.
+    let r = rig.get(None, "/").await;
+    assert_eq!(r.location(), "/dang-nhap?next=/");
+    let r = rig.get(None, "/dang-nhap?next=/").await;
+    assert!(r.body.contains("Đài chưa có quản trị viên"), "{}", r.body);
+    assert!(r.body.contains("/thiet-lap"));
     let r = rig.get(None, "/thiet-lap").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("journalctl -u loa"), "{}", r.body);
