@@ -85,6 +85,54 @@ impl ApiState {
         })
     }
 
+    /// A station for tests in `root`: `text` as its station file beside an
+    /// `audio/` with `long.mp3` (a real bulletin) and `tone.wav` (1 s), a
+    /// fresh ledger, and the engine running over `FakePlayout` on the
+    /// system clock. Shared by the API's and the web console's tests.
+    #[cfg(test)]
+    pub(crate) fn for_test(root: &std::path::Path, text: &str) -> AppState {
+        use crate::check::{load, LoadOptions};
+        use crate::engine::{playout::FakePlayout, Engine, Resume, SystemClock};
+        let fixture = |rel: &str| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+        let audio = root.join("audio");
+        std::fs::create_dir_all(&audio).unwrap();
+        std::fs::copy(fixture("audio/cds/thong-diep.mp3"), audio.join("long.mp3")).unwrap();
+        std::fs::copy(
+            fixture("src/audio/testdata/tone1s.wav"),
+            audio.join("tone.wav"),
+        )
+        .unwrap();
+        let config = root.join("station.toml");
+        std::fs::write(&config, text).unwrap();
+        let loaded = load(&config, LoadOptions::default());
+        let station = Arc::new(
+            loaded
+                .station
+                .unwrap_or_else(|| panic!("{}", loaded.diagnostics)),
+        );
+        std::fs::create_dir_all(&station.data_dir).unwrap();
+        let ledger = crate::ledger::Ledger::open(&station.ledger_path(), station.timezone).unwrap();
+        let resume = Resume::read(&ledger, Utc::now()).unwrap();
+        let recorder = Recorder::start(ledger);
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let fake = FakePlayout::new(SystemClock, tx);
+        let (engine, handle) = Engine::new(
+            Arc::clone(&station),
+            SystemClock,
+            fake,
+            rx,
+            recorder.clone(),
+            resume,
+        );
+        tokio::spawn(engine.run());
+        ApiState::new(
+            handle,
+            CurrentStation::new(station, Default::default()),
+            recorder,
+            config,
+        )
+    }
+
     /// Write one audit row (who, what, detail, result) through the
     /// ledger's writer thread; never blocks.
     pub fn audit(&self, caller: &Caller, action: &str, detail: &str, result: &ApiResult<String>) {

@@ -2,11 +2,14 @@
 //! password, remove), active sessions (end one), and the audit log, a page
 //! at a time. Every change is in the audit log under the admin's name.
 
-use axum::extract::{Form, Query, State};
+use std::sync::Arc;
+
+use axum::extract::{Form, FromRequestParts, Query};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -117,97 +120,87 @@ fn render(
         html! {
             h1 { (title) }
             @if let Some((ok, text)) = notice {
-                p role=(if ok { "status" } else { "alert" }) class=(if ok { "notice" } else { "error" }) { (text) }
+                p role=(if ok { "status" } else { "alert" }) class={ "flash " (if ok { "ok" } else { "err" }) } { (text) }
             }
-            section {
-                h2 { (t(lang, "Người dùng", "Users")) }
-                table {
-                    thead { tr {
-                        th { (t(lang, "Tên", "Name")) }
-                        th { (t(lang, "Vai trò", "Role")) }
-                        th { (t(lang, "Trạng thái", "State")) }
-                        th { (t(lang, "Thao tác", "Actions")) }
-                    } }
-                    tbody {
-                        @for (i, u) in v.users.iter().enumerate() {
-                            tr {
-                                td { (u.name) }
-                                td { (role_name(lang, u.role)) }
-                                td { @if u.enabled { (t(lang, "đang dùng", "enabled")) } @else { (t(lang, "đã khoá", "disabled")) } }
-                                td {
-                                    form method="post" action="/tai-khoan/sua" {
-                                        input type="hidden" name="csrf" value=(s.csrf);
-                                        input type="hidden" name="name" value=(u.name);
-                                        label for=(format!("role-{i}")) { (t(lang, "Vai trò", "Role")) }
-                                        (role_select(lang, &format!("role-{i}"), u.role))
-                                        button type="submit" name="action" value="role" { (t(lang, "Đổi vai trò", "Change role")) }
-                                        @if u.enabled {
-                                            button type="submit" name="action" value="disable" { (t(lang, "Khoá", "Disable")) }
-                                        } @else {
-                                            button type="submit" name="action" value="enable" { (t(lang, "Mở khoá", "Enable")) }
-                                        }
-                                        label for=(format!("pw-{i}")) { (t(lang, "Mật khẩu mới", "New password")) }
-                                        input id=(format!("pw-{i}")) name="password" type="password" autocomplete="new-password" minlength="8";
-                                        button type="submit" name="action" value="password" { (t(lang, "Đặt lại mật khẩu", "Reset password")) }
-                                        button type="submit" name="action" value="remove" { (t(lang, "Xoá", "Remove")) }
-                                    }
-                                }
+            h2 { (t(lang, "Người dùng", "Users")) }
+            @for (i, u) in v.users.iter().enumerate() {
+                div class="card" {
+                    h3 { (u.name) }
+                    p class="hint" {
+                        (role_name(lang, u.role)) " · "
+                        @if u.enabled { (t(lang, "đang dùng", "enabled")) } @else { span class="badge o-fail" { (t(lang, "đã khoá", "disabled")) } }
+                    }
+                    form method="post" action="/tai-khoan/sua" class="stack" {
+                        input type="hidden" name="csrf" value=(s.csrf);
+                        input type="hidden" name="name" value=(u.name);
+                        div class="row2" {
+                            div {
+                                label for=(format!("role-{i}")) { (t(lang, "Vai trò", "Role")) }
+                                (role_select(lang, &format!("role-{i}"), u.role))
                             }
+                            div {
+                                label for=(format!("pw-{i}")) { (t(lang, "Mật khẩu mới", "New password")) }
+                                input id=(format!("pw-{i}")) name="password" type="password" autocomplete="new-password" minlength="8";
+                            }
+                        }
+                        div class="actions" {
+                            button type="submit" class="btn small" name="action" value="role" { (t(lang, "Đổi vai trò", "Change role")) }
+                            " "
+                            button type="submit" class="btn small" name="action" value="password" { (t(lang, "Đặt lại mật khẩu", "Reset password")) }
+                            " "
+                            @if u.enabled {
+                                button type="submit" class="btn small light" name="action" value="disable" { (t(lang, "Khoá", "Disable")) }
+                            } @else {
+                                button type="submit" class="btn small light" name="action" value="enable" { (t(lang, "Mở khoá", "Enable")) }
+                            }
+                            " "
+                            button type="submit" class="btn small red" name="action" value="remove" { (t(lang, "Xoá", "Remove")) }
                         }
                     }
                 }
+            }
+            div class="card" {
                 h3 { (t(lang, "Thêm người dùng", "Add a user")) }
-                form method="post" action="/tai-khoan/them" {
+                form method="post" action="/tai-khoan/them" class="stack" {
                     input type="hidden" name="csrf" value=(s.csrf);
-                    p {
-                        label for="new-name" { (t(lang, "Tên đăng nhập", "User name")) }
-                        input id="new-name" name="name" type="text" required autocomplete="off";
-                    }
-                    p {
-                        label for="new-role" { (t(lang, "Vai trò", "Role")) }
-                        (role_select(lang, "new-role", Role::Operator))
-                    }
-                    p {
-                        label for="new-password" { (t(lang, "Mật khẩu (ít nhất 8 ký tự)", "Password (at least 8 characters)")) }
-                        input id="new-password" name="password" type="password" required minlength="8" autocomplete="new-password";
-                    }
-                    p { button type="submit" { (t(lang, "Thêm", "Add")) } }
+                    label for="new-name" { (t(lang, "Tên đăng nhập", "User name")) }
+                    input id="new-name" name="name" type="text" required autocomplete="off";
+                    label for="new-role" { (t(lang, "Vai trò", "Role")) }
+                    (role_select(lang, "new-role", Role::Operator))
+                    label for="new-password" { (t(lang, "Mật khẩu (ít nhất 8 ký tự)", "Password (at least 8 characters)")) }
+                    input id="new-password" name="password" type="password" required minlength="8" autocomplete="new-password";
+                    p { button type="submit" class="btn" { (t(lang, "Thêm", "Add")) } }
                 }
             }
-            section {
-                h2 { (t(lang, "Phiên đăng nhập đang mở", "Active sessions")) }
-                table {
-                    thead { tr {
-                        th { (t(lang, "Người dùng", "User")) }
-                        th { (t(lang, "Bắt đầu", "Started")) }
-                        th { (t(lang, "Lần cuối", "Last used")) }
-                        th { (t(lang, "Địa chỉ", "Address")) }
-                        th { (t(lang, "Trình duyệt", "Browser")) }
-                        th {}
-                    } }
-                    tbody {
-                        @for x in &v.sessions {
-                            tr {
-                                td { (x.user) @if x.id == this { " " (t(lang, "(phiên này)", "(this one)")) } }
-                                td { (when(x.created_ms, state)) }
-                                td { (when(x.seen_ms, state)) }
-                                td { (x.addr) }
-                                td { (x.agent) }
-                                td {
-                                    form method="post" action="/tai-khoan/ket-thuc" {
-                                        input type="hidden" name="csrf" value=(s.csrf);
-                                        input type="hidden" name="id" value=(x.id);
-                                        button type="submit" { (t(lang, "Kết thúc", "End")) }
-                                    }
+            h2 { (t(lang, "Phiên đăng nhập đang mở", "Active sessions")) }
+            div class="card" {
+                ul class="rows" {
+                    @for x in &v.sessions {
+                        li {
+                            span class="what" {
+                                strong { (x.user) }
+                                @if x.id == this { " " (t(lang, "(phiên này)", "(this one)")) }
+                                br;
+                                small {
+                                    (t(lang, "từ ", "from ")) (x.addr) " · "
+                                    (t(lang, "bắt đầu ", "started ")) (when(x.created_ms, state)) " · "
+                                    (t(lang, "lần cuối ", "last used ")) (when(x.seen_ms, state))
+                                    br;
+                                    (x.agent)
                                 }
+                            }
+                            form method="post" action="/tai-khoan/ket-thuc" class="inline" {
+                                input type="hidden" name="csrf" value=(s.csrf);
+                                input type="hidden" name="id" value=(x.id);
+                                button type="submit" class="btn small" { (t(lang, "Kết thúc", "End")) }
                             }
                         }
                     }
                 }
             }
-            section {
-                h2 { (t(lang, "Nhật ký thao tác", "Audit log")) }
-                table {
+            h2 { (t(lang, "Nhật ký thao tác", "Audit log")) }
+            div class="scroll" {
+                table class="data" {
                     thead { tr {
                         th { (t(lang, "Lúc", "When")) }
                         th { (t(lang, "Ai", "Who")) }
@@ -218,7 +211,7 @@ fn render(
                     tbody {
                         @for a in &v.audit {
                             tr {
-                                td { (crate::timefmt::parse_rfc3339(&a.at)
+                                td class="nowrap" { (crate::timefmt::parse_rfc3339(&a.at)
                                         .map(|x| when(x.timestamp_millis(), state))
                                         .unwrap_or_else(|| a.at.clone())) }
                                 td { (a.who) }
@@ -229,46 +222,62 @@ fn render(
                         }
                     }
                 }
-                nav aria-label=(t(lang, "Trang nhật ký", "Audit log pages")) {
-                    @if v.page > 0 {
-                        a href=(format!("/tai-khoan?trang={}{lang_q}", v.page - 1)) { (t(lang, "← Mới hơn", "← Newer")) }
-                        " "
-                    }
-                    span { (t(lang, "Trang", "Page")) " " (v.page + 1) " / " (pages) }
-                    @if v.page + 1 < pages {
-                        " "
-                        a href=(format!("/tai-khoan?trang={}{lang_q}", v.page + 1)) { (t(lang, "Cũ hơn →", "Older →")) }
-                    }
+            }
+            nav class="pager" aria-label=(t(lang, "Trang nhật ký", "Audit log pages")) {
+                @if v.page > 0 {
+                    a class="btn small light" href=(format!("/tai-khoan?trang={}{lang_q}", v.page - 1)) { (t(lang, "← Mới hơn", "← Newer")) }
+                }
+                span { (t(lang, "Trang", "Page")) " " (v.page + 1) " / " (pages) }
+                @if v.page + 1 < pages {
+                    a class="btn small light" href=(format!("/tai-khoan?trang={}{lang_q}", v.page + 1)) { (t(lang, "Cũ hơn →", "Older →")) }
                 }
             }
         },
     )
 }
 
-async fn respond(
-    state: &AppState,
-    s: &Signed,
-    this: &str,
-    accounts: &std::sync::Arc<Accounts>,
-    status: StatusCode,
-    notice: Option<(bool, &str)>,
-) -> Response {
-    match load(state, accounts, 0).await {
-        Ok(v) => (status, render(state, s, this, &v, notice)).into_response(),
-        Err(e) => server_error(s.lang, &format!("{e:#}")),
+/// What every handler of this page starts from: an admin's request.
+struct Ctx {
+    state: AppState,
+    s: Signed,
+    /// The stored id of this request's session ("this one" in the list).
+    this: String,
+    accounts: Arc<Accounts>,
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Admin(s) = Admin::from_request_parts(parts, state).await?;
+        let this = parts
+            .extensions
+            .get::<SessionId>()
+            .map(|id| id.0.clone())
+            .unwrap_or_default();
+        Ok(Ctx {
+            state: Arc::clone(state),
+            s,
+            this,
+            accounts: super::session::accounts(parts)?,
+        })
     }
 }
 
-async fn page(
-    State(state): State<AppState>,
-    Admin(s): Admin,
-    Extension(SessionId(this)): Extension<SessionId>,
-    accounts: super::AccountsExt,
-    Query(q): Query<PageQuery>,
-) -> Response {
-    match load(&state, &accounts.0, q.trang.unwrap_or(0)).await {
-        Ok(v) => render(&state, &s, &this, &v, None).into_response(),
-        Err(e) => server_error(s.lang, &format!("{e:#}")),
+impl Ctx {
+    /// The page (its first audit page) with `status` and a notice.
+    async fn respond(&self, status: StatusCode, notice: Option<(bool, &str)>) -> Response {
+        match load(&self.state, &self.accounts, 0).await {
+            Ok(v) => (status, render(&self.state, &self.s, &self.this, &v, notice)).into_response(),
+            Err(e) => server_error(self.s.lang, &format!("{e:#}")),
+        }
+    }
+}
+
+async fn page(c: Ctx, Query(q): Query<PageQuery>) -> Response {
+    match load(&c.state, &c.accounts, q.trang.unwrap_or(0)).await {
+        Ok(v) => render(&c.state, &c.s, &c.this, &v, None).into_response(),
+        Err(e) => server_error(c.s.lang, &format!("{e:#}")),
     }
 }
 
@@ -281,45 +290,30 @@ struct AddForm {
     password: String,
 }
 
-async fn add(
-    State(state): State<AppState>,
-    Admin(s): Admin,
-    Extension(SessionId(this)): Extension<SessionId>,
-    accounts: super::AccountsExt,
-    Form(f): Form<AddForm>,
-) -> Response {
-    if let Err(r) = check_csrf(&s, &f.csrf) {
+async fn add(c: Ctx, Form(f): Form<AddForm>) -> Response {
+    if let Err(r) = check_csrf(&c.s, &f.csrf) {
         return r;
     }
-    let lang = s.lang;
+    let lang = c.s.lang;
     let name = f.name.trim().to_string();
     let Some(role) = Role::parse(&f.role) else {
-        return respond(
-            &state,
-            &s,
-            &this,
-            &accounts.0,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some((false, t(lang, "Vai trò không hợp lệ.", "Unknown role."))),
-        )
-        .await;
+        return c
+            .respond(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some((false, t(lang, "Vai trò không hợp lệ.", "Unknown role."))),
+            )
+            .await;
     };
     if let Err(e) = accounts::check_name(&name).and_then(|_| accounts::check_password(&f.password))
     {
         let p = input_problem(lang, &e);
-        return respond(
-            &state,
-            &s,
-            &this,
-            &accounts.0,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some((false, &p)),
-        )
-        .await;
+        return c
+            .respond(StatusCode::UNPROCESSABLE_ENTITY, Some((false, &p)))
+            .await;
     }
-    let (who, password, n) = (s.user.clone(), f.password, name.clone());
-    let added = accounts
-        .0
+    let (who, password, n) = (c.s.user.clone(), f.password, name.clone());
+    let added = c
+        .accounts
         .run(move |st| {
             let hash = accounts::hash_password(&password)?;
             let added = st.ledger.add_user(&n, role, &hash)?;
@@ -339,30 +333,14 @@ async fn add(
                 Lang::Vi => format!("Đã thêm {name} ({}).", role_name(lang, role)),
                 Lang::En => format!("Added {name} ({role})."),
             };
-            respond(
-                &state,
-                &s,
-                &this,
-                &accounts.0,
-                StatusCode::OK,
-                Some((true, &text)),
-            )
-            .await
+            c.respond(StatusCode::OK, Some((true, &text))).await
         }
         Ok(false) => {
             let text = match lang {
                 Lang::Vi => format!("Tên {name} đã có người dùng."),
                 Lang::En => format!("The name {name} is taken."),
             };
-            respond(
-                &state,
-                &s,
-                &this,
-                &accounts.0,
-                StatusCode::CONFLICT,
-                Some((false, &text)),
-            )
-            .await
+            c.respond(StatusCode::CONFLICT, Some((false, &text))).await
         }
         Err(e) => server_error(lang, &format!("{e:#}")),
     }
@@ -388,18 +366,12 @@ enum Outcome {
     Invalid(String),
 }
 
-async fn change(
-    State(state): State<AppState>,
-    Admin(s): Admin,
-    Extension(SessionId(this)): Extension<SessionId>,
-    accounts: super::AccountsExt,
-    Form(f): Form<ChangeForm>,
-) -> Response {
-    if let Err(r) = check_csrf(&s, &f.csrf) {
+async fn change(c: Ctx, Form(f): Form<ChangeForm>) -> Response {
+    if let Err(r) = check_csrf(&c.s, &f.csrf) {
         return r;
     }
-    let lang = s.lang;
-    let who = s.user.clone();
+    let lang = c.s.lang;
+    let who = c.s.user.clone();
     let name = f.name.clone();
     let action = f.action.clone();
     let invalid_pw = (action == "password")
@@ -407,8 +379,8 @@ async fn change(
         .flatten()
         .map(|e| input_problem(lang, &e));
     let role = Role::parse(&f.role);
-    let outcome = accounts
-        .0
+    let outcome = c
+        .accounts
         .run(move |st| {
             if let Some(p) = invalid_pw {
                 return Ok(Outcome::Invalid(p));
@@ -524,7 +496,7 @@ async fn change(
         Err(e) => return server_error(lang, &format!("{e:#}")),
     };
     // An admin who just disabled or demoted themselves is out.
-    respond(&state, &s, &this, &accounts.0, status, Some((ok, &text))).await
+    c.respond(status, Some((ok, &text))).await
 }
 
 #[derive(Deserialize)]
@@ -534,20 +506,14 @@ struct EndForm {
     id: String,
 }
 
-async fn end_session(
-    State(state): State<AppState>,
-    Admin(s): Admin,
-    Extension(SessionId(this)): Extension<SessionId>,
-    accounts: super::AccountsExt,
-    Form(f): Form<EndForm>,
-) -> Response {
-    if let Err(r) = check_csrf(&s, &f.csrf) {
+async fn end_session(c: Ctx, Form(f): Form<EndForm>) -> Response {
+    if let Err(r) = check_csrf(&c.s, &f.csrf) {
         return r;
     }
-    let who = s.user.clone();
+    let who = c.s.user.clone();
     let id = f.id.clone();
-    let ended = accounts
-        .0
+    let ended = c
+        .accounts
         .run(move |st| {
             let user = st
                 .ledger
@@ -569,19 +535,11 @@ async fn end_session(
             Ok(done)
         })
         .await;
-    let lang = s.lang;
+    let lang = c.s.lang;
     match ended {
         Ok(true) => {
             let text = t(lang, "Đã kết thúc phiên.", "The session ended.");
-            respond(
-                &state,
-                &s,
-                &this,
-                &accounts.0,
-                StatusCode::OK,
-                Some((true, text)),
-            )
-            .await
+            c.respond(StatusCode::OK, Some((true, text))).await
         }
         Ok(false) => {
             let text = t(
@@ -589,15 +547,7 @@ async fn end_session(
                 "Phiên này đã kết thúc rồi.",
                 "That session had ended already.",
             );
-            respond(
-                &state,
-                &s,
-                &this,
-                &accounts.0,
-                StatusCode::NOT_FOUND,
-                Some((false, text)),
-            )
-            .await
+            c.respond(StatusCode::NOT_FOUND, Some((false, text))).await
         }
         Err(e) => server_error(lang, &format!("{e:#}")),
     }

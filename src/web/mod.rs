@@ -27,8 +27,7 @@ mod tests;
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request};
-use axum::http::request::Parts;
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -43,17 +42,6 @@ use i18n::{t, Lang};
 pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; form-action 'self'; \
      frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
-
-/// The accounts, as a handler argument.
-pub(crate) struct AccountsExt(pub(crate) Arc<Accounts>);
-
-impl<S: Send + Sync> FromRequestParts<S> for AccountsExt {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
-        session::accounts(parts).map(AccountsExt)
-    }
-}
 
 /// The console's routes: sign-in, the admin page and the pages, each
 /// non-GET request checked for its origin, the accounts in every request.

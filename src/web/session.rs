@@ -295,15 +295,20 @@ impl FromRequestParts<AppState> for Signed {
     }
 }
 
+/// The signed-in user if their role is at least `needs`, else a 403 page.
+async fn at_least(parts: &mut Parts, state: &AppState, needs: Role) -> Result<Signed, Response> {
+    let s = Signed::from_request_parts(parts, state).await?;
+    if s.role < needs {
+        return Err(forbidden(s.lang, &s, needs));
+    }
+    Ok(s)
+}
+
 impl FromRequestParts<AppState> for Operator {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let s = Signed::from_request_parts(parts, state).await?;
-        if s.role < Role::Operator {
-            return Err(forbidden(s.lang, &s, Role::Operator));
-        }
-        Ok(Operator(s))
+        at_least(parts, state, Role::Operator).await.map(Operator)
     }
 }
 
@@ -311,11 +316,7 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let s = Signed::from_request_parts(parts, state).await?;
-        if s.role < Role::Admin {
-            return Err(forbidden(s.lang, &s, Role::Admin));
-        }
-        Ok(Admin(s))
+        at_least(parts, state, Role::Admin).await.map(Admin)
     }
 }
 

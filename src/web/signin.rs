@@ -71,9 +71,9 @@ fn sign_in_form(lang: Lang, next: &str, name: &str, error: Option<&str>) -> Mark
         html! {
             h1 { (title) }
             @if let Some(e) = error {
-                p role="alert" class="error" { (e) }
+                p role="alert" class="flash err" { (e) }
             }
-            form method="post" action={ "/dang-nhap" @if lang == Lang::En { "?lang=en" } } {
+            form method="post" class="card stack" action={ "/dang-nhap" @if lang == Lang::En { "?lang=en" } } {
                 input type="hidden" name="next" value=(next);
                 p {
                     label for="name" { (t(lang, "Tên đăng nhập", "User name")) }
@@ -83,7 +83,7 @@ fn sign_in_form(lang: Lang, next: &str, name: &str, error: Option<&str>) -> Mark
                     label for="password" { (t(lang, "Mật khẩu", "Password")) }
                     input id="password" name="password" type="password" autocomplete="current-password" required;
                 }
-                p { button type="submit" { (title) } }
+                p { button type="submit" class="btn big" { (title) } }
             }
         },
     )
@@ -215,9 +215,9 @@ fn setup_form(lang: Lang, code: &str, name: &str, error: Option<&str>) -> Markup
                 "Tạo tài khoản quản trị viên đầu tiên của đài. Sau đó, quản trị viên thêm các tài khoản khác ở trang Tài khoản.",
                 "Create the station's first admin. The admin then adds the other users on the Users page.")) }
             @if let Some(e) = error {
-                p role="alert" class="error" { (e) }
+                p role="alert" class="flash err" { (e) }
             }
-            form method="post" action={ "/thiet-lap" @if lang == Lang::En { "?lang=en" } } {
+            form method="post" class="card stack" action={ "/thiet-lap" @if lang == Lang::En { "?lang=en" } } {
                 input type="hidden" name="ma" value=(code);
                 p {
                     label for="name" { (t(lang, "Tên đăng nhập", "User name")) }
@@ -231,7 +231,7 @@ fn setup_form(lang: Lang, code: &str, name: &str, error: Option<&str>) -> Markup
                     label for="password2" { (t(lang, "Nhập lại mật khẩu", "Password again")) }
                     input id="password2" name="password2" type="password" autocomplete="new-password" required minlength="8";
                 }
-                p { button type="submit" { (t(lang, "Tạo quản trị viên", "Create the admin")) } }
+                p { button type="submit" class="btn big" { (t(lang, "Tạo quản trị viên", "Create the admin")) } }
             }
         },
     )

@@ -7,7 +7,7 @@
 //! holding its session cookie and CSRF token, for the pages' tests too.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -15,17 +15,11 @@ use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
 use chrono::Utc;
-use tokio::sync::mpsc;
 use tower::ServiceExt;
 
 use super::accounts::{self, Accounts};
 use crate::api::{ApiState, AppState};
-use crate::check::{load, LoadOptions};
 use crate::config::Role;
-use crate::engine::playout::FakePlayout;
-use crate::engine::{Engine, Recorder, Resume, SystemClock};
-use crate::ledger::Ledger;
-use crate::station::CurrentStation;
 
 /// The password every rig user gets.
 pub(crate) const PASSWORD: &str = "mat-khau-thu";
@@ -82,22 +76,9 @@ pub(crate) struct Browser {
 pub(crate) const LOCAL: [u8; 4] = [127, 0, 0, 1];
 pub(crate) const LAN: [u8; 4] = [192, 168, 1, 20];
 
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
 /// A station with two bulletins and `extra` appended to the station file.
 pub(crate) async fn rig(extra: &str) -> Rig {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().to_path_buf();
-    let audio = root.join("audio");
-    std::fs::create_dir_all(&audio).unwrap();
-    std::fs::copy(fixture("audio/cds/thong-diep.mp3"), audio.join("long.mp3")).unwrap();
-    std::fs::copy(
-        fixture("src/audio/testdata/tone1s.wav"),
-        audio.join("tone.wav"),
-    )
-    .unwrap();
     let text = format!(
         r#"
 [station]
@@ -120,36 +101,9 @@ title = "Tín hiệu"
 file = "tone.wav"
 "#
     );
-    let config = root.join("station.toml");
-    std::fs::write(&config, text).unwrap();
-    let loaded = load(&config, LoadOptions::default());
-    let station = Arc::new(
-        loaded
-            .station
-            .unwrap_or_else(|| panic!("{}", loaded.diagnostics)),
-    );
+    let state = ApiState::for_test(dir.path(), &text);
+    let station = state.current.get();
     let ledger_path = station.ledger_path();
-    std::fs::create_dir_all(&station.data_dir).unwrap();
-    let ledger = Ledger::open(&ledger_path, station.timezone).unwrap();
-    let resume = Resume::read(&ledger, Utc::now()).unwrap();
-    let recorder = Recorder::start(ledger);
-    let (tx, rx) = mpsc::unbounded_channel();
-    let fake = FakePlayout::new(SystemClock, tx);
-    let (engine, handle) = Engine::new(
-        Arc::clone(&station),
-        SystemClock,
-        fake,
-        rx,
-        recorder.clone(),
-        resume,
-    );
-    tokio::spawn(engine.run());
-    let state = ApiState::new(
-        handle,
-        CurrentStation::new(Arc::clone(&station), Default::default()),
-        recorder,
-        config,
-    );
     let accounts = Accounts::new(&station);
     let app = super::app(Arc::clone(&state), Arc::clone(&accounts));
     Rig {

@@ -593,3 +593,50 @@ async fn router_serves_the_console_and_the_api() {
         assert_eq!(r.status(), status, "{path}");
     }
 }
+
+#[tokio::test]
+async fn page_actions_are_the_users_and_viewers_cannot_forge_them() {
+    let rig = rig("").await;
+    let viewer = rig.signed_in(Role::Viewer).await;
+    let operator = rig.signed_in(Role::Operator).await;
+    // A viewer's forged form, token and all, is refused by the server.
+    let r = rig.post(&viewer, "/xep-hang", "what=b:tone").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+    let r = rig.post(&viewer, "/tam-dung", "").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // An operator's queueing is theirs: audit row and requested_by.
+    let r = rig.post(&operator, "/xep-hang", "what=b:long").await;
+    assert!(r.status.is_redirection() || r.status.is_success(), "{r:?}");
+    // A second one waits behind it, requested by the user.
+    let r = rig.post(&operator, "/xep-hang", "what=b:tone").await;
+    assert!(r.status.is_redirection() || r.status.is_success(), "{r:?}");
+    let mut waiting = None;
+    for _ in 0..250 {
+        waiting = rig.state.handle.status.borrow().queue_next.clone();
+        if waiting.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let waiting = waiting.expect("an item waits");
+    assert_eq!(waiting.requested_by.as_deref(), Some("operator"));
+    // The API's audit rows go through the ledger's writer thread.
+    let mut audit = audit_results(&rig);
+    for _ in 0..250 {
+        if audit.iter().any(|(_, a, _)| a == "queue") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        audit = audit_results(&rig);
+    }
+    assert!(
+        audit
+            .iter()
+            .any(|(w, a, r)| w == "operator" && a == "queue" && r.starts_with("ok")),
+        "{audit:?}"
+    );
+    assert!(
+        !audit.iter().any(|(w, a, _)| w == "viewer" && a == "queue"),
+        "the viewer's attempt never reached the engine: {audit:?}"
+    );
+}
