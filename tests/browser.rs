@@ -360,6 +360,8 @@ at = ["05:55"]
     std::fs::create_dir_all(&shots).unwrap();
     let (_driver, port) = start_driver(root);
     let profile = root.join("chromium-profile");
+    let downloads = root.join("downloads");
+    std::fs::create_dir(&downloads).unwrap();
     let mut caps = Capabilities::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -375,6 +377,10 @@ at = ["05:55"]
                 format!("--use-file-for-fake-audio-capture={}", mic.display()),
                 "--window-size=1366,768",
             ],
+            "prefs": {
+                "download.default_directory": downloads,
+                "download.prompt_for_download": false,
+            },
         }),
     );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -502,22 +508,29 @@ at = ["05:55"]
         .js("return document.querySelector('a[download]').getAttribute('href')")
         .await;
     let href = href.as_str().unwrap().to_string();
-    let fetched =
-        b.c.execute_async(
-            "var done = arguments[arguments.length - 1];
-             fetch(arguments[0], {credentials: 'same-origin'})
-               .then(function (r) { return r.arrayBuffer(); })
-               .then(function (buf) { done(Array.from(new Uint8Array(buf))); });",
-            vec![json!(href)],
-        )
-        .await
-        .unwrap();
-    let csv: Vec<u8> = fetched
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as u8)
-        .collect();
+    // Download it as the official would: a click on the link.
+    b.find("a[download]").await.click().await.unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    let csv = loop {
+        let done: Vec<PathBuf> = std::fs::read_dir(&downloads)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+            .collect();
+        if let Some(p) = done.first() {
+            assert!(
+                p.file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .starts_with("bao-cao-"),
+                "{p:?}"
+            );
+            break std::fs::read(p).unwrap();
+        }
+        assert!(Instant::now() < deadline, "the CSV was not downloaded");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     let q: Vec<(&str, &str)> = href
         .split_once('?')
         .unwrap()

@@ -432,6 +432,37 @@ items = ["nhac-hieu", "cds-thong-diep"]
     }
 
     #[test]
+    fn report_signatures_default_and_are_read() {
+        let s = load_text(GOOD).station.unwrap();
+        assert_eq!(s.report, ReportSigning::default());
+        assert_eq!(s.report.head_title, "Thủ trưởng đơn vị");
+        let text = GOOD.replacen(
+            "[station]",
+            "[report]\nhead_title = \"Chủ tịch UBND xã\"\nhead_name = \"Trần Văn Hùng\"\n\n[station]",
+            1,
+        );
+        let l = load_text(&text);
+        assert!(!l.diagnostics.has_errors(), "{}", l.diagnostics);
+        let r = l.station.unwrap().report;
+        assert_eq!(
+            (
+                r.preparer_title.as_str(),
+                r.head_title.as_str(),
+                r.head_name.as_str()
+            ),
+            ("Người lập biểu", "Chủ tịch UBND xã", "Trần Văn Hùng")
+        );
+        let bad = GOOD.replacen("[station]", "[report]\nsigner = \"x\"\n\n[station]", 1);
+        let l = load_text(&bad);
+        assert!(l.diagnostics.has_errors());
+        assert!(
+            l.diagnostics.to_string().contains("signer"),
+            "{}",
+            l.diagnostics
+        );
+    }
+
+    #[test]
     fn reports_every_problem_at_once_with_locations() {
         let text = r#"
 [station]

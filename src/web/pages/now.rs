@@ -359,6 +359,19 @@ pub(crate) struct Pick {
     pub(crate) value: String,
     pub(crate) title: String,
     pub(crate) seconds: f64,
+    /// A recording in `audio_dir` rather than a bulletin.
+    pub(crate) recording: bool,
+}
+
+impl Pick {
+    /// How the pickers name it.
+    fn name(&self, lang: Lang) -> String {
+        if self.recording {
+            format!("{}{}", t(lang, "Bản ghi: ", "Recording: "), self.title)
+        } else {
+            self.title.clone()
+        }
+    }
 }
 
 /// Bulletins that can play, then the newest recordings.
@@ -373,6 +386,7 @@ pub(crate) async fn picks(s: &AppState) -> Vec<Pick> {
             value: format!("b:{}", b.id),
             title: b.title.clone(),
             seconds: b.seconds(),
+            recording: false,
         })
         .collect();
     let dir = station.audio_dir.clone();
@@ -384,7 +398,8 @@ pub(crate) async fn picks(s: &AppState) -> Vec<Pick> {
         .into_iter()
         .filter(|f| f.audio.is_some() && !used.contains(&f.file))
         .map(|f| Pick {
-            title: format!("🎙 {}", f.file),
+            title: f.file.clone(),
+            recording: true,
             seconds: f.audio.as_ref().map_or(0.0, |a| a.seconds),
             value: format!("f:{}", f.file),
         })
@@ -407,12 +422,13 @@ async fn controls(s: &AppState, signed: &Signed) -> Markup {
                 placeholder=(t(lang, "gõ vài chữ của tên bản tin", "type part of the title"));
             ul id="ds-phat" class="rows picks" {
                 @for p in &picks {
-                    li data-title=(p.title.to_lowercase()) {
-                        span class="what" { (p.title) small { " · " (clock(p.seconds)) } }
+                    @let name = p.name(lang);
+                    li data-title=(name.to_lowercase()) {
+                        span class="what" { (name) small { " · " (clock(p.seconds)) } }
                         form method="post" action="/xep-hang" data-fetch class="inline" {
                             input type="hidden" name="csrf" value=(signed.csrf);
                             input type="hidden" name="what" value=(p.value);
-                            button type="submit" class="btn small" aria-label={ (t(lang, "Xếp hàng ", "Queue ")) (p.title) } {
+                            button type="submit" class="btn small" aria-label={ (t(lang, "Xếp hàng ", "Queue ")) (name) } {
                                 (t(lang, "Xếp hàng", "Queue"))
                             }
                         }
@@ -428,7 +444,7 @@ async fn controls(s: &AppState, signed: &Signed) -> Markup {
                 label for="em-what" { (t(lang, "Phát gì", "What to air")) }
                 select id="em-what" name="what" required {
                     @for p in &picks {
-                        option value=(p.value) { (p.title) " (" (clock(p.seconds)) ")" }
+                        option value=(p.value) { (p.name(lang)) " (" (clock(p.seconds)) ")" }
                     }
                 }
                 div class="row2" {
@@ -675,7 +691,7 @@ pub(crate) async fn emergency_confirm(
                 let until = non_empty(&q.until);
                 html! {
                     div class="card danger" {
-                        p class="big-what" { (p.title) }
+                        p class="big-what" { (p.name(lang)) }
                         p { (t(lang, "Dài ", "Length ")) (clock(p.seconds)) }
                         p {
                             @match every {

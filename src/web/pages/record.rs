@@ -92,7 +92,8 @@ async fn verdict(s: &AppState, lang: Lang, csrf: &str, name: String) -> Markup {
         Err(e) => html! {
             div class="card verdict bad" role="alert" {
                 h2 { (t(lang, "Tệp này không phát được", "This file will not play")) }
-                p { (e.message) }
+                @if let Some(words) = refusal_words(lang, &e) { p { strong { (words) } } }
+                p class="hint" { (e.message) }
             }
         },
         Ok(info) => {
@@ -121,6 +122,33 @@ async fn verdict(s: &AppState, lang: Lang, csrf: &str, name: String) -> Markup {
             }
         }
     }
+}
+
+/// What a refused recording means, for someone who is not technical.
+fn refusal_words(lang: Lang, e: &ApiError) -> Option<&'static str> {
+    Some(match (e.error, e.status.as_u16()) {
+        ("bad_audio", 415) => t(
+            lang,
+            "Đây không phải tệp âm thanh mà đài phát được (có thể là video, tệp hỏng, \
+             hoặc định dạng như Opus/WebM). Hãy thu lại ngay trên trang này, \
+             hoặc gửi tệp MP3, M4A hay WAV.",
+            "This is not audio the station can play (a video, a damaged file, or a format \
+             such as Opus/WebM). Record again on this page, or send an MP3, M4A or WAV file.",
+        ),
+        ("bad_audio", _) => t(
+            lang,
+            "Tệp âm thanh bị hỏng, bị cắt cụt, không có tiếng, hoặc sẽ phát sai. \
+             Hãy nghe lại rồi thu lại, hoặc đổi sang MP3 rồi gửi lại.",
+            "The audio is damaged, cut short, silent, or would air wrongly. Listen to it \
+             and record again, or convert it to MP3 and send it again.",
+        ),
+        ("upload_too_large", _) => t(
+            lang,
+            "Tệp quá lớn. Hãy thu ngắn hơn, hoặc chia thành nhiều phần.",
+            "The file is too large. Record a shorter notice, or split it.",
+        ),
+        _ => return None,
+    })
 }
 
 /// Percent-encode a query value.
@@ -166,8 +194,16 @@ pub(crate) async fn upload(
         multipart,
     )
     .await;
+    // A refusal says first, in plain words, what is wrong and what to do;
+    // then the API's own message.
+    let r = r.map_err(|mut e| {
+        if let Some(words) = refusal_words(signed.lang, &e) {
+            e.message = format!("{words} ({})", e.message);
+        }
+        e
+    });
     if headers.contains_key(super::FETCH_HEADER) {
-        // The script reads the API's own answer: the name, or why not.
+        // The script reads the API's answer: the name, or why not.
         return r.into_response();
     }
     match r {

@@ -380,3 +380,47 @@ async fn assets_are_hashed_and_kept() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn a_refused_upload_says_why_in_plain_words() {
+    let rig = rig("").await;
+    let op = rig.signed_in(Role::Operator).await;
+    let boundary = "loa-b";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"ghi-am.webm\"\r\n\
+         Content-Type: audio/webm\r\n\r\nthis is not audio at all\r\n--{boundary}--\r\n"
+    );
+    let r = rig
+        .send(
+            LOCAL,
+            "POST",
+            "/thu-am/tai-len",
+            &[
+                ("cookie", &format!("loa_phien={}", op.cookie)),
+                ("sec-fetch-site", "same-origin"),
+                ("x-csrf-token", &op.csrf),
+                ("x-loa-fetch", "1"),
+                (
+                    "content-type",
+                    &format!("multipart/form-data; boundary={boundary}"),
+                ),
+            ],
+            Some(&body),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{r:?}");
+    assert!(
+        r.body
+            .contains("Đây không phải tệp âm thanh mà đài phát được"),
+        "{r:?}"
+    );
+    // Nothing is left in audio_dir, and the refusal is audited as the user.
+    let left: Vec<_> = std::fs::read_dir(&rig.state.current.get().audio_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(audit(&rig)
+        .iter()
+        .any(|(who, a, res)| who == "operator" && a == "upload" && res.starts_with("refused")));
+}
