@@ -23,6 +23,9 @@ RELAY_APT_PACKAGES := icecast2 ffmpeg
 # A real Prometheus and promtool (tests/prometheus.rs: the shipped scrape
 # config, alert rules and their unit tests).
 PROM_APT_PACKAGES := prometheus
+# The real-browser test of the web console (tests/browser.rs): headless
+# Chromium driven over WebDriver by chromedriver.
+BROWSER_APT_PACKAGES := chromium chromium-driver
 # make bench: ffmpeg makes the test MP3, mpg123 is the player the CPU
 # figures are compared with.
 BENCH_APT_PACKAGES := ffmpeg mpg123 $(PACED_APT_PACKAGES) $(TTS_APT_PACKAGES)
@@ -64,10 +67,10 @@ test: test-deps
 	$(CARGO) build --benches
 	tests/package.sh
 
-# What the tests need: the package's tools, the paced output and the
-# relays' stream server.
+# What the tests need: the package's tools, the paced output, the relays'
+# stream server, Prometheus, the formats' and speech tools, the browser.
 test-deps:
-	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES) $(RELAY_APT_PACKAGES) $(PROM_APT_PACKAGES) $(FORMATS_APT_PACKAGES) $(TTS_APT_PACKAGES)"
+	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES) $(RELAY_APT_PACKAGES) $(PROM_APT_PACKAGES) $(FORMATS_APT_PACKAGES) $(TTS_APT_PACKAGES) $(BROWSER_APT_PACKAGES)"
 
 # What building and testing the package needs; cargo-deb is built once
 # (about a minute) and kept in ~/.cargo/bin.

@@ -20,6 +20,8 @@ use crate::table::Table;
 use crate::timefmt;
 use crate::token;
 
+pub mod user;
+
 /// Load a station or print why not. Diagnostics go to stderr.
 pub fn load_station(path: &Path, opts: LoadOptions) -> Result<Station, ExitCode> {
     let loaded = check::load(path, opts);

@@ -189,7 +189,22 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
             config_path.display()
         )
     })?;
-    info!(listen = %listen, "HTTP API listening");
+    // A certificate that cannot be used stops the start, like a taken
+    // port: serving the console's passwords in clear instead is no fallback.
+    let tls = match &station.api.web.tls {
+        Some(t) => Some(
+            crate::api::serve::tls_acceptor(&t.cert, &t.key).with_context(|| {
+                format!(
+                "cannot serve HTTPS ([api] tls_cert / tls_key in {}): fix the files, or remove \
+                 both keys to serve plain HTTP",
+                config_path.display()
+            )
+            })?,
+        ),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    info!(listen = %listen, "HTTP API and web console listening ({scheme}://{listen}/)");
     log_next(&station);
     let running = start(station, file).await?;
     let api = crate::api::ApiState::new(
@@ -198,9 +213,24 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
         running.recorder.clone(),
         config_path.clone(),
     );
-    let server = tokio::spawn(crate::api::serve(listener, api));
+    let accounts = crate::web::accounts::Accounts::new(&running.current.get());
+    // The address bound (the port, when the station file says 0).
+    let bound = listener.local_addr().unwrap_or(listen);
+    announce_setup(&accounts, running.current.get(), bound).await;
+    let app = crate::web::app(api, std::sync::Arc::clone(&accounts));
+    let server = tokio::spawn(crate::api::serve::serve(
+        listener,
+        app,
+        crate::api::serve::Limits::default(),
+        tls,
+    ));
     // READY once the API listens.
-    let systemd = crate::notify::ready(&running.handle, &running.current, &running.playout);
+    let systemd = crate::notify::ready(
+        &running.handle,
+        &running.current,
+        &running.playout,
+        accounts.setup_link_watch(),
+    );
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
@@ -226,6 +256,29 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
         warn!("the engine did not stop in time; exiting anyway");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// With no admin in the web console yet, log the one-time setup link (it
+/// also leads the systemd status line until an admin exists). An accounts
+/// store that cannot be opened is logged; the station airs regardless.
+async fn announce_setup(
+    accounts: &Arc<crate::web::accounts::Accounts>,
+    station: Arc<Station>,
+    listen: std::net::SocketAddr,
+) {
+    let accounts = Arc::clone(accounts);
+    let link =
+        tokio::task::spawn_blocking(move || crate::web::setup_link(&accounts, &station, listen))
+            .await;
+    match link {
+        Ok(Ok(Some(link))) => warn!(
+            "no web console admin yet: open {link} to make one (the link works until an admin \
+             exists), or run `sudo loa user add NAME --role admin`"
+        ),
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => error!("the web console's accounts cannot be opened: {e:#}"),
+        Err(e) => error!("the web console's accounts cannot be opened: {e}"),
+    }
 }
 
 /// Say what airs next, so whoever starts the station knows what to wait for.

@@ -26,3 +26,4 @@ pub(crate) mod table;
 pub mod timefmt;
 pub(crate) mod token;
 pub(crate) mod tts;
+pub(crate) mod web;

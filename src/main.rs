@@ -88,6 +88,64 @@ the token's SHA-256; reload the daemon (SIGHUP) after pasting.")]
     },
 }
 
+#[derive(Args, Clone)]
+struct PasswordArg {
+    /// Read the password from the first line of standard input instead of
+    /// asking twice on the terminal.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+impl PasswordArg {
+    fn from(&self) -> cli::user::PasswordFrom {
+        if self.password_stdin {
+            cli::user::PasswordFrom::Stdin
+        } else {
+            cli::user::PasswordFrom::Terminal
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user who signs in to the web console.
+    #[command(
+        after_help = "Examples:\n  sudo loa user add chu-tich --role admin\n  \
+printf '%s\\n' \"$PASS\" | loa user add van-thu --role operator --password-stdin\n\n\
+Roles: viewer (sees the pages), operator (also queues, skips, pauses, airs emergencies,\n\
+records and uploads), admin (also manages users on /tai-khoan). Passwords: at least 8\n\
+characters, kept as argon2 hashes in the ledger. Works while `loa run` runs."
+    )]
+    Add {
+        name: String,
+        #[arg(long, value_enum)]
+        role: TokenRole,
+        #[command(flatten)]
+        password: PasswordArg,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Set a new password (the user's sessions end).
+    Passwd {
+        name: String,
+        #[command(flatten)]
+        password: PasswordArg,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Remove a user and end their sessions.
+    Remove {
+        name: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// List the web console's users.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the station: play what is due, record it in the ledger
@@ -177,6 +235,11 @@ without a station file, the default). Prints how numbers, dates and times are re
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The web console's users (who signs in to the pages).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -230,6 +293,21 @@ fn main() -> ExitCode {
         Command::Token {
             command: TokenCommand::New { name, role },
         } => cli::token_new(&name, role.into()),
+        Command::User { command } => match command {
+            UserCommand::Add {
+                name,
+                role,
+                password,
+                config,
+            } => cli::user::add(&config.path(), &name, role.into(), password.from()),
+            UserCommand::Passwd {
+                name,
+                password,
+                config,
+            } => cli::user::passwd(&config.path(), &name, password.from()),
+            UserCommand::Remove { name, config } => cli::user::remove(&config.path(), &name),
+            UserCommand::List { config } => cli::user::list(&config.path()),
+        },
     };
     match result {
         Ok(code) => code,

@@ -311,11 +311,22 @@ pub fn status_with_file(line: String, file: &FileState) -> String {
     out
 }
 
-/// Keep `STATUS=` in step with the engine's status and the station file.
+/// The status line led by the web console's first-start link while no
+/// admin exists.
+fn with_setup(line: String, setup: Option<&str>) -> String {
+    match setup {
+        Some(link) => format!("Thiết lập lần đầu (first start): mở {link} · {line}"),
+        None => line,
+    }
+}
+
+/// Keep `STATUS=` in step with the engine's status, the station file and
+/// the console's first-start link.
 async fn status_task(
     mut status: watch::Receiver<Status>,
     mut station: watch::Receiver<Arc<Station>>,
     mut file: watch::Receiver<FileState>,
+    mut setup: watch::Receiver<Option<String>>,
     notifier: Notifier,
 ) {
     let mut last = String::new();
@@ -324,7 +335,11 @@ async fn status_task(
             let st = station.borrow_and_update().clone();
             let s = status.borrow_and_update().clone();
             let f = file.borrow_and_update().clone();
-            status_with_file(status_line(&s, &st, Utc::now()), &f)
+            let link = setup.borrow_and_update().clone();
+            with_setup(
+                status_with_file(status_line(&s, &st, Utc::now()), &f),
+                link.as_deref(),
+            )
         };
         if line != last {
             notifier.send(&[NotifyState::Status(&line)]);
@@ -334,6 +349,7 @@ async fn status_task(
             r = status.changed() => if r.is_err() { return },
             r = station.changed() => if r.is_err() { return },
             r = file.changed() => if r.is_err() { return },
+            Ok(()) = setup.changed() => {}
             _ = tokio::time::sleep(STATUS_REFRESH) => {}
         }
     }
@@ -346,8 +362,14 @@ pub struct Systemd {
 
 /// The station is up: say `READY=1`, then keep the status line and the
 /// watchdog going. Call it once the API listens. Without `NOTIFY_SOCKET`
-/// it does nothing.
-pub fn ready(handle: &Handle, current: &CurrentStation, playout: &AudioPlayout) -> Systemd {
+/// it does nothing. `setup` is the web console's first-start link, shown
+/// first in the status line while it is `Some`.
+pub fn ready(
+    handle: &Handle,
+    current: &CurrentStation,
+    playout: &AudioPlayout,
+    setup: watch::Receiver<Option<String>>,
+) -> Systemd {
     // The status line's "next" follows reloads (SIGHUP or the API).
     let station_rx = current.subscribe();
     let Some(notifier) = Notifier::from_env() else {
@@ -355,7 +377,8 @@ pub fn ready(handle: &Handle, current: &CurrentStation, playout: &AudioPlayout) 
     };
     let status = {
         let s = handle.status.borrow().clone();
-        status_with_file(status_line(&s, &current.get(), Utc::now()), &current.file())
+        let line = status_with_file(status_line(&s, &current.get(), Utc::now()), &current.file());
+        with_setup(line, setup.borrow().as_deref())
     };
     notifier.send(&[NotifyState::Ready, NotifyState::Status(&status)]);
     info!("told systemd the station is ready");
@@ -363,6 +386,7 @@ pub fn ready(handle: &Handle, current: &CurrentStation, playout: &AudioPlayout) 
         handle.status.clone(),
         station_rx,
         current.subscribe_file(),
+        setup,
         notifier.clone(),
     ));
     if let Some(timeout) = sd_notify::watchdog_enabled() {
@@ -786,7 +810,8 @@ at = ["17:00"]
         let (station_tx, station_rx) = watch::channel(Arc::clone(&st));
         let (file_tx, file_rx) = watch::channel(FileState::default());
         let (n, log) = recorder();
-        let task = tokio::spawn(status_task(status_rx, station_rx, file_rx, n));
+        let (setup_tx, setup_rx) = watch::channel(None);
+        let task = tokio::spawn(status_task(status_rx, station_rx, file_rx, setup_rx, n));
         let wait_for = |k: usize| {
             let log = Arc::clone(&log);
             async move {
@@ -813,11 +838,21 @@ at = ["17:00"]
             failing: vec!["chieu".into()],
         });
         wait_for(3).await;
+        // No web console admin yet: the setup link leads.
+        setup_tx.send_replace(Some("http://loa:8077/thiet-lap?ma=ab".into()));
+        wait_for(4).await;
         drop(status_tx);
         task.await.unwrap();
         drop(station_tx);
         let log = log.lock().unwrap();
-        assert_eq!(log.len(), 3, "{log:?}");
+        assert_eq!(log.len(), 4, "{log:?}");
+        assert!(
+            log[3].starts_with(
+                "STATUS=Thiết lập lần đầu (first start): mở http://loa:8077/thiet-lap?ma=ab · TỆP"
+            ),
+            "{}",
+            log[3]
+        );
         assert!(log[0].starts_with("STATUS=Tiếp theo: Bản tin buổi chiều"));
         assert_eq!(log[1], "STATUS=Tạm dừng");
         assert!(

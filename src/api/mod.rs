@@ -86,6 +86,54 @@ impl ApiState {
         })
     }
 
+    /// A station for tests in `root`: `text` as its station file beside an
+    /// `audio/` with `long.mp3` (a real bulletin) and `tone.wav` (1 s), a
+    /// fresh ledger, and the engine running over `FakePlayout` on the
+    /// system clock. Shared by the API's and the web console's tests.
+    #[cfg(test)]
+    pub(crate) fn for_test(root: &std::path::Path, text: &str) -> AppState {
+        use crate::check::{load, LoadOptions};
+        use crate::engine::{playout::FakePlayout, Engine, Resume, SystemClock};
+        let fixture = |rel: &str| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+        let audio = root.join("audio");
+        std::fs::create_dir_all(&audio).unwrap();
+        std::fs::copy(fixture("audio/cds/thong-diep.mp3"), audio.join("long.mp3")).unwrap();
+        std::fs::copy(
+            fixture("src/audio/testdata/tone1s.wav"),
+            audio.join("tone.wav"),
+        )
+        .unwrap();
+        let config = root.join("station.toml");
+        std::fs::write(&config, text).unwrap();
+        let loaded = load(&config, LoadOptions::default());
+        let station = Arc::new(
+            loaded
+                .station
+                .unwrap_or_else(|| panic!("{}", loaded.diagnostics)),
+        );
+        std::fs::create_dir_all(&station.data_dir).unwrap();
+        let ledger = crate::ledger::Ledger::open(&station.ledger_path(), station.timezone).unwrap();
+        let resume = Resume::read(&ledger, Utc::now()).unwrap();
+        let recorder = Recorder::start(ledger);
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let fake = FakePlayout::new(SystemClock, tx);
+        let (engine, handle) = Engine::new(
+            Arc::clone(&station),
+            SystemClock,
+            fake,
+            rx,
+            recorder.clone(),
+            resume,
+        );
+        tokio::spawn(engine.run());
+        ApiState::new(
+            handle,
+            CurrentStation::new(station, Default::default()),
+            recorder,
+            config,
+        )
+    }
+
     /// Write one audit row (who, what, detail, result) through the
     /// ledger's writer thread; never blocks.
     pub fn audit(&self, caller: &Caller, action: &str, detail: &str, result: &ApiResult<String>) {
@@ -388,20 +436,31 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-/// The router of every route in [`routes`], each behind its access check.
+/// The router of every route in [`routes`], each behind its access check,
+/// with a JSON 404 for any other path (the API's tests; `loa run` serves
+/// the API with the web console, `crate::web::app`).
+#[cfg(test)]
 pub fn router(state: AppState) -> Router {
+    router_without_fallback(state).fallback(|| async { not_found_json() })
+}
+
+/// The API's 404.
+pub fn not_found_json() -> ApiError {
+    ApiError::not_found(
+        "no_route",
+        "Không có đường dẫn này / no such route: see GET /api/v1/openapi.json",
+    )
+}
+
+/// [`router`] without its 404, to be merged with the web console's routes
+/// (a router has one fallback; the merged one answers JSON under `/api/`).
+pub fn router_without_fallback(state: AppState) -> Router {
     let mut router = Router::new();
     for r in routes() {
         let guard = axum::middleware::from_fn_with_state((state.clone(), r.access), auth::require);
         router = router.route(r.path, (r.handler)().layer(guard));
     }
     router
-        .fallback(|| async {
-            ApiError::not_found(
-                "no_route",
-                "Không có đường dẫn này / no such route: see GET /api/v1/openapi.json",
-            )
-        })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -411,9 +470,4 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .with_state(state)
-}
-
-/// Serve the API on `listener` until the task is aborted.
-pub async fn serve(listener: tokio::net::TcpListener, state: AppState) {
-    serve::serve(listener, router(state), serve::Limits::default()).await
 }

@@ -67,7 +67,7 @@ async fn tell(s: &AppState, cmd: Command) -> ApiResult<()> {
 }
 
 /// Run blocking work (SQLite, probing, the filesystem) off the runtime.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
     tokio::task::spawn_blocking(f)
@@ -161,12 +161,12 @@ fn next_occurrences(s: &AppState, station: &Arc<Station>, now: DateTime<Utc>) ->
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RangeQuery {
-    from: Option<String>,
-    to: Option<String>,
+    pub(crate) from: Option<String>,
+    pub(crate) to: Option<String>,
 }
 
 /// A refused range, with the query's own field names.
-fn range_error(e: RangeError) -> ApiError {
+pub(crate) fn range_error(e: RangeError) -> ApiError {
     let code = match e {
         RangeError::TooLong { .. } => "range_too_long",
         _ => "bad_range",
@@ -176,7 +176,7 @@ fn range_error(e: RangeError) -> ApiError {
 
 /// `from`/`to` as a range of days (today by default), at most
 /// `MAX_RANGE_DAYS` long.
-fn day_range(
+pub(crate) fn day_range(
     station: &Station,
     from: Option<&str>,
     to: Option<&str>,
@@ -329,11 +329,11 @@ pub async fn queue_list(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueueBody {
-    bulletin: Option<String>,
-    file: Option<String>,
-    text: Option<String>,
-    priority: Option<String>,
-    at: Option<String>,
+    pub(crate) bulletin: Option<String>,
+    pub(crate) file: Option<String>,
+    pub(crate) text: Option<String>,
+    pub(crate) priority: Option<String>,
+    pub(crate) at: Option<String>,
 }
 
 /// `{"bulletin": id}`, `{"file": name}` or `{"text": notice}` as an engine
@@ -636,11 +636,11 @@ pub async fn resume(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmergencyBody {
-    bulletin: Option<String>,
-    file: Option<String>,
-    text: Option<String>,
-    repeat_every: Option<String>,
-    until: Option<String>,
+    pub(crate) bulletin: Option<String>,
+    pub(crate) file: Option<String>,
+    pub(crate) text: Option<String>,
+    pub(crate) repeat_every: Option<String>,
+    pub(crate) until: Option<String>,
 }
 
 pub async fn emergency(
@@ -815,10 +815,10 @@ pub async fn reload(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerQuery {
-    from: Option<String>,
-    to: Option<String>,
-    campaign: Option<String>,
-    format: Option<String>,
+    pub(crate) from: Option<String>,
+    pub(crate) to: Option<String>,
+    pub(crate) campaign: Option<String>,
+    pub(crate) format: Option<String>,
 }
 
 fn format_of(q: &LedgerQuery) -> ApiResult<Format> {
@@ -832,7 +832,7 @@ fn format_of(q: &LedgerQuery) -> ApiResult<Format> {
     }
 }
 
-fn open_ledger(station: &Station) -> ApiResult<Ledger> {
+pub(crate) fn open_ledger(station: &Station) -> ApiResult<Ledger> {
     let path = station.ledger_path();
     Ledger::open_read_only(&path, station.timezone).map_err(|e| {
         ApiError::internal(format!(
@@ -843,7 +843,11 @@ fn open_ledger(station: &Station) -> ApiResult<Ledger> {
 }
 
 /// Refuse a campaign named nowhere, as `loa report` does.
-fn check_campaign(station: &Station, ledger: &Ledger, id: Option<&str>) -> ApiResult<()> {
+pub(crate) fn check_campaign(
+    station: &Station,
+    ledger: &Ledger,
+    id: Option<&str>,
+) -> ApiResult<()> {
     report::check_campaign(ledger, &station.campaigns, id)?
         .map_err(|e| ApiError::not_found("unknown_campaign", format!("Không có chiến dịch / {e}")))
 }

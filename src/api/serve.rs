@@ -13,6 +13,10 @@
 //! - when accepting fails (out of descriptors), waits a little instead of
 //!   spinning, and says so once until it recovers.
 //!
+//! With a [`TlsAcceptor`] (`[api] tls_cert` / `tls_key`) every connection is
+//! HTTPS (rustls); the TLS handshake must also end within the header
+//! timeout, and the connection limits count it like any other.
+//!
 //! This module must not know about routes or the engine.
 
 use std::collections::HashMap;
@@ -24,8 +28,10 @@ use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+pub use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 use tracing::{debug, warn};
 
@@ -94,8 +100,8 @@ impl Drop for Slot {
     }
 }
 
-/// Serve `app` on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, app: Router, limits: Limits) {
+/// Serve `app` on `listener` until the task is dropped; HTTPS with `tls`.
+pub async fn serve(listener: TcpListener, app: Router, limits: Limits, tls: Option<TlsAcceptor>) {
     let global = Arc::new(Semaphore::new(limits.max_connections));
     let counts = Arc::new(PerAddress::default());
     let mut failing = false;
@@ -135,22 +141,91 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits) {
                 req
             });
         let header_timeout = limits.header_timeout;
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .serve_connection(
-                    TokioIo::new(stream),
-                    TowerToHyperService::new(svc.map_request(
-                        |req: hyper::Request<hyper::body::Incoming>| req.map(axum::body::Body::new),
-                    )),
-                );
-            if let Err(e) = conn.await {
-                debug!(%addr, "connection ended: {e}");
+            match tls {
+                None => serve_connection(stream, svc, header_timeout, addr).await,
+                Some(tls) => match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+                    Ok(Ok(stream)) => serve_connection(stream, svc, header_timeout, addr).await,
+                    Ok(Err(e)) => debug!(%addr, "TLS handshake failed: {e}"),
+                    Err(_) => debug!(%addr, "TLS handshake timed out"),
+                },
             }
         });
     }
+}
+
+/// One HTTP/1.1 connection over `io` until it closes.
+async fn serve_connection<I, S>(io: I, svc: S, header_timeout: Duration, addr: SocketAddr)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: tower::Service<
+            axum::extract::Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(
+            TokioIo::new(io),
+            TowerToHyperService::new(svc.map_request(
+                |req: hyper::Request<hyper::body::Incoming>| req.map(axum::body::Body::new),
+            )),
+        );
+    if let Err(e) = conn.await {
+        debug!(%addr, "connection ended: {e}");
+    }
+}
+
+/// The HTTPS acceptor for a certificate chain and its private key (PEM
+/// files), or what is wrong with them, worded for the station's admin.
+pub fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<TlsAcceptor> {
+    use anyhow::Context;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls::{crypto, ServerConfig};
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| {
+            format!(
+                "reading the certificate [api] tls_cert = {} (a PEM file of the certificate \
+                 chain is needed)",
+                cert.display()
+            )
+        })?;
+    if certs.is_empty() {
+        anyhow::bail!(
+            "[api] tls_cert = {} holds no certificate (PEM \"BEGIN CERTIFICATE\" blocks)",
+            cert.display()
+        );
+    }
+    let private = PrivateKeyDer::from_pem_file(key).with_context(|| {
+        format!(
+            "reading the private key [api] tls_key = {} (a PEM file with one private key is needed)",
+            key.display()
+        )
+    })?;
+    let mut config =
+        ServerConfig::builder_with_provider(Arc::new(crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .context("setting up TLS")?
+            .with_no_client_auth()
+            .with_single_cert(certs, private)
+            .with_context(|| {
+                format!(
+                    "[api] tls_key = {} does not fit tls_cert = {}",
+                    key.display(),
+                    cert.display()
+                )
+            })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 #[cfg(test)]
@@ -180,5 +255,81 @@ mod tests {
         drop((b, c));
         assert!(counts.0.lock().unwrap().is_empty(), "no count left behind");
         assert_eq!(global.available_permits(), 10);
+    }
+
+    /// A self-signed certificate for `localhost`, as PEM files in `dir`.
+    fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, Vec<u8>) {
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, ck.cert.pem()).unwrap();
+        std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+        (cert, key, ck.cert.der().to_vec())
+    }
+
+    #[tokio::test]
+    async fn serves_https_with_the_configured_certificate() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+        use tokio_rustls::rustls::{crypto, ClientConfig, RootCertStore};
+
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key, der) = certificate(dir.path());
+        let acceptor = tls_acceptor(&cert, &key).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().route("/", axum::routing::get(|| async { "xin chào" }));
+        let server = tokio::spawn(serve(listener, app, Limits::default(), Some(acceptor)));
+
+        let mut roots = RootCertStore::empty();
+        roots.add(CertificateDer::from(der)).unwrap();
+        let config =
+            ClientConfig::builder_with_provider(Arc::new(crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut tls = connector
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .expect("the handshake with the configured certificate");
+        tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        tls.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+        assert!(answer.ends_with("xin chào"), "{answer}");
+
+        // Plain HTTP on the HTTPS port gets no page.
+        let mut plain = tokio::net::TcpStream::connect(addr).await.unwrap();
+        plain
+            .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = plain.read_to_end(&mut answer).await;
+        assert!(!String::from_utf8_lossy(&answer).contains("xin chào"));
+        server.abort();
+    }
+
+    #[test]
+    fn unusable_tls_files_are_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key, _) = certificate(dir.path());
+        let missing = dir.path().join("none.pem");
+        let e = tls_acceptor(&missing, &key).err().unwrap();
+        assert!(format!("{e:#}").contains("tls_cert"), "{e:#}");
+        let e = tls_acceptor(&cert, &cert).err().unwrap();
+        assert!(format!("{e:#}").contains("tls_key"), "{e:#}");
+        let (other, _, _) = certificate(&{
+            let d = dir.path().join("other");
+            std::fs::create_dir(&d).unwrap();
+            d
+        });
+        let e = tls_acceptor(&other, &key).err().unwrap();
+        assert!(format!("{e:#}").contains("does not fit"), "{e:#}");
     }
 }

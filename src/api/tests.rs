@@ -14,14 +14,10 @@ use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 use tower::ServiceExt;
 
 use super::*;
-use crate::check::{load, LoadOptions};
 use crate::config::Role;
-use crate::engine::playout::FakePlayout;
-use crate::engine::{Engine, Resume, SystemClock};
 use crate::ledger::{AirtimeRow, Filter, Ledger};
 use crate::token::{hash, hex};
 
@@ -99,45 +95,10 @@ async fn rig() -> Rig {
 async fn rig_with(text: &str) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
-    let audio = root.join("audio");
-    std::fs::create_dir_all(&audio).unwrap();
-    std::fs::copy(fixture("audio/cds/thong-diep.mp3"), audio.join("long.mp3")).unwrap();
-    std::fs::copy(
-        fixture("src/audio/testdata/tone1s.wav"),
-        audio.join("tone.wav"),
-    )
-    .unwrap();
     std::fs::write(root.join("secret.mp3"), b"not yours").unwrap();
-    let config = root.join("station.toml");
-    std::fs::write(&config, text).unwrap();
-    let loaded = load(&config, LoadOptions::default());
-    let station = Arc::new(
-        loaded
-            .station
-            .unwrap_or_else(|| panic!("{}", loaded.diagnostics)),
-    );
+    let state = ApiState::for_test(&root, text);
+    let station = state.current.get();
     let ledger_path = station.ledger_path();
-    std::fs::create_dir_all(&station.data_dir).unwrap();
-    let ledger = Ledger::open(&ledger_path, station.timezone).unwrap();
-    let resume = Resume::read(&ledger, Utc::now()).unwrap();
-    let recorder = Recorder::start(ledger);
-    let (tx, rx) = mpsc::unbounded_channel();
-    let fake = FakePlayout::new(SystemClock, tx);
-    let (engine, handle) = Engine::new(
-        Arc::clone(&station),
-        SystemClock,
-        fake,
-        rx,
-        recorder.clone(),
-        resume,
-    );
-    tokio::spawn(engine.run());
-    let state = ApiState::new(
-        handle,
-        CurrentStation::new(Arc::clone(&station), Default::default()),
-        recorder,
-        config,
-    );
     let app = router(Arc::clone(&state));
     Rig {
         _dir: dir,

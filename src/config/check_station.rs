@@ -215,11 +215,60 @@ impl Loader<'_> {
         let max_upload_mb = self.max_upload_mb(&a.max_upload_mb);
         let max_queue = self.max_queue(&a.max_queue);
         let tokens = self.tokens(&a.token);
+        let web = self.web_settings(&a);
         Some(Api {
             listen: listen?,
             max_upload_mb: max_upload_mb?,
             max_queue: max_queue?,
             tokens: tokens?,
+            web: web?,
+        })
+    }
+
+    /// `tls_cert` and `tls_key` (both or neither; files relative to the
+    /// station file, read when `loa run` starts), `behind_https_proxy`,
+    /// `session_idle`.
+    fn web_settings(&mut self, a: &RawApi) -> Option<WebSettings> {
+        let mut ok = true;
+        let tls = match (&a.tls_cert, &a.tls_key) {
+            (None, None) => None,
+            (Some(c), Some(k)) => Some(TlsFiles {
+                cert: self.base.join(c.get_ref()),
+                key: self.base.join(k.get_ref()),
+            }),
+            (Some(one), None) | (None, Some(one)) => {
+                let (has, lacks) = if a.tls_cert.is_some() {
+                    ("tls_cert", "tls_key")
+                } else {
+                    ("tls_key", "tls_cert")
+                };
+                self.at(one.span()).item(API).key(has).error(
+                    format!("{has} is set but {lacks} is not"),
+                    "give both tls_cert (the certificate chain, PEM) and tls_key (its private \
+                     key, PEM), or neither to serve plain HTTP",
+                );
+                ok = false;
+                None
+            }
+        };
+        let session_idle = match &a.session_idle {
+            None => DEFAULT_SESSION_IDLE,
+            Some(d) => match parse_duration(d.get_ref()).filter(|&s| s >= 60) {
+                Some(secs) => std::time::Duration::from_secs(secs.into()),
+                None => {
+                    self.at(d.span()).item(API).key("session_idle").error(
+                        format!("`{}` is not a duration of a minute or more", d.get_ref()),
+                        "write e.g. \"12h\" (the default), \"30m\" or \"1h30m\"",
+                    );
+                    ok = false;
+                    DEFAULT_SESSION_IDLE
+                }
+            },
+        };
+        ok.then_some(WebSettings {
+            tls,
+            behind_https_proxy: a.behind_https_proxy.as_ref().is_some_and(|b| *b.get_ref()),
+            session_idle,
         })
     }
 
@@ -402,5 +451,37 @@ sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
         let e = find(&l, "[output]", "loudness_lufs");
         assert!(e.message.contains("out of range"), "{e:?}");
         assert!(e.hint.as_deref().unwrap().contains("loudness = false"));
+    }
+
+    #[test]
+    fn web_settings() {
+        let base = "[station]\nname = \"X\"\n[api]\n";
+        let s = load_text(base).station.unwrap();
+        assert_eq!(s.api.web, WebSettings::default());
+        assert_eq!(s.api.web.session_idle.as_secs(), 12 * 3600);
+        let s = load_text(&format!(
+            "{base}tls_cert = \"tls/cert.pem\"\ntls_key = \"tls/key.pem\"\n\
+             behind_https_proxy = true\nsession_idle = \"30m\"\n"
+        ))
+        .station
+        .unwrap();
+        let tls = s.api.web.tls.unwrap();
+        assert_eq!(
+            tls.cert,
+            PathBuf::from("/tmp/tls/cert.pem"),
+            "beside the station file"
+        );
+        assert_eq!(tls.key, PathBuf::from("/tmp/tls/key.pem"));
+        assert!(s.api.web.behind_https_proxy);
+        assert_eq!(s.api.web.session_idle.as_secs(), 1800);
+
+        let l = load_text(&format!(
+            "{base}tls_cert = \"c.pem\"\nsession_idle = \"5s\"\n"
+        ));
+        assert!(l.station.is_none());
+        let e = find(&l, "[api]", "tls_cert");
+        assert!(e.message.contains("tls_key is not"), "{e:?}");
+        let e = find(&l, "[api]", "session_idle");
+        assert!(e.message.contains("a minute or more"), "{e:?}");
     }
 }

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use super::raw::{
     RawApi, RawBulletin, RawCampaign, RawFleet, RawOutput, RawProgram, RawQuiet, RawRelay,
-    RawSession, RawTts,
+    RawReport, RawSession, RawTts,
 };
 use super::*;
 use crate::diag::{DiagnosticBuilder, Diagnostics, Reporter};
@@ -308,6 +308,7 @@ impl<'a> Loader<'a> {
         let fleet = self.optional_table::<RawFleet>(sections.remove("fleet"), "[fleet]");
         let tts = self.optional_table::<RawTts>(sections.remove("tts"), "[tts]");
         let session = self.optional_table::<RawSession>(sections.remove("session"), "[session]");
+        let report = self.optional_table::<RawReport>(sections.remove("report"), "[report]");
         let campaigns = self.array::<RawCampaign>(sections.remove("campaign"), "campaign");
         let bulletins = self.array::<RawBulletin>(sections.remove("bulletin"), "bulletin");
         let programs = self.array::<RawProgram>(sections.remove("program"), "program");
@@ -352,6 +353,7 @@ impl<'a> Loader<'a> {
             fleet: fleet?,
             tts: tts?,
             session: session?,
+            report: report.map(signing).unwrap_or_default(),
             campaigns,
             bulletins,
             programs,
@@ -359,6 +361,17 @@ impl<'a> Loader<'a> {
         };
         self.warnings(&station);
         Some(station)
+    }
+}
+
+/// `[report]` with its defaults.
+fn signing(r: RawReport) -> ReportSigning {
+    let d = ReportSigning::default();
+    ReportSigning {
+        preparer_title: r.preparer_title.unwrap_or(d.preparer_title),
+        preparer_name: r.preparer_name.unwrap_or(d.preparer_name),
+        head_title: r.head_title.unwrap_or(d.head_title),
+        head_name: r.head_name.unwrap_or(d.head_name),
     }
 }
 
@@ -440,6 +453,37 @@ items = ["nhac-hieu", "cds-thong-diep"]
             OutputKind::Device {
                 device: "default".into()
             }
+        );
+    }
+
+    #[test]
+    fn report_signatures_default_and_are_read() {
+        let s = load_text(GOOD).station.unwrap();
+        assert_eq!(s.report, ReportSigning::default());
+        assert_eq!(s.report.head_title, "Thủ trưởng đơn vị");
+        let text = GOOD.replacen(
+            "[station]",
+            "[report]\nhead_title = \"Chủ tịch UBND xã\"\nhead_name = \"Trần Văn Hùng\"\n\n[station]",
+            1,
+        );
+        let l = load_text(&text);
+        assert!(!l.diagnostics.has_errors(), "{}", l.diagnostics);
+        let r = l.station.unwrap().report;
+        assert_eq!(
+            (
+                r.preparer_title.as_str(),
+                r.head_title.as_str(),
+                r.head_name.as_str()
+            ),
+            ("Người lập biểu", "Chủ tịch UBND xã", "Trần Văn Hùng")
+        );
+        let bad = GOOD.replacen("[station]", "[report]\nsigner = \"x\"\n\n[station]", 1);
+        let l = load_text(&bad);
+        assert!(l.diagnostics.has_errors());
+        assert!(
+            l.diagnostics.to_string().contains("signer"),
+            "{}",
+            l.diagnostics
         );
     }
 

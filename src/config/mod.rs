@@ -59,6 +59,8 @@ pub struct Station {
     /// How typed notices (`text` bulletins, API `text`) are read aloud.
     pub tts: Tts,
     pub session: Session,
+    /// `[report]`: who signs the printed report.
+    pub report: ReportSigning,
     pub campaigns: Vec<Campaign>,
     pub bulletins: Vec<Bulletin>,
     pub programs: Vec<Program>,
@@ -265,6 +267,28 @@ pub enum Pace {
     Fast,
 }
 
+/// `[report]`: the two signature blocks under a printed report (the web
+/// console's `/bao-cao`): the person who drew it up and the head of the
+/// unit, each with a title and a name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportSigning {
+    pub preparer_title: String,
+    pub preparer_name: String,
+    pub head_title: String,
+    pub head_name: String,
+}
+
+impl Default for ReportSigning {
+    fn default() -> Self {
+        ReportSigning {
+            preparer_title: "Người lập biểu".into(),
+            preparer_name: String::new(),
+            head_title: "Thủ trưởng đơn vị".into(),
+            head_name: String::new(),
+        }
+    }
+}
+
 /// Local time ranges in which non-emergency items never air.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QuietHours {
@@ -302,6 +326,39 @@ pub struct Api {
     /// How many items operators may have waiting in the queue at once.
     pub max_queue: usize,
     pub tokens: Vec<ApiToken>,
+    /// The web console's sign-in and transport settings.
+    pub web: WebSettings,
+}
+
+/// `[api] tls_cert`, `tls_key`, `behind_https_proxy`, `session_idle`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebSettings {
+    /// Serve HTTPS directly with this certificate chain and key (PEM).
+    pub tls: Option<TlsFiles>,
+    /// A reverse proxy on this machine serves HTTPS in front: session
+    /// cookies get the Secure flag.
+    pub behind_https_proxy: bool,
+    /// A session unused this long ends.
+    pub session_idle: std::time::Duration,
+}
+
+/// Default `[api] session_idle`: a working day and an evening.
+pub const DEFAULT_SESSION_IDLE: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings {
+            tls: None,
+            behind_https_proxy: false,
+            session_idle: DEFAULT_SESSION_IDLE,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// How a province's fleet knows this station (`[fleet]`).

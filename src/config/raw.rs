@@ -10,9 +10,18 @@ pub(super) type S<T> = Spanned<T>;
 
 /// The top-level sections and lists of items a station file may have.
 pub(super) const SECTIONS: &[&str] = &[
-    "station", "output", "quiet", "api", "fleet", "tts", "session", "campaign", "bulletin",
-    "program", "relay",
+    "station", "output", "quiet", "api", "report", "fleet", "tts", "session", "campaign",
+    "bulletin", "program", "relay",
 ];
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReport {
+    pub(super) preparer_title: Option<String>,
+    pub(super) preparer_name: Option<String>,
+    pub(super) head_title: Option<String>,
+    pub(super) head_name: Option<String>,
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,6 +73,10 @@ pub(super) struct RawApi {
     pub(super) listen: Option<S<String>>,
     pub(super) max_upload_mb: Option<S<i64>>,
     pub(super) max_queue: Option<S<i64>>,
+    pub(super) tls_cert: Option<S<String>>,
+    pub(super) tls_key: Option<S<String>>,
+    pub(super) behind_https_proxy: Option<S<bool>>,
+    pub(super) session_idle: Option<S<String>>,
     #[serde(default)]
     pub(super) token: Vec<S<RawToken>>,
 }

@@ -19,6 +19,17 @@ pub struct AuditRow {
     pub result: String,
 }
 
+fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
+    Ok(AuditRow {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        who: r.get(2)?,
+        action: r.get(3)?,
+        detail: r.get(4)?,
+        result: r.get(5)?,
+    })
+}
+
 impl Ledger {
     /// Record a control action taken through the API, at the current time.
     pub fn audit(&mut self, who: &str, action: &str, detail: &str, result: &str) -> Result<()> {
@@ -74,20 +85,36 @@ impl Ledger {
             )
             .map_err(self.err(action))?;
         let rows = stmt
-            .query_map(params![from, to], |r| {
-                Ok(AuditRow {
-                    id: r.get(0)?,
-                    at: r.get(1)?,
-                    who: r.get(2)?,
-                    action: r.get(3)?,
-                    detail: r.get(4)?,
-                    result: r.get(5)?,
-                })
-            })
+            .query_map(params![from, to], audit_row)
             .map_err(self.err(action))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(self.err(action))?;
         Ok(rows)
+    }
+}
+
+impl Ledger {
+    /// A page of audit rows, newest first, and how many rows there are in
+    /// all (the admin page's paging).
+    pub fn audit_page(&self, offset: usize, limit: usize) -> Result<(Vec<AuditRow>, usize)> {
+        let action = "list control actions";
+        let total: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
+            .map_err(self.err(action))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, at, who, action, detail, result FROM audit \
+                 ORDER BY at_ms DESC, id DESC LIMIT ?1 OFFSET ?2",
+            )
+            .map_err(self.err(action))?;
+        let rows = stmt
+            .query_map(params![limit as i64, offset as i64], audit_row)
+            .map_err(self.err(action))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err(action))?;
+        Ok((rows, total as usize))
     }
 }
 
@@ -115,5 +142,9 @@ mod tests {
             ("van-thu", "b1")
         );
         assert_eq!(ledger.audit_rows(None, None).unwrap().len(), 3);
+        let (page, total) = ledger.audit_page(1, 1).unwrap();
+        assert_eq!(total, 3);
+        assert_eq!(page[0].who, "van-thu", "newest first, after one");
+        assert_eq!(page[0].action, "queue");
     }
 }

@@ -12,6 +12,7 @@
 //! - `query`: what the engine ([`Ledger::settled_since`]), the CLI and the
 //!   API ([`Ledger::rows`], [`Ledger::airtime_totals`] for `crate::report`)
 //!   read;
+//! - `users`: the web console's accounts, sessions and failed sign-ins;
 //! - `audit` and `state`: the control actions taken through the HTTP API, and
 //!   the daemon's own bookkeeping;
 //! - `error`: [`LedgerError`], worded for the station's operator.
@@ -24,6 +25,7 @@ mod schema;
 mod state;
 #[cfg(test)]
 pub(crate) mod test_util;
+mod users;
 mod write;
 
 use std::fmt;
@@ -41,6 +43,7 @@ pub use error::{ErrorContext, LedgerError, Result};
 pub use query::{AirtimeRow, BulletinTotals, Counts, Filter};
 pub use queue::Queued;
 pub use schema::{APPLICATION_ID, BUSY_TIMEOUT, DAEMON_STOPPED, SCHEMA_VERSION};
+pub use users::{SessionRow, SessionUser, User};
 
 /// How an occurrence attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -1,7 +1,7 @@
 //! The ledger file: its schema and migrations, durability, opening it, and
 //! closing the rows a crash left open.
 //!
-//! # Schema (version 2)
+//! # Schema (version 4)
 //!
 //! The file is a plain SQLite 3 database so anyone can query it with
 //! `sqlite3 airtime.db`. It is marked with `PRAGMA application_id = 0x6C6F6100`
@@ -65,6 +65,16 @@
 //! become, and the engine's own `path` (the resolved audio file), `sort_ms`
 //! and `ord` (its place in the queue) and `grace_seconds`. A row goes when
 //! its item starts airing or is recorded (missed, skipped, removed).
+//!
+//! Tables `users`, `sessions` and `signin_failures` (since version 4), the
+//! web console's accounts: `users` has `name` (primary key), `role`
+//! (`viewer`, `operator`, `admin`), `password` (an argon2id PHC string, never
+//! the password), `enabled` (0 or 1) and `created_at`; `sessions` has `id`
+//! (HMAC-SHA-256 of the cookie's value under the secret in `data_dir`, hex:
+//! the cookie itself is not stored), `user`, `created_ms`, `seen_ms` (last
+//! request, UTC epoch ms; idle sessions expire), `addr` and `agent` (the
+//! browser, for the admin page); `signin_failures` has `at_ms`, `name` and
+//! `addr` of each failed sign-in, for the slowdown.
 //!
 //! Example: minutes aired per campaign in October 2026 (UTC+7):
 //!
@@ -195,6 +205,30 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX airtime_occurrence ON airtime (occurrence);
     CREATE INDEX airtime_scheduled ON airtime (scheduled_ms);
     CREATE INDEX airtime_report ON airtime (campaign, bulletin, outcome, scheduled_ms, aired_seconds, source);",
+    // v4: the web console's users, their sessions and failed sign-ins.
+    "CREATE TABLE users (
+        name       TEXT PRIMARY KEY,
+        role       TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+        password   TEXT NOT NULL,
+        enabled    INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        id         TEXT PRIMARY KEY,
+        user       TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        seen_ms    INTEGER NOT NULL,
+        addr       TEXT NOT NULL,
+        agent      TEXT NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions (user);
+    CREATE TABLE signin_failures (
+        id    INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        name  TEXT NOT NULL,
+        addr  TEXT NOT NULL
+    );
+    CREATE INDEX signin_failures_at ON signin_failures (at_ms);",
 ];
 
 /// The schema version this loa writes.
@@ -213,6 +247,28 @@ impl Ledger {
     /// Only the daemon may call this: a second process would close the rows
     /// the running daemon is airing. Readers use [`Ledger::open_read_only`].
     pub fn open(path: &Path, tz: Tz) -> Result<Ledger> {
+        let mut ledger = Self::open_migrated(path, tz)?;
+        ledger.recovered = ledger.close_open_rows()?;
+        if ledger.recovered > 0 {
+            tracing::warn!(
+                ledger = %path.display(),
+                rows = ledger.recovered,
+                "closed airings left open by a previous run as interrupted (\"{DAEMON_STOPPED}\")"
+            );
+        }
+        Ok(ledger)
+    }
+
+    /// Open the ledger for the web console's accounts (`loa user`, the
+    /// sign-in pages): created and migrated like [`Ledger::open`], but rows
+    /// left open are not touched, so it is safe while the daemon airs. Its
+    /// writes are the `users`, `sessions`, `signin_failures` and `audit`
+    /// tables only.
+    pub fn open_accounts(path: &Path, tz: Tz) -> Result<Ledger> {
+        Self::open_migrated(path, tz)
+    }
+
+    fn open_migrated(path: &Path, tz: Tz) -> Result<Ledger> {
         if path.is_dir() {
             return Err(LedgerError::BadPath(ErrorContext::new(
                 path,
@@ -236,14 +292,6 @@ impl Ledger {
         ledger.check_identity()?;
         ledger.set_durability()?;
         ledger.migrate()?;
-        ledger.recovered = ledger.close_open_rows()?;
-        if ledger.recovered > 0 {
-            tracing::warn!(
-                ledger = %path.display(),
-                rows = ledger.recovered,
-                "closed airings left open by a previous run as interrupted (\"{DAEMON_STOPPED}\")"
-            );
-        }
         Ok(ledger)
     }
 

@@ -1,0 +1,450 @@
+//! The console's accounts, below HTTP: passwords (argon2id, the crate's
+//! default parameters), the session secret in `data_dir`, session ids and
+//! CSRF tokens, the sign-in slowdown, and the first-start setup code.
+//!
+//! Everything here blocks (SQLite, argon2): the web layer calls it inside
+//! `spawn_blocking` through [`Accounts::run`]; `loa user` calls it directly.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{bail, Context, Result};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Argon2, PasswordVerifier};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use hmac::{KeyInit, Mac};
+
+use crate::config::{Role, Station};
+use crate::ledger::{Ledger, SessionRow};
+use crate::token::hex;
+
+/// The file in `data_dir` that keeps the session secret (mode 0600).
+pub(crate) const SECRET_FILE: &str = "web-secret";
+
+/// Shortest password accepted.
+pub(crate) const MIN_PASSWORD: usize = 8;
+
+/// Failed sign-ins (per name, and per address) within
+/// [`FAILURE_WINDOW_MINUTES`] before sign-in is slowed.
+pub(crate) const FREE_FAILURES: usize = 5;
+pub(crate) const FAILURE_WINDOW_MINUTES: i64 = 15;
+/// The longest wait the slowdown imposes.
+const MAX_WAIT_SECONDS: i64 = 15 * 60;
+
+/// A session is marked used at most this often (a write per page view
+/// would be an fsync per click on the station's SD card).
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// The open ledger connection and the secret, opened on first use.
+pub(crate) struct Store {
+    pub(crate) ledger: Ledger,
+    secret: [u8; 32],
+}
+
+/// The console's accounts of one station; shared by every request.
+pub(crate) struct Accounts {
+    ledger_path: PathBuf,
+    data_dir: PathBuf,
+    tz: Tz,
+    store: Mutex<Option<Store>>,
+    /// The first-start setup code, while no admin exists.
+    setup: Mutex<Option<String>>,
+    /// The first-start link as `loa run` announced it, for the systemd
+    /// status line; `None` once an admin exists.
+    pub(super) link: tokio::sync::watch::Sender<Option<String>>,
+}
+
+/// A session that [`Store::session`] found alive.
+#[derive(Debug, Clone)]
+pub(crate) struct Live {
+    pub(crate) id: String,
+    pub(crate) user: String,
+    pub(crate) role: Role,
+    pub(crate) csrf: String,
+}
+
+/// What a sign-in attempt came to.
+#[derive(Debug)]
+pub(crate) enum SignIn {
+    /// Signed in: the cookie's value.
+    Ok { cookie: String },
+    /// Wrong name or password (which one is not said).
+    Refused,
+    /// Too many failures lately: try again in this many seconds.
+    Wait(i64),
+}
+
+impl Accounts {
+    pub(crate) fn new(station: &Station) -> Arc<Accounts> {
+        Arc::new(Accounts {
+            ledger_path: station.ledger_path(),
+            data_dir: station.data_dir.clone(),
+            tz: station.timezone,
+            store: Mutex::new(None),
+            setup: Mutex::new(None),
+            link: tokio::sync::watch::Sender::new(None),
+        })
+    }
+
+    /// Run `f` on the store, opening it first if needed. Blocks.
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        let mut guard = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            let ledger = Ledger::open_accounts(&self.ledger_path, self.tz).with_context(|| {
+                format!(
+                    "opening the accounts in the ledger {}",
+                    self.ledger_path.display()
+                )
+            })?;
+            let secret = load_or_create_secret(&self.data_dir)?;
+            *guard = Some(Store { ledger, secret });
+        }
+        f(guard.as_mut().expect("opened above"))
+    }
+
+    /// [`Accounts::with`] on a blocking thread.
+    pub(crate) async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let me = Arc::clone(self);
+        tokio::task::spawn_blocking(move || me.with(f))
+            .await
+            .context("the accounts task stopped")?
+    }
+
+    /// The setup code while no enabled admin exists (made on first call,
+    /// the same until an admin exists); `None` once one does.
+    pub(crate) fn setup_code(&self) -> Result<Option<String>> {
+        let admins = self.with(|s| Ok(s.ledger.enabled_admins()?))?;
+        let mut code = self.setup.lock().unwrap_or_else(|e| e.into_inner());
+        if admins > 0 {
+            *code = None;
+            self.link.send_replace(None);
+            return Ok(None);
+        }
+        if code.is_none() {
+            let mut bytes = [0u8; 16];
+            getrandom::fill(&mut bytes).context("reading the OS random source")?;
+            *code = Some(hex(&bytes));
+        }
+        Ok(code.clone())
+    }
+
+    /// Whether `given` is the current setup code (constant time).
+    pub(crate) fn setup_code_matches(&self, given: &str) -> bool {
+        let code = self.setup.lock().unwrap_or_else(|e| e.into_inner());
+        code.as_deref()
+            .is_some_and(|c| sha2_eq(c.as_bytes(), given.as_bytes()))
+    }
+
+    /// Forget the setup code (the first admin exists).
+    pub(crate) fn end_setup(&self) {
+        *self.setup.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.link.send_replace(None);
+    }
+
+    /// The announced first-start link, while it works.
+    pub(crate) fn setup_link_watch(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.link.subscribe()
+    }
+}
+
+/// Equal, compared through their SHA-256 in constant time.
+fn sha2_eq(a: &[u8], b: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    let (x, y): ([u8; 32], [u8; 32]) = (Sha256::digest(a).into(), Sha256::digest(b).into());
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | std::hint::black_box(p ^ q))
+        == 0
+}
+
+impl Store {
+    fn mac(&self, purpose: &str, value: &str) -> String {
+        let mut m = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&self.secret)
+            .expect("HMAC takes any key length");
+        m.update(purpose.as_bytes());
+        m.update(b":");
+        m.update(value.as_bytes());
+        hex(&m.finalize().into_bytes())
+    }
+
+    /// The stored id of a cookie's session id.
+    fn session_key(&self, cookie: &str) -> String {
+        self.mac("session", cookie)
+    }
+
+    /// The CSRF token of a session (by its stored id).
+    fn csrf(&self, id: &str) -> String {
+        self.mac("csrf", id)
+    }
+
+    /// Check a sign-in; on success start a session.
+    pub(crate) fn sign_in(
+        &mut self,
+        now: DateTime<Utc>,
+        name: &str,
+        password: &str,
+        addr: &str,
+        agent: &str,
+    ) -> Result<SignIn> {
+        let since = now - chrono::Duration::minutes(FAILURE_WINDOW_MINUTES);
+        let [by_name, by_addr] = self.ledger.signin_failures(name, addr, since)?;
+        let (count, last) = if by_name.0 >= by_addr.0 {
+            by_name
+        } else {
+            by_addr
+        };
+        if count >= FREE_FAILURES {
+            let wait = (1i64 << (count - FREE_FAILURES + 1).min(20)).min(MAX_WAIT_SECONDS);
+            let until = last.unwrap_or(0) + wait * 1000;
+            let left = until - now.timestamp_millis();
+            if left > 0 {
+                let secs = (left + 999) / 1000;
+                self.ledger.audit(
+                    name,
+                    "sign-in",
+                    &format!("from {addr}"),
+                    &format!("refused (429): {count} failures in {FAILURE_WINDOW_MINUTES} min, wait {secs} s"),
+                )?;
+                return Ok(SignIn::Wait(secs));
+            }
+        }
+        let user = self.ledger.user_with_password(name)?;
+        let ok = match &user {
+            Some((u, hash)) => verify_password(hash, password) && u.enabled,
+            None => {
+                // As long as a real check, so timing does not tell which
+                // names exist.
+                let _ = verify_password(dummy_hash(), password);
+                false
+            }
+        };
+        let Some((user, _)) = user.filter(|_| ok) else {
+            self.ledger
+                .add_signin_failure(now, name, addr, now - chrono::Duration::days(1))?;
+            self.ledger.audit(
+                name,
+                "sign-in",
+                &format!("from {addr}"),
+                "refused (401): wrong name or password, or the user is disabled",
+            )?;
+            return Ok(SignIn::Refused);
+        };
+        self.ledger.clear_signin_failures(name)?;
+        let cookie = self.start_session(now, &user.name, addr, agent)?;
+        self.ledger
+            .audit(&user.name, "sign-in", &format!("from {addr}"), "ok")?;
+        Ok(SignIn::Ok { cookie })
+    }
+
+    /// Start a session for `user`; the cookie's value.
+    pub(crate) fn start_session(
+        &mut self,
+        now: DateTime<Utc>,
+        user: &str,
+        addr: &str,
+        agent: &str,
+    ) -> Result<String> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).context("reading the OS random source")?;
+        let cookie = hex(&bytes);
+        let agent: String = agent.chars().take(200).collect();
+        self.ledger.add_session(&SessionRow {
+            id: self.session_key(&cookie),
+            user: user.into(),
+            created_ms: now.timestamp_millis(),
+            seen_ms: now.timestamp_millis(),
+            addr: addr.into(),
+            agent,
+        })?;
+        Ok(cookie)
+    }
+
+    /// The live session of a cookie, marking it used; an expired one (idle
+    /// longer than `idle`) or one whose user is disabled ends here.
+    pub(crate) fn session(
+        &mut self,
+        now: DateTime<Utc>,
+        cookie: &str,
+        idle: std::time::Duration,
+    ) -> Result<Option<Live>> {
+        let id = self.session_key(cookie);
+        let Some(found) = self.ledger.session(&id)? else {
+            return Ok(None);
+        };
+        let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+        let age = now.timestamp_millis() - found.session.seen_ms;
+        if !found.enabled || age > idle_ms {
+            self.ledger.end_session(&id)?;
+            return Ok(None);
+        }
+        if age > TOUCH_EVERY_MS {
+            self.ledger.touch_session(&id, now)?;
+        }
+        Ok(Some(Live {
+            csrf: self.csrf(&id),
+            id,
+            user: found.session.user,
+            role: found.role,
+        }))
+    }
+
+    /// End sessions idle longer than `idle` (the admin page lists the rest).
+    pub(crate) fn end_idle(&mut self, now: DateTime<Utc>, idle: std::time::Duration) -> Result<()> {
+        let idle = chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::MAX);
+        self.ledger.end_idle_sessions(
+            now.checked_sub_signed(idle)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        )?;
+        Ok(())
+    }
+}
+
+/// Check a user name: what `loa user add` and the admin page accept.
+pub(crate) fn check_name(name: &str) -> Result<()> {
+    if name.trim() != name || name.is_empty() {
+        bail!("a user name must not be empty or start or end with a space");
+    }
+    if name.chars().count() > 64 {
+        bail!("a user name has at most 64 characters");
+    }
+    if name.chars().any(char::is_control) {
+        bail!("a user name must not contain control characters");
+    }
+    Ok(())
+}
+
+/// Check a new password.
+pub(crate) fn check_password(password: &str) -> Result<()> {
+    if password.chars().count() < MIN_PASSWORD {
+        bail!("a password needs at least {MIN_PASSWORD} characters");
+    }
+    Ok(())
+}
+
+/// The argon2id PHC string of a password (default parameters, a fresh salt).
+pub(crate) fn hash_password(password: &str) -> Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).context("reading the OS random source")?;
+    let salt = SaltString::encode_b64(&bytes).map_err(|e| anyhow::anyhow!("making a salt: {e}"))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))
+}
+
+pub(crate) fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// A valid hash of nothing anyone types, for unknown names.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password("\u{0}no such user\u{0}").unwrap_or_default())
+}
+
+/// The session secret: 32 random bytes kept in hex in `data_dir/web-secret`
+/// (0600), made the first time.
+fn load_or_create_secret(data_dir: &Path) -> Result<[u8; 32]> {
+    let path = data_dir.join(SECRET_FILE);
+    let parse = |text: &str| -> Option<[u8; 32]> {
+        let t = text.trim();
+        if t.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from_str_radix(t.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(out)
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            return parse(&text).with_context(|| {
+                format!(
+                    "{} is not 64 hex digits; delete it (everyone will have to sign in again) \
+                     and loa makes a new one",
+                    path.display()
+                )
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).context("reading the OS random source")?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let made = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| {
+            f.write_all(format!("{}\n", hex(&bytes)).as_bytes())?;
+            f.sync_all()
+        });
+    match made {
+        Ok(()) => Ok(bytes),
+        // Another process made it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            parse(&text).with_context(|| format!("{} is not 64 hex digits", path.display()))
+        }
+        Err(e) => Err(e).with_context(|| format!("writing {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let h = hash_password("mật khẩu dài").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password(&h, "mật khẩu dài"));
+        assert!(!verify_password(&h, "mat khau dai"));
+        assert!(!verify_password("not a hash", "x"));
+    }
+
+    #[test]
+    fn secret_is_made_once_with_mode_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let a = load_or_create_secret(dir.path()).unwrap();
+        let b = load_or_create_secret(dir.path()).unwrap();
+        assert_eq!(a, b);
+        let mode = std::fs::metadata(dir.path().join(SECRET_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::write(dir.path().join(SECRET_FILE), "short").unwrap();
+        assert!(load_or_create_secret(dir.path()).is_err());
+    }
+
+    #[test]
+    fn names_and_passwords_checked() {
+        assert!(check_name("Nguyễn Văn An").is_ok());
+        assert!(
+            check_name("<script>").is_ok(),
+            "escaped on output, not refused"
+        );
+        assert!(check_name(" an").is_err());
+        assert!(check_name("").is_err());
+        assert!(check_name("a\nb").is_err());
+        assert!(check_password("1234567").is_err());
+        assert!(check_password("12345678").is_ok());
+    }
+}

@@ -1,0 +1,138 @@
+// loa web console: the little script every page loads. Everything works
+// without it (forms post and come back); with it, the on-air view is live,
+// forms answer in place, lists filter as you type, and reports print.
+(function () {
+  "use strict";
+  var vi = document.documentElement.lang !== "en";
+  var words = {
+    expired: vi ? "Phiên đăng nhập đã hết. Tải lại trang để đăng nhập." : "Your session ended. Reload the page to sign in.",
+    offline: vi ? "Mất kết nối với đài; đang thử lại…" : "Lost the connection to the station; retrying…",
+    failed: vi ? "Không gửi được: " : "Could not send: "
+  };
+  // Server time minus this device's time, from the Date header.
+  var skew = 0;
+
+  function flash(ok, text) {
+    var area = document.getElementById("thong-bao");
+    if (!area) { return; }
+    area.textContent = "";
+    var p = document.createElement("p");
+    p.className = "flash " + (ok ? "ok" : "err");
+    p.textContent = text;
+    area.appendChild(p);
+  }
+
+  function clock(s) {
+    s = Math.max(0, Math.round(s));
+    var h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, r = s % 60;
+    var mm = (h > 0 && m < 10 ? "0" : "") + m;
+    return (h > 0 ? h + ":" : "") + mm + ":" + (r < 10 ? "0" : "") + r;
+  }
+
+  function tick() {
+    var bars = document.querySelectorAll("progress.bar[data-started]");
+    for (var i = 0; i < bars.length; i++) {
+      var bar = bars[i];
+      var dur = parseFloat(bar.getAttribute("data-duration")) || 0;
+      var started = parseFloat(bar.getAttribute("data-started")) || 0;
+      var pos = Math.min(dur, Math.max(0, (Date.now() + skew - started) / 1000));
+      bar.value = pos;
+      var left = bar.parentNode.querySelector(".left");
+      if (left) {
+        left.textContent = clock(dur - pos) + " " + left.getAttribute("data-left-label");
+      }
+    }
+  }
+
+  var live = document.querySelector("[data-live]");
+  var last = null;
+  var stopped = false;
+
+  function refresh() {
+    if (!live || stopped) { return Promise.resolve(); }
+    return fetch(live.getAttribute("data-live"), {
+      credentials: "same-origin", cache: "no-store", headers: { "x-loa-fetch": "1" }
+    }).then(function (res) {
+      var date = Date.parse(res.headers.get("date") || "");
+      if (!isNaN(date)) { skew = date + 500 - Date.now(); }
+      if (res.redirected || res.status === 401 || res.status === 403) {
+        stopped = true;
+        flash(false, words.expired);
+        return;
+      }
+      if (!res.ok) { throw new Error(String(res.status)); }
+      return res.text().then(function (html) {
+        if (html !== last) {
+          last = html;
+          // Do not pull a form from under a finger: wait while one has focus.
+          var active = document.activeElement;
+          if (active && live.contains(active) && active.tagName !== "BODY") { last = null; return; }
+          live.innerHTML = html;
+          bind(live);
+        }
+        tick();
+      });
+    }).catch(function () {
+      flash(false, words.offline);
+    });
+  }
+
+  function submitFetch(ev) {
+    var form = ev.currentTarget;
+    ev.preventDefault();
+    var button = form.querySelector("button[type=submit]");
+    if (button) { button.disabled = true; }
+    var body = new URLSearchParams(new FormData(form));
+    fetch(form.getAttribute("action"), {
+      method: "POST", credentials: "same-origin", body: body,
+      headers: { "x-loa-fetch": "1", "content-type": "application/x-www-form-urlencoded" }
+    }).then(function (res) {
+      return res.json().then(function (j) { flash(!!j.ok, j.message); }, function () {
+        flash(false, words.failed + res.status);
+      });
+    }, function (e) {
+      flash(false, words.failed + e);
+    }).then(function () {
+      if (button) { button.disabled = false; }
+      last = null;
+      return refresh();
+    });
+  }
+
+  // Fold Vietnamese letters to plain ones: "thong bao" finds "Thông báo".
+  function fold(s) {
+    return s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/đ/g, "d").replace(/Đ/g, "d").toLowerCase();
+  }
+
+  function bind(root) {
+    var forms = root.querySelectorAll("form[data-fetch]");
+    for (var i = 0; i < forms.length; i++) { forms[i].addEventListener("submit", submitFetch); }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    bind(document);
+    var filters = document.querySelectorAll("input[data-filter]");
+    for (var i = 0; i < filters.length; i++) {
+      (function (input) {
+        var list = document.querySelector(input.getAttribute("data-filter"));
+        input.addEventListener("input", function () {
+          var q = fold(input.value.trim());
+          var items = list ? list.children : [];
+          for (var j = 0; j < items.length; j++) {
+            items[j].hidden = q !== "" && fold(items[j].getAttribute("data-title") || "").indexOf(q) < 0;
+          }
+        });
+      })(filters[i]);
+    }
+    var prints = document.querySelectorAll("[data-print]");
+    for (var k = 0; k < prints.length; k++) {
+      prints[k].addEventListener("click", function () { window.print(); });
+    }
+    if (live) {
+      last = null;
+      refresh();
+      setInterval(refresh, 2000);
+      setInterval(tick, 250);
+    }
+  });
+})();

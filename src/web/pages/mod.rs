@@ -1,0 +1,215 @@
+//! The console's pages: on air (`/`) with the operator's controls, record
+//! and upload (`/thu-am`), the plan (`/lich`), the ledger (`/nhat-ky`) and
+//! the report (`/bao-cao`).
+//!
+//! Pages compute nothing of their own: every read and every action goes
+//! through the same functions as the JSON API (`crate::api::routes`,
+//! `crate::api::upload`), with the signed-in user as the audit caller.
+//! Forms work without JavaScript (post, then a redirect back with a
+//! one-time message); the script only makes them quicker and the on-air
+//! view live.
+
+mod ledger;
+mod now;
+mod plan;
+mod record;
+mod report;
+#[cfg(test)]
+mod tests;
+
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, FixedOffset, Utc};
+use chrono_tz::Tz;
+use maud::{html, Markup};
+
+use super::i18n::{t, Lang};
+use crate::api::{ApiError, AppState};
+use crate::ledger::Outcome;
+
+/// The pages' routes, merged by `web::router` with the sign-in routes.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(now::page))
+        .route("/truc-tiep", get(now::live))
+        .route("/xep-hang", post(now::queue))
+        .route("/xep-hang/{id}/huy", post(now::dequeue))
+        .route("/bo-qua", post(now::skip))
+        .route("/tam-dung", post(now::pause))
+        .route("/tiep-tuc", post(now::resume))
+        .route(
+            "/khan-cap",
+            get(now::emergency_confirm).post(now::emergency),
+        )
+        .route("/khan-cap/huy", post(now::emergency_cancel))
+        .route("/thu-am", get(record::page))
+        .route(
+            "/thu-am/tai-len",
+            post(record::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/lich", get(plan::page))
+        .route("/nhat-ky", get(ledger::page))
+        .route("/bao-cao", get(report::page))
+        .route("/bao-cao.csv", get(report::csv))
+        .route(
+            &format!("{}{{name}}", super::layout::assets::PREFIX),
+            get(super::layout::assets::serve),
+        )
+        .layer(axum::middleware::from_fn(super::i18n::remember))
+}
+
+// -- One-time messages after an action ----------------------------------------
+
+const FLASH_COOKIE: &str = "loa_flash";
+/// Sent by the page's script: answer with JSON instead of a redirect.
+const FETCH_HEADER: &str = "x-loa-fetch";
+
+/// A message shown once on the next page: whether the action worked, and
+/// what happened.
+pub(crate) struct Flash {
+    ok: bool,
+    text: String,
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<String> {
+    let bytes: Option<Vec<u8>> = (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+impl Flash {
+    /// The message a redirect left in the cookie, if any.
+    pub(crate) fn take(headers: &HeaderMap) -> Option<Flash> {
+        let v = super::session::cookie(headers, FLASH_COOKIE)?;
+        let (kind, text) = v.split_once('.')?;
+        Some(Flash {
+            ok: kind == "ok",
+            text: unhex(text)?,
+        })
+    }
+
+    pub(crate) fn show(f: Option<&Flash>) -> Markup {
+        html! {
+            div id="thong-bao" class="flash-area" role="status" aria-live="polite" {
+                @if let Some(f) = f {
+                    p class={ "flash " (if f.ok { "ok" } else { "err" }) } { (f.text) }
+                }
+            }
+        }
+    }
+}
+
+/// A page, clearing the one-time message it showed.
+pub(crate) fn shown(markup: Markup, flash: Option<&Flash>) -> Response {
+    let mut r = markup.into_response();
+    if flash.is_some() {
+        r.headers_mut().append(
+            SET_COOKIE,
+            HeaderValue::from_static("loa_flash=; Path=/; Max-Age=0; SameSite=Strict; HttpOnly"),
+        );
+    }
+    r
+}
+
+/// The answer to a form: for the page's script, `{ok, message}` as JSON
+/// with the API's status; without it, a redirect to `back` that shows the
+/// message once.
+pub(crate) fn answer(headers: &HeaderMap, back: &str, r: Result<String, ApiError>) -> Response {
+    let (status, ok, text) = match r {
+        Ok(m) => (StatusCode::OK, true, m),
+        Err(e) => (e.status, false, e.message),
+    };
+    if headers.contains_key(FETCH_HEADER) {
+        return (
+            status,
+            Json(serde_json::json!({ "ok": ok, "message": text })),
+        )
+            .into_response();
+    }
+    // Cookies are small: a long refusal is cut (on a character boundary).
+    let mut cut = text.clone();
+    while cut.len() > 1200 {
+        cut.pop();
+    }
+    let cookie = format!(
+        "{FLASH_COOKIE}={}.{}; Path=/; Max-Age=120; SameSite=Strict; HttpOnly",
+        if ok { "ok" } else { "err" },
+        hex(&cut)
+    );
+    let mut res = Redirect::to(back).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().append(SET_COOKIE, v);
+    }
+    res
+}
+
+// -- Shown the same way on every page ------------------------------------------
+
+/// An instant as `dd/mm/yyyy HH:MM:SS` in the station's zone.
+pub(crate) fn date_time(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%d/%m/%Y %H:%M:%S").to_string()
+}
+
+/// An RFC 3339 text (as the API and the ledger write them) as `HH:MM`.
+pub(crate) fn hm(s: &str) -> String {
+    parse(s).map_or_else(|| s.to_string(), |t| t.format("%H:%M").to_string())
+}
+
+/// An RFC 3339 text as `dd/mm/yyyy HH:MM:SS`, in the offset it carries
+/// (the station's zone, as stored).
+pub(crate) fn dmy_hms(s: &str) -> String {
+    parse(s).map_or_else(
+        || s.to_string(),
+        |t| t.format("%d/%m/%Y %H:%M:%S").to_string(),
+    )
+}
+
+pub(crate) fn parse(s: &str) -> Option<DateTime<FixedOffset>> {
+    DateTime::parse_from_rfc3339(s).ok()
+}
+
+/// Seconds as `m:ss` or `h:mm:ss`.
+pub(crate) fn clock(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// An outcome in words, and its colour class.
+pub(crate) fn outcome(lang: Lang, o: Option<Outcome>) -> (&'static str, &'static str) {
+    match o {
+        None => (t(lang, "đang phát", "on air"), "o-live"),
+        Some(Outcome::Completed) => (t(lang, "đã phát", "aired"), "o-ok"),
+        Some(Outcome::Interrupted) => (t(lang, "bị ngắt", "interrupted"), "o-cut"),
+        Some(Outcome::Failed) => (t(lang, "lỗi", "failed"), "o-fail"),
+        Some(Outcome::Missed) => (t(lang, "lỡ", "missed"), "o-miss"),
+        Some(Outcome::Skipped) => (t(lang, "bỏ qua", "skipped"), "o-skip"),
+    }
+}
+
+pub(crate) fn outcome_badge(lang: Lang, o: Option<Outcome>) -> Markup {
+    let (word, class) = outcome(lang, o);
+    html! { span class={ "badge " (class) } { (word) } }
+}
+
+/// An error page body: what went wrong, in the API's words.
+pub(crate) fn problem(lang: Lang, e: &ApiError) -> Markup {
+    html! {
+        div class="flash err" role="alert" {
+            strong { (t(lang, "Không làm được: ", "Could not do it: ")) }
+            (e.message)
+        }
+    }
+}

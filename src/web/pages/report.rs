@@ -1,0 +1,367 @@
+//! `/bao-cao` Báo cáo: a period and a campaign; per campaign the items,
+//! minutes aired, target and percent reached, what was missed and why;
+//! per bulletin; a chart of minutes aired per day (SVG drawn here, no
+//! chart library); the CSV download, which is `GET /api/v1/report`'s
+//! answer and so the same bytes as `loa report --format csv`; and a print
+//! layout on A4 with the signature blocks of `[report]`.
+//!
+//! The sums are `crate::report::report`'s, as for `loa report`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use chrono::{Datelike, Duration, NaiveDate, Utc};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::{outcome, problem};
+use crate::api::routes::{self as api, LedgerQuery};
+use crate::api::AppState;
+use crate::ledger::{AirtimeRow, Filter, Outcome};
+use crate::range;
+use crate::report::{self, Counts, Report};
+use crate::timefmt;
+use crate::web::i18n::{t, Lang};
+use crate::web::layout::page as layout;
+use crate::web::session::Signed;
+
+#[derive(Deserialize, Default, Clone)]
+pub(crate) struct ReportQuery {
+    tu: Option<String>,
+    den: Option<String>,
+    chien_dich: Option<String>,
+}
+
+fn given(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The period asked for; this month so far by default.
+fn period(q: &ReportQuery, today: NaiveDate) -> (String, String) {
+    let first = today.with_day(1).unwrap_or(today);
+    (
+        given(&q.tu).unwrap_or_else(|| first.format("%Y-%m-%d").to_string()),
+        given(&q.den).unwrap_or_else(|| today.format("%Y-%m-%d").to_string()),
+    )
+}
+
+/// `12,50`: Vietnamese decimal comma, as in `loa report`'s table.
+fn vn(x: f64, decimals: usize) -> String {
+    format!("{:.*}", decimals, (x * 100.0).round() / 100.0).replace('.', ",")
+}
+
+/// `GET /bao-cao.csv`: the API's report as CSV.
+pub(crate) async fn csv(
+    State(s): State<AppState>,
+    _signed: Signed,
+    q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = q.ok().map(|Query(q)| q).unwrap_or_default();
+    let today = timefmt::local_date(Utc::now(), s.current.get().timezone);
+    let (from, to) = period(&q, today);
+    let lq = LedgerQuery {
+        from: Some(from),
+        to: Some(to),
+        campaign: given(&q.chien_dich),
+        format: Some("csv".into()),
+    };
+    api::report(State(s), Ok(Query(lq))).await.into_response()
+}
+
+struct Data {
+    report: Report,
+    /// Minutes aired per local day of the period.
+    per_day: Vec<(NaiveDate, f64)>,
+    /// (bulletin title, outcome, reason) → how many times.
+    not_aired: BTreeMap<(String, &'static str, String), u64>,
+}
+
+pub(crate) async fn page(
+    State(s): State<AppState>,
+    signed: Signed,
+    q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let lang = signed.lang;
+    let q = q.ok().map(|Query(q)| q).unwrap_or_default();
+    let station = s.current.get();
+    let tz = station.timezone;
+    let now = Utc::now();
+    let (from_s, to_s) = period(&q, timefmt::local_date(now, tz));
+    let campaign = given(&q.chien_dich);
+    let st = Arc::clone(&station);
+    let (f2, t2, c2) = (from_s.clone(), to_s.clone(), campaign.clone());
+    let data = api::blocking(move || {
+        let (from, to) =
+            range::parse(st.timezone, Some(&f2), Some(&t2)).map_err(api::range_error)?;
+        let ledger = api::open_ledger(&st)?;
+        api::check_campaign(&st, &ledger, c2.as_deref())?;
+        let filter = Filter {
+            from,
+            to,
+            campaign: c2,
+        };
+        let report = report::report(&ledger, &st.campaigns, &filter)?;
+        let rows = ledger.rows(&filter)?;
+        Ok(Data {
+            per_day: per_day(&rows, from, to, st.timezone),
+            not_aired: not_aired(&rows),
+            report,
+        })
+    })
+    .await;
+    let title = t(lang, "Báo cáo", "Report");
+    let csv_link = format!(
+        "/bao-cao.csv?tu={}&den={}{}",
+        from_s,
+        to_s,
+        campaign
+            .as_deref()
+            .map(|c| format!("&chien_dich={}", super::record::urlencode(c)))
+            .unwrap_or_default()
+    );
+    let sign = &station.report;
+    let made = now.with_timezone(&tz);
+    let body = html! {
+        h1 class="screen-only" { (title) }
+        form method="get" action="/bao-cao" class="filters card screen-only" {
+            div { label for="tu" { (t(lang, "Từ ngày", "From")) }
+                input id="tu" type="date" name="tu" value=(from_s) required; }
+            div { label for="den" { (t(lang, "Đến hết ngày", "To (inclusive)")) }
+                input id="den" type="date" name="den" value=(to_s) required; }
+            div { label for="chien_dich" { (t(lang, "Chiến dịch", "Campaign")) }
+                select id="chien_dich" name="chien_dich" {
+                    option value="" { (t(lang, "Tất cả", "All")) }
+                    @for c in &station.campaigns {
+                        option value=(c.id) selected[campaign.as_deref() == Some(c.id.as_str())] { (c.title) }
+                    }
+                } }
+            div class="go" { button type="submit" class="btn" { (t(lang, "Xem", "Show")) } }
+        }
+        @match data {
+            Err(e) => (problem(lang, &e)),
+            Ok(d) => {
+                div class="actions screen-only" {
+                    a class="btn" href=(csv_link) download { (t(lang, "Tải CSV", "Download CSV")) }
+                    button type="button" class="btn" data-print { (t(lang, "In báo cáo", "Print")) }
+                }
+                article class="report" {
+                    header class="doc-head" {
+                        p class="station" { (station.name) }
+                        h2 class="doc-title" { "BÁO CÁO THỜI LƯỢNG PHÁT SÓNG" }
+                        p { (t(lang, "Kỳ báo cáo: từ ", "Period: from ")) (dmy(&from_s)) (t(lang, " đến hết ", " to the end of ")) (dmy(&to_s)) }
+                        @if let Some(c) = &campaign {
+                            p { (t(lang, "Chiến dịch: ", "Campaign: ")) (station.campaign(c).map_or(c.as_str(), |x| x.title.as_str())) }
+                        }
+                        p class="made" { (t(lang, "Lập lúc ", "Made ")) (made.format("%d/%m/%Y %H:%M")) }
+                    }
+                    (table(lang, &d.report))
+                    section class="chart-box" {
+                        h3 { (t(lang, "Số phút đã phát mỗi ngày", "Minutes aired per day")) }
+                        div class="scroll" { (chart(lang, &d.per_day)) }
+                    }
+                    section class="missed" {
+                        h3 { (t(lang, "Không phát trọn và lý do", "Not aired in full, and why")) }
+                        @if d.not_aired.is_empty() {
+                            p { (t(lang, "Mọi lượt đều phát trọn.", "Everything aired in full.")) }
+                        } @else {
+                            table class="data" {
+                                thead { tr {
+                                    th scope="col" { (t(lang, "Bản tin", "Bulletin")) }
+                                    th scope="col" { (t(lang, "Kết quả", "Outcome")) }
+                                    th scope="col" { (t(lang, "Lý do", "Reason")) }
+                                    th scope="col" class="num" { (t(lang, "Số lần", "Times")) }
+                                } }
+                                tbody {
+                                    @for ((title, word, reason), n) in &d.not_aired {
+                                        tr { td { (title) } td { (word) } td { (reason) } td class="num" { (n) } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    footer class="signatures" {
+                        p class="date-line" {
+                            (station.name) ", ngày " (made.format("%d")) " tháng " (made.format("%m")) " năm " (made.format("%Y"))
+                        }
+                        div class="sign" {
+                            p class="sign-title" { (sign.preparer_title) }
+                            p class="sign-hint" { "(Ký, ghi rõ họ tên)" }
+                            p class="sign-name" { (sign.preparer_name) }
+                        }
+                        div class="sign" {
+                            p class="sign-title" { (sign.head_title) }
+                            p class="sign-hint" { "(Ký, ghi rõ họ tên, đóng dấu)" }
+                            p class="sign-name" { (sign.head_name) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout(Some(&signed), lang, title, body).into_response()
+}
+
+/// `YYYY-MM-DD` as `dd/mm/yyyy`.
+fn dmy(s: &str) -> String {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(|d| d.format("%d/%m/%Y").to_string())
+        .unwrap_or_else(|_| s.to_string())
+}
+
+fn count_cells(c: &Counts) -> Markup {
+    html! {
+        td class="num" { (c.plays) }
+        td class="num" { (c.completed) }
+        td class="num" { (c.interrupted) }
+        td class="num" { (c.failed) }
+        td class="num" { (c.missed) }
+        td class="num" { (c.skipped) }
+        td class="num" { (vn(c.aired_minutes(), 2)) }
+    }
+}
+
+fn table(lang: Lang, r: &Report) -> Markup {
+    html! {
+        @if r.campaigns.is_empty() {
+            p { (t(lang, "Không có chiến dịch hay lượt phát nào trong kỳ này.", "No campaign and nothing aired in this period.")) }
+        } @else {
+            div class="scroll" {
+                table class="data report-table" {
+                    thead { tr {
+                        th scope="col" { (t(lang, "Chiến dịch / bản tin", "Campaign / bulletin")) }
+                        th scope="col" class="num" { (t(lang, "Lượt phát", "Plays")) }
+                        th scope="col" class="num" { (t(lang, "Hoàn thành", "Completed")) }
+                        th scope="col" class="num" { (t(lang, "Bị ngắt", "Interrupted")) }
+                        th scope="col" class="num" { (t(lang, "Lỗi", "Failed")) }
+                        th scope="col" class="num" { (t(lang, "Bỏ lỡ", "Missed")) }
+                        th scope="col" class="num" { (t(lang, "Bỏ qua", "Skipped")) }
+                        th scope="col" class="num" { (t(lang, "Phút đã phát", "Minutes aired")) }
+                        th scope="col" class="num" { (t(lang, "Chỉ tiêu (phút)", "Target (min)")) }
+                        th scope="col" class="num" { (t(lang, "% chỉ tiêu", "% of target")) }
+                    } }
+                    @for c in &r.campaigns {
+                        tbody class="campaign" {
+                            tr class="group" {
+                                th scope="row" { (c.title) }
+                                (count_cells(&c.counts))
+                                td class="num" { (c.target_minutes.map(|x| vn(x, 2)).unwrap_or_default()) }
+                                td class="num" { (c.percent_of_target().map(|p| format!("{p:.1}").replace('.', ",")).unwrap_or_default()) }
+                            }
+                            @for b in &c.bulletins {
+                                tr {
+                                    td class="sub" { (b.title) }
+                                    (count_cells(&b.counts))
+                                    td {} td {}
+                                }
+                            }
+                        }
+                    }
+                    tfoot {
+                        tr class="total" {
+                            th scope="row" { (t(lang, "Tổng cộng", "Total")) }
+                            (count_cells(&r.total))
+                            td {} td {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Minutes aired per local day, every day of the period (none left out).
+fn per_day(
+    rows: &[AirtimeRow],
+    from: Option<chrono::DateTime<Utc>>,
+    to: Option<chrono::DateTime<Utc>>,
+    tz: chrono_tz::Tz,
+) -> Vec<(NaiveDate, f64)> {
+    let mut by_day: BTreeMap<NaiveDate, f64> = BTreeMap::new();
+    for r in rows {
+        if let Some(t) = super::parse(&r.scheduled_at) {
+            *by_day.entry(t.date_naive()).or_default() += r.aired_seconds / 60.0;
+        }
+    }
+    let (Some(from), Some(to)) = (from, to) else {
+        return by_day.into_iter().collect();
+    };
+    let first = timefmt::local_date(from, tz);
+    let last = timefmt::local_date(to - Duration::milliseconds(1), tz);
+    let mut out = Vec::new();
+    let mut d = first;
+    while d <= last && out.len() < 400 {
+        out.push((d, by_day.get(&d).copied().unwrap_or(0.0)));
+        d += Duration::days(1);
+    }
+    out
+}
+
+/// What did not air in full, grouped by bulletin, outcome and reason.
+fn not_aired(rows: &[AirtimeRow]) -> BTreeMap<(String, &'static str, String), u64> {
+    let mut out = BTreeMap::new();
+    for r in rows {
+        match r.outcome {
+            None | Some(Outcome::Completed) => {}
+            Some(o) => {
+                *out.entry((
+                    r.title.clone(),
+                    outcome(Lang::Vi, Some(o)).0,
+                    r.reason.clone().unwrap_or_default(),
+                ))
+                .or_default() += 1;
+            }
+        }
+    }
+    out
+}
+
+/// A bar chart of minutes per day, drawn as SVG on the server.
+fn chart(lang: Lang, days: &[(NaiveDate, f64)]) -> Markup {
+    if days.is_empty() {
+        return html! { p { (t(lang, "Không có ngày nào.", "No days.")) } };
+    }
+    let max = days.iter().map(|d| d.1).fold(0.0_f64, f64::max);
+    // A round top for the scale: 1, 2, 5, 10, 20, 50… minutes.
+    let mut top = 1.0_f64;
+    let mut steps = [2.0, 2.5, 2.0].iter().cycle();
+    while top < max {
+        top *= steps.next().copied().unwrap_or(2.0);
+    }
+    let (w, h, left, bottom, topm) = (720.0, 220.0, 44.0, 28.0, 12.0);
+    let plot_w = w - left - 8.0;
+    let plot_h = h - bottom - topm;
+    let step = plot_w / days.len() as f64;
+    let bar = (step * 0.7).max(1.0);
+    let label_every = (days.len() as f64 / 10.0).ceil().max(1.0) as usize;
+    let desc = t(
+        lang,
+        "Biểu đồ cột: số phút đã phát mỗi ngày",
+        "Bar chart: minutes aired per day",
+    );
+    html! {
+        svg class="chart" viewBox={ "0 0 " (w) " " (h) } role="img" aria-label=(desc) xmlns="http://www.w3.org/2000/svg" {
+            title { (desc) }
+            @for i in 0..=4 {
+                @let v = top * f64::from(i) / 4.0;
+                @let y = topm + plot_h - plot_h * f64::from(i) / 4.0;
+                line class="grid" x1=(left) x2=(w - 8.0) y1=(format!("{y:.1}")) y2=(format!("{y:.1}")) {}
+                text class="axis" x=(left - 6.0) y=(format!("{:.1}", y + 4.0)) text-anchor="end" { (vn(v, if top < 4.0 { 2 } else { 0 })) }
+            }
+            @for (i, (d, m)) in days.iter().enumerate() {
+                @let bh = if top > 0.0 { plot_h * m / top } else { 0.0 };
+                @let x = left + step * i as f64 + (step - bar) / 2.0;
+                rect class="bar" x=(format!("{x:.1}")) y=(format!("{:.1}", topm + plot_h - bh)) width=(format!("{bar:.1}")) height=(format!("{bh:.1}")) {
+                    title { (d.format("%d/%m")) ": " (vn(*m, 2)) (t(lang, " phút", " min")) }
+                }
+                @if i % label_every == 0 {
+                    text class="axis" x=(format!("{:.1}", x + bar / 2.0)) y=(h - 10.0) text-anchor="middle" { (d.format("%d/%m")) }
+                }
+            }
+        }
+    }
+}

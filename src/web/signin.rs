@@ -1,0 +1,399 @@
+//! Signing in and out (`/dang-nhap`, `/dang-xuat`) and the first start
+//! (`/thiet-lap`): the one-time link `loa run` prints while no admin exists.
+
+use axum::extract::{Form, FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use chrono::Utc;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::accounts::{self, SignIn};
+use super::i18n::{t, Lang};
+use super::layout;
+use super::session::{
+    self, check_csrf, client_addr, is_https, message_page, safe_next, server_error, session_cookie,
+    SessionId, Signed,
+};
+use crate::api::AppState;
+use crate::config::Role;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/dang-nhap", get(sign_in_page).post(sign_in))
+        .route("/dang-xuat", axum::routing::post(sign_out))
+        .route("/thiet-lap", get(setup_page).post(setup))
+}
+
+/// What a request tells about its sender, taken before the body.
+struct Client {
+    lang: Lang,
+    addr: String,
+    agent: String,
+    https: bool,
+    accounts: std::sync::Arc<accounts::Accounts>,
+}
+
+impl FromRequestParts<AppState> for Client {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        Ok(Client {
+            lang: Lang::from_parts(parts),
+            addr: client_addr(parts),
+            agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string(),
+            https: is_https(parts, state),
+            accounts: session::accounts(parts)?,
+        })
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+/// What the sign-in page tells before its form.
+enum Notice<'a> {
+    None,
+    /// Why the last attempt failed.
+    Error(&'a str),
+    /// No admin exists yet: where to begin.
+    FirstStart,
+}
+
+/// The sign-in page.
+fn sign_in_form(lang: Lang, next: &str, name: &str, notice: Notice<'_>) -> Markup {
+    let title = t(lang, "Đăng nhập", "Sign in");
+    layout::page(
+        None,
+        lang,
+        title,
+        html! {
+            h1 { (title) }
+            @match notice {
+                Notice::None => {},
+                Notice::Error(e) => p role="alert" class="flash err" { (e) },
+                Notice::FirstStart => p class="flash ok" role="status" {
+                    (t(lang, "Đài chưa có quản trị viên. ", "The station has no admin yet. "))
+                    a href={ "/thiet-lap" @if lang == Lang::En { "?lang=en" } } {
+                        (t(lang, "Xem cách tạo quản trị viên đầu tiên", "See how to make the first admin"))
+                    }
+                },
+            }
+            form method="post" class="card stack" action={ "/dang-nhap" @if lang == Lang::En { "?lang=en" } } {
+                input type="hidden" name="next" value=(next);
+                p {
+                    label for="name" { (t(lang, "Tên đăng nhập", "User name")) }
+                    input id="name" name="name" type="text" autocomplete="username" required value=(name);
+                }
+                p {
+                    label for="password" { (t(lang, "Mật khẩu", "Password")) }
+                    input id="password" name="password" type="password" autocomplete="current-password" required;
+                }
+                p { button type="submit" class="btn big" { (title) } }
+            }
+        },
+    )
+}
+
+async fn sign_in_page(client: Client, Query(q): Query<NextQuery>) -> Response {
+    let lang = client.lang;
+    // A new station: nobody can manage it yet, so say how to begin.
+    let notice = match client
+        .accounts
+        .run(|s| Ok(s.ledger.enabled_admins()?))
+        .await
+    {
+        Ok(0) => Notice::FirstStart,
+        Ok(_) => Notice::None,
+        Err(e) => return server_error(lang, &format!("{e:#}")),
+    };
+    sign_in_form(lang, safe_next(&q.next), "", notice).into_response()
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    name: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn sign_in(client: Client, Form(f): Form<SignInForm>) -> Response {
+    let lang = client.lang;
+    let next = safe_next(&f.next).to_string();
+    let (name, password) = (f.name.trim().to_string(), f.password);
+    let (addr, agent) = (client.addr.clone(), client.agent.clone());
+    let n = name.clone();
+    let result = client
+        .accounts
+        .run(move |s| s.sign_in(Utc::now(), &n, &password, &addr, &agent))
+        .await;
+    match result {
+        Ok(SignIn::Ok { cookie }) => {
+            let mut r = Redirect::to(&next).into_response();
+            r.headers_mut().insert(
+                header::SET_COOKIE,
+                session_cookie(Some(&cookie), client.https),
+            );
+            r
+        }
+        Ok(SignIn::Refused) => {
+            let e = t(
+                lang,
+                "Sai tên đăng nhập hoặc mật khẩu (hoặc tài khoản đã bị khoá).",
+                "Wrong user name or password (or the user is disabled).",
+            );
+            (
+                StatusCode::UNAUTHORIZED,
+                sign_in_form(lang, &next, &name, Notice::Error(e)),
+            )
+                .into_response()
+        }
+        Ok(SignIn::Wait(secs)) => {
+            let e = match lang {
+                Lang::Vi => format!(
+                    "Đã nhập sai nhiều lần. Hãy đợi {secs} giây rồi thử lại; nếu quên mật khẩu, \
+                     hãy nhờ quản trị viên đặt lại."
+                ),
+                Lang::En => format!(
+                    "Too many failed sign-ins. Wait {secs} seconds and try again; if you forgot \
+                     the password, ask the admin to reset it."
+                ),
+            };
+            let mut r = (
+                StatusCode::TOO_MANY_REQUESTS,
+                sign_in_form(lang, &next, &name, Notice::Error(&e)),
+            )
+                .into_response();
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                secs.to_string().parse().expect("digits"),
+            );
+            r
+        }
+        Err(e) => server_error(lang, &format!("{e:#}")),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn sign_out(
+    signed: Signed,
+    Extension(SessionId(id)): Extension<SessionId>,
+    client: Client,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = check_csrf(&signed, &f.csrf) {
+        return r;
+    }
+    let (user, addr) = (signed.user.clone(), client.addr);
+    let done = client
+        .accounts
+        .run(move |s| {
+            s.ledger.end_session(&id)?;
+            s.ledger
+                .audit(&user, "sign-out", &format!("from {addr}"), "ok")?;
+            Ok(())
+        })
+        .await;
+    if let Err(e) = done {
+        return server_error(signed.lang, &format!("{e:#}"));
+    }
+    let to = if signed.lang == Lang::En {
+        "/dang-nhap?lang=en"
+    } else {
+        "/dang-nhap"
+    };
+    let mut r = Redirect::to(to).into_response();
+    r.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(None, client.https));
+    r
+}
+
+#[derive(Deserialize, Default)]
+struct SetupQuery {
+    #[serde(default)]
+    ma: String,
+}
+
+fn setup_form(lang: Lang, code: &str, name: &str, error: Option<&str>) -> Markup {
+    let title = t(lang, "Thiết lập lần đầu", "First start");
+    layout::page(
+        None,
+        lang,
+        title,
+        html! {
+            h1 { (title) }
+            p { (t(lang,
+                "Tạo tài khoản quản trị viên đầu tiên của đài. Sau đó, quản trị viên thêm các tài khoản khác ở trang Tài khoản.",
+                "Create the station's first admin. The admin then adds the other users on the Users page.")) }
+            @if let Some(e) = error {
+                p role="alert" class="flash err" { (e) }
+            }
+            form method="post" class="card stack" action={ "/thiet-lap" @if lang == Lang::En { "?lang=en" } } {
+                input type="hidden" name="ma" value=(code);
+                p {
+                    label for="name" { (t(lang, "Tên đăng nhập", "User name")) }
+                    input id="name" name="name" type="text" autocomplete="username" required value=(name);
+                }
+                p {
+                    label for="password" { (t(lang, "Mật khẩu (ít nhất 8 ký tự)", "Password (at least 8 characters)")) }
+                    input id="password" name="password" type="password" autocomplete="new-password" required minlength="8";
+                }
+                p {
+                    label for="password2" { (t(lang, "Nhập lại mật khẩu", "Password again")) }
+                    input id="password2" name="password2" type="password" autocomplete="new-password" required minlength="8";
+                }
+                p { button type="submit" class="btn big" { (t(lang, "Tạo quản trị viên", "Create the admin")) } }
+            }
+        },
+    )
+}
+
+fn setup_explained(lang: Lang, done: bool) -> Response {
+    let title = t(lang, "Thiết lập lần đầu", "First start");
+    let body = if done {
+        html! {
+            h1 { (title) }
+            p { (t(lang,
+                "Đài đã có quản trị viên. Hãy đăng nhập; nếu quên mật khẩu, quản trị viên khác có thể đặt lại, hoặc trên máy của đài chạy: sudo loa user passwd TÊN",
+                "The station already has an admin. Sign in; a forgotten password can be reset by another admin, or on the station's computer with: sudo loa user passwd NAME")) }
+            p { a href="/dang-nhap" { (t(lang, "Đăng nhập", "Sign in")) } }
+        }
+    } else {
+        html! {
+            h1 { (title) }
+            p { (t(lang,
+                "Đài chưa có tài khoản quản trị viên. Để tạo, hãy mở đường liên kết thiết lập (có mã một lần) mà loa in ra khi khởi động:",
+                "The station has no admin yet. To make one, open the setup link (with a one-time code) that loa prints when it starts:")) }
+            ul {
+                li { (t(lang, "nếu đài chạy như dịch vụ: xem bằng lệnh ", "when it runs as a service: see it with ")) code { "journalctl -u loa" } }
+                li { (t(lang, "nếu chạy bằng ", "when started with ")) code { "make run" } (t(lang, ": trong cửa sổ dòng lệnh đó.", ": in that terminal.")) }
+            }
+            p { (t(lang, "Hoặc tạo quản trị viên trên máy của đài bằng lệnh:", "Or make an admin on the station's computer with:")) }
+            pre { code { "sudo loa user add " (t(lang, "TÊN", "NAME")) " --role admin" } }
+        }
+    };
+    (StatusCode::OK, layout::page(None, lang, title, body)).into_response()
+}
+
+async fn setup_page(client: Client, Query(q): Query<SetupQuery>) -> Response {
+    let lang = client.lang;
+    let accounts = client.accounts.clone();
+    let code = match accounts.run(|s| Ok(s.ledger.enabled_admins()?)).await {
+        Ok(0) => q.ma,
+        Ok(_) => {
+            client.accounts.end_setup();
+            return setup_explained(lang, true);
+        }
+        Err(e) => return server_error(lang, &format!("{e:#}")),
+    };
+    if !client.accounts.setup_code_matches(&code) {
+        return setup_explained(lang, false);
+    }
+    setup_form(lang, &code, "", None).into_response()
+}
+
+#[derive(Deserialize)]
+struct SetupForm {
+    #[serde(default)]
+    ma: String,
+    name: String,
+    password: String,
+    password2: String,
+}
+
+async fn setup(client: Client, Form(f): Form<SetupForm>) -> Response {
+    let lang = client.lang;
+    if !client.accounts.setup_code_matches(&f.ma) {
+        return message_page(
+            StatusCode::FORBIDDEN,
+            lang,
+            None,
+            t(lang, "Mã thiết lập không đúng", "Wrong setup code"),
+            t(
+                lang,
+                "Mã thiết lập không đúng hoặc đã dùng rồi. Hãy mở lại đường liên kết loa in ra khi khởi động (journalctl -u loa).",
+                "The setup code is wrong or was used already. Open the link loa printed when it started again (journalctl -u loa).",
+            ),
+        );
+    }
+    let name = f.name.trim().to_string();
+    let problem = if f.password != f.password2 {
+        Some(
+            t(
+                lang,
+                "Hai mật khẩu không giống nhau.",
+                "The two passwords differ.",
+            )
+            .to_string(),
+        )
+    } else {
+        accounts::check_name(&name)
+            .and_then(|_| accounts::check_password(&f.password))
+            .err()
+            .map(|e| super::admin::input_problem(lang, &e))
+    };
+    if let Some(p) = problem {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            setup_form(lang, &f.ma, &name, Some(&p)),
+        )
+            .into_response();
+    }
+    let (addr, agent) = (client.addr.clone(), client.agent.clone());
+    let password = f.password;
+    let made = client
+        .accounts
+        .run(move |s| {
+            // Checked again under the lock: one admin from one code.
+            if s.ledger.enabled_admins()? > 0 {
+                return Ok(None);
+            }
+            let hash = accounts::hash_password(&password)?;
+            if !s.ledger.add_user(&name, Role::Admin, &hash)? {
+                // The name exists (a disabled user): make it the admin.
+                s.ledger.set_password(&name, &hash)?;
+                s.ledger.set_role(&name, Role::Admin)?;
+                s.ledger.set_enabled(&name, true)?;
+            }
+            s.ledger
+                .audit(&name, "setup", &format!("first admin, from {addr}"), "ok")?;
+            s.start_session(Utc::now(), &name, &addr, &agent).map(Some)
+        })
+        .await;
+    match made {
+        Ok(Some(cookie)) => {
+            client.accounts.end_setup();
+            tracing::info!(
+                "the web console's first admin was made; the setup link no longer works"
+            );
+            let mut r = Redirect::to("/").into_response();
+            r.headers_mut().insert(
+                header::SET_COOKIE,
+                session_cookie(Some(&cookie), client.https),
+            );
+            r
+        }
+        Ok(None) => {
+            client.accounts.end_setup();
+            setup_explained(lang, true)
+        }
+        Err(e) => server_error(lang, &format!("{e:#}")),
+    }
+}

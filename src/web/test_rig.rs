@@ -1,0 +1,246 @@
+//! The console in-process for tests: a real station file, a real ledger,
+//! the engine over `FakePlayout`, and the API and console on one router
+//! ([`super::app`], as `loa run` serves them). Requests go through
+//! `ServiceExt::oneshot` with the peer address set by `MockConnectInfo`.
+//!
+//! [`Rig::user`] makes a user and [`Rig::sign_in`] gives a [`Browser`]
+//! holding its session cookie and CSRF token, for the pages' tests too.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::Router;
+use chrono::Utc;
+use tower::ServiceExt;
+
+use super::accounts::{self, Accounts};
+use crate::api::{ApiState, AppState};
+use crate::config::Role;
+
+/// The password every rig user gets.
+pub(crate) const PASSWORD: &str = "mat-khau-thu";
+
+pub(crate) struct Rig {
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) state: AppState,
+    pub(crate) accounts: Arc<Accounts>,
+    pub(crate) app: Router,
+    pub(crate) ledger: PathBuf,
+}
+
+/// An answer, body read.
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {:?} {}", self.status, self.headers, self.body)
+    }
+}
+
+impl Reply {
+    pub(crate) fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The session cookie's value this answer sets, if any.
+    pub(crate) fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| {
+                let v = c.strip_prefix(&format!("{}=", super::session::COOKIE))?;
+                Some(v.split(';').next().unwrap_or("").to_string())
+            })
+    }
+}
+
+/// A signed-in browser: its cookie and the session's CSRF token.
+#[derive(Debug, Clone)]
+pub(crate) struct Browser {
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
+}
+
+pub(crate) const LOCAL: [u8; 4] = [127, 0, 0, 1];
+pub(crate) const LAN: [u8; 4] = [192, 168, 1, 20];
+
+/// A station with two bulletins and `extra` appended to the station file.
+pub(crate) async fn rig(extra: &str) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        r#"
+[station]
+name = "Xã Test"
+audio_dir = "audio"
+data_dir = "var"
+{extra}
+[[campaign]]
+id = "cds"
+title = "Chuyển đổi số"
+[[bulletin]]
+id = "long"
+title = "Thông điệp dài"
+file = "long.mp3"
+campaign = "cds"
+at = ["06:00"]
+[[bulletin]]
+id = "tone"
+title = "Tín hiệu"
+file = "tone.wav"
+"#
+    );
+    let state = ApiState::for_test(dir.path(), &text);
+    let station = state.current.get();
+    let ledger_path = station.ledger_path();
+    let accounts = Accounts::new(&station);
+    let app = super::app(Arc::clone(&state), Arc::clone(&accounts));
+    Rig {
+        _dir: dir,
+        state,
+        accounts,
+        app,
+        ledger: ledger_path,
+    }
+}
+
+impl Rig {
+    /// Make a user with [`PASSWORD`].
+    pub(crate) async fn user(&self, name: &str, role: Role) {
+        let name = name.to_string();
+        self.accounts
+            .run(move |s| {
+                let hash = accounts::hash_password(PASSWORD)?;
+                assert!(s.ledger.add_user(&name, role, &hash)?, "user {name} exists");
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+
+    /// Send a request from `from` with `headers`.
+    pub(crate) async fn send(
+        &self,
+        from: [u8; 4],
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = match body {
+            Some(b) => req
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let app = self
+            .app
+            .clone()
+            .layer(MockConnectInfo(SocketAddr::from((from, 40000))));
+        let resp = app.oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), 16 << 20)
+            .await
+            .unwrap();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    /// GET as `b` (or nobody).
+    pub(crate) async fn get(&self, b: Option<&Browser>, path: &str) -> Reply {
+        let cookie = b.map(|b| format!("{}={}", super::session::COOKIE, b.cookie));
+        let headers: Vec<(&str, &str)> = cookie.iter().map(|c| ("cookie", c.as_str())).collect();
+        self.send(LOCAL, "GET", path, &headers, None).await
+    }
+
+    /// POST a form as `b`, from this site's own page (`Sec-Fetch-Site:
+    /// same-origin`), with `b`'s CSRF token added.
+    pub(crate) async fn post(&self, b: &Browser, path: &str, form: &str) -> Reply {
+        let cookie = format!("{}={}", super::session::COOKIE, b.cookie);
+        let body = if form.is_empty() {
+            format!("csrf={}", b.csrf)
+        } else {
+            format!("csrf={}&{form}", b.csrf)
+        };
+        self.send(
+            LOCAL,
+            "POST",
+            path,
+            &[("cookie", &cookie), ("sec-fetch-site", "same-origin")],
+            Some(&body),
+        )
+        .await
+    }
+
+    /// POST a form from this site's own page, signed in or not.
+    pub(crate) async fn post_form(&self, path: &str, form: &str) -> Reply {
+        self.send(
+            LOCAL,
+            "POST",
+            path,
+            &[("sec-fetch-site", "same-origin")],
+            Some(form),
+        )
+        .await
+    }
+
+    /// Sign in through `/dang-nhap` as `name` with [`PASSWORD`].
+    pub(crate) async fn sign_in(&self, name: &str) -> Browser {
+        let body = format!("name={}&password={PASSWORD}&next=/", form_encode(name));
+        let r = self.post_form("/dang-nhap", &body).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+        let cookie = r.session_cookie().expect("a session cookie");
+        let csrf = self
+            .accounts
+            .run({
+                let cookie = cookie.clone();
+                move |s| s.session(Utc::now(), &cookie, std::time::Duration::from_secs(3600))
+            })
+            .await
+            .unwrap()
+            .expect("the new session is live")
+            .csrf;
+        Browser { cookie, csrf }
+    }
+
+    /// A user of `role` named after it, signed in.
+    pub(crate) async fn signed_in(&self, role: Role) -> Browser {
+        self.user(role.as_str(), role).await;
+        self.sign_in(role.as_str()).await
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+pub(crate) fn form_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

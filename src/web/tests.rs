@@ -1,0 +1,674 @@
+//! Route tests of signing in and the admin page: each role's access, CSRF
+//! and cross-origin refusals, session expiry, sign-out, the sign-in
+//! slowdown, the first start, escaping, and the headers of every answer.
+
+use axum::http::{header, StatusCode};
+use chrono::{Duration, Utc};
+
+use super::test_rig::*;
+use crate::config::Role;
+
+fn audit_results(rig: &Rig) -> Vec<(String, String, String)> {
+    let l =
+        crate::ledger::Ledger::open_read_only(&rig.ledger, chrono_tz::Asia::Ho_Chi_Minh).unwrap();
+    l.audit_rows(None, None)
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.who, a.action, a.result))
+        .collect()
+}
+
+/// The first-start form: `name` with password `12345678`.
+fn setup_form(code: &str, name: &str) -> String {
+    format!("ma={code}&name={name}&password=12345678&password2=12345678")
+}
+
+#[tokio::test]
+async fn first_start_explains_then_makes_the_admin() {
+    let rig = rig("").await;
+    // Without the code: where to find it, and the command that works too.
+    // Whoever opens the console first is told how to begin.
+    let r = rig.get(None, "/").await;
+    assert_eq!(r.location(), "/dang-nhap?next=/");
+    let r = rig.get(None, "/dang-nhap?next=/").await;
+    assert!(r.body.contains("Đài chưa có quản trị viên"), "{}", r.body);
+    assert!(r.body.contains("/thiet-lap"));
+    let r = rig.get(None, "/thiet-lap").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("journalctl -u loa"), "{}", r.body);
+    assert!(r.body.contains("make run"));
+    assert!(r.body.contains("sudo loa user add"));
+    assert!(r.body.contains("Đài chưa có tài khoản quản trị viên"));
+    let en = rig.get(None, "/thiet-lap?lang=en").await;
+    assert!(
+        en.body.contains("The station has no admin yet"),
+        "{}",
+        en.body
+    );
+    assert!(en.body.contains("journalctl -u loa"));
+
+    let code = rig.accounts.setup_code().unwrap().expect("no admin yet");
+    assert_eq!(
+        rig.accounts.setup_code().unwrap().as_ref(),
+        Some(&code),
+        "one code"
+    );
+    let wrong = rig.get(None, "/thiet-lap?ma=0000").await;
+    assert!(
+        wrong.body.contains("journalctl -u loa"),
+        "a wrong code explains"
+    );
+    assert!(!wrong.body.contains("password2"));
+    let form = rig.get(None, &format!("/thiet-lap?ma={code}")).await;
+    assert!(form.body.contains("name=\"password2\""), "{}", form.body);
+
+    let r = rig
+        .post_form("/thiet-lap", &setup_form(&code, "chu-tich"))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+    let cookie = r.session_cookie().expect("signed in at once");
+    let admin = rig
+        .send(
+            LOCAL,
+            "GET",
+            "/tai-khoan",
+            &[("cookie", &format!("loa_phien={cookie}"))],
+            None,
+        )
+        .await;
+    assert_eq!(admin.status, StatusCode::OK, "{admin:?}");
+    assert!(admin.body.contains("chu-tich"));
+
+    // The code is spent.
+    assert_eq!(rig.accounts.setup_code().unwrap(), None);
+    let again = rig
+        .post_form("/thiet-lap", &setup_form(&code, "chu-tich"))
+        .await;
+    assert_eq!(again.status, StatusCode::FORBIDDEN);
+    let page = rig.get(None, &format!("/thiet-lap?ma={code}")).await;
+    assert!(
+        page.body.contains("Đài đã có quản trị viên"),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn each_role_on_the_admin_page() {
+    let rig = rig("").await;
+    // Nobody: GET goes to sign in and comes back; a POST is refused.
+    let r = rig.get(None, "/tai-khoan?trang=1").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), "/dang-nhap?next=/tai-khoan%3Ftrang%3D1");
+    let r = rig
+        .send(
+            LOCAL,
+            "POST",
+            "/tai-khoan/them",
+            &[],
+            Some("csrf=x&name=a&role=viewer&password=12345678"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+
+    let viewer = rig.signed_in(Role::Viewer).await;
+    let operator = rig.signed_in(Role::Operator).await;
+    let admin = rig.signed_in(Role::Admin).await;
+    for b in [&viewer, &operator] {
+        let r = rig.get(Some(b), "/tai-khoan").await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+        assert!(r.body.contains("Không đủ quyền"));
+        let r = rig
+            .post(b, "/tai-khoan/them", "name=x&role=admin&password=12345678")
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+        for form in [
+            "name=admin&action=disable",
+            "name=admin&action=password&password=12345678",
+        ] {
+            let r = rig.post(b, "/tai-khoan/sua", form).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN);
+        }
+    }
+    let r = rig.get(Some(&admin), "/tai-khoan").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Nhật ký thao tác"), "Vietnamese first");
+    let r = rig
+        .post(
+            &admin,
+            "/tai-khoan/them",
+            &format!("name=nam&role=operator&password={PASSWORD}"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert!(r.body.contains("Đã thêm nam"));
+    rig.sign_in("nam").await;
+    // Viewer reset by the admin: their session ends, the new password works.
+    let r = rig
+        .post(
+            &admin,
+            "/tai-khoan/sua",
+            "name=viewer&action=password&password=mat-khau-moi",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(
+        rig.get(Some(&viewer), "/tai-khoan").await.status,
+        StatusCode::SEE_OTHER
+    );
+    // Disabling ends the operator's session and sign-in.
+    let r = rig
+        .post(&admin, "/tai-khoan/sua", "name=operator&action=disable")
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = rig
+        .post(
+            &operator,
+            "/tai-khoan/them",
+            "name=y&role=viewer&password=12345678",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // The last enabled admin cannot lock everyone out.
+    let r = rig
+        .post(&admin, "/tai-khoan/sua", "name=admin&action=disable")
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{r:?}");
+    let r = rig
+        .post(
+            &admin,
+            "/tai-khoan/sua",
+            "name=admin&action=role&role=viewer",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    // Every change is audited under the admin's name.
+    let audit = audit_results(&rig);
+    for action in ["user add", "user password", "user disable"] {
+        assert!(
+            audit
+                .iter()
+                .any(|(w, a, r)| w == "admin" && a == action && r == "ok"),
+            "{action}: {audit:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn forms_without_the_token_or_from_elsewhere_are_refused() {
+    let rig = rig("").await;
+    let admin = rig.signed_in(Role::Admin).await;
+    let cookie = format!("loa_phien={}", admin.cookie);
+    let form = "name=evil&role=admin&password=12345678";
+    // No token, a wrong token.
+    for body in [form.to_string(), format!("csrf=0000&{form}")] {
+        let r = rig
+            .send(
+                LOCAL,
+                "POST",
+                "/tai-khoan/them",
+                &[("cookie", &cookie), ("sec-fetch-site", "same-origin")],
+                Some(&body),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+        assert!(r.body.contains("Biểu mẫu không hợp lệ"));
+    }
+    // The right token, from another site.
+    let body = format!("csrf={}&{form}", admin.csrf);
+    for headers in [
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "same-site")],
+        vec![
+            ("origin", "http://evil.example"),
+            ("host", "127.0.0.1:8077"),
+        ],
+        vec![("origin", "null"), ("host", "127.0.0.1:8077")],
+    ] {
+        let mut h = headers.clone();
+        h.push(("cookie", &cookie));
+        let r = rig
+            .send(LOCAL, "POST", "/tai-khoan/them", &h, Some(&body))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{headers:?}: {r:?}");
+        assert!(r.body.contains("trang web khác"));
+    }
+    // Sign-in from another site too (login CSRF).
+    let r = rig
+        .send(
+            LOCAL,
+            "POST",
+            "/dang-nhap",
+            &[("sec-fetch-site", "cross-site")],
+            Some("name=admin&password=mat-khau-thu"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let users: Vec<String> = rig
+        .accounts
+        .run(|s| Ok(s.ledger.users()?))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(users, ["admin"], "nothing was added");
+    // The same origin, told by Origin alone (an older browser), passes.
+    let r = rig
+        .send(
+            LOCAL,
+            "POST",
+            "/tai-khoan/them",
+            &[
+                ("cookie", &cookie),
+                ("origin", "http://127.0.0.1:8077"),
+                ("host", "127.0.0.1:8077"),
+            ],
+            Some(&body),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+}
+
+#[tokio::test]
+async fn idle_sessions_expire() {
+    let rig = rig("[api]\nsession_idle = \"30m\"").await;
+    let admin = rig.signed_in(Role::Admin).await;
+    assert_eq!(
+        rig.get(Some(&admin), "/tai-khoan").await.status,
+        StatusCode::OK
+    );
+    // 31 minutes without a request.
+    rig.accounts
+        .run(|s| {
+            for x in s.ledger.sessions()? {
+                s.ledger
+                    .touch_session(&x.id, Utc::now() - Duration::minutes(31))?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let r = rig.get(Some(&admin), "/tai-khoan").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+    assert!(r.location().starts_with("/dang-nhap"));
+    let left = rig
+        .accounts
+        .run(|s| Ok(s.ledger.sessions()?))
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "the expired session is gone");
+}
+
+#[tokio::test]
+async fn sessions_survive_a_restart_of_the_accounts() {
+    let rig = rig("").await;
+    let admin = rig.signed_in(Role::Admin).await;
+    // A new daemon: new connection, the secret read back from data_dir.
+    let again = super::accounts::Accounts::new(&rig.state.current.get());
+    let cookie = admin.cookie.clone();
+    let live = again
+        .run(move |s| s.session(Utc::now(), &cookie, std::time::Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .expect("still signed in");
+    assert_eq!(
+        (live.user.as_str(), live.csrf.as_str()),
+        ("admin", admin.csrf.as_str())
+    );
+}
+
+#[tokio::test]
+async fn signed_out_cookies_are_dead() {
+    let rig = rig("").await;
+    let admin = rig.signed_in(Role::Admin).await;
+    let r = rig.post(&admin, "/dang-xuat", "").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+    let cleared = r.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    // The old cookie replayed.
+    let r = rig.get(Some(&admin), "/tai-khoan").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = rig
+        .post(
+            &admin,
+            "/tai-khoan/them",
+            "name=x&role=admin&password=12345678",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(audit_results(&rig)
+        .iter()
+        .any(|(w, a, r)| w == "admin" && a == "sign-out" && r == "ok"));
+}
+
+#[tokio::test]
+async fn admin_ends_another_session() {
+    let rig = rig("").await;
+    let admin = rig.signed_in(Role::Admin).await;
+    let operator = rig.signed_in(Role::Operator).await;
+    let id = rig
+        .accounts
+        .run(|s| Ok(s.ledger.sessions()?))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|x| x.user == "operator")
+        .unwrap()
+        .id;
+    let page = rig.get(Some(&admin), "/tai-khoan").await;
+    assert!(page.body.contains(&id), "listed with its end button");
+    let r = rig
+        .post(&admin, "/tai-khoan/ket-thuc", &format!("id={id}"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(
+        rig.get(Some(&operator), "/tai-khoan").await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn guessing_is_slowed_per_name_and_per_address() {
+    let rig = rig("").await;
+    rig.user("an", Role::Operator).await;
+    rig.user("binh", Role::Operator).await;
+    let attempt = |from: [u8; 4], name: &'static str, password: &'static str| {
+        let rig = &rig;
+        async move {
+            let body = format!("name={name}&password={password}");
+            rig.send(
+                from,
+                "POST",
+                "/dang-nhap",
+                &[("sec-fetch-site", "same-origin")],
+                Some(&body),
+            )
+            .await
+        }
+    };
+    for _ in 0..5 {
+        let r = attempt(LAN, "an", "doan-sai").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert!(r.body.contains("Sai tên đăng nhập hoặc mật khẩu"));
+    }
+    // The sixth, even with the right password, must wait.
+    let r = attempt([10, 0, 0, 9], "an", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{r:?}");
+    assert!(r.body.contains("Hãy đợi"));
+    let wait: i64 = r.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=15 * 60).contains(&wait), "{wait}");
+    // The address that failed is slowed for other names too.
+    let r = attempt(LAN, "binh", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    // Another name from another address is not.
+    let r = attempt(LOCAL, "binh", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+    // Each failure and the slowed attempt are in the audit log.
+    let audit = audit_results(&rig);
+    let failures = audit
+        .iter()
+        .filter(|(w, a, r)| w == "an" && a == "sign-in" && r.starts_with("refused (401)"))
+        .count();
+    assert_eq!(failures, 5, "{audit:?}");
+    assert!(audit
+        .iter()
+        .any(|(w, a, r)| w == "an" && a == "sign-in" && r.starts_with("refused (429)")));
+    assert!(audit
+        .iter()
+        .any(|(w, a, r)| w == "binh" && a == "sign-in" && r == "ok"));
+}
+
+#[test]
+fn the_wait_grows() {
+    use super::accounts::Accounts;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rig = rt.block_on(rig(""));
+    let accounts: &Accounts = &rig.accounts;
+    let mut now = Utc::now();
+    let mut outcomes = Vec::new();
+    for _ in 0..12 {
+        // Each attempt right when the previous wait is over.
+        let r = accounts
+            .with(|s| s.sign_in(now, "ghost", "x", "10.1.1.1", "test"))
+            .unwrap();
+        match r {
+            super::accounts::SignIn::Refused => outcomes.push(0),
+            super::accounts::SignIn::Wait(w) => {
+                outcomes.push(w);
+                now += Duration::seconds(w);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(outcomes[..5], [0; 5], "five free failures: {outcomes:?}");
+    let waits: Vec<i64> = outcomes.iter().copied().filter(|&w| w > 0).collect();
+    assert!(waits.len() >= 3, "{outcomes:?}");
+    assert!(
+        waits.windows(2).all(|w| w[1] > w[0]),
+        "growing: {outcomes:?}"
+    );
+}
+
+#[tokio::test]
+async fn names_are_escaped() {
+    let rig = rig("").await;
+    let admin = rig.signed_in(Role::Admin).await;
+    let name = "<script>alert(1)</script>";
+    let r = rig
+        .post(
+            &admin,
+            "/tai-khoan/them",
+            &format!("name={}&role=viewer&password=12345678", form_encode(name)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let page = rig.get(Some(&admin), "/tai-khoan").await;
+    assert!(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!page.body.contains(name), "raw markup in the page");
+    // The refused sign-in form echoes the name escaped too.
+    let r = rig
+        .send(
+            LOCAL,
+            "POST",
+            "/dang-nhap",
+            &[],
+            Some(&format!("name={}&password=x", form_encode(name))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(!r.body.contains(name));
+}
+
+#[tokio::test]
+async fn headers_cookies_and_not_found() {
+    let rig = rig("").await;
+    rig.user("an", Role::Viewer).await;
+    let r = rig
+        .send(
+            LOCAL,
+            "POST",
+            "/dang-nhap",
+            &[],
+            Some(&format!("name=an&password={PASSWORD}&next=//evil.example/")),
+        )
+        .await;
+    assert_eq!(r.location(), "/", "no open redirect");
+    let set = r.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    assert!(!set.contains("Secure"), "plain HTTP: {set}");
+
+    let page = rig.get(None, "/khong-co-trang-nay").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.body.contains("Không có trang này"));
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert_eq!(page.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert!(page.headers.contains_key(header::REFERRER_POLICY));
+    let api = rig.get(None, "/api/v1/khong-co").await;
+    assert_eq!(api.status, StatusCode::NOT_FOUND);
+    assert!(
+        api.body.contains("\"no_route\""),
+        "JSON under /api: {api:?}"
+    );
+    assert_eq!(rig.get(None, "/healthz").await.status, StatusCode::OK);
+    let status = rig.get(None, "/api/v1/status").await;
+    assert_eq!(
+        status.status,
+        StatusCode::UNAUTHORIZED,
+        "tokens still guard the API"
+    );
+
+    // Behind an HTTPS proxy the cookie is Secure.
+    let rig = super::test_rig::rig("[api]\nbehind_https_proxy = true").await;
+    rig.user("an", Role::Viewer).await;
+    let r = rig
+        .send(
+            LOCAL,
+            "POST",
+            "/dang-nhap",
+            &[],
+            Some(&format!("name=an&password={PASSWORD}")),
+        )
+        .await;
+    assert!(r.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("; Secure"));
+}
+
+#[tokio::test]
+async fn caller_is_the_user() {
+    let rig = rig("").await;
+    let b = rig.signed_in(Role::Operator).await;
+    let cookie = b.cookie.clone();
+    let live = rig
+        .accounts
+        .run(move |s| s.session(Utc::now(), &cookie, std::time::Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .unwrap();
+    let signed = super::session::Signed {
+        user: live.user,
+        role: live.role,
+        csrf: live.csrf,
+        lang: super::i18n::Lang::Vi,
+    };
+    let c = super::session::caller(&signed);
+    assert_eq!(
+        (c.name.as_str(), c.role),
+        ("operator", Some(Role::Operator))
+    );
+}
+
+#[tokio::test]
+async fn router_serves_the_console_and_the_api() {
+    use tower::ServiceExt;
+    let rig = rig("").await;
+    let app = super::router(rig.state.clone());
+    for (path, status) in [
+        ("/dang-nhap", StatusCode::OK),
+        ("/healthz", StatusCode::OK),
+        ("/tai-khoan", StatusCode::SEE_OTHER),
+    ] {
+        let req = axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let r = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn page_actions_are_the_users_and_viewers_cannot_forge_them() {
+    let rig = rig("").await;
+    let viewer = rig.signed_in(Role::Viewer).await;
+    let operator = rig.signed_in(Role::Operator).await;
+    // A viewer's forged form, token and all, is refused by the server.
+    let r = rig.post(&viewer, "/xep-hang", "what=b:tone").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+    let r = rig.post(&viewer, "/tam-dung", "").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // An operator's queueing is theirs: audit row and requested_by.
+    let r = rig.post(&operator, "/xep-hang", "what=b:long").await;
+    assert!(r.status.is_redirection() || r.status.is_success(), "{r:?}");
+    // A second one waits behind it, requested by the user.
+    let r = rig.post(&operator, "/xep-hang", "what=b:tone").await;
+    assert!(r.status.is_redirection() || r.status.is_success(), "{r:?}");
+    let mut waiting = None;
+    for _ in 0..250 {
+        waiting = rig.state.handle.status.borrow().queue_next.clone();
+        if waiting.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let waiting = waiting.expect("an item waits");
+    assert_eq!(waiting.requested_by.as_deref(), Some("operator"));
+    // The API's audit rows go through the ledger's writer thread.
+    let mut audit = audit_results(&rig);
+    for _ in 0..250 {
+        if audit.iter().any(|(_, a, _)| a == "queue") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        audit = audit_results(&rig);
+    }
+    assert!(
+        audit
+            .iter()
+            .any(|(w, a, r)| w == "operator" && a == "queue" && r.starts_with("ok")),
+        "{audit:?}"
+    );
+    assert!(
+        !audit.iter().any(|(w, a, _)| w == "viewer" && a == "queue"),
+        "the viewer's attempt never reached the engine: {audit:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_setup_link_names_the_bound_address_until_an_admin_exists() {
+    let rig = rig("").await;
+    let station = rig.state.current.get();
+    let watch = rig.accounts.setup_link_watch();
+    let accounts = std::sync::Arc::clone(&rig.accounts);
+    let st = std::sync::Arc::clone(&station);
+    let link = tokio::task::spawn_blocking(move || {
+        super::setup_link(&accounts, &st, "127.0.0.1:18077".parse().unwrap())
+    })
+    .await
+    .unwrap()
+    .unwrap()
+    .expect("no admin yet");
+    let code = rig.accounts.setup_code().unwrap().unwrap();
+    assert_eq!(link, format!("http://127.0.0.1:18077/thiet-lap?ma={code}"));
+    assert_eq!(
+        watch.borrow().as_deref(),
+        Some(link.as_str()),
+        "for the status line"
+    );
+    let r = rig.post_form("/thiet-lap", &setup_form(&code, "an")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(*watch.borrow(), None, "the status line drops it");
+    let accounts = std::sync::Arc::clone(&rig.accounts);
+    let again = tokio::task::spawn_blocking(move || {
+        super::setup_link(&accounts, &station, "127.0.0.1:18077".parse().unwrap())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(again, None);
+}

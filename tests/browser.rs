@@ -1,0 +1,610 @@
+//! The web console in a real browser: `loa run` on a temporary station
+//! recording to a WAV file in real time, Debian's headless Chromium driven
+//! over WebDriver (chromedriver) with a fake microphone that plays a
+//! 1 kHz tone. An operator signs in, queues a bulletin and sees it air on
+//! `/` without a reload, records a notice through the microphone and hears
+//! it in the WAV output, breaks in with an emergency and stops it, opens
+//! the report, downloads its CSV (the same bytes as `loa report`), and
+//! prints it to PDF. Screenshots of every page at 360×740 and 1366×768
+//! (and full-height ones) go to `target/screenshots/`.
+//!
+//! A missing browser fails the test: `make test-deps` installs it.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{free_port, Daemon};
+use fantoccini::elements::Element;
+use fantoccini::wd::{Capabilities, PrintConfiguration};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const PASSWORD: &str = "mat-khau-van-hanh";
+/// The fake microphone's tone.
+const TONE_HZ: f64 = 1000.0;
+/// Generous bound for anything to show up on a busy machine.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn loa(args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loa"));
+    cmd.args(args)
+        .env_remove("LOA_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("run loa");
+    if let Some(text) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "loa {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// chromedriver, killed when dropped.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_driver(dir: &Path) -> (Driver, u16) {
+    for tool in [CHROMIUM, CHROMEDRIVER] {
+        assert!(
+            Path::new(tool).exists(),
+            "{tool} is missing: install Debian's chromium and chromium-driver (`make test-deps`)"
+        );
+    }
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .arg(format!(
+            "--log-path={}",
+            dir.join("chromedriver.log").display()
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let driver = Driver(child);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + PATIENCE;
+    // Listening is enough: the session request below waits for it to be ready.
+    while std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (driver, port)
+}
+
+/// A 16-bit mono WAV of a steady tone: what the fake microphone hears.
+fn tone_wav(path: &Path, seconds: f64) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    let n = (seconds * 48_000.0) as usize;
+    for i in 0..n {
+        let x = (2.0 * std::f64::consts::PI * TONE_HZ * i as f64 / 48_000.0).sin();
+        w.write_sample((x * 0.5 * f64::from(i16::MAX)) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// The longest run, in seconds, of 50 ms windows of `wav` that carry the
+/// fake microphone's tone: loud, and crossing zero at twice its frequency.
+fn longest_tone(wav: &Path) -> f64 {
+    let mut r = hound::WavReader::open(wav).unwrap();
+    let spec = r.spec();
+    let ch = usize::from(spec.channels);
+    let rate = f64::from(spec.sample_rate);
+    let samples: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => r.samples::<f32>().map(|s| s.unwrap()).collect(),
+        hound::SampleFormat::Int => {
+            let scale = (1u64 << (spec.bits_per_sample - 1)) as f32;
+            r.samples::<i32>()
+                .map(|s| s.unwrap() as f32 / scale)
+                .collect()
+        }
+    };
+    let mono: Vec<f32> = samples.chunks(ch).map(|c| c[0]).collect();
+    let win = (rate * 0.05) as usize;
+    let (mut best, mut run) = (0usize, 0usize);
+    for w in mono.chunks(win) {
+        if w.len() < win {
+            break;
+        }
+        let rms = (w.iter().map(|x| x * x).sum::<f32>() / w.len() as f32).sqrt();
+        let crossings = w
+            .windows(2)
+            .filter(|p| (p[0] < 0.0) != (p[1] < 0.0))
+            .count() as f64;
+        let hz = crossings / 2.0 / 0.05;
+        if rms > 0.02 && (hz - TONE_HZ).abs() < TONE_HZ * 0.05 {
+            run += 1;
+            best = best.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    best as f64 * 0.05
+}
+
+struct Browser {
+    c: Client,
+    base: String,
+    shots: PathBuf,
+}
+
+impl Browser {
+    async fn goto(&self, path: &str) {
+        self.c
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap_or_else(|e| panic!("open {path}: {e}"));
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.c
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("{script}: {e}"))
+    }
+
+    async fn find(&self, css: &str) -> Element {
+        self.c
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let v = self
+            .js(&format!(
+                "var e = document.querySelector({}); return e ? e.textContent : '';",
+                json!(css)
+            ))
+            .await;
+        v.as_str().unwrap_or("").to_string()
+    }
+
+    /// Wait until the text of `css` contains `want`.
+    async fn wait_text(&self, css: &str, want: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let got = self.text(css).await;
+            if got.contains(want) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css} never showed {want:?}; it shows {got:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn wait_url(&self, part: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let url = self.c.current_url().await.unwrap();
+            if url.as_str().contains(part) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never reached {part}: at {url}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Screenshots of what is shown at both sizes, exact and full height.
+    async fn shoot(&self, name: &str) {
+        for (w, h) in [(360u32, 740u32), (1366, 768)] {
+            self.c.set_window_size(w, h).await.unwrap();
+            self.js("window.scrollTo(0, 0); if (document.activeElement) { document.activeElement.blur(); } return 1;").await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let png = self.c.screenshot().await.unwrap();
+            std::fs::write(self.shots.join(format!("{name}-{w}x{h}.png")), png).unwrap();
+            let full = self
+                .js("return document.documentElement.scrollHeight")
+                .await
+                .as_u64()
+                .unwrap_or(u64::from(h)) as u32;
+            if full > h {
+                self.c.set_window_size(w, full.min(6000)).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let png = self.c.screenshot().await.unwrap();
+                std::fs::write(self.shots.join(format!("{name}-{w}-full.png")), png).unwrap();
+            }
+        }
+        self.c.set_window_size(1366, 768).await.unwrap();
+    }
+
+    async fn sign_in(&self, name: &str, password: &str) {
+        self.goto("/dang-nhap").await;
+        self.find("#name").await.send_keys(name).await.unwrap();
+        self.find("#password")
+            .await
+            .send_keys(password)
+            .await
+            .unwrap();
+        self.find("main form button[type=submit]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        self.wait_text("header .who", name).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_runs_the_station_from_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let audio = root.join("audio");
+    std::fs::create_dir(&audio).unwrap();
+    std::fs::copy(repo("audio/cds/thong-diep.mp3"), audio.join("long.mp3")).unwrap();
+    std::fs::copy(repo("audio/jingles/nhac-hieu.mp3"), audio.join("short.mp3")).unwrap();
+    let mic = root.join("mic.wav");
+    tone_wav(&mic, 20.0);
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let config = root.join("station.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[station]
+name = "Xã Thử Nghiệm"
+audio_dir = "audio"
+data_dir = "var"
+[output]
+kind = "wav"
+path = "var/aired.wav"
+pace = "realtime"
+[api]
+listen = "{addr}"
+[report]
+preparer_name = "Nguyễn Thị Lan"
+head_title = "Chủ tịch UBND xã"
+head_name = "Trần Văn Hùng"
+[[campaign]]
+id = "cds"
+title = "Chuyển đổi số"
+target_minutes = 30
+[[bulletin]]
+id = "long"
+title = "Thông điệp chuyển đổi số"
+file = "long.mp3"
+campaign = "cds"
+at = ["06:00", "11:30", "17:00"]
+[[bulletin]]
+id = "short"
+title = "Nhạc hiệu <b>đài</b>"
+file = "short.mp3"
+at = ["05:55"]
+"#
+        ),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    loa(
+        &[
+            "user",
+            "add",
+            "van-hanh",
+            "--role",
+            "operator",
+            "--password-stdin",
+            "--config",
+            cfg,
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    loa(
+        &[
+            "user",
+            "add",
+            "quan-tri",
+            "--role",
+            "admin",
+            "--password-stdin",
+            "--config",
+            cfg,
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    loa(
+        &[
+            "user",
+            "add",
+            "xem",
+            "--role",
+            "viewer",
+            "--password-stdin",
+            "--config",
+            cfg,
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    let daemon = Daemon::start(&config, addr);
+
+    let shots = repo("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let (_driver, port) = start_driver(root);
+    let profile = root.join("chromium-profile");
+    let downloads = root.join("downloads");
+    std::fs::create_dir(&downloads).unwrap();
+    let mut caps = Capabilities::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+                "--lang=vi", "--autoplay-policy=no-user-gesture-required",
+                format!("--user-data-dir={}", profile.display()),
+                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                format!("--use-file-for-fake-audio-capture={}", mic.display()),
+                "--window-size=1366,768",
+            ],
+            "prefs": {
+                "download.default_directory": downloads,
+                "download.prompt_for_download": false,
+            },
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let c = ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a Chromium session");
+    let b = Browser {
+        c,
+        base: format!("http://{addr}"),
+        shots: shots.clone(),
+    };
+
+    // Signed out: the sign-in page.
+    b.goto("/").await;
+    b.wait_url("/dang-nhap").await;
+    b.shoot("dang-nhap").await;
+
+    // The operator signs in and queues a bulletin; it airs on the page
+    // without a reload.
+    b.sign_in("van-hanh", PASSWORD).await;
+    b.goto("/").await;
+    b.find("#song .onair").await;
+    b.js("window.loaNoReload = 'still here'; return 1;").await;
+    b.find("#tim").await.send_keys("nhac hieu").await.unwrap();
+    let visible = b
+        .js("return Array.from(document.querySelectorAll('#ds-phat li')).filter(function(li){return !li.hidden}).length")
+        .await;
+    assert_eq!(visible, json!(1), "the search keeps only the jingle");
+    b.find("#ds-phat li:not([hidden]) button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("#song .onair .title", "Nhạc hiệu <b>đài</b>")
+        .await;
+    b.wait_text("#thong-bao", "Đã xếp hàng").await;
+    assert_eq!(b.js("return window.loaNoReload").await, json!("still here"));
+    // The progress bar moves and the time left counts down.
+    let left = b.text("#song .onair .left").await;
+    assert!(left.contains("còn lại"), "{left:?}");
+    b.shoot("dang-phat").await;
+
+    // A notice through the microphone, previewed, sent, probed, queued.
+    b.goto("/thu-am").await;
+    b.shoot("thu-am").await;
+    b.find("#bat-dau").await.click().await.unwrap();
+    b.wait_text("#trang-thai-thu", "Đang thu").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    b.find("#dung").await.click().await.unwrap();
+    b.wait_text("#trang-thai-thu", "Đã thu xong").await;
+    b.find("#gui-ban-ghi").await.click().await.unwrap();
+    b.wait_url("/thu-am?tep=").await;
+    b.wait_text(".verdict h2", "Tệp tốt").await;
+    let verdict = b.text(".verdict").await;
+    assert!(verdict.contains("WAV"), "{verdict}");
+    let recorded = b.text(".verdict .big-what").await;
+    assert!(recorded.starts_with("ghi-am-"), "{recorded}");
+    b.shoot("thu-am-ket-qua").await;
+    b.find(".verdict form button").await.click().await.unwrap();
+    b.wait_text("#thong-bao", "Đã xếp hàng").await;
+    b.goto("/").await;
+    b.wait_text("#song .onair .title", &recorded).await;
+    // It ends by itself (about three seconds).
+    let deadline = Instant::now() + PATIENCE;
+    while b.text("#song .onair .title").await.contains(&recorded) {
+        assert!(Instant::now() < deadline, "the recording never ended");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // Break in with a repeating emergency, confirm, then stop it in one tap.
+    b.find("#em-what")
+        .await
+        .select_by_value("b:long")
+        .await
+        .unwrap();
+    b.find("#em-every").await.send_keys("10").await.unwrap();
+    b.find("form[action='/khan-cap'] button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_url("/khan-cap?").await;
+    b.wait_text("main .big-what", "Thông điệp chuyển đổi số")
+        .await;
+    b.shoot("khan-cap-xac-nhan").await;
+    b.find("form[action='/khan-cap'] button.red")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("#song .banner.emergency", "KHẨN CẤP đang lặp lại")
+        .await;
+    b.wait_text("#song .onair .title", "Thông điệp chuyển đổi số")
+        .await;
+    b.wait_text("#song .onair .meta", "khẩn cấp").await;
+    b.shoot("dang-phat-khan-cap").await;
+    b.find("form[action='/khan-cap/huy'] button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    while !b.text("#song .banner.emergency").await.is_empty() {
+        assert!(Instant::now() < deadline, "the emergency banner stayed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    b.wait_text("#thong-bao", "Đã dừng khẩn cấp").await;
+
+    // The plan and the ledger.
+    b.goto("/lich").await;
+    b.wait_text("main", "Số phút dự kiến theo chiến dịch").await;
+    b.shoot("lich").await;
+    b.goto("/nhat-ky").await;
+    b.wait_text("table.ledger", &recorded).await;
+    b.shoot("nhat-ky").await;
+
+    // The report: the CSV is `loa report`'s, byte for byte; then the PDF.
+    b.goto("/bao-cao").await;
+    b.wait_text(".report", "BÁO CÁO THỜI LƯỢNG PHÁT SÓNG").await;
+    b.wait_text(".signatures", "Chủ tịch UBND xã").await;
+    b.shoot("bao-cao").await;
+    let href = b
+        .js("return document.querySelector('a[download]').getAttribute('href')")
+        .await;
+    let href = href.as_str().unwrap().to_string();
+    // Download it as the official would: a click on the link.
+    b.find("a[download]").await.click().await.unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    let csv = loop {
+        let done: Vec<PathBuf> = std::fs::read_dir(&downloads)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+            .collect();
+        if let Some(p) = done.first() {
+            assert!(
+                p.file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .starts_with("bao-cao-"),
+                "{p:?}"
+            );
+            break std::fs::read(p).unwrap();
+        }
+        assert!(Instant::now() < deadline, "the CSV was not downloaded");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let q: Vec<(&str, &str)> = href
+        .split_once('?')
+        .unwrap()
+        .1
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    let arg = |k: &str| q.iter().find(|(x, _)| *x == k).unwrap().1;
+    let cli = loa(
+        &[
+            "report",
+            "--config",
+            cfg,
+            "--from",
+            arg("tu"),
+            "--to",
+            arg("den"),
+            "--format",
+            "csv",
+        ],
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&csv),
+        String::from_utf8_lossy(&cli.stdout),
+        "the page's CSV and `loa report --format csv` differ"
+    );
+    assert!(csv.starts_with("\u{feff}".as_bytes()), "UTF-8 with a BOM");
+    std::fs::write(shots.join("bao-cao.csv"), &csv).unwrap();
+    let pdf =
+        b.c.print(
+            PrintConfiguration::builder()
+                .background(true)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .expect("print to PDF");
+    assert!(pdf.starts_with(b"%PDF"), "a PDF");
+    std::fs::write(shots.join("bao-cao.pdf"), &pdf).unwrap();
+
+    // The admin's page, and the English view.
+    b.find("form.signout button").await.click().await.unwrap();
+    b.wait_url("/dang-nhap").await;
+    b.sign_in("quan-tri", PASSWORD).await;
+    b.goto("/tai-khoan").await;
+    b.wait_text("main", "van-hanh").await;
+    b.shoot("tai-khoan").await;
+    b.goto("/?lang=en").await;
+    b.wait_text("main h1", "On air").await;
+    b.shoot("dang-phat-en").await;
+    b.goto("/?lang=vi").await;
+
+    // A viewer sees the station but has no controls.
+    b.find("form.signout button").await.click().await.unwrap();
+    b.wait_url("/dang-nhap").await;
+    b.sign_in("xem", PASSWORD).await;
+    b.goto("/").await;
+    b.find("#song .onair").await;
+    assert_eq!(
+        b.js("return document.querySelectorAll('form[action=\"/khan-cap\"], form[action=\"/bo-qua\"], #ds-phat').length")
+            .await,
+        json!(0)
+    );
+    b.shoot("dang-phat-nguoi-xem").await;
+    b.c.close().await.unwrap();
+
+    // The recording aired: its tone is in the WAV output (closed on stop).
+    let wav = root.join("var/aired.wav");
+    drop(daemon);
+    let tone = longest_tone(&wav);
+    assert!(
+        tone >= 2.0,
+        "the microphone's tone should be in {} for about 3 s, found {tone:.2} s",
+        wav.display()
+    );
+}
