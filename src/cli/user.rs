@@ -123,6 +123,13 @@ pub fn add(config: &Path, name: &str, role: Role, from: PasswordFrom) -> Result<
         Err(code) => return code,
     };
     check_name(name)?;
+    if role == Role::Metrics {
+        bail!(
+            "vai trò metrics chỉ dành cho mã truy cập / the metrics role is for API tokens \
+             (a province's Prometheus: `loa token new NAME metrics`); a console user is \
+             viewer, operator or admin"
+        );
+    }
     let password = read_password(from)?;
     let hash = hash_password(&password)?;
     let mut ledger = open(&station)?;

@@ -296,7 +296,7 @@ async fn add(c: Ctx, Form(f): Form<AddForm>) -> Response {
     }
     let lang = c.s.lang;
     let name = f.name.trim().to_string();
-    let Some(role) = Role::parse(&f.role) else {
+    let Some(role) = Role::parse(&f.role).filter(|r| *r != Role::Metrics) else {
         return c
             .respond(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -378,7 +378,7 @@ async fn change(c: Ctx, Form(f): Form<ChangeForm>) -> Response {
         .then(|| accounts::check_password(&f.password).err())
         .flatten()
         .map(|e| input_problem(lang, &e));
-    let role = Role::parse(&f.role);
+    let role = Role::parse(&f.role).filter(|r| *r != Role::Metrics);
     let outcome = c
         .accounts
         .run(move |st| {

@@ -198,6 +198,7 @@ fn forbidden(lang: Lang, signed: &Signed, needs: Role) -> Response {
 /// A role in Vietnamese.
 pub(crate) fn role_vi(role: Role) -> &'static str {
     match role {
+        Role::Metrics => "giám sát (chỉ số)",
         Role::Viewer => "người xem",
         Role::Operator => "người vận hành",
         Role::Admin => "quản trị viên",

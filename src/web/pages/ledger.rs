@@ -38,10 +38,16 @@ pub(crate) fn source_word(lang: Lang, s: Source) -> &'static str {
         Source::Schedule => t(lang, "theo lịch", "scheduled"),
         Source::Operator => t(lang, "người vận hành", "operator"),
         Source::Emergency => t(lang, "khẩn cấp", "emergency"),
+        Source::Relay => t(lang, "tiếp âm", "relay"),
     }
 }
 
-const SOURCES: [Source; 3] = [Source::Schedule, Source::Operator, Source::Emergency];
+const SOURCES: [Source; 4] = [
+    Source::Schedule,
+    Source::Operator,
+    Source::Emergency,
+    Source::Relay,
+];
 
 pub(crate) async fn page(
     State(s): State<AppState>,

@@ -261,7 +261,7 @@ async fn today(station: &Arc<Station>) -> PlanRows {
             .map(|o| {
                 let key = o.key();
                 let got = match o.kind {
-                    ItemKind::Bulletin => outcomes.get(&key).copied(),
+                    ItemKind::Bulletin | ItemKind::Relay => outcomes.get(&key).copied(),
                     ItemKind::Program => program_outcome(&outcomes, o.id, &key),
                 };
                 let campaign = o
@@ -528,6 +528,7 @@ pub(crate) async fn queue(
         let body = QueueBody {
             bulletin,
             file,
+            text: None,
             priority: None,
             at: None,
         };
@@ -743,6 +744,7 @@ pub(crate) async fn emergency(
         let body = EmergencyBody {
             bulletin,
             file,
+            text: None,
             repeat_every: non_empty(&f.every).map(|n| format!("{n}m")),
             until,
         };

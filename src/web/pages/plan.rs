@@ -75,15 +75,15 @@ pub(crate) async fn page(
         for o in schedule::schedule(&st, from, to) {
             let day = (o.at.date_naive() - monday).num_days().clamp(0, 6) as usize;
             match o.kind {
-                ItemKind::Bulletin => {
+                ItemKind::Bulletin | ItemKind::Relay => {
                     let c = o.campaign.unwrap_or("");
                     *minutes.entry(c.to_string()).or_default() += o.planned_seconds / 60.0;
                 }
                 ItemKind::Program => {
                     for &i in &o.items {
-                        let b = &st.bulletins[i];
-                        let c = b.campaign.as_deref().unwrap_or("");
-                        *minutes.entry(c.to_string()).or_default() += b.seconds() / 60.0;
+                        let item = st.item_info(i);
+                        let c = item.campaign.unwrap_or("");
+                        *minutes.entry(c.to_string()).or_default() += item.seconds / 60.0;
                     }
                 }
             }
