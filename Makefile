@@ -14,9 +14,12 @@ DEB_APT_PACKAGES := systemd dpkg-dev
 # daemon and api benches): PulseAudio's null sink behind ALSA's pulse
 # plugin, captured with arecord (alsa-utils).
 PACED_APT_PACKAGES := pulseaudio libasound2-plugins alsa-utils
+# The province's database (tests/postgres.rs, benches/fleet.rs): a
+# throwaway cluster made with initdb and started by the test itself.
+POSTGRES_APT_PACKAGES := postgresql
 # make bench: ffmpeg makes the test MP3, mpg123 is the player the CPU
 # figures are compared with.
-BENCH_APT_PACKAGES := ffmpeg mpg123 $(PACED_APT_PACKAGES)
+BENCH_APT_PACKAGES := ffmpeg mpg123 $(PACED_APT_PACKAGES) $(POSTGRES_APT_PACKAGES)
 
 .PHONY: deps deb-deps test-deps bench-deps run check test bench lint audio deb clean
 
@@ -49,9 +52,9 @@ test: test-deps
 	$(CARGO) build --benches
 	tests/package.sh
 
-# What the tests need: the package's tools and the paced output.
+# What the tests need: the package's tools, the paced output and PostgreSQL.
 test-deps:
-	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES)"
+	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES) $(POSTGRES_APT_PACKAGES)"
 
 # What building and testing the package needs; cargo-deb is built once
 # (about a minute) and kept in ~/.cargo/bin.

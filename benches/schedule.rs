@@ -112,6 +112,7 @@ fn big_station() -> Station {
             max_queue: loa::config::DEFAULT_MAX_QUEUE,
             tokens: Vec::new(),
         },
+        fleet: Default::default(),
         campaigns: Vec::new(),
         bulletins,
         programs,

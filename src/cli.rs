@@ -437,6 +437,42 @@ pub fn report(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `loa report --postgres URL`: the campaign report across the province's
+/// stations, from its database (created or migrated first if needed).
+/// Periods are read in Vietnam's time, as the stations' own reports.
+pub fn fleet_report(
+    url: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    campaign: Option<&str>,
+    fmt: Format,
+) -> Result<ExitCode> {
+    let tz = config::DEFAULT_TIMEZONE;
+    let (from, to) = range::parse(tz, from, to).map_err(flag_error)?;
+    let filter = crate::ledger::Filter {
+        from,
+        to,
+        campaign: campaign.map(str::to_string),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let text = rt.block_on(async {
+        let mut client = crate::fleet::connect(url).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot reach the province's database ({}); check --postgres (or LOA_POSTGRES)",
+                crate::fleet::pg_error(&e)
+            )
+        })?;
+        crate::fleet::migrate(&mut client).await?;
+        let r = crate::fleet::fleet_report(&client, &filter, tz).await?;
+        anyhow::Ok(crate::fleet::format_fleet_report(&r, fmt))
+    })?;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `loa token new NAME ROLE`: a fresh token, printed once, and the station
 /// file lines that grant it (its SHA-256 only, never the token).
 pub fn token_new(name: &str, role: config::Role) -> Result<ExitCode> {

@@ -186,6 +186,9 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
         config_path.clone(),
     );
     let server = tokio::spawn(crate::api::serve(listener, api));
+    // Copies closed airtime rows to the province's database when the
+    // station file has `[fleet] postgres`; idle otherwise.
+    let shipper = crate::fleet::spawn(running.current.clone());
     // READY once the API listens.
     let systemd = crate::notify::ready(&running.handle, &running.current, &running.playout);
     let mut term = signal(SignalKind::terminate())?;
@@ -205,6 +208,7 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
     info!("stopping");
     systemd.stopping();
     server.abort();
+    shipper.abort();
     let _ = running.handle.commands.send(Command::Shutdown).await;
     if tokio::time::timeout(engine::SHUTDOWN_BUDGET, running.engine)
         .await

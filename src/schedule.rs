@@ -656,6 +656,7 @@ mod tests {
                 max_queue: crate::config::DEFAULT_MAX_QUEUE,
                 tokens: Vec::new(),
             },
+            fleet: Default::default(),
             campaigns: Vec::new(),
             bulletins: Vec::new(),
             programs: Vec::new(),

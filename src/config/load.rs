@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::raw::{RawApi, RawBulletin, RawCampaign, RawOutput, RawProgram, RawQuiet};
+use super::raw::{RawApi, RawBulletin, RawCampaign, RawFleet, RawOutput, RawProgram, RawQuiet};
 use super::*;
 use crate::diag::{DiagnosticBuilder, Diagnostics, Reporter};
 
@@ -299,6 +299,7 @@ impl<'a> Loader<'a> {
         let output = self.optional_table::<RawOutput>(sections.remove("output"), "[output]");
         let quiet = self.optional_table::<RawQuiet>(sections.remove("quiet"), "[quiet]");
         let api = self.optional_table::<RawApi>(sections.remove("api"), "[api]");
+        let fleet = self.optional_table::<RawFleet>(sections.remove("fleet"), "[fleet]");
         let campaigns = self.array::<RawCampaign>(sections.remove("campaign"), "campaign");
         let bulletins = self.array::<RawBulletin>(sections.remove("bulletin"), "bulletin");
         let programs = self.array::<RawProgram>(sections.remove("program"), "program");
@@ -311,6 +312,7 @@ impl<'a> Loader<'a> {
         let output = output.and_then(|o| self.output(o));
         let quiet = quiet.map(|q| self.quiet(q)).unwrap_or_default();
         let api = api.and_then(|a| self.api(a));
+        let fleet = fleet.and_then(|f| self.fleet(f, &name));
 
         let campaigns = self.campaigns(campaigns);
         let mut ids: HashMap<String, (&str, Range<usize>)> = HashMap::new();
@@ -331,6 +333,7 @@ impl<'a> Loader<'a> {
             output: output?,
             quiet,
             api: api?,
+            fleet: fleet?,
             campaigns,
             bulletins,
             programs,

@@ -9,6 +9,7 @@
 mod audio_info;
 mod check_station;
 mod deser;
+mod fleet;
 mod items;
 mod load;
 mod raw;
@@ -53,6 +54,7 @@ pub struct Station {
     pub output: Output,
     pub quiet: QuietHours,
     pub api: Api,
+    pub fleet: Fleet,
     pub campaigns: Vec<Campaign>,
     pub bulletins: Vec<Bulletin>,
     pub programs: Vec<Program>,
@@ -171,6 +173,17 @@ pub struct Api {
     /// How many items operators may have waiting in the queue at once.
     pub max_queue: usize,
     pub tokens: Vec<ApiToken>,
+}
+
+/// `[fleet]`: the station among its province's.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Fleet {
+    /// Stable id in the province's database (e.g. the commune code); when
+    /// not written, the station name as a lowercase ASCII slug.
+    pub station_id: String,
+    /// Connection string of the province's PostgreSQL, where closed
+    /// airtime rows are copied; `None`: the station keeps them to itself.
+    pub postgres: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

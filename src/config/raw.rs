@@ -10,7 +10,7 @@ pub(super) type S<T> = Spanned<T>;
 
 /// The top-level sections and lists of items a station file may have.
 pub(super) const SECTIONS: &[&str] = &[
-    "station", "output", "quiet", "api", "campaign", "bulletin", "program",
+    "station", "output", "quiet", "api", "campaign", "bulletin", "program", "fleet",
 ];
 
 #[derive(Deserialize)]
@@ -47,6 +47,13 @@ pub(super) struct RawApi {
     pub(super) max_queue: Option<S<i64>>,
     #[serde(default)]
     pub(super) token: Vec<S<RawToken>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFleet {
+    pub(super) station_id: Option<S<String>>,
+    pub(super) postgres: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
