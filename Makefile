@@ -73,7 +73,7 @@ bench-deps:
 
 # Several minutes: the CPU comparisons play 60 s of audio 3 times each.
 bench: bench-deps
-	$(CARGO) bench --bench check --bench schedule --bench ledger --bench playout --bench daemon --bench api
+	$(CARGO) bench --bench check --bench schedule --bench ledger --bench playout --bench daemon --bench api --bench fleet
 
 lint:
 	$(CARGO) fmt --check

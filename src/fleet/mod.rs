@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use tokio_postgres::Client;
 
+pub use report::REPORT_SQL;
 pub(crate) use report::{fleet_report, format_fleet_report};
 pub(crate) use schema::migrate;
 pub(crate) use ship::spawn;
