@@ -384,6 +384,35 @@ fn stations_ship_every_closed_row_once_through_crashes_and_outages() {
     assert_eq!(missed["reason"], "loa tắt");
     assert_eq!(missed["count"].as_u64().unwrap(), sum[4]);
 
+    // A period that is not whole months is summed from the rows: the same.
+    let odd = [
+        "--from",
+        "2026-10-03",
+        "--to",
+        "2026-10-20T12:00:00+07:00",
+        "--campaign",
+        "tiem-chung",
+    ];
+    let mut args = vec!["report", "--postgres", &url, "--format", "json"];
+    args.extend(odd);
+    let fleet_odd: Value = serde_json::from_str(&loa(&args)).unwrap();
+    for (s, part) in stations
+        .iter()
+        .zip(fleet_odd["stations"].as_array().unwrap())
+    {
+        let config = s.config();
+        let mut args = vec![
+            "report",
+            "--config",
+            config.to_str().unwrap(),
+            "--format",
+            "json",
+        ];
+        args.extend(odd);
+        let own: Value = serde_json::from_str(&loa(&args)).unwrap();
+        assert_eq!(part["report"], own, "station {}, {odd:?}", s.id);
+    }
+
     let mut args = vec!["report", "--postgres", &url, "--format", "csv"];
     args.extend(period);
     let csv = loa(&args);

@@ -18,10 +18,15 @@ use std::time::Duration;
 
 use tokio_postgres::Client;
 
-pub use report::REPORT_SQL;
 pub(crate) use report::{fleet_report, format_fleet_report};
+pub use report::{REPORT_MONTHS_SQL, REPORT_SQL};
 pub(crate) use schema::migrate;
+pub use schema::ROLLUP_SQL;
 pub(crate) use ship::spawn;
+
+/// The zone `loa_airtime_month` counts months in, and the province's
+/// report reads periods in: Vietnam's (one zone, no daylight saving).
+pub(crate) const MONTH_TZ: chrono_tz::Tz = crate::config::DEFAULT_TIMEZONE;
 
 /// How long connecting may take before the attempt counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);

@@ -44,11 +44,31 @@ pub(crate) struct FleetReport {
 /// Reasons are NULL for completed rows, so grouping by them costs nothing
 /// where most rows are. (Public for the benchmark's EXPLAIN.)
 pub const REPORT_SQL: &str = "SELECT station_id, campaign, bulletin, source, outcome, reason, \
-            max(row_id), count(*), sum(aired_seconds) \
+            max(row_id), count(*), sum(aired_seconds), (array_agg(title ORDER BY row_id DESC))[1] \
      FROM loa_airtime \
      WHERE scheduled_at >= $1::text::timestamptz AND scheduled_at < $2::text::timestamptz \
        AND ($3::text IS NULL OR campaign = $3) \
      GROUP BY station_id, campaign, bulletin, source, outcome, reason";
+
+/// The same groups from the monthly sums, for periods of whole months:
+/// `$1` and `$2` the first days of the months (`date`, or `-infinity` /
+/// `infinity`), `$3` a campaign or NULL.
+pub const REPORT_MONTHS_SQL: &str = "SELECT station_id, nullif(campaign, ''), bulletin, source, \
+            outcome, nullif(reason, ''), max(last_row_id), sum(plays)::int8, sum(aired_seconds), \
+            (array_agg(last_title ORDER BY last_row_id DESC))[1] \
+     FROM loa_airtime_month \
+     WHERE month >= $1::text::date AND month < $2::text::date \
+       AND ($3::text IS NULL OR campaign = $3) \
+     GROUP BY station_id, campaign, bulletin, source, outcome, reason";
+
+/// The first day of `t`'s month when `t` is the start of a month in `tz`
+/// (the zone `loa_airtime_month` counts months in).
+fn month_start(t: chrono::DateTime<chrono::Utc>, tz: Tz) -> Option<String> {
+    use chrono::{Datelike, Timelike};
+    let local = t.with_timezone(&tz);
+    (local.day() == 1 && local.num_seconds_from_midnight() == 0 && local.nanosecond() == 0)
+        .then(|| local.format("%Y-%m-%d").to_string())
+}
 
 /// Name of the total's part.
 const PROVINCE: &str = "Toàn tỉnh";
@@ -60,6 +80,12 @@ pub(crate) async fn fleet_report(
     tz: Tz,
 ) -> anyhow::Result<FleetReport> {
     let pg = |e: tokio_postgres::Error| anyhow::anyhow!(pg_error(&e));
+    // A report is one big aggregate: compiling it (JIT) costs more than it
+    // saves, and memory enough to hash the groups beats sorting on disk.
+    client
+        .batch_execute("SET jit = off; SET work_mem = '256MB'")
+        .await
+        .map_err(pg)?;
     let stations = client
         .query(
             "SELECT station_id, name FROM loa_station ORDER BY station_id",
@@ -84,12 +110,33 @@ pub(crate) async fn fleet_report(
             target_minutes: r.get(3),
         });
     }
-    let bound = |t: Option<chrono::DateTime<chrono::Utc>>, none: &str| {
-        t.map_or_else(|| none.to_string(), |t| t.to_rfc3339())
+    // Whole months (the usual report) are summed from the monthly sums;
+    // any other period from the rows themselves.
+    let months = match (
+        f.from.map(|t| month_start(t, super::MONTH_TZ)),
+        f.to.map(|t| month_start(t, super::MONTH_TZ)),
+    ) {
+        (Some(None), _) | (_, Some(None)) => None,
+        (from, to) => Some((
+            from.flatten().unwrap_or_else(|| "-infinity".into()),
+            to.flatten().unwrap_or_else(|| "infinity".into()),
+        )),
     };
-    let (from, to) = (bound(f.from, "-infinity"), bound(f.to, "infinity"));
+    let (sql, from, to) = match months {
+        Some((from, to)) => (REPORT_MONTHS_SQL, from, to),
+        None => {
+            let bound = |t: Option<chrono::DateTime<chrono::Utc>>, none: &str| {
+                t.map_or_else(|| none.to_string(), |t| t.to_rfc3339())
+            };
+            (
+                REPORT_SQL,
+                bound(f.from, "-infinity"),
+                bound(f.to, "infinity"),
+            )
+        }
+    };
     let groups = client
-        .query(REPORT_SQL, &[&from, &to, &f.campaign])
+        .query(sql, &[&from, &to, &f.campaign])
         .await
         .map_err(pg)?;
 
@@ -110,6 +157,7 @@ pub(crate) async fn fleet_report(
         let max_id: i64 = g.get(6);
         let n = g.get::<_, i64>(7).max(0) as u64;
         let aired: f64 = g.get(8);
+        let title: String = g.get(9);
         let outcome = Outcome::parse(&outcome)
             .ok_or_else(|| anyhow::anyhow!("unknown outcome `{outcome}` in loa_airtime"))?;
         let mut c = Counts {
@@ -125,6 +173,7 @@ pub(crate) async fn fleet_report(
             Outcome::Skipped => &mut c.skipped,
         } = n;
         let a = acc.entry(station).or_default();
+        // Titles as the station's own report has them: its latest row's.
         let (t, latest) = a
             .totals
             .entry((campaign.clone(), bulletin.clone()))
@@ -133,38 +182,23 @@ pub(crate) async fn fleet_report(
                     BulletinTotals {
                         campaign,
                         bulletin,
-                        title: String::new(),
+                        title: title.clone(),
                         counts: Counts::default(),
                     },
                     max_id,
                 )
             });
         t.counts.add(&c);
-        *latest = (*latest).max(max_id);
+        if max_id > *latest {
+            *latest = max_id;
+            t.title = title;
+        }
         a.by_source.entry(source).or_default().add(&c);
         if outcome != Outcome::Completed {
             *a.not_aired
                 .entry((outcome.as_str().to_string(), reason.unwrap_or_default()))
                 .or_default() += n;
         }
-    }
-    // Titles as the station's own report has them: its latest row's.
-    let (keys_s, keys_r): (Vec<String>, Vec<i64>) = acc
-        .iter()
-        .flat_map(|(s, a)| a.totals.values().map(move |(_, id)| (s.clone(), *id)))
-        .unzip();
-    let mut titles: BTreeMap<(String, i64), String> = BTreeMap::new();
-    for r in client
-        .query(
-            "SELECT a.station_id, a.row_id, a.title FROM loa_airtime a \
-             JOIN unnest($1::text[], $2::int8[]) AS k(s, r) \
-               ON a.station_id = k.s AND a.row_id = k.r",
-            &[&keys_s, &keys_r],
-        )
-        .await
-        .map_err(pg)?
-    {
-        titles.insert((r.get(0), r.get(1)), r.get(2));
     }
 
     let mut parts = Vec::new();
@@ -187,11 +221,7 @@ pub(crate) async fn fleet_report(
             }
         }
         let mut totals = Vec::new();
-        for (key, (mut t, id_max)) in a.totals {
-            t.title = titles
-                .get(&(id.clone(), id_max))
-                .cloned()
-                .unwrap_or_default();
+        for (key, (t, _)) in a.totals {
             let (sum, _) = all.totals.entry(key).or_insert_with(|| {
                 (
                     BulletinTotals {

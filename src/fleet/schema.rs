@@ -24,6 +24,14 @@
 //! (scheduled_at) INCLUDE (station_id, campaign, bulletin, source, outcome,
 //! reason, aired_seconds, row_id)` answers the report by an index-only scan
 //! of the period.
+//!
+//! `loa_airtime_month`, the monthly sums the report reads for periods of
+//! whole months: per (`month` — its first day, in Vietnam's time —,
+//! `station_id`, `campaign`, `bulletin`, `source`, `outcome`, `reason`;
+//! NULL campaign and reason stored as `''`), `plays`, `aired_seconds`, and
+//! the latest row's id and title (`last_row_id`, `last_title`). The
+//! shipper adds to it in the transaction that inserts the rows
+//! ([`ROLLUP_SQL`]).
 
 use tokio_postgres::Client;
 
@@ -70,7 +78,37 @@ CREATE TABLE loa_airtime (
 );
 CREATE INDEX loa_airtime_report ON loa_airtime (scheduled_at)
     INCLUDE (station_id, campaign, bulletin, source, outcome, reason, aired_seconds, row_id);
+CREATE TABLE loa_airtime_month (
+    station_id      text NOT NULL,
+    month           date NOT NULL,
+    campaign        text NOT NULL,
+    bulletin        text NOT NULL,
+    source          text NOT NULL,
+    outcome         text NOT NULL,
+    reason          text NOT NULL,
+    plays           bigint NOT NULL,
+    aired_seconds   double precision NOT NULL,
+    last_row_id     bigint NOT NULL,
+    last_title      text NOT NULL,
+    PRIMARY KEY (month, station_id, campaign, bulletin, source, outcome, reason)
+);
 "];
+
+/// Add the rows of `{rows}` (a table or a CTE with `loa_airtime`'s columns)
+/// to the monthly sums. The shipper runs it on the rows its insert really
+/// added, in the same transaction, so each row is counted once.
+pub const ROLLUP_SQL: &str = "INSERT INTO loa_airtime_month AS m (station_id, month, campaign, \
+       bulletin, source, outcome, reason, plays, aired_seconds, last_row_id, last_title) \
+     SELECT station_id, date_trunc('month', scheduled_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date, \
+            coalesce(campaign, ''), bulletin, source, outcome, coalesce(reason, ''), count(*), \
+            sum(aired_seconds), max(row_id), (array_agg(title ORDER BY row_id DESC))[1] \
+     FROM {rows} GROUP BY 1, 2, 3, 4, 5, 6, 7 \
+     ON CONFLICT (month, station_id, campaign, bulletin, source, outcome, reason) DO UPDATE SET \
+       plays = m.plays + excluded.plays, \
+       aired_seconds = m.aired_seconds + excluded.aired_seconds, \
+       last_title = CASE WHEN excluded.last_row_id > m.last_row_id \
+                         THEN excluded.last_title ELSE m.last_title END, \
+       last_row_id = greatest(m.last_row_id, excluded.last_row_id)";
 
 /// The schema version this loa writes.
 pub(crate) const VERSION: i32 = MIGRATIONS.len() as i32;

@@ -236,9 +236,8 @@ async fn insert(client: &mut Client, station_id: &str, rows: &[AirtimeRow]) -> a
     tx.batch_execute("SET LOCAL synchronous_commit TO on")
         .await
         .map_err(pg)?;
-    let inserted = tx
-        .execute(
-            "INSERT INTO loa_airtime (station_id, row_id, occurrence, bulletin, title, campaign, \
+    let insert_rows =
+        "INSERT INTO loa_airtime (station_id, row_id, occurrence, bulletin, title, campaign, \
                program, priority, source, file, scheduled_at, started_at, ended_at, \
                planned_seconds, aired_seconds, outcome, reason, requested_by) \
              SELECT $1, t.id, t.occ, t.bul, t.title, t.camp, t.prog, t.prio, t.src, t.file, \
@@ -249,7 +248,15 @@ async fn insert(client: &mut Client, station_id: &str, rows: &[AirtimeRow]) -> a
                $14::float8[], $15::float8[], $16::text[], $17::text[], $18::text[]) \
                AS t(id, occ, bul, title, camp, prog, prio, src, file, sched, started, ended, \
                     planned, aired, outcome, reason, req) \
-             ON CONFLICT (station_id, row_id) DO NOTHING",
+             ON CONFLICT (station_id, row_id) DO NOTHING RETURNING *";
+    // Only the rows really added go into the monthly sums.
+    let sql = format!(
+        "WITH ins AS ({insert_rows}), roll AS ({}) SELECT count(*) FROM ins",
+        schema::ROLLUP_SQL.replace("{rows}", "ins")
+    );
+    let inserted = tx
+        .query_one(
+            &sql,
             &[
                 &station_id,
                 &ids,
@@ -272,7 +279,9 @@ async fn insert(client: &mut Client, station_id: &str, rows: &[AirtimeRow]) -> a
             ],
         )
         .await
-        .map_err(pg)?;
+        .map_err(pg)?
+        .get::<_, i64>(0)
+        .max(0) as u64;
     if inserted < rows.len() as u64 {
         let clash = tx
             .query(
