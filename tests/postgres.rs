@@ -385,7 +385,9 @@ fn stations_ship_every_closed_row_once_through_crashes_and_outages() {
     assert_eq!(missed["count"].as_u64().unwrap(), sum[4]);
 
     // A period that is not whole months is summed from the rows: the same.
-    let odd = [
+    // And the whole ledger, which spans two months (several monthly sums
+    // per bulletin and outcome).
+    let odd: &[&str] = &[
         "--from",
         "2026-10-03",
         "--to",
@@ -393,25 +395,29 @@ fn stations_ship_every_closed_row_once_through_crashes_and_outages() {
         "--campaign",
         "tiem-chung",
     ];
-    let mut args = vec!["report", "--postgres", &url, "--format", "json"];
-    args.extend(odd);
-    let fleet_odd: Value = serde_json::from_str(&loa(&args)).unwrap();
-    for (s, part) in stations
-        .iter()
-        .zip(fleet_odd["stations"].as_array().unwrap())
-    {
-        let config = s.config();
-        let mut args = vec![
-            "report",
-            "--config",
-            config.to_str().unwrap(),
-            "--format",
-            "json",
-        ];
-        args.extend(odd);
-        let own: Value = serde_json::from_str(&loa(&args)).unwrap();
-        assert_eq!(part["report"], own, "station {}, {odd:?}", s.id);
+    for period in [odd, &[]] {
+        let mut args = vec!["report", "--postgres", &url, "--format", "json"];
+        args.extend(period);
+        let fleet: Value = serde_json::from_str(&loa(&args)).unwrap();
+        for (s, part) in stations.iter().zip(fleet["stations"].as_array().unwrap()) {
+            let config = s.config();
+            let mut args = vec![
+                "report",
+                "--config",
+                config.to_str().unwrap(),
+                "--format",
+                "json",
+            ];
+            args.extend(period);
+            let own: Value = serde_json::from_str(&loa(&args)).unwrap();
+            assert_eq!(part["report"], own, "station {}, {period:?}", s.id);
+        }
     }
+    assert_eq!(
+        pg.psql("SELECT count(DISTINCT month) FROM loa_airtime_month"),
+        "2",
+        "the rows span two months"
+    );
 
     let mut args = vec!["report", "--postgres", &url, "--format", "csv"];
     args.extend(period);

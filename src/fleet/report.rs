@@ -50,16 +50,16 @@ pub const REPORT_SQL: &str = "SELECT station_id, campaign, bulletin, source, out
        AND ($3::text IS NULL OR campaign = $3) \
      GROUP BY station_id, campaign, bulletin, source, outcome, reason";
 
-/// The same groups from the monthly sums, for periods of whole months:
+/// The same columns from the monthly sums, for periods of whole months:
 /// `$1` and `$2` the first days of the months (`date`, or `-infinity` /
-/// `infinity`), `$3` a campaign or NULL.
+/// `infinity`), `$3` a campaign or NULL. Not grouped again: a group of
+/// several months comes back as several rows, which the report adds up as
+/// it adds up the outcomes of a bulletin.
 pub const REPORT_MONTHS_SQL: &str = "SELECT station_id, nullif(campaign, ''), bulletin, source, \
-            outcome, nullif(reason, ''), max(last_row_id), sum(plays)::int8, sum(aired_seconds), \
-            (array_agg(last_title ORDER BY last_row_id DESC))[1] \
+            outcome, nullif(reason, ''), last_row_id, plays, aired_seconds, last_title \
      FROM loa_airtime_month \
      WHERE month >= $1::text::date AND month < $2::text::date \
-       AND ($3::text IS NULL OR campaign = $3) \
-     GROUP BY station_id, campaign, bulletin, source, outcome, reason";
+       AND ($3::text IS NULL OR campaign = $3)";
 
 /// The first day of `t`'s month when `t` is the start of a month in `tz`
 /// (the zone `loa_airtime_month` counts months in).
