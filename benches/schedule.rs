@@ -120,6 +120,7 @@ fn big_station() -> Station {
         },
         fleet: loa::config::Fleet {
             station_id: "xa-benchmark".into(),
+            postgres: None,
         },
         tts: Default::default(),
         session: Default::default(),

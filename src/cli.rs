@@ -524,12 +524,7 @@ pub fn report(
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
-    let (from, to) = range::parse(station.timezone, from, to).map_err(flag_error)?;
-    let filter = crate::ledger::Filter {
-        from,
-        to,
-        campaign: campaign.map(str::to_string),
-    };
+    let filter = report_filter(station.timezone, from, to, campaign)?;
     let r = report::report(&ledger, &station.campaigns, &filter)?;
     print!("{}", report::format_report(&r, fmt));
     Ok(ExitCode::SUCCESS)
@@ -574,6 +569,62 @@ pub fn say(config: Option<&Path>, text: &str, out: &Path) -> Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// The rows `loa report` sums: `--from`/`--to` read in `tz`.
+fn report_filter(
+    tz: chrono_tz::Tz,
+    from: Option<&str>,
+    to: Option<&str>,
+    campaign: Option<&str>,
+) -> Result<crate::ledger::Filter> {
+    let (from, to) = range::parse(tz, from, to).map_err(flag_error)?;
+    Ok(crate::ledger::Filter {
+        from,
+        to,
+        campaign: campaign.map(str::to_string),
+    })
+}
+
+/// `loa report --postgres URL`: the campaign report across the province's
+/// stations, from its database (created or migrated first if needed).
+/// Periods are read in Vietnam's time, as the stations' own reports.
+pub fn fleet_report(
+    url: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    campaign: Option<&str>,
+    fmt: Format,
+) -> Result<ExitCode> {
+    print!("{}", fleet_report_text(url, from, to, campaign, fmt)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `loa report --postgres` prints (the benchmark times it).
+pub fn fleet_report_text(
+    url: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    campaign: Option<&str>,
+    fmt: Format,
+) -> Result<String> {
+    let tz = config::DEFAULT_TIMEZONE;
+    let filter = report_filter(tz, from, to, campaign)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(async {
+        let mut client = crate::fleet::connect(url).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot reach the province's database ({}); check --postgres (or LOA_POSTGRES)",
+                crate::fleet::pg_error(&e)
+            )
+        })?;
+        crate::fleet::migrate(&mut client).await?;
+        let r = crate::fleet::fleet_report(&client, &filter, tz).await?;
+        anyhow::Ok(crate::fleet::format_fleet_report(&r, fmt))
+    })
 }
 
 /// `loa token new NAME ROLE`: a fresh token, printed once, and the station

@@ -224,6 +224,9 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
         crate::api::serve::Limits::default(),
         tls,
     ));
+    // Copies closed airtime rows to the province's database when the
+    // station file has `[fleet] postgres`; idle otherwise.
+    let shipper = crate::fleet::spawn(running.current.clone());
     // READY once the API listens.
     let systemd = crate::notify::ready(
         &running.handle,
@@ -248,6 +251,7 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
     info!("stopping");
     systemd.stopping();
     server.abort();
+    shipper.abort();
     let _ = running.handle.commands.send(Command::Shutdown).await;
     if tokio::time::timeout(engine::SHUTDOWN_BUDGET, running.engine)
         .await

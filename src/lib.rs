@@ -12,6 +12,7 @@ pub mod crontab;
 pub(crate) mod daemon;
 pub(crate) mod diag;
 pub(crate) mod engine;
+pub mod fleet;
 #[cfg(test)]
 mod layers;
 pub mod ledger;

@@ -213,6 +213,11 @@ Default: the whole ledger."
         campaign: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
         format: loa::report::Format,
+        /// The province's report, across stations, from its PostgreSQL
+        /// (where stations with `[fleet] postgres` copy their airtime);
+        /// --config is not read then
+        #[arg(long, value_name = "URL", env = "LOA_POSTGRES", hide_env_values = true)]
+        postgres: Option<String>,
     },
     /// Read a typed notice aloud into a WAV file, to hear it before it airs
     #[command(
@@ -270,10 +275,24 @@ fn main() -> ExitCode {
             format,
         ),
         Command::Report {
+            postgres: Some(url),
+            range,
+            campaign,
+            format,
+            ..
+        } => cli::fleet_report(
+            &url,
+            range.from.as_deref(),
+            range.to.as_deref(),
+            campaign.as_deref(),
+            format,
+        ),
+        Command::Report {
             config,
             range,
             campaign,
             format,
+            postgres: None,
         } => cli::report(
             &config.path(),
             range.from.as_deref(),

@@ -147,8 +147,14 @@ pub fn report(ledger: &Ledger, campaigns: &[Campaign], f: &Filter) -> Result<Rep
     Ok(arrange(totals, campaigns, f, ledger.tz()))
 }
 
-/// The pure part of [`report`].
-fn arrange(totals: Vec<BulletinTotals>, campaigns: &[Campaign], f: &Filter, tz: Tz) -> Report {
+/// The pure part of [`report`], which the province's report
+/// (`crate::fleet`) builds each station's part and its total with.
+pub(crate) fn arrange(
+    totals: Vec<BulletinTotals>,
+    campaigns: &[Campaign],
+    f: &Filter,
+    tz: Tz,
+) -> Report {
     let mut by_campaign: BTreeMap<Option<String>, Vec<BulletinTotals>> = BTreeMap::new();
     for t in totals {
         by_campaign.entry(t.campaign.clone()).or_default().push(t);
@@ -238,12 +244,12 @@ pub fn format_report(r: &Report, fmt: Format) -> String {
     }
 }
 
-fn round2(x: f64) -> f64 {
+pub(crate) fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
 /// `12,50`: two decimals, Vietnamese decimal comma.
-fn vn2(x: f64) -> String {
+pub(crate) fn vn2(x: f64) -> String {
     format!("{:.2}", round2(x)).replace('.', ",")
 }
 
@@ -266,7 +272,7 @@ fn csv2(x: f64) -> String {
     format!("{:.2}", round2(x))
 }
 
-fn count_cells(c: &Counts) -> Vec<String> {
+pub(crate) fn count_cells(c: &Counts) -> Vec<String> {
     [
         c.plays,
         c.completed,
@@ -312,7 +318,7 @@ fn period_vi(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>, tz: Tz) -> 
     format!("{from_s} {to_s} (giờ UTC{offset})")
 }
 
-fn report_table(r: &Report) -> String {
+pub(crate) fn report_table(r: &Report) -> String {
     let mut out = String::new();
     out.push_str("BÁO CÁO THỜI LƯỢNG PHÁT SÓNG\n");
     let _ = writeln!(out, "Kỳ báo cáo: {}", period_vi(r.from, r.to, r.tz));
@@ -359,11 +365,16 @@ fn report_table(r: &Report) -> String {
 /// one subtotal row per campaign and one total row; the `Loại dòng` column
 /// tells them apart, so a pivot table filters on `bản tin` and sums freely.
 fn report_csv(r: &Report) -> String {
-    let (from, to) = (
-        r.from.map(|t| local_plain(t, r.tz)).unwrap_or_default(),
-        r.to.map(|t| local_plain(t, r.tz)).unwrap_or_default(),
-    );
     let mut out = String::from(BOM);
+    csv_line(&mut out, report_csv_headers());
+    for cells in report_csv_rows(r) {
+        csv_line(&mut out, cells.iter().map(String::as_str));
+    }
+    out
+}
+
+/// The header cells of [`report_csv`].
+pub(crate) fn report_csv_headers() -> Vec<&'static str> {
     let mut headers = vec![
         "Từ",
         "Đến trước",
@@ -375,37 +386,46 @@ fn report_csv(r: &Report) -> String {
     ];
     headers.extend(COUNT_HEADERS);
     headers.extend([MINUTES, RELAY_MINUTES, LOCAL_MINUTES, TARGET, PERCENT]);
-    csv_line(&mut out, headers.iter().copied());
+    headers
+}
 
-    let line = |out: &mut String, kind: &str, c: &CampaignReport, b: Option<&BulletinReport>| {
-        let counts = b.map_or(&c.counts, |b| &b.counts);
-        let mut cells = vec![
-            from.clone(),
-            to.clone(),
-            kind.to_string(),
-            c.campaign.clone().unwrap_or_default(),
-            c.title.clone(),
-            b.map(|b| b.bulletin.clone()).unwrap_or_default(),
-            b.map(|b| b.title.clone()).unwrap_or_default(),
-        ];
-        cells.extend(count_cells(counts));
-        cells.extend(minute_cells(counts, csv2));
-        if b.is_none() {
-            cells.push(
-                c.target_minutes
-                    .map(|t| format!("{t:.2}"))
-                    .unwrap_or_default(),
-            );
-            cells.push(
-                c.percent_of_target()
-                    .map(|p| format!("{p:.1}"))
-                    .unwrap_or_default(),
-            );
-        } else {
-            cells.extend([String::new(), String::new()]);
-        }
-        csv_line(out, cells.iter().map(String::as_str));
-    };
+/// The records of [`report_csv`] after its header.
+pub(crate) fn report_csv_rows(r: &Report) -> Vec<Vec<String>> {
+    let (from, to) = (
+        r.from.map(|t| local_plain(t, r.tz)).unwrap_or_default(),
+        r.to.map(|t| local_plain(t, r.tz)).unwrap_or_default(),
+    );
+    let mut out = Vec::new();
+    let line =
+        |out: &mut Vec<Vec<String>>, kind: &str, c: &CampaignReport, b: Option<&BulletinReport>| {
+            let counts = b.map_or(&c.counts, |b| &b.counts);
+            let mut cells = vec![
+                from.clone(),
+                to.clone(),
+                kind.to_string(),
+                c.campaign.clone().unwrap_or_default(),
+                c.title.clone(),
+                b.map(|b| b.bulletin.clone()).unwrap_or_default(),
+                b.map(|b| b.title.clone()).unwrap_or_default(),
+            ];
+            cells.extend(count_cells(counts));
+            cells.extend(minute_cells(counts, csv2));
+            if b.is_none() {
+                cells.push(
+                    c.target_minutes
+                        .map(|t| format!("{t:.2}"))
+                        .unwrap_or_default(),
+                );
+                cells.push(
+                    c.percent_of_target()
+                        .map(|p| format!("{p:.1}"))
+                        .unwrap_or_default(),
+                );
+            } else {
+                cells.extend([String::new(), String::new()]);
+            }
+            out.push(cells);
+        };
     for c in &r.campaigns {
         for b in &c.bulletins {
             line(&mut out, "bản tin", c, Some(b));
@@ -417,12 +437,12 @@ fn report_csv(r: &Report) -> String {
     cells.extend(count_cells(&r.total));
     cells.extend(minute_cells(&r.total, csv2));
     cells.extend([String::new(), String::new()]);
-    csv_line(&mut out, cells.iter().map(String::as_str));
+    out.push(cells);
     out
 }
 
 #[derive(Serialize)]
-struct JsonCounts {
+pub(crate) struct JsonCounts {
     plays: u64,
     completed: u64,
     interrupted: u64,
@@ -481,7 +501,14 @@ struct JsonReport<'a> {
 }
 
 fn report_json(r: &Report) -> String {
-    let doc = JsonReport {
+    let mut s = serde_json::to_string_pretty(&report_json_doc(r)).expect("plain structs serialize");
+    s.push('\n');
+    s
+}
+
+/// The document [`report_json`] prints, for the province's report to nest.
+pub(crate) fn report_json_doc(r: &Report) -> impl Serialize + '_ {
+    JsonReport {
         from: r.from.map(|t| rfc3339(t, r.tz)),
         to: r.to.map(|t| rfc3339(t, r.tz)),
         campaign_filter: r.campaign_filter.as_deref(),
@@ -506,10 +533,7 @@ fn report_json(r: &Report) -> String {
             })
             .collect(),
         total: (&r.total).into(),
-    };
-    let mut s = serde_json::to_string_pretty(&doc).expect("plain structs serialize");
-    s.push('\n');
-    s
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -528,7 +552,8 @@ pub fn outcome_vi(o: Option<Outcome>) -> &'static str {
     }
 }
 
-fn source_vi(s: Source) -> &'static str {
+/// How a source reads on screen.
+pub fn source_vi(s: Source) -> &'static str {
     match s {
         Source::Schedule => "theo lịch",
         Source::Operator => "người vận hành",
@@ -579,7 +604,7 @@ fn plain(s: &str) -> String {
     )
 }
 
-fn local_plain(t: DateTime<Utc>, tz: Tz) -> String {
+pub(crate) fn local_plain(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
@@ -688,10 +713,10 @@ fn airtime_csv(rows: &[AirtimeRow]) -> String {
 
 /// UTF-8 byte-order mark: without it Excel reads the file as the local
 /// code page and Vietnamese turns to mojibake.
-const BOM: &str = "\u{feff}";
+pub(crate) const BOM: &str = "\u{feff}";
 
 /// One RFC 4180 record, CRLF-terminated.
-fn csv_line<'a>(out: &mut String, cells: impl IntoIterator<Item = &'a str>) {
+pub(crate) fn csv_line<'a>(out: &mut String, cells: impl IntoIterator<Item = &'a str>) {
     for (i, cell) in cells.into_iter().enumerate() {
         if i > 0 {
             out.push(',');

@@ -703,6 +703,7 @@ mod tests {
             },
             fleet: crate::config::Fleet {
                 station_id: "dai-thu".into(),
+                postgres: None,
             },
             tts: Default::default(),
             session: Default::default(),

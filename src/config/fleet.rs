@@ -1,89 +1,88 @@
-//! `[fleet]`: how a province's fleet (its Prometheus, its PostgreSQL)
-//! knows this station.
-//!
-//! `station_id` is the station's stable id across the province, e.g. the
-//! commune code (`"xa-thach-ha"`, `"28384"`): the `station` label of
-//! `loa_station_info` and what every central row carries. It must not change
-//! when the station is renamed, so a province should write it. When the file
-//! does not say, it is derived from `[station] name`: lower-case ASCII,
-//! Vietnamese letters without their marks, every other run of characters a
-//! `-` (`"Đài truyền thanh xã Thạch Hà"` → `"dai-truyen-thanh-xa-thach-ha"`).
+//! `[fleet]`: how the station is known to its province, and where its
+//! closed airtime rows are copied (`crate::fleet` does the copying).
 
 use super::load::Loader;
-use super::raw::RawFleet;
+use super::raw::{RawFleet, S};
 use super::Fleet;
 
 const FLEET: &str = "[fleet]";
-/// The longest `station_id` accepted: a label value and a database key.
-const MAX_ID: usize = 64;
+/// Longest `station_id` accepted: it is a key in the province's database.
+const MAX_ID_LEN: usize = 64;
 
 impl Loader<'_> {
-    /// The `[fleet]` section (all of it optional), given the station's name.
-    pub(super) fn fleet(&mut self, f: RawFleet, name: &str) -> Option<Fleet> {
-        let Some(id) = f.station_id else {
-            return Some(Fleet {
-                station_id: slug(name),
-            });
+    pub(super) fn fleet(&mut self, f: RawFleet, station_name: &str) -> Option<Fleet> {
+        // Both checked before giving up, so one error does not hide the other.
+        let station_id = match &f.station_id {
+            None => Some(slug(station_name)),
+            Some(id) => self.station_id(id),
         };
+        let postgres = match f.postgres {
+            None => Some(None),
+            Some(url) => {
+                let text = url.get_ref().trim().to_string();
+                // The string holds a password: never repeat it in a message.
+                if let Err(e) = text.parse::<tokio_postgres::Config>() {
+                    // tokio-postgres' parse errors name the option, not its value.
+                    self.at(url.span()).item(FLEET).key("postgres").error(
+                        format!("not a PostgreSQL connection string ({e})"),
+                        "write e.g. \"host=db.tinh.gov.vn user=loa password=... dbname=loa sslmode=require\" \
+                         or \"postgresql://loa:...@db.tinh.gov.vn/loa?sslmode=require\"",
+                    );
+                    None
+                } else {
+                    Some(Some(text))
+                }
+            }
+        };
+        Some(Fleet {
+            station_id: station_id?,
+            postgres: postgres?,
+        })
+    }
+
+    fn station_id(&mut self, id: &S<String>) -> Option<String> {
         let v = id.get_ref().trim();
-        if v.is_empty() || v.len() > MAX_ID || !v.chars().all(id_char) {
+        let ok = !v.is_empty()
+            && v.len() <= MAX_ID_LEN
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !ok {
             self.at(id.span()).item(FLEET).key("station_id").error(
-                format!("`{}` is not a usable station id", id.get_ref()),
-                format!(
-                    "write 1 to {MAX_ID} of a-z, A-Z, 0-9, `-`, `_`, `.`, e.g. the commune \
-                     code: station_id = \"xa-thach-ha\""
-                ),
+                format!("`{v}` is not a usable station id"),
+                "write 1 to 64 letters, digits, `-`, `_` or `.`, stable for the station's life, \
+                 e.g. the commune code \"31234\"",
             );
             return None;
         }
-        Some(Fleet {
-            station_id: v.to_string(),
-        })
+        Some(v.to_string())
     }
 }
 
-fn id_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
-}
-
-/// Vietnamese vowels with their marks, by the ASCII letter they fold to.
-/// A table rather than Unicode decomposition: it is the whole alphabet,
-/// and `đ` (which decomposes to nothing) is in it.
-const FOLD: [(char, &str); 7] = [
-    ('a', "àáảãạăằắẳẵặâầấẩẫậ"),
-    ('e', "èéẻẽẹêềếểễệ"),
-    ('i', "ìíỉĩị"),
-    ('o', "òóỏõọôồốổỗộơờớởỡợ"),
-    ('u', "ùúủũụưừứửữự"),
-    ('y', "ỳýỷỹỵ"),
-    ('d', "đ"),
-];
-
-/// The default `station_id` of a station called `name` (see the module).
-fn slug(name: &str) -> String {
+/// The station id when `[fleet] station_id` is not written: the station
+/// name as a lowercase ASCII slug, tone marks dropped
+/// (`Đài truyền thanh xã Thạch Hà` → `dai-truyen-thanh-xa-thach-ha`).
+pub fn slug(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
     let mut out = String::new();
-    let mut dash = false;
-    for c in name.chars().flat_map(char::to_lowercase) {
-        let c = if c.is_ascii_alphanumeric() {
-            Some(c)
-        } else {
-            FOLD.iter().find(|(_, s)| s.contains(c)).map(|(a, _)| *a)
+    for c in name.nfd() {
+        let c = match c {
+            'đ' | 'Đ' => 'd',
+            c => c.to_ascii_lowercase(),
         };
-        match c {
-            Some(c) => {
-                if dash && !out.is_empty() {
-                    out.push('-');
-                }
-                dash = false;
-                out.push(c);
-            }
-            None => dash = true,
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if unicode_normalization::char::is_combining_mark(c) {
+            continue;
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
         }
     }
-    out.truncate(MAX_ID);
-    let out = out.trim_end_matches('-').to_string();
+    while out.ends_with('-') {
+        out.pop();
+    }
+    out.truncate(MAX_ID_LEN);
     if out.is_empty() {
-        "station".into()
+        "station".to_string()
     } else {
         out
     }
@@ -92,45 +91,54 @@ fn slug(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::test_support::*;
+    use crate::config::test_support::{find, load_text};
 
     #[test]
-    fn slug_folds_vietnamese_names() {
+    fn slug_of_vietnamese_names() {
         assert_eq!(
             slug("Đài truyền thanh xã Thạch Hà"),
             "dai-truyen-thanh-xa-thach-ha"
         );
-        assert_eq!(
-            slug("  Phường Ngọc Thụy (Long Biên) "),
-            "phuong-ngoc-thuy-long-bien"
-        );
-        assert_eq!(slug("Xã Ữ Ỵ Ở 2"), "xa-u-y-o-2");
-        assert_eq!(slug("!!!"), "station");
-        assert!(slug(&"Đ".repeat(100)).len() <= MAX_ID);
+        assert_eq!(slug("  Phường 7, Quận 3 "), "phuong-7-quan-3");
+        assert_eq!(slug("ỨNG HÒA"), "ung-hoa");
+        assert_eq!(slug("…"), "station");
     }
 
-    const BASE: &str = "[station]\nname = \"Đài truyền thanh xã Thạch Hà\"\n";
-
-    #[test]
-    fn station_id_is_written_or_derived() {
-        let l = load_text(BASE);
-        assert_eq!(
-            l.station.unwrap().fleet.station_id,
-            "dai-truyen-thanh-xa-thach-ha"
-        );
-        let l = load_text(&format!("{BASE}[fleet]\nstation_id = \"28384\"\n"));
-        assert_eq!(l.station.unwrap().fleet.station_id, "28384");
+    fn load(extra: &str) -> crate::config::Loaded {
+        load_text(&format!(
+            "[station]\nname = \"Đài xã Thạch Hà\"\n[output]\nkind = \"null\"\n{extra}"
+        ))
     }
 
     #[test]
-    fn bad_station_ids_are_errors() {
-        for bad in ["", "xã thạch hà", "a/b", &"x".repeat(65)] {
-            let l = load_text(&format!("{BASE}[fleet]\nstation_id = \"{bad}\"\n"));
-            assert!(l.station.is_none(), "{bad:?} accepted");
-            let d = find(&l, "[fleet]", "station_id");
-            assert!(d.message.contains("station id"), "{}", d.message);
-        }
-        let l = load_text(&format!("{BASE}[fleet]\nstation = \"x\"\n"));
-        assert!(l.station.is_none(), "unknown keys are errors");
+    fn fleet_defaults_and_values() {
+        let s = load("").station.unwrap();
+        assert_eq!(s.fleet.station_id, "dai-xa-thach-ha");
+        assert_eq!(s.fleet.postgres, None);
+        let s = load(
+            "[fleet]\nstation_id = \"31234\"\npostgres = \"host=db user=loa sslmode=require\"\n",
+        )
+        .station
+        .unwrap();
+        assert_eq!(s.fleet.station_id, "31234");
+        assert_eq!(
+            s.fleet.postgres.as_deref(),
+            Some("host=db user=loa sslmode=require")
+        );
+    }
+
+    #[test]
+    fn bad_fleet_values_are_clear_errors_without_the_password() {
+        let l = load(
+            "[fleet]\nstation_id = \"xã 1\"\npostgres = \"host=db password=bí-mật sslmode=nonsense\"\n",
+        );
+        let id = find(&l, FLEET, "station_id");
+        assert!(id.hint.as_deref().unwrap().contains("commune code"), "{id}");
+        let pg = find(&l, FLEET, "postgres");
+        assert!(
+            pg.message.contains("not a PostgreSQL connection string"),
+            "{pg}"
+        );
+        assert!(!pg.message.contains("bí-mật"), "{pg}");
     }
 }

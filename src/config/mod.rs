@@ -361,13 +361,17 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
-/// How a province's fleet knows this station (`[fleet]`).
-#[derive(Debug, Clone, PartialEq)]
+/// `[fleet]`: the station among its province's.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Fleet {
     /// Stable id of the station in the province, e.g. the commune code: the
-    /// `station` label of `loa_station_info` in Prometheus. When the file
-    /// does not say, derived from the station name (see `fleet::slug`).
+    /// `station` label of `loa_station_info` in Prometheus and the station
+    /// of its rows in the province's database. When the file does not say,
+    /// the station name as a lowercase ASCII slug (see `fleet::slug`).
     pub station_id: String,
+    /// Connection string of the province's PostgreSQL, where closed
+    /// airtime rows are copied; `None`: the station keeps them to itself.
+    pub postgres: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

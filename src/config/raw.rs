@@ -85,6 +85,7 @@ pub(super) struct RawApi {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawFleet {
     pub(super) station_id: Option<S<String>>,
+    pub(super) postgres: Option<S<String>>,
 }
 
 #[derive(Deserialize)]

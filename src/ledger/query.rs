@@ -311,6 +311,40 @@ impl Ledger {
     }
 }
 
+impl Ledger {
+    /// Up to `limit` rows after row `after`, by id, stopping before the
+    /// first one still airing: every row up to the last one returned is
+    /// closed, so a mark at its id never skips one that closes later.
+    pub fn closed_after(&self, after: i64, limit: usize) -> Result<Vec<AirtimeRow>> {
+        let action = "read closed rows to ship";
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ROW_COLUMNS} FROM airtime WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))
+            .map_err(self.err(action))?;
+        let rows = stmt
+            .query_map(params![after, limit as i64], row_from_sql)
+            .map_err(self.err(action))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err(action))?;
+        Ok(rows
+            .into_iter()
+            .take_while(|r| r.outcome.is_some())
+            .collect())
+    }
+
+    /// How many rows come after row `after` (closed or not).
+    pub fn rows_after(&self, after: i64) -> Result<u64> {
+        self.conn
+            .query_row("SELECT count(*) FROM airtime WHERE id > ?1", [after], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n.max(0) as u64)
+            .map_err(self.err("count rows to ship"))
+    }
+}
+
 fn row_from_sql(r: &Row) -> rusqlite::Result<AirtimeRow> {
     let bad = |i: usize, what: &str, v: &str| {
         rusqlite::Error::FromSqlConversionFailure(

@@ -55,7 +55,9 @@
 //! missed while it was down, and a clock that went backwards replays nothing.
 //! `emergency` (JSON) is a repeating emergency in force, so its repeats go
 //! on after a power cut. `next_entry_id` is the first queue entry id the
-//! next run may hand out, so ids never repeat across restarts.
+//! next run may hand out, so ids never repeat across restarts. `fleet_shipped_id`
+//! is the id of the last `airtime` row copied to the province's PostgreSQL
+//! (`[fleet] postgres`): every closed row up to it is there.
 //!
 //! Table `queue` (since version 2), what operators queued that has not aired
 //! yet, so a restart or a power cut does not lose it: `id` (the entry id the
@@ -299,6 +301,17 @@ impl Ledger {
     /// airtime`): never creates, migrates or recovers anything, so it is safe
     /// while the daemon runs.
     pub fn open_read_only(path: &Path, tz: Tz) -> Result<Ledger> {
+        Ledger::open_existing(path, tz, OpenFlags::SQLITE_OPEN_READ_ONLY)
+    }
+
+    /// Open an existing ledger beside the daemon's writer for the shipper's
+    /// own bookkeeping (`crate::fleet`): like [`Ledger::open_read_only`] it
+    /// never creates, migrates or recovers, but it may write `state`.
+    pub fn open_beside(path: &Path, tz: Tz) -> Result<Ledger> {
+        Ledger::open_existing(path, tz, OpenFlags::SQLITE_OPEN_READ_WRITE)
+    }
+
+    fn open_existing(path: &Path, tz: Tz, mode: OpenFlags) -> Result<Ledger> {
         if !path.exists() {
             return Err(LedgerError::Missing(ErrorContext::new(
                 path,
@@ -306,11 +319,8 @@ impl Ledger {
                 "no such file",
             )));
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| LedgerError::sqlite(path, "open the ledger", e))?;
+        let conn = Connection::open_with_flags(path, mode | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|e| LedgerError::sqlite(path, "open the ledger", e))?;
         let ledger = Ledger {
             conn,
             path: path.to_path_buf(),

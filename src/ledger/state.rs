@@ -8,6 +8,9 @@ use crate::timefmt::{parse_rfc3339, rfc3339};
 
 /// `state` key: the instant up to which the daemon has decided the plan.
 const DECIDED_UNTIL: &str = "decided_until";
+/// `state` key: the id of the last row the province's database holds
+/// (`crate::fleet`); every row up to it has been copied there.
+const FLEET_SHIPPED: &str = "fleet_shipped_id";
 
 impl Ledger {
     /// The instant up to which the daemon decided the plan, if it ever ran.
@@ -41,6 +44,20 @@ impl Ledger {
             })
             .map_err(self.err("read when the last item aired"))?;
         Ok(at.as_deref().and_then(parse_rfc3339))
+    }
+
+    /// The id up to which rows were copied to the province's database (0
+    /// before the first copy).
+    pub fn shipped_mark(&self) -> Result<i64> {
+        Ok(self
+            .state(FLEET_SHIPPED)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Save the id up to which rows were copied.
+    pub fn set_shipped_mark(&mut self, id: i64) -> Result<()> {
+        self.set_state(FLEET_SHIPPED, Some(&id.to_string()))
     }
 
     /// A value of the daemon's own bookkeeping (table `state`).

@@ -1,0 +1,86 @@
+//! A province's stations in one PostgreSQL: each station copies its closed
+//! airtime rows there (`ship`), and `loa report --postgres` reads the
+//! campaign report across stations from it (`report`). The central schema
+//! is loa's own, created and migrated by whichever loa connects first
+//! (`schema`).
+//!
+//! Nothing here is needed to air: the local ledger stays the source of
+//! truth, the copy follows it at its own pace, and a link down for hours
+//! only delays the copy. This module must not write `airtime` rows, decide
+//! what airs, or format reports (`crate::report` does, for both).
+
+mod report;
+mod schema;
+mod ship;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_postgres::Client;
+
+pub(crate) use report::{fleet_report, format_fleet_report};
+pub use report::{REPORT_MONTHS_SQL, REPORT_SQL};
+pub(crate) use schema::migrate;
+pub use schema::ROLLUP_SQL;
+pub(crate) use ship::spawn;
+
+/// The zone `loa_airtime_month` counts months in, and the province's
+/// report reads periods in: Vietnam's (one zone, no daylight saving).
+pub(crate) const MONTH_TZ: chrono_tz::Tz = crate::config::DEFAULT_TIMEZONE;
+
+/// How long connecting may take before the attempt counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Connect to the province's database: TLS when the server offers it
+/// (`sslmode=prefer`, the default) or the string demands it
+/// (`sslmode=require`), with the system's CA store. The connection's own
+/// task runs on the current runtime until the client is dropped.
+pub(crate) async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
+    let mut config: tokio_postgres::Config = url.parse()?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    // A 4G link that drops takes the TCP connection with it silently:
+    // probe it, so a dead session is noticed in about a minute.
+    config.keepalives_idle(Duration::from_secs(30));
+    let (client, connection) = config.connect(tls()).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!("province database connection ended: {e}");
+        }
+    });
+    Ok(client)
+}
+
+fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
+    let mut roots = rustls::RootCertStore::empty();
+    // Unreadable certificates are skipped: the others still verify.
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports the default TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tokio_postgres_rustls::MakeRustlsConnect::new(config)
+}
+
+/// A PostgreSQL error with the server's own words when there are some
+/// (`{e}` alone often says only "db error").
+pub(crate) fn pg_error(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => {
+            let mut s = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(inner) = source {
+                s.push_str(&format!(": {inner}"));
+                source = inner.source();
+            }
+            s
+        }
+    }
+}

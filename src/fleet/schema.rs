@@ -1,0 +1,181 @@
+//! The province's database: loa's tables, created and migrated by loa.
+//!
+//! # Schema (version 1)
+//!
+//! `loa_schema_version (version, applied_at)`: one row per migration
+//! applied; loa refuses a database migrated by a newer loa.
+//!
+//! `loa_station`, one row per station: `station_id` (`[fleet] station_id`,
+//! primary key), `name`, `timezone`, `updated_at` (when the station last
+//! said its name and campaigns), `last_row_id` and `last_shipped_at` (its
+//! latest copied row, and when).
+//!
+//! `loa_campaign`, the campaigns of each station's file as it runs now:
+//! `(station_id, campaign)` primary key, `title`, `target_minutes`,
+//! `position` (order in the file, which the report keeps).
+//!
+//! `loa_airtime`, every closed row of every station's ledger: `station_id`,
+//! `row_id` (the row's id in the station's ledger; `(station_id, row_id)` is
+//! the primary key, so a row copied twice is stored once), then the ledger's
+//! columns (`occurrence`, `bulletin`, `title`, `campaign`, `program`,
+//! `priority`, `source`, `file`, `scheduled_at`, `started_at`, `ended_at`
+//! as `timestamptz`, `planned_seconds`, `aired_seconds`, `outcome`,
+//! `reason`, `requested_by`) and `shipped_at`. Index `loa_airtime_report
+//! (scheduled_at) INCLUDE (station_id, campaign, bulletin, source, outcome,
+//! reason, aired_seconds, row_id)` answers the report by an index-only scan
+//! of the period.
+//!
+//! `loa_airtime_month`, the monthly sums the report reads for periods of
+//! whole months: per (`month` — its first day, in Vietnam's time —,
+//! `station_id`, `campaign`, `bulletin`, `source`, `outcome`, `reason`;
+//! NULL campaign and reason stored as `''`), `plays`, `aired_seconds`, and
+//! the latest row's id and title (`last_row_id`, `last_title`). The
+//! shipper adds to it in the transaction that inserts the rows
+//! ([`ROLLUP_SQL`]).
+
+use tokio_postgres::Client;
+
+/// `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`. Never
+/// edit a released entry; append.
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE loa_station (
+    station_id      text PRIMARY KEY,
+    name            text NOT NULL,
+    timezone        text NOT NULL,
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    last_row_id     bigint NOT NULL DEFAULT 0,
+    last_shipped_at timestamptz
+);
+CREATE TABLE loa_campaign (
+    station_id      text NOT NULL REFERENCES loa_station ON DELETE CASCADE,
+    campaign        text NOT NULL,
+    title           text NOT NULL,
+    target_minutes  double precision,
+    position        integer NOT NULL,
+    PRIMARY KEY (station_id, campaign)
+);
+CREATE TABLE loa_airtime (
+    station_id      text NOT NULL,
+    row_id          bigint NOT NULL,
+    occurrence      text NOT NULL,
+    bulletin        text NOT NULL,
+    title           text NOT NULL,
+    campaign        text,
+    program         text,
+    priority        text NOT NULL,
+    source          text NOT NULL,
+    file            text NOT NULL,
+    scheduled_at    timestamptz NOT NULL,
+    started_at      timestamptz,
+    ended_at        timestamptz,
+    planned_seconds double precision NOT NULL,
+    aired_seconds   double precision NOT NULL,
+    outcome         text NOT NULL,
+    reason          text,
+    requested_by    text,
+    shipped_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (station_id, row_id)
+);
+CREATE INDEX loa_airtime_report ON loa_airtime (scheduled_at)
+    INCLUDE (station_id, campaign, bulletin, source, outcome, reason, aired_seconds, row_id);
+CREATE TABLE loa_airtime_month (
+    station_id      text NOT NULL,
+    month           date NOT NULL,
+    campaign        text NOT NULL,
+    bulletin        text NOT NULL,
+    source          text NOT NULL,
+    outcome         text NOT NULL,
+    reason          text NOT NULL,
+    plays           bigint NOT NULL,
+    aired_seconds   double precision NOT NULL,
+    last_row_id     bigint NOT NULL,
+    last_title      text NOT NULL,
+    PRIMARY KEY (month, station_id, campaign, bulletin, source, outcome, reason)
+);
+"];
+
+/// Add the rows of `{rows}` (a table or a CTE with `loa_airtime`'s columns)
+/// to the monthly sums. The shipper runs it on the rows its insert really
+/// added, in the same transaction, so each row is counted once.
+pub const ROLLUP_SQL: &str = "INSERT INTO loa_airtime_month AS m (station_id, month, campaign, \
+       bulletin, source, outcome, reason, plays, aired_seconds, last_row_id, last_title) \
+     SELECT station_id, date_trunc('month', scheduled_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date, \
+            coalesce(campaign, ''), bulletin, source, outcome, coalesce(reason, ''), count(*), \
+            sum(aired_seconds), max(row_id), (array_agg(title ORDER BY row_id DESC))[1] \
+     FROM {rows} GROUP BY 1, 2, 3, 4, 5, 6, 7 \
+     ON CONFLICT (month, station_id, campaign, bulletin, source, outcome, reason) DO UPDATE SET \
+       plays = m.plays + excluded.plays, \
+       aired_seconds = m.aired_seconds + excluded.aired_seconds, \
+       last_title = CASE WHEN excluded.last_row_id > m.last_row_id \
+                         THEN excluded.last_title ELSE m.last_title END, \
+       last_row_id = greatest(m.last_row_id, excluded.last_row_id)";
+
+/// The schema version this loa writes.
+pub(crate) const VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// Bring the database to [`VERSION`]: under an advisory lock, so stations
+/// starting together migrate once. A database already there is only read,
+/// so stations may connect with a role that cannot create tables.
+pub(crate) async fn migrate(client: &mut Client) -> anyhow::Result<()> {
+    let found: i32 = current(client).await?;
+    if found == VERSION {
+        return Ok(());
+    }
+    if found > VERSION {
+        anyhow::bail!(
+            "the province's database has loa schema version {found}, this loa knows {VERSION}: \
+             upgrade loa"
+        );
+    }
+    let tx = client.transaction().await?;
+    // "loa\0" as in the ledger's application id.
+    tx.execute("SELECT pg_advisory_xact_lock(1819238656)", &[])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS loa_schema_version (
+            version    integer PRIMARY KEY,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )",
+    )
+    .await?;
+    let found: i32 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM loa_schema_version",
+            &[],
+        )
+        .await?
+        .get(0);
+    for (n, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO loa_schema_version (version) VALUES ($1)",
+            &[&(n as i32 + 1)],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    tracing::info!(
+        from = found,
+        to = VERSION,
+        "province database schema migrated"
+    );
+    Ok(())
+}
+
+/// The version the database is at; 0 when loa never touched it.
+async fn current(client: &Client) -> Result<i32, tokio_postgres::Error> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('loa_schema_version') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
+    Ok(client
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM loa_schema_version",
+            &[],
+        )
+        .await?
+        .get(0))
+}

@@ -1,0 +1,434 @@
+//! A province's PostgreSQL (Debian's server, a cluster made and started by
+//! the test on loopback) and three real `loa run` daemons with `[fleet]
+//! postgres`: their ledgers' closed rows reach it in full and once each,
+//! across a station killed with SIGKILL mid-shipment and the database
+//! stopped for a while with new rows written meanwhile; then the province's
+//! report (`loa report --postgres`) equals the sum of the stations' own.
+
+mod common;
+#[path = "common/postgres.rs"]
+mod postgres;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use common::{free_port, Daemon};
+use loa::config::Priority;
+use loa::ledger::{Airing, Ledger, Outcome, Settled, Source};
+use postgres::Postgres;
+use serde_json::Value;
+
+const TZ: chrono_tz::Tz = chrono_tz::Asia::Ho_Chi_Minh;
+
+struct Station {
+    dir: tempfile::TempDir,
+    id: String,
+    addr: SocketAddr,
+}
+
+impl Station {
+    fn new(id: &str, url: &str) -> Station {
+        let dir = tempfile::tempdir().unwrap();
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        std::fs::write(
+            dir.path().join("station.toml"),
+            format!(
+                r#"
+[station]
+name = "Đài xã {id}"
+data_dir = "var"
+[output]
+kind = "null"
+[api]
+listen = "{addr}"
+[fleet]
+station_id = "{id}"
+postgres = "{url}"
+[[campaign]]
+id = "tiem-chung"
+title = "Tiêm chủng mở rộng"
+target_minutes = 600
+[[campaign]]
+id = "phong-chay"
+title = "Phòng cháy"
+"#
+            ),
+        )
+        .unwrap();
+        Station {
+            dir,
+            id: id.to_string(),
+            addr,
+        }
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("station.toml")
+    }
+
+    fn ledger_path(&self) -> PathBuf {
+        self.dir.path().join("var").join("airtime.db")
+    }
+
+    /// Write `n` closed rows, the `k`-th batch of this station's, varied in
+    /// campaign, outcome, reason and source. Aired seconds are multiples of
+    /// a half, so sums are exact whatever order they are added in.
+    fn write_rows(&self, n: usize, k: usize) {
+        let mut l = Ledger::open(&self.ledger_path(), TZ).unwrap();
+        let seed = self.id.len() * 7 + k * 13;
+        let rows = (0..n).map(|i| {
+            let j = i + seed;
+            let when: DateTime<Utc> = TZ
+                .with_ymd_and_hms(2026, 10, 1 + (j % 31) as u32, 6 + (j % 12) as u32, 0, 0)
+                .unwrap()
+                .with_timezone(&Utc)
+                + chrono::Duration::seconds((k * 100_000 + i) as i64);
+            let bulletin = format!("b{}", j % 5);
+            let campaign = match j % 3 {
+                0 => Some("tiem-chung".to_string()),
+                1 => Some("phong-chay".to_string()),
+                _ => None,
+            };
+            let (outcome, aired, reason) = match j % 7 {
+                0 => (Outcome::Missed, 0.0, Some("loa tắt".to_string())),
+                1 => (
+                    Outcome::Interrupted,
+                    30.5,
+                    Some("daemon stopped".to_string()),
+                ),
+                2 => (Outcome::Skipped, 0.0, Some("quiet hours".to_string())),
+                3 => (Outcome::Failed, 0.0, None),
+                _ => (Outcome::Completed, 60.0 + (j % 4) as f64 * 0.5, None),
+            };
+            Settled {
+                airing: Airing {
+                    occurrence: format!("{bulletin}@{k}-{i}"),
+                    title: format!("Bản tin {bulletin}"),
+                    bulletin,
+                    campaign,
+                    program: None,
+                    priority: Priority::Normal,
+                    source: if j % 11 == 0 {
+                        Source::Operator
+                    } else {
+                        Source::Schedule
+                    },
+                    file: "x.mp3".into(),
+                    scheduled_at: when,
+                    planned_seconds: 62.0,
+                    requested_by: None,
+                },
+                started_at: (aired > 0.0).then_some(when),
+                ended_at: None,
+                aired_seconds: aired,
+                outcome,
+                reason,
+            }
+        });
+        l.record_all(rows).unwrap();
+    }
+
+    /// (row id, occurrence, aired seconds) of every closed local row.
+    fn closed(&self) -> Vec<String> {
+        let l = Ledger::open_read_only(&self.ledger_path(), TZ).unwrap();
+        let mut rows = l.rows(&Default::default()).unwrap();
+        rows.retain(|r| r.outcome.is_some());
+        rows.sort_by_key(|r| r.id);
+        rows.into_iter()
+            .map(|r| format!("{}|{}|{}", r.id, r.occurrence, r.aired_seconds))
+            .collect()
+    }
+
+    fn start(&self) -> Daemon {
+        Daemon::start(&self.config(), self.addr)
+    }
+}
+
+fn central(pg: &Postgres, id: &str) -> Vec<String> {
+    let out = pg.psql(&format!(
+        "SELECT row_id || '|' || occurrence || '|' || aired_seconds FROM loa_airtime \
+         WHERE station_id = '{id}' ORDER BY row_id"
+    ));
+    out.lines().map(str::to_string).collect()
+}
+
+fn shipped(pg: &Postgres, id: &str) -> i64 {
+    pg.try_psql(&format!(
+        "SELECT coalesce((SELECT last_row_id FROM loa_station WHERE station_id = '{id}'), -1)"
+    ))
+    .and_then(|v| v.parse().ok())
+    .unwrap_or(-1)
+}
+
+fn loa(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_loa"))
+        .args(args)
+        .env_remove("LOA_POSTGRES")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "loa {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !ok() {
+        assert!(t.elapsed() < limit, "waited {limit:?} for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn stations_ship_every_closed_row_once_through_crashes_and_outages() {
+    let pg = Postgres::start();
+    let url = pg.url();
+    let stations: Vec<Station> = ["31234", "31237", "dai-xa-c"]
+        .iter()
+        .map(|id| Station::new(id, &url))
+        .collect();
+    // The first one has many rows, so its shipping takes many batches and
+    // a SIGKILL can land in the middle of it.
+    stations[0].write_rows(30_000, 0);
+    stations[1].write_rows(1_200, 0);
+    stations[2].write_rows(700, 0);
+
+    let mut first = Some(stations[0].start());
+    wait_until(
+        "the first batches of station 1",
+        Duration::from_secs(30),
+        || shipped(&pg, &stations[0].id) > 0,
+    );
+    let at_kill = shipped(&pg, &stations[0].id);
+    // SIGKILL: no clean shutdown, the mark may lag the database.
+    let mut d = first.take().unwrap();
+    d.child.kill().unwrap();
+    d.child.wait().unwrap();
+    let log = d.log_text();
+    drop(d);
+    eprintln!("station 1 killed after shipping up to row {at_kill} of 30000");
+
+    let others: Vec<Daemon> = stations[1..].iter().map(Station::start).collect();
+    wait_until("stations 2 and 3 shipped", Duration::from_secs(30), || {
+        stations[1..]
+            .iter()
+            .all(|s| central(&pg, &s.id).len() == s.closed().len())
+    });
+
+    // The link goes down; the stations keep writing rows meanwhile.
+    pg.stop();
+    stations[1].write_rows(300, 1);
+    stations[2].write_rows(200, 1);
+    std::thread::sleep(Duration::from_secs(4));
+    pg.start_again();
+    let d1 = stations[0].start();
+
+    for s in &stations {
+        let want = s.closed();
+        let t = Instant::now();
+        while central(&pg, &s.id).len() < want.len() {
+            if t.elapsed() > Duration::from_secs(60) {
+                for d in others.iter().chain([&d1]) {
+                    eprintln!("{}", d.log_text());
+                }
+                let got = central(&pg, &s.id);
+                let mark = Ledger::open_read_only(&s.ledger_path(), TZ)
+                    .unwrap()
+                    .shipped_mark()
+                    .unwrap();
+                let missing: Vec<&String> =
+                    want.iter().filter(|w| !got.contains(w)).take(5).collect();
+                panic!(
+                    "station {} did not catch up in 60 s: {} central rows (last {:?}), {} local \
+                     (last {:?}), mark {mark}, missing e.g. {missing:?}",
+                    s.id,
+                    got.len(),
+                    got.last(),
+                    want.len(),
+                    want.last()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let got = central(&pg, &s.id);
+        let first_diff = got.iter().zip(&want).position(|(a, b)| a != b);
+        assert!(
+            got.len() == want.len() && first_diff.is_none(),
+            "station {}: {} central rows, {} local; first difference at {first_diff:?}",
+            s.id,
+            got.len(),
+            want.len()
+        );
+    }
+    let texts: Vec<String> = others.iter().chain([&d1]).map(Daemon::log_text).collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("cannot copy airtime to the province's database")),
+        "the outage was logged: {texts:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.contains("reachable again")),
+        "the recovery was logged: {texts:?}"
+    );
+    assert!(log.contains("airtime copied"), "{log}");
+    drop(others);
+    drop(d1);
+
+    // A mark that lags the database (a crash between the two commits) makes
+    // rows be sent again: they are not stored twice.
+    let s3 = &stations[2];
+    let before = central(&pg, &s3.id);
+    Ledger::open_beside(&s3.ledger_path(), TZ)
+        .unwrap()
+        .set_shipped_mark(0)
+        .unwrap();
+    let d3 = s3.start();
+    let last: i64 = before
+        .last()
+        .unwrap()
+        .split('|')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    wait_until(
+        "station 3 sent its rows again",
+        Duration::from_secs(30),
+        || {
+            Ledger::open_read_only(&s3.ledger_path(), TZ)
+                .unwrap()
+                .shipped_mark()
+                .unwrap()
+                == last
+        },
+    );
+    assert!(d3.log_text().contains("new=0"), "{}", d3.log_text());
+    drop(d3);
+    assert_eq!(central(&pg, &s3.id), before);
+
+    // The province's report is the sum of the stations' own.
+    let period = ["--from", "2026-10-01", "--to", "2026-10-31"];
+    let mut args = vec!["report", "--postgres", &url, "--format", "json"];
+    args.extend(period);
+    let fleet: Value = serde_json::from_str(&loa(&args)).unwrap();
+    let parts = fleet["stations"].as_array().unwrap();
+    assert_eq!(parts.len(), 3);
+    let mut sum = [0u64; 6];
+    let mut seconds = 0.0;
+    for (s, part) in stations.iter().zip(parts) {
+        assert_eq!(part["station_id"], s.id.as_str());
+        let config = s.config();
+        let mut args = vec![
+            "report",
+            "--config",
+            config.to_str().unwrap(),
+            "--format",
+            "json",
+        ];
+        args.extend(period);
+        let own: Value = serde_json::from_str(&loa(&args)).unwrap();
+        assert_eq!(part["report"], own, "station {}", s.id);
+        for (i, k) in [
+            "plays",
+            "completed",
+            "interrupted",
+            "failed",
+            "missed",
+            "skipped",
+        ]
+        .iter()
+        .enumerate()
+        {
+            sum[i] += own["total"][k].as_u64().unwrap();
+        }
+        seconds += own["total"]["aired_seconds"].as_f64().unwrap();
+        let by_source: u64 = part["by_source"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|c| c["plays"].as_u64().unwrap())
+            .sum();
+        assert_eq!(by_source, own["total"]["plays"].as_u64().unwrap());
+    }
+    let total = &fleet["total"]["report"]["total"];
+    for (i, k) in [
+        "plays",
+        "completed",
+        "interrupted",
+        "failed",
+        "missed",
+        "skipped",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert_eq!(total[k].as_u64().unwrap(), sum[i], "{k}");
+    }
+    assert_eq!(total["aired_seconds"].as_f64().unwrap(), seconds);
+    let tiem = &fleet["total"]["report"]["campaigns"][0];
+    assert_eq!(tiem["campaign"], "tiem-chung");
+    assert_eq!(tiem["target_minutes"], 1800.0, "three stations' targets");
+    let missed = fleet["total"]["not_aired"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["outcome"] == "missed")
+        .unwrap();
+    assert_eq!(missed["reason"], "loa tắt");
+    assert_eq!(missed["count"].as_u64().unwrap(), sum[4]);
+
+    // A period that is not whole months is summed from the rows: the same.
+    // And the whole ledger, which spans two months (several monthly sums
+    // per bulletin and outcome).
+    let odd: &[&str] = &[
+        "--from",
+        "2026-10-03",
+        "--to",
+        "2026-10-20T12:00:00+07:00",
+        "--campaign",
+        "tiem-chung",
+    ];
+    for period in [odd, &[]] {
+        let mut args = vec!["report", "--postgres", &url, "--format", "json"];
+        args.extend(period);
+        let fleet: Value = serde_json::from_str(&loa(&args)).unwrap();
+        for (s, part) in stations.iter().zip(fleet["stations"].as_array().unwrap()) {
+            let config = s.config();
+            let mut args = vec![
+                "report",
+                "--config",
+                config.to_str().unwrap(),
+                "--format",
+                "json",
+            ];
+            args.extend(period);
+            let own: Value = serde_json::from_str(&loa(&args)).unwrap();
+            assert_eq!(part["report"], own, "station {}, {period:?}", s.id);
+        }
+    }
+    assert_eq!(
+        pg.psql("SELECT count(DISTINCT month) FROM loa_airtime_month"),
+        "2",
+        "the rows span two months"
+    );
+
+    let mut args = vec!["report", "--postgres", &url, "--format", "csv"];
+    args.extend(period);
+    let csv = loa(&args);
+    assert!(csv.starts_with("\u{feff}Mã đài,Đài,Từ,"), "{csv}");
+    assert!(csv.contains("(toàn tỉnh),Toàn tỉnh,"), "{csv}");
+    assert!(csv.contains(",nguồn,,,operator,người vận hành,"), "{csv}");
+    let table = loa(&["report", "--postgres", &url]);
+    assert!(
+        table.contains("=== Đài Đài xã 31234 (mã 31234) ==="),
+        "{table}"
+    );
+    assert!(table.contains("Không phát trọn và lý do:"), "{table}");
+}
