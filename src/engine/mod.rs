@@ -488,12 +488,16 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         }
     }
 
-    /// What relay `index` of `station` plays: its source, and its fallback
-    /// bulletin's file.
+    /// What relay `index` of `station` plays: its source, its fallback
+    /// bulletin's file, and the loudness it is levelled toward.
     fn relay_audio(station: &Station, index: usize) -> Audio<'_> {
         let relay = &station.relays[index];
         let fallback = relay.fallback.map(|i| station.bulletins[i].path.as_path());
-        Audio::Relay { relay, fallback }
+        Audio::Relay {
+            relay,
+            fallback,
+            loudness_lufs: station.output.loudness_lufs.map(f64::from),
+        }
     }
 
     /// Queue a scheduled entry, or, when quiet hours hold it back, record it

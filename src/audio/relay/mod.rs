@@ -15,10 +15,9 @@
 //! silence, and every drop. It is updated with each chunk, so it is current
 //! when the player reports the item finished.
 //!
-//! Levelling: source audio goes through a slow automatic gain ([`agc`])
-//! toward the loudness target.
+//! Levelling: source audio goes through the slow automatic gain
+//! ([`AutoGain`]) toward the station's loudness target, when it has one.
 
-mod agc;
 mod capture;
 mod net;
 
@@ -30,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use super::convert::{apply_gain, Converter};
 use super::decode::FileDecoder;
+use super::loudness::AutoGain;
 use super::sink::Format;
 use crate::config::{Relay, RelaySource as Source};
 
@@ -39,10 +39,6 @@ pub const RELAY_FORMAT: Format = Format {
     rate: 44100,
     channels: 2,
 };
-
-/// The loudness relays are levelled toward, in LUFS (the station's
-/// loudness target, EBU R128's -16 LUFS for speech on small speakers).
-pub const LOUDNESS_TARGET_LUFS: f64 = -16.0;
 
 /// At most this much source audio waits in the buffer: the worker stops
 /// reading (TCP holds the rest) when it is full, so a plain file is not
@@ -68,15 +64,19 @@ pub struct RelayCue {
     pub relay: Relay,
     /// The fallback bulletin's file, when the relay names one.
     pub fallback: Option<PathBuf>,
+    /// The loudness the source is levelled toward (the station's `[output]
+    /// loudness_lufs`); `None` airs it as received (`loudness = false`).
+    pub loudness_lufs: Option<f64>,
     /// What aired so far; the engine reads it when the item ends.
     pub report: Arc<Mutex<RelayReport>>,
 }
 
 impl RelayCue {
-    pub fn new(relay: Relay, fallback: Option<PathBuf>) -> RelayCue {
+    pub fn new(relay: Relay, fallback: Option<PathBuf>, loudness_lufs: Option<f64>) -> RelayCue {
         RelayCue {
             relay,
             fallback,
+            loudness_lufs,
             report: Arc::default(),
         }
     }
@@ -332,7 +332,8 @@ pub struct RelaySource {
     /// Whether the last chunk handed out was source audio.
     last_live: Option<bool>,
     fallback: Option<Fallback>,
-    agc: agc::Agc,
+    /// Levels source audio; `None` when levelling is off.
+    gain: Option<AutoGain>,
     out: Vec<f32>,
 }
 
@@ -379,6 +380,10 @@ impl RelaySource {
     /// Start the worker for `cue` (it connects at once), for a play of
     /// the relay's duration.
     pub fn start(cue: &RelayCue) -> Result<RelaySource, String> {
+        let gain = cue
+            .loudness_lufs
+            .map(|target| AutoGain::new(RELAY_FORMAT.rate, RELAY_FORMAT.channels, target))
+            .transpose()?;
         let shared = Arc::new(Shared {
             buf: Mutex::default(),
             cond: Condvar::new(),
@@ -403,7 +408,7 @@ impl RelaySource {
                 conv: Converter::new(RELAY_FORMAT, RELAY_FORMAT),
                 pending: VecDeque::new(),
             }),
-            agc: agc::Agc::new(LOUDNESS_TARGET_LUFS, RELAY_FORMAT),
+            gain,
             out: Vec::new(),
         })
     }
@@ -470,7 +475,9 @@ impl RelaySource {
             report.silence_seconds += d;
         }
         if taken > 0 {
-            self.agc.process(&mut self.out);
+            if let Some(gain) = &mut self.gain {
+                gain.process(&mut self.out);
+            }
             report.source_seconds += RELAY_FORMAT.seconds(taken as u64);
             self.handed += taken as u64;
             self.fade_in_on_switch(true);
@@ -593,7 +600,7 @@ mod tests {
     fn a_source_that_is_down_airs_its_fallback_for_exactly_the_duration() {
         // Nothing listens on port 9 of the loopback: refused at once.
         let down = relay(Source::Url("http://127.0.0.1:9/x.mp3".into()), 3);
-        let cue = RelayCue::new(down.clone(), None);
+        let cue = RelayCue::new(down.clone(), None, Some(-16.0));
         let mut src = RelaySource::start(&cue).unwrap();
         let (frames, loud) = drain(&mut src);
         assert_eq!(frames, 3 * 44100);
@@ -603,7 +610,7 @@ mod tests {
         assert!((r.silence_seconds - 3.0).abs() < 1e-9);
 
         let tone = crate::audio::testdata("tone1s.wav");
-        let cue = RelayCue::new(down, Some(tone));
+        let cue = RelayCue::new(down, Some(tone), None);
         let mut src = RelaySource::start(&cue).unwrap();
         let (frames, loud) = drain(&mut src);
         assert_eq!(frames, 3 * 44100);
