@@ -150,17 +150,7 @@ fn open_parts(
     let (audio_tx, audio_rx) = mpsc::unbounded_channel();
     let player = crate::audio::spawn(&station.output, &station.data_dir, audio_tx)
         .context("starting the audio thread")?;
-    if station.output.loudness_lufs.is_some() {
-        // Files not measured yet are measured in the background; they air
-        // as recorded until then.
-        crate::audio::loudness::cache(&station.data_dir).measure_in_background(
-            station
-                .bulletins
-                .iter()
-                .filter(|b| b.audio.is_some())
-                .map(|b| b.path.clone()),
-        );
-    }
+    crate::station::measure_loudness_in_background(station);
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let playout = AudioPlayout::new(player, audio_rx, events_tx);
     Ok((ledger, resume, playout, events_rx))
