@@ -55,6 +55,10 @@ const CHUNK_FRAMES: usize = 2048;
 /// Waits between reconnection attempts: doubling from the first, capped.
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// A worker started early ([`RelayCue::connect_early`]) longer ago than
+/// this when its relay is prepared (the item before was cut, something
+/// else took the line first) is replaced: what it buffered is stale.
+const EARLY_AT_MOST: Duration = Duration::from_secs(5);
 /// A source that sends nothing for this long has dropped.
 pub(crate) const STALL: Duration = Duration::from_secs(4);
 
@@ -69,6 +73,51 @@ pub struct RelayCue {
     pub loudness_lufs: Option<f64>,
     /// What aired so far; the engine reads it when the item ends.
     pub report: Arc<Mutex<RelayReport>>,
+    /// The worker started by [`RelayCue::connect_early`], for the source
+    /// to take; shared by the cue's clones.
+    early: Arc<Early>,
+}
+
+/// A relay's worker started before its source is (see
+/// [`RelayCue::connect_early`]). Stopped when the last clone of its cue
+/// goes (the relay ended, was removed or missed) unless taken.
+#[derive(Default)]
+struct Early(Mutex<EarlyState>);
+
+#[derive(Default)]
+enum EarlyState {
+    /// Not started early.
+    #[default]
+    Idle,
+    /// The worker, and when it started.
+    Running(Arc<Shared>, Instant),
+    /// A [`RelaySource`] took the worker (or started its own).
+    Taken,
+}
+
+impl Early {
+    fn state(&self) -> std::sync::MutexGuard<'_, EarlyState> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Early {
+    fn drop(&mut self) {
+        if let EarlyState::Running(shared, _) = std::mem::take(&mut *self.state()) {
+            shared.stop();
+        }
+    }
+}
+
+impl std::fmt::Debug for Early {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &*self.state() {
+            EarlyState::Idle => "idle",
+            EarlyState::Running(..) => "running",
+            EarlyState::Taken => "taken",
+        };
+        f.write_str(state)
+    }
 }
 
 impl RelayCue {
@@ -78,7 +127,21 @@ impl RelayCue {
             fallback,
             loudness_lufs,
             report: Arc::default(),
+            early: Arc::default(),
         }
+    }
+
+    /// Start connecting now, before the relay is prepared: for a relay
+    /// waiting behind another item, which is prepared only 1.5 s before
+    /// that item ends. The worker is separate from what airs, so it may
+    /// run alongside it; it buffers at most [`BUFFER`] and is stopped when
+    /// the cue goes without airing. Once per cue; later calls do nothing.
+    pub fn connect_early(&self) -> Result<(), String> {
+        let mut state = self.early.state();
+        if matches!(*state, EarlyState::Idle) {
+            *state = EarlyState::Running(spawn_worker(&self.relay)?, Instant::now());
+        }
+        Ok(())
     }
 
     /// The report as it stands.
@@ -178,6 +241,12 @@ struct Buf {
 }
 
 impl Shared {
+    /// Tell the worker to stop.
+    fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.cond.notify_all();
+    }
+
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
@@ -377,24 +446,21 @@ impl Fallback {
 }
 
 impl RelaySource {
-    /// Start the worker for `cue` (it connects at once), for a play of
-    /// the relay's duration.
+    /// Take the worker started early for `cue`, or start one (it connects
+    /// at once), for a play of the relay's duration.
     pub fn start(cue: &RelayCue) -> Result<RelaySource, String> {
         let gain = cue
             .loudness_lufs
             .map(|target| AutoGain::new(RELAY_FORMAT.rate, RELAY_FORMAT.channels, target))
             .transpose()?;
-        let shared = Arc::new(Shared {
-            buf: Mutex::default(),
-            cond: Condvar::new(),
-            stop: AtomicBool::new(false),
-        });
-        let relay = cue.relay.clone();
-        let s = Arc::clone(&shared);
-        std::thread::Builder::new()
-            .name("loa-relay".into())
-            .spawn(move || work(relay, s))
-            .map_err(|e| format!("cannot start the relay's thread: {e}"))?;
+        let shared = match std::mem::replace(&mut *cue.early.state(), EarlyState::Taken) {
+            EarlyState::Running(shared, at) if at.elapsed() <= EARLY_AT_MOST => shared,
+            EarlyState::Running(stale, _) => {
+                stale.stop();
+                spawn_worker(&cue.relay)?
+            }
+            EarlyState::Idle | EarlyState::Taken => spawn_worker(&cue.relay)?,
+        };
         Ok(RelaySource {
             shared,
             report: Arc::clone(&cue.report),
@@ -520,9 +586,24 @@ impl RelaySource {
 
 impl Drop for RelaySource {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Relaxed);
-        self.shared.cond.notify_all();
+        self.shared.stop();
     }
+}
+
+/// Start a worker for `relay` (it connects at once).
+fn spawn_worker(relay: &Relay) -> Result<Arc<Shared>, String> {
+    let shared = Arc::new(Shared {
+        buf: Mutex::default(),
+        cond: Condvar::new(),
+        stop: AtomicBool::new(false),
+    });
+    let relay = relay.clone();
+    let s = Arc::clone(&shared);
+    std::thread::Builder::new()
+        .name("loa-relay".into())
+        .spawn(move || work(relay, s))
+        .map_err(|e| format!("cannot start the relay's thread: {e}"))?;
+    Ok(shared)
 }
 
 /// What the player reads an item from: a file, or a relay.
@@ -627,6 +708,34 @@ mod tests {
             "{:?}",
             cue.report()
         );
+    }
+
+    #[test]
+    fn an_early_connection_is_made_before_the_source_starts_and_taken_by_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/x.mp3", listener.local_addr().unwrap());
+        let cue = RelayCue::new(relay(Source::Url(url), 1), None, None);
+        assert_eq!(format!("{:?}", cue.early), "idle");
+        cue.connect_early().unwrap();
+        // Bounded by work (a loopback connect), not by a timer.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let _request = loop {
+            match listener.accept() {
+                Ok(c) => break c,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    assert!(Instant::now() < deadline, "never connected");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(format!("{:?}", cue.clone().early), "running");
+        let src = RelaySource::start(&cue).unwrap();
+        assert_eq!(format!("{:?}", cue.early), "taken", "the same worker");
+        cue.connect_early().unwrap();
+        assert_eq!(format!("{:?}", cue.early), "taken", "once per cue");
+        drop(src);
     }
 
     #[test]
