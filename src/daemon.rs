@@ -106,6 +106,9 @@ impl<P: engine::Playout> engine::Playout for WedgeHook<P> {
     fn stop(&mut self, cue: u64) {
         self.inner.stop(cue)
     }
+    fn connect_early(&mut self, relay: &crate::audio::relay::RelayCue) {
+        self.inner.connect_early(relay)
+    }
     fn state(&self) -> engine::OutputState {
         if self.at.is_some_and(|t| std::time::Instant::now() >= t) {
             error!("LOA_TEST_WEDGE_ENGINE: the engine's loop is now stuck");

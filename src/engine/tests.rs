@@ -855,6 +855,8 @@ impl Playout for Scripted {
         self.stops.lock().unwrap().push(cue);
     }
 
+    fn connect_early(&mut self, _relay: &crate::audio::relay::RelayCue) {}
+
     fn state(&self) -> OutputState {
         OutputState::Idle
     }
