@@ -424,6 +424,16 @@ impl AutoGain {
         self.gain_db
     }
 
+    /// The loudness it aims at, LUFS.
+    pub fn target_lufs(&self) -> f64 {
+        self.target_lufs
+    }
+
+    /// Aim at `target_lufs` from now on.
+    pub fn set_target(&mut self, target_lufs: f64) {
+        self.target_lufs = target_lufs;
+    }
+
     /// Level `samples` (interleaved) in place.
     pub fn process(&mut self, samples: &mut [f32]) {
         let _ = self.meter.add_frames_f32(samples);

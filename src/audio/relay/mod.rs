@@ -401,8 +401,10 @@ pub struct RelaySource {
     /// Whether the last chunk handed out was source audio.
     last_live: Option<bool>,
     fallback: Option<Fallback>,
-    /// Levels source audio; `None` when levelling is off.
+    /// Levels source audio toward `target_lufs`; `None` when levelling is
+    /// off.
     gain: Option<AutoGain>,
+    target_lufs: Option<f64>,
     out: Vec<f32>,
 }
 
@@ -475,12 +477,26 @@ impl RelaySource {
                 pending: VecDeque::new(),
             }),
             gain,
+            target_lufs: cue.loudness_lufs,
             out: Vec::new(),
         })
     }
 
     pub fn format(&self) -> Format {
         RELAY_FORMAT
+    }
+
+    /// Level for an output of `channels` (call before the first chunk).
+    /// Loudness sums the channels' power, so the relay mixed down to a mono
+    /// output airs 3 dB under what its stereo was levelled to (its channels
+    /// alike, as speech is): the target is raised to make up for it, as a
+    /// file's gain is (`Level::gain_for`). Peaks do not grow in the mix.
+    pub fn level_for_output(&mut self, channels: u16) {
+        if let (Some(gain), Some(target)) = (&mut self.gain, self.target_lufs) {
+            let from = f64::from(RELAY_FORMAT.channels);
+            let to = f64::from(channels.max(1));
+            gain.set_target(target - 10.0 * (to / from).log10());
+        }
     }
 
     /// Seconds into the slot, for the report.
@@ -689,6 +705,17 @@ mod tests {
         let r = cue.report();
         assert_eq!((r.source_seconds, r.fallback_seconds), (0.0, 0.0));
         assert!((r.silence_seconds - 3.0).abs() < 1e-9);
+
+        // Levelled toward the station's target; on a mono output 3 dB
+        // higher, as the mixdown airs 3 dB under the stereo it metered.
+        let target = |src: &RelaySource| src.gain.as_ref().map(AutoGain::target_lufs);
+        let mut src = RelaySource::start(&cue).unwrap();
+        assert_eq!(target(&src), Some(-16.0));
+        src.level_for_output(2);
+        assert_eq!(target(&src), Some(-16.0));
+        src.level_for_output(1);
+        assert!((target(&src).unwrap() - (-16.0 + 3.0103)).abs() < 1e-3);
+        drop(src);
 
         let tone = crate::audio::testdata("tone1s.wav");
         let cue = RelayCue::new(down, Some(tone), None);
