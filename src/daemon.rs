@@ -108,6 +108,9 @@ impl<P: engine::Playout> engine::Playout for WedgeHook<P> {
     fn stop(&mut self, cue: u64) {
         self.inner.stop(cue)
     }
+    fn connect_early(&mut self, relay: &crate::audio::relay::RelayCue) {
+        self.inner.connect_early(relay)
+    }
     fn state(&self) -> engine::OutputState {
         if self.at.is_some_and(|t| std::time::Instant::now() >= t) {
             error!("LOA_TEST_WEDGE_ENGINE: the engine's loop is now stuck");
@@ -152,17 +155,7 @@ fn open_parts(
     let (audio_tx, audio_rx) = mpsc::unbounded_channel();
     let player = crate::audio::spawn(&station.output, &station.data_dir, audio_tx)
         .context("starting the audio thread")?;
-    if station.output.loudness_lufs.is_some() {
-        // Files not measured yet are measured in the background; they air
-        // as recorded until then.
-        crate::audio::loudness::cache(&station.data_dir).measure_in_background(
-            station
-                .bulletins
-                .iter()
-                .filter(|b| b.audio.is_some())
-                .map(|b| b.path.clone()),
-        );
-    }
+    crate::station::measure_loudness_in_background(station);
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let playout = AudioPlayout::new(player, audio_rx, events_tx);
     Ok((ledger, resume, playout, events_rx))

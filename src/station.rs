@@ -218,6 +218,7 @@ pub async fn reload(
         }
     };
     keep_restart_only_settings(&current.get(), &mut new);
+    measure_loudness_in_background(&new);
     let data_dir = new.data_dir.clone();
     // Awaited: whoever asked for the reload may rely on the copy (an fsync).
     let _ = tokio::task::spawn_blocking(move || save_last_good(&data_dir, &text)).await;
@@ -293,6 +294,23 @@ pub fn render_notices(current: &CurrentStation, handle: &Handle) {
         });
         let _ = handle.commands.send(Command::Reload(new)).await;
     });
+}
+
+/// Queue the station's bulletin files whose loudness is not known yet to
+/// be measured in the background (at start, and on each reload for the
+/// files it adds); they air as recorded until then. Nothing when
+/// levelling is off. Costs a `stat` per file.
+pub(crate) fn measure_loudness_in_background(station: &Station) {
+    if station.output.loudness_lufs.is_none() {
+        return;
+    }
+    crate::audio::loudness::cache(&station.data_dir).measure_in_background(
+        station
+            .bulletins
+            .iter()
+            .filter(|b| b.audio.is_some())
+            .map(|b| b.path.clone()),
+    );
 }
 
 /// What `loa run` starts with.

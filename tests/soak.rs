@@ -154,7 +154,7 @@ at = [{c}]
             last_answer = Instant::now();
         }
         // Break the station file and mend it again, each under SIGHUP.
-        if tick % 7 == 0 {
+        if tick.is_multiple_of(7) {
             broken = !broken;
             if broken {
                 // An edit gone wrong: a syntax error under a good [station].
@@ -166,7 +166,7 @@ at = [{c}]
             reloads += 1;
         }
         // A recording uploaded now and then.
-        if tick % 11 == 0 {
+        if tick.is_multiple_of(11) {
             let (ctype, body) = common::multipart("Thông báo.mp3", &recording);
             let r = common::request(
                 addr,

@@ -1166,6 +1166,33 @@ async fn reload_takes_a_valid_file_and_refuses_an_invalid_one() {
 }
 
 #[tokio::test]
+async fn a_reload_queues_the_files_it_adds_for_loudness_measuring() {
+    let r = rig().await;
+    let fresh = r.audio.join("fresh.wav");
+    std::fs::copy(r.audio.join("tone.wav"), &fresh).unwrap();
+    std::fs::write(
+        r.root.join("station.toml"),
+        format!(
+            "{}[[bulletin]]\nid = \"fresh\"\ntitle = \"F\"\nfile = \"fresh.wav\"\n",
+            station_text("")
+        ),
+    )
+    .unwrap();
+    let ok = r
+        .send(LOCAL, "POST", "/api/v1/reload", Some(ADMIN), None)
+        .await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    // Measured in the background, without being prepared to air: bounded
+    // by work (one 1 s file), not by a timer.
+    let cache = crate::audio::loudness::cache(&r.state.current.get().data_dir);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while cache.lookup(&fresh).is_none() {
+        assert!(std::time::Instant::now() < deadline, "never measured");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
 async fn airtime_and_report_as_json_and_csv() {
     let r = rig().await;
     r.post("/api/v1/queue", OPERATOR, json!({"bulletin": "tone"}))

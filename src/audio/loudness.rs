@@ -380,10 +380,10 @@ fn parse_line(line: &str) -> Option<Parsed> {
 /// (relays) that cannot be measured beforehand. It follows the EBU R128
 /// short-term loudness (3 s window) and moves the gain by at most
 /// `max_db_per_second`, so speech keeps its dynamics and a pause or a
-/// jingle does not pump; it holds its gain through silence, and it never
-/// lets a sample out above [`MAX_TRUE_PEAK_DBTP`] (sample peak, hard
-/// limited). Cost per sample: the meter's K-weighting filter and a
-/// multiply.
+/// jingle does not pump; it holds its gain through silence (momentary
+/// loudness under -50 LUFS), and it never lets a sample out above
+/// [`MAX_TRUE_PEAK_DBTP`] (sample peak, hard limited). Cost per sample:
+/// the meter's K-weighting filter and a multiply.
 pub struct AutoGain {
     meter: EbuR128,
     channels: usize,
@@ -424,6 +424,16 @@ impl AutoGain {
         self.gain_db
     }
 
+    /// The loudness it aims at, LUFS.
+    pub fn target_lufs(&self) -> f64 {
+        self.target_lufs
+    }
+
+    /// Aim at `target_lufs` from now on.
+    pub fn set_target(&mut self, target_lufs: f64) {
+        self.target_lufs = target_lufs;
+    }
+
     /// Level `samples` (interleaved) in place.
     pub fn process(&mut self, samples: &mut [f32]) {
         let _ = self.meter.add_frames_f32(samples);
@@ -434,8 +444,15 @@ impl AutoGain {
         if self.since_update >= self.rate / 10 {
             let elapsed = f64::from(self.since_update) / f64::from(self.rate);
             self.since_update = 0;
+            // A pause holds the gain at once: the momentary loudness
+            // (400 ms) sees it before the short-term (3 s) average does,
+            // which would otherwise go on raising the gain for seconds.
+            let sounding = self
+                .meter
+                .loudness_momentary()
+                .is_ok_and(|m| m > AUTO_GAIN_SILENCE_LUFS);
             if let Ok(st) = self.meter.loudness_shortterm() {
-                if st.is_finite() && st > AUTO_GAIN_SILENCE_LUFS {
+                if sounding && st.is_finite() && st > AUTO_GAIN_SILENCE_LUFS {
                     let want =
                         (self.target_lufs - st).clamp(-AUTO_GAIN_RANGE_DB, AUTO_GAIN_RANGE_DB);
                     let step = self.max_db_per_second * elapsed;
@@ -560,6 +577,25 @@ mod tests {
         }
     }
 
+    /// `seconds` of a stereo 1 kHz sine at `amp`, 44.1 kHz, through `agc`
+    /// in relay-sized chunks (2048 frames); the loudest sample out.
+    fn run(agc: &mut AutoGain, amp: f32, seconds: f64) -> f32 {
+        let (rate, chunk) = (44100, 2048);
+        let mut peak = 0f32;
+        for k in 0..(seconds * f64::from(rate)) as usize / chunk {
+            let mut buf: Vec<f32> = (0..chunk)
+                .flat_map(|i| {
+                    let t = (k * chunk + i) as f32 / rate as f32;
+                    let v = amp * (t * 1000.0 * std::f32::consts::TAU).sin();
+                    [v, v]
+                })
+                .collect();
+            agc.process(&mut buf);
+            peak = buf.iter().fold(peak, |p, s| p.max(s.abs()));
+        }
+        peak
+    }
+
     #[test]
     fn auto_gain_moves_slowly_toward_the_target() {
         let rate = 8000;
@@ -577,5 +613,52 @@ mod tests {
             last = agc.gain_db();
         }
         assert!(last > 14.0 && last <= AUTO_GAIN_RANGE_DB, "{last}");
+        // And stays within its range however long it runs.
+        let mut agc = AutoGain::new(44100, 2, -16.0).unwrap();
+        run(&mut agc, 0.02, 40.0);
+        assert!((agc.gain_db() - AUTO_GAIN_RANGE_DB).abs() < 1e-9);
+    }
+
+    #[test]
+    fn auto_gain_lowers_a_loud_source_leaves_one_at_the_target_and_never_clips() {
+        // Full scale (about 0 LUFS): lowered, at most 1 dB/s, down to the
+        // range's end; no sample above -1 dBFS even before it has moved.
+        let mut agc = AutoGain::new(44100, 2, -16.0).unwrap();
+        let peak = run(&mut agc, 1.0, 5.0);
+        let g = agc.gain_db();
+        assert!((-5.1..=-3.5).contains(&g), "at most 1 dB/s: {g}");
+        assert!(peak <= db_to_linear(MAX_TRUE_PEAK_DBTP) + 1e-6, "{peak}");
+        run(&mut agc, 1.0, 20.0);
+        assert!((agc.gain_db() + AUTO_GAIN_RANGE_DB).abs() < 1e-9);
+        // A tone at the target (by the same meter) is left alone.
+        let mut meter = EbuR128::new(2, 44100, Mode::I).unwrap();
+        let probe: Vec<f32> = (0..44100 * 3)
+            .flat_map(|i| {
+                let v = 0.1 * (i as f32 / 44100.0 * 1000.0 * std::f32::consts::TAU).sin();
+                [v, v]
+            })
+            .collect();
+        meter.add_frames_f32(&probe).unwrap();
+        let at_target = 0.1 * db_to_linear(-16.0 - meter.loudness_global().unwrap());
+        let mut agc = AutoGain::new(44100, 2, -16.0).unwrap();
+        run(&mut agc, at_target, 10.0);
+        assert!(agc.gain_db().abs() < 0.2, "{}", agc.gain_db());
+    }
+
+    #[test]
+    fn auto_gain_holds_through_silence() {
+        let mut agc = AutoGain::new(44100, 2, -16.0).unwrap();
+        assert_eq!(run(&mut agc, 0.0, 10.0), 0.0);
+        assert_eq!(agc.gain_db(), 0.0, "a pause is not boosted");
+        run(&mut agc, 0.02, 3.0);
+        let g = agc.gain_db();
+        assert!(g > 0.0);
+        run(&mut agc, 0.0, 10.0);
+        // Within the momentary window (0.4 s at 1 dB/s) of the pause.
+        assert!(
+            (agc.gain_db() - g).abs() < 0.7,
+            "held: {g} → {}",
+            agc.gain_db()
+        );
     }
 }

@@ -446,7 +446,10 @@ struct OnAir {
 }
 
 impl OnAir {
-    fn new(p: Prepared, at: Instant, options: &PlayerOptions) -> OnAir {
+    fn new(mut p: Prepared, at: Instant, options: &PlayerOptions) -> OnAir {
+        if let ItemDecoder::Relay(relay) = &mut p.decoder {
+            relay.level_for_output(p.output.channels);
+        }
         let input = p.decoder.format();
         let expected = p.expected;
         let margin = options.deadline_margin.max(expected.mul_f64(0.05));

@@ -157,6 +157,12 @@ impl AudioPlayout {
 }
 
 impl Playout for AudioPlayout {
+    fn connect_early(&mut self, relay: &crate::audio::relay::RelayCue) {
+        if let Err(why) = relay.connect_early() {
+            tracing::warn!(relay = %relay.relay.id, "cannot connect the relay early: {why}");
+        }
+    }
+
     fn cue(&mut self, cue: Cue) {
         let mut g = self.inner.lock().expect("playout lock");
         g.pending.push_back(cue);

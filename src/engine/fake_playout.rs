@@ -41,6 +41,8 @@ struct FakeInner {
     pub log: Vec<(u64, PathBuf, DateTime<Utc>)>,
     /// How long stopping a started play takes (the real player fades).
     fade: std::time::Duration,
+    /// (relay id, wall clock) of every early connection asked for.
+    early: Vec<(String, DateTime<Utc>)>,
 }
 
 impl<C: Clock + Clone> FakePlayout<C> {
@@ -66,6 +68,11 @@ impl<C: Clock + Clone> FakePlayout<C> {
     pub fn played(&self) -> Vec<(PathBuf, DateTime<Utc>)> {
         let g = self.inner.lock().unwrap();
         g.log.iter().map(|(_, p, t)| (p.clone(), *t)).collect()
+    }
+
+    /// The relays asked to connect early, and when.
+    pub fn early_connects(&self) -> Vec<(String, DateTime<Utc>)> {
+        self.inner.lock().unwrap().early.clone()
     }
 
     fn pump(&self) {
@@ -142,6 +149,14 @@ impl<C: Clock + Clone> Playout for FakePlayout<C> {
     fn cue(&mut self, cue: Cue) {
         self.inner.lock().unwrap().pending.push_back(cue);
         self.pump();
+    }
+
+    fn connect_early(&mut self, relay: &crate::audio::relay::RelayCue) {
+        let now = self.clock.now();
+        let mut g = self.inner.lock().unwrap();
+        if !g.early.iter().any(|(id, _)| *id == relay.relay.id) {
+            g.early.push((relay.relay.id.clone(), now));
+        }
     }
 
     fn stop(&mut self, cue: u64) {

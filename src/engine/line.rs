@@ -92,6 +92,9 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                     let end = start
                         + Duration::milliseconds((last.entry.airing.planned_seconds * 1e3) as i64);
                     if now < end - CUE_NEXT {
+                        if now >= end - LEAD {
+                            self.connect_next_relay_early(end);
+                        }
                         return;
                     }
                     Some(end)
@@ -101,9 +104,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             // free; when none is, the next scheduled one within LEAD.
             let free_at = cue_at.unwrap_or(now).max(now);
             let pick = self
-                .queue
-                .sorted_up_to(free_at)
-                .find(|e| e.airing.scheduled_at <= free_at && self.may_air(e, free_at))
+                .next_due(free_at)
                 .or_else(|| {
                     if cue_at.is_some() {
                         return None;
@@ -131,6 +132,25 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             }
             let start_at = (e.airing.scheduled_at > free_at).then_some(e.airing.scheduled_at);
             self.cue(e, start_at);
+        }
+    }
+
+    /// The first entry, in queue order, due by `free_at` and allowed to
+    /// air then.
+    fn next_due(&self, free_at: DateTime<Utc>) -> Option<&Entry> {
+        self.queue
+            .sorted_up_to(free_at)
+            .find(|e| e.airing.scheduled_at <= free_at && self.may_air(e, free_at))
+    }
+
+    /// When what would follow the airing item (ending at `end`) is a relay,
+    /// start connecting it now, `LEAD` ahead like an item cued on a free
+    /// line, rather than when it is cued (`CUE_NEXT` ahead). If something
+    /// else gets the line after all, the relay's early worker stops when
+    /// its entry goes.
+    fn connect_next_relay_early(&mut self, end: DateTime<Utc>) {
+        if let Some(relay) = self.next_due(end).and_then(|e| e.relay.clone()) {
+            self.playout.connect_early(&relay);
         }
     }
 

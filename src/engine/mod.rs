@@ -69,7 +69,8 @@ use queue::{Audio, Entry, Queue};
 /// the file decoding when its first sample is due.
 const LEAD: Duration = Duration::seconds(3);
 /// How long before the current item ends the next one is cued, so a
-/// programme plays back to back.
+/// programme plays back to back. (A relay behind it starts connecting
+/// `LEAD` before, like any item on a free line.)
 const CUE_NEXT: Duration = Duration::milliseconds(1500);
 /// How long before a scheduled emergency what airs starts fading: the
 /// player's longest fade (`audio::MAX_FADE`, 0.5 s) and a margin, so the
@@ -361,10 +362,11 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         };
         if let Some(cur) = self.line.front() {
             if let Some(start) = cur.started_at {
-                consider(
-                    start + Duration::milliseconds((cur.entry.airing.planned_seconds * 1e3) as i64)
-                        - CUE_NEXT,
-                );
+                let end =
+                    start + Duration::milliseconds((cur.entry.airing.planned_seconds * 1e3) as i64);
+                // A relay behind it connects LEAD ahead (`dispatch`).
+                consider(end - LEAD);
+                consider(end - CUE_NEXT);
             }
         }
         if let Some(first) = self.queue.first_due() {
@@ -495,12 +497,16 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         }
     }
 
-    /// What relay `index` of `station` plays: its source, and its fallback
-    /// bulletin's file.
+    /// What relay `index` of `station` plays: its source, its fallback
+    /// bulletin's file, and the loudness it is levelled toward.
     fn relay_audio(station: &Station, index: usize) -> Audio<'_> {
         let relay = &station.relays[index];
         let fallback = relay.fallback.map(|i| station.bulletins[i].path.as_path());
-        Audio::Relay { relay, fallback }
+        Audio::Relay {
+            relay,
+            fallback,
+            loudness_lufs: station.output.loudness_lufs.map(f64::from),
+        }
     }
 
     /// Queue a scheduled entry, or, when quiet hours hold it back, record it

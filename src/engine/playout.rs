@@ -72,6 +72,10 @@ pub trait Playout: Send + 'static {
     /// Stop `cue`: fade out (within 0.5 s) if it plays, drop it if it waits.
     fn stop(&mut self, cue: u64);
     fn state(&self) -> OutputState;
+    /// Start connecting `relay`, which waits behind the airing item and
+    /// will be cued after it (see `RelayCue::connect_early`). No default:
+    /// a wrapper must pass it on.
+    fn connect_early(&mut self, relay: &crate::audio::relay::RelayCue);
     /// Whether the audio thread answers (for the watchdog).
     fn alive(&self) -> bool {
         true

@@ -58,10 +58,12 @@ pub(super) enum Audio<'a> {
         seconds: f64,
         title: Option<&'a str>,
     },
-    /// A relay of the station file, and its fallback bulletin's file.
+    /// A relay of the station file, its fallback bulletin's file, and the
+    /// station's loudness target (`None`: air it as received).
     Relay {
         relay: &'a Relay,
         fallback: Option<&'a Path>,
+        loudness_lufs: Option<f64>,
     },
 }
 
@@ -125,10 +127,15 @@ impl Entry {
                 path.to_path_buf(),
                 crate::config::DEFAULT_GRACE_SECONDS,
             ),
-            Audio::Relay { relay, fallback } => {
+            Audio::Relay {
+                relay,
+                fallback,
+                loudness_lufs,
+            } => {
                 relay_cue = Some(RelayCue::new(
                     relay.clone(),
                     fallback.map(Path::to_path_buf),
+                    loudness_lufs,
                 ));
                 (
                     Airing {

@@ -350,7 +350,7 @@ impl<S: Store> Writer<S> {
                             "ledger write failed; the station keeps airing and retries every {} s", self.retry.as_secs_f64());
                         self.failing = Some(msg);
                     }
-                    if self.backlog.len() % BACKLOG_WARN == 0 {
+                    if self.backlog.len().is_multiple_of(BACKLOG_WARN) {
                         warn!(pending = self.backlog.len(), "ledger writes still waiting");
                     }
                     return;

@@ -978,6 +978,8 @@ impl Playout for Scripted {
         self.stops.lock().unwrap().push(cue);
     }
 
+    fn connect_early(&mut self, _relay: &crate::audio::relay::RelayCue) {}
+
     fn state(&self) -> OutputState {
         OutputState::Idle
     }
@@ -1364,6 +1366,7 @@ duration = "2m"
 "#;
     let rig = start(station(dir.path(), &text), TestClock::new(at(5, 29, 0)));
     rig.run_for(10 * 60).await;
+    let early = rig.fake.early_connects();
     let rows = rig.stop().await;
     let morning: Vec<_> = rows
         .iter()
@@ -1378,8 +1381,11 @@ duration = "2m"
     // Back to back: the second jingle starts when the relay's 2 minutes end.
     let relay_end = parse(relay.ended_at.as_deref().unwrap());
     assert_eq!(parse(morning[2].started_at.as_deref().unwrap()), relay_end);
-    assert_eq!(
-        relay_end - parse(relay.started_at.as_deref().unwrap()),
-        Duration::minutes(2)
-    );
+    let relay_start = parse(relay.started_at.as_deref().unwrap());
+    assert_eq!(relay_end - relay_start, Duration::minutes(2));
+    // Behind the jingle, the relay starts connecting LEAD (3 s) ahead, not
+    // only when it is cued (1.5 s ahead).
+    assert_eq!(early.len(), 1, "{early:?}");
+    assert_eq!(early[0].0, "vov1");
+    assert_eq!(relay_start - early[0].1, LEAD, "{early:?}");
 }

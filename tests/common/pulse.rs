@@ -428,7 +428,7 @@ pub fn square_wav(path: &Path, seconds: f64, amplitude: f64) {
     let half_period = RATE / 441 / 2;
     let mut data = Vec::with_capacity(frames as usize * 4);
     for i in 0..frames {
-        let v = if (i / half_period) % 2 == 0 {
+        let v = if (i / half_period).is_multiple_of(2) {
             level
         } else {
             -level

@@ -15,10 +15,9 @@
 //! silence, and every drop. It is updated with each chunk, so it is current
 //! when the player reports the item finished.
 //!
-//! Levelling: source audio goes through a slow automatic gain ([`agc`])
-//! toward the loudness target.
+//! Levelling: source audio goes through the slow automatic gain
+//! ([`AutoGain`]) toward the station's loudness target, when it has one.
 
-mod agc;
 mod capture;
 mod net;
 
@@ -30,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use super::convert::{apply_gain, Converter};
 use super::decode::FileDecoder;
+use super::loudness::AutoGain;
 use super::sink::Format;
 use crate::config::{Relay, RelaySource as Source};
 
@@ -39,10 +39,6 @@ pub const RELAY_FORMAT: Format = Format {
     rate: 44100,
     channels: 2,
 };
-
-/// The loudness relays are levelled toward, in LUFS (the station's
-/// loudness target, EBU R128's -16 LUFS for speech on small speakers).
-pub const LOUDNESS_TARGET_LUFS: f64 = -16.0;
 
 /// At most this much source audio waits in the buffer: the worker stops
 /// reading (TCP holds the rest) when it is full, so a plain file is not
@@ -59,6 +55,10 @@ const CHUNK_FRAMES: usize = 2048;
 /// Waits between reconnection attempts: doubling from the first, capped.
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// A worker started early ([`RelayCue::connect_early`]) longer ago than
+/// this when its relay is prepared (the item before was cut, something
+/// else took the line first) is replaced: what it buffered is stale.
+const EARLY_AT_MOST: Duration = Duration::from_secs(5);
 /// A source that sends nothing for this long has dropped.
 pub(crate) const STALL: Duration = Duration::from_secs(4);
 
@@ -68,17 +68,80 @@ pub struct RelayCue {
     pub relay: Relay,
     /// The fallback bulletin's file, when the relay names one.
     pub fallback: Option<PathBuf>,
+    /// The loudness the source is levelled toward (the station's `[output]
+    /// loudness_lufs`); `None` airs it as received (`loudness = false`).
+    pub loudness_lufs: Option<f64>,
     /// What aired so far; the engine reads it when the item ends.
     pub report: Arc<Mutex<RelayReport>>,
+    /// The worker started by [`RelayCue::connect_early`], for the source
+    /// to take; shared by the cue's clones.
+    early: Arc<Early>,
+}
+
+/// A relay's worker started before its source is (see
+/// [`RelayCue::connect_early`]). Stopped when the last clone of its cue
+/// goes (the relay ended, was removed or missed) unless taken.
+#[derive(Default)]
+struct Early(Mutex<EarlyState>);
+
+#[derive(Default)]
+enum EarlyState {
+    /// Not started early.
+    #[default]
+    Idle,
+    /// The worker, and when it started.
+    Running(Arc<Shared>, Instant),
+    /// A [`RelaySource`] took the worker (or started its own).
+    Taken,
+}
+
+impl Early {
+    fn state(&self) -> std::sync::MutexGuard<'_, EarlyState> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Early {
+    fn drop(&mut self) {
+        if let EarlyState::Running(shared, _) = std::mem::take(&mut *self.state()) {
+            shared.stop();
+        }
+    }
+}
+
+impl std::fmt::Debug for Early {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &*self.state() {
+            EarlyState::Idle => "idle",
+            EarlyState::Running(..) => "running",
+            EarlyState::Taken => "taken",
+        };
+        f.write_str(state)
+    }
 }
 
 impl RelayCue {
-    pub fn new(relay: Relay, fallback: Option<PathBuf>) -> RelayCue {
+    pub fn new(relay: Relay, fallback: Option<PathBuf>, loudness_lufs: Option<f64>) -> RelayCue {
         RelayCue {
             relay,
             fallback,
+            loudness_lufs,
             report: Arc::default(),
+            early: Arc::default(),
         }
+    }
+
+    /// Start connecting now, before the relay is prepared: for a relay
+    /// waiting behind another item, which is prepared only 1.5 s before
+    /// that item ends. The worker is separate from what airs, so it may
+    /// run alongside it; it buffers at most [`BUFFER`] and is stopped when
+    /// the cue goes without airing. Once per cue; later calls do nothing.
+    pub fn connect_early(&self) -> Result<(), String> {
+        let mut state = self.early.state();
+        if matches!(*state, EarlyState::Idle) {
+            *state = EarlyState::Running(spawn_worker(&self.relay)?, Instant::now());
+        }
+        Ok(())
     }
 
     /// The report as it stands.
@@ -178,6 +241,12 @@ struct Buf {
 }
 
 impl Shared {
+    /// Tell the worker to stop.
+    fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.cond.notify_all();
+    }
+
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
@@ -332,7 +401,10 @@ pub struct RelaySource {
     /// Whether the last chunk handed out was source audio.
     last_live: Option<bool>,
     fallback: Option<Fallback>,
-    agc: agc::Agc,
+    /// Levels source audio toward `target_lufs`; `None` when levelling is
+    /// off.
+    gain: Option<AutoGain>,
+    target_lufs: Option<f64>,
     out: Vec<f32>,
 }
 
@@ -376,20 +448,21 @@ impl Fallback {
 }
 
 impl RelaySource {
-    /// Start the worker for `cue` (it connects at once), for a play of
-    /// the relay's duration.
+    /// Take the worker started early for `cue`, or start one (it connects
+    /// at once), for a play of the relay's duration.
     pub fn start(cue: &RelayCue) -> Result<RelaySource, String> {
-        let shared = Arc::new(Shared {
-            buf: Mutex::default(),
-            cond: Condvar::new(),
-            stop: AtomicBool::new(false),
-        });
-        let relay = cue.relay.clone();
-        let s = Arc::clone(&shared);
-        std::thread::Builder::new()
-            .name("loa-relay".into())
-            .spawn(move || work(relay, s))
-            .map_err(|e| format!("cannot start the relay's thread: {e}"))?;
+        let gain = cue
+            .loudness_lufs
+            .map(|target| AutoGain::new(RELAY_FORMAT.rate, RELAY_FORMAT.channels, target))
+            .transpose()?;
+        let shared = match std::mem::replace(&mut *cue.early.state(), EarlyState::Taken) {
+            EarlyState::Running(shared, at) if at.elapsed() <= EARLY_AT_MOST => shared,
+            EarlyState::Running(stale, _) => {
+                stale.stop();
+                spawn_worker(&cue.relay)?
+            }
+            EarlyState::Idle | EarlyState::Taken => spawn_worker(&cue.relay)?,
+        };
         Ok(RelaySource {
             shared,
             report: Arc::clone(&cue.report),
@@ -403,13 +476,27 @@ impl RelaySource {
                 conv: Converter::new(RELAY_FORMAT, RELAY_FORMAT),
                 pending: VecDeque::new(),
             }),
-            agc: agc::Agc::new(LOUDNESS_TARGET_LUFS, RELAY_FORMAT),
+            gain,
+            target_lufs: cue.loudness_lufs,
             out: Vec::new(),
         })
     }
 
     pub fn format(&self) -> Format {
         RELAY_FORMAT
+    }
+
+    /// Level for an output of `channels` (call before the first chunk).
+    /// Loudness sums the channels' power, so the relay mixed down to a mono
+    /// output airs 3 dB under what its stereo was levelled to (its channels
+    /// alike, as speech is): the target is raised to make up for it, as a
+    /// file's gain is (`Level::gain_for`). Peaks do not grow in the mix.
+    pub fn level_for_output(&mut self, channels: u16) {
+        if let (Some(gain), Some(target)) = (&mut self.gain, self.target_lufs) {
+            let from = f64::from(RELAY_FORMAT.channels);
+            let to = f64::from(channels.max(1));
+            gain.set_target(target - 10.0 * (to / from).log10());
+        }
     }
 
     /// Seconds into the slot, for the report.
@@ -470,7 +557,9 @@ impl RelaySource {
             report.silence_seconds += d;
         }
         if taken > 0 {
-            self.agc.process(&mut self.out);
+            if let Some(gain) = &mut self.gain {
+                gain.process(&mut self.out);
+            }
             report.source_seconds += RELAY_FORMAT.seconds(taken as u64);
             self.handed += taken as u64;
             self.fade_in_on_switch(true);
@@ -513,9 +602,24 @@ impl RelaySource {
 
 impl Drop for RelaySource {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Relaxed);
-        self.shared.cond.notify_all();
+        self.shared.stop();
     }
+}
+
+/// Start a worker for `relay` (it connects at once).
+fn spawn_worker(relay: &Relay) -> Result<Arc<Shared>, String> {
+    let shared = Arc::new(Shared {
+        buf: Mutex::default(),
+        cond: Condvar::new(),
+        stop: AtomicBool::new(false),
+    });
+    let relay = relay.clone();
+    let s = Arc::clone(&shared);
+    std::thread::Builder::new()
+        .name("loa-relay".into())
+        .spawn(move || work(relay, s))
+        .map_err(|e| format!("cannot start the relay's thread: {e}"))?;
+    Ok(shared)
 }
 
 /// What the player reads an item from: a file, or a relay.
@@ -593,7 +697,7 @@ mod tests {
     fn a_source_that_is_down_airs_its_fallback_for_exactly_the_duration() {
         // Nothing listens on port 9 of the loopback: refused at once.
         let down = relay(Source::Url("http://127.0.0.1:9/x.mp3".into()), 3);
-        let cue = RelayCue::new(down.clone(), None);
+        let cue = RelayCue::new(down.clone(), None, Some(-16.0));
         let mut src = RelaySource::start(&cue).unwrap();
         let (frames, loud) = drain(&mut src);
         assert_eq!(frames, 3 * 44100);
@@ -602,8 +706,19 @@ mod tests {
         assert_eq!((r.source_seconds, r.fallback_seconds), (0.0, 0.0));
         assert!((r.silence_seconds - 3.0).abs() < 1e-9);
 
+        // Levelled toward the station's target; on a mono output 3 dB
+        // higher, as the mixdown airs 3 dB under the stereo it metered.
+        let target = |src: &RelaySource| src.gain.as_ref().map(AutoGain::target_lufs);
+        let mut src = RelaySource::start(&cue).unwrap();
+        assert_eq!(target(&src), Some(-16.0));
+        src.level_for_output(2);
+        assert_eq!(target(&src), Some(-16.0));
+        src.level_for_output(1);
+        assert!((target(&src).unwrap() - (-16.0 + 3.0103)).abs() < 1e-3);
+        drop(src);
+
         let tone = crate::audio::testdata("tone1s.wav");
-        let cue = RelayCue::new(down, Some(tone));
+        let cue = RelayCue::new(down, Some(tone), None);
         let mut src = RelaySource::start(&cue).unwrap();
         let (frames, loud) = drain(&mut src);
         assert_eq!(frames, 3 * 44100);
@@ -620,6 +735,34 @@ mod tests {
             "{:?}",
             cue.report()
         );
+    }
+
+    #[test]
+    fn an_early_connection_is_made_before_the_source_starts_and_taken_by_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/x.mp3", listener.local_addr().unwrap());
+        let cue = RelayCue::new(relay(Source::Url(url), 1), None, None);
+        assert_eq!(format!("{:?}", cue.early), "idle");
+        cue.connect_early().unwrap();
+        // Bounded by work (a loopback connect), not by a timer.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let _request = loop {
+            match listener.accept() {
+                Ok(c) => break c,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    assert!(Instant::now() < deadline, "never connected");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(format!("{:?}", cue.clone().early), "running");
+        let src = RelaySource::start(&cue).unwrap();
+        assert_eq!(format!("{:?}", cue.early), "taken", "the same worker");
+        cue.connect_early().unwrap();
+        assert_eq!(format!("{:?}", cue.early), "taken", "once per cue");
+        drop(src);
     }
 
     #[test]
