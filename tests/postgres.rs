@@ -111,7 +111,7 @@ title = "Phòng cháy"
                     campaign,
                     program: None,
                     priority: Priority::Normal,
-                    source: if j % 11 == 0 {
+                    source: if j.is_multiple_of(11) {
                         Source::Operator
                     } else {
                         Source::Schedule
