@@ -307,7 +307,10 @@ async fn province_page(s: AppState, signed: Signed, q: ReportQuery) -> Response 
                                 } }
                                 tbody {
                                     @for ((word, reason), n) in &r.total.not_aired {
-                                        tr { td { (word) } td { (reason) } td class="num" { (n) } }
+                                        tr {
+                                            td { (Outcome::parse(word).map_or(word.as_str(), |o| outcome(Lang::Vi, Some(o)).0)) }
+                                            td { (reason) } td class="num" { (n) }
+                                        }
                                     }
                                 }
                             }
