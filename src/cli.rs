@@ -608,21 +608,15 @@ pub fn fleet_report_text(
     campaign: Option<&str>,
     fmt: Format,
 ) -> Result<String> {
-    let tz = config::DEFAULT_TIMEZONE;
-    let filter = report_filter(tz, from, to, campaign)?;
+    let filter = report_filter(crate::fleet::MONTH_TZ, from, to, campaign)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
     rt.block_on(async {
-        let mut client = crate::fleet::connect(url).await.map_err(|e| {
-            anyhow::anyhow!(
-                "cannot reach the province's database ({}); check --postgres (or LOA_POSTGRES)",
-                crate::fleet::pg_error(&e)
-            )
-        })?;
-        crate::fleet::migrate(&mut client).await?;
-        let r = crate::fleet::fleet_report(&client, &filter, tz).await?;
+        let r = crate::fleet::read_report(url, &filter)
+            .await
+            .context("the province's report (--postgres or LOA_POSTGRES)")?;
         anyhow::Ok(crate::fleet::format_fleet_report(&r, fmt))
     })
 }

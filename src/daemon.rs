@@ -210,6 +210,7 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
     // The address bound (the port, when the station file says 0).
     let bound = listener.local_addr().unwrap_or(listen);
     announce_setup(&accounts, running.current.get(), bound).await;
+    let fleet_progress = api.fleet.clone();
     let app = crate::web::app(api, std::sync::Arc::clone(&accounts));
     let server = tokio::spawn(crate::api::serve::serve(
         listener,
@@ -219,7 +220,7 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
     ));
     // Copies closed airtime rows to the province's database when the
     // station file has `[fleet] postgres`; idle otherwise.
-    let shipper = crate::fleet::spawn(running.current.clone());
+    let shipper = crate::fleet::spawn(running.current.clone(), fleet_progress);
     // READY once the API listens.
     let systemd = crate::notify::ready(
         &running.handle,

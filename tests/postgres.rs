@@ -432,3 +432,201 @@ fn stations_ship_every_closed_row_once_through_crashes_and_outages() {
     );
     assert!(table.contains("Không phát trọn và lý do:"), "{table}");
 }
+
+/// A GET with a session cookie (the web console's pages).
+fn get_with_cookie(addr: SocketAddr, path: &str, cookie: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// A central host (a station file with `[fleet] postgres`) answers the
+/// province's report through the API and the report page, the same as
+/// `loa report --postgres`; `/metrics` and the status show the copy's
+/// progress. Without `[fleet] postgres` the province's scope is refused
+/// with what to set.
+#[test]
+fn a_central_host_answers_the_province_report_and_shows_shipping_lag() {
+    let pg = Postgres::start();
+    let url = pg.url();
+    let stations: Vec<Station> = ["31240", "31243"]
+        .iter()
+        .map(|id| Station::new(id, &url))
+        .collect();
+    let (token, sha) = common::new_token("tinh", "viewer");
+    let grant = format!("[[api.token]]\nname = \"tinh\"\nrole = \"viewer\"\nsha256 = \"{sha}\"\n");
+    let mut text = std::fs::read_to_string(stations[0].config()).unwrap();
+    text.push_str(&grant);
+    std::fs::write(stations[0].config(), text).unwrap();
+    let t = Some(token.as_str());
+    stations[0].write_rows(120, 0);
+    stations[1].write_rows(80, 0);
+    let pass = "mat-khau-dai\n";
+    let add = Command::new(env!("CARGO_BIN_EXE_loa"))
+        .args([
+            "user",
+            "add",
+            "tinh",
+            "--role",
+            "viewer",
+            "--password-stdin",
+        ])
+        .args(["--config", stations[0].config().to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(pass.as_bytes())?;
+            c.wait()
+        })
+        .unwrap();
+    assert!(add.success());
+    let daemons: Vec<Daemon> = stations.iter().map(Station::start).collect();
+    wait_until("both stations shipped", Duration::from_secs(30), || {
+        stations
+            .iter()
+            .all(|s| central(&pg, &s.id).len() == s.closed().len())
+    });
+    let host = &daemons[0];
+
+    // The lag, caught up: nothing waits, the last copy is recent.
+    let mut metrics = String::new();
+    wait_until("the copy counted", Duration::from_secs(10), || {
+        metrics = common::request(host.addr, "GET", "/metrics", None, None)
+            .unwrap()
+            .text();
+        metrics.contains("\nloa_fleet_rows_waiting 0\n")
+    });
+    assert!(
+        metrics.contains("\nloa_fleet_ship_failures_total 0\n"),
+        "{metrics}"
+    );
+    let shipped_at: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("loa_fleet_last_shipped_timestamp_seconds "))
+        .expect("last shipped exported")
+        .parse()
+        .unwrap();
+    assert!((Utc::now().timestamp() as f64 - shipped_at).abs() < 120.0);
+    let status = common::request(host.addr, "GET", "/api/v1/status", t, None)
+        .unwrap()
+        .json();
+    assert_eq!(status["fleet"]["station_id"], "31240", "{status}");
+    assert_eq!(status["fleet"]["rows_waiting"], 0, "{status}");
+    assert!(status["fleet"]["last_shipped_at"].is_string(), "{status}");
+
+    // The API's province report is `loa report --postgres`, byte for byte.
+    let period = "from=2026-10-01&to=2026-10-31";
+    let mut args = vec!["report", "--postgres", &url, "--format", "csv"];
+    args.extend(["--from", "2026-10-01", "--to", "2026-10-31"]);
+    let cli_csv = loa(&args);
+    let api_csv = common::request(
+        host.addr,
+        "GET",
+        &format!("/api/v1/report?scope=province&{period}&format=csv"),
+        t,
+        None,
+    )
+    .unwrap();
+    assert_eq!(api_csv.status, 200, "{api_csv:?}");
+    assert_eq!(api_csv.text(), cli_csv);
+    assert!(api_csv
+        .header("content-disposition")
+        .is_some_and(|d| d.contains("bao-cao-toan-tinh-2026-10-01-2026-10-31.csv")));
+    let json = common::request(
+        host.addr,
+        "GET",
+        &format!("/api/v1/report?scope=province&{period}"),
+        t,
+        None,
+    )
+    .unwrap()
+    .json();
+    let parts = json["stations"].as_array().unwrap();
+    assert_eq!(parts.len(), 2, "{json}");
+    let plays: u64 = parts
+        .iter()
+        .map(|p| p["report"]["total"]["plays"].as_u64().unwrap())
+        .sum();
+    assert_eq!(json["total"]["report"]["total"]["plays"], plays);
+    let unknown = common::request(
+        host.addr,
+        "GET",
+        "/api/v1/report?scope=province&campaign=ghost",
+        t,
+        None,
+    )
+    .unwrap();
+    assert_eq!(unknown.status, 404, "{unknown:?}");
+
+    // The report page: the province's choice, a row per station and the
+    // total, and its CSV download equal to the CLI's.
+    let form = format!("name=tinh&password={}", pass.trim());
+    let signed = common::request(
+        host.addr,
+        "POST",
+        "/dang-nhap",
+        None,
+        Some(("application/x-www-form-urlencoded", form.as_bytes())),
+    )
+    .unwrap();
+    let cookie = signed
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("no session: {signed:?}"))
+        .to_string();
+    let (code, page) = get_with_cookie(host.addr, "/bao-cao", &cookie);
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("Toàn tỉnh (province)"), "{page}");
+    let (code, page) = get_with_cookie(
+        host.addr,
+        "/bao-cao?tu=2026-10-01&den=2026-10-31&pham_vi=tinh",
+        &cookie,
+    );
+    assert_eq!(code, 200, "{page}");
+    for s in &stations {
+        assert!(page.contains(&format!("<td>{}</td>", s.id)), "{page}");
+    }
+    assert!(page.contains("Tổng cộng"), "{page}");
+    assert!(
+        page.contains("/bao-cao.csv?tu=2026-10-01&amp;den=2026-10-31&amp;pham_vi=tinh"),
+        "{page}"
+    );
+    let (code, csv) = get_with_cookie(
+        host.addr,
+        "/bao-cao.csv?tu=2026-10-01&den=2026-10-31&pham_vi=tinh",
+        &cookie,
+    );
+    assert_eq!(code, 200, "{csv}");
+    assert!(csv.ends_with(&cli_csv), "{csv}");
+    drop(daemons);
+
+    // Without [fleet] postgres: refused, saying what to set.
+    let lone = Station::new("31246", &url);
+    let text = std::fs::read_to_string(lone.config()).unwrap();
+    let text = text.replace(&format!("postgres = \"{url}\"\n"), "") + &grant;
+    std::fs::write(lone.config(), text).unwrap();
+    let d = lone.start();
+    let no = common::request(d.addr, "GET", "/api/v1/report?scope=province", t, None).unwrap();
+    assert_eq!(no.status, 409, "{no:?}");
+    assert!(no.text().contains("[fleet]"), "{no:?}");
+    let metrics = common::request(d.addr, "GET", "/metrics", None, None)
+        .unwrap()
+        .text();
+    assert!(!metrics.contains("loa_fleet_"), "{metrics}");
+}

@@ -124,6 +124,10 @@ pub(super) fn render(s: &AppState) -> String {
         let _ = writeln!(o, "loa_data_dir_size_bytes {size}");
     }
 
+    if station.fleet.postgres.is_some() {
+        fleet(o, &s.fleet.get());
+    }
+
     let p = process();
     if let Some(cpu) = p.cpu_seconds {
         family(
@@ -152,6 +156,35 @@ pub(super) fn render(s: &AppState) -> String {
     let started = now - Duration::from_std(s.started.elapsed()).unwrap_or_default();
     let _ = writeln!(o, "process_start_time_seconds {}", seconds(started));
     out
+}
+
+/// The copy to the province's database (`[fleet] postgres` set).
+fn fleet(o: &mut String, p: &crate::fleet::Shipping) {
+    if let Some(n) = p.rows_waiting {
+        family(
+            o,
+            "loa_fleet_rows_waiting",
+            "gauge",
+            "Closed airtime rows not yet copied to the province's database.",
+        );
+        let _ = writeln!(o, "loa_fleet_rows_waiting {n}");
+    }
+    if let Some(t) = p.last_shipped {
+        family(
+            o,
+            "loa_fleet_last_shipped_timestamp_seconds",
+            "gauge",
+            "When rows last reached the province's database (Unix time).",
+        );
+        let _ = writeln!(o, "loa_fleet_last_shipped_timestamp_seconds {}", seconds(t));
+    }
+    family(
+        o,
+        "loa_fleet_ship_failures_total",
+        "counter",
+        "Attempts to copy rows to the province's database that failed, since the daemon started.",
+    );
+    let _ = writeln!(o, "loa_fleet_ship_failures_total {}", p.failures);
 }
 
 fn seconds<Tz: chrono::TimeZone>(t: DateTime<Tz>) -> String {
@@ -228,6 +261,28 @@ mod tests {
                     9 0 123456 1000000 2000 18446744073709551615";
         assert_eq!(cpu_ticks(line), Some(325));
         assert_eq!(cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn fleet_series_are_left_out_until_known() {
+        let mut o = String::new();
+        fleet(&mut o, &crate::fleet::Shipping::default());
+        assert!(o.contains("\nloa_fleet_ship_failures_total 0\n"), "{o}");
+        assert!(!o.contains("loa_fleet_rows_waiting"), "{o}");
+        let mut o = String::new();
+        let p = crate::fleet::Shipping {
+            rows_waiting: Some(7),
+            last_shipped: DateTime::from_timestamp(1_700_000_000, 0),
+            failures: 3,
+            last_error: None,
+        };
+        fleet(&mut o, &p);
+        assert!(o.contains("\nloa_fleet_rows_waiting 7\n"), "{o}");
+        assert!(
+            o.contains("\nloa_fleet_last_shipped_timestamp_seconds 1700000000.000\n"),
+            "{o}"
+        );
+        assert!(o.contains("\nloa_fleet_ship_failures_total 3\n"), "{o}");
     }
 
     #[test]

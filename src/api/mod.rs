@@ -63,6 +63,8 @@ pub struct ApiState {
     /// The status's next occurrences, computed at most once a second.
     #[allow(clippy::type_complexity)]
     pub(crate) next_cache: Mutex<Option<(DateTime<Utc>, Arc<Station>, serde_json::Value)>>,
+    /// How far the copy to the province's database is (`crate::fleet`).
+    pub(crate) fleet: crate::fleet::Progress,
 }
 
 pub type AppState = Arc<ApiState>;
@@ -83,6 +85,7 @@ impl ApiState {
             probes: Default::default(),
             upload_seq: AtomicU64::new(0),
             next_cache: Mutex::new(None),
+            fleet: Default::default(),
         })
     }
 
@@ -212,6 +215,18 @@ const LEDGER_QUERY: &[(&str, &str)] = &[
     (
         "format",
         "json (default) or csv (UTF-8 with BOM, for Excel)",
+    ),
+];
+
+/// The report's query: the ledger's, and whose report.
+const REPORT_QUERY: &[(&str, &str)] = &[
+    LEDGER_QUERY[0],
+    LEDGER_QUERY[1],
+    LEDGER_QUERY[2],
+    LEDGER_QUERY[3],
+    (
+        "scope",
+        "station (default): this station's ledger; province: every station's, from [fleet] postgres (as `loa report --postgres`)",
     ),
 ];
 
@@ -415,11 +430,11 @@ pub fn routes() -> Vec<Route> {
             method: Method::Get,
             path: "/api/v1/report",
             access: Role(Viewer),
-            summary: "Airtime per campaign and bulletin, as `loa report` (default: whole ledger)",
-            query: LEDGER_QUERY,
+            summary: "Airtime per campaign and bulletin, as `loa report` (default: whole ledger); scope=province: across the province's stations",
+            query: REPORT_QUERY,
             body: Body::None,
-            ok: (200, "Report (JSON) or CSV"),
-            errors: &[400, 404],
+            ok: (200, "Report or FleetReport (JSON) or CSV"),
+            errors: &[400, 404, 409, 503],
             handler: || get(r::report),
         },
         Route {

@@ -14,12 +14,12 @@ fn status_text(code: u16) -> &'static str {
         401 => "No token, or an unknown one",
         403 => "The token's role is too low",
         404 => "Unknown bulletin, file, entry or campaign",
-        409 => "Conflicts with the station's state (nothing airs, already paused, ...)",
+        409 => "Conflicts with the station's state (nothing airs, already paused, no [fleet] postgres, ...)",
         413 => "Body too large",
         415 => "Wrong content type, or not audio that can play",
         422 => "Well-formed but refused (see message)",
         429 => "The queue is full ([api] max_queue): remove waiting entries or let some air",
-        503 => "The engine is not running, or the speech engine could not read the text aloud",
+        503 => "The engine is not running, the speech engine could not read the text aloud, or the province's database did not answer",
         _ => "Error",
     }
 }
@@ -133,7 +133,10 @@ fn success_content(r: &Route) -> Option<Value> {
         (Method::Get, "/api/v1/airtime") => {
             json!({ "type": "array", "items": { "$ref": "#/components/schemas/AirtimeRow" } })
         }
-        (Method::Get, "/api/v1/report") => json!({ "$ref": "#/components/schemas/Report" }),
+        (Method::Get, "/api/v1/report") => json!({ "oneOf": [
+            { "$ref": "#/components/schemas/Report" },
+            { "$ref": "#/components/schemas/FleetReport" },
+        ] }),
         (Method::Get, "/api/v1/schedule") => {
             json!({ "type": "array", "items": { "$ref": "#/components/schemas/PlannedOccurrence" } })
         }
@@ -206,6 +209,18 @@ fn response_schemas() -> Map<String, Value> {
             "emergency": nullable(schema_ref("Emergency")),
             "clock_suspect": { "type": "boolean" },
             "station_file": schema_ref("StationFile"),
+            "fleet": nullable(schema_ref("FleetShipping")),
+        })),
+    );
+    s.insert(
+        "FleetShipping".into(),
+        closed(json!({
+            "station_id": string(),
+            "rows_waiting": { "type": "integer", "minimum": 0, "nullable": true,
+                              "description": "Closed ledger rows not yet in the province's database (null until counted)" },
+            "last_shipped_at": nullable(instant()),
+            "failures": count(),
+            "last_error": nullable(string()),
         })),
     );
     s.insert(
@@ -356,6 +371,24 @@ fn response_schemas() -> Map<String, Value> {
             "total": closed(counts.clone()),
         })),
     );
+    // `scope=province`: each station's report (as its own), then the total.
+    s.insert(
+        "FleetReportPart".into(),
+        closed(json!({
+            "station_id": nullable(string()), "name": string(),
+            "report": schema_ref("Report"),
+            "by_source": { "type": "object", "additionalProperties": closed(counts.clone()) },
+            "not_aired": { "type": "array", "items": closed(json!({
+                "outcome": string(), "reason": string(), "count": count() })) },
+        })),
+    );
+    s.insert(
+        "FleetReport".into(),
+        closed(json!({
+            "stations": { "type": "array", "items": schema_ref("FleetReportPart") },
+            "total": schema_ref("FleetReportPart"),
+        })),
+    );
     s
 }
 
@@ -434,6 +467,7 @@ fn query_schema(name: &str) -> Value {
         "from" | "to" => json!({ "type": "string",
             "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2}))?$" }),
         "format" => json!({ "type": "string", "enum": ["json", "csv"] }),
+        "scope" => json!({ "type": "string", "enum": ["station", "province"] }),
         "campaign" => json!({ "type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$" }),
         "offset" => json!({ "type": "integer", "minimum": 0 }),
         "limit" => json!({ "type": "integer", "minimum": 1, "maximum": 500 }),

@@ -132,7 +132,23 @@ pub async fn status(State(s): State<AppState>) -> Json<Value> {
         "emergency": InZone::new(st.emergency, tz),
         "clock_suspect": st.clock_suspect,
         "station_file": s.current.file(),
+        "fleet": fleet_status(&s, &station),
     }))
+}
+
+/// The copy to the province's database, when `[fleet] postgres` is set.
+fn fleet_status(s: &AppState, station: &Station) -> Value {
+    if station.fleet.postgres.is_none() {
+        return Value::Null;
+    }
+    let p = s.fleet.get();
+    json!({
+        "station_id": station.fleet.station_id,
+        "rows_waiting": p.rows_waiting,
+        "last_shipped_at": p.last_shipped.map(|t| rfc3339(t, station.timezone)),
+        "failures": p.failures,
+        "last_error": p.last_error,
+    })
 }
 
 /// The next few occurrences in the coming 24 hours. Cached for a second
@@ -912,13 +928,45 @@ pub async fn airtime(
     .await
 }
 
+/// `GET /api/v1/report`'s query: the ledger's, and whose report.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    pub(crate) from: Option<String>,
+    pub(crate) to: Option<String>,
+    pub(crate) campaign: Option<String>,
+    pub(crate) format: Option<String>,
+    /// `station` (default): this station's ledger; `province`: every
+    /// station's, from the province's database (`[fleet] postgres`).
+    pub(crate) scope: Option<String>,
+}
+
 pub async fn report(
     State(s): State<AppState>,
-    q: Result<Query<LedgerQuery>, QueryRejection>,
+    q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = q?;
+    let province = match q.scope.as_deref() {
+        None | Some("station") => false,
+        Some("province") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "bad_scope",
+                format!("unknown scope `{other}`: use `station` (default) or `province`"),
+            ))
+        }
+    };
+    let q = LedgerQuery {
+        from: q.from,
+        to: q.to,
+        campaign: q.campaign,
+        format: q.format,
+    };
     let fmt = format_of(&q)?;
     let station = s.current.get();
+    if province {
+        return province_report(&station, q, fmt).await;
+    }
     let (from, to) =
         range::parse(station.timezone, q.from.as_deref(), q.to.as_deref()).map_err(range_error)?;
     blocking(move || {
@@ -930,17 +978,74 @@ pub async fn report(
             campaign: q.campaign.clone(),
         };
         let r = report::report(&ledger, &station.campaigns, &filter)?;
-        let name = match (from, to) {
-            (Some(a), Some(b)) => format!(
-                "bao-cao-{}-{}",
-                day(a, &station),
-                day(b - Duration::milliseconds(1), &station)
-            ),
-            _ => "bao-cao".to_string(),
-        };
+        let name = report_name("bao-cao", from, to, &station);
         Ok(document(report::format_report(&r, fmt), fmt, &name))
     })
     .await
+}
+
+/// The download's name: `bao-cao-2026-10-01-2026-10-31` for a period.
+fn report_name(
+    prefix: &str,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    station: &Station,
+) -> String {
+    match (from, to) {
+        (Some(a), Some(b)) => format!(
+            "{prefix}-{}-{}",
+            day(a, station),
+            day(b - Duration::milliseconds(1), station)
+        ),
+        _ => prefix.to_string(),
+    }
+}
+
+/// The province's report (`scope=province`): what `loa report --postgres`
+/// prints, read from `[fleet] postgres`.
+async fn province_report(station: &Station, q: LedgerQuery, fmt: Format) -> ApiResult<Response> {
+    let r = province_report_data(station, &q).await?;
+    let (from, to) = range::parse(crate::fleet::MONTH_TZ, q.from.as_deref(), q.to.as_deref())
+        .map_err(range_error)?;
+    let name = report_name("bao-cao-toan-tinh", from, to, station);
+    Ok(document(
+        crate::fleet::format_fleet_report(&r, fmt),
+        fmt,
+        &name,
+    ))
+}
+
+/// The province's report over `q`'s period and campaign, for the API and
+/// the report page. A station file without `[fleet] postgres` is a 409
+/// saying what to set; a database that does not answer, a 503.
+pub(crate) async fn province_report_data(
+    station: &Station,
+    q: &LedgerQuery,
+) -> ApiResult<crate::fleet::FleetReport> {
+    let Some(url) = station.fleet.postgres.clone() else {
+        return Err(ApiError::conflict(
+            "no_province_database",
+            "the province's report is read from the province's database: set `postgres` \
+             (a PostgreSQL connection string) under [fleet] in this station file, then reload",
+        ));
+    };
+    let (from, to) = range::parse(crate::fleet::MONTH_TZ, q.from.as_deref(), q.to.as_deref())
+        .map_err(range_error)?;
+    let filter = Filter {
+        from,
+        to,
+        campaign: q.campaign.clone(),
+    };
+    crate::fleet::read_report(&url, &filter).await.map_err(|e| {
+        match e.downcast_ref::<report::UnknownCampaign>() {
+            Some(u) => ApiError::not_found("unknown_campaign", u.to_string()),
+            None => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "province_database",
+                format!("{e:#}"),
+            ),
+        }
+    })
 }
 
 /// The audit listing's default reach.

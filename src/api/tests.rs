@@ -1458,6 +1458,13 @@ async fn real_answers_fit_the_documented_schemas() {
             "/api/v1/report",
             404,
         ),
+        // No [fleet] postgres here: the province's report says what to set.
+        (
+            r.get("/api/v1/report?scope=province", VIEWER).await,
+            "GET",
+            "/api/v1/report",
+            409,
+        ),
         (
             r.post("/api/v1/queue", OPERATOR, json!({"bulletin": "ghost"}))
                 .await,
@@ -1488,6 +1495,45 @@ async fn real_answers_fit_the_documented_schemas() {
         assert_eq!(reply.status.as_u16(), status, "{method} {path}: {reply:?}");
         check_against_document(&doc, method, path, &reply);
     }
+}
+
+#[tokio::test]
+async fn the_province_scope_needs_fleet_postgres_and_says_so() {
+    let r = rig().await;
+    let no = r.get("/api/v1/report?scope=province", VIEWER).await;
+    assert_eq!(no.status, 409, "{no:?}");
+    let msg = no.json()["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(msg.contains("[fleet]") && msg.contains("postgres"), "{msg}");
+    let bad = r.get("/api/v1/report?scope=district", VIEWER).await;
+    assert_eq!(bad.status, 400, "{bad:?}");
+    assert_eq!(
+        r.get("/api/v1/status", VIEWER).await.json()["fleet"],
+        Value::Null
+    );
+
+    // Set, but nothing answers there: 503 with the database's words, and
+    // the status carries the (not yet counted) copy's progress.
+    let r = rig_with(&station_text(
+        "[fleet]\nstation_id = \"31234\"\npostgres = \"host=127.0.0.1 port=9 user=loa connect_timeout=2\"\n",
+    ))
+    .await;
+    let doc = r.get("/api/v1/openapi.json", VIEWER).await.json();
+    let down = r.get("/api/v1/report?scope=province", VIEWER).await;
+    assert_eq!(down.status, 503, "{down:?}");
+    check_against_document(&doc, "GET", "/api/v1/report", &down);
+    assert!(
+        down.json()["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("province's database")),
+        "{down:?}"
+    );
+    let st = r.get("/api/v1/status", VIEWER).await;
+    check_against_document(&doc, "GET", "/api/v1/status", &st);
+    assert_eq!(st.json()["fleet"]["station_id"], "31234", "{st:?}");
+    assert_eq!(st.json()["fleet"]["failures"], 0, "{st:?}");
 }
 
 #[tokio::test]

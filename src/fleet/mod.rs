@@ -18,11 +18,11 @@ use std::time::Duration;
 
 use tokio_postgres::Client;
 
-pub(crate) use report::{fleet_report, format_fleet_report};
+pub(crate) use report::{fleet_report, format_fleet_report, FleetReport, Part};
 pub use report::{REPORT_MONTHS_SQL, REPORT_SQL};
 pub(crate) use schema::migrate;
 pub use schema::ROLLUP_SQL;
-pub(crate) use ship::spawn;
+pub(crate) use ship::{spawn, Progress, Shipping};
 
 /// The zone `loa_airtime_month` counts months in, and the province's
 /// report reads periods in: Vietnam's (one zone, no daylight saving).
@@ -66,6 +66,24 @@ fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
     .with_root_certificates(roots)
     .with_no_client_auth();
     tokio_postgres_rustls::MakeRustlsConnect::new(config)
+}
+
+/// The province's report from the database at `url` (created or migrated
+/// first if needed): what `loa report --postgres` and the API's
+/// `scope=province` both answer. Periods in `filter` are read in
+/// [`MONTH_TZ`].
+pub(crate) async fn read_report(
+    url: &str,
+    filter: &crate::ledger::Filter,
+) -> anyhow::Result<FleetReport> {
+    let mut client = connect(url).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot reach the province's database ({}); check the connection string",
+            pg_error(&e)
+        )
+    })?;
+    migrate(&mut client).await?;
+    fleet_report(&client, filter, MONTH_TZ).await
 }
 
 /// A PostgreSQL error with the server's own words when there are some

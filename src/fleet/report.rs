@@ -253,8 +253,7 @@ pub(crate) async fn fleet_report(
             anyhow::bail!(UnknownCampaign {
                 id: id.to_string(),
                 known: all_campaigns.iter().map(|c| c.id.clone()).collect(),
-            }
-            .to_string());
+            });
         }
     }
     let totals = all.totals.into_values().map(|(t, _)| t).collect();

@@ -16,8 +16,10 @@
 //! engine's ledger writer is a separate connection and never waits on it
 //! for more than that single-row write.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 
 use tokio::task::JoinHandle;
 use tokio_postgres::Client;
@@ -42,9 +44,40 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const ROUND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Start the shipper. It follows reloads: `[fleet] postgres` set, changed
-/// or removed takes effect at its next round.
-pub(crate) fn spawn(current: CurrentStation) -> JoinHandle<()> {
-    tokio::spawn(run(current))
+/// or removed takes effect at its next round. It keeps `progress` up to
+/// date for `/metrics` and the status.
+pub(crate) fn spawn(current: CurrentStation, progress: Progress) -> JoinHandle<()> {
+    tokio::spawn(run(current, progress))
+}
+
+/// How far the copy is, as the shipper last saw it; shared with the API.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Progress(Arc<Mutex<Shipping>>);
+
+/// What `/metrics` and `/api/v1/status` tell about the copy.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Shipping {
+    /// Closed rows of the local ledger not yet in the province's database
+    /// (`None` until the shipper first counted them).
+    pub rows_waiting: Option<u64>,
+    /// When rows last reached the province's database (kept in the ledger
+    /// across restarts; `None` before the first copy).
+    pub last_shipped: Option<DateTime<Utc>>,
+    /// Rounds that failed (link down, database refusing) since the daemon
+    /// started.
+    pub failures: u64,
+    /// Why the last round failed, while it is not followed by a good one.
+    pub last_error: Option<String>,
+}
+
+impl Progress {
+    pub(crate) fn get(&self) -> Shipping {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Shipping)) {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()));
+    }
 }
 
 /// What a session with the database knows.
@@ -60,7 +93,7 @@ struct Local {
     ledger: Option<Ledger>,
 }
 
-async fn run(current: CurrentStation) {
+async fn run(current: CurrentStation, progress: Progress) {
     let mut session: Option<Session> = None;
     let mut local = Local { ledger: None };
     let mut backoff = FIRST_BACKOFF;
@@ -81,6 +114,25 @@ async fn run(current: CurrentStation) {
         )
         .await
         .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer in {ROUND_TIMEOUT:?}")));
+        // The local ledger answers even while the link is down.
+        let counted = read_local(&mut local, &station, |l| {
+            let mark = l.shipped_mark()?;
+            Ok((l.rows_after(mark)?, l.shipped_at()?))
+        })
+        .await;
+        progress.update(|p| {
+            if let Ok((waiting, at)) = counted {
+                p.rows_waiting = Some(waiting);
+                p.last_shipped = at;
+            }
+            match &round {
+                Ok(_) => p.last_error = None,
+                Err(e) => {
+                    p.failures += 1;
+                    p.last_error = Some(format!("{e:#}"));
+                }
+            }
+        });
         match round {
             Ok(shipped) => {
                 if let Some(t) = down_since.take() {

@@ -334,12 +334,15 @@ impl Ledger {
             .collect())
     }
 
-    /// How many rows come after row `after` (closed or not).
+    /// How many closed rows come after row `after` (an item still airing
+    /// is not waiting yet).
     pub fn rows_after(&self, after: i64) -> Result<u64> {
         self.conn
-            .query_row("SELECT count(*) FROM airtime WHERE id > ?1", [after], |r| {
-                r.get::<_, i64>(0)
-            })
+            .query_row(
+                "SELECT count(*) FROM airtime WHERE id > ?1 AND outcome IS NOT NULL",
+                [after],
+                |r| r.get::<_, i64>(0),
+            )
             .map(|n| n.max(0) as u64)
             .map_err(self.err("count rows to ship"))
     }

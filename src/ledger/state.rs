@@ -11,6 +11,9 @@ const DECIDED_UNTIL: &str = "decided_until";
 /// `state` key: the id of the last row the province's database holds
 /// (`crate::fleet`); every row up to it has been copied there.
 const FLEET_SHIPPED: &str = "fleet_shipped_id";
+/// `state` key: when the mark last moved (rows reached the province's
+/// database), so `/metrics` knows it across restarts.
+const FLEET_SHIPPED_AT: &str = "fleet_shipped_at";
 
 impl Ledger {
     /// The instant up to which the daemon decided the plan, if it ever ran.
@@ -55,9 +58,19 @@ impl Ledger {
             .unwrap_or(0))
     }
 
-    /// Save the id up to which rows were copied.
+    /// Save the id up to which rows were copied, and when (now).
     pub fn set_shipped_mark(&mut self, id: i64) -> Result<()> {
-        self.set_state(FLEET_SHIPPED, Some(&id.to_string()))
+        self.set_state(FLEET_SHIPPED, Some(&id.to_string()))?;
+        self.set_state(FLEET_SHIPPED_AT, Some(&rfc3339(Utc::now(), self.tz)))
+    }
+
+    /// When rows last reached the province's database (`None` before the
+    /// first copy).
+    pub fn shipped_at(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self
+            .state(FLEET_SHIPPED_AT)?
+            .as_deref()
+            .and_then(parse_rfc3339))
     }
 
     /// A value of the daemon's own bookkeeping (table `state`).

@@ -17,7 +17,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{outcome, problem};
-use crate::api::routes::{self as api, LedgerQuery};
+use crate::api::routes::{self as api, LedgerQuery, ReportQuery as ApiReportQuery};
 use crate::api::AppState;
 use crate::ledger::{AirtimeRow, Filter, Outcome};
 use crate::range;
@@ -32,6 +32,13 @@ pub(crate) struct ReportQuery {
     tu: Option<String>,
     den: Option<String>,
     chien_dich: Option<String>,
+    /// `tinh`: the province's report (`[fleet] postgres`); else this station's.
+    pham_vi: Option<String>,
+}
+
+/// The province's report is asked for.
+fn province(q: &ReportQuery) -> bool {
+    q.pham_vi.as_deref() == Some("tinh")
 }
 
 fn given(s: &Option<String>) -> Option<String> {
@@ -64,11 +71,12 @@ pub(crate) async fn csv(
     let q = q.ok().map(|Query(q)| q).unwrap_or_default();
     let today = timefmt::local_date(Utc::now(), s.current.get().timezone);
     let (from, to) = period(&q, today);
-    let lq = LedgerQuery {
+    let lq = ApiReportQuery {
         from: Some(from),
         to: Some(to),
         campaign: given(&q.chien_dich),
         format: Some("csv".into()),
+        scope: province(&q).then(|| "province".into()),
     };
     api::report(State(s), Ok(Query(lq))).await.into_response()
 }
@@ -88,6 +96,9 @@ pub(crate) async fn page(
 ) -> Response {
     let lang = signed.lang;
     let q = q.ok().map(|Query(q)| q).unwrap_or_default();
+    if province(&q) {
+        return province_page(s, signed, q).await;
+    }
     let station = s.current.get();
     let tz = station.timezone;
     let now = Utc::now();
@@ -115,33 +126,11 @@ pub(crate) async fn page(
     })
     .await;
     let title = t(lang, "Báo cáo", "Report");
-    let csv_link = format!(
-        "/bao-cao.csv?tu={}&den={}{}",
-        from_s,
-        to_s,
-        campaign
-            .as_deref()
-            .map(|c| format!("&chien_dich={}", super::record::urlencode(c)))
-            .unwrap_or_default()
-    );
-    let sign = &station.report;
+    let csv_link = csv_link(&from_s, &to_s, campaign.as_deref(), false);
     let made = now.with_timezone(&tz);
     let body = html! {
         h1 class="screen-only" { (title) }
-        form method="get" action="/bao-cao" class="filters card screen-only" {
-            div { label for="tu" { (t(lang, "Từ ngày", "From")) }
-                input id="tu" type="date" name="tu" value=(from_s) required; }
-            div { label for="den" { (t(lang, "Đến hết ngày", "To (inclusive)")) }
-                input id="den" type="date" name="den" value=(to_s) required; }
-            div { label for="chien_dich" { (t(lang, "Chiến dịch", "Campaign")) }
-                select id="chien_dich" name="chien_dich" {
-                    option value="" { (t(lang, "Tất cả", "All")) }
-                    @for c in &station.campaigns {
-                        option value=(c.id) selected[campaign.as_deref() == Some(c.id.as_str())] { (c.title) }
-                    }
-                } }
-            div class="go" { button type="submit" class="btn" { (t(lang, "Xem", "Show")) } }
-        }
+        (filters(lang, &station, &from_s, &to_s, campaign.as_deref(), false))
         @match data {
             Err(e) => (problem(lang, &e)),
             Ok(d) => {
@@ -184,26 +173,201 @@ pub(crate) async fn page(
                             }
                         }
                     }
-                    footer class="signatures" {
-                        p class="date-line" {
-                            (station.name) ", ngày " (made.format("%d")) " tháng " (made.format("%m")) " năm " (made.format("%Y"))
-                        }
-                        div class="sign" {
-                            p class="sign-title" { (sign.preparer_title) }
-                            p class="sign-hint" { "(Ký, ghi rõ họ tên)" }
-                            p class="sign-name" { (sign.preparer_name) }
-                        }
-                        div class="sign" {
-                            p class="sign-title" { (sign.head_title) }
-                            p class="sign-hint" { "(Ký, ghi rõ họ tên, đóng dấu)" }
-                            p class="sign-name" { (sign.head_name) }
-                        }
-                    }
+                    (signatures(&station, &made))
                 }
             }
         }
     };
     layout(Some(&signed), lang, title, body).into_response()
+}
+
+/// The CSV download of the report shown.
+fn csv_link(from: &str, to: &str, campaign: Option<&str>, province: bool) -> String {
+    format!(
+        "/bao-cao.csv?tu={from}&den={to}{}{}",
+        campaign
+            .map(|c| format!("&chien_dich={}", super::record::urlencode(c)))
+            .unwrap_or_default(),
+        if province { "&pham_vi=tinh" } else { "" }
+    )
+}
+
+/// The period, campaign and (with `[fleet] postgres`) scope to report on.
+fn filters(
+    lang: Lang,
+    station: &crate::config::Station,
+    from: &str,
+    to: &str,
+    campaign: Option<&str>,
+    province: bool,
+) -> Markup {
+    html! {
+        form method="get" action="/bao-cao" class="filters card screen-only" {
+            div { label for="tu" { (t(lang, "Từ ngày", "From")) }
+                input id="tu" type="date" name="tu" value=(from) required; }
+            div { label for="den" { (t(lang, "Đến hết ngày", "To (inclusive)")) }
+                input id="den" type="date" name="den" value=(to) required; }
+            div { label for="chien_dich" { (t(lang, "Chiến dịch", "Campaign")) }
+                select id="chien_dich" name="chien_dich" {
+                    option value="" { (t(lang, "Tất cả", "All")) }
+                    @for c in &station.campaigns {
+                        option value=(c.id) selected[campaign == Some(c.id.as_str())] { (c.title) }
+                    }
+                } }
+            @if station.fleet.postgres.is_some() {
+                div { label for="pham_vi" { (t(lang, "Phạm vi", "Scope")) }
+                    select id="pham_vi" name="pham_vi" {
+                        option value="dai" selected[!province] { (t(lang, "Đài này", "This station")) }
+                        option value="tinh" selected[province] { "Toàn tỉnh (province)" }
+                    } }
+            }
+            div class="go" { button type="submit" class="btn" { (t(lang, "Xem", "Show")) } }
+        }
+    }
+}
+
+/// The date line and signature blocks of `[report]`, for print.
+fn signatures(station: &crate::config::Station, made: &chrono::DateTime<chrono_tz::Tz>) -> Markup {
+    let sign = &station.report;
+    html! {
+        footer class="signatures" {
+            p class="date-line" {
+                (station.name) ", ngày " (made.format("%d")) " tháng " (made.format("%m")) " năm " (made.format("%Y"))
+            }
+            div class="sign" {
+                p class="sign-title" { (sign.preparer_title) }
+                p class="sign-hint" { "(Ký, ghi rõ họ tên)" }
+                p class="sign-name" { (sign.preparer_name) }
+            }
+            div class="sign" {
+                p class="sign-title" { (sign.head_title) }
+                p class="sign-hint" { "(Ký, ghi rõ họ tên, đóng dấu)" }
+                p class="sign-name" { (sign.head_name) }
+            }
+        }
+    }
+}
+
+/// `/bao-cao?pham_vi=tinh`: the province's report from `[fleet] postgres`,
+/// as `loa report --postgres` (the same sums): a row per station and the
+/// total, then the province's campaigns and what did not air in full.
+async fn province_page(s: AppState, signed: Signed, q: ReportQuery) -> Response {
+    let lang = signed.lang;
+    let station = s.current.get();
+    let now = Utc::now();
+    let (from_s, to_s) = period(&q, timefmt::local_date(now, crate::fleet::MONTH_TZ));
+    let campaign = given(&q.chien_dich);
+    let lq = LedgerQuery {
+        from: Some(from_s.clone()),
+        to: Some(to_s.clone()),
+        campaign: campaign.clone(),
+        format: None,
+    };
+    let data = api::province_report_data(&station, &lq).await;
+    let title = t(lang, "Báo cáo toàn tỉnh", "Province report");
+    let made = now.with_timezone(&crate::fleet::MONTH_TZ);
+    let body = html! {
+        h1 class="screen-only" { (title) }
+        (filters(lang, &station, &from_s, &to_s, campaign.as_deref(), true))
+        @match data {
+            Err(e) => (problem(lang, &e)),
+            Ok(r) => {
+                div class="actions screen-only" {
+                    a class="btn" href=(csv_link(&from_s, &to_s, campaign.as_deref(), true)) download { (t(lang, "Tải CSV", "Download CSV")) }
+                    button type="button" class="btn" data-print { (t(lang, "In báo cáo", "Print")) }
+                }
+                article class="report" {
+                    header class="doc-head" {
+                        p class="station" { "Toàn tỉnh" }
+                        h2 class="doc-title" { "BÁO CÁO THỜI LƯỢNG PHÁT SÓNG" }
+                        p { (t(lang, "Kỳ báo cáo: từ ", "Period: from ")) (dmy(&from_s)) (t(lang, " đến hết ", " to the end of ")) (dmy(&to_s)) }
+                        @if let Some(c) = &campaign {
+                            p { (t(lang, "Chiến dịch: ", "Campaign: ")) (station.campaign(c).map_or(c.as_str(), |x| x.title.as_str())) }
+                        }
+                        p class="made" { (t(lang, "Lập lúc ", "Made ")) (made.format("%d/%m/%Y %H:%M")) }
+                    }
+                    section class="stations" {
+                        h3 { (t(lang, "Theo đài", "Per station")) }
+                        (stations_table(lang, &r))
+                    }
+                    section {
+                        h3 { (t(lang, "Toàn tỉnh theo chiến dịch", "The province by campaign")) }
+                        (table(lang, &r.total.report))
+                    }
+                    section class="missed" {
+                        h3 { (t(lang, "Không phát trọn và lý do", "Not aired in full, and why")) }
+                        @if r.total.not_aired.is_empty() {
+                            p { (t(lang, "Mọi lượt đều phát trọn.", "Everything aired in full.")) }
+                        } @else {
+                            table class="data" {
+                                thead { tr {
+                                    th scope="col" { (t(lang, "Kết quả", "Outcome")) }
+                                    th scope="col" { (t(lang, "Lý do", "Reason")) }
+                                    th scope="col" class="num" { (t(lang, "Số lần", "Times")) }
+                                } }
+                                tbody {
+                                    @for ((word, reason), n) in &r.total.not_aired {
+                                        tr {
+                                            td { (Outcome::parse(word).map_or(word.as_str(), |o| outcome(Lang::Vi, Some(o)).0)) }
+                                            td { (reason) } td class="num" { (n) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    (signatures(&station, &made))
+                }
+            }
+        }
+    };
+    layout(Some(&signed), lang, title, body).into_response()
+}
+
+/// One row per station and the province's total.
+fn stations_table(lang: Lang, r: &crate::fleet::FleetReport) -> Markup {
+    let row = |p: &crate::fleet::Part| {
+        let c = &p.report.total;
+        html! {
+            td class="num" { (c.plays) }
+            td class="num" { (c.completed) }
+            td class="num" { (c.interrupted) }
+            td class="num" { (c.failed) }
+            td class="num" { (c.missed) }
+            td class="num" { (c.skipped) }
+            td class="num" { (vn(c.aired_minutes(), 2)) }
+            td class="num" { (vn(c.relay_minutes(), 2)) }
+        }
+    };
+    html! {
+        div class="scroll" {
+            table class="data report-table" {
+                thead { tr {
+                    th scope="col" { (t(lang, "Mã đài", "Station id")) }
+                    th scope="col" { (t(lang, "Đài", "Station")) }
+                    th scope="col" class="num" { (t(lang, "Lượt phát", "Plays")) }
+                    th scope="col" class="num" { (t(lang, "Hoàn thành", "Completed")) }
+                    th scope="col" class="num" { (t(lang, "Bị ngắt", "Interrupted")) }
+                    th scope="col" class="num" { (t(lang, "Lỗi", "Failed")) }
+                    th scope="col" class="num" { (t(lang, "Bỏ lỡ", "Missed")) }
+                    th scope="col" class="num" { (t(lang, "Bỏ qua", "Skipped")) }
+                    th scope="col" class="num" { (t(lang, "Phút đã phát", "Minutes aired")) }
+                    th scope="col" class="num" { (t(lang, "Phút tiếp âm", "Relay minutes")) }
+                } }
+                tbody {
+                    @for p in &r.stations {
+                        tr { td { (p.station_id.as_deref().unwrap_or_default()) } td { (p.name) } (row(p)) }
+                    }
+                }
+                tfoot {
+                    tr class="total" {
+                        th scope="row" colspan="2" { (t(lang, "Tổng cộng", "Total")) }
+                        (row(&r.total))
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `YYYY-MM-DD` as `dd/mm/yyyy`.
