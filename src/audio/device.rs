@@ -54,27 +54,39 @@ use rodio::cpal::{
 use super::ring::Ring;
 use super::sink::{Delivery, Format, Sink, SinkError};
 
-/// Audio queued ahead of the callback. Small, so that a stop's fade is
-/// heard at once; large enough to ride out a scheduling hiccup, and
-/// twice a callback's `PERIOD`, so the writer refills it between two.
-const QUEUE: Duration = Duration::from_millis(200);
+/// Audio queued ahead of the callback: a callback's `PERIOD` and half
+/// another, so the writer has a whole period to refill it between two
+/// callbacks, and rides out a scheduling hiccup. A stop still ends in
+/// silence within the engine's `CUT_AHEAD` (0.6 s): seen at most
+/// `WRITE_WAIT` late, it fades `MAX_FADE` counting what is queued, or,
+/// when more than that is queued, drops the queue and the card's buffer
+/// (0.4 s and a margin) plays out unfaded — the price of fewer wakeups.
+const QUEUE: Duration = Duration::from_millis(300);
 /// Audio asked of each callback; the card's buffer holds two of these.
-const PERIOD: Duration = Duration::from_millis(100);
-/// Longest `write` sleeps for room before returning 0.
-const WRITE_WAIT: Duration = Duration::from_millis(50);
+/// 200 ms: five callbacks a second, each a wakeup of cpal's thread and of
+/// the pulse plugin's, which were most of what loa spent beyond decoding
+/// (measured against mpg123, whose ALSA buffer is 0.5 s; README).
+const PERIOD: Duration = Duration::from_millis(200);
+/// Longest `write` sleeps for room before returning 0: how late the
+/// player may see a command while the queue is full, and how often it
+/// wakes then (ten times a second).
+const WRITE_WAIT: Duration = Duration::from_millis(100);
 /// `start_at` between items: the callback plays silence.
 const NO_ITEM: u64 = u64::MAX;
 /// The stream starts this long before an item's start instant: time for
-/// the card to come up and fill its buffer (two `PERIOD`s) with silence.
-const RUN_AHEAD: Duration = Duration::from_millis(500);
+/// the card to come up and fill its buffer (two `PERIOD`s) with silence,
+/// with a period to spare.
+const RUN_AHEAD: Duration = Duration::from_millis(700);
 /// Streams built again after transient errors, per item.
 const MAX_REBUILDS: u32 = 5;
 /// Wait before the first rebuild; doubled for each next one.
 const BACKOFF: Duration = Duration::from_millis(20);
 /// What a sound server may hold beyond the card's buffer (PulseAudio's
 /// own latency): an item's last samples are taken as heard this long after
-/// the card's buffer played them, before the stream is paused.
-const TAIL_MARGIN: Duration = Duration::from_millis(50);
+/// the card's buffer played them, before the stream is paused. Through
+/// PulseAudio the latency is estimated (see `callback`): a period's worth
+/// of margin covers the estimate's error.
+const TAIL_MARGIN: Duration = PERIOD;
 /// Latency a callback may claim before it is taken for a bad timestamp.
 const MAX_LATENCY: Duration = Duration::from_secs(1);
 
@@ -524,11 +536,20 @@ where
             .filter(|l| *l < MAX_LATENCY)
             .unwrap_or_default();
         // ALSA asks for a period when one of the buffer's two is free: the
-        // other still plays first. Through the pulse plugin cpal reports
-        // less than that (measured: heard 130 ms after the instant with
-        // 100 ms periods), so never count less than one period.
+        // other still plays first, so a card's true latency is at least a
+        // period. Through ALSA's pulse plugin cpal reports less than that,
+        // and PulseAudio's own latency, sized after the client's buffer,
+        // comes on top: measured on its null sink, sound came out 1.65
+        // periods after the callback (165 ms with 100 ms periods, 333 ms
+        // with 200 ms). A report under a period is that under-report: count
+        // 1.6 periods then (a few ms late rather than early).
         let one_period = Duration::from_secs_f64((out.len() / channels) as f64 / rate);
-        feed.fill(out, reported.max(one_period));
+        let latency = if reported < one_period {
+            one_period * 8 / 5
+        } else {
+            reported
+        };
+        feed.fill(out, latency);
     }
 }
 
