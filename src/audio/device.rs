@@ -87,6 +87,9 @@ const BACKOFF: Duration = Duration::from_millis(20);
 /// PulseAudio the latency is estimated (see `callback`): a period's worth
 /// of margin covers the estimate's error.
 const TAIL_MARGIN: Duration = PERIOD;
+/// How far beyond its two periods a device's callbacks may run ahead of
+/// the wall clock before it is taken for one that does not pace.
+const UNPACED_SLACK: Duration = Duration::from_millis(100);
 /// Latency a callback may claim before it is taken for a bad timestamp.
 const MAX_LATENCY: Duration = Duration::from_secs(1);
 
@@ -549,7 +552,8 @@ where
         } else {
             reported
         };
-        feed.fill(out, latency);
+        let aired = feed.fill(out, latency);
+        feed.pace_silence(out.len() / channels, aired);
     }
 }
 
@@ -564,6 +568,9 @@ struct Feed {
     /// built again mid-item goes on with the counts where they stand.
     item: u64,
     frames: u64,
+    /// The first callback, and frames asked for since: see `pace_silence`.
+    since: Option<Instant>,
+    requested: u64,
 }
 
 impl Feed {
@@ -576,11 +583,15 @@ impl Feed {
             rate: f64::from(format.rate),
             item,
             frames,
+            since: None,
+            requested: 0,
         }
     }
 
-    /// Fill `out`, whose first frame is heard `latency` from now.
-    fn fill<T>(&mut self, out: &mut [T], latency: Duration)
+    /// Fill `out`, whose first frame is heard `latency` from now; `false`
+    /// when it is silence around an item (before its start, after its end,
+    /// between items).
+    fn fill<T>(&mut self, out: &mut [T], latency: Duration) -> bool
     where
         T: SizedSample + FromSample<f32>,
     {
@@ -596,7 +607,7 @@ impl Feed {
         let at = sh.start_at.load(Ordering::Acquire);
         if at == NO_ITEM || sh.item.load(Ordering::Acquire) != self.item {
             // Between items, or `begin` ran just now: the next call starts.
-            return;
+            return false;
         }
         let at = sh.epoch + Duration::from_nanos(at);
         let frames_out = out.len() / ch;
@@ -605,7 +616,7 @@ impl Feed {
         let skip = if at > heard {
             let f = ((at - heard).as_secs_f64() * self.rate) as usize;
             if f >= frames_out {
-                return;
+                return false;
             }
             f
         } else {
@@ -617,7 +628,9 @@ impl Feed {
             sh.underruns.fetch_add(1, Ordering::Relaxed);
         }
         if n == 0 {
-            return;
+            // Dry mid-item (the writer fell behind) is not silence around
+            // an item: never slowed.
+            return self.frames > 0 && sh.more_coming.load(Ordering::Relaxed);
         }
         if self.frames == 0 {
             let first =
@@ -631,6 +644,28 @@ impl Feed {
         let tail = heard + Duration::from_secs_f64((skip + n) as f64 / self.rate);
         sh.tail_at.store(sh.since_epoch(tail), Ordering::Relaxed);
         sh.frames.store(self.frames, Ordering::Release);
+        true
+    }
+
+    /// A device that does not pace (ALSA's `null`, a `type file` PCM)
+    /// calls back as fast as it is fed: around an item, while the stream
+    /// runs on silence, that would spin a core. When the callbacks have
+    /// asked for more than the card's buffer ahead of the wall clock, a
+    /// silent callback sleeps the excess (at most a `PERIOD`), so silence
+    /// goes out in real time. A real card never runs that far ahead, so it
+    /// never sleeps here; the item itself is never slowed.
+    fn pace_silence(&mut self, frames: usize, aired: bool) {
+        let now = Instant::now();
+        let since = *self.since.get_or_insert(now);
+        self.requested += frames as u64;
+        if aired {
+            return;
+        }
+        let asked = Duration::from_secs_f64(self.requested as f64 / self.rate);
+        let ahead = asked.saturating_sub(now - since);
+        if ahead > PERIOD * 2 + UNPACED_SLACK {
+            std::thread::sleep((ahead - PERIOD * 2).min(PERIOD));
+        }
     }
 }
 
@@ -786,6 +821,28 @@ impl Sink for DeviceSink {
 mod tests {
     use super::*;
     use crate::audio::{testdata, Event, Outcome, Player, PlayerOptions};
+
+    /// A device that does not pace: once callbacks have run more than the
+    /// card's buffer ahead of the wall clock, silent ones are slowed to it
+    /// (a lower bound, which a busy machine only makes longer).
+    #[test]
+    fn silence_on_a_device_that_does_not_pace_goes_out_in_real_time() {
+        let format = Format {
+            rate: 1000,
+            channels: 1,
+        };
+        let mut feed = Feed::new(Arc::new(Shared::new(format)), format);
+        let t0 = Instant::now();
+        for _ in 0..10 {
+            feed.pace_silence(100, true);
+        }
+        for _ in 0..10 {
+            feed.pace_silence(100, false);
+        }
+        // 2 s asked in all; up to two periods and the slack may run ahead.
+        let floor = Duration::from_secs(2) - PERIOD * 2 - UNPACED_SLACK;
+        assert!(t0.elapsed() >= floor, "{:?} for 2 s of audio", t0.elapsed());
+    }
 
     /// The whole ALSA path without a sound card: a PCM of `type file` over
     /// the `null` PCM, defined in the `.asoundrc` of a temporary `HOME`,
