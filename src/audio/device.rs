@@ -90,6 +90,9 @@ const TAIL_MARGIN: Duration = PERIOD;
 /// How far beyond its two periods a device's callbacks may run ahead of
 /// the wall clock before it is taken for one that does not pace.
 const UNPACED_SLACK: Duration = Duration::from_millis(100);
+/// How long a dry callback on a device that does not pace waits for the
+/// writer (see `Feed::pace`).
+const DRY_NAP: Duration = Duration::from_millis(2);
 /// Latency a callback may claim before it is taken for a bad timestamp.
 const MAX_LATENCY: Duration = Duration::from_secs(1);
 
@@ -552,9 +555,20 @@ where
         } else {
             reported
         };
-        let aired = feed.fill(out, latency);
-        feed.pace_silence(out.len() / channels, aired);
+        let fed = feed.fill(out, latency);
+        feed.pace(out.len() / channels, fed);
     }
+}
+
+/// What a callback carried.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fed {
+    /// Some of the item.
+    Samples,
+    /// Nothing: the item is on air but the ring is dry.
+    Dry,
+    /// Silence around an item: before its start, after its end, between.
+    Silence,
 }
 
 /// The callback's side: silence until the item's start instant, then
@@ -568,7 +582,7 @@ struct Feed {
     /// built again mid-item goes on with the counts where they stand.
     item: u64,
     frames: u64,
-    /// The first callback, and frames asked for since: see `pace_silence`.
+    /// The first callback, and frames asked for since: see `pace`.
     since: Option<Instant>,
     requested: u64,
 }
@@ -588,10 +602,8 @@ impl Feed {
         }
     }
 
-    /// Fill `out`, whose first frame is heard `latency` from now; `false`
-    /// when it is silence around an item (before its start, after its end,
-    /// between items).
-    fn fill<T>(&mut self, out: &mut [T], latency: Duration) -> bool
+    /// Fill `out`, whose first frame is heard `latency` from now.
+    fn fill<T>(&mut self, out: &mut [T], latency: Duration) -> Fed
     where
         T: SizedSample + FromSample<f32>,
     {
@@ -607,7 +619,7 @@ impl Feed {
         let at = sh.start_at.load(Ordering::Acquire);
         if at == NO_ITEM || sh.item.load(Ordering::Acquire) != self.item {
             // Between items, or `begin` ran just now: the next call starts.
-            return false;
+            return Fed::Silence;
         }
         let at = sh.epoch + Duration::from_nanos(at);
         let frames_out = out.len() / ch;
@@ -616,7 +628,7 @@ impl Feed {
         let skip = if at > heard {
             let f = ((at - heard).as_secs_f64() * self.rate) as usize;
             if f >= frames_out {
-                return false;
+                return Fed::Silence;
             }
             f
         } else {
@@ -628,9 +640,13 @@ impl Feed {
             sh.underruns.fetch_add(1, Ordering::Relaxed);
         }
         if n == 0 {
-            // Dry mid-item (the writer fell behind) is not silence around
-            // an item: never slowed.
-            return self.frames > 0 && sh.more_coming.load(Ordering::Relaxed);
+            // Dry mid-item: the writer fell behind (or, on a device that
+            // does not pace, decoding is all that bounds the item).
+            return if self.frames > 0 && sh.more_coming.load(Ordering::Relaxed) {
+                Fed::Dry
+            } else {
+                Fed::Silence
+            };
         }
         if self.frames == 0 {
             let first =
@@ -644,27 +660,32 @@ impl Feed {
         let tail = heard + Duration::from_secs_f64((skip + n) as f64 / self.rate);
         sh.tail_at.store(sh.since_epoch(tail), Ordering::Relaxed);
         sh.frames.store(self.frames, Ordering::Release);
-        true
+        Fed::Samples
     }
 
     /// A device that does not pace (ALSA's `null`, a `type file` PCM)
     /// calls back as fast as it is fed: around an item, while the stream
-    /// runs on silence, that would spin a core. When the callbacks have
-    /// asked for more than the card's buffer ahead of the wall clock, a
-    /// silent callback sleeps the excess (at most a `PERIOD`), so silence
-    /// goes out in real time. A real card never runs that far ahead, so it
-    /// never sleeps here; the item itself is never slowed.
-    fn pace_silence(&mut self, frames: usize, aired: bool) {
+    /// runs on silence, and mid-item whenever the ring is dry, that would
+    /// spin a core. When the callbacks have asked for more than the card's
+    /// buffer ahead of the wall clock, a silent callback sleeps the excess
+    /// (at most a `PERIOD`), so silence goes out in real time, and a dry
+    /// one sleeps `DRY_NAP`, so the item goes out as fast as it decodes
+    /// without a spin. A real card never runs that far ahead, so it never
+    /// sleeps here.
+    fn pace(&mut self, frames: usize, fed: Fed) {
         let now = Instant::now();
         let since = *self.since.get_or_insert(now);
         self.requested += frames as u64;
-        if aired {
+        if fed == Fed::Samples {
             return;
         }
         let asked = Duration::from_secs_f64(self.requested as f64 / self.rate);
         let ahead = asked.saturating_sub(now - since);
         if ahead > PERIOD * 2 + UNPACED_SLACK {
-            std::thread::sleep((ahead - PERIOD * 2).min(PERIOD));
+            std::thread::sleep(match fed {
+                Fed::Dry => DRY_NAP,
+                _ => (ahead - PERIOD * 2).min(PERIOD),
+            });
         }
     }
 }
@@ -834,10 +855,10 @@ mod tests {
         let mut feed = Feed::new(Arc::new(Shared::new(format)), format);
         let t0 = Instant::now();
         for _ in 0..10 {
-            feed.pace_silence(100, true);
+            feed.pace(100, Fed::Samples);
         }
         for _ in 0..10 {
-            feed.pace_silence(100, false);
+            feed.pace(100, Fed::Silence);
         }
         // 2 s asked in all; up to two periods and the slack may run ahead.
         let floor = Duration::from_secs(2) - PERIOD * 2 - UNPACED_SLACK;
