@@ -11,7 +11,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use chrono::Utc;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
@@ -144,7 +143,7 @@ fn open_parts(
             "closed rows a crash or power cut left open as interrupted (\"daemon stopped\")"
         );
     }
-    let now = Utc::now();
+    let now = engine::Clock::now(&SystemClock);
     let resume =
         engine::Resume::read(&ledger, now - chrono::Duration::days(SETTLED_LOOKBACK_DAYS))?;
     if let Err(e) = crate::audio::check(&station.output) {

@@ -1,15 +1,29 @@
-//! Soak: a dense schedule while the daemon is killed with SIGKILL every few
+//! Soak: a dense schedule on a paced output (PulseAudio's null sink behind
+//! ALSA's pulse plugin) while the daemon is killed with SIGKILL every few
 //! seconds and restarted at once, its station file is broken and mended
 //! under SIGHUP (a restart while it is broken runs the last good copy), the
-//! API is polled and recordings are uploaded. Afterwards every occurrence
-//! has exactly one ledger row (nothing lost, nothing aired twice), the
-//! ledger is intact, and the API never stayed unreachable longer than a
-//! restart.
+//! disk under the ledger fills up and is freed, the sound card vanishes and
+//! comes back, the wall clock jumps forward past the grace and back again,
+//! the API is polled and recordings are uploaded. Afterwards every
+//! occurrence has exactly one ledger row (nothing lost, nothing aired
+//! twice), the ledger is intact, and the API never stayed unreachable longer
+//! than a restart.
+//!
+//! What it leaves out: no kill lands while the disk is full or in the 8 s
+//! after it is freed (rows waiting in memory for space die with the process;
+//! the next start decides their occurrences again — see README), and the
+//! clock jumps through a debug-build test hook (`LOA_TEST_CLOCK_OFFSET_FILE`)
+//! on the same clock code the station runs, not through settimeofday.
+//! Needs root (the tmpfs), as `make test` and CI run.
 //!
 //! `make test` runs 60 s of it; `LOA_SOAK_SECS=3600 cargo test --test soak`
 //! runs the hour the issue asks for.
 
 mod common;
+#[path = "common/disk.rs"]
+mod disk;
+#[path = "common/pulse.rs"]
+mod pulse;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,11 +34,14 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Timelike, Utc};
 use loa::ledger::{Filter, Ledger, Outcome};
 
-fn start(dir: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_loa"))
-        .args(["run", "--config"])
+fn start(dir: &Path, server: &pulse::Pulse) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loa"));
+    server.apply(&mut cmd);
+    cmd.args(["run", "--config"])
         .arg(dir.join("station.toml"))
         .env("LOA_LOG", "warn")
+        .env("LOA_TEST_CLOCK_OFFSET_FILE", dir.join("clock-offset"))
+        .env_remove("LOA_CONFIG")
         .stdout(Stdio::null())
         .stderr(Stdio::from(
             std::fs::OpenOptions::new()
@@ -41,13 +58,23 @@ fn start(dir: &Path) -> Child {
 /// its last instant.
 const GRACE_SECS: u64 = 30;
 
+/// How far the wall clock jumps forward (and then back): past the grace, so
+/// the jumped-over occurrences are recorded missed.
+const JUMP_SECS: i64 = 45;
+
 #[test]
 fn kill_9_again_and_again_loses_nothing_and_airs_nothing_twice() {
     let secs: i64 = std::env::var("LOA_SOAK_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
+    let server = pulse::Pulse::start("test");
     let dir = tempfile::tempdir().unwrap();
+    // The ledger's data_dir on a small file system the soak fills up.
+    let data = dir.path().join("var");
+    let _fs = disk::Tmpfs::mount(&data, "32m")
+        .unwrap_or_else(|why| panic!("{why}: the soak needs root to mount a small tmpfs"));
+    std::fs::write(dir.path().join("clock-offset"), "0").unwrap();
     // A copy of the sample audio: uploads land in audio_dir.
     let audio = dir.path().join("audio");
     std::fs::create_dir_all(audio.join("jingles")).unwrap();
@@ -84,8 +111,8 @@ timezone = "UTC"
 audio_dir = "{audio}"
 data_dir = "var"
 [output]
-kind = "wav"
-path = "var/aired.wav"
+kind = "device"
+device = "default"
 [api]
 listen = "{addr}"
 [[api.token]]
@@ -135,16 +162,35 @@ at = [{c}]
             .status();
     };
     let recording = std::fs::read(audio.join("jingles/nhac-hieu.mp3")).unwrap();
-    let mut child = start(dir.path());
-    let (mut kills, mut reloads, mut uploads) = (0, 0, 0);
+    let mut child = start(dir.path(), &server);
+    let mut started = Instant::now();
+    let (mut kills, mut reloads, mut uploads, mut exits) = (0, 0, 0, 0);
+    let (mut disk_fulls, mut unplugs, mut jumps_forward, mut jumps_back) = (0, 0, 0, 0);
     let mut broken = false;
+    let mut filler: Option<std::path::PathBuf> = None;
+    let mut unplugged = false;
+    let mut offset = 0i64;
+    // No kill while the disk is full, nor until the writer's retry (5 s)
+    // has saved what waited for space.
+    let mut hold_kills_until = Instant::now();
     let mut next_kill = Instant::now() + Duration::from_millis(3000 + rand() % 7000);
     let mut last_answer = Instant::now();
     let mut longest_silence = Duration::ZERO;
     let mut tick = 0u64;
+    // The short form packs every fault into its minute; the hour spaces
+    // them out (six times wider) so that most of its items air.
+    let every = |ticks: u64| if secs > 300 { ticks * 6 } else { ticks };
     while Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(500));
         tick += 1;
+        // Gone on its own: systemd would start it again; so does the soak,
+        // and says so at the end.
+        if let Ok(Some(status)) = child.try_wait() {
+            eprintln!("loa exited on its own ({status}); starting it again");
+            exits += 1;
+            child = start(dir.path(), &server);
+            started = Instant::now();
+        }
         // The API, polled as a status page would.
         let ok =
             common::request(addr, "GET", "/healthz", None, None).is_ok_and(|r| r.status == 200);
@@ -179,13 +225,51 @@ at = [{c}]
                 uploads += 1;
             }
         }
-        if Instant::now() >= next_kill {
+        // The disk under the ledger fills up for 3 s every 20 s (2 min in
+        // the hour), once the daemon is up (a start on a full disk is not
+        // what this measures).
+        if tick % every(40) == 20 && ok && started.elapsed() > Duration::from_secs(2) {
+            filler = Some(disk::fill(&data));
+            disk_fulls += 1;
+        } else if let Some(f) = filler.as_ref().filter(|_| tick % every(40) == 26) {
+            std::fs::remove_file(f).unwrap();
+            filler = None;
+            hold_kills_until = Instant::now() + Duration::from_secs(8);
+        }
+        // The sound card vanishes for 4 s every 25 s (2.5 min).
+        if tick % every(50) == 10 {
+            server.unplug();
+            unplugged = true;
+            unplugs += 1;
+        } else if tick % every(50) == 18 && unplugged {
+            server.plug();
+            unplugged = false;
+        }
+        // The wall clock jumps forward past the grace, and 30 s (3 min)
+        // later back.
+        if tick % every(60) == 30 {
+            offset = if offset == 0 { JUMP_SECS } else { 0 };
+            std::fs::write(dir.path().join("clock-offset"), offset.to_string()).unwrap();
+            if offset > 0 {
+                jumps_forward += 1;
+            } else {
+                jumps_back += 1;
+            }
+        }
+        if Instant::now() >= next_kill && filler.is_none() && Instant::now() >= hold_kills_until {
             child.kill().unwrap(); // SIGKILL
             child.wait().unwrap();
             kills += 1;
-            child = start(dir.path());
+            child = start(dir.path(), &server);
+            started = Instant::now();
             next_kill = Instant::now() + Duration::from_millis(3000 + rand() % 7000);
         }
+    }
+    if let Some(f) = filler.take() {
+        std::fs::remove_file(f).unwrap();
+    }
+    if unplugged {
+        server.plug();
     }
     // End with the good file in force.
     std::fs::write(&config, &text).unwrap();
@@ -200,7 +284,7 @@ at = [{c}]
         .status();
     child.wait().unwrap();
 
-    let db = dir.path().join("var/airtime.db");
+    let db = data.join("airtime.db");
     let ledger = Ledger::open_read_only(&db, chrono_tz::UTC).unwrap();
     assert_eq!(ledger.integrity_check().unwrap(), "ok");
     let rows = ledger.rows(&Filter::default()).unwrap();
@@ -245,12 +329,15 @@ at = [{c}]
     let count = |o: Outcome| rows.iter().filter(|r| r.outcome == Some(o)).count();
     let completed = count(Outcome::Completed);
     assert!(completed > 0, "nothing completed");
-    // Every kill cuts at most the one item on air.
+    // Every kill, unplugging or clock jump cuts at most the one item on
+    // air.
     assert!(
-        count(Outcome::Interrupted) <= kills + 1,
-        "{} interrupted for {kills} kills",
-        count(Outcome::Interrupted)
+        count(Outcome::Interrupted) <= kills + unplugs + jumps_forward + jumps_back + 1,
+        "{} interrupted for {kills} kills, {unplugs} unpluggings and {} jumps",
+        count(Outcome::Interrupted),
+        jumps_forward + jumps_back
     );
+    assert_eq!(exits, 0, "loa exited on its own {exits} times\n{log}");
     let first: DateTime<Utc> = begin;
     // Never unreachable longer than a restart (start-up is well under
     // this; the bound is generous for a busy machine).
@@ -260,14 +347,36 @@ at = [{c}]
     );
     assert!(secs < 30 || uploads > 0, "no upload went through\n{log}");
     let last_good_starts = log.matches("running the last good copy").count();
+    let write_failures = log.matches("ledger write failed").count();
     println!(
         "soak {secs} s from {first}: {kills} kills, {reloads} reloads (every other one broken), \
-         {uploads} uploads, {} starts on the last good file, longest between two answers \
-         {longest_silence:?}, {} rows: {completed} completed, {} interrupted, {} missed, {} failed",
+         {uploads} uploads, {} starts on the last good file, {disk_fulls} disk-full episodes \
+         ({write_failures} failed ledger writes logged), {unplugs} sound card unpluggings, \
+         {jumps_forward} clock jumps forward and {jumps_back} back by {JUMP_SECS} s, \
+         longest between two answers {longest_silence:?}, {} rows: {completed} completed, \
+         {} interrupted, {} missed, {} failed",
         last_good_starts,
         rows.len(),
         count(Outcome::Interrupted),
         count(Outcome::Missed),
         count(Outcome::Failed)
     );
+    // Why what did not complete did not: the figures README quotes.
+    let mut why: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in rows
+        .iter()
+        .filter(|r| r.outcome != Some(Outcome::Completed))
+    {
+        let reason: String = r
+            .reason
+            .as_deref()
+            .unwrap_or("-")
+            .chars()
+            .take(90)
+            .collect();
+        *why.entry(format!("{:?}: {reason}", r.outcome)).or_default() += 1;
+    }
+    for (k, n) in why {
+        println!("  {n} × {k}");
+    }
 }

@@ -5,6 +5,9 @@
 //! No sound card is needed: stations record to a WAV file, and the missing
 //! card is a device name that does not exist.
 
+#[path = "common/disk.rs"]
+mod disk;
+
 use std::io::Read;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -412,57 +415,12 @@ fn a_missing_sound_card_at_boot_still_starts_records_failures_and_keeps_pinging(
     assert!(log.contains("audio output not usable yet"), "{log}");
 }
 
-/// A small tmpfs, unmounted when dropped.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Result<Tmpfs, String> {
-        std::fs::create_dir_all(at).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .output()
-            .map_err(|e| format!("cannot run mount: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "mount -t tmpfs is not permitted here ({})",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        Ok(Tmpfs(at.to_path_buf()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-/// Fill the file system under `dir` to the last byte.
-fn fill(dir: &Path) -> PathBuf {
-    use std::io::Write;
-    let path = dir.join("filler");
-    let mut f = std::fs::File::create(&path).unwrap();
-    let block = vec![0u8; 4096];
-    loop {
-        match f.write(&block) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
-            Err(e) => panic!("filling {}: {e}", path.display()),
-        }
-    }
-    let _ = f.sync_all();
-    path
-}
-
 #[test]
 fn a_full_disk_under_the_ledger_keeps_the_station_airing_and_rows_are_written_later() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // Needs root (as `make test` and CI run): a skip would read as a pass.
-    let _fs = Tmpfs::mount(&data, "2m")
+    let _fs = disk::Tmpfs::mount(&data, "2m")
         .unwrap_or_else(|why| panic!("{why}: this test needs root to mount a small tmpfs"));
     let config = station(dir.path(), &data, "jingles/nhac-hieu.mp3", 5, None);
     let sock = dir.path().join("notify.sock");
@@ -473,7 +431,7 @@ fn a_full_disk_under_the_ledger_keeps_the_station_airing_and_rows_are_written_la
         &[("NOTIFY_SOCKET", sock.to_str().unwrap())],
     );
     notes.wait(20, "READY=1", |l| l == "READY=1");
-    let filler = fill(&data);
+    let filler = disk::fill(&data);
 
     // The bulletin airs to its end although its row cannot be written.
     daemon.wait_log(20, "ledger write failed; the station keeps airing");

@@ -54,27 +54,45 @@ use rodio::cpal::{
 use super::ring::Ring;
 use super::sink::{Delivery, Format, Sink, SinkError};
 
-/// Audio queued ahead of the callback. Small, so that a stop's fade is
-/// heard at once; large enough to ride out a scheduling hiccup, and
-/// twice a callback's `PERIOD`, so the writer refills it between two.
-const QUEUE: Duration = Duration::from_millis(200);
+/// Audio queued ahead of the callback: a callback's `PERIOD` and half
+/// another, so the writer has a whole period to refill it between two
+/// callbacks, and rides out a scheduling hiccup. A stop still ends in
+/// silence within the engine's `CUT_AHEAD` (0.6 s): seen at most
+/// `WRITE_WAIT` late, it fades `MAX_FADE` counting what is queued, or,
+/// when more than that is queued, drops the queue and the card's buffer
+/// (0.4 s and a margin) plays out unfaded — the price of fewer wakeups.
+const QUEUE: Duration = Duration::from_millis(300);
 /// Audio asked of each callback; the card's buffer holds two of these.
-const PERIOD: Duration = Duration::from_millis(100);
-/// Longest `write` sleeps for room before returning 0.
-const WRITE_WAIT: Duration = Duration::from_millis(50);
+/// 200 ms: five callbacks a second, each a wakeup of cpal's thread and of
+/// the pulse plugin's, which were most of what loa spent beyond decoding
+/// (measured against mpg123, whose ALSA buffer is 0.5 s; README).
+const PERIOD: Duration = Duration::from_millis(200);
+/// Longest `write` sleeps for room before returning 0: how late the
+/// player may see a command while the queue is full, and how often it
+/// wakes then (ten times a second).
+const WRITE_WAIT: Duration = Duration::from_millis(100);
 /// `start_at` between items: the callback plays silence.
 const NO_ITEM: u64 = u64::MAX;
 /// The stream starts this long before an item's start instant: time for
-/// the card to come up and fill its buffer (two `PERIOD`s) with silence.
-const RUN_AHEAD: Duration = Duration::from_millis(500);
+/// the card to come up and fill its buffer (two `PERIOD`s) with silence,
+/// with a period to spare.
+const RUN_AHEAD: Duration = Duration::from_millis(700);
 /// Streams built again after transient errors, per item.
 const MAX_REBUILDS: u32 = 5;
 /// Wait before the first rebuild; doubled for each next one.
 const BACKOFF: Duration = Duration::from_millis(20);
 /// What a sound server may hold beyond the card's buffer (PulseAudio's
 /// own latency): an item's last samples are taken as heard this long after
-/// the card's buffer played them, before the stream is paused.
-const TAIL_MARGIN: Duration = Duration::from_millis(50);
+/// the card's buffer played them, before the stream is paused. Through
+/// PulseAudio the latency is estimated (see `callback`): a period's worth
+/// of margin covers the estimate's error.
+const TAIL_MARGIN: Duration = PERIOD;
+/// How far beyond its two periods a device's callbacks may run ahead of
+/// the wall clock before it is taken for one that does not pace.
+const UNPACED_SLACK: Duration = Duration::from_millis(100);
+/// How long a dry callback on a device that does not pace waits for the
+/// writer (see `Feed::pace`).
+const DRY_NAP: Duration = Duration::from_millis(2);
 /// Latency a callback may claim before it is taken for a bad timestamp.
 const MAX_LATENCY: Duration = Duration::from_secs(1);
 
@@ -524,12 +542,33 @@ where
             .filter(|l| *l < MAX_LATENCY)
             .unwrap_or_default();
         // ALSA asks for a period when one of the buffer's two is free: the
-        // other still plays first. Through the pulse plugin cpal reports
-        // less than that (measured: heard 130 ms after the instant with
-        // 100 ms periods), so never count less than one period.
+        // other still plays first, so a card's true latency is at least a
+        // period. Through ALSA's pulse plugin cpal reports less than that,
+        // and PulseAudio's own latency, sized after the client's buffer,
+        // comes on top: measured on its null sink, sound came out 1.65
+        // periods after the callback (165 ms with 100 ms periods, 333 ms
+        // with 200 ms). A report under a period is that under-report: count
+        // 1.6 periods then (a few ms late rather than early).
         let one_period = Duration::from_secs_f64((out.len() / channels) as f64 / rate);
-        feed.fill(out, reported.max(one_period));
+        let latency = if reported < one_period {
+            one_period * 8 / 5
+        } else {
+            reported
+        };
+        let fed = feed.fill(out, latency);
+        feed.pace(out.len() / channels, fed);
     }
+}
+
+/// What a callback carried.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fed {
+    /// Some of the item.
+    Samples,
+    /// Nothing: the item is on air but the ring is dry.
+    Dry,
+    /// Silence around an item: before its start, after its end, between.
+    Silence,
 }
 
 /// The callback's side: silence until the item's start instant, then
@@ -543,6 +582,9 @@ struct Feed {
     /// built again mid-item goes on with the counts where they stand.
     item: u64,
     frames: u64,
+    /// The first callback, and frames asked for since: see `pace`.
+    since: Option<Instant>,
+    requested: u64,
 }
 
 impl Feed {
@@ -555,11 +597,13 @@ impl Feed {
             rate: f64::from(format.rate),
             item,
             frames,
+            since: None,
+            requested: 0,
         }
     }
 
     /// Fill `out`, whose first frame is heard `latency` from now.
-    fn fill<T>(&mut self, out: &mut [T], latency: Duration)
+    fn fill<T>(&mut self, out: &mut [T], latency: Duration) -> Fed
     where
         T: SizedSample + FromSample<f32>,
     {
@@ -575,7 +619,7 @@ impl Feed {
         let at = sh.start_at.load(Ordering::Acquire);
         if at == NO_ITEM || sh.item.load(Ordering::Acquire) != self.item {
             // Between items, or `begin` ran just now: the next call starts.
-            return;
+            return Fed::Silence;
         }
         let at = sh.epoch + Duration::from_nanos(at);
         let frames_out = out.len() / ch;
@@ -584,7 +628,7 @@ impl Feed {
         let skip = if at > heard {
             let f = ((at - heard).as_secs_f64() * self.rate) as usize;
             if f >= frames_out {
-                return;
+                return Fed::Silence;
             }
             f
         } else {
@@ -596,7 +640,13 @@ impl Feed {
             sh.underruns.fetch_add(1, Ordering::Relaxed);
         }
         if n == 0 {
-            return;
+            // Dry mid-item: the writer fell behind (or, on a device that
+            // does not pace, decoding is all that bounds the item).
+            return if self.frames > 0 && sh.more_coming.load(Ordering::Relaxed) {
+                Fed::Dry
+            } else {
+                Fed::Silence
+            };
         }
         if self.frames == 0 {
             let first =
@@ -610,6 +660,33 @@ impl Feed {
         let tail = heard + Duration::from_secs_f64((skip + n) as f64 / self.rate);
         sh.tail_at.store(sh.since_epoch(tail), Ordering::Relaxed);
         sh.frames.store(self.frames, Ordering::Release);
+        Fed::Samples
+    }
+
+    /// A device that does not pace (ALSA's `null`, a `type file` PCM)
+    /// calls back as fast as it is fed: around an item, while the stream
+    /// runs on silence, and mid-item whenever the ring is dry, that would
+    /// spin a core. When the callbacks have asked for more than the card's
+    /// buffer ahead of the wall clock, a silent callback sleeps the excess
+    /// (at most a `PERIOD`), so silence goes out in real time, and a dry
+    /// one sleeps `DRY_NAP`, so the item goes out as fast as it decodes
+    /// without a spin. A real card never runs that far ahead, so it never
+    /// sleeps here.
+    fn pace(&mut self, frames: usize, fed: Fed) {
+        let now = Instant::now();
+        let since = *self.since.get_or_insert(now);
+        self.requested += frames as u64;
+        if fed == Fed::Samples {
+            return;
+        }
+        let asked = Duration::from_secs_f64(self.requested as f64 / self.rate);
+        let ahead = asked.saturating_sub(now - since);
+        if ahead > PERIOD * 2 + UNPACED_SLACK {
+            std::thread::sleep(match fed {
+                Fed::Dry => DRY_NAP,
+                _ => (ahead - PERIOD * 2).min(PERIOD),
+            });
+        }
     }
 }
 
@@ -765,6 +842,28 @@ impl Sink for DeviceSink {
 mod tests {
     use super::*;
     use crate::audio::{testdata, Event, Outcome, Player, PlayerOptions};
+
+    /// A device that does not pace: once callbacks have run more than the
+    /// card's buffer ahead of the wall clock, silent ones are slowed to it
+    /// (a lower bound, which a busy machine only makes longer).
+    #[test]
+    fn silence_on_a_device_that_does_not_pace_goes_out_in_real_time() {
+        let format = Format {
+            rate: 1000,
+            channels: 1,
+        };
+        let mut feed = Feed::new(Arc::new(Shared::new(format)), format);
+        let t0 = Instant::now();
+        for _ in 0..10 {
+            feed.pace(100, Fed::Samples);
+        }
+        for _ in 0..10 {
+            feed.pace(100, Fed::Silence);
+        }
+        // 2 s asked in all; up to two periods and the slack may run ahead.
+        let floor = Duration::from_secs(2) - PERIOD * 2 - UNPACED_SLACK;
+        assert!(t0.elapsed() >= floor, "{:?} for 2 s of audio", t0.elapsed());
+    }
 
     /// The whole ALSA path without a sound card: a PCM of `type file` over
     /// the `null` PCM, defined in the `.asoundrc` of a temporary `HOME`,

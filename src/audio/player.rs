@@ -682,6 +682,24 @@ impl Worker {
 
     /// Air `p` from `at` to its end, a stop or a failure, then report it.
     fn play(&mut self, mut p: Prepared, at: Instant) {
+        // The item before this one may have failed on the output and closed
+        // it after this one was prepared: open it again (it may be back),
+        // or fail this item with the output's own reason.
+        if !self.sink.is_open() {
+            match self.sink.open(p.decoder.format()) {
+                Ok(f) => {
+                    p.output = f;
+                    self.set_state(OutputState::Open { format: f });
+                }
+                Err(e) => {
+                    self.sink.close();
+                    self.set_state(OutputState::Failed {
+                        reason: e.message.clone(),
+                    });
+                    return self.fail(p.id, e.message);
+                }
+            }
+        }
         let first = std::mem::take(&mut p.first);
         let mut item = OnAir::new(p, at, &self.options);
         tracing::info!(id = ?item.id, path = %item.path.display(), "playing");
@@ -1072,6 +1090,26 @@ mod tests {
         assert_eq!(outcome, Outcome::Completed);
         assert_eq!(stats.opens.load(Ordering::Relaxed), 2);
         assert!(matches!(player.state(), OutputState::Open { .. }));
+    }
+
+    #[test]
+    fn an_item_prepared_before_the_output_failed_opens_it_again() {
+        // Paced, so the second item is prepared (on the open output) while
+        // the first still plays; then the output fails under the first.
+        let fake = FakeSink::new(true).failing(FakeFailure::Vanish {
+            after: Duration::from_secs(1),
+        });
+        let stats = fake.stats();
+        let (player, mut rx) = spawn(fake, PlayerOptions::default());
+        let first = player.play(testdata("tone5s.mp3"), TONE5);
+        while !matches!(rx.blocking_recv(), Some(Event::Started { .. })) {}
+        let second = player.prepare(testdata("tone1s.wav"), TONE1);
+        let (_, _, outcome) = until_finished(&mut rx, first);
+        assert!(matches!(outcome, Outcome::Failed(_)), "{outcome:?}");
+        player.start_at(second, Instant::now());
+        let (_, _, outcome) = until_finished(&mut rx, second);
+        assert_eq!(outcome, Outcome::Completed);
+        assert_eq!(stats.opens.load(Ordering::Relaxed), 2);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
+use super::clock::{Clock, SystemClock};
 use super::playout::{Cue, OutputState, PlayEnd, PlayEvent, Playout};
 use crate::audio::{self, PlayId, Player, MAX_FADE};
 
@@ -39,7 +40,7 @@ struct Line {
 /// A wall-clock instant as a monotonic one (now if it is past).
 fn instant_for(at: Option<DateTime<Utc>>) -> Instant {
     let now = Instant::now();
-    match at.and_then(|t| (t - Utc::now()).to_std().ok()) {
+    match at.and_then(|t| (t - SystemClock.now()).to_std().ok()) {
         Some(d) => now + d,
         None => now,
     }
@@ -79,6 +80,9 @@ impl AudioPlayout {
             audio::Event::Started { id, at } => {
                 if let Some(p) = g.playing.as_mut().filter(|p| p.1 == id) {
                     p.2 = true;
+                    // The audio thread tells host time; the engine's clock
+                    // may be shifted by a test hook (`clock::test_offset`).
+                    let at = at + super::clock::test_offset();
                     out.push(PlayEvent::Started { cue: p.0, at });
                 }
             }

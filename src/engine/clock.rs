@@ -25,8 +25,48 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        Utc::now() + test_offset()
     }
+}
+
+/// A test hook for the soak: `LOA_TEST_CLOCK_OFFSET_FILE=PATH` (debug builds
+/// only; a release build ignores it) names a file holding whole seconds,
+/// possibly negative, added to the host's clock. A test rewrites the file to
+/// jump a running daemon's wall clock as NTP does, and the offset outlives a
+/// restart as the system clock would. Read again at most every 100 ms; a
+/// missing or unreadable file means no offset. Without the variable (and in
+/// every release build) this is zero, so the station's clock is the host's.
+pub(crate) fn test_offset() -> chrono::Duration {
+    use std::sync::{Mutex, OnceLock};
+    use std::time::{Duration as StdDuration, Instant};
+    static FILE: OnceLock<Option<std::path::PathBuf>> = OnceLock::new();
+    static CACHE: Mutex<Option<(Instant, i64)>> = Mutex::new(None);
+    let Some(path) = FILE.get_or_init(|| {
+        std::env::var_os("LOA_TEST_CLOCK_OFFSET_FILE")
+            .filter(|_| cfg!(debug_assertions))
+            .map(|p| {
+                tracing::warn!(
+                    file = %std::path::Path::new(&p).display(),
+                    "LOA_TEST_CLOCK_OFFSET_FILE: test hook, the wall clock is shifted by the seconds in this file"
+                );
+                p.into()
+            })
+    }) else {
+        return chrono::Duration::zero();
+    };
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let secs = match *cache {
+        Some((read, secs)) if read.elapsed() < StdDuration::from_millis(100) => secs,
+        _ => {
+            let secs = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .unwrap_or(0);
+            *cache = Some((Instant::now(), secs));
+            secs
+        }
+    };
+    chrono::Duration::seconds(secs)
 }
 
 /// A wall clock that starts at a chosen instant, advances with tokio's clock

@@ -157,6 +157,29 @@ impl Pulse {
             .env("PULSE_SOURCE", "nul.monitor")
     }
 
+    /// The sound card vanishes, as a USB card unplugged: the null sink is
+    /// unloaded (`pactl`, from pulseaudio-utils, which pulseaudio depends
+    /// on), and streams playing into it are killed with nowhere to go.
+    pub fn unplug(&self) {
+        self.pactl(&["unload-module", "module-null-sink"]);
+    }
+
+    /// The card comes back, under the same name.
+    pub fn plug(&self) {
+        self.pactl(&["load-module", "module-null-sink", "sink_name=nul"]);
+    }
+
+    fn pactl(&self, args: &[&str]) {
+        let mut cmd = Command::new("pactl");
+        self.apply(&mut cmd).args(args);
+        let out = cmd.output().expect("run pactl (pulseaudio-utils)");
+        assert!(
+            out.status.success(),
+            "pactl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Start recording what plays into the null sink (its monitor), through
     /// ALSA (`arecord`), as 16-bit stereo at `RATE`. Panics when arecord is
     /// missing.
