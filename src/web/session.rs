@@ -91,9 +91,8 @@ fn is_loopback(ip: IpAddr) -> bool {
 
 /// The peer's address, as the listener put it (or a test's
 /// `MockConnectInfo`, as axum's own `ConnectInfo` extractor reads it).
-fn peer(parts: &Parts) -> Option<IpAddr> {
+fn peer(e: &axum::http::Extensions) -> Option<IpAddr> {
     use axum::extract::connect_info::MockConnectInfo;
-    let e = &parts.extensions;
     e.get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .or_else(|| e.get::<MockConnectInfo<SocketAddr>>().map(|c| c.0.ip()))
@@ -102,7 +101,7 @@ fn peer(parts: &Parts) -> Option<IpAddr> {
 /// The client's address: the peer's, or when a proxy on this machine
 /// forwards (`X-Forwarded-For`, last hop), the one it names.
 pub(crate) fn client_addr(parts: &Parts) -> String {
-    let peer = peer(parts);
+    let peer = peer(&parts.extensions);
     if peer.is_some_and(is_loopback) {
         let forwarded = parts
             .headers
@@ -125,7 +124,7 @@ pub(crate) fn is_https(parts: &Parts, state: &AppState) -> bool {
     let web = &state.current.get().api.web;
     web.tls.is_some()
         || web.behind_https_proxy
-        || (peer(parts).is_some_and(is_loopback)
+        || (peer(&parts.extensions).is_some_and(is_loopback)
             && parts
                 .headers
                 .get("x-forwarded-proto")
@@ -405,7 +404,9 @@ impl PreSession {
 
 /// Middleware: every request that is not GET or HEAD must come from this
 /// site's own pages. `Sec-Fetch-Site` (sent by current browsers) must be
-/// `same-origin` or `none`; else `Origin`, when sent, must name this host.
+/// `same-origin` or `none`; else `Origin`, when sent, must name this host
+/// (`Host`, or `X-Forwarded-Host` from a proxy on this machine only, as
+/// with `X-Forwarded-Proto` and `-For`).
 pub(crate) async fn same_origin(req: Request, next: Next) -> Response {
     if req.method() == Method::GET || req.method() == Method::HEAD {
         return next.run(req).await;
@@ -417,8 +418,10 @@ pub(crate) async fn same_origin(req: Request, next: Next) -> Response {
         None => match h.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
             None => false,
             Some(origin) => {
+                let proxied = peer(req.extensions()).is_some_and(is_loopback);
                 let host = h
                     .get("x-forwarded-host")
+                    .filter(|_| proxied)
                     .or_else(|| h.get(header::HOST))
                     .and_then(|v| v.to_str().ok());
                 let origin_host = origin.split_once("://").map(|(_, rest)| rest);

@@ -233,6 +233,19 @@ async fn forms_without_the_token_or_from_elsewhere_are_refused() {
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{headers:?}: {r:?}");
         assert!(r.body.contains("trang web khác"));
     }
+    // X-Forwarded-Host is believed only from a proxy on this machine: from
+    // the LAN it cannot make another site's Origin look like ours.
+    let forwarded = [
+        ("cookie", cookie.as_str()),
+        ("origin", "http://evil.example"),
+        ("host", "192.168.1.2:8077"),
+        ("x-forwarded-host", "evil.example"),
+    ];
+    let r = rig
+        .send(LAN, "POST", "/tai-khoan/them", &forwarded, Some(&body))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+    assert!(r.body.contains("trang web khác"));
     // Sign-in from another site too (login CSRF).
     let r = rig
         .send(
@@ -253,6 +266,21 @@ async fn forms_without_the_token_or_from_elsewhere_are_refused() {
         .map(|u| u.name)
         .collect();
     assert_eq!(users, ["admin"], "nothing was added");
+    // Behind a reverse proxy on loopback, the host it names is this site.
+    let proxied = [
+        ("cookie", cookie.as_str()),
+        ("origin", "https://loa.xa.example"),
+        ("host", "127.0.0.1:8077"),
+        ("x-forwarded-host", "loa.xa.example"),
+    ];
+    let body2 = format!(
+        "csrf={}&name=qua-proxy&role=viewer&password=12345678",
+        admin.csrf
+    );
+    let r = rig
+        .send(LOCAL, "POST", "/tai-khoan/them", &proxied, Some(&body2))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
     // The same origin, told by Origin alone (an older browser), passes.
     let r = rig
         .send(
