@@ -194,6 +194,63 @@ async fn each_role_on_the_admin_page() {
     }
 }
 
+/// Removing a user asks first, on a page of its own (no script: the CSP
+/// allows none inline): the first post changes nothing, the confirmed one
+/// removes.
+#[tokio::test]
+async fn removing_a_user_asks_first() {
+    let rig = rig("").await;
+    let admin = rig.signed_in(Role::Admin).await;
+    let nam = rig.signed_in(Role::Viewer).await;
+    let users = || async {
+        rig.accounts
+            .run(|s| Ok(s.ledger.users()?))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.name)
+            .collect::<Vec<_>>()
+    };
+    let r = rig
+        .post(&admin, "/tai-khoan/sua", "name=viewer&action=remove")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert!(r.body.contains("Xoá người dùng?"), "{}", r.body);
+    assert!(r.body.contains("<strong>viewer</strong>"));
+    assert!(r.body.contains("name=\"confirm\" value=\"1\""));
+    assert!(r.body.contains(&format!("value=\"{}\"", admin.csrf)));
+    assert!(r.body.contains("href=\"/tai-khoan\""), "a way back");
+    assert_eq!(users().await, ["admin", "viewer"], "nothing removed yet");
+    assert_eq!(
+        rig.get(Some(&nam), "/").await.status,
+        StatusCode::OK,
+        "still signed in"
+    );
+    assert!(!audit_results(&rig)
+        .iter()
+        .any(|(_, a, _)| a == "user remove"));
+    // Confirmed.
+    let r = rig
+        .post(
+            &admin,
+            "/tai-khoan/sua",
+            "name=viewer&action=remove&confirm=1",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert!(r.body.contains("Đã xoá viewer"), "{}", r.body);
+    assert_eq!(users().await, ["admin"]);
+    assert_eq!(rig.get(Some(&nam), "/").await.status, StatusCode::SEE_OTHER);
+    assert!(audit_results(&rig)
+        .iter()
+        .any(|(w, a, r)| w == "admin" && a == "user remove" && r == "ok"));
+    // In English too.
+    let r = rig
+        .post(&admin, "/tai-khoan/sua?lang=en", "name=admin&action=remove")
+        .await;
+    assert!(r.body.contains("Remove the user?"), "{}", r.body);
+}
+
 #[tokio::test]
 async fn forms_without_the_token_or_from_elsewhere_are_refused() {
     let rig = rig("").await;
