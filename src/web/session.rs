@@ -54,6 +54,7 @@ pub(crate) fn caller(signed: &Signed) -> Caller {
     Caller {
         name: signed.user.clone(),
         role: Some(signed.role),
+        user: true,
     }
 }
 

@@ -178,7 +178,7 @@ pub(crate) async fn page(
                                 } }
                                 tbody {
                                     @for ((title, word, reason), n) in &d.not_aired {
-                                        tr { td { (title) } td { (word) } td { (reason) } td class="num" { (n) } }
+                                        tr { td { (title) } td { (word) } td { (super::reason_text(lang, reason)) } td class="num" { (n) } }
                                     }
                                 }
                             }

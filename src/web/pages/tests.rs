@@ -241,6 +241,26 @@ async fn operator_actions_go_through_the_api_as_the_user() {
         ],
         "{rows:?}"
     );
+    // The ledger says a user skipped, not a token; in Vietnamese first.
+    let mut page = String::new();
+    for _ in 0..100 {
+        rig.state
+            .recorder
+            .flush(std::time::Duration::from_millis(500));
+        page = rig.get(Some(&op), "/nhat-ky").await.body;
+        if page.contains("skipped by") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        page.contains("người dùng operator đã bỏ qua / skipped by user operator"),
+        "{page}"
+    );
+    assert!(!page.contains("by token"), "{page}");
+    let en = rig.get(Some(&op), "/nhat-ky?lang=en").await.body;
+    assert!(en.contains("skipped by user operator"), "{en}");
+    assert!(!en.contains("đã bỏ qua"));
 }
 
 #[tokio::test]
@@ -423,4 +443,30 @@ async fn a_refused_upload_says_why_in_plain_words() {
     assert!(audit(&rig)
         .iter()
         .any(|(who, a, res)| who == "operator" && a == "upload" && res.starts_with("refused")));
+}
+
+#[test]
+fn reasons_read_in_vietnamese_first() {
+    use crate::web::i18n::Lang;
+    use crate::web::pages::reason_text;
+    for (en, vi) in [
+        (
+            "skipped by token van-hanh",
+            "mã truy cập van-hanh đã bỏ qua",
+        ),
+        ("station paused by user an", "người dùng an tạm dừng đài"),
+        (
+            "emergency cancelled by user an",
+            "người dùng an huỷ phát khẩn cấp",
+        ),
+        ("quiet hours", "giờ yên tĩnh"),
+    ] {
+        assert_eq!(reason_text(Lang::Vi, en), format!("{vi} / {en}"));
+        assert_eq!(reason_text(Lang::En, en), en);
+    }
+    assert_eq!(
+        reason_text(Lang::Vi, "decoder: bad header"),
+        "decoder: bad header"
+    );
+    assert_eq!(reason_text(Lang::Vi, ""), "");
 }
