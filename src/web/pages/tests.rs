@@ -261,6 +261,17 @@ async fn operator_actions_go_through_the_api_as_the_user() {
     let en = rig.get(Some(&op), "/nhat-ky?lang=en").await.body;
     assert!(en.contains("skipped by user operator"), "{en}");
     assert!(!en.contains("đã bỏ qua"));
+    // The report's "not aired and why" too, outcome in the page's language.
+    let report = rig.get(Some(&op), "/bao-cao").await.body;
+    assert!(
+        report.contains("người dùng operator đã bỏ qua / skipped by user operator"),
+        "{report}"
+    );
+    let en = rig.get(Some(&op), "/bao-cao?lang=en").await.body;
+    assert!(
+        en.contains("<td>interrupted</td><td>skipped by user operator</td>"),
+        "{en}"
+    );
 }
 
 #[tokio::test]
