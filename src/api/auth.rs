@@ -36,9 +36,21 @@ pub enum Access {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// The token's name, as written in the audit log; `local` for an
-    /// unauthenticated loopback request on a loopback-open route.
+    /// unauthenticated loopback request on a loopback-open route; a web
+    /// console user's name when `user`.
     pub name: String,
     pub role: Option<Role>,
+    /// A signed-in web console user rather than an API token.
+    pub user: bool,
+}
+
+impl Caller {
+    /// Who did it, as the ledger's reasons name them ("skipped by …"):
+    /// `token NAME` or `user NAME`.
+    pub fn by(&self) -> String {
+        let kind = if self.user { "user" } else { "token" };
+        format!("{kind} {}", self.name)
+    }
 }
 
 /// Loopback, also as an IPv4-mapped address (a dual-stack `[::]` listener).
@@ -78,6 +90,7 @@ pub async fn require(
             req.extensions_mut().insert(Caller {
                 name: "anonymous".into(),
                 role: None,
+                user: false,
             });
             return next.run(req).await;
         }
@@ -85,6 +98,7 @@ pub async fn require(
             req.extensions_mut().insert(Caller {
                 name: "local".into(),
                 role: None,
+                user: false,
             });
             return next.run(req).await;
         }
@@ -127,6 +141,7 @@ pub async fn require(
     req.extensions_mut().insert(Caller {
         name: t.name.clone(),
         role: Some(t.role),
+        user: false,
     });
     next.run(req).await
 }

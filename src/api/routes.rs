@@ -591,7 +591,7 @@ pub async fn skip(
     State(s): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> ApiResult<Json<Value>> {
-    let by = format!("token {}", caller.name);
+    let by = caller.by();
     let r = ask(&s, |tx| Command::Skip(by, tx)).await;
     s.audit(&caller, "skip", "", &r);
     Ok(Json(json!({ "skipped": r? })))
@@ -613,7 +613,7 @@ pub async fn pause(
             "Đài đã tạm dừng / the station is already paused: POST /api/v1/resume to air again",
         ))
     } else {
-        match tell(&s, Command::Pause(format!("token {}", caller.name))).await {
+        match tell(&s, Command::Pause(caller.by())).await {
             Ok(()) => {
                 await_paused(&s, true).await;
                 Ok("paused".to_string())
@@ -636,7 +636,7 @@ pub async fn resume(
             "Đài không tạm dừng / the station is not paused",
         ))
     } else {
-        match tell(&s, Command::Resume(format!("token {}", caller.name))).await {
+        match tell(&s, Command::Resume(caller.by())).await {
             Ok(()) => {
                 await_paused(&s, false).await;
                 Ok("resumed".to_string())
@@ -771,7 +771,7 @@ pub async fn emergency_cancel(
     State(s): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> ApiResult<Json<Value>> {
-    let by = format!("token {}", caller.name);
+    let by = caller.by();
     let r = ask(&s, |tx| Command::CancelEmergency(by, tx))
         .await
         .map(|()| "cancelled".to_string());

@@ -126,9 +126,7 @@ impl Accounts {
             return Ok(None);
         }
         if code.is_none() {
-            let mut bytes = [0u8; 16];
-            getrandom::fill(&mut bytes).context("reading the OS random source")?;
-            *code = Some(hex(&bytes));
+            *code = Some(random_hex::<16>()?);
         }
         Ok(code.clone())
     }
@@ -152,8 +150,15 @@ impl Accounts {
     }
 }
 
+/// `N` bytes from the OS random source, in hex.
+pub(crate) fn random_hex<const N: usize>() -> Result<String> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).context("reading the OS random source")?;
+    Ok(hex(&bytes))
+}
+
 /// Equal, compared through their SHA-256 in constant time.
-fn sha2_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn sha2_eq(a: &[u8], b: &[u8]) -> bool {
     use sha2::{Digest, Sha256};
     let (x, y): ([u8; 32], [u8; 32]) = (Sha256::digest(a).into(), Sha256::digest(b).into());
     x.iter()
@@ -180,6 +185,13 @@ impl Store {
     /// The CSRF token of a session (by its stored id).
     fn csrf(&self, id: &str) -> String {
         self.mac("csrf", id)
+    }
+
+    /// The CSRF token of the forms shown before a session exists (sign-in,
+    /// first start), for the random `nonce` kept in the browser's
+    /// pre-session cookie: a signed double submit.
+    pub(crate) fn pre_csrf(&self, nonce: &str) -> String {
+        self.mac("pre-csrf", nonce)
     }
 
     /// Check a sign-in; on success start a session.
@@ -249,9 +261,7 @@ impl Store {
         addr: &str,
         agent: &str,
     ) -> Result<String> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).context("reading the OS random source")?;
-        let cookie = hex(&bytes);
+        let cookie = random_hex::<32>()?;
         let agent: String = agent.chars().take(200).collect();
         self.ledger.add_session(&SessionRow {
             id: self.session_key(&cookie),

@@ -356,6 +356,49 @@ struct ChangeForm {
     role: String,
     #[serde(default)]
     password: String,
+    /// Set by the confirmation page: removing a user asks first.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// The page that asks before a user is removed: the same form again with
+/// `confirm=1`, or back to the list. Nothing is changed or logged yet.
+fn confirm_remove(s: &Signed, name: &str) -> Markup {
+    let lang = s.lang;
+    let title = t(lang, "Xoá người dùng?", "Remove the user?");
+    let back = if lang == Lang::En {
+        "/tai-khoan?lang=en"
+    } else {
+        "/tai-khoan"
+    };
+    layout::page(
+        Some(s),
+        lang,
+        t(lang, "Tài khoản", "Users"),
+        html! {
+            h1 { (title) }
+            div class="card stack" {
+                p {
+                    (t(lang, "Xoá hẳn tài khoản ", "Remove the user "))
+                    strong { (name) }
+                    (t(lang,
+                        "? Người này sẽ không đăng nhập được nữa và các phiên đang mở sẽ kết thúc. Việc này không hoàn tác được; nếu chỉ muốn tạm ngừng, hãy bấm Khoá.",
+                        " for good? They will no longer sign in and their open sessions end. This cannot be undone; to stop them for a while, use Disable instead."))
+                }
+                form method="post" action="/tai-khoan/sua" {
+                    input type="hidden" name="csrf" value=(s.csrf);
+                    input type="hidden" name="name" value=(name);
+                    input type="hidden" name="action" value="remove";
+                    input type="hidden" name="confirm" value="1";
+                    div class="actions" {
+                        button type="submit" class="btn red" { (t(lang, "Xoá hẳn", "Remove for good")) }
+                        " "
+                        a class="btn light" href=(back) { (t(lang, "Không, quay lại", "No, go back")) }
+                    }
+                }
+            }
+        },
+    )
 }
 
 /// What a change came to, in both languages.
@@ -371,6 +414,9 @@ async fn change(c: Ctx, Form(f): Form<ChangeForm>) -> Response {
         return r;
     }
     let lang = c.s.lang;
+    if f.action == "remove" && f.confirm != "1" {
+        return confirm_remove(&c.s, &f.name).into_response();
+    }
     let who = c.s.user.clone();
     let name = f.name.clone();
     let action = f.action.clone();

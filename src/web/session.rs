@@ -54,6 +54,7 @@ pub(crate) fn caller(signed: &Signed) -> Caller {
     Caller {
         name: signed.user.clone(),
         role: Some(signed.role),
+        user: true,
     }
 }
 
@@ -91,9 +92,8 @@ fn is_loopback(ip: IpAddr) -> bool {
 
 /// The peer's address, as the listener put it (or a test's
 /// `MockConnectInfo`, as axum's own `ConnectInfo` extractor reads it).
-fn peer(parts: &Parts) -> Option<IpAddr> {
+fn peer(e: &axum::http::Extensions) -> Option<IpAddr> {
     use axum::extract::connect_info::MockConnectInfo;
-    let e = &parts.extensions;
     e.get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .or_else(|| e.get::<MockConnectInfo<SocketAddr>>().map(|c| c.0.ip()))
@@ -102,7 +102,7 @@ fn peer(parts: &Parts) -> Option<IpAddr> {
 /// The client's address: the peer's, or when a proxy on this machine
 /// forwards (`X-Forwarded-For`, last hop), the one it names.
 pub(crate) fn client_addr(parts: &Parts) -> String {
-    let peer = peer(parts);
+    let peer = peer(&parts.extensions);
     if peer.is_some_and(is_loopback) {
         let forwarded = parts
             .headers
@@ -125,7 +125,7 @@ pub(crate) fn is_https(parts: &Parts, state: &AppState) -> bool {
     let web = &state.current.get().api.web;
     web.tls.is_some()
         || web.behind_https_proxy
-        || (peer(parts).is_some_and(is_loopback)
+        || (peer(&parts.extensions).is_some_and(is_loopback)
             && parts
                 .headers
                 .get("x-forwarded-proto")
@@ -324,14 +324,7 @@ impl FromRequestParts<AppState> for Admin {
 /// Refuse a form whose CSRF token is not this session's (a 403 page).
 #[allow(clippy::result_large_err)]
 pub(crate) fn check_csrf(signed: &Signed, form_token: &str) -> Result<(), Response> {
-    use sha2::{Digest, Sha256};
-    let a: [u8; 32] = Sha256::digest(signed.csrf.as_bytes()).into();
-    let b: [u8; 32] = Sha256::digest(form_token.as_bytes()).into();
-    let diff = a
-        .iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | std::hint::black_box(x ^ y));
-    if diff == 0 {
+    if super::accounts::sha2_eq(signed.csrf.as_bytes(), form_token.as_bytes()) {
         return Ok(());
     }
     let lang = signed.lang;
@@ -340,17 +333,81 @@ pub(crate) fn check_csrf(signed: &Signed, form_token: &str) -> Result<(), Respon
         lang,
         Some(signed),
         t(lang, "Biểu mẫu không hợp lệ", "Form refused"),
-        t(
-            lang,
-            "Biểu mẫu này đã cũ hoặc không do trang của đài gửi. Hãy mở lại trang rồi làm lại.",
-            "This form is stale or was not sent by the station's page. Open the page again and retry.",
-        ),
+        stale_form(lang),
     ))
+}
+
+/// Why a form without its CSRF token was refused, and what to do.
+pub(crate) fn stale_form(lang: Lang) -> &'static str {
+    t(
+        lang,
+        "Biểu mẫu này đã cũ hoặc không do trang của đài gửi. Hãy mở lại trang rồi làm lại.",
+        "This form is stale or was not sent by the station's page. Open the page again and retry.",
+    )
+}
+
+/// The cookie that carries the pre-session nonce of the forms shown before
+/// anyone is signed in (sign-in, first start).
+pub(crate) const PRE_COOKIE: &str = "loa_bieu_mau";
+
+/// The CSRF token of the forms shown before a session exists: a signed
+/// double submit. The browser keeps a random nonce in [`PRE_COOKIE`]
+/// (HttpOnly, SameSite=Strict); the form carries the nonce's HMAC under
+/// the station's web secret. Another site can neither read the cookie nor
+/// make the HMAC, so it cannot post a form that passes.
+#[derive(Debug, Clone)]
+pub(crate) struct PreSession {
+    nonce: String,
+    /// The form's `csrf` field.
+    pub(crate) token: String,
+    /// Whether the request came without a (well-formed) nonce: the answer
+    /// must set [`PreSession::cookie`].
+    pub(crate) fresh: bool,
+}
+
+impl PreSession {
+    /// The request's pre-session, or a new one.
+    pub(crate) async fn of(headers: &HeaderMap, accounts: &Arc<Accounts>) -> anyhow::Result<Self> {
+        let sent = cookie(headers, PRE_COOKIE)
+            .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(str::to_string);
+        let fresh = sent.is_none();
+        let nonce = match sent {
+            Some(n) => n,
+            None => super::accounts::random_hex::<32>()?,
+        };
+        let n = nonce.clone();
+        let token = accounts.run(move |s| Ok(s.pre_csrf(&n))).await?;
+        Ok(PreSession {
+            nonce,
+            token,
+            fresh,
+        })
+    }
+
+    /// Whether a posted form's token is this (browser-kept) nonce's.
+    pub(crate) fn accepts(&self, form_token: &str) -> bool {
+        !self.fresh && super::accounts::sha2_eq(self.token.as_bytes(), form_token.as_bytes())
+    }
+
+    /// `Set-Cookie` keeping the nonce, when the browser does not have it.
+    pub(crate) fn set_cookie(&self, secure: bool) -> Option<HeaderValue> {
+        let secure = if secure { "; Secure" } else { "" };
+        self.fresh.then(|| {
+            let text = format!(
+                "{PRE_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}",
+                self.nonce
+            );
+            HeaderValue::from_str(&text).expect("hex and ASCII")
+        })
+    }
 }
 
 /// Middleware: every request that is not GET or HEAD must come from this
 /// site's own pages. `Sec-Fetch-Site` (sent by current browsers) must be
-/// `same-origin` or `none`; else `Origin`, when sent, must name this host.
+/// `same-origin` or `none`; else `Origin`, when sent, must name this host
+/// (`Host`, or `X-Forwarded-Host` from a proxy on this machine only, as
+/// with `X-Forwarded-Proto` and `-For`).
 pub(crate) async fn same_origin(req: Request, next: Next) -> Response {
     if req.method() == Method::GET || req.method() == Method::HEAD {
         return next.run(req).await;
@@ -362,8 +419,10 @@ pub(crate) async fn same_origin(req: Request, next: Next) -> Response {
         None => match h.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
             None => false,
             Some(origin) => {
+                let proxied = peer(req.extensions()).is_some_and(is_loopback);
                 let host = h
                     .get("x-forwarded-host")
+                    .filter(|_| proxied)
                     .or_else(|| h.get(header::HOST))
                     .and_then(|v| v.to_str().ok());
                 let origin_host = origin.split_once("://").map(|(_, rest)| rest);

@@ -16,7 +16,7 @@ use super::i18n::{t, Lang};
 use super::layout;
 use super::session::{
     self, check_csrf, client_addr, is_https, message_page, safe_next, server_error, session_cookie,
-    SessionId, Signed,
+    stale_form, PreSession, SessionId, Signed,
 };
 use crate::api::AppState;
 use crate::config::Role;
@@ -35,14 +35,33 @@ struct Client {
     agent: String,
     https: bool,
     accounts: std::sync::Arc<accounts::Accounts>,
+    /// The CSRF token of the forms before a session (sign-in, first start).
+    pre: PreSession,
+}
+
+impl Client {
+    /// A page with one of the forms before a session, keeping the
+    /// pre-session nonce in the browser if it has none.
+    fn form_page(&self, status: StatusCode, page: Markup) -> Response {
+        let mut r = (status, page).into_response();
+        if let Some(c) = self.pre.set_cookie(self.https) {
+            r.headers_mut().append(header::SET_COOKIE, c);
+        }
+        r
+    }
 }
 
 impl FromRequestParts<AppState> for Client {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let lang = Lang::from_parts(parts);
+        let accounts = session::accounts(parts)?;
+        let pre = PreSession::of(&parts.headers, &accounts)
+            .await
+            .map_err(|e| server_error(lang, &format!("{e:#}")))?;
         Ok(Client {
-            lang: Lang::from_parts(parts),
+            lang,
             addr: client_addr(parts),
             agent: parts
                 .headers
@@ -51,7 +70,8 @@ impl FromRequestParts<AppState> for Client {
                 .unwrap_or("")
                 .to_string(),
             https: is_https(parts, state),
-            accounts: session::accounts(parts)?,
+            accounts,
+            pre,
         })
     }
 }
@@ -72,7 +92,8 @@ enum Notice<'a> {
 }
 
 /// The sign-in page.
-fn sign_in_form(lang: Lang, next: &str, name: &str, notice: Notice<'_>) -> Markup {
+fn sign_in_form(client: &Client, next: &str, name: &str, notice: Notice<'_>) -> Markup {
+    let lang = client.lang;
     let title = t(lang, "Đăng nhập", "Sign in");
     layout::page(
         None,
@@ -91,6 +112,7 @@ fn sign_in_form(lang: Lang, next: &str, name: &str, notice: Notice<'_>) -> Marku
                 },
             }
             form method="post" class="card stack" action={ "/dang-nhap" @if lang == Lang::En { "?lang=en" } } {
+                input type="hidden" name="csrf" value=(client.pre.token);
                 input type="hidden" name="next" value=(next);
                 p {
                     label for="name" { (t(lang, "Tên đăng nhập", "User name")) }
@@ -118,7 +140,10 @@ async fn sign_in_page(client: Client, Query(q): Query<NextQuery>) -> Response {
         Ok(_) => Notice::None,
         Err(e) => return server_error(lang, &format!("{e:#}")),
     };
-    sign_in_form(lang, safe_next(&q.next), "", notice).into_response()
+    client.form_page(
+        StatusCode::OK,
+        sign_in_form(&client, safe_next(&q.next), "", notice),
+    )
 }
 
 #[derive(Deserialize)]
@@ -127,12 +152,19 @@ struct SignInForm {
     password: String,
     #[serde(default)]
     next: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 async fn sign_in(client: Client, Form(f): Form<SignInForm>) -> Response {
     let lang = client.lang;
     let next = safe_next(&f.next).to_string();
     let (name, password) = (f.name.trim().to_string(), f.password);
+    if !client.pre.accepts(&f.csrf) {
+        let e = stale_form(lang);
+        let page = sign_in_form(&client, &next, &name, Notice::Error(e));
+        return client.form_page(StatusCode::FORBIDDEN, page);
+    }
     let (addr, agent) = (client.addr.clone(), client.agent.clone());
     let n = name.clone();
     let result = client
@@ -154,11 +186,8 @@ async fn sign_in(client: Client, Form(f): Form<SignInForm>) -> Response {
                 "Sai tên đăng nhập hoặc mật khẩu (hoặc tài khoản đã bị khoá).",
                 "Wrong user name or password (or the user is disabled).",
             );
-            (
-                StatusCode::UNAUTHORIZED,
-                sign_in_form(lang, &next, &name, Notice::Error(e)),
-            )
-                .into_response()
+            let page = sign_in_form(&client, &next, &name, Notice::Error(e));
+            client.form_page(StatusCode::UNAUTHORIZED, page)
         }
         Ok(SignIn::Wait(secs)) => {
             let e = match lang {
@@ -171,11 +200,8 @@ async fn sign_in(client: Client, Form(f): Form<SignInForm>) -> Response {
                      the password, ask the admin to reset it."
                 ),
             };
-            let mut r = (
-                StatusCode::TOO_MANY_REQUESTS,
-                sign_in_form(lang, &next, &name, Notice::Error(&e)),
-            )
-                .into_response();
+            let page = sign_in_form(&client, &next, &name, Notice::Error(&e));
+            let mut r = client.form_page(StatusCode::TOO_MANY_REQUESTS, page);
             r.headers_mut().insert(
                 header::RETRY_AFTER,
                 secs.to_string().parse().expect("digits"),
@@ -231,7 +257,8 @@ struct SetupQuery {
     ma: String,
 }
 
-fn setup_form(lang: Lang, code: &str, name: &str, error: Option<&str>) -> Markup {
+fn setup_form(client: &Client, code: &str, name: &str, error: Option<&str>) -> Markup {
+    let lang = client.lang;
     let title = t(lang, "Thiết lập lần đầu", "First start");
     layout::page(
         None,
@@ -246,6 +273,7 @@ fn setup_form(lang: Lang, code: &str, name: &str, error: Option<&str>) -> Markup
                 p role="alert" class="flash err" { (e) }
             }
             form method="post" class="card stack" action={ "/thiet-lap" @if lang == Lang::En { "?lang=en" } } {
+                input type="hidden" name="csrf" value=(client.pre.token);
                 input type="hidden" name="ma" value=(code);
                 p {
                     label for="name" { (t(lang, "Tên đăng nhập", "User name")) }
@@ -306,7 +334,7 @@ async fn setup_page(client: Client, Query(q): Query<SetupQuery>) -> Response {
     if !client.accounts.setup_code_matches(&code) {
         return setup_explained(lang, false);
     }
-    setup_form(lang, &code, "", None).into_response()
+    client.form_page(StatusCode::OK, setup_form(&client, &code, "", None))
 }
 
 #[derive(Deserialize)]
@@ -316,6 +344,8 @@ struct SetupForm {
     name: String,
     password: String,
     password2: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 async fn setup(client: Client, Form(f): Form<SetupForm>) -> Response {
@@ -334,6 +364,10 @@ async fn setup(client: Client, Form(f): Form<SetupForm>) -> Response {
         );
     }
     let name = f.name.trim().to_string();
+    if !client.pre.accepts(&f.csrf) {
+        let page = setup_form(&client, &f.ma, &name, Some(stale_form(lang)));
+        return client.form_page(StatusCode::FORBIDDEN, page);
+    }
     let problem = if f.password != f.password2 {
         Some(
             t(
@@ -350,11 +384,8 @@ async fn setup(client: Client, Form(f): Form<SetupForm>) -> Response {
             .map(|e| super::admin::input_problem(lang, &e))
     };
     if let Some(p) = problem {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            setup_form(lang, &f.ma, &name, Some(&p)),
-        )
-            .into_response();
+        let page = setup_form(&client, &f.ma, &name, Some(&p));
+        return client.form_page(StatusCode::UNPROCESSABLE_ENTITY, page);
     }
     let (addr, agent) = (client.addr.clone(), client.agent.clone());
     let password = f.password;

@@ -192,16 +192,51 @@ impl Rig {
         .await
     }
 
-    /// POST a form from this site's own page, signed in or not.
+    /// What a browser that opened the sign-in page holds: the
+    /// pre-session cookie (`name=value`) and the forms' CSRF token.
+    pub(crate) async fn pre_session(&self) -> (String, String) {
+        let page = self.get(None, "/dang-nhap").await;
+        let cookie = page
+            .headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with(super::session::PRE_COOKIE))
+            .and_then(|c| c.split(';').next())
+            .expect("the sign-in page sets the pre-session cookie")
+            .to_string();
+        let token = page
+            .body
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the sign-in form carries a CSRF token")
+            .to_string();
+        (cookie, token)
+    }
+
+    /// POST a form shown before a session (sign-in, first start) from
+    /// `from`, as a browser that opened it: with the pre-session cookie
+    /// and the form's CSRF token, and `headers`.
+    pub(crate) async fn post_anon(
+        &self,
+        from: [u8; 4],
+        path: &str,
+        headers: &[(&str, &str)],
+        form: &str,
+    ) -> Reply {
+        let (cookie, token) = self.pre_session().await;
+        let mut h = headers.to_vec();
+        h.push(("cookie", &cookie));
+        let body = format!("csrf={token}&{form}");
+        self.send(from, "POST", path, &h, Some(&body)).await
+    }
+
+    /// POST a form shown before a session from this site's own page
+    /// (`Sec-Fetch-Site: same-origin`).
     pub(crate) async fn post_form(&self, path: &str, form: &str) -> Reply {
-        self.send(
-            LOCAL,
-            "POST",
-            path,
-            &[("sec-fetch-site", "same-origin")],
-            Some(form),
-        )
-        .await
+        self.post_anon(LOCAL, path, &[("sec-fetch-site", "same-origin")], form)
+            .await
     }
 
     /// Sign in through `/dang-nhap` as `name` with [`PASSWORD`].

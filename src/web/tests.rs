@@ -194,6 +194,63 @@ async fn each_role_on_the_admin_page() {
     }
 }
 
+/// Removing a user asks first, on a page of its own (no script: the CSP
+/// allows none inline): the first post changes nothing, the confirmed one
+/// removes.
+#[tokio::test]
+async fn removing_a_user_asks_first() {
+    let rig = rig("").await;
+    let admin = rig.signed_in(Role::Admin).await;
+    let nam = rig.signed_in(Role::Viewer).await;
+    let users = || async {
+        rig.accounts
+            .run(|s| Ok(s.ledger.users()?))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.name)
+            .collect::<Vec<_>>()
+    };
+    let r = rig
+        .post(&admin, "/tai-khoan/sua", "name=viewer&action=remove")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert!(r.body.contains("Xoá người dùng?"), "{}", r.body);
+    assert!(r.body.contains("<strong>viewer</strong>"));
+    assert!(r.body.contains("name=\"confirm\" value=\"1\""));
+    assert!(r.body.contains(&format!("value=\"{}\"", admin.csrf)));
+    assert!(r.body.contains("href=\"/tai-khoan\""), "a way back");
+    assert_eq!(users().await, ["admin", "viewer"], "nothing removed yet");
+    assert_eq!(
+        rig.get(Some(&nam), "/").await.status,
+        StatusCode::OK,
+        "still signed in"
+    );
+    assert!(!audit_results(&rig)
+        .iter()
+        .any(|(_, a, _)| a == "user remove"));
+    // Confirmed.
+    let r = rig
+        .post(
+            &admin,
+            "/tai-khoan/sua",
+            "name=viewer&action=remove&confirm=1",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert!(r.body.contains("Đã xoá viewer"), "{}", r.body);
+    assert_eq!(users().await, ["admin"]);
+    assert_eq!(rig.get(Some(&nam), "/").await.status, StatusCode::SEE_OTHER);
+    assert!(audit_results(&rig)
+        .iter()
+        .any(|(w, a, r)| w == "admin" && a == "user remove" && r == "ok"));
+    // In English too.
+    let r = rig
+        .post(&admin, "/tai-khoan/sua?lang=en", "name=admin&action=remove")
+        .await;
+    assert!(r.body.contains("Remove the user?"), "{}", r.body);
+}
+
 #[tokio::test]
 async fn forms_without_the_token_or_from_elsewhere_are_refused() {
     let rig = rig("").await;
@@ -233,6 +290,19 @@ async fn forms_without_the_token_or_from_elsewhere_are_refused() {
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{headers:?}: {r:?}");
         assert!(r.body.contains("trang web khác"));
     }
+    // X-Forwarded-Host is believed only from a proxy on this machine: from
+    // the LAN it cannot make another site's Origin look like ours.
+    let forwarded = [
+        ("cookie", cookie.as_str()),
+        ("origin", "http://evil.example"),
+        ("host", "192.168.1.2:8077"),
+        ("x-forwarded-host", "evil.example"),
+    ];
+    let r = rig
+        .send(LAN, "POST", "/tai-khoan/them", &forwarded, Some(&body))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+    assert!(r.body.contains("trang web khác"));
     // Sign-in from another site too (login CSRF).
     let r = rig
         .send(
@@ -253,6 +323,21 @@ async fn forms_without_the_token_or_from_elsewhere_are_refused() {
         .map(|u| u.name)
         .collect();
     assert_eq!(users, ["admin"], "nothing was added");
+    // Behind a reverse proxy on loopback, the host it names is this site.
+    let proxied = [
+        ("cookie", cookie.as_str()),
+        ("origin", "https://loa.xa.example"),
+        ("host", "127.0.0.1:8077"),
+        ("x-forwarded-host", "loa.xa.example"),
+    ];
+    let body2 = format!(
+        "csrf={}&name=qua-proxy&role=viewer&password=12345678",
+        admin.csrf
+    );
+    let r = rig
+        .send(LOCAL, "POST", "/tai-khoan/them", &proxied, Some(&body2))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
     // The same origin, told by Origin alone (an older browser), passes.
     let r = rig
         .send(
@@ -268,6 +353,74 @@ async fn forms_without_the_token_or_from_elsewhere_are_refused() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
+}
+
+/// Sign-in and the first start happen before a session: their forms carry
+/// the pre-session token (a signed double submit), and a post without it,
+/// with a wrong one, or with another browser's cookie is refused even from
+/// this site's own origin.
+#[tokio::test]
+async fn forms_before_a_session_carry_a_token() {
+    let rig = rig("").await;
+    let code = rig.accounts.setup_code().unwrap().expect("no admin yet");
+    let page = rig.get(None, &format!("/thiet-lap?ma={code}")).await;
+    assert!(page.body.contains("name=\"csrf\""), "{}", page.body);
+    let set = page.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(set.starts_with("loa_bieu_mau="), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let (cookie, token) = rig.pre_session().await;
+    let (other_cookie, other_token) = rig.pre_session().await;
+    assert_ne!(token, other_token, "one nonce per browser");
+    let same = [("sec-fetch-site", "same-origin")];
+    let setup = setup_form(&code, "chu-tich");
+    for (cookie, body) in [
+        (None, setup.clone()),
+        (Some(&cookie), setup.clone()),
+        (Some(&cookie), format!("csrf=0000&{setup}")),
+        (Some(&other_cookie), format!("csrf={token}&{setup}")),
+        (None, format!("csrf={token}&{setup}")),
+    ] {
+        let mut h = same.to_vec();
+        if let Some(c) = cookie {
+            h.push(("cookie", c));
+        }
+        let r = rig.send(LOCAL, "POST", "/thiet-lap", &h, Some(&body)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{cookie:?} {body}: {r:?}");
+        assert!(r.body.contains("Biểu mẫu này đã cũ"), "{}", r.body);
+        // The answer is the form again, ready to send.
+        assert!(r.body.contains("name=\"csrf\""));
+    }
+    assert!(rig.accounts.setup_code().unwrap().is_some(), "no admin yet");
+    // The browser's own cookie and token pass.
+    let body = format!("csrf={token}&{setup}");
+    let h = [same[0], ("cookie", cookie.as_str())];
+    let r = rig.send(LOCAL, "POST", "/thiet-lap", &h, Some(&body)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+
+    // Sign-in: refused without the token before the password is checked
+    // (no failure is counted), accepted with it.
+    for body in [
+        "name=chu-tich&password=12345678".to_string(),
+        format!("csrf={other_token}&name=chu-tich&password=12345678"),
+    ] {
+        let h = [same[0], ("cookie", cookie.as_str())];
+        let r = rig.send(LOCAL, "POST", "/dang-nhap", &h, Some(&body)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+        assert!(r.session_cookie().is_none());
+    }
+    let audit = audit_results(&rig);
+    assert!(
+        !audit.iter().any(|(_, a, _)| a == "sign-in"),
+        "no attempt: {audit:?}"
+    );
+    let r = rig
+        .post_form("/dang-nhap", "name=chu-tich&password=12345678")
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+    assert!(r.session_cookie().is_some());
 }
 
 #[tokio::test]
@@ -377,12 +530,11 @@ async fn guessing_is_slowed_per_name_and_per_address() {
         let rig = &rig;
         async move {
             let body = format!("name={name}&password={password}");
-            rig.send(
+            rig.post_anon(
                 from,
-                "POST",
                 "/dang-nhap",
                 &[("sec-fetch-site", "same-origin")],
-                Some(&body),
+                &body,
             )
             .await
         }
@@ -475,12 +627,11 @@ async fn names_are_escaped() {
     assert!(!page.body.contains(name), "raw markup in the page");
     // The refused sign-in form echoes the name escaped too.
     let r = rig
-        .send(
+        .post_anon(
             LOCAL,
-            "POST",
             "/dang-nhap",
             &[],
-            Some(&format!("name={}&password=x", form_encode(name))),
+            &format!("name={}&password=x", form_encode(name)),
         )
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
@@ -492,12 +643,11 @@ async fn headers_cookies_and_not_found() {
     let rig = rig("").await;
     rig.user("an", Role::Viewer).await;
     let r = rig
-        .send(
+        .post_anon(
             LOCAL,
-            "POST",
             "/dang-nhap",
             &[],
-            Some(&format!("name=an&password={PASSWORD}&next=//evil.example/")),
+            &format!("name=an&password={PASSWORD}&next=//evil.example/"),
         )
         .await;
     assert_eq!(r.location(), "/", "no open redirect");
@@ -536,12 +686,11 @@ async fn headers_cookies_and_not_found() {
     let rig = super::test_rig::rig("[api]\nbehind_https_proxy = true").await;
     rig.user("an", Role::Viewer).await;
     let r = rig
-        .send(
+        .post_anon(
             LOCAL,
-            "POST",
             "/dang-nhap",
             &[],
-            Some(&format!("name=an&password={PASSWORD}")),
+            &format!("name=an&password={PASSWORD}"),
         )
         .await;
     assert!(r.headers[header::SET_COOKIE]

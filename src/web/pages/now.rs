@@ -435,6 +435,12 @@ async fn controls(s: &AppState, signed: &Signed) -> Markup {
                     }
                 }
             }
+            form method="post" action="/xep-hang" class="stack" {
+                input type="hidden" name="csrf" value=(signed.csrf);
+                label for="q-text" { (t(lang, "Hoặc gõ thông báo để đọc", "Or type a notice to read aloud")) }
+                textarea id="q-text" name="text" rows="3" required maxlength="2000" {}
+                button type="submit" class="btn" { (t(lang, "Đọc và xếp hàng", "Read aloud and queue")) }
+            }
         }
         section class="card danger" aria-labelledby="h-em" {
             h2 id="h-em" { (t(lang, "Phát khẩn cấp", "Emergency")) }
@@ -442,11 +448,14 @@ async fn controls(s: &AppState, signed: &Signed) -> Markup {
                        "Cuts what airs at once. You are asked to confirm first.")) }
             form method="get" action="/khan-cap" class="stack" {
                 label for="em-what" { (t(lang, "Phát gì", "What to air")) }
-                select id="em-what" name="what" required {
+                select id="em-what" name="what" {
+                    option value="" { (t(lang, "— gõ thông báo bên dưới —", "— type a notice below —")) }
                     @for p in &picks {
                         option value=(p.value) { (p.name(lang)) " (" (clock(p.seconds)) ")" }
                     }
                 }
+                label for="em-text" { (t(lang, "Hoặc gõ thông báo để đọc", "Or type a notice to read aloud")) }
+                textarea id="em-text" name="text" rows="3" maxlength="2000" {}
                 div class="row2" {
                     div {
                         label for="em-every" { (t(lang, "Lặp lại mỗi (phút)", "Repeat every (minutes)")) }
@@ -474,7 +483,25 @@ pub(crate) struct CsrfForm {
 #[derive(Deserialize)]
 pub(crate) struct QueueForm {
     csrf: String,
+    #[serde(default)]
     what: String,
+    /// A typed notice, read aloud, instead of `what`.
+    text: Option<String>,
+}
+
+/// What a form asks to air: a typed notice (read aloud by the API) when
+/// one is given, else `b:ID` / `f:NAME` as the API's `bulletin` / `file`.
+fn form_target(
+    what: &str,
+    text: &Option<String>,
+) -> (Option<String>, Option<String>, Option<String>) {
+    match non_empty(text) {
+        Some(t) => (None, None, Some(t.to_string())),
+        None => {
+            let (b, f) = split_what(what);
+            (b, f, None)
+        }
+    }
 }
 
 /// `b:ID` / `f:NAME` as the API's `bulletin` / `file`.
@@ -524,11 +551,11 @@ pub(crate) async fn queue(
     let lang = signed.lang;
     let r = async {
         let f = f?;
-        let (bulletin, file) = split_what(&f.what);
+        let (bulletin, file, text) = form_target(&f.what, &f.text);
         let body = QueueBody {
             bulletin,
             file,
-            text: None,
+            text,
             priority: None,
             at: None,
         };
@@ -616,7 +643,9 @@ simple_action!(
 
 #[derive(Deserialize)]
 pub(crate) struct EmergencyQuery {
+    #[serde(default)]
     what: String,
+    text: Option<String>,
     every: Option<String>,
     until: Option<String>,
 }
@@ -624,7 +653,9 @@ pub(crate) struct EmergencyQuery {
 #[derive(Deserialize)]
 pub(crate) struct EmergencyForm {
     csrf: String,
+    #[serde(default)]
     what: String,
+    text: Option<String>,
     every: Option<String>,
     until: Option<String>,
 }
@@ -675,25 +706,42 @@ pub(crate) async fn emergency_confirm(
                 t(lang, "Chưa chọn phát gì.", "Nothing chosen to air."),
             ),
         ),
-        Ok(Query(q)) => match picks.iter().find(|p| p.value == q.what) {
-            None => problem(
+        Ok(Query(q)) => match (non_empty(&q.text), picks.iter().find(|p| p.value == q.what)) {
+            (None, None) => problem(
                 lang,
                 &ApiError::not_found(
                     "unknown",
-                    t(
-                        lang,
-                        "Không tìm thấy bản tin hay bản ghi này.",
-                        "No such bulletin or recording.",
-                    ),
+                    if q.what.is_empty() {
+                        t(
+                            lang,
+                            "Chưa chọn bản tin nào và chưa gõ thông báo.",
+                            "No bulletin chosen and no notice typed.",
+                        )
+                    } else {
+                        t(
+                            lang,
+                            "Không tìm thấy bản tin hay bản ghi này.",
+                            "No such bulletin or recording.",
+                        )
+                    },
                 ),
             ),
-            Some(p) => {
+            (text, pick) => {
                 let every = non_empty(&q.every);
                 let until = non_empty(&q.until);
                 html! {
                     div class="card danger" {
-                        p class="big-what" { (p.name(lang)) }
-                        p { (t(lang, "Dài ", "Length ")) (clock(p.seconds)) }
+                        @match (text, pick) {
+                            (Some(text), _) => {
+                                p { (t(lang, "Đọc thông báo này:", "Reads this notice aloud:")) }
+                                blockquote class="big-what notice" { (text) }
+                            }
+                            (None, Some(p)) => {
+                                p class="big-what" { (p.name(lang)) }
+                                p { (t(lang, "Dài ", "Length ")) (clock(p.seconds)) }
+                            }
+                            (None, None) => {}
+                        }
                         p {
                             @match every {
                                 Some(n) => {
@@ -709,7 +757,11 @@ pub(crate) async fn emergency_confirm(
                         p { strong { (t(lang, "Mục đang phát sẽ bị cắt ngay.", "What airs now is cut at once.")) } }
                         form method="post" action="/khan-cap" class="stack" {
                             input type="hidden" name="csrf" value=(signed.csrf);
-                            input type="hidden" name="what" value=(p.value);
+                            @match (text, pick) {
+                                (Some(text), _) => { input type="hidden" name="text" value=(text); }
+                                (None, Some(p)) => { input type="hidden" name="what" value=(p.value); }
+                                (None, None) => {}
+                            }
                             @if let Some(n) = every { input type="hidden" name="every" value=(n); }
                             @if let Some(u) = until { input type="hidden" name="until" value=(u); }
                             button type="submit" class="btn big red" { (t(lang, "Phát khẩn cấp ngay", "Air the emergency now")) }
@@ -736,7 +788,7 @@ pub(crate) async fn emergency(
     let lang = signed.lang;
     let r = async {
         let f = f?;
-        let (bulletin, file) = split_what(&f.what);
+        let (bulletin, file, text) = form_target(&f.what, &f.text);
         let station = s.current.get();
         let until = non_empty(&f.until)
             .map(|u| until_instant(&station, u))
@@ -744,7 +796,7 @@ pub(crate) async fn emergency(
         let body = EmergencyBody {
             bulletin,
             file,
-            text: None,
+            text,
             repeat_every: non_empty(&f.every).map(|n| format!("{n}m")),
             until,
         };

@@ -120,7 +120,7 @@ pub(crate) async fn page(
         let rows = ledger.rows(&filter)?;
         Ok(Data {
             per_day: per_day(&rows, from, to, st.timezone),
-            not_aired: not_aired(&rows),
+            not_aired: not_aired(&rows, lang),
             report,
         })
     })
@@ -167,7 +167,7 @@ pub(crate) async fn page(
                                 } }
                                 tbody {
                                     @for ((title, word, reason), n) in &d.not_aired {
-                                        tr { td { (title) } td { (word) } td { (reason) } td class="num" { (n) } }
+                                        tr { td { (title) } td { (word) } td { (super::reason_text(lang, reason)) } td class="num" { (n) } }
                                     }
                                 }
                             }
@@ -465,8 +465,9 @@ fn per_day(
     out
 }
 
-/// What did not air in full, grouped by bulletin, outcome and reason.
-fn not_aired(rows: &[AirtimeRow]) -> BTreeMap<(String, &'static str, String), u64> {
+/// What did not air in full, grouped by bulletin, outcome (in `lang`) and
+/// reason.
+fn not_aired(rows: &[AirtimeRow], lang: Lang) -> BTreeMap<(String, &'static str, String), u64> {
     let mut out = BTreeMap::new();
     for r in rows {
         match r.outcome {
@@ -474,7 +475,7 @@ fn not_aired(rows: &[AirtimeRow]) -> BTreeMap<(String, &'static str, String), u6
             Some(o) => {
                 *out.entry((
                     r.title.clone(),
-                    outcome(Lang::Vi, Some(o)).0,
+                    outcome(lang, Some(o)).0,
                     r.reason.clone().unwrap_or_default(),
                 ))
                 .or_default() += 1;

@@ -241,6 +241,37 @@ async fn operator_actions_go_through_the_api_as_the_user() {
         ],
         "{rows:?}"
     );
+    // The ledger says a user skipped, not a token; in Vietnamese first.
+    let mut page = String::new();
+    for _ in 0..100 {
+        rig.state
+            .recorder
+            .flush(std::time::Duration::from_millis(500));
+        page = rig.get(Some(&op), "/nhat-ky").await.body;
+        if page.contains("skipped by") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        page.contains("người dùng operator đã bỏ qua / skipped by user operator"),
+        "{page}"
+    );
+    assert!(!page.contains("by token"), "{page}");
+    let en = rig.get(Some(&op), "/nhat-ky?lang=en").await.body;
+    assert!(en.contains("skipped by user operator"), "{en}");
+    assert!(!en.contains("đã bỏ qua"));
+    // The report's "not aired and why" too, outcome in the page's language.
+    let report = rig.get(Some(&op), "/bao-cao").await.body;
+    assert!(
+        report.contains("người dùng operator đã bỏ qua / skipped by user operator"),
+        "{report}"
+    );
+    let en = rig.get(Some(&op), "/bao-cao?lang=en").await.body;
+    assert!(
+        en.contains("<td>interrupted</td><td>skipped by user operator</td>"),
+        "{en}"
+    );
 }
 
 #[tokio::test]
@@ -423,4 +454,92 @@ async fn a_refused_upload_says_why_in_plain_words() {
     assert!(audit(&rig)
         .iter()
         .any(|(who, a, res)| who == "operator" && a == "upload" && res.starts_with("refused")));
+}
+
+#[test]
+fn reasons_read_in_vietnamese_first() {
+    use crate::web::i18n::Lang;
+    use crate::web::pages::reason_text;
+    for (en, vi) in [
+        (
+            "skipped by token van-hanh",
+            "mã truy cập van-hanh đã bỏ qua",
+        ),
+        ("station paused by user an", "người dùng an tạm dừng đài"),
+        (
+            "emergency cancelled by user an",
+            "người dùng an huỷ phát khẩn cấp",
+        ),
+        ("quiet hours", "giờ yên tĩnh"),
+    ] {
+        assert_eq!(reason_text(Lang::Vi, en), format!("{vi} / {en}"));
+        assert_eq!(reason_text(Lang::En, en), en);
+    }
+    assert_eq!(
+        reason_text(Lang::Vi, "decoder: bad header"),
+        "decoder: bad header"
+    );
+    assert_eq!(reason_text(Lang::Vi, ""), "");
+}
+
+/// A notice typed on `/` is read aloud (espeak-ng) and aired: queued, or
+/// as an emergency after a confirmation page that shows the words.
+#[tokio::test]
+async fn a_typed_notice_is_queued_or_aired_as_an_emergency() {
+    let rig = rig("").await;
+    let op = rig.signed_in(Role::Operator).await;
+    let page = rig.get(Some(&op), "/").await.body;
+    assert!(page.contains("Hoặc gõ thông báo để đọc"), "{page}");
+    assert!(page.contains("name=\"text\""));
+    let text = "Kính thưa bà con, <b>17:30</b> họp tổ dân phố.";
+    let q = format!("/khan-cap?what=&text={}&every=", form_encode(text));
+    let confirm = rig.get(Some(&op), &q).await;
+    assert_eq!(confirm.status, StatusCode::OK, "{confirm:?}");
+    assert!(
+        confirm.body.contains("Đọc thông báo này"),
+        "{}",
+        confirm.body
+    );
+    assert!(confirm.body.contains("&lt;b&gt;17:30&lt;/b&gt;"), "escaped");
+    assert!(!confirm.body.contains(text));
+    assert!(confirm.body.contains("name=\"text\""));
+    let r = rig
+        .post(
+            &op,
+            "/khan-cap",
+            &format!("what=&text={}", form_encode(text)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+    let mut rx = rig.state.handle.status.clone();
+    let st = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        rx.wait_for(|s| s.airing.is_some()),
+    )
+    .await
+    .expect("the notice airs")
+    .unwrap()
+    .clone();
+    let airing = st.airing.expect("airing");
+    assert_eq!(airing.title, text);
+    assert!(airing.bulletin.starts_with("tts/"), "{airing:?}");
+    assert_eq!(airing.priority, crate::config::Priority::Emergency);
+    // Queued the same way, behind it.
+    let r = rig
+        .post(&op, "/xep-hang", "text=H%E1%BB%8Dp+chi+b%E1%BB%99")
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+    let queued = rig.state.handle.status.borrow().queue.clone();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].title, "Họp chi bộ");
+    assert_eq!(queued[0].requested_by.as_deref(), Some("operator"));
+}
+
+#[tokio::test]
+async fn an_emergency_needs_a_bulletin_or_words() {
+    let rig = rig("").await;
+    let op = rig.signed_in(Role::Operator).await;
+    let r = rig.get(Some(&op), "/khan-cap?what=&text=+&every=").await;
+    assert!(r.body.contains("chưa gõ thông báo"), "{}", r.body);
+    assert!(!r.body.contains("Phát khẩn cấp ngay"));
 }
