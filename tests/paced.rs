@@ -9,15 +9,15 @@
 //! `libasound2-plugins` and `arecord` (alsa-utils), which `make test`
 //! installs: without them this test fails, it never skips.
 
+mod common;
 #[path = "common/pulse.rs"]
 mod pulse;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Timelike, Utc};
-use loa::ledger::{AirtimeRow, Filter, Ledger, Outcome};
+use loa::ledger::Outcome;
 
 /// How early the capture's clock may put a sample that came out on time:
 /// its timing comes from when 10 ms chunks of the monitor arrive, and the
@@ -30,15 +30,6 @@ const LATE_BOUND: Duration = Duration::from_millis(500);
 const AMPLITUDE: f64 = 0.5;
 const THRESHOLD: i16 = 4000;
 const TONE_SECONDS: f64 = 1.0;
-
-fn rows(db: &Path) -> Vec<AirtimeRow> {
-    if !db.exists() {
-        return Vec::new();
-    }
-    Ledger::open_read_only(db, chrono_tz::UTC)
-        .and_then(|l| l.rows(&Filter::default()))
-        .unwrap_or_default()
-}
 
 /// Milliseconds from `b` to `a` (negative when `a` is earlier).
 fn ms_after(a: SystemTime, b: SystemTime) -> f64 {
@@ -93,13 +84,16 @@ fn a_scheduled_bulletin_comes_out_of_a_paced_output_on_its_instant() {
     let db = dir.path().join("var/airtime.db");
     let give_up = Instant::now() + Duration::from_secs(20);
     let row = loop {
-        if let Some(r) = rows(&db).into_iter().find(|r| r.outcome.is_some()) {
+        if let Some(r) = common::ledger_rows(&db)
+            .into_iter()
+            .find(|r| r.outcome.is_some())
+        {
             break r;
         }
         assert!(
             Instant::now() < give_up,
             "the bulletin due at {at} did not end within 20 s; rows: {:#?}\nloa log:\n{}\npulseaudio log:\n{}",
-            rows(&db),
+            common::ledger_rows(&db),
             std::fs::read_to_string(&log).unwrap_or_default(),
             server.log()
         );

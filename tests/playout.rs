@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Timelike, Utc};
-use loa::ledger::{AirtimeRow, Filter, Ledger, Outcome};
+use loa::ledger::{AirtimeRow, Ledger, Outcome};
 
 mod common;
 #[path = "common/pulse.rs"]
@@ -86,13 +86,7 @@ impl Station {
     }
 
     fn rows(&self) -> Vec<AirtimeRow> {
-        let path = self.path("var/airtime.db");
-        if !path.exists() {
-            return Vec::new();
-        }
-        Ledger::open_read_only(&path, TZ)
-            .and_then(|l| l.rows(&Filter::default()))
-            .unwrap_or_default()
+        common::ledger_rows(&self.path("var/airtime.db"))
     }
 
     /// `loa run` until `n` items have ended, then SIGTERM: their rows.
@@ -113,20 +107,9 @@ impl Station {
         timeout: Duration,
         done: impl Fn(&[AirtimeRow]) -> bool,
     ) -> Vec<AirtimeRow> {
-        let give_up = Instant::now() + timeout;
-        loop {
-            let rows = self.rows();
-            if done(&rows) {
-                return rows;
-            }
-            assert!(
-                Instant::now() < give_up,
-                "timed out waiting for {what}; rows: {:#?}\nlog:\n{}",
-                rows,
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        common::wait_for_rows(&self.path("var/airtime.db"), what, timeout, done, || {
+            self.log()
+        })
     }
 }
 

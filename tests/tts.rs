@@ -12,14 +12,12 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::Daemon;
 
 use chrono::{Timelike, Utc};
-use loa::ledger::{AirtimeRow, Filter, Ledger, Outcome};
-
-const TZ: chrono_tz::Tz = chrono_tz::UTC;
+use loa::ledger::{AirtimeRow, Outcome};
 
 /// `HH:MM:SS` in UTC, `secs` from now, never wrapping past midnight.
 fn hms_in(secs: i64) -> String {
@@ -101,30 +99,14 @@ impl Station {
             .count()
     }
 
-    fn rows(&self) -> Vec<AirtimeRow> {
-        let path = self.path("var/airtime.db");
-        if !path.exists() {
-            return Vec::new();
-        }
-        Ledger::open_read_only(&path, TZ)
-            .and_then(|l| l.rows(&Filter::default()))
-            .unwrap_or_default()
-    }
-
     fn wait_for(&self, what: &str, done: impl Fn(&[AirtimeRow]) -> bool) -> Vec<AirtimeRow> {
-        let give_up = Instant::now() + Duration::from_secs(90);
-        loop {
-            let rows = self.rows();
-            if done(&rows) {
-                return rows;
-            }
-            assert!(
-                Instant::now() < give_up,
-                "timed out waiting for {what}; rows: {rows:#?}\nlog:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        common::wait_for_rows(
+            &self.path("var/airtime.db"),
+            what,
+            Duration::from_secs(90),
+            done,
+            || self.log(),
+        )
     }
 }
 

@@ -114,10 +114,7 @@ fn sign_in_form(client: &Client, next: &str, name: &str, notice: Notice<'_>) -> 
             form method="post" class="card stack" action={ "/dang-nhap" @if lang == Lang::En { "?lang=en" } } {
                 input type="hidden" name="csrf" value=(client.pre.token);
                 input type="hidden" name="next" value=(next);
-                p {
-                    label for="name" { (t(lang, "Tên đăng nhập", "User name")) }
-                    input id="name" name="name" type="text" autocomplete="username" required value=(name);
-                }
+                (name_field(lang, name))
                 p {
                     label for="password" { (t(lang, "Mật khẩu", "Password")) }
                     input id="password" name="password" type="password" autocomplete="current-password" required;
@@ -257,6 +254,16 @@ struct SetupQuery {
     ma: String,
 }
 
+/// The user name field of the sign-in and first-start forms.
+fn name_field(lang: Lang, name: &str) -> Markup {
+    html! {
+        p {
+            label for="name" { (t(lang, "Tên đăng nhập", "User name")) }
+            input id="name" name="name" type="text" autocomplete="username" required value=(name);
+        }
+    }
+}
+
 fn setup_form(client: &Client, code: &str, name: &str, error: Option<&str>) -> Markup {
     let lang = client.lang;
     let title = t(lang, "Thiết lập lần đầu", "First start");
@@ -275,10 +282,7 @@ fn setup_form(client: &Client, code: &str, name: &str, error: Option<&str>) -> M
             form method="post" class="card stack" action={ "/thiet-lap" @if lang == Lang::En { "?lang=en" } } {
                 input type="hidden" name="csrf" value=(client.pre.token);
                 input type="hidden" name="ma" value=(code);
-                p {
-                    label for="name" { (t(lang, "Tên đăng nhập", "User name")) }
-                    input id="name" name="name" type="text" autocomplete="username" required value=(name);
-                }
+                (name_field(lang, name))
                 p {
                     label for="password" { (t(lang, "Mật khẩu (ít nhất 8 ký tự)", "Password (at least 8 characters)")) }
                     input id="password" name="password" type="password" autocomplete="new-password" required minlength="8";

@@ -232,3 +232,37 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
+
+/// The airtime ledger's rows at `db` (none before the daemon has made it).
+pub fn ledger_rows(db: &std::path::Path) -> Vec<loa::ledger::AirtimeRow> {
+    if !db.exists() {
+        return Vec::new();
+    }
+    loa::ledger::Ledger::open_read_only(db, chrono_tz::UTC)
+        .and_then(|l| l.rows(&loa::ledger::Filter::default()))
+        .unwrap_or_default()
+}
+
+/// Poll the ledger at `db` until `done(rows)` holds: its rows; after
+/// `timeout`, fail naming `what`, with the rows and `log()`.
+pub fn wait_for_rows(
+    db: &std::path::Path,
+    what: &str,
+    timeout: Duration,
+    done: impl Fn(&[loa::ledger::AirtimeRow]) -> bool,
+    log: impl Fn() -> String,
+) -> Vec<loa::ledger::AirtimeRow> {
+    let give_up = std::time::Instant::now() + timeout;
+    loop {
+        let rows = ledger_rows(db);
+        if done(&rows) {
+            return rows;
+        }
+        assert!(
+            std::time::Instant::now() < give_up,
+            "timed out waiting for {what}; rows: {rows:#?}\nlog:\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

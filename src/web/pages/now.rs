@@ -538,37 +538,57 @@ fn form_ok<T>(
     }
 }
 
+/// One control of the front page: check the form's token, do the work on a
+/// readable form, and answer (a flash and back to "/", or JSON for the
+/// page's script).
+async fn act<T, Fut>(
+    signed: &Signed,
+    headers: &HeaderMap,
+    form: Result<Form<T>, FormRejection>,
+    token: impl Fn(&T) -> &str,
+    work: impl FnOnce(T) -> Fut,
+) -> Response
+where
+    Fut: std::future::Future<Output = Result<String, ApiError>>,
+{
+    let f = match form_ok(signed, form, token) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let r = match f {
+        Ok(f) => work(f).await,
+        Err(e) => Err(e),
+    };
+    answer(headers, "/", r)
+}
+
 pub(crate) async fn queue(
     State(s): State<AppState>,
     Operator(signed): Operator,
     headers: HeaderMap,
     form: Result<Form<QueueForm>, FormRejection>,
 ) -> Response {
-    let f = match form_ok(&signed, form, |f| &f.csrf) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let lang = signed.lang;
-    let r = async {
-        let f = f?;
-        let (bulletin, file, text) = form_target(&f.what, &f.text);
-        let body = QueueBody {
-            bulletin,
-            file,
-            text,
-            priority: None,
-            at: None,
-        };
-        api::queue_add(
-            State(Arc::clone(&s)),
-            Extension(caller(&signed)),
-            Ok(Json(body)),
-        )
-        .await?;
-        Ok(t(lang, "Đã xếp hàng.", "Queued.").to_string())
-    }
-    .await;
-    answer(&headers, "/", r)
+    let who = caller(&signed);
+    act(
+        &signed,
+        &headers,
+        form,
+        |f| &f.csrf,
+        |f| async move {
+            let (bulletin, file, text) = form_target(&f.what, &f.text);
+            let body = QueueBody {
+                bulletin,
+                file,
+                text,
+                priority: None,
+                at: None,
+            };
+            api::queue_add(State(Arc::clone(&s)), Extension(who), Ok(Json(body))).await?;
+            Ok(t(lang, "Đã xếp hàng.", "Queued.").to_string())
+        },
+    )
+    .await
 }
 
 pub(crate) async fn dequeue(
@@ -578,25 +598,26 @@ pub(crate) async fn dequeue(
     Path(id): Path<u64>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    let f = match form_ok(&signed, form, |f| &f.csrf) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let lang = signed.lang;
-    let r = async {
-        f?;
-        api::queue_remove(State(s), Extension(caller(&signed)), Ok(Path(id)))
-            .await
-            .map(drop)?;
-        Ok(t(
-            lang,
-            "Đã hủy mục trong hàng chờ.",
-            "Removed from the queue.",
-        )
-        .to_string())
-    }
-    .await;
-    answer(&headers, "/", r)
+    let who = caller(&signed);
+    act(
+        &signed,
+        &headers,
+        form,
+        |f| &f.csrf,
+        |_| async move {
+            api::queue_remove(State(s), Extension(who), Ok(Path(id)))
+                .await
+                .map(drop)?;
+            Ok(t(
+                lang,
+                "Đã hủy mục trong hàng chờ.",
+                "Removed from the queue.",
+            )
+            .to_string())
+        },
+    )
+    .await
 }
 
 /// The three controls that take nothing but the token.
@@ -608,20 +629,19 @@ macro_rules! simple_action {
             headers: HeaderMap,
             form: Result<Form<CsrfForm>, FormRejection>,
         ) -> Response {
-            let f = match form_ok(&signed, form, |f| &f.csrf) {
-                Ok(f) => f,
-                Err(r) => return r,
-            };
             let lang = signed.lang;
-            let r = async {
-                f?;
-                api::$api(State(s), Extension(caller(&signed)))
-                    .await
-                    .map(drop)?;
-                Ok(t(lang, $vi, $en).to_string())
-            }
-            .await;
-            answer(&headers, "/", r)
+            let who = caller(&signed);
+            act(
+                &signed,
+                &headers,
+                form,
+                |f| &f.csrf,
+                |_| async move {
+                    api::$api(State(s), Extension(who)).await.map(drop)?;
+                    Ok(t(lang, $vi, $en).to_string())
+                },
+            )
+            .await
         }
     };
 }
@@ -781,33 +801,29 @@ pub(crate) async fn emergency(
     headers: HeaderMap,
     form: Result<Form<EmergencyForm>, FormRejection>,
 ) -> Response {
-    let f = match form_ok(&signed, form, |f| &f.csrf) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let lang = signed.lang;
-    let r = async {
-        let f = f?;
-        let (bulletin, file, text) = form_target(&f.what, &f.text);
-        let station = s.current.get();
-        let until = non_empty(&f.until)
-            .map(|u| until_instant(&station, u))
-            .transpose()?;
-        let body = EmergencyBody {
-            bulletin,
-            file,
-            text,
-            repeat_every: non_empty(&f.every).map(|n| format!("{n}m")),
-            until,
-        };
-        api::emergency(
-            State(Arc::clone(&s)),
-            Extension(caller(&signed)),
-            Ok(Json(body)),
-        )
-        .await?;
-        Ok(t(lang, "Đang phát khẩn cấp.", "The emergency airs.").to_string())
-    }
-    .await;
-    answer(&headers, "/", r)
+    let who = caller(&signed);
+    act(
+        &signed,
+        &headers,
+        form,
+        |f| &f.csrf,
+        |f| async move {
+            let (bulletin, file, text) = form_target(&f.what, &f.text);
+            let station = s.current.get();
+            let until = non_empty(&f.until)
+                .map(|u| until_instant(&station, u))
+                .transpose()?;
+            let body = EmergencyBody {
+                bulletin,
+                file,
+                text,
+                repeat_every: non_empty(&f.every).map(|n| format!("{n}m")),
+                until,
+            };
+            api::emergency(State(Arc::clone(&s)), Extension(who), Ok(Json(body))).await?;
+            Ok(t(lang, "Đang phát khẩn cấp.", "The emergency airs.").to_string())
+        },
+    )
+    .await
 }

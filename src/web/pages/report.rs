@@ -329,13 +329,7 @@ fn stations_table(lang: Lang, r: &crate::fleet::FleetReport) -> Markup {
     let row = |p: &crate::fleet::Part| {
         let c = &p.report.total;
         html! {
-            td class="num" { (c.plays) }
-            td class="num" { (c.completed) }
-            td class="num" { (c.interrupted) }
-            td class="num" { (c.failed) }
-            td class="num" { (c.missed) }
-            td class="num" { (c.skipped) }
-            td class="num" { (vn(c.aired_minutes(), 2)) }
+            (count_cells(c))
             td class="num" { (vn(c.relay_minutes(), 2)) }
         }
     };
@@ -345,13 +339,7 @@ fn stations_table(lang: Lang, r: &crate::fleet::FleetReport) -> Markup {
                 thead { tr {
                     th scope="col" { (t(lang, "Mã đài", "Station id")) }
                     th scope="col" { (t(lang, "Đài", "Station")) }
-                    th scope="col" class="num" { (t(lang, "Lượt phát", "Plays")) }
-                    th scope="col" class="num" { (t(lang, "Hoàn thành", "Completed")) }
-                    th scope="col" class="num" { (t(lang, "Bị ngắt", "Interrupted")) }
-                    th scope="col" class="num" { (t(lang, "Lỗi", "Failed")) }
-                    th scope="col" class="num" { (t(lang, "Bỏ lỡ", "Missed")) }
-                    th scope="col" class="num" { (t(lang, "Bỏ qua", "Skipped")) }
-                    th scope="col" class="num" { (t(lang, "Phút đã phát", "Minutes aired")) }
+                    (count_heads(lang))
                     th scope="col" class="num" { (t(lang, "Phút tiếp âm", "Relay minutes")) }
                 } }
                 tbody {
@@ -377,6 +365,20 @@ fn dmy(s: &str) -> String {
         .unwrap_or_else(|_| s.to_string())
 }
 
+/// The headings of the columns `count_cells` fills.
+fn count_heads(lang: Lang) -> Markup {
+    html! {
+        th scope="col" class="num" { (t(lang, "Lượt phát", "Plays")) }
+        th scope="col" class="num" { (t(lang, "Hoàn thành", "Completed")) }
+        th scope="col" class="num" { (t(lang, "Bị ngắt", "Interrupted")) }
+        th scope="col" class="num" { (t(lang, "Lỗi", "Failed")) }
+        th scope="col" class="num" { (t(lang, "Bỏ lỡ", "Missed")) }
+        th scope="col" class="num" { (t(lang, "Bỏ qua", "Skipped")) }
+        th scope="col" class="num" { (t(lang, "Phút đã phát", "Minutes aired")) }
+    }
+}
+
+/// A period's counts: plays by outcome and the minutes aired.
 fn count_cells(c: &Counts) -> Markup {
     html! {
         td class="num" { (c.plays) }
@@ -398,13 +400,7 @@ fn table(lang: Lang, r: &Report) -> Markup {
                 table class="data report-table" {
                     thead { tr {
                         th scope="col" { (t(lang, "Chiến dịch / bản tin", "Campaign / bulletin")) }
-                        th scope="col" class="num" { (t(lang, "Lượt phát", "Plays")) }
-                        th scope="col" class="num" { (t(lang, "Hoàn thành", "Completed")) }
-                        th scope="col" class="num" { (t(lang, "Bị ngắt", "Interrupted")) }
-                        th scope="col" class="num" { (t(lang, "Lỗi", "Failed")) }
-                        th scope="col" class="num" { (t(lang, "Bỏ lỡ", "Missed")) }
-                        th scope="col" class="num" { (t(lang, "Bỏ qua", "Skipped")) }
-                        th scope="col" class="num" { (t(lang, "Phút đã phát", "Minutes aired")) }
+                        (count_heads(lang))
                         th scope="col" class="num" { (t(lang, "Chỉ tiêu (phút)", "Target (min)")) }
                         th scope="col" class="num" { (t(lang, "% chỉ tiêu", "% of target")) }
                     } }
