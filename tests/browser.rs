@@ -602,9 +602,35 @@ at = ["05:55"]
     let wav = root.join("var/aired.wav");
     drop(daemon);
     let tone = longest_tone(&wav);
+    // How much of the tone the page captured depends on how soon Chromium's
+    // fake device starts delivering under load; what must hold is that the
+    // microphone was heard and that all of the recording aired.
+    let upload = find_file(&audio, &recorded).expect("the uploaded recording is in audio_dir");
+    let captured = longest_tone(&upload);
+    eprintln!("tone: {captured:.2} s recorded, {tone:.2} s aired");
     assert!(
-        tone >= 2.0,
-        "the microphone's tone should be in {} for about 3 s, found {tone:.2} s",
+        captured >= 1.0,
+        "the page should have recorded the microphone's tone for most of 3 s, found {captured:.2} s in {}",
+        upload.display()
+    );
+    assert!(
+        tone >= captured - 0.25,
+        "the recording's {captured:.2} s of tone should all be in {}, found {tone:.2} s",
         wav.display()
     );
+}
+
+/// The file named `name` under `dir`, at any depth.
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    for e in std::fs::read_dir(dir).ok()? {
+        let p = e.ok()?.path();
+        if p.is_dir() {
+            if let Some(f) = find_file(&p, name) {
+                return Some(f);
+            }
+        } else if p.file_name().is_some_and(|f| f == name) {
+            return Some(p);
+        }
+    }
+    None
 }
