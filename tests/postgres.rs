@@ -435,12 +435,36 @@ fn stations_ship_every_closed_row_once_through_crashes_and_outages() {
 
 /// A GET with a session cookie (the web console's pages).
 fn get_with_cookie(addr: SocketAddr, path: &str, cookie: &str) -> (u16, String) {
+    with_cookie(addr, "GET", path, cookie, None)
+}
+
+/// A plain HTTP/1.1 request with `cookie` (none when empty) and, for a
+/// POST, a form body; the status and the whole answer, headers included.
+fn with_cookie(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    form: Option<&str>,
+) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let cookie = if cookie.is_empty() {
+        String::new()
+    } else {
+        format!("Cookie: {cookie}\r\n")
+    };
+    let body = form.map_or(String::new(), |f| {
+        format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{f}",
+            f.len()
+        )
+    });
+    let end = if form.is_some() { "" } else { "\r\n" };
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{cookie}Connection: close\r\n{body}{end}"
     )
     .unwrap();
     let mut raw = Vec::new();
@@ -452,6 +476,35 @@ fn get_with_cookie(addr: SocketAddr, path: &str, cookie: &str) -> (u16, String) 
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     (status, text)
+}
+
+/// The value of cookie `name` set by an answer's headers.
+fn set_cookie(answer: &str, name: &str) -> Option<String> {
+    answer
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.strip_prefix("set-cookie: "))
+        .map(|c| c.split(';').next().unwrap_or(""))
+        .find(|c| c.starts_with(&format!("{name}=")) && c.len() > name.len() + 1)
+        .map(str::to_string)
+}
+
+/// Sign in to the web console as `name` the way a browser does: the form
+/// (its token and cookie) first, then the post; the session cookie.
+fn sign_in(addr: SocketAddr, name: &str, password: &str) -> String {
+    let (code, page) = get_with_cookie(addr, "/dang-nhap", "");
+    assert_eq!(code, 200, "{page}");
+    let form_cookie = set_cookie(&page, "loa_bieu_mau").expect("the sign-in form sets its cookie");
+    let token = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .expect("the sign-in form carries a token")
+        .to_string();
+    let form = format!("name={name}&password={password}&csrf={token}&next=/");
+    let (code, answer) = with_cookie(addr, "POST", "/dang-nhap", &form_cookie, Some(&form));
+    assert_eq!(code, 303, "{answer}");
+    set_cookie(&answer, "loa_phien").unwrap_or_else(|| panic!("no session: {answer}"))
 }
 
 /// A central host (a station file with `[fleet] postgres`) answers the
@@ -506,12 +559,22 @@ fn a_central_host_answers_the_province_report_and_shows_shipping_lag() {
 
     // The lag, caught up: nothing waits, the last copy is recent.
     let mut metrics = String::new();
-    wait_until("the copy counted", Duration::from_secs(10), || {
+    let t0 = Instant::now();
+    while !metrics.contains("\nloa_fleet_rows_waiting 0\n") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "waited 10 s for the copy counted: {}",
+            metrics
+                .lines()
+                .filter(|l| l.starts_with("loa_fleet") || l.starts_with("loa_station"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        std::thread::sleep(Duration::from_millis(100));
         metrics = common::request(host.addr, "GET", "/metrics", None, None)
             .unwrap()
             .text();
-        metrics.contains("\nloa_fleet_rows_waiting 0\n")
-    });
+    }
     assert!(
         metrics.contains("\nloa_fleet_ship_failures_total 0\n"),
         "{metrics}"
@@ -576,20 +639,7 @@ fn a_central_host_answers_the_province_report_and_shows_shipping_lag() {
 
     // The report page: the province's choice, a row per station and the
     // total, and its CSV download equal to the CLI's.
-    let form = format!("name=tinh&password={}", pass.trim());
-    let signed = common::request(
-        host.addr,
-        "POST",
-        "/dang-nhap",
-        None,
-        Some(("application/x-www-form-urlencoded", form.as_bytes())),
-    )
-    .unwrap();
-    let cookie = signed
-        .header("set-cookie")
-        .and_then(|c| c.split(';').next())
-        .unwrap_or_else(|| panic!("no session: {signed:?}"))
-        .to_string();
+    let cookie = sign_in(host.addr, "tinh", pass.trim());
     let (code, page) = get_with_cookie(host.addr, "/bao-cao", &cookie);
     assert_eq!(code, 200, "{page}");
     assert!(page.contains("Toàn tỉnh (province)"), "{page}");
