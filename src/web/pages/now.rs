@@ -75,13 +75,10 @@ fn f64_of(v: &Value, k: &str) -> f64 {
     v.get(k).and_then(Value::as_f64).unwrap_or(0.0)
 }
 
+/// The status's `source` in words (the ledger page's, so a relay reads
+/// "tiếp âm" here too).
 fn source_word(lang: Lang, s: &str) -> &'static str {
-    match s {
-        "schedule" => t(lang, "theo lịch", "scheduled"),
-        "operator" => t(lang, "người vận hành", "operator"),
-        "emergency" => t(lang, "khẩn cấp", "emergency"),
-        _ => "",
-    }
+    crate::ledger::Source::parse(s).map_or("", |s| super::ledger::source_word(lang, s))
 }
 
 /// The live part: drawn from the API's own status answer.
@@ -826,4 +823,18 @@ pub(crate) async fn emergency(
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod words {
+    use super::*;
+
+    #[test]
+    fn every_source_in_the_status_has_words_a_relay_too() {
+        for s in ["schedule", "operator", "emergency", "relay"] {
+            assert_ne!(source_word(Lang::Vi, s), "", "{s}");
+        }
+        assert_eq!(source_word(Lang::Vi, "relay"), "tiếp âm");
+        assert_eq!(source_word(Lang::En, "nonsense"), "");
+    }
 }
