@@ -15,6 +15,9 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
+#[cfg(feature = "test-hooks")]
+mod wedge;
+
 use crate::config::Station;
 use crate::engine::{self, AudioPlayout, Command, Engine, Handle, Recorder, SystemClock};
 use crate::ledger::Ledger;
@@ -35,6 +38,17 @@ pub struct Running {
     engine: tokio::task::JoinHandle<()>,
 }
 
+/// The playout the engine drives: in a `test-hooks` build, wrapped so a
+/// test can wedge the engine for real (see `wedge`); otherwise as it is.
+#[cfg(feature = "test-hooks")]
+fn wedge_hook(playout: AudioPlayout) -> wedge::WedgeHook<AudioPlayout> {
+    wedge::WedgeHook::from_env(playout)
+}
+#[cfg(not(feature = "test-hooks"))]
+fn wedge_hook(playout: AudioPlayout) -> AudioPlayout {
+    playout
+}
+
 /// Open the ledger, start the audio thread and the engine. The ledger's
 /// open (an fsync) and the output check block, so they run on a blocking
 /// thread, never on the runtime's workers that carry the engine.
@@ -51,7 +65,7 @@ async fn start(station: Station, file: FileState) -> Result<Running> {
     let (engine, handle) = Engine::new(
         Arc::clone(&station),
         SystemClock,
-        WedgeHook::from_env(playout.clone()),
+        wedge_hook(playout.clone()),
         events_rx,
         recorder,
         resume,
@@ -66,62 +80,6 @@ async fn start(station: Station, file: FileState) -> Result<Running> {
         playout,
         engine,
     })
-}
-
-/// A test hook: `LOA_TEST_WEDGE_ENGINE=S` (seconds after start; debug
-/// builds only, a release build ignores it) wedges the engine for real: from
-/// then on its loop gets stuck in a call to the playout, as in a bug, so it
-/// stops taking the watchdog's pings and the watchdog's real timeout path
-/// runs (see `crate::notify`).
-struct WedgeHook<P> {
-    inner: P,
-    at: Option<std::time::Instant>,
-}
-
-impl<P: engine::Playout> WedgeHook<P> {
-    fn from_env(inner: P) -> Self {
-        let after = std::env::var("LOA_TEST_WEDGE_ENGINE")
-            .ok()
-            .filter(|_| cfg!(debug_assertions))
-            .and_then(|v| match v.parse::<f64>() {
-                Ok(s) if s >= 0.0 => {
-                    warn!("LOA_TEST_WEDGE_ENGINE={v}: test hook, the engine wedges after {s} s");
-                    Some(std::time::Duration::from_secs_f64(s))
-                }
-                _ => {
-                    warn!("LOA_TEST_WEDGE_ENGINE={v} ignored: give seconds, e.g. 3");
-                    None
-                }
-            });
-        WedgeHook {
-            inner,
-            at: after.map(|d| std::time::Instant::now() + d),
-        }
-    }
-}
-
-impl<P: engine::Playout> engine::Playout for WedgeHook<P> {
-    fn cue(&mut self, cue: engine::playout::Cue) {
-        self.inner.cue(cue)
-    }
-    fn stop(&mut self, cue: u64) {
-        self.inner.stop(cue)
-    }
-    fn connect_early(&mut self, relay: &crate::audio::relay::RelayCue) {
-        self.inner.connect_early(relay)
-    }
-    fn state(&self) -> engine::OutputState {
-        if self.at.is_some_and(|t| std::time::Instant::now() >= t) {
-            error!("LOA_TEST_WEDGE_ENGINE: the engine's loop is now stuck");
-            loop {
-                std::thread::sleep(std::time::Duration::from_secs(3600));
-            }
-        }
-        self.inner.state()
-    }
-    fn alive(&self) -> bool {
-        self.inner.alive()
-    }
 }
 
 /// The blocking half of [`start`]: the ledger and what it remembers, and

@@ -94,9 +94,10 @@ impl Liveness for StationLiveness {
 
 /// A test hook: after the given delay, report the audio thread wedged, so a
 /// test can see the pings stop without breaking the audio for real. Read
-/// from `LOA_TEST_WEDGE_AUDIO` (seconds after start) in debug builds only:
-/// a release build ignores it. (`LOA_TEST_WEDGE_ENGINE` wedges the engine
-/// for real, in `crate::daemon`, so the engine's ping times out.)
+/// from `LOA_TEST_WEDGE_AUDIO` (seconds after start) in a `test-hooks`
+/// build only: a shipped build has no such hook. (`LOA_TEST_WEDGE_ENGINE`
+/// wedges the engine for real, in `crate::daemon`, so the engine's ping
+/// times out.)
 pub struct Wedge<L> {
     inner: L,
     start: Instant,
@@ -112,22 +113,27 @@ impl<L: Liveness> Wedge<L> {
         }
     }
 
-    /// Wrap `inner` with the delay from the environment (debug builds).
+    /// Wrap `inner` with the delay from `LOA_TEST_WEDGE_AUDIO` (only in a
+    /// build with the `test-hooks` feature; a shipped build never wedges).
     pub fn from_env(inner: L) -> Self {
-        let name = "LOA_TEST_WEDGE_AUDIO";
-        let after = std::env::var(name)
-            .ok()
-            .filter(|_| cfg!(debug_assertions))
-            .and_then(|v| match v.parse::<f64>() {
-                Ok(s) if s >= 0.0 => {
-                    warn!("{name}={v}: test hook, the watchdog will stop after {s} s");
-                    Some(Duration::from_secs_f64(s))
-                }
-                _ => {
-                    warn!("{name}={v} ignored: give seconds, e.g. {name}=3");
-                    None
-                }
-            });
+        #[cfg(feature = "test-hooks")]
+        let after = {
+            let name = "LOA_TEST_WEDGE_AUDIO";
+            std::env::var(name)
+                .ok()
+                .and_then(|v| match v.parse::<f64>() {
+                    Ok(s) if s >= 0.0 => {
+                        warn!("{name}={v}: test hook, the watchdog will stop after {s} s");
+                        Some(Duration::from_secs_f64(s))
+                    }
+                    _ => {
+                        warn!("{name}={v} ignored: give seconds, e.g. {name}=3");
+                        None
+                    }
+                })
+        };
+        #[cfg(not(feature = "test-hooks"))]
+        let after = None;
         Wedge::new(inner, after)
     }
 }

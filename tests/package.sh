@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The Debian package, end to end without installing it on this machine:
-# build it (from the debug binary `cargo test` already built, so no release
-# build), list it, check its maintainer scripts, unpack it into a scratch
-# root, create its user there with systemd-sysusers, and run `loa check` on
-# the installed example station. `make test` runs it; `make deb` is the real
-# (release) build.
+# build it from the release binary the whole-binary tests just ran
+# (`make test` runs `cargo test --release` first, so this is the tested
+# binary, not a rebuild), list it, check its maintainer scripts, unpack it
+# into a scratch root, create its user there with systemd-sysusers, and run
+# `loa check` on the installed example station. `make deb` is the real
+# build of the same package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,8 +22,16 @@ done
 work=target/package-test
 rm -rf "$work"
 mkdir -p "$work/target/release" "$work/root"
-[ -x target/debug/loa ] || cargo build --quiet
-cp target/debug/loa "$work/target/release/loa"
+# The binary the whole-binary tests ran (`make test` names it in LOA_BIN);
+# by hand, the release build.
+bin=${LOA_BIN:-target/release/loa}
+[ -n "${LOA_BIN:-}" ] || cargo build --quiet --release --bin loa
+cp "$bin" "$work/target/release/loa"
+
+# The shipped binary carries no test hook: they are compiled only into a
+# build with the `test-hooks` feature, which only the tests use.
+check "the packed binary holds no LOA_TEST_ hook" \
+  bash -c '[ "$(grep -a -c LOA_TEST_ "$1")" = 0 ]' _ "$work/target/release/loa"
 
 check "debian/station.toml is debian/make-station.sh's output (run it after editing config/station.toml)" \
   diff -u <(debian/make-station.sh) debian/station.toml

@@ -12,13 +12,16 @@
 //! What it leaves out: no kill lands while the disk is full or in the 8 s
 //! after it is freed (rows waiting in memory for space die with the process;
 //! the next start decides their occurrences again — see README), and the
-//! clock jumps through a debug-build test hook (`LOA_TEST_CLOCK_OFFSET_FILE`)
+//! clock jumps through a test hook (`LOA_TEST_CLOCK_OFFSET_FILE`, in the
+//! `test-hooks` build of `make test`'s `cargo test`, not in the shipped binary)
 //! on the same clock code the station runs, not through settimeofday.
 //! Needs root (the tmpfs), as `make test` and CI run.
 //!
 //! `make test` runs 60 s of it; `LOA_SOAK_SECS=3600 cargo test --test soak`
 //! runs the hour the issue asks for.
 
+#[path = "common/bin.rs"]
+mod bin;
 mod common;
 #[path = "common/disk.rs"]
 mod disk;
@@ -35,7 +38,8 @@ use chrono::{DateTime, Timelike, Utc};
 use loa::ledger::{Filter, Ledger, Outcome};
 
 fn start(dir: &Path, server: &pulse::Pulse) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loa"));
+    // The wall clock jumps through a test hook: the binary built with them.
+    let mut cmd = Command::new(bin::hooks());
     server.apply(&mut cmd);
     cmd.args(["run", "--config"])
         .arg(dir.join("station.toml"))

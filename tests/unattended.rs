@@ -5,6 +5,8 @@
 //! No sound card is needed: stations record to a WAV file, and the missing
 //! card is a device name that does not exist.
 
+#[path = "common/bin.rs"]
+mod bin;
 #[path = "common/disk.rs"]
 mod disk;
 
@@ -120,7 +122,13 @@ struct Daemon {
 impl Daemon {
     fn start(config: &Path, dir: &Path, env: &[(&str, &str)]) -> Daemon {
         let log = dir.join(format!("loa-{}.log", Utc::now().timestamp_micros()));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_loa"));
+        // A fault hook needs the binary built with them.
+        let bin = if env.iter().any(|(k, _)| k.starts_with("LOA_TEST_")) {
+            bin::hooks()
+        } else {
+            bin::loa()
+        };
+        let mut cmd = Command::new(bin);
         cmd.args(["run", "--config", config.to_str().unwrap()])
             .env_remove("LOA_CONFIG")
             .env_remove("NOTIFY_SOCKET")

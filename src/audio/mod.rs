@@ -33,7 +33,7 @@
 mod convert;
 mod decode;
 mod device;
-#[cfg(any(test, feature = "testing"))]
+#[cfg(test)]
 mod fake;
 pub mod loudness;
 mod null;
@@ -44,7 +44,7 @@ mod sink;
 mod wav;
 
 pub use device::DeviceSink;
-#[cfg(any(test, feature = "testing"))]
+#[cfg(test)]
 pub use fake::{FakeFailure, FakeSink, FakeStats};
 pub use null::NullSink;
 pub use player::{Event, Leveling, Outcome, OutputState, PlayId, Player, PlayerOptions, MAX_FADE};

@@ -29,13 +29,15 @@ impl Clock for SystemClock {
     }
 }
 
-/// A test hook for the soak: `LOA_TEST_CLOCK_OFFSET_FILE=PATH` (debug builds
-/// only; a release build ignores it) names a file holding whole seconds,
-/// possibly negative, added to the host's clock. A test rewrites the file to
-/// jump a running daemon's wall clock as NTP does, and the offset outlives a
+/// A test hook for the soak: `LOA_TEST_CLOCK_OFFSET_FILE=PATH` (compiled
+/// only with the `test-hooks` feature, which the tests' build has and the
+/// shipped binary has not) names a file holding whole seconds, possibly
+/// negative, added to the host's clock. A test rewrites the file to jump a
+/// running daemon's wall clock as NTP does, and the offset outlives a
 /// restart as the system clock would. Read again at most every 100 ms; a
-/// missing or unreadable file means no offset. Without the variable (and in
-/// every release build) this is zero, so the station's clock is the host's.
+/// missing or unreadable file means no offset. Without the variable this is
+/// zero, so the station's clock is the host's.
+#[cfg(feature = "test-hooks")]
 pub(crate) fn test_offset() -> chrono::Duration {
     use std::sync::{Mutex, OnceLock};
     use std::time::{Duration as StdDuration, Instant};
@@ -43,7 +45,6 @@ pub(crate) fn test_offset() -> chrono::Duration {
     static CACHE: Mutex<Option<(Instant, i64)>> = Mutex::new(None);
     let Some(path) = FILE.get_or_init(|| {
         std::env::var_os("LOA_TEST_CLOCK_OFFSET_FILE")
-            .filter(|_| cfg!(debug_assertions))
             .map(|p| {
                 tracing::warn!(
                     file = %std::path::Path::new(&p).display(),
@@ -67,6 +68,14 @@ pub(crate) fn test_offset() -> chrono::Duration {
         }
     };
     chrono::Duration::seconds(secs)
+}
+
+/// Without the `test-hooks` feature (every shipped build) the station's
+/// clock is the host's.
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub(crate) fn test_offset() -> chrono::Duration {
+    chrono::Duration::zero()
 }
 
 /// A wall clock that starts at a chosen instant, advances with tokio's clock
