@@ -554,7 +554,7 @@ pub fn say(config: Option<&Path>, text: &str, out: &Path) -> Result<ExitCode> {
         "Đọc là (read as): {}",
         crate::tts::normalize::normalize(text)
     );
-    match crate::tts::render(&tts, text, out) {
+    match crate::tts::render(&tts, text, out, crate::tts::Wait::Request) {
         Ok(info) => {
             println!(
                 "✓ {} — {} ({:.1} s)",

@@ -124,6 +124,8 @@ pub(super) fn render(s: &AppState) -> String {
         let _ = writeln!(o, "loa_data_dir_size_bytes {size}");
     }
 
+    tts_cache(o, s, &station);
+
     if station.fleet.postgres.is_some() {
         fleet(o, &s.fleet.get());
     }
@@ -189,6 +191,32 @@ fn fleet(o: &mut String, p: &crate::fleet::Shipping) {
 
 fn seconds<Tz: chrono::TimeZone>(t: DateTime<Tz>) -> String {
     format!("{:.3}", t.timestamp_millis() as f64 / 1e3)
+}
+
+/// The cache of typed notices read aloud, `data_dir/tts`.
+fn tts_cache(o: &mut String, s: &AppState, station: &crate::config::Station) {
+    let dir = station.data_dir.join(crate::config::TTS_DIR);
+    family(
+        o,
+        "loa_tts_cache_bytes",
+        "gauge",
+        "Bytes of typed notices read aloud and kept in data_dir/tts.",
+    );
+    let _ = writeln!(o, "loa_tts_cache_bytes {}", s.notices.cache_bytes(&dir));
+    family(
+        o,
+        "loa_tts_cache_cap_bytes",
+        "gauge",
+        "The most data_dir/tts may hold ([tts] cache_mb).",
+    );
+    let _ = writeln!(o, "loa_tts_cache_cap_bytes {}", station.tts.cache_bytes());
+    family(
+        o,
+        "loa_tts_evictions_total",
+        "counter",
+        "Notices removed from data_dir/tts to keep it under [tts] cache_mb.",
+    );
+    let _ = writeln!(o, "loa_tts_evictions_total {}", s.notices.evictions());
 }
 
 /// Bytes free for an unprivileged writer and the size of the filesystem

@@ -17,9 +17,11 @@ pub mod auth;
 pub mod error;
 pub mod files;
 mod metrics;
+pub mod notice;
 pub mod openapi;
 pub mod routes;
 pub mod serve;
+mod target;
 pub mod upload;
 
 #[cfg(test)]
@@ -65,6 +67,8 @@ pub struct ApiState {
     pub(crate) next_cache: Mutex<Option<(DateTime<Utc>, Arc<Station>, serde_json::Value)>>,
     /// How far the copy to the province's database is (`crate::fleet`).
     pub(crate) fleet: crate::fleet::Progress,
+    /// Typed notices being read aloud, and the cache they are kept in.
+    pub(crate) notices: notice::Notices,
 }
 
 pub type AppState = Arc<ApiState>;
@@ -86,6 +90,7 @@ impl ApiState {
             upload_seq: AtomicU64::new(0),
             next_cache: Mutex::new(None),
             fleet: Default::default(),
+            notices: Default::default(),
         })
     }
 
@@ -320,11 +325,11 @@ pub fn routes() -> Vec<Route> {
             method: Method::Post,
             path: "/api/v1/queue",
             access: Role(Operator),
-            summary: "Queue a bulletin, an audio file or a typed notice read aloud (source operator); 429 when [api] max_queue items already wait",
+            summary: "Queue a bulletin, an audio file or a typed notice read aloud (source operator); 429 when [api] max_queue items already wait (checked before a notice is read aloud)",
             query: &[],
             body: Body::Json("QueueRequest"),
             ok: (202, "QueuedEntry"),
-            errors: &[404, 422, 429, 503],
+            errors: &[404, 422, 429, 503, 507],
             handler: || post(r::queue_add),
         },
         Route {
@@ -379,7 +384,7 @@ pub fn routes() -> Vec<Route> {
             query: &[],
             body: Body::Json("EmergencyRequest"),
             ok: (202, "QueuedEntry"),
-            errors: &[404, 422, 503],
+            errors: &[404, 422, 503, 507],
             handler: || post(r::emergency),
         },
         Route {

@@ -19,7 +19,8 @@ fn status_text(code: u16) -> &'static str {
         415 => "Wrong content type, or not audio that can play",
         422 => "Well-formed but refused (see message)",
         429 => "The queue is full ([api] max_queue): remove waiting entries or let some air",
-        503 => "The engine is not running, the speech engine could not read the text aloud, or the province's database did not answer",
+        503 => "The engine is not running, the speech engine could not read the text aloud (tts_failed) or is busy with other notices (tts_busy), or the province's database did not answer",
+        507 => "data_dir/tts is full ([tts] cache_mb) of typed notices that wait to air (tts_cache_full)",
         _ => "Error",
     }
 }
@@ -210,6 +211,18 @@ fn response_schemas() -> Map<String, Value> {
             "clock_suspect": { "type": "boolean" },
             "station_file": schema_ref("StationFile"),
             "fleet": nullable(schema_ref("FleetShipping")),
+            "tts_cache": schema_ref("TtsCache"),
+        })),
+    );
+    s.insert(
+        "TtsCache".into(),
+        closed(json!({
+            "bytes": { "type": "integer", "minimum": 0,
+                       "description": "Bytes of typed notices kept in data_dir/tts" },
+            "cap_bytes": { "type": "integer", "minimum": 0,
+                           "description": "The most it may hold ([tts] cache_mb)" },
+            "evictions": { "type": "integer", "minimum": 0,
+                           "description": "Notices removed to keep it under its cap since the daemon started" },
         })),
     );
     s.insert(

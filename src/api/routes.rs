@@ -17,9 +17,11 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use super::error::{ApiError, ApiResult};
+use super::notice::Purpose;
+use super::target::{describe, parse_at, parse_priority, target};
 use super::{files, AppState, Caller};
-use crate::config::{Priority, Station};
-use crate::engine::{Command, EmergencyRequest, InZone, QueueRequest, Reply, Target};
+use crate::config::Station;
+use crate::engine::{Command, EmergencyRequest, InZone, QueueRequest, Reply};
 use crate::ledger::{Filter, Ledger};
 use crate::range::{self, RangeError};
 use crate::report::{self, Format};
@@ -35,8 +37,6 @@ const ENGINE_TIMEOUT: StdDuration = StdDuration::from_secs(5);
 const MIN_REPEAT_SECONDS: u32 = 60;
 /// Longest repeat: beyond a day it is a new announcement, not a repeat.
 const MAX_REPEAT_SECONDS: u32 = 24 * 3600;
-/// How far ahead an operator may queue something.
-const MAX_AHEAD_DAYS: i64 = 366;
 
 fn engine_gone() -> ApiError {
     ApiError::unavailable(
@@ -133,6 +133,11 @@ pub async fn status(State(s): State<AppState>) -> Json<Value> {
         "clock_suspect": st.clock_suspect,
         "station_file": s.current.file(),
         "fleet": fleet_status(&s, &station),
+        "tts_cache": {
+            "bytes": s.notices.cache_bytes(&station.data_dir.join(crate::config::TTS_DIR)),
+            "cap_bytes": station.tts.cache_bytes(),
+            "evictions": s.notices.evictions(),
+        },
     }))
 }
 
@@ -352,165 +357,6 @@ pub struct QueueBody {
     pub(crate) at: Option<String>,
 }
 
-/// `{"bulletin": id}`, `{"file": name}` or `{"text": notice}` as an engine
-/// target: the file checked, resolved inside `audio_dir` and probed; the
-/// notice read aloud now (or found in the cache).
-async fn target(
-    station: &Arc<Station>,
-    bulletin: Option<String>,
-    file: Option<String>,
-    text: Option<String>,
-) -> ApiResult<Target> {
-    match (bulletin, file, text) {
-        (None, None, Some(text)) => notice(station, text).await,
-        (Some(id), None, None) => {
-            if station.bulletin(&id).is_none() {
-                return Err(ApiError::not_found(
-                    "unknown_bulletin",
-                    format!(
-                        "Không tìm thấy bản tin / no bulletin with id {id:?} in the station file: \
-                         see GET /api/v1/bulletins"
-                    ),
-                ));
-            }
-            Ok(Target::Bulletin(id))
-        }
-        (None, Some(name), None) => {
-            files::check_name(&name)?;
-            let dir = station.audio_dir.clone();
-            blocking(move || {
-                let path = files::resolve(&dir, &name)?;
-                let info =
-                    crate::probe::probe(&path).map_err(|e| files::probe_error(&e, &path, &name))?;
-                Ok(Target::File {
-                    file: name,
-                    path,
-                    seconds: info.seconds,
-                    title: None,
-                })
-            })
-            .await
-        }
-        _ => Err(ApiError::unprocessable(
-            "bulletin_or_file",
-            "Cần đúng một trong ba / give exactly one of \"bulletin\" (an id), \"file\" \
-             (a name in audio_dir) or \"text\" (a notice to read aloud)",
-        )),
-    }
-}
-
-/// How a typed notice is named in the status, the queue and the ledger:
-/// its first words.
-fn notice_title(text: &str) -> String {
-    const MAX: usize = 60;
-    let words: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if words.chars().count() <= MAX {
-        words
-    } else {
-        format!("{}…", words.chars().take(MAX).collect::<String>())
-    }
-}
-
-/// A typed notice, read aloud by the station's speech engine into its
-/// cache (at once when cached), as a file to air.
-async fn notice(station: &Arc<Station>, text: String) -> ApiResult<Target> {
-    let text = text.trim().to_string();
-    let chars = text.chars().count();
-    if text.is_empty() || chars > crate::config::MAX_TTS_CHARS {
-        return Err(ApiError::unprocessable(
-            "bad_text",
-            format!(
-                "Nội dung trống hoặc quá dài / the notice must have 1 to {} characters (it has \
-                 {chars}): split a long one",
-                crate::config::MAX_TTS_CHARS
-            ),
-        ));
-    }
-    let station = Arc::clone(station);
-    blocking(move || {
-        let path = station.tts_path(&text);
-        let failed = |e: crate::tts::TtsError| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "tts_failed",
-                format!("Không đọc được thông báo / the notice could not be read aloud: {e}"),
-            )
-        };
-        let seconds = match crate::probe::probe(&path) {
-            Ok(info) => info.seconds,
-            Err(_) => {
-                crate::tts::render(&station.tts, &text, &path)
-                    .map_err(failed)?
-                    .seconds
-            }
-        };
-        let file = path
-            .strip_prefix(&station.data_dir)
-            .unwrap_or(&path)
-            .display()
-            .to_string();
-        Ok(Target::File {
-            file,
-            path,
-            seconds,
-            title: Some(notice_title(&text)),
-        })
-    })
-    .await
-}
-
-fn describe(t: &Target) -> String {
-    match t {
-        Target::Bulletin(id) => format!("bulletin {id}"),
-        Target::File { file, .. } => format!("file {file}"),
-    }
-}
-
-fn parse_at(at: Option<&str>, now: DateTime<Utc>) -> ApiResult<Option<DateTime<Utc>>> {
-    let Some(s) = at else { return Ok(None) };
-    let t = timefmt::parse_rfc3339(s).ok_or_else(|| {
-        ApiError::unprocessable(
-            "bad_time",
-            format!(
-                "Thời điểm sai / {s:?} is not an RFC 3339 instant: write e.g. \
-                 \"2026-10-07T06:15:00+07:00\""
-            ),
-        )
-    })?;
-    if t < now - Duration::minutes(1) {
-        return Err(ApiError::unprocessable(
-            "time_in_past",
-            format!("Thời điểm đã qua / {s} is in the past: leave \"at\" out to air now"),
-        ));
-    }
-    if t > now + Duration::days(MAX_AHEAD_DAYS) {
-        return Err(ApiError::unprocessable(
-            "time_too_far",
-            format!("{s} is more than {MAX_AHEAD_DAYS} days ahead"),
-        ));
-    }
-    Ok(Some(t))
-}
-
-fn parse_priority(p: Option<&str>) -> ApiResult<Option<Priority>> {
-    match p {
-        None => Ok(None),
-        Some("emergency") => Err(ApiError::unprocessable(
-            "use_emergency_route",
-            "Khẩn cấp dùng POST /api/v1/emergency / an emergency cuts what airs: send it with \
-             POST /api/v1/emergency",
-        )),
-        Some(s) => Priority::parse(s).map(Some).ok_or_else(|| {
-            ApiError::unprocessable(
-                "bad_priority",
-                format!(
-                    "Mức ưu tiên sai / unknown priority {s:?}: write \"normal\" or \"priority\""
-                ),
-            )
-        }),
-    }
-}
-
 pub async fn queue_add(
     State(s): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -548,14 +394,19 @@ pub async fn queue_add(
         let station = s.current.get();
         let priority = parse_priority(b.priority.as_deref())?;
         let at = parse_at(b.at.as_deref(), Utc::now())?;
-        let target = target(&station, b.bulletin, b.file, b.text).await?;
+        let what = (b.bulletin, b.file, b.text);
+        let (target, hold) = target(&s, &station, what, Purpose::Queue).await?;
         let req = QueueRequest {
             target,
             priority,
             at,
             requested_by: Some(caller.name.clone()),
         };
-        ask(&s, |tx| Command::Queue(req, tx)).await
+        let r = ask(&s, |tx| Command::Queue(req, tx)).await;
+        if let Some(h) = hold {
+            h.settle(r.is_ok());
+        }
+        r
     }
     .await;
     s.audit(
@@ -742,7 +593,8 @@ pub async fn emergency(
             },
         };
         let station = s.current.get();
-        let target = target(&station, b.bulletin, b.file, b.text).await?;
+        let asked = (b.bulletin, b.file, b.text);
+        let (target, hold) = target(&s, &station, asked, Purpose::Emergency).await?;
         let what = describe(&target);
         let req = EmergencyRequest {
             target,
@@ -750,8 +602,11 @@ pub async fn emergency(
             until,
             requested_by: Some(caller.name.clone()),
         };
-        let v = ask(&s, |tx| Command::Emergency(req, tx)).await?;
-        Ok((v, what))
+        let r = ask(&s, |tx| Command::Emergency(req, tx)).await;
+        if let Some(h) = hold {
+            h.settle(r.is_ok());
+        }
+        Ok((r?, what))
     }
     .await;
     s.audit(

@@ -1609,8 +1609,11 @@ async fn a_typed_notice_is_read_aloud_queued_and_sent_as_an_emergency() {
     assert_eq!(row.file, file);
     assert!(row.planned_seconds > 1.0, "{row:?}");
     // The same words as an emergency: read from the cache, same file.
+    // A render replaces the file: a cache hit keeps the same one (its
+    // modification time is renewed: it marks the last use).
+    use std::os::unix::fs::MetadataExt;
     let cached = r.root.join("var").join(&file);
-    let rendered_at = std::fs::metadata(&cached).unwrap().modified().unwrap();
+    let rendered = std::fs::metadata(&cached).unwrap().ino();
     let e = r
         .post("/api/v1/emergency", OPERATOR, json!({ "text": text }))
         .await;
@@ -1619,8 +1622,8 @@ async fn a_typed_notice_is_read_aloud_queued_and_sent_as_an_emergency() {
     assert_eq!(e.json()["bulletin"], file.as_str());
     assert_eq!(e.json()["priority"], "emergency");
     assert_eq!(
-        std::fs::metadata(&cached).unwrap().modified().unwrap(),
-        rendered_at,
+        std::fs::metadata(&cached).unwrap().ino(),
+        rendered,
         "a cache hit renders nothing"
     );
     // Refused: empty, or with another target.

@@ -17,11 +17,13 @@ mod speech;
 #[cfg(test)]
 mod test_support;
 mod timing;
+mod tts_command;
 mod warnings;
 
 pub use audio_info::AudioInfo;
 pub(crate) use load::item_label;
 pub use load::{data_dir_of, load, load_str, AudioFiles, Draft, Loaded, Source};
+pub use tts_command::{tts_option_risk, TTS_OPTION_RISK_HINT, TTS_PLACEHOLDERS};
 
 use std::path::PathBuf;
 
@@ -124,6 +126,10 @@ pub const TTS_DIR: &str = "tts";
 /// `[tts] timeout` when not given: espeak-ng reads a notice in well under a
 /// second; a neural voice on a small board takes a few.
 pub const DEFAULT_TTS_TIMEOUT_SECONDS: u32 = 30;
+/// `[tts] cache_mb` when not given.
+pub const DEFAULT_TTS_CACHE_MB: u32 = 200;
+/// The largest `[tts] cache_mb` accepted (100 GB).
+pub const MAX_TTS_CACHE_MB: u32 = 100_000;
 /// Longest typed notice, in characters: a few minutes of speech.
 pub const MAX_TTS_CHARS: usize = 5000;
 /// Bumped when what is fed to the engine for the same text changes (the
@@ -138,6 +144,9 @@ pub struct Tts {
     pub voice: String,
     /// A render that takes longer is killed and fails.
     pub timeout_seconds: u32,
+    /// The most `data_dir/tts` holds, in MB (10^6 bytes): past it, the
+    /// notices used longest ago and no longer queued are removed.
+    pub cache_mb: u32,
 }
 
 impl Default for Tts {
@@ -146,6 +155,7 @@ impl Default for Tts {
             engine: TtsEngine::Espeak,
             voice: "vi".to_string(),
             timeout_seconds: DEFAULT_TTS_TIMEOUT_SECONDS,
+            cache_mb: DEFAULT_TTS_CACHE_MB,
         }
     }
 }
@@ -157,11 +167,17 @@ pub enum TtsEngine {
     /// Any program that writes a WAV file; its arguments may hold the
     /// placeholders `{text}`, `{text_file}`, `{out}` and `{voice}` (see
     /// README, "Typed notices read aloud"). Without `{text}` or
-    /// `{text_file}` the text goes to its standard input.
+    /// `{text_file}` the text goes to its standard input. A `{text}` that
+    /// could start an option is refused at load (`tts::argv`).
     Command(Vec<String>),
 }
 
 impl Tts {
+    /// `cache_mb` in bytes.
+    pub fn cache_bytes(&self) -> u64 {
+        u64::from(self.cache_mb) * 1_000_000
+    }
+
     /// The cache file name of `text` read by this engine and voice: a hash
     /// of all three, so changing any renders again.
     pub fn cache_name(&self, text: &str) -> String {

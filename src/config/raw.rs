@@ -58,6 +58,7 @@ pub(super) struct RawTts {
     pub(super) voice: Option<S<String>>,
     pub(super) command: Option<S<Vec<S<String>>>>,
     pub(super) timeout: Option<S<String>>,
+    pub(super) cache_mb: Option<S<i64>>,
 }
 
 /// `[session]`: limits on a broadcasting session.

@@ -28,6 +28,17 @@ impl Loader<'_> {
         let mut ok = true;
         let voice = match &t.voice {
             None => "vi".to_string(),
+            Some(v) if v.get_ref().trim().starts_with('-') => {
+                self.at(v.span()).item(TTS).key("voice").error(
+                    format!(
+                        "the voice {:?} starts with `-`: the engine would read it as an option",
+                        v.get_ref()
+                    ),
+                    "write the voice's name, e.g. \"vi\" (espeak-ng --voices=vi lists them)",
+                );
+                ok = false;
+                String::new()
+            }
             Some(v) if !v.get_ref().trim().is_empty() => v.get_ref().trim().to_string(),
             Some(v) => {
                 self.at(v.span()).item(TTS).key("voice").error(
@@ -50,6 +61,13 @@ impl Loader<'_> {
             }
             Some(c) => {
                 let argv: Vec<String> = c.get_ref().iter().map(|a| a.get_ref().clone()).collect();
+                if let Some(why) = tts_option_risk(&argv) {
+                    self.at(c.span())
+                        .item(TTS)
+                        .key("command")
+                        .error(why, TTS_OPTION_RISK_HINT);
+                    ok = false;
+                }
                 if !argv.iter().any(|a| a.contains("{out}")) {
                     self.at(c.span()).item(TTS).key("command").error(
                         "the command has no {out} placeholder: loa cannot tell it where to write the WAV file",
@@ -74,10 +92,28 @@ impl Loader<'_> {
                 }
             },
         };
+        let cache_mb = match &t.cache_mb {
+            None => DEFAULT_TTS_CACHE_MB,
+            Some(m) if (1..=i64::from(MAX_TTS_CACHE_MB)).contains(m.get_ref()) => {
+                *m.get_ref() as u32
+            }
+            Some(m) => {
+                self.at(m.span()).item(TTS).key("cache_mb").error(
+                    format!("{} is out of range", m.get_ref()),
+                    format!(
+                        "write the most data_dir/tts may hold, in MB, from 1 to {MAX_TTS_CACHE_MB} \
+                         (default {DEFAULT_TTS_CACHE_MB}): past it, notices used longest ago are removed"
+                    ),
+                );
+                ok = false;
+                DEFAULT_TTS_CACHE_MB
+            }
+        };
         ok.then_some(Tts {
             engine,
             voice,
             timeout_seconds,
+            cache_mb,
         })
     }
 
@@ -241,6 +277,40 @@ text = "  "
             .message
             .contains("both `file` and `text`"));
         assert!(find(&l, "bulletin \"b\"", "text").message.contains("empty"));
+    }
+
+    #[test]
+    fn a_command_that_could_read_a_notice_as_an_option_is_refused() {
+        for command in [
+            r#"["espeak-ng", "-w", "{out}", "{text}"]"#,
+            r#"["espeak-ng", "-w", "{out}", "-a{text}"]"#,
+        ] {
+            let l = load_text(&format!(
+                "[station]\nname = \"X\"\n[tts]\ncommand = {command}\n"
+            ));
+            let d = find(&l, "[tts]", "command");
+            assert!(d.message.contains("read as an option"), "{d:?}");
+            assert!(d.hint.as_deref().unwrap().contains("{text_file}"), "{d:?}");
+        }
+        let l =
+            load_text("[station]\nname = \"X\"\n[tts]\nvoice = \"-f/etc/passwd\"\ncache_mb = 0\n");
+        assert!(find(&l, "[tts]", "voice")
+            .message
+            .contains("starts with `-`"));
+        assert!(find(&l, "[tts]", "cache_mb")
+            .message
+            .contains("out of range"));
+        // After `--`, or as a long option's value, the text is an operand.
+        for command in [
+            r#"["engine", "-w", "{out}", "--", "{text}"]"#,
+            r#"["engine", "-w", "{out}", "--text={text}"]"#,
+        ] {
+            let l = load_text(&format!(
+                "[station]\nname = \"X\"\n[tts]\ncommand = {command}\ncache_mb = 1\n"
+            ));
+            assert!(!l.diagnostics.has_errors(), "{}", l.diagnostics);
+            assert_eq!(l.station.unwrap().tts.cache_mb, 1);
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What other tasks ask of the engine, and how it answers: the commands,
 //! their typed refusals, and the watchdog's separate ping line.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,6 +54,17 @@ pub struct EmergencyRequest {
     pub requested_by: Option<String>,
 }
 
+/// How full the operators' queue is, and every file the engine holds (what
+/// waits, what is on the line, the repeating emergency's): what the API
+/// checks before it reads a notice aloud, and what its cache of notices
+/// must not remove.
+#[derive(Debug, Default, Clone)]
+pub struct InUse {
+    pub operator_queued: usize,
+    pub max_queue: usize,
+    pub files: HashSet<PathBuf>,
+}
+
 /// Where the engine answers a command: what was done, or why not.
 pub type Reply<T> = oneshot::Sender<Result<T, Refusal>>;
 
@@ -74,6 +86,8 @@ pub enum Command {
     /// Stop repeating the emergency and end it if it airs or waits.
     CancelEmergency(String, Reply<()>),
     Reload(Arc<Station>),
+    /// See [`InUse`].
+    InUse(oneshot::Sender<InUse>),
     /// Fade out, close the row as `interrupted`, flush the ledger, return.
     Shutdown,
 }
@@ -216,7 +230,27 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 let _ = reply.send(self.cancel_emergency(&by));
             }
             Command::Reload(station) => self.reload(station, now),
+            Command::InUse(reply) => {
+                let _ = reply.send(self.in_use());
+            }
             Command::Shutdown => unreachable!("handled in run"),
+        }
+    }
+
+    fn in_use(&self) -> InUse {
+        let mut files: HashSet<PathBuf> = self
+            .queue
+            .iter()
+            .chain(self.line.iter().map(|c| &c.entry))
+            .map(|e| e.path.clone())
+            .collect();
+        if let Some(Target::File { path, .. }) = self.repeat.as_ref().map(|r| &r.target) {
+            files.insert(path.clone());
+        }
+        InUse {
+            operator_queued: self.queue.operator_len(),
+            max_queue: self.station.api.max_queue,
+            files,
         }
     }
 

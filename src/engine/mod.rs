@@ -48,7 +48,7 @@ pub use audio_playout::AudioPlayout;
 #[cfg(test)]
 pub use clock::TestClock;
 pub use clock::{Clock, SystemClock};
-pub use command::{Command, EmergencyRequest, Pinger, QueueRequest, Refusal, Reply, Target};
+pub use command::{Command, EmergencyRequest, InUse, Pinger, QueueRequest, Refusal, Reply, Target};
 pub use emergency::EMERGENCY_STATE;
 pub use metrics::Metrics;
 pub use playout::{OutputState, PlayEvent, Playout};

@@ -13,7 +13,12 @@
 //! engine, the ledger or HTTP: the daemon renders ahead in the background,
 //! the API renders on demand, `loa say` renders for a preview.
 
+pub mod argv;
+pub mod cache;
+mod gate;
 pub mod normalize;
+
+pub use gate::{Wait, MAX_RENDERS};
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -33,6 +38,9 @@ const MAX_STDERR: usize = 2000;
 pub struct TtsError {
     pub message: String,
     pub hint: String,
+    /// Not rendered because [`MAX_RENDERS`] renders ran and the wait for
+    /// one to end was over: try again shortly.
+    pub busy: bool,
 }
 
 impl std::fmt::Display for TtsError {
@@ -47,8 +55,12 @@ fn err(message: impl Into<String>, hint: impl Into<String>) -> TtsError {
     TtsError {
         message: message.into(),
         hint: hint.into(),
+        busy: false,
     }
 }
+
+/// Every render of this process goes through it.
+static RENDERS: gate::Gate = gate::Gate::new();
 
 /// The program the engine runs.
 fn program(tts: &Tts) -> &str {
@@ -94,8 +106,23 @@ pub fn engine_problem(tts: &Tts) -> Option<TtsError> {
 }
 
 /// Read `text` aloud into the WAV file `out` (replaced whole, never left
-/// half-written), and what it holds.
-pub fn render(tts: &Tts, text: &str, out: &Path) -> Result<AudioInfo, TtsError> {
+/// half-written), and what it holds. At most [`MAX_RENDERS`] renders run
+/// at once; this one waits as `wait` says.
+pub fn render(tts: &Tts, text: &str, out: &Path, wait: Wait) -> Result<AudioInfo, TtsError> {
+    let Some(_slot) = RENDERS.acquire(wait) else {
+        return Err(TtsError {
+            busy: true,
+            ..err(
+                format!(
+                    "the speech engine is busy: {MAX_RENDERS} notices are being read aloud and \
+                     others wait"
+                ),
+                "try again in a minute",
+            )
+        });
+    };
+    // Absolute: a path given as `-x.wav` must not read as an option.
+    let out = &std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
     let dir = out.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| {
         err(
@@ -153,23 +180,21 @@ fn run_engine(tts: &Tts, text: &str, out: &Path, text_file: &Path) -> Result<(),
         TtsEngine::Command(argv) => {
             let wants_file = argv.iter().any(|a| a.contains("{text_file}"));
             let takes_text = wants_file || argv.iter().any(|a| a.contains("{text}"));
+            let values = argv::Values {
+                text,
+                text_file,
+                out,
+                voice: &tts.voice,
+            };
+            let filled = argv::fill(argv, &values).map_err(|why| {
+                err(
+                    format!("[tts] command refused: {why}"),
+                    crate::config::TTS_OPTION_RISK_HINT,
+                )
+            })?;
             if wants_file {
-                std::fs::write(text_file, text).map_err(|e| {
-                    err(
-                        format!("cannot write {}: {e}", text_file.display()),
-                        "check data_dir",
-                    )
-                })?;
+                write_private(text_file, text)?;
             }
-            let filled = argv
-                .iter()
-                .map(|a| {
-                    a.replace("{out}", &out.display().to_string())
-                        .replace("{text_file}", &text_file.display().to_string())
-                        .replace("{voice}", &tts.voice)
-                        .replace("{text}", text)
-                })
-                .collect();
             (filled, !takes_text)
         }
     };
@@ -254,6 +279,23 @@ fn run_engine(tts: &Tts, text: &str, out: &Path, text_file: &Path) -> Result<(),
     ))
 }
 
+/// Write `text` to a new file only loa's user can read.
+fn write_private(path: &Path, text: &str) -> Result<(), TtsError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| {
+            err(
+                format!("cannot write {}: {e}", path.display()),
+                "check data_dir",
+            )
+        })
+}
+
 /// Whether `b` is a typed notice without playable audio yet: its cache is
 /// missing, or did not probe (a damaged file is read aloud again).
 pub fn needs_render(b: &crate::config::Bulletin) -> bool {
@@ -281,7 +323,10 @@ pub fn render_missing(station: &Station) -> Vec<(PathBuf, Result<AudioInfo, TtsE
             let hs: Vec<_> = chunk
                 .iter()
                 .map(|(text, path)| {
-                    s.spawn(move || (path.to_path_buf(), render(&station.tts, text, path)))
+                    s.spawn(move || {
+                        let r = render(&station.tts, text, path, Wait::Background);
+                        (path.to_path_buf(), r)
+                    })
                 })
                 .collect();
             out.extend(hs.into_iter().filter_map(|h| h.join().ok()));
@@ -299,6 +344,7 @@ mod tests {
             engine: TtsEngine::Command(argv.iter().map(|s| s.to_string()).collect()),
             voice: "vi".into(),
             timeout_seconds,
+            cache_mb: crate::config::DEFAULT_TTS_CACHE_MB,
         }
     }
 
@@ -315,6 +361,7 @@ mod tests {
             &tts,
             "Kính thưa bà con, lúc 17:30 ngày 10/10 họp tổ dân phố.",
             &out,
+            Wait::Request,
         )
         .unwrap();
         // About a dozen words: a few seconds of speech.
@@ -340,6 +387,7 @@ mod tests {
             &command(&["/nonexistent/piper", "{out}"], 5),
             "x",
             &dir.path().join("x.wav"),
+            Wait::Request,
         )
         .unwrap_err();
         assert!(e.message.contains("not found"), "{e}");
@@ -353,6 +401,7 @@ mod tests {
             &command(&["sh", "-c", "exec sleep 60", "{out}"], 1),
             "x",
             &dir.path().join("x.wav"),
+            Wait::Request,
         )
         .unwrap_err();
         assert!(e.message.contains("did not finish within 1s"), "{e}");
@@ -367,6 +416,7 @@ mod tests {
             &command(&["sh", "-c", "echo no model >&2; exit 3", "{out}"], 5),
             "x",
             &dir.path().join("x.wav"),
+            Wait::Request,
         )
         .unwrap_err();
         assert!(e.message.contains("no model"), "{e}");
@@ -374,6 +424,7 @@ mod tests {
             &command(&["sh", "-c", "echo not a wav > \"$0\"", "{out}"], 5),
             "x",
             &dir.path().join("y.wav"),
+            Wait::Request,
         )
         .unwrap_err();
         assert!(e.message.contains("no playable WAV"), "{e}");
@@ -392,7 +443,13 @@ mod tests {
             &["sh", "-c", &script, "{out}", "{text_file}", "{voice}"],
             30,
         );
-        render(&tts, "họp lúc 17:30", &dir.path().join("x.wav")).unwrap();
+        render(
+            &tts,
+            "họp lúc 17:30",
+            &dir.path().join("x.wav"),
+            Wait::Request,
+        )
+        .unwrap();
         assert_eq!(
             std::fs::read_to_string(&seen).unwrap(),
             "họp lúc mười bảy giờ ba mươi\nvi\n"
