@@ -3,7 +3,9 @@
 //! 1,000 bulletins, mixed outcomes.
 //!
 //! Run with `cargo bench --bench ledger`. Prints figures; the goal for
-//! `report()` + `format_report` is under 50 ms in release.
+//! `report()` + `format_report` is under 50 ms in release. Also what one
+//! commit of the daemon costs (the disk's fsyncs, `synchronous=FULL` with a
+//! rollback journal), written in the system's temp dir.
 
 use std::time::{Duration, Instant};
 
@@ -111,6 +113,7 @@ fn main() {
     let mut ledger = Ledger::open(&path, TZ).expect("open ledger");
     let start = local(2026, 1, 1);
     let data = rows(start);
+    let sample = data[0].airing.clone();
 
     let t = Instant::now();
     let n = ledger.record_all(data).expect("bulk insert");
@@ -119,10 +122,10 @@ fn main() {
         ms(t.elapsed())
     );
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
-        + std::fs::metadata(path.with_extension("db-wal"))
+        + std::fs::metadata(path.with_extension("db-journal"))
             .map(|m| m.len())
             .unwrap_or(0);
-    println!("file: {:.1} MB (with WAL)", size as f64 / 1e6);
+    println!("file: {:.1} MB (with its journal)", size as f64 / 1e6);
 
     let campaigns: Vec<Campaign> = (0..CAMPAIGNS)
         .map(|c| Campaign {
@@ -190,4 +193,34 @@ fn main() {
     );
     let (d, _) = best(|| report(&ledger, &campaigns, &october).expect("report"));
     println!("report for a month: {:.1} ms", ms(d));
+    commits(&sample);
+}
+
+/// One airing's writes as the engine makes them, each its own commit:
+/// begin, progress, finish, 50 times.
+fn commits(airing: &Airing) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut ledger = Ledger::open(&dir.path().join("airtime.db"), TZ).expect("open ledger");
+    let mut times = Vec::new();
+    for _ in 0..50 {
+        let at = airing.scheduled_at;
+        let t = Instant::now();
+        let id = ledger.begin(airing, at).expect("begin");
+        times.push(t.elapsed());
+        let t = Instant::now();
+        ledger.progress(id, 5.0).expect("progress");
+        times.push(t.elapsed());
+        let t = Instant::now();
+        ledger
+            .finish(id, at, 10.0, Outcome::Completed, None)
+            .expect("finish");
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!(
+        "one commit (begin, progress or finish; {} of them): median {:.1} ms, p95 {:.1} ms",
+        times.len(),
+        ms(times[times.len() / 2]),
+        ms(times[times.len() * 95 / 100])
+    );
 }

@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::config::{Campaign, Priority};
 use crate::ledger::{AirtimeRow, BulletinTotals, Filter, Ledger, Outcome, Result, Source};
-use crate::table::{render_table, Line};
+use crate::table::{csv_line, render_table, Line, BOM};
 use crate::timefmt::rfc3339;
 
 /// Label of the group of rows whose bulletin belongs to no campaign.
@@ -705,31 +705,6 @@ fn airtime_csv(rows: &[AirtimeRow]) -> String {
         csv_line(&mut out, cells.iter().map(String::as_str));
     }
     out
-}
-
-// ---------------------------------------------------------------------------
-// Text helpers
-// ---------------------------------------------------------------------------
-
-/// UTF-8 byte-order mark: without it Excel reads the file as the local
-/// code page and Vietnamese turns to mojibake.
-pub(crate) const BOM: &str = "\u{feff}";
-
-/// One RFC 4180 record, CRLF-terminated.
-pub(crate) fn csv_line<'a>(out: &mut String, cells: impl IntoIterator<Item = &'a str>) {
-    for (i, cell) in cells.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        if cell.contains([',', '"', '\n', '\r']) {
-            out.push('"');
-            out.push_str(&cell.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(cell);
-        }
-    }
-    out.push_str("\r\n");
 }
 
 #[cfg(test)]

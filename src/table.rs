@@ -1,5 +1,9 @@
 //! Plain text tables for terminals: columns aligned by what a terminal
-//! shows, not by bytes, so Vietnamese titles line up.
+//! shows, not by bytes, so Vietnamese titles line up. Also the one CSV
+//! writer every CSV of loa goes through (`loa airtime`, `loa report`, the
+//! API's and the report page's downloads, the province report).
+
+use std::borrow::Cow;
 
 /// Columns a string takes on a terminal. Vietnamese is mostly precomposed
 /// (one char, one column), but text typed on some keyboards arrives
@@ -104,9 +108,88 @@ impl Table {
     }
 }
 
+/// UTF-8 byte-order mark: without it Excel reads the file as the local
+/// code page and Vietnamese turns to mojibake.
+pub const BOM: &str = "\u{feff}";
+
+/// One RFC 4180 record, CRLF-terminated, each cell made safe for a
+/// spreadsheet first ([`csv_safe`]).
+pub fn csv_line<'a>(out: &mut String, cells: impl IntoIterator<Item = &'a str>) {
+    for (i, cell) in cells.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let cell = csv_safe(cell);
+        if cell.contains([',', '"', '\n', '\r']) {
+            out.push('"');
+            out.push_str(&cell.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(&cell);
+        }
+    }
+    out.push_str("\r\n");
+}
+
+/// A cell a spreadsheet will show as text, never run as a formula
+/// (OWASP's rule against CSV injection): text that starts with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return gets a leading `'`, which Excel and
+/// LibreOffice take as "this is text". An operator's notice titled
+/// `=HYPERLINK(...)` stays a title. A plain number (`-3`, `-0.5`) is left
+/// as it is, so sums still work.
+pub fn csv_safe(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_plain_number(cell) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// `-12` or `-0.50`: an optional minus, digits, an optional decimal part.
+fn is_plain_number(s: &str) -> bool {
+    let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+    let s = s.strip_prefix('-').unwrap_or(s);
+    match s.split_once('.') {
+        Some((int, frac)) => digits(int) && digits(frac),
+        None => digits(s),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formulas_become_text_numbers_stay_numbers() {
+        for (cell, want) in [
+            ("=1+1", "'=1+1"),
+            (
+                "=HYPERLINK(\"http://x\",\"a\")",
+                "'=HYPERLINK(\"http://x\",\"a\")",
+            ),
+            ("+1", "'+1"),
+            ("-1+2", "'-1+2"),
+            ("-", "'-"),
+            ("-3.", "'-3."),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("-3", "-3"),
+            ("-0.5", "-0.5"),
+            ("12.50", "12.50"),
+            ("Thông báo = 1", "Thông báo = 1"),
+            ("", ""),
+        ] {
+            assert_eq!(csv_safe(cell), want, "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn a_csv_line_quotes_after_making_safe() {
+        let mut out = String::new();
+        csv_line(&mut out, ["=1+1", "a,b", "=\"x\",y", "-2", "\r=1"]);
+        assert_eq!(out, "'=1+1,\"a,b\",\"'=\"\"x\"\",y\",-2,\"'\r=1\"\r\n");
+    }
 
     #[test]
     fn aligns_vietnamese_by_characters() {

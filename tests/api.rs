@@ -37,32 +37,12 @@ fn station() -> Station {
     let (admin, admin_sha) = new_token("quan-tri", "admin");
     let addr = SocketAddr::from(([127, 0, 0, 1], common::free_port()));
     let config = dir.path().join("station.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[station]
-name = "Xã Thử"
-audio_dir = "audio"
-data_dir = "var"
-[output]
-kind = "wav"
-path = "var/aired.wav"
-pace = "realtime"
-[api]
-listen = "{addr}"
-[[api.token]]
-name = "van-hoa-xa-hoi"
-role = "operator"
-sha256 = "{op_sha}"
-[[api.token]]
-name = "xem"
-role = "viewer"
-sha256 = "{view_sha}"
-[[api.token]]
-name = "quan-tri"
-role = "admin"
-sha256 = "{admin_sha}"
+    let tokens = [
+        ("van-hoa-xa-hoi", "operator", op_sha.as_str()),
+        ("xem", "viewer", &view_sha),
+        ("quan-tri", "admin", &admin_sha),
+    ];
+    let bulletins = r#"
 [[bulletin]]
 id = "long"
 title = "Thông điệp chuyển đổi số"
@@ -71,10 +51,8 @@ file = "long.mp3"
 id = "short"
 title = "Nhạc hiệu"
 file = "short.mp3"
-"#
-        ),
-    )
-    .unwrap();
+"#;
+    std::fs::write(&config, common::api_station_toml(addr, &tokens, bulletins)).unwrap();
     Station {
         audio,
         _dir: dir,

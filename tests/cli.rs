@@ -90,6 +90,40 @@ campaign = "ghost"
 }
 
 #[test]
+fn a_leap_second_is_not_a_time_of_day() {
+    // chrono reads second 60 as a leap second; it aired at 23:59:59.
+    let dir = tempfile::tempdir().unwrap();
+    let path = station(
+        dir.path(),
+        r#"
+[[bulletin]]
+id = "x"
+title = "X"
+file = "cds/thong-diep.mp3"
+at = ["06:00", "23:59:60"]
+
+[quiet]
+hours = ["23:59:60-05:00"]
+"#,
+    );
+    let out = loa(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    let p = path.display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{p}:10:16: error: bulletin \"x\", key `at`: `23:59:60` is not a time of day"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("from 00:00 to 23:59:59"), "{err}");
+    assert!(
+        err.contains(&format!("{p}:13:10: error: [quiet], key `hours`")),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_missing_station_file_says_how_to_point_at_one() {
     let out = loa(&["check", "--config", "/nonexistent/station.toml"]);
     assert_eq!(out.status.code(), Some(1));

@@ -48,7 +48,8 @@ fn open(station: &Station) -> Result<Ledger> {
 
 /// Hand the ledger's files to the owner of `data_dir` (the daemon's user)
 /// when they belong to someone else: run with sudo, `loa user` may have
-/// made a root-owned `-wal` or `-shm` that would stop the daemon writing.
+/// made a root-owned `-journal` (or, on a ledger an older loa left in WAL
+/// mode, `-wal` or `-shm`) that would stop the daemon writing.
 /// Only root can do it; for anyone else there is nothing to hand back.
 fn give_back(station: &Station) {
     use std::os::unix::fs::MetadataExt;
@@ -57,7 +58,7 @@ fn give_back(station: &Station) {
     };
     let db = station.ledger_path();
     let mut files = vec![db.clone()];
-    for ext in ["-wal", "-shm"] {
+    for ext in ["-journal", "-wal", "-shm"] {
         let mut p = db.clone().into_os_string();
         p.push(ext);
         files.push(p.into());

@@ -639,14 +639,20 @@ pub fn parse_date_spec(s: &str) -> Option<DateSpec> {
     Some(DateSpec::Annual { month, day })
 }
 
-/// Parse a local time of day: `HH:MM` or `HH:MM:SS`.
+/// Parse a local time of day: `HH:MM` or `HH:MM:SS`, 00:00 to 23:59:59.
+/// A leap second (`23:59:60`) is refused, as the API refuses it in an
+/// instant: chrono takes it as a second 59 that lasts two, so it would air
+/// at 23:59:59 — not what anyone wrote.
 pub fn parse_time_of_day(s: &str) -> Option<NaiveTime> {
+    use chrono::Timelike;
     let fmt = match s.len() {
         5 => "%H:%M",
         8 => "%H:%M:%S",
         _ => return None,
     };
-    NaiveTime::parse_from_str(s, fmt).ok()
+    NaiveTime::parse_from_str(s, fmt)
+        .ok()
+        .filter(|t| t.nanosecond() < 1_000_000_000)
 }
 
 /// Parse a duration like `30s`, `10m`, `1h`, `1h30m` into seconds.
@@ -750,6 +756,10 @@ mod tests {
     fn times_and_dates() {
         assert!(parse_time_of_day("25:00").is_none());
         assert!(parse_time_of_day("6:15").is_none());
+        assert!(parse_time_of_day("23:59:60").is_none(), "a leap second");
+        assert!(parse_time_of_day("12:00:60").is_none());
+        assert!(parse_time_of_day("23:60").is_none());
+        assert!(parse_time_of_day("23:59:59").is_some());
         assert_eq!(
             parse_time_of_day("17:15:30"),
             NaiveTime::from_hms_opt(17, 15, 30)

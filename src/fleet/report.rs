@@ -340,16 +340,16 @@ fn table(r: &FleetReport) -> String {
 /// `Bản tin`) and one per reason (`không phát trọn`, the outcome in `Mã bản
 /// tin`, the reason in `Bản tin`, how many in `Lượt phát`).
 fn csv(r: &FleetReport) -> String {
-    let mut out = String::from(report::BOM);
+    let mut out = String::from(crate::table::BOM);
     let mut headers = vec!["Mã đài", "Đài"];
     headers.extend(report::report_csv_headers());
-    report::csv_line(&mut out, headers);
+    crate::table::csv_line(&mut out, headers);
     for p in r.stations.iter().chain([&r.total]) {
         let id = p.station_id.clone().unwrap_or_else(|| "(toàn tỉnh)".into());
         let head = |out: &mut String, cells: Vec<String>| {
             let mut all = vec![id.clone(), p.name.clone()];
             all.extend(cells);
-            report::csv_line(out, all.iter().map(String::as_str));
+            crate::table::csv_line(out, all.iter().map(String::as_str));
         };
         for cells in report::report_csv_rows(&p.report) {
             head(&mut out, cells);

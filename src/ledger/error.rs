@@ -92,6 +92,9 @@ impl LedgerError {
             Some(ErrorCode::DiskFull) => LedgerError::DiskFull,
             Some(ErrorCode::NotADatabase) => LedgerError::NotALedger,
             Some(ErrorCode::DatabaseCorrupt) => LedgerError::Corrupt,
+            // SQLite says "disk I/O error" for a write(2) refused with
+            // EPERM too: a file made immutable, a read-only remount.
+            Some(ErrorCode::SystemIoFailure) if unwritable(path) => LedgerError::ReadOnly,
             Some(ErrorCode::SystemIoFailure) => LedgerError::Io,
             _ => LedgerError::Sqlite,
         };
@@ -110,6 +113,20 @@ impl LedgerError {
     }
 }
 
+/// Whether the ledger or a file SQLite keeps beside it refuses to be opened
+/// for writing (opening writes nothing).
+fn unwritable(path: &Path) -> bool {
+    use std::io::ErrorKind as K;
+    ["", "-journal", "-wal", "-shm"].iter().any(|ext| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(ext);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .is_err_and(|e| matches!(e.kind(), K::PermissionDenied | K::ReadOnlyFilesystem))
+    })
+}
+
 impl fmt::Display for LedgerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ErrorContext {
@@ -123,11 +140,13 @@ impl fmt::Display for LedgerError {
         let path = path.display();
         let (what, help) = match self {
             LedgerError::ReadOnly(_) => (
-                "the file or its directory is read-only or not writable by this user".to_string(),
+                "the file or its directory is read-only, immutable or not writable by this user"
+                    .to_string(),
                 format!(
                     "make {dir} writable by the user running loa (e.g. `chown -R loa {dir}`), \
-                     or set data_dir in the station file to a writable directory; if the disk \
-                     was remounted read-only after errors, look at `dmesg`"
+                     or set data_dir in the station file to a writable directory; a file \
+                     made immutable shows an `i` in `lsattr {dir}` (undo: `chattr -i`); if the \
+                     disk was remounted read-only after errors, look at `dmesg`"
                 ),
             ),
             LedgerError::Busy(_) => (

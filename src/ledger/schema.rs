@@ -93,11 +93,25 @@
 //!
 //! # Durability
 //!
-//! The file is in WAL mode so that `loa report` and `sqlite3` can read while
-//! the daemon writes, with `synchronous = FULL`: commune stations lose power
-//! often, and with `NORMAL` a power cut may roll back the last commits, which
-//! would forget that a bulletin completed and let it air twice. Writes are a
-//! handful per bulletin, so the extra fsync costs nothing that matters.
+//! The file keeps a rollback journal (`journal_mode = TRUNCATE`), with
+//! `synchronous = FULL`: commune stations lose power often, and with `NORMAL`
+//! a power cut may roll back the last commits, which would forget that a
+//! bulletin completed and let it air twice. Writes are a handful per
+//! bulletin, so the extra fsyncs cost nothing that matters.
+//!
+//! Not WAL, and no memory map (`mmap_size = 0`): WAL keeps its index in a
+//! `-shm` file that every connection maps into memory, and a write into a
+//! mapping of a file that has become unwritable (`chattr +i`, a file system
+//! remounted read-only after an SD card error) is not an error SQLite can
+//! return but a SIGBUS that kills the daemon, losing what waited in memory.
+//! With a rollback journal every write is a plain `write(2)` whose failure
+//! the engine logs, keeps and retries. Readers (`loa report`, `loa airtime`,
+//! `sqlite3`, the API) still read while the daemon runs; a reader and a
+//! commit wait for each other for milliseconds, within [`BUSY_TIMEOUT`].
+//! `locking_mode = EXCLUSIVE` would keep WAL's index in heap memory instead,
+//! but it locks every other process (and the API's own connections) out of
+//! the file. A ledger an older loa left in WAL mode is switched at the
+//! daemon's start.
 
 use std::path::Path;
 use std::time::Duration;
@@ -110,6 +124,10 @@ use crate::timefmt::{parse_rfc3339, rfc3339};
 
 /// `PRAGMA application_id` of a loa ledger: "loa\0".
 pub const APPLICATION_ID: i32 = 0x6C6F_6100;
+
+/// The ledger's journal (see "Durability"): a rollback journal truncated
+/// after each commit, rather than deleted, so the file stays in place.
+const JOURNAL_MODE: &str = "truncate";
 
 /// How long a statement waits for another connection's lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -329,6 +347,14 @@ impl Ledger {
         };
         ledger.configure()?;
         ledger.check_identity()?;
+        if mode.contains(OpenFlags::SQLITE_OPEN_READ_WRITE) {
+            // A connection's journal mode is its own (only WAL is kept in
+            // the file): writing beside the daemon, use the daemon's. A
+            // file still in WAL mode stays so; the daemon switches it.
+            if let Err(e) = ledger.use_rollback_journal() {
+                tracing::debug!(ledger = %path.display(), "journal mode left as it was: {e}");
+            }
+        }
         let version = ledger.user_version()?;
         if version > SCHEMA_VERSION {
             return Err(ledger.too_new(version));
@@ -349,7 +375,20 @@ impl Ledger {
     fn configure(&self) -> Result<()> {
         self.conn
             .busy_timeout(BUSY_TIMEOUT)
+            .map_err(self.err("open the ledger"))?;
+        // No memory map of the file (SQLite's default, said out loud): see
+        // "Durability" above.
+        self.conn
+            .pragma_update(None, "mmap_size", 0)
             .map_err(self.err("open the ledger"))
+    }
+
+    /// Switch this connection to the rollback journal (see "Durability"),
+    /// converting a file an older loa left in WAL mode. Returns the mode in
+    /// force: still `wal` when another process holds the file open.
+    fn use_rollback_journal(&self) -> rusqlite::Result<String> {
+        self.conn
+            .pragma_update_and_check(None, "journal_mode", JOURNAL_MODE, |r| r.get(0))
     }
 
     fn user_version(&self) -> Result<i64> {
@@ -418,14 +457,21 @@ impl Ledger {
 
     fn set_durability(&self) -> Result<()> {
         let action = "set up the ledger";
-        let mode: String = self
-            .conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-            .map_err(self.err(action))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            // Some file systems (network mounts) cannot do WAL; the ledger
-            // still works, readers just block the writer briefly.
-            tracing::warn!(ledger = %self.path.display(), %mode, "WAL journal mode unavailable");
+        match self.use_rollback_journal() {
+            Ok(mode) if mode.eq_ignore_ascii_case(JOURNAL_MODE) => {}
+            // Leaving WAL needs the file to itself: a `sqlite3` shell or an
+            // older loa holding it open. The ledger works in WAL meanwhile,
+            // only without the protection against files made unwritable.
+            Ok(mode) => tracing::warn!(
+                ledger = %self.path.display(), %mode,
+                "the ledger stays in {mode} journal mode until the next start: another \
+                 program holds it open"
+            ),
+            Err(e) => tracing::warn!(
+                ledger = %self.path.display(),
+                "the ledger's journal mode cannot be set to {JOURNAL_MODE}: {e}; \
+                 it keeps its current mode until the next start"
+            ),
         }
         self.conn
             .pragma_update(None, "synchronous", "FULL")
@@ -547,7 +593,12 @@ mod tests {
             .conn
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .unwrap();
-        assert_eq!(mode, "wal");
+        assert_eq!(mode, JOURNAL_MODE);
+        let mmap: i64 = ledger
+            .conn
+            .pragma_query_value(None, "mmap_size", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mmap, 0);
         let app: i32 = ledger
             .conn
             .pragma_query_value(None, "application_id", |r| r.get(0))
@@ -555,6 +606,35 @@ mod tests {
         assert_eq!(app, APPLICATION_ID);
         assert_eq!(ledger.integrity_check().unwrap(), "ok");
         assert_eq!(ledger.recovered_on_open(), 0);
+    }
+
+    fn journal_mode(l: &Ledger) -> String {
+        l.conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_ledger_an_older_loa_left_in_wal_mode_leaves_it() {
+        let (_dir, path) = fresh();
+        drop(Ledger::open(&path, TZ).unwrap());
+        let c = Connection::open(&path).unwrap();
+        let wal: String = c
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .unwrap();
+        assert_eq!(wal, "wal");
+        // Even beside an idle `sqlite3` shell (no transaction open).
+        let mut l = Ledger::open(&path, TZ).unwrap();
+        assert_eq!(journal_mode(&l), JOURNAL_MODE);
+        l.record(&airing("b1", None, at(6, 15)), Outcome::Completed, None)
+            .unwrap();
+        drop((l, c));
+        let l = Ledger::open_read_only(&path, TZ).unwrap();
+        assert_eq!(l.rows(&crate::ledger::Filter::default()).unwrap().len(), 1);
+        assert!(!path.with_extension("db-wal").exists());
+        // Writers beside the daemon use its journal too.
+        let beside = Ledger::open_beside(&path, TZ).unwrap();
+        assert_eq!(journal_mode(&beside), JOURNAL_MODE);
     }
 
     #[test]

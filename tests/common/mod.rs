@@ -172,6 +172,34 @@ pub fn new_token(name: &str, role: &str) -> (String, String) {
     (token, sha)
 }
 
+/// The station file of a test station driven through its API: audio in
+/// `audio/`, data in `var/`, airing to `var/aired.wav` in real time, the
+/// API on `addr` with `tokens` (name, role, sha256 as `new_token` gives),
+/// then `rest` (bulletins, campaigns).
+pub fn api_station_toml(addr: SocketAddr, tokens: &[(&str, &str, &str)], rest: &str) -> String {
+    let mut text = format!(
+        r#"
+[station]
+name = "Xã Thử"
+audio_dir = "audio"
+data_dir = "var"
+[output]
+kind = "wav"
+path = "var/aired.wav"
+pace = "realtime"
+[api]
+listen = "{addr}"
+"#
+    );
+    for (name, role, sha) in tokens {
+        text.push_str(&format!(
+            "[[api.token]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{sha}\"\n"
+        ));
+    }
+    text.push_str(rest);
+    text
+}
+
 /// A daemon child killed when dropped, so a failing test leaves none.
 pub struct Daemon {
     pub child: std::process::Child,

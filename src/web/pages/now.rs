@@ -13,7 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form, Json};
-use chrono::{Duration, NaiveTime, TimeZone, Utc};
+use chrono::{Duration, TimeZone, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
@@ -684,7 +684,8 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
 /// `HH:MM` as the next such instant in the station's zone (today, or
 /// tomorrow when it has passed), RFC 3339 as the API takes it.
 fn until_instant(station: &Station, hhmm: &str) -> Result<String, ApiError> {
-    let time = NaiveTime::parse_from_str(hhmm, "%H:%M").map_err(|_| {
+    // The station file's parser: HH:MM (a browser may add :SS), no leap second.
+    let time = crate::config::parse_time_of_day(hhmm).ok_or_else(|| {
         ApiError::unprocessable(
             "bad_time",
             format!("Giờ sai / {hhmm:?} is not a time: write HH:MM, e.g. 17:30"),
