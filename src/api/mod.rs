@@ -18,6 +18,7 @@ pub mod error;
 pub mod files;
 mod metrics;
 pub mod openapi;
+mod reload;
 pub mod routes;
 pub mod serve;
 pub mod upload;
@@ -413,7 +414,7 @@ pub fn routes() -> Vec<Route> {
             body: Body::None,
             ok: (200, "Reloaded"),
             errors: &[422],
-            handler: || post(r::reload),
+            handler: || post(reload::reload),
         },
         Route {
             method: Method::Get,
