@@ -235,7 +235,6 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => {
-                info!("SIGHUP: reloading {}", config_path.display());
                 // On a task of its own, so this loop keeps answering
                 // signals (SIGTERM above all) whatever the reload does.
                 // Its outcome is logged; the old station keeps running on

@@ -263,6 +263,7 @@ pub async fn reload(
     handle: &Handle,
     trigger: Trigger<'_>,
 ) -> Reloaded {
+    info!(trigger = trigger.what, "reloading {}", path.display());
     let started = std::time::Instant::now();
     let r = reload_unlogged(path, current, handle).await;
     log_reload(&r, path, &trigger, started.elapsed());
@@ -293,7 +294,7 @@ fn log_reload(r: &Reloaded, path: &Path, trigger: &Trigger<'_>, took: Duration) 
             errors = errors.len(),
             seconds,
             reason = %errors.first().map(ToString::to_string).unwrap_or_default(),
-            "reload refused: the station keeps running the old station file{client}"
+            "reload refused: still running the old one{client}"
         ),
     }
 }

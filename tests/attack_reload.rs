@@ -300,6 +300,9 @@ fn a_reload_whose_client_gave_up_still_ends_and_is_logged() {
     )
     .unwrap();
     s.flush().unwrap();
+    // Gone once the reload has begun (a client gone before that is one
+    // whose request never ran).
+    wait_log_lines(&d, 1, &["reloading", "POST /api/v1/reload by quan-tri"]);
     drop(s);
 
     let line = wait_log_lines(&d, 1, &["reload done", "POST /api/v1/reload by quan-tri"]);

@@ -249,6 +249,7 @@ pub fn load_str(text: &str, path: &Path, files: AudioFiles) -> Draft {
         written_bulletin_ids: HashSet::new(),
         written_relay_ids: HashSet::new(),
         id_spans: HashMap::new(),
+        suggested: 0,
     };
     let station = loader.run(text, abs);
     Draft {
@@ -334,6 +335,9 @@ pub(super) struct Loader<'a> {
     /// Where each item's id was written, keyed by its label, so warnings
     /// about a whole item point at it.
     pub(super) id_spans: HashMap<String, Range<usize>>,
+    /// How many "did you mean" suggestions were asked for (they are
+    /// bounded: see `items`).
+    pub(super) suggested: usize,
 }
 
 /// The item a diagnostic is about, e.g. `bulletin "cds-thong-diep"`.
