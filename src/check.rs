@@ -46,6 +46,15 @@ pub fn load(path: &Path, opts: LoadOptions) -> Loaded {
     finish(config::load(path, audio_files(opts)), opts)
 }
 
+/// As [`load`], also giving the text that was read (empty when the file
+/// could not be read): what a reload keeps as the last good copy. The file
+/// is read once, through the same reader and limits as `loa check`.
+pub fn load_with_text(path: &Path, opts: LoadOptions) -> (String, Loaded) {
+    let draft = config::load(path, audio_files(opts));
+    let text = draft.source.text.clone();
+    (text, finish(draft, opts))
+}
+
 /// Load and check station-file text; `path` locates it (relative paths in
 /// the file are relative to its directory).
 pub fn load_str(text: &str, path: &Path, opts: LoadOptions) -> Loaded {

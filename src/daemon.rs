@@ -193,9 +193,16 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => {
-                info!("SIGHUP: reloading {}", config_path.display());
-                // Errors are logged; the old station keeps running.
-                let _ = station::reload(&config_path, &running.current, &running.handle).await;
+                // On a task of its own, so this loop keeps answering
+                // signals (SIGTERM above all) whatever the reload does.
+                // Its outcome is logged; the old station keeps running on
+                // errors.
+                let (path, current, handle) =
+                    (config_path.clone(), running.current.clone(), running.handle.clone());
+                tokio::spawn(async move {
+                    let trigger = station::Trigger { what: "SIGHUP", client_gone: None };
+                    let _ = station::reload(&path, &current, &handle, trigger).await;
+                });
             }
         }
     }

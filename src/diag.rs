@@ -119,13 +119,32 @@ impl fmt::Display for Diagnostics {
     }
 }
 
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..floor_char_boundary(text, offset)];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
+/// Where each line of a text starts, so that each diagnostic's line is
+/// found by a binary search, not by counting the lines before it (which,
+/// with a warning per item in a file of 100,000 items, grew with the
+/// square of the file).
+#[derive(Debug, Clone)]
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { starts }
+    }
+
+    /// 1-based line and column (in characters) of byte `offset` in `text`,
+    /// the text this index was made from.
+    pub fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(text, offset.min(text.len()));
+        // The number of lines starting at or before `offset` (at least 1).
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.starts[line - 1].min(offset);
+        (line, text[start..offset].chars().count() + 1)
+    }
 }
 
 fn floor_char_boundary(text: &str, mut i: usize) -> usize {
@@ -141,6 +160,8 @@ pub struct Reporter<'a> {
     pub file: &'a Path,
     pub text: &'a str,
     pub diags: Diagnostics,
+    /// Made at the first diagnostic with a place.
+    lines: std::cell::OnceCell<LineIndex>,
 }
 
 impl<'a> Reporter<'a> {
@@ -150,7 +171,18 @@ impl<'a> Reporter<'a> {
 
     /// Go on reporting about `file`, after `diags`.
     pub fn resume(file: &'a Path, text: &'a str, diags: Diagnostics) -> Self {
-        Reporter { file, text, diags }
+        Reporter {
+            file,
+            text,
+            diags,
+            lines: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// 1-based line and column (in characters) of byte `offset` in the text.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let lines = self.lines.get_or_init(|| LineIndex::new(self.text));
+        lines.line_col(self.text, offset)
     }
 
     /// A diagnostic about what is written at `span` (byte offsets in the
@@ -218,7 +250,7 @@ impl DiagnosticBuilder<'_, '_> {
             severity,
             category: self.category,
             file: r.file.to_path_buf(),
-            position: self.span.map(|s| line_col(r.text, s.start)),
+            position: self.span.map(|s| r.line_col(s.start)),
             item: self.item,
             key: self.key,
             message: message.into(),
@@ -234,10 +266,25 @@ mod tests {
     #[test]
     fn line_and_column_count_characters() {
         let t = "a = 1\nđài = \"x\"\n";
+        let line_col = |t, offset| LineIndex::new(t).line_col(t, offset);
         assert_eq!(line_col(t, 0), (1, 1));
         assert_eq!(line_col(t, 6), (2, 1));
         // "đài = " is 6 characters but 8 bytes.
         assert_eq!(line_col(t, 6 + 8), (2, 7));
+    }
+
+    #[test]
+    fn the_line_index_agrees_with_counting_at_every_offset() {
+        let t = "a = 1\n\nđài = \"x\"\r\n# ờ\nlast";
+        let index = LineIndex::new(t);
+        for offset in 0..=t.len() + 3 {
+            let clamped = floor_char_boundary(t, offset.min(t.len()));
+            let before = &t[..clamped];
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            assert_eq!(index.line_col(t, offset), (line, col), "offset {offset}");
+        }
+        assert_eq!(LineIndex::new("").line_col("", 5), (1, 1));
     }
 
     #[test]

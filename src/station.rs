@@ -13,7 +13,9 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use tracing::{error, info, warn};
@@ -94,6 +96,9 @@ pub struct CurrentStation {
     /// One reload at a time: SIGHUP and `POST /api/v1/reload` racing would
     /// each keep the restart-only settings of a station the other replaced.
     reloading: Arc<tokio::sync::Mutex<()>>,
+    /// A load is running on a blocking thread (it may outlive a reload
+    /// that gave up on it at [`RELOAD_TIMEOUT`]).
+    loading: Arc<AtomicBool>,
 }
 
 impl CurrentStation {
@@ -102,6 +107,7 @@ impl CurrentStation {
             station: Arc::new(tokio::sync::watch::Sender::new(station)),
             file: Arc::new(tokio::sync::watch::Sender::new(file)),
             reloading: Arc::default(),
+            loading: Arc::default(),
         }
     }
 
@@ -129,49 +135,89 @@ impl CurrentStation {
     }
 }
 
+/// Longest a reload may spend loading the station file (reading, parsing,
+/// probing its audio files) before it is given up and the old station kept.
+/// A station of 100,000 bulletins loads in a few seconds.
+pub const RELOAD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A diagnostic about loading as a whole (not about a place in the file).
+fn load_failure(path: &Path, message: String, hint: &str) -> Vec<Diagnostic> {
+    vec![Diagnostic {
+        severity: Severity::Error,
+        category: Category::Station,
+        file: path.to_path_buf(),
+        position: None,
+        item: None,
+        key: None,
+        message,
+        hint: Some(hint.into()),
+    }]
+}
+
+/// Clears [`CurrentStation::loading`] when a load ends, even one that ran
+/// past [`RELOAD_TIMEOUT`] and was given up.
+struct Loading(Arc<AtomicBool>);
+
+impl Drop for Loading {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 /// Load the station file again: the station (its text, to keep as the last
 /// good one, and what fails), or every error (all diagnostics are logged
-/// either way).
-async fn load_for_reload(path: &Path) -> Result<(Station, String, FileState), Vec<Diagnostic>> {
-    let path = path.to_path_buf();
-    let shown = path.clone();
-    let (text, loaded) = tokio::task::spawn_blocking(move || read_and_load(&path))
-        .await
-        .map_err(|e| {
-            vec![Diagnostic {
-                severity: Severity::Error,
-                category: Category::Station,
-                file: shown,
-                position: None,
-                item: None,
-                key: None,
-                message: format!("loading the station file failed: {e}"),
-                hint: Some("see the daemon's log".into()),
-            }]
-        })?;
+/// either way). Off the runtime, at most [`RELOAD_TIMEOUT`], and one load
+/// at a time: a load given up at the timeout still holds the CPU until it
+/// ends, and a reload asked meanwhile is refused instead of adding another.
+async fn load_for_reload(
+    path: &Path,
+    current: &CurrentStation,
+) -> Result<(Station, String, FileState), Vec<Diagnostic>> {
+    if current.loading.swap(true, Ordering::AcqRel) {
+        return Err(load_failure(
+            path,
+            format!(
+                "a previous reload is still loading the station file (it ran past the {} s \
+                 limit); the station keeps running the old one",
+                RELOAD_TIMEOUT.as_secs()
+            ),
+            "wait, then reload again; if it happens again, look in the log for what the load \
+             is stuck on (audio files on a slow network disk?)",
+        ));
+    }
+    let loading = Loading(Arc::clone(&current.loading));
+    let owned = path.to_path_buf();
+    let task = tokio::task::spawn_blocking(move || {
+        let _loading = loading;
+        check::load_with_text(&owned, LoadOptions::default())
+    });
+    let (text, loaded) = match tokio::time::timeout(RELOAD_TIMEOUT, task).await {
+        Ok(Ok(done)) => done,
+        Ok(Err(e)) => {
+            return Err(load_failure(
+                path,
+                format!("loading the station file failed: {e}"),
+                "see the daemon's log",
+            ))
+        }
+        Err(_) => {
+            return Err(load_failure(
+                path,
+                format!(
+                    "loading the station file took more than {} s; gave up, the station keeps \
+                     running the old one",
+                    RELOAD_TIMEOUT.as_secs()
+                ),
+                "check that the file and its audio files are on a local disk; `loa check` \
+                 shows how long loading takes",
+            ))
+        }
+    };
     log_diagnostics(&loaded);
     let file = FileState::current(&loaded);
     match loaded.station {
         Some(s) => Ok((s, text, file)),
-        None => {
-            error!(
-                errors = loaded.diagnostics.station_errors().count(),
-                "the new station file has errors; still running the old one"
-            );
-            Err(loaded.diagnostics.errors().cloned().collect())
-        }
-    }
-}
-
-/// Read the station file and load it; the text is empty when it cannot be
-/// read (the diagnostics say why).
-fn read_and_load(path: &Path) -> (String, Loaded) {
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let loaded = check::load_str(&text, path, LoadOptions::default());
-            (text, loaded)
-        }
-        Err(_) => (String::new(), check::load(path, LoadOptions::default())),
+        None => Err(loaded.diagnostics.errors().cloned().collect()),
     }
 }
 
@@ -192,18 +238,70 @@ fn log_diagnostics(loaded: &Loaded) {
     }
 }
 
+/// What a reload ends with: the station now running and which file runs,
+/// or every error (the old station keeps running).
+pub type Reloaded = Result<(Arc<Station>, FileState), Vec<Diagnostic>>;
+
+/// Who asked for a reload, for the log line that says how it ended.
+pub struct Trigger<'a> {
+    /// E.g. `SIGHUP`, or `POST /api/v1/reload by quan-tri`.
+    pub what: &'a str,
+    /// For a request: whether its client has gone (closed the connection)
+    /// by the time the reload ends.
+    pub client_gone: Option<&'a (dyn Fn() -> bool + Sync)>,
+}
+
 /// Reload the station file into the running station: what SIGHUP and
 /// `POST /api/v1/reload` both do. A file that cannot run changes nothing
 /// and its errors are returned; one that can (audio errors allowed: those
 /// items fail when due) keeps the restart-only settings of the running
-/// station, becomes the last good copy and goes to the engine.
+/// station, becomes the last good copy and goes to the engine. Either way
+/// one line says how it ended, what asked for it and how long it took.
 pub async fn reload(
     path: &Path,
     current: &CurrentStation,
     handle: &Handle,
-) -> Result<(Arc<Station>, FileState), Vec<Diagnostic>> {
+    trigger: Trigger<'_>,
+) -> Reloaded {
+    info!(trigger = trigger.what, "reloading {}", path.display());
+    let started = std::time::Instant::now();
+    let r = reload_unlogged(path, current, handle).await;
+    log_reload(&r, path, &trigger, started.elapsed());
+    r
+}
+
+/// The log line of [`reload`].
+fn log_reload(r: &Reloaded, path: &Path, trigger: &Trigger<'_>, took: Duration) {
+    let client = match trigger.client_gone.map(|gone| gone()) {
+        Some(true) => "; the client had gone before the answer",
+        Some(false) | None => "",
+    };
+    let seconds = format!("{:.3}", took.as_secs_f64());
+    match r {
+        Ok((st, file)) => info!(
+            trigger = trigger.what,
+            config = %path.display(),
+            bulletins = st.bulletins.len(),
+            programs = st.programs.len(),
+            relays = st.relays.len(),
+            failing = file.failing.len(),
+            seconds,
+            "reload done: the station file on disk runs now{client}"
+        ),
+        Err(errors) => error!(
+            trigger = trigger.what,
+            config = %path.display(),
+            errors = errors.len(),
+            seconds,
+            reason = %errors.first().map(ToString::to_string).unwrap_or_default(),
+            "reload refused: still running the old one{client}"
+        ),
+    }
+}
+
+async fn reload_unlogged(path: &Path, current: &CurrentStation, handle: &Handle) -> Reloaded {
     let _one_at_a_time = current.reloading.lock().await;
-    let (mut new, text, file) = match load_for_reload(path).await {
+    let (mut new, text, file) = match load_for_reload(path, current).await {
         Ok(loaded) => loaded,
         Err(errors) => {
             let stations = errors
@@ -325,7 +423,7 @@ pub struct Startup {
 /// station never runs nothing when something good is known. Everything
 /// found is logged.
 pub fn load_for_run(path: &Path) -> Option<Startup> {
-    let (text, loaded) = read_and_load(path);
+    let (text, loaded) = check::load_with_text(path, LoadOptions::default());
     log_diagnostics(&loaded);
     let errors = loaded.diagnostics.station_errors().count();
     let file = FileState::current(&loaded);
@@ -334,13 +432,24 @@ pub fn load_for_run(path: &Path) -> Option<Startup> {
         return Some(Startup { station, file });
     }
     let copy = crate::config::data_dir_of(&text, path).join(LAST_GOOD);
-    let Ok(good) = std::fs::read_to_string(&copy) else {
-        error!(
-            errors,
-            last_good = %copy.display(),
-            "the station file has errors and no last good copy is kept; not starting"
-        );
-        return None;
+    let good = match crate::config::read_station_file(&copy) {
+        Ok(good) => good,
+        Err(e) if e.not_found => {
+            error!(
+                errors,
+                last_good = %copy.display(),
+                "the station file has errors and no last good copy is kept; not starting"
+            );
+            return None;
+        }
+        Err(e) => {
+            error!(
+                errors,
+                last_good = %copy.display(),
+                "the station file has errors and the last good copy cannot be read ({e}); not starting"
+            );
+            return None;
+        }
     };
     // Relative paths in the copy are relative to the station file's folder;
     // its diagnostics point into the copy.
@@ -394,7 +503,7 @@ pub fn save_last_good(data_dir: &Path, text: &str) {
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
     std::fs::create_dir_all(&dir)?;
-    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+    if crate::config::read_station_file(path).is_ok_and(|old| old == text) {
         return Ok(());
     }
     let tmp = dir.join(format!(".{LAST_GOOD}.tmp"));

@@ -19,6 +19,7 @@ pub mod files;
 mod metrics;
 pub mod notice;
 pub mod openapi;
+mod reload;
 pub mod routes;
 pub mod serve;
 mod target;
@@ -418,7 +419,7 @@ pub fn routes() -> Vec<Route> {
             body: Body::None,
             ok: (200, "Reloaded"),
             errors: &[422],
-            handler: || post(r::reload),
+            handler: || post(reload::reload),
         },
         Route {
             method: Method::Get,

@@ -635,52 +635,6 @@ pub async fn emergency_cancel(
     Ok(Json(json!({ "cancelled": true })))
 }
 
-pub async fn reload(
-    State(s): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> ApiResult<Json<Value>> {
-    let path = s.config_path.clone();
-    let r = match crate::station::reload(&path, &s.current, &s.handle).await {
-        Ok(st) => Ok(st),
-        Err(diags) => {
-            let mut e = ApiError::unprocessable(
-                "invalid_station_file",
-                format!(
-                    "Tệp cấu hình có lỗi / {} has {} error(s); the station keeps running the \
-                     old one. Fix them (`loa check --config {}`) and reload again.",
-                    path.display(),
-                    diags.len(),
-                    path.display()
-                ),
-            );
-            e.errors = diags.iter().map(ToString::to_string).collect();
-            Err(e)
-        }
-    };
-    s.audit(
-        &caller,
-        "reload",
-        &path.display().to_string(),
-        &r.as_ref()
-            .map(|(st, file)| {
-                format!(
-                    "{} bulletins, {} programmes, {} failing",
-                    st.bulletins.len(),
-                    st.programs.len(),
-                    file.failing.len()
-                )
-            })
-            .map_err(Clone::clone),
-    );
-    let (st, file) = r?;
-    Ok(Json(json!({
-        "reloaded": true,
-        "bulletins": st.bulletins.len(),
-        "programs": st.programs.len(),
-        "failing": file.failing,
-    })))
-}
-
 // -- The ledger ----------------------------------------------------------------
 
 #[derive(Debug, Deserialize)]

@@ -20,7 +20,54 @@ struct Common {
     enabled: bool,
 }
 
+/// Items by id, found in constant time: a station file may hold 100,000
+/// bulletins, and a lookup by scanning for each reference made loading
+/// grow with the square of that.
+struct ById<'a, T> {
+    items: &'a [T],
+    index: HashMap<&'a str, usize>,
+}
+
+impl<'a, T> ById<'a, T> {
+    fn new(items: &'a [T], id: fn(&'a T) -> &'a str) -> Self {
+        let mut index = HashMap::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            index.entry(id(item)).or_insert(i);
+        }
+        ById { items, index }
+    }
+
+    fn position(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+}
+
+/// How many unknown names get a "did you mean" (each compares the name
+/// with every known id): past that, a file full of broken references
+/// gets a plain hint, and loading stays linear.
+const SUGGESTIONS: usize = 64;
+
 impl Loader<'_> {
+    /// Whether an unknown name may still get a "did you mean" (see
+    /// [`SUGGESTIONS`]).
+    fn suggest(&mut self) -> bool {
+        self.suggested += 1;
+        self.suggested <= SUGGESTIONS
+    }
+
+    /// The known id closest to `name`, while suggestions last.
+    fn did_you_mean<'k>(
+        &mut self,
+        name: &str,
+        known: impl FnOnce() -> Vec<&'k str>,
+    ) -> Option<&'k str> {
+        if self.suggest() {
+            closest(name, &known())
+        } else {
+            None
+        }
+    }
+
     pub(super) fn campaigns(&mut self, raw: Vec<(String, RawCampaign)>) -> Vec<Campaign> {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
@@ -92,7 +139,7 @@ impl Loader<'_> {
         ids: &mut HashMap<String, (&'k str, Range<usize>)>,
     ) -> bool {
         if let Some((other, span)) = ids.get(id.get_ref()) {
-            let (line, _) = crate::diag::line_col(self.r.text, span.start);
+            let (line, _) = self.r.line_col(span.start);
             self.at(id.span()).item(label).key("id").error(
                 format!(
                     "duplicate id `{}`: a {other} on line {line} already has it",
@@ -149,6 +196,7 @@ impl Loader<'_> {
             .iter()
             .filter_map(|(_, b)| b.id.as_ref().map(|id| id.get_ref().clone()))
             .collect();
+        let campaigns = ById::new(campaigns, |c| c.id.as_str());
         let mut out = Vec::new();
         for (label, b) in raw {
             let content = self.content(&b, &label, audio_dir);
@@ -160,7 +208,7 @@ impl Loader<'_> {
                 take_when!(b),
                 ids,
             );
-            let campaign = self.campaign_of(&b.campaign, &label, campaigns);
+            let campaign = self.campaign_of(&b.campaign, &label, &campaigns);
             let content = match content {
                 Some(Content::File(f)) => {
                     let path = self.audio_path(&f, &label, audio_dir, "file");
@@ -227,6 +275,8 @@ impl Loader<'_> {
             .iter()
             .filter_map(|(_, r)| r.id.as_ref().map(|id| id.get_ref().clone()))
             .collect();
+        let campaigns = ById::new(campaigns, |c| c.id.as_str());
+        let bulletins = ById::new(bulletins, |b| b.id.as_str());
         let mut out = Vec::new();
         for (label, r) in raw {
             let common = self.common(
@@ -237,7 +287,7 @@ impl Loader<'_> {
                 take_when!(r),
                 ids,
             );
-            let campaign = self.campaign_of(&r.campaign, &label, campaigns);
+            let campaign = self.campaign_of(&r.campaign, &label, &campaigns);
             let source = self.relay_source(&r.url, &r.input, &label);
             let seconds = r.duration.as_ref().and_then(|d| {
                 let s = self.duration(d, &label, "duration")?;
@@ -270,12 +320,12 @@ impl Loader<'_> {
                 };
             let fallback = match &r.fallback {
                 None => Some(None),
-                Some(f) => match bulletins.iter().position(|b| &b.id == f.get_ref()) {
+                Some(f) => match bulletins.position(f.get_ref()) {
                     Some(i) => Some(Some(i)),
                     None if self.written_bulletin_ids.contains(f.get_ref()) => None,
                     None => {
-                        let known: Vec<&str> = bulletins.iter().map(|b| b.id.as_str()).collect();
-                        let hint = match closest(f.get_ref(), &known) {
+                        let known = || bulletins.items.iter().map(|b| b.id.as_str()).collect();
+                        let hint = match self.did_you_mean(f.get_ref(), known) {
                             Some(s) => format!("did you mean \"{s}\"?"),
                             None => {
                                 "name a [[bulletin]] id, or leave it out to air silence".to_string()
@@ -402,17 +452,23 @@ impl Loader<'_> {
         &mut self,
         name: &Option<S<String>>,
         label: &str,
-        campaigns: &'c [Campaign],
+        campaigns: &ById<'c, Campaign>,
     ) -> Result<Option<&'c Campaign>, ()> {
         let Some(c) = name else { return Ok(None) };
-        if let Some(found) = campaigns.iter().find(|x| &x.id == c.get_ref()) {
-            return Ok(Some(found));
+        if let Some(i) = campaigns.position(c.get_ref()) {
+            return Ok(Some(&campaigns.items[i]));
         }
-        let known: Vec<&str> = campaigns.iter().map(|c| c.id.as_str()).collect();
-        let hint = match closest(c.get_ref(), &known) {
-            Some(s) => format!("did you mean \"{s}\"?"),
-            None if known.is_empty() => "declare it in a [[campaign]] section".to_string(),
-            None => format!("known campaigns: {}", known.join(", ")),
+        let hint = if campaigns.items.is_empty() {
+            "declare it in a [[campaign]] section".to_string()
+        } else if self.suggest() {
+            let known: Vec<&str> = campaigns.items.iter().map(|c| c.id.as_str()).collect();
+            match closest(c.get_ref(), &known) {
+                Some(s) => format!("did you mean \"{s}\"?"),
+                None if known.len() <= 20 => format!("known campaigns: {}", known.join(", ")),
+                None => "name a campaign declared in a [[campaign]] section".to_string(),
+            }
+        } else {
+            "name a campaign declared in a [[campaign]] section".to_string()
         };
         self.at(c.span())
             .item(label)
@@ -497,6 +553,8 @@ impl Loader<'_> {
         relays: &[Relay],
         ids: &mut HashMap<String, (&'static str, Range<usize>)>,
     ) -> Vec<Program> {
+        let bulletins = ById::new(bulletins, |b| b.id.as_str());
+        let relays = ById::new(relays, |r| r.id.as_str());
         let mut out = Vec::new();
         for (label, p) in raw {
             let common = self.common(
@@ -510,7 +568,7 @@ impl Loader<'_> {
             let items = p
                 .items
                 .as_ref()
-                .and_then(|items| self.programme_items(items, &label, bulletins, relays));
+                .and_then(|items| self.programme_items(items, &label, &bulletins, &relays));
             let (Some(c), Some(items), Some(id), Some(title)) = (common, items, p.id, p.title)
             else {
                 continue;
@@ -534,8 +592,8 @@ impl Loader<'_> {
         &mut self,
         items: &S<Vec<S<String>>>,
         label: &str,
-        bulletins: &[Bulletin],
-        relays: &[Relay],
+        bulletins: &ById<Bulletin>,
+        relays: &ById<Relay>,
     ) -> Option<Vec<ProgramItem>> {
         let mut ok = true;
         let mut out = Vec::new();
@@ -548,14 +606,8 @@ impl Loader<'_> {
         }
         for item in items.get_ref() {
             let id = item.get_ref();
-            let found = (bulletins.iter().position(|b| &b.id == id))
-                .map(ProgramItem::Bulletin)
-                .or_else(|| {
-                    relays
-                        .iter()
-                        .position(|r| &r.id == id)
-                        .map(ProgramItem::Relay)
-                });
+            let found = (bulletins.position(id).map(ProgramItem::Bulletin))
+                .or_else(|| relays.position(id).map(ProgramItem::Relay));
             match found {
                 Some(i) => out.push(i),
                 None if self.written_bulletin_ids.contains(id)
@@ -564,10 +616,12 @@ impl Loader<'_> {
                     ok = false
                 }
                 None => {
-                    let known: Vec<&str> = (bulletins.iter().map(|b| b.id.as_str()))
-                        .chain(relays.iter().map(|r| r.id.as_str()))
-                        .collect();
-                    let hint = match closest(id, &known) {
+                    let known = || {
+                        (bulletins.items.iter().map(|b| b.id.as_str()))
+                            .chain(relays.items.iter().map(|r| r.id.as_str()))
+                            .collect()
+                    };
+                    let hint = match self.did_you_mean(id, known) {
                         Some(s) => format!("did you mean \"{s}\"?"),
                         None => "items are ids of [[bulletin]] or [[relay]] entries".to_string(),
                     };

@@ -117,46 +117,102 @@ impl Source {
     }
 }
 
-/// Largest station file read: a station with thousands of bulletins is a
-/// few hundred kilobytes.
+/// Largest station file read, by every path that reads one (`loa check`,
+/// `loa run`, SIGHUP, `POST /api/v1/reload`, the last good copy): a
+/// station with thousands of bulletins is a few hundred kilobytes.
 pub const MAX_STATION_FILE: u64 = 16 * 1024 * 1024;
 
-/// The station file's text: a regular file (a FIFO would block, a device
-/// like `/dev/zero` never ends) of at most [`MAX_STATION_FILE`] bytes.
-fn read_station_file(path: &Path) -> Result<String, (String, &'static str)> {
-    use std::io::Read;
-    let hint = "check the path; pass another with --config PATH or set LOA_CONFIG";
-    let meta = std::fs::metadata(path)
-        .map_err(|e| (format!("cannot read the station file: {e}"), hint))?;
-    if !meta.is_file() {
-        return Err((
-            "the station file is not a regular file (a folder, a pipe or a device)".into(),
-            "give the path of the station's .toml file with --config PATH or LOA_CONFIG",
-        ));
+/// Why a station file could not be read: what happened and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub message: String,
+    pub hint: &'static str,
+    /// The file is not there at all (a last good copy not made yet).
+    pub not_found: bool,
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.hint)
     }
-    let file = std::fs::File::open(path)
-        .map_err(|e| (format!("cannot read the station file: {e}"), hint))?;
+}
+
+/// A station file's text, the one reader for every path that reads one: a
+/// regular file (a FIFO would block, a device like `/dev/zero` never ends)
+/// of at most [`MAX_STATION_FILE`] bytes, in UTF-8. It never blocks: the
+/// file is opened with `O_NONBLOCK` and what was opened is checked
+/// (`fstat`) before a byte is read, so a path swapped for a pipe between
+/// the look and the open is refused too.
+pub fn read_station_file(path: &Path) -> Result<String, Unreadable> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let hint = "check the path; pass another with --config PATH or set LOA_CONFIG";
+    let failed = |e: std::io::Error| Unreadable {
+        message: format!("cannot read the station file: {e}"),
+        hint,
+        not_found: e.kind() == std::io::ErrorKind::NotFound,
+    };
+    // A look first, so that a device is refused without being opened.
+    not_regular(&std::fs::metadata(path).map_err(failed)?)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(failed)?;
+    let meta = file.metadata().map_err(failed)?;
+    not_regular(&meta)?;
+    let too_large = || Unreadable {
+        message: format!(
+            "the station file is larger than {} MB",
+            MAX_STATION_FILE / (1024 * 1024)
+        ),
+        hint: "is this really the station file? it describes bulletins, it does not hold audio",
+        not_found: false,
+    };
+    if meta.len() > MAX_STATION_FILE {
+        return Err(too_large());
+    }
     let mut bytes = Vec::new();
     file.take(MAX_STATION_FILE + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| (format!("cannot read the station file: {e}"), hint))?;
+        .map_err(failed)?;
     if bytes.len() as u64 > MAX_STATION_FILE {
-        return Err((
-            format!(
-                "the station file is larger than {} MB",
-                MAX_STATION_FILE / (1024 * 1024)
-            ),
-            "is this really the station file? it describes bulletins, it does not hold audio",
-        ));
+        return Err(too_large());
     }
-    String::from_utf8(bytes).map_err(|e| {
-        (
-            format!(
-                "the station file is not UTF-8 text (byte {})",
-                e.utf8_error().valid_up_to()
-            ),
-            "save it as UTF-8 (any editor can; Vietnamese text needs it)",
-        )
+    String::from_utf8(bytes).map_err(|e| Unreadable {
+        message: format!(
+            "the station file is not UTF-8 text (byte {})",
+            e.utf8_error().valid_up_to()
+        ),
+        hint: "save it as UTF-8 (any editor can; Vietnamese text needs it)",
+        not_found: false,
+    })
+}
+
+/// Refuse what is not a regular file, naming what it is.
+fn not_regular(meta: &std::fs::Metadata) -> Result<(), Unreadable> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let what = if t.is_file() {
+        return Ok(());
+    } else if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else {
+        "not a file"
+    };
+    Err(Unreadable {
+        message: format!(
+            "the station file is {what}, not a regular file; nothing was read from it"
+        ),
+        hint: "point --config PATH (or LOA_CONFIG) at the station's .toml file; a station file \
+               made by a program must be written to a regular file (then renamed into place)",
+        not_found: false,
     })
 }
 
@@ -164,9 +220,9 @@ fn read_station_file(path: &Path) -> Result<String, (String, &'static str)> {
 pub fn load(path: &Path, files: AudioFiles) -> Draft {
     match read_station_file(path) {
         Ok(text) => load_str(&text, path, files),
-        Err((message, help)) => {
+        Err(e) => {
             let mut r = Reporter::new(path, "");
-            r.whole_file().error(message, help);
+            r.whole_file().error(e.message, e.hint);
             Draft {
                 station: None,
                 diagnostics: r.diags,
@@ -193,6 +249,7 @@ pub fn load_str(text: &str, path: &Path, files: AudioFiles) -> Draft {
         written_bulletin_ids: HashSet::new(),
         written_relay_ids: HashSet::new(),
         id_spans: HashMap::new(),
+        suggested: 0,
     };
     let station = loader.run(text, abs);
     Draft {
@@ -278,6 +335,9 @@ pub(super) struct Loader<'a> {
     /// Where each item's id was written, keyed by its label, so warnings
     /// about a whole item point at it.
     pub(super) id_spans: HashMap<String, Range<usize>>,
+    /// How many "did you mean" suggestions were asked for (they are
+    /// bounded: see `items`).
+    pub(super) suggested: usize,
 }
 
 /// The item a diagnostic is about, e.g. `bulletin "cds-thong-diep"`.

@@ -22,7 +22,10 @@ mod warnings;
 
 pub use audio_info::AudioInfo;
 pub(crate) use load::item_label;
-pub use load::{data_dir_of, load, load_str, AudioFiles, Draft, Loaded, Source};
+pub use load::{
+    data_dir_of, load, load_str, read_station_file, AudioFiles, Draft, Loaded, Source, Unreadable,
+    MAX_STATION_FILE,
+};
 pub use tts_command::{tts_option_risk, TTS_OPTION_RISK_HINT, TTS_PLACEHOLDERS};
 
 use std::path::PathBuf;

@@ -49,11 +49,12 @@ impl Loader<'_> {
 
     /// Campaigns that no bulletin or relay belongs to.
     fn campaign_warnings(&mut self, station: &Station) {
+        let named: HashSet<&str> = (station.bulletins.iter().map(|b| &b.campaign))
+            .chain(station.relays.iter().map(|r| &r.campaign))
+            .filter_map(|c| c.as_deref())
+            .collect();
         for c in &station.campaigns {
-            let named = |campaign: &Option<String>| campaign.as_deref() == Some(&c.id);
-            if !station.bulletins.iter().any(|b| named(&b.campaign))
-                && !station.relays.iter().any(|r| named(&r.campaign))
-            {
+            if !named.contains(c.id.as_str()) {
                 self.warn_item(
                     &item_label("campaign", &c.id),
                     "no bulletin belongs to this campaign",
