@@ -401,3 +401,46 @@ fn titles_that_look_like_formulas_reach_csv_as_text() {
         "{airtime}"
     );
 }
+
+#[path = "common/disk.rs"]
+mod disk;
+
+/// Uploads one after another cannot fill the card: with less free room
+/// under `audio_dir` than the upload's size and the reserve the ledger
+/// needs, the upload is refused 507 before a byte is kept, saying what to
+/// do, and the station goes on answering.
+#[test]
+fn an_upload_that_would_fill_the_disk_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let audio = dir.path().join("audio");
+    // A small file system for audio_dir (root, as make test and CI run).
+    let _fs = disk::Tmpfs::mount(&audio, "64m")
+        .unwrap_or_else(|why| panic!("{why}: this test needs root to mount a small tmpfs"));
+    let (operator, op_sha) = new_token("van-hoa-xa-hoi", "operator");
+    let addr = SocketAddr::from(([127, 0, 0, 1], common::free_port()));
+    let config = dir.path().join("station.toml");
+    std::fs::write(
+        &config,
+        common::api_station_toml(addr, &[("van-hoa-xa-hoi", "operator", &op_sha)], ""),
+    )
+    .unwrap();
+    let d = Daemon::start(&config, addr);
+    let wav = std::fs::read(repo("src/audio/testdata/tone1s.wav")).unwrap();
+    let (ctype, body) = common::multipart("thong-bao.wav", &wav);
+    let r = request(
+        addr,
+        "POST",
+        "/api/v1/audio",
+        Some(&operator),
+        Some((&ctype, &body)),
+    )
+    .unwrap();
+    assert_eq!(r.status, 507, "{r:?}\n{}", d.log_text());
+    assert_eq!(r.json()["error"], "disk_full", "{r:?}");
+    let msg = r.json()["message"].as_str().unwrap_or_default().to_string();
+    assert!(msg.contains("MB"), "{msg}");
+    let kept: Vec<_> = std::fs::read_dir(&audio).unwrap().collect();
+    assert!(kept.is_empty(), "nothing is kept: {kept:?}");
+    let h = request(addr, "GET", "/healthz", None, None).unwrap();
+    assert_eq!(h.status, 200);
+}

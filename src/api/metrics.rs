@@ -222,7 +222,7 @@ fn tts_cache(o: &mut String, s: &AppState, station: &crate::config::Station) {
 /// Bytes free for an unprivileged writer and the size of the filesystem
 /// holding `dir`; `None` when it cannot be asked (the ledger's own errors
 /// say why).
-fn disk_space(dir: &Path) -> Option<(u64, u64)> {
+pub(super) fn disk_space(dir: &Path) -> Option<(u64, u64)> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
     let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();

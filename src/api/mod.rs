@@ -407,7 +407,7 @@ pub fn routes() -> Vec<Route> {
             query: &[],
             body: Body::Multipart,
             ok: (201, "Uploaded"),
-            errors: &[400, 413, 415, 422],
+            errors: &[400, 413, 415, 422, 507],
             handler: || post(upload::upload).layer(DefaultBodyLimit::disable()),
         },
         Route {

@@ -20,7 +20,7 @@ fn status_text(code: u16) -> &'static str {
         422 => "Well-formed but refused (see message)",
         429 => "The queue is full ([api] max_queue): remove waiting entries or let some air",
         503 => "The engine is not running, the speech engine could not read the text aloud (tts_failed) or is busy with other notices (tts_busy), or the province's database did not answer",
-        507 => "data_dir/tts is full ([tts] cache_mb) of typed notices that wait to air (tts_cache_full)",
+        507 => "data_dir/tts is full ([tts] cache_mb) of typed notices that wait to air (tts_cache_full), or the disk is too full for an upload or a ledger write (disk_full)",
         _ => "Error",
     }
 }

@@ -29,6 +29,12 @@ const MB: u64 = 1024 * 1024;
 /// Room for the multipart framing around the file part.
 const FRAMING_SLACK: u64 = 64 * 1024;
 
+/// Room an upload must leave free on the file system of `audio_dir`, on
+/// top of the largest file it may be: the ledger, the loudness and notice
+/// caches and the log need it, and a card filled by uploads would stop the
+/// station recording what airs.
+const KEEP_FREE: u64 = 256 * MB;
+
 /// A temporary file removed when dropped, unless kept.
 struct TempFile(Option<PathBuf>);
 
@@ -133,6 +139,25 @@ async fn receive(
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > limit + FRAMING_SLACK) {
         return Err(too_large(limit_mb));
+    }
+    // Uploads one after another must not fill the card: the file may be as
+    // large as announced (else the limit), and KEEP_FREE must stay free.
+    let room = announced.unwrap_or(limit).min(limit) + KEEP_FREE;
+    if let Some((free, _)) = super::metrics::disk_space(&station.audio_dir) {
+        if free < room {
+            return Err(ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "disk_full",
+                format!(
+                    "Bộ nhớ của đài gần đầy / only {} MB are free under audio_dir ({}), and an \
+                     upload must leave {} MB free for the ledger: remove recordings that no \
+                     longer air, then upload again",
+                    free / MB,
+                    station.audio_dir.display(),
+                    KEEP_FREE / MB
+                ),
+            ));
+        }
     }
     let mut multipart = multipart.map_err(|e| {
         ApiError::bad_request(
