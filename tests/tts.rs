@@ -70,11 +70,14 @@ impl Station {
     }
 
     fn write_config(&self, bulletins: &str) {
+        // The engine's timeout is generous (espeak-ng reads a notice in well
+        // under a second when idle, seconds on a busy machine); the hanging
+        // engine is stopped at it.
         let text = format!(
             "[station]\nname = \"Test\"\ntimezone = \"UTC\"\naudio_dir = \"audio\"\ndata_dir = \"var\"\n\
              [api]\nlisten = \"{}\"\n\
              [output]\nkind = \"wav\"\npath = \"var/aired.wav\"\npace = \"fast\"\n\
-             [tts]\ncommand = [\"{}\", \"{{out}}\", \"{{text_file}}\", \"{{voice}}\"]\ntimeout = \"2s\"\n\
+             [tts]\ncommand = [\"{}\", \"{{out}}\", \"{{text_file}}\", \"{{voice}}\"]\ntimeout = \"10s\"\n\
              {bulletins}",
             self.addr,
             self.path("engine.sh").display()
@@ -174,7 +177,7 @@ at = ["{at}"]
     assert_eq!(treo.outcome, Some(Outcome::Failed), "{rows:#?}");
     let reason = treo.reason.as_deref().unwrap();
     assert!(
-        reason.contains("did not finish within 2s and was stopped"),
+        reason.contains("did not finish within 10s and was stopped"),
         "{reason}"
     );
     assert_eq!(row("nhac").outcome, Some(Outcome::Completed));
