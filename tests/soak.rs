@@ -4,10 +4,12 @@
 //! under SIGHUP (a restart while it is broken runs the last good copy), the
 //! disk under the ledger fills up and is freed, the sound card vanishes and
 //! comes back, the wall clock jumps forward past the grace and back again,
-//! the API is polled and recordings are uploaded. Afterwards every
-//! occurrence has exactly one ledger row (nothing lost, nothing aired
-//! twice), the ledger is intact, and the API never stayed unreachable longer
-//! than a restart.
+//! the API is polled and recordings are uploaded. Then the faults stop and
+//! an item queued in that quiet airs to its end (however few completed
+//! between kills on a slow machine). Afterwards every occurrence has
+//! exactly one ledger row (nothing lost, nothing aired twice), the ledger is
+//! intact, and the API never stayed unreachable much longer than a restart.
+//! SIGHUP goes only to a daemon that has answered since its start.
 //!
 //! What it leaves out: no kill lands while the disk is full or in the 8 s
 //! after it is freed (rows waiting in memory for space die with the process;
