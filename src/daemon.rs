@@ -129,6 +129,12 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
         version = env!("CARGO_PKG_VERSION"),
         "starting"
     );
+    // Handlers first: once the API answers or systemd hears READY=1, a
+    // reload (SIGHUP, `systemctl reload`) or a stop must not meet a signal's
+    // default action, which for SIGHUP kills the station.
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
     let listen = station.api.listen;
     // Bind before the engine starts, so a taken port stops the start with a
     // clear message instead of leaving a station nobody can control.
@@ -185,9 +191,6 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
         &running.playout,
         accounts.setup_link_watch(),
     );
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
     loop {
         tokio::select! {
             _ = term.recv() => break,

@@ -307,7 +307,7 @@ fn a_taken_port_stops_the_start_with_a_clear_error() {
         text.replace(&st.addr.to_string(), &taken.to_string()),
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_loa"))
+    let out = std::process::Command::new(common::bin::loa())
         .args(["run", "--config", st.config.to_str().unwrap()])
         .env_remove("LOA_CONFIG")
         .output()
@@ -320,13 +320,13 @@ fn a_taken_port_stops_the_start_with_a_clear_error() {
 
 #[test]
 fn token_new_refuses_a_name_that_needs_quoting() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_loa"))
+    let out = std::process::Command::new(common::bin::loa())
         .args(["token", "new", "a b\"", "operator"])
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("letters, digits"));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_loa"))
+    let out = std::process::Command::new(common::bin::loa())
         .args(["token", "new", "ok", "superuser"])
         .output()
         .unwrap();

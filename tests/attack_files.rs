@@ -97,7 +97,7 @@ impl Station {
     }
     /// `loa ARGS --config STATION`.
     fn loa(&self, args: &[&str]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_loa"))
+        Command::new(common::bin::loa())
             .args(args)
             .arg("--config")
             .arg(&self.config)

@@ -247,7 +247,7 @@ fn a_last_good_copy_that_is_a_fifo_does_not_hang_the_start() {
     std::fs::create_dir(&var).unwrap();
     mkfifo(&var.join("last-good-station.toml"));
     let log = st.dir.path().join("run.log");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_loa"))
+    let mut child = std::process::Command::new(common::bin::loa())
         .args(["run", "--config", st.config.to_str().unwrap()])
         .env_remove("LOA_CONFIG")
         .stdout(std::process::Stdio::null())

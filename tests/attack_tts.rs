@@ -63,7 +63,7 @@ fn wav_seconds(path: &Path) -> f64 {
 
 /// `loa say` with `args`, in `dir`, the notice after `--`.
 fn say(dir: &Path, args: &[&str], notice: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loa"))
+    Command::new(common::bin::loa())
         .arg("say")
         .args(args)
         .args(["--", notice])
@@ -191,7 +191,7 @@ fn a_notice_that_looks_like_an_option_is_read_as_words() {
         ("glued.toml", r#"["espeak-ng", "-w", "{out}", "-{text}"]"#),
     ] {
         let config = station_with_command(d, name, command);
-        let run = Command::new(env!("CARGO_BIN_EXE_loa"))
+        let run = Command::new(common::bin::loa())
             .args(["check", "--config", config.to_str().unwrap()])
             .output()
             .unwrap();

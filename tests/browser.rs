@@ -36,7 +36,7 @@ fn repo(rel: &str) -> PathBuf {
 }
 
 fn loa(args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loa"));
+    let mut cmd = Command::new(common::bin::loa());
     cmd.args(args)
         .env_remove("LOA_CONFIG")
         .stdin(Stdio::piped())

@@ -1,13 +1,16 @@
 //! The `loa` binary end to end: check, schedule, airtime and report, as an
 //! operator or official runs them.
 
+#[path = "common/bin.rs"]
+mod bin;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use chrono::{TimeZone, Utc};
 
 fn loa(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loa"))
+    Command::new(bin::loa())
         .args(args)
         .env_remove("LOA_CONFIG")
         .output()
@@ -132,7 +135,7 @@ fn a_missing_station_file_says_how_to_point_at_one() {
 
 #[test]
 fn config_comes_from_loa_config() {
-    let out = Command::new(env!("CARGO_BIN_EXE_loa"))
+    let out = Command::new(bin::loa())
         .args(["check"])
         .env("LOA_CONFIG", example())
         .output()
@@ -449,7 +452,7 @@ fn a_device_a_pipe_or_a_huge_file_is_refused_at_once() {
         (fifo.as_path(), "not a regular file"),
         (huge.as_path(), "larger than 16 MB"),
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_loa"))
+        let mut child = Command::new(bin::loa())
             .args(["check", "--config"])
             .arg(path)
             .env_remove("LOA_CONFIG")

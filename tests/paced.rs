@@ -16,7 +16,7 @@ mod pulse;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use loa::ledger::Outcome;
 
 /// How early the capture's clock may put a sample that came out on time:
@@ -49,29 +49,22 @@ fn a_scheduled_bulletin_comes_out_of_a_paced_output_on_its_instant() {
     std::fs::create_dir(dir.path().join("audio")).unwrap();
     pulse::square_wav(&dir.path().join("audio/tone.wav"), TONE_SECONDS, AMPLITUDE);
 
-    // Due on a whole second at least 4 s from now: loa cues (opens the
-    // device) 3 s ahead. Times are UTC HH:MM:SS, so keep off midnight.
-    let mut now = Utc::now();
-    if now.num_seconds_from_midnight() > 86_400 - 30 {
-        std::thread::sleep(Duration::from_secs(
-            u64::from(86_400 - now.num_seconds_from_midnight()) + 1,
-        ));
-        now = Utc::now();
-    }
-    let at: DateTime<Utc> = now.with_nanosecond(0).unwrap() + chrono::Duration::seconds(5);
-    std::fs::write(
-        dir.path().join("station.toml"),
+    // The station starts with the bulletin unscheduled; once it answers,
+    // the bulletin is put on a whole second 5 s ahead (loa cues, opening
+    // the device, 3 s ahead), so a slow start cannot make it late.
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], common::free_port()));
+    let station = |at: &str| {
         format!(
             "[station]\nname = \"Paced\"\ntimezone = \"UTC\"\naudio_dir = \"audio\"\ndata_dir = \"var\"\n\
              [output]\nkind = \"device\"\ndevice = \"default\"\nloudness = false\n\
-             [api]\nlisten = \"127.0.0.1:0\"\n\
-             [[bulletin]]\nid = \"tone\"\ntitle = \"Tone\"\nfile = \"tone.wav\"\nat = [\"{}\"]\n",
-            at.format("%H:%M:%S")
-        ),
-    )
-    .unwrap();
+             [api]\nlisten = \"{addr}\"\n\
+             [[bulletin]]\nid = \"tone\"\ntitle = \"Tone\"\nfile = \"tone.wav\"\n{at}"
+        )
+    };
+    std::fs::write(dir.path().join("station.toml"), station("")).unwrap();
     let log = dir.path().join("loa.log");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loa"));
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    let mut cmd = Command::new(common::bin::loa());
     cmd.args(["run", "--config"])
         .arg(dir.path().join("station.toml"))
         .env("LOA_LOG", "info")
@@ -80,9 +73,14 @@ fn a_scheduled_bulletin_comes_out_of_a_paced_output_on_its_instant() {
         .stderr(std::fs::File::create(&log).unwrap());
     server.apply(&mut cmd);
     let loa = pulse::Stopped(cmd.spawn().expect("start loa run"));
+    common::wait_healthy(addr, log_text);
+    let at: DateTime<Utc> = common::whole_second_in(5);
+    let due = format!("at = [\"{}\"]\n", common::hms(at));
+    std::fs::write(dir.path().join("station.toml"), station(&due)).unwrap();
+    common::hup_until_next_at(loa.0.id(), addr, at, log_text);
 
     let db = dir.path().join("var/airtime.db");
-    let give_up = Instant::now() + Duration::from_secs(20);
+    let give_up = Instant::now() + Duration::from_secs(30);
     let row = loop {
         if let Some(r) = common::ledger_rows(&db)
             .into_iter()
@@ -92,15 +90,16 @@ fn a_scheduled_bulletin_comes_out_of_a_paced_output_on_its_instant() {
         }
         assert!(
             Instant::now() < give_up,
-            "the bulletin due at {at} did not end within 20 s; rows: {:#?}\nloa log:\n{}\npulseaudio log:\n{}",
+            "the bulletin due at {at} did not end within 30 s; rows: {:#?}\nloa log:\n{}\npulseaudio log:\n{}",
             common::ledger_rows(&db),
-            std::fs::read_to_string(&log).unwrap_or_default(),
+            log_text(),
             server.log()
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    // The capture runs a little behind the sink: let the tail arrive.
-    std::thread::sleep(Duration::from_millis(300));
+    // The capture runs a little behind the sink: let the tail arrive (a
+    // second more of audio captured after the row closed).
+    capture.wait_more(1.0, Duration::from_secs(20));
     let rec = capture.stop();
     loa.stop();
     let loa_log = std::fs::read_to_string(&log).unwrap_or_default();

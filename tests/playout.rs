@@ -41,6 +41,7 @@ fn hms_in(secs: i64) -> (String, DateTime<Utc>) {
 
 struct Station {
     dir: tempfile::TempDir,
+    addr: std::net::SocketAddr,
 }
 
 impl Station {
@@ -48,12 +49,13 @@ impl Station {
         let dir = tempfile::tempdir().unwrap();
         let audio = dir.path().join("audio");
         copy_dir(&audio_dir(), &audio);
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], common::free_port()));
         let text = format!(
             "[station]\nname = \"Test\"\ntimezone = \"UTC\"\naudio_dir = \"audio\"\ndata_dir = \"var\"\n\
-             [api]\nlisten = \"127.0.0.1:0\"\n{output}\n{body}"
+             [api]\nlisten = \"{addr}\"\n{output}\n{body}"
         );
         std::fs::write(dir.path().join("station.toml"), text).unwrap();
-        Station { dir }
+        Station { dir, addr }
     }
 
     fn config(&self) -> PathBuf {
@@ -64,8 +66,10 @@ impl Station {
         self.dir.path().join(rel)
     }
 
+    /// `loa run`, once it answers on its address (ready: station loaded,
+    /// ledger open, signal handlers in place).
     fn start(&self) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_loa"))
+        let child = Command::new(common::bin::loa())
             .args(["run", "--config"])
             .arg(self.config())
             .env("LOA_LOG", "info")
@@ -78,7 +82,18 @@ impl Station {
                     .unwrap(),
             ))
             .spawn()
-            .unwrap()
+            .unwrap();
+        common::wait_healthy(self.addr, || self.log());
+        child
+    }
+
+    /// Add `body` (items whose first is due at `first`) to the station file
+    /// of the running `child` and reload it: scheduled once the daemon is
+    /// up, so a slow start cannot make them late.
+    fn schedule(&self, child: &Child, body: &str, first: DateTime<Utc>) {
+        let text = std::fs::read_to_string(self.config()).unwrap() + body;
+        std::fs::write(self.config(), text).unwrap();
+        common::hup_until_next_at(child.id(), self.addr, first, || self.log());
     }
 
     fn log(&self) -> String {
@@ -177,8 +192,11 @@ fn wav_header_frames(path: &Path) -> (u32, u64) {
 
 #[test]
 fn scheduled_items_air_in_order_the_wav_holds_them_and_the_ledger_agrees() {
-    let (t1, at1) = hms_in(4);
-    let (t2, at2) = hms_in(7);
+    let st = Station::new(WAV_FAST, "");
+    let mut child = st.start();
+    let at1 = common::whole_second_in(4);
+    let at2 = at1 + chrono::Duration::seconds(3);
+    let (t1, t2) = (common::hms(at1), common::hms(at2));
     let body = format!(
         r#"
 [[bulletin]]
@@ -204,8 +222,7 @@ at = ["{t2}"]
 items = ["first", "second"]
 "#
     );
-    let st = Station::new(WAV_FAST, &body);
-    let mut child = st.start();
+    st.schedule(&child, &body, at1);
     let rows = st.wait_for("five completed rows", Duration::from_secs(60), |rows| {
         rows.len() == 5 && rows.iter().all(|r| r.outcome.is_some())
     });
@@ -270,7 +287,11 @@ items = ["first", "second"]
 
 #[test]
 fn on_time_and_back_to_back_in_real_time() {
-    let (t, at) = hms_in(3);
+    let st = Station::new(WAV_REALTIME, "");
+    let mut child = st.start();
+    // Cued 3 s ahead: due 5 s after the daemon is up, whatever its start.
+    let at = common::whole_second_in(5);
+    let t = common::hms(at);
     let body = format!(
         r#"
 [[bulletin]]
@@ -284,8 +305,7 @@ at = ["{t}"]
 items = ["a", "a"]
 "#
     );
-    let st = Station::new(WAV_REALTIME, &body);
-    let mut child = st.start();
+    st.schedule(&child, &body, at);
     let rows = st.wait_for("two completed rows", Duration::from_secs(30), |rows| {
         rows.len() == 2 && rows.iter().all(|r| r.outcome.is_some())
     });
@@ -359,9 +379,11 @@ fn kill_9_during_playback_then_restart_leaves_a_clean_ledger_and_no_replay() {
         rows[0].aired_seconds
     );
 
-    // Restart within the item's grace: the ledger is repaired, nothing replays.
+    // Restart within the item's grace: the ledger is repaired, nothing
+    // replays in the first seconds after the daemon is up (a replay would
+    // start at once: the item is overdue).
     let mut child = st.start();
-    std::thread::sleep(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(3));
     signal(&child, "TERM");
     wait_exit(&mut child, Duration::from_secs(5));
     let ledger = Ledger::open_read_only(&st.path("var/airtime.db"), TZ).unwrap();
@@ -376,7 +398,6 @@ fn kill_9_during_playback_then_restart_leaves_a_clean_ledger_and_no_replay() {
 fn sighup_keeps_the_old_station_when_the_new_one_is_broken_and_takes_a_good_one() {
     let st = Station::new(WAV_FAST, "");
     let mut child = st.start();
-    std::thread::sleep(Duration::from_millis(800));
     // A broken file: logged, ignored.
     let good = std::fs::read_to_string(st.config()).unwrap();
     std::fs::write(st.config(), format!("{good}\n[[bulletin]]\nid = \"x\"\n")).unwrap();
@@ -388,13 +409,15 @@ fn sighup_keeps_the_old_station_when_the_new_one_is_broken_and_takes_a_good_one(
     }
     assert!(child.try_wait().unwrap().is_none(), "still running");
     // A good one with a new item a few seconds ahead: it airs.
-    let (t, _) = hms_in(3);
+    let at = common::whole_second_in(3);
+    let t = common::hms(at);
     std::fs::write(
         st.config(),
         format!("{good}\n[[bulletin]]\nid = \"new\"\ntitle = \"N\"\nfile = \"jingles/nhac-hieu.mp3\"\nat = [\"{t}\"]\n"),
     )
     .unwrap();
-    signal(&child, "HUP");
+    // SIGHUP, then the new plan in force.
+    common::hup_until_next_at(child.id(), st.addr, at, || st.log());
     let rows = st.wait_for("the new item", Duration::from_secs(30), |rows| {
         rows.iter()
             .any(|r| r.bulletin == "new" && r.outcome == Some(Outcome::Completed))
@@ -406,7 +429,10 @@ fn sighup_keeps_the_old_station_when_the_new_one_is_broken_and_takes_a_good_one(
 
 #[test]
 fn a_file_broken_after_start_fails_and_the_next_item_airs() {
-    let (t, _) = hms_in(4);
+    let st = Station::new(WAV_FAST, "");
+    let mut child = st.start();
+    let at = common::whole_second_in(4);
+    let t = common::hms(at);
     let body = format!(
         r#"
 [[bulletin]]
@@ -421,10 +447,9 @@ file = "jingles/nhac-hieu.mp3"
 at = ["{t}"]
 "#
     );
-    let st = Station::new(WAV_FAST, &body);
-    let mut child = st.start();
-    std::thread::sleep(Duration::from_millis(800));
-    // Someone overwrites the file with garbage after the check at start.
+    // Checked (probed) at the reload, before it is due.
+    st.schedule(&child, &body, at);
+    // Someone overwrites the file with garbage after the check.
     let junk: Vec<u8> = (0..20_000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
@@ -475,7 +500,7 @@ fn run_refuses_a_meaningless_station_file_when_no_last_good_copy_is_known() {
         WAV_FAST,
         "[[bulletin]]\nid = \"a\"\ntitle = \"A\"\nfile = \"jingles/nhac-hieu.mp3\"\nat = [\"25:00\"]\n",
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_loa"))
+    let out = Command::new(common::bin::loa())
         .args(["run", "--config"])
         .arg(st.config())
         .output()
@@ -506,7 +531,7 @@ at = ["{t2}"]
     );
     let st = Station::new(WAV_FAST, &body);
     // `loa check` still fails on it.
-    let check = Command::new(env!("CARGO_BIN_EXE_loa"))
+    let check = Command::new(common::bin::loa())
         .args(["check", "--config"])
         .arg(st.config())
         .output()
@@ -897,7 +922,7 @@ fn quiet_and_loud_files_air_at_the_target_loudness_without_clipping() {
     let text = std::fs::read_to_string(st.config()).unwrap() + &body;
     std::fs::write(st.config(), text).unwrap();
     // `loa check` measures them and shows their levels and gains.
-    let check = Command::new(env!("CARGO_BIN_EXE_loa"))
+    let check = Command::new(common::bin::loa())
         .args(["check", "--config"])
         .arg(st.config())
         .output()

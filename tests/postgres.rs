@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
-use common::{free_port, Daemon};
+use common::{free_port, get_with_cookie, sign_in, Daemon};
 use loa::config::Priority;
 use loa::ledger::{Airing, Ledger, Outcome, Settled, Source};
 use postgres::Postgres;
@@ -164,7 +164,7 @@ fn shipped(pg: &Postgres, id: &str) -> i64 {
 }
 
 fn loa(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_loa"))
+    let out = Command::new(common::bin::loa())
         .args(args)
         .env_remove("LOA_POSTGRES")
         .output()
@@ -221,11 +221,19 @@ fn stations_ship_every_closed_row_once_through_crashes_and_outages() {
             .all(|s| central(&pg, &s.id).len() == s.closed().len())
     });
 
-    // The link goes down; the stations keep writing rows meanwhile.
+    // The link goes down; the stations keep writing rows meanwhile, and
+    // each fails to ship them at least once before it comes back.
+    let failures =
+        |d: &Daemon| common::metric(d.addr, "loa_fleet_ship_failures_total").unwrap_or(0.0);
+    let before: Vec<f64> = others.iter().map(failures).collect();
     pg.stop();
     stations[1].write_rows(300, 1);
     stations[2].write_rows(200, 1);
-    std::thread::sleep(Duration::from_secs(4));
+    wait_until(
+        "both stations failing to ship",
+        Duration::from_secs(60),
+        || others.iter().zip(&before).all(|(d, b)| failures(d) > *b),
+    );
     pg.start_again();
     let d1 = stations[0].start();
 
@@ -433,80 +441,6 @@ fn stations_ship_every_closed_row_once_through_crashes_and_outages() {
     assert!(table.contains("Không phát trọn và lý do:"), "{table}");
 }
 
-/// A GET with a session cookie (the web console's pages).
-fn get_with_cookie(addr: SocketAddr, path: &str, cookie: &str) -> (u16, String) {
-    with_cookie(addr, "GET", path, cookie, None)
-}
-
-/// A plain HTTP/1.1 request with `cookie` (none when empty) and, for a
-/// POST, a form body; the status and the whole answer, headers included.
-fn with_cookie(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    cookie: &str,
-    form: Option<&str>,
-) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let cookie = if cookie.is_empty() {
-        String::new()
-    } else {
-        format!("Cookie: {cookie}\r\n")
-    };
-    let body = form.map_or(String::new(), |f| {
-        format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{f}",
-            f.len()
-        )
-    });
-    let end = if form.is_some() { "" } else { "\r\n" };
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{cookie}Connection: close\r\n{body}{end}"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, text)
-}
-
-/// The value of cookie `name` set by an answer's headers.
-fn set_cookie(answer: &str, name: &str) -> Option<String> {
-    answer
-        .lines()
-        .take_while(|l| !l.is_empty())
-        .filter_map(|l| l.strip_prefix("set-cookie: "))
-        .map(|c| c.split(';').next().unwrap_or(""))
-        .find(|c| c.starts_with(&format!("{name}=")) && c.len() > name.len() + 1)
-        .map(str::to_string)
-}
-
-/// Sign in to the web console as `name` the way a browser does: the form
-/// (its token and cookie) first, then the post; the session cookie.
-fn sign_in(addr: SocketAddr, name: &str, password: &str) -> String {
-    let (code, page) = get_with_cookie(addr, "/dang-nhap", "");
-    assert_eq!(code, 200, "{page}");
-    let form_cookie = set_cookie(&page, "loa_bieu_mau").expect("the sign-in form sets its cookie");
-    let token = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|t| t.split('"').next())
-        .expect("the sign-in form carries a token")
-        .to_string();
-    let form = format!("name={name}&password={password}&csrf={token}&next=/");
-    let (code, answer) = with_cookie(addr, "POST", "/dang-nhap", &form_cookie, Some(&form));
-    assert_eq!(code, 303, "{answer}");
-    set_cookie(&answer, "loa_phien").unwrap_or_else(|| panic!("no session: {answer}"))
-}
-
 /// A central host (a station file with `[fleet] postgres`) answers the
 /// province's report through the API and the report page, the same as
 /// `loa report --postgres`; `/metrics` and the status show the copy's
@@ -529,7 +463,7 @@ fn a_central_host_answers_the_province_report_and_shows_shipping_lag() {
     stations[0].write_rows(120, 0);
     stations[1].write_rows(80, 0);
     let pass = "mat-khau-dai\n";
-    let add = Command::new(env!("CARGO_BIN_EXE_loa"))
+    let add = Command::new(common::bin::loa())
         .args([
             "user",
             "add",

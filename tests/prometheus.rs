@@ -220,18 +220,6 @@ impl Station {
     }
 }
 
-/// Percent-encode a query parameter.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Ask Prometheus `query` until `ok` holds of its result vector.
 fn wait_query(prom: SocketAddr, query: &str, ok: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(40);
@@ -240,7 +228,7 @@ fn wait_query(prom: SocketAddr, query: &str, ok: impl Fn(&[Value]) -> bool) -> V
         if let Ok(r) = request(
             prom,
             "GET",
-            &format!("/api/v1/query?query={}", encode(query)),
+            &format!("/api/v1/query?query={}", common::percent_encode(query)),
             None,
             None,
         ) {
@@ -411,7 +399,7 @@ fn a_province_prometheus_scrapes_three_stations() {
         let r = request(
             prom,
             "GET",
-            &format!("/api/v1/query?query={}", encode(&promql)),
+            &format!("/api/v1/query?query={}", common::percent_encode(&promql)),
             None,
             None,
         )

@@ -16,14 +16,24 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use loa::ledger::{AirtimeRow, Filter, Ledger, Outcome, Source};
+use loa::ledger::{AirtimeRow, Outcome, Source};
 
 /// How long before its instant loa connects a relay (the engine's lead).
 const LEAD: Duration = Duration::from_secs(3);
+
+/// The stream's tone (the in-test server's and icecast's source) and the
+/// fallback bulletin's: a relay's WAV is read back for each.
+const SOURCE_HZ: f64 = 440.0;
+const SOURCE_TONE: &str = "sine=f=440:d=40";
+const FALLBACK_HZ: f64 = 880.0;
+const FALLBACK_TONE: &str = "sine=f=880:d=3";
+/// How far the seconds of a tone heard in the WAV may be from what the
+/// row counts: a 50 ms window or two at each change of source.
+const TONE_TOLERANCE: f64 = 0.5;
 
 /// Make an MP3 of `seconds` from an ffmpeg lavfi source, CBR 128 kbit/s
 /// stereo with no ID3/Xing headers, so its bytes can be cut anywhere.
@@ -55,15 +65,17 @@ enum Phase {
 
 /// An HTTP server streaming MP3 at real-time pace (128 kbit/s, with a
 /// one-second burst on connect, as Icecast does). Its behaviour follows a
-/// timeline of phases from `t0`; a connection streams while its phase
-/// lasts and is closed when the phase changes to `Down`, switching from
-/// tone to silence (or back) within the same connection.
+/// timeline of phases from `t0` (set by [`StreamServer::begin`], once the
+/// relay's instant is known; down until then); a connection streams while
+/// its phase lasts and is closed when the phase changes to `Down`,
+/// switching from tone to silence (or back) within the same connection.
 struct StreamServer {
     addr: SocketAddr,
+    t0: Arc<OnceLock<Instant>>,
 }
 
 impl StreamServer {
-    fn start(tone: PathBuf, silence: PathBuf, t0: Instant, phases: Vec<(Duration, Phase)>) -> Self {
+    fn start(tone: PathBuf, silence: PathBuf, phases: Vec<(Duration, Phase)>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let bytes = Arc::new((
@@ -71,15 +83,23 @@ impl StreamServer {
             std::fs::read(silence).unwrap(),
         ));
         let phases = Arc::new(phases);
+        let t0 = Arc::new(OnceLock::new());
+        let timeline = Arc::clone(&t0);
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
                 let (bytes, phases) = (Arc::clone(&bytes), Arc::clone(&phases));
+                let t0 = Arc::clone(&timeline);
                 std::thread::spawn(move || {
-                    let _ = serve(conn, &bytes, t0, &phases);
+                    let _ = serve(conn, &bytes, &t0, &phases);
                 });
             }
         });
-        StreamServer { addr }
+        StreamServer { addr, t0 }
+    }
+
+    /// Start the timeline: its phases count from `t0`.
+    fn begin(&self, t0: Instant) {
+        self.t0.set(t0).unwrap();
     }
 
     fn url(&self) -> String {
@@ -87,19 +107,23 @@ impl StreamServer {
     }
 }
 
-/// The phase at `now`: the last whose start has passed.
-fn phase_at(t0: Instant, phases: &[(Duration, Phase)], now: Instant) -> Phase {
+/// The phase at `now`: the last whose start has passed (down before the
+/// timeline begins).
+fn phase_at(t0: &OnceLock<Instant>, phases: &[(Duration, Phase)], now: Instant) -> Phase {
+    let Some(t0) = t0.get() else {
+        return Phase::Down;
+    };
     phases
         .iter()
         .rev()
-        .find(|(from, _)| now >= t0 + *from)
+        .find(|(from, _)| now >= *t0 + *from)
         .map_or(Phase::Down, |(_, p)| *p)
 }
 
 fn serve(
     mut conn: TcpStream,
     (tone, silence): &(Vec<u8>, Vec<u8>),
-    t0: Instant,
+    t0: &OnceLock<Instant>,
     phases: &[(Duration, Phase)],
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
@@ -137,18 +161,25 @@ fn serve(
     }
 }
 
-/// A station in a temp dir: a fallback bulletin and one relay at `at`.
+/// A station in a temp dir: a fallback bulletin and one relay, put at its
+/// instant once the daemon is up ([`Station::schedule`]).
 struct Station {
     dir: tempfile::TempDir,
     api: SocketAddr,
+    /// The station file, `{AT}` where the relay's instant goes.
+    text: String,
 }
 
+/// Where the relay's instant goes in [`Station::text`].
+const AT: &str = "{AT}";
+
 impl Station {
-    /// `relay` holds the relay's own keys (source, duration...).
-    fn new(at: DateTime<Utc>, relay: &str) -> Station {
+    /// `relay` holds the relay's own keys (source, duration...). Until
+    /// [`Station::schedule`], the relay is hours ahead.
+    fn new(relay: &str) -> Station {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("audio")).unwrap();
-        mp3(&dir.path().join("audio"), "cho.mp3", "sine=f=880:d=3");
+        mp3(&dir.path().join("audio"), "cho.mp3", FALLBACK_TONE);
         let api: SocketAddr = format!("127.0.0.1:{}", common::free_port())
             .parse()
             .unwrap();
@@ -175,13 +206,13 @@ file = "cho.mp3"
 [[relay]]
 id = "vov1"
 title = "Tiếp âm VOV1"
-at = ["{at}"]
+at = ["{AT}"]
 {relay}
-"#,
-            at = at.format("%H:%M:%S"),
+"#
         );
-        std::fs::write(dir.path().join("station.toml"), text).unwrap();
-        Station { dir, api }
+        let later = common::hms(Utc::now() + chrono::Duration::hours(3));
+        std::fs::write(dir.path().join("station.toml"), text.replace(AT, &later)).unwrap();
+        Station { dir, api, text }
     }
 
     fn config(&self) -> PathBuf {
@@ -192,41 +223,43 @@ at = ["{at}"]
         common::Daemon::start(&self.config(), self.api)
     }
 
+    /// Put the relay at `at` in the running station (SIGHUP) and wait
+    /// until that is the plan in force.
+    fn schedule(&self, d: &common::Daemon, at: DateTime<Utc>) {
+        std::fs::write(self.config(), self.text.replace(AT, &common::hms(at))).unwrap();
+        d.hup_until_next_at(at);
+    }
+
     /// The relay's row once it is closed (waits up to `within`).
     fn row(&self, daemon: &common::Daemon, within: Duration) -> AirtimeRow {
-        let path = self.dir.path().join("var/airtime.db");
-        let give_up = Instant::now() + within;
-        loop {
-            if let Ok(l) = Ledger::open_read_only(&path, chrono_tz::UTC) {
-                let rows = l.rows(&Filter::default()).unwrap();
-                if let Some(r) = rows
-                    .into_iter()
-                    .find(|r| r.bulletin == "vov1" && r.outcome.is_some())
-                {
-                    return r;
-                }
-            }
-            assert!(
-                Instant::now() < give_up,
-                "no closed relay row in time; daemon log:\n{}",
-                daemon.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        let rows = common::wait_for_rows(
+            &self.dir.path().join("var/airtime.db"),
+            "a closed relay row",
+            within,
+            |rows| {
+                rows.iter()
+                    .any(|r| r.bulletin == "vov1" && r.outcome.is_some())
+            },
+            || daemon.log_text(),
+        );
+        rows.into_iter()
+            .find(|r| r.bulletin == "vov1" && r.outcome.is_some())
+            .unwrap()
     }
 }
 
 /// The next whole second at least `ahead` from now, and it as an Instant.
+/// Called once the daemon is up: `ahead` covers the engine's lead and a
+/// reload on a busy machine.
 fn slot(ahead: Duration) -> (DateTime<Utc>, Instant) {
-    let now = Utc::now();
-    let at = DateTime::from_timestamp(
-        (now + chrono::Duration::from_std(ahead).unwrap()).timestamp() + 1,
-        0,
-    )
-    .unwrap();
-    let wait = (at - now).to_std().unwrap();
+    let at = common::whole_second_in(ahead.as_secs() as i64);
+    let wait = (at - Utc::now()).to_std().unwrap();
     (at, Instant::now() + wait)
 }
+
+/// How far ahead of now a relay is put once the daemon is up: the lead,
+/// and a reload's time on a busy machine.
+const AHEAD: Duration = Duration::from_secs(LEAD.as_secs() + 3);
 
 /// `X` in "fallback aired X s" / "silence X s" of a relay's reason.
 fn seconds_in(reason: &str, label: &str) -> f64 {
@@ -265,9 +298,59 @@ fn wav_seconds(dir: &Path) -> f64 {
     r.duration() as f64 / r.spec().sample_rate as f64
 }
 
+/// Seconds of the station's WAV in which a tone at `hz` is what sounds:
+/// 50 ms windows above -40 dBFS whose energy is mostly (over half) at `hz`
+/// (Goertzel, first channel).
+fn tone_seconds(dir: &Path, hz: f64) -> f64 {
+    let mut r = hound::WavReader::open(dir.join("out.wav")).unwrap();
+    let spec = r.spec();
+    let rate = f64::from(spec.sample_rate);
+    let first: Vec<f64> = r
+        .samples::<i16>()
+        .step_by(usize::from(spec.channels))
+        .map(|s| f64::from(s.unwrap()) / 32768.0)
+        .collect();
+    let n = (rate / 20.0) as usize;
+    let coeff = 2.0 * (2.0 * std::f64::consts::PI * hz / rate).cos();
+    let windows = first
+        .chunks_exact(n)
+        .filter(|b| {
+            let energy: f64 = b.iter().map(|x| x * x).sum();
+            if energy / (n as f64) < 1e-4 {
+                return false;
+            }
+            let (mut s1, mut s2) = (0.0, 0.0);
+            for &x in b.iter() {
+                let s0 = x + coeff * s1 - s2;
+                s2 = s1;
+                s1 = s0;
+            }
+            let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+            power / (energy * n as f64 / 2.0) > 0.5
+        })
+        .count();
+    windows as f64 * n as f64 / rate
+}
+
+/// The WAV holds the source's tone for `source` seconds and the fallback's
+/// for `fallback` seconds (what the row says aired of each).
+fn check_tones(dir: &Path, r: &AirtimeRow, source: f64, fallback: f64) {
+    let (heard_source, heard_fallback) =
+        (tone_seconds(dir, SOURCE_HZ), tone_seconds(dir, FALLBACK_HZ));
+    println!("in the WAV: {heard_source:.2} s of the source's tone, {heard_fallback:.2} s of the fallback's");
+    assert!(
+        (heard_source - source).abs() < TONE_TOLERANCE,
+        "{heard_source:.2} s of the source's tone in the WAV, {source} s counted: {r:?}"
+    );
+    assert!(
+        (heard_fallback - fallback).abs() < TONE_TOLERANCE,
+        "{heard_fallback:.2} s of the fallback's tone in the WAV, {fallback} s counted: {r:?}"
+    );
+}
+
 fn sources(dir: &Path) -> (PathBuf, PathBuf) {
     (
-        mp3(dir, "tone.mp3", "sine=f=440:d=40"),
+        mp3(dir, "tone.mp3", SOURCE_TONE),
         mp3(dir, "silence.mp3", "anullsrc=r=44100:cl=stereo:d=40"),
     )
 }
@@ -276,16 +359,15 @@ fn sources(dir: &Path) -> (PathBuf, PathBuf) {
 fn never_up_airs_the_fallback_and_records_why() {
     let tmp = tempfile::tempdir().unwrap();
     let (tone, silence) = sources(tmp.path());
-    let (at, t) = slot(LEAD + Duration::from_secs(2));
-    let server = StreamServer::start(tone, silence, t, vec![(Duration::ZERO, Phase::Down)]);
-    let st = Station::new(
-        at,
-        &format!(
-            "url = \"{}\"\nduration = \"6s\"\nfallback = \"nhac-cho\"",
-            server.url()
-        ),
-    );
+    let server = StreamServer::start(tone, silence, vec![(Duration::ZERO, Phase::Down)]);
+    let st = Station::new(&format!(
+        "url = \"{}\"\nduration = \"6s\"\nfallback = \"nhac-cho\"",
+        server.url()
+    ));
     let d = st.start();
+    let (at, t) = slot(AHEAD);
+    server.begin(t);
+    st.schedule(&d, at);
     let r = st.row(&d, Duration::from_secs(30));
     assert_eq!(r.outcome, Some(Outcome::Failed), "{r:?}");
     assert_eq!(r.aired_seconds, 0.0);
@@ -294,31 +376,31 @@ fn never_up_airs_the_fallback_and_records_why() {
     assert!(reason.contains("fallback aired 6.0 s"), "{reason}");
     check_slot(&r, 6.0);
     drop(d);
-    // The fallback aired in the relay's place, for the relay's slot.
+    // The fallback aired in the relay's place, for the relay's slot, and
+    // nothing of the source.
     assert!((wav_seconds(st.dir.path()) - 6.0).abs() < 0.2);
+    check_tones(st.dir.path(), &r, 0.0, 6.0);
 }
 
 #[test]
 fn dropped_mid_slot_reconnects_and_counts_only_source_audio() {
     let tmp = tempfile::tempdir().unwrap();
     let (tone, silence) = sources(tmp.path());
-    let (at, t) = slot(LEAD + Duration::from_secs(2));
     // Up from before the lead, gone 1 s into the slot, back 5 s in.
     let phases = vec![
         (Duration::ZERO, Phase::Tone),
         (LEAD + Duration::from_secs(3), Phase::Down),
         (LEAD + Duration::from_secs(7), Phase::Tone),
     ];
-    let t0 = t - LEAD - Duration::from_secs(2);
-    let server = StreamServer::start(tone, silence, t0, phases);
-    let st = Station::new(
-        at,
-        &format!(
-            "url = \"{}\"\nduration = \"10s\"\nfallback = \"nhac-cho\"",
-            server.url()
-        ),
-    );
+    let server = StreamServer::start(tone, silence, phases);
+    let st = Station::new(&format!(
+        "url = \"{}\"\nduration = \"10s\"\nfallback = \"nhac-cho\"",
+        server.url()
+    ));
     let d = st.start();
+    let (at, t) = slot(AHEAD);
+    server.begin(t - LEAD - Duration::from_secs(2));
+    st.schedule(&d, at);
     let r = st.row(&d, Duration::from_secs(40));
     assert_eq!(r.outcome, Some(Outcome::Completed), "{r:?}");
     let reason = r.reason.as_deref().unwrap();
@@ -334,28 +416,30 @@ fn dropped_mid_slot_reconnects_and_counts_only_source_audio() {
         r.aired_seconds
     );
     check_slot(&r, 10.0);
+    drop(d);
+    // The WAV holds the source's tone for the source's seconds, and the
+    // fallback's in the gap.
+    check_tones(st.dir.path(), &r, r.aired_seconds, fallback);
 }
 
 #[test]
 fn a_silent_source_counts_as_a_drop() {
     let tmp = tempfile::tempdir().unwrap();
     let (tone, silence) = sources(tmp.path());
-    let (at, t) = slot(LEAD + Duration::from_secs(2));
     // Tone, then silent from 1 s into the slot, for good.
-    let t0 = t - LEAD - Duration::from_secs(2);
     let phases = vec![
         (Duration::ZERO, Phase::Tone),
         (LEAD + Duration::from_secs(3), Phase::Silent),
     ];
-    let server = StreamServer::start(tone, silence, t0, phases);
-    let st = Station::new(
-        at,
-        &format!(
-            "url = \"{}\"\nduration = \"10s\"\nsilence_after = \"2s\"",
-            server.url()
-        ),
-    );
+    let server = StreamServer::start(tone, silence, phases);
+    let st = Station::new(&format!(
+        "url = \"{}\"\nduration = \"10s\"\nsilence_after = \"2s\"",
+        server.url()
+    ));
     let d = st.start();
+    let (at, t) = slot(AHEAD);
+    server.begin(t - LEAD - Duration::from_secs(2));
+    st.schedule(&d, at);
     let r = st.row(&d, Duration::from_secs(40));
     let reason = r.reason.as_deref().unwrap();
     assert!(reason.contains("silent for 2 s"), "{reason}");
@@ -368,6 +452,19 @@ fn a_silent_source_counts_as_a_drop() {
     );
     assert!(seconds_in(reason, "silence ") >= 3.0, "{reason}");
     check_slot(&r, 10.0);
+    drop(d);
+    // The tone is in the WAV for the seconds counted, but for the last
+    // reconnection's silence: shorter than `silence_after` when the slot
+    // ends, it is not yet dead air, so it counts as the source's. No
+    // fallback here.
+    let heard = tone_seconds(st.dir.path(), SOURCE_HZ);
+    let undetected = r.aired_seconds - heard;
+    assert!(
+        heard > 1.0 && (-TONE_TOLERANCE..2.0 + TONE_TOLERANCE).contains(&undetected),
+        "{heard:.2} s of the source's tone in the WAV, {} s counted: {r:?}",
+        r.aired_seconds
+    );
+    assert_eq!(tone_seconds(st.dir.path(), FALLBACK_HZ), 0.0);
 }
 
 /// Debian's icecast2 on a free loopback port, in a temp dir, as root
@@ -484,19 +581,17 @@ fn nix_is_root() -> bool {
 #[test]
 fn icecast_stream_killed_and_restarted_mid_slot() {
     let tmp = tempfile::tempdir().unwrap();
-    let tone = mp3(tmp.path(), "tone.mp3", "sine=f=440:d=20");
+    let tone = mp3(tmp.path(), "tone.mp3", SOURCE_TONE);
     let ice = Icecast::start(tmp.path());
     let feeder = ice.feed(&tone);
     ice.wait_live();
-    let (at, t) = slot(LEAD + Duration::from_secs(2));
-    let st = Station::new(
-        at,
-        &format!(
-            "url = \"http://127.0.0.1:{}/live.mp3\"\nduration = \"10s\"\nfallback = \"nhac-cho\"",
-            ice.port
-        ),
-    );
+    let st = Station::new(&format!(
+        "url = \"http://127.0.0.1:{}/live.mp3\"\nduration = \"10s\"\nfallback = \"nhac-cho\"",
+        ice.port
+    ));
     let d = st.start();
+    let (at, t) = slot(AHEAD);
+    st.schedule(&d, at);
     // Kill the source 1 s into the slot, bring it back 4 s later.
     std::thread::sleep((t + Duration::from_secs(1)).saturating_duration_since(Instant::now()));
     feeder.stop();
@@ -513,6 +608,9 @@ fn icecast_stream_killed_and_restarted_mid_slot() {
         r.aired_seconds
     );
     check_slot(&r, 10.0);
+    drop(d);
+    let fallback = seconds_in(reason, "fallback aired ");
+    check_tones(st.dir.path(), &r, r.aired_seconds, fallback);
 }
 
 #[test]
@@ -532,11 +630,12 @@ fn line_in_relay_from_a_capture_device() {
         .stderr(Stdio::null());
     pa.apply(&mut play);
     let _receiver = pulse::Stopped(play.spawn().expect("start aplay"));
-    let (at, _) = slot(LEAD + Duration::from_secs(2));
-    let st = Station::new(at, "input = \"default\"\nduration = \"5s\"");
+    let st = Station::new("input = \"default\"\nduration = \"5s\"");
     let d = common::Daemon::start_with(&st.config(), st.api, |cmd| {
         pa.apply(cmd);
     });
+    let (at, _) = slot(AHEAD);
+    st.schedule(&d, at);
     let r = st.row(&d, Duration::from_secs(30));
     assert_eq!(r.outcome, Some(Outcome::Completed), "{r:?}");
     assert_eq!(r.file, "input:default");
@@ -547,4 +646,12 @@ fn line_in_relay_from_a_capture_device() {
         r.reason
     );
     check_slot(&r, 5.0);
+    drop(d);
+    // The receiver's square wave (441 Hz fundamental) is what aired.
+    let heard = tone_seconds(st.dir.path(), 441.0);
+    assert!(
+        (heard - r.aired_seconds).abs() < TONE_TOLERANCE,
+        "{heard:.2} s of the line-in's tone in the WAV, {} s counted",
+        r.aired_seconds
+    );
 }

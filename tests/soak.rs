@@ -4,10 +4,12 @@
 //! under SIGHUP (a restart while it is broken runs the last good copy), the
 //! disk under the ledger fills up and is freed, the sound card vanishes and
 //! comes back, the wall clock jumps forward past the grace and back again,
-//! the API is polled and recordings are uploaded. Afterwards every
-//! occurrence has exactly one ledger row (nothing lost, nothing aired
-//! twice), the ledger is intact, and the API never stayed unreachable longer
-//! than a restart.
+//! the API is polled and recordings are uploaded. Then the faults stop and
+//! an item queued in that quiet airs to its end (however few completed
+//! between kills on a slow machine). Afterwards every occurrence has
+//! exactly one ledger row (nothing lost, nothing aired twice), the ledger is
+//! intact, and the API never stayed unreachable much longer than a restart.
+//! SIGHUP goes only to a daemon that has answered since its start.
 //!
 //! What it leaves out: no kill lands while the disk is full or in the 8 s
 //! after it is freed (rows waiting in memory for space die with the process;
@@ -20,8 +22,6 @@
 //! `make test` runs 60 s of it; `LOA_SOAK_SECS=3600 cargo test --test soak`
 //! runs the hour the issue asks for.
 
-#[path = "common/bin.rs"]
-mod bin;
 mod common;
 #[path = "common/disk.rs"]
 mod disk;
@@ -39,7 +39,7 @@ use loa::ledger::{Filter, Ledger, Outcome};
 
 fn start(dir: &Path, server: &pulse::Pulse) -> Child {
     // The wall clock jumps through a test hook: the binary built with them.
-    let mut cmd = Command::new(bin::hooks());
+    let mut cmd = Command::new(common::bin::hooks());
     server.apply(&mut cmd);
     cmd.args(["run", "--config"])
         .arg(dir.join("station.toml"))
@@ -65,6 +65,24 @@ const GRACE_SECS: u64 = 30;
 /// How far the wall clock jumps forward (and then back): past the grace, so
 /// the jumped-over occurrences are recorded missed.
 const JUMP_SECS: i64 = 45;
+
+/// The occurrence keys of the soak's plan: bulletins a, b and c every 12 s
+/// from `begin` (offset 0, 4 and 8 s) until `end`.
+fn expected_occurrences(begin: DateTime<Utc>, end: DateTime<Utc>) -> Vec<String> {
+    ["a", "b", "c"]
+        .iter()
+        .zip([0i64, 4, 8])
+        .flat_map(|(id, offset)| {
+            let mut v = Vec::new();
+            let mut t = begin + chrono::Duration::seconds(offset);
+            while t < end {
+                v.push(format!("{id}@{}", loa::timefmt::rfc3339(t, chrono_tz::UTC)));
+                t += chrono::Duration::seconds(12);
+            }
+            v
+        })
+        .collect()
+}
 
 #[test]
 fn kill_9_again_and_again_loses_nothing_and_airs_nothing_twice() {
@@ -168,6 +186,10 @@ at = [{c}]
     let recording = std::fs::read(audio.join("jingles/nhac-hieu.mp3")).unwrap();
     let mut child = start(dir.path(), &server);
     let mut started = Instant::now();
+    // Whether the running child has answered /healthz since its start: only
+    // then may it get SIGHUP (before its handler is in place, SIGHUP's
+    // default action would kill it, which is not what the soak measures).
+    let mut ready = false;
     let (mut kills, mut reloads, mut uploads, mut exits) = (0, 0, 0, 0);
     let (mut disk_fulls, mut unplugs, mut jumps_forward, mut jumps_back) = (0, 0, 0, 0);
     let mut broken = false;
@@ -194,6 +216,7 @@ at = [{c}]
             exits += 1;
             child = start(dir.path(), &server);
             started = Instant::now();
+            ready = false;
         }
         // The API, polled as a status page would.
         let ok =
@@ -202,9 +225,11 @@ at = [{c}]
         longest_silence = longest_silence.max(last_answer.elapsed());
         if ok {
             last_answer = Instant::now();
+            ready = true;
         }
-        // Break the station file and mend it again, each under SIGHUP.
-        if tick.is_multiple_of(7) {
+        // Break the station file and mend it again, each under SIGHUP (a
+        // child not up yet gets its turn at the next multiple).
+        if tick.is_multiple_of(7) && ready {
             broken = !broken;
             if broken {
                 // An edit gone wrong: a syntax error under a good [station].
@@ -266,29 +291,73 @@ at = [{c}]
             kills += 1;
             child = start(dir.path(), &server);
             started = Instant::now();
+            ready = false;
             next_kill = Instant::now() + Duration::from_millis(3000 + rand() % 7000);
         }
     }
+    // The faults stop: disk freed, card back, the true time, the good file
+    // in force (SIGHUP once the child answers).
     if let Some(f) = filler.take() {
         std::fs::remove_file(f).unwrap();
     }
     if unplugged {
         server.plug();
     }
-    // End with the good file in force.
+    if offset != 0 {
+        std::fs::write(dir.path().join("clock-offset"), "0").unwrap();
+        jumps_back += 1;
+    }
     std::fs::write(&config, &text).unwrap();
+    let log_text = || std::fs::read_to_string(dir.path().join("loa.log")).unwrap_or_default();
+    common::wait_healthy(addr, log_text);
     hup(&child);
-    // Let every occurrence settle before a clean stop: within its grace
-    // (30 s) each has started or been recorded missed. What still waits in
-    // the queue at a stop has no row yet, by design (the next start decides
-    // it), so stopping earlier would leave rows legitimately unwritten.
-    std::thread::sleep(Duration::from_secs(GRACE_SECS + 3));
+    let db = data.join("airtime.db");
+    // In this fault-free window an item queued now airs to its end (behind
+    // what the plan still has due): the station completes items when left
+    // alone, however few completed between the kills.
+    let queued = common::request(
+        addr,
+        "POST",
+        "/api/v1/queue",
+        Some(&operator),
+        Some(("application/json", br#"{"bulletin": "b"}"#)),
+    )
+    .unwrap();
+    assert_eq!(queued.status, 202, "{queued:?}\n{}", log_text());
+    let completes = |rows: &[loa::ledger::AirtimeRow]| {
+        rows.iter().any(|r| {
+            r.source == loa::ledger::Source::Operator && r.outcome == Some(Outcome::Completed)
+        })
+    };
+    common::wait_for_rows(
+        &db,
+        "the queued item to complete after the faults",
+        Duration::from_secs(180),
+        completes,
+        log_text,
+    );
+    // Every occurrence of the plan settles within its grace (30 s): it has
+    // started and ended, or been recorded missed. What still waits in the
+    // queue at a stop has no row yet, by design (the next start decides
+    // it), so the clean stop waits for every row to be closed.
+    let expected = expected_occurrences(begin, end);
+    common::wait_for_rows(
+        &db,
+        "a closed row for every occurrence of the plan",
+        Duration::from_secs(GRACE_SECS + 180),
+        |rows| {
+            rows.iter().all(|r| r.outcome.is_some())
+                && expected
+                    .iter()
+                    .all(|k| rows.iter().any(|r| &r.occurrence == k))
+        },
+        log_text,
+    );
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
     child.wait().unwrap();
 
-    let db = data.join("airtime.db");
     let ledger = Ledger::open_read_only(&db, chrono_tz::UTC).unwrap();
     assert_eq!(ledger.integrity_check().unwrap(), "ok");
     let rows = ledger.rows(&Filter::default()).unwrap();
@@ -308,19 +377,6 @@ at = [{c}]
     );
 
     // Nothing lost: every occurrence of the plan has its row, closed.
-    let expected: Vec<String> = ["a", "b", "c"]
-        .iter()
-        .zip([0i64, 4, 8])
-        .flat_map(|(id, offset)| {
-            let mut v = Vec::new();
-            let mut t = begin + chrono::Duration::seconds(offset);
-            while t < end {
-                v.push(format!("{id}@{}", loa::timefmt::rfc3339(t, chrono_tz::UTC)));
-                t += chrono::Duration::seconds(12);
-            }
-            v
-        })
-        .collect();
     let missing: Vec<_> = expected
         .iter()
         .filter(|k| !per.contains_key(k.as_str()))
@@ -332,7 +388,6 @@ at = [{c}]
     assert!(rows.iter().all(|r| r.outcome.is_some()), "open rows left");
     let count = |o: Outcome| rows.iter().filter(|r| r.outcome == Some(o)).count();
     let completed = count(Outcome::Completed);
-    assert!(completed > 0, "nothing completed");
     // Every kill, unplugging or clock jump cuts at most the one item on
     // air.
     assert!(
@@ -343,10 +398,12 @@ at = [{c}]
     );
     assert_eq!(exits, 0, "loa exited on its own {exits} times\n{log}");
     let first: DateTime<Utc> = begin;
-    // Never unreachable longer than a restart (start-up is well under
-    // this; the bound is generous for a busy machine).
+    // Never unreachable much longer than a restart: start-up takes well
+    // under a second on an idle machine, but the stretch includes the
+    // soak's own polls and uploads, so the bound is generous for a busy
+    // one (`make bench`'s daemon bench times the daemon itself).
     assert!(
-        longest_silence < Duration::from_secs(10),
+        longest_silence < Duration::from_secs(30),
         "the API did not answer for {longest_silence:?}\n{log}"
     );
     assert!(secs < 30 || uploads > 0, "no upload went through\n{log}");

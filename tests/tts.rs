@@ -70,11 +70,14 @@ impl Station {
     }
 
     fn write_config(&self, bulletins: &str) {
+        // The engine's timeout is generous (espeak-ng reads a notice in well
+        // under a second when idle, seconds on a busy machine); the hanging
+        // engine is stopped at it.
         let text = format!(
             "[station]\nname = \"Test\"\ntimezone = \"UTC\"\naudio_dir = \"audio\"\ndata_dir = \"var\"\n\
              [api]\nlisten = \"{}\"\n\
              [output]\nkind = \"wav\"\npath = \"var/aired.wav\"\npace = \"fast\"\n\
-             [tts]\ncommand = [\"{}\", \"{{out}}\", \"{{text_file}}\", \"{{voice}}\"]\ntimeout = \"2s\"\n\
+             [tts]\ncommand = [\"{}\", \"{{out}}\", \"{{text_file}}\", \"{{voice}}\"]\ntimeout = \"10s\"\n\
              {bulletins}",
             self.addr,
             self.path("engine.sh").display()
@@ -174,7 +177,7 @@ at = ["{at}"]
     assert_eq!(treo.outcome, Some(Outcome::Failed), "{rows:#?}");
     let reason = treo.reason.as_deref().unwrap();
     assert!(
-        reason.contains("did not finish within 2s and was stopped"),
+        reason.contains("did not finish within 10s and was stopped"),
         "{reason}"
     );
     assert_eq!(row("nhac").outcome, Some(Outcome::Completed));
@@ -216,7 +219,7 @@ at = ["{at}"]
 fn loa_say_writes_a_preview_and_shows_how_numbers_are_read() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("thu.wav");
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_loa"))
+    let run = std::process::Command::new(common::bin::loa())
         .args([
             "say",
             "Từ 7:30 ngày 1/10/2026, 21 hộ nhận 105 cây giống.",
@@ -251,7 +254,7 @@ fn loa_say_writes_a_preview_and_shows_how_numbers_are_read() {
         "[station]\nname = \"X\"\n[tts]\ncommand = [\"/nonexistent/piper\", \"{out}\"]\n",
     )
     .unwrap();
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_loa"))
+    let run = std::process::Command::new(common::bin::loa())
         .args(["say", "xin chào", "--config"])
         .arg(&config)
         .current_dir(dir.path())
@@ -276,7 +279,7 @@ fn check_names_the_package_when_espeak_ng_is_missing() {
     )
     .unwrap();
     // A PATH without espeak-ng, as on a station where it was never installed.
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_loa"))
+    let run = std::process::Command::new(common::bin::loa())
         .args(["check", "--config"])
         .arg(&config)
         .env("PATH", dir.path())

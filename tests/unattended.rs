@@ -5,19 +5,19 @@
 //! No sound card is needed: stations record to a WAV file, and the missing
 //! card is a device name that does not exist.
 
-#[path = "common/bin.rs"]
-mod bin;
+mod common;
 #[path = "common/disk.rs"]
 mod disk;
 
 use std::io::Read;
+use std::net::SocketAddr;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use loa::ledger::{Filter, Ledger, Outcome};
 
@@ -27,8 +27,15 @@ fn repo() -> PathBuf {
 
 /// A station in `dir` airing `file` (inside the repo's audio/) once,
 /// `in_secs` from now (UTC), recording to `dir/aired.wav` unless `output`
-/// says otherwise.
-fn station(dir: &Path, data_dir: &Path, file: &str, in_secs: i64, output: Option<&str>) -> PathBuf {
+/// says otherwise; and the address its API listens on.
+fn station(
+    dir: &Path,
+    data_dir: &Path,
+    file: &str,
+    in_secs: i64,
+    output: Option<&str>,
+) -> (PathBuf, SocketAddr) {
+    let addr = SocketAddr::from(([127, 0, 0, 1], common::free_port()));
     let at = (Utc::now() + chrono::Duration::seconds(in_secs)).format("%H:%M:%S");
     let output = output.map(str::to_string).unwrap_or_else(|| {
         format!(
@@ -47,7 +54,7 @@ data_dir = "{data}"
 {output}
 
 [api]
-listen = "127.0.0.1:0"
+listen = "{addr}"
 
 [[bulletin]]
 id = "ban-tin"
@@ -60,7 +67,32 @@ at = ["{at}"]
     );
     let path = dir.join("station.toml");
     std::fs::write(&path, text).unwrap();
-    path
+    (path, addr)
+}
+
+/// Put the bulletin at `times` in the station file of the running
+/// `daemon` (ready: it answered on `addr`) and reload it, waiting until
+/// the last of them is the next item due: scheduled once the daemon is
+/// up, so a slow start cannot make it late.
+fn reschedule(config: &Path, daemon: &Daemon, addr: SocketAddr, times: &[DateTime<Utc>]) {
+    let text = std::fs::read_to_string(config).unwrap();
+    let list: Vec<String> = times
+        .iter()
+        .map(|t| format!("\"{}\"", common::hms(*t)))
+        .collect();
+    let text: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("at = [") {
+                format!("at = [{}]", list.join(", "))
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(config, text.join("\n") + "\n").unwrap();
+    let last = *times.last().unwrap();
+    common::hup_until_next_at(daemon.child.id(), addr, last, || daemon.log());
 }
 
 /// What `loa run` said to its "service manager", with when.
@@ -124,9 +156,9 @@ impl Daemon {
         let log = dir.join(format!("loa-{}.log", Utc::now().timestamp_micros()));
         // A fault hook needs the binary built with them.
         let bin = if env.iter().any(|(k, _)| k.starts_with("LOA_TEST_")) {
-            bin::hooks()
+            common::bin::hooks()
         } else {
-            bin::loa()
+            common::bin::loa()
         };
         let mut cmd = Command::new(bin);
         cmd.args(["run", "--config", config.to_str().unwrap()])
@@ -189,7 +221,7 @@ impl Drop for Daemon {
 fn unit_under_test(dir: &Path) -> PathBuf {
     let unit = std::fs::read_to_string(repo().join("systemd/loa.service")).unwrap();
     assert!(unit.contains("ExecStart=/usr/bin/loa run"));
-    let unit = unit.replace("/usr/bin/loa", env!("CARGO_BIN_EXE_loa"));
+    let unit = unit.replace("/usr/bin/loa", &common::bin::loa().display().to_string());
     let path = dir.join("loa.service");
     std::fs::write(&path, unit).unwrap();
     path
@@ -258,11 +290,13 @@ fn the_unit_file_exposure_is_at_most_2() {
 #[test]
 fn notify_ready_status_and_watchdog_until_the_engine_wedges() {
     let dir = tempfile::tempdir().unwrap();
-    let config = station(
+    // An hour ahead at READY (the status line names it next); put a few
+    // seconds ahead once the station is up.
+    let (config, addr) = station(
         dir.path(),
         &dir.path().join("var"),
         "jingles/nhac-hieu.mp3",
-        4,
+        3600,
         None,
     );
     // With a web console admin the status line says only what airs (without
@@ -271,7 +305,7 @@ fn notify_ready_status_and_watchdog_until_the_engine_wedges() {
         .arg("-c")
         .arg(format!(
             "printf 'mat-khau-dai\\n' | {} user add quan-tri --role admin --password-stdin --config {}",
-            env!("CARGO_BIN_EXE_loa"),
+            common::bin::loa().display(),
             config.display()
         ))
         .output()
@@ -289,24 +323,26 @@ fn notify_ready_status_and_watchdog_until_the_engine_wedges() {
         &[
             ("NOTIFY_SOCKET", sock.to_str().unwrap()),
             ("WATCHDOG_USEC", "1000000"),
-            ("LOA_TEST_WEDGE_ENGINE", "8"),
+            // Seconds after start: after the bulletin, on a busy machine too.
+            ("LOA_TEST_WEDGE_ENGINE", "20"),
         ],
     );
-    notes.wait(20, "READY=1", |l| l == "READY=1");
+    notes.wait(60, "READY=1", |l| l == "READY=1");
     assert!(
         notes.has(|l| l.starts_with("STATUS=Tiếp theo: Bản tin thử nghiệm lúc ")),
         "{:?}",
         notes.lines()
     );
+    reschedule(&config, &daemon, addr, &[common::whole_second_in(3)]);
     notes.wait(10, "STATUS=Đang phát", |l| {
         l == "STATUS=Đang phát: Bản tin thử nghiệm"
     });
     notes.wait(5, "WATCHDOG=1", |l| l == "WATCHDOG=1");
 
-    // The hook wedges the engine for real 8 s after start (its loop gets
+    // The hook wedges the engine for real 20 s after start (its loop gets
     // stuck): its ping times out, pings stop and stay stopped (systemd
-    // would kill and restart the station).
-    daemon.wait_log(20, "the engine's loop is now stuck");
+    // would kill and restart the station) for the 3 s watched.
+    daemon.wait_log(30, "the engine's loop is now stuck");
     daemon.wait_log(20, "the engine does not answer");
     let wedged = Instant::now();
     let before = notes
@@ -330,7 +366,7 @@ fn notify_ready_status_and_watchdog_until_the_engine_wedges() {
 #[test]
 fn without_systemd_nothing_is_sent_and_the_station_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let config = station(
+    let (config, addr) = station(
         dir.path(),
         &dir.path().join("var"),
         "jingles/nhac-hieu.mp3",
@@ -338,8 +374,9 @@ fn without_systemd_nothing_is_sent_and_the_station_runs() {
         None,
     );
     let daemon = Daemon::start(&config, dir.path(), &[]);
-    daemon.wait_log(20, "starting");
-    std::thread::sleep(Duration::from_millis(1500));
+    // Up; the stop is handled after the readiness step, so the whole log
+    // by the exit covers it.
+    common::wait_healthy(addr, || daemon.log());
     let log = daemon.stop();
     assert!(!log.contains("told systemd"), "{log}");
 }
@@ -348,11 +385,16 @@ fn without_systemd_nothing_is_sent_and_the_station_runs() {
 fn a_power_cut_during_playback_leaves_a_clean_ledger_and_the_row_interrupted() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("var");
-    let config = station(dir.path(), &data, "cds/thong-diep.mp3", 3, None);
+    let (config, _) = station(dir.path(), &data, "cds/thong-diep.mp3", 3, None);
     let mut cut = Daemon::start(&config, dir.path(), &[]);
-    cut.wait_log(20, "airing ban-tin");
-    // Let a progress checkpoint or two reach the ledger, then pull the plug.
-    std::thread::sleep(Duration::from_millis(2500));
+    // Airing, its row open in the ledger: pull the plug.
+    common::wait_for_rows(
+        &data.join("airtime.db"),
+        "the bulletin's open row",
+        Duration::from_secs(60),
+        |rows| rows.len() == 1 && rows[0].outcome.is_none(),
+        || cut.log(),
+    );
     cut.child.kill().unwrap(); // SIGKILL: no fade, no flush
     cut.child.wait().unwrap();
 
@@ -364,7 +406,7 @@ fn a_power_cut_during_playback_leaves_a_clean_ledger_and_the_row_interrupted() {
         dir.path(),
         &[("NOTIFY_SOCKET", sock.to_str().unwrap())],
     );
-    notes.wait(20, "READY=1 after the power cut", |l| l == "READY=1");
+    notes.wait(60, "READY=1 after the power cut", |l| l == "READY=1");
     let log = boot.stop();
     assert!(
         log.contains("closed rows a crash or power cut left open"),
@@ -389,7 +431,7 @@ fn a_power_cut_during_playback_leaves_a_clean_ledger_and_the_row_interrupted() {
 #[test]
 fn a_missing_sound_card_at_boot_still_starts_records_failures_and_keeps_pinging() {
     let dir = tempfile::tempdir().unwrap();
-    let config = station(
+    let (config, _) = station(
         dir.path(),
         &dir.path().join("var"),
         "jingles/nhac-hieu.mp3",
@@ -406,7 +448,7 @@ fn a_missing_sound_card_at_boot_still_starts_records_failures_and_keeps_pinging(
             ("WATCHDOG_USEC", "1000000"),
         ],
     );
-    notes.wait(20, "READY=1", |l| l == "READY=1");
+    notes.wait(60, "READY=1", |l| l == "READY=1");
     // The play at its time fails (and says so in the status line); the
     // audio thread still answers, so systemd is not asked to restart.
     notes.wait(20, "the output failure in STATUS", |l| {
@@ -430,7 +472,7 @@ fn a_full_disk_under_the_ledger_keeps_the_station_airing_and_rows_are_written_la
     // Needs root (as `make test` and CI run): a skip would read as a pass.
     let _fs = disk::Tmpfs::mount(&data, "2m")
         .unwrap_or_else(|why| panic!("{why}: this test needs root to mount a small tmpfs"));
-    let config = station(dir.path(), &data, "jingles/nhac-hieu.mp3", 5, None);
+    let (config, addr) = station(dir.path(), &data, "jingles/nhac-hieu.mp3", 3600, None);
     let sock = dir.path().join("notify.sock");
     let notes = Notes::listen(&sock);
     let daemon = Daemon::start(
@@ -438,8 +480,10 @@ fn a_full_disk_under_the_ledger_keeps_the_station_airing_and_rows_are_written_la
         dir.path(),
         &[("NOTIFY_SOCKET", sock.to_str().unwrap())],
     );
-    notes.wait(20, "READY=1", |l| l == "READY=1");
+    notes.wait(60, "READY=1", |l| l == "READY=1");
     let filler = disk::fill(&data);
+    // Due a few seconds after the disk filled up.
+    reschedule(&config, &daemon, addr, &[common::whole_second_in(3)]);
 
     // The bulletin airs to its end although its row cannot be written.
     daemon.wait_log(20, "ledger write failed; the station keeps airing");
@@ -483,30 +527,29 @@ fn alsa_config(dir: &Path, with_card: bool) -> PathBuf {
 fn a_sound_card_that_comes_up_late_airs_once_it_appears() {
     let dir = tempfile::tempdir().unwrap();
     let conf = alsa_config(dir.path(), false);
-    let first = (Utc::now() + chrono::Duration::seconds(3)).format("%H:%M:%S");
-    let second = (Utc::now() + chrono::Duration::seconds(12)).format("%H:%M:%S");
-    let config = station(
+    // Each play is put a few seconds ahead once the station is up (and
+    // the second once the card is there), so a slow start cannot make
+    // them late or run them together.
+    let (config, addr) = station(
         dir.path(),
         &dir.path().join("var"),
         "jingles/nhac-hieu.mp3",
-        3,
+        3600,
         Some("kind = \"device\"\ndevice = \"loatest\""),
     );
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        &format!("at = [\"{first}\"]"),
-        &format!("at = [\"{first}\", \"{second}\"]"),
-    );
-    assert!(text.contains(&second.to_string()), "{text}");
-    std::fs::write(&config, text).unwrap();
     let daemon = Daemon::start(
         &config,
         dir.path(),
         &[("ALSA_CONFIG_PATH", conf.to_str().unwrap())],
     );
-    daemon.wait_log(20, "outcome=\"failed\"");
+    common::wait_healthy(addr, || daemon.log());
+    let first = common::whole_second_in(3);
+    reschedule(&config, &daemon, addr, &[first]);
+    daemon.wait_log(30, "outcome=\"failed\"");
     // The card comes up between the two plays.
     std::thread::sleep(Duration::from_millis(1100)); // a new mtime second
     alsa_config(dir.path(), true);
+    reschedule(&config, &daemon, addr, &[first, common::whole_second_in(3)]);
     daemon.wait_log(30, "outcome=\"completed\"");
     daemon.stop();
     let captured = std::fs::metadata(dir.path().join("captured.raw")).map_or(0, |m| m.len());

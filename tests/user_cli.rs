@@ -1,12 +1,15 @@
 //! `loa user` end to end: add, list, passwd, remove, and the refusals an
 //! admin meets at the station's terminal.
 
+mod common;
+
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn loa(config: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loa"))
+    let mut child = Command::new(common::bin::loa())
         .args(args)
         .arg("--config")
         .arg(config)
@@ -33,9 +36,13 @@ fn users_are_added_listed_changed_and_removed() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("audio")).unwrap();
     let config = dir.path().join("station.toml");
+    let addr = SocketAddr::from(([127, 0, 0, 1], common::free_port()));
     std::fs::write(
         &config,
-        "[station]\nname = \"Xã Thử\"\naudio_dir = \"audio\"\ndata_dir = \"var\"\n",
+        format!(
+            "[station]\nname = \"Xã Thử\"\naudio_dir = \"audio\"\ndata_dir = \"var\"\n\
+             [output]\nkind = \"null\"\n[api]\nlisten = \"{addr}\"\n"
+        ),
     )
     .unwrap();
     let add = [
@@ -71,12 +78,24 @@ fn users_are_added_listed_changed_and_removed() {
         "the refused user was not added: {out}"
     );
 
+    // The station's web console takes the password; after `passwd` (the
+    // station running meanwhile) it takes the new one and refuses the old.
+    let daemon = common::Daemon::start(&config, addr);
+    common::sign_in(addr, "chu-tich", "mat-khau-dai");
     let pw = loa(
         &config,
         &["user", "passwd", "chu-tich", "--password-stdin"],
         Some("mat-khau-moi-1\n"),
     );
     assert!(pw.status.success(), "{}", text(&pw.stderr));
+    common::sign_in(addr, "chu-tich", "mat-khau-moi-1");
+    let old = common::try_sign_in(addr, "chu-tich", "mat-khau-dai");
+    assert!(
+        matches!(old, Err((401, _))),
+        "the old password still signs in: {old:?}\n{}",
+        daemon.log_text()
+    );
+    drop(daemon);
     let gone = loa(&config, &["user", "remove", "chu-tich"], None);
     assert!(gone.status.success());
     let gone = loa(&config, &["user", "remove", "chu-tich"], None);

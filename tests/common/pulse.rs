@@ -319,6 +319,21 @@ impl Capture {
         }
     }
 
+    /// Wait until `secs` more seconds of audio have been captured (what
+    /// was rendered by now has then arrived), failing after `timeout`.
+    pub fn wait_more(&self, secs: f64, timeout: Duration) {
+        let want = self.frames() + (secs * f64::from(RATE)) as u64;
+        let give_up = Instant::now() + timeout;
+        while self.frames() < want {
+            assert!(
+                Instant::now() < give_up,
+                "the capture did not bring {secs} s more audio within {timeout:?}: {}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Stop recording and hand over what was captured.
     pub fn stop(mut self) -> Recording {
         terminate(&mut self.child);
