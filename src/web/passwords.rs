@@ -363,7 +363,7 @@ mod tests {
                 Ok(false) => panic!("a right password refused"),
             }
         }
-        assert!(checked >= QUEUE + 1, "{checked} checked, {busy} busy");
+        assert!(checked > QUEUE, "{checked} checked, {busy} busy");
         assert!(busy > 0, "{checked} checked, {busy} busy");
     }
 }
