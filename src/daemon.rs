@@ -174,12 +174,14 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
     let bound = listener.local_addr().unwrap_or(listen);
     announce_setup(&accounts, running.current.get(), bound).await;
     let fleet_progress = api.fleet.clone();
+    let admit = crate::web::reserve_admit(api.clone(), std::sync::Arc::clone(&accounts));
     let app = crate::web::app(api, std::sync::Arc::clone(&accounts));
     let server = tokio::spawn(crate::api::serve::serve(
         listener,
         app,
         crate::api::serve::Limits::default(),
         tls,
+        admit,
     ));
     // Copies closed airtime rows to the province's database when the
     // station file has `[fleet] postgres`; idle otherwise.

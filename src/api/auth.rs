@@ -72,6 +72,22 @@ fn unauthorized(message: &str) -> Response {
     r
 }
 
+/// Whether the request carries a token of the station as running now
+/// (`Authorization: Bearer TOKEN`), whatever its role.
+pub fn known_token(state: &AppState, headers: &header::HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .is_some_and(|t| token::find(&state.current.get().api.tokens, t).is_some())
+}
+
 /// The middleware each route is wrapped in, with the route's `Access`.
 pub async fn require(
     State((state, access)): State<(AppState, Access)>,

@@ -1,21 +1,26 @@
 //! The console's accounts, below HTTP: passwords (argon2id, the crate's
-//! default parameters), the session secret in `data_dir`, session ids and
-//! CSRF tokens, the sign-in slowdown, and the first-start setup code.
+//! default parameters, checked on `super::passwords`' one thread), the
+//! session secret in `data_dir`, session ids and CSRF tokens, the sign-in
+//! slowdown, and the first-start setup code.
 //!
-//! Everything here blocks (SQLite, argon2): the web layer calls it inside
-//! `spawn_blocking` through [`Accounts::run`]; `loa user` calls it directly.
+//! The store blocks (SQLite): the web layer calls it inside
+//! `spawn_blocking` through [`Accounts::run`]; `loa user` calls it
+//! directly. Its lock is never held across a password check or hash
+//! ([`Accounts::sign_in`] reads the hash, lets go, checks, then takes the
+//! lock again to record the outcome): a check takes a tenth of a second or
+//! more, and every page view needs the lock to find its session.
 
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
-use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
-use argon2::{Argon2, PasswordVerifier};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use hmac::{KeyInit, Mac};
 
+use super::passwords::{self, Hasher, Passwords};
 use crate::config::{Role, Station};
 use crate::ledger::{Ledger, SessionRow};
 use crate::token::hex;
@@ -33,6 +38,15 @@ pub(crate) const FAILURE_WINDOW_MINUTES: i64 = 15;
 /// The longest wait the slowdown imposes.
 const MAX_WAIT_SECONDS: i64 = 15 * 60;
 
+/// Successful sign-ins from one address within [`SUCCESS_WINDOW_SECONDS`]
+/// before that address must wait too: a known password must not buy
+/// unlimited password checks (each costs 19 MiB and a core for a moment).
+/// An office behind one address signs in a few people a day.
+pub(crate) const SUCCESSES_PER_ADDRESS: usize = 10;
+pub(crate) const SUCCESS_WINDOW_SECONDS: i64 = 10 * 60;
+/// Addresses whose recent successes are remembered (memory bound).
+const SUCCESS_ADDRESSES: usize = 1024;
+
 /// A session is marked used at most this often (a write per page view
 /// would be an fsync per click on the station's SD card).
 const TOUCH_EVERY_MS: i64 = 60_000;
@@ -49,6 +63,10 @@ pub(crate) struct Accounts {
     data_dir: PathBuf,
     tz: Tz,
     store: Mutex<Option<Store>>,
+    /// Password checks and hashes, one at a time on their own thread.
+    pub(crate) passwords: Passwords,
+    /// Recent successful sign-ins per address (instants in ms).
+    successes: Mutex<HashMap<String, VecDeque<i64>>>,
     /// The first-start setup code, while no admin exists.
     setup: Mutex<Option<String>>,
     /// The first-start link as `loa run` announced it, for the systemd
@@ -72,8 +90,11 @@ pub(crate) enum SignIn {
     Ok { cookie: String },
     /// Wrong name or password (which one is not said).
     Refused,
-    /// Too many failures lately: try again in this many seconds.
+    /// Too many failures (or sign-ins) lately: try again in this many
+    /// seconds.
     Wait(i64),
+    /// Too many password checks waiting: try again in this many seconds.
+    Busy(u64),
 }
 
 impl Accounts {
@@ -83,6 +104,8 @@ impl Accounts {
             data_dir: station.data_dir.clone(),
             tz: station.timezone,
             store: Mutex::new(None),
+            passwords: Passwords::default(),
+            successes: Mutex::new(HashMap::new()),
             setup: Mutex::new(None),
             link: tokio::sync::watch::Sender::new(None),
         })
@@ -113,6 +136,113 @@ impl Accounts {
         tokio::task::spawn_blocking(move || me.with(f))
             .await
             .context("the accounts task stopped")?
+    }
+
+    /// Check a sign-in and, when right, start a session: the slowdown
+    /// and the user's hash under the store's lock, the password check on
+    /// the password thread with no lock held, the outcome under the lock.
+    pub(crate) async fn sign_in(
+        self: &Arc<Self>,
+        now: DateTime<Utc>,
+        name: &str,
+        password: String,
+        addr: &str,
+        agent: &str,
+    ) -> Result<SignIn> {
+        let (n, a) = (name.to_string(), addr.to_string());
+        let found = self
+            .run(move |s| {
+                Ok(match s.failures_wait(now, &n, &a)? {
+                    Some(secs) => Err(secs),
+                    None => Ok(s.ledger.user_with_password(&n)?),
+                })
+            })
+            .await?;
+        let user = match found {
+            Err(secs) => return Ok(SignIn::Wait(secs)),
+            Ok(user) => user,
+        };
+        if let Some(secs) = self.successes_wait(now, addr) {
+            let (n, a) = (name.to_string(), addr.to_string());
+            self.run(move |s| {
+                s.ledger.audit(
+                    &n,
+                    "sign-in",
+                    &format!("from {a}"),
+                    &format!(
+                        "refused (429): {SUCCESSES_PER_ADDRESS} sign-ins from this address in \
+                         {} min, wait {secs} s",
+                        SUCCESS_WINDOW_SECONDS / 60
+                    ),
+                )?;
+                Ok(())
+            })
+            .await?;
+            return Ok(SignIn::Wait(secs));
+        }
+        // Unknown names are checked against a dummy hash, as long as a
+        // real check, so timing does not tell which names exist.
+        let hash = user
+            .as_ref()
+            .map_or_else(|| DUMMY_HASH.to_string(), |(_, h)| h.clone());
+        let right = match self.passwords.verify(hash, password).await {
+            Ok(right) => right,
+            Err(passwords::Busy(secs)) => {
+                tracing::debug!(%addr, "sign-in refused: password checks are busy");
+                return Ok(SignIn::Busy(secs));
+            }
+        };
+        let user = user
+            .filter(|(u, _)| right && u.enabled)
+            .map(|(u, _)| u.name);
+        if user.is_some() {
+            self.note_success(now, addr);
+        }
+        let (n, a, agent) = (name.to_string(), addr.to_string(), agent.to_string());
+        self.run(move |s| s.record_sign_in(now, &n, user.as_deref(), &a, &agent))
+            .await
+    }
+
+    /// How long `addr` must wait after [`SUCCESSES_PER_ADDRESS`] sign-ins
+    /// within the window, or `None`.
+    fn successes_wait(&self, now: DateTime<Utc>, addr: &str) -> Option<i64> {
+        let now_ms = now.timestamp_millis();
+        let window = SUCCESS_WINDOW_SECONDS * 1000;
+        let mut m = self.successes.lock().unwrap_or_else(|e| e.into_inner());
+        let times = m.get_mut(addr)?;
+        while times.front().is_some_and(|&t| t <= now_ms - window) {
+            times.pop_front();
+        }
+        if times.len() < SUCCESSES_PER_ADDRESS {
+            return None;
+        }
+        let left = times.front().map_or(0, |&t| t + window - now_ms);
+        Some(((left + 999) / 1000).max(1))
+    }
+
+    /// Remember a successful sign-in from `addr`.
+    fn note_success(&self, now: DateTime<Utc>, addr: &str) {
+        let now_ms = now.timestamp_millis();
+        let window = SUCCESS_WINDOW_SECONDS * 1000;
+        let mut m = self.successes.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() >= SUCCESS_ADDRESSES && !m.contains_key(addr) {
+            m.retain(|_, t| t.back().is_some_and(|&t| t > now_ms - window));
+            if m.len() >= SUCCESS_ADDRESSES {
+                // Forget the address whose last success is oldest.
+                let oldest = m
+                    .iter()
+                    .min_by_key(|(_, t)| t.back().copied().unwrap_or(0))
+                    .map(|(a, _)| a.clone());
+                if let Some(a) = oldest {
+                    m.remove(&a);
+                }
+            }
+        }
+        let times = m.entry(addr.to_string()).or_default();
+        times.push_back(now_ms);
+        while times.len() > SUCCESSES_PER_ADDRESS {
+            times.pop_front();
+        }
     }
 
     /// The setup code while no enabled admin exists (made on first call,
@@ -194,15 +324,10 @@ impl Store {
         self.mac("pre-csrf", nonce)
     }
 
-    /// Check a sign-in; on success start a session.
-    pub(crate) fn sign_in(
-        &mut self,
-        now: DateTime<Utc>,
-        name: &str,
-        password: &str,
-        addr: &str,
-        agent: &str,
-    ) -> Result<SignIn> {
+    /// How long a sign-in from `addr` as `name` must wait after recent
+    /// failures (audited), or `None`; first half of a sign-in, the
+    /// password check comes after (off the lock).
+    fn failures_wait(&mut self, now: DateTime<Utc>, name: &str, addr: &str) -> Result<Option<i64>> {
         let since = now - chrono::Duration::minutes(FAILURE_WINDOW_MINUTES);
         let [by_name, by_addr] = self.ledger.signin_failures(name, addr, since)?;
         let (count, last) = if by_name.0 >= by_addr.0 {
@@ -210,32 +335,38 @@ impl Store {
         } else {
             by_addr
         };
-        if count >= FREE_FAILURES {
-            let wait = (1i64 << (count - FREE_FAILURES + 1).min(20)).min(MAX_WAIT_SECONDS);
-            let until = last.unwrap_or(0) + wait * 1000;
-            let left = until - now.timestamp_millis();
-            if left > 0 {
-                let secs = (left + 999) / 1000;
-                self.ledger.audit(
-                    name,
-                    "sign-in",
-                    &format!("from {addr}"),
-                    &format!("refused (429): {count} failures in {FAILURE_WINDOW_MINUTES} min, wait {secs} s"),
-                )?;
-                return Ok(SignIn::Wait(secs));
-            }
+        if count < FREE_FAILURES {
+            return Ok(None);
         }
-        let user = self.ledger.user_with_password(name)?;
-        let ok = match &user {
-            Some((u, hash)) => verify_password(hash, password) && u.enabled,
-            None => {
-                // As long as a real check, so timing does not tell which
-                // names exist.
-                let _ = verify_password(dummy_hash(), password);
-                false
-            }
-        };
-        let Some((user, _)) = user.filter(|_| ok) else {
+        let wait = (1i64 << (count - FREE_FAILURES + 1).min(20)).min(MAX_WAIT_SECONDS);
+        let until = last.unwrap_or(0) + wait * 1000;
+        let left = until - now.timestamp_millis();
+        if left <= 0 {
+            return Ok(None);
+        }
+        let secs = (left + 999) / 1000;
+        self.ledger.audit(
+            name,
+            "sign-in",
+            &format!("from {addr}"),
+            &format!(
+                "refused (429): {count} failures in {FAILURE_WINDOW_MINUTES} min, wait {secs} s"
+            ),
+        )?;
+        Ok(Some(secs))
+    }
+
+    /// Record a checked sign-in: a failure (`user` is `None`) or a new
+    /// session for `user`.
+    fn record_sign_in(
+        &mut self,
+        now: DateTime<Utc>,
+        name: &str,
+        user: Option<&str>,
+        addr: &str,
+        agent: &str,
+    ) -> Result<SignIn> {
+        let Some(user) = user else {
             self.ledger
                 .add_signin_failure(now, name, addr, now - chrono::Duration::days(1))?;
             self.ledger.audit(
@@ -247,9 +378,9 @@ impl Store {
             return Ok(SignIn::Refused);
         };
         self.ledger.clear_signin_failures(name)?;
-        let cookie = self.start_session(now, &user.name, addr, agent)?;
+        let cookie = self.start_session(now, user, addr, agent)?;
         self.ledger
-            .audit(&user.name, "sign-in", &format!("from {addr}"), "ok")?;
+            .audit(user, "sign-in", &format!("from {addr}"), "ok")?;
         Ok(SignIn::Ok { cookie })
     }
 
@@ -333,33 +464,30 @@ pub(crate) fn check_password(password: &str) -> Result<()> {
     if password.chars().count() < MIN_PASSWORD {
         bail!("a password needs at least {MIN_PASSWORD} characters");
     }
+    if password.len() > passwords::MAX_PASSWORD {
+        bail!("a password has at most {} bytes", passwords::MAX_PASSWORD);
+    }
     Ok(())
 }
 
-/// The argon2id PHC string of a password (default parameters, a fresh salt).
+/// The argon2id PHC string of a password (default parameters, a fresh
+/// salt), on this thread: for `loa user` and tests. The web console hashes
+/// on its password thread ([`Passwords::hash`]).
 pub(crate) fn hash_password(password: &str) -> Result<String> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).context("reading the OS random source")?;
-    let salt = SaltString::encode_b64(&bytes).map_err(|e| anyhow::anyhow!("making a salt: {e}"))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))
+    Hasher::default().hash(password)
 }
 
+/// Whether `password` is `hash`'s, on this thread (tests).
+#[cfg(test)]
 pub(crate) fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    Hasher::default().verify(hash, password)
 }
 
-/// A valid hash of nothing anyone types, for unknown names.
-fn dummy_hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| hash_password("\u{0}no such user\u{0}").unwrap_or_default())
-}
+/// A well-formed hash with the default parameters that no password
+/// matches (its output is all zeros), for unknown names: checking against
+/// it costs what a real check costs.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$bG9hLW5vLXN1Y2gtdXNlcg$\
+    AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 /// The session secret: 32 random bytes kept in hex in `data_dir/web-secret`
 /// (0600), made the first time.
@@ -426,6 +554,18 @@ mod tests {
         assert!(verify_password(&h, "mật khẩu dài"));
         assert!(!verify_password(&h, "mat khau dai"));
         assert!(!verify_password("not a hash", "x"));
+    }
+
+    #[test]
+    fn the_dummy_hash_is_checked_in_full() {
+        let h = argon2::password_hash::PasswordHash::new(DUMMY_HASH).unwrap();
+        assert_eq!(h.hash.unwrap().len(), 32);
+        assert_eq!(
+            argon2::Params::try_from(&h).unwrap().block_count(),
+            argon2::Params::default().block_count(),
+            "as long as a real check"
+        );
+        assert!(!verify_password(DUMMY_HASH, ""));
     }
 
     #[test]

@@ -311,11 +311,15 @@ async fn add(c: Ctx, Form(f): Form<AddForm>) -> Response {
             .respond(StatusCode::UNPROCESSABLE_ENTITY, Some((false, &p)))
             .await;
     }
-    let (who, password, n) = (c.s.user.clone(), f.password, name.clone());
+    // Hashed before taking the accounts' lock (a hash takes a while).
+    let hash = match c.accounts.passwords.hash(f.password).await {
+        Ok(h) => h,
+        Err(e) => return server_error(lang, &format!("{e:#}")),
+    };
+    let (who, n) = (c.s.user.clone(), name.clone());
     let added = c
         .accounts
         .run(move |st| {
-            let hash = accounts::hash_password(&password)?;
             let added = st.ledger.add_user(&n, role, &hash)?;
             let result = if added {
                 "ok"
@@ -425,6 +429,14 @@ async fn change(c: Ctx, Form(f): Form<ChangeForm>) -> Response {
         .flatten()
         .map(|e| input_problem(lang, &e));
     let role = Role::parse(&f.role).filter(|r| *r != Role::Metrics);
+    // A new password is hashed before taking the accounts' lock.
+    let hash = match (&invalid_pw, action.as_str()) {
+        (None, "password") => match c.accounts.passwords.hash(f.password.clone()).await {
+            Ok(h) => Some(h),
+            Err(e) => return server_error(lang, &format!("{e:#}")),
+        },
+        _ => None,
+    };
     let outcome = c
         .accounts
         .run(move |st| {
@@ -463,7 +475,8 @@ async fn change(c: Ctx, Form(f): Form<ChangeForm>) -> Response {
                     (f.name.clone(), done)
                 }
                 "password" => {
-                    let hash = accounts::hash_password(&f.password)?;
+                    let hash =
+                        hash.ok_or_else(|| anyhow::anyhow!("the new password was not hashed"))?;
                     let done = st.ledger.set_password(&f.name, &hash)?;
                     st.ledger.end_sessions_of(&f.name)?;
                     (f.name.clone(), done)

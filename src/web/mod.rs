@@ -5,6 +5,7 @@
 //!   first-start code, below HTTP (also used by `loa user`);
 //! - `session`: who is signed in ([`session::Signed`], `Operator`, `Admin`),
 //!   CSRF and same-origin checks;
+//! - `passwords`: argon2 checks and hashes on one thread with kept memory;
 //! - `signin`: `/dang-nhap`, `/dang-xuat`, `/thiet-lap`;
 //! - `admin`: `/tai-khoan`;
 //! - `pages`: the station's pages; `layout` and `i18n`: what they share.
@@ -17,6 +18,7 @@ mod admin;
 pub(crate) mod i18n;
 pub(crate) mod layout;
 pub(crate) mod pages;
+pub(crate) mod passwords;
 pub(crate) mod session;
 mod signin;
 
@@ -69,6 +71,34 @@ pub(crate) fn app(state: AppState, accounts: Arc<Accounts>) -> Router {
         .merge(routes(accounts).with_state(state))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(security_headers))
+}
+
+/// What may use the listener's reserve places while anonymous
+/// connections fill the rest (`crate::api::serve`): `/healthz` and
+/// `/metrics` (monitoring), a request with a token of the station, or one
+/// from a live session of the console (checked against the accounts).
+pub(crate) fn reserve_admit(state: AppState, accounts: Arc<Accounts>) -> crate::api::serve::Admit {
+    Arc::new(move |parts: &axum::http::request::Parts| {
+        let path = parts.uri.path();
+        if path == "/healthz"
+            || path == "/metrics"
+            || crate::api::auth::known_token(&state, &parts.headers)
+        {
+            return Box::pin(std::future::ready(true));
+        }
+        let Some(cookie) = session::cookie(&parts.headers, session::COOKIE).map(str::to_string)
+        else {
+            return Box::pin(std::future::ready(false));
+        };
+        let idle = state.current.get().api.web.session_idle;
+        let accounts = Arc::clone(&accounts);
+        Box::pin(async move {
+            accounts
+                .run(move |s| s.session(chrono::Utc::now(), &cookie, idle))
+                .await
+                .is_ok_and(|live| live.is_some())
+        })
+    })
 }
 
 async fn not_found(uri: Uri, req: Request) -> Response {

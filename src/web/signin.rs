@@ -162,11 +162,9 @@ async fn sign_in(client: Client, Form(f): Form<SignInForm>) -> Response {
         let page = sign_in_form(&client, &next, &name, Notice::Error(e));
         return client.form_page(StatusCode::FORBIDDEN, page);
     }
-    let (addr, agent) = (client.addr.clone(), client.agent.clone());
-    let n = name.clone();
     let result = client
         .accounts
-        .run(move |s| s.sign_in(Utc::now(), &n, &password, &addr, &agent))
+        .sign_in(Utc::now(), &name, password, &client.addr, &client.agent)
         .await;
     match result {
         Ok(SignIn::Ok { cookie }) => {
@@ -189,24 +187,46 @@ async fn sign_in(client: Client, Form(f): Form<SignInForm>) -> Response {
         Ok(SignIn::Wait(secs)) => {
             let e = match lang {
                 Lang::Vi => format!(
-                    "Đã nhập sai nhiều lần. Hãy đợi {secs} giây rồi thử lại; nếu quên mật khẩu, \
-                     hãy nhờ quản trị viên đặt lại."
+                    "Đã đăng nhập (hoặc nhập sai) quá nhiều lần. Hãy đợi {secs} giây rồi thử lại; \
+                     nếu quên mật khẩu, hãy nhờ quản trị viên đặt lại."
                 ),
                 Lang::En => format!(
-                    "Too many failed sign-ins. Wait {secs} seconds and try again; if you forgot \
-                     the password, ask the admin to reset it."
+                    "Too many sign-ins (or failed ones). Wait {secs} seconds and try again; if \
+                     you forgot the password, ask the admin to reset it."
                 ),
             };
             let page = sign_in_form(&client, &next, &name, Notice::Error(&e));
-            let mut r = client.form_page(StatusCode::TOO_MANY_REQUESTS, page);
-            r.headers_mut().insert(
-                header::RETRY_AFTER,
-                secs.to_string().parse().expect("digits"),
-            );
-            r
+            retry_after(
+                client.form_page(StatusCode::TOO_MANY_REQUESTS, page),
+                secs.unsigned_abs(),
+            )
+        }
+        Ok(SignIn::Busy(secs)) => {
+            let e = match lang {
+                Lang::Vi => format!(
+                    "Đài đang bận kiểm tra các lần đăng nhập khác. Hãy đợi {secs} giây rồi thử lại."
+                ),
+                Lang::En => format!(
+                    "The station is busy checking other sign-ins. Wait {secs} seconds and try again."
+                ),
+            };
+            let page = sign_in_form(&client, &next, &name, Notice::Error(&e));
+            retry_after(
+                client.form_page(StatusCode::SERVICE_UNAVAILABLE, page),
+                secs,
+            )
         }
         Err(e) => server_error(lang, &format!("{e:#}")),
     }
+}
+
+/// `r` with `Retry-After: secs`.
+fn retry_after(mut r: Response, secs: u64) -> Response {
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        secs.to_string().parse().expect("digits"),
+    );
+    r
 }
 
 #[derive(Deserialize)]
@@ -392,7 +412,11 @@ async fn setup(client: Client, Form(f): Form<SetupForm>) -> Response {
         return client.form_page(StatusCode::UNPROCESSABLE_ENTITY, page);
     }
     let (addr, agent) = (client.addr.clone(), client.agent.clone());
-    let password = f.password;
+    // Hashed before taking the accounts' lock (a hash takes a while).
+    let hash = match client.accounts.passwords.hash(f.password).await {
+        Ok(h) => h,
+        Err(e) => return server_error(lang, &format!("{e:#}")),
+    };
     let made = client
         .accounts
         .run(move |s| {
@@ -400,7 +424,6 @@ async fn setup(client: Client, Form(f): Form<SetupForm>) -> Response {
             if s.ledger.enabled_admins()? > 0 {
                 return Ok(None);
             }
-            let hash = accounts::hash_password(&password)?;
             if !s.ledger.add_user(&name, Role::Admin, &hash)? {
                 // The name exists (a disabled user): make it the admin.
                 s.ledger.set_password(&name, &hash)?;

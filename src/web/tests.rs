@@ -577,19 +577,20 @@ async fn guessing_is_slowed_per_name_and_per_address() {
 
 #[test]
 fn the_wait_grows() {
-    use super::accounts::Accounts;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let rig = rt.block_on(rig(""));
-    let accounts: &Accounts = &rig.accounts;
     let mut now = Utc::now();
     let mut outcomes = Vec::new();
     for _ in 0..12 {
         // Each attempt right when the previous wait is over.
-        let r = accounts
-            .with(|s| s.sign_in(now, "ghost", "x", "10.1.1.1", "test"))
+        let r = rt
+            .block_on(
+                rig.accounts
+                    .sign_in(now, "ghost", "x".into(), "10.1.1.1", "test"),
+            )
             .unwrap();
         match r {
             super::accounts::SignIn::Refused => outcomes.push(0),
