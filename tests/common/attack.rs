@@ -47,7 +47,7 @@ pub fn station() -> (tempfile::TempDir, Daemon) {
 pub fn add_user(config: &Path, name: &str, password: &str) {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loa"))
+    let mut child = Command::new(super::common::bin::loa())
         .args([
             "user",
             "add",
