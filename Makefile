@@ -68,13 +68,14 @@ run: deps
 # `test-hooks` feature; the shipped file has no hook (package.sh checks).
 # Also checks the unit file (tests/unattended.rs) and on-time start through
 # a paced output (tests/paced.rs). Benchmarks are only compiled here (`make
-# bench` runs them): they take minutes and measure, they do not test.
+# bench` runs them): they take minutes and measure, they do not test; with
+# the tests' features, so this reuses the tests' build of the library.
 SHIPPED := target/shipped/loa
 test: test-deps
 	$(CARGO) build --release --bin loa
 	mkdir -p $(dir $(SHIPPED)) && cp target/release/loa $(SHIPPED)
-	LOA_BIN=$(CURDIR)/$(SHIPPED) $(CARGO) test --release --features test-hooks --lib --bins --tests
-	$(CARGO) build --release --benches
+	LOA_BIN=$(CURDIR)/$(SHIPPED) $(CARGO) test --release --features test-hooks --no-fail-fast --lib --bins --tests
+	$(CARGO) build --release --features test-hooks --benches
 	LOA_BIN=$(CURDIR)/$(SHIPPED) tests/package.sh
 
 # What the tests need: the package's tools, the paced output, the relays'

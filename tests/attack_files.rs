@@ -254,7 +254,7 @@ fn an_immutable_ledger_is_a_logged_error_not_a_crash() {
     let frozen = Immutable::ledger(&db);
     hup(&d);
     wait_until(&mut d, "the reload", 30, |d| {
-        d.log_text().contains("SIGHUP: reloading")
+        d.log_text().contains("reload done")
             && request(st.addr, "GET", "/healthz", None, None).is_ok_and(|r| r.status == 200)
     });
     // The API reads the ledger in the daemon's own process.

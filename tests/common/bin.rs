@@ -36,10 +36,11 @@ pub fn loa() -> PathBuf {
 /// builds with the `test-hooks` feature (`cargo test --release --features
 /// test-hooks`); fails, saying so, in a build without it.
 pub fn hooks() -> PathBuf {
-    assert!(
-        cfg!(feature = "test-hooks"),
+    #[cfg(not(feature = "test-hooks"))]
+    panic!(
         "this test needs the daemon built with its test hooks: run `make test`, \
          or `cargo test --features test-hooks`"
     );
+    #[cfg(feature = "test-hooks")]
     PathBuf::from(env!("CARGO_BIN_EXE_loa"))
 }
