@@ -139,6 +139,39 @@ impl Immutable {
     }
 }
 
+impl Immutable {
+    /// [`Immutable::ledger`] at a moment no write is half done. SQLite's
+    /// journal (truncate mode) is empty between transactions; frozen while
+    /// it holds a transaction, the daemon can neither finish nor roll it
+    /// back, and every reader must refuse the file (a hot journal): the
+    /// files then honestly cannot be read, which is not what this test is
+    /// about. An empty journal stays empty once frozen, so one look after
+    /// the freeze settles it; otherwise thaw, let the write end, try again.
+    fn ledger_between_writes(d: &mut Daemon, db: &Path) -> Immutable {
+        let journal = db.with_file_name(format!(
+            "{}-journal",
+            db.file_name().unwrap().to_string_lossy()
+        ));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let frozen = Immutable::ledger(db);
+            let len = std::fs::metadata(&journal).map(|m| m.len()).unwrap_or(0);
+            if len == 0 {
+                return frozen;
+            }
+            drop(frozen);
+            assert!(
+                Instant::now() < deadline,
+                "the ledger's journal never emptied ({} bytes)\nlog:\n{}",
+                len,
+                d.log_text()
+            );
+            assert_alive(d, "while the ledger was being frozen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 impl Drop for Immutable {
     fn drop(&mut self) {
         chattr("-i", &self.0);
@@ -251,7 +284,7 @@ fn an_immutable_ledger_is_a_logged_error_not_a_crash() {
     wait_until(&mut d, "the daemon's write to the ledger files", 30, |_| {
         fingerprint(&db) != before
     });
-    let frozen = Immutable::ledger(&db);
+    let frozen = Immutable::ledger_between_writes(&mut d, &db);
     hup(&d);
     wait_until(&mut d, "the reload", 30, |d| {
         d.log_text().contains("reload done")
