@@ -14,7 +14,7 @@
 
 /// Layers from the bottom up; a module's layer is its index.
 const LAYERS: &[&[&str]] = &[
-    &["diag", "timefmt", "range", "crontab", "table"],
+    &["diag", "timefmt", "range", "crontab", "table", "reason"],
     &["config"],
     &[
         "media", "probe", "audio", "schedule", "ledger", "report", "token", "check", "tts",

@@ -20,6 +20,7 @@ pub(crate) mod media;
 pub(crate) mod notify;
 pub mod probe;
 pub(crate) mod range;
+pub mod reason;
 pub mod report;
 pub mod schedule;
 pub(crate) mod station;
