@@ -13,6 +13,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use loa::config::{Campaign, Priority};
 use loa::ledger::{Airing, Filter, Ledger, Outcome, Settled, Source};
+use loa::reason::Reason;
 use loa::report::{format_airtime, format_report, report, Format};
 use loa::schedule::OccurrenceKey;
 
@@ -59,11 +60,27 @@ fn rows(start: DateTime<Utc>) -> Vec<Settled> {
                 80..=87 => (
                     Outcome::Interrupted,
                     planned * rng.below(100) as f64 / 100.0,
-                    Some("emergency".to_string()),
+                    Some(
+                        Reason::InterruptedByEmergency {
+                            bulletin: "bao-lu".into(),
+                            title: "Báo lũ".into(),
+                        }
+                        .into(),
+                    ),
                 ),
-                88..=91 => (Outcome::Failed, 0.0, Some("file unreadable".to_string())),
-                92..=95 => (Outcome::Missed, 0.0, Some("late".to_string())),
-                _ => (Outcome::Skipped, 0.0, Some("quiet hours".to_string())),
+                88..=91 => (Outcome::Failed, 0.0, Some(Reason::NoAudio.into())),
+                92..=95 => (
+                    Outcome::Missed,
+                    0.0,
+                    Some(
+                        Reason::LineBusy {
+                            late_seconds: 400,
+                            grace_seconds: 300,
+                        }
+                        .into(),
+                    ),
+                ),
+                _ => (Outcome::Skipped, 0.0, Some(Reason::QuietHours.into())),
             };
             let id = format!("bt-{b:04}");
             Settled {

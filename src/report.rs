@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use crate::config::{Campaign, Priority};
 use crate::ledger::{AirtimeRow, BulletinTotals, Filter, Ledger, Outcome, Result, Source};
+use crate::reason::{Lang, ReasonJson, Reasons};
 use crate::table::{csv_line, render_table, Line, BOM};
 use crate::timefmt::rfc3339;
 
@@ -577,9 +578,47 @@ pub fn format_airtime(rows: &[AirtimeRow], fmt: Format) -> String {
         Format::Table => airtime_table(rows),
         Format::Csv => airtime_csv(rows),
         Format::Json => {
-            let mut s = serde_json::to_string_pretty(rows).expect("plain structs serialize");
+            let rows: Vec<AirtimeJson> = rows.iter().map(AirtimeJson::of).collect();
+            let mut s = serde_json::to_string_pretty(&rows).expect("plain structs serialize");
             s.push('\n');
             s
+        }
+    }
+}
+
+/// A row's reason in Vietnamese, from the catalogue (empty when none).
+pub fn reason_vi(r: Option<&Reasons>) -> String {
+    r.map(|r| r.text(Lang::Vi)).unwrap_or_default()
+}
+
+/// An airtime row as JSON listings give it (`loa airtime --format json`,
+/// `GET /api/v1/airtime`): the row's columns, and its reason as data and
+/// as text: `reason_code` and `reason_args` (the main reason),
+/// `reason_details` (further reasons, each `{code, args, text}`), `reason`
+/// (every reason in English, as before) and `reason_vi` (in Vietnamese).
+#[derive(Serialize)]
+pub struct AirtimeJson<'a> {
+    #[serde(flatten)]
+    row: &'a AirtimeRow,
+    reason: Option<String>,
+    reason_vi: Option<String>,
+    reason_code: Option<&'static str>,
+    reason_args: Option<serde_json::Map<String, serde_json::Value>>,
+    reason_details: Vec<ReasonJson>,
+}
+
+impl<'a> AirtimeJson<'a> {
+    pub fn of(row: &'a AirtimeRow) -> AirtimeJson<'a> {
+        let r = row.reason.as_ref();
+        AirtimeJson {
+            row,
+            reason: r.map(|r| r.text(Lang::En)),
+            reason_vi: r.map(|r| r.text(Lang::Vi)),
+            reason_code: r.map(|r| r.main.code()),
+            reason_args: r.map(|r| r.main.args()),
+            reason_details: r.map_or_else(Vec::new, |r| {
+                r.more.iter().map(|m| ReasonJson::of(m, Lang::En)).collect()
+            }),
         }
     }
 }
@@ -643,7 +682,7 @@ fn airtime_table(rows: &[AirtimeRow]) -> String {
                 r.title.clone(),
                 r.campaign.clone().unwrap_or_default(),
                 outcome_vi(r.outcome).to_string(),
-                r.reason.clone().unwrap_or_default(),
+                reason_vi(r.reason.as_ref()),
                 format!("{:.1}", r.aired_seconds).replace('.', ","),
             ])
         })
@@ -695,7 +734,7 @@ fn airtime_csv(rows: &[AirtimeRow]) -> String {
             priority_vi(r.priority).to_string(),
             source_vi(r.source).to_string(),
             outcome_vi(r.outcome).to_string(),
-            r.reason.clone().unwrap_or_default(),
+            reason_vi(r.reason.as_ref()),
             format!("{:.3}", r.planned_seconds),
             format!("{:.3}", r.aired_seconds),
             r.requested_by.clone().unwrap_or_default(),

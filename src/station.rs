@@ -367,9 +367,7 @@ pub fn render_notices(current: &CurrentStation, handle: &Handle) {
                     }
                     Err(e) => {
                         error!(bulletin = %b.id, "cannot read the typed notice aloud: {e}; it is recorded failed when due");
-                        b.tts_error = Some(format!(
-                            "Không đọc được thông báo / the notice could not be read aloud: {e}"
-                        ));
+                        b.tts_error = Some(e.to_string());
                         failed.push(b.id.clone());
                     }
                 }

@@ -346,7 +346,7 @@ fn sigterm_fades_out_records_interrupted_and_exits_promptly() {
     assert_eq!(code, Some(0), "{}", st.log());
     let rows = st.rows();
     assert_eq!(rows[0].outcome, Some(Outcome::Interrupted));
-    assert_eq!(rows[0].reason.as_deref(), Some("daemon stopped"));
+    assert_eq!(common::reason_code(&rows[0]), Some("daemon_stopped"));
     assert!(
         rows[0].aired_seconds > 1.0 && rows[0].aired_seconds < 10.0,
         "{}",
@@ -391,7 +391,7 @@ fn kill_9_during_playback_then_restart_leaves_a_clean_ledger_and_no_replay() {
     let rows = st.rows();
     assert_eq!(rows.len(), 1, "not replayed: {rows:#?}\n{}", st.log());
     assert_eq!(rows[0].outcome, Some(Outcome::Interrupted));
-    assert_eq!(rows[0].reason.as_deref(), Some("daemon stopped"));
+    assert_eq!(common::reason_code(&rows[0]), Some("daemon_stopped"));
 }
 
 #[test]
@@ -461,7 +461,7 @@ at = ["{t}"]
     wait_exit(&mut child, Duration::from_secs(5));
     assert_eq!(rows[0].bulletin, "broken");
     assert_eq!(rows[0].outcome, Some(Outcome::Failed));
-    assert!(rows[0].reason.as_deref().is_some_and(|r| !r.is_empty()));
+    assert!(!common::reason_en(&rows[0]).is_empty());
     assert_eq!(rows[1].outcome, Some(Outcome::Completed));
 }
 
@@ -482,7 +482,7 @@ fn without_a_sound_card_the_station_keeps_running_and_records_failed() {
         rows.len() == 1 && rows[0].outcome.is_some()
     });
     assert_eq!(rows[0].outcome, Some(Outcome::Failed));
-    let reason = rows[0].reason.clone().unwrap_or_default();
+    let reason = common::reason_en(&rows[0]);
     assert!(
         reason.contains("aplay -L") || reason.contains("kind = \"wav\""),
         "{reason}"
@@ -548,10 +548,7 @@ at = ["{t2}"]
     assert_eq!(rows[0].bulletin, "gone");
     assert_eq!(rows[0].outcome, Some(Outcome::Failed), "{rows:#?}");
     assert!(
-        rows[0]
-            .reason
-            .as_deref()
-            .is_some_and(|r| r.contains("da-xoa.mp3")),
+        common::reason_en(&rows[0]).contains("da-xoa.mp3"),
         "{rows:#?}"
     );
     assert_eq!(rows[1].bulletin, "fine");

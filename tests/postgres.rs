@@ -18,6 +18,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use common::{free_port, get_with_cookie, sign_in, Daemon};
 use loa::config::Priority;
 use loa::ledger::{Airing, Ledger, Outcome, Settled, Source};
+use loa::reason::{Reason, Reasons};
 use postgres::Postgres;
 use serde_json::Value;
 
@@ -93,13 +94,13 @@ title = "Phòng cháy"
                 _ => None,
             };
             let (outcome, aired, reason) = match j % 7 {
-                0 => (Outcome::Missed, 0.0, Some("loa tắt".to_string())),
+                0 => (Outcome::Missed, 0.0, Some(free("loa tắt"))),
                 1 => (
                     Outcome::Interrupted,
                     30.5,
-                    Some("daemon stopped".to_string()),
+                    Some(Reason::DaemonStopped.into()),
                 ),
-                2 => (Outcome::Skipped, 0.0, Some("quiet hours".to_string())),
+                2 => (Outcome::Skipped, 0.0, Some(Reason::QuietHours.into())),
                 3 => (Outcome::Failed, 0.0, None),
                 _ => (Outcome::Completed, 60.0 + (j % 4) as f64 * 0.5, None),
             };
@@ -613,4 +614,8 @@ fn a_central_host_answers_the_province_report_and_shows_shipping_lag() {
         .unwrap()
         .text();
     assert!(!metrics.contains("loa_fleet_"), "{metrics}");
+}
+
+fn free(text: &str) -> Reasons {
+    Reason::Free { text: text.into() }.into()
 }

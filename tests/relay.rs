@@ -274,7 +274,7 @@ fn seconds_in(reason: &str, label: &str) -> f64 {
 /// slot, and the row ends when the slot does.
 fn check_slot(r: &AirtimeRow, duration: f64) {
     println!("relay row: {r:?}");
-    let reason = r.reason.as_deref().unwrap_or("");
+    let reason = &common::reason_en(r);
     let filled =
         r.aired_seconds + seconds_in(reason, "fallback aired ") + seconds_in(reason, "silence ");
     assert!(
@@ -371,7 +371,7 @@ fn never_up_airs_the_fallback_and_records_why() {
     let r = st.row(&d, Duration::from_secs(30));
     assert_eq!(r.outcome, Some(Outcome::Failed), "{r:?}");
     assert_eq!(r.aired_seconds, 0.0);
-    let reason = r.reason.as_deref().unwrap();
+    let reason = &common::reason_en(&r);
     assert!(reason.contains("HTTP 503"), "{reason}");
     assert!(reason.contains("fallback aired 6.0 s"), "{reason}");
     check_slot(&r, 6.0);
@@ -403,7 +403,7 @@ fn dropped_mid_slot_reconnects_and_counts_only_source_audio() {
     st.schedule(&d, at);
     let r = st.row(&d, Duration::from_secs(40));
     assert_eq!(r.outcome, Some(Outcome::Completed), "{r:?}");
-    let reason = r.reason.as_deref().unwrap();
+    let reason = &common::reason_en(&r);
     assert!(reason.contains("the stream ended"), "{reason}");
     assert!(reason.contains("HTTP 503"), "{reason}");
     // Some source audio before the drop and after the return; the gap
@@ -441,7 +441,7 @@ fn a_silent_source_counts_as_a_drop() {
     server.begin(t - LEAD - Duration::from_secs(2));
     st.schedule(&d, at);
     let r = st.row(&d, Duration::from_secs(40));
-    let reason = r.reason.as_deref().unwrap();
+    let reason = &common::reason_en(&r);
     assert!(reason.contains("silent for 2 s"), "{reason}");
     // The tone aired (a few seconds, buffered ahead); the dead air did not
     // count as relayed audio.
@@ -599,7 +599,7 @@ fn icecast_stream_killed_and_restarted_mid_slot() {
     let _feeder = ice.feed(&tone);
     let r = st.row(&d, Duration::from_secs(40));
     assert_eq!(r.outcome, Some(Outcome::Completed), "{r:?}");
-    let reason = r.reason.as_deref().unwrap();
+    let reason = &common::reason_en(&r);
     assert!(reason.contains("drop(s)"), "{reason}");
     assert!(seconds_in(reason, "fallback aired ") > 0.2, "{reason}");
     assert!(

@@ -430,8 +430,8 @@ at = [{c}]
     {
         let reason: String = r
             .reason
-            .as_deref()
-            .unwrap_or("-")
+            .as_ref()
+            .map_or_else(|| "-".to_string(), ToString::to_string)
             .chars()
             .take(90)
             .collect();

@@ -175,7 +175,7 @@ at = ["{at}"]
     );
     let treo = row("treo");
     assert_eq!(treo.outcome, Some(Outcome::Failed), "{rows:#?}");
-    let reason = treo.reason.as_deref().unwrap();
+    let reason = &common::reason_en(treo);
     assert!(
         reason.contains("did not finish within 10s and was stopped"),
         "{reason}"

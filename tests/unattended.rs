@@ -420,10 +420,7 @@ fn a_power_cut_during_playback_leaves_a_clean_ledger_and_the_row_interrupted() {
     let row = &rows[0];
     assert_eq!(row.outcome, Some(Outcome::Interrupted), "{row:?}");
     assert!(
-        row.reason
-            .as_deref()
-            .unwrap_or("")
-            .contains("daemon stopped"),
+        common::reason_code(row) == Some("daemon_stopped"),
         "{row:?}"
     );
 }

@@ -161,7 +161,7 @@ pub fn loa_item(
             run.failed_starts = failed_starts;
             return run;
         }
-        failed_starts.push(run.row.reason.unwrap_or_default());
+        failed_starts.push(run.row.reason.map(|r| r.to_string()).unwrap_or_default());
     }
     panic!("loa's item failed before its first sample {ATTEMPTS} times: {failed_starts:#?}");
 }

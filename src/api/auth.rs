@@ -45,11 +45,14 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Who did it, as the ledger's reasons name them ("skipped by …"):
-    /// `token NAME` or `user NAME`.
-    pub fn by(&self) -> String {
-        let kind = if self.user { "user" } else { "token" };
-        format!("{kind} {}", self.name)
+    /// Who did it, as the ledger's reasons name them (`skipped_by`): a
+    /// console user or an API token, by name.
+    pub fn by(&self) -> crate::reason::By {
+        if self.user {
+            crate::reason::By::user(&self.name)
+        } else {
+            crate::reason::By::token(&self.name)
+        }
     }
 }
 

@@ -367,7 +367,20 @@ fn response_schemas() -> Map<String, Value> {
             "aired_seconds": seconds(),
             "outcome": nullable(json!({ "allOf": [outcome()],
                 "description": "null while the row still airs" })),
-            "reason": nullable(string()), "requested_by": nullable(string()),
+            "reason": nullable(json!({ "type": "string",
+                "description": "every reason in English (as before version 5 of the ledger)" })),
+            "reason_vi": nullable(json!({ "type": "string",
+                "description": "every reason in Vietnamese, from the catalogue" })),
+            "reason_code": nullable(json!({ "type": "string",
+                "description": "the main reason's stable code, e.g. interrupted_by_emergency, \
+                                quiet_hours, skipped_by, device_failed; free for old text" })),
+            "reason_args": nullable(json!({ "type": "object",
+                "description": "the main reason's arguments, e.g. {\"bulletin\", \"title\"}" })),
+            "reason_details": { "type": "array",
+                "description": "further reasons (a relay's drops, fallback, silence)",
+                "items": closed(json!({ "code": string(),
+                    "args": { "type": "object" }, "text": string() })) },
+            "requested_by": nullable(string()),
         })),
     );
     s.insert(

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use crate::reason::{By, Reason};
 use axum::body::Body as HttpBody;
 use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{header, HeaderMap, Request, StatusCode};
@@ -815,7 +816,12 @@ async fn skip_ends_what_airs_and_names_the_token() {
         })
         .await;
     assert_eq!(row.outcome.unwrap().as_str(), "interrupted");
-    assert_eq!(row.reason.as_deref(), Some("skipped by token van-hanh"));
+    assert_eq!(
+        row.reason.map(|r| r.main),
+        Some(Reason::SkippedBy {
+            by: By::token("van-hanh")
+        })
+    );
     assert_eq!(row.requested_by.as_deref(), Some("van-hanh"));
     // The next item airs.
     r.wait_row("tone completed", |x| {
@@ -845,7 +851,7 @@ async fn pause_skips_what_falls_due_until_resume() {
     assert_eq!(q.status, 202);
     let row = r.wait_row("tone skipped", |x| x.bulletin == "tone").await;
     assert_eq!(row.outcome.unwrap().as_str(), "skipped");
-    assert_eq!(row.reason.as_deref(), Some("station paused"));
+    assert_eq!(row.reason.map(|r| r.main), Some(Reason::StationPaused));
     let res = r
         .send(LOCAL, "POST", "/api/v1/resume", Some(OPERATOR), None)
         .await;
@@ -926,7 +932,7 @@ async fn an_emergency_cuts_in_repeats_and_is_cancelled() {
             x.bulletin == "long" && x.outcome.is_some()
         })
         .await;
-    assert!(cut.reason.unwrap().contains("emergency"));
+    assert_eq!(cut.reason.unwrap().main.code(), "interrupted_by_emergency");
     let c = r
         .send(LOCAL, "DELETE", "/api/v1/emergency", Some(OPERATOR), None)
         .await;

@@ -1144,7 +1144,10 @@ mod recovery_tests {
         let Outcome::Failed(why) = outcome else {
             panic!("{outcome:?}")
         };
-        assert!(why.contains("not available"), "{why}");
+        assert!(
+            matches!(&why, crate::reason::Reason::DeviceFailed { error } if error.contains("not available")),
+            "{why:?}"
+        );
         assert!(aired < 0.5, "{aired}");
         assert_eq!(card.built.load(Ordering::Relaxed), 1);
     }
@@ -1155,7 +1158,7 @@ mod recovery_tests {
         let card = FakeCard::scripted(&[fails; 10]);
         let (_, outcome) = air(&card, Duration::ZERO);
         assert!(
-            matches!(&outcome, Outcome::Failed(w) if w.contains("built again")),
+            matches!(&outcome, Outcome::Failed(crate::reason::Reason::DeviceFailed { error }) if error.contains("built again")),
             "{outcome:?}"
         );
         assert_eq!(

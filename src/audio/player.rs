@@ -23,6 +23,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::reason::Reason;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -62,7 +63,7 @@ pub enum Outcome {
     /// started because it was dropped while prepared.
     Stopped,
     /// Did not air as it should; the reason says why and what to do.
-    Failed(String),
+    Failed(Reason),
 }
 
 /// The output as the status page shows it.
@@ -414,7 +415,7 @@ enum End {
     /// The file could not be read further.
     FileFailed(String),
     /// The output failed: it is closed and reopened for the next item.
-    OutputFailed(String),
+    OutputFailed(Reason),
 }
 
 /// The item on air and where its play stands.
@@ -552,7 +553,7 @@ impl Worker {
         let _ = self.events.send(e);
     }
 
-    fn fail(&self, id: PlayId, why: String) {
+    fn fail(&self, id: PlayId, why: Reason) {
         self.emit(Event::Finished {
             id,
             aired_seconds: 0.0,
@@ -609,7 +610,9 @@ impl Worker {
             self.preparing = None;
             self.fail(
                 request.id,
-                "the thread that opens audio files has stopped; restart loa".to_string(),
+                Reason::Internal {
+                    error: "the thread that opens audio files has stopped".into(),
+                },
             );
         }
     }
@@ -627,7 +630,7 @@ impl Worker {
         };
         let (decoder, first) = match file {
             Ok(f) => f,
-            Err(why) => return self.fail(request.id, why),
+            Err(error) => return self.fail(request.id, Reason::FileFailed { error }),
         };
         let output = match self.sink.open(decoder.format()) {
             Ok(f) => f,
@@ -636,7 +639,7 @@ impl Worker {
                 self.set_state(OutputState::Failed {
                     reason: e.message.clone(),
                 });
-                return self.fail(request.id, e.message);
+                return self.fail(request.id, Reason::DeviceFailed { error: e.message });
             }
         };
         self.set_state(OutputState::Open { format: output });
@@ -696,7 +699,7 @@ impl Worker {
                     self.set_state(OutputState::Failed {
                         reason: e.message.clone(),
                     });
-                    return self.fail(p.id, e.message);
+                    return self.fail(p.id, Reason::DeviceFailed { error: e.message });
                 }
             }
         }
@@ -784,7 +787,9 @@ impl Worker {
         if item.pos < self.out.len() {
             match self.sink.write(&self.out[item.pos..]) {
                 Ok(n) => item.pos += n,
-                Err(e) => return Some(End::OutputFailed(e.message)),
+                Err(e) => {
+                    return Some(End::OutputFailed(Reason::DeviceFailed { error: e.message }))
+                }
             }
         } else if item.decoded_all {
             if self.sink.pending().is_zero() {
@@ -856,16 +861,14 @@ impl Worker {
             item.last_change = now;
         } else if now > item.at && now - item.last_change.max(item.at) > self.options.stall_timeout
         {
-            return Some(End::OutputFailed(format!(
-                "the output took no audio for {:.1} s (sound card stuck or gone?)",
-                self.options.stall_timeout.as_secs_f64()
-            )));
+            return Some(End::OutputFailed(Reason::OutputStalled {
+                seconds: self.options.stall_timeout.as_secs_f64(),
+            }));
         }
         if item.deadline.is_some_and(|dl| now > dl) {
-            return Some(End::OutputFailed(format!(
-                "still playing {:.1} s after it should have ended (the output is too slow or stuck)",
-                item.margin.as_secs_f64()
-            )));
+            return Some(End::OutputFailed(Reason::OutputOverran {
+                seconds: item.margin.as_secs_f64(),
+            }));
         }
         None
     }
@@ -875,7 +878,9 @@ impl Worker {
     /// output is closed for the next item to reopen.
     fn outcome(&mut self, item: &OnAir, end: End) -> (f64, Outcome) {
         let end = match (end, self.sink.end()) {
-            (End::Drained | End::Stopped, Err(e)) => End::OutputFailed(e.message),
+            (End::Drained | End::Stopped, Err(e)) => {
+                End::OutputFailed(Reason::DeviceFailed { error: e.message })
+            }
             (end, _) => end,
         };
         let aired = item.output.seconds(self.sink.delivered().frames);
@@ -886,22 +891,23 @@ impl Worker {
                 let allowed = (expected * self.options.max_shortfall)
                     .max(self.options.min_shortfall.as_secs_f64());
                 if !item.expected.is_zero() && shortfall > allowed {
-                    Outcome::Failed(format!(
-                        "{} ended after {aired:.1} s of its {expected:.1} s: the file is truncated or damaged; upload it again",
-                        item.path.display(),
-                    ))
+                    Outcome::Failed(Reason::Truncated {
+                        file: item.path.display().to_string(),
+                        aired_seconds: aired,
+                        expected_seconds: expected,
+                    })
                 } else {
                     Outcome::Completed
                 }
             }
             End::Stopped => Outcome::Stopped,
-            End::FileFailed(why) => Outcome::Failed(why),
+            End::FileFailed(error) => Outcome::Failed(Reason::FileFailed { error }),
             End::OutputFailed(why) => {
                 tracing::warn!(id = ?item.id, "output failed: {why}");
                 self.sink.discard_pending();
                 self.sink.close();
                 self.set_state(OutputState::Failed {
-                    reason: why.clone(),
+                    reason: why.to_string(),
                 });
                 Outcome::Failed(why)
             }
@@ -1081,7 +1087,10 @@ mod tests {
         let Outcome::Failed(why) = outcome else {
             panic!("{outcome:?}")
         };
-        assert!(why.contains("not available"), "{why}");
+        assert!(
+            matches!(&why, Reason::DeviceFailed { error } if error.contains("not available")),
+            "{why:?}"
+        );
         assert!((1.0..1.2).contains(&aired), "{aired}");
         assert!(matches!(player.state(), OutputState::Failed { .. }));
 
@@ -1128,7 +1137,7 @@ mod tests {
         let Outcome::Failed(why) = outcome else {
             panic!("{outcome:?}")
         };
-        assert!(why.contains("should have ended"), "{why}");
+        assert!(matches!(why, Reason::OutputOverran { .. }), "{why:?}");
         assert!(aired < 0.5, "{aired}");
         assert!(player.ping(Duration::from_secs(1)));
     }
@@ -1147,7 +1156,7 @@ mod tests {
         let id = player.play(testdata("tone5s.mp3"), Duration::ZERO);
         let (_, _, outcome) = until_finished(&mut rx, id);
         assert!(
-            matches!(&outcome, Outcome::Failed(w) if w.contains("took no audio")),
+            matches!(&outcome, Outcome::Failed(Reason::OutputStalled { .. })),
             "{outcome:?}"
         );
     }
@@ -1158,7 +1167,7 @@ mod tests {
         let id = player.play(testdata("truncated.mp3"), TONE5);
         let (_, aired, outcome) = until_finished(&mut rx, id);
         assert!(
-            matches!(&outcome, Outcome::Failed(w) if w.contains("truncated")),
+            matches!(&outcome, Outcome::Failed(Reason::Truncated { .. })),
             "{outcome:?}"
         );
         assert!(aired > 1.0 && aired < 4.0, "{aired}");
@@ -1171,7 +1180,7 @@ mod tests {
         let id = player.play(testdata("no-such-file.mp3"), TONE1);
         let (_, _, outcome) = until_finished(&mut rx, id);
         assert!(
-            matches!(&outcome, Outcome::Failed(w) if w.contains("cannot open")),
+            matches!(&outcome, Outcome::Failed(Reason::FileFailed { error }) if error.contains("cannot open")),
             "{outcome:?}"
         );
 
@@ -1195,7 +1204,7 @@ mod tests {
         let id = player.play(&broken, TONE5);
         let (_, aired, outcome) = until_finished(&mut rx, id);
         assert!(
-            matches!(&outcome, Outcome::Failed(w) if w.contains("changed.mp3") && w.contains("failed while decoding")),
+            matches!(&outcome, Outcome::Failed(Reason::FileFailed { error }) if error.contains("changed.mp3") && error.contains("failed while decoding")),
             "{outcome:?}"
         );
         assert!(aired > 0.5 && aired < 4.0, "{aired}");

@@ -12,11 +12,12 @@ use tracing::info;
 
 use super::clock::Clock;
 use super::playout::Playout;
-use super::queue::{Audio, Entry, DEQUEUED};
+use super::queue::{Audio, Entry};
 use super::status::{QueuePage, QueuedView};
 use super::Engine;
 use crate::config::{Priority, Station, DEFAULT_GRACE_SECONDS};
 use crate::ledger::{Outcome, Source};
+use crate::reason::{By, Reason};
 use crate::schedule::OccurrenceKey;
 
 /// What an operator asks to air.
@@ -79,12 +80,12 @@ pub enum Command {
     /// Take a waiting entry out of the queue, by id.
     Dequeue(u64, Reply<()>),
     /// End what airs; replies with its title.
-    Skip(String, Reply<String>),
-    Pause(String),
-    Resume(String),
+    Skip(By, Reply<String>),
+    Pause(By),
+    Resume(By),
     Emergency(EmergencyRequest, Reply<QueuedView>),
     /// Stop repeating the emergency and end it if it airs or waits.
-    CancelEmergency(String, Reply<()>),
+    CancelEmergency(By, Reply<()>),
     Reload(Arc<Station>),
     /// See [`InUse`].
     InUse(oneshot::Sender<InUse>),
@@ -210,14 +211,14 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 let _ = reply.send(self.dequeue(id));
             }
             Command::Skip(by, reply) => {
-                let title = self.stop_current(format!("skipped by {by}"));
+                let title = self.stop_current(Reason::SkippedBy { by });
                 let _ = reply.send(title.ok_or(Refusal::NothingAiring));
             }
             Command::Pause(by) => {
                 info!(by = %by, "station paused");
                 self.paused = true;
                 // What airs stops; what was cued behind it goes back.
-                self.stop_current(format!("station paused by {by}"));
+                self.stop_current(Reason::PausedBy { by });
             }
             Command::Resume(by) => {
                 info!(by = %by, "station resumed");
@@ -227,7 +228,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 let _ = reply.send(self.start_emergency(req, now));
             }
             Command::CancelEmergency(by, reply) => {
-                let _ = reply.send(self.cancel_emergency(&by));
+                let _ = reply.send(self.cancel_emergency(by));
             }
             Command::Reload(station) => self.reload(station, now),
             Command::InUse(reply) => {
@@ -258,7 +259,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
     /// not started is stopped and recorded when the playout confirms.
     fn dequeue(&mut self, id: u64) -> Result<(), Refusal> {
         if let Some(e) = self.queue.remove_id(id) {
-            self.close_unaired(e, Outcome::Skipped, DEQUEUED.to_string());
+            self.close_unaired(e, Outcome::Skipped, Reason::Dequeued);
             return Ok(());
         }
         let c = self

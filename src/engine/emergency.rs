@@ -15,6 +15,7 @@ use super::status::QueuedView;
 use super::Engine;
 use crate::config::Priority;
 use crate::ledger::{Outcome, Source};
+use crate::reason::{By, Reason};
 
 /// `state` key of the repeating emergency in force.
 pub const EMERGENCY_STATE: &str = "emergency";
@@ -154,7 +155,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
 
     /// Stop the repeats, drop the waiting emergencies (recorded `skipped`)
     /// and end the one that airs.
-    pub(super) fn cancel_emergency(&mut self, by: &str) -> Result<(), Refusal> {
+    pub(super) fn cancel_emergency(&mut self, by: By) -> Result<(), Refusal> {
         let had = self.repeat.take().is_some();
         self.save_repeat();
         let cancelled = self
@@ -162,7 +163,11 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             .take_where(|e| e.airing.source == Source::Emergency);
         let dropped = !cancelled.is_empty();
         for e in cancelled {
-            self.close_unaired(e, Outcome::Skipped, format!("emergency cancelled by {by}"));
+            self.close_unaired(
+                e,
+                Outcome::Skipped,
+                Reason::EmergencyCancelledBy { by: by.clone() },
+            );
         }
         let mut stopped = false;
         if self
@@ -171,7 +176,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             .is_some_and(|c| c.entry.airing.source == Source::Emergency)
         {
             stopped = self
-                .stop_current(format!("emergency cancelled by {by}"))
+                .stop_current(Reason::EmergencyCancelledBy { by })
                 .is_some();
         }
         if had || stopped || dropped {

@@ -10,6 +10,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::clock::Clock;
 use super::playout::{Cue, OutputState, PlayEnd, PlayEvent, Playout};
+use crate::reason::Reason;
 
 /// What a fake play should do.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,9 +18,9 @@ pub enum FakeBehaviour {
     /// Play the expected duration and complete.
     Play,
     /// Fail after this many seconds (a device that vanished).
-    FailAfter(f64, String),
+    FailAfter(f64, Reason),
     /// Fail to open (a file that does not decode).
-    FailToOpen(String),
+    FailToOpen(Reason),
 }
 
 /// A playout for tests: time passes on tokio's clock (pause it), events go

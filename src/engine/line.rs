@@ -7,11 +7,12 @@ use tracing::info;
 
 use super::clock::Clock;
 use super::playout::{Cue, PlayEnd, PlayEvent, Playout};
-use super::queue::{Entry, DEQUEUED};
-use super::{human, Engine, CUE_NEXT, CUT_AHEAD, LEAD, PROGRESS_EVERY};
+use super::queue::Entry;
+use super::{Engine, CUE_NEXT, CUT_AHEAD, LEAD, PROGRESS_EVERY};
 use crate::audio::relay::RelayReport;
 use crate::config::Priority;
 use crate::ledger::Outcome;
+use crate::reason::{Reason, Reasons};
 use crate::timefmt::rfc3339;
 
 /// A cue sent to the playout and not yet finished.
@@ -40,9 +41,9 @@ impl OnLine {
 #[derive(Debug, Clone)]
 pub(super) enum Stop {
     /// Record `interrupted` with this reason.
-    Interrupt(String),
+    Interrupt(Reason),
     /// Put it back in the queue if it had not started (pre-emption).
-    Requeue(String),
+    Requeue(Reason),
     /// Record it `skipped` if it had not started (dequeued).
     Drop,
 }
@@ -50,7 +51,7 @@ pub(super) enum Stop {
 impl<C: Clock, P: Playout> Engine<C, P> {
     /// Stop what airs (recorded `interrupted` with `reason`); anything cued
     /// behind it goes back to the queue. Returns the stopped item's title.
-    pub(super) fn stop_current(&mut self, reason: String) -> Option<String> {
+    pub(super) fn stop_current(&mut self, reason: Reason) -> Option<String> {
         let mut title = None;
         let mut cues = Vec::new();
         for c in self.line.iter_mut() {
@@ -181,23 +182,26 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             }
             let emergency = e.airing.priority == Priority::Emergency;
             if now - e.airing.scheduled_at > e.grace {
-                let why = if e.pending {
-                    "the notice was still being read aloud (see [tts] timeout)"
-                } else {
-                    "the line was busy"
-                };
+                let late_seconds = (now - e.airing.scheduled_at).num_seconds();
+                let grace_seconds = e.grace.num_seconds();
                 Some((
                     Outcome::Missed,
-                    format!(
-                        "{} late: {why} past its grace of {}",
-                        human(now - e.airing.scheduled_at),
-                        human(e.grace)
-                    ),
+                    if e.pending {
+                        Reason::NoticeNotReady {
+                            late_seconds,
+                            grace_seconds,
+                        }
+                    } else {
+                        Reason::LineBusy {
+                            late_seconds,
+                            grace_seconds,
+                        }
+                    },
                 ))
             } else if paused && !emergency {
-                Some((Outcome::Skipped, "station paused".to_string()))
+                Some((Outcome::Skipped, Reason::StationPaused))
             } else if quiet && !emergency && !line_busy {
-                Some((Outcome::Skipped, super::QUIET_HOURS.to_string()))
+                Some((Outcome::Skipped, Reason::QuietHours))
             } else {
                 None
             }
@@ -221,10 +225,10 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         if cur.entry.airing.priority == Priority::Emergency || cur.stop.is_some() {
             return;
         }
-        let reason = format!(
-            "interrupted by emergency \"{}\" ({})",
-            em.airing.bulletin, em.airing.title
-        );
+        let reason = Reason::InterruptedByEmergency {
+            bulletin: em.airing.bulletin.clone(),
+            title: em.airing.title.clone(),
+        };
         let cues: Vec<u64> = self.line.iter().map(|c| c.cue).collect();
         for c in self.line.iter_mut() {
             c.stop = Some(if c.started_at.is_some() {
@@ -350,7 +354,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 return;
             }
             (PlayEnd::Cancelled, Some(Stop::Drop)) if !started => {
-                self.close_unaired(c.entry, Outcome::Skipped, DEQUEUED.to_string());
+                self.close_unaired(c.entry, Outcome::Skipped, Reason::Dequeued);
                 return;
             }
             (PlayEnd::Cancelled, _) if !started => {
@@ -364,31 +368,28 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 return;
             }
             (PlayEnd::Completed, _) if started => (Outcome::Completed, None),
-            (PlayEnd::Completed, _) => (
-                Outcome::Failed,
-                Some("nothing was played: the file holds no audio".to_string()),
-            ),
+            (PlayEnd::Completed, _) => (Outcome::Failed, Some(Reason::NoAudio)),
             (PlayEnd::Failed(r), _) => (Outcome::Failed, Some(r.clone())),
             (
                 PlayEnd::Stopped | PlayEnd::Cancelled,
                 Some(Stop::Interrupt(r) | Stop::Requeue(r)),
             ) => (Outcome::Interrupted, Some(r.clone())),
             (PlayEnd::Stopped | PlayEnd::Cancelled, _) => {
-                (Outcome::Interrupted, Some("stopped".to_string()))
+                (Outcome::Interrupted, Some(Reason::Stopped))
             }
         };
         // What aired of a relay is its source's audio; the rest of its slot
         // (fallback, silence) is in the reason.
         let wall = aired;
         let (outcome, reason, aired) = match &c.entry.relay {
-            None => (outcome, reason, aired),
+            None => (outcome, reason.map(Reasons::from), aired),
             Some(r) => relay_outcome(&r.report(), outcome, reason),
         };
         info!(
             occurrence = %c.entry.airing.occurrence,
             outcome = outcome.as_str(),
             aired_seconds = format!("{aired:.2}"),
-            reason = reason.as_deref().unwrap_or(""),
+            reason = reason.as_ref().map(|r| r.main.code()).unwrap_or(""),
             "ended {}",
             c.entry.airing.bulletin
         );
@@ -415,19 +416,18 @@ impl<C: Clock, P: Playout> Engine<C, P> {
 fn relay_outcome(
     report: &RelayReport,
     outcome: Outcome,
-    reason: Option<String>,
-) -> (Outcome, Option<String>, f64) {
+    reason: Option<Reason>,
+) -> (Outcome, Option<Reasons>, f64) {
     let aired = report.source_seconds;
     let outcome = if outcome == Outcome::Completed && aired < 0.05 {
         Outcome::Failed
     } else {
         outcome
     };
-    let mut parts: Vec<String> = reason.into_iter().collect();
+    let mut parts: Vec<Reason> = reason.into_iter().collect();
     if outcome == Outcome::Failed && aired < 0.05 && report.drops.is_empty() {
-        parts.push("relay: no audio came from the source".to_string());
+        parts.push(Reason::RelayNoSource);
     }
-    parts.extend(report.reason());
-    let reason = (!parts.is_empty()).then(|| parts.join("; "));
-    (outcome, reason, aired)
+    parts.extend(report.reasons());
+    (outcome, Reasons::from_list(parts), aired)
 }

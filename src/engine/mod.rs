@@ -59,6 +59,7 @@ pub use status::{InZone, Status};
 
 use crate::config::{Priority, ProgramItem, Station};
 use crate::ledger::{Ledger, LedgerError, Outcome, Queued, Source};
+use crate::reason::Reason;
 use crate::schedule::{self, ItemKind, Occurrence, OccurrenceKey};
 use crate::timefmt::rfc3339;
 use emergency::Repeat;
@@ -89,9 +90,6 @@ const ID_BLOCK: u64 = 1000;
 pub const STATUS_QUEUE: usize = 20;
 /// How often the watermark is saved.
 const ALIVE_EVERY: Duration = Duration::seconds(10);
-
-/// The reason recorded for an item that quiet hours keep off the air.
-pub const QUIET_HOURS: &str = "quiet hours";
 
 /// How long `Command::Shutdown` takes at most, from the engine receiving
 /// it to its task returning: what the daemon waits for. `loa run` exits
@@ -191,10 +189,10 @@ enum Exit {
 
 impl Exit {
     /// The reason recorded for what was airing.
-    fn reason(self) -> &'static str {
+    fn reason(self) -> Reason {
         match self {
-            Exit::Asked | Exit::Abandoned => "daemon stopped",
-            Exit::PlayoutGone => "the audio output stopped reporting; engine stopped",
+            Exit::Asked | Exit::Abandoned => Reason::DaemonStopped,
+            Exit::PlayoutGone => Reason::OutputGone,
         }
     }
 }
@@ -521,7 +519,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         }
         self.decided
             .insert(entry.airing.occurrence.clone(), entry.airing.scheduled_at);
-        self.close_unaired(entry, Outcome::Skipped, QUIET_HOURS.to_string());
+        self.close_unaired(entry, Outcome::Skipped, Reason::QuietHours);
     }
 
     fn reload(&mut self, station: Arc<Station>, now: DateTime<Utc>) {
@@ -559,7 +557,10 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         for mut e in self.queue.take_where(|e| e.pending) {
             if let Some(b) = station.bulletin(&e.airing.bulletin) {
                 e.pending = b.tts_error.is_none() && crate::tts::needs_render(b);
-                e.fails.clone_from(&b.tts_error);
+                e.fails = b
+                    .tts_error
+                    .clone()
+                    .map(|error| Reason::SpeechFailed { error });
                 e.airing.planned_seconds = b.seconds();
             }
             self.enqueue(e);
@@ -573,7 +574,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         self.shutting_down = true;
         // Not saved: the ledger keeps the repeat for the next start.
         self.repeat = None;
-        self.stop_current(exit.reason().to_string());
+        self.stop_current(exit.reason());
         // Wait (bounded) for the fade-out and the final events.
         while !self.line.is_empty() {
             match tokio::time::timeout_at(deadlines.stop, self.events.recv()).await {
@@ -628,17 +629,5 @@ impl Deadlines {
     /// What the ledger's final writes may take from `now`.
     fn flush_budget(&self, now: tokio::time::Instant) -> std::time::Duration {
         self.flush.saturating_duration_since(now)
-    }
-}
-
-/// `1h 5m`, `10m`, `45s` — how officials read a delay.
-pub fn human(d: Duration) -> String {
-    let s = d.num_seconds().max(0);
-    match (s / 3600, s / 60 % 60, s % 60) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, 0) => format!("{m}m"),
-        (0, m, s) => format!("{m}m {s}s"),
-        (h, 0, _) => format!("{h}h"),
-        (h, m, _) => format!("{h}h {m}m"),
     }
 }

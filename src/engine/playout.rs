@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::reason::Reason;
+
 #[cfg(test)]
 pub use super::fake_playout::{FakeBehaviour, FakePlayout};
 
@@ -35,7 +37,7 @@ pub enum PlayEnd {
     Completed,
     /// Stopped on request (skip, emergency, shutdown).
     Stopped,
-    Failed(String),
+    Failed(Reason),
     /// Stopped before its first sample: nothing aired.
     Cancelled,
 }

@@ -16,14 +16,11 @@ use tracing::info;
 
 use super::clock::Clock;
 use super::playout::Playout;
-use super::{human, Engine};
+use super::Engine;
 use crate::audio::relay::RelayCue;
 use crate::config::{Bulletin, Priority, Relay};
 use crate::ledger::{Airing, Outcome, Queued, Source};
-
-/// Reason recorded for an entry an operator took out of the queue (the
-/// audit table says who).
-pub(super) const DEQUEUED: &str = "removed from the queue by an operator";
+use crate::reason::Reason;
 
 /// Something decided to air, waiting for the line.
 #[derive(Debug, Clone)]
@@ -40,7 +37,7 @@ pub(super) struct Entry {
     pub(super) relay: Option<RelayCue>,
     /// Why it cannot air (a typed notice the speech engine failed to read
     /// aloud): recorded `failed` with this reason when due.
-    pub(super) fails: Option<String>,
+    pub(super) fails: Option<Reason>,
     /// A typed notice still being read aloud in the background: it waits
     /// (within its grace) until the station comes back with its audio.
     pub(super) pending: bool,
@@ -82,7 +79,9 @@ impl Entry {
         let mut relay_cue = None;
         let (fails, pending) = match audio {
             Audio::Bulletin(b) => (
-                b.tts_error.clone(),
+                b.tts_error
+                    .clone()
+                    .map(|error| Reason::SpeechFailed { error }),
                 b.tts_error.is_none() && crate::tts::needs_render(b),
             ),
             Audio::File { .. } | Audio::Relay { .. } => (None, false),
@@ -376,11 +375,10 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         self.decided
             .insert(e.airing.occurrence.clone(), e.airing.scheduled_at);
         if let Some(late) = e.late_past_grace(now) {
-            let reason = format!(
-                "station off air at its time (daemon stopped or clock jumped); first seen {} late, grace {}",
-                human(late),
-                human(e.grace)
-            );
+            let reason = Reason::OffAir {
+                late_seconds: late.num_seconds(),
+                grace_seconds: e.grace.num_seconds(),
+            };
             self.close_unaired(e, Outcome::Missed, reason);
             return;
         }
@@ -420,11 +418,10 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 continue;
             }
             if let Some(late) = e.late_past_grace(now) {
-                let reason = format!(
-                    "the daemon was down at its time; it restarted {} late, past its grace of {}",
-                    human(late),
-                    human(e.grace)
-                );
+                let reason = Reason::DownAtItsTime {
+                    late_seconds: late.num_seconds(),
+                    grace_seconds: e.grace.num_seconds(),
+                };
                 missed += 1;
                 self.close_unaired(e, Outcome::Missed, reason);
                 continue;
@@ -440,16 +437,16 @@ impl<C: Clock, P: Playout> Engine<C, P> {
     }
 
     /// Record an entry that never reached the line.
-    pub(super) fn close_unaired(&mut self, e: Entry, outcome: Outcome, reason: String) {
+    pub(super) fn close_unaired(&mut self, e: Entry, outcome: Outcome, reason: Reason) {
         self.metrics.outcome(outcome, &e.airing, 0.0);
         info!(
             occurrence = %e.airing.occurrence,
             outcome = outcome.as_str(),
-            reason = %reason,
+            reason = reason.code(),
             "not aired"
         );
         self.unkeep(&e);
-        self.recorder.record(e.airing, outcome, Some(reason));
+        self.recorder.record(e.airing, outcome, Some(reason.into()));
     }
 }
 

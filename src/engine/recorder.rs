@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use tracing::{error, info, warn};
 
 use crate::ledger::{Airing, Ledger, LedgerError, Outcome, Queued};
+use crate::reason::Reasons;
 
 /// How often failed writes are retried.
 const RETRY: Duration = Duration::from_secs(5);
@@ -34,13 +35,13 @@ trait Store {
         ended_at: DateTime<Utc>,
         aired_seconds: f64,
         outcome: Outcome,
-        reason: Option<&str>,
+        reason: Option<&Reasons>,
     ) -> Result<(), LedgerError>;
     fn record(
         &mut self,
         airing: &Airing,
         outcome: Outcome,
-        reason: Option<&str>,
+        reason: Option<&Reasons>,
     ) -> Result<(), LedgerError>;
     fn set_last_alive(&mut self, at: DateTime<Utc>) -> Result<(), LedgerError>;
     fn set_state(&mut self, key: &str, value: Option<&str>) -> Result<(), LedgerError>;
@@ -69,7 +70,7 @@ impl Store for Ledger {
         ended_at: DateTime<Utc>,
         aired_seconds: f64,
         outcome: Outcome,
-        reason: Option<&str>,
+        reason: Option<&Reasons>,
     ) -> Result<(), LedgerError> {
         Ledger::finish(self, id, ended_at, aired_seconds, outcome, reason)
     }
@@ -77,7 +78,7 @@ impl Store for Ledger {
         &mut self,
         airing: &Airing,
         outcome: Outcome,
-        reason: Option<&str>,
+        reason: Option<&Reasons>,
     ) -> Result<(), LedgerError> {
         Ledger::record(self, airing, outcome, reason).map(drop)
     }
@@ -127,12 +128,12 @@ enum Op {
         ended_at: DateTime<Utc>,
         aired_seconds: f64,
         outcome: Outcome,
-        reason: Option<String>,
+        reason: Option<Reasons>,
     },
     Record {
         airing: Airing,
         outcome: Outcome,
-        reason: Option<String>,
+        reason: Option<Reasons>,
     },
     Alive(DateTime<Utc>),
     /// Keep a waiting operator item across restarts.
@@ -217,7 +218,7 @@ impl Recorder {
         ended_at: DateTime<Utc>,
         aired_seconds: f64,
         outcome: Outcome,
-        reason: Option<String>,
+        reason: Option<Reasons>,
     ) {
         self.send(Op::Finish {
             token,
@@ -228,7 +229,7 @@ impl Recorder {
         });
     }
 
-    pub fn record(&self, airing: Airing, outcome: Outcome, reason: Option<String>) {
+    pub fn record(&self, airing: Airing, outcome: Outcome, reason: Option<Reasons>) {
         self.send(Op::Record {
             airing,
             outcome,
@@ -388,13 +389,8 @@ impl<S: Store> Writer<S> {
                 reason,
             } => {
                 if let Some(id) = self.rows.get(token).copied() {
-                    self.ledger.finish(
-                        id,
-                        *ended_at,
-                        *aired_seconds,
-                        *outcome,
-                        reason.as_deref(),
-                    )?;
+                    self.ledger
+                        .finish(id, *ended_at, *aired_seconds, *outcome, reason.as_ref())?;
                     self.rows.remove(token);
                 }
             }
@@ -403,7 +399,7 @@ impl<S: Store> Writer<S> {
                 outcome,
                 reason,
             } => {
-                self.ledger.record(airing, *outcome, reason.as_deref())?;
+                self.ledger.record(airing, *outcome, reason.as_ref())?;
             }
             Op::Alive(at) => self.ledger.set_last_alive(*at)?,
             Op::QueuePut(q) => self.ledger.queue_put(q)?,
@@ -431,6 +427,7 @@ mod tests {
 
     use crate::ledger::test_util::{airing, at};
     use crate::ledger::ErrorContext;
+    use crate::reason::Reason;
 
     /// A store that keeps what landed, in order, and fails every write
     /// while `full` is set, as a full disk does.
@@ -487,11 +484,16 @@ mod tests {
             _: DateTime<Utc>,
             s: f64,
             o: Outcome,
-            _: Option<&str>,
+            _: Option<&Reasons>,
         ) -> Result<(), LedgerError> {
             self.write(format!("finish {id} {s} {o}"))
         }
-        fn record(&mut self, a: &Airing, o: Outcome, _: Option<&str>) -> Result<(), LedgerError> {
+        fn record(
+            &mut self,
+            a: &Airing,
+            o: Outcome,
+            _: Option<&Reasons>,
+        ) -> Result<(), LedgerError> {
             self.write(format!("record {} {o}", a.bulletin))
         }
         fn set_last_alive(&mut self, _: DateTime<Utc>) -> Result<(), LedgerError> {
@@ -530,7 +532,12 @@ mod tests {
         rec.record(
             airing("toi", None, at(19, 0)),
             Outcome::Failed,
-            Some("bad file".into()),
+            Some(
+                Reason::FileFailed {
+                    error: "bad file".into(),
+                }
+                .into(),
+            ),
         );
         rec.state("k", Some("v".into()));
         rec.alive(at(19, 0));

@@ -5,13 +5,14 @@
 //! past its cap is recorded `skipped` instead of cued. Emergencies are
 //! never held back.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use super::clock::Clock;
 use super::playout::Playout;
 use super::queue::Entry;
-use super::{human, Engine};
+use super::Engine;
 use crate::config::{Priority, SESSION_TOLERANCE_SECONDS};
+use crate::reason::Reason;
 
 /// A session: the programme's id and its instant.
 pub(super) type SessionKey = (String, DateTime<Utc>);
@@ -23,7 +24,7 @@ fn key_of(e: &Entry) -> Option<SessionKey> {
 
 impl<C: Clock, P: Playout> Engine<C, P> {
     /// Why `e` must not air: it would push its session past the cap.
-    pub(super) fn over_session_cap(&self, e: &Entry) -> Option<String> {
+    pub(super) fn over_session_cap(&self, e: &Entry) -> Option<Reason> {
         let cap = self.station.session.max_minutes? * 60.0;
         if e.airing.priority == Priority::Emergency {
             return None;
@@ -33,16 +34,12 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         if used + e.airing.planned_seconds <= cap + SESSION_TOLERANCE_SECONDS {
             return None;
         }
-        let secs = |s: f64| human(Duration::milliseconds((s * 1e3) as i64));
-        Some(format!(
-            "Vượt giới hạn buổi phát thanh {} / session cap of {} ([session] max_minutes) \
-             reached: programme \"{}\" had aired {} and this item is {}",
-            secs(cap),
-            secs(cap),
-            key.0,
-            secs(used),
-            secs(e.airing.planned_seconds)
-        ))
+        Some(Reason::SessionCap {
+            programme: key.0,
+            cap_seconds: cap,
+            used_seconds: used,
+            item_seconds: e.airing.planned_seconds,
+        })
     }
 
     /// `e` is cued: its planned seconds count toward its session.

@@ -14,6 +14,18 @@ use super::*;
 use crate::config::{load_str, AudioFiles, Priority};
 use crate::ledger::{AirtimeRow, Filter, Ledger};
 use crate::probe::AudioInfo;
+use crate::reason::{By, Reason};
+
+/// The main reason of a row that has one.
+fn reason_of(r: &AirtimeRow) -> &Reason {
+    &r.reason.as_ref().expect("the row has a reason").main
+}
+
+fn vanished() -> Reason {
+    Reason::DeviceFailed {
+        error: "audio device vanished".into(),
+    }
+}
 
 const STATION: &str = r#"
 [station]
@@ -285,14 +297,14 @@ async fn an_item_past_the_session_cap_is_skipped_unless_an_emergency() {
         "{:?}",
         outcomes(&rows)
     );
-    let reason = morning[1].reason.as_deref().unwrap();
-    assert!(
-        reason.starts_with("Vượt giới hạn buổi phát thanh 1m / session cap of 1m"),
-        "{reason}"
-    );
-    assert!(
-        reason.contains("had aired 5s and this item is 1m"),
-        "{reason}"
+    assert_eq!(
+        reason_of(morning[1]),
+        &Reason::SessionCap {
+            programme: "morning".into(),
+            cap_seconds: 60.0,
+            used_seconds: 5.0,
+            item_seconds: 60.0
+        }
     );
     // The emergency programme aired whole; the standalone a and b too.
     let storm: Vec<_> = rows
@@ -347,11 +359,12 @@ async fn a_typed_notice_waits_for_its_audio_and_a_failed_one_is_recorded_failed(
     assert_eq!(hop[0].aired_seconds, 7.0);
     let treo = by_bulletin(&rows, "treo");
     assert_eq!(treo[0].outcome, Some(Outcome::Failed));
-    assert!(treo[0]
-        .reason
-        .as_deref()
-        .unwrap()
-        .contains("did not finish"));
+    assert_eq!(
+        reason_of(treo[0]),
+        &Reason::SpeechFailed {
+            error: "the speech engine `x` did not finish within 30s".into()
+        }
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -367,11 +380,13 @@ async fn a_notice_never_read_aloud_within_its_grace_is_missed_saying_why() {
     let hop = by_bulletin(&rows, "hop");
     assert_eq!(hop[0].outcome, Some(Outcome::Missed));
     assert!(
-        hop[0]
-            .reason
-            .as_deref()
-            .unwrap()
-            .contains("still being read aloud"),
+        matches!(
+            reason_of(hop[0]),
+            Reason::NoticeNotReady {
+                grace_seconds: 60,
+                ..
+            }
+        ),
         "{:?}",
         hop[0].reason
     );
@@ -390,7 +405,7 @@ async fn line_busy_past_grace_is_missed() {
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].outcome, Some(Outcome::Missed));
     assert!(
-        b[0].reason.as_deref().unwrap().contains("busy"),
+        matches!(reason_of(b[0]), Reason::LineBusy { .. }),
         "{:?}",
         b[0].reason
     );
@@ -452,7 +467,13 @@ async fn emergency_interrupts_and_the_interrupted_item_is_not_replayed() {
     let a = by_bulletin(&rows, "a");
     assert_eq!(a.len(), 1, "not replayed: {:?}", outcomes(&rows));
     assert_eq!(a[0].outcome, Some(Outcome::Interrupted));
-    assert!(a[0].reason.as_deref().unwrap().contains("storm"));
+    assert_eq!(
+        reason_of(a[0]),
+        &Reason::InterruptedByEmergency {
+            bulletin: "storm".into(),
+            title: "Storm".into()
+        }
+    );
     assert!(
         (a[0].aired_seconds - 20.0).abs() < 1.0,
         "{}",
@@ -521,7 +542,7 @@ async fn emergency_ignores_quiet_hours_normal_items_are_skipped_there() {
     );
     let a = by_bulletin(&rows, "a");
     assert_eq!(a[0].outcome, Some(Outcome::Skipped));
-    assert_eq!(a[0].reason.as_deref(), Some("quiet hours"));
+    assert_eq!(reason_of(a[0]), &Reason::QuietHours);
 }
 
 #[tokio::test(start_paused = true)]
@@ -535,9 +556,15 @@ async fn a_scheduled_item_in_quiet_hours_is_recorded_skipped_once_across_restart
     rig.run_for(30).await;
     assert!(rig.played().is_empty(), "{:?}", rig.played());
     let rows1 = rig.stop().await;
-    let skipped: Vec<(&str, Option<Outcome>, Option<&str>)> = rows1
+    let skipped: Vec<(&str, Option<Outcome>, Option<&Reason>)> = rows1
         .iter()
-        .map(|r| (r.occurrence.as_str(), r.outcome, r.reason.as_deref()))
+        .map(|r| {
+            (
+                r.occurrence.as_str(),
+                r.outcome,
+                r.reason.as_ref().map(|r| &r.main),
+            )
+        })
         .collect();
     assert_eq!(
         skipped,
@@ -545,12 +572,12 @@ async fn a_scheduled_item_in_quiet_hours_is_recorded_skipped_once_across_restart
             (
                 "night@2026-10-07T22:00:00.000+07:00",
                 Some(Outcome::Skipped),
-                Some("quiet hours")
+                Some(&Reason::QuietHours)
             ),
             (
                 "late/jingle@2026-10-07T22:00:00.000+07:00",
                 Some(Outcome::Skipped),
-                Some("quiet hours")
+                Some(&Reason::QuietHours)
             ),
         ]
     );
@@ -675,15 +702,13 @@ async fn clock_jump_backward_never_replays() {
 async fn device_failure_mid_item_is_failed_and_the_next_item_airs() {
     let dir = tempfile::tempdir().unwrap();
     let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
-    rig.fake.set_behaviour(
-        "a.mp3",
-        FakeBehaviour::FailAfter(12.0, "audio device vanished".into()),
-    );
+    rig.fake
+        .set_behaviour("a.mp3", FakeBehaviour::FailAfter(12.0, vanished()));
     rig.run_for(3 * 60).await;
     let rows = rig.stop().await;
     let a = by_bulletin(&rows, "a");
     assert_eq!(a[0].outcome, Some(Outcome::Failed));
-    assert_eq!(a[0].reason.as_deref(), Some("audio device vanished"));
+    assert_eq!(reason_of(a[0]), &vanished());
     assert_eq!(a[0].aired_seconds, 12.0);
     let b = by_bulletin(&rows, "b");
     assert_eq!(b[0].outcome, Some(Outcome::Completed));
@@ -697,8 +722,12 @@ async fn device_failure_mid_item_is_failed_and_the_next_item_airs() {
 async fn decode_failure_is_failed_without_a_start_and_the_next_item_airs() {
     let dir = tempfile::tempdir().unwrap();
     let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
-    rig.fake
-        .set_behaviour("a.mp3", FakeBehaviour::FailToOpen("not audio".into()));
+    rig.fake.set_behaviour(
+        "a.mp3",
+        FakeBehaviour::FailToOpen(Reason::FileFailed {
+            error: "not audio".into(),
+        }),
+    );
     rig.run_for(2 * 60).await;
     let rows = rig.stop().await;
     let a = by_bulletin(&rows, "a");
@@ -713,13 +742,13 @@ async fn paused_station_skips_what_comes_due_and_resumes() {
     let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 0)));
     rig.handle
         .commands
-        .send(Command::Pause("op".into()))
+        .send(Command::Pause(By::token("op")))
         .await
         .unwrap();
     rig.run_for(5 * 60).await;
     rig.handle
         .commands
-        .send(Command::Resume("op".into()))
+        .send(Command::Resume(By::token("op")))
         .await
         .unwrap();
     assert!(rig.played().is_empty());
@@ -727,7 +756,7 @@ async fn paused_station_skips_what_comes_due_and_resumes() {
     assert_eq!(rows.len(), 2);
     for r in &rows {
         assert_eq!(r.outcome, Some(Outcome::Skipped));
-        assert_eq!(r.reason.as_deref(), Some("station paused"));
+        assert_eq!(reason_of(r), &Reason::StationPaused);
     }
 }
 
@@ -739,7 +768,7 @@ async fn skip_ends_the_item_and_the_next_one_airs() {
     let (tx, rx) = oneshot::channel();
     rig.handle
         .commands
-        .send(Command::Skip("op".into(), tx))
+        .send(Command::Skip(By::user("op"), tx))
         .await
         .unwrap();
     assert_eq!(rx.await.unwrap().as_deref(), Ok("A"));
@@ -750,8 +779,8 @@ async fn skip_ends_the_item_and_the_next_one_airs() {
         Some(Outcome::Interrupted)
     );
     assert_eq!(
-        by_bulletin(&rows, "a")[0].reason.as_deref(),
-        Some("skipped by op")
+        reason_of(by_bulletin(&rows, "a")[0]),
+        &Reason::SkippedBy { by: By::user("op") }
     );
     assert_eq!(by_bulletin(&rows, "b")[0].outcome, Some(Outcome::Completed));
 }
@@ -764,7 +793,7 @@ async fn shutdown_closes_the_airing_row_as_interrupted() {
     let rows = rig.stop().await;
     let a = by_bulletin(&rows, "a");
     assert_eq!(a[0].outcome, Some(Outcome::Interrupted));
-    assert_eq!(a[0].reason.as_deref(), Some("daemon stopped"));
+    assert_eq!(reason_of(a[0]), &Reason::DaemonStopped);
     assert!(by_bulletin(&rows, "b").is_empty(), "b was never started");
 }
 
@@ -816,7 +845,7 @@ async fn a_dequeued_occurrence_is_recorded_skipped_not_forgotten() {
     let b = by_bulletin(&rows, "b");
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].outcome, Some(Outcome::Skipped));
-    assert_eq!(b[0].reason.as_deref(), Some(super::queue::DEQUEUED));
+    assert_eq!(reason_of(b[0]), &Reason::Dequeued);
 }
 
 #[tokio::test(start_paused = true)]
@@ -939,11 +968,15 @@ async fn refusals_name_what_was_not_there() {
         Err(Refusal::NotInQueue(999))
     );
     assert_eq!(
-        ask(&rig.handle, |tx| Command::Skip("op".into(), tx)).await,
+        ask(&rig.handle, |tx| Command::Skip(By::token("op"), tx)).await,
         Err(Refusal::NothingAiring)
     );
     assert_eq!(
-        ask(&rig.handle, |tx| Command::CancelEmergency("op".into(), tx)).await,
+        ask(&rig.handle, |tx| Command::CancelEmergency(
+            By::token("op"),
+            tx
+        ))
+        .await,
         Err(Refusal::NoEmergency)
     );
     assert!(rig.handle.status.borrow().emergency.is_none());
@@ -1048,10 +1081,7 @@ async fn the_airing_row_is_closed_when_the_playout_events_end() {
     air.task.await.unwrap();
     let a = row_of_a(&air.ledger, air.tz);
     assert_eq!(a.outcome, Some(Outcome::Interrupted));
-    assert_eq!(
-        a.reason.as_deref(),
-        Some("the audio output stopped reporting; engine stopped")
-    );
+    assert_eq!(reason_of(&a), &Reason::OutputGone);
     assert_eq!(a.aired_seconds, 12.0);
     assert!(air.handle.commands.is_closed(), "the engine is gone");
 }
@@ -1068,7 +1098,7 @@ async fn a_fade_that_never_ends_leaves_the_ledger_its_own_budget() {
     assert_eq!(*air.playout.stops.lock().unwrap(), [air.cue]);
     let a = row_of_a(&air.ledger, air.tz);
     assert_eq!(a.outcome, Some(Outcome::Interrupted));
-    assert_eq!(a.reason.as_deref(), Some("daemon stopped"));
+    assert_eq!(reason_of(&a), &Reason::DaemonStopped);
     assert_eq!(a.aired_seconds, 12.0);
     drop(air.events);
 }
@@ -1108,7 +1138,7 @@ async fn a_full_command_channel_is_not_a_wedged_engine() {
     while p
         .handle
         .commands
-        .try_send(Command::Resume("op".into()))
+        .try_send(Command::Resume(By::token("op")))
         .is_ok()
     {
         waiting += 1;
@@ -1201,11 +1231,7 @@ async fn the_operator_queue_survives_a_restart() {
     assert_eq!(missed[0].outcome, Some(Outcome::Missed));
     assert_eq!(missed[0].source, Source::Operator);
     assert!(
-        missed[0]
-            .reason
-            .as_deref()
-            .unwrap()
-            .contains("daemon was down"),
+        matches!(reason_of(missed[0]), Reason::DownAtItsTime { .. }),
         "{:?}",
         missed[0].reason
     );
@@ -1324,7 +1350,14 @@ at = ["06:00:30"]
     assert_eq!(parse(r.started_at.as_deref().unwrap()), at(6, 1, 0));
     // ...and the emergency cut it.
     assert_eq!(r.outcome, Some(Outcome::Interrupted));
-    assert!(r.reason.as_deref().unwrap().contains("storm"), "{r:?}");
+    assert_eq!(
+        reason_of(r),
+        &Reason::InterruptedByEmergency {
+            bulletin: "storm".into(),
+            title: "Storm".into()
+        },
+        "{r:?}"
+    );
     assert_eq!(
         by_bulletin(&rows, "storm")[0].outcome,
         Some(Outcome::Completed)

@@ -326,7 +326,7 @@ async fn insert(client: &mut Client, station_id: &str, rows: &[AirtimeRow]) -> a
                 &col(rows, |r| r.planned_seconds),
                 &col(rows, |r| r.aired_seconds),
                 &col(rows, |r| r.outcome.map(|o| o.as_str().to_string())),
-                &col(rows, |r| r.reason.clone()),
+                &col(rows, |r| r.reason.as_ref().map(ToString::to_string)),
                 &col(rows, |r| r.requested_by.clone()),
             ],
         )

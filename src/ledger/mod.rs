@@ -19,6 +19,7 @@
 
 mod audit;
 mod error;
+mod legacy;
 mod query;
 mod queue;
 mod schema;
@@ -38,6 +39,7 @@ use serde::Serialize;
 
 use crate::config::Priority;
 
+use crate::reason::Reasons;
 pub use audit::AuditRow;
 pub use error::{ErrorContext, LedgerError, Result};
 pub use query::{AirtimeRow, BulletinTotals, Counts, Filter};
@@ -169,7 +171,7 @@ pub struct Settled {
     pub ended_at: Option<DateTime<Utc>>,
     pub aired_seconds: f64,
     pub outcome: Outcome,
-    pub reason: Option<String>,
+    pub reason: Option<Reasons>,
 }
 
 /// An open ledger: one SQLite connection, not `Sync`. The daemon's ledger

@@ -9,6 +9,7 @@ use serde::{Serialize, Serializer};
 
 use super::{ErrorContext, Ledger, LedgerError, Outcome, Result, Source};
 use crate::config::Priority;
+use crate::reason::{Reason, Reasons};
 
 /// One row of `airtime`, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -30,7 +31,10 @@ pub struct AirtimeRow {
     pub aired_seconds: f64,
     /// `None` while airing.
     pub outcome: Option<Outcome>,
-    pub reason: Option<String>,
+    /// Why it did not complete. JSON listings give it through
+    /// `crate::report` (code, arguments and text), not as stored.
+    #[serde(skip)]
+    pub reason: Option<Reasons>,
     pub requested_by: Option<String>,
 }
 
@@ -123,7 +127,7 @@ enum TotalsPlan {
 
 const ROW_COLUMNS: &str = "id, occurrence, bulletin, title, campaign, program, priority, source, \
      file, scheduled_at, started_at, ended_at, planned_seconds, aired_seconds, outcome, reason, \
-     requested_by";
+     requested_by, reason_code, reason_args, reason_more";
 
 impl Ledger {
     /// The last outcome (by row id) of each occurrence scheduled at or after
@@ -378,7 +382,23 @@ fn row_from_sql(r: &Row) -> rusqlite::Result<AirtimeRow> {
             None => None,
             Some(o) => Some(Outcome::parse(&o).ok_or_else(|| bad(14, "outcome", &o))?),
         },
-        reason: r.get(15)?,
+        reason: {
+            let text: Option<String> = r.get(15)?;
+            let code: Option<String> = r.get(17)?;
+            let args: Option<String> = r.get(18)?;
+            let more: Option<String> = r.get(19)?;
+            match (code, text) {
+                (Some(c), text) => Some(Reasons::from_columns(
+                    &c,
+                    args.as_deref(),
+                    more.as_deref(),
+                    text.as_deref(),
+                )),
+                // Written without a code (by hand, with `sqlite3`): kept as text.
+                (None, Some(t)) => Some(Reason::Free { text: t }.into()),
+                (None, None) => None,
+            }
+        },
         requested_by: r.get(16)?,
     })
 }
@@ -397,17 +417,17 @@ mod tests {
         let a = airing("b1", None, at(6, 15));
         let b = airing("b2", None, at(6, 30));
         ledger
-            .record(&early, Outcome::Missed, Some("late"))
+            .record(&early, Outcome::Missed, Some(&Reason::StationPaused.into()))
             .unwrap();
         ledger
-            .record(&a, Outcome::Failed, Some("file unreadable"))
+            .record(&a, Outcome::Failed, Some(&Reason::NoAudio.into()))
             .unwrap();
         let id = ledger.begin(&a, at(6, 20)).unwrap();
         ledger
             .finish(id, at(6, 22), 120.0, Outcome::Completed, None)
             .unwrap();
         ledger
-            .record(&b, Outcome::Skipped, Some("quiet hours"))
+            .record(&b, Outcome::Skipped, Some(&Reason::QuietHours.into()))
             .unwrap();
         ledger
             .begin(&airing("b3", None, at(7, 0)), at(7, 0))
@@ -415,7 +435,7 @@ mod tests {
 
         let r = &ledger.rows(&Filter::default()).unwrap()[0];
         assert_eq!(r.outcome, Some(Outcome::Missed));
-        assert_eq!(r.reason.as_deref(), Some("late"));
+        assert_eq!(r.reason, Some(Reason::StationPaused.into()));
         assert_eq!((r.started_at.as_ref(), r.ended_at.as_ref()), (None, None));
         assert_eq!(r.aired_seconds, 0.0);
 

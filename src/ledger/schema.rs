@@ -1,7 +1,7 @@
 //! The ledger file: its schema and migrations, durability, opening it, and
 //! closing the rows a crash left open.
 //!
-//! # Schema (version 4)
+//! # Schema (version 5)
 //!
 //! The file is a plain SQLite 3 database so anyone can query it with
 //! `sqlite3 airtime.db`. It is marked with `PRAGMA application_id = 0x6C6F6100`
@@ -35,9 +35,12 @@
 //! | planned_seconds | REAL      | length of the audio file |
 //! | aired_seconds   | REAL      | seconds actually aired (checkpointed while airing) |
 //! | outcome         | TEXT NULL | `completed`, `interrupted`, `failed`, `missed`, `skipped`; NULL while airing |
-//! | reason          | TEXT NULL | why it was not completed, free text |
+//! | reason          | TEXT NULL | why it was not completed, in English, for people reading the file with `sqlite3`; loa reads the code |
 //! | requested_by    | TEXT NULL | API token name of the operator who queued it |
 //! | scheduled_ms    | INTEGER   | `scheduled_at` as UTC epoch milliseconds; indexed, for range queries |
+//! | reason_code     | TEXT NULL | (since version 5) the main reason's code (`crate::reason::Reason::code`), e.g. `interrupted_by_emergency`, `quiet_hours`; `free` for older text no code matched |
+//! | reason_args     | TEXT NULL | its arguments, a JSON object, e.g. `{"bulletin": "bao-lu", "title": "Báo lũ"}` |
+//! | reason_more     | TEXT NULL | further reasons (a relay's drops, fallback, silence), a JSON array of `{"code", "args"}`; NULL when none |
 //!
 //! Indexes: `airtime_occurrence (occurrence)`, `airtime_scheduled
 //! (scheduled_ms)`, and `airtime_report (campaign, bulletin, outcome,
@@ -120,6 +123,7 @@ use chrono_tz::Tz;
 use rusqlite::{params, Connection, OpenFlags};
 
 use super::{ErrorContext, Ledger, LedgerError, Result};
+use crate::reason::Reason;
 use crate::timefmt::{parse_rfc3339, rfc3339};
 
 /// `PRAGMA application_id` of a loa ledger: "loa\0".
@@ -249,13 +253,25 @@ const MIGRATIONS: &[&str] = &[
         addr  TEXT NOT NULL
     );
     CREATE INDEX signin_failures_at ON signin_failures (at_ms);",
+    // v5: reasons as data (`crate::reason`): the main reason's code and
+    // arguments, and the details after it. `legacy::convert` then reads the
+    // English sentences of older rows into them (see `RUST_STEPS`).
+    "ALTER TABLE airtime ADD COLUMN reason_code TEXT;
+    ALTER TABLE airtime ADD COLUMN reason_args TEXT;
+    ALTER TABLE airtime ADD COLUMN reason_more TEXT;",
 ];
+
+/// Steps in Rust run in the same transaction right after the SQL migration
+/// that reaches their version.
+const RUST_STEPS: &[(i64, RustStep)] = &[(5, super::legacy::convert)];
+
+type RustStep = fn(&rusqlite::Transaction) -> rusqlite::Result<()>;
 
 /// The schema version this loa writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// The reason written on rows a crash or power cut left open.
-pub const DAEMON_STOPPED: &str = "daemon stopped";
+pub const DAEMON_STOPPED: Reason = Reason::DaemonStopped;
 
 impl Ledger {
     /// Open the ledger for writing, creating it (and its directory) when
@@ -273,7 +289,8 @@ impl Ledger {
             tracing::warn!(
                 ledger = %path.display(),
                 rows = ledger.recovered,
-                "closed airings left open by a previous run as interrupted (\"{DAEMON_STOPPED}\")"
+                "closed airings left open by a previous run as interrupted ({})",
+                DAEMON_STOPPED.code()
             );
         }
         Ok(ledger)
@@ -504,6 +521,9 @@ impl Ledger {
         for (n, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
             tx.execute_batch(sql)
                 .map_err(|e| LedgerError::sqlite(&self.path, action, e))?;
+            for (_, step) in RUST_STEPS.iter().filter(|(v, _)| *v == n as i64 + 1) {
+                step(&tx).map_err(|e| LedgerError::sqlite(&self.path, action, e))?;
+            }
             tx.pragma_update(None, "user_version", n as i64 + 1)
                 .map_err(|e| LedgerError::sqlite(&self.path, action, e))?;
         }
@@ -547,9 +567,9 @@ impl Ledger {
                 )
             });
             tx.execute(
-                "UPDATE airtime SET outcome = 'interrupted', reason = ?2, ended_at = ?3 \
-                 WHERE id = ?1",
-                params![id, DAEMON_STOPPED, ended],
+                "UPDATE airtime SET outcome = 'interrupted', reason = ?2, reason_code = ?3, \
+                 reason_args = '{}', reason_more = NULL, ended_at = ?4 WHERE id = ?1",
+                params![id, DAEMON_STOPPED.to_string(), DAEMON_STOPPED.code(), ended],
             )
             .map_err(sq)?;
         }
@@ -651,7 +671,7 @@ mod tests {
         assert_eq!(ledger.recovered_on_open(), 1);
         let r = &ledger.rows(&Filter::default()).unwrap()[0];
         assert_eq!(r.outcome, Some(Outcome::Interrupted));
-        assert_eq!(r.reason.as_deref(), Some(DAEMON_STOPPED));
+        assert_eq!(r.reason, Some(DAEMON_STOPPED.into()));
         assert_eq!(r.aired_seconds, 42.5);
         assert_eq!(r.ended_at.as_deref(), Some("2026-10-07T06:15:42.500+07:00"));
         let settled = ledger.settled_since(at(0, 0)).unwrap();
@@ -739,7 +759,7 @@ mod tests {
         let mut relay = airing("vov1", None, at(6, 0));
         relay.source = Source::Relay;
         ledger
-            .record(&relay, Outcome::Failed, Some("never up"))
+            .record(&relay, Outcome::Failed, Some(&Reason::RelayNoSource.into()))
             .unwrap();
         let rows = ledger.rows(&Filter::default()).unwrap();
         assert!(rows.iter().any(|r| r.source == Source::Relay));

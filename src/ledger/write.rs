@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 use rusqlite::{params, Connection};
 
 use super::{Airing, ErrorContext, Ledger, LedgerError, Outcome, Result, Settled};
+use crate::reason::Reasons;
 use crate::timefmt::rfc3339;
 
 /// The part of a row that depends on how far the airing got.
@@ -16,7 +17,7 @@ struct Closing<'a> {
     ended_at: Option<DateTime<Utc>>,
     aired_seconds: f64,
     outcome: Option<Outcome>,
-    reason: Option<&'a str>,
+    reason: Option<&'a Reasons>,
 }
 
 impl Ledger {
@@ -24,8 +25,9 @@ impl Ledger {
         let mut stmt = conn.prepare_cached(
             "INSERT INTO airtime (occurrence, bulletin, title, campaign, program, priority, \
              source, file, scheduled_at, started_at, ended_at, planned_seconds, aired_seconds, \
-             outcome, reason, requested_by, scheduled_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+             outcome, reason, requested_by, scheduled_ms, reason_code, reason_args, reason_more) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+             ?18, ?19, ?20)",
         )?;
         stmt.insert(params![
             a.occurrence,
@@ -42,9 +44,12 @@ impl Ledger {
             a.planned_seconds,
             end.aired_seconds,
             end.outcome.map(Outcome::as_str),
-            end.reason,
+            end.reason.map(ToString::to_string),
             a.requested_by,
             a.scheduled_at.timestamp_millis(),
+            end.reason.map(|r| r.main.code()),
+            end.reason.map(Reasons::args_json),
+            end.reason.and_then(Reasons::more_json),
         ])
     }
 
@@ -77,12 +82,13 @@ impl Ledger {
         ended_at: DateTime<Utc>,
         aired_seconds: f64,
         outcome: Outcome,
-        reason: Option<&str>,
+        reason: Option<&Reasons>,
     ) -> Result<()> {
         let n = self
             .conn
             .prepare_cached(
-                "UPDATE airtime SET ended_at = ?2, aired_seconds = ?3, outcome = ?4, reason = ?5 \
+                "UPDATE airtime SET ended_at = ?2, aired_seconds = ?3, outcome = ?4, reason = ?5, \
+                 reason_code = ?6, reason_args = ?7, reason_more = ?8 \
                  WHERE id = ?1 AND outcome IS NULL",
             )
             .and_then(|mut s| {
@@ -91,7 +97,10 @@ impl Ledger {
                     rfc3339(ended_at, self.tz),
                     aired_seconds,
                     outcome.as_str(),
-                    reason
+                    reason.map(ToString::to_string),
+                    reason.map(|r| r.main.code()),
+                    reason.map(Reasons::args_json),
+                    reason.and_then(Reasons::more_json),
                 ])
             })
             .map_err(self.err("record the end of an airing"))?;
@@ -112,7 +121,12 @@ impl Ledger {
 
     /// Write a closed row for an occurrence that never started: missed,
     /// skipped, or failed before any audio went out.
-    pub fn record(&mut self, a: &Airing, outcome: Outcome, reason: Option<&str>) -> Result<i64> {
+    pub fn record(
+        &mut self,
+        a: &Airing,
+        outcome: Outcome,
+        reason: Option<&Reasons>,
+    ) -> Result<i64> {
         let end = Closing {
             outcome: Some(outcome),
             reason,
@@ -137,7 +151,7 @@ impl Ledger {
                 ended_at: s.ended_at,
                 aired_seconds: s.aired_seconds,
                 outcome: Some(s.outcome),
-                reason: s.reason.as_deref(),
+                reason: s.reason.as_ref(),
             };
             Self::insert(&tx, tz, &s.airing, end).map_err(sq)?;
             n += 1;

@@ -153,6 +153,9 @@ fn vi(r: &Reason) -> String {
             format!("tiếp sóng: phát âm thanh dự phòng {}", secs1(l, *seconds))
         }
         Reason::RelaySilence { seconds } => format!("tiếp sóng: im lặng {}", secs1(l, *seconds)),
+        Reason::Internal { error } => {
+            format!("lỗi trong phần mềm phát thanh: {error}; hãy khởi động lại phần mềm")
+        }
         Reason::Free { text } => text.clone(),
     }
 }
@@ -251,6 +254,7 @@ fn en(r: &Reason) -> String {
         }
         Reason::RelayFallback { seconds } => format!("relay: fallback aired {seconds:.1} s"),
         Reason::RelaySilence { seconds } => format!("relay: silence {seconds:.1} s"),
+        Reason::Internal { error } => format!("{error}; restart loa"),
         Reason::Free { text } => text.clone(),
     }
 }

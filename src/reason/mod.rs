@@ -157,6 +157,8 @@ pub enum Reason {
     RelayFallback { seconds: f64 },
     /// A relay aired silence this long.
     RelaySilence { seconds: f64 },
+    /// loa itself failed (a thread it needs stopped): restart it.
+    Internal { error: String },
     /// Text of an older loa that no code matches, kept verbatim.
     Free { text: String },
 }
@@ -191,6 +193,7 @@ impl Reason {
             Reason::RelayDrops { .. } => "relay_drops",
             Reason::RelayFallback { .. } => "relay_fallback",
             Reason::RelaySilence { .. } => "relay_silence",
+            Reason::Internal { .. } => "internal",
             Reason::Free { .. } => "free",
         }
     }

@@ -71,6 +71,9 @@ pub(crate) fn one_of_each() -> Vec<Reason> {
         },
         Reason::RelayFallback { seconds: 30.0 },
         Reason::RelaySilence { seconds: 2.0 },
+        Reason::Internal {
+            error: "the thread that opens audio files has stopped".into(),
+        },
         Reason::Free {
             text: "an old reason".into(),
         },
@@ -150,7 +153,7 @@ fn every_code_is_covered_once_and_snake_case() {
     let all = one_of_each();
     let codes: std::collections::BTreeSet<&str> = all.iter().map(Reason::code).collect();
     assert_eq!(codes.len(), all.len(), "a code repeats");
-    assert_eq!(codes.len(), 27, "a reason was added: add it to one_of_each");
+    assert_eq!(codes.len(), 28, "a reason was added: add it to one_of_each");
     for c in codes {
         assert!(
             c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'),

@@ -19,6 +19,16 @@ pub(crate) enum Lang {
     En,
 }
 
+/// The catalogue's language (`crate::reason`) for a page's.
+impl From<Lang> for crate::reason::Lang {
+    fn from(l: Lang) -> Self {
+        match l {
+            Lang::Vi => crate::reason::Lang::Vi,
+            Lang::En => crate::reason::Lang::En,
+        }
+    }
+}
+
 impl Lang {
     pub(crate) fn code(self) -> &'static str {
         match self {

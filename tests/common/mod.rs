@@ -307,7 +307,8 @@ pub fn ledger_rows(db: &std::path::Path) -> Vec<loa::ledger::AirtimeRow> {
     conn.busy_timeout(Duration::from_secs(10)).unwrap();
     let sql = "SELECT id, occurrence, bulletin, title, campaign, program, priority, source, \
                file, scheduled_at, started_at, ended_at, planned_seconds, aired_seconds, \
-               outcome, reason, requested_by FROM airtime ORDER BY scheduled_ms, id";
+               outcome, reason, requested_by, reason_code, reason_args, reason_more \
+               FROM airtime ORDER BY scheduled_ms, id";
     let mut stmt = match conn.prepare(sql) {
         Ok(s) => s,
         // Made, not yet migrated: no table yet.
@@ -340,7 +341,20 @@ pub fn ledger_rows(db: &std::path::Path) -> Vec<loa::ledger::AirtimeRow> {
                 planned_seconds: r.get(12)?,
                 aired_seconds: r.get(13)?,
                 outcome: None,
-                reason: r.get(15)?,
+                reason: {
+                    let text: Option<String> = r.get(15)?;
+                    let code: Option<String> = r.get(17)?;
+                    let args: Option<String> = r.get(18)?;
+                    let more: Option<String> = r.get(19)?;
+                    code.map(|c| {
+                        loa::reason::Reasons::from_columns(
+                            &c,
+                            args.as_deref(),
+                            more.as_deref(),
+                            text.as_deref(),
+                        )
+                    })
+                },
                 requested_by: r.get(16)?,
             },
             priority,
@@ -576,4 +590,19 @@ pub fn percent_encode(v: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// A row's reasons in English (empty when it has none).
+#[allow(dead_code)]
+pub fn reason_en(r: &loa::ledger::AirtimeRow) -> String {
+    r.reason
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default()
+}
+
+/// A row's main reason code (`None` when it has no reason).
+#[allow(dead_code)]
+pub fn reason_code(r: &loa::ledger::AirtimeRow) -> Option<&'static str> {
+    r.reason.as_ref().map(|r| r.main.code())
 }

@@ -32,6 +32,7 @@ use super::decode::FileDecoder;
 use super::loudness::AutoGain;
 use super::sink::Format;
 use crate::config::{Relay, RelaySource as Source};
+use crate::reason::{Reason, RelayDrop};
 
 /// The format every relay hands the player, whatever its source sends: a
 /// source's own format may change from one connection to the next.
@@ -199,25 +200,34 @@ impl RelayReport {
 }
 
 impl RelayReport {
-    /// The ledger's reason: drops and what aired instead; `None` when the
+    /// The ledger's reasons: drops and what aired instead; none when the
     /// source aired throughout.
-    pub fn reason(&self) -> Option<String> {
-        let mut parts = Vec::new();
+    pub fn reasons(&self) -> Vec<Reason> {
+        let mut out = Vec::new();
         if !self.drops.is_empty() {
-            let notes: Vec<String> = self.drops.iter().map(ToString::to_string).collect();
-            parts.push(format!(
-                "{} drop(s): {}",
-                self.drops.len(),
-                notes.join("; ")
-            ));
+            out.push(Reason::RelayDrops {
+                drops: self
+                    .drops
+                    .iter()
+                    .map(|d| RelayDrop {
+                        at: d.at,
+                        why: d.why.clone(),
+                        times: d.times,
+                    })
+                    .collect(),
+            });
         }
         if self.fallback_seconds >= 0.05 {
-            parts.push(format!("fallback aired {:.1} s", self.fallback_seconds));
+            out.push(Reason::RelayFallback {
+                seconds: self.fallback_seconds,
+            });
         }
         if self.silence_seconds >= 0.05 {
-            parts.push(format!("silence {:.1} s", self.silence_seconds));
+            out.push(Reason::RelaySilence {
+                seconds: self.silence_seconds,
+            });
         }
-        (!parts.is_empty()).then(|| format!("relay: {}", parts.join("; ")))
+        out
     }
 }
 
@@ -731,7 +741,10 @@ mod tests {
         std::thread::sleep(Duration::from_millis(300));
         drain(&mut src);
         assert!(
-            cue.report().reason().unwrap().contains("cannot connect"),
+            cue.report()
+                .drops
+                .iter()
+                .any(|d| d.why.contains("cannot connect")),
             "{:?}",
             cue.report()
         );
@@ -777,11 +790,23 @@ mod tests {
         r.drop_note(3.2, "the stream ended".into());
         r.drop_note(4.0, "cannot connect: HTTP 503".into());
         r.drop_note(5.0, "cannot connect: HTTP 503".into());
+        let drop = |at: f64, why: &str, times| RelayDrop {
+            at,
+            why: why.into(),
+            times,
+        };
         assert_eq!(
-            r.reason().unwrap(),
-            "relay: 2 drop(s): at 3 s, the stream ended; \
-             at 4 s, cannot connect: HTTP 503 (2 times); fallback aired 5.0 s"
+            r.reasons(),
+            vec![
+                Reason::RelayDrops {
+                    drops: vec![
+                        drop(3.2, "the stream ended", 1),
+                        drop(4.0, "cannot connect: HTTP 503", 2)
+                    ]
+                },
+                Reason::RelayFallback { seconds: 5.04 },
+            ]
         );
-        assert_eq!(RelayReport::default().reason(), None);
+        assert_eq!(RelayReport::default().reasons(), vec![]);
     }
 }

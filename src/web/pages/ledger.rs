@@ -172,7 +172,7 @@ pub(crate) async fn page(
                                         td { (source_word(lang, r.source)) }
                                         td class="num" { (super::clock(r.aired_seconds)) }
                                         td { (outcome_badge(lang, r.outcome)) }
-                                        td { (super::reason_text(lang, r.reason.as_deref().unwrap_or(""))) }
+                                        td { (super::reason_words(lang, r.reason.as_ref())) }
                                         td { (r.requested_by.as_deref().unwrap_or("")) }
                                     }
                                 }

@@ -29,6 +29,7 @@ use maud::{html, Markup};
 use super::i18n::{t, Lang};
 use crate::api::{ApiError, AppState};
 use crate::ledger::Outcome;
+use crate::reason::Reasons;
 
 /// The pages' routes, merged by `web::router` with the sign-in routes.
 pub(crate) fn routes() -> Router<AppState> {
@@ -204,46 +205,9 @@ pub(crate) fn outcome_badge(lang: Lang, o: Option<Outcome>) -> Markup {
     html! { span class={ "badge " (class) } { (word) } }
 }
 
-/// A ledger row's reason as people read it: the engine writes it in
-/// English; in Vietnamese, the known reasons come first in Vietnamese,
-/// then the engine's words (which keep the details).
-pub(crate) fn reason_text(lang: Lang, reason: &str) -> String {
-    if lang == Lang::En || reason.is_empty() {
-        return reason.to_string();
-    }
-    let who = |by: &str| match by.split_once(' ') {
-        Some(("user", name)) => format!("người dùng {name}"),
-        Some(("token", name)) => format!("mã truy cập {name}"),
-        _ => by.to_string(),
-    };
-    let vi = if let Some(by) = reason.strip_prefix("skipped by ") {
-        format!("{} đã bỏ qua", who(by))
-    } else if let Some(by) = reason.strip_prefix("station paused by ") {
-        format!("{} tạm dừng đài", who(by))
-    } else if let Some(by) = reason.strip_prefix("emergency cancelled by ") {
-        format!("{} huỷ phát khẩn cấp", who(by))
-    } else if reason.starts_with("interrupted by emergency ") {
-        "bị ngắt để phát tin khẩn cấp".to_string()
-    } else if reason.starts_with("station off air at its time")
-        || reason.starts_with("the daemon was down at its time")
-    {
-        "đài không chạy lúc đến giờ phát".to_string()
-    } else if reason.contains("late: the line was busy") {
-        "đường phát bận đến quá thời gian chờ".to_string()
-    } else if reason.contains("late: the notice was still being read aloud") {
-        "thông báo chưa đọc xong đến quá thời gian chờ".to_string()
-    } else {
-        match reason {
-            "station paused" => "đài đang tạm dừng",
-            crate::engine::QUIET_HOURS => "giờ yên tĩnh",
-            "removed from the queue by an operator" => "người vận hành bỏ khỏi hàng chờ",
-            "stopped" => "bị dừng",
-            "nothing was played: the file holds no audio" => "tệp không có âm thanh",
-            _ => return reason.to_string(),
-        }
-        .to_string()
-    };
-    format!("{vi} / {reason}")
+/// A ledger row's reason in the page's language, from the catalogue.
+pub(crate) fn reason_words(lang: Lang, r: Option<&Reasons>) -> String {
+    r.map(|r| r.text(lang.into())).unwrap_or_default()
 }
 
 /// An error page body: what went wrong, in the API's words.

@@ -167,7 +167,7 @@ pub(crate) async fn page(
                                 } }
                                 tbody {
                                     @for ((title, word, reason), n) in &d.not_aired {
-                                        tr { td { (title) } td { (word) } td { (super::reason_text(lang, reason)) } td class="num" { (n) } }
+                                        tr { td { (title) } td { (word) } td { (reason) } td class="num" { (n) } }
                                     }
                                 }
                             }
@@ -472,7 +472,7 @@ fn not_aired(rows: &[AirtimeRow], lang: Lang) -> BTreeMap<(String, &'static str,
                 *out.entry((
                     r.title.clone(),
                     outcome(lang, Some(o)).0,
-                    r.reason.clone().unwrap_or_default(),
+                    super::reason_words(lang, r.reason.as_ref()),
                 ))
                 .or_default() += 1;
             }
