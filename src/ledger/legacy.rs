@@ -394,6 +394,121 @@ mod tests {
         );
     }
 
+    /// A version 4 ledger (today's schema before this one, made as the
+    /// migrations made it) holding the English sentences of a real run:
+    /// opened, each row gets its code and arguments, rendered in Vietnamese;
+    /// unknown text stays, whole; the English column is left as it was.
+    #[test]
+    fn a_version_4_ledger_migrates_its_sentences_into_codes() {
+        use crate::ledger::test_util::{fresh, TZ};
+        use crate::ledger::{Filter, Ledger, APPLICATION_ID};
+        let (_dir, path) = fresh();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let old = [
+            (
+                1,
+                "interrupted",
+                Some("interrupted by emergency \"bao-lu\" (Báo lũ)"),
+            ),
+            (2, "skipped", Some("quiet hours")),
+            (3, "interrupted", Some("skipped by user lan")),
+            (
+                4,
+                "missed",
+                Some("3m 20s late: the line was busy past its grace of 2m"),
+            ),
+            (5, "failed", Some("a.mp3: end of stream")),
+            (
+                6,
+                "failed",
+                Some("relay: no audio came from the source; relay: fallback aired 6.0 s"),
+            ),
+            (7, "completed", None),
+        ];
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            for m in &super::super::schema::MIGRATIONS[..4] {
+                c.execute_batch(m).unwrap();
+            }
+            c.pragma_update(None, "user_version", 4).unwrap();
+            c.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            for (id, outcome, reason) in old {
+                c.execute(
+                    "INSERT INTO airtime (id, occurrence, bulletin, title, priority, source, file,
+                       scheduled_at, planned_seconds, aired_seconds, outcome, reason, scheduled_ms)
+                     VALUES (?1, 'b@x', 'b', 'B', 'normal', 'schedule', 'b.mp3',
+                       '2026-10-07T06:00:00.000+07:00', 60, 0, ?2, ?3, ?1)",
+                    params![id, outcome, reason],
+                )
+                .unwrap();
+            }
+        }
+        let ledger = Ledger::open(&path, TZ).unwrap();
+        let rows = ledger.rows(&Filter::default()).unwrap();
+        let main: Vec<Option<&Reason>> = rows
+            .iter()
+            .map(|r| r.reason.as_ref().map(|r| &r.main))
+            .collect();
+        assert_eq!(
+            main,
+            [
+                Some(&Reason::InterruptedByEmergency {
+                    bulletin: "bao-lu".into(),
+                    title: "Báo lũ".into()
+                }),
+                Some(&Reason::QuietHours),
+                Some(&Reason::SkippedBy {
+                    by: By::user("lan")
+                }),
+                Some(&Reason::LineBusy {
+                    late_seconds: 200,
+                    grace_seconds: 120
+                }),
+                Some(&Reason::Free {
+                    text: "a.mp3: end of stream".into()
+                }),
+                Some(&Reason::RelayNoSource),
+                None,
+            ]
+        );
+        assert_eq!(
+            rows[5].reason.as_ref().unwrap().more,
+            [Reason::RelayFallback { seconds: 6.0 }]
+        );
+        let vi: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                r.reason
+                    .as_ref()
+                    .map(|r| r.text(Lang::Vi))
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(vi[0], "bị ngắt để phát tin khẩn cấp «Báo lũ»");
+        assert_eq!(vi[2], "người dùng lan đã bỏ qua");
+        assert_eq!(vi[4], "a.mp3: end of stream", "unknown text, verbatim");
+        // In the file: the codes, and the English text as it was.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        let stored: Vec<(Option<String>, Option<String>, Option<String>)> = c
+            .prepare("SELECT reason_code, reason_args, reason FROM airtime ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            stored[0],
+            (
+                Some("interrupted_by_emergency".into()),
+                Some(r#"{"bulletin":"bao-lu","title":"Báo lũ"}"#.into()),
+                Some("interrupted by emergency \"bao-lu\" (Báo lũ)".into())
+            )
+        );
+        assert_eq!(stored[4].0.as_deref(), Some("free"));
+        assert_eq!(stored[6], (None, None, None));
+    }
+
     #[test]
     fn unknown_text_is_kept_whole() {
         for text in [

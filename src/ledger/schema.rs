@@ -138,7 +138,7 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Migrations in order: `MIGRATIONS[n]` takes the schema from version `n` to
 /// `n + 1`. Never edit a released entry; append a new one.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // v1
     "CREATE TABLE airtime (
         id              INTEGER PRIMARY KEY,

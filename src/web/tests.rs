@@ -192,6 +192,13 @@ async fn each_role_on_the_admin_page() {
             "{action}: {audit:?}"
         );
     }
+    // The audit log on the page names the actions in words, per language.
+    let page = rig.get(Some(&admin), "/tai-khoan").await.body;
+    assert!(page.contains("<td>khoá người dùng</td>"), "{page}");
+    assert!(page.contains("<td>thêm người dùng</td>"), "{page}");
+    assert!(!page.contains("<td>user disable</td>"), "{page}");
+    let page = rig.get(Some(&admin), "/tai-khoan?lang=en").await.body;
+    assert!(page.contains("<td>disable a user</td>"), "{page}");
 }
 
 /// Removing a user asks first, on a page of its own (no script: the CSP
