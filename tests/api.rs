@@ -161,6 +161,27 @@ fn the_api_steers_a_running_station() {
     assert_eq!(long["requested_by"], "van-hoa-xa-hoi");
     assert_eq!(long["source"], "operator");
     assert!(long["reason"].as_str().unwrap().contains("emergency"));
+    // The reason as data: its code and arguments, and its text per language.
+    assert_eq!(long["reason_code"], "interrupted_by_emergency", "{long}");
+    assert_eq!(long["reason_args"]["bulletin"], "short", "{long}");
+    let vi = "bị ngắt để phát tin khẩn cấp «Nhạc hiệu»";
+    assert_eq!(long["reason_vi"], vi, "{long}");
+    // `loa airtime` prints it in Vietnamese, from the ledger's code.
+    let out = std::process::Command::new(common::bin::loa())
+        .arg("airtime")
+        .arg("--config")
+        .arg(&st.config)
+        .env_remove("LOA_CONFIG")
+        .output()
+        .expect("run loa airtime");
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(listing.contains(vi), "{listing}");
+    assert!(!listing.contains("interrupted by"), "{listing}");
     assert!(long["aired_seconds"].as_f64().unwrap() >= 1.0, "{long}");
     let short = st.wait_row(&d, "the emergency completed", |r| {
         r["bulletin"] == "short" && outcome(r) == "completed"
@@ -173,6 +194,8 @@ fn the_api_steers_a_running_station() {
     assert_eq!(q.status, 202);
     let skipped = st.wait_row(&d, "skipped while paused", |r| outcome(r) == "skipped");
     assert_eq!(skipped["reason"], "station paused");
+    assert_eq!(skipped["reason_code"], "station_paused");
+    assert_eq!(skipped["reason_vi"], "đài đang tạm dừng");
     assert_eq!(st.post_empty("/api/v1/resume").status, 200);
 
     // A phone recording is uploaded and airs.
