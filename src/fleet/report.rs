@@ -86,13 +86,28 @@ pub(crate) async fn fleet_report(
         .batch_execute("SET jit = off; SET work_mem = '256MB'")
         .await
         .map_err(pg)?;
-    let stations = client
+    let stations: Vec<(String, String)> = client
         .query(
             "SELECT station_id, name FROM loa_station ORDER BY station_id",
             &[],
         )
         .await
+        .map_err(pg)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let campaigns = station_campaigns(client).await?;
+    let (sql, from, to) = report_query(f);
+    let groups = client
+        .query(sql, &[&from, &to, &f.campaign])
+        .await
         .map_err(pg)?;
+    let acc = accumulate(&groups)?;
+    combine(&stations, acc, campaigns, f, tz)
+}
+
+/// Each station's campaigns, in its station file's order.
+async fn station_campaigns(client: &Client) -> anyhow::Result<BTreeMap<String, Vec<Campaign>>> {
     let mut campaigns: BTreeMap<String, Vec<Campaign>> = BTreeMap::new();
     for r in client
         .query(
@@ -101,7 +116,7 @@ pub(crate) async fn fleet_report(
             &[],
         )
         .await
-        .map_err(pg)?
+        .map_err(|e| anyhow::anyhow!(pg_error(&e)))?
     {
         campaigns.entry(r.get(0)).or_default().push(Campaign {
             id: r.get(1),
@@ -110,8 +125,12 @@ pub(crate) async fn fleet_report(
             target_minutes: r.get(3),
         });
     }
-    // Whole months (the usual report) are summed from the monthly sums;
-    // any other period from the rows themselves.
+    Ok(campaigns)
+}
+
+/// The query and its bounds: whole months (the usual report) are summed
+/// from the monthly sums; any other period from the rows themselves.
+fn report_query(f: &Filter) -> (&'static str, String, String) {
     let months = match (
         f.from.map(|t| month_start(t, super::MONTH_TZ)),
         f.to.map(|t| month_start(t, super::MONTH_TZ)),
@@ -122,7 +141,7 @@ pub(crate) async fn fleet_report(
             to.flatten().unwrap_or_else(|| "infinity".into()),
         )),
     };
-    let (sql, from, to) = match months {
+    match months {
         Some((from, to)) => (REPORT_MONTHS_SQL, from, to),
         None => {
             let bound = |t: Option<chrono::DateTime<chrono::Utc>>, none: &str| {
@@ -134,20 +153,22 @@ pub(crate) async fn fleet_report(
                 bound(f.to, "infinity"),
             )
         }
-    };
-    let groups = client
-        .query(sql, &[&from, &to, &f.campaign])
-        .await
-        .map_err(pg)?;
-
-    #[derive(Default)]
-    struct Acc {
-        totals: BTreeMap<(Option<String>, String), (BulletinTotals, i64)>,
-        by_source: BTreeMap<String, Counts>,
-        not_aired: BTreeMap<(String, String), u64>,
     }
+}
+
+/// One station's sums (or the province's).
+#[derive(Default)]
+struct Acc {
+    /// (campaign, bulletin) → totals, and the id of the row its title is from.
+    totals: BTreeMap<(Option<String>, String), (BulletinTotals, i64)>,
+    by_source: BTreeMap<String, Counts>,
+    not_aired: BTreeMap<(String, String), u64>,
+}
+
+/// The query's groups summed per station.
+fn accumulate(groups: &[tokio_postgres::Row]) -> anyhow::Result<BTreeMap<String, Acc>> {
     let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
-    for g in &groups {
+    for g in groups {
         let station: String = g.get(0);
         let campaign: Option<String> = g.get(1);
         let bulletin: String = g.get(2);
@@ -200,25 +221,38 @@ pub(crate) async fn fleet_report(
                 .or_default() += n;
         }
     }
+    Ok(acc)
+}
 
+/// Add `c` to the province's campaigns: one per id, targets summed.
+fn add_campaign(all: &mut Vec<Campaign>, c: &Campaign) {
+    match all.iter_mut().find(|t| t.id == c.id) {
+        None => all.push(c.clone()),
+        Some(t) => {
+            t.target_minutes = match (t.target_minutes, c.target_minutes) {
+                (Some(x), Some(y)) => Some(x + y),
+                (x, y) => x.or(y),
+            }
+        }
+    }
+}
+
+/// Each station's part, in station order, and the province's total.
+fn combine(
+    stations: &[(String, String)],
+    mut acc: BTreeMap<String, Acc>,
+    mut campaigns: BTreeMap<String, Vec<Campaign>>,
+    f: &Filter,
+    tz: Tz,
+) -> anyhow::Result<FleetReport> {
     let mut parts = Vec::new();
     let mut all = Acc::default();
     let mut all_campaigns: Vec<Campaign> = Vec::new();
-    for s in &stations {
-        let id: String = s.get(0);
-        let name: String = s.get(1);
-        let a = acc.remove(&id).unwrap_or_default();
-        let own = campaigns.remove(&id).unwrap_or_default();
+    for (id, name) in stations {
+        let a = acc.remove(id).unwrap_or_default();
+        let own = campaigns.remove(id).unwrap_or_default();
         for c in &own {
-            match all_campaigns.iter_mut().find(|t| t.id == c.id) {
-                None => all_campaigns.push(c.clone()),
-                Some(t) => {
-                    t.target_minutes = match (t.target_minutes, c.target_minutes) {
-                        (Some(x), Some(y)) => Some(x + y),
-                        (x, y) => x.or(y),
-                    }
-                }
-            }
+            add_campaign(&mut all_campaigns, c);
         }
         let mut totals = Vec::new();
         for (key, (t, _)) in a.totals {
@@ -241,8 +275,8 @@ pub(crate) async fn fleet_report(
             *all.not_aired.entry(k.clone()).or_default() += n;
         }
         parts.push(Part {
-            station_id: Some(id),
-            name,
+            station_id: Some(id.clone()),
+            name: name.clone(),
             report: report::arrange(totals, &own, f, tz),
             by_source: a.by_source,
             not_aired: a.not_aired,
