@@ -129,6 +129,31 @@ fn outcome(row: &Value) -> &str {
     row["outcome"].as_str().unwrap_or("")
 }
 
+/// The reason of an item the emergency `short` cut, as data: its code and
+/// arguments in the API, its text per language there, and in Vietnamese in
+/// `loa airtime`, from the ledger's code.
+fn cut_by_the_emergency_reads_as_data(st: &Station, long: &Value) {
+    assert_eq!(long["reason_code"], "interrupted_by_emergency", "{long}");
+    assert_eq!(long["reason_args"]["bulletin"], "short", "{long}");
+    let vi = "bị ngắt để phát tin khẩn cấp «Nhạc hiệu»";
+    assert_eq!(long["reason_vi"], vi, "{long}");
+    let out = std::process::Command::new(common::bin::loa())
+        .arg("airtime")
+        .arg("--config")
+        .arg(&st.config)
+        .env_remove("LOA_CONFIG")
+        .output()
+        .expect("run loa airtime");
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(listing.contains(vi), "{listing}");
+    assert!(!listing.contains("interrupted by"), "{listing}");
+}
+
 #[test]
 fn the_api_steers_a_running_station() {
     let st = station();
@@ -161,27 +186,7 @@ fn the_api_steers_a_running_station() {
     assert_eq!(long["requested_by"], "van-hoa-xa-hoi");
     assert_eq!(long["source"], "operator");
     assert!(long["reason"].as_str().unwrap().contains("emergency"));
-    // The reason as data: its code and arguments, and its text per language.
-    assert_eq!(long["reason_code"], "interrupted_by_emergency", "{long}");
-    assert_eq!(long["reason_args"]["bulletin"], "short", "{long}");
-    let vi = "bị ngắt để phát tin khẩn cấp «Nhạc hiệu»";
-    assert_eq!(long["reason_vi"], vi, "{long}");
-    // `loa airtime` prints it in Vietnamese, from the ledger's code.
-    let out = std::process::Command::new(common::bin::loa())
-        .arg("airtime")
-        .arg("--config")
-        .arg(&st.config)
-        .env_remove("LOA_CONFIG")
-        .output()
-        .expect("run loa airtime");
-    let listing = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(listing.contains(vi), "{listing}");
-    assert!(!listing.contains("interrupted by"), "{listing}");
+    cut_by_the_emergency_reads_as_data(&st, &long);
     assert!(long["aired_seconds"].as_f64().unwrap() >= 1.0, "{long}");
     let short = st.wait_row(&d, "the emergency completed", |r| {
         r["bulletin"] == "short" && outcome(r) == "completed"
