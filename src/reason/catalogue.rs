@@ -3,7 +3,7 @@
 //! English) and in English. Names of people and bulletins and the raw text
 //! of device, decoder and speech errors are arguments and shown as given.
 
-use super::{By, ByKind, Lang, Reason};
+use super::{By, ByKind, Lang, Reason, RelayDrop};
 
 /// `45 giây`, `3 phút 20 giây`, `1 giờ 5 phút` / `45s`, `3m 20s`, `1h 5m`.
 fn span(lang: Lang, secs: i64) -> String {
@@ -33,6 +33,27 @@ fn secs1(lang: Lang, s: f64) -> String {
         Lang::Vi => format!("{s:.1} giây").replace('.', ","),
         Lang::En => format!("{s:.1} s"),
     }
+}
+
+/// A relay's drops: `at 12 s, WHY (3 times); …` in `lang`.
+fn drop_notes(lang: Lang, drops: &[RelayDrop]) -> String {
+    let (at, times) = match lang {
+        Lang::Vi => ("ở giây", "lần"),
+        Lang::En => ("at", "times"),
+    };
+    let unit = if lang == Lang::En { " s" } else { "" };
+    drops
+        .iter()
+        .map(|d| {
+            let n = if d.times > 1 {
+                format!(" ({} {times})", d.times)
+            } else {
+                String::new()
+            };
+            format!("{at} {:.0}{unit}, {}{n}", d.at, d.why)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn who(lang: Lang, by: &By) -> String {
@@ -131,24 +152,11 @@ fn vi(r: &Reason) -> String {
         Reason::DaemonStopped => "phần mềm phát thanh đã dừng".into(),
         Reason::OutputGone => "thiết bị âm thanh ngừng phản hồi; phần mềm phát thanh dừng".into(),
         Reason::RelayNoSource => "tiếp sóng: nguồn không có âm thanh".into(),
-        Reason::RelayDrops { drops } => {
-            let notes: Vec<String> = drops
-                .iter()
-                .map(|d| {
-                    let times = if d.times > 1 {
-                        format!(" ({} lần)", d.times)
-                    } else {
-                        String::new()
-                    };
-                    format!("ở giây {:.0}, {}{times}", d.at, d.why)
-                })
-                .collect();
-            format!(
-                "tiếp sóng: mất nguồn {} lần: {}",
-                drops.len(),
-                notes.join("; ")
-            )
-        }
+        Reason::RelayDrops { drops } => format!(
+            "tiếp sóng: mất nguồn {} lần: {}",
+            drops.len(),
+            drop_notes(l, drops)
+        ),
         Reason::RelayFallback { seconds } => {
             format!("tiếp sóng: phát âm thanh dự phòng {}", secs1(l, *seconds))
         }
@@ -239,18 +247,7 @@ fn en(r: &Reason) -> String {
         Reason::OutputGone => "the audio output stopped reporting; engine stopped".into(),
         Reason::RelayNoSource => "relay: no audio came from the source".into(),
         Reason::RelayDrops { drops } => {
-            let notes: Vec<String> = drops
-                .iter()
-                .map(|d| {
-                    let times = if d.times > 1 {
-                        format!(" ({} times)", d.times)
-                    } else {
-                        String::new()
-                    };
-                    format!("at {:.0} s, {}{times}", d.at, d.why)
-                })
-                .collect();
-            format!("relay: {} drop(s): {}", drops.len(), notes.join("; "))
+            format!("relay: {} drop(s): {}", drops.len(), drop_notes(l, drops))
         }
         Reason::RelayFallback { seconds } => format!("relay: fallback aired {seconds:.1} s"),
         Reason::RelaySilence { seconds } => format!("relay: silence {seconds:.1} s"),
