@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use loa::ledger::{AirtimeRow, Outcome, Source};
+use loa::reason::Reason;
 
 /// How long before its instant loa connects a relay (the engine's lead).
 const LEAD: Duration = Duration::from_secs(3);
@@ -261,22 +262,26 @@ fn slot(ahead: Duration) -> (DateTime<Utc>, Instant) {
 /// and a reload's time on a busy machine.
 const AHEAD: Duration = Duration::from_secs(LEAD.as_secs() + 3);
 
-/// `X` in "fallback aired X s" / "silence X s" of a relay's reason.
-fn seconds_in(reason: &str, label: &str) -> f64 {
-    reason
-        .split("; ")
-        .find_map(|p| p.strip_prefix(label))
-        .and_then(|p| p.strip_suffix(" s"))
-        .map_or(0.0, |x| x.parse().unwrap())
+/// Seconds of fallback and of silence a relay's row records (its reasons
+/// `relay_fallback` and `relay_silence`; 0 when it has none).
+fn fallback_and_silence(r: &AirtimeRow) -> (f64, f64) {
+    let (mut fallback, mut silence) = (0.0, 0.0);
+    for x in r.reason.iter().flat_map(|r| r.iter()) {
+        match x {
+            Reason::RelayFallback { seconds } => fallback += seconds,
+            Reason::RelaySilence { seconds } => silence += seconds,
+            _ => {}
+        }
+    }
+    (fallback, silence)
 }
 
 /// The row's own accounting: source audio, fallback and silence fill the
 /// slot, and the row ends when the slot does.
 fn check_slot(r: &AirtimeRow, duration: f64) {
     println!("relay row: {r:?}");
-    let reason = &common::reason_en(r);
-    let filled =
-        r.aired_seconds + seconds_in(reason, "fallback aired ") + seconds_in(reason, "silence ");
+    let (fallback, silence) = fallback_and_silence(r);
+    let filled = r.aired_seconds + fallback + silence;
     assert!(
         (filled - duration).abs() < 0.35,
         "source + fallback + silence = {filled}, not {duration}: {r:?}"
@@ -408,7 +413,7 @@ fn dropped_mid_slot_reconnects_and_counts_only_source_audio() {
     assert!(reason.contains("HTTP 503"), "{reason}");
     // Some source audio before the drop and after the return; the gap
     // between them was the fallback's.
-    let fallback = seconds_in(reason, "fallback aired ");
+    let fallback = fallback_and_silence(&r).0;
     assert!(fallback > 0.2, "{reason}");
     assert!(
         (3.0..=9.8).contains(&r.aired_seconds),
@@ -450,7 +455,7 @@ fn a_silent_source_counts_as_a_drop() {
         "{} s of source audio: {reason}",
         r.aired_seconds
     );
-    assert!(seconds_in(reason, "silence ") >= 3.0, "{reason}");
+    assert!(fallback_and_silence(&r).1 >= 3.0, "{reason}");
     check_slot(&r, 10.0);
     drop(d);
     // The tone is in the WAV for the seconds counted, but for the last
@@ -601,7 +606,7 @@ fn icecast_stream_killed_and_restarted_mid_slot() {
     assert_eq!(r.outcome, Some(Outcome::Completed), "{r:?}");
     let reason = &common::reason_en(&r);
     assert!(reason.contains("drop(s)"), "{reason}");
-    assert!(seconds_in(reason, "fallback aired ") > 0.2, "{reason}");
+    assert!(fallback_and_silence(&r).0 > 0.2, "{reason}");
     assert!(
         (2.0..=9.8).contains(&r.aired_seconds),
         "{} s of source audio: {reason}",
@@ -609,7 +614,7 @@ fn icecast_stream_killed_and_restarted_mid_slot() {
     );
     check_slot(&r, 10.0);
     drop(d);
-    let fallback = seconds_in(reason, "fallback aired ");
+    let fallback = fallback_and_silence(&r).0;
     check_tones(st.dir.path(), &r, r.aired_seconds, fallback);
 }
 
