@@ -245,8 +245,9 @@ pub fn status_line(status: &Status, station: &Station, now: DateTime<Utc>) -> St
         }
     };
     if let OutputState::Failed { reason } = &status.output {
-        let reason: String = one_line(reason).chars().take(MAX_REASON_CHARS).collect();
-        line.push_str(&format!(" · Lỗi âm thanh: {reason}"));
+        let reason = reason.0.text(crate::reason::Lang::Vi);
+        let reason: String = one_line(&reason).chars().take(MAX_REASON_CHARS).collect();
+        line.push_str(&format!(" · {reason}"));
     }
     if status.clock_suspect {
         line.push_str(" · Đồng hồ chưa đúng giờ, lịch đang chờ");
@@ -800,12 +801,15 @@ at = ["17:00"]
             duration_seconds: 30.0,
         });
         s.output = OutputState::Failed {
-            reason: "no sound card\nplug it in".into(),
+            reason: crate::reason::Reason::DeviceFailed {
+                error: "no sound card\nplug it in".into(),
+            }
+            .into(),
         };
         s.clock_suspect = true;
         assert_eq!(
             status_line(&s, &st, now),
-            "Đang phát: Cảnh báo bão (khẩn cấp) · Lỗi âm thanh: no sound card plug it in · Đồng hồ chưa đúng giờ, lịch đang chờ"
+            "Đang phát: Cảnh báo bão (khẩn cấp) · thiết bị âm thanh bị lỗi: no sound card plug it in · Đồng hồ chưa đúng giờ, lịch đang chờ"
         );
     }
 

@@ -281,7 +281,10 @@ fn response_schemas() -> Map<String, Value> {
             "type": "object", "additionalProperties": false, "required": ["state"],
             "properties": {
                 "state": { "type": "string", "enum": ["open", "idle", "failed"] },
-                "reason": { "type": "string", "description": "Why, when failed" },
+                "reason": { "type": "string", "description": "Why, when failed (English)" },
+                "reason_code": { "type": "string",
+                    "description": "its code, e.g. device_failed, output_stalled" },
+                "reason_args": { "type": "object", "description": "its arguments" },
             },
         }),
     );

@@ -74,7 +74,7 @@ pub enum OutputState {
     /// Open for an item or programme, at this format.
     Open { format: Format },
     /// The last use of the output failed; the next play retries.
-    Failed { reason: String },
+    Failed { reason: Reason },
 }
 
 /// Tuning of a player. `Default` suits a station.
@@ -636,10 +636,11 @@ impl Worker {
             Ok(f) => f,
             Err(e) => {
                 self.sink.close();
+                let reason = Reason::DeviceFailed { error: e.message };
                 self.set_state(OutputState::Failed {
-                    reason: e.message.clone(),
+                    reason: reason.clone(),
                 });
-                return self.fail(request.id, Reason::DeviceFailed { error: e.message });
+                return self.fail(request.id, reason);
             }
         };
         self.set_state(OutputState::Open { format: output });
@@ -696,10 +697,11 @@ impl Worker {
                 }
                 Err(e) => {
                     self.sink.close();
+                    let reason = Reason::DeviceFailed { error: e.message };
                     self.set_state(OutputState::Failed {
-                        reason: e.message.clone(),
+                        reason: reason.clone(),
                     });
-                    return self.fail(p.id, Reason::DeviceFailed { error: e.message });
+                    return self.fail(p.id, reason);
                 }
             }
         }
@@ -907,7 +909,7 @@ impl Worker {
                 self.sink.discard_pending();
                 self.sink.close();
                 self.set_state(OutputState::Failed {
-                    reason: why.to_string(),
+                    reason: why.clone(),
                 });
                 Outcome::Failed(why)
             }

@@ -198,7 +198,9 @@ impl Playout for AudioPlayout {
         match self.player.state() {
             audio::OutputState::Idle => OutputState::Idle,
             audio::OutputState::Open { .. } => OutputState::Open,
-            audio::OutputState::Failed { reason } => OutputState::Failed { reason },
+            audio::OutputState::Failed { reason } => OutputState::Failed {
+                reason: reason.into(),
+            },
         }
     }
 

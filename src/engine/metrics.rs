@@ -326,7 +326,10 @@ mod tests {
         let m = Metrics::default();
         let mut s = idle();
         let failed = OutputState::Failed {
-            reason: "no card".into(),
+            reason: crate::reason::Reason::DeviceFailed {
+                error: "no card".into(),
+            }
+            .into(),
         };
         for (output, now) in [
             (failed.clone(), at(6, 0)),

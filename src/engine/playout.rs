@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::reason::Reason;
+use crate::reason::{Reason, ReasonFields};
 
 #[cfg(test)]
 pub use super::fake_playout::{FakeBehaviour, FakePlayout};
@@ -64,8 +64,12 @@ pub enum OutputState {
     Open,
     /// Closed while nothing airs: an idle station writes no silence.
     Idle,
-    /// The last attempt failed; the next play tries again.
-    Failed { reason: String },
+    /// The last attempt failed; the next play tries again. In JSON:
+    /// `reason` (English), `reason_code` and `reason_args`.
+    Failed {
+        #[serde(flatten)]
+        reason: ReasonFields,
+    },
 }
 
 pub trait Playout: Send + 'static {

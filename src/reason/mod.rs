@@ -345,5 +345,27 @@ impl ReasonJson {
     }
 }
 
+/// A reason as fields of a JSON object it is flattened into: `reason`
+/// (English, as before), `reason_code` and `reason_args`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReasonFields(pub Reason);
+
+impl From<Reason> for ReasonFields {
+    fn from(r: Reason) -> Self {
+        ReasonFields(r)
+    }
+}
+
+impl Serialize for ReasonFields {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("reason", &self.0.text(Lang::En))?;
+        m.serialize_entry("reason_code", self.0.code())?;
+        m.serialize_entry("reason_args", &self.0.args())?;
+        m.end()
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -253,3 +253,16 @@ fn audit_actions_read_in_both_languages() {
     }
     assert_eq!(audit_action(Lang::Vi, "new thing"), "new thing");
 }
+
+#[test]
+fn reason_fields_flatten_into_a_status_object() {
+    let r = ReasonFields(Reason::OutputStalled { seconds: 3.0 });
+    assert_eq!(
+        serde_json::to_value(&r).unwrap(),
+        serde_json::json!({
+            "reason": "the output took no audio for 3.0 s (sound card stuck or gone?)",
+            "reason_code": "output_stalled",
+            "reason_args": { "seconds": 3.0 },
+        })
+    );
+}

@@ -216,6 +216,19 @@ fn every(lang: Lang, seconds: f64) -> String {
     }
 }
 
+/// Why the output failed, in the page's language, from its code.
+fn output_reason(lang: Lang, o: &Value) -> String {
+    let args = o
+        .get("reason_args")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    o.get("reason_code")
+        .and_then(Value::as_str)
+        .and_then(|code| crate::reason::Reason::from_parts(code, &args))
+        .map_or_else(|| str_of(o, "reason").to_string(), |r| r.text(lang.into()))
+}
+
 fn output_line(lang: Lang, o: &Value) -> Markup {
     let state = o.get("state").and_then(Value::as_str).unwrap_or("");
     html! {
@@ -225,7 +238,7 @@ fn output_line(lang: Lang, o: &Value) -> Markup {
             "idle" => span class="badge o-skip" { (t(lang, "nghỉ (mở khi có bản tin)", "idle (opens for the next item)")) },
             "failed" => {
                 span class="badge o-fail" { (t(lang, "lỗi", "failed")) }
-                " " (str_of(o, "reason"))
+                " " (output_reason(lang, o))
             },
             other => (other),
         }
