@@ -3,7 +3,7 @@
 //! other without a cycle.
 //!
 //! ```text
-//! cli → daemon → {api, web, notify, fleet} → station → engine
+//! cli → daemon → {api, web, notify} → {control, fleet} → station → engine
 //!     → {schedule, ledger, report, audio, probe, token, check, tts, …} → config
 //!     → {diag, timefmt, range, crontab, table}
 //! ```
@@ -21,7 +21,8 @@ const LAYERS: &[&[&str]] = &[
     ],
     &["engine"],
     &["station"],
-    &["api", "web", "notify", "fleet"],
+    &["control", "fleet"],
+    &["api", "web", "notify"],
     &["daemon"],
     &["cli"],
 ];

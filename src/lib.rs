@@ -8,6 +8,7 @@ pub mod audio;
 pub(crate) mod check;
 pub mod cli;
 pub mod config;
+pub(crate) mod control;
 pub mod crontab;
 pub(crate) mod daemon;
 pub(crate) mod diag;

@@ -18,6 +18,7 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::config::Role;
+use crate::control::Control;
 use crate::ledger::{AirtimeRow, Filter, Ledger};
 use crate::token::{hash, hex};
 
@@ -96,7 +97,7 @@ async fn rig_with(text: &str) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
     std::fs::write(root.join("secret.mp3"), b"not yours").unwrap();
-    let state = ApiState::for_test(&root, text);
+    let state = Control::for_test(&root, text);
     let station = state.current.get();
     let ledger_path = station.ledger_path();
     let app = router(Arc::clone(&state));
@@ -724,7 +725,7 @@ async fn past_max_queue_a_request_gets_429_saying_how_to_make_room() {
         "{full:?}"
     );
     let msg = full.json()["message"].as_str().unwrap().to_string();
-    assert!(msg.starts_with("Hàng đợi đã đầy"), "{msg}");
+    assert!(msg.starts_with("Hàng chờ đã đầy"), "{msg}");
     assert!(msg.contains("DELETE /api/v1/queue/"), "{msg}");
     assert!(msg.contains("max_queue"), "{msg}");
     assert_eq!(r.status().await["queue_length"], 3);
@@ -1292,7 +1293,7 @@ async fn control_actions_are_audited_with_who_and_result() {
     assert!(rows[1]["result"]
         .as_str()
         .unwrap()
-        .starts_with("refused (404)"));
+        .starts_with("refused (unknown_bulletin)"));
     assert_eq!(rows[2]["action"], "pause");
     assert!(rows[0]["at"].as_str().unwrap().ends_with("+07:00"));
     let old = r

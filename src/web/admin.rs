@@ -18,8 +18,8 @@ use super::accounts::{self, Accounts};
 use super::i18n::{t, Lang};
 use super::layout;
 use super::session::{check_csrf, role_name, server_error, Admin, SessionId, Signed};
-use crate::api::AppState;
 use crate::config::Role;
+use crate::control::Shared as AppState;
 use crate::ledger::{AuditRow, SessionRow, User};
 
 /// Audit rows per page.

@@ -11,8 +11,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::clock;
-use crate::api::routes as api;
-use crate::api::AppState;
+use crate::control::Shared as AppState;
 use crate::schedule::{self, ItemKind};
 use crate::timefmt;
 use crate::web::i18n::{t, Lang};
@@ -67,7 +66,7 @@ pub(crate) async fn page(
         .unwrap_or(today);
     let monday = picked - Duration::days(i64::from(picked.weekday().num_days_from_monday()));
     let st = station.clone();
-    let days = api::blocking(move || {
+    let days = crate::control::blocking(move || {
         let mut days: Vec<Vec<Row>> = (0..7).map(|_| Vec::new()).collect();
         let mut minutes: BTreeMap<String, f64> = BTreeMap::new();
         let from = timefmt::start_of_day(monday, tz);
