@@ -18,6 +18,7 @@ pub mod error;
 pub mod files;
 pub mod notice;
 pub mod orders;
+pub mod plan;
 pub mod reading;
 pub mod reload;
 mod target;

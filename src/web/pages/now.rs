@@ -5,7 +5,6 @@
 //! script fetches every two seconds and swaps in when it changed, drawn by
 //! the same code as the first view.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::rejection::FormRejection;
@@ -23,8 +22,7 @@ use crate::config::{Role, Station};
 use crate::control::orders::{EmergencyOrder, QueueOrder, What};
 use crate::control::Shared as AppState;
 use crate::engine::playout::OutputState;
-use crate::ledger::{Filter, Outcome};
-use crate::schedule::{self, ItemKind};
+use crate::ledger::Outcome;
 use crate::timefmt;
 use crate::web::i18n::{t, Lang};
 use crate::web::layout::page as layout;
@@ -76,7 +74,7 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
     let station = Arc::clone(&view.station);
     let tz = station.timezone;
     let hm = |t: DateTime<Utc>| t.with_timezone(&tz).format("%H:%M").to_string();
-    let plan = today(&station).await.render(lang);
+    let plan = today(s).await.render(lang);
     let st = view.engine;
     let paused = st.paused;
     html! {
@@ -217,49 +215,19 @@ fn output_line(lang: Lang, o: &OutputState) -> Markup {
 
 /// Today's plan in the station's zone, each past occurrence with its
 /// outcome from the ledger.
-async fn today(station: &Arc<Station>) -> PlanRows {
-    let st = Arc::clone(station);
-    let rows = crate::control::blocking(move || {
-        let tz = st.timezone;
-        let day = timefmt::local_date(Utc::now(), tz);
-        let from = timefmt::start_of_day(day, tz);
-        let to = timefmt::start_of_day(day.succ_opt().unwrap_or(day), tz);
-        let occ = schedule::schedule(&st, from, to);
-        let mut outcomes: HashMap<String, Option<Outcome>> = HashMap::new();
-        if let Ok(ledger) = crate::control::reading::open_ledger(&st) {
-            for r in ledger.rows(&Filter {
-                from: Some(from),
-                to: Some(to),
-                campaign: None,
-            })? {
-                outcomes.insert(r.occurrence, r.outcome);
-            }
-        }
-        let now = Utc::now();
-        Ok(occ
-            .iter()
-            .map(|o| {
-                let key = o.key();
-                let got = match o.kind {
-                    ItemKind::Bulletin | ItemKind::Relay => outcomes.get(&key).copied(),
-                    ItemKind::Program => program_outcome(&outcomes, o.id, &key),
-                };
-                let campaign = o
-                    .campaign
-                    .and_then(|c| st.campaign(c))
-                    .map(|c| c.title.clone());
-                PlanRow {
-                    at: o.at.format("%H:%M").to_string(),
-                    title: o.title.to_string(),
-                    campaign,
-                    outcome: got,
-                    past: o.at.with_timezone(&Utc) <= now,
-                }
+async fn today(s: &AppState) -> PlanRows {
+    let now = Utc::now();
+    PlanRows(s.today().await.map(|plan| {
+        plan.into_iter()
+            .map(|p| PlanRow {
+                at: p.at.format("%H:%M").to_string(),
+                past: p.at.with_timezone(&Utc) <= now,
+                title: p.title,
+                campaign: p.campaign,
+                outcome: p.outcome,
             })
-            .collect::<Vec<_>>())
-    })
-    .await;
-    PlanRows(rows)
+            .collect()
+    }))
 }
 
 struct PlanRow {
@@ -272,36 +240,6 @@ struct PlanRow {
 }
 
 struct PlanRows(Result<Vec<PlanRow>, crate::control::Error>);
-
-/// A programme's outcome from its items' rows (`prog/item@instant`): the
-/// first that did not air well, else aired; on air while one airs.
-fn program_outcome(
-    outcomes: &HashMap<String, Option<Outcome>>,
-    program: &str,
-    key: &str,
-) -> Option<Option<Outcome>> {
-    let instant = key.split_once('@')?.1;
-    let prefix = format!("{program}/");
-    let suffix = format!("@{instant}");
-    let items: Vec<Option<Outcome>> = outcomes
-        .iter()
-        .filter(|(k, _)| k.starts_with(&prefix) && k.ends_with(&suffix))
-        .map(|(_, o)| *o)
-        .collect();
-    if items.is_empty() {
-        return None;
-    }
-    if items.iter().any(Option::is_none) {
-        return Some(None);
-    }
-    Some(
-        items
-            .into_iter()
-            .flatten()
-            .find(|o| *o != Outcome::Completed)
-            .or(Some(Outcome::Completed)),
-    )
-}
 
 impl PlanRows {
     fn render(&self, lang: Lang) -> Markup {
