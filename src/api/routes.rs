@@ -357,21 +357,7 @@ fn format_of(format: Option<&str>) -> ApiResult<Format> {
 /// A JSON or CSV text as a response; CSV as a download named `name`.
 fn document(text: String, fmt: Format, name: &str) -> Response {
     match fmt {
-        Format::Csv => (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/csv; charset=utf-8"),
-                ),
-                (
-                    header::CONTENT_DISPOSITION,
-                    HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\""))
-                        .unwrap_or(HeaderValue::from_static("attachment")),
-                ),
-            ],
-            text,
-        )
-            .into_response(),
+        Format::Csv => (crate::control::csv_headers(name), text).into_response(),
         _ => (
             [(
                 header::CONTENT_TYPE,

@@ -218,6 +218,23 @@ impl Control {
     }
 }
 
+/// The headers of a CSV download named `name.csv`, the same from both
+/// doors (the API's `format=csv` and the console's download link).
+pub fn csv_headers(name: &str) -> [(axum::http::HeaderName, axum::http::HeaderValue); 2] {
+    use axum::http::{header, HeaderValue};
+    [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
+        ),
+        (
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\""))
+                .unwrap_or(HeaderValue::from_static("attachment")),
+        ),
+    ]
+}
+
 /// Run blocking work (SQLite, probing, the filesystem) off the runtime.
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T> + Send + 'static,

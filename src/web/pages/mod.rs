@@ -291,20 +291,5 @@ pub(crate) fn problem_text(lang: Lang, text: &str) -> Markup {
 
 /// A CSV text as a download named `name.csv`.
 pub(crate) fn csv_download(text: String, name: &str) -> Response {
-    use axum::http::header;
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\""))
-                    .unwrap_or(HeaderValue::from_static("attachment")),
-            ),
-        ],
-        text,
-    )
-        .into_response()
+    (crate::control::csv_headers(name), text).into_response()
 }
