@@ -360,13 +360,10 @@ impl Ledger {
             return Err(ledger.too_new(version));
         }
         if version < SCHEMA_VERSION {
-            return Err(LedgerError::Missing(ErrorContext::new(
+            return Err(LedgerError::NotMigrated(ErrorContext::new(
                 path,
                 "open the ledger",
-                format!(
-                    "schema version {version}, this loa reads {SCHEMA_VERSION}; \
-                     start the daemon once so it migrates the file"
-                ),
+                format!("schema version {version}, this loa reads {SCHEMA_VERSION}"),
             )));
         }
         Ok(ledger)
