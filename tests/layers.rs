@@ -69,6 +69,8 @@ enum Violation {
     NoLayer(String),
     /// `pub use m::*;` in lib.rs: `crate::X` could then come from anywhere.
     RootGlob { at: String },
+    /// `include!`: code the walk cannot see as a module's own.
+    Include { at: String },
 }
 
 impl fmt::Display for Violation {
@@ -82,6 +84,12 @@ impl fmt::Display for Violation {
             }
             Violation::Cycle(c) => write!(f, "import cycle in one layer: {}", c.join(" → ")),
             Violation::NoLayer(m) => write!(f, "module {m} has no layer; add it to LAYERS"),
+            Violation::Include { at } => {
+                write!(
+                    f,
+                    "{at}: include! hides code from the layers test; use a module"
+                )
+            }
             Violation::RootGlob { at } => {
                 write!(
                     f,
@@ -99,6 +107,8 @@ struct Scope {
     /// `use` names → the path as written (resolved from this module).
     uses: BTreeMap<String, Vec<String>>,
     globs: Vec<Vec<String>>,
+    /// `extern crate self as x;`: `x::…` is `crate::…` (kept at the root).
+    externs: BTreeSet<String>,
 }
 
 type Scopes = BTreeMap<Vec<String>, Scope>;
@@ -200,6 +210,12 @@ fn fill_scopes(items: &[syn::Item], module: &[String], scopes: &mut Scopes) {
                     root.uses.insert(name, path);
                 }
             }
+            syn::Item::ExternCrate(e) if e.ident == "self" => {
+                if let Some((_, alias)) = &e.rename {
+                    let root = scopes.entry(Vec::new()).or_default();
+                    root.externs.insert(alias.to_string());
+                }
+            }
             _ => {}
         }
     }
@@ -218,6 +234,9 @@ fn resolve(
         return None;
     }
     match segs[0].as_str() {
+        "" if segs.len() > 1 && is_self_alias(scopes, &segs[1]) => {
+            lookup(scopes, &[], &segs[2..], depth)
+        }
         "" => None,
         "crate" | "$crate" => lookup(scopes, &[], &segs[1..], depth),
         "self" => lookup(scopes, module, &segs[1..], depth),
@@ -226,8 +245,23 @@ fn resolve(
             let base = &module[..module.len().checked_sub(ups)?];
             lookup(scopes, base, &segs[ups..], depth)
         }
-        _ => lookup(scopes, module, segs, depth),
+        _ => {
+            if let Some(found) = lookup_strict(scopes, module, segs, depth) {
+                return Some(found);
+            }
+            if is_self_alias(scopes, &segs[0]) {
+                return lookup(scopes, &[], &segs[1..], depth);
+            }
+            lookup(scopes, module, segs, depth)
+        }
     }
+}
+
+/// Whether `name` is the crate itself under another name.
+fn is_self_alias(scopes: &Scopes, name: &str) -> bool {
+    scopes
+        .get(&Vec::new())
+        .is_some_and(|r| r.externs.contains(name))
 }
 
 /// `rest` looked up in module `base`: a child module, a `use` name, a name
@@ -283,6 +317,7 @@ struct Paths<'a> {
     module: Vec<String>,
     file: &'a str,
     out: Vec<Use>,
+    includes: Vec<String>,
 }
 
 impl Paths<'_> {
@@ -379,6 +414,10 @@ impl<'ast> Visit<'ast> for Paths<'_> {
     }
 
     fn visit_macro(&mut self, m: &'ast syn::Macro) {
+        if m.path.is_ident("include") {
+            let line = tree::line(m.path.segments[0].ident.span());
+            self.includes.push(format!("{}:{line}", self.file));
+        }
         self.visit_path(&m.path);
         self.tokens(m.tokens.clone(), false);
     }
@@ -435,8 +474,10 @@ fn check(src: &Path, layers: &[&[&str]], apart: &[(&str, &str)]) -> Checked {
             module: f.module.clone(),
             file: &rel,
             out: Vec::new(),
+            includes: Vec::new(),
         };
         paths.visit_file(&f.ast);
+        v.extend(paths.includes.drain(..).map(|at| Violation::Include { at }));
         if f.module.is_empty() {
             for item in &f.ast.items {
                 if let syn::Item::Use(u) = item {
@@ -571,6 +612,7 @@ const FIXTURE_LAYERS: &[&[&str]] = &[
         "top_macro",
         "top_macro_arg",
         "top_attr",
+        "top_extern",
     ],
 ];
 
@@ -613,6 +655,11 @@ fn each_trick_is_caught() {
         up("top_macro_arg", "low/mod.rs:31"),
         // `#[serde(with = "crate::top_attr::codec")]`.
         up("top_attr", "low/mod.rs:36"),
+        // lib.rs `extern crate self as fake;`, low calls `fake::top_extern::f()`.
+        up("top_extern", "low/deep.rs:5"),
+        Violation::Include {
+            at: "low/deep.rs:6".into(),
+        },
         Violation::Apart {
             from: "peer_a".into(),
             to: "peer_b".into(),
@@ -621,7 +668,7 @@ fn each_trick_is_caught() {
         Violation::Cycle(vec!["cyc_a".into(), "cyc_b".into(), "cyc_a".into()]),
         Violation::NoLayer("orphan".into()),
         Violation::RootGlob {
-            at: "lib.rs:28".into(),
+            at: "lib.rs:29".into(),
         },
     ] {
         assert!(got.contains(&want), "not caught: {want}\nreported:\n{all}");
@@ -657,6 +704,7 @@ fn the_fixture_reports_nothing_else() {
         "top_macro",
         "top_macro_arg",
         "top_attr",
+        "top_extern",
     ]
     .into_iter()
     .map(String::from)
@@ -666,5 +714,5 @@ fn the_fixture_reports_nothing_else() {
         .iter()
         .filter(|v| !matches!(v, Violation::Up { .. }))
         .count();
-    assert_eq!(others, 4, "{got:#?}");
+    assert_eq!(others, 5, "{got:#?}");
 }

@@ -1,6 +1,7 @@
 //! Tests of the player thread: outputs, pacing, fades, device failures,
 //! deadlines, preparation off the thread.
 
+use super::prepare::level_of;
 use super::*;
 use crate::audio::{testdata, FakeFailure, FakeSink, NullSink, WavSink};
 use crate::media::faults::{copy_with_fault, Fault};
