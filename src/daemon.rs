@@ -34,7 +34,7 @@ pub struct Running {
     pub current: CurrentStation,
     /// The ledger's writer, for audit rows (no SQLite call on the runtime).
     pub recorder: Recorder,
-    /// The audio thread's adapter, for the watchdog's ping (`crate::notify`).
+    /// The audio thread's adapter, for the watchdog's ping (`crate::systemd`).
     pub playout: AudioPlayout,
     engine: tokio::task::JoinHandle<()>,
 }
@@ -188,7 +188,7 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
     // station file has `[fleet] postgres`; idle otherwise.
     let shipper = crate::fleet::spawn(running.current.clone(), fleet_progress);
     // READY once the API listens.
-    let systemd = crate::notify::ready(
+    let systemd = crate::systemd::ready(
         &running.handle,
         &running.current,
         &running.playout,

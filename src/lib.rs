@@ -14,16 +14,14 @@ pub(crate) mod daemon;
 pub(crate) mod diag;
 pub(crate) mod engine;
 pub mod fleet;
-#[cfg(test)]
-mod layers;
 pub mod ledger;
 pub(crate) mod media;
-pub(crate) mod notify;
 pub mod probe;
 pub(crate) mod range;
 pub mod report;
 pub mod schedule;
 pub(crate) mod station;
+pub(crate) mod systemd;
 pub(crate) mod table;
 pub mod timefmt;
 pub(crate) mod token;

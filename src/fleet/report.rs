@@ -110,96 +110,13 @@ pub(crate) async fn fleet_report(
             target_minutes: r.get(3),
         });
     }
-    // Whole months (the usual report) are summed from the monthly sums;
-    // any other period from the rows themselves.
-    let months = match (
-        f.from.map(|t| month_start(t, super::MONTH_TZ)),
-        f.to.map(|t| month_start(t, super::MONTH_TZ)),
-    ) {
-        (Some(None), _) | (_, Some(None)) => None,
-        (from, to) => Some((
-            from.flatten().unwrap_or_else(|| "-infinity".into()),
-            to.flatten().unwrap_or_else(|| "infinity".into()),
-        )),
-    };
-    let (sql, from, to) = match months {
-        Some((from, to)) => (REPORT_MONTHS_SQL, from, to),
-        None => {
-            let bound = |t: Option<chrono::DateTime<chrono::Utc>>, none: &str| {
-                t.map_or_else(|| none.to_string(), |t| t.to_rfc3339())
-            };
-            (
-                REPORT_SQL,
-                bound(f.from, "-infinity"),
-                bound(f.to, "infinity"),
-            )
-        }
-    };
+    let (sql, from, to) = query_period(f);
     let groups = client
         .query(sql, &[&from, &to, &f.campaign])
         .await
         .map_err(pg)?;
 
-    #[derive(Default)]
-    struct Acc {
-        totals: BTreeMap<(Option<String>, String), (BulletinTotals, i64)>,
-        by_source: BTreeMap<String, Counts>,
-        not_aired: BTreeMap<(String, String), u64>,
-    }
-    let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
-    for g in &groups {
-        let station: String = g.get(0);
-        let campaign: Option<String> = g.get(1);
-        let bulletin: String = g.get(2);
-        let source: String = g.get(3);
-        let outcome: String = g.get(4);
-        let reason: Option<String> = g.get(5);
-        let max_id: i64 = g.get(6);
-        let n = g.get::<_, i64>(7).max(0) as u64;
-        let aired: f64 = g.get(8);
-        let title: String = g.get(9);
-        let outcome = Outcome::parse(&outcome)
-            .ok_or_else(|| anyhow::anyhow!("unknown outcome `{outcome}` in loa_airtime"))?;
-        let mut c = Counts {
-            plays: n,
-            aired_seconds: aired,
-            ..Counts::default()
-        };
-        *match outcome {
-            Outcome::Completed => &mut c.completed,
-            Outcome::Interrupted => &mut c.interrupted,
-            Outcome::Failed => &mut c.failed,
-            Outcome::Missed => &mut c.missed,
-            Outcome::Skipped => &mut c.skipped,
-        } = n;
-        let a = acc.entry(station).or_default();
-        // Titles as the station's own report has them: its latest row's.
-        let (t, latest) = a
-            .totals
-            .entry((campaign.clone(), bulletin.clone()))
-            .or_insert_with(|| {
-                (
-                    BulletinTotals {
-                        campaign,
-                        bulletin,
-                        title: title.clone(),
-                        counts: Counts::default(),
-                    },
-                    max_id,
-                )
-            });
-        t.counts.add(&c);
-        if max_id > *latest {
-            *latest = max_id;
-            t.title = title;
-        }
-        a.by_source.entry(source).or_default().add(&c);
-        if outcome != Outcome::Completed {
-            *a.not_aired
-                .entry((outcome.as_str().to_string(), reason.unwrap_or_default()))
-                .or_default() += n;
-        }
-    }
+    let mut acc = accumulate(&groups)?;
 
     let mut parts = Vec::new();
     let mut all = Acc::default();
@@ -268,6 +185,102 @@ pub(crate) async fn fleet_report(
         stations: parts,
         total,
     })
+}
+
+/// One station's sums while the groups are read.
+#[derive(Default)]
+struct Acc {
+    totals: BTreeMap<(Option<String>, String), (BulletinTotals, i64)>,
+    by_source: BTreeMap<String, Counts>,
+    not_aired: BTreeMap<(String, String), u64>,
+}
+
+/// The groups of the report query, summed per station.
+fn accumulate(groups: &[tokio_postgres::Row]) -> anyhow::Result<BTreeMap<String, Acc>> {
+    let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
+    for g in groups {
+        let station: String = g.get(0);
+        let campaign: Option<String> = g.get(1);
+        let bulletin: String = g.get(2);
+        let source: String = g.get(3);
+        let outcome: String = g.get(4);
+        let reason: Option<String> = g.get(5);
+        let max_id: i64 = g.get(6);
+        let n = g.get::<_, i64>(7).max(0) as u64;
+        let aired: f64 = g.get(8);
+        let title: String = g.get(9);
+        let outcome = Outcome::parse(&outcome)
+            .ok_or_else(|| anyhow::anyhow!("unknown outcome `{outcome}` in loa_airtime"))?;
+        let mut c = Counts {
+            plays: n,
+            aired_seconds: aired,
+            ..Counts::default()
+        };
+        *match outcome {
+            Outcome::Completed => &mut c.completed,
+            Outcome::Interrupted => &mut c.interrupted,
+            Outcome::Failed => &mut c.failed,
+            Outcome::Missed => &mut c.missed,
+            Outcome::Skipped => &mut c.skipped,
+        } = n;
+        let a = acc.entry(station).or_default();
+        // Titles as the station's own report has them: its latest row's.
+        let (t, latest) = a
+            .totals
+            .entry((campaign.clone(), bulletin.clone()))
+            .or_insert_with(|| {
+                (
+                    BulletinTotals {
+                        campaign,
+                        bulletin,
+                        title: title.clone(),
+                        counts: Counts::default(),
+                    },
+                    max_id,
+                )
+            });
+        t.counts.add(&c);
+        if max_id > *latest {
+            *latest = max_id;
+            t.title = title;
+        }
+        a.by_source.entry(source).or_default().add(&c);
+        if outcome != Outcome::Completed {
+            *a.not_aired
+                .entry((outcome.as_str().to_string(), reason.unwrap_or_default()))
+                .or_default() += n;
+        }
+    }
+    Ok(acc)
+}
+
+/// The report query for `f`'s period and its bounds.
+fn query_period(f: &Filter) -> (&'static str, String, String) {
+    // Whole months (the usual report) are summed from the monthly sums;
+    // any other period from the rows themselves.
+    let months = match (
+        f.from.map(|t| month_start(t, super::MONTH_TZ)),
+        f.to.map(|t| month_start(t, super::MONTH_TZ)),
+    ) {
+        (Some(None), _) | (_, Some(None)) => None,
+        (from, to) => Some((
+            from.flatten().unwrap_or_else(|| "-infinity".into()),
+            to.flatten().unwrap_or_else(|| "infinity".into()),
+        )),
+    };
+    match months {
+        Some((from, to)) => (REPORT_MONTHS_SQL, from, to),
+        None => {
+            let bound = |t: Option<chrono::DateTime<chrono::Utc>>, none: &str| {
+                t.map_or_else(|| none.to_string(), |t| t.to_rfc3339())
+            };
+            (
+                REPORT_SQL,
+                bound(f.from, "-infinity"),
+                bound(f.to, "infinity"),
+            )
+        }
+    }
 }
 
 /// How a source reads: the ledger's own words, or the stored text for one
