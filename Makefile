@@ -77,6 +77,7 @@ test: test-deps
 	LOA_BIN=$(CURDIR)/$(SHIPPED) $(CARGO) test --release --features test-hooks --no-fail-fast --lib --bins --tests
 	$(CARGO) build --release --features test-hooks --benches
 	LOA_BIN=$(CURDIR)/$(SHIPPED) tests/package.sh
+	$(CARGO) test --manifest-path tools/house/Cargo.toml --locked
 
 # What the tests need: the package's tools, the paced output, the relays'
 # stream server, Prometheus, PostgreSQL, the formats' and speech tools, the browser.

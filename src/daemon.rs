@@ -15,6 +15,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
+mod http;
 #[cfg(feature = "test-hooks")]
 mod wedge;
 
@@ -33,7 +34,7 @@ pub struct Running {
     pub current: CurrentStation,
     /// The ledger's writer, for audit rows (no SQLite call on the runtime).
     pub recorder: Recorder,
-    /// The audio thread's adapter, for the watchdog's ping (`crate::notify`).
+    /// The audio thread's adapter, for the watchdog's ping (`crate::systemd`).
     pub playout: AudioPlayout,
     engine: tokio::task::JoinHandle<()>,
 }
@@ -163,7 +164,7 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
     info!(listen = %listen, "HTTP API and web console listening ({scheme}://{listen}/)");
     log_next(&station);
     let running = start(station, file).await?;
-    let api = crate::api::ApiState::new(
+    let api = crate::control::Control::new(
         running.handle.clone(),
         running.current.clone(),
         running.recorder.clone(),
@@ -174,8 +175,8 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
     let bound = listener.local_addr().unwrap_or(listen);
     announce_setup(&accounts, running.current.get(), bound).await;
     let fleet_progress = api.fleet.clone();
-    let admit = crate::web::reserve_admit(api.clone(), std::sync::Arc::clone(&accounts));
-    let app = crate::web::app(api, std::sync::Arc::clone(&accounts));
+    let admit = http::reserve_admit(api.clone(), std::sync::Arc::clone(&accounts));
+    let app = http::app(api, std::sync::Arc::clone(&accounts));
     let server = tokio::spawn(crate::api::serve::serve(
         listener,
         app,
@@ -187,7 +188,7 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
     // station file has `[fleet] postgres`; idle otherwise.
     let shipper = crate::fleet::spawn(running.current.clone(), fleet_progress);
     // READY once the API listens.
-    let systemd = crate::notify::ready(
+    let systemd = crate::systemd::ready(
         &running.handle,
         &running.current,
         &running.playout,

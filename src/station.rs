@@ -63,23 +63,22 @@ impl FileState {
     }
 }
 
-/// Bulletins with an audio error, in the station file's order.
+/// Bulletins with an audio error, in the station file's order. An audio
+/// error names its bulletin by the loader's own label for it
+/// (`config::item_label`); one about no bulletin (`audio_dir` itself)
+/// fails them all.
 fn failing(loaded: &Loaded) -> Vec<String> {
+    let bulletins = loaded.station.iter().flat_map(|s| &s.bulletins);
+    let by_label: std::collections::HashMap<String, &str> = bulletins
+        .clone()
+        .map(|b| (crate::config::item_label("bulletin", &b.id), b.id.as_str()))
+        .collect();
     let mut ids: Vec<String> = Vec::new();
     for d in loaded.diagnostics.audio_errors() {
-        let id = d
-            .item
-            .as_deref()
-            .and_then(|i| i.strip_prefix("bulletin \""))
-            .and_then(|i| i.strip_suffix('"'));
-        match id {
+        match d.item.as_deref().and_then(|l| by_label.get(l)) {
             Some(id) if !ids.iter().any(|x| x == id) => ids.push(id.to_string()),
             Some(_) => {}
-            // `audio_dir` itself: every bulletin fails.
-            None => {
-                let all = loaded.station.iter().flat_map(|s| &s.bulletins);
-                return all.map(|b| b.id.clone()).collect();
-            }
+            None => return bulletins.map(|b| b.id.clone()).collect(),
         }
     }
     ids

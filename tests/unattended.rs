@@ -300,7 +300,7 @@ fn notify_ready_status_and_watchdog_until_the_engine_wedges() {
         None,
     );
     // With a web console admin the status line says only what airs (without
-    // one it leads with the first-start link: `notify`'s unit tests).
+    // one it leads with the first-start link: `systemd`'s unit tests).
     let added = Command::new("sh")
         .arg("-c")
         .arg(format!(

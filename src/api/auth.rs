@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
-use super::AppState;
+use super::{AppState, Caller};
 use crate::config::Role;
 use crate::token;
 
@@ -30,30 +30,6 @@ pub enum Access {
     LoopbackOrMetrics,
     /// A token of at least this role.
     Role(Role),
-}
-
-/// The authenticated caller, put in the request's extensions for handlers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    /// The token's name, as written in the audit log; `local` for an
-    /// unauthenticated loopback request on a loopback-open route; a web
-    /// console user's name when `user`.
-    pub name: String,
-    pub role: Option<Role>,
-    /// A signed-in web console user rather than an API token.
-    pub user: bool,
-}
-
-impl Caller {
-    /// Who did it, as the ledger's reasons name them (`skipped_by`): a
-    /// console user or an API token, by name.
-    pub fn by(&self) -> crate::reason::By {
-        if self.user {
-            crate::reason::By::user(&self.name)
-        } else {
-            crate::reason::By::token(&self.name)
-        }
-    }
 }
 
 /// Loopback, also as an IPv4-mapped address (a dual-stack `[::]` listener).

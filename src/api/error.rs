@@ -13,8 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
-use crate::engine::Refusal;
-use crate::ledger::LedgerError;
+use crate::control::Error;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ApiError {
@@ -45,24 +44,6 @@ impl ApiError {
 
     pub fn not_found(error: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, error, message)
-    }
-
-    pub fn conflict(error: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, error, message)
-    }
-
-    pub fn unprocessable(error: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, error, message)
-    }
-
-    /// Something on the station's side (the ledger unreadable, the engine
-    /// gone): the operator cannot fix it by changing the request.
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
-    }
-
-    pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "engine_stopped", message)
     }
 }
 
@@ -141,60 +122,75 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// The engine's refusals, each with its status and code; where the API
-/// has a route that shows what exists, the message points to it.
-impl From<Refusal> for ApiError {
-    fn from(r: Refusal) -> Self {
-        match r {
-            Refusal::UnknownBulletin(_) => ApiError::not_found(
-                "unknown_bulletin",
-                format!("{r}; see GET /api/v1/bulletins"),
-            ),
-            Refusal::NotInQueue(_) => {
-                ApiError::not_found("unknown_entry", format!("{r}: see GET /api/v1/queue"))
-            }
-            Refusal::NothingAiring => ApiError::conflict("nothing_airing", r.to_string()),
-            Refusal::NoEmergency => ApiError::conflict("no_emergency", r.to_string()),
-            Refusal::QueueFull(_) => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "queue_full",
-                format!(
-                    "{r}; see GET /api/v1/queue and remove entries with DELETE /api/v1/queue/{{id}}"
-                ),
-            ),
+/// What a program's author needs beyond the operator's words: the route
+/// that shows what exists, or the field or key to change.
+fn api_hint(e: &Error) -> &'static str {
+    use crate::engine::Refusal;
+    match e {
+        Error::Refused(Refusal::UnknownBulletin(_)) => "; see GET /api/v1/bulletins",
+        Error::Refused(Refusal::NotInQueue(_)) => ": see GET /api/v1/queue",
+        Error::Refused(Refusal::QueueFull(_)) => {
+            " ([api] max_queue in the station file); see GET /api/v1/queue and remove entries \
+             with DELETE /api/v1/queue/{id}"
         }
+        Error::AlreadyPaused => ": POST /api/v1/resume to air again",
+        Error::EmergencyNotQueued => ": send it with POST /api/v1/emergency",
+        Error::OneTarget => {
+            " (\"bulletin\": an id, \"file\": a name in audio_dir, or \"text\": a notice to \
+             read aloud)"
+        }
+        Error::BadFileName { .. } | Error::UnknownFile { .. } => {
+            ": give a file's path inside audio_dir as GET /api/v1/bulletins lists it, e.g. \
+             \"thong-bao.mp3\" or \"cds/thong-diep.mp3\", upload it with POST /api/v1/audio, \
+             or queue a bulletin by id"
+        }
+        Error::UntilWithoutRepeat => " (\"until\" needs \"repeat_every\")",
+        Error::UploadTooLarge { .. } => {
+            " ([api] max_upload_mb), e.g. `ffmpeg -i IN -ac 1 -c:a libmp3lame -b:a 64k OUT.mp3`"
+        }
+        Error::NotMultipart | Error::NoFile | Error::FormFieldTooLarge { .. } => {
+            ": send it as e.g. `curl -F file=@ghi-am.m4a ...`"
+        }
+        Error::NoticeStoreFull { .. } => " (data_dir/tts; raise [tts] cache_mb)",
+        Error::NoProvinceDatabase => {
+            ": set `postgres` (a PostgreSQL connection string) under [fleet] in this station \
+             file, then reload"
+        }
+        _ => "",
     }
 }
 
-/// A ledger that cannot be read is the station's trouble, not the
-/// request's: the message says what failed and what to do about it.
-impl From<LedgerError> for ApiError {
-    fn from(e: LedgerError) -> Self {
-        match e {
-            // Another writer holds it for a moment: try again.
-            LedgerError::Busy(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ledger_busy",
-                e.to_string(),
-            ),
-            LedgerError::DiskFull(_) => {
-                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "disk_full", e.to_string())
-            }
-            _ => ApiError::internal(e.to_string()),
-        }
+/// A refusal of the control layer: its status and code, the operator's
+/// words in both languages, and the API's own hint.
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let errors = match &e {
+            Error::InvalidStationFile { errors, .. } => errors.clone(),
+            _ => Vec::new(),
+        };
+        let mut a = ApiError::new(
+            e.kind().http_status(),
+            e.code(),
+            format!("{} / {e}{}", e.vi(), api_hint(&e)),
+        );
+        a.errors = errors;
+        a
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Refusal;
+    use crate::ledger::LedgerError;
 
-    fn answer(e: ApiError) -> (u16, &'static str, String) {
-        (e.status.as_u16(), e.error, e.message)
+    fn answer(e: Error) -> (u16, &'static str, String) {
+        let a = ApiError::from(e);
+        (a.status.as_u16(), a.error, a.message)
     }
 
-    /// The engine's refusals answer as they did when the API told them
-    /// apart by their text.
+    /// The engine's refusals answer with their status, code, both
+    /// languages, and the route that shows what exists.
     #[test]
     fn each_refusal_has_its_status_code_and_message() {
         assert_eq!(
@@ -202,20 +198,14 @@ mod tests {
             (
                 404,
                 "unknown_bulletin",
-                "Không tìm thấy bản tin / no bulletin with id \"nope\"; see GET /api/v1/bulletins"
+                "Không tìm thấy bản tin «nope» / no bulletin with id \"nope\"; see GET \
+                 /api/v1/bulletins"
                     .into()
             )
         );
-        assert_eq!(
-            answer(Refusal::NotInQueue(42).into()),
-            (
-                404,
-                "unknown_entry",
-                "Không có trong hàng đợi / no waiting entry with id 42 (already airing or aired?): \
-                 see GET /api/v1/queue"
-                    .into()
-            )
-        );
+        let (status, code, message) = answer(Refusal::NotInQueue(42).into());
+        assert_eq!((status, code), (404, "unknown_entry"));
+        assert!(message.ends_with(": see GET /api/v1/queue"), "{message}");
         assert_eq!(
             answer(Refusal::NothingAiring.into()),
             (
@@ -224,14 +214,9 @@ mod tests {
                 "Không có gì đang phát / nothing airs now, so nothing was skipped".into()
             )
         );
-        assert_eq!(
-            answer(Refusal::NoEmergency.into()),
-            (
-                409,
-                "no_emergency",
-                "Không có phát khẩn cấp / no emergency airs, waits or repeats".into()
-            )
-        );
+        let (status, code, message) = answer(Refusal::QueueFull(3).into());
+        assert_eq!((status, code), (429, "queue_full"));
+        assert!(message.contains("[api] max_queue"), "{message}");
     }
 
     #[test]
@@ -242,14 +227,15 @@ mod tests {
             action: "read airtime",
             cause: "database is locked".into(),
         };
-        let busy = LedgerError::Busy(ctx());
-        let text = busy.to_string();
-        assert_eq!(answer(busy.into()), (503, "ledger_busy", text));
-        let full = LedgerError::DiskFull(ctx());
-        let text = full.to_string();
-        assert_eq!(answer(full.into()), (507, "disk_full", text));
-        let corrupt = LedgerError::Corrupt(ctx());
-        let text = corrupt.to_string();
-        assert_eq!(answer(corrupt.into()), (500, "internal", text));
+        for (e, status, code) in [
+            (LedgerError::Busy(ctx()), 503, "ledger_busy"),
+            (LedgerError::DiskFull(ctx()), 507, "disk_full"),
+            (LedgerError::Corrupt(ctx()), 500, "internal"),
+        ] {
+            let text = e.to_string();
+            let (s, c, message) = answer(e.into());
+            assert_eq!((s, c), (status, code));
+            assert!(message.ends_with(&text), "{message}");
+        }
     }
 }

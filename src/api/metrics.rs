@@ -9,7 +9,6 @@
 //! ones are added.
 
 use std::fmt::Write;
-use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -107,7 +106,7 @@ pub(super) fn render(s: &AppState) -> String {
     );
     let _ = writeln!(o, "loa_bulletins_failing {}", f.failing.len());
 
-    if let Some((free, size)) = disk_space(&station.data_dir) {
+    if let Some((free, size)) = crate::control::files::disk_space(&station.data_dir) {
         family(
             o,
             "loa_data_dir_free_bytes",
@@ -219,25 +218,6 @@ fn tts_cache(o: &mut String, s: &AppState, station: &crate::config::Station) {
     let _ = writeln!(o, "loa_tts_evictions_total {}", s.notices.evictions());
 }
 
-/// Bytes free for an unprivileged writer and the size of the filesystem
-/// holding `dir`; `None` when it cannot be asked (the ledger's own errors
-/// say why).
-pub(super) fn disk_space(dir: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c` is a NUL-terminated path and `st` is written by statvfs
-    // before it is read (only when it returns 0).
-    let st = unsafe {
-        if libc::statvfs(c.as_ptr(), st.as_mut_ptr()) != 0 {
-            return None;
-        }
-        st.assume_init()
-    };
-    let frag = st.f_frsize as u64;
-    Some((st.f_bavail as u64 * frag, st.f_blocks as u64 * frag))
-}
-
 struct Process {
     cpu_seconds: Option<f64>,
     resident_bytes: Option<u64>,
@@ -314,12 +294,9 @@ mod tests {
     }
 
     #[test]
-    fn this_process_and_its_disk_are_measured() {
+    fn this_process_is_measured() {
         let p = process();
         assert!(p.cpu_seconds.is_some_and(|c| c >= 0.0));
         assert!(p.resident_bytes.is_some_and(|r| r > 1_000_000));
-        let (free, size) = disk_space(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
-        assert!(size > 0 && free <= size);
-        assert!(disk_space(Path::new("/no/such/dir")).is_none());
     }
 }

@@ -6,153 +6,38 @@
 //! router and `GET /api/v1/openapi.json` are built from that table, so the
 //! document cannot leave a route out.
 //!
-//! The API owns no station state. It reads the engine's published
-//! `Status`, sends it `Command`s and waits for the reply; it reads the
-//! ledger through a read-only connection inside `spawn_blocking`, and
-//! writes audit rows through the ledger's writer thread (`Recorder`), so
-//! no SQLite call and no audio probe ever runs on the runtime's threads
-//! that also carry the engine.
+//! The API owns no station state and decides nothing: each handler turns
+//! its request into a typed call of the control layer (`crate::control`),
+//! which reads the engine's status, commands it, reads the ledger off the
+//! runtime and audits; the handler turns the answer into JSON, and a
+//! refusal into its status, code and message (`error`).
 
 pub mod auth;
 pub mod error;
-pub mod files;
 mod metrics;
-pub mod notice;
 pub mod openapi;
-mod reload;
 pub mod routes;
 pub mod serve;
-mod target;
 pub mod upload;
 
 #[cfg(test)]
 mod tests;
-
-use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
-
-use chrono::{DateTime, Utc};
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, MethodRouter};
 use axum::Router;
 
-use crate::config::Station;
-use crate::engine::{Handle, Recorder};
-use crate::station::CurrentStation;
-pub use auth::{Access, Caller};
-pub use error::{ApiError, ApiResult};
+pub use crate::control::Caller;
+pub use auth::Access;
+pub use error::ApiError;
 
 /// Largest JSON body any control route reads. Requests are a few hundred
 /// bytes; anything bigger is a mistake or an attack.
 pub const MAX_JSON_BODY: usize = 64 * 1024;
 
-/// What every handler reaches.
-pub struct ApiState {
-    pub handle: Handle,
-    pub current: CurrentStation,
-    pub recorder: Recorder,
-    /// The station file, for `POST /api/v1/reload`.
-    pub config_path: PathBuf,
-    pub started: Instant,
-    /// Probe results of files in `audio_dir`, keyed by path, size and
-    /// modification time, so listing them does not decode every file.
-    pub(crate) probes: files::ProbeCache,
-    /// Makes temporary upload names unique within this process.
-    pub(crate) upload_seq: AtomicU64,
-    /// The status's next occurrences, computed at most once a second.
-    #[allow(clippy::type_complexity)]
-    pub(crate) next_cache: Mutex<Option<(DateTime<Utc>, Arc<Station>, serde_json::Value)>>,
-    /// How far the copy to the province's database is (`crate::fleet`).
-    pub(crate) fleet: crate::fleet::Progress,
-    /// Typed notices being read aloud, and the cache they are kept in.
-    pub(crate) notices: notice::Notices,
-}
-
-pub type AppState = Arc<ApiState>;
-
-impl ApiState {
-    pub fn new(
-        handle: Handle,
-        current: CurrentStation,
-        recorder: Recorder,
-        config_path: PathBuf,
-    ) -> AppState {
-        Arc::new(ApiState {
-            handle,
-            current,
-            recorder,
-            config_path,
-            started: Instant::now(),
-            probes: Default::default(),
-            upload_seq: AtomicU64::new(0),
-            next_cache: Mutex::new(None),
-            fleet: Default::default(),
-            notices: Default::default(),
-        })
-    }
-
-    /// A station for tests in `root`: `text` as its station file beside an
-    /// `audio/` with `long.mp3` (a real bulletin) and `tone.wav` (1 s), a
-    /// fresh ledger, and the engine running over `FakePlayout` on the
-    /// system clock. Shared by the API's and the web console's tests.
-    #[cfg(test)]
-    pub(crate) fn for_test(root: &std::path::Path, text: &str) -> AppState {
-        use crate::check::{load, LoadOptions};
-        use crate::engine::{playout::FakePlayout, Engine, Resume, SystemClock};
-        let fixture = |rel: &str| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
-        let audio = root.join("audio");
-        std::fs::create_dir_all(&audio).unwrap();
-        std::fs::copy(fixture("audio/cds/thong-diep.mp3"), audio.join("long.mp3")).unwrap();
-        std::fs::copy(
-            fixture("src/audio/testdata/tone1s.wav"),
-            audio.join("tone.wav"),
-        )
-        .unwrap();
-        let config = root.join("station.toml");
-        std::fs::write(&config, text).unwrap();
-        let loaded = load(&config, LoadOptions::default());
-        let station = Arc::new(
-            loaded
-                .station
-                .unwrap_or_else(|| panic!("{}", loaded.diagnostics)),
-        );
-        std::fs::create_dir_all(&station.data_dir).unwrap();
-        let ledger = crate::ledger::Ledger::open(&station.ledger_path(), station.timezone).unwrap();
-        let resume = Resume::read(&ledger, Utc::now()).unwrap();
-        let recorder = Recorder::start(ledger);
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let fake = FakePlayout::new(SystemClock, tx);
-        let (engine, handle) = Engine::new(
-            Arc::clone(&station),
-            SystemClock,
-            fake,
-            rx,
-            recorder.clone(),
-            resume,
-        );
-        tokio::spawn(engine.run());
-        ApiState::new(
-            handle,
-            CurrentStation::new(station, Default::default()),
-            recorder,
-            config,
-        )
-    }
-
-    /// Write one audit row (who, what, detail, result) through the
-    /// ledger's writer thread; never blocks.
-    pub fn audit(&self, caller: &Caller, action: &str, detail: &str, result: &ApiResult<String>) {
-        let result = match result {
-            Ok(r) => format!("ok: {r}"),
-            Err(e) => format!("refused ({}): {}", e.status.as_u16(), e.message),
-        };
-        self.recorder.audit(&caller.name, action, detail, &result);
-    }
-}
+/// What every handler reaches: the control layer.
+pub type AppState = crate::control::Shared;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -419,7 +304,7 @@ pub fn routes() -> Vec<Route> {
             body: Body::None,
             ok: (200, "Reloaded"),
             errors: &[422],
-            handler: || post(reload::reload),
+            handler: || post(r::reload),
         },
         Route {
             method: Method::Get,
@@ -459,7 +344,7 @@ pub fn routes() -> Vec<Route> {
 
 /// The router of every route in [`routes`], each behind its access check,
 /// with a JSON 404 for any other path (the API's tests; `loa run` serves
-/// the API with the web console, `crate::web::app`).
+/// the API with the web console, `crate::daemon`).
 #[cfg(test)]
 pub fn router(state: AppState) -> Router {
     router_without_fallback(state).fallback(|| async { not_found_json() })

@@ -1,10 +1,8 @@
-//! The handlers of every route but the upload: each turns a request into a
-//! read of the published status, a command to the engine, or a read of the
-//! ledger, and says what happened. Control actions are audited, refused
-//! ones included, with the caller's token name.
+//! The handlers of every route: each turns a request into a typed call of
+//! the control layer (`crate::control`) and its answer into JSON. They
+//! decide nothing themselves; the control layer audits every action.
 
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -14,71 +12,22 @@ use axum::{Extension, Json};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
 use super::error::{ApiError, ApiResult};
-use super::notice::Purpose;
-use super::target::{describe, parse_at, parse_priority, target};
-use super::{files, AppState, Caller};
+use super::{AppState, Caller};
 use crate::config::Station;
-use crate::engine::{Command, EmergencyRequest, InZone, QueueRequest, Reply};
-use crate::ledger::{Filter, Ledger};
-use crate::range::{self, RangeError};
+use crate::control::orders::{self, EmergencyOrder, QueueOrder, What};
+use crate::control::reading::{self, day_range};
+use crate::control::{blocking, files};
+use crate::engine::InZone;
 use crate::report::{self, Format};
 use crate::schedule;
 use crate::timefmt::{self, rfc3339};
 
-/// Longest range `GET /api/v1/schedule` and `GET /api/v1/airtime` expand.
-pub const MAX_RANGE_DAYS: i64 = 400;
-/// How long a handler waits for the engine to answer.
-const ENGINE_TIMEOUT: StdDuration = StdDuration::from_secs(5);
-/// Shortest repeat of an emergency: back-to-back repeats would hold the
-/// line forever.
-const MIN_REPEAT_SECONDS: u32 = 60;
-/// Longest repeat: beyond a day it is a new announcement, not a repeat.
-const MAX_REPEAT_SECONDS: u32 = 24 * 3600;
-
-fn engine_gone() -> ApiError {
-    ApiError::unavailable(
-        "Bộ điều phối đã dừng / the engine is not running (the daemon is stopping?); \
-         see the daemon's log",
-    )
-}
-
-/// Send a command that replies, and wait (bounded) for the reply: what
-/// the engine did, or its refusal as an API error.
-async fn ask<T>(s: &AppState, make: impl FnOnce(Reply<T>) -> Command) -> ApiResult<T> {
-    let (tx, rx) = oneshot::channel();
-    let sent = tokio::time::timeout(ENGINE_TIMEOUT, s.handle.commands.send(make(tx))).await;
-    if !matches!(sent, Ok(Ok(()))) {
-        return Err(engine_gone());
-    }
-    match tokio::time::timeout(ENGINE_TIMEOUT, rx).await {
-        Ok(Ok(reply)) => Ok(reply?),
-        _ => Err(engine_gone()),
-    }
-}
-
-async fn tell(s: &AppState, cmd: Command) -> ApiResult<()> {
-    match tokio::time::timeout(ENGINE_TIMEOUT, s.handle.commands.send(cmd)).await {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(engine_gone()),
-    }
-}
-
-/// Run blocking work (SQLite, probing, the filesystem) off the runtime.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
-) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(format!("a background task failed: {e}")))?
-}
-
 // -- Open routes -------------------------------------------------------------
 
 pub async fn healthz(State(s): State<AppState>) -> Response {
-    let running = !s.handle.commands.is_closed();
+    let running = s.running();
     let body = Json(json!({
         "ok": running,
         "version": env!("CARGO_PKG_VERSION"),
@@ -108,75 +57,38 @@ pub async fn openapi() -> Json<Value> {
 
 // -- Reading the station -----------------------------------------------------
 
-/// How many upcoming occurrences the status shows.
-const STATUS_NEXT: usize = 5;
-
 pub async fn status(State(s): State<AppState>) -> Json<Value> {
-    let st = s.handle.status.borrow().clone();
-    let station = s.current.get();
-    let now = Utc::now();
-    let next = next_occurrences(&s, &station, now);
-    let tz = station.timezone;
+    let v = s.status();
+    let tz = v.station.timezone;
+    let st = v.engine;
     Json(json!({
-        "station": station.name,
-        "timezone": station.timezone.name(),
-        "now": rfc3339(now, station.timezone),
+        "station": v.station.name,
+        "timezone": tz.name(),
+        "now": rfc3339(v.now, tz),
         "version": env!("CARGO_PKG_VERSION"),
-        "uptime_seconds": s.started.elapsed().as_secs(),
+        "uptime_seconds": v.uptime.as_secs(),
         "airing": InZone::new(st.airing, tz),
         "queue": InZone::new(st.queue, tz),
         "queue_length": st.queue_length,
-        "next": next,
+        "next": v.next.plan,
         "output": st.output,
         "paused": st.paused,
         "emergency": InZone::new(st.emergency, tz),
         "clock_suspect": st.clock_suspect,
-        "station_file": s.current.file(),
-        "fleet": fleet_status(&s, &station),
+        "station_file": v.file,
+        "fleet": v.fleet.map(|f| json!({
+            "station_id": f.station_id,
+            "rows_waiting": f.progress.rows_waiting,
+            "last_shipped_at": f.progress.last_shipped.map(|t| rfc3339(t, tz)),
+            "failures": f.progress.failures,
+            "last_error": f.progress.last_error,
+        })),
         "tts_cache": {
-            "bytes": s.notices.cache_bytes(&station.data_dir.join(crate::config::TTS_DIR)),
-            "cap_bytes": station.tts.cache_bytes(),
-            "evictions": s.notices.evictions(),
+            "bytes": v.notices.bytes,
+            "cap_bytes": v.notices.cap_bytes,
+            "evictions": v.notices.evictions,
         },
     }))
-}
-
-/// The copy to the province's database, when `[fleet] postgres` is set.
-fn fleet_status(s: &AppState, station: &Station) -> Value {
-    if station.fleet.postgres.is_none() {
-        return Value::Null;
-    }
-    let p = s.fleet.get();
-    json!({
-        "station_id": station.fleet.station_id,
-        "rows_waiting": p.rows_waiting,
-        "last_shipped_at": p.last_shipped.map(|t| rfc3339(t, station.timezone)),
-        "failures": p.failures,
-        "last_error": p.last_error,
-    })
-}
-
-/// The next few occurrences in the coming 24 hours. Cached for a second
-/// per station: the status is polled, the plan changes by the minute.
-fn next_occurrences(s: &AppState, station: &Arc<Station>, now: DateTime<Utc>) -> Value {
-    {
-        let cache = s.next_cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((at, st, v)) = cache.as_ref() {
-            if Arc::ptr_eq(st, station) && now >= *at && now - *at < Duration::seconds(1) {
-                return v.clone();
-            }
-        }
-    }
-    // Computed outside the lock: concurrent status requests never wait on
-    // each other's schedule expansion (two may compute it; both are right).
-    let occ: Vec<_> = schedule::schedule(station, now, now + Duration::hours(24))
-        .into_iter()
-        .take(STATUS_NEXT)
-        .collect();
-    let v = schedule::plan_json(station, &occ);
-    *s.next_cache.lock().unwrap_or_else(|e| e.into_inner()) =
-        Some((now, Arc::clone(station), v.clone()));
-    v
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,27 +96,6 @@ fn next_occurrences(s: &AppState, station: &Arc<Station>, now: DateTime<Utc>) ->
 pub struct RangeQuery {
     pub(crate) from: Option<String>,
     pub(crate) to: Option<String>,
-}
-
-/// A refused range, with the query's own field names.
-pub(crate) fn range_error(e: RangeError) -> ApiError {
-    let code = match e {
-        RangeError::TooLong { .. } => "range_too_long",
-        _ => "bad_range",
-    };
-    ApiError::bad_request(code, format!("Khoảng thời gian sai / {}", e.message("")))
-}
-
-/// `from`/`to` as a range of days (today by default), at most
-/// `MAX_RANGE_DAYS` long.
-pub(crate) fn day_range(
-    station: &Station,
-    from: Option<&str>,
-    to: Option<&str>,
-) -> ApiResult<(DateTime<Utc>, DateTime<Utc>)> {
-    let (from, to) = range::days(station.timezone, from, to, Utc::now()).map_err(range_error)?;
-    range::cap(from, to, MAX_RANGE_DAYS).map_err(range_error)?;
-    Ok((from, to))
 }
 
 pub async fn schedule(
@@ -216,17 +107,17 @@ pub async fn schedule(
     let (from, to) = day_range(&station, q.from.as_deref(), q.to.as_deref())?;
     // A year of a busy station is a few milliseconds: still off the
     // runtime, since it is the operator who chooses the range.
-    blocking(move || {
+    Ok(blocking(move || {
         let occ = schedule::schedule(&station, from, to);
         Ok(Json(schedule::plan_json(&station, &occ)))
     })
-    .await
+    .await?)
 }
 
 pub async fn bulletins(State(s): State<AppState>) -> ApiResult<Json<Value>> {
     let station = s.current.get();
     let state = Arc::clone(&s);
-    blocking(move || {
+    Ok(blocking(move || {
         let levels = crate::audio::loudness::cache(&station.data_dir);
         let target = station.output.loudness_lufs.map(f64::from);
         let bulletins: Vec<Value> = station
@@ -292,15 +183,10 @@ pub async fn bulletins(State(s): State<AppState>) -> ApiResult<Json<Value>> {
             "files": files,
         })))
     })
-    .await
+    .await?)
 }
 
 // -- Queue -------------------------------------------------------------------
-
-/// How many entries `GET /api/v1/queue` returns when no `limit` is given.
-const QUEUE_PAGE: usize = 50;
-/// The largest `limit` it takes.
-const MAX_QUEUE_PAGE: usize = 500;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -315,29 +201,8 @@ pub async fn queue_list(
 ) -> ApiResult<Json<Value>> {
     let Query(q) = q?;
     let offset = q.offset.unwrap_or(0);
-    let limit = q.limit.unwrap_or(QUEUE_PAGE);
-    if !(1..=MAX_QUEUE_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "bad_limit",
-            format!(
-                "Giới hạn sai / limit must be from 1 to {MAX_QUEUE_PAGE} (default {QUEUE_PAGE})"
-            ),
-        ));
-    }
-    let (tx, rx) = oneshot::channel();
-    tell(
-        &s,
-        Command::QueuePage {
-            offset,
-            limit,
-            reply: tx,
-        },
-    )
-    .await?;
-    let page = match tokio::time::timeout(ENGINE_TIMEOUT, rx).await {
-        Ok(Ok(page)) => page,
-        _ => return Err(engine_gone()),
-    };
+    let limit = q.limit.unwrap_or(reading::QUEUE_PAGE);
+    let page = s.queue_page(offset, limit).await?;
     let tz = s.current.get().timezone;
     Ok(Json(json!({
         "queue_length": page.total,
@@ -350,74 +215,31 @@ pub async fn queue_list(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueueBody {
-    pub(crate) bulletin: Option<String>,
-    pub(crate) file: Option<String>,
-    pub(crate) text: Option<String>,
-    pub(crate) priority: Option<String>,
-    pub(crate) at: Option<String>,
+    bulletin: Option<String>,
+    file: Option<String>,
+    text: Option<String>,
+    priority: Option<String>,
+    at: Option<String>,
 }
+
+/// What a body that could not be read is audited as.
+const INVALID_BODY: &str = "(invalid body)";
 
 pub async fn queue_add(
     State(s): State<AppState>,
     Extension(caller): Extension<Caller>,
     body: Result<Json<QueueBody>, JsonRejection>,
 ) -> ApiResult<Response> {
-    let detail = match &body {
-        Ok(Json(b)) => format!(
-            "{}{}{}{}{}",
-            b.bulletin
-                .as_deref()
-                .map(|x| format!("bulletin={x} "))
-                .unwrap_or_default(),
-            b.file
-                .as_deref()
-                .map(|x| format!("file={x} "))
-                .unwrap_or_default(),
-            b.text
-                .as_deref()
-                .map(|x| format!("text={} ", x.chars().take(80).collect::<String>()))
-                .unwrap_or_default(),
-            b.priority
-                .as_deref()
-                .map(|x| format!("priority={x} "))
-                .unwrap_or_default(),
-            b.at.as_deref()
-                .map(|x| format!("at={x}"))
-                .unwrap_or_default(),
-        )
-        .trim()
-        .to_string(),
-        Err(_) => "(invalid body)".to_string(),
-    };
-    let r = async {
-        let Json(b) = body?;
-        let station = s.current.get();
-        let priority = parse_priority(b.priority.as_deref())?;
-        let at = parse_at(b.at.as_deref(), Utc::now())?;
-        let what = (b.bulletin, b.file, b.text);
-        let (target, hold) = target(&s, &station, what, Purpose::Queue).await?;
-        let req = QueueRequest {
-            target,
-            priority,
-            at,
-            requested_by: Some(caller.name.clone()),
-        };
-        let r = ask(&s, |tx| Command::Queue(req, tx)).await;
-        if let Some(h) = hold {
-            h.settle(r.is_ok());
-        }
-        r
-    }
-    .await;
-    s.audit(
-        &caller,
-        "queue",
-        &detail,
-        &r.as_ref()
-            .map(|v| format!("id {} {}", v.id, v.occurrence))
-            .map_err(Clone::clone),
-    );
-    let v = r?;
+    let Json(b) = body.inspect_err(|_| s.audit_unread(&caller, "queue", INVALID_BODY))?;
+    let order = (|| {
+        Ok::<_, crate::control::Error>(QueueOrder {
+            what: What::one_of(b.bulletin, b.file, b.text)?,
+            priority: orders::parse_priority(b.priority.as_deref())?,
+            at: b.at.as_deref().map(orders::parse_at).transpose()?,
+        })
+    })();
+    let order = order.inspect_err(|e| s.audit_refused(&caller, "queue", e))?;
+    let v = s.queue(&caller, order).await?;
     let tz = s.current.get().timezone;
     Ok((StatusCode::ACCEPTED, Json(InZone::new(v, tz))).into_response())
 }
@@ -428,11 +250,7 @@ pub async fn queue_remove(
     id: Result<Path<u64>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
     let Path(id) = id?;
-    let r = ask(&s, |tx| Command::Dequeue(id, tx))
-        .await
-        .map(|()| format!("removed {id}"));
-    s.audit(&caller, "dequeue", &format!("id={id}"), &r);
-    r?;
+    s.dequeue(&caller, id).await?;
     Ok(Json(json!({ "removed": id })))
 }
 
@@ -442,38 +260,14 @@ pub async fn skip(
     State(s): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> ApiResult<Json<Value>> {
-    let by = caller.by();
-    let r = ask(&s, |tx| Command::Skip(by, tx)).await;
-    s.audit(&caller, "skip", "", &r);
-    Ok(Json(json!({ "skipped": r? })))
-}
-
-/// Wait (bounded) until the engine published `paused == want`.
-async fn await_paused(s: &AppState, want: bool) {
-    let mut rx = s.handle.status.clone();
-    let _ = tokio::time::timeout(ENGINE_TIMEOUT, rx.wait_for(|st| st.paused == want)).await;
+    Ok(Json(json!({ "skipped": s.skip(&caller).await? })))
 }
 
 pub async fn pause(
     State(s): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> ApiResult<Json<Value>> {
-    let r = if s.handle.status.borrow().paused {
-        Err(ApiError::conflict(
-            "already_paused",
-            "Đài đã tạm dừng / the station is already paused: POST /api/v1/resume to air again",
-        ))
-    } else {
-        match tell(&s, Command::Pause(caller.by())).await {
-            Ok(()) => {
-                await_paused(&s, true).await;
-                Ok("paused".to_string())
-            }
-            Err(e) => Err(e),
-        }
-    };
-    s.audit(&caller, "pause", "", &r);
-    r?;
+    s.pause(&caller).await?;
     Ok(Json(json!({ "paused": true })))
 }
 
@@ -481,33 +275,18 @@ pub async fn resume(
     State(s): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> ApiResult<Json<Value>> {
-    let r = if !s.handle.status.borrow().paused {
-        Err(ApiError::conflict(
-            "not_paused",
-            "Đài không tạm dừng / the station is not paused",
-        ))
-    } else {
-        match tell(&s, Command::Resume(caller.by())).await {
-            Ok(()) => {
-                await_paused(&s, false).await;
-                Ok("resumed".to_string())
-            }
-            Err(e) => Err(e),
-        }
-    };
-    s.audit(&caller, "resume", "", &r);
-    r?;
+    s.resume(&caller).await?;
     Ok(Json(json!({ "paused": false })))
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmergencyBody {
-    pub(crate) bulletin: Option<String>,
-    pub(crate) file: Option<String>,
-    pub(crate) text: Option<String>,
-    pub(crate) repeat_every: Option<String>,
-    pub(crate) until: Option<String>,
+    bulletin: Option<String>,
+    file: Option<String>,
+    text: Option<String>,
+    repeat_every: Option<String>,
+    until: Option<String>,
 }
 
 pub async fn emergency(
@@ -515,124 +294,42 @@ pub async fn emergency(
     Extension(caller): Extension<Caller>,
     body: Result<Json<EmergencyBody>, JsonRejection>,
 ) -> ApiResult<Response> {
-    let detail = match &body {
-        Ok(Json(b)) => format!(
-            "{}{}{}repeat_every={} until={}",
-            b.bulletin
-                .as_deref()
-                .map(|x| format!("bulletin={x} "))
-                .unwrap_or_default(),
-            b.file
-                .as_deref()
-                .map(|x| format!("file={x} "))
-                .unwrap_or_default(),
-            b.text
-                .as_deref()
-                .map(|x| format!("text={} ", x.chars().take(80).collect::<String>()))
-                .unwrap_or_default(),
-            b.repeat_every.as_deref().unwrap_or("-"),
-            b.until.as_deref().unwrap_or("-"),
-        ),
-        Err(_) => "(invalid body)".to_string(),
-    };
-    let r = async {
-        let Json(b) = body?;
-        let now = Utc::now();
-        let repeat_every = match b.repeat_every.as_deref() {
-            None => None,
-            Some(x) => match crate::config::parse_duration(x) {
-                Some(n) if (MIN_REPEAT_SECONDS..=MAX_REPEAT_SECONDS).contains(&n) => {
-                    Some(Duration::seconds(i64::from(n)))
-                }
-                Some(n) if n < MIN_REPEAT_SECONDS => {
-                    return Err(ApiError::unprocessable(
-                        "repeat_too_often",
-                        format!(
-                            "Lặp quá dày / repeat_every {x:?} is shorter than one minute: write \
-                             e.g. \"30m\""
-                        ),
-                    ))
-                }
-                Some(_) => {
-                    return Err(ApiError::unprocessable(
-                        "repeat_too_rare",
-                        format!(
-                            "Khoảng lặp quá dài / repeat_every {x:?} is longer than a day: \
-                             warnings usually repeat every 30 to 120 minutes, e.g. \"30m\""
-                        ),
-                    ))
-                }
-                None => {
-                    return Err(ApiError::unprocessable(
-                        "bad_duration",
-                        format!(
-                            "Khoảng lặp sai / repeat_every {x:?} is not a duration: write e.g. \
-                             \"30m\", \"1h\" or \"1h30m\""
-                        ),
-                    ))
-                }
-            },
-        };
-        if b.until.is_some() && repeat_every.is_none() {
-            return Err(ApiError::unprocessable(
-                "until_without_repeat",
-                "Thiếu khoảng lặp / \"until\" says when repeats stop, but there is no \
-                 \"repeat_every\": add one (e.g. \"30m\"), or leave \"until\" out to air once",
-            ));
-        }
-        let until = match b.until.as_deref() {
-            None => None,
-            Some(u) => match parse_at(Some(u), now)? {
-                Some(t) if t > now => Some(t),
-                _ => {
-                    return Err(ApiError::unprocessable(
-                        "time_in_past",
-                        format!("until {u} is not in the future"),
-                    ))
-                }
-            },
-        };
-        let station = s.current.get();
-        let asked = (b.bulletin, b.file, b.text);
-        let (target, hold) = target(&s, &station, asked, Purpose::Emergency).await?;
-        let what = describe(&target);
-        let req = EmergencyRequest {
-            target,
-            repeat_every,
-            until,
-            requested_by: Some(caller.name.clone()),
-        };
-        let r = ask(&s, |tx| Command::Emergency(req, tx)).await;
-        if let Some(h) = hold {
-            h.settle(r.is_ok());
-        }
-        Ok((r?, what))
-    }
-    .await;
-    s.audit(
-        &caller,
-        "emergency",
-        &detail,
-        &r.as_ref()
-            .map(|(v, what)| format!("{what} id {}", v.id))
-            .map_err(Clone::clone),
-    );
-    let (v, _) = r?;
+    let Json(b) = body.inspect_err(|_| s.audit_unread(&caller, "emergency", INVALID_BODY))?;
+    let order = (|| {
+        Ok::<_, crate::control::Error>(EmergencyOrder {
+            what: What::one_of(b.bulletin, b.file, b.text)?,
+            repeat_every: b.repeat_every,
+            until: b.until.as_deref().map(orders::parse_at).transpose()?,
+        })
+    })();
+    let order = order.inspect_err(|e| s.audit_refused(&caller, "emergency", e))?;
+    let v = s.emergency(&caller, order).await?;
     let tz = s.current.get().timezone;
-    Ok((StatusCode::ACCEPTED, Json(InZone::new(v, tz))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(InZone::new(v.entry, tz))).into_response())
 }
 
 pub async fn emergency_cancel(
     State(s): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> ApiResult<Json<Value>> {
-    let by = caller.by();
-    let r = ask(&s, |tx| Command::CancelEmergency(by, tx))
-        .await
-        .map(|()| "cancelled".to_string());
-    s.audit(&caller, "cancel_emergency", "", &r);
-    r?;
+    s.cancel_emergency(&caller).await?;
     Ok(Json(json!({ "cancelled": true })))
+}
+
+/// `POST /api/v1/reload`: load the station file again, as SIGHUP does;
+/// what runs now, or every error.
+pub async fn reload(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Value>> {
+    let door = format!("POST /api/v1/reload by {}", caller.name);
+    let r = crate::control::reload::reload(&s, caller, door).await?;
+    Ok(Json(json!({
+        "reloaded": true,
+        "bulletins": r.station.bulletins.len(),
+        "programs": r.station.programs.len(),
+        "failing": r.file.failing,
+    })))
 }
 
 // -- The ledger ----------------------------------------------------------------
@@ -640,14 +337,14 @@ pub async fn emergency_cancel(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerQuery {
-    pub(crate) from: Option<String>,
-    pub(crate) to: Option<String>,
-    pub(crate) campaign: Option<String>,
-    pub(crate) format: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    campaign: Option<String>,
+    format: Option<String>,
 }
 
-fn format_of(q: &LedgerQuery) -> ApiResult<Format> {
-    match q.format.as_deref() {
+fn format_of(format: Option<&str>) -> ApiResult<Format> {
+    match format {
         None | Some("json") => Ok(Format::Json),
         Some("csv") => Ok(Format::Csv),
         Some(other) => Err(ApiError::bad_request(
@@ -657,44 +354,10 @@ fn format_of(q: &LedgerQuery) -> ApiResult<Format> {
     }
 }
 
-pub(crate) fn open_ledger(station: &Station) -> ApiResult<Ledger> {
-    let path = station.ledger_path();
-    Ledger::open_read_only(&path, station.timezone).map_err(|e| {
-        ApiError::internal(format!(
-            "Không mở được sổ phát sóng / the airtime ledger {} cannot be read: {e}",
-            path.display()
-        ))
-    })
-}
-
-/// Refuse a campaign named nowhere, as `loa report` does.
-pub(crate) fn check_campaign(
-    station: &Station,
-    ledger: &Ledger,
-    id: Option<&str>,
-) -> ApiResult<()> {
-    report::check_campaign(ledger, &station.campaigns, id)?
-        .map_err(|e| ApiError::not_found("unknown_campaign", format!("Không có chiến dịch / {e}")))
-}
-
 /// A JSON or CSV text as a response; CSV as a download named `name`.
 fn document(text: String, fmt: Format, name: &str) -> Response {
     match fmt {
-        Format::Csv => (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/csv; charset=utf-8"),
-                ),
-                (
-                    header::CONTENT_DISPOSITION,
-                    HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\""))
-                        .unwrap_or(HeaderValue::from_static("attachment")),
-                ),
-            ],
-            text,
-        )
-            .into_response(),
+        Format::Csv => (crate::control::csv_headers(name), text).into_response(),
         _ => (
             [(
                 header::CONTENT_TYPE,
@@ -716,25 +379,16 @@ pub async fn airtime(
     q: Result<Query<LedgerQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = q?;
-    let fmt = format_of(&q)?;
-    let station = s.current.get();
-    let (from, to) = day_range(&station, q.from.as_deref(), q.to.as_deref())?;
-    blocking(move || {
-        let ledger = open_ledger(&station)?;
-        check_campaign(&station, &ledger, q.campaign.as_deref())?;
-        let rows = ledger.rows(&Filter {
-            from: Some(from),
-            to: Some(to),
-            campaign: q.campaign.clone(),
-        })?;
-        let name = format!(
-            "airtime-{}-{}",
-            day(from, &station),
-            day(to - Duration::milliseconds(1), &station)
-        );
-        Ok(document(report::format_airtime(&rows, fmt), fmt, &name))
-    })
-    .await
+    let fmt = format_of(q.format.as_deref())?;
+    let a = s
+        .airtime(q.from.as_deref(), q.to.as_deref(), q.campaign)
+        .await?;
+    let name = format!(
+        "airtime-{}-{}",
+        day(a.from, &a.station),
+        day(a.to - Duration::milliseconds(1), &a.station)
+    );
+    Ok(document(report::format_airtime(&a.rows, fmt), fmt, &name))
 }
 
 /// `GET /api/v1/report`'s query: the ledger's, and whose report.
@@ -765,32 +419,22 @@ pub async fn report(
             ))
         }
     };
-    let q = LedgerQuery {
-        from: q.from,
-        to: q.to,
-        campaign: q.campaign,
-        format: q.format,
-    };
-    let fmt = format_of(&q)?;
-    let station = s.current.get();
+    let fmt = format_of(q.format.as_deref())?;
+    let (from, to) = (q.from.as_deref(), q.to.as_deref());
     if province {
-        return province_report(&station, q, fmt).await;
+        let r = s.province_report(from, to, q.campaign).await?;
+        let (a, b) = crate::range::parse(crate::fleet::MONTH_TZ, from, to)
+            .map_err(crate::control::Error::from)?;
+        let name = report_name("bao-cao-toan-tinh", a, b, &s.current.get());
+        return Ok(document(
+            crate::fleet::format_fleet_report(&r, fmt),
+            fmt,
+            &name,
+        ));
     }
-    let (from, to) =
-        range::parse(station.timezone, q.from.as_deref(), q.to.as_deref()).map_err(range_error)?;
-    blocking(move || {
-        let ledger = open_ledger(&station)?;
-        check_campaign(&station, &ledger, q.campaign.as_deref())?;
-        let filter = Filter {
-            from,
-            to,
-            campaign: q.campaign.clone(),
-        };
-        let r = report::report(&ledger, &station.campaigns, &filter)?;
-        let name = report_name("bao-cao", from, to, &station);
-        Ok(document(report::format_report(&r, fmt), fmt, &name))
-    })
-    .await
+    let r = s.report(from, to, q.campaign).await?;
+    let name = report_name("bao-cao", r.from, r.to, &r.station);
+    Ok(document(report::format_report(&r.report, fmt), fmt, &name))
 }
 
 /// The download's name: `bao-cao-2026-10-01-2026-10-31` for a period.
@@ -810,80 +454,11 @@ fn report_name(
     }
 }
 
-/// The province's report (`scope=province`): what `loa report --postgres`
-/// prints, read from `[fleet] postgres`.
-async fn province_report(station: &Station, q: LedgerQuery, fmt: Format) -> ApiResult<Response> {
-    let r = province_report_data(station, &q).await?;
-    let (from, to) = range::parse(crate::fleet::MONTH_TZ, q.from.as_deref(), q.to.as_deref())
-        .map_err(range_error)?;
-    let name = report_name("bao-cao-toan-tinh", from, to, station);
-    Ok(document(
-        crate::fleet::format_fleet_report(&r, fmt),
-        fmt,
-        &name,
-    ))
-}
-
-/// The province's report over `q`'s period and campaign, for the API and
-/// the report page. A station file without `[fleet] postgres` is a 409
-/// saying what to set; a database that does not answer, a 503.
-pub(crate) async fn province_report_data(
-    station: &Station,
-    q: &LedgerQuery,
-) -> ApiResult<crate::fleet::FleetReport> {
-    let Some(url) = station.fleet.postgres.clone() else {
-        return Err(ApiError::conflict(
-            "no_province_database",
-            "the province's report is read from the province's database: set `postgres` \
-             (a PostgreSQL connection string) under [fleet] in this station file, then reload",
-        ));
-    };
-    let (from, to) = range::parse(crate::fleet::MONTH_TZ, q.from.as_deref(), q.to.as_deref())
-        .map_err(range_error)?;
-    let filter = Filter {
-        from,
-        to,
-        campaign: q.campaign.clone(),
-    };
-    crate::fleet::read_report(&url, &filter).await.map_err(|e| {
-        match e.downcast_ref::<report::UnknownCampaign>() {
-            Some(u) => ApiError::not_found("unknown_campaign", u.to_string()),
-            None => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "province_database",
-                format!("{e:#}"),
-            ),
-        }
-    })
-}
-
-/// The audit listing's default reach.
-const AUDIT_DEFAULT_DAYS: i64 = 30;
-
 pub async fn audit(
     State(s): State<AppState>,
     q: Result<Query<RangeQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let Query(q) = q?;
-    let station = s.current.get();
-    let (from, to) =
-        range::parse(station.timezone, q.from.as_deref(), q.to.as_deref()).map_err(range_error)?;
-    let from = from.unwrap_or_else(|| Utc::now() - Duration::days(AUDIT_DEFAULT_DAYS));
-    if let Some(to) = to {
-        if to <= from {
-            return Err(range_error(RangeError::Reversed {
-                from: rfc3339(from, station.timezone),
-                to: rfc3339(to, station.timezone),
-            }));
-        }
-    }
-    let recorder = s.recorder.clone();
-    blocking(move || {
-        // Read what was just written: actions are audited asynchronously.
-        recorder.flush(StdDuration::from_millis(500));
-        let ledger = open_ledger(&station)?;
-        let rows = ledger.audit_rows(Some(from), to)?;
-        Ok(Json(serde_json::to_value(rows).unwrap_or_default()))
-    })
-    .await
+    let rows = s.audit_rows(q.from.as_deref(), q.to.as_deref()).await?;
+    Ok(Json(serde_json::to_value(rows).unwrap_or_default()))
 }

@@ -7,7 +7,7 @@
 //!
 //! This file holds the entry points and the order of the work; the rest is
 //! in rooms by topic: `raw` (the shapes as written), `deser` (tree → shapes,
-//! serde's errors), `check_station` (`[station]`, `[output]`, `[quiet]`,
+//! serde's errors), `sections` (`[station]`, `[output]`, `[quiet]`,
 //! `[api]`), `fleet` (`[fleet]`), `timing` (when an item airs), `items`
 //! (campaigns, bulletins, programmes) and `warnings`.
 //!

@@ -7,12 +7,12 @@
 //! here is a pure description that the schedule, the engine and the API read.
 
 mod audio_info;
-mod check_station;
 mod deser;
 mod fleet;
 mod items;
 mod load;
 mod raw;
+mod sections;
 mod speech;
 #[cfg(test)]
 mod test_support;

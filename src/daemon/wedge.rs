@@ -9,7 +9,7 @@ use crate::engine;
 /// build with the `test-hooks` feature, never in a shipped one) wedges the
 /// engine for real: from then on its loop gets stuck in a call to the
 /// playout, as in a bug, so it stops taking the watchdog's pings and the
-/// watchdog's real timeout path runs (see `crate::notify`).
+/// watchdog's real timeout path runs (see `crate::systemd`).
 pub(super) struct WedgeHook<P> {
     inner: P,
     at: Option<std::time::Instant>,

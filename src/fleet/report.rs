@@ -86,28 +86,13 @@ pub(crate) async fn fleet_report(
         .batch_execute("SET jit = off; SET work_mem = '256MB'")
         .await
         .map_err(pg)?;
-    let stations: Vec<(String, String)> = client
+    let stations = client
         .query(
             "SELECT station_id, name FROM loa_station ORDER BY station_id",
             &[],
         )
         .await
-        .map_err(pg)?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    let campaigns = station_campaigns(client).await?;
-    let (sql, from, to) = report_query(f);
-    let groups = client
-        .query(sql, &[&from, &to, &f.campaign])
-        .await
         .map_err(pg)?;
-    let acc = accumulate(&groups)?;
-    combine(&stations, acc, campaigns, f, tz)
-}
-
-/// Each station's campaigns, in its station file's order.
-async fn station_campaigns(client: &Client) -> anyhow::Result<BTreeMap<String, Vec<Campaign>>> {
     let mut campaigns: BTreeMap<String, Vec<Campaign>> = BTreeMap::new();
     for r in client
         .query(
@@ -116,7 +101,7 @@ async fn station_campaigns(client: &Client) -> anyhow::Result<BTreeMap<String, V
             &[],
         )
         .await
-        .map_err(|e| anyhow::anyhow!(pg_error(&e)))?
+        .map_err(pg)?
     {
         campaigns.entry(r.get(0)).or_default().push(Campaign {
             id: r.get(1),
@@ -125,47 +110,92 @@ async fn station_campaigns(client: &Client) -> anyhow::Result<BTreeMap<String, V
             target_minutes: r.get(3),
         });
     }
-    Ok(campaigns)
-}
+    let (sql, from, to) = query_period(f);
+    let groups = client
+        .query(sql, &[&from, &to, &f.campaign])
+        .await
+        .map_err(pg)?;
 
-/// The query and its bounds: whole months (the usual report) are summed
-/// from the monthly sums; any other period from the rows themselves.
-fn report_query(f: &Filter) -> (&'static str, String, String) {
-    let months = match (
-        f.from.map(|t| month_start(t, super::MONTH_TZ)),
-        f.to.map(|t| month_start(t, super::MONTH_TZ)),
-    ) {
-        (Some(None), _) | (_, Some(None)) => None,
-        (from, to) => Some((
-            from.flatten().unwrap_or_else(|| "-infinity".into()),
-            to.flatten().unwrap_or_else(|| "infinity".into()),
-        )),
-    };
-    match months {
-        Some((from, to)) => (REPORT_MONTHS_SQL, from, to),
-        None => {
-            let bound = |t: Option<chrono::DateTime<chrono::Utc>>, none: &str| {
-                t.map_or_else(|| none.to_string(), |t| t.to_rfc3339())
-            };
-            (
-                REPORT_SQL,
-                bound(f.from, "-infinity"),
-                bound(f.to, "infinity"),
-            )
+    let mut acc = accumulate(&groups)?;
+
+    let mut parts = Vec::new();
+    let mut all = Acc::default();
+    let mut all_campaigns: Vec<Campaign> = Vec::new();
+    for s in &stations {
+        let id: String = s.get(0);
+        let name: String = s.get(1);
+        let a = acc.remove(&id).unwrap_or_default();
+        let own = campaigns.remove(&id).unwrap_or_default();
+        for c in &own {
+            match all_campaigns.iter_mut().find(|t| t.id == c.id) {
+                None => all_campaigns.push(c.clone()),
+                Some(t) => {
+                    t.target_minutes = match (t.target_minutes, c.target_minutes) {
+                        (Some(x), Some(y)) => Some(x + y),
+                        (x, y) => x.or(y),
+                    }
+                }
+            }
+        }
+        let mut totals = Vec::new();
+        for (key, (t, _)) in a.totals {
+            let (sum, _) = all.totals.entry(key).or_insert_with(|| {
+                (
+                    BulletinTotals {
+                        counts: Counts::default(),
+                        ..t.clone()
+                    },
+                    0,
+                )
+            });
+            sum.counts.add(&t.counts);
+            totals.push(t);
+        }
+        for (src, c) in &a.by_source {
+            all.by_source.entry(src.clone()).or_default().add(c);
+        }
+        for (k, n) in &a.not_aired {
+            *all.not_aired.entry(k.clone()).or_default() += n;
+        }
+        parts.push(Part {
+            station_id: Some(id),
+            name,
+            report: report::arrange(totals, &own, f, tz),
+            by_source: a.by_source,
+            not_aired: a.not_aired,
+        });
+    }
+    if let Some(id) = f.campaign.as_deref() {
+        if !all_campaigns.iter().any(|c| c.id == id) && all.totals.is_empty() {
+            anyhow::bail!(UnknownCampaign {
+                id: id.to_string(),
+                known: all_campaigns.iter().map(|c| c.id.clone()).collect(),
+            });
         }
     }
+    let totals = all.totals.into_values().map(|(t, _)| t).collect();
+    let total = Part {
+        station_id: None,
+        name: PROVINCE.to_string(),
+        report: report::arrange(totals, &all_campaigns, f, tz),
+        by_source: all.by_source,
+        not_aired: all.not_aired,
+    };
+    Ok(FleetReport {
+        stations: parts,
+        total,
+    })
 }
 
-/// One station's sums (or the province's).
+/// One station's sums while the groups are read.
 #[derive(Default)]
 struct Acc {
-    /// (campaign, bulletin) → totals, and the id of the row its title is from.
     totals: BTreeMap<(Option<String>, String), (BulletinTotals, i64)>,
     by_source: BTreeMap<String, Counts>,
     not_aired: BTreeMap<(String, String), u64>,
 }
 
-/// The query's groups summed per station.
+/// The groups of the report query, summed per station.
 fn accumulate(groups: &[tokio_postgres::Row]) -> anyhow::Result<BTreeMap<String, Acc>> {
     let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
     for g in groups {
@@ -224,84 +254,33 @@ fn accumulate(groups: &[tokio_postgres::Row]) -> anyhow::Result<BTreeMap<String,
     Ok(acc)
 }
 
-/// Add `c` to the province's campaigns: one per id, targets summed.
-fn add_campaign(all: &mut Vec<Campaign>, c: &Campaign) {
-    match all.iter_mut().find(|t| t.id == c.id) {
-        None => all.push(c.clone()),
-        Some(t) => {
-            t.target_minutes = match (t.target_minutes, c.target_minutes) {
-                (Some(x), Some(y)) => Some(x + y),
-                (x, y) => x.or(y),
-            }
-        }
-    }
-}
-
-/// Each station's part, in station order, and the province's total.
-fn combine(
-    stations: &[(String, String)],
-    mut acc: BTreeMap<String, Acc>,
-    mut campaigns: BTreeMap<String, Vec<Campaign>>,
-    f: &Filter,
-    tz: Tz,
-) -> anyhow::Result<FleetReport> {
-    let mut parts = Vec::new();
-    let mut all = Acc::default();
-    let mut all_campaigns: Vec<Campaign> = Vec::new();
-    for (id, name) in stations {
-        let a = acc.remove(id).unwrap_or_default();
-        let own = campaigns.remove(id).unwrap_or_default();
-        for c in &own {
-            add_campaign(&mut all_campaigns, c);
-        }
-        let mut totals = Vec::new();
-        for (key, (t, _)) in a.totals {
-            let (sum, _) = all.totals.entry(key).or_insert_with(|| {
-                (
-                    BulletinTotals {
-                        counts: Counts::default(),
-                        ..t.clone()
-                    },
-                    0,
-                )
-            });
-            sum.counts.add(&t.counts);
-            totals.push(t);
-        }
-        for (src, c) in &a.by_source {
-            all.by_source.entry(src.clone()).or_default().add(c);
-        }
-        for (k, n) in &a.not_aired {
-            *all.not_aired.entry(k.clone()).or_default() += n;
-        }
-        parts.push(Part {
-            station_id: Some(id.clone()),
-            name: name.clone(),
-            report: report::arrange(totals, &own, f, tz),
-            by_source: a.by_source,
-            not_aired: a.not_aired,
-        });
-    }
-    if let Some(id) = f.campaign.as_deref() {
-        if !all_campaigns.iter().any(|c| c.id == id) && all.totals.is_empty() {
-            anyhow::bail!(UnknownCampaign {
-                id: id.to_string(),
-                known: all_campaigns.iter().map(|c| c.id.clone()).collect(),
-            });
-        }
-    }
-    let totals = all.totals.into_values().map(|(t, _)| t).collect();
-    let total = Part {
-        station_id: None,
-        name: PROVINCE.to_string(),
-        report: report::arrange(totals, &all_campaigns, f, tz),
-        by_source: all.by_source,
-        not_aired: all.not_aired,
+/// The report query for `f`'s period and its bounds.
+fn query_period(f: &Filter) -> (&'static str, String, String) {
+    // Whole months (the usual report) are summed from the monthly sums;
+    // any other period from the rows themselves.
+    let months = match (
+        f.from.map(|t| month_start(t, super::MONTH_TZ)),
+        f.to.map(|t| month_start(t, super::MONTH_TZ)),
+    ) {
+        (Some(None), _) | (_, Some(None)) => None,
+        (from, to) => Some((
+            from.flatten().unwrap_or_else(|| "-infinity".into()),
+            to.flatten().unwrap_or_else(|| "infinity".into()),
+        )),
     };
-    Ok(FleetReport {
-        stations: parts,
-        total,
-    })
+    match months {
+        Some((from, to)) => (REPORT_MONTHS_SQL, from, to),
+        None => {
+            let bound = |t: Option<chrono::DateTime<chrono::Utc>>, none: &str| {
+                t.map_or_else(|| none.to_string(), |t| t.to_rfc3339())
+            };
+            (
+                REPORT_SQL,
+                bound(f.from, "-infinity"),
+                bound(f.to, "infinity"),
+            )
+        }
+    }
 }
 
 /// How a source reads: the ledger's own words, or the stored text for one

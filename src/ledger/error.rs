@@ -37,9 +37,11 @@ impl ErrorContext {
 /// and what to do.
 #[derive(Debug)]
 pub enum LedgerError {
-    /// Opening for reading and there is no ledger at the path yet, or only
-    /// one the daemon has yet to migrate.
+    /// Opening for reading and there is no ledger at the path yet.
     Missing(ErrorContext),
+    /// Opening for reading a ledger an older loa wrote, which the daemon
+    /// has yet to migrate (readers never migrate).
+    NotMigrated(ErrorContext),
     /// Another process held a lock longer than [`BUSY_TIMEOUT`]; a retry
     /// may succeed.
     Busy(ErrorContext),
@@ -70,6 +72,7 @@ impl LedgerError {
     pub fn context(&self) -> &ErrorContext {
         match self {
             LedgerError::Missing(c)
+            | LedgerError::NotMigrated(c)
             | LedgerError::Busy(c)
             | LedgerError::ReadOnly(c)
             | LedgerError::DiskFull(c)
@@ -191,6 +194,12 @@ impl fmt::Display for LedgerError {
             LedgerError::Missing(_) => (
                 "there is no ledger at this path yet".to_string(),
                 "the daemon creates it the first time it runs; check data_dir in the station file"
+                    .to_string(),
+            ),
+            LedgerError::NotMigrated(_) => (
+                "it was written by an older loa and is not migrated yet".to_string(),
+                "start the daemon once (`systemctl restart loa`, or `loa run`): it migrates the \
+                 file, keeping every row; then run this again"
                     .to_string(),
             ),
             LedgerError::NoSuchRow(_) => (

@@ -377,13 +377,10 @@ impl Ledger {
             return Err(ledger.too_new(version));
         }
         if version < SCHEMA_VERSION {
-            return Err(LedgerError::Missing(ErrorContext::new(
+            return Err(LedgerError::NotMigrated(ErrorContext::new(
                 path,
                 "open the ledger",
-                format!(
-                    "schema version {version}, this loa reads {SCHEMA_VERSION}; \
-                     start the daemon once so it migrates the file"
-                ),
+                format!("schema version {version}, this loa reads {SCHEMA_VERSION}"),
             )));
         }
         Ok(ledger)
@@ -598,7 +595,7 @@ impl Ledger {
 mod tests {
     use super::*;
     use crate::ledger::test_util::*;
-    use crate::ledger::{Filter, Outcome, Source};
+    use crate::ledger::{Filter, Outcome};
     use std::fs::Permissions;
     use std::os::unix::fs::PermissionsExt;
     use std::path::PathBuf;
@@ -723,81 +720,6 @@ mod tests {
         ledger
             .record(&airing("b1", None, at(6, 0)), Outcome::Missed, None)
             .unwrap();
-    }
-
-    #[test]
-    fn a_version_2_ledger_accepts_relays_and_keeps_its_rows_and_indexes() {
-        let (_dir, path) = fresh();
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        {
-            let c = Connection::open(&path).unwrap();
-            c.execute_batch(MIGRATIONS[0]).unwrap();
-            c.execute_batch(MIGRATIONS[1]).unwrap();
-            c.pragma_update(None, "user_version", 2).unwrap();
-            c.pragma_update(None, "application_id", APPLICATION_ID)
-                .unwrap();
-            c.execute(
-                "INSERT INTO airtime (id, occurrence, bulletin, title, priority, source, file,
-                   scheduled_at, planned_seconds, aired_seconds, outcome, reason, scheduled_ms)
-                 VALUES (41, 'b1@x', 'b1', 'B1', 'normal', 'operator', 'b1.mp3',
-                   '2026-10-07T06:00:00.000+07:00', 60, 59.5, 'completed', NULL, 1)",
-                [],
-            )
-            .unwrap();
-            // The old CHECK refuses a relay.
-            assert!(c
-                .execute("UPDATE airtime SET source = 'relay' WHERE id = 41", [])
-                .is_err());
-        }
-        let mut ledger = Ledger::open(&path, TZ).unwrap();
-        assert_eq!(ledger.user_version().unwrap(), SCHEMA_VERSION);
-        let rows = ledger.rows(&Filter::default()).unwrap();
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].id, 41);
-        assert_eq!(rows[0].source, Source::Operator);
-        assert_eq!(rows[0].aired_seconds, 59.5);
-        let mut relay = airing("vov1", None, at(6, 0));
-        relay.source = Source::Relay;
-        ledger
-            .record(&relay, Outcome::Failed, Some(&Reason::RelayNoSource.into()))
-            .unwrap();
-        let rows = ledger.rows(&Filter::default()).unwrap();
-        assert!(rows.iter().any(|r| r.source == Source::Relay));
-        let indexes: Vec<String> = ledger
-            .conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'airtime' ORDER BY name")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
-        assert_eq!(
-            indexes,
-            ["airtime_occurrence", "airtime_report", "airtime_scheduled"]
-        );
-    }
-
-    #[test]
-    fn a_version_1_ledger_gains_the_queue_and_keeps_its_rows() {
-        let (_dir, path) = fresh();
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        {
-            let c = Connection::open(&path).unwrap();
-            c.execute_batch(MIGRATIONS[0]).unwrap();
-            c.pragma_update(None, "user_version", 1).unwrap();
-            c.pragma_update(None, "application_id", APPLICATION_ID)
-                .unwrap();
-            c.execute(
-                "INSERT INTO state (key, value) VALUES ('decided_until', 'x')",
-                [],
-            )
-            .unwrap();
-        }
-        let ledger = Ledger::open(&path, TZ).unwrap();
-        assert_eq!(ledger.user_version().unwrap(), SCHEMA_VERSION);
-        assert_eq!(ledger.state("decided_until").unwrap().as_deref(), Some("x"));
-        assert_eq!(ledger.queued().unwrap(), []);
-        assert_eq!(ledger.next_entry_id().unwrap(), 1);
     }
 
     #[test]

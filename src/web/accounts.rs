@@ -15,7 +15,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use hmac::{KeyInit, Mac};
@@ -445,27 +445,62 @@ impl Store {
     }
 }
 
+/// A user name or password that cannot be taken: each says in words what
+/// is accepted ([`InputError::vi`] for the console's Vietnamese pages).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum InputError {
+    #[error("a user name must not be empty or start or end with a space")]
+    NameBlank,
+    #[error("a user name has at most 64 characters")]
+    NameTooLong,
+    #[error("a user name must not contain control characters")]
+    NameControl,
+    #[error("a password needs at least {MIN_PASSWORD} characters")]
+    PasswordShort,
+    #[error("a password has at most {} bytes", passwords::MAX_PASSWORD)]
+    PasswordLong,
+}
+
+impl InputError {
+    pub(crate) fn vi(&self) -> String {
+        match self {
+            InputError::NameBlank => {
+                "Tên đăng nhập không được để trống, không bắt đầu hay kết thúc bằng dấu cách."
+                    .into()
+            }
+            InputError::NameTooLong => "Tên đăng nhập dài tối đa 64 ký tự.".into(),
+            InputError::NameControl => "Tên đăng nhập không được chứa ký tự điều khiển.".into(),
+            InputError::PasswordShort => {
+                format!("Mật khẩu cần ít nhất {MIN_PASSWORD} ký tự.")
+            }
+            InputError::PasswordLong => {
+                format!("Mật khẩu dài tối đa {} byte.", passwords::MAX_PASSWORD)
+            }
+        }
+    }
+}
+
 /// Check a user name: what `loa user add` and the admin page accept.
-pub(crate) fn check_name(name: &str) -> Result<()> {
+pub(crate) fn check_name(name: &str) -> std::result::Result<(), InputError> {
     if name.trim() != name || name.is_empty() {
-        bail!("a user name must not be empty or start or end with a space");
+        return Err(InputError::NameBlank);
     }
     if name.chars().count() > 64 {
-        bail!("a user name has at most 64 characters");
+        return Err(InputError::NameTooLong);
     }
     if name.chars().any(char::is_control) {
-        bail!("a user name must not contain control characters");
+        return Err(InputError::NameControl);
     }
     Ok(())
 }
 
 /// Check a new password.
-pub(crate) fn check_password(password: &str) -> Result<()> {
+pub(crate) fn check_password(password: &str) -> std::result::Result<(), InputError> {
     if password.chars().count() < MIN_PASSWORD {
-        bail!("a password needs at least {MIN_PASSWORD} characters");
+        return Err(InputError::PasswordShort);
     }
     if password.len() > passwords::MAX_PASSWORD {
-        bail!("a password has at most {} bytes", passwords::MAX_PASSWORD);
+        return Err(InputError::PasswordLong);
     }
     Ok(())
 }

@@ -18,8 +18,8 @@ use super::accounts::{self, Accounts};
 use super::i18n::{t, Lang};
 use super::layout;
 use super::session::{check_csrf, role_name, server_error, Admin, SessionId, Signed};
-use crate::api::AppState;
 use crate::config::Role;
+use crate::control::Shared as AppState;
 use crate::ledger::{AuditRow, SessionRow, User};
 
 /// Audit rows per page.
@@ -33,20 +33,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/tai-khoan/ket-thuc", post(end_session))
 }
 
-/// A refused input in `lang` (the checks' own words are English).
-pub(crate) fn input_problem(lang: Lang, e: &anyhow::Error) -> String {
-    let text = e.to_string();
+/// A refused input in `lang`.
+pub(crate) fn input_problem(lang: Lang, e: &accounts::InputError) -> String {
     match lang {
-        Lang::En => text,
-        Lang::Vi => {
-            if text.contains("password") {
-                format!("Mật khẩu cần ít nhất {} ký tự.", accounts::MIN_PASSWORD)
-            } else {
-                "Tên đăng nhập không hợp lệ: không được để trống, không bắt đầu hay kết thúc bằng \
-                 dấu cách, tối đa 64 ký tự."
-                    .to_string()
-            }
-        }
+        Lang::En => e.to_string(),
+        Lang::Vi => e.vi(),
     }
 }
 

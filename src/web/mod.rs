@@ -10,8 +10,9 @@
 //! - `admin`: `/tai-khoan`;
 //! - `pages`: the station's pages; `layout` and `i18n`: what they share.
 //!
-//! The console uses the API's state and shared functions; the API never
-//! imports it.
+//! The console is an adapter over the control layer (`crate::control`),
+//! as the API is; neither imports the other. `crate::daemon` serves both
+//! on one listener.
 
 pub(crate) mod accounts;
 mod admin;
@@ -32,10 +33,10 @@ use std::sync::Arc;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Router};
 
-use crate::api::AppState;
+use crate::control::Shared as AppState;
 use accounts::Accounts;
 use i18n::{t, Lang};
 
@@ -55,57 +56,65 @@ fn routes(accounts: Arc<Accounts>) -> Router<AppState> {
         .layer(Extension(accounts))
 }
 
-/// The API and the console with their own accounts, for tests (the pages'
-/// too); `loa run` uses [`app`], keeping the accounts for the setup link.
-#[cfg(test)]
-pub(crate) fn router(state: AppState) -> Router {
-    let accounts = Accounts::new(&state.current.get());
-    app(state, accounts)
-}
-
-/// The API and the console on one listener (`loa run`): `/api/…`,
-/// `/healthz` and `/metrics` answer JSON (also their 404s), everything
-/// else is the console's.
-pub(crate) fn app(state: AppState, accounts: Arc<Accounts>) -> Router {
-    crate::api::router_without_fallback(state.clone())
-        .merge(routes(accounts).with_state(state))
-        .fallback(not_found)
+/// The console's router, its own 404 page for what is not under `/api/`,
+/// and its security headers on every answer. `api` is the JSON API's
+/// router (with its own 404s under `/api/`), merged in by whoever serves
+/// both on one listener (`crate::daemon`); the console never calls it.
+pub(crate) fn with_console(
+    api: Router,
+    api_not_found: Router,
+    state: AppState,
+    accounts: Arc<Accounts>,
+) -> Router {
+    api.merge(routes(accounts).with_state(state))
+        .fallback_service(console_not_found(api_not_found))
         .layer(axum::middleware::from_fn(security_headers))
 }
 
-/// What may use the listener's reserve places while anonymous
-/// connections fill the rest (`crate::api::serve`): `/healthz` and
-/// `/metrics` (monitoring), a request with a token of the station, or one
-/// from a live session of the console (checked against the accounts).
-pub(crate) fn reserve_admit(state: AppState, accounts: Arc<Accounts>) -> crate::api::serve::Admit {
-    Arc::new(move |parts: &axum::http::request::Parts| {
-        let path = parts.uri.path();
-        if path == "/healthz"
-            || path == "/metrics"
-            || crate::api::auth::known_token(&state, &parts.headers)
-        {
-            return Box::pin(std::future::ready(true));
+/// The console's router alone, for its tests (no API routes: `/api/…`
+/// answers the console's own 404 there).
+#[cfg(test)]
+pub(crate) fn console_only(state: AppState, accounts: Arc<Accounts>) -> Router {
+    with_console(Router::new(), Router::new(), state, accounts)
+}
+
+/// Whether a request comes from a live session of the console (checked
+/// against the accounts): the listener's reserve places admit it.
+pub(crate) async fn live_session(
+    state: &AppState,
+    accounts: &Arc<Accounts>,
+    headers: &axum::http::HeaderMap,
+) -> bool {
+    let Some(cookie) = session::cookie(headers, session::COOKIE).map(str::to_string) else {
+        return false;
+    };
+    let idle = state.current.get().api.web.session_idle;
+    accounts
+        .run(move |s| s.session(chrono::Utc::now(), &cookie, idle))
+        .await
+        .is_ok_and(|live| live.is_some())
+}
+
+/// Paths under `/api/` go to `api_not_found` (the API's JSON 404); the
+/// rest get the console's page.
+fn console_not_found(api_not_found: Router) -> Router {
+    Router::new().fallback(move |uri: Uri, req: Request| {
+        let api_not_found = api_not_found.clone();
+        async move {
+            let path = uri.path();
+            if path.starts_with("/api/") || path == "/api" {
+                use tower::ServiceExt;
+                return match api_not_found.oneshot(req).await {
+                    Ok(r) => r,
+                    Err(never) => match never {},
+                };
+            }
+            not_found(req).await
         }
-        let Some(cookie) = session::cookie(&parts.headers, session::COOKIE).map(str::to_string)
-        else {
-            return Box::pin(std::future::ready(false));
-        };
-        let idle = state.current.get().api.web.session_idle;
-        let accounts = Arc::clone(&accounts);
-        Box::pin(async move {
-            accounts
-                .run(move |s| s.session(chrono::Utc::now(), &cookie, idle))
-                .await
-                .is_ok_and(|live| live.is_some())
-        })
     })
 }
 
-async fn not_found(uri: Uri, req: Request) -> Response {
-    let path = uri.path();
-    if path.starts_with("/api/") || path == "/api" {
-        return crate::api::not_found_json().into_response();
-    }
+async fn not_found(req: Request) -> Response {
     let (parts, _) = req.into_parts();
     let lang = Lang::from_parts(&parts);
     session::message_page(

@@ -16,8 +16,8 @@ use maud::html;
 use super::accounts::Accounts;
 use super::i18n::{t, Lang};
 use super::layout;
-use crate::api::{AppState, Caller};
 use crate::config::Role;
+use crate::control::{Caller, Shared as AppState};
 
 /// The session cookie's name.
 pub(crate) const COOKIE: &str = "loa_phien";

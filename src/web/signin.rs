@@ -18,8 +18,8 @@ use super::session::{
     self, check_csrf, client_addr, is_https, message_page, safe_next, server_error, session_cookie,
     stale_form, PreSession, SessionId, Signed,
 };
-use crate::api::AppState;
 use crate::config::Role;
+use crate::control::Shared as AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()

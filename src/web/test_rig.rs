@@ -18,8 +18,9 @@ use chrono::Utc;
 use tower::ServiceExt;
 
 use super::accounts::{self, Accounts};
-use crate::api::{ApiState, AppState};
 use crate::config::Role;
+use crate::control::Control;
+use crate::control::Shared as AppState;
 
 /// The password every rig user gets.
 pub(crate) const PASSWORD: &str = "mat-khau-thu";
@@ -101,11 +102,11 @@ title = "Tín hiệu"
 file = "tone.wav"
 "#
     );
-    let state = ApiState::for_test(dir.path(), &text);
+    let state = Control::for_test(dir.path(), &text);
     let station = state.current.get();
     let ledger_path = station.ledger_path();
     let accounts = Accounts::new(&station);
-    let app = super::app(Arc::clone(&state), Arc::clone(&accounts));
+    let app = super::console_only(Arc::clone(&state), Arc::clone(&accounts));
     Rig {
         _dir: dir,
         state,

@@ -181,7 +181,7 @@ impl Rig {
     async fn stop(self) -> Vec<AirtimeRow> {
         self.handle.commands.send(Command::Shutdown).await.unwrap();
         self.task.await.unwrap();
-        assert!(self.recorder.flush(std::time::Duration::from_secs(5)));
+        assert!(self.recorder.flush(std::time::Duration::from_secs(60)));
         rows(&self.ledger, self.tz)
     }
 
@@ -190,7 +190,7 @@ impl Rig {
     async fn cut_power(self) {
         self.task.abort();
         let _ = self.task.await;
-        assert!(self.recorder.flush(std::time::Duration::from_secs(5)));
+        assert!(self.recorder.flush(std::time::Duration::from_secs(60)));
     }
 
     fn played(&self) -> Vec<String> {

@@ -9,9 +9,8 @@ use maud::html;
 use serde::Deserialize;
 
 use super::{dmy_hms, outcome, outcome_badge, problem};
-use crate::api::routes as api;
-use crate::api::AppState;
-use crate::ledger::{AirtimeRow, Filter, Outcome, Source};
+use crate::control::Shared as AppState;
+use crate::ledger::{AirtimeRow, Outcome, Source};
 use crate::web::i18n::{t, Lang};
 use crate::web::layout::page as layout;
 use crate::web::session::Signed;
@@ -60,28 +59,18 @@ pub(crate) async fn page(
     let want_outcome = given(&q.ket_qua).and_then(Outcome::parse);
     let want_source = given(&q.nguon).and_then(Source::parse);
     let campaign = given(&q.chien_dich).map(str::to_string);
-    let range = api::day_range(&station, given(&q.tu), given(&q.den));
-    let st = station.clone();
-    let rows = async {
-        let (from, to) = range?;
-        api::blocking(move || {
-            let ledger = api::open_ledger(&st)?;
-            api::check_campaign(&st, &ledger, campaign.as_deref())?;
-            let rows: Vec<AirtimeRow> = ledger
-                .rows(&Filter {
-                    from: Some(from),
-                    to: Some(to),
-                    campaign,
-                })?
+    let rows = s
+        .airtime(given(&q.tu), given(&q.den), campaign)
+        .await
+        .map(|a| {
+            let rows: Vec<AirtimeRow> = a
+                .rows
                 .into_iter()
                 .filter(|r| want_outcome.is_none_or(|o| r.outcome == Some(o)))
                 .filter(|r| want_source.is_none_or(|s| r.source == s))
                 .collect();
-            Ok((from, to, rows))
-        })
-        .await
-    }
-    .await;
+            (a.from, a.to, rows)
+        });
     let page_no = q.trang.unwrap_or(1).max(1);
     let title = t(lang, "Nhật ký", "Ledger");
     let link = |n: usize| {

@@ -2,9 +2,10 @@
 //! and upload (`/thu-am`), the plan (`/lich`), the ledger (`/nhat-ky`) and
 //! the report (`/bao-cao`).
 //!
-//! Pages compute nothing of their own: every read and every action goes
-//! through the same functions as the JSON API (`crate::api::routes`,
-//! `crate::api::upload`), with the signed-in user as the audit caller.
+//! Pages compute nothing of their own: every read and every action is an
+//! operation of the control layer (`crate::control`), as the JSON API's
+//! are, with the signed-in user as the typed caller; a refusal is shown
+//! from its variant, in the page's language.
 //! Forms work without JavaScript (post, then a redirect back with a
 //! one-time message); the script only makes them quicker and the on-air
 //! view live.
@@ -27,7 +28,7 @@ use chrono_tz::Tz;
 use maud::{html, Markup};
 
 use super::i18n::{t, Lang};
-use crate::api::{ApiError, AppState};
+use crate::control::{Error, Shared as AppState};
 use crate::ledger::Outcome;
 use crate::reason::Reasons;
 
@@ -124,10 +125,10 @@ pub(crate) fn shown(markup: Markup, flash: Option<&Flash>) -> Response {
 /// The answer to a form: for the page's script, `{ok, message}` as JSON
 /// with the API's status; without it, a redirect to `back` that shows the
 /// message once.
-pub(crate) fn answer(headers: &HeaderMap, back: &str, r: Result<String, ApiError>) -> Response {
+pub(crate) fn answer(headers: &HeaderMap, back: &str, r: Result<String, Problem>) -> Response {
     let (status, ok, text) = match r {
         Ok(m) => (StatusCode::OK, true, m),
-        Err(e) => (e.status, false, e.message),
+        Err(p) => (p.status, false, p.text),
     };
     if headers.contains_key(FETCH_HEADER) {
         return (
@@ -158,11 +159,6 @@ pub(crate) fn answer(headers: &HeaderMap, back: &str, r: Result<String, ApiError
 /// An instant as `dd/mm/yyyy HH:MM:SS` in the station's zone.
 pub(crate) fn date_time(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%d/%m/%Y %H:%M:%S").to_string()
-}
-
-/// An RFC 3339 text (as the API and the ledger write them) as `HH:MM`.
-pub(crate) fn hm(s: &str) -> String {
-    parse(s).map_or_else(|| s.to_string(), |t| t.format("%H:%M").to_string())
 }
 
 /// An RFC 3339 text as `dd/mm/yyyy HH:MM:SS`, in the offset it carries
@@ -210,12 +206,54 @@ pub(crate) fn reason_words(lang: Lang, r: Option<&Reasons>) -> String {
     r.map(|r| r.text(lang.into())).unwrap_or_default()
 }
 
-/// An error page body: what went wrong, in the API's words.
-pub(crate) fn problem(lang: Lang, e: &ApiError) -> Markup {
+/// What a page could not do, in the reader's language, with the status
+/// the answer carries.
+pub(crate) struct Problem {
+    pub(crate) status: StatusCode,
+    pub(crate) text: String,
+}
+
+impl Problem {
+    /// A refusal of the control layer, in `lang`.
+    pub(crate) fn of(lang: Lang, e: &Error) -> Problem {
+        Problem {
+            status: e.kind().http_status(),
+            text: words(lang, e),
+        }
+    }
+
+    /// The page's own refusal (a form it cannot read).
+    pub(crate) fn bad_request(text: impl Into<String>) -> Problem {
+        Problem {
+            status: StatusCode::BAD_REQUEST,
+            text: text.into(),
+        }
+    }
+}
+
+/// A refusal of the control layer in the page's language.
+pub(crate) fn words(lang: Lang, e: &Error) -> String {
+    match lang {
+        Lang::Vi => e.vi(),
+        Lang::En => e.to_string(),
+    }
+}
+
+/// An error page body: what went wrong, in the reader's words.
+pub(crate) fn problem(lang: Lang, e: &Error) -> Markup {
+    problem_text(lang, &words(lang, e))
+}
+
+pub(crate) fn problem_text(lang: Lang, text: &str) -> Markup {
     html! {
         div class="flash err" role="alert" {
             strong { (t(lang, "Không làm được: ", "Could not do it: ")) }
-            (e.message)
+            (text)
         }
     }
+}
+
+/// A CSV text as a download named `name.csv`.
+pub(crate) fn csv_download(text: String, name: &str) -> Response {
+    (crate::control::csv_headers(name), text).into_response()
 }

@@ -5,25 +5,24 @@
 //! script fetches every two seconds and swaps in when it changed, drawn by
 //! the same code as the first view.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Form, Json};
-use chrono::{Duration, TimeZone, Utc};
+use axum::Form;
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::{answer, clock, hm, outcome_badge, problem, shown, Flash};
-use crate::api::routes::{self as api, EmergencyBody, QueueBody};
-use crate::api::{ApiError, AppState};
+use super::ledger::source_word;
+use super::{answer, clock, outcome_badge, problem, problem_text, shown, Flash, Problem};
 use crate::config::{Role, Station};
-use crate::ledger::{Filter, Outcome};
-use crate::schedule::{self, ItemKind};
+use crate::control::orders::{EmergencyOrder, QueueOrder, What};
+use crate::control::Shared as AppState;
+use crate::engine::playout::OutputState;
+use crate::ledger::Outcome;
 use crate::timefmt;
 use crate::web::i18n::{t, Lang};
 use crate::web::layout::page as layout;
@@ -67,45 +66,30 @@ pub(crate) async fn live(State(s): State<AppState>, signed: Signed) -> Response 
     r
 }
 
-fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(Value::as_str).unwrap_or("")
-}
-
-fn f64_of(v: &Value, k: &str) -> f64 {
-    v.get(k).and_then(Value::as_f64).unwrap_or(0.0)
-}
-
-/// The status's `source` in words (the ledger page's, so a relay reads
-/// "tiếp âm" here too).
-fn source_word(lang: Lang, s: &str) -> &'static str {
-    crate::ledger::Source::parse(s).map_or("", |s| super::ledger::source_word(lang, s))
-}
-
-/// The live part: drawn from the API's own status answer.
+/// The live part: drawn from the control layer's typed status.
 async fn fragment(s: &AppState, signed: &Signed) -> Markup {
     let lang = signed.lang;
     let op = signed.role >= Role::Operator;
-    let axum::Json(st) = api::status(State(Arc::clone(s))).await;
-    let station = s.current.get();
-    let plan = today(&station).await.render(lang);
-    let paused = st["paused"].as_bool().unwrap_or(false);
-    let airing = st.get("airing").filter(|a| !a.is_null());
-    let emergency = st.get("emergency").filter(|a| !a.is_null());
-    let queue = st["queue"].as_array().cloned().unwrap_or_default();
-    let queue_length = st["queue_length"].as_u64().unwrap_or(0);
+    let view = s.status();
+    let station = Arc::clone(&view.station);
+    let tz = station.timezone;
+    let hm = |t: DateTime<Utc>| t.with_timezone(&tz).format("%H:%M").to_string();
+    let plan = today(s).await.render(lang);
+    let st = view.engine;
+    let paused = st.paused;
     html! {
-        @if let Some(e) = emergency {
+        @if let Some(e) = &st.emergency {
             div class="banner emergency" role="alert" {
                 p {
                     strong { (t(lang, "KHẨN CẤP đang lặp lại: ", "EMERGENCY repeating: ")) }
-                    (str_of(e, "title"))
+                    (e.title)
                 }
                 p {
-                    (t(lang, "Mỗi ", "Every ")) (every(lang, f64_of(e, "repeat_every_seconds")))
-                    @if let Some(u) = e.get("until").and_then(Value::as_str) {
+                    (t(lang, "Mỗi ", "Every ")) (every(lang, e.repeat_every.num_seconds() as f64))
+                    @if let Some(u) = e.until {
                         (t(lang, " đến ", " until ")) (hm(u))
                     }
-                    (t(lang, " · lần tới ", " · next at ")) (hm(str_of(e, "next_at")))
+                    (t(lang, " · lần tới ", " · next at ")) (hm(e.next_at))
                 }
                 @if op {
                     form method="post" action="/khan-cap/huy" data-fetch {
@@ -126,7 +110,7 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
                 }
             }
         }
-        @if st["clock_suspect"].as_bool().unwrap_or(false) {
+        @if st.clock_suspect {
             p class="banner warn" {
                 (t(lang, "Đồng hồ máy có vẻ chậm hơn sổ phát sóng: các mục theo lịch đang chờ. Kiểm tra giờ (NTP).",
                        "The clock looks behind the ledger: scheduled items wait. Check the time (NTP)."))
@@ -134,14 +118,13 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
         }
         div class="card onair" {
             h2 { (t(lang, "Đang phát", "On air")) }
-            @if let Some(a) = airing {
-                @let dur = f64_of(a, "duration_seconds");
-                @let started = crate::web::pages::parse(str_of(a, "started_at"))
-                    .map(|t| t.timestamp_millis()).unwrap_or(0);
-                p class="title" { (str_of(a, "title")) }
+            @if let Some(a) = &st.airing {
+                @let dur = a.duration_seconds;
+                @let started = a.started_at.timestamp_millis();
+                p class="title" { (a.title) }
                 p class="meta" {
-                    (source_word(lang, str_of(a, "source")))
-                    " · " (t(lang, "bắt đầu ", "started ")) (hm(str_of(a, "started_at")))
+                    (source_word(lang, a.source))
+                    " · " (t(lang, "bắt đầu ", "started ")) (hm(a.started_at))
                     " · " (t(lang, "dài ", "length ")) (clock(dur))
                 }
                 progress class="bar" max=(format!("{dur:.1}")) value="0"
@@ -163,27 +146,27 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
                     button type="submit" class="btn" { (t(lang, "Tạm dừng đài", "Pause the station")) }
                 }
             }
-            p class="output" { (output_line(lang, &st["output"])) }
+            p class="output" { (output_line(lang, &st.output)) }
         }
         div class="card" {
-            h2 { (t(lang, "Hàng chờ", "Queue")) " (" (queue_length) ")" }
-            @if queue.is_empty() {
+            h2 { (t(lang, "Hàng chờ", "Queue")) " (" (st.queue_length) ")" }
+            @if st.queue.is_empty() {
                 p class="idle" { (t(lang, "Không có mục nào đang chờ.", "Nothing waits.")) }
             } @else {
                 ol class="rows" {
-                    @for q in &queue {
+                    @for q in &st.queue {
                         li {
-                            span class="time" { (hm(str_of(q, "at"))) }
+                            span class="time" { (hm(q.at)) }
                             span class="what" {
-                                (str_of(q, "title"))
-                                small { " · " (source_word(lang, str_of(q, "source")))
-                                    @if let Some(by) = q.get("requested_by").and_then(Value::as_str) { " · " (by) }
-                                    " · " (clock(f64_of(q, "planned_seconds"))) }
+                                (q.title)
+                                small { " · " (source_word(lang, q.source))
+                                    @if let Some(by) = &q.requested_by { " · " (by) }
+                                    " · " (clock(q.planned_seconds)) }
                             }
                             @if op {
-                                form method="post" action={ "/xep-hang/" (q["id"]) "/huy" } data-fetch class="inline" {
+                                form method="post" action={ "/xep-hang/" (q.id) "/huy" } data-fetch class="inline" {
                                     input type="hidden" name="csrf" value=(signed.csrf);
-                                    button type="submit" class="btn small" aria-label={ (t(lang, "Hủy ", "Cancel ")) (str_of(q, "title")) } {
+                                    button type="submit" class="btn small" aria-label={ (t(lang, "Hủy ", "Cancel ")) (q.title) } {
                                         (t(lang, "Hủy", "Cancel"))
                                     }
                                 }
@@ -192,10 +175,10 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
                     }
                 }
             }
-            @if let Some(n) = st["next"].as_array().and_then(|n| n.first()) {
+            @if let Some(n) = view.next.items.first() {
                 p class="next" {
                     strong { (t(lang, "Tiếp theo theo lịch: ", "Next on the plan: ")) }
-                    (hm(str_of(n, "at"))) " " (str_of(n, "title"))
+                    (hm(n.at)) " " (n.title)
                 }
             }
         }
@@ -216,80 +199,35 @@ fn every(lang: Lang, seconds: f64) -> String {
     }
 }
 
-/// Why the output failed, in the page's language, from its code.
-fn output_reason(lang: Lang, o: &Value) -> String {
-    let args = o
-        .get("reason_args")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    o.get("reason_code")
-        .and_then(Value::as_str)
-        .and_then(|code| crate::reason::Reason::from_parts(code, &args))
-        .map_or_else(|| str_of(o, "reason").to_string(), |r| r.text(lang.into()))
-}
-
-fn output_line(lang: Lang, o: &Value) -> Markup {
-    let state = o.get("state").and_then(Value::as_str).unwrap_or("");
+fn output_line(lang: Lang, o: &OutputState) -> Markup {
     html! {
         (t(lang, "Loa: ", "Output: "))
-        @match state {
-            "open" => span class="badge o-ok" { (t(lang, "đang mở", "open")) },
-            "idle" => span class="badge o-skip" { (t(lang, "nghỉ (mở khi có bản tin)", "idle (opens for the next item)")) },
-            "failed" => {
+        @match o {
+            OutputState::Open => span class="badge o-ok" { (t(lang, "đang mở", "open")) },
+            OutputState::Idle => span class="badge o-skip" { (t(lang, "nghỉ (mở khi có bản tin)", "idle (opens for the next item)")) },
+            OutputState::Failed { reason } => {
                 span class="badge o-fail" { (t(lang, "lỗi", "failed")) }
-                " " (output_reason(lang, o))
+                " " (reason.0.text(lang.into()))
             },
-            other => (other),
         }
     }
 }
 
 /// Today's plan in the station's zone, each past occurrence with its
 /// outcome from the ledger.
-async fn today(station: &Arc<Station>) -> PlanRows {
-    let st = Arc::clone(station);
-    let rows = api::blocking(move || {
-        let tz = st.timezone;
-        let day = timefmt::local_date(Utc::now(), tz);
-        let from = timefmt::start_of_day(day, tz);
-        let to = timefmt::start_of_day(day.succ_opt().unwrap_or(day), tz);
-        let occ = schedule::schedule(&st, from, to);
-        let mut outcomes: HashMap<String, Option<Outcome>> = HashMap::new();
-        if let Ok(ledger) = api::open_ledger(&st) {
-            for r in ledger.rows(&Filter {
-                from: Some(from),
-                to: Some(to),
-                campaign: None,
-            })? {
-                outcomes.insert(r.occurrence, r.outcome);
-            }
-        }
-        let now = Utc::now();
-        Ok(occ
-            .iter()
-            .map(|o| {
-                let key = o.key();
-                let got = match o.kind {
-                    ItemKind::Bulletin | ItemKind::Relay => outcomes.get(&key).copied(),
-                    ItemKind::Program => program_outcome(&outcomes, o.id, &key),
-                };
-                let campaign = o
-                    .campaign
-                    .and_then(|c| st.campaign(c))
-                    .map(|c| c.title.clone());
-                PlanRow {
-                    at: o.at.format("%H:%M").to_string(),
-                    title: o.title.to_string(),
-                    campaign,
-                    outcome: got,
-                    past: o.at.with_timezone(&Utc) <= now,
-                }
+async fn today(s: &AppState) -> PlanRows {
+    let now = Utc::now();
+    PlanRows(s.today().await.map(|plan| {
+        plan.into_iter()
+            .map(|p| PlanRow {
+                at: p.at.format("%H:%M").to_string(),
+                past: p.at.with_timezone(&Utc) <= now,
+                title: p.title,
+                campaign: p.campaign,
+                outcome: p.outcome,
             })
-            .collect::<Vec<_>>())
-    })
-    .await;
-    PlanRows(rows)
+            .collect()
+    }))
 }
 
 struct PlanRow {
@@ -301,37 +239,7 @@ struct PlanRow {
     past: bool,
 }
 
-struct PlanRows(Result<Vec<PlanRow>, ApiError>);
-
-/// A programme's outcome from its items' rows (`prog/item@instant`): the
-/// first that did not air well, else aired; on air while one airs.
-fn program_outcome(
-    outcomes: &HashMap<String, Option<Outcome>>,
-    program: &str,
-    key: &str,
-) -> Option<Option<Outcome>> {
-    let instant = key.split_once('@')?.1;
-    let prefix = format!("{program}/");
-    let suffix = format!("@{instant}");
-    let items: Vec<Option<Outcome>> = outcomes
-        .iter()
-        .filter(|(k, _)| k.starts_with(&prefix) && k.ends_with(&suffix))
-        .map(|(_, o)| *o)
-        .collect();
-    if items.is_empty() {
-        return None;
-    }
-    if items.iter().any(Option::is_none) {
-        return Some(None);
-    }
-    Some(
-        items
-            .into_iter()
-            .flatten()
-            .find(|o| *o != Outcome::Completed)
-            .or(Some(Outcome::Completed)),
-    )
-}
+struct PlanRows(Result<Vec<PlanRow>, crate::control::Error>);
 
 impl PlanRows {
     fn render(&self, lang: Lang) -> Markup {
@@ -387,7 +295,6 @@ impl Pick {
 /// Bulletins that can play, then the newest recordings.
 pub(crate) async fn picks(s: &AppState) -> Vec<Pick> {
     let station = s.current.get();
-    let state = Arc::clone(s);
     let mut out: Vec<Pick> = station
         .bulletins
         .iter()
@@ -399,11 +306,8 @@ pub(crate) async fn picks(s: &AppState) -> Vec<Pick> {
             recording: false,
         })
         .collect();
-    let dir = station.audio_dir.clone();
     let used: Vec<String> = station.bulletins.iter().map(|b| b.file.clone()).collect();
-    let files = api::blocking(move || Ok(crate::api::files::list(&dir, &state.probes)))
-        .await
-        .unwrap_or_default();
+    let files = s.audio_files().await.unwrap_or_default();
     let mut recordings: Vec<Pick> = files
         .into_iter()
         .filter(|f| f.audio.is_some() && !used.contains(&f.file))
@@ -499,32 +403,30 @@ pub(crate) struct QueueForm {
     text: Option<String>,
 }
 
-/// What a form asks to air: a typed notice (read aloud by the API) when
-/// one is given, else `b:ID` / `f:NAME` as the API's `bulletin` / `file`.
-fn form_target(
-    what: &str,
-    text: &Option<String>,
-) -> (Option<String>, Option<String>, Option<String>) {
-    match non_empty(text) {
-        Some(t) => (None, None, Some(t.to_string())),
-        None => {
-            let (b, f) = split_what(what);
-            (b, f, None)
-        }
+/// What a form asks to air: a typed notice (read aloud) when one is
+/// given, else `b:ID` / `f:NAME`, a bulletin or a recording.
+fn form_target(what: &str, text: &Option<String>) -> Option<What> {
+    if let Some(t) = non_empty(text) {
+        return Some(What::Text(t.to_string()));
     }
-}
-
-/// `b:ID` / `f:NAME` as the API's `bulletin` / `file`.
-fn split_what(what: &str) -> (Option<String>, Option<String>) {
     match what.split_once(':') {
-        Some(("b", id)) => (Some(id.to_string()), None),
-        Some(("f", name)) => (None, Some(name.to_string())),
-        _ => (None, None),
+        Some(("b", id)) => Some(What::Bulletin(id.to_string())),
+        Some(("f", name)) => Some(What::File(name.to_string())),
+        _ => None,
     }
 }
 
-fn bad_form(e: FormRejection) -> ApiError {
-    ApiError::bad_request("bad_form", format!("Biểu mẫu hỏng / {}", e.body_text()))
+/// The target of a form, or the page's refusal in the reader's language.
+fn target_of(lang: Lang, what: &str, text: &Option<String>) -> Result<What, Problem> {
+    form_target(what, text).ok_or_else(|| Problem::of(lang, &crate::control::Error::OneTarget))
+}
+
+fn bad_form(lang: Lang, e: FormRejection) -> Problem {
+    Problem::bad_request(format!(
+        "{}: {}",
+        t(lang, "Biểu mẫu hỏng", "The form could not be read"),
+        e.body_text()
+    ))
 }
 
 /// Check the form's CSRF token: a refusal is a response of its own
@@ -534,7 +436,7 @@ fn form_ok<T>(
     signed: &Signed,
     form: Result<Form<T>, FormRejection>,
     token: impl Fn(&T) -> &str,
-) -> Result<Result<T, ApiError>, Response> {
+) -> Result<Result<T, Problem>, Response> {
     match form {
         Ok(Form(f)) => {
             check_csrf(signed, token(&f))?;
@@ -543,7 +445,7 @@ fn form_ok<T>(
         // No readable form: no token either.
         Err(e) => {
             check_csrf(signed, "")?;
-            Ok(Err(bad_form(e)))
+            Ok(Err(bad_form(signed.lang, e)))
         }
     }
 }
@@ -559,7 +461,7 @@ async fn act<T, Fut>(
     work: impl FnOnce(T) -> Fut,
 ) -> Response
 where
-    Fut: std::future::Future<Output = Result<String, ApiError>>,
+    Fut: std::future::Future<Output = Result<String, Problem>>,
 {
     let f = match form_ok(signed, form, token) {
         Ok(f) => f,
@@ -586,15 +488,14 @@ pub(crate) async fn queue(
         form,
         |f| &f.csrf,
         |f| async move {
-            let (bulletin, file, text) = form_target(&f.what, &f.text);
-            let body = QueueBody {
-                bulletin,
-                file,
-                text,
+            let order = QueueOrder {
+                what: target_of(lang, &f.what, &f.text)?,
                 priority: None,
                 at: None,
             };
-            api::queue_add(State(Arc::clone(&s)), Extension(who), Ok(Json(body))).await?;
+            s.queue(&who, order)
+                .await
+                .map_err(|e| Problem::of(lang, &e))?;
             Ok(t(lang, "Đã xếp hàng.", "Queued.").to_string())
         },
     )
@@ -616,9 +517,9 @@ pub(crate) async fn dequeue(
         form,
         |f| &f.csrf,
         |_| async move {
-            api::queue_remove(State(s), Extension(who), Ok(Path(id)))
+            s.dequeue(&who, id)
                 .await
-                .map(drop)?;
+                .map_err(|e| Problem::of(lang, &e))?;
             Ok(t(
                 lang,
                 "Đã hủy mục trong hàng chờ.",
@@ -630,9 +531,9 @@ pub(crate) async fn dequeue(
     .await
 }
 
-/// The three controls that take nothing but the token.
+/// The controls that take nothing but the token.
 macro_rules! simple_action {
-    ($name:ident, $api:ident, $vi:literal, $en:literal) => {
+    ($name:ident, $op:ident, $vi:literal, $en:literal) => {
         pub(crate) async fn $name(
             State(s): State<AppState>,
             Operator(signed): Operator,
@@ -647,7 +548,10 @@ macro_rules! simple_action {
                 form,
                 |f| &f.csrf,
                 |_| async move {
-                    api::$api(State(s), Extension(who)).await.map(drop)?;
+                    s.$op(&who)
+                        .await
+                        .map(drop)
+                        .map_err(|e| Problem::of(lang, &e))?;
                     Ok(t(lang, $vi, $en).to_string())
                 },
             )
@@ -666,7 +570,7 @@ simple_action!(pause, pause, "Đài đã tạm dừng.", "The station is paused.
 simple_action!(resume, resume, "Đài phát lại.", "The station airs again.");
 simple_action!(
     emergency_cancel,
-    emergency_cancel,
+    cancel_emergency,
     "Đã dừng khẩn cấp.",
     "The emergency is stopped."
 );
@@ -695,15 +599,21 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
 }
 
 /// `HH:MM` as the next such instant in the station's zone (today, or
-/// tomorrow when it has passed), RFC 3339 as the API takes it.
-fn until_instant(station: &Station, hhmm: &str) -> Result<String, ApiError> {
+/// tomorrow when it has passed).
+fn until_instant(lang: Lang, station: &Station, hhmm: &str) -> Result<DateTime<Utc>, Problem> {
+    let bad = || {
+        Problem::bad_request(format!(
+            "{} «{hhmm}»: {}",
+            t(lang, "Giờ sai", "Not a time"),
+            t(
+                lang,
+                "hãy viết giờ:phút, ví dụ 17:30",
+                "write HH:MM, e.g. 17:30"
+            )
+        ))
+    };
     // The station file's parser: HH:MM (a browser may add :SS), no leap second.
-    let time = crate::config::parse_time_of_day(hhmm).ok_or_else(|| {
-        ApiError::unprocessable(
-            "bad_time",
-            format!("Giờ sai / {hhmm:?} is not a time: write HH:MM, e.g. 17:30"),
-        )
-    })?;
+    let time = crate::config::parse_time_of_day(hhmm).ok_or_else(bad)?;
     let tz = station.timezone;
     let now = Utc::now();
     let mut day = timefmt::local_date(now, tz);
@@ -711,12 +621,12 @@ fn until_instant(station: &Station, hhmm: &str) -> Result<String, ApiError> {
         if let Some(at) = tz.from_local_datetime(&day.and_time(time)).earliest() {
             let at = at.with_timezone(&Utc);
             if at > now {
-                return Ok(timefmt::rfc3339(at, tz));
+                return Ok(at);
             }
         }
         day += Duration::days(1);
     }
-    Err(ApiError::unprocessable("bad_time", hhmm.to_string()))
+    Err(bad())
 }
 
 /// `GET /khan-cap`: what will air, how often and until when; one red
@@ -730,32 +640,26 @@ pub(crate) async fn emergency_confirm(
     let title = t(lang, "Xác nhận phát khẩn cấp", "Confirm the emergency");
     let picks = picks(&s).await;
     let body = match q {
-        Err(_) => problem(
+        Err(_) => problem_text(
             lang,
-            &ApiError::bad_request(
-                "bad_query",
-                t(lang, "Chưa chọn phát gì.", "Nothing chosen to air."),
-            ),
+            t(lang, "Chưa chọn phát gì.", "Nothing chosen to air."),
         ),
         Ok(Query(q)) => match (non_empty(&q.text), picks.iter().find(|p| p.value == q.what)) {
-            (None, None) => problem(
+            (None, None) => problem_text(
                 lang,
-                &ApiError::not_found(
-                    "unknown",
-                    if q.what.is_empty() {
-                        t(
-                            lang,
-                            "Chưa chọn bản tin nào và chưa gõ thông báo.",
-                            "No bulletin chosen and no notice typed.",
-                        )
-                    } else {
-                        t(
-                            lang,
-                            "Không tìm thấy bản tin hay bản ghi này.",
-                            "No such bulletin or recording.",
-                        )
-                    },
-                ),
+                if q.what.is_empty() {
+                    t(
+                        lang,
+                        "Chưa chọn bản tin nào và chưa gõ thông báo.",
+                        "No bulletin chosen and no notice typed.",
+                    )
+                } else {
+                    t(
+                        lang,
+                        "Không tìm thấy bản tin hay bản ghi này.",
+                        "No such bulletin or recording.",
+                    )
+                },
             ),
             (text, pick) => {
                 let every = non_empty(&q.every);
@@ -820,35 +724,20 @@ pub(crate) async fn emergency(
         form,
         |f| &f.csrf,
         |f| async move {
-            let (bulletin, file, text) = form_target(&f.what, &f.text);
             let station = s.current.get();
             let until = non_empty(&f.until)
-                .map(|u| until_instant(&station, u))
+                .map(|u| until_instant(lang, &station, u))
                 .transpose()?;
-            let body = EmergencyBody {
-                bulletin,
-                file,
-                text,
+            let order = EmergencyOrder {
+                what: target_of(lang, &f.what, &f.text)?,
                 repeat_every: non_empty(&f.every).map(|n| format!("{n}m")),
                 until,
             };
-            api::emergency(State(Arc::clone(&s)), Extension(who), Ok(Json(body))).await?;
+            s.emergency(&who, order)
+                .await
+                .map_err(|e| Problem::of(lang, &e))?;
             Ok(t(lang, "Đang phát khẩn cấp.", "The emergency airs.").to_string())
         },
     )
     .await
-}
-
-#[cfg(test)]
-mod words {
-    use super::*;
-
-    #[test]
-    fn every_source_in_the_status_has_words_a_relay_too() {
-        for s in ["schedule", "operator", "emergency", "relay"] {
-            assert_ne!(source_word(Lang::Vi, s), "", "{s}");
-        }
-        assert_eq!(source_word(Lang::Vi, "relay"), "tiếp âm");
-        assert_eq!(source_word(Lang::En, "nonsense"), "");
-    }
 }

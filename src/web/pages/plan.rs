@@ -11,9 +11,8 @@ use maud::html;
 use serde::Deserialize;
 
 use super::clock;
-use crate::api::routes as api;
-use crate::api::AppState;
-use crate::schedule::{self, ItemKind};
+use crate::control::Shared as AppState;
+use crate::schedule::ItemKind;
 use crate::timefmt;
 use crate::web::i18n::{t, Lang};
 use crate::web::layout::page as layout;
@@ -66,41 +65,24 @@ pub(crate) async fn page(
         .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
         .unwrap_or(today);
     let monday = picked - Duration::days(i64::from(picked.weekday().num_days_from_monday()));
-    let st = station.clone();
-    let days = api::blocking(move || {
+    let days = s.plan(monday, 7, false).await.map(|plan| {
         let mut days: Vec<Vec<Row>> = (0..7).map(|_| Vec::new()).collect();
         let mut minutes: BTreeMap<String, f64> = BTreeMap::new();
-        let from = timefmt::start_of_day(monday, tz);
-        let to = timefmt::start_of_day(monday + Duration::days(7), tz);
-        for o in schedule::schedule(&st, from, to) {
-            let day = (o.at.date_naive() - monday).num_days().clamp(0, 6) as usize;
-            match o.kind {
-                ItemKind::Bulletin | ItemKind::Relay => {
-                    let c = o.campaign.unwrap_or("");
-                    *minutes.entry(c.to_string()).or_default() += o.planned_seconds / 60.0;
-                }
-                ItemKind::Program => {
-                    for &i in &o.items {
-                        let item = st.item_info(i);
-                        let c = item.campaign.unwrap_or("");
-                        *minutes.entry(c.to_string()).or_default() += item.seconds / 60.0;
-                    }
-                }
+        for p in plan {
+            let day = (p.at.date_naive() - monday).num_days().clamp(0, 6) as usize;
+            for (c, m) in p.minutes {
+                *minutes.entry(c).or_default() += m;
             }
             days[day].push(Row {
-                at: o.at.format("%H:%M").to_string(),
-                title: o.title.to_string(),
-                campaign: o
-                    .campaign
-                    .and_then(|c| st.campaign(c))
-                    .map(|c| c.title.clone()),
-                seconds: o.planned_seconds,
-                program: o.kind == ItemKind::Program,
+                at: p.at.format("%H:%M").to_string(),
+                title: p.title,
+                campaign: p.campaign,
+                seconds: p.planned_seconds,
+                program: p.kind == ItemKind::Program,
             });
         }
-        Ok((days, minutes))
-    })
-    .await;
+        (days, minutes)
+    });
     let title = t(lang, "Lịch phát", "Plan");
     let week = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
     let names = match lang {

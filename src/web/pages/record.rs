@@ -1,24 +1,22 @@
 //! `/thu-am` Thu âm / Tải lên: record a notice with the phone's microphone
 //! (the page's script captures PCM and makes a WAV, which every browser
-//! can and loa decodes), or pick a file; upload it through the API's own
-//! upload (`crate::api::upload`: streamed, size-capped, probed before it
-//! is named); then the probe's verdict in words, and buttons to queue it
-//! or air it as an emergency.
-
-use std::sync::Arc;
+//! can and loa decodes), or pick a file; upload it through the control
+//! layer's upload (`crate::control::upload`: streamed, size-capped, probed
+//! before it is named), as the API does; then the probe's verdict in
+//! words, and buttons to queue it or air it as an emergency.
 
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Extension;
+use axum::Json;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::{answer, clock, shown, Flash};
-use crate::api::routes as api;
-use crate::api::{files, ApiError, AppState};
-use crate::probe::AudioInfo;
+use super::{answer, clock, shown, words, Flash, Problem};
+use crate::control::upload::Incoming;
+use crate::control::{Error, Shared as AppState};
+use crate::probe::{AudioInfo, ProbeErrorKind};
 use crate::web::i18n::{t, Lang};
 use crate::web::layout::assets;
 use crate::web::layout::page as layout;
@@ -80,20 +78,14 @@ pub(crate) async fn page(
 
 /// The probe's verdict on an uploaded file, in words, with what to do next.
 async fn verdict(s: &AppState, lang: Lang, csrf: &str, name: String) -> Markup {
-    let station = s.current.get();
     let shown_name = name.clone();
-    let r: Result<AudioInfo, ApiError> = api::blocking(move || {
-        files::check_name(&name)?;
-        let path = files::resolve(&station.audio_dir, &name)?;
-        crate::probe::probe(&path).map_err(|e| files::probe_error(&e, &path, &name))
-    })
-    .await;
+    let r: Result<AudioInfo, Error> = s.probe_file(name).await;
     match r {
         Err(e) => html! {
             div class="card verdict bad" role="alert" {
                 h2 { (t(lang, "Tệp này không phát được", "This file will not play")) }
-                @if let Some(words) = refusal_words(lang, &e) { p { strong { (words) } } }
-                p class="hint" { (e.message) }
+                @if let Some(plain) = refusal_words(lang, &e) { p { strong { (plain) } } }
+                p class="hint" { (words(lang, &e)) }
             }
         },
         Ok(info) => {
@@ -125,9 +117,13 @@ async fn verdict(s: &AppState, lang: Lang, csrf: &str, name: String) -> Markup {
 }
 
 /// What a refused recording means, for someone who is not technical.
-fn refusal_words(lang: Lang, e: &ApiError) -> Option<&'static str> {
-    Some(match (e.error, e.status.as_u16()) {
-        ("bad_audio", 415) => t(
+fn refusal_words(lang: Lang, e: &Error) -> Option<&'static str> {
+    Some(match e {
+        Error::BadAudio {
+            kind: ProbeErrorKind::NotAudio | ProbeErrorKind::Empty | ProbeErrorKind::Unsupported,
+            ..
+        }
+        | Error::EmptyUpload => t(
             lang,
             "Đây không phải tệp âm thanh mà đài phát được (có thể là video, tệp hỏng, \
              hoặc định dạng như Opus/WebM). Hãy thu lại ngay trên trang này, \
@@ -135,14 +131,14 @@ fn refusal_words(lang: Lang, e: &ApiError) -> Option<&'static str> {
             "This is not audio the station can play (a video, a damaged file, or a format \
              such as Opus/WebM). Record again on this page, or send an MP3, M4A or WAV file.",
         ),
-        ("bad_audio", _) => t(
+        Error::BadAudio { .. } => t(
             lang,
             "Tệp âm thanh bị hỏng, bị cắt cụt, không có tiếng, hoặc sẽ phát sai. \
              Hãy nghe lại rồi thu lại, hoặc đổi sang MP3 rồi gửi lại.",
             "The audio is damaged, cut short, silent, or would air wrongly. Listen to it \
              and record again, or convert it to MP3 and send it again.",
         ),
-        ("upload_too_large", _) => t(
+        Error::UploadTooLarge { .. } => t(
             lang,
             "Tệp quá lớn. Hãy thu ngắn hơn, hoặc chia thành nhiều phần.",
             "The file is too large. Record a shorter notice, or split it.",
@@ -187,36 +183,29 @@ pub(crate) async fn upload(
     if let Err(r) = check_csrf(&signed, &token) {
         return r;
     }
-    let r = crate::api::upload::upload(
-        State(Arc::clone(&s)),
-        Extension(caller(&signed)),
-        headers.clone(),
-        multipart,
-    )
-    .await;
-    // A refusal says first, in plain words, what is wrong and what to do;
-    // then the API's own message.
-    let r = r.map_err(|mut e| {
-        if let Some(words) = refusal_words(signed.lang, &e) {
-            e.message = format!("{words} ({})", e.message);
-        }
-        e
-    });
-    if headers.contains_key(super::FETCH_HEADER) {
-        // The script reads the API's answer: the name, or why not.
-        return r.into_response();
-    }
+    let lang = signed.lang;
+    let fetch = headers.contains_key(super::FETCH_HEADER);
+    let r = s
+        .upload(&caller(&signed), Incoming::of(&headers, multipart))
+        .await;
     match r {
-        Ok(res) => {
-            let bytes = axum::body::to_bytes(res.into_body(), 64 * 1024)
-                .await
-                .unwrap_or_default();
-            let name = serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .and_then(|v| v["name"].as_str().map(str::to_string))
-                .unwrap_or_default();
-            Redirect::to(&format!("/thu-am?tep={}", urlencode(&name))).into_response()
+        // The script reads the name, or why not.
+        Ok(stored) if fetch => (
+            axum::http::StatusCode::CREATED,
+            Json(serde_json::json!({ "name": stored.name })),
+        )
+            .into_response(),
+        Ok(stored) => {
+            Redirect::to(&format!("/thu-am?tep={}", urlencode(&stored.name))).into_response()
         }
-        Err(e) => answer(&headers, "/thu-am", Err(e)),
+        // A refusal says first, in plain words, what is wrong and what to
+        // do; then the refusal itself.
+        Err(e) => {
+            let mut p = Problem::of(lang, &e);
+            if let Some(plain) = refusal_words(lang, &e) {
+                p.text = format!("{plain} ({})", p.text);
+            }
+            answer(&headers, "/thu-am", Err(p))
+        }
     }
 }

@@ -8,7 +8,6 @@
 //! The sums are `crate::report::report`'s, as for `loa report`.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -17,10 +16,8 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{outcome, problem};
-use crate::api::routes::{self as api, LedgerQuery, ReportQuery as ApiReportQuery};
-use crate::api::AppState;
-use crate::ledger::{AirtimeRow, Filter, Outcome};
-use crate::range;
+use crate::control::Shared as AppState;
+use crate::ledger::{AirtimeRow, Outcome};
 use crate::report::{self, Counts, Report};
 use crate::timefmt;
 use crate::web::i18n::{t, Lang};
@@ -62,23 +59,42 @@ fn vn(x: f64, decimals: usize) -> String {
     format!("{:.*}", decimals, (x * 100.0).round() / 100.0).replace('.', ",")
 }
 
-/// `GET /bao-cao.csv`: the API's report as CSV.
+/// `GET /bao-cao.csv`: the report as CSV, the same bytes as the API's
+/// `GET /api/v1/report?format=csv` and `loa report --format csv`.
 pub(crate) async fn csv(
     State(s): State<AppState>,
-    _signed: Signed,
+    signed: Signed,
     q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let q = q.ok().map(|Query(q)| q).unwrap_or_default();
     let today = timefmt::local_date(Utc::now(), s.current.get().timezone);
     let (from, to) = period(&q, today);
-    let lq = ApiReportQuery {
-        from: Some(from),
-        to: Some(to),
-        campaign: given(&q.chien_dich),
-        format: Some("csv".into()),
-        scope: province(&q).then(|| "province".into()),
+    let (f, tt) = (Some(from.as_str()), Some(to.as_str()));
+    let made = if province(&q) {
+        s.province_report(f, tt, given(&q.chien_dich))
+            .await
+            .map(|r| {
+                let text = crate::fleet::format_fleet_report(&r, report::Format::Csv);
+                (text, format!("bao-cao-toan-tinh-{from}-{to}"))
+            })
+    } else {
+        s.report(f, tt, given(&q.chien_dich)).await.map(|r| {
+            let text = report::format_report(&r.report, report::Format::Csv);
+            (text, format!("bao-cao-{from}-{to}"))
+        })
     };
-    api::report(State(s), Ok(Query(lq))).await.into_response()
+    match made {
+        Ok((text, name)) => super::csv_download(text, &name),
+        Err(e) => {
+            let lang = signed.lang;
+            let title = t(lang, "Báo cáo", "Report");
+            (
+                e.kind().http_status(),
+                layout(Some(&signed), lang, title, problem(lang, &e)),
+            )
+                .into_response()
+        }
+    }
 }
 
 struct Data {
@@ -104,27 +120,14 @@ pub(crate) async fn page(
     let now = Utc::now();
     let (from_s, to_s) = period(&q, timefmt::local_date(now, tz));
     let campaign = given(&q.chien_dich);
-    let st = Arc::clone(&station);
-    let (f2, t2, c2) = (from_s.clone(), to_s.clone(), campaign.clone());
-    let data = api::blocking(move || {
-        let (from, to) =
-            range::parse(st.timezone, Some(&f2), Some(&t2)).map_err(api::range_error)?;
-        let ledger = api::open_ledger(&st)?;
-        api::check_campaign(&st, &ledger, c2.as_deref())?;
-        let filter = Filter {
-            from,
-            to,
-            campaign: c2,
-        };
-        let report = report::report(&ledger, &st.campaigns, &filter)?;
-        let rows = ledger.rows(&filter)?;
-        Ok(Data {
-            per_day: per_day(&rows, from, to, st.timezone),
-            not_aired: not_aired(&rows, lang),
-            report,
-        })
-    })
-    .await;
+    let data = s
+        .report_with_rows(Some(&from_s), Some(&to_s), campaign.clone())
+        .await
+        .map(|r| Data {
+            per_day: per_day(&r.rows, r.from, r.to, tz),
+            not_aired: not_aired(&r.rows, lang),
+            report: r.report,
+        });
     let title = t(lang, "Báo cáo", "Report");
     let csv_link = csv_link(&from_s, &to_s, campaign.as_deref(), false);
     let made = now.with_timezone(&tz);
@@ -257,13 +260,9 @@ async fn province_page(s: AppState, signed: Signed, q: ReportQuery) -> Response 
     let now = Utc::now();
     let (from_s, to_s) = period(&q, timefmt::local_date(now, crate::fleet::MONTH_TZ));
     let campaign = given(&q.chien_dich);
-    let lq = LedgerQuery {
-        from: Some(from_s.clone()),
-        to: Some(to_s.clone()),
-        campaign: campaign.clone(),
-        format: None,
-    };
-    let data = api::province_report_data(&station, &lq).await;
+    let data = s
+        .province_report(Some(&from_s), Some(&to_s), campaign.clone())
+        .await;
     let title = t(lang, "Báo cáo toàn tỉnh", "Province report");
     let made = now.with_timezone(&crate::fleet::MONTH_TZ);
     let body = html! {

@@ -1,6 +1,6 @@
-//! Typed notices sent to `POST /api/v1/queue` and `POST /api/v1/emergency`
-//! (and the web console's forms, which call those handlers): read aloud
-//! into `data_dir/tts` before the engine is asked to air them.
+//! Typed notices queued or aired as an emergency (through the API or the
+//! console's forms): read aloud into `data_dir/tts` before the engine is
+//! asked to air them.
 //!
 //! Every notice costs a render (a core for seconds) and a file (megabytes),
 //! so what the station cannot air is refused before it is rendered: a
@@ -18,12 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
 use tokio::sync::oneshot;
 
-use super::error::{ApiError, ApiResult};
-use super::routes::blocking;
-use super::AppState;
+use super::{blocking, Control, Error, Result};
 use crate::config::{Station, MAX_TTS_CHARS, TTS_DIR};
 use crate::engine::{Command, InUse, Refusal, Target};
 use crate::tts::cache;
@@ -151,7 +148,7 @@ pub enum Purpose {
 /// [`Hold::settle`] removes it again when the engine refused a notice this
 /// request rendered.
 pub struct Hold {
-    state: AppState,
+    notices: Arc<Notices>,
     path: PathBuf,
     /// Rendered by this request (not found in the cache).
     fresh: bool,
@@ -170,7 +167,7 @@ impl Hold {
     }
 
     fn end(&mut self, taken: bool) {
-        let n = &self.state.notices;
+        let n = &self.notices;
         if let Some(t) = self.ticket.take() {
             n.unreserve(t);
         }
@@ -196,21 +193,15 @@ impl Drop for Hold {
     }
 }
 
-async fn in_use(s: &AppState) -> ApiResult<InUse> {
+async fn in_use(s: &Control) -> Result<InUse> {
     let (tx, rx) = oneshot::channel();
-    let gone = || {
-        ApiError::unavailable(
-            "Bộ điều phối đã dừng / the engine is not running (the daemon is stopping?); see the \
-             daemon's log",
-        )
-    };
     match tokio::time::timeout(ENGINE_TIMEOUT, s.handle.commands.send(Command::InUse(tx))).await {
         Ok(Ok(())) => {}
-        _ => return Err(gone()),
+        _ => return Err(Error::EngineGone),
     }
     match tokio::time::timeout(ENGINE_TIMEOUT, rx).await {
         Ok(Ok(v)) => Ok(v),
-        _ => Err(gone()),
+        _ => Err(Error::EngineGone),
     }
 }
 
@@ -226,43 +217,33 @@ fn notice_title(text: &str) -> String {
     }
 }
 
-fn cache_full(bytes: u64, station: &Station) -> ApiError {
-    ApiError::new(
-        StatusCode::INSUFFICIENT_STORAGE,
-        "tts_cache_full",
-        format!(
-            "Bộ nhớ thông báo đã đầy / data_dir/tts holds {:.1} MB of notices that wait to air or \
-             air ([tts] cache_mb = {}): let some air or remove them from the queue, or raise \
-             [tts] cache_mb",
-            bytes as f64 / 1e6,
-            station.tts.cache_mb
-        ),
-    )
+fn cache_full(bytes: u64, station: &Station) -> Error {
+    Error::NoticeStoreFull {
+        mb: bytes as f64 / 1e6,
+        cap_mb: u64::from(station.tts.cache_mb),
+    }
 }
 
 /// A typed notice, read aloud by the station's speech engine into its
 /// cache (at once when cached), as a file to air, with its hold: settle
 /// it with the engine's answer.
 pub(super) async fn notice(
-    s: &AppState,
+    s: &Control,
     station: &Arc<Station>,
     text: String,
     purpose: Purpose,
-) -> ApiResult<(Target, Hold)> {
+) -> Result<(Target, Hold)> {
     let text = text.trim().to_string();
     let chars = text.chars().count();
     if text.is_empty() || chars > MAX_TTS_CHARS {
-        return Err(ApiError::unprocessable(
-            "bad_text",
-            format!(
-                "Nội dung trống hoặc quá dài / the notice must have 1 to {MAX_TTS_CHARS} \
-                 characters (it has {chars}): split a long one"
-            ),
-        ));
+        return Err(Error::BadText {
+            chars,
+            max: MAX_TTS_CHARS,
+        });
     }
     let path = station.tts_path(&text);
     let mut hold = Hold {
-        state: Arc::clone(s),
+        notices: Arc::clone(&s.notices),
         path: path.clone(),
         fresh: false,
         ticket: None,
@@ -281,15 +262,17 @@ pub(super) async fn notice(
         // read aloud for the queue: the truth before the render, not after.
         let before = s.notices.before(ticket);
         if used.operator_queued + before >= used.max_queue {
-            return Err(Refusal::QueueFull(used.max_queue).into());
+            return Err(Error::Refused(Refusal::QueueFull(used.max_queue)));
         }
     }
     s.notices.hold(&path);
     hold.held = true;
     let title = notice_title(&text);
-    let (st, station) = (Arc::clone(s), Arc::clone(station));
+    let (notices, current, station) =
+        (Arc::clone(&s.notices), s.current.get(), Arc::clone(station));
     let data_dir = station.data_dir.clone();
-    let (seconds, fresh) = blocking(move || render(&st, &station, &text, &used, since)).await?;
+    let (seconds, fresh) =
+        blocking(move || render(&notices, &current, &station, &text, &used, since)).await?;
     hold.fresh = fresh;
     let file = path
         .strip_prefix(&data_dir)
@@ -309,12 +292,13 @@ pub(super) async fn notice(
 /// with the cache kept under its cap. Its length, and whether it was
 /// rendered here.
 fn render(
-    s: &AppState,
+    notices: &Notices,
+    current: &Station,
     station: &Station,
     text: &str,
     used: &InUse,
     since: Instant,
-) -> ApiResult<(f64, bool)> {
+) -> Result<(f64, bool)> {
     let path = station.tts_path(text);
     if let Ok(info) = crate::probe::probe(&path) {
         cache::touch(&path);
@@ -324,7 +308,6 @@ fn render(
     let cap = station.tts.cache_bytes();
     // The station file's notices (as loaded now, and as this request saw
     // it) are rendered ahead for their time.
-    let current = s.current.get();
     let scheduled: HashSet<&Path> = current
         .bulletins
         .iter()
@@ -333,31 +316,23 @@ fn render(
         .map(|b| b.path.as_path())
         .collect();
     let keep =
-        |p: &Path| used.files.contains(p) || scheduled.contains(p) || s.notices.protects(p, since);
+        |p: &Path| used.files.contains(p) || scheduled.contains(p) || notices.protects(p, since);
     // Room first: a render the cache cannot keep is not started.
     let before = cache::sweep(&dir, cap, keep);
-    s.notices.swept(&before);
+    notices.swept(&before);
     if before.bytes >= cap {
         return Err(cache_full(before.bytes, station));
     }
     let info =
         crate::tts::render(&station.tts, text, &path, crate::tts::Wait::Request).map_err(|e| {
             if e.busy {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "tts_busy",
-                    format!("Bộ đọc đang bận / {e}"),
-                )
+                Error::SpeechBusy(e.to_string())
             } else {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "tts_failed",
-                    format!("Không đọc được thông báo / the notice could not be read aloud: {e}"),
-                )
+                Error::SpeechFailed(e.to_string())
             }
         })?;
     let after = cache::sweep(&dir, cap, keep);
-    s.notices.swept(&after);
+    notices.swept(&after);
     if after.bytes > cap {
         // Only what waits to air is left, and this notice does not fit.
         let _ = std::fs::remove_file(&path);

@@ -1,5 +1,5 @@
-//! Checks of the station-wide sections: `[station]`, `[output]`, `[quiet]`
-//! and `[api]`.
+//! The station-wide sections: `[station]`, `[output]`, `[quiet]` and
+//! `[api]`, read and checked.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

@@ -12,24 +12,20 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::error::{ApiError, ApiResult};
-use crate::probe::{probe, AudioInfo, ProbeError, ProbeErrorKind};
+use super::{Error, Result};
+use crate::probe::{probe, AudioInfo};
 
 /// Refuse names that could leave `audio_dir` or hide: absolute paths,
 /// backslashes, `..`, empty components, NUL and control characters, hidden
 /// names (uploads in progress are hidden), overlong names. A relative path
 /// into a sub-folder (`cds/thong-diep.mp3`, as `GET /bulletins` lists it) is
 /// fine; `resolve` then checks where it really leads.
-pub fn check_name(name: &str) -> ApiResult<()> {
-    let bad = |why: &str| {
-        Err(ApiError::unprocessable(
-            "bad_file_name",
-            format!(
-                "Tên tệp không hợp lệ / file name {name:?} {why}: give a file's path inside \
-                 audio_dir as GET /api/v1/bulletins lists it, e.g. \"thong-bao.mp3\" or \
-                 \"cds/thong-diep.mp3\", or queue a bulletin by id"
-            ),
-        ))
+pub fn check_name(name: &str) -> Result<()> {
+    let bad = |why: &'static str| {
+        Err(Error::BadFileName {
+            name: name.to_string(),
+            why,
+        })
     };
     if name.is_empty() {
         return bad("is empty");
@@ -60,80 +56,40 @@ pub fn check_name(name: &str) -> ApiResult<()> {
     Ok(())
 }
 
-pub fn resolve(audio_dir: &Path, name: &str) -> ApiResult<PathBuf> {
+pub fn resolve(audio_dir: &Path, name: &str) -> Result<PathBuf> {
     check_name(name)?;
-    let dir = audio_dir.canonicalize().map_err(|e| {
-        ApiError::internal(format!(
-            "audio_dir {} cannot be read: {e}",
-            audio_dir.display()
-        ))
-    })?;
+    let dir = audio_dir
+        .canonicalize()
+        .map_err(|e| Error::AudioDirUnreadable {
+            dir: audio_dir.display().to_string(),
+            cause: e.to_string(),
+        })?;
     let path = dir.join(name);
     let real = match path.canonicalize() {
         Ok(p) => p,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ApiError::not_found(
-                "unknown_file",
-                format!(
-                    "Không tìm thấy tệp / no file {name:?} in audio_dir: upload it with \
-                     POST /api/v1/audio, or see GET /api/v1/bulletins"
-                ),
-            ))
+            return Err(Error::UnknownFile { name: name.into() })
         }
         Err(e) => {
-            return Err(ApiError::unprocessable(
-                "unreadable_file",
-                format!("Không đọc được tệp / {name:?} cannot be read: {e}"),
-            ))
+            return Err(Error::UnreadableFile {
+                name: name.into(),
+                cause: e.to_string(),
+            })
         }
     };
     if !real.starts_with(&dir) {
-        return Err(ApiError::unprocessable(
-            "file_outside_audio_dir",
-            format!(
-                "Tệp nằm ngoài thư mục âm thanh / {name:?} is a link that leads outside \
-                 audio_dir: copy the file into audio_dir instead"
-            ),
-        ));
+        return Err(Error::FileOutsideAudioDir { name: name.into() });
     }
     if !real.is_file() {
-        return Err(ApiError::unprocessable(
-            "not_a_file",
-            format!("{name:?} is not a regular file"),
-        ));
+        return Err(Error::NotAFile { name: name.into() });
     }
     Ok(real)
 }
 
-/// The HTTP status for a file that will not play right: 415 when it is not
-/// audio we can play at all, 422 when it is audio that would air wrongly.
-pub fn probe_status(kind: ProbeErrorKind) -> axum::http::StatusCode {
-    use axum::http::StatusCode;
-    match kind {
-        ProbeErrorKind::NotAudio | ProbeErrorKind::Empty | ProbeErrorKind::Unsupported => {
-            StatusCode::UNSUPPORTED_MEDIA_TYPE
-        }
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    }
-}
-
-/// A probe refusal as an API error; `shown` replaces `path` in the text
-/// (the client knows its own name, not our temporary one).
-pub fn probe_error(e: &ProbeError, path: &Path, shown: &str) -> ApiError {
-    // The hint may name a converted copy next to the file (`x.mp3`).
-    let converted = path.with_extension("mp3").display().to_string();
-    let shown_mp3 = Path::new(shown).with_extension("mp3").display().to_string();
-    let p = path.display().to_string();
-    let clean = |s: &str| s.replace(&converted, &shown_mp3).replace(&p, shown);
-    ApiError::new(
-        probe_status(e.kind),
-        "bad_audio",
-        format!(
-            "Tệp âm thanh không phát đúng được / {} {}",
-            clean(&e.message),
-            clean(&e.hint)
-        ),
-    )
+/// Probe a file among the station's audio files, by its name there.
+pub fn probe_named(audio_dir: &Path, name: &str) -> Result<AudioInfo> {
+    let path = resolve(audio_dir, name)?;
+    crate::probe::probe(&path).map_err(|e| Error::bad_audio(&e, &path, name))
 }
 
 /// Fold Vietnamese (and other Latin) letters to ASCII and keep `[a-z0-9-]`:
@@ -275,6 +231,25 @@ pub fn list(dir: &Path, cache: &ProbeCache) -> Vec<FileView> {
         .collect()
 }
 
+/// Bytes free for an unprivileged writer and the size of the filesystem
+/// holding `dir`; `None` when it cannot be asked (the ledger's own errors
+/// say why).
+pub fn disk_space(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a NUL-terminated path and `st` is written by statvfs
+    // before it is read (only when it returns 0).
+    let st = unsafe {
+        if libc::statvfs(c.as_ptr(), st.as_mut_ptr()) != 0 {
+            return None;
+        }
+        st.assume_init()
+    };
+    let frag = st.f_frsize as u64;
+    Some((st.f_bavail as u64 * frag, st.f_blocks as u64 * frag))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,13 +272,19 @@ mod tests {
             "line\nbreak.mp3",
         ] {
             let e = check_name(name).unwrap_err();
-            assert_eq!(e.status.as_u16(), 422, "{name:?}");
-            assert_eq!(e.error, "bad_file_name");
+            assert!(matches!(e, Error::BadFileName { .. }), "{name:?}: {e:?}");
         }
         check_name("thong-bao.mp3").unwrap();
         check_name("Thông báo.m4a").unwrap();
         // Sub-folders, as the example station keeps its files.
         check_name("cds/thong-diep.mp3").unwrap();
+    }
+
+    #[test]
+    fn the_disk_is_measured() {
+        let (free, size) = disk_space(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        assert!(size > 0 && free <= size);
+        assert!(disk_space(Path::new("/no/such/dir")).is_none());
     }
 
     #[test]
@@ -323,16 +304,22 @@ mod tests {
         );
         // A link that stays inside is fine; one that leads out is not.
         assert!(resolve(&audio, "in.mp3").is_ok());
-        assert_eq!(
-            resolve(&audio, "out.mp3").unwrap_err().error,
-            "file_outside_audio_dir"
-        );
-        assert_eq!(resolve(&audio, "nope.mp3").unwrap_err().status, 404);
-        assert_eq!(resolve(&audio, "sub").unwrap_err().error, "not_a_file");
-        assert_eq!(
-            resolve(&audio, "../secret.mp3").unwrap_err().error,
-            "bad_file_name"
-        );
+        assert!(matches!(
+            resolve(&audio, "out.mp3").unwrap_err(),
+            Error::FileOutsideAudioDir { .. }
+        ));
+        assert!(matches!(
+            resolve(&audio, "nope.mp3").unwrap_err(),
+            Error::UnknownFile { .. }
+        ));
+        assert!(matches!(
+            resolve(&audio, "sub").unwrap_err(),
+            Error::NotAFile { .. }
+        ));
+        assert!(matches!(
+            resolve(&audio, "../secret.mp3").unwrap_err(),
+            Error::BadFileName { .. }
+        ));
     }
 
     #[test]

@@ -1,0 +1,279 @@
+//! The router in-process: a real station file (audio probed), a real
+//! ledger and the engine over `FakePlayout`, which "plays" in real time on
+//! tokio's clock. Each request goes through `ServiceExt::oneshot`, with the
+//! peer address set by `MockConnectInfo`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use axum::body::Body as HttpBody;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::Router;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use super::*;
+use crate::config::Role;
+use crate::control::Control;
+use crate::ledger::{AirtimeRow, Filter, Ledger};
+use crate::token::{hash, hex};
+
+pub(super) const VIEWER: &str = "viewer-secret";
+pub(super) const OPERATOR: &str = "operator-secret";
+pub(super) const ADMIN: &str = "admin-secret";
+pub(super) const METRICS: &str = "metrics-secret";
+
+pub(super) fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+pub(super) fn station_text(extra: &str) -> String {
+    format!(
+        r#"
+[station]
+name = "Xã Test"
+audio_dir = "audio"
+data_dir = "var"
+[api]
+max_upload_mb = 1
+[[api.token]]
+name = "xem"
+role = "viewer"
+sha256 = "{}"
+[[api.token]]
+name = "van-hanh"
+role = "operator"
+sha256 = "{}"
+[[api.token]]
+name = "quan-tri"
+role = "admin"
+sha256 = "{}"
+[[api.token]]
+name = "prometheus-tinh"
+role = "metrics"
+sha256 = "{}"
+[[campaign]]
+id = "cds"
+title = "Chuyển đổi số"
+[[bulletin]]
+id = "long"
+title = "Thông điệp dài"
+file = "long.mp3"
+campaign = "cds"
+at = ["06:00"]
+[[bulletin]]
+id = "tone"
+title = "Tín hiệu"
+file = "tone.wav"
+{extra}
+"#,
+        hex(&hash(VIEWER)),
+        hex(&hash(OPERATOR)),
+        hex(&hash(ADMIN)),
+        hex(&hash(METRICS)),
+    )
+}
+
+pub(super) struct Rig {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    audio: PathBuf,
+    state: AppState,
+    app: Router,
+    ledger: PathBuf,
+    tz: chrono_tz::Tz,
+}
+
+pub(super) async fn rig() -> Rig {
+    rig_with(&station_text("")).await
+}
+
+/// A rig on the station file `text`.
+pub(super) async fn rig_with(text: &str) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    std::fs::write(root.join("secret.mp3"), b"not yours").unwrap();
+    let state = Control::for_test(&root, text);
+    let station = state.current.get();
+    let ledger_path = station.ledger_path();
+    let app = router(Arc::clone(&state));
+    Rig {
+        _dir: dir,
+        audio: station.audio_dir.clone(),
+        root,
+        state,
+        app,
+        ledger: ledger_path,
+        tz: station.timezone,
+    }
+}
+
+pub(super) struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+    fn error(&self) -> String {
+        self.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, String::from_utf8_lossy(&self.body))
+    }
+}
+
+pub(super) const LOCAL: [u8; 4] = [127, 0, 0, 1];
+pub(super) const REMOTE: [u8; 4] = [192, 168, 1, 20];
+
+impl Rig {
+    async fn send(
+        &self,
+        from: [u8; 4],
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some((ctype, bytes)) => req
+                .header(header::CONTENT_TYPE, ctype)
+                .header(header::CONTENT_LENGTH, bytes.len())
+                .body(HttpBody::from(bytes)),
+            None => req.body(HttpBody::empty()),
+        }
+        .unwrap();
+        let app = self
+            .app
+            .clone()
+            .layer(MockConnectInfo(SocketAddr::from((from, 40000))));
+        let resp = app.oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Reply {
+        self.send(LOCAL, "GET", path, Some(token), None).await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.send(
+            LOCAL,
+            "POST",
+            path,
+            Some(token),
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+        .await
+    }
+
+    async fn post_raw(&self, path: &str, ctype: &str, body: &[u8]) -> Reply {
+        self.send(
+            LOCAL,
+            "POST",
+            path,
+            Some(OPERATOR),
+            Some((ctype, body.to_vec())),
+        )
+        .await
+    }
+
+    async fn status(&self) -> Value {
+        self.get("/api/v1/status", VIEWER).await.json()
+    }
+
+    /// Poll the status until `f` holds (generous: CI is a busy box).
+    async fn wait_status(&self, what: &str, f: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..200 {
+            let s = self.status().await;
+            if f(&s) {
+                return s;
+            }
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        }
+        panic!("timed out waiting for {what}: {}", self.status().await);
+    }
+
+    fn rows(&self) -> Vec<AirtimeRow> {
+        self.state.recorder.flush(StdDuration::from_secs(2));
+        Ledger::open_read_only(&self.ledger, self.tz)
+            .unwrap()
+            .rows(&Filter::default())
+            .unwrap()
+    }
+
+    async fn wait_row(&self, what: &str, f: impl Fn(&AirtimeRow) -> bool) -> AirtimeRow {
+        for _ in 0..200 {
+            if let Some(r) = self.rows().into_iter().find(&f) {
+                return r;
+            }
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        }
+        panic!("timed out waiting for a row: {what}: {:#?}", self.rows());
+    }
+
+    fn audio_files(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&self.audio)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Nothing airs and nothing waits.
+    async fn assert_quiet(&self) {
+        let s = self.status().await;
+        assert!(s["airing"].is_null(), "{s}");
+        assert_eq!(s["queue"], json!([]), "{s}");
+    }
+}
+
+pub(super) fn multipart(file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "loa-test-boundary-7d1f";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+mod access;
+mod ledger;
+mod on_air;
+mod queue;
+mod reading;
+mod upload;

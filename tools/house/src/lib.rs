@@ -1,0 +1,1 @@
+//! Nothing to build: the checks are the tests (see Cargo.toml).

@@ -1,0 +1,3 @@
+//! Imports cyc_a through `super`.
+
+use super::cyc_a::*;

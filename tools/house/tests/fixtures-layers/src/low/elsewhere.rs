@@ -1,0 +1,3 @@
+//! `low::moved`, found through `#[path]`.
+
+use crate::top_path::f;

@@ -1,0 +1,1 @@
+crate::top_hidden_include::f();

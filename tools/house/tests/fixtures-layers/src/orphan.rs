@@ -1,0 +1,3 @@
+//! A module no layer names.
+
+pub fn f() {}

@@ -1,0 +1,3 @@
+//! Globbed at the root.
+
+pub fn g() {}

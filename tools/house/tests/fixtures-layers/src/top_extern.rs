@@ -1,0 +1,3 @@
+//! Above `low`.
+
+pub fn f() {}

@@ -1,0 +1,5 @@
+//! Above `low`.
+
+macro_rules! shout {
+    () => {};
+}

@@ -1,0 +1,4 @@
+//! Above `low`.
+
+pub fn f() {}
+pub struct Hidden;
