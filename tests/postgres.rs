@@ -55,6 +55,9 @@ target_minutes = 600
 [[campaign]]
 id = "phong-chay"
 title = "Phòng cháy"
+from = "2026-10-01"
+to = "2026-10-31"
+target_minutes = 310
 "#
             ),
         )
@@ -404,7 +407,42 @@ fn stations_ship_every_closed_row_once_through_crashes_and_outages() {
         "--campaign",
         "tiem-chung",
     ];
-    for period in [odd, &[]] {
+    // A period across the end of a campaign's window: its target is
+    // pro-rated to the days inside (16–31 October: 16 of 31 days), the same
+    // in each station's report and the province's, which sums them.
+    let across: &[&str] = &[
+        "--from",
+        "2026-10-16",
+        "--to",
+        "2026-11-15",
+        "--campaign",
+        "phong-chay",
+    ];
+    let mut args = vec!["report", "--postgres", &url, "--format", "json"];
+    args.extend(across);
+    let fleet: Value = serde_json::from_str(&loa(&args)).unwrap();
+    let phong = &fleet["total"]["report"]["campaigns"][0];
+    assert_eq!(phong["campaign"], "phong-chay");
+    assert_eq!(
+        phong["target_minutes"], 480.0,
+        "three stations' 160 minutes"
+    );
+    let december = ["--from", "2026-12-01", "--to", "2026-12-31"];
+    let mut args = vec!["report", "--postgres", &url, "--format", "json"];
+    args.extend(december);
+    let fleet: Value = serde_json::from_str(&loa(&args)).unwrap();
+    let phong = fleet["total"]["report"]["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["campaign"] == "phong-chay")
+        .unwrap()
+        .clone();
+    assert!(
+        phong["target_minutes"].is_null(),
+        "outside its window: {phong}"
+    );
+    for period in [odd, across, &[]] {
         let mut args = vec!["report", "--postgres", &url, "--format", "json"];
         args.extend(period);
         let fleet: Value = serde_json::from_str(&loa(&args)).unwrap();

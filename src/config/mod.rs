@@ -446,6 +446,45 @@ pub enum DateSpec {
     },
 }
 
+impl std::fmt::Display for DateSpec {
+    /// As the station file writes it: `YYYY-MM-DD` or `MM-DD`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DateSpec::Fixed(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            DateSpec::Annual { month, day } => write!(f, "{month:02}-{day:02}"),
+        }
+    }
+}
+
+impl Window {
+    /// Its ends as the station file writes them; `None` for an open end.
+    pub fn ends(&self) -> (Option<String>, Option<String>) {
+        let side = |d: DateSpec, open: NaiveDate| match d {
+            DateSpec::Fixed(x) if x == open => None,
+            d => Some(d.to_string()),
+        };
+        (
+            side(self.from, NaiveDate::MIN),
+            side(self.to, NaiveDate::MAX),
+        )
+    }
+
+    /// A window from its ends as [`Window::ends`] gives them; `None` when
+    /// both are open or one cannot be read.
+    pub fn from_ends(from: Option<&str>, to: Option<&str>) -> Option<Window> {
+        let from = match from {
+            Some(x) => parse_date_spec(x)?,
+            None => DateSpec::Fixed(NaiveDate::MIN),
+        };
+        let to = match to {
+            Some(x) => parse_date_spec(x)?,
+            None => DateSpec::Fixed(NaiveDate::MAX),
+        };
+        let open = DateSpec::Fixed(NaiveDate::MIN);
+        (from != open || to != DateSpec::Fixed(NaiveDate::MAX)).then_some(Window { from, to })
+    }
+}
+
 /// An inclusive window of dates. Both ends are of the same kind; an annual
 /// window whose `to` comes before its `from` wraps the new year.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use crate::config::Campaign;
+use crate::config::{Campaign, Window};
 use crate::ledger::{BulletinTotals, Counts, Filter, Outcome, Source};
 use crate::report::{self, Format, Report, UnknownCampaign};
 
@@ -96,8 +96,8 @@ pub(crate) async fn fleet_report(
     let mut campaigns: BTreeMap<String, Vec<Campaign>> = BTreeMap::new();
     for r in client
         .query(
-            "SELECT station_id, campaign, title, target_minutes FROM loa_campaign \
-             ORDER BY station_id, position",
+            "SELECT station_id, campaign, title, target_minutes, window_from, window_to \
+             FROM loa_campaign ORDER BY station_id, position",
             &[],
         )
         .await
@@ -106,7 +106,7 @@ pub(crate) async fn fleet_report(
         campaigns.entry(r.get(0)).or_default().push(Campaign {
             id: r.get(1),
             title: r.get(2),
-            window: None,
+            window: Window::from_ends(r.get(4), r.get(5)),
             target_minutes: r.get(3),
         });
     }
@@ -127,6 +127,13 @@ pub(crate) async fn fleet_report(
         let a = acc.remove(&id).unwrap_or_default();
         let own = campaigns.remove(&id).unwrap_or_default();
         for c in &own {
+            // Each station's target pro-rated by its own window; the
+            // province's is their sum.
+            let c = &Campaign {
+                window: None,
+                target_minutes: report::target_in(c, f.from, f.to, tz),
+                ..c.clone()
+            };
             match all_campaigns.iter_mut().find(|t| t.id == c.id) {
                 None => all_campaigns.push(c.clone()),
                 Some(t) => {

@@ -1,6 +1,6 @@
 //! The province's database: loa's tables, created and migrated by loa.
 //!
-//! # Schema (version 1)
+//! # Schema (version 2)
 //!
 //! `loa_schema_version (version, applied_at)`: one row per migration
 //! applied; loa refuses a database migrated by a newer loa.
@@ -12,7 +12,10 @@
 //!
 //! `loa_campaign`, the campaigns of each station's file as it runs now:
 //! `(station_id, campaign)` primary key, `title`, `target_minutes`,
-//! `position` (order in the file, which the report keeps).
+//! `position` (order in the file, which the report keeps), and its window
+//! as the station file writes it (`window_from`, `window_to`: `YYYY-MM-DD`
+//! or `MM-DD`, NULL for an open end; version 2), which pro-rates the target
+//! to the days of the period inside it, as the station's own report does.
 //!
 //! `loa_airtime`, every closed row of every station's ledger: `station_id`,
 //! `row_id` (the row's id in the station's ledger; `(station_id, row_id)` is
@@ -37,7 +40,8 @@ use tokio_postgres::Client;
 
 /// `MIGRATIONS[n]` takes the schema from version `n` to `n + 1`. Never
 /// edit a released entry; append.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE loa_station (
     station_id      text PRIMARY KEY,
     name            text NOT NULL,
@@ -92,7 +96,12 @@ CREATE TABLE loa_airtime_month (
     last_title      text NOT NULL,
     PRIMARY KEY (month, station_id, campaign, bulletin, source, outcome, reason)
 );
-"];
+",
+    "
+ALTER TABLE loa_campaign ADD COLUMN window_from text;
+ALTER TABLE loa_campaign ADD COLUMN window_to text;
+",
+];
 
 /// Add the rows of `{rows}` (a table or a CTE with `loa_airtime`'s columns)
 /// to the monthly sums. The shipper runs it on the rows its insert really

@@ -260,10 +260,19 @@ async fn describe(client: &mut Client, station: &Station) -> Result<(), tokio_po
     tx.execute("DELETE FROM loa_campaign WHERE station_id = $1", &[id])
         .await?;
     for (i, c) in station.campaigns.iter().enumerate() {
+        let (from, to) = c.window.map(|w| w.ends()).unwrap_or_default();
         tx.execute(
-            "INSERT INTO loa_campaign (station_id, campaign, title, target_minutes, position) \
-             VALUES ($1, $2, $3, $4, $5)",
-            &[id, &c.id, &c.title, &c.target_minutes, &(i as i32)],
+            "INSERT INTO loa_campaign (station_id, campaign, title, target_minutes, position, \
+               window_from, window_to) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                id,
+                &c.id,
+                &c.title,
+                &c.target_minutes,
+                &(i as i32),
+                &from,
+                &to,
+            ],
         )
         .await?;
     }

@@ -136,6 +136,73 @@ pub fn check_campaign(
     }))
 }
 
+/// The most days a period is walked day by day for an annual window.
+const MAX_WALK_DAYS: i64 = 20 * 366;
+
+/// A campaign's target for the period `from`..`to` (local days of `tz`):
+/// pro-rated to the days of its window inside the period (a window of 1–31
+/// October with 310 minutes, over 16 October–15 November: 16 of 31 days,
+/// 160 minutes); `None` when the period misses the window, so no percent
+/// is shown against a target the period never had. A campaign without a
+/// window keeps its target whole; so does a window open at one end, which
+/// has no length to divide by, and an annual window over an open period.
+pub fn target_in(
+    c: &Campaign,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    tz: Tz,
+) -> Option<f64> {
+    use crate::config::DateSpec;
+    let target = c.target_minutes?;
+    let Some(w) = c.window else {
+        return Some(target);
+    };
+    let first = from.map(|t| crate::timefmt::local_date(t, tz));
+    // `to` is exclusive: the period's last day is the one before it.
+    let last = to.map(|t| crate::timefmt::local_date(t - chrono::Duration::milliseconds(1), tz));
+    match (w.from, w.to) {
+        (DateSpec::Fixed(a), DateSpec::Fixed(b)) => {
+            let lo = first.map_or(a, |f| f.max(a));
+            let hi = last.map_or(b, |l| l.min(b));
+            if lo > hi {
+                return None;
+            }
+            if a == chrono::NaiveDate::MIN || b == chrono::NaiveDate::MAX {
+                return Some(target);
+            }
+            let inside = (hi - lo).num_days() + 1;
+            let all = (b - a).num_days() + 1;
+            Some(target * inside as f64 / all as f64)
+        }
+        _ => {
+            let (Some(first), Some(last)) = (first, last) else {
+                return Some(target);
+            };
+            if (last - first).num_days() > MAX_WALK_DAYS {
+                return Some(target);
+            }
+            let inside = first
+                .iter_days()
+                .take_while(|d| *d <= last)
+                .filter(|d| w.contains(*d))
+                .count();
+            if inside == 0 {
+                return None;
+            }
+            // One cycle of the window, counted in the year the period starts.
+            let year = chrono::Datelike::year(&first);
+            let start = chrono::NaiveDate::from_ymd_opt(year, 1, 1)?;
+            let end = chrono::NaiveDate::from_ymd_opt(year, 12, 31)?;
+            let cycle = start
+                .iter_days()
+                .take_while(|d| *d <= end)
+                .filter(|d| w.contains(*d))
+                .count();
+            (cycle > 0).then(|| target * inside as f64 / cycle as f64)
+        }
+    }
+}
+
 /// Build the report for the rows `f` selects. The sums come from SQL; this
 /// only arranges them around the station's campaigns.
 pub fn report(ledger: &Ledger, campaigns: &[Campaign], f: &Filter) -> Result<Report> {
@@ -185,7 +252,8 @@ pub(crate) fn arrange(
     };
     for c in campaigns.iter().filter(|c| wanted(&c.id)) {
         let rows = by_campaign.remove(&Some(c.id.clone())).unwrap_or_default();
-        group(Some(c.id.clone()), c.title.clone(), c.target_minutes, rows);
+        let target = target_in(c, f.from, f.to, tz);
+        group(Some(c.id.clone()), c.title.clone(), target, rows);
     }
     let unnamed = by_campaign.remove(&None);
     // The BTreeMap leaves the ledger-only campaigns ordered by id.

@@ -481,3 +481,114 @@ fn airtime_listing_renders_reasons_from_their_codes() {
     );
     assert_eq!(v[0]["reason_details"], serde_json::json!([]));
 }
+
+/// The days of a period, as the report gives them: from the first day's
+/// start to the start of the day after the last.
+fn days(
+    from: (i32, u32, u32),
+    to: (i32, u32, u32),
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let day = |(y, m, d): (i32, u32, u32)| {
+        TZ.with_ymd_and_hms(y, m, d, 0, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let (y, m, d) = to;
+    let after = chrono::NaiveDate::from_ymd_opt(y, m, d)
+        .unwrap()
+        .succ_opt()
+        .unwrap();
+    (
+        Some(day(from)),
+        Some(day((
+            chrono::Datelike::year(&after),
+            chrono::Datelike::month(&after),
+            chrono::Datelike::day(&after),
+        ))),
+    )
+}
+
+fn windowed(from: &str, to: &str, target: f64) -> Campaign {
+    Campaign {
+        id: "cds".into(),
+        title: "Chuyển đổi số".into(),
+        window: Some(crate::config::Window {
+            from: crate::config::parse_date_spec(from).unwrap(),
+            to: crate::config::parse_date_spec(to).unwrap(),
+        }),
+        target_minutes: Some(target),
+    }
+}
+
+#[test]
+fn a_target_is_prorated_to_the_days_of_its_window_inside_the_period() {
+    let october = windowed("2026-10-01", "2026-10-31", 310.0);
+    // 16 October to 15 November: 16 of the window's 31 days.
+    let (f, t) = days((2026, 10, 16), (2026, 11, 15));
+    assert_eq!(target_in(&october, f, t, TZ), Some(160.0));
+    // The whole window, or more: the whole target.
+    let (f, t) = days((2026, 9, 1), (2026, 12, 31));
+    assert_eq!(target_in(&october, f, t, TZ), Some(310.0));
+    // A December report never had an October target: no target, no percent.
+    let (f, t) = days((2026, 12, 1), (2026, 12, 31));
+    assert_eq!(target_in(&october, f, t, TZ), None);
+    // Open ends are bounded by the window.
+    assert_eq!(target_in(&october, None, None, TZ), Some(310.0));
+    let (_, t) = days((2026, 10, 1), (2026, 10, 10));
+    assert_eq!(target_in(&october, None, t, TZ), Some(100.0));
+    // No window: the target is the period's, whatever it is.
+    let plain = Campaign {
+        window: None,
+        ..october.clone()
+    };
+    let (f, t) = days((2026, 12, 1), (2026, 12, 31));
+    assert_eq!(target_in(&plain, f, t, TZ), Some(310.0));
+    // An annual window across the new year: 15 Dec–15 Jan is 32 days, and
+    // 1–31 January holds 15 of them.
+    let tet = windowed("12-15", "01-15", 320.0);
+    let (f, t) = days((2027, 1, 1), (2027, 1, 31));
+    assert_eq!(target_in(&tet, f, t, TZ), Some(150.0));
+    let (f, t) = days((2027, 3, 1), (2027, 3, 31));
+    assert_eq!(target_in(&tet, f, t, TZ), None);
+}
+
+#[test]
+fn the_report_shows_the_prorated_target_and_none_outside_the_window() {
+    let (_dir, ledger) = ledger();
+    let campaigns = vec![windowed("2026-10-01", "2026-10-31", 310.0)];
+    let (from, to) = days((2026, 10, 16), (2026, 11, 15));
+    let r = report(
+        &ledger,
+        &campaigns,
+        &Filter {
+            from,
+            to,
+            campaign: None,
+        },
+    )
+    .unwrap();
+    let cds = r
+        .campaigns
+        .iter()
+        .find(|c| c.campaign.as_deref() == Some("cds"))
+        .unwrap();
+    assert_eq!(cds.target_minutes, Some(160.0));
+    let (from, to) = days((2026, 12, 1), (2026, 12, 31));
+    let r = report(
+        &ledger,
+        &campaigns,
+        &Filter {
+            from,
+            to,
+            campaign: None,
+        },
+    )
+    .unwrap();
+    let cds = r
+        .campaigns
+        .iter()
+        .find(|c| c.campaign.as_deref() == Some("cds"))
+        .unwrap();
+    assert_eq!(cds.target_minutes, None);
+    assert_eq!(cds.percent_of_target(), None);
+}
