@@ -96,10 +96,10 @@ fn stderr_is_journal() -> bool {
 }
 
 /// `loa run`: the station file, or the last good copy when it cannot run
-/// (see `crate::station::load_for_run`); every diagnostic is logged.
+/// (see `crate::current::load_for_run`); every diagnostic is logged.
 pub fn run(path: &Path) -> Result<ExitCode> {
     init_logging();
-    let Some(startup) = crate::station::load_for_run(path) else {
+    let Some(startup) = crate::current::load_for_run(path) else {
         eprintln!(
             "loa: {} cannot run and no last good copy is known; nothing was started. Fix it and run `loa check --config {}`.",
             path.display(),

@@ -4,7 +4,7 @@
 //! SIGTERM and SIGINT stop the station cleanly (the airing item fades out
 //! and is recorded `interrupted`); SIGHUP reloads the station file, keeping
 //! the old one when the new one cannot run. Which file it starts with (the
-//! given one, or the last good copy) is `crate::station::load_for_run`'s.
+//! given one, or the last good copy) is `crate::current::load_for_run`'s.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,9 +20,9 @@ mod http;
 mod wedge;
 
 use crate::config::Station;
+use crate::current::{self, CurrentStation, FileState, Startup};
 use crate::engine::{self, AudioPlayout, Command, Engine, Handle, Recorder, SystemClock};
 use crate::ledger::Ledger;
-use crate::station::{self, CurrentStation, FileState, Startup};
 
 /// How far back the engine is told what already has a ledger row.
 const SETTLED_LOOKBACK_DAYS: i64 = 8;
@@ -73,7 +73,7 @@ async fn start(station: Station, file: FileState) -> Result<Running> {
     );
     let engine = tokio::spawn(engine.run());
     let current = CurrentStation::new(Arc::clone(&station), file);
-    station::render_notices(&current, &handle);
+    current::render_notices(&current, &handle);
     Ok(Running {
         handle,
         current,
@@ -113,7 +113,7 @@ fn open_parts(
     let (audio_tx, audio_rx) = mpsc::unbounded_channel();
     let player = crate::audio::spawn(&station.output, &station.data_dir, audio_tx)
         .context("starting the audio thread")?;
-    crate::station::measure_loudness_in_background(station);
+    crate::current::measure_loudness_in_background(station);
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let playout = AudioPlayout::new(player, audio_rx, events_tx);
     Ok((ledger, resume, playout, events_rx))
@@ -206,8 +206,8 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
                 let (path, current, handle) =
                     (config_path.clone(), running.current.clone(), running.handle.clone());
                 tokio::spawn(async move {
-                    let trigger = station::Trigger { what: "SIGHUP", client_gone: None };
-                    let _ = station::reload(&path, &current, &handle, trigger).await;
+                    let trigger = current::Trigger { what: "SIGHUP", client_gone: None };
+                    let _ = current::reload(&path, &current, &handle, trigger).await;
                 });
             }
         }

@@ -26,9 +26,9 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::config::{Priority, Station};
+use crate::current::{CurrentStation, FileState, Running};
 use crate::engine::{AudioPlayout, Handle, OutputState, Pinger, Playout, Status};
 use crate::schedule;
-use crate::station::{CurrentStation, FileState, Running};
 
 /// Whether the parts that make the station air still answer. The watchdog
 /// asks from a blocking thread: implementations may block (the audio ping

@@ -89,7 +89,7 @@ pub(super) fn render(s: &AppState) -> String {
     let _ = writeln!(
         o,
         "loa_station_file_last_good {}",
-        u8::from(f.running == crate::station::Running::LastGood)
+        u8::from(f.running == crate::current::Running::LastGood)
     );
     family(
         o,

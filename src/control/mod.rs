@@ -33,8 +33,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
 use crate::config::{Role, Station};
+use crate::current::CurrentStation;
 use crate::engine::{Command, Handle, Recorder, Reply};
-use crate::station::CurrentStation;
 pub use error::{Error, Result};
 
 /// How long an operation waits for the engine to answer.

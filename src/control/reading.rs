@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{blocking, Control, Error, Result};
 use crate::config::Station;
+use crate::current::FileState;
 use crate::engine::status::{QueuePage, Status};
 use crate::engine::Command;
 use crate::fleet::FleetReport;
@@ -15,7 +16,6 @@ use crate::ledger::{AirtimeRow, AuditRow, Filter, Ledger};
 use crate::range::{self, RangeError};
 use crate::report::{self, Report};
 use crate::schedule;
-use crate::station::FileState;
 
 /// Longest range of days a plan or a ledger listing expands.
 pub const MAX_RANGE_DAYS: i64 = 400;

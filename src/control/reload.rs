@@ -1,5 +1,5 @@
 //! Loading the station file again, as SIGHUP does
-//! (`crate::station::reload`): what runs now, or every error (the station
+//! (`crate::current::reload`): what runs now, or every error (the station
 //! keeps the old file).
 
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 
 use super::{Caller, Error, Result, Shared};
 use crate::config::Station;
-use crate::station::{FileState, Trigger};
+use crate::current::{FileState, Trigger};
 
 /// The station that runs after a reload, and which file it is.
 pub struct AfterReload {
@@ -44,7 +44,7 @@ async fn reload_and_audit(
         what: door,
         client_gone: Some(client_gone),
     };
-    let r = match crate::station::reload(&path, &c.current, &c.handle, trigger).await {
+    let r = match crate::current::reload(&path, &c.current, &c.handle, trigger).await {
         Ok((station, file)) => Ok(AfterReload { station, file }),
         Err(diags) => Err(Error::InvalidStationFile {
             path: path.display().to_string(),

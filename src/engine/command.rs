@@ -120,7 +120,7 @@ impl fmt::Display for Refusal {
             }
             Refusal::NotInQueue(id) => write!(
                 f,
-                "Không có trong hàng đợi / no waiting entry with id {id} (already airing or aired?)"
+                "Không có trong hàng chờ / no waiting entry with id {id} (already airing or aired?)"
             ),
             Refusal::NothingAiring => {
                 f.write_str("Không có gì đang phát / nothing airs now, so nothing was skipped")
@@ -130,7 +130,7 @@ impl fmt::Display for Refusal {
             }
             Refusal::QueueFull(max) => write!(
                 f,
-                "Hàng đợi đã đầy ({max} mục), hãy xoá bớt mục đang chờ hoặc đợi chúng phát xong / \
+                "Hàng chờ đã đầy ({max} mục), hãy xoá bớt mục đang chờ hoặc đợi chúng phát xong / \
                  the queue is full ({max} items waiting): remove waiting items or let some air \
                  first (the limit is [api] max_queue in the station file)"
             ),

@@ -21,12 +21,9 @@
 //! `command` what others ask and how the engine answers, `emergency` the
 //! cut-in and its repeats, `status` what is published.
 
-pub mod audio_playout;
 pub mod clock;
 mod command;
 mod emergency;
-#[cfg(test)]
-mod fake_playout;
 mod line;
 pub mod metrics;
 pub mod playout;
@@ -44,13 +41,13 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info, warn};
 
-pub use audio_playout::AudioPlayout;
 #[cfg(test)]
 pub use clock::TestClock;
 pub use clock::{Clock, SystemClock};
 pub use command::{Command, EmergencyRequest, InUse, Pinger, QueueRequest, Refusal, Reply, Target};
 pub use emergency::EMERGENCY_STATE;
 pub use metrics::Metrics;
+pub use playout::real::AudioPlayout;
 pub use playout::{OutputState, PlayEvent, Playout};
 pub use recorder::Recorder;
 #[cfg(test)]

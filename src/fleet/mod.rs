@@ -9,7 +9,7 @@
 //! only delays the copy. This module must not write `airtime` rows, decide
 //! what airs, or format reports (`crate::report` does, for both).
 
-mod report;
+mod province;
 mod schema;
 mod ship;
 
@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use tokio_postgres::Client;
 
-pub(crate) use report::{fleet_report, format_fleet_report, FleetReport, Part};
-pub use report::{REPORT_MONTHS_SQL, REPORT_SQL};
+pub(crate) use province::{fleet_report, format_fleet_report, FleetReport, Part};
+pub use province::{REPORT_MONTHS_SQL, REPORT_SQL};
 pub(crate) use schema::migrate;
 pub use schema::ROLLUP_SQL;
 pub(crate) use ship::{spawn, Progress, Shipping};

@@ -26,8 +26,8 @@ use tokio_postgres::Client;
 use tracing::{info, warn};
 
 use crate::config::Station;
+use crate::current::CurrentStation;
 use crate::ledger::{AirtimeRow, Ledger};
-use crate::station::CurrentStation;
 
 use super::{connect, pg_error, schema};
 

@@ -21,12 +21,12 @@ mod audit;
 mod error;
 mod legacy;
 mod query;
-mod queue;
 mod schema;
 mod state;
 #[cfg(test)]
 pub(crate) mod test_util;
 mod users;
+mod waiting;
 mod write;
 
 use std::fmt;
@@ -43,9 +43,9 @@ use crate::reason::Reasons;
 pub use audit::AuditRow;
 pub use error::{ErrorContext, LedgerError, Result};
 pub use query::{AirtimeRow, BulletinTotals, Counts, Filter};
-pub use queue::Queued;
 pub use schema::{APPLICATION_ID, BUSY_TIMEOUT, DAEMON_STOPPED, SCHEMA_VERSION};
 pub use users::{SessionRow, SessionUser, User};
+pub use waiting::Queued;
 
 /// How an occurrence attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

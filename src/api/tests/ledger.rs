@@ -60,7 +60,7 @@ async fn reload_takes_a_valid_file_and_refuses_an_invalid_one() {
         s["station_file"],
         json!({"running": "current", "errors": 0, "failing": ["x"]})
     );
-    let kept = std::fs::read_to_string(r.root.join("var").join(crate::station::LAST_GOOD));
+    let kept = std::fs::read_to_string(r.root.join("var").join(crate::current::LAST_GOOD));
     assert!(kept.is_ok_and(|t| t.contains("missing.mp3")));
 
     let new_token = "new-operator-secret";

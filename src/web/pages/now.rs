@@ -105,7 +105,7 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
                 @if op {
                     form method="post" action="/tiep-tuc" data-fetch {
                         input type="hidden" name="csrf" value=(signed.csrf);
-                        button type="submit" class="btn big" { (t(lang, "Phát lại", "Resume")) }
+                        button type="submit" class="btn big" { (t(lang, "Tiếp tục phát", "Resume")) }
                     }
                 }
             }
@@ -166,8 +166,8 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
                             @if op {
                                 form method="post" action={ "/xep-hang/" (q.id) "/huy" } data-fetch class="inline" {
                                     input type="hidden" name="csrf" value=(signed.csrf);
-                                    button type="submit" class="btn small" aria-label={ (t(lang, "Hủy ", "Cancel ")) (q.title) } {
-                                        (t(lang, "Hủy", "Cancel"))
+                                    button type="submit" class="btn small" aria-label={ (t(lang, "Huỷ ", "Cancel ")) (q.title) } {
+                                        (t(lang, "Huỷ", "Cancel"))
                                     }
                                 }
                             }
@@ -522,7 +522,7 @@ pub(crate) async fn dequeue(
                 .map_err(|e| Problem::of(lang, &e))?;
             Ok(t(
                 lang,
-                "Đã hủy mục trong hàng chờ.",
+                "Đã huỷ mục trong hàng chờ.",
                 "Removed from the queue.",
             )
             .to_string())
@@ -567,7 +567,12 @@ simple_action!(
     "Skipped what aired."
 );
 simple_action!(pause, pause, "Đài đã tạm dừng.", "The station is paused.");
-simple_action!(resume, resume, "Đài phát lại.", "The station airs again.");
+simple_action!(
+    resume,
+    resume,
+    "Đài tiếp tục phát.",
+    "The station airs again."
+);
 simple_action!(
     emergency_cancel,
     cancel_emergency,

@@ -125,11 +125,12 @@ fn refusal_words(lang: Lang, e: &Error) -> Option<&'static str> {
         }
         | Error::EmptyUpload => t(
             lang,
-            "Đây không phải tệp âm thanh mà đài phát được (có thể là video, tệp hỏng, \
-             hoặc định dạng như Opus/WebM). Hãy thu lại ngay trên trang này, \
-             hoặc gửi tệp MP3, M4A hay WAV.",
-            "This is not audio the station can play (a video, a damaged file, or a format \
-             such as Opus/WebM). Record again on this page, or send an MP3, M4A or WAV file.",
+            "Đây không phải tệp âm thanh mà đài phát được (có thể là video, tệp văn bản \
+             hoặc tệp hỏng). Hãy thu lại ngay trên trang này, hoặc gửi bản ghi âm từ \
+             điện thoại, tệp MP3, M4A hay WAV.",
+            "This is not audio the station can play (a video, a text file or a damaged \
+             file). Record again on this page, or send a phone's voice recording, an MP3, \
+             M4A or WAV file.",
         ),
         Error::BadAudio { .. } => t(
             lang,

@@ -37,7 +37,7 @@ const LAYERS: &[&[&str]] = &[
         "media", "probe", "audio", "schedule", "ledger", "report", "token", "check", "tts",
     ],
     &["engine"],
-    &["station"],
+    &["current"],
     &["control", "fleet"],
     &["api", "web", "systemd"],
     &["daemon"],

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use super::clock::{Clock, SystemClock};
-use super::playout::{Cue, OutputState, PlayEnd, PlayEvent, Playout};
+use super::{Cue, OutputState, PlayEnd, PlayEvent, Playout};
 use crate::audio::{self, PlayId, Player, MAX_FADE};
+use crate::engine::clock::{Clock, SystemClock};
 
 /// How long the watchdog waits for the audio thread to answer.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -82,7 +82,7 @@ impl AudioPlayout {
                     p.2 = true;
                     // The audio thread tells host time; the engine's clock
                     // may be shifted by a test hook (`clock::test_offset`).
-                    let at = at + super::clock::test_offset();
+                    let at = at + crate::engine::clock::test_offset();
                     out.push(PlayEvent::Started { cue: p.0, at });
                 }
             }

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::clock::Clock;
-use super::playout::{Cue, OutputState, PlayEnd, PlayEvent, Playout};
+use super::{Cue, OutputState, PlayEnd, PlayEvent, Playout};
+use crate::engine::clock::Clock;
 use crate::reason::Reason;
 
 /// What a fake play should do.

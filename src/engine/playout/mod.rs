@@ -6,6 +6,10 @@
 //! tests use `FakePlayout`, which "plays" in virtual time so a whole day of
 //! the station runs in milliseconds.
 
+#[cfg(test)]
+mod fake;
+pub mod real;
+
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -14,7 +18,7 @@ use serde::Serialize;
 use crate::reason::{Reason, ReasonFields};
 
 #[cfg(test)]
-pub use super::fake_playout::{FakeBehaviour, FakePlayout};
+pub use fake::{FakeBehaviour, FakePlayout};
 
 /// One thing to play. Cues play one at a time in the order given.
 #[derive(Debug, Clone)]
