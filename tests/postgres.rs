@@ -28,6 +28,37 @@ struct Station {
     dir: tempfile::TempDir,
     id: String,
     addr: SocketAddr,
+    /// Every row `write_rows` wrote: (when, outcome, aired seconds), so the
+    /// test knows the report's answers without asking loa.
+    written: std::cell::RefCell<Vec<(DateTime<Utc>, Outcome, f64)>>,
+}
+
+/// What a report over `from..to` (local dates, inclusive) must say of the
+/// rows written: [plays, completed, interrupted, failed, missed, skipped]
+/// and the seconds aired.
+fn known_totals(stations: &[Station], from: (u32, u32), to: (u32, u32)) -> ([u64; 6], f64) {
+    let day = |(m, d): (u32, u32)| chrono::NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+    let (first, last) = (day(from), day(to));
+    let mut n = [0u64; 6];
+    let mut seconds = 0.0;
+    for s in stations {
+        for (at, outcome, aired) in s.written.borrow().iter() {
+            let local = at.with_timezone(&TZ).date_naive();
+            if local < first || local > last {
+                continue;
+            }
+            n[0] += 1;
+            n[match outcome {
+                Outcome::Completed => 1,
+                Outcome::Interrupted => 2,
+                Outcome::Failed => 3,
+                Outcome::Missed => 4,
+                Outcome::Skipped => 5,
+            }] += 1;
+            seconds += aired;
+        }
+    }
+    (n, seconds)
 }
 
 impl Station {
@@ -66,6 +97,7 @@ target_minutes = 310
             dir,
             id: id.to_string(),
             addr,
+            written: Default::default(),
         }
     }
 
@@ -107,6 +139,7 @@ target_minutes = 310
                 3 => (Outcome::Failed, 0.0, None),
                 _ => (Outcome::Completed, 60.0 + (j % 4) as f64 * 0.5, None),
             };
+            self.written.borrow_mut().push((when, outcome, aired));
             Settled {
                 airing: Airing {
                     occurrence: format!("{bulletin}@{k}-{i}"),
@@ -384,6 +417,10 @@ fn stations_ship_every_closed_row_once_through_crashes_and_outages() {
         assert_eq!(total[k].as_u64().unwrap(), sum[i], "{k}");
     }
     assert_eq!(total["aired_seconds"].as_f64().unwrap(), seconds);
+    // And what the rows written say, counted here, not by loa.
+    let (known, known_seconds) = known_totals(&stations, (10, 1), (10, 31));
+    assert_eq!(sum, known, "October's counts as written");
+    assert_eq!(seconds, known_seconds, "October's seconds as written");
     let tiem = &fleet["total"]["report"]["campaigns"][0];
     assert_eq!(tiem["campaign"], "tiem-chung");
     assert_eq!(tiem["target_minutes"], 1800.0, "three stations' targets");

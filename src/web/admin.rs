@@ -206,7 +206,7 @@ fn render(
                                         .map(|x| when(x.timestamp_millis(), state))
                                         .unwrap_or_else(|| a.at.clone())) }
                                 td { (a.who) }
-                                td { (crate::reason::audit_action(lang.into(), &a.action)) }
+                                td { (crate::reason::audit_action(lang, &a.action)) }
                                 td { (a.detail) }
                                 td { (a.result) }
                             }

@@ -12,22 +12,9 @@ use axum::response::Response;
 /// The cookie that keeps the chosen language.
 const COOKIE_NAME: &str = "loa_lang";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum Lang {
-    #[default]
-    Vi,
-    En,
-}
-
-/// The catalogue's language (`crate::reason`) for a page's.
-impl From<Lang> for crate::reason::Lang {
-    fn from(l: Lang) -> Self {
-        match l {
-            Lang::Vi => crate::reason::Lang::Vi,
-            Lang::En => crate::reason::Lang::En,
-        }
-    }
-}
+/// The one language type of the crate (the reason catalogue's); the
+/// console adds how a page picks it.
+pub(crate) use crate::reason::Lang;
 
 impl Lang {
     pub(crate) fn code(self) -> &'static str {

@@ -203,7 +203,7 @@ pub(crate) fn outcome_badge(lang: Lang, o: Option<Outcome>) -> Markup {
 
 /// A ledger row's reason in the page's language, from the catalogue.
 pub(crate) fn reason_words(lang: Lang, r: Option<&Reasons>) -> String {
-    r.map(|r| r.text(lang.into())).unwrap_or_default()
+    r.map(|r| r.text(lang)).unwrap_or_default()
 }
 
 /// What a page could not do, in the reader's language, with the status

@@ -207,7 +207,7 @@ fn output_line(lang: Lang, o: &OutputState) -> Markup {
             OutputState::Idle => span class="badge o-skip" { (t(lang, "nghỉ (mở khi có bản tin)", "idle (opens for the next item)")) },
             OutputState::Failed { reason } => {
                 span class="badge o-fail" { (t(lang, "lỗi", "failed")) }
-                " " (reason.0.text(lang.into()))
+                " " (reason.0.text(lang))
             },
         }
     }
