@@ -449,7 +449,7 @@ fn a_missing_sound_card_at_boot_still_starts_records_failures_and_keeps_pinging(
     // The play at its time fails (and says so in the status line); the
     // audio thread still answers, so systemd is not asked to restart.
     notes.wait(20, "the output failure in STATUS", |l| {
-        l.starts_with("STATUS=") && l.contains("Lỗi âm thanh")
+        l.starts_with("STATUS=") && l.contains("thiết bị âm thanh bị lỗi")
     });
     // Pings go on (every 0.5 s; the bound is generous for a busy machine).
     let t = Instant::now();

@@ -131,7 +131,11 @@ fn src_keeps_its_limits() {
 
 #[test]
 fn each_limit_is_caught() {
-    let dir = tempfile::tempdir().unwrap();
+    // Cargo's own scratch folder for integration tests: no temp-dir crate
+    // to build.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("limits-fixture");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
     let body = |name: &str, lines: usize| {
         format!(
             "fn {name}() {{\n{}}}\n",
@@ -142,12 +146,12 @@ fn each_limit_is_caught() {
                 fn many(&self, a: u8, b: u8, c: u8, d: u8, e: u8, f: u8, g: u8) {}\n    \
                 fn seven(&self, a: u8, b: u8, c: u8, d: u8, e: u8, f: u8) {}\n}\n";
     let a = format!("{}{}{args}", body("long", 151), body("fits", 150));
-    std::fs::write(dir.path().join("a.rs"), a).unwrap();
-    std::fs::write(dir.path().join("b.rs"), body("table", 151)).unwrap();
-    std::fs::write(dir.path().join("big.rs"), "// x\n".repeat(1001)).unwrap();
-    std::fs::write(dir.path().join("fits.rs"), "// x\n".repeat(1000)).unwrap();
+    std::fs::write(dir.join("a.rs"), a).unwrap();
+    std::fs::write(dir.join("b.rs"), body("table", 151)).unwrap();
+    std::fs::write(dir.join("big.rs"), "// x\n".repeat(1001)).unwrap();
+    std::fs::write(dir.join("fits.rs"), "// x\n".repeat(1000)).unwrap();
     let allowed = [("b.rs", "table", "data"), ("a.rs", "fits", "stale")];
-    let got = breaches(dir.path(), &allowed);
+    let got = breaches(&dir, &allowed);
     assert_eq!(
         got,
         [
