@@ -40,7 +40,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/xep-hang", post(now::queue))
         .route("/xep-hang/{id}/huy", post(now::dequeue))
         .route("/bo-qua", post(now::skip))
-        .route("/tam-dung", post(now::pause))
+        .route("/tam-dung", get(now::pause_confirm).post(now::pause))
+        .route("/favicon.ico", get(favicon))
         .route("/tiep-tuc", post(now::resume))
         .route(
             "/khan-cap",
@@ -61,6 +62,19 @@ pub(crate) fn routes() -> Router<AppState> {
             get(super::layout::assets::serve),
         )
         .layer(axum::middleware::from_fn(super::i18n::remember))
+}
+
+/// `GET /favicon.ico`: browsers ask on every page; nothing to show, said
+/// once a day rather than a 404 each time.
+async fn favicon() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [(
+            axum::http::header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=86400"),
+        )],
+    )
+        .into_response()
 }
 
 // -- One-time messages after an action ----------------------------------------

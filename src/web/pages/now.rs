@@ -141,10 +141,7 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
                 p class="idle" { (t(lang, "Không phát gì lúc này.", "Nothing airs right now.")) }
             }
             @if op && !paused {
-                form method="post" action="/tam-dung" data-fetch class="inline" {
-                    input type="hidden" name="csrf" value=(signed.csrf);
-                    button type="submit" class="btn" { (t(lang, "Tạm dừng đài", "Pause the station")) }
-                }
+                a class="btn" href="/tam-dung" { (t(lang, "Tạm dừng đài…", "Pause the station…")) }
             }
             p class="output" { (output_line(lang, &st.output)) }
         }
@@ -259,7 +256,7 @@ impl PlanRows {
                             }
                             @match r.outcome {
                                 Some(o) => (outcome_badge(lang, o)),
-                                None if r.past => span class="badge o-wait" { (t(lang, "không có trong sổ", "not in the ledger")) },
+                                None if r.past => span class="badge o-wait" { (t(lang, "không có trong sổ phát sóng (đài không chạy lúc đó?)", "not in the ledger (was the station off?)")) },
                                 None => span class="badge o-next" { (t(lang, "sắp phát", "upcoming")) },
                             }
                         }
@@ -632,6 +629,31 @@ fn until_instant(lang: Lang, station: &Station, hhmm: &str) -> Result<DateTime<U
         day += Duration::days(1);
     }
     Err(bad())
+}
+
+/// `GET /tam-dung`: what pausing does, and one button that does it.
+pub(crate) async fn pause_confirm(Operator(signed): Operator) -> Response {
+    let lang = signed.lang;
+    let title = t(lang, "Tạm dừng đài?", "Pause the station?");
+    let body = html! {
+        h1 { (title) }
+        div class="card danger" {
+            p { strong { (t(lang, "Mục đang phát sẽ bị cắt ngay.", "What airs now is cut at once.")) } }
+            p { (t(lang,
+                "Trong lúc tạm dừng, các mục đến giờ theo lịch sẽ bị bỏ qua (không phát bù); \
+                 hàng chờ được giữ lại. Tin khẩn cấp vẫn phát.",
+                "While paused, scheduled items that come due are skipped (not aired later); \
+                 the queue is kept. Emergencies still air.")) }
+            p { (t(lang, "Bấm «Tiếp tục phát» trên trang Đang phát để đài phát lại theo lịch.",
+                "Press \u{201c}Resume\u{201d} on the On air page to air the plan again.")) }
+            form method="post" action="/tam-dung" class="stack" {
+                input type="hidden" name="csrf" value=(signed.csrf);
+                button type="submit" class="btn big red" { (t(lang, "Tạm dừng đài ngay", "Pause the station now")) }
+            }
+            a class="btn big light" href="/" { (t(lang, "Thôi, quay lại", "No, go back")) }
+        }
+    };
+    layout(Some(&signed), lang, title, body).into_response()
 }
 
 /// `GET /khan-cap`: what will air, how often and until when; one red

@@ -519,3 +519,36 @@ async fn an_emergency_needs_a_bulletin_or_words() {
     assert!(r.body.contains("chưa gõ thông báo"), "{}", r.body);
     assert!(!r.body.contains("Phát khẩn cấp ngay"));
 }
+
+#[tokio::test]
+async fn pausing_asks_first_and_says_what_it_does() {
+    let rig = rig("").await;
+    let op = rig.signed_in(Role::Operator).await;
+    let home = rig.get(Some(&op), "/").await;
+    assert!(home.body.contains("href=\"/tam-dung\""), "{}", home.body);
+    let page = rig.get(Some(&op), "/tam-dung").await;
+    assert_eq!(page.status, StatusCode::OK, "{page:?}");
+    assert!(page.body.contains("Tạm dừng đài?"), "{}", page.body);
+    assert!(page.body.contains("sẽ bị bỏ qua"), "{}", page.body);
+    assert!(page.body.contains("action=\"/tam-dung\""), "{}", page.body);
+    // Asking changes nothing.
+    assert!(!rig.state.handle.status.borrow().paused);
+    let en = rig.get(Some(&op), "/tam-dung?lang=en").await;
+    assert!(
+        en.body
+            .contains("scheduled items that come due are skipped"),
+        "{}",
+        en.body
+    );
+    // A viewer is not offered it.
+    let viewer = rig.signed_in(Role::Viewer).await;
+    let v = rig.get(Some(&viewer), "/tam-dung").await;
+    assert_ne!(v.status, StatusCode::OK, "{v:?}");
+}
+
+#[tokio::test]
+async fn the_favicon_answers_without_a_session() {
+    let rig = rig("").await;
+    let r = rig.get(None, "/favicon.ico").await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+}
