@@ -491,6 +491,12 @@ at = ["05:55"]
     }
     b.wait_text("#thong-bao", "Đã dừng khẩn cấp").await;
 
+    // Pausing asks first and says what it does; going back changes nothing.
+    b.goto("/tam-dung").await;
+    b.wait_text("main h1", "Tạm dừng đài?").await;
+    b.wait_text("main", "sẽ bị bỏ qua").await;
+    b.shoot("tam-dung").await;
+
     // The plan and the ledger.
     b.goto("/lich").await;
     b.wait_text("main", "Số phút dự kiến theo chiến dịch").await;

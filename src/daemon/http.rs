@@ -35,12 +35,11 @@ pub(crate) fn reserve_admit(state: Shared, accounts: Arc<Accounts>) -> crate::ap
         {
             return Box::pin(std::future::ready(true));
         }
-        let (state, accounts, headers) = (
-            Arc::clone(&state),
-            Arc::clone(&accounts),
-            parts.headers.clone(),
-        );
-        Box::pin(async move { crate::web::live_session(&state, &accounts, &headers).await })
+        let Some(cookie) = crate::web::session_cookie(&parts.headers) else {
+            return Box::pin(std::future::ready(false));
+        };
+        let (state, accounts) = (Arc::clone(&state), Arc::clone(&accounts));
+        Box::pin(async move { crate::web::live_session(&state, &accounts, cookie).await })
     })
 }
 

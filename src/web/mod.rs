@@ -78,16 +78,18 @@ pub(crate) fn console_only(state: AppState, accounts: Arc<Accounts>) -> Router {
     with_console(Router::new(), Router::new(), state, accounts)
 }
 
-/// Whether a request comes from a live session of the console (checked
-/// against the accounts): the listener's reserve places admit it.
+/// The console's session cookie of a request, if it carries one.
+pub(crate) fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    session::cookie(headers, session::COOKIE).map(str::to_string)
+}
+
+/// Whether `cookie` is a live session of the console (checked against the
+/// accounts): the listener's reserve places admit it.
 pub(crate) async fn live_session(
     state: &AppState,
     accounts: &Arc<Accounts>,
-    headers: &axum::http::HeaderMap,
+    cookie: String,
 ) -> bool {
-    let Some(cookie) = session::cookie(headers, session::COOKIE).map(str::to_string) else {
-        return false;
-    };
     let idle = state.current.get().api.web.session_idle;
     accounts
         .run(move |s| s.session(chrono::Utc::now(), &cookie, idle))
