@@ -161,7 +161,13 @@ struct Browser {
     c: Client,
     base: String,
     shots: PathBuf,
+    /// What axe-core and the layout checks found on each photographed
+    /// page, asserted empty at the end (so one run lists every page's).
+    findings: std::sync::Mutex<Vec<String>>,
 }
+
+/// axe-core (tests/fixtures/axe), injected into each photographed page.
+const AXE: &str = include_str!("fixtures/axe/axe.min.js");
 
 impl Browser {
     async fn goto(&self, path: &str) {
@@ -225,12 +231,51 @@ impl Browser {
         }
     }
 
-    /// Screenshots of what is shown at both sizes, exact and full height.
+    /// axe-core's serious and critical violations on the page as shown,
+    /// and sideways scrolling of the page itself.
+    async fn audit(&self, name: &str, width: u32) {
+        let loaded = self.js(&format!("{AXE}\n;return typeof axe;")).await;
+        assert_eq!(loaded, json!("object"), "axe-core did not load");
+        let found = self
+            .c
+            .execute_async(
+                "var done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] }).then(function (r) {
+                   done(r.violations
+                     .filter(function (v) { return v.impact === 'serious' || v.impact === 'critical'; })
+                     .map(function (v) {
+                       return v.impact + ' ' + v.id + ': ' + v.nodes.slice(0, 3).map(function (n) { return n.target.join(' '); }).join(', ');
+                     }));
+                 }, function (e) { done(['axe failed: ' + e]); });",
+                vec![],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("axe on {name}: {e}"));
+        let wide = self
+            .js("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            .await;
+        let mut findings = self.findings.lock().unwrap();
+        for v in found.as_array().into_iter().flatten() {
+            findings.push(format!(
+                "{name} at {width} px: {}",
+                v.as_str().unwrap_or("?")
+            ));
+        }
+        if wide.as_i64().unwrap_or(0) > 0 {
+            findings.push(format!(
+                "{name} at {width} px scrolls sideways by {wide} px"
+            ));
+        }
+    }
+
+    /// Screenshots of what is shown at both sizes, exact and full height,
+    /// each size audited (axe-core, sideways scrolling).
     async fn shoot(&self, name: &str) {
         for (w, h) in [(360u32, 740u32), (1366, 768)] {
             self.c.set_window_size(w, h).await.unwrap();
             self.js("window.scrollTo(0, 0); if (document.activeElement) { document.activeElement.blur(); } return 1;").await;
             tokio::time::sleep(Duration::from_millis(300)).await;
+            self.audit(name, w).await;
             let png = self.c.screenshot().await.unwrap();
             std::fs::write(self.shots.join(format!("{name}-{w}x{h}.png")), png).unwrap();
             let full = self
@@ -393,6 +438,7 @@ at = ["05:55"]
         c,
         base: format!("http://{addr}"),
         shots: shots.clone(),
+        findings: std::sync::Mutex::new(Vec::new()),
     };
 
     // Signed out: the sign-in page.
@@ -451,6 +497,52 @@ at = ["05:55"]
         assert!(Instant::now() < deadline, "the recording never ended");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+
+    // The emergency control is on the first screen of a phone, under a
+    // header that names the station in under a fifth of the screen.
+    b.c.set_window_size(360, 740).await.unwrap();
+    b.goto("/").await;
+    let fit = b
+        .js(
+            "return [document.querySelector('header.top').getBoundingClientRect().height,
+                     document.querySelector('#khan-cap > summary').getBoundingClientRect().bottom,
+                     window.innerHeight]",
+        )
+        .await;
+    let fit: Vec<f64> = fit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        fit[0] < fit[2] / 5.0,
+        "the header takes {} of {} px",
+        fit[0],
+        fit[2]
+    );
+    assert!(
+        fit[1] <= fit[2],
+        "the emergency control ends at {} px, below the {} px screen",
+        fit[1],
+        fit[2]
+    );
+    assert_eq!(b.text("header .brand").await, "Xã Thử Nghiệm");
+    b.c.set_window_size(1366, 768).await.unwrap();
+    // An empty emergency form comes back on the form, open, with the error.
+    b.find("#khan-cap > summary").await.click().await.unwrap();
+    b.find("form[action='/khan-cap'] button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("#khan-cap .form-error", "Chưa chọn bản tin nào")
+        .await;
+    assert_eq!(
+        b.js("return document.querySelector('#khan-cap').open")
+            .await,
+        json!(true)
+    );
 
     // Break in with a repeating emergency, confirm, then stop it in one tap.
     b.find("#em-what")
@@ -603,6 +695,12 @@ at = ["05:55"]
     );
     b.shoot("dang-phat-nguoi-xem").await;
     b.c.close().await.unwrap();
+    let findings = b.findings.lock().unwrap().clone();
+    assert!(
+        findings.is_empty(),
+        "accessibility and layout findings:\n{}",
+        findings.join("\n")
+    );
 
     // The recording aired: its tone is in the WAV output (closed on stop).
     let wav = root.join("var/aired.wav");

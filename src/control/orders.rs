@@ -174,6 +174,39 @@ impl Control {
         r
     }
 
+    /// Remove every waiting entry ("huỷ tất cả"): how many were removed.
+    /// The ids are read first, page by page; an entry that starts airing
+    /// meanwhile is left to air. One audit line for the whole.
+    pub async fn dequeue_all(&self, caller: &Caller) -> Result<usize> {
+        let r = async {
+            let mut ids = Vec::new();
+            loop {
+                let page = self
+                    .queue_page(ids.len(), super::reading::MAX_QUEUE_PAGE)
+                    .await?;
+                if page.entries.is_empty() {
+                    break;
+                }
+                ids.extend(page.entries.iter().map(|e| e.id));
+                if ids.len() >= page.total {
+                    break;
+                }
+            }
+            let mut removed = 0;
+            for id in ids {
+                match self.ask(|tx| Command::Dequeue(id, tx)).await {
+                    Ok(()) => removed += 1,
+                    Err(Error::Refused(crate::engine::Refusal::NotInQueue(_))) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(removed)
+        }
+        .await;
+        self.audit(caller, "dequeue_all", "", &r, |n| format!("removed {n}"));
+        r
+    }
+
     /// Stop what airs and go on with what comes next: the title skipped.
     pub async fn skip(&self, caller: &Caller) -> Result<String> {
         let r = self.ask(|tx| Command::Skip(caller.by(), tx)).await;

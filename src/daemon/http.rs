@@ -12,14 +12,20 @@ use crate::web::accounts::Accounts;
 /// The API and the console on one listener (`loa run`): `/api/…`,
 /// `/healthz` and `/metrics` answer JSON (also their 404s), everything
 /// else is the console's.
+/// Answers go out gzip-compressed to a client that asks for it (pages,
+/// reports, JSON), except audio, which is compressed already.
 pub(crate) fn app(state: Shared, accounts: Arc<Accounts>) -> Router {
+    use tower_http::compression::predicate::{NotForContentType, Predicate};
+    use tower_http::compression::{CompressionLayer, DefaultPredicate};
     let api_not_found = Router::new().fallback(|| async { crate::api::not_found_json() });
+    let compress = DefaultPredicate::new().and(NotForContentType::const_new("audio/"));
     crate::web::with_console(
         crate::api::router_without_fallback(state.clone()),
         api_not_found,
         state,
         accounts,
     )
+    .layer(CompressionLayer::new().compress_when(compress))
 }
 
 /// What may use the listener's reserve places while anonymous
@@ -77,5 +83,48 @@ mod tests {
             let body = String::from_utf8_lossy(&body);
             assert!(body.contains(has), "{path}: {body}");
         }
+    }
+
+    /// A browser that accepts gzip gets the page gzipped, and it inflates
+    /// to the same page; a client that does not ask gets it plain.
+    #[tokio::test]
+    async fn pages_go_out_compressed_when_asked() {
+        use std::io::Read;
+        use tower::ServiceExt;
+        let rig = rig("").await;
+        let app = super::app(rig.state.clone(), std::sync::Arc::clone(&rig.accounts));
+        let get = |gzip: bool| {
+            let mut req = axum::http::Request::get("/dang-nhap");
+            if gzip {
+                req = req.header("accept-encoding", "gzip, deflate, br");
+            }
+            app.clone()
+                .oneshot(req.body(axum::body::Body::empty()).unwrap())
+        };
+        let plain = get(false).await.unwrap();
+        assert_eq!(plain.headers().get("content-encoding"), None);
+        let plain = axum::body::to_bytes(plain.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let zipped = get(true).await.unwrap();
+        assert_eq!(zipped.headers()["content-encoding"], "gzip");
+        let zipped = axum::body::to_bytes(zipped.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert!(
+            zipped.len() < plain.len(),
+            "{} vs {}",
+            zipped.len(),
+            plain.len()
+        );
+        let mut inflated = Vec::new();
+        flate2::read::GzDecoder::new(&zipped[..])
+            .read_to_end(&mut inflated)
+            .unwrap();
+        // The same page (each answer carries its own form token, so
+        // compare its frame and length).
+        let inflated = String::from_utf8(inflated).unwrap();
+        assert!(inflated.starts_with("<!DOCTYPE html>") && inflated.ends_with("</html>"));
+        assert_eq!(inflated.len(), plain.len());
     }
 }

@@ -261,6 +261,7 @@ fn en(r: &Reason) -> String {
 pub const AUDIT_ACTIONS: &[(&str, &str, &str)] = &[
     ("queue", "thêm vào hàng chờ", "queue"),
     ("dequeue", "bỏ khỏi hàng chờ", "remove from the queue"),
+    ("dequeue_all", "huỷ tất cả hàng chờ", "clear the queue"),
     ("skip", "bỏ qua mục đang phát", "skip"),
     ("pause", "tạm dừng đài", "pause the station"),
     ("resume", "cho đài phát lại", "resume the station"),

@@ -36,13 +36,16 @@ pub(crate) fn page(signed: Option<&Signed>, lang: Lang, title: &str, body: Marku
         Lang::Vi => ("en", "English"),
         Lang::En => ("vi", "Tiếng Việt"),
     };
+    // The header names the station the operator runs; before signing in,
+    // the program.
+    let brand = signed.map_or("loa", |s| s.station.as_str());
     html! {
         (DOCTYPE)
         html lang=(lang.code()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · loa" }
+                title { (title) " · " (brand) }
                 link rel="stylesheet" href=(assets::STYLE.url());
                 script src=(assets::APP_JS.url()) defer {}
             }
@@ -50,7 +53,7 @@ pub(crate) fn page(signed: Option<&Signed>, lang: Lang, title: &str, body: Marku
                 a class="skip" href="#noi-dung" { (t(lang, "Bỏ qua đến nội dung", "Skip to content")) }
                 header class="top" {
                     div class="bar" {
-                        a class="brand" href="/" { "loa" }
+                        a class="brand" href="/" { (brand) }
                         @if let Some(s) = signed {
                             span class="who" {
                                 (s.user) span class="role" { " · " (role_name(lang, s.role)) }
@@ -95,6 +98,7 @@ mod tests {
             role,
             csrf: "tok".into(),
             lang: Lang::Vi,
+            station: "Đài truyền thanh xã <Thạch Hà>".into(),
         }
     }
 
@@ -108,6 +112,12 @@ mod tests {
         )
         .into_string();
         assert!(v.contains("&lt;b&gt;lan&lt;/b&gt;"), "{v}");
+        // The header and the title name the station, escaped.
+        assert!(
+            v.contains(r#"class="brand" href="/">Đài truyền thanh xã &lt;Thạch Hà&gt;</a>"#),
+            "{v}"
+        );
+        assert!(v.contains("<title>Đang phát · Đài truyền thanh xã &lt;Thạch Hà&gt;</title>"));
         assert!(v.contains(r#"href="/" aria-current="page""#), "{v}");
         assert!(!v.contains("/thu-am"));
         assert!(!v.contains("/tai-khoan"));

@@ -31,6 +31,9 @@ pub(crate) struct Signed {
     /// (`<input type="hidden" name="csrf">`), checked by [`check_csrf`].
     pub csrf: String,
     pub lang: Lang,
+    /// The station's name, for the header (the station as it runs when
+    /// the request came).
+    pub station: String,
 }
 
 /// The stored id of the request's session, put in the request's extensions
@@ -289,6 +292,7 @@ impl FromRequestParts<AppState> for Signed {
             role: live.role,
             csrf: live.csrf,
             lang,
+            station: state.current.get().name.clone(),
         };
         parts.extensions.insert(signed.clone());
         parts.extensions.insert(SessionId(live.id));

@@ -709,6 +709,7 @@ async fn caller_is_the_user() {
         role: live.role,
         csrf: live.csrf,
         lang: super::i18n::Lang::Vi,
+        station: "Đài thử".into(),
     };
     let c = super::session::caller(&signed);
     assert_eq!(

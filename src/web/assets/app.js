@@ -12,6 +12,9 @@
   // Server time minus this device's time, from the Date header.
   var skew = 0;
 
+  // What a button did, at the bottom of the screen (under the thumb,
+  // wherever the button was); a tap hides it, a success fades by itself.
+  var hideLater = null;
   function flash(ok, text) {
     var area = document.getElementById("thong-bao");
     if (!area) { return; }
@@ -20,6 +23,8 @@
     p.className = "flash " + (ok ? "ok" : "err");
     p.textContent = text;
     area.appendChild(p);
+    clearTimeout(hideLater);
+    if (ok) { hideLater = setTimeout(function () { area.textContent = ""; }, 8000); }
   }
 
   function clock(s) {
@@ -109,8 +114,45 @@
     for (var i = 0; i < forms.length; i++) { forms[i].addEventListener("submit", submitFetch); }
   }
 
+  // Tables read as cards on a phone (CSS under 640 px): each cell carries
+  // its column's heading, and the table no longer scrolls sideways.
+  function cards(table) {
+    var head = table.querySelector("thead tr:last-child");
+    if (!head) { return; }
+    var labels = [];
+    var ths = head.children;
+    for (var i = 0; i < ths.length; i++) {
+      for (var n = 0; n < (ths[i].colSpan || 1); n++) { labels.push(ths[i].textContent.trim()); }
+    }
+    var rows = table.querySelectorAll("tbody tr, tfoot tr");
+    for (var r = 0; r < rows.length; r++) {
+      var col = 0;
+      for (var c = 0; c < rows[r].children.length; c++) {
+        var cell = rows[r].children[c];
+        var span = cell.colSpan || 1;
+        if (span === 1 && labels[col]) { cell.setAttribute("data-label", labels[col]); }
+        col += span;
+      }
+    }
+    table.classList.add("cards");
+    var box = table.closest(".scroll");
+    if (box) { box.classList.add("reflowed"); }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     bind(document);
+    var tables = document.querySelectorAll("main table.data");
+    for (var ti = 0; ti < tables.length; ti++) { cards(tables[ti]); }
+    var area = document.getElementById("thong-bao");
+    if (area) {
+      area.addEventListener("click", function () { area.textContent = ""; });
+      if (area.querySelector(".flash.ok")) {
+        hideLater = setTimeout(function () { area.textContent = ""; }, 8000);
+      }
+    }
+    // The header's sections scroll sideways on a phone: show the current one.
+    var current = document.querySelector("header.top nav a[aria-current]");
+    if (current && current.scrollIntoView) { current.scrollIntoView({ block: "nearest", inline: "nearest" }); }
     var filters = document.querySelectorAll("input[data-filter]");
     for (var i = 0; i < filters.length; i++) {
       (function (input) {

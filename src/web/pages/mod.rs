@@ -10,6 +10,7 @@
 //! one-time message); the script only makes them quicker and the on-air
 //! view live.
 
+mod emergency;
 mod ledger;
 mod now;
 mod plan;
@@ -39,13 +40,17 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/truc-tiep", get(now::live))
         .route("/xep-hang", post(now::queue))
         .route("/xep-hang/{id}/huy", post(now::dequeue))
+        .route(
+            "/xep-hang/huy-tat-ca",
+            get(now::cancel_all_confirm).post(now::cancel_all),
+        )
         .route("/bo-qua", post(now::skip))
         .route("/tam-dung", get(now::pause_confirm).post(now::pause))
         .route("/favicon.ico", get(favicon))
         .route("/tiep-tuc", post(now::resume))
         .route(
             "/khan-cap",
-            get(now::emergency_confirm).post(now::emergency),
+            get(emergency::emergency_confirm).post(emergency::emergency),
         )
         .route("/khan-cap/huy", post(now::emergency_cancel))
         .route("/thu-am", get(record::page))

@@ -8,22 +8,21 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::ledger::source_word;
-use super::{answer, clock, outcome_badge, problem, problem_text, shown, Flash, Problem};
-use crate::config::{Role, Station};
-use crate::control::orders::{EmergencyOrder, QueueOrder, What};
+use super::{answer, clock, outcome_badge, problem, shown, Flash, Problem};
+use crate::config::Role;
+use crate::control::orders::{QueueOrder, What};
 use crate::control::Shared as AppState;
 use crate::engine::playout::OutputState;
 use crate::ledger::Outcome;
-use crate::timefmt;
 use crate::web::i18n::{t, Lang};
 use crate::web::layout::page as layout;
 use crate::web::session::{caller, check_csrf, Operator, Signed};
@@ -36,24 +35,35 @@ pub(crate) async fn page(
     signed: Signed,
     headers: HeaderMap,
 ) -> Response {
-    let lang = signed.lang;
     let flash = Flash::take(&headers);
-    let live = fragment(&s, &signed).await;
-    let controls = if signed.role >= Role::Operator {
-        controls(&s, &signed).await
-    } else {
-        html! {}
-    };
+    let page = now_page(&s, &signed, flash.as_ref(), None).await;
+    shown(page, flash.as_ref())
+}
+
+/// `/` drawn: the emergency control first (operators), the live part,
+/// then the queue form. `em_problem`: why the emergency form was refused,
+/// shown on it.
+pub(super) async fn now_page(
+    s: &AppState,
+    signed: &Signed,
+    flash: Option<&Flash>,
+    em_problem: Option<&str>,
+) -> Markup {
+    let lang = signed.lang;
+    let op = signed.role >= Role::Operator;
+    let live = fragment(s, signed).await;
+    let picks = if op { picks(s).await } else { Vec::new() };
     let title = t(lang, "Đang phát", "On air");
     let body = html! {
         h1 { (title) }
-        (Flash::show(flash.as_ref()))
+        (Flash::show(flash))
+        @if op { (super::emergency::emergency_form(signed, &picks, em_problem)) }
         section id="song" class="live" data-live="/truc-tiep" aria-live="off" {
             (live)
         }
-        (controls)
+        @if op { (queue_form(signed, &picks)) }
     };
-    shown(layout(Some(&signed), lang, title, body), flash.as_ref())
+    layout(Some(signed), lang, title, body)
 }
 
 /// `GET /truc-tiep`: the live part of `/`, for the page's script.
@@ -77,6 +87,7 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
     let plan = today(s).await.render(lang);
     let st = view.engine;
     let paused = st.paused;
+    let etas = expected_starts(&st, Utc::now());
     html! {
         @if let Some(e) = &st.emergency {
             div class="banner emergency" role="alert" {
@@ -151,9 +162,10 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
                 p class="idle" { (t(lang, "Không có mục nào đang chờ.", "Nothing waits.")) }
             } @else {
                 ol class="rows" {
-                    @for q in &st.queue {
+                    @for (i, (q, eta)) in st.queue.iter().zip(&etas).enumerate() {
                         li {
-                            span class="time" { (hm(q.at)) }
+                            span class="pos" { (i + 1) "." }
+                            span class="time" { (hm(*eta)) }
                             span class="what" {
                                 (q.title)
                                 small { " · " (source_word(lang, q.source))
@@ -171,6 +183,24 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
                         }
                     }
                 }
+                p class="eta" {
+                    @if paused {
+                        (t(lang, "Đài đang tạm dừng: hàng chờ phát khi tiếp tục.", "The station is paused: the queue airs when it resumes."))
+                    } @else {
+                        (t(lang, "Giờ bên trái là giờ dự kiến bắt đầu (tin khẩn cấp chen vào sẽ làm muộn hơn).",
+                               "The time on the left is the expected start (an emergency cutting in makes it later)."))
+                    }
+                }
+                @if st.queue_length > st.queue.len() {
+                    p class="more" {
+                        (t(lang, "… còn ", "… and "))
+                        (st.queue_length - st.queue.len())
+                        (t(lang, " mục nữa sau các mục trên.", " more after these."))
+                    }
+                }
+                @if op {
+                    a class="btn small light" href="/xep-hang/huy-tat-ca" { (t(lang, "Huỷ tất cả…", "Cancel all…")) }
+                }
             }
             @if let Some(n) = view.next.items.first() {
                 p class="next" {
@@ -184,6 +214,24 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
             (plan)
         }
     }
+}
+
+/// When each shown queue entry should start: after what airs and the
+/// entries before it, and not before it is due. An estimate: an emergency
+/// cutting in, or a pause, makes it later.
+fn expected_starts(st: &crate::engine::Status, now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let length = |seconds: f64| chrono::Duration::milliseconds((seconds * 1000.0) as i64);
+    let mut free = st.airing.as_ref().map_or(now, |a| {
+        (a.started_at + length(a.duration_seconds)).max(now)
+    });
+    st.queue
+        .iter()
+        .map(|q| {
+            let start = free.max(q.at);
+            free = start + length(q.planned_seconds);
+            start
+        })
+        .collect()
 }
 
 /// A repeat interval in words: `30 phút`, `1 giờ 30 phút`.
@@ -280,7 +328,7 @@ pub(crate) struct Pick {
 
 impl Pick {
     /// How the pickers name it.
-    fn name(&self, lang: Lang) -> String {
+    pub(super) fn name(&self, lang: Lang) -> String {
         if self.recording {
             format!("{}{}", t(lang, "Bản ghi: ", "Recording: "), self.title)
         } else {
@@ -321,10 +369,9 @@ pub(crate) async fn picks(s: &AppState) -> Vec<Pick> {
     out
 }
 
-/// The operator's forms under the live part.
-async fn controls(s: &AppState, signed: &Signed) -> Markup {
+/// The form that queues a bulletin, a recording or a typed notice.
+fn queue_form(signed: &Signed, picks: &[Pick]) -> Markup {
     let lang = signed.lang;
-    let picks = picks(s).await;
     html! {
         section class="card" aria-labelledby="h-queue" {
             h2 id="h-queue" { (t(lang, "Xếp hàng một bản tin", "Queue a bulletin")) }
@@ -332,7 +379,7 @@ async fn controls(s: &AppState, signed: &Signed) -> Markup {
             input id="tim" type="search" class="search" data-filter="#ds-phat" autocomplete="off"
                 placeholder=(t(lang, "gõ vài chữ của tên bản tin", "type part of the title"));
             ul id="ds-phat" class="rows picks" {
-                @for p in &picks {
+                @for p in picks {
                     @let name = p.name(lang);
                     li data-title=(name.to_lowercase()) {
                         span class="what" { (name) small { " · " (clock(p.seconds)) } }
@@ -351,34 +398,6 @@ async fn controls(s: &AppState, signed: &Signed) -> Markup {
                 label for="q-text" { (t(lang, "Hoặc gõ thông báo để đọc", "Or type a notice to read aloud")) }
                 textarea id="q-text" name="text" rows="3" required maxlength="2000" {}
                 button type="submit" class="btn" { (t(lang, "Đọc và xếp hàng", "Read aloud and queue")) }
-            }
-        }
-        section class="card danger" aria-labelledby="h-em" {
-            h2 id="h-em" { (t(lang, "Phát khẩn cấp", "Emergency")) }
-            p { (t(lang, "Cắt ngay mục đang phát. Bạn sẽ được hỏi lại trước khi phát.",
-                       "Cuts what airs at once. You are asked to confirm first.")) }
-            form method="get" action="/khan-cap" class="stack" {
-                label for="em-what" { (t(lang, "Phát gì", "What to air")) }
-                select id="em-what" name="what" {
-                    option value="" { (t(lang, "— gõ thông báo bên dưới —", "— type a notice below —")) }
-                    @for p in &picks {
-                        option value=(p.value) { (p.name(lang)) " (" (clock(p.seconds)) ")" }
-                    }
-                }
-                label for="em-text" { (t(lang, "Hoặc gõ thông báo để đọc", "Or type a notice to read aloud")) }
-                textarea id="em-text" name="text" rows="3" maxlength="2000" {}
-                div class="row2" {
-                    div {
-                        label for="em-every" { (t(lang, "Lặp lại mỗi (phút)", "Repeat every (minutes)")) }
-                        input id="em-every" name="every" type="number" min="1" max="1440" inputmode="numeric"
-                            placeholder=(t(lang, "không lặp", "no repeat"));
-                    }
-                    div {
-                        label for="em-until" { (t(lang, "Đến (giờ:phút)", "Until (HH:MM)")) }
-                        input id="em-until" name="until" type="time";
-                    }
-                }
-                button type="submit" class="btn big red" { (t(lang, "Phát khẩn cấp…", "Air emergency…")) }
             }
         }
     }
@@ -414,7 +433,7 @@ fn form_target(what: &str, text: &Option<String>) -> Option<What> {
 }
 
 /// The target of a form, or the page's refusal in the reader's language.
-fn target_of(lang: Lang, what: &str, text: &Option<String>) -> Result<What, Problem> {
+pub(super) fn target_of(lang: Lang, what: &str, text: &Option<String>) -> Result<What, Problem> {
     form_target(what, text).ok_or_else(|| Problem::of(lang, &crate::control::Error::OneTarget))
 }
 
@@ -450,7 +469,7 @@ fn form_ok<T>(
 /// One control of the front page: check the form's token, do the work on a
 /// readable form, and answer (a flash and back to "/", or JSON for the
 /// page's script).
-async fn act<T, Fut>(
+pub(super) async fn act<T, Fut>(
     signed: &Signed,
     headers: &HeaderMap,
     form: Result<Form<T>, FormRejection>,
@@ -577,171 +596,67 @@ simple_action!(
     "The emergency is stopped."
 );
 
-#[derive(Deserialize)]
-pub(crate) struct EmergencyQuery {
-    #[serde(default)]
-    what: String,
-    text: Option<String>,
-    every: Option<String>,
-    until: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct EmergencyForm {
-    csrf: String,
-    #[serde(default)]
-    what: String,
-    text: Option<String>,
-    every: Option<String>,
-    until: Option<String>,
-}
-
-fn non_empty(s: &Option<String>) -> Option<&str> {
+pub(super) fn non_empty(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// `HH:MM` as the next such instant in the station's zone (today, or
-/// tomorrow when it has passed).
-fn until_instant(lang: Lang, station: &Station, hhmm: &str) -> Result<DateTime<Utc>, Problem> {
-    let bad = || {
-        Problem::bad_request(format!(
-            "{} «{hhmm}»: {}",
-            t(lang, "Giờ sai", "Not a time"),
-            t(
-                lang,
-                "hãy viết giờ:phút, ví dụ 17:30",
-                "write HH:MM, e.g. 17:30"
-            )
-        ))
-    };
-    // The station file's parser: HH:MM (a browser may add :SS), no leap second.
-    let time = crate::config::parse_time_of_day(hhmm).ok_or_else(bad)?;
-    let tz = station.timezone;
-    let now = Utc::now();
-    let mut day = timefmt::local_date(now, tz);
-    for _ in 0..2 {
-        if let Some(at) = tz.from_local_datetime(&day.and_time(time)).earliest() {
-            let at = at.with_timezone(&Utc);
-            if at > now {
-                return Ok(at);
-            }
+/// `GET /xep-hang/huy-tat-ca`: how many entries would go, and one
+/// button that removes them all.
+pub(crate) async fn cancel_all_confirm(
+    State(s): State<AppState>,
+    Operator(signed): Operator,
+) -> Response {
+    let lang = signed.lang;
+    let title = t(lang, "Huỷ tất cả hàng chờ?", "Cancel the whole queue?");
+    let waiting = s.status().engine.queue_length;
+    let what = html! {
+        @if waiting == 0 {
+            p { (t(lang, "Hàng chờ đang trống: không có gì để huỷ.", "The queue is empty: nothing to cancel.")) }
+        } @else {
+            p { strong {
+                (t(lang, "Bỏ cả ", "Removes all ")) (waiting)
+                (t(lang, " mục đang chờ khỏi hàng chờ.", " waiting entries from the queue."))
+            } }
+            p { (t(lang,
+                "Mục đang phát vẫn phát tiếp; lịch phát không đổi. Sổ phát sóng ghi lại các mục bị huỷ.",
+                "What airs now goes on; the plan is unchanged. The ledger records the removed entries.")) }
         }
-        day += Duration::days(1);
-    }
-    Err(bad())
+    };
+    let button = (waiting > 0).then(|| t(lang, "Huỷ tất cả", "Cancel all"));
+    confirm(&signed, title, what, "/xep-hang/huy-tat-ca", button)
 }
 
-/// `GET /tam-dung`: what pausing does, and one button that does it.
-pub(crate) async fn pause_confirm(Operator(signed): Operator) -> Response {
+/// A page that asks before an action: what it does, one red button that
+/// posts to `action` (none when there is nothing to do), and a way back.
+fn confirm(
+    signed: &Signed,
+    title: &str,
+    what: Markup,
+    action: &str,
+    button: Option<&str>,
+) -> Response {
     let lang = signed.lang;
-    let title = t(lang, "Tạm dừng đài?", "Pause the station?");
     let body = html! {
         h1 { (title) }
         div class="card danger" {
-            p { strong { (t(lang, "Mục đang phát sẽ bị cắt ngay.", "What airs now is cut at once.")) } }
-            p { (t(lang,
-                "Trong lúc tạm dừng, các mục đến giờ theo lịch sẽ bị bỏ qua (không phát bù); \
-                 hàng chờ được giữ lại. Tin khẩn cấp vẫn phát.",
-                "While paused, scheduled items that come due are skipped (not aired later); \
-                 the queue is kept. Emergencies still air.")) }
-            p { (t(lang, "Bấm «Tiếp tục phát» trên trang Đang phát để đài phát lại theo lịch.",
-                "Press \u{201c}Resume\u{201d} on the On air page to air the plan again.")) }
-            form method="post" action="/tam-dung" class="stack" {
-                input type="hidden" name="csrf" value=(signed.csrf);
-                button type="submit" class="btn big red" { (t(lang, "Tạm dừng đài ngay", "Pause the station now")) }
+            (what)
+            @if let Some(button) = button {
+                form method="post" action=(action) class="stack" {
+                    input type="hidden" name="csrf" value=(signed.csrf);
+                    button type="submit" class="btn big red" { (button) }
+                }
             }
             a class="btn big light" href="/" { (t(lang, "Thôi, quay lại", "No, go back")) }
         }
     };
-    layout(Some(&signed), lang, title, body).into_response()
+    layout(Some(signed), lang, title, body).into_response()
 }
 
-/// `GET /khan-cap`: what will air, how often and until when; one red
-/// button confirms.
-pub(crate) async fn emergency_confirm(
-    State(s): State<AppState>,
-    Operator(signed): Operator,
-    q: Result<Query<EmergencyQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let lang = signed.lang;
-    let title = t(lang, "Xác nhận phát khẩn cấp", "Confirm the emergency");
-    let picks = picks(&s).await;
-    let body = match q {
-        Err(_) => problem_text(
-            lang,
-            t(lang, "Chưa chọn phát gì.", "Nothing chosen to air."),
-        ),
-        Ok(Query(q)) => match (non_empty(&q.text), picks.iter().find(|p| p.value == q.what)) {
-            (None, None) => problem_text(
-                lang,
-                if q.what.is_empty() {
-                    t(
-                        lang,
-                        "Chưa chọn bản tin nào và chưa gõ thông báo.",
-                        "No bulletin chosen and no notice typed.",
-                    )
-                } else {
-                    t(
-                        lang,
-                        "Không tìm thấy bản tin hay bản ghi này.",
-                        "No such bulletin or recording.",
-                    )
-                },
-            ),
-            (text, pick) => {
-                let every = non_empty(&q.every);
-                let until = non_empty(&q.until);
-                html! {
-                    div class="card danger" {
-                        @match (text, pick) {
-                            (Some(text), _) => {
-                                p { (t(lang, "Đọc thông báo này:", "Reads this notice aloud:")) }
-                                blockquote class="big-what notice" { (text) }
-                            }
-                            (None, Some(p)) => {
-                                p class="big-what" { (p.name(lang)) }
-                                p { (t(lang, "Dài ", "Length ")) (clock(p.seconds)) }
-                            }
-                            (None, None) => {}
-                        }
-                        p {
-                            @match every {
-                                Some(n) => {
-                                    (t(lang, "Lặp lại mỗi ", "Repeats every ")) (n) (t(lang, " phút", " minutes"))
-                                    @match until {
-                                        Some(u) => { (t(lang, " đến ", " until ")) (u) }
-                                        None => { (t(lang, " cho đến khi bấm dừng", " until stopped")) }
-                                    }
-                                }
-                                None => (t(lang, "Phát một lần.", "Airs once.")),
-                            }
-                        }
-                        p { strong { (t(lang, "Mục đang phát sẽ bị cắt ngay.", "What airs now is cut at once.")) } }
-                        form method="post" action="/khan-cap" class="stack" {
-                            input type="hidden" name="csrf" value=(signed.csrf);
-                            @match (text, pick) {
-                                (Some(text), _) => { input type="hidden" name="text" value=(text); }
-                                (None, Some(p)) => { input type="hidden" name="what" value=(p.value); }
-                                (None, None) => {}
-                            }
-                            @if let Some(n) = every { input type="hidden" name="every" value=(n); }
-                            @if let Some(u) = until { input type="hidden" name="until" value=(u); }
-                            button type="submit" class="btn big red" { (t(lang, "Phát khẩn cấp ngay", "Air the emergency now")) }
-                        }
-                        a class="btn big light" href="/" { (t(lang, "Thôi, quay lại", "No, go back")) }
-                    }
-                }
-            }
-        },
-    };
-    layout(Some(&signed), lang, title, html! { h1 { (title) } (body) }).into_response()
-}
-
-pub(crate) async fn emergency(
+pub(crate) async fn cancel_all(
     State(s): State<AppState>,
     Operator(signed): Operator,
     headers: HeaderMap,
-    form: Result<Form<EmergencyForm>, FormRejection>,
+    form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
     let lang = signed.lang;
     let who = caller(&signed);
@@ -750,21 +665,34 @@ pub(crate) async fn emergency(
         &headers,
         form,
         |f| &f.csrf,
-        |f| async move {
-            let station = s.current.get();
-            let until = non_empty(&f.until)
-                .map(|u| until_instant(lang, &station, u))
-                .transpose()?;
-            let order = EmergencyOrder {
-                what: target_of(lang, &f.what, &f.text)?,
-                repeat_every: non_empty(&f.every).map(|n| format!("{n}m")),
-                until,
-            };
-            s.emergency(&who, order)
+        |_| async move {
+            let n = s
+                .dequeue_all(&who)
                 .await
                 .map_err(|e| Problem::of(lang, &e))?;
-            Ok(t(lang, "Đang phát khẩn cấp.", "The emergency airs.").to_string())
+            Ok(match lang {
+                Lang::Vi => format!("Đã huỷ {n} mục trong hàng chờ."),
+                Lang::En => format!("Removed {n} entries from the queue."),
+            })
         },
     )
     .await
+}
+
+/// `GET /tam-dung`: what pausing does, and one button that does it.
+pub(crate) async fn pause_confirm(Operator(signed): Operator) -> Response {
+    let lang = signed.lang;
+    let title = t(lang, "Tạm dừng đài?", "Pause the station?");
+    let what = html! {
+        p { strong { (t(lang, "Mục đang phát sẽ bị cắt ngay.", "What airs now is cut at once.")) } }
+        p { (t(lang,
+            "Trong lúc tạm dừng, các mục đến giờ theo lịch sẽ bị bỏ qua (không phát bù); \
+             hàng chờ được giữ lại. Tin khẩn cấp vẫn phát.",
+            "While paused, scheduled items that come due are skipped (not aired later); \
+             the queue is kept. Emergencies still air.")) }
+        p { (t(lang, "Bấm «Tiếp tục phát» trên trang Đang phát để đài phát lại theo lịch.",
+            "Press \u{201c}Resume\u{201d} on the On air page to air the plan again.")) }
+    };
+    let button = t(lang, "Tạm dừng đài ngay", "Pause the station now");
+    confirm(&signed, title, what, "/tam-dung", Some(button))
 }

@@ -11,6 +11,7 @@ use crate::web::test_rig::*;
 const CONTROLS: &[(&str, &str)] = &[
     ("/xep-hang", "what=b:tone"),
     ("/xep-hang/1/huy", ""),
+    ("/xep-hang/huy-tat-ca", ""),
     ("/bo-qua", ""),
     ("/tam-dung", ""),
     ("/tiep-tuc", ""),
@@ -518,6 +519,88 @@ async fn an_emergency_needs_a_bulletin_or_words() {
     let r = rig.get(Some(&op), "/khan-cap?what=&text=+&every=").await;
     assert!(r.body.contains("chưa gõ thông báo"), "{}", r.body);
     assert!(!r.body.contains("Phát khẩn cấp ngay"));
+    // Not a dead end: `/` again, the emergency form open with the error
+    // on it, above the form's fields.
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body
+            .contains(r#"<details class="card danger em" id="khan-cap" open>"#),
+        "{}",
+        r.body
+    );
+    let error = r.body.find(r#"class="form-error" role="alert""#).unwrap();
+    let field = r.body.find(r#"id="em-what""#).unwrap();
+    assert!(error < field && r.body.contains(r#"id="song""#));
+    let unknown = rig.get(Some(&op), "/khan-cap?what=b:khong-co").await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        unknown.body.contains("Không tìm thấy bản tin"),
+        "{}",
+        unknown.body
+    );
+}
+
+/// The emergency control comes first on `/` for an operator (before what
+/// airs), closed until asked; a viewer has none.
+#[tokio::test]
+async fn the_emergency_control_comes_first() {
+    let rig = rig("").await;
+    let op = rig.signed_in(Role::Operator).await;
+    let home = rig.get(Some(&op), "/").await.body;
+    let em = home
+        .find(r#"<details class="card danger em" id="khan-cap">"#)
+        .expect("the emergency control, closed");
+    assert!(em < home.find(r#"id="song""#).unwrap(), "{home}");
+    assert!(home.contains("<summary>Phát khẩn cấp…</summary>"), "{home}");
+    let viewer = rig.signed_in(Role::Viewer).await;
+    let v = rig.get(Some(&viewer), "/").await.body;
+    assert!(!v.contains("khan-cap"), "{v}");
+}
+
+/// The queue shows each entry's place and expected start, says how many
+/// more wait past the first 20, and "Huỷ tất cả" asks, then clears it with
+/// one audit line.
+#[tokio::test]
+async fn the_queue_shows_places_and_can_be_cleared() {
+    let rig = rig("").await;
+    let op = rig.signed_in(Role::Operator).await;
+    let r = rig.post(&op, "/xep-hang", "what=b:long").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+    let mut rx = rig.state.handle.status.clone();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        rx.wait_for(|s| s.airing.is_some()),
+    )
+    .await
+    .expect("it airs")
+    .unwrap();
+    for _ in 0..23 {
+        let r = rig.post(&op, "/xep-hang", "what=b:tone").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+    }
+    let live = rig.get(Some(&op), "/truc-tiep").await.body;
+    assert!(live.contains(r#"<span class="pos">1.</span>"#), "{live}");
+    assert!(live.contains(r#"<span class="pos">20.</span>"#), "{live}");
+    assert!(!live.contains(r#"<span class="pos">21.</span>"#), "{live}");
+    assert!(live.contains("… còn 3 mục nữa"), "{live}");
+    assert!(live.contains("giờ dự kiến bắt đầu"), "{live}");
+    assert!(live.contains(r#"href="/xep-hang/huy-tat-ca""#), "{live}");
+    // Asking changes nothing.
+    let ask = rig.get(Some(&op), "/xep-hang/huy-tat-ca").await;
+    assert_eq!(ask.status, StatusCode::OK, "{ask:?}");
+    assert!(ask.body.contains("Bỏ cả 23 mục"), "{}", ask.body);
+    assert_eq!(rig.state.handle.status.borrow().queue_length, 23);
+    let r = rig.post(&op, "/xep-hang/huy-tat-ca", "").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+    let st = rig.state.handle.status.borrow().clone();
+    assert_eq!(st.queue_length, 0, "{st:?}");
+    assert!(st.airing.is_some(), "what airs goes on");
+    let lines: Vec<_> = audit(&rig)
+        .into_iter()
+        .filter(|(_, action, _)| action == "dequeue_all")
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].2.contains("removed 23"), "{lines:?}");
 }
 
 #[tokio::test]
