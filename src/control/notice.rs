@@ -141,6 +141,8 @@ impl Notices {
 pub enum Purpose {
     Queue,
     Emergency,
+    /// Heard by the operator before it airs (`Control::listen`).
+    Listen,
 }
 
 /// A notice's cache file, held from before its render until the engine
@@ -202,6 +204,28 @@ async fn in_use(s: &Control) -> Result<InUse> {
     match tokio::time::timeout(ENGINE_TIMEOUT, rx).await {
         Ok(Ok(v)) => Ok(v),
         _ => Err(Error::EngineGone),
+    }
+}
+
+impl Control {
+    /// A typed notice read aloud for the operator to hear before it airs:
+    /// its WAV bytes. The render stays in the cache, so queuing the same
+    /// words next airs them without reading them again; it costs what
+    /// queuing one costs (refused when the speech engine is busy or the
+    /// cache is full of notices waiting to air).
+    pub async fn listen(&self, text: String) -> Result<Vec<u8>> {
+        let station = self.current.get();
+        let (target, hold) = notice(self, &station, text, Purpose::Listen).await?;
+        let Target::File { path, .. } = target else {
+            return Err(Error::Internal("a notice is a file".into()));
+        };
+        let read = path.clone();
+        let bytes = blocking(move || {
+            std::fs::read(&read).map_err(|e| Error::Internal(format!("{}: {e}", read.display())))
+        })
+        .await;
+        hold.settle(bytes.is_ok());
+        bytes
     }
 }
 

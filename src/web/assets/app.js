@@ -104,6 +104,47 @@
     });
   }
 
+  // "Nghe thử": the notice typed in the button's form, read aloud by the
+  // station and played here, under the button, before it airs.
+  function listen(ev) {
+    var btn = ev.currentTarget;
+    var form = btn.form;
+    var text = form && form.querySelector("textarea");
+    if (!text) { return; }
+    ev.preventDefault();
+    var token = btn.getAttribute("data-csrf") || (form.querySelector("input[name=csrf]") || {}).value || "";
+    var body = new URLSearchParams();
+    body.set("csrf", token);
+    body.set("text", text.value);
+    var player = btn.parentNode.querySelector("audio.listen");
+    if (!player) {
+      player = document.createElement("audio");
+      player.className = "listen";
+      player.controls = true;
+      btn.insertAdjacentElement("afterend", player);
+    }
+    btn.disabled = true;
+    fetch("/nghe-thu", {
+      method: "POST", credentials: "same-origin", body: body,
+      headers: { "x-loa-fetch": "1", "content-type": "application/x-www-form-urlencoded" }
+    }).then(function (res) {
+      var type = res.headers.get("content-type") || "";
+      if (res.ok && type.indexOf("audio/") === 0) {
+        return res.blob().then(function (b) {
+          if (player.src) { URL.revokeObjectURL(player.src); }
+          player.src = URL.createObjectURL(b);
+          var p = player.play();
+          if (p && p.catch) { p.catch(function () {}); }
+        });
+      }
+      return res.json().then(function (j) { flash(false, j.message); }, function () {
+        flash(false, words.failed + res.status);
+      });
+    }, function (e) {
+      flash(false, words.failed + e);
+    }).then(function () { btn.disabled = false; });
+  }
+
   // Fold Vietnamese letters to plain ones: "thong bao" finds "Thông báo".
   function fold(s) {
     return s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/đ/g, "d").replace(/Đ/g, "d").toLowerCase();
@@ -141,6 +182,11 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     bind(document);
+    var listens = document.querySelectorAll("[data-listen]");
+    for (var li = 0; li < listens.length; li++) {
+      listens[li].hidden = false;
+      listens[li].addEventListener("click", listen);
+    }
     var tables = document.querySelectorAll("main table.data");
     for (var ti = 0; ti < tables.length; ti++) { cards(tables[ti]); }
     var area = document.getElementById("thong-bao");

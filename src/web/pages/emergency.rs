@@ -45,6 +45,11 @@ pub(super) fn emergency_form(signed: &Signed, picks: &[Pick], problem: Option<&s
                 }
                 label for="em-text" { (t(lang, "Hoặc gõ thông báo để đọc", "Or type a notice to read aloud")) }
                 textarea id="em-text" name="text" rows="3" maxlength="2000" {}
+                // Heard through the page's script (this form is a GET and
+                // carries no form token): hidden until the script shows it.
+                button type="button" class="btn light" data-listen data-csrf=(signed.csrf) hidden {
+                    (t(lang, "Nghe thử thông báo", "Listen to the notice first"))
+                }
                 div class="row2" {
                     div {
                         label for="em-every" { (t(lang, "Lặp lại mỗi (phút)", "Repeat every (minutes)")) }

@@ -12,6 +12,7 @@
 
 mod emergency;
 mod ledger;
+mod listen;
 mod now;
 mod plan;
 mod record;
@@ -45,6 +46,7 @@ pub(crate) fn routes() -> Router<AppState> {
             get(now::cancel_all_confirm).post(now::cancel_all),
         )
         .route("/bo-qua", post(now::skip))
+        .route("/nghe-thu", post(listen::listen))
         .route("/tam-dung", get(now::pause_confirm).post(now::pause))
         .route("/favicon.ico", get(favicon))
         .route("/tiep-tuc", post(now::resume))

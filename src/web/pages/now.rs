@@ -397,7 +397,12 @@ fn queue_form(signed: &Signed, picks: &[Pick]) -> Markup {
                 input type="hidden" name="csrf" value=(signed.csrf);
                 label for="q-text" { (t(lang, "Hoặc gõ thông báo để đọc", "Or type a notice to read aloud")) }
                 textarea id="q-text" name="text" rows="3" required maxlength="2000" {}
-                button type="submit" class="btn" { (t(lang, "Đọc và xếp hàng", "Read aloud and queue")) }
+                div class="actions" {
+                    button type="submit" class="btn" { (t(lang, "Đọc và xếp hàng", "Read aloud and queue")) }
+                    button type="submit" class="btn light" formaction="/nghe-thu" formtarget="_blank" data-listen {
+                        (t(lang, "Nghe thử", "Listen first"))
+                    }
+                }
             }
         }
     }
@@ -448,7 +453,7 @@ fn bad_form(lang: Lang, e: FormRejection) -> Problem {
 /// Check the form's CSRF token: a refusal is a response of its own
 /// (returned at once, so its size does not matter).
 #[allow(clippy::result_large_err)]
-fn form_ok<T>(
+pub(super) fn form_ok<T>(
     signed: &Signed,
     form: Result<Form<T>, FormRejection>,
     token: impl Fn(&T) -> &str,

@@ -17,6 +17,7 @@ const CONTROLS: &[(&str, &str)] = &[
     ("/tiep-tuc", ""),
     ("/khan-cap", "what=b:tone"),
     ("/khan-cap/huy", ""),
+    ("/nghe-thu", "text=a"),
 ];
 
 fn audit(rig: &Rig) -> Vec<(String, String, String)> {
@@ -510,6 +511,47 @@ async fn a_typed_notice_is_queued_or_aired_as_an_emergency() {
     assert_eq!(queued.len(), 1, "{queued:?}");
     assert_eq!(queued[0].title, "Họp chi bộ");
     assert_eq!(queued[0].requested_by.as_deref(), Some("operator"));
+}
+
+/// "Nghe thử": the operator hears a typed notice before it airs; the
+/// render stays in the cache (queuing the same words reads nothing again);
+/// empty words are refused in plain words.
+#[tokio::test]
+async fn a_typed_notice_can_be_heard_before_it_airs() {
+    let rig = rig("").await;
+    let op = rig.signed_in(Role::Operator).await;
+    let page = rig.get(Some(&op), "/").await.body;
+    assert!(page.contains(r#"formaction="/nghe-thu""#), "{page}");
+    assert!(page.contains("Nghe thử"), "{page}");
+    let text = "Kính thưa bà con, mời họp lúc 17 giờ.";
+    let r = rig
+        .post(&op, "/nghe-thu", &format!("text={}", form_encode(text)))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(r.headers[header::CONTENT_TYPE], "audio/wav");
+    assert!(r.body.starts_with("RIFF"), "a WAV");
+    assert!(r.body.len() > 1000, "{} bytes", r.body.len());
+    let cached = rig.state.current.get().tts_path(text);
+    assert!(cached.exists(), "kept in the cache: {}", cached.display());
+    // Nothing aired or queued.
+    let st = rig.state.handle.status.borrow().clone();
+    assert!(st.airing.is_none() && st.queue.is_empty(), "{st:?}");
+    // No words: the page's script gets the reason.
+    let empty = rig
+        .send(
+            LOCAL,
+            "POST",
+            "/nghe-thu",
+            &[
+                ("cookie", &format!("loa_phien={}", op.cookie)),
+                ("sec-fetch-site", "same-origin"),
+                ("x-loa-fetch", "1"),
+            ],
+            Some(&format!("csrf={}&text=+", op.csrf)),
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY, "{empty:?}");
+    assert!(empty.body.contains("\"ok\":false"), "{empty:?}");
 }
 
 #[tokio::test]
