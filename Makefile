@@ -39,7 +39,7 @@ TTS_APT_PACKAGES := espeak-ng
 # throwaway cluster made with initdb and started by the test itself.
 POSTGRES_APT_PACKAGES := postgresql
 
-.PHONY: deps deb-deps test-deps bench-deps run check test bench lint audio deb clean
+.PHONY: deps deb-deps test-deps bench-deps run check test bench lint audio deb clean guide-images
 
 deps:
 	@missing=""; \
@@ -111,6 +111,14 @@ lint:
 # committed, so nothing else needs these tools.
 audio:
 	scripts/make-audio.sh
+
+# The operator's guide's pictures (docs/anh/) from the browser test's
+# latest screenshots (target/screenshots/, written by `make test`).
+GUIDE_IMAGES := dang-nhap dang-phat khan-cap-xac-nhan dang-phat-khan-cap thu-am \
+	thu-am-ket-qua tam-dung lich nhat-ky bao-cao tai-khoan
+guide-images:
+	mkdir -p docs/anh
+	for n in $(GUIDE_IMAGES); do cp target/screenshots/$$n-360x740.png docs/anh/$$n.png; done
 
 clean:
 	$(CARGO) clean

@@ -466,6 +466,34 @@ at = ["05:55"]
         .await;
     b.wait_text("#thong-bao", "Đã xếp hàng").await;
     assert_eq!(b.js("return window.loaNoReload").await, json!("still here"));
+    // A typed notice is heard before it airs: read by the station and
+    // played under the button, nothing queued.
+    b.find("#q-text")
+        .await
+        .send_keys("Kính thưa bà con, mời họp tổ dân phố.")
+        .await
+        .unwrap();
+    b.find("#q-text ~ .actions button[data-listen]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let heard = b
+            .js("var a = document.querySelector('audio.listen'); return a ? [a.src.slice(0, 5), a.duration] : null;")
+            .await;
+        if heard[0] == json!("blob:") && heard[1].as_f64().is_some_and(|d| d > 0.5) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the notice was never played: {heard}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    b.js("document.querySelector('#q-text').value = ''; return 1;")
+        .await;
     // The progress bar moves and the time left counts down.
     let left = b.text("#song .onair .left").await;
     assert!(left.contains("còn lại"), "{left:?}");
@@ -531,7 +559,7 @@ at = ["05:55"]
     b.c.set_window_size(1366, 768).await.unwrap();
     // An empty emergency form comes back on the form, open, with the error.
     b.find("#khan-cap > summary").await.click().await.unwrap();
-    b.find("form[action='/khan-cap'] button")
+    b.find("form[action='/khan-cap'] button[type=submit]")
         .await
         .click()
         .await
@@ -551,7 +579,7 @@ at = ["05:55"]
         .await
         .unwrap();
     b.find("#em-every").await.send_keys("10").await.unwrap();
-    b.find("form[action='/khan-cap'] button")
+    b.find("form[action='/khan-cap'] button[type=submit]")
         .await
         .click()
         .await

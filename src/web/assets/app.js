@@ -13,8 +13,13 @@
   var skew = 0;
 
   // What a button did, at the bottom of the screen (under the thumb,
-  // wherever the button was); a tap hides it, a success fades by itself.
+  // wherever the button was); it fades by itself, a refusal later than a
+  // success, and taps go through it (see the stylesheet).
   var hideLater = null;
+  function fade(area, ok) {
+    clearTimeout(hideLater);
+    hideLater = setTimeout(function () { area.textContent = ""; }, ok ? 8000 : 20000);
+  }
   function flash(ok, text) {
     var area = document.getElementById("thong-bao");
     if (!area) { return; }
@@ -23,8 +28,7 @@
     p.className = "flash " + (ok ? "ok" : "err");
     p.textContent = text;
     area.appendChild(p);
-    clearTimeout(hideLater);
-    if (ok) { hideLater = setTimeout(function () { area.textContent = ""; }, 8000); }
+    fade(area, ok);
   }
 
   function clock(s) {
@@ -190,12 +194,7 @@
     var tables = document.querySelectorAll("main table.data");
     for (var ti = 0; ti < tables.length; ti++) { cards(tables[ti]); }
     var area = document.getElementById("thong-bao");
-    if (area) {
-      area.addEventListener("click", function () { area.textContent = ""; });
-      if (area.querySelector(".flash.ok")) {
-        hideLater = setTimeout(function () { area.textContent = ""; }, 8000);
-      }
-    }
+    if (area && area.firstChild) { fade(area, !!area.querySelector(".flash.ok")); }
     // The header's sections scroll sideways on a phone: show the current one.
     var current = document.querySelector("header.top nav a[aria-current]");
     if (current && current.scrollIntoView) { current.scrollIntoView({ block: "nearest", inline: "nearest" }); }
