@@ -12,6 +12,7 @@
 
 mod ledger;
 mod now;
+mod paper;
 mod plan;
 mod record;
 mod report;
