@@ -848,14 +848,21 @@ head_name = "Trần Văn Hùng"
         .unwrap();
     assert!(png.success());
 
-    // Whatever the table's length, the signatures end the page of its
-    // total with at least one of its rows: never alone on a page.
+    signatures_stay_with_the_total(&b).await;
+    printed_in_english(&b).await;
+    b.goto("/bao-cao?lang=vi").await;
+    b.c.close().await.unwrap();
+}
+
+/// Whatever the table's length, the signatures end the page of its total
+/// with at least one of its rows: never alone on a page.
+async fn signatures_stay_with_the_total(b: &Browser) {
     for k in 1..=PRINT_BULLETINS {
         b.goto(&format!("/bao-cao?tu=2026-10-01&den=2026-10-{k:02}"))
             .await;
         b.wait_text(".paper-title", &format!("đến hết {k:02}/10/2026"))
             .await;
-        let pages = print_pdf(&b, "bao-cao-giay-ngan").await;
+        let pages = print_pdf(b, "bao-cao-giay-ngan").await;
         let end = pages
             .iter()
             .position(|p| p.contains("Tổng cộng"))
@@ -872,12 +879,14 @@ head_name = "Trần Văn Hùng"
             end + 1
         );
     }
+}
 
-    // English: the national heading is the document's form and stays.
+/// English: the national heading is the document's form and stays.
+async fn printed_in_english(b: &Browser) {
     b.goto("/bao-cao?tu=2026-10-01&den=2026-10-31&lang=en")
         .await;
     b.wait_text(".paper-title", "AIRTIME REPORT").await;
-    let pages = print_pdf(&b, "bao-cao-giay-en").await;
+    let pages = print_pdf(b, "bao-cao-giay-en").await;
     let n = pages.len();
     for (i, p) in pages.iter().enumerate() {
         let want = format!("Page {}/{n}", i + 1);
@@ -896,6 +905,4 @@ head_name = "Trần Văn Hùng"
         );
     }
     assert!(pages.iter().any(|p| p.contains("Recipients:")));
-    b.goto("/bao-cao?lang=vi").await;
-    b.c.close().await.unwrap();
 }
