@@ -23,7 +23,7 @@ use crate::web::i18n::{t, Lang};
 
 /// What a clerk fills by hand.
 const BLANK: &str = "……………";
-/// A longer blank, for a missing name of a body or place.
+/// A longer blank, for a missing name of the body above the station.
 const LONG_BLANK: &str = "………………………………";
 /// A day, a month or a year on the date line.
 const DATE_BLANK: &str = "……";
@@ -36,7 +36,7 @@ pub(super) fn head(lang: Lang, station: &Station, title: &str, sub: Markup) -> M
         (t(lang, "Số: ", "No.: ")) (BLANK)
         @if let Some(p) = &r.number_prefix { "/" (p) }
     };
-    let place = r.place.as_deref().unwrap_or(LONG_BLANK);
+    let place = r.place.as_deref().unwrap_or(BLANK);
     html! {
         header class="paper-head" {
             div class="issuer" {
@@ -86,8 +86,11 @@ pub(super) fn foot(lang: Lang, station: &Station) -> Markup {
     html! {
         footer class="paper-end" {
             div class="recipients" {
-                p class="to" { (t(lang, "Nơi nhận:", "Recipients:")) }
-                @for line in &recipients { p { (line) } }
+                // `recipients = []`: none, and no heading for them.
+                @if !recipients.is_empty() {
+                    p class="to" { (t(lang, "Nơi nhận:", "Recipients:")) }
+                    @for line in &recipients { p { (line) } }
+                }
             }
             (sign(
                 &own(&r.preparer_title, &d.preparer_title, "Prepared by"),

@@ -433,7 +433,7 @@ async fn printed_report_is_framed_as_the_station_file_says() {
     for want in [
         "<p class=\"authority\">………………………………</p>",
         "Số: ……………</p>",
-        "………………………………, ngày",
+        "<p class=\"date-line\">……………, ngày",
         "- Lưu: VT.",
     ] {
         assert!(page.contains(want), "/bao-cao lacks {want:?}: {page}");
