@@ -24,8 +24,9 @@ RELAY_APT_PACKAGES := icecast2 ffmpeg
 # config, alert rules and their unit tests).
 PROM_APT_PACKAGES := prometheus
 # The real-browser test of the web console (tests/browser.rs): headless
-# Chromium driven over WebDriver by chromedriver.
-BROWSER_APT_PACKAGES := chromium chromium-driver
+# Chromium driven over WebDriver by chromedriver; poppler-utils' pdftotext
+# and pdftoppm read the printed report back.
+BROWSER_APT_PACKAGES := chromium chromium-driver poppler-utils
 # make bench: ffmpeg makes the test MP3, mpg123 is the player the CPU
 # figures are compared with.
 BENCH_APT_PACKAGES := ffmpeg mpg123 $(PACED_APT_PACKAGES) $(TTS_APT_PACKAGES) $(POSTGRES_APT_PACKAGES)

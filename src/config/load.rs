@@ -413,7 +413,7 @@ impl<'a> Loader<'a> {
             fleet: fleet?,
             tts: tts?,
             session: session?,
-            report: report.map(signing).unwrap_or_default(),
+            report: report.map(|r| self.report(r)).unwrap_or_default(),
             campaigns,
             bulletins,
             programs,
@@ -421,17 +421,6 @@ impl<'a> Loader<'a> {
         };
         self.warnings(&station);
         Some(station)
-    }
-}
-
-/// `[report]` with its defaults.
-fn signing(r: RawReport) -> ReportSigning {
-    let d = ReportSigning::default();
-    ReportSigning {
-        preparer_title: r.preparer_title.unwrap_or(d.preparer_title),
-        preparer_name: r.preparer_name.unwrap_or(d.preparer_name),
-        head_title: r.head_title.unwrap_or(d.head_title),
-        head_name: r.head_name.unwrap_or(d.head_name),
     }
 }
 

@@ -12,6 +12,7 @@ mod fleet;
 mod items;
 mod load;
 mod raw;
+mod report;
 mod sections;
 mod speech;
 #[cfg(test)]
@@ -286,11 +287,23 @@ pub enum Pace {
     Fast,
 }
 
-/// `[report]`: the two signature blocks under a printed report (the web
-/// console's `/bao-cao`): the person who drew it up and the head of the
-/// unit, each with a title and a name.
+/// `[report]`: how the printed report (the web console's `/bao-cao`) is
+/// laid out as an administrative document (Nghị định 30/2020/NĐ-CP): the
+/// body it is issued under, its number, the place on the date line, who
+/// receives it, and the two signature blocks (the person who drew it up and
+/// the head of the unit, each with a title and a name). A value left out
+/// prints as dotted blanks to fill by hand.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportSigning {
+    /// The issuing body's parent, e.g. "Ủy ban nhân dân xã Thạch Hà"
+    /// (printed upper case above the station's name).
+    pub authority: Option<String>,
+    /// The number's suffix, e.g. "BC-ĐTT" for "Số: …/BC-ĐTT".
+    pub number_prefix: Option<String>,
+    /// The place on the date line, e.g. "Thạch Hà".
+    pub place: Option<String>,
+    /// The "Nơi nhận:" lines, as printed; `None` prints a default.
+    pub recipients: Option<Vec<String>>,
     pub preparer_title: String,
     pub preparer_name: String,
     pub head_title: String,
@@ -300,6 +313,10 @@ pub struct ReportSigning {
 impl Default for ReportSigning {
     fn default() -> Self {
         ReportSigning {
+            authority: None,
+            number_prefix: None,
+            place: None,
+            recipients: None,
             preparer_title: "Người lập biểu".into(),
             preparer_name: String::new(),
             head_title: "Thủ trưởng đơn vị".into(),

@@ -17,10 +17,14 @@ pub(super) const SECTIONS: &[&str] = &[
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawReport {
-    pub(super) preparer_title: Option<String>,
-    pub(super) preparer_name: Option<String>,
-    pub(super) head_title: Option<String>,
-    pub(super) head_name: Option<String>,
+    pub(super) authority: Option<S<String>>,
+    pub(super) number_prefix: Option<S<String>>,
+    pub(super) place: Option<S<String>>,
+    pub(super) recipients: Option<S<Vec<S<String>>>>,
+    pub(super) preparer_title: Option<S<String>>,
+    pub(super) preparer_name: Option<S<String>>,
+    pub(super) head_title: Option<S<String>>,
+    pub(super) head_name: Option<S<String>>,
 }
 
 #[derive(Deserialize)]

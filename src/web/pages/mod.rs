@@ -14,6 +14,7 @@ mod emergency;
 mod ledger;
 mod listen;
 mod now;
+mod paper;
 mod plan;
 mod record;
 mod report;

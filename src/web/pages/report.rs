@@ -3,7 +3,9 @@
 //! per bulletin; a chart of minutes aired per day (SVG drawn here, no
 //! chart library); the CSV download, which is `GET /api/v1/report`'s
 //! answer and so the same bytes as `loa report --format csv`; and a print
-//! layout on A4 with the signature blocks of `[report]`.
+//! layout on A4 as an administrative document (`paper`'s frame: heading,
+//! the table, "Nơi nhận:" and signatures, then the chart and what did not
+//! air as an annex).
 //!
 //! The sums are `crate::report::report`'s, as for `loa report`.
 
@@ -15,7 +17,7 @@ use chrono::{Datelike, Duration, NaiveDate, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::{outcome, problem};
+use super::{outcome, paper, problem};
 use crate::control::Shared as AppState;
 use crate::ledger::{AirtimeRow, Outcome};
 use crate::report::{self, Counts, Report};
@@ -142,16 +144,12 @@ pub(crate) async fn page(
                     button type="button" class="btn" data-print { (t(lang, "In báo cáo", "Print")) }
                 }
                 article class="report" {
-                    header class="doc-head" {
-                        p class="station" { (station.name) }
-                        h2 class="doc-title" { "BÁO CÁO THỜI LƯỢNG PHÁT SÓNG" }
-                        p { (t(lang, "Kỳ báo cáo: từ ", "Period: from ")) (dmy(&from_s)) (t(lang, " đến hết ", " to the end of ")) (dmy(&to_s)) }
-                        @if let Some(c) = &campaign {
-                            p { (t(lang, "Chiến dịch: ", "Campaign: ")) (station.campaign(c).map_or(c.as_str(), |x| x.title.as_str())) }
-                        }
-                        p class="made" { (t(lang, "Lập lúc ", "Made ")) (made.format("%d/%m/%Y %H:%M")) }
-                    }
+                    (paper::head(lang, &station, t(lang, "BÁO CÁO THỜI LƯỢNG PHÁT SÓNG", "AIRTIME REPORT"),
+                        under_title(lang, &station, (&from_s, &to_s), campaign.as_deref(), &made)))
                     (table(lang, &d.report))
+                    (paper::foot(lang, &station))
+                    section class="annex" {
+                    (paper::annex(lang, &of_report(lang, &from_s, &to_s)))
                     section class="chart-box" {
                         h3 { (t(lang, "Số phút đã phát mỗi ngày", "Minutes aired per day")) }
                         div class="scroll" { (chart(lang, &d.per_day)) }
@@ -176,12 +174,45 @@ pub(crate) async fn page(
                             }
                         }
                     }
-                    (signatures(&station, &made))
+                    }
                 }
             }
         }
     };
     layout(Some(&signed), lang, title, body).into_response()
+}
+
+/// The lines under the printed title: the period, the campaign, when made.
+fn under_title(
+    lang: Lang,
+    station: &crate::config::Station,
+    (from, to): (&str, &str),
+    campaign: Option<&str>,
+    made: &chrono::DateTime<chrono_tz::Tz>,
+) -> Markup {
+    html! {
+        p { (t(lang, "Kỳ báo cáo: từ ", "Period: from ")) (dmy(from)) (t(lang, " đến hết ", " to the end of ")) (dmy(to)) }
+        @if let Some(c) = campaign {
+            p { (t(lang, "Chiến dịch: ", "Campaign: ")) (station.campaign(c).map_or(c, |x| x.title.as_str())) }
+        }
+        p class="made" { (t(lang, "Lập lúc ", "Made ")) (made.format("%d/%m/%Y %H:%M")) }
+    }
+}
+
+/// The report an annex is attached to, in words.
+fn of_report(lang: Lang, from: &str, to: &str) -> String {
+    match lang {
+        Lang::En => format!(
+            "airtime report from {} to the end of {}",
+            dmy(from),
+            dmy(to)
+        ),
+        _ => format!(
+            "báo cáo thời lượng phát sóng từ {} đến hết {}",
+            dmy(from),
+            dmy(to)
+        ),
+    }
 }
 
 /// The CSV download of the report shown.
@@ -229,28 +260,6 @@ fn filters(
     }
 }
 
-/// The date line and signature blocks of `[report]`, for print.
-fn signatures(station: &crate::config::Station, made: &chrono::DateTime<chrono_tz::Tz>) -> Markup {
-    let sign = &station.report;
-    html! {
-        footer class="signatures" {
-            p class="date-line" {
-                (station.name) ", ngày " (made.format("%d")) " tháng " (made.format("%m")) " năm " (made.format("%Y"))
-            }
-            div class="sign" {
-                p class="sign-title" { (sign.preparer_title) }
-                p class="sign-hint" { "(Ký, ghi rõ họ tên)" }
-                p class="sign-name" { (sign.preparer_name) }
-            }
-            div class="sign" {
-                p class="sign-title" { (sign.head_title) }
-                p class="sign-hint" { "(Ký, ghi rõ họ tên, đóng dấu)" }
-                p class="sign-name" { (sign.head_name) }
-            }
-        }
-    }
-}
-
 /// `/bao-cao?pham_vi=tinh`: the province's report from `[fleet] postgres`,
 /// as `loa report --postgres` (the same sums): a row per station and the
 /// total, then the province's campaigns and what did not air in full.
@@ -276,15 +285,8 @@ async fn province_page(s: AppState, signed: Signed, q: ReportQuery) -> Response 
                     button type="button" class="btn" data-print { (t(lang, "In báo cáo", "Print")) }
                 }
                 article class="report" {
-                    header class="doc-head" {
-                        p class="station" { "Toàn tỉnh" }
-                        h2 class="doc-title" { "BÁO CÁO THỜI LƯỢNG PHÁT SÓNG" }
-                        p { (t(lang, "Kỳ báo cáo: từ ", "Period: from ")) (dmy(&from_s)) (t(lang, " đến hết ", " to the end of ")) (dmy(&to_s)) }
-                        @if let Some(c) = &campaign {
-                            p { (t(lang, "Chiến dịch: ", "Campaign: ")) (station.campaign(c).map_or(c.as_str(), |x| x.title.as_str())) }
-                        }
-                        p class="made" { (t(lang, "Lập lúc ", "Made ")) (made.format("%d/%m/%Y %H:%M")) }
-                    }
+                    (paper::head(lang, &station, t(lang, "BÁO CÁO THỜI LƯỢNG PHÁT SÓNG TOÀN TỈNH", "PROVINCE AIRTIME REPORT"),
+                        under_title(lang, &station, (&from_s, &to_s), campaign.as_deref(), &made)))
                     section class="stations" {
                         h3 { (t(lang, "Theo đài", "Per station")) }
                         (stations_table(lang, &r))
@@ -293,6 +295,9 @@ async fn province_page(s: AppState, signed: Signed, q: ReportQuery) -> Response 
                         h3 { (t(lang, "Toàn tỉnh theo chiến dịch", "The province by campaign")) }
                         (table(lang, &r.total.report))
                     }
+                    (paper::foot(lang, &station))
+                    section class="annex" {
+                    (paper::annex(lang, &of_report(lang, &from_s, &to_s)))
                     section class="missed" {
                         h3 { (t(lang, "Không phát trọn và lý do", "Not aired in full, and why")) }
                         @if r.total.not_aired.is_empty() {
@@ -315,7 +320,7 @@ async fn province_page(s: AppState, signed: Signed, q: ReportQuery) -> Response 
                             }
                         }
                     }
-                    (signatures(&station, &made))
+                    }
                 }
             }
         }

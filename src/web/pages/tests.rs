@@ -386,7 +386,60 @@ async fn report_csv_is_the_reports_own() {
         .contains("bao-cao-2026-01-01-2026-01-31.csv")));
     // The printed report's signature blocks, as the station file says.
     let page = rig.get(Some(&v), "/bao-cao").await.body;
-    assert!(page.contains("Người lập biểu") && page.contains("Thủ trưởng đơn vị"));
+    assert!(page.contains("NGƯỜI LẬP BIỂU") && page.contains("THỦ TRƯỞNG ĐƠN VỊ"));
+}
+
+#[tokio::test]
+async fn printed_report_is_framed_as_the_station_file_says() {
+    let rig = rig(
+        "[report]\nauthority = \"Ủy ban nhân dân xã Thạch Hà\"\nnumber_prefix = \"BC-ĐTT\"\n\
+         place = \"Thạch Hà\"\nrecipients = [\"- UBND huyện (b/c);\", \"- Lưu: VT.\"]\n",
+    )
+    .await;
+    let v = rig.signed_in(Role::Viewer).await;
+    let page = rig.get(Some(&v), "/bao-cao").await.body;
+    for want in [
+        "ỦY BAN NHÂN DÂN XÃ THẠCH HÀ",
+        "XÃ TEST",
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "Độc lập - Tự do - Hạnh phúc",
+        "Số: ……………/BC-ĐTT",
+        "Thạch Hà, ngày …… tháng …… năm ……",
+        "Nơi nhận:",
+        "- UBND huyện (b/c);",
+    ] {
+        assert!(page.contains(want), "/bao-cao lacks {want:?}: {page}");
+    }
+    // The place, not the station's name, leads the date line.
+    assert!(!page.contains("Xã Test, ngày"), "{page}");
+    // English: the national heading stays, the rest is English.
+    let page = rig.get(Some(&v), "/bao-cao?lang=en").await.body;
+    for want in [
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "AIRTIME REPORT",
+        "No.: ……………/BC-ĐTT",
+        "Thạch Hà, date",
+        "Recipients:",
+        "PREPARED BY",
+    ] {
+        assert!(
+            page.contains(want),
+            "/bao-cao?lang=en lacks {want:?}: {page}"
+        );
+    }
+
+    // Without the keys the document still prints, with blanks to fill.
+    let bare = crate::web::test_rig::rig("").await;
+    let v = bare.signed_in(Role::Viewer).await;
+    let page = bare.get(Some(&v), "/bao-cao").await.body;
+    for want in [
+        "<p class=\"authority\">………………………………</p>",
+        "Số: ……………</p>",
+        "<p class=\"date-line\">……………, ngày",
+        "- Lưu: VT.",
+    ] {
+        assert!(page.contains(want), "/bao-cao lacks {want:?}: {page}");
+    }
 }
 
 #[tokio::test]
