@@ -23,7 +23,7 @@ RELAY_APT_PACKAGES := icecast2 ffmpeg
 # A real Prometheus and promtool (tests/prometheus.rs: the shipped scrape
 # config, alert rules and their unit tests).
 PROM_APT_PACKAGES := prometheus
-# The real-browser test of the web console (tests/browser.rs): headless
+# The real-browser test of the web console (tests/browser/): headless
 # Chromium driven over WebDriver by chromedriver; poppler-utils' pdftotext
 # and pdftoppm read the printed report back.
 BROWSER_APT_PACKAGES := chromium chromium-driver poppler-utils
