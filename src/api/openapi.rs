@@ -82,7 +82,10 @@ fn operation(r: &Route) -> Value {
                 "requestBody".into(),
                 json!({ "required": true, "content": { "multipart/form-data": { "schema": {
                     "type": "object", "required": ["file"],
-                    "properties": { "file": { "type": "string", "format": "binary",
+                    "properties": {
+                        "title": { "type": "string", "maxLength": 120,
+                            "description": "The recording's title (one line; sent before the file part), shown instead of its file name" },
+                        "file": { "type": "string", "format": "binary",
                         "description": "The recording (mp3, m4a/AAC-LC, flac, ogg/vorbis, wav)" } } } } } }),
             );
         }

@@ -25,6 +25,7 @@ pub async fn upload(
         StatusCode::CREATED,
         Json(json!({
             "name": stored.name,
+            "title": stored.title,
             "format": info.format,
             "codec": info.codec,
             "channels": info.channels,

@@ -137,6 +137,8 @@ pub enum Error {
     },
     #[error("the notice must have 1 to {max} characters (it has {chars}): split a long one")]
     BadText { chars: usize, max: usize },
+    #[error("a recording's title must be one line of at most {max} characters (it has {chars})")]
+    BadTitle { chars: usize, max: usize },
     #[error(
         "the notices waiting to air fill their store ({mb:.1} MB of {cap_mb} MB): let some air \
          or remove them from the queue"
@@ -282,6 +284,7 @@ impl Error {
             | FileOutsideAudioDir { .. }
             | NotAFile { .. }
             | BadText { .. }
+            | BadTitle { .. }
             | InvalidStationFile { .. } => Kind::Unprocessable,
             BadAudio { kind, .. } => match kind {
                 ProbeErrorKind::NotAudio | ProbeErrorKind::Empty | ProbeErrorKind::Unsupported => {
@@ -337,6 +340,7 @@ impl Error {
             NotAFile { .. } => "not_a_file",
             BadAudio { .. } | EmptyUpload => "bad_audio",
             BadText { .. } => "bad_text",
+            BadTitle { .. } => "bad_title",
             NoticeStoreFull { .. } => "tts_cache_full",
             SpeechBusy(_) => "tts_busy",
             SpeechFailed(_) => "tts_failed",
@@ -390,6 +394,9 @@ impl Error {
             BadAudio { .. } | EmptyUpload => "Tệp âm thanh không phát đúng được".into(),
             BadText { chars, max } => {
                 format!("Nội dung trống hoặc quá dài ({chars} ký tự, tối đa {max})")
+            }
+            BadTitle { chars, max } => {
+                format!("Tên bản ghi phải là một dòng, tối đa {max} ký tự (đang có {chars})")
             }
             NoticeStoreFull { .. } => "Bộ nhớ thông báo đã đầy".into(),
             SpeechBusy(_) => "Bộ đọc đang bận".into(),

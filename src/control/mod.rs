@@ -22,6 +22,7 @@ pub mod plan;
 pub mod reading;
 pub mod reload;
 mod target;
+pub mod titles;
 pub mod upload;
 
 use std::path::PathBuf;
@@ -86,6 +87,8 @@ pub struct Control {
     pub(crate) fleet: crate::fleet::Progress,
     /// Typed notices being read aloud, and the cache they are kept in.
     pub(crate) notices: Arc<notice::Notices>,
+    /// The titles operators give their recordings.
+    pub(crate) titles: Arc<titles::Titles>,
 }
 
 /// The control layer as the adapters hold it.
@@ -109,6 +112,7 @@ impl Control {
             next_cache: Mutex::new(None),
             fleet: Default::default(),
             notices: Default::default(),
+            titles: Default::default(),
         })
     }
 

@@ -164,6 +164,12 @@ impl Control {
         blocking(move || Ok(super::files::list(&dir, &probes))).await
     }
 
+    /// The titles operators gave their recordings, by file name.
+    pub async fn recording_titles(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        let data_dir = self.current.get().data_dir.clone();
+        blocking(move || Ok(super::titles::read(&data_dir))).await
+    }
+
     /// Whether a file among the station's audio files will play, and how.
     pub async fn probe_file(&self, name: String) -> Result<crate::probe::AudioInfo> {
         let dir = self.current.get().audio_dir.clone();

@@ -33,15 +33,18 @@ pub(super) async fn resolve(
         What::File(name) => {
             files::check_name(&name)?;
             let dir = station.audio_dir.clone();
+            let data_dir = station.data_dir.clone();
             let target = blocking(move || {
                 let path = files::resolve(&dir, &name)?;
                 let info =
                     crate::probe::probe(&path).map_err(|e| Error::bad_audio(&e, &path, &name))?;
+                // The operator's title for it, if it was given one.
+                let title = super::titles::read(&data_dir).remove(&name);
                 Ok(Target::File {
                     file: name,
                     path,
                     seconds: info.seconds,
-                    title: None,
+                    title,
                 })
             })
             .await?;

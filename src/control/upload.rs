@@ -19,7 +19,7 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use tokio::io::AsyncWriteExt;
 
-use super::{files, Caller, Control, Error, Result};
+use super::{files, titles, Caller, Control, Error, Result};
 use crate::probe::AudioInfo;
 
 const MB: u64 = 1024 * 1024;
@@ -81,6 +81,8 @@ impl Incoming {
 pub struct Stored {
     pub name: String,
     pub info: AudioInfo,
+    /// The title the operator gave it (a `title` field before the file).
+    pub title: Option<String>,
 }
 
 impl Control {
@@ -89,7 +91,14 @@ impl Control {
         let mut client_name = String::new();
         let r = receive(self, incoming, &mut client_name).await;
         self.audit(caller, "upload", &format!("file={client_name}"), &r, |s| {
-            format!("{} {} {:.1}s", s.name, s.info.format, s.info.seconds)
+            let title = s.title.as_deref().map(|t| format!(" «{t}»"));
+            format!(
+                "{} {} {:.1}s{}",
+                s.name,
+                s.info.format,
+                s.info.seconds,
+                title.unwrap_or_default()
+            )
         });
         r
     }
@@ -127,6 +136,8 @@ async fn receive(s: &Control, incoming: Incoming, client_name: &mut String) -> R
         .form
         .map_err(|e| Error::BadMultipart(e.body_text()))?;
     let mut skipped = 0u64;
+    // A `title` field sent before the file names the recording.
+    let mut title_bytes: Option<Vec<u8>> = None;
     let mut field = loop {
         match multipart
             .next_field()
@@ -136,6 +147,7 @@ async fn receive(s: &Control, incoming: Incoming, client_name: &mut String) -> R
             Some(f) if f.file_name().is_some() => break f,
             // Other fields are read and dropped, within the framing slack.
             Some(mut f) => {
+                let is_title = f.name() == Some("title");
                 while let Some(c) = f.chunk().await.map_err(|e| multipart_error(e, limit_mb))? {
                     skipped += c.len() as u64;
                     if skipped > FRAMING_SLACK {
@@ -143,12 +155,22 @@ async fn receive(s: &Control, incoming: Incoming, client_name: &mut String) -> R
                             kb: FRAMING_SLACK / 1024,
                         });
                     }
+                    if is_title {
+                        title_bytes
+                            .get_or_insert_with(Vec::new)
+                            .extend_from_slice(&c);
+                    }
                 }
             }
             None => return Err(Error::NoFile),
         }
     };
     *client_name = field.file_name().unwrap_or_default().to_string();
+    // Checked before the file is received: a bad title costs no upload.
+    let title = match title_bytes {
+        None => None,
+        Some(b) => titles::check_title(&String::from_utf8_lossy(&b))?,
+    };
 
     let dir = station.audio_dir.clone();
     let seq = s.upload_seq.fetch_add(1, Ordering::Relaxed);
@@ -183,6 +205,7 @@ async fn receive(s: &Control, incoming: Incoming, client_name: &mut String) -> R
     }
 
     let shown = client_name.clone();
+    let titles = std::sync::Arc::clone(&s.titles);
     super::blocking(move || {
         let info =
             crate::probe::probe(&tmp_path).map_err(|e| Error::bad_audio(&e, &tmp_path, &shown))?;
@@ -198,7 +221,10 @@ async fn receive(s: &Control, incoming: Incoming, client_name: &mut String) -> R
             crate::audio::loudness::cache(&station.data_dir)
                 .measure_in_background([dir.join(&name)]);
         }
-        Ok(Stored { name, info })
+        if let Some(t) = &title {
+            titles.set(&station.data_dir, &dir, &name, t)?;
+        }
+        Ok(Stored { name, info, title })
     })
     .await
 }

@@ -160,9 +160,16 @@ at = ["05:55"]
     assert!(left.contains("còn lại"), "{left:?}");
     b.shoot("dang-phat").await;
 
-    // A notice through the microphone, previewed, sent, probed, queued.
+    // A notice through the microphone, named, previewed, sent, probed,
+    // queued: it airs, and is in the ledger, by its title.
     b.goto("/thu-am").await;
     b.shoot("thu-am").await;
+    let titled = "Thông báo họp tổ dân phố";
+    b.find("#ten-ban-ghi")
+        .await
+        .send_keys(titled)
+        .await
+        .unwrap();
     b.find("#bat-dau").await.click().await.unwrap();
     b.wait_text("#trang-thai-thu", "Đang thu").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -173,16 +180,17 @@ at = ["05:55"]
     b.wait_text(".verdict h2", "Tệp tốt").await;
     let verdict = b.text(".verdict").await;
     assert!(verdict.contains("WAV"), "{verdict}");
-    let recorded = b.text(".verdict .big-what").await;
+    assert_eq!(b.text(".verdict .big-what").await, titled);
+    let recorded = b.text(".verdict .hint").await;
     assert!(recorded.starts_with("ghi-am-"), "{recorded}");
     b.shoot("thu-am-ket-qua").await;
     b.find(".verdict form button").await.click().await.unwrap();
     b.wait_text("#thong-bao", "Đã xếp hàng").await;
     b.goto("/").await;
-    b.wait_text("#song .onair .title", &recorded).await;
+    b.wait_text("#song .onair .title", titled).await;
     // It ends by itself (about three seconds).
     let deadline = Instant::now() + PATIENCE;
-    while b.text("#song .onair .title").await.contains(&recorded) {
+    while b.text("#song .onair .title").await.contains(titled) {
         assert!(Instant::now() < deadline, "the recording never ended");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -283,7 +291,7 @@ at = ["05:55"]
     b.wait_text("main", "Số phút dự kiến theo chiến dịch").await;
     b.shoot("lich").await;
     b.goto("/nhat-ky").await;
-    b.wait_text("table.ledger", &recorded).await;
+    b.wait_text("table.ledger", titled).await;
     b.shoot("nhat-ky").await;
 
     // The report: the CSV is `loa report`'s, byte for byte; then the PDF.

@@ -113,6 +113,9 @@
     var panel = document.getElementById("dang-tai");
     var bar = document.getElementById("tien-do");
     var fd = new FormData();
+    // The title first: the station reads it before the file.
+    var title = document.getElementById("ten-ban-ghi");
+    if (title && title.value.trim() !== "") { fd.append("title", title.value); }
     fd.append("file", blob, name);
     var xhr = new XMLHttpRequest();
     xhr.open("POST", box.getAttribute("data-upload"));

@@ -353,11 +353,12 @@ pub(crate) async fn picks(s: &AppState) -> Vec<Pick> {
         .collect();
     let used: Vec<String> = station.bulletins.iter().map(|b| b.file.clone()).collect();
     let files = s.audio_files().await.unwrap_or_default();
+    let mut titles = s.recording_titles().await.unwrap_or_default();
     let mut recordings: Vec<Pick> = files
         .into_iter()
         .filter(|f| f.audio.is_some() && !used.contains(&f.file))
         .map(|f| Pick {
-            title: f.file.clone(),
+            title: titles.remove(&f.file).unwrap_or_else(|| f.file.clone()),
             recording: true,
             seconds: f.audio.as_ref().map_or(0.0, |a| a.seconds),
             value: format!("f:{}", f.file),

@@ -45,6 +45,14 @@ pub(crate) async fn page(
         h1 { (title) }
         (Flash::show(flash.as_ref()))
         @if let Some(v) = verdict { (v) }
+        // One title for either way in (the file form's own field, placed
+        // here with `form=`; the recorder's script sends it too).
+        section class="card" aria-labelledby="h-title" {
+            h2 id="h-title" { (t(lang, "Tên bản ghi", "Recording's title")) }
+            label for="ten-ban-ghi" { (t(lang, "Đặt tên để dễ tìm khi xếp hàng (không bắt buộc)", "A title to find it by when queuing (optional)")) }
+            input id="ten-ban-ghi" name="title" type="text" form="tai-tep" maxlength="120" autocomplete="off"
+                placeholder=(t(lang, "ví dụ: Thông báo tiêm phòng dại", "e.g. Rabies vaccination notice"));
+        }
         section class="card" aria-labelledby="h-rec" id="thu-am" data-upload=(upload_url) data-csrf=(signed.csrf) {
             h2 id="h-rec" { (t(lang, "Thu âm bằng micrô", "Record with the microphone")) }
             p class="hint" { (t(lang,
@@ -79,6 +87,11 @@ pub(crate) async fn page(
 /// The probe's verdict on an uploaded file, in words, with what to do next.
 async fn verdict(s: &AppState, lang: Lang, csrf: &str, name: String) -> Markup {
     let shown_name = name.clone();
+    let title = s
+        .recording_titles()
+        .await
+        .ok()
+        .and_then(|mut all| all.remove(&name));
     let r: Result<AudioInfo, Error> = s.probe_file(name).await;
     match r {
         Err(e) => html! {
@@ -93,7 +106,12 @@ async fn verdict(s: &AppState, lang: Lang, csrf: &str, name: String) -> Markup {
             html! {
                 div class="card verdict good" role="status" {
                     h2 { (t(lang, "Tệp tốt, sẵn sàng phát", "The file is good and ready to air")) }
-                    p class="big-what" { (shown_name) }
+                    @if let Some(title) = &title {
+                        p class="big-what" { (title) }
+                        p class="hint" { (shown_name) }
+                    } @else {
+                        p class="big-what" { (shown_name) }
+                    }
                     p {
                         (t(lang, "Dài ", "Length ")) strong { (clock(info.seconds)) }
                         " · " (info.format.to_uppercase())

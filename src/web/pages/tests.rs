@@ -513,6 +513,86 @@ async fn a_refused_upload_says_why_in_plain_words() {
         .any(|(who, a, res)| who == "operator" && a == "upload" && res.starts_with("refused")));
 }
 
+/// A second of 8 kHz 8-bit mono WAV whose bytes are all ASCII (the rig
+/// sends text bodies): near-silence at 0x7f.
+fn ascii_wav() -> String {
+    let mut w = String::from("RIFF\u{64}\u{1f}\0\0WAVEfmt \u{10}\0\0\0\u{1}\0\u{1}\0");
+    w.push_str("\u{40}\u{1f}\0\0\u{40}\u{1f}\0\0\u{1}\0\u{8}\0data\u{40}\u{1f}\0\0");
+    w.push_str(&"\u{7f}".repeat(8000));
+    w
+}
+
+/// An operator names a recording as it is uploaded: the pickers and the
+/// page after the upload show the title, and what airs carries it; a title
+/// that is not one short line is refused before the file is taken.
+#[tokio::test]
+async fn a_recording_is_named_by_its_title() {
+    let rig = rig("").await;
+    let op = rig.signed_in(Role::Operator).await;
+    let upload = |title: String| {
+        let boundary = "loa-b";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\n{title}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"ghi-am.wav\"\r\n\
+             Content-Type: audio/wav\r\n\r\n{}\r\n--{boundary}--\r\n",
+            ascii_wav()
+        );
+        let cookie = format!("loa_phien={}", op.cookie);
+        let rig = &rig;
+        let csrf = op.csrf.clone();
+        async move {
+            rig.send(
+                LOCAL,
+                "POST",
+                "/thu-am/tai-len",
+                &[
+                    ("cookie", &cookie),
+                    ("sec-fetch-site", "same-origin"),
+                    ("x-csrf-token", &csrf),
+                    ("x-loa-fetch", "1"),
+                    (
+                        "content-type",
+                        &format!("multipart/form-data; boundary={boundary}"),
+                    ),
+                ],
+                Some(&body),
+            )
+            .await
+        }
+    };
+    let long = "dài ".repeat(40);
+    let refused = upload(long).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{refused:?}"
+    );
+    assert!(refused.body.contains("Tên bản ghi"), "{refused:?}");
+    let r = upload("  Thông báo  tiêm phòng dại ".into()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let name: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let name = name["name"].as_str().unwrap().to_string();
+    let verdict = rig
+        .get(Some(&op), &format!("/thu-am?tep={name}"))
+        .await
+        .body;
+    assert!(verdict.contains("Thông báo tiêm phòng dại"), "{verdict}");
+    let home = rig.get(Some(&op), "/").await.body;
+    assert!(home.contains("Bản ghi: Thông báo tiêm phòng dại"), "{home}");
+    let r = rig.post(&op, "/xep-hang", &format!("what=f:{name}")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+    let mut rx = rig.state.handle.status.clone();
+    let st = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        rx.wait_for(|s| s.airing.is_some()),
+    )
+    .await
+    .expect("it airs")
+    .unwrap()
+    .clone();
+    assert_eq!(st.airing.unwrap().title, "Thông báo tiêm phòng dại");
+}
+
 /// A notice typed on `/` is read aloud (espeak-ng) and aired: queued, or
 /// as an emergency after a confirmation page that shows the words.
 #[tokio::test]
