@@ -366,8 +366,9 @@ impl Ledger {
     /// What the covering index cannot tell of the rows `f` selects: which
     /// failed rows had started and which rows an operator cancelled. The
     /// partial index `airtime_unaired` finds the few rows that did not air
-    /// in full (a year's: a third of the time of the main sums, measured in
-    /// `make bench`'s ledger bench) without walking the others.
+    /// in full without walking the others (over `benches/ledger.rs`'s year
+    /// of rows, about half the time of the main sums; walking
+    /// `airtime_report` again took as long as the main sums).
     fn unaired_detail(&self, f: &Filter) -> Result<Unaired> {
         let action = "sum airtime";
         let (from, to) = f.bounds();
