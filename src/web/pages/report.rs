@@ -407,9 +407,9 @@ fn count_cells(c: &Counts) -> Markup {
 fn legend(lang: Lang) -> Markup {
     let (csv_vi, csv_en) = report::CSV_NUMBERS;
     html! {
-        dl class="legend" {
+        ul class="legend" {
             @for (vi, vi_means, en, en_means) in report::LEGEND {
-                dt { (t(lang, vi, en)) } dd { (t(lang, vi_means, en_means)) }
+                li { b { (t(lang, vi, en)) } ": " (t(lang, vi_means, en_means)) }
             }
         }
         p class="legend csv-note" { (t(lang, csv_vi, csv_en)) }

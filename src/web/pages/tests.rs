@@ -580,7 +580,7 @@ async fn the_report_page_counts_cancellations_apart_and_explains_its_columns() {
     assert!(page[total..].contains(&cells), "{page}");
     for (vi, means, _, _) in crate::report::LEGEND {
         assert!(
-            page.contains(&format!("<dt>{vi}</dt><dd>{means}</dd>")),
+            page.contains(&format!("<li><b>{vi}</b>: {means}</li>")),
             "{page}"
         );
     }
@@ -597,7 +597,7 @@ async fn the_report_page_counts_cancellations_apart_and_explains_its_columns() {
         .body;
     for (_, _, word, means) in crate::report::LEGEND {
         assert!(
-            en.contains(&format!("<dt>{word}</dt><dd>{means}</dd>")),
+            en.contains(&format!("<li><b>{word}</b>: {means}</li>")),
             "{en}"
         );
     }
