@@ -83,7 +83,7 @@ fn main() {
     );
     // The monthly sums, as the shipper keeps them row batch by row batch.
     let t = Instant::now();
-    pg.psql(&loa::fleet::ROLLUP_SQL.replace("{rows}", "loa_airtime"));
+    pg.psql(&loa::fleet::rollup_sql("loa_airtime"));
     // The whole-month report reads only the monthly sums: give them the
     // issue's full year (October's sums again for each month without
     // rows), as 36.5 million rows would have made them.
@@ -91,7 +91,8 @@ fn main() {
         "INSERT INTO loa_airtime_month \
          SELECT m.station_id, (date '2026-10-01' + n * interval '1 month')::date, m.campaign, \
                 m.bulletin, m.source, m.outcome, m.reason, m.plays, m.aired_seconds, \
-                m.last_row_id, m.last_title \
+                m.last_row_id, m.last_title, m.reason_code, m.reason_args, m.reason_more, \
+                m.on_air, m.cancelled \
          FROM loa_airtime_month m, generate_series(-9, 2) n \
          WHERE m.month = date '2026-10-01' AND n <> 0 \
          ON CONFLICT DO NOTHING",

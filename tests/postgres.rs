@@ -28,32 +28,51 @@ struct Station {
     dir: tempfile::TempDir,
     id: String,
     addr: SocketAddr,
-    /// Every row `write_rows` wrote: (when, outcome, aired seconds), so the
-    /// test knows the report's answers without asking loa.
-    written: std::cell::RefCell<Vec<(DateTime<Utc>, Outcome, f64)>>,
+    /// Every row `write_rows` wrote: (when, outcome, aired seconds, taken
+    /// off by an operator), so the test knows the report's answers without
+    /// asking loa.
+    written: std::cell::RefCell<Vec<Written>>,
 }
 
+/// A row written: when, outcome, aired seconds, taken off by an operator.
+type Written = (DateTime<Utc>, Outcome, f64, bool);
+
+/// The report's counts, in the order [`known_totals`] gives them.
+const COUNTS: [&str; 7] = [
+    "plays",
+    "completed",
+    "interrupted",
+    "failed",
+    "missed",
+    "skipped",
+    "cancelled",
+];
+
 /// What a report over `from..to` (local dates, inclusive) must say of the
-/// rows written: [plays, completed, interrupted, failed, missed, skipped]
-/// and the seconds aired.
-fn known_totals(stations: &[Station], from: (u32, u32), to: (u32, u32)) -> ([u64; 6], f64) {
+/// rows written: [`COUNTS`] and the seconds aired. Plays are what went on
+/// air (here: completed, interrupted, and failed after starting, which no
+/// row does); an operator's cancellation counts only as cancelled.
+fn known_totals(stations: &[Station], from: (u32, u32), to: (u32, u32)) -> ([u64; 7], f64) {
     let day = |(m, d): (u32, u32)| chrono::NaiveDate::from_ymd_opt(2026, m, d).unwrap();
     let (first, last) = (day(from), day(to));
-    let mut n = [0u64; 6];
+    let mut n = [0u64; 7];
     let mut seconds = 0.0;
     for s in stations {
-        for (at, outcome, aired) in s.written.borrow().iter() {
+        for (at, outcome, aired, cancelled) in s.written.borrow().iter() {
             let local = at.with_timezone(&TZ).date_naive();
             if local < first || local > last {
                 continue;
             }
-            n[0] += 1;
-            n[match outcome {
-                Outcome::Completed => 1,
-                Outcome::Interrupted => 2,
-                Outcome::Failed => 3,
-                Outcome::Missed => 4,
-                Outcome::Skipped => 5,
+            if matches!(outcome, Outcome::Completed | Outcome::Interrupted) || *aired > 0.0 {
+                n[0] += 1;
+            }
+            n[match (outcome, cancelled) {
+                (_, true) => 6,
+                (Outcome::Completed, _) => 1,
+                (Outcome::Interrupted, _) => 2,
+                (Outcome::Failed, _) => 3,
+                (Outcome::Missed, _) => 4,
+                (Outcome::Skipped, _) => 5,
             }] += 1;
             seconds += aired;
         }
@@ -136,10 +155,17 @@ target_minutes = 310
                     Some(Reason::DaemonStopped.into()),
                 ),
                 2 => (Outcome::Skipped, 0.0, Some(Reason::QuietHours.into())),
+                // Half of these were taken off the queue by an operator.
+                3 if j % 14 == 10 => (Outcome::Skipped, 0.0, Some(Reason::Dequeued.into())),
                 3 => (Outcome::Failed, 0.0, None),
                 _ => (Outcome::Completed, 60.0 + (j % 4) as f64 * 0.5, None),
             };
-            self.written.borrow_mut().push((when, outcome, aired));
+            let cancelled = reason
+                .as_ref()
+                .is_some_and(|r: &Reasons| r.main == Reason::Dequeued);
+            self.written
+                .borrow_mut()
+                .push((when, outcome, aired, cancelled));
             Settled {
                 airing: Airing {
                     occurrence: format!("{bulletin}@{k}-{i}"),
@@ -365,7 +391,7 @@ fn stations_ship_every_closed_row_once_through_crashes_and_outages() {
     let fleet: Value = serde_json::from_str(&loa(&args)).unwrap();
     let parts = fleet["stations"].as_array().unwrap();
     assert_eq!(parts.len(), 3);
-    let mut sum = [0u64; 6];
+    let mut sum = [0u64; 7];
     let mut seconds = 0.0;
     for (s, part) in stations.iter().zip(parts) {
         assert_eq!(part["station_id"], s.id.as_str());
@@ -380,17 +406,7 @@ fn stations_ship_every_closed_row_once_through_crashes_and_outages() {
         args.extend(period);
         let own: Value = serde_json::from_str(&loa(&args)).unwrap();
         assert_eq!(part["report"], own, "station {}", s.id);
-        for (i, k) in [
-            "plays",
-            "completed",
-            "interrupted",
-            "failed",
-            "missed",
-            "skipped",
-        ]
-        .iter()
-        .enumerate()
-        {
+        for (i, k) in COUNTS.iter().enumerate() {
             sum[i] += own["total"][k].as_u64().unwrap();
         }
         seconds += own["total"]["aired_seconds"].as_f64().unwrap();
@@ -403,17 +419,7 @@ fn stations_ship_every_closed_row_once_through_crashes_and_outages() {
         assert_eq!(by_source, own["total"]["plays"].as_u64().unwrap());
     }
     let total = &fleet["total"]["report"]["total"];
-    for (i, k) in [
-        "plays",
-        "completed",
-        "interrupted",
-        "failed",
-        "missed",
-        "skipped",
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (i, k) in COUNTS.iter().enumerate() {
         assert_eq!(total[k].as_u64().unwrap(), sum[i], "{k}");
     }
     assert_eq!(total["aired_seconds"].as_f64().unwrap(), seconds);
@@ -432,6 +438,36 @@ fn stations_ship_every_closed_row_once_through_crashes_and_outages() {
         .unwrap();
     assert_eq!(missed["reason"], "loa tắt");
     assert_eq!(missed["count"].as_u64().unwrap(), sum[4]);
+    assert!(sum[6] > 0, "some rows cancelled: {sum:?}");
+    let why = |outcome: &str| -> Value {
+        fleet["total"]["not_aired"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["outcome"] == outcome)
+            .unwrap_or_else(|| panic!("{outcome} in {fleet:#}"))
+            .clone()
+    };
+    let cancelled = why("cancelled");
+    assert_eq!(cancelled["reason_code"], "dequeued");
+    assert_eq!(cancelled["reason"], "removed from the queue by an operator");
+    assert_eq!(cancelled["reason_vi"], "người vận hành bỏ khỏi hàng chờ");
+    assert_eq!(cancelled["count"].as_u64().unwrap(), sum[6]);
+    let quiet = why("skipped");
+    assert_eq!(quiet["reason_code"], "quiet_hours");
+    assert_eq!(quiet["count"].as_u64().unwrap(), sum[5]);
+    // The province receives reasons as data, no English text.
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM loa_airtime WHERE reason IS NOT NULL"),
+        "0"
+    );
+    assert_eq!(
+        pg.psql(
+            "SELECT DISTINCT reason_code || ' ' || reason_args FROM loa_airtime \
+             WHERE reason_code IN ('quiet_hours', 'daemon_stopped') ORDER BY 1"
+        ),
+        "daemon_stopped {}\nquiet_hours {}"
+    );
 
     // A period that is not whole months is summed from the rows: the same.
     // And the whole ledger, which spans two months (several monthly sums
@@ -515,6 +551,11 @@ fn stations_ship_every_closed_row_once_through_crashes_and_outages() {
         "{table}"
     );
     assert!(table.contains("Không phát trọn và lý do:"), "{table}");
+    assert!(
+        table.contains("  đã huỷ: người vận hành bỏ khỏi hàng chờ: "),
+        "{table}"
+    );
+    assert!(table.contains("  bỏ qua: giờ yên tĩnh: "), "{table}");
 }
 
 /// A central host (a station file with `[fleet] postgres`) answers the
@@ -560,10 +601,12 @@ fn a_central_host_answers_the_province_report_and_shows_shipping_lag() {
         .unwrap();
     assert!(add.success());
     let daemons: Vec<Daemon> = stations.iter().map(Station::start).collect();
+    // `shipped` first: it reads nothing before the first daemon made the
+    // tables (`central` would fail on a database not migrated yet).
     wait_until("both stations shipped", Duration::from_secs(30), || {
         stations
             .iter()
-            .all(|s| central(&pg, &s.id).len() == s.closed().len())
+            .all(|s| shipped(&pg, &s.id) >= 0 && central(&pg, &s.id).len() == s.closed().len())
     });
     let host = &daemons[0];
 
@@ -693,4 +736,60 @@ fn a_central_host_answers_the_province_report_and_shows_shipping_lag() {
 
 fn free(text: &str) -> Reasons {
     Reason::Free { text: text.into() }.into()
+}
+
+/// A province's database left by a loa with schema version 2 (English
+/// reasons, monthly sums without the new counts) is migrated by the first
+/// report: its monthly sums get their plays and cancellations from the rows
+/// already there, and its old reasons still read, as they were written.
+#[test]
+fn an_older_province_database_migrates_and_its_rows_report_honestly() {
+    let pg = Postgres::start();
+    let url = pg.url();
+    pg.psql(include_str!("fixtures/province/v2.sql"));
+    let report = |period: &[&str]| -> Value {
+        let mut args = vec!["report", "--postgres", &url, "--format", "json"];
+        args.extend(period);
+        serde_json::from_str(&loa(&args)).unwrap()
+    };
+    // Whole months read the monthly sums, another period the rows.
+    for period in [
+        &["--from", "2026-10-01", "--to", "2026-10-31"][..],
+        &["--from", "2026-10-02", "--to", "2026-10-02"][..],
+    ] {
+        let fleet = report(period);
+        let t = &fleet["total"]["report"]["total"];
+        let got: Vec<u64> = COUNTS.iter().map(|k| t[k].as_u64().unwrap()).collect();
+        // Three aired and one failure after its start went on air; three
+        // cancelled by an operator; one skipped; two failures.
+        assert_eq!(got, [4, 3, 0, 2, 0, 1, 3], "{period:?}: {t:#}");
+        let why: Vec<(String, String, u64)> = fleet["total"]["not_aired"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| {
+                (
+                    w["outcome"].as_str().unwrap().to_string(),
+                    w["reason"].as_str().unwrap().to_string(),
+                    w["count"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let has = |o: &str, r: &str, n: u64| why.contains(&(o.into(), r.into(), n));
+        assert!(
+            has("cancelled", "removed from the queue by an operator", 2),
+            "{why:?}"
+        );
+        assert!(
+            has("cancelled", "emergency cancelled by user op", 1),
+            "{why:?}"
+        );
+        assert!(has("skipped", "quiet hours", 1), "{why:?}");
+        assert!(has("failed", "device error: gone", 2), "{why:?}");
+    }
+    assert_eq!(pg.psql("SELECT max(version) FROM loa_schema_version"), "3");
+    assert_eq!(
+        pg.psql("SELECT sum(plays) || ' ' || sum(on_air) || ' ' || sum(cancelled) FROM loa_airtime_month"),
+        "9 4 3"
+    );
 }

@@ -189,7 +189,8 @@ fn response_schemas() -> Map<String, Value> {
     };
     let counts = json!({
         "plays": count(), "completed": count(), "interrupted": count(), "failed": count(),
-        "missed": count(), "skipped": count(), "aired_minutes": seconds(), "aired_seconds": seconds(),
+        "missed": count(), "skipped": count(), "cancelled": count(),
+        "aired_minutes": seconds(), "aired_seconds": seconds(),
         "relay_minutes": seconds(), "local_minutes": seconds(),
     });
     let with_counts = |more: Value| {
@@ -411,7 +412,12 @@ fn response_schemas() -> Map<String, Value> {
             "report": schema_ref("Report"),
             "by_source": { "type": "object", "additionalProperties": closed(counts.clone()) },
             "not_aired": { "type": "array", "items": closed(json!({
-                "outcome": string(), "reason": string(), "count": count() })) },
+                "outcome": { "type": "string",
+                    "enum": ["interrupted", "failed", "missed", "skipped", "cancelled"] },
+                "reason": string(), "reason_vi": string(),
+                "reason_code": nullable(string()),
+                "reason_args": nullable(json!({ "type": "object" })),
+                "count": count() })) },
         })),
     );
     s.insert(

@@ -9,6 +9,22 @@
 //! only delays the copy. This module must not write `airtime` rows, decide
 //! what airs, or format reports (`crate::report` does, for both).
 
+/// The SQL counting the rows of a group that went on air, and those an
+/// operator took off before they started (`crate::reason::
+/// OPERATOR_CANCEL_CODES`; rows shipped before schema version 3 carry the
+/// English text only): macros, so the report's and the rollup's queries
+/// are built from one text at compile time.
+macro_rules! on_air_sql {
+    () => {
+        "sum(CASE WHEN outcome IN ('completed', 'interrupted') THEN 1          WHEN outcome = 'failed' AND (aired_seconds > 0 OR started_at IS NOT NULL) THEN 1          ELSE 0 END)::int8"
+    };
+}
+macro_rules! cancelled_sql {
+    () => {
+        "sum(CASE WHEN outcome IN ('skipped', 'missed') AND          (reason_code IN ('dequeued', 'emergency_cancelled_by') OR (reason_code IS NULL AND           (reason = 'removed from the queue by an operator'            OR reason LIKE 'emergency cancelled by %'))) THEN 1 ELSE 0 END)::int8"
+    };
+}
+
 mod province;
 mod schema;
 mod ship;
@@ -18,10 +34,12 @@ use std::time::Duration;
 
 use tokio_postgres::Client;
 
-pub(crate) use province::{fleet_report, format_fleet_report, FleetReport, Part};
+pub(crate) use province::{fleet_report, format_fleet_report, FleetReport, Part, CANCELLED};
 pub use province::{REPORT_MONTHS_SQL, REPORT_SQL};
 pub(crate) use schema::migrate;
-pub use schema::ROLLUP_SQL;
+#[cfg(test)]
+pub(crate) use schema::CANCELLED_SQL;
+pub use schema::{rollup_sql, ROLLUP_SQL};
 pub(crate) use ship::{spawn, Progress, Shipping};
 
 /// The zone `loa_airtime_month` counts months in, and the province's

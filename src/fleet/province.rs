@@ -15,6 +15,7 @@ use tokio_postgres::Client;
 
 use crate::config::{Campaign, Window};
 use crate::ledger::{BulletinTotals, Counts, Filter, Outcome, Source};
+use crate::reason::{Lang, Reason, Reasons};
 use crate::report::{self, Format, Report, UnknownCampaign};
 
 use super::pg_error;
@@ -28,8 +29,9 @@ pub(crate) struct Part {
     pub report: Report,
     /// Counts by source (`schedule`, `operator`, `emergency`, `relay`...).
     pub by_source: BTreeMap<String, Counts>,
-    /// Items that did not air in full: (outcome, reason) → how many.
-    pub not_aired: BTreeMap<(String, String), u64>,
+    /// Items that did not air in full: (outcome, or `cancelled` for an
+    /// operator's cancellation; reason) → how many.
+    pub not_aired: BTreeMap<(String, StoredReason), u64>,
 }
 
 /// The province's report: its stations by id, then the total.
@@ -39,16 +41,57 @@ pub(crate) struct FleetReport {
     pub total: Part,
 }
 
+/// A reason as the province's database holds it: code, arguments and
+/// details as the ledger stores them, or (rows shipped before schema
+/// version 3) the English text only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct StoredReason {
+    pub code: Option<String>,
+    pub args: Option<String>,
+    pub more: Option<String>,
+    pub text: Option<String>,
+}
+
+impl StoredReason {
+    /// The reason in `lang` through the one catalogue (`crate::reason`);
+    /// old rows' English text as it is; empty when there is none.
+    pub(crate) fn render(&self, lang: Lang) -> String {
+        self.reasons().map(|r| r.text(lang)).unwrap_or_default()
+    }
+
+    fn reasons(&self) -> Option<Reasons> {
+        match (&self.code, &self.text) {
+            (Some(c), text) => Some(Reasons::from_columns(
+                c,
+                self.args.as_deref(),
+                self.more.as_deref(),
+                text.as_deref(),
+            )),
+            (None, Some(t)) => Some(Reason::Free { text: t.clone() }.into()),
+            (None, None) => None,
+        }
+    }
+}
+
 /// The report's one pass over the period's rows: `$1` and `$2` the period
 /// (RFC 3339 text, or `-infinity` / `infinity`), `$3` a campaign or NULL.
 /// Reasons are NULL for completed rows, so grouping by them costs nothing
-/// where most rows are. (Public for the benchmark's EXPLAIN.)
-pub const REPORT_SQL: &str = "SELECT station_id, campaign, bulletin, source, outcome, reason, \
-            max(row_id), count(*), sum(aired_seconds), (array_agg(title ORDER BY row_id DESC))[1] \
-     FROM loa_airtime \
+/// where most rows are. The last two columns are the rows that went on air
+/// and those an operator cancelled (`ON_AIR_SQL`, `CANCELLED_SQL`).
+/// (Public for the benchmark's EXPLAIN.)
+pub const REPORT_SQL: &str = concat!(
+    "SELECT station_id, campaign, bulletin, source, outcome, reason, \
+            max(row_id), count(*), sum(aired_seconds), (array_agg(title ORDER BY row_id DESC))[1], \
+            reason_code, reason_args, reason_more, ",
+    on_air_sql!(),
+    ", ",
+    cancelled_sql!(),
+    " FROM loa_airtime \
      WHERE scheduled_at >= $1::text::timestamptz AND scheduled_at < $2::text::timestamptz \
        AND ($3::text IS NULL OR campaign = $3) \
-     GROUP BY station_id, campaign, bulletin, source, outcome, reason";
+     GROUP BY station_id, campaign, bulletin, source, outcome, reason, reason_code, reason_args, \
+       reason_more"
+);
 
 /// The same columns from the monthly sums, for periods of whole months:
 /// `$1` and `$2` the first days of the months (`date`, or `-infinity` /
@@ -56,7 +99,9 @@ pub const REPORT_SQL: &str = "SELECT station_id, campaign, bulletin, source, out
 /// several months comes back as several rows, which the report adds up as
 /// it adds up the outcomes of a bulletin.
 pub const REPORT_MONTHS_SQL: &str = "SELECT station_id, nullif(campaign, ''), bulletin, source, \
-            outcome, nullif(reason, ''), last_row_id, plays, aired_seconds, last_title \
+            outcome, nullif(reason, ''), last_row_id, plays, aired_seconds, last_title, \
+            nullif(reason_code, ''), nullif(reason_args, ''), nullif(reason_more, ''), on_air, \
+            cancelled \
      FROM loa_airtime_month \
      WHERE month >= $1::text::date AND month < $2::text::date \
        AND ($3::text IS NULL OR campaign = $3)";
@@ -199,7 +244,7 @@ pub(crate) async fn fleet_report(
 struct Acc {
     totals: BTreeMap<(Option<String>, String), (BulletinTotals, i64)>,
     by_source: BTreeMap<String, Counts>,
-    not_aired: BTreeMap<(String, String), u64>,
+    not_aired: BTreeMap<(String, StoredReason), u64>,
 }
 
 /// The groups of the report query, summed per station.
@@ -216,20 +261,21 @@ fn accumulate(groups: &[tokio_postgres::Row]) -> anyhow::Result<BTreeMap<String,
         let n = g.get::<_, i64>(7).max(0) as u64;
         let aired: f64 = g.get(8);
         let title: String = g.get(9);
+        let reason = StoredReason {
+            code: g.get(10),
+            args: g.get(11),
+            more: g.get(12),
+            text: reason,
+        };
+        let on_air = g.get::<_, i64>(13).max(0) as u64;
+        let cancelled = g.get::<_, i64>(14).max(0) as u64;
         let outcome = Outcome::parse(&outcome)
             .ok_or_else(|| anyhow::anyhow!("unknown outcome `{outcome}` in loa_airtime"))?;
         let mut c = Counts {
-            plays: n,
             aired_seconds: aired,
             ..Counts::default()
         };
-        *match outcome {
-            Outcome::Completed => &mut c.completed,
-            Outcome::Interrupted => &mut c.interrupted,
-            Outcome::Failed => &mut c.failed,
-            Outcome::Missed => &mut c.missed,
-            Outcome::Skipped => &mut c.skipped,
-        } = n;
+        c.tally(Some(outcome), n, on_air, cancelled);
         let a = acc.entry(station).or_default();
         // Titles as the station's own report has them: its latest row's.
         let (t, latest) = a
@@ -253,9 +299,14 @@ fn accumulate(groups: &[tokio_postgres::Row]) -> anyhow::Result<BTreeMap<String,
         }
         a.by_source.entry(source).or_default().add(&c);
         if outcome != Outcome::Completed {
-            *a.not_aired
-                .entry((outcome.as_str().to_string(), reason.unwrap_or_default()))
-                .or_default() += n;
+            // A group is cancelled whole or not at all: the test is on its
+            // outcome and reason, which it groups by.
+            let word = if cancelled > 0 {
+                CANCELLED
+            } else {
+                outcome.as_str()
+            };
+            *a.not_aired.entry((word.to_string(), reason)).or_default() += n;
         }
     }
     Ok(acc)
@@ -296,8 +347,17 @@ fn source_label(s: &str) -> String {
     Source::parse(s).map_or_else(|| s.to_string(), |s| report::source_vi(s).to_string())
 }
 
-fn outcome_label(s: &str) -> &str {
-    Outcome::parse(s).map_or(s, |o| report::outcome_vi(Some(o)))
+/// The outcome word of an operator's cancellation in `not_aired`.
+pub(crate) const CANCELLED: &str = "cancelled";
+
+/// An outcome of `not_aired` in `lang`.
+pub(crate) fn outcome_label(s: &str, lang: Lang) -> &str {
+    match (s, lang) {
+        (CANCELLED, Lang::Vi) => "đã huỷ",
+        (CANCELLED, Lang::En) => CANCELLED,
+        (_, Lang::Vi) => Outcome::parse(s).map_or(s, |o| report::outcome_vi(Some(o))),
+        (_, Lang::En) => s,
+    }
 }
 
 /// Render the province's report.
@@ -342,12 +402,13 @@ fn table(r: &FleetReport) -> String {
         if !p.not_aired.is_empty() {
             out.push_str("Không phát trọn và lý do:\n");
             for ((o, why), n) in &p.not_aired {
+                let why = why.render(Lang::Vi);
                 let why = if why.is_empty() {
-                    "(không ghi lý do)"
+                    "(không ghi lý do)".to_string()
                 } else {
                     why
                 };
-                let _ = writeln!(out, "  {}: {why}: {n}", outcome_label(o));
+                let _ = writeln!(out, "  {}: {why}: {n}", outcome_label(o, Lang::Vi));
             }
         }
         out.push('\n');
@@ -394,7 +455,9 @@ fn csv(r: &FleetReport) -> String {
                 source_label(s),
             ]);
             cells.extend(report::count_cells(c));
-            cells.push(format!("{:.2}", report::round2(c.aired_minutes())));
+            for m in [c.aired_minutes(), c.relay_minutes(), c.local_minutes()] {
+                cells.push(format!("{:.2}", report::round2(m)));
+            }
             cells.extend([String::new(), String::new()]);
             head(&mut out, cells);
         }
@@ -405,20 +468,30 @@ fn csv(r: &FleetReport) -> String {
                 String::new(),
                 String::new(),
                 o.clone(),
-                why.clone(),
+                why.render(Lang::Vi),
                 n.to_string(),
             ]);
-            cells.extend(std::iter::repeat_n(String::new(), 8));
+            cells.extend(std::iter::repeat_n(String::new(), 11));
             head(&mut out, cells);
         }
+    }
+    for cells in report::legend_csv_rows() {
+        let mut all = vec![String::new(), String::new()];
+        all.extend(cells);
+        crate::table::csv_line(&mut out, all.iter().map(String::as_str));
     }
     out
 }
 
+/// A reason of `not_aired`: as data and in both languages.
 #[derive(Serialize)]
 struct JsonWhy<'a> {
     outcome: &'a str,
-    reason: &'a str,
+    /// In English, as before.
+    reason: String,
+    reason_vi: String,
+    reason_code: Option<&'static str>,
+    reason_args: Option<serde_json::Map<String, serde_json::Value>>,
     count: u64,
 }
 
@@ -445,10 +518,16 @@ fn json_part(p: &Part) -> JsonPart<'_, impl Serialize + '_> {
         not_aired: p
             .not_aired
             .iter()
-            .map(|((o, why), n)| JsonWhy {
-                outcome: o,
-                reason: why,
-                count: *n,
+            .map(|((o, why), n)| {
+                let r = why.reasons();
+                JsonWhy {
+                    outcome: o,
+                    reason: why.render(Lang::En),
+                    reason_vi: why.render(Lang::Vi),
+                    reason_code: r.as_ref().map(|r| r.main.code()),
+                    reason_args: r.as_ref().map(|r| r.main.args()),
+                    count: *n,
+                }
             })
             .collect(),
     }

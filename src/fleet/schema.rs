@@ -1,6 +1,6 @@
 //! The province's database: loa's tables, created and migrated by loa.
 //!
-//! # Schema (version 2)
+//! # Schema (version 3)
 //!
 //! `loa_schema_version (version, applied_at)`: one row per migration
 //! applied; loa refuses a database migrated by a newer loa.
@@ -23,16 +23,25 @@
 //! columns (`occurrence`, `bulletin`, `title`, `campaign`, `program`,
 //! `priority`, `source`, `file`, `scheduled_at`, `started_at`, `ended_at`
 //! as `timestamptz`, `planned_seconds`, `aired_seconds`, `outcome`,
-//! `reason`, `requested_by`) and `shipped_at`. Index `loa_airtime_report
+//! `reason`, `requested_by`, and since version 3 `reason_code`,
+//! `reason_args`, `reason_more` as the ledger stores them) and
+//! `shipped_at`. Rows shipped since version 3 carry the reason as code and
+//! arguments only (`reason` NULL), which the report renders in the
+//! reader's language through `crate::reason`; older rows keep the English
+//! `reason` text and read as free text. Index `loa_airtime_report
 //! (scheduled_at) INCLUDE (station_id, campaign, bulletin, source, outcome,
-//! reason, aired_seconds, row_id)` answers the report by an index-only scan
-//! of the period.
+//! reason, reason_code, reason_args, reason_more, started_at,
+//! aired_seconds, row_id)` answers the report by an index-only scan of
+//! the period.
 //!
 //! `loa_airtime_month`, the monthly sums the report reads for periods of
 //! whole months: per (`month` — its first day, in Vietnam's time —,
-//! `station_id`, `campaign`, `bulletin`, `source`, `outcome`, `reason`;
-//! NULL campaign and reason stored as `''`), `plays`, `aired_seconds`, and
-//! the latest row's id and title (`last_row_id`, `last_title`). The
+//! `station_id`, `campaign`, `bulletin`, `source`, `outcome`, `reason`,
+//! `reason_code`, `reason_args`, `reason_more`; NULLs stored as `''`),
+//! `plays` (rows, whatever became of them), `on_air` (those that went on
+//! air) and `cancelled` (those an operator took off before they started;
+//! both version 3, filled from the rows already there), `aired_seconds`,
+//! and the latest row's id and title (`last_row_id`, `last_title`). The
 //! shipper adds to it in the transaction that inserts the rows
 //! ([`ROLLUP_SQL`]).
 
@@ -101,23 +110,83 @@ CREATE TABLE loa_airtime_month (
 ALTER TABLE loa_campaign ADD COLUMN window_from text;
 ALTER TABLE loa_campaign ADD COLUMN window_to text;
 ",
+    // v3: reasons as data, and what went on air apart from what an
+    // operator cancelled. Rows shipped before keep their English `reason`
+    // (read as free text); the monthly sums get their new counts from the
+    // rows already there.
+    "
+ALTER TABLE loa_airtime ADD COLUMN reason_code text;
+ALTER TABLE loa_airtime ADD COLUMN reason_args text;
+ALTER TABLE loa_airtime ADD COLUMN reason_more text;
+DROP INDEX loa_airtime_report;
+CREATE INDEX loa_airtime_report ON loa_airtime (scheduled_at)
+    INCLUDE (station_id, campaign, bulletin, source, outcome, reason, reason_code, reason_args,
+             reason_more, started_at, aired_seconds, row_id);
+ALTER TABLE loa_airtime_month ADD COLUMN reason_code text NOT NULL DEFAULT '';
+ALTER TABLE loa_airtime_month ADD COLUMN reason_args text NOT NULL DEFAULT '';
+ALTER TABLE loa_airtime_month ADD COLUMN reason_more text NOT NULL DEFAULT '';
+ALTER TABLE loa_airtime_month ADD COLUMN on_air bigint NOT NULL DEFAULT 0;
+ALTER TABLE loa_airtime_month ADD COLUMN cancelled bigint NOT NULL DEFAULT 0;
+ALTER TABLE loa_airtime_month DROP CONSTRAINT loa_airtime_month_pkey;
+ALTER TABLE loa_airtime_month ADD PRIMARY KEY
+    (month, station_id, campaign, bulletin, source, outcome, reason, reason_code, reason_args,
+     reason_more);
+UPDATE loa_airtime_month m SET on_air = x.on_air, cancelled = x.cancelled
+FROM (
+    SELECT station_id,
+           date_trunc('month', scheduled_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date AS month,
+           coalesce(campaign, '') AS campaign, bulletin, source, outcome,
+           coalesce(reason, '') AS reason,
+           count(*) FILTER (WHERE outcome IN ('completed', 'interrupted')
+               OR (outcome = 'failed' AND (aired_seconds > 0 OR started_at IS NOT NULL)))
+               AS on_air,
+           count(*) FILTER (WHERE outcome IN ('skipped', 'missed')
+               AND (reason = 'removed from the queue by an operator'
+                    OR reason LIKE 'emergency cancelled by %')) AS cancelled
+    FROM loa_airtime GROUP BY 1, 2, 3, 4, 5, 6, 7
+) x
+WHERE m.station_id = x.station_id AND m.month = x.month AND m.campaign = x.campaign
+  AND m.bulletin = x.bulletin AND m.source = x.source AND m.outcome = x.outcome
+  AND m.reason = x.reason AND m.reason_code = '';
+",
 ];
 
+/// The rows of a group that went on air.
+pub(crate) const ON_AIR_SQL: &str = on_air_sql!();
+
+/// The rows of a group an operator took off before they started.
+pub(crate) const CANCELLED_SQL: &str = cancelled_sql!();
+
 /// Add the rows of `{rows}` (a table or a CTE with `loa_airtime`'s columns)
-/// to the monthly sums. The shipper runs it on the rows its insert really
+/// to the monthly sums (`{on_air}` and `{cancelled}` are [`ON_AIR_SQL`]
+/// and [`CANCELLED_SQL`]: see [`rollup_sql`]). The shipper runs it on the rows its insert really
 /// added, in the same transaction, so each row is counted once.
 pub const ROLLUP_SQL: &str = "INSERT INTO loa_airtime_month AS m (station_id, month, campaign, \
-       bulletin, source, outcome, reason, plays, aired_seconds, last_row_id, last_title) \
+       bulletin, source, outcome, reason, reason_code, reason_args, reason_more, plays, on_air, \
+       cancelled, aired_seconds, last_row_id, last_title) \
      SELECT station_id, date_trunc('month', scheduled_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date, \
-            coalesce(campaign, ''), bulletin, source, outcome, coalesce(reason, ''), count(*), \
+            coalesce(campaign, ''), bulletin, source, outcome, coalesce(reason, ''), \
+            coalesce(reason_code, ''), coalesce(reason_args, ''), coalesce(reason_more, ''), \
+            count(*), {on_air}, {cancelled}, \
             sum(aired_seconds), max(row_id), (array_agg(title ORDER BY row_id DESC))[1] \
-     FROM {rows} GROUP BY 1, 2, 3, 4, 5, 6, 7 \
-     ON CONFLICT (month, station_id, campaign, bulletin, source, outcome, reason) DO UPDATE SET \
+     FROM {rows} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 \
+     ON CONFLICT (month, station_id, campaign, bulletin, source, outcome, reason, reason_code, \
+       reason_args, reason_more) DO UPDATE SET \
        plays = m.plays + excluded.plays, \
+       on_air = m.on_air + excluded.on_air, \
+       cancelled = m.cancelled + excluded.cancelled, \
        aired_seconds = m.aired_seconds + excluded.aired_seconds, \
        last_title = CASE WHEN excluded.last_row_id > m.last_row_id \
                          THEN excluded.last_title ELSE m.last_title END, \
        last_row_id = greatest(m.last_row_id, excluded.last_row_id)";
+
+/// [`ROLLUP_SQL`] over the rows of `rows`.
+pub fn rollup_sql(rows: &str) -> String {
+    ROLLUP_SQL
+        .replace("{rows}", rows)
+        .replace("{on_air}", ON_AIR_SQL)
+        .replace("{cancelled}", CANCELLED_SQL)
+}
 
 /// The schema version this loa writes.
 pub(crate) const VERSION: i32 = MIGRATIONS.len() as i32;

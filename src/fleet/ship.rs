@@ -300,20 +300,22 @@ async fn insert(client: &mut Client, station_id: &str, rows: &[AirtimeRow]) -> a
     let insert_rows =
         "INSERT INTO loa_airtime (station_id, row_id, occurrence, bulletin, title, campaign, \
                program, priority, source, file, scheduled_at, started_at, ended_at, \
-               planned_seconds, aired_seconds, outcome, reason, requested_by) \
+               planned_seconds, aired_seconds, outcome, reason, requested_by, reason_code, \
+               reason_args, reason_more) \
              SELECT $1, t.id, t.occ, t.bul, t.title, t.camp, t.prog, t.prio, t.src, t.file, \
                t.sched::timestamptz, t.started::timestamptz, t.ended::timestamptz, \
-               t.planned, t.aired, t.outcome, t.reason, t.req \
+               t.planned, t.aired, t.outcome, NULL, t.req, t.code, t.args, t.more \
              FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
                $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
-               $14::float8[], $15::float8[], $16::text[], $17::text[], $18::text[]) \
+               $14::float8[], $15::float8[], $16::text[], $17::text[], $18::text[], \
+               $19::text[], $20::text[]) \
                AS t(id, occ, bul, title, camp, prog, prio, src, file, sched, started, ended, \
-                    planned, aired, outcome, reason, req) \
+                    planned, aired, outcome, code, req, args, more) \
              ON CONFLICT (station_id, row_id) DO NOTHING RETURNING *";
     // Only the rows really added go into the monthly sums.
     let sql = format!(
         "WITH ins AS ({insert_rows}), roll AS ({}) SELECT count(*) FROM ins",
-        schema::ROLLUP_SQL.replace("{rows}", "ins")
+        schema::rollup_sql("ins")
     );
     let inserted = tx
         .query_one(
@@ -335,8 +337,14 @@ async fn insert(client: &mut Client, station_id: &str, rows: &[AirtimeRow]) -> a
                 &col(rows, |r| r.planned_seconds),
                 &col(rows, |r| r.aired_seconds),
                 &col(rows, |r| r.outcome.map(|o| o.as_str().to_string())),
-                &col(rows, |r| r.reason.as_ref().map(ToString::to_string)),
+                // The reason as data, as the ledger stores it (no English
+                // text: the report renders it in the reader's language).
+                &col(rows, |r| {
+                    r.reason.as_ref().map(|x| x.main.code().to_string())
+                }),
                 &col(rows, |r| r.requested_by.clone()),
+                &col(rows, |r| r.reason.as_ref().map(|x| x.args_json())),
+                &col(rows, |r| r.reason.as_ref().and_then(|x| x.more_json())),
             ],
         )
         .await

@@ -72,15 +72,28 @@ pub struct BulletinTotals {
 }
 
 /// Counts and airtime of a set of rows.
+///
+/// `plays` are the items that went on air: completed, interrupted, failed
+/// after they started (a start time or some seconds aired), and one still
+/// airing. The outcome columns count rows by outcome, except that an item
+/// an operator took off before it started ([`crate::reason::OPERATOR_CANCEL_CODES`]) is
+/// only `cancelled`: it is not held against the station as missed or
+/// skipped. So `plays` is not the sum of the other columns: a failure
+/// before the start is `failed` and no play.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Counts {
-    /// Rows, whatever their outcome (an item still airing counts here only).
+    /// Items that went on air.
     pub plays: u64,
     pub completed: u64,
     pub interrupted: u64,
+    /// Failed, before or after starting.
     pub failed: u64,
+    /// Not aired at their time (the station off air, a busy line…).
     pub missed: u64,
+    /// Not aired by rule (quiet hours, the station paused…).
     pub skipped: u64,
+    /// Taken off before airing by an operator.
+    pub cancelled: u64,
     /// Sum over all rows: the part of an interrupted item that aired did air.
     pub aired_seconds: f64,
     /// The part of `aired_seconds` that relays (tiếp âm) aired; the rest is
@@ -97,8 +110,26 @@ impl Counts {
         self.failed += o.failed;
         self.missed += o.missed;
         self.skipped += o.skipped;
+        self.cancelled += o.cancelled;
         self.aired_seconds += o.aired_seconds;
         self.relay_seconds += o.relay_seconds;
+    }
+
+    /// Count `rows` rows of one outcome (`None`: still airing), of which
+    /// `on_air` went on air and `cancelled` were taken off by an operator
+    /// before they started.
+    pub fn tally(&mut self, outcome: Option<Outcome>, rows: u64, on_air: u64, cancelled: u64) {
+        let cancelled = cancelled.min(rows);
+        self.plays += on_air.min(rows);
+        self.cancelled += cancelled;
+        match outcome {
+            None => {}
+            Some(Outcome::Completed) => self.completed += rows,
+            Some(Outcome::Interrupted) => self.interrupted += rows,
+            Some(Outcome::Failed) => self.failed += rows,
+            Some(Outcome::Missed) => self.missed += rows - cancelled,
+            Some(Outcome::Skipped) => self.skipped += rows - cancelled,
+        }
     }
 
     pub fn aired_minutes(&self) -> f64 {
@@ -115,6 +146,18 @@ impl Counts {
         (self.aired_seconds - self.relay_seconds).max(0.0) / 60.0
     }
 }
+
+/// The rows of a group of failed, missed or skipped rows that went on air
+/// anyway: failed after a start (a start time or some seconds aired).
+/// Completed, interrupted and airing rows all went on air, which the
+/// covering index tells without this.
+const ON_AIR_SQL: &str = "sum(CASE WHEN outcome = 'failed' \
+     AND (aired_seconds > 0 OR started_at IS NOT NULL) THEN 1 ELSE 0 END)";
+
+/// SQL counting the rows of a group an operator took off before they
+/// started ([`crate::reason::OPERATOR_CANCEL_CODES`]; kept in step by a unit test).
+const CANCELLED_SQL: &str = "sum(CASE WHEN outcome IN ('skipped', 'missed') \
+     AND reason_code IN ('dequeued', 'emergency_cancelled_by') THEN 1 ELSE 0 END)";
 
 /// How [`Ledger::airtime_totals`] walks the rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,6 +279,7 @@ impl Ledger {
             TotalsPlan::GroupOrder => "airtime_report",
             TotalsPlan::TimeRange => "airtime_scheduled",
         };
+        let unaired = self.unaired_detail(f)?;
         // One group per outcome, so the counts are plain count(*) and the
         // covering index answers everything; titles are fetched afterwards
         // for the few hundred bulletins rather than read for every row.
@@ -270,6 +314,14 @@ impl Ledger {
             };
             let (campaign, bulletin, outcome, max_id, count, aired, relayed) =
                 get(r).map_err(self.err(action))?;
+            let count = count.max(0) as u64;
+            let (on_air, cancelled) = match outcome.as_deref() {
+                None | Some("completed" | "interrupted") => (count, 0),
+                Some(o) => unaired
+                    .get(&(campaign.clone(), bulletin.clone(), o.to_string()))
+                    .copied()
+                    .unwrap_or((0, 0)),
+            };
             let same = out
                 .last()
                 .is_some_and(|t| t.campaign == campaign && t.bulletin == bulletin);
@@ -285,22 +337,13 @@ impl Ledger {
             let t = &mut out.last_mut().expect("pushed above").counts;
             let last = latest.last_mut().expect("pushed above");
             *last = (*last).max(max_id);
-            let count = count.max(0) as u64;
-            t.plays += count;
-            t.aired_seconds += aired;
-            t.relay_seconds += relayed;
-            match outcome
+            let outcome = outcome
                 .as_deref()
                 .map(|o| self.parse_outcome(o, action))
-                .transpose()?
-            {
-                None => {}
-                Some(Outcome::Completed) => t.completed += count,
-                Some(Outcome::Interrupted) => t.interrupted += count,
-                Some(Outcome::Failed) => t.failed += count,
-                Some(Outcome::Missed) => t.missed += count,
-                Some(Outcome::Skipped) => t.skipped += count,
-            }
+                .transpose()?;
+            t.tally(outcome, count, on_air, cancelled);
+            t.aired_seconds += aired;
+            t.relay_seconds += relayed;
         }
         let mut title = self
             .conn
@@ -312,6 +355,47 @@ impl Ledger {
                 .map_err(self.err(action))?;
         }
         Ok(out)
+    }
+}
+
+/// Per (campaign, bulletin, outcome) of the failed, missed and skipped
+/// rows: how many went on air and how many an operator cancelled.
+type Unaired = HashMap<(Option<String>, String, String), (u64, u64)>;
+
+impl Ledger {
+    /// What the covering index cannot tell of the rows `f` selects: which
+    /// failed rows had started and which rows an operator cancelled. The
+    /// partial index `airtime_unaired` finds the few rows that did not air
+    /// in full without walking the others (over `benches/ledger.rs`'s year
+    /// of rows, about half the time of the main sums; walking
+    /// `airtime_report` again took as long as the main sums).
+    fn unaired_detail(&self, f: &Filter) -> Result<Unaired> {
+        let action = "sum airtime";
+        let (from, to) = f.bounds();
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT campaign, bulletin, outcome, {ON_AIR_SQL}, {CANCELLED_SQL} \
+                 FROM airtime INDEXED BY airtime_unaired \
+                 WHERE scheduled_ms >= ?1 AND scheduled_ms < ?2 \
+                   AND (?3 IS NULL OR campaign = ?3) \
+                   AND outcome IN ('failed', 'missed', 'skipped') \
+                 GROUP BY campaign, bulletin, outcome"
+            ))
+            .map_err(self.err(action))?;
+        let rows = stmt
+            .query_map(params![from, to, f.campaign], |r| {
+                Ok((
+                    (r.get(0)?, r.get(1)?, r.get(2)?),
+                    (
+                        r.get::<_, i64>(3)?.max(0) as u64,
+                        r.get::<_, i64>(4)?.max(0) as u64,
+                    ),
+                ))
+            })
+            .map_err(self.err(action))?;
+        rows.collect::<rusqlite::Result<Unaired>>()
+            .map_err(self.err(action))
     }
 }
 
@@ -536,9 +620,14 @@ mod tests {
                 .unwrap();
             assert_eq!(a, b, "{f:?}");
             let rows = ledger.rows(f).unwrap();
+            let on_air = rows.iter().filter(|r| match r.outcome {
+                None | Some(Outcome::Completed | Outcome::Interrupted) => true,
+                Some(Outcome::Failed) => r.aired_seconds > 0.0 || r.started_at.is_some(),
+                Some(Outcome::Missed | Outcome::Skipped) => false,
+            });
             assert_eq!(
                 a.iter().map(|t| t.counts.plays).sum::<u64>(),
-                rows.len() as u64
+                on_air.count() as u64
             );
             let aired: f64 = rows.iter().map(|r| r.aired_seconds).sum();
             assert_eq!(a.iter().map(|t| t.counts.aired_seconds).sum::<f64>(), aired);
@@ -565,7 +654,8 @@ mod tests {
         let c1b1 = &all[3].counts;
         // b1 in c1: d + i and d + 2i both divisible by 3, so i in {0, 3}
         // (completed, missed) and d in {0, 3, .., 27}: 10 days each.
-        assert_eq!(c1b1.plays, 20 + 1);
+        // Only the completed ones and the one airing went on air.
+        assert_eq!(c1b1.plays, 10 + 1);
         assert_eq!((c1b1.completed, c1b1.missed), (10, 10));
         assert_eq!(c1b1.interrupted + c1b1.failed + c1b1.skipped, 0);
         assert_eq!(all[3].title, "Bản tin b1", "title of the latest row");
@@ -587,5 +677,86 @@ mod tests {
             ledger.totals_plan(&filters[3]).unwrap(),
             TotalsPlan::GroupOrder
         );
+    }
+
+    #[test]
+    fn cancelled_items_are_not_plays_nor_held_against_the_station() {
+        use crate::reason::By;
+        let (_dir, path) = fresh();
+        let mut ledger = Ledger::open(&path, TZ).unwrap();
+        let item = |i: u32, outcome, reason: Option<Reason>, started: bool, aired: f64| {
+            let when = at(6, i);
+            Settled {
+                airing: airing("b1", Some("c1"), when),
+                started_at: started.then_some(when),
+                ended_at: started.then_some(when),
+                aired_seconds: aired,
+                outcome,
+                reason: reason.map(Into::into),
+            }
+        };
+        let mut rows = Vec::new();
+        // An operator queued ten: took seven off, one was missed, one
+        // skipped for quiet hours, one aired.
+        for i in 0..7 {
+            rows.push(item(
+                i,
+                Outcome::Skipped,
+                Some(Reason::Dequeued),
+                false,
+                0.0,
+            ));
+        }
+        let busy = Reason::LineBusy {
+            late_seconds: 400,
+            grace_seconds: 300,
+        };
+        rows.push(item(7, Outcome::Missed, Some(busy), false, 0.0));
+        rows.push(item(
+            8,
+            Outcome::Skipped,
+            Some(Reason::QuietHours),
+            false,
+            0.0,
+        ));
+        rows.push(item(9, Outcome::Completed, None, true, 120.0));
+        // A failure before the start is no play; one after it is.
+        let bad = || Reason::FileFailed {
+            error: "bad".into(),
+        };
+        rows.push(item(10, Outcome::Failed, Some(bad()), false, 0.0));
+        rows.push(item(11, Outcome::Failed, Some(bad()), true, 0.0));
+        // An emergency cancelled before it aired, and one cut short.
+        let by = || Reason::EmergencyCancelledBy { by: By::user("op") };
+        rows.push(item(12, Outcome::Skipped, Some(by()), false, 0.0));
+        rows.push(item(13, Outcome::Interrupted, Some(by()), true, 30.0));
+        ledger.record_all(rows).unwrap();
+
+        for plan in [TotalsPlan::GroupOrder, TotalsPlan::TimeRange] {
+            let t = ledger
+                .airtime_totals_with(&Filter::default(), plan)
+                .unwrap();
+            assert_eq!(t.len(), 1);
+            let c = &t[0].counts;
+            assert_eq!(c.plays, 1 + 1 + 1, "{c:?}");
+            assert_eq!((c.completed, c.interrupted, c.failed), (1, 1, 2), "{c:?}");
+            assert_eq!((c.missed, c.skipped, c.cancelled), (1, 1, 8), "{c:?}");
+            assert_eq!(c.aired_seconds, 150.0);
+        }
+    }
+
+    #[test]
+    fn the_cancel_sql_names_the_operator_cancel_codes() {
+        for code in crate::reason::OPERATOR_CANCEL_CODES {
+            assert!(CANCELLED_SQL.contains(&format!("'{code}'")), "{code}");
+            assert!(
+                crate::fleet::CANCELLED_SQL.contains(&format!("'{code}'")),
+                "{code}"
+            );
+            assert!(
+                crate::fleet::REPORT_SQL.contains(&format!("'{code}'")),
+                "{code}"
+            );
+        }
     }
 }

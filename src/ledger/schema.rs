@@ -1,7 +1,7 @@
 //! The ledger file: its schema and migrations, durability, opening it, and
 //! closing the rows a crash left open.
 //!
-//! # Schema (version 5)
+//! # Schema (version 6)
 //!
 //! The file is a plain SQLite 3 database so anyone can query it with
 //! `sqlite3 airtime.db`. It is marked with `PRAGMA application_id = 0x6C6F6100`
@@ -45,7 +45,11 @@
 //! Indexes: `airtime_occurrence (occurrence)`, `airtime_scheduled
 //! (scheduled_ms)`, and `airtime_report (campaign, bulletin, outcome,
 //! scheduled_ms, aired_seconds)`, which holds everything the report sums in
-//! the order it groups, so a year of rows is summed without a sort.
+//! the order it groups, so a year of rows is summed without a sort; and
+//! (since version 6) `airtime_unaired (scheduled_ms) WHERE outcome IN
+//! ('failed', 'missed', 'skipped')`, the few rows the report must read
+//! whole (did a failure start, did an operator cancel), found without
+//! walking every row.
 //!
 //! Table `audit`, one row per control action taken through the HTTP API:
 //! `id INTEGER PRIMARY KEY, at TEXT` (RFC 3339 as above), `at_ms INTEGER`
@@ -259,6 +263,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE airtime ADD COLUMN reason_code TEXT;
     ALTER TABLE airtime ADD COLUMN reason_args TEXT;
     ALTER TABLE airtime ADD COLUMN reason_more TEXT;",
+    // v6: the rows that did not air in full, for the report's plays and
+    // cancellations (`query::Ledger::unaired_detail`).
+    "CREATE INDEX airtime_unaired ON airtime (scheduled_ms)
+        WHERE outcome IN ('failed', 'missed', 'skipped');",
 ];
 
 /// Steps in Rust run in the same transaction right after the SQL migration

@@ -40,3 +40,41 @@ pub(crate) fn fresh() -> (tempfile::TempDir, PathBuf) {
     let path = dir.path().join("data").join("nested").join("airtime.db");
     (dir, path)
 }
+
+/// An operator's ten items of 7 October 2026 whose report is known: seven
+/// taken off the queue, one missed (the line busy too long), one skipped
+/// for quiet hours, one aired in full (120 s). So: plays 1, completed 1,
+/// cancelled 7, missed 1, skipped 1, 2 minutes aired.
+pub(crate) fn ten_queued() -> Vec<super::Settled> {
+    use super::{Outcome, Settled};
+    use crate::reason::Reason;
+    (0..10u32)
+        .map(|i| {
+            let when = at(6, i);
+            let (outcome, reason) = match i {
+                0..=6 => (Outcome::Skipped, Some(Reason::Dequeued)),
+                7 => (
+                    Outcome::Missed,
+                    Some(Reason::LineBusy {
+                        late_seconds: 400,
+                        grace_seconds: 300,
+                    }),
+                ),
+                8 => (Outcome::Skipped, Some(Reason::QuietHours)),
+                _ => (Outcome::Completed, None),
+            };
+            let aired = outcome == Outcome::Completed;
+            let mut airing = airing("hop-dan", None, when);
+            airing.title = "Họp dân".into();
+            airing.source = Source::Operator;
+            Settled {
+                airing,
+                started_at: aired.then_some(when),
+                ended_at: aired.then_some(when + chrono::Duration::seconds(120)),
+                aired_seconds: if aired { 120.0 } else { 0.0 },
+                outcome,
+                reason: reason.map(Into::into),
+            }
+        })
+        .collect()
+}

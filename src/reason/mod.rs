@@ -163,6 +163,12 @@ pub enum Reason {
     Free { text: String },
 }
 
+/// Codes of the reasons an operator takes an item off the air before it
+/// started (taken out of the queue, an emergency cancelled). Reports count
+/// such rows as cancelled (`đã huỷ`), never against the station: not as
+/// missed, skipped or failed.
+pub const OPERATOR_CANCEL_CODES: [&str; 2] = ["dequeued", "emergency_cancelled_by"];
+
 impl Reason {
     /// The stable code, as stored in `reason_code` and given by the API.
     pub fn code(&self) -> &'static str {
@@ -265,6 +271,12 @@ impl Reasons {
             main,
             more: it.collect(),
         })
+    }
+
+    /// An operator took the item off (its main reason is one of
+    /// [`OPERATOR_CANCEL_CODES`]).
+    pub fn is_operator_cancel(&self) -> bool {
+        OPERATOR_CANCEL_CODES.contains(&self.main.code())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Reason> {

@@ -10,14 +10,71 @@ use super::{local_plain, BulletinReport, CampaignReport, Counts, Format, Report}
 use crate::table::{csv_line, render_table, Line, BOM};
 use crate::timefmt::rfc3339;
 
-pub(super) const COUNT_HEADERS: [&str; 6] = [
+pub(super) const COUNT_HEADERS: [&str; 7] = [
     "Lượt phát",
     "Hoàn thành",
     "Bị ngắt",
     "Lỗi",
     "Bỏ lỡ",
     "Bỏ qua",
+    "Đã huỷ",
 ];
+
+/// What each count means, in plain words: (column, meaning) in Vietnamese
+/// and in English, in the columns' order. The page, the table and the CSV
+/// print it under the figures, so `bỏ lỡ`, `bỏ qua` and `đã huỷ` read apart.
+pub(crate) const LEGEND: [(&str, &str, &str, &str); 7] = [
+    (
+        "Lượt phát",
+        "số lượt đã thực sự lên sóng (phát trọn, bị ngắt giữa chừng, hoặc lỗi sau khi đã bắt đầu phát)",
+        "Plays",
+        "items that really went on air (in full, cut short, or failed after they started)",
+    ),
+    (
+        "Hoàn thành",
+        "phát trọn từ đầu đến cuối",
+        "Completed",
+        "aired from start to end",
+    ),
+    (
+        "Bị ngắt",
+        "đang phát thì dừng (phát khẩn cấp chen vào, người vận hành dừng, mất nguồn tiếp âm…)",
+        "Interrupted",
+        "stopped while airing (an emergency cut in, an operator stopped it, a relay dropped…)",
+    ),
+    (
+        "Lỗi",
+        "không phát được hoặc hỏng giữa chừng vì lỗi tệp, loa, thiết bị",
+        "Failed",
+        "could not air, or broke off, because of a file, speech or device fault",
+    ),
+    (
+        "Bỏ lỡ",
+        "đến giờ mà đài không phát được (đài tắt, đường truyền bận quá lâu…): lỗi phía đài",
+        "Missed",
+        "due but the station could not air it (off air, the line busy too long…): the station's shortfall",
+    ),
+    (
+        "Bỏ qua",
+        "không phát theo quy định (giờ yên tĩnh, đài đang tạm dừng…)",
+        "Skipped",
+        "not aired by rule (quiet hours, the station paused…)",
+    ),
+    (
+        "Đã huỷ",
+        "người vận hành rút khỏi hàng chờ hoặc huỷ phát khẩn cấp trước khi phát: không tính là lỗi của đài",
+        "Cancelled",
+        "taken off the queue, or an emergency cancelled, by an operator before it aired: not held against the station",
+    ),
+];
+
+/// How numbers read in the CSV, said on the page beside its download.
+pub(crate) const CSV_NUMBERS: (&str, &str) = (
+    "Tệp CSV: các cột cách nhau bằng dấu phẩy, số thập phân dùng dấu chấm (12.50 phút), \
+     trên trang này viết 12,50.",
+    "CSV file: columns separated by commas, decimals with a point (12.50 minutes); \
+     this page writes 12,50.",
+);
 pub(super) const MINUTES: &str = "Phút đã phát";
 pub(super) const RELAY_MINUTES: &str = "Phút tiếp âm";
 pub(super) const LOCAL_MINUTES: &str = "Phút nội dung địa phương";
@@ -71,6 +128,7 @@ pub(crate) fn count_cells(c: &Counts) -> Vec<String> {
         c.failed,
         c.missed,
         c.skipped,
+        c.cancelled,
     ]
     .iter()
     .map(u64::to_string)
@@ -149,6 +207,10 @@ pub(crate) fn report_table(r: &Report) -> String {
     lines.push(Line::Row(row));
     let right: Vec<bool> = (0..headers.len()).map(|i| i >= 2).collect();
     out.push_str(&render_table(&headers, &right, &lines));
+    out.push_str("\nChú thích:\n");
+    for (term, meaning, _, _) in LEGEND {
+        let _ = writeln!(out, "  {term}: {meaning}");
+    }
     out
 }
 
@@ -161,7 +223,27 @@ pub(super) fn report_csv(r: &Report) -> String {
     for cells in report_csv_rows(r) {
         csv_line(&mut out, cells.iter().map(String::as_str));
     }
+    for cells in legend_csv_rows() {
+        csv_line(&mut out, cells.iter().map(String::as_str));
+    }
     out
+}
+
+/// The legend as CSV records after the figures: `Loại dòng` = `chú thích`,
+/// the column in `Mã bản tin`, what it counts in `Bản tin`; so a pivot
+/// table that filters on `bản tin` leaves them out.
+pub(crate) fn legend_csv_rows() -> Vec<Vec<String>> {
+    let width = report_csv_headers().len();
+    LEGEND
+        .iter()
+        .map(|(term, meaning, _, _)| {
+            let mut cells = vec![String::new(); width];
+            cells[2] = "chú thích".into();
+            cells[5] = (*term).into();
+            cells[6] = (*meaning).into();
+            cells
+        })
+        .collect()
 }
 
 /// The header cells of [`report_csv`].
@@ -240,6 +322,7 @@ pub(crate) struct JsonCounts {
     failed: u64,
     missed: u64,
     skipped: u64,
+    cancelled: u64,
     aired_minutes: f64,
     aired_seconds: f64,
     relay_minutes: f64,
@@ -255,6 +338,7 @@ impl From<&Counts> for JsonCounts {
             failed: c.failed,
             missed: c.missed,
             skipped: c.skipped,
+            cancelled: c.cancelled,
             aired_minutes: round2(c.aired_minutes()),
             aired_seconds: (c.aired_seconds * 1000.0).round() / 1000.0,
             relay_minutes: round2(c.relay_minutes()),

@@ -10,7 +10,12 @@
 //!
 //! Numbers in the table use the Vietnamese decimal comma (`12,50`), as in
 //! official documents; CSV and JSON use a decimal point, because CSV's own
-//! separator is the comma and programs expect it.
+//! separator is the comma and programs expect it (the report page says so
+//! beside its CSV download: [`CSV_NUMBERS`]).
+//!
+//! Rows come in a stable order everywhere: campaigns as the station file
+//! lists them (then those only the ledger knows, by id, then the bulletins
+//! without one), and inside a campaign its bulletins by title, then id.
 
 use std::collections::BTreeMap;
 
@@ -59,7 +64,7 @@ pub struct CampaignReport {
     pub title: String,
     pub target_minutes: Option<f64>,
     pub counts: Counts,
-    /// Ordered by bulletin id.
+    /// Ordered by title, then bulletin id.
     pub bulletins: Vec<BulletinReport>,
 }
 
@@ -230,6 +235,8 @@ pub(crate) fn arrange(
                      target: Option<f64>,
                      rows: Vec<BulletinTotals>| {
         let mut counts = Counts::default();
+        let mut rows = rows;
+        rows.sort_by(|a, b| (&a.title, &a.bulletin).cmp(&(&b.title, &b.bulletin)));
         let bulletins = rows
             .into_iter()
             .map(|t| {
@@ -286,8 +293,8 @@ pub(crate) use airtime::local_plain;
 pub use airtime::{format_airtime, outcome_vi, priority_vi, reason_vi, source_vi, AirtimeJson};
 pub use format::format_report;
 pub(crate) use format::{
-    count_cells, report_csv_headers, report_csv_rows, report_json_doc, report_table, round2, vn2,
-    JsonCounts,
+    count_cells, legend_csv_rows, report_csv_headers, report_csv_rows, report_json_doc,
+    report_table, round2, vn2, JsonCounts, CSV_NUMBERS, LEGEND,
 };
 
 #[cfg(test)]

@@ -127,6 +127,7 @@ fn counts(plays: u64, done: u64, int: u64, fail: u64, miss: u64, skip: u64, s: f
         failed: fail,
         missed: miss,
         skipped: skip,
+        cancelled: 0,
         aired_seconds: s,
         relay_seconds: 0.0,
     }
@@ -164,11 +165,11 @@ fn relay_minutes_are_shown_apart_from_local_minutes() {
         "{csv}"
     );
     assert!(
-        csv.contains(",Tiếp âm VOV1,1,1,0,0,0,0,9.00,9.00,0.00,"),
+        csv.contains(",Tiếp âm VOV1,1,1,0,0,0,0,0,9.00,9.00,0.00,"),
         "{csv}"
     );
     assert!(
-        csv.contains(",tổng cộng,,,,,2,2,0,0,0,0,10.00,9.00,1.00,"),
+        csv.contains(",tổng cộng,,,,,2,2,0,0,0,0,0,10.00,9.00,1.00,"),
         "{csv}"
     );
     let v: serde_json::Value = serde_json::from_str(&format_report(&r, Format::Json)).unwrap();
@@ -190,7 +191,8 @@ fn totals_on_known_rows() {
 
     let c1 = &r.campaigns[0];
     assert_eq!(c1.title, "Tiêm chủng mở rộng");
-    assert_eq!(c1.counts, counts(5, 2, 1, 1, 1, 0, 270.0));
+    // b2's failure came before it started: no play.
+    assert_eq!(c1.counts, counts(3, 2, 1, 1, 1, 0, 270.0));
     assert_eq!(c1.counts.aired_minutes(), 4.5);
     assert_eq!(c1.percent_of_target(), Some(45.0));
     let b: Vec<_> = c1
@@ -198,11 +200,12 @@ fn totals_on_known_rows() {
         .iter()
         .map(|b| (&*b.bulletin, &*b.title))
         .collect();
-    assert_eq!(b, [("b1", "Thông điệp 5K"), ("b2", "Lịch tiêm")]);
-    assert_eq!(c1.bulletins[0].counts, counts(3, 2, 1, 0, 0, 0, 270.0));
-    assert_eq!(c1.bulletins[1].counts, counts(2, 0, 0, 1, 1, 0, 0.0));
+    // By title, whatever the ids.
+    assert_eq!(b, [("b2", "Lịch tiêm"), ("b1", "Thông điệp 5K")]);
+    assert_eq!(c1.bulletins[0].counts, counts(0, 0, 0, 1, 1, 0, 0.0));
+    assert_eq!(c1.bulletins[1].counts, counts(3, 2, 1, 0, 0, 0, 270.0));
 
-    assert_eq!(r.campaigns[1].counts, counts(2, 1, 0, 0, 0, 1, 90.0));
+    assert_eq!(r.campaigns[1].counts, counts(1, 1, 0, 0, 0, 1, 90.0));
     assert_eq!(r.campaigns[1].percent_of_target(), None);
     let c3 = &r.campaigns[2];
     assert_eq!(c3.counts, Counts::default());
@@ -212,7 +215,7 @@ fn totals_on_known_rows() {
     assert_eq!(r.campaigns[3].counts, counts(1, 1, 0, 0, 0, 0, 45.0));
     assert_eq!(r.campaigns[4].title, NO_CAMPAIGN);
     assert_eq!(r.campaigns[4].counts, counts(1, 1, 0, 0, 0, 0, 60.0));
-    assert_eq!(r.total, counts(9, 5, 1, 1, 1, 1, 465.0));
+    assert_eq!(r.total, counts(6, 5, 1, 1, 1, 1, 465.0));
 
     let table = format_report(&r, Format::Table);
     assert!(
@@ -301,8 +304,8 @@ fn empty_ledger() {
     let csv = format_report(&r, Format::Csv);
     assert_eq!(
         csv.matches("\r\n").count(),
-        2,
-        "header and total only: {csv}"
+        2 + LEGEND.len(),
+        "header, total and legend only: {csv}"
     );
     assert_eq!(format_airtime(&[], Format::Json), "[]\n");
     assert!(format_airtime(&[], Format::Table).starts_with("Không có lượt phát"));
@@ -324,6 +327,7 @@ fn json_shape() {
             "aired_seconds",
             "bulletins",
             "campaign",
+            "cancelled",
             "completed",
             "failed",
             "interrupted",
@@ -341,8 +345,8 @@ fn json_shape() {
     assert_eq!(c1["aired_minutes"], 4.5);
     assert_eq!(c1["target_minutes"], 10.0);
     assert_eq!(c1["percent_of_target"], 45.0);
-    assert_eq!(c1["bulletins"][0]["bulletin"], "b1");
-    assert_eq!(c1["bulletins"][0]["plays"], 3);
+    assert_eq!(c1["bulletins"][0]["bulletin"], "b2");
+    assert_eq!(c1["bulletins"][1]["plays"], 3);
     assert_eq!(v["campaigns"][1]["target_minutes"], serde_json::Value::Null);
     assert_eq!(v["campaigns"][4]["campaign"], serde_json::Value::Null);
     assert_eq!(v["total"]["aired_minutes"], 7.75);
@@ -368,17 +372,17 @@ fn csv_has_bom_and_quotes_commas_quotes_and_newlines() {
     let csv = format_report(&r, Format::Csv);
     assert!(csv.starts_with("\u{feff}Từ,Đến trước,Loại dòng,"), "{csv}");
     let bulletin_row = format!(
-        "2026-10-01 00:00:00,2026-11-01 00:00:00,bản tin,c1,Tiêm chủng mở rộng,b1,{quoted},1,1,0,0,0,0,1.02,0.00,1.02,,\r\n"
+        "2026-10-01 00:00:00,2026-11-01 00:00:00,bản tin,c1,Tiêm chủng mở rộng,b1,{quoted},1,1,0,0,0,0,0,1.02,0.00,1.02,,\r\n"
     );
     assert!(csv.contains(&bulletin_row), "{csv}");
     assert!(
         csv.contains(
-            ",cộng chiến dịch,c1,Tiêm chủng mở rộng,,,1,1,0,0,0,0,1.02,0.00,1.02,10.00,10.2\r\n"
+            ",cộng chiến dịch,c1,Tiêm chủng mở rộng,,,1,1,0,0,0,0,0,1.02,0.00,1.02,10.00,10.2\r\n"
         ),
         "{csv}"
     );
     assert!(
-        csv.ends_with(",tổng cộng,,,,,1,1,0,0,0,0,1.02,0.00,1.02,,\r\n"),
+        csv.contains(",tổng cộng,,,,,1,1,0,0,0,0,0,1.02,0.00,1.02,,\r\n"),
         "{csv}"
     );
 
@@ -591,4 +595,175 @@ fn the_report_shows_the_prorated_target_and_none_outside_the_window() {
         .unwrap();
     assert_eq!(cds.target_minutes, None);
     assert_eq!(cds.percent_of_target(), None);
+}
+
+/// The report over `crate::ledger::test_util::ten_queued`.
+fn ten_queued_report() -> (tempfile::TempDir, Report) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = Ledger::open(&dir.path().join("airtime.db"), TZ).unwrap();
+    l.record_all(crate::ledger::test_util::ten_queued())
+        .unwrap();
+    let r = report(&l, &campaigns(), &october()).unwrap();
+    (dir, r)
+}
+
+#[test]
+fn an_operators_cancellations_are_counted_apart_not_as_plays() {
+    let (_d, r) = ten_queued_report();
+    let want = Counts {
+        plays: 1,
+        completed: 1,
+        missed: 1,
+        skipped: 1,
+        cancelled: 7,
+        aired_seconds: 120.0,
+        ..Counts::default()
+    };
+    assert_eq!(r.total, want);
+
+    let csv = format_report(&r, Format::Csv);
+    assert!(csv.contains(",Bỏ lỡ,Bỏ qua,Đã huỷ,Phút đã phát,"), "{csv}");
+    assert!(
+        csv.contains(",tổng cộng,,,,,1,1,0,0,1,1,7,2.00,0.00,2.00,,\r\n"),
+        "{csv}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&format_report(&r, Format::Json)).unwrap();
+    let t = &v["total"];
+    assert_eq!(
+        [
+            &t["plays"],
+            &t["completed"],
+            &t["missed"],
+            &t["skipped"],
+            &t["cancelled"]
+        ],
+        [1, 1, 1, 1, 7]
+    );
+    let table = format_report(&r, Format::Table);
+    let total = table.lines().find(|l| l.starts_with(TOTAL)).unwrap();
+    let cells: Vec<_> = total.split_whitespace().skip(2).take(7).collect();
+    assert_eq!(cells, ["1", "1", "0", "0", "1", "1", "7"], "{table}");
+}
+
+#[test]
+fn the_legend_tells_missed_skipped_and_cancelled_apart() {
+    let (_d, r) = ten_queued_report();
+    let table = format_report(&r, Format::Table);
+    let csv = format_report(&r, Format::Csv);
+    for (vi, means, _, _) in LEGEND {
+        assert!(table.contains(&format!("  {vi}: {means}\n")), "{table}");
+        assert!(csv.contains(&format!(",chú thích,,,{vi},")), "{csv}");
+    }
+    let words: Vec<_> = LEGEND.iter().map(|l| l.0).collect();
+    assert_eq!(words, COUNT_HEADERS, "one line per count column, in order");
+    let meaning = |w: &str| LEGEND.iter().find(|l| l.0 == w).unwrap().1;
+    assert!(meaning("Đã huỷ").contains("không tính là lỗi của đài"));
+    assert_ne!(meaning("Bỏ lỡ"), meaning("Bỏ qua"));
+}
+
+#[test]
+fn bulletins_come_by_title_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = Ledger::open(&dir.path().join("airtime.db"), TZ).unwrap();
+    let day = local(10, 2, 6);
+    // Ids in the opposite order of the titles.
+    l.record_all([
+        settled("a", "Zalo", Some("c1"), day, Outcome::Completed, 60.0),
+        settled("b", "Mùa khô", Some("c1"), day, Outcome::Completed, 60.0),
+        settled("c", "Bầu cử", Some("c1"), day, Outcome::Completed, 60.0),
+    ])
+    .unwrap();
+    let r = report(&l, &campaigns(), &october()).unwrap();
+    let titles: Vec<_> = r.campaigns[0].bulletins.iter().map(|b| &*b.title).collect();
+    assert_eq!(titles, ["Bầu cử", "Mùa khô", "Zalo"]);
+    let at = |s: &str, w: &str| s.find(w).unwrap_or_else(|| panic!("{w} in {s}"));
+    for fmt in [Format::Csv, Format::Json, Format::Table] {
+        let s = format_report(&r, fmt);
+        assert!(at(&s, "Bầu cử") < at(&s, "Mùa khô"), "{s}");
+        assert!(at(&s, "Mùa khô") < at(&s, "Zalo"), "{s}");
+    }
+}
+
+#[test]
+fn csv_numbers_use_the_point_the_page_says_and_no_cell_is_a_formula() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = Ledger::open(&dir.path().join("airtime.db"), TZ).unwrap();
+    let evil = "=HYPERLINK(\"http://x\",\"y\")";
+    l.record_all([
+        settled(
+            "b1",
+            evil,
+            Some("c1"),
+            local(10, 2, 6),
+            Outcome::Completed,
+            90.0,
+        ),
+        settled(
+            "b2",
+            "@SUM(A1)",
+            None,
+            local(10, 2, 7),
+            Outcome::Completed,
+            30.0,
+        ),
+        settled(
+            "b3",
+            "+1+1",
+            None,
+            local(10, 2, 8),
+            Outcome::Completed,
+            30.0,
+        ),
+        settled(
+            "b4",
+            "-2-2",
+            None,
+            local(10, 2, 9),
+            Outcome::Completed,
+            30.0,
+        ),
+        settled(
+            "b5",
+            "\tx",
+            None,
+            local(10, 2, 10),
+            Outcome::Completed,
+            30.0,
+        ),
+    ])
+    .unwrap();
+    let mut c = campaigns();
+    c[0].title = "+Tiêm chủng".into();
+    let r = report(&l, &c, &october()).unwrap();
+    let csv = format_report(&r, Format::Csv);
+    // What the page says of the CSV's numbers, and the CSV's numbers.
+    let (note, _) = CSV_NUMBERS;
+    assert!(
+        note.contains("dấu chấm") && note.contains("12.50"),
+        "{note}"
+    );
+    assert!(csv.contains(",1.50,0.00,1.50,10.00,15.0\r\n"), "{csv}");
+    assert!(!csv.contains(",1,50,"), "{csv}");
+    for line in csv.lines() {
+        let mut in_quotes = false;
+        let mut cell = String::new();
+        let mut cells = Vec::new();
+        for ch in line.chars() {
+            match ch {
+                '"' => in_quotes = !in_quotes,
+                ',' if !in_quotes => cells.push(std::mem::take(&mut cell)),
+                _ => cell.push(ch),
+            }
+        }
+        cells.push(cell);
+        for cell in cells {
+            let risky = cell.starts_with(['=', '+', '@', '\t', '\r'])
+                || (cell.starts_with('-') && cell.parse::<f64>().is_err());
+            assert!(!risky, "cell {cell:?} of {line:?}");
+        }
+    }
+    assert!(csv.contains("'=HYPERLINK"), "{csv}");
+    assert!(csv.contains(",'+Tiêm chủng,"), "{csv}");
+    assert!(csv.contains(",'@SUM(A1),"), "{csv}");
+    assert!(csv.contains(",'-2-2,"), "{csv}");
 }

@@ -238,3 +238,67 @@ async fn control_actions_are_audited_with_who_and_result() {
         (400, "bad_range")
     );
 }
+
+#[tokio::test]
+async fn the_report_counts_what_an_operator_took_off_as_cancelled_not_as_plays() {
+    let r = rig().await;
+    // Three queued for later and taken off again, through the engine.
+    let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    for _ in 0..3 {
+        let q = r
+            .post(
+                "/api/v1/queue",
+                OPERATOR,
+                json!({"file": "tone.wav", "at": at}),
+            )
+            .await;
+        assert_eq!(q.status, 202, "{q:?}");
+        let path = format!("/api/v1/queue/{}", q.json()["id"]);
+        let d = r.send(LOCAL, "DELETE", &path, Some(OPERATOR), None).await;
+        assert_eq!(d.status, 200, "{d:?}");
+    }
+    for _ in 0..200 {
+        if r.rows().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let all = r.get("/api/v1/report", VIEWER).await.json();
+    let t = &all["total"];
+    assert_eq!(
+        [&t["plays"], &t["skipped"], &t["missed"], &t["cancelled"]],
+        [0, 0, 0, 3],
+        "{all:#}"
+    );
+
+    // The known ledger: ten queued, seven cancelled, one missed, one
+    // skipped for quiet hours, one aired.
+    Ledger::open(&r.ledger, r.tz)
+        .unwrap()
+        .record_all(crate::ledger::test_util::ten_queued())
+        .unwrap();
+    let day = "from=2026-10-07&to=2026-10-07";
+    let rep = r.get(&format!("/api/v1/report?{day}"), VIEWER).await.json();
+    let t = &rep["total"];
+    assert_eq!(
+        [
+            &t["plays"],
+            &t["completed"],
+            &t["missed"],
+            &t["skipped"],
+            &t["cancelled"],
+            &t["failed"]
+        ],
+        [1, 1, 1, 1, 7, 0],
+        "{rep:#}"
+    );
+    let csv = r
+        .get(&format!("/api/v1/report?{day}&format=csv"), VIEWER)
+        .await;
+    let csv = String::from_utf8_lossy(&csv.body);
+    assert!(
+        csv.contains(",tổng cộng,,,,,1,1,0,0,1,1,7,2.00,0.00,2.00,,\r\n"),
+        "{csv}"
+    );
+    assert!(csv.contains(",chú thích,,,Đã huỷ,"), "{csv}");
+}

@@ -312,8 +312,8 @@ async fn province_page(s: AppState, signed: Signed, q: ReportQuery) -> Response 
                                 tbody {
                                     @for ((word, reason), n) in &r.total.not_aired {
                                         tr {
-                                            td { (Outcome::parse(word).map_or(word.as_str(), |o| outcome(Lang::Vi, Some(o)).0)) }
-                                            td { (reason) } td class="num" { (n) }
+                                            td { (province_outcome(lang, word)) }
+                                            td { (reason.render(lang)) } td class="num" { (n) }
                                         }
                                     }
                                 }
@@ -326,6 +326,16 @@ async fn province_page(s: AppState, signed: Signed, q: ReportQuery) -> Response 
         }
     };
     layout(Some(&signed), lang, title, body).into_response()
+}
+
+/// An outcome of the province's `not_aired` in `lang`, as the station's
+/// own page words it.
+fn province_outcome(lang: Lang, word: &str) -> &'static str {
+    match Outcome::parse(word) {
+        Some(o) => outcome(lang, Some(o)).0,
+        None if word == crate::fleet::CANCELLED => t(lang, "đã huỷ", "cancelled"),
+        None => t(lang, "khác", "other"),
+    }
 }
 
 /// One row per station and the province's total.
@@ -378,11 +388,12 @@ fn count_heads(lang: Lang) -> Markup {
         th scope="col" class="num" { (t(lang, "Lỗi", "Failed")) }
         th scope="col" class="num" { (t(lang, "Bỏ lỡ", "Missed")) }
         th scope="col" class="num" { (t(lang, "Bỏ qua", "Skipped")) }
+        th scope="col" class="num" { (t(lang, "Đã huỷ", "Cancelled")) }
         th scope="col" class="num" { (t(lang, "Phút đã phát", "Minutes aired")) }
     }
 }
 
-/// A period's counts: plays by outcome and the minutes aired.
+/// A period's counts: plays, outcomes and the minutes aired.
 fn count_cells(c: &Counts) -> Markup {
     html! {
         td class="num" { (c.plays) }
@@ -391,7 +402,22 @@ fn count_cells(c: &Counts) -> Markup {
         td class="num" { (c.failed) }
         td class="num" { (c.missed) }
         td class="num" { (c.skipped) }
+        td class="num" { (c.cancelled) }
         td class="num" { (vn(c.aired_minutes(), 2)) }
+    }
+}
+
+/// What each count means (`crate::report::LEGEND`), and how the CSV
+/// writes numbers, under the figures.
+fn legend(lang: Lang) -> Markup {
+    let (csv_vi, csv_en) = report::CSV_NUMBERS;
+    html! {
+        ul class="legend" {
+            @for (vi, vi_means, en, en_means) in report::LEGEND {
+                li { b { (t(lang, vi, en)) } ": " (t(lang, vi_means, en_means)) }
+            }
+        }
+        p class="legend csv-note" { (t(lang, csv_vi, csv_en)) }
     }
 }
 
@@ -434,6 +460,7 @@ fn table(lang: Lang, r: &Report) -> Markup {
                     }
                 }
             }
+            (legend(lang))
         }
     }
 }
@@ -473,9 +500,16 @@ fn not_aired(rows: &[AirtimeRow], lang: Lang) -> BTreeMap<(String, &'static str,
         match r.outcome {
             None | Some(Outcome::Completed) => {}
             Some(o) => {
+                let cancelled = matches!(o, Outcome::Missed | Outcome::Skipped)
+                    && r.reason.as_ref().is_some_and(|x| x.is_operator_cancel());
+                let word = if cancelled {
+                    t(lang, "đã huỷ", "cancelled")
+                } else {
+                    outcome(lang, Some(o)).0
+                };
                 *out.entry((
                     r.title.clone(),
-                    outcome(lang, Some(o)).0,
+                    word,
                     super::reason_words(lang, r.reason.as_ref()),
                 ))
                 .or_default() += 1;

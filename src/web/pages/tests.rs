@@ -810,3 +810,55 @@ async fn the_favicon_answers_without_a_session() {
     let r = rig.get(None, "/favicon.ico").await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
 }
+
+#[tokio::test]
+async fn the_report_page_counts_cancellations_apart_and_explains_its_columns() {
+    let rig = rig("").await;
+    let v = rig.signed_in(Role::Viewer).await;
+    let tz = rig.state.current.get().timezone;
+    crate::ledger::Ledger::open(&rig.ledger, tz)
+        .unwrap()
+        .record_all(crate::ledger::test_util::ten_queued())
+        .unwrap();
+    let page = rig
+        .get(Some(&v), "/bao-cao?tu=2026-10-07&den=2026-10-07")
+        .await
+        .body;
+    assert!(
+        page.contains(
+            r#"<th scope="col" class="num">Bỏ qua</th><th scope="col" class="num">Đã huỷ</th>"#
+        ),
+        "{page}"
+    );
+    // Plays, completed, interrupted, failed, missed, skipped, cancelled, minutes.
+    let cells = ["1", "1", "0", "0", "1", "1", "7", "2,00"]
+        .map(|c| format!(r#"<td class="num">{c}</td>"#))
+        .concat();
+    let total = page.find(r#"<tr class="total">"#).expect("a total row");
+    assert!(page[total..].contains(&cells), "{page}");
+    for (vi, means, _, _) in crate::report::LEGEND {
+        assert!(
+            page.contains(&format!("<li><b>{vi}</b>: {means}</li>")),
+            "{page}"
+        );
+    }
+    assert!(page.contains(crate::report::CSV_NUMBERS.0), "{page}");
+    // What did not air: the seven cancellations as such, not as skipped.
+    assert!(
+        page.contains("<td>Họp dân</td><td>đã huỷ</td><td>người vận hành bỏ khỏi hàng chờ</td><td class=\"num\">7</td>"),
+        "{page}"
+    );
+
+    let en = rig
+        .get(Some(&v), "/bao-cao?tu=2026-10-07&den=2026-10-07&lang=en")
+        .await
+        .body;
+    for (_, _, word, means) in crate::report::LEGEND {
+        assert!(
+            en.contains(&format!("<li><b>{word}</b>: {means}</li>")),
+            "{en}"
+        );
+    }
+    assert!(en.contains(crate::report::CSV_NUMBERS.1), "{en}");
+    assert!(en.contains("<td>cancelled</td>"), "{en}");
+}
