@@ -210,10 +210,10 @@ pub(crate) fn clock(seconds: f64) -> String {
 pub(crate) fn outcome(lang: Lang, o: Option<Outcome>) -> (&'static str, &'static str) {
     match o {
         None => (t(lang, "đang phát", "on air"), "o-live"),
-        Some(Outcome::Completed) => (t(lang, "đã phát", "aired"), "o-ok"),
+        Some(Outcome::Completed) => (t(lang, "hoàn thành", "completed"), "o-ok"),
         Some(Outcome::Interrupted) => (t(lang, "bị ngắt", "interrupted"), "o-cut"),
         Some(Outcome::Failed) => (t(lang, "lỗi", "failed"), "o-fail"),
-        Some(Outcome::Missed) => (t(lang, "lỡ", "missed"), "o-miss"),
+        Some(Outcome::Missed) => (t(lang, "bỏ lỡ", "missed"), "o-miss"),
         Some(Outcome::Skipped) => (t(lang, "bỏ qua", "skipped"), "o-skip"),
     }
 }

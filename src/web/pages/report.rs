@@ -150,6 +150,12 @@ pub(crate) async fn page(
                     (paper::foot(lang, &station))
                     section class="annex" {
                     (paper::annex(lang, &of_report(lang, &from_s, &to_s)))
+                    // What the table's columns mean: in the annex, so the
+                    // signatures stay on the page of the total.
+                    section class="legend-box" {
+                        h3 { (t(lang, "Chú giải các cột", "What the columns mean")) }
+                        (legend(lang))
+                    }
                     section class="chart-box" {
                         h3 { (t(lang, "Số phút đã phát mỗi ngày", "Minutes aired per day")) }
                         div class="scroll" { (chart(lang, &d.per_day)) }
@@ -298,6 +304,12 @@ async fn province_page(s: AppState, signed: Signed, q: ReportQuery) -> Response 
                     (paper::foot(lang, &station))
                     section class="annex" {
                     (paper::annex(lang, &of_report(lang, &from_s, &to_s)))
+                    // What the table's columns mean: in the annex, so the
+                    // signatures stay on the page of the total.
+                    section class="legend-box" {
+                        h3 { (t(lang, "Chú giải các cột", "What the columns mean")) }
+                        (legend(lang))
+                    }
                     section class="missed" {
                         h3 { (t(lang, "Không phát trọn và lý do", "Not aired in full, and why")) }
                         @if r.total.not_aired.is_empty() {
@@ -460,7 +472,6 @@ fn table(lang: Lang, r: &Report) -> Markup {
                     }
                 }
             }
-            (legend(lang))
         }
     }
 }
