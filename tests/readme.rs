@@ -52,3 +52,21 @@ fn every_toml_example_in_the_readme_loads() {
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
+
+/// README names the ledger's schema version a newcomer will find in
+/// `PRAGMA user_version`: the one this build writes.
+#[test]
+fn the_readme_names_the_ledgers_schema_version() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let said = readme
+        .split("(all in the ledger, schema version ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("README says which schema version the ledger is at");
+    assert_eq!(
+        said,
+        loa::ledger::SCHEMA_VERSION.to_string(),
+        "README.md names ledger schema version {said}"
+    );
+}
