@@ -15,7 +15,7 @@ mod raw;
 mod sections;
 mod speech;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 mod timing;
 mod tts_command;
 mod warnings;
