@@ -246,3 +246,23 @@ pub async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| Error::Internal(format!("a background task failed: {e}")))?
 }
+
+/// The items the station files of `Control::for_test`'s callers share: a
+/// campaign, `long` (daily at 06:00, in the campaign) and `tone`, on the
+/// audio `for_test` copies.
+#[cfg(test)]
+pub(crate) const TEST_ITEMS: &str = r#"
+[[campaign]]
+id = "cds"
+title = "Chuyển đổi số"
+[[bulletin]]
+id = "long"
+title = "Thông điệp dài"
+file = "long.mp3"
+campaign = "cds"
+at = ["06:00"]
+[[bulletin]]
+id = "tone"
+title = "Tín hiệu"
+file = "tone.wav"
+"#;

@@ -86,21 +86,8 @@ pub(crate) async fn rig(extra: &str) -> Rig {
 name = "Xã Test"
 audio_dir = "audio"
 data_dir = "var"
-{extra}
-[[campaign]]
-id = "cds"
-title = "Chuyển đổi số"
-[[bulletin]]
-id = "long"
-title = "Thông điệp dài"
-file = "long.mp3"
-campaign = "cds"
-at = ["06:00"]
-[[bulletin]]
-id = "tone"
-title = "Tín hiệu"
-file = "tone.wav"
-"#
+{extra}{items}"#,
+        items = crate::control::TEST_ITEMS,
     );
     let state = Control::for_test(dir.path(), &text);
     let station = state.current.get();

@@ -21,10 +21,7 @@ async fn reload_takes_a_valid_file_and_refuses_an_invalid_one() {
     let bad = r
         .send(LOCAL, "POST", "/api/v1/reload", Some(ADMIN), None)
         .await;
-    assert_eq!(
-        (bad.status.as_u16(), bad.error().as_str()),
-        (422, "invalid_station_file")
-    );
+    bad.assert_error(422, "invalid_station_file");
     let errors = bad.json()["errors"].as_array().unwrap().clone();
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors.iter().any(|e| e.as_str().unwrap().contains("`at`")));
@@ -233,8 +230,5 @@ async fn control_actions_are_audited_with_who_and_result() {
     let reversed = r
         .get("/api/v1/audit?from=2026-10-31&to=2026-10-01", ADMIN)
         .await;
-    assert_eq!(
-        (reversed.status.as_u16(), reversed.error().as_str()),
-        (400, "bad_range")
-    );
+    reversed.assert_error(400, "bad_range");
 }

@@ -31,6 +31,20 @@ pub(super) fn fixture(rel: &str) -> PathBuf {
 }
 
 pub(super) fn station_text(extra: &str) -> String {
+    let tokens: String = [
+        ("xem", "viewer", VIEWER),
+        ("van-hanh", "operator", OPERATOR),
+        ("quan-tri", "admin", ADMIN),
+        ("prometheus-tinh", "metrics", METRICS),
+    ]
+    .iter()
+    .map(|(name, role, secret)| {
+        format!(
+            "\n[[api.token]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{}\"",
+            hex(&hash(secret))
+        )
+    })
+    .collect();
     format!(
         r#"
 [station]
@@ -38,42 +52,9 @@ name = "Xã Test"
 audio_dir = "audio"
 data_dir = "var"
 [api]
-max_upload_mb = 1
-[[api.token]]
-name = "xem"
-role = "viewer"
-sha256 = "{}"
-[[api.token]]
-name = "van-hanh"
-role = "operator"
-sha256 = "{}"
-[[api.token]]
-name = "quan-tri"
-role = "admin"
-sha256 = "{}"
-[[api.token]]
-name = "prometheus-tinh"
-role = "metrics"
-sha256 = "{}"
-[[campaign]]
-id = "cds"
-title = "Chuyển đổi số"
-[[bulletin]]
-id = "long"
-title = "Thông điệp dài"
-file = "long.mp3"
-campaign = "cds"
-at = ["06:00"]
-[[bulletin]]
-id = "tone"
-title = "Tín hiệu"
-file = "tone.wav"
-{extra}
+max_upload_mb = 1{tokens}{items}{extra}
 "#,
-        hex(&hash(VIEWER)),
-        hex(&hash(OPERATOR)),
-        hex(&hash(ADMIN)),
-        hex(&hash(METRICS)),
+        items = crate::control::TEST_ITEMS,
     )
 }
 
@@ -127,6 +108,15 @@ impl Reply {
             .as_str()
             .unwrap_or_default()
             .to_string()
+    }
+    /// Assert the reply is the error `code` with `status`.
+    #[track_caller]
+    fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status.as_u16(), self.error().as_str()),
+            (status, code),
+            "{self:?}"
+        );
     }
 }
 
