@@ -268,19 +268,6 @@ mod tests {
     use crate::ledger::test_util::{airing, at};
     use crate::ledger::Source;
 
-    fn idle() -> Status {
-        Status {
-            airing: None,
-            queue: Vec::new(),
-            queue_length: 0,
-            queue_next: None,
-            paused: false,
-            output: OutputState::Idle,
-            emergency: None,
-            clock_suspect: false,
-        }
-    }
-
     #[test]
     fn renders_counters_histogram_and_gauges() {
         let waiting = Arc::new(AtomicUsize::new(3));
@@ -291,7 +278,7 @@ mod tests {
         by_hand.source = Source::Operator;
         m.outcome(Outcome::Completed, &by_hand, 30.0);
         m.outcome(Outcome::Missed, &airing("b", None, at(7, 0)), 0.0);
-        let text = m.render(&idle());
+        let text = m.render(&Status::idle());
         assert!(
             text.contains("loa_last_aired_timestamp_seconds 0\n"),
             "{text}"
@@ -299,7 +286,7 @@ mod tests {
         m.started(at(6, 0), 0.002);
         m.started(at(5, 0), 120.0);
         m.seed_last_aired(Some(at(4, 0)));
-        let text = m.render(&idle());
+        let text = m.render(&Status::idle());
         assert!(text.contains("loa_items_total{outcome=\"completed\"} 2"));
         assert!(text.contains("loa_items_total{outcome=\"missed\"} 1"));
         assert!(text.contains("loa_items_total{outcome=\"failed\"} 0"));
@@ -324,7 +311,7 @@ mod tests {
     #[test]
     fn counts_output_failures_and_emergency_time() {
         let m = Metrics::default();
-        let mut s = idle();
+        let mut s = Status::idle();
         let failed = OutputState::Failed {
             reason: crate::reason::Reason::DeviceFailed {
                 error: "no card".into(),
