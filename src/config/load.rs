@@ -549,7 +549,8 @@ items = ["nhac-hieu", "cds-thong-diep"]
 
     #[test]
     fn reports_every_problem_at_once_with_locations() {
-        let text = &with_station(r#"
+        let text = &with_station(
+            r#"
 timezone = "Asia/Hanoi_City"
 
 [[campaign]]
@@ -576,7 +577,8 @@ cron = "0 6 * * *"
 id = "p"
 title = "P"
 items = ["a", "ghost"]
-"#);
+"#,
+        );
         let l = load_text(text);
         assert!(l.station.is_none());
         let tz = find(&l, "[station]", "timezone");
