@@ -171,6 +171,16 @@ async fn ask<T>(handle: &Handle, make: impl FnOnce(Reply<T>) -> Command) -> Resu
     rx.await.unwrap()
 }
 
+/// The chairman's storm warning, repeated every 30 minutes until `until`.
+fn storm_until(until: DateTime<Utc>) -> EmergencyRequest {
+    EmergencyRequest {
+        target: Target::Bulletin("storm".into()),
+        repeat_every: Some(Duration::minutes(30)),
+        until: Some(until),
+        requested_by: Some("chu-tich".into()),
+    }
+}
+
 impl Rig {
     /// Let `secs` of virtual time pass.
     async fn run_for(&self, secs: i64) {

@@ -160,21 +160,11 @@ async fn clock_jump_backward_never_replays() {
 async fn a_repeating_emergency_goes_on_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 0, 0)));
-    let (tx, rx) = oneshot::channel();
-    rig.handle
-        .commands
-        .send(Command::Emergency(
-            EmergencyRequest {
-                target: Target::Bulletin("storm".into()),
-                repeat_every: Some(Duration::minutes(30)),
-                until: Some(at(14, 0, 0)),
-                requested_by: Some("chu-tich".into()),
-            },
-            tx,
-        ))
-        .await
-        .unwrap();
-    rx.await.unwrap().unwrap();
+    ask(&rig.handle, |tx| {
+        Command::Emergency(storm_until(at(14, 0, 0)), tx)
+    })
+    .await
+    .unwrap();
     rig.run_for(60).await; // aired once at 12:00
     rig.stop().await;
     // Power back at 12:40: the 12:30 repeat was missed, one airs at once,
