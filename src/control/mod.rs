@@ -266,3 +266,27 @@ id = "tone"
 title = "Tín hiệu"
 file = "tone.wav"
 "#;
+
+/// Hand `req` to `app` as if it came from `from` (a LAN or loopback
+/// peer), as the API's and the console's test rigs do: the reply's status,
+/// headers and body.
+#[cfg(test)]
+pub(crate) async fn test_request(
+    app: &axum::Router,
+    from: [u8; 4],
+    req: axum::http::Request<axum::body::Body>,
+) -> (axum::http::StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    use axum::extract::connect_info::MockConnectInfo;
+    use tower::ServiceExt;
+    let app = app
+        .clone()
+        .layer(MockConnectInfo(std::net::SocketAddr::from((from, 40000))));
+    let resp = app.oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    (status, headers, body)
+}

@@ -6,16 +6,13 @@
 //! [`Rig::user`] makes a user and [`Rig::sign_in`] gives a [`Browser`]
 //! holding its session cookie and CSRF token, for the pages' tests too.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
 use chrono::Utc;
-use tower::ServiceExt;
 
 use super::accounts::{self, Accounts};
 use crate::config::Role;
@@ -104,6 +101,23 @@ data_dir = "var"
 }
 
 impl Rig {
+    /// The engine's status once `pred` holds; a panic naming `what` when it
+    /// does not within `secs` seconds.
+    pub(crate) async fn wait_status(
+        &self,
+        what: &str,
+        secs: u64,
+        pred: impl FnMut(&crate::engine::Status) -> bool,
+    ) -> crate::engine::Status {
+        let mut rx = self.state.handle.status.clone();
+        let seen = tokio::time::timeout(std::time::Duration::from_secs(secs), rx.wait_for(pred))
+            .await
+            .unwrap_or_else(|_| panic!("{what}"))
+            .unwrap()
+            .clone();
+        seen
+    }
+
     /// Make a user with [`PASSWORD`].
     pub(crate) async fn user(&self, name: &str, role: Role) {
         let name = name.to_string();
@@ -137,16 +151,7 @@ impl Rig {
             None => req.body(Body::empty()),
         }
         .unwrap();
-        let app = self
-            .app
-            .clone()
-            .layer(MockConnectInfo(SocketAddr::from((from, 40000))));
-        let resp = app.oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), 16 << 20)
-            .await
-            .unwrap();
+        let (status, headers, bytes) = crate::control::test_request(&self.app, from, req).await;
         Reply {
             status,
             headers,
@@ -159,6 +164,19 @@ impl Rig {
         let cookie = b.map(|b| format!("{}={}", super::session::COOKIE, b.cookie));
         let headers: Vec<(&str, &str)> = cookie.iter().map(|c| ("cookie", c.as_str())).collect();
         self.send(LOCAL, "GET", path, &headers, None).await
+    }
+
+    /// `post`, and assert the reply's status.
+    pub(crate) async fn post_expect(
+        &self,
+        b: &Browser,
+        path: &str,
+        form: &str,
+        status: StatusCode,
+    ) -> Reply {
+        let r = self.post(b, path, form).await;
+        assert_eq!(r.status, status, "{r:?}");
+        r
     }
 
     /// POST a form as `b`, from this site's own page (`Sec-Fetch-Site:

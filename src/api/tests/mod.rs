@@ -150,17 +150,7 @@ impl Rig {
             None => req.body(HttpBody::empty()),
         }
         .unwrap();
-        let app = self
-            .app
-            .clone()
-            .layer(MockConnectInfo(SocketAddr::from((from, 40000))));
-        let resp = app.oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap()
-            .to_vec();
+        let (status, headers, body) = crate::control::test_request(&self.app, from, req).await;
         Reply {
             status,
             headers,
