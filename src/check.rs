@@ -383,7 +383,8 @@ items = ["a", "b"]
 
     #[test]
     fn warns_about_items_that_never_air() {
-        let text = &with_station(r#"
+        let text = &with_station(
+            r#"
 [quiet]
 hours = ["21:00-05:00"]
 [[campaign]]
@@ -416,7 +417,8 @@ title = "S"
 file = "s.mp3"
 priority = "emergency"
 at = ["23:00"]
-"#);
+"#,
+        );
         let l = load_text(text);
         assert!(!l.diagnostics.has_errors(), "{}", l.diagnostics);
         let warned: Vec<&str> = l
