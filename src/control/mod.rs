@@ -267,17 +267,28 @@ title = "Tín hiệu"
 file = "tone.wav"
 "#;
 
-/// Hand `req` to `app` as if it came from `from` (a LAN or loopback
-/// peer), as the API's and the console's test rigs do: the reply's status,
-/// headers and body.
+/// Send `req` (with `body`: its content type and bytes) to `app` as if
+/// it came from `from` (a LAN or loopback peer), as the API's and the
+/// console's test rigs do: the reply's status, headers and body.
 #[cfg(test)]
 pub(crate) async fn test_request(
     app: &axum::Router,
     from: [u8; 4],
-    req: axum::http::Request<axum::body::Body>,
+    req: axum::http::request::Builder,
+    body: Option<(&str, Vec<u8>)>,
 ) -> (axum::http::StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    use axum::body::Body;
     use axum::extract::connect_info::MockConnectInfo;
+    use axum::http::header;
     use tower::ServiceExt;
+    let req = match body {
+        Some((ctype, bytes)) => req
+            .header(header::CONTENT_TYPE, ctype)
+            .header(header::CONTENT_LENGTH, bytes.len())
+            .body(Body::from(bytes)),
+        None => req.body(Body::empty()),
+    }
+    .unwrap();
     let app = app
         .clone()
         .layer(MockConnectInfo(std::net::SocketAddr::from((from, 40000))));

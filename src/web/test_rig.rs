@@ -9,7 +9,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
 use chrono::Utc;
@@ -144,14 +143,9 @@ impl Rig {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let req = match body {
-            Some(b) => req
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(b.to_string())),
-            None => req.body(Body::empty()),
-        }
-        .unwrap();
-        let (status, headers, bytes) = crate::control::test_request(&self.app, from, req).await;
+        let form = body.map(|b| ("application/x-www-form-urlencoded", b.as_bytes().to_vec()));
+        let (status, headers, bytes) =
+            crate::control::test_request(&self.app, from, req, form).await;
         Reply {
             status,
             headers,

@@ -142,15 +142,8 @@ impl Rig {
         if let Some(t) = token {
             req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
         }
-        let req = match body {
-            Some((ctype, bytes)) => req
-                .header(header::CONTENT_TYPE, ctype)
-                .header(header::CONTENT_LENGTH, bytes.len())
-                .body(HttpBody::from(bytes)),
-            None => req.body(HttpBody::empty()),
-        }
-        .unwrap();
-        let (status, headers, body) = crate::control::test_request(&self.app, from, req).await;
+        let (status, headers, body) =
+            crate::control::test_request(&self.app, from, req, body).await;
         Reply {
             status,
             headers,
