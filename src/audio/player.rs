@@ -429,20 +429,11 @@ impl Worker {
                     Err(_) => break,
                 }
             };
-            match cmd {
-                Command::Prepare {
-                    id,
-                    path,
-                    expected,
-                    relay,
-                } => self.prepare(id, path, expected, relay),
-                Command::Opened(o) => self.opened(*o),
-                Command::Start { id, at } => self.start(id, at),
-                Command::Stop { .. } => self.drop_prepared(),
-                Command::Ping(tx) => {
-                    let _ = tx.send(());
-                }
-                Command::Shutdown => break,
+            match self.answer_anytime(cmd) {
+                Some(Command::Start { id, at }) => self.start(id, at),
+                Some(Command::Stop { .. }) => self.drop_prepared(),
+                Some(Command::Shutdown) => break,
+                _ => {} // answered
             }
             if let Some(at) = self.prepared.as_ref().and_then(|p| p.start) {
                 let p = self.prepared.take().expect("just seen");
@@ -648,13 +639,33 @@ impl Worker {
         self.idle_since = Instant::now();
     }
 
+    /// Answer the commands that are answered the same way whether an item
+    /// plays or not (prepare the next one, its file opened, a ping); any
+    /// other comes back for the caller.
+    fn answer_anytime(&mut self, cmd: Command) -> Option<Command> {
+        match cmd {
+            Command::Prepare {
+                id,
+                path,
+                expected,
+                relay,
+            } => self.prepare(id, path, expected, relay),
+            Command::Opened(o) => self.opened(*o),
+            Command::Ping(tx) => {
+                let _ = tx.send(());
+            }
+            other => return Some(other),
+        }
+        None
+    }
+
     /// Commands that come while an item plays: a stop is heard within one
     /// chunk. `Some` ends the item at once.
     fn take_commands(&mut self, item: &mut OnAir) -> Option<End> {
         let mut stop_now = false;
         while let Ok(cmd) = self.commands.try_recv() {
-            match cmd {
-                Command::Stop { fade: want } => {
+            match self.answer_anytime(cmd) {
+                Some(Command::Stop { fade: want }) => {
                     if item.fade.is_none() {
                         let left = want.min(MAX_FADE).saturating_sub(self.sink.pending());
                         let frames = (left.as_secs_f64() * f64::from(item.input_rate)) as u64;
@@ -665,20 +676,11 @@ impl Worker {
                         }
                     }
                 }
-                Command::Prepare {
-                    id,
-                    path,
-                    expected,
-                    relay,
-                } => self.prepare(id, path, expected, relay),
-                Command::Opened(o) => self.opened(*o),
-                Command::Ping(tx) => {
-                    let _ = tx.send(());
-                }
-                c @ (Command::Start { .. } | Command::Shutdown) => {
+                Some(c @ (Command::Start { .. } | Command::Shutdown)) => {
                     self.deferred.push_back(c);
                     stop_now = true;
                 }
+                _ => {} // answered
             }
         }
         stop_now.then(|| {
