@@ -250,10 +250,7 @@ async fn emergency_interrupts_and_the_interrupted_item_is_not_replayed() {
 #[tokio::test(start_paused = true)]
 async fn a_scheduled_emergency_cuts_in_so_its_first_sample_is_on_its_instant() {
     let dir = tempfile::tempdir().unwrap();
-    let text = STATION.replace(
-        "priority = \"emergency\"\n",
-        "priority = \"emergency\"\nat = [\"06:00:30\"]\n",
-    );
+    let text = storm_at("06:00:30");
     let rig = start(station(dir.path(), &text), TestClock::new(at(5, 59, 55)));
     // Stopping takes the real player's longest fade.
     rig.fake.set_fade(crate::audio::MAX_FADE);

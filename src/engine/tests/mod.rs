@@ -171,6 +171,16 @@ async fn ask<T>(handle: &Handle, make: impl FnOnce(Reply<T>) -> Command) -> Resu
     rx.await.unwrap()
 }
 
+/// `STATION` with its storm warning scheduled at `time` (`HH:MM:SS`).
+fn storm_at(time: &str) -> String {
+    let text = STATION.replace(
+        "priority = \"emergency\"\n",
+        &format!("priority = \"emergency\"\nat = [\"{time}\"]\n"),
+    );
+    assert_ne!(text, STATION, "STATION has a storm warning to schedule");
+    text
+}
+
 /// The chairman's storm warning, repeated every 30 minutes until `until`.
 fn storm_until(until: DateTime<Utc>) -> EmergencyRequest {
     EmergencyRequest {

@@ -6,10 +6,8 @@ use super::*;
 #[tokio::test(start_paused = true)]
 async fn a_relay_waits_its_turn_and_an_emergency_cuts_it() {
     let dir = tempfile::tempdir().unwrap();
-    let text = STATION.replace(
-        "priority = \"emergency\"\n",
-        "priority = \"emergency\"\nat = [\"06:03:00\"]\n",
-    ) + r#"
+    let text = storm_at("06:03:00")
+        + r#"
 [[relay]]
 id = "vov1"
 title = "Tiếp âm VOV1"
