@@ -30,7 +30,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::convert::{apply_gain, Converter};
 use super::loudness::{Cache, Level};
 use super::relay::{ItemDecoder, RelayCue};
-use super::sink::{Format, Sink};
+use super::sink::{Format, Sink, SinkError};
 
 mod prepare;
 use prepare::{spawn_preparer, Opened, Request};
@@ -448,6 +448,17 @@ impl Worker {
         let _ = self.events.send(e);
     }
 
+    /// The output would not open for item `id`: release it, say so, and
+    /// fail the item with the output's reason.
+    fn open_failed(&mut self, id: PlayId, e: SinkError) {
+        self.sink.close();
+        let reason = Reason::DeviceFailed { error: e.message };
+        self.set_state(OutputState::Failed {
+            reason: reason.clone(),
+        });
+        self.fail(id, reason);
+    }
+
     fn fail(&self, id: PlayId, why: Reason) {
         self.emit(Event::Finished {
             id,
@@ -529,14 +540,7 @@ impl Worker {
         };
         let output = match self.sink.open(decoder.format()) {
             Ok(f) => f,
-            Err(e) => {
-                self.sink.close();
-                let reason = Reason::DeviceFailed { error: e.message };
-                self.set_state(OutputState::Failed {
-                    reason: reason.clone(),
-                });
-                return self.fail(request.id, reason);
-            }
+            Err(e) => return self.open_failed(request.id, e),
         };
         self.set_state(OutputState::Open { format: output });
         self.prepared = Some(Prepared {
@@ -590,14 +594,7 @@ impl Worker {
                     p.output = f;
                     self.set_state(OutputState::Open { format: f });
                 }
-                Err(e) => {
-                    self.sink.close();
-                    let reason = Reason::DeviceFailed { error: e.message };
-                    self.set_state(OutputState::Failed {
-                        reason: reason.clone(),
-                    });
-                    return self.fail(p.id, reason);
-                }
+                Err(e) => return self.open_failed(p.id, e),
             }
         }
         let first = std::mem::take(&mut p.first);

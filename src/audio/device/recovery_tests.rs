@@ -2,8 +2,9 @@
 //! card that is gone, bounded rebuilds.
 
 use super::fake_card::{FakeCard, Script};
+use super::tests::finished;
 use super::*;
-use crate::audio::{testdata, Event, Outcome, Player, PlayerOptions};
+use crate::audio::{testdata, Outcome, Player, PlayerOptions};
 
 fn air(card: &FakeCard, lead: Duration) -> (f64, Outcome) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -11,21 +12,7 @@ fn air(card: &FakeCard, lead: Duration) -> (f64, Outcome) {
     let player = Player::spawn(Box::new(sink), PlayerOptions::default(), tx).unwrap();
     let id = player.prepare(testdata("tone1s.wav"), Duration::from_secs(1));
     player.start_at(id, Instant::now() + lead);
-    let give_up = Instant::now() + Duration::from_secs(20);
-    loop {
-        match rx.try_recv() {
-            Ok(Event::Finished {
-                id: i,
-                aired_seconds,
-                outcome,
-            }) if i == id => return (aired_seconds, outcome),
-            Ok(_) => {}
-            Err(_) => {
-                assert!(Instant::now() < give_up, "no Finished");
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-    }
+    finished(&mut rx, id)
 }
 
 #[test]
