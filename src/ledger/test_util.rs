@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::{Airing, Source};
+use super::{Airing, Ledger, Source};
 use crate::config::Priority;
 use crate::schedule::OccurrenceKey;
 
@@ -39,4 +39,11 @@ pub(crate) fn fresh() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data").join("nested").join("airtime.db");
     (dir, path)
+}
+
+/// A new ledger at a `fresh` path, opened in `TZ`.
+pub(crate) fn fresh_ledger() -> (tempfile::TempDir, PathBuf, Ledger) {
+    let (dir, path) = fresh();
+    let ledger = Ledger::open(&path, TZ).unwrap();
+    (dir, path, ledger)
 }
