@@ -109,6 +109,18 @@ impl Reply {
             .unwrap_or_default()
             .to_string()
     }
+    /// The text field `key` of each object in the reply's JSON array.
+    fn field_of_each(&self, key: &str) -> Vec<String> {
+        let list = self.json();
+        let items = list
+            .as_array()
+            .unwrap_or_else(|| panic!("not a list: {list}"));
+        items
+            .iter()
+            .map(|o| o[key].as_str().unwrap().to_string())
+            .collect()
+    }
+
     /// Assert the reply is the error `code` with `status`.
     #[track_caller]
     fn assert_error(&self, status: u16, code: &str) {
@@ -149,6 +161,13 @@ impl Rig {
             headers,
             body,
         }
+    }
+
+    /// Write `text` as the station file and ask for a reload, as an admin.
+    async fn reload_with(&self, text: &str) -> Reply {
+        std::fs::write(self.root.join("station.toml"), text).unwrap();
+        self.send(LOCAL, "POST", "/api/v1/reload", Some(ADMIN), None)
+            .await
     }
 
     async fn get(&self, path: &str, token: &str) -> Reply {

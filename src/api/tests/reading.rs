@@ -44,13 +44,8 @@ async fn schedule_is_the_cli_plan_with_a_capped_range() {
         .get("/api/v1/schedule?from=2026-10-07&to=2026-10-08", VIEWER)
         .await;
     assert_eq!(p.status, 200, "{p:?}");
+    let ats = p.field_of_each("at");
     let plan = p.json();
-    let ats: Vec<&str> = plan
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["at"].as_str().unwrap())
-        .collect();
     assert_eq!(
         ats,
         [
