@@ -164,6 +164,14 @@ fn start(station: Station, clock: TestClock) -> Rig {
     }
 }
 
+/// Run the station file `text` from `from` for `secs` of virtual time,
+/// then stop: every ledger row.
+async fn run_station(dir: &Path, text: &str, from: DateTime<Utc>, secs: i64) -> Vec<AirtimeRow> {
+    let rig = start(station(dir, text), TestClock::new(from));
+    rig.run_for(secs).await;
+    rig.stop().await
+}
+
 /// Send a command that replies and wait for the reply.
 async fn ask<T>(handle: &Handle, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, Refusal> {
     let (tx, rx) = oneshot::channel();

@@ -17,9 +17,7 @@ priority = "priority"
 fallback = "jingle"
 at = ["06:00:30"]
 "#;
-    let rig = start(station(dir.path(), &text), TestClock::new(at(5, 59, 55)));
-    rig.run_for(20 * 60).await;
-    let rows = rig.stop().await;
+    let rows = run_station(dir.path(), &text, at(5, 59, 55), 20 * 60).await;
     let relay = by_bulletin(&rows, "vov1");
     assert_eq!(relay.len(), 1, "{:?}", outcomes(&rows));
     let r = relay[0];
@@ -56,9 +54,7 @@ url = "http://127.0.0.1:9/vov1.mp3"
 duration = "5m"
 at = ["07:00"]
 "#;
-    let rig = start(station(dir.path(), &text), TestClock::new(at(6, 59, 0)));
-    rig.run_for(10 * 60).await;
-    let rows = rig.stop().await;
+    let rows = run_station(dir.path(), &text, at(6, 59, 0), 10 * 60).await;
     let r = by_bulletin(&rows, "vov1")[0];
     assert_eq!(r.outcome, Some(Outcome::Completed), "{r:?}");
     assert_eq!(r.planned_seconds, 300.0);
