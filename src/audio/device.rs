@@ -532,7 +532,7 @@ fn output_stream<T: SizedSample + FromSample<f32>>(
     device: &cpal::Device,
     config: cpal::StreamConfig,
     (shared, format): (Arc<Shared>, Format),
-    on_error: Box<dyn FnMut(cpal::Error) + Send>,
+    on_error: ErrorFn,
 ) -> Result<cpal::Stream, cpal::Error> {
     let timeout = Some(Duration::from_secs(3));
     device.build_output_stream(config, callback::<T>(shared, format), on_error, timeout)

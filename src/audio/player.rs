@@ -662,22 +662,20 @@ impl Worker {
         let mut stop_now = false;
         while let Ok(cmd) = self.commands.try_recv() {
             match self.answer_anytime(cmd) {
-                Some(Command::Stop { fade: want }) => {
-                    if item.fade.is_none() {
-                        let left = want.min(MAX_FADE).saturating_sub(self.sink.pending());
-                        let frames = (left.as_secs_f64() * f64::from(item.input_rate)) as u64;
-                        if frames == 0 {
-                            stop_now = true;
-                        } else {
-                            item.fade = Some((frames, frames));
-                        }
+                Some(Command::Stop { fade: want }) if item.fade.is_none() => {
+                    let left = want.min(MAX_FADE).saturating_sub(self.sink.pending());
+                    let frames = (left.as_secs_f64() * f64::from(item.input_rate)) as u64;
+                    if frames == 0 {
+                        stop_now = true;
+                    } else {
+                        item.fade = Some((frames, frames));
                     }
                 }
                 Some(c @ (Command::Start { .. } | Command::Shutdown)) => {
                     self.deferred.push_back(c);
                     stop_now = true;
                 }
-                _ => {} // answered
+                _ => {} // answered, or a stop while already fading
             }
         }
         stop_now.then(|| {
