@@ -296,6 +296,7 @@ fn never_airs_warnings(station: &Station, source: &Source, now: DateTime<Utc>, r
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_support::with_station;
 
     fn load_text(text: &str) -> Loaded {
         let opts = LoadOptions {
@@ -382,9 +383,8 @@ items = ["a", "b"]
 
     #[test]
     fn warns_about_items_that_never_air() {
-        let text = r#"
-[station]
-name = "X"
+        let text = &with_station(
+            r#"
 [quiet]
 hours = ["21:00-05:00"]
 [[campaign]]
@@ -417,7 +417,8 @@ title = "S"
 file = "s.mp3"
 priority = "emergency"
 at = ["23:00"]
-"#;
+"#,
+        );
         let l = load_text(text);
         assert!(!l.diagnostics.has_errors(), "{}", l.diagnostics);
         let warned: Vec<&str> = l

@@ -490,43 +490,41 @@ fn ledger_station(
     Ok(Ok((station, ledger)))
 }
 
+/// Which ledger rows `loa airtime` and `loa report` read (`--from`,
+/// `--to`, `--campaign`) and how they print them (`--format`).
+#[derive(Clone, Copy)]
+pub struct Rows<'a> {
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub campaign: Option<&'a str>,
+    pub format: Format,
+}
+
 /// `loa airtime`
-pub fn airtime(
-    path: &Path,
-    from: Option<&str>,
-    to: Option<&str>,
-    campaign: Option<&str>,
-    fmt: Format,
-) -> Result<ExitCode> {
-    let (station, ledger) = match ledger_station(path, campaign)? {
+pub fn airtime(path: &Path, rows: Rows) -> Result<ExitCode> {
+    let (station, ledger) = match ledger_station(path, rows.campaign)? {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
-    let (from, to) = day_range(&station, from, to)?;
-    let rows = ledger.rows(&crate::ledger::Filter {
+    let (from, to) = day_range(&station, rows.from, rows.to)?;
+    let found = ledger.rows(&crate::ledger::Filter {
         from: Some(from),
         to: Some(to),
-        campaign: campaign.map(str::to_string),
+        campaign: rows.campaign.map(str::to_string),
     })?;
-    print!("{}", report::format_airtime(&rows, fmt));
+    print!("{}", report::format_airtime(&found, rows.format));
     Ok(ExitCode::SUCCESS)
 }
 
 /// `loa report`
-pub fn report(
-    path: &Path,
-    from: Option<&str>,
-    to: Option<&str>,
-    campaign: Option<&str>,
-    fmt: Format,
-) -> Result<ExitCode> {
-    let (station, ledger) = match ledger_station(path, campaign)? {
+pub fn report(path: &Path, rows: Rows) -> Result<ExitCode> {
+    let (station, ledger) = match ledger_station(path, rows.campaign)? {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
-    let filter = report_filter(station.timezone, from, to, campaign)?;
+    let filter = report_filter(station.timezone, rows)?;
     let r = report::report(&ledger, &station.campaigns, &filter)?;
-    print!("{}", report::format_report(&r, fmt));
+    print!("{}", report::format_report(&r, rows.format));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -572,43 +570,26 @@ pub fn say(config: Option<&Path>, text: &str, out: &Path) -> Result<ExitCode> {
 }
 
 /// The rows `loa report` sums: `--from`/`--to` read in `tz`.
-fn report_filter(
-    tz: chrono_tz::Tz,
-    from: Option<&str>,
-    to: Option<&str>,
-    campaign: Option<&str>,
-) -> Result<crate::ledger::Filter> {
-    let (from, to) = range::parse(tz, from, to).map_err(flag_error)?;
+fn report_filter(tz: chrono_tz::Tz, rows: Rows) -> Result<crate::ledger::Filter> {
+    let (from, to) = range::parse(tz, rows.from, rows.to).map_err(flag_error)?;
     Ok(crate::ledger::Filter {
         from,
         to,
-        campaign: campaign.map(str::to_string),
+        campaign: rows.campaign.map(str::to_string),
     })
 }
 
 /// `loa report --postgres URL`: the campaign report across the province's
 /// stations, from its database (created or migrated first if needed).
 /// Periods are read in Vietnam's time, as the stations' own reports.
-pub fn fleet_report(
-    url: &str,
-    from: Option<&str>,
-    to: Option<&str>,
-    campaign: Option<&str>,
-    fmt: Format,
-) -> Result<ExitCode> {
-    print!("{}", fleet_report_text(url, from, to, campaign, fmt)?);
+pub fn fleet_report(url: &str, rows: Rows) -> Result<ExitCode> {
+    print!("{}", fleet_report_text(url, rows)?);
     Ok(ExitCode::SUCCESS)
 }
 
 /// What `loa report --postgres` prints (the benchmark times it).
-pub fn fleet_report_text(
-    url: &str,
-    from: Option<&str>,
-    to: Option<&str>,
-    campaign: Option<&str>,
-    fmt: Format,
-) -> Result<String> {
-    let filter = report_filter(crate::fleet::MONTH_TZ, from, to, campaign)?;
+pub fn fleet_report_text(url: &str, rows: Rows) -> Result<String> {
+    let filter = report_filter(crate::fleet::MONTH_TZ, rows)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -617,7 +598,7 @@ pub fn fleet_report_text(
         let r = crate::fleet::read_report(url, &filter)
             .await
             .context("the province's report (--postgres or LOA_POSTGRES)")?;
-        anyhow::Ok(crate::fleet::format_fleet_report(&r, fmt))
+        anyhow::Ok(crate::fleet::format_fleet_report(&r, rows.format))
     })
 }
 

@@ -47,6 +47,29 @@ struct RangeArgs {
     to: Option<String>,
 }
 
+/// The ledger rows `loa airtime` and `loa report` read, and their format.
+#[derive(Args, Clone)]
+struct RowsArgs {
+    #[command(flatten)]
+    range: RangeArgs,
+    /// Only this campaign's rows
+    #[arg(long, value_name = "ID")]
+    campaign: Option<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    format: loa::report::Format,
+}
+
+impl RowsArgs {
+    fn rows(&self) -> cli::Rows<'_> {
+        cli::Rows {
+            from: self.range.from.as_deref(),
+            to: self.range.to.as_deref(),
+            campaign: self.campaign.as_deref(),
+            format: self.format,
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum PlanFormat {
     Table,
@@ -190,12 +213,7 @@ loa airtime --format csv > airtime.csv\n\nDefault: today."
         #[command(flatten)]
         config: ConfigArg,
         #[command(flatten)]
-        range: RangeArgs,
-        /// Only this campaign's rows
-        #[arg(long, value_name = "ID")]
-        campaign: Option<String>,
-        #[arg(long, value_enum, default_value = "table")]
-        format: loa::report::Format,
+        rows: RowsArgs,
     },
     /// Report airtime per campaign and bulletin (plays, outcomes, minutes, target)
     #[command(
@@ -207,12 +225,7 @@ Default: the whole ledger."
         #[command(flatten)]
         config: ConfigArg,
         #[command(flatten)]
-        range: RangeArgs,
-        /// Only this campaign
-        #[arg(long, value_name = "ID")]
-        campaign: Option<String>,
-        #[arg(long, value_enum, default_value = "table")]
-        format: loa::report::Format,
+        rows: RowsArgs,
         /// The province's report, across stations, from its PostgreSQL
         /// (where stations with `[fleet] postgres` copy their airtime);
         /// --config is not read then
@@ -262,44 +275,17 @@ fn main() -> ExitCode {
             range.to.as_deref(),
             matches!(format, PlanFormat::Json),
         ),
-        Command::Airtime {
-            config,
-            range,
-            campaign,
-            format,
-        } => cli::airtime(
-            &config.path(),
-            range.from.as_deref(),
-            range.to.as_deref(),
-            campaign.as_deref(),
-            format,
-        ),
+        Command::Airtime { config, rows } => cli::airtime(&config.path(), rows.rows()),
         Command::Report {
             postgres: Some(url),
-            range,
-            campaign,
-            format,
+            rows,
             ..
-        } => cli::fleet_report(
-            &url,
-            range.from.as_deref(),
-            range.to.as_deref(),
-            campaign.as_deref(),
-            format,
-        ),
+        } => cli::fleet_report(&url, rows.rows()),
         Command::Report {
             config,
-            range,
-            campaign,
-            format,
+            rows,
             postgres: None,
-        } => cli::report(
-            &config.path(),
-            range.from.as_deref(),
-            range.to.as_deref(),
-            campaign.as_deref(),
-            format,
-        ),
+        } => cli::report(&config.path(), rows.rows()),
         Command::Say { text, out, config } => {
             // The default station file is used when it exists; without one
             // the default engine reads.

@@ -800,36 +800,39 @@ mod tests {
         assert_close(i.seconds, 1.0);
     }
 
+    /// Each broken file is refused as the kind of problem it is, with a
+    /// message that says what is wrong and, where written, a hint that says
+    /// what to do.
     #[test]
-    fn refuses_missing_file() {
-        let e = refused("missing.mp3", ProbeErrorKind::Unreadable);
-        assert!(e.message.contains("cannot be opened"), "{e}");
-        assert!(e.hint.contains("audio_dir"), "{e}");
-    }
-
-    #[test]
-    fn refuses_empty_file() {
-        let e = refused("empty.mp3", ProbeErrorKind::Empty);
-        assert!(e.message.contains("empty (0 bytes)"), "{e}");
-    }
-
-    #[test]
-    fn refuses_zero_filled_file() {
-        let e = refused("zeros.mp3", ProbeErrorKind::NotAudio);
-        assert!(e.message.contains("only zero bytes"), "{e}");
-    }
-
-    #[test]
-    fn refuses_random_bytes() {
-        let e = refused("random.mp3", ProbeErrorKind::NotAudio);
-        assert!(e.message.contains("not a recognised audio file"), "{e}");
-        assert!(e.hint.contains("ffmpeg -i"), "{e}");
-    }
-
-    #[test]
-    fn refuses_text_named_mp3() {
-        let e = refused("text.mp3", ProbeErrorKind::NotAudio);
-        assert!(e.message.contains("text file"), "{e}");
+    fn refuses_broken_files() {
+        use ProbeErrorKind::*;
+        let cases = [
+            ("missing.mp3", Unreadable, "cannot be opened", "audio_dir"),
+            ("empty.mp3", Empty, "empty (0 bytes)", ""),
+            ("zeros.mp3", NotAudio, "only zero bytes", ""),
+            (
+                "random.mp3",
+                NotAudio,
+                "not a recognised audio file",
+                "ffmpeg -i",
+            ),
+            ("text.mp3", NotAudio, "text file", ""),
+            (
+                "truncated.mp3",
+                Truncated,
+                "header says 3.0 s but the file holds only 1.4 s",
+                "",
+            ),
+            ("truncated.m4a", Truncated, "cut short", ""),
+            ("truncated.wav", Truncated, "header says 3.0 s", ""),
+            ("no-samples.wav", NoAudio, "0 frames", ""),
+            ("absurd-rate.wav", Corrupt, "1 Hz", ""),
+        ];
+        for (name, kind, message, hint) in cases {
+            let e = refused(name, kind);
+            assert!(e.message.contains(message), "{name}: {e}");
+            assert!(e.hint.contains(hint), "{name}: {e}");
+        }
     }
 
     #[test]
@@ -860,40 +863,6 @@ mod tests {
             // writes no edit list for.
             assert!((i.seconds - 2.15).abs() < 0.05, "{name}: {i:?}");
         }
-    }
-
-    #[test]
-    fn refuses_truncated_mp3() {
-        let e = refused("truncated.mp3", ProbeErrorKind::Truncated);
-        assert!(
-            e.message
-                .contains("header says 3.0 s but the file holds only 1.4 s"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn refuses_truncated_m4a() {
-        let e = refused("truncated.m4a", ProbeErrorKind::Truncated);
-        assert!(e.message.contains("cut short"), "{e}");
-    }
-
-    #[test]
-    fn refuses_truncated_wav() {
-        let e = refused("truncated.wav", ProbeErrorKind::Truncated);
-        assert!(e.message.contains("header says 3.0 s"), "{e}");
-    }
-
-    #[test]
-    fn refuses_wav_with_no_samples() {
-        let e = refused("no-samples.wav", ProbeErrorKind::NoAudio);
-        assert!(e.message.contains("0 frames"), "{e}");
-    }
-
-    #[test]
-    fn refuses_absurd_sample_rate() {
-        let e = refused("absurd-rate.wav", ProbeErrorKind::Corrupt);
-        assert!(e.message.contains("1 Hz"), "{e}");
     }
 
     #[test]

@@ -277,16 +277,20 @@ fn plan(
 
     for day in &days.list {
         slots.clear();
+        // Item `index` of `kind` is due at `times` today: its slots in range.
+        let due = |slots: &mut Vec<Slot>, times: &[NaiveTime], p: Priority, kind, index| {
+            days.instants(day, times, |secs, local| {
+                if from_s <= secs && secs < to_s && !dropped(local, p) {
+                    slots.push(Slot::new(secs, p, kind, index));
+                }
+            });
+        };
         for (index, b) in station.bulletins.iter().enumerate() {
             if !b.enabled || !in_window(b.window.as_ref(), day.date) {
                 continue;
             }
             let times = day_times(&b.timing, &b_times[index], day);
-            days.instants(day, times, |secs, local| {
-                if from_s <= secs && secs < to_s && !dropped(local, b.priority) {
-                    slots.push(Slot::new(secs, b.priority, ItemKind::Bulletin, index));
-                }
-            });
+            due(&mut slots, times, b.priority, ItemKind::Bulletin, index);
         }
         for (index, p) in station.programs.iter().enumerate() {
             if !p.enabled || !in_window(p.window.as_ref(), day.date) {
@@ -306,22 +310,14 @@ fn plan(
                 continue;
             }
             *planned = items.iter().map(|&i| station.item_info(i).seconds).sum();
-            days.instants(day, times, |secs, local| {
-                if from_s <= secs && secs < to_s && !dropped(local, p.priority) {
-                    slots.push(Slot::new(secs, p.priority, ItemKind::Program, index));
-                }
-            });
+            due(&mut slots, times, p.priority, ItemKind::Program, index);
         }
         for (index, r) in station.relays.iter().enumerate() {
             if !r.enabled || !in_window(r.window.as_ref(), day.date) {
                 continue;
             }
             let times = day_times(&r.timing, &r_times[index], day);
-            days.instants(day, times, |secs, local| {
-                if from_s <= secs && secs < to_s && !dropped(local, r.priority) {
-                    slots.push(Slot::new(secs, r.priority, ItemKind::Relay, index));
-                }
-            });
+            due(&mut slots, times, r.priority, ItemKind::Relay, index);
         }
         slots.sort_unstable();
         out.extend(slots.iter().map(|slot| {

@@ -730,19 +730,6 @@ at = ["17:00"]
             .unwrap_or_else(|| panic!("{}", loaded.diagnostics))
     }
 
-    fn idle() -> Status {
-        Status {
-            airing: None,
-            queue: Vec::new(),
-            queue_length: 0,
-            queue_next: None,
-            paused: false,
-            output: OutputState::Idle,
-            emergency: None,
-            clock_suspect: false,
-        }
-    }
-
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
@@ -750,7 +737,7 @@ at = ["17:00"]
     #[test]
     fn status_line_says_what_airs_next_today_or_another_day() {
         let st = station();
-        let s = idle();
+        let s = Status::idle();
         assert_eq!(
             status_line(&s, &st, utc("2026-10-07T09:00:00+07:00")),
             "Tiếp theo: Bản tin buổi chiều lúc 17:00"
@@ -764,7 +751,7 @@ at = ["17:00"]
     #[test]
     fn status_line_prefers_an_earlier_queued_item() {
         let st = station();
-        let mut s = idle();
+        let mut s = Status::idle();
         s.queue_next = Some(QueuedView {
             id: 1,
             occurrence: "x".into(),
@@ -786,7 +773,7 @@ at = ["17:00"]
     fn status_line_shows_airing_paused_and_troubles() {
         let st = station();
         let now = utc("2026-10-07T09:00:00+07:00");
-        let mut s = idle();
+        let mut s = Status::idle();
         s.paused = true;
         assert_eq!(status_line(&s, &st, now), "Tạm dừng");
         s.airing = Some(AiringView {
@@ -816,7 +803,7 @@ at = ["17:00"]
     #[tokio::test]
     async fn status_task_sends_only_changes() {
         let st = Arc::new(station());
-        let (status_tx, status_rx) = watch::channel(idle());
+        let (status_tx, status_rx) = watch::channel(Status::idle());
         let (station_tx, station_rx) = watch::channel(Arc::clone(&st));
         let (file_tx, file_rx) = watch::channel(FileState::default());
         let (n, log) = recorder();
@@ -836,8 +823,8 @@ at = ["17:00"]
         };
         wait_for(1).await;
         // Same line: nothing sent. Paused: one more.
-        status_tx.send_replace(idle());
-        let mut paused = idle();
+        status_tx.send_replace(Status::idle());
+        let mut paused = Status::idle();
         paused.paused = true;
         status_tx.send_replace(paused);
         wait_for(2).await;

@@ -13,7 +13,7 @@ use std::fmt::Write;
 use chrono::{DateTime, Duration, Utc};
 
 use super::AppState;
-use crate::engine::metrics::{escape, family};
+use crate::engine::metrics::{escape, family, sample};
 use crate::schedule;
 
 /// The whole exposition.
@@ -61,66 +61,62 @@ pub(super) fn render(s: &AppState) -> String {
         .chain(next_queued)
         .min();
     if let Some(t) = last_planned {
-        family(
+        sample(
             o,
             "loa_last_planned_timestamp_seconds",
             "gauge",
             "The latest instant the plan had an item due, in the last 24 hours (Unix time).",
+            seconds(t),
         );
-        let _ = writeln!(o, "loa_last_planned_timestamp_seconds {}", seconds(t));
     }
     if let Some(t) = next_due {
-        family(
+        sample(
             o,
             "loa_next_item_due_timestamp_seconds",
             "gauge",
             "When the next item is due, planned or queued, in the next 24 hours (Unix time).",
+            seconds(t),
         );
-        let _ = writeln!(o, "loa_next_item_due_timestamp_seconds {}", seconds(t));
     }
 
     let f = s.current.file();
-    family(
+    sample(
         o,
         "loa_station_file_last_good",
         "gauge",
         "1 when the station file has errors and the last good copy runs.",
+        u8::from(f.running == crate::current::Running::LastGood),
     );
-    let _ = writeln!(
-        o,
-        "loa_station_file_last_good {}",
-        u8::from(f.running == crate::current::Running::LastGood)
-    );
-    family(
+    sample(
         o,
         "loa_station_file_errors",
         "gauge",
         "Errors that keep the station file from running (at the last load or reload).",
+        f.errors,
     );
-    let _ = writeln!(o, "loa_station_file_errors {}", f.errors);
-    family(
+    sample(
         o,
         "loa_bulletins_failing",
         "gauge",
         "Bulletins whose audio is missing or would not play.",
+        f.failing.len(),
     );
-    let _ = writeln!(o, "loa_bulletins_failing {}", f.failing.len());
 
     if let Some((free, size)) = crate::control::files::disk_space(&station.data_dir) {
-        family(
+        sample(
             o,
             "loa_data_dir_free_bytes",
             "gauge",
             "Free space for loa on the filesystem of data_dir (the ledger's).",
+            free,
         );
-        let _ = writeln!(o, "loa_data_dir_free_bytes {free}");
-        family(
+        sample(
             o,
             "loa_data_dir_size_bytes",
             "gauge",
             "Size of the filesystem of data_dir.",
+            size,
         );
-        let _ = writeln!(o, "loa_data_dir_size_bytes {size}");
     }
 
     tts_cache(o, s, &station);
@@ -131,22 +127,22 @@ pub(super) fn render(s: &AppState) -> String {
 
     let p = process();
     if let Some(cpu) = p.cpu_seconds {
-        family(
+        sample(
             o,
             "process_cpu_seconds_total",
             "counter",
             "CPU time of the daemon, user and system, in seconds.",
+            format!("{cpu:.2}"),
         );
-        let _ = writeln!(o, "process_cpu_seconds_total {cpu:.2}");
     }
     if let Some(rss) = p.resident_bytes {
-        family(
+        sample(
             o,
             "process_resident_memory_bytes",
             "gauge",
             "Resident memory of the daemon.",
+            rss,
         );
-        let _ = writeln!(o, "process_resident_memory_bytes {rss}");
     }
     family(
         o,
@@ -162,30 +158,30 @@ pub(super) fn render(s: &AppState) -> String {
 /// The copy to the province's database (`[fleet] postgres` set).
 fn fleet(o: &mut String, p: &crate::fleet::Shipping) {
     if let Some(n) = p.rows_waiting {
-        family(
+        sample(
             o,
             "loa_fleet_rows_waiting",
             "gauge",
             "Closed airtime rows not yet copied to the province's database.",
+            n,
         );
-        let _ = writeln!(o, "loa_fleet_rows_waiting {n}");
     }
     if let Some(t) = p.last_shipped {
-        family(
+        sample(
             o,
             "loa_fleet_last_shipped_timestamp_seconds",
             "gauge",
             "When rows last reached the province's database (Unix time).",
+            seconds(t),
         );
-        let _ = writeln!(o, "loa_fleet_last_shipped_timestamp_seconds {}", seconds(t));
     }
-    family(
+    sample(
         o,
         "loa_fleet_ship_failures_total",
         "counter",
         "Attempts to copy rows to the province's database that failed, since the daemon started.",
+        p.failures,
     );
-    let _ = writeln!(o, "loa_fleet_ship_failures_total {}", p.failures);
 }
 
 fn seconds<Tz: chrono::TimeZone>(t: DateTime<Tz>) -> String {
@@ -195,27 +191,27 @@ fn seconds<Tz: chrono::TimeZone>(t: DateTime<Tz>) -> String {
 /// The cache of typed notices read aloud, `data_dir/tts`.
 fn tts_cache(o: &mut String, s: &AppState, station: &crate::config::Station) {
     let dir = station.data_dir.join(crate::config::TTS_DIR);
-    family(
+    sample(
         o,
         "loa_tts_cache_bytes",
         "gauge",
         "Bytes of typed notices read aloud and kept in data_dir/tts.",
+        s.notices.cache_bytes(&dir),
     );
-    let _ = writeln!(o, "loa_tts_cache_bytes {}", s.notices.cache_bytes(&dir));
-    family(
+    sample(
         o,
         "loa_tts_cache_cap_bytes",
         "gauge",
         "The most data_dir/tts may hold ([tts] cache_mb).",
+        station.tts.cache_bytes(),
     );
-    let _ = writeln!(o, "loa_tts_cache_cap_bytes {}", station.tts.cache_bytes());
-    family(
+    sample(
         o,
         "loa_tts_evictions_total",
         "counter",
         "Notices removed from data_dir/tts to keep it under [tts] cache_mb.",
+        s.notices.evictions(),
     );
-    let _ = writeln!(o, "loa_tts_evictions_total {}", s.notices.evictions());
 }
 
 struct Process {

@@ -382,33 +382,52 @@ impl DeviceSink {
 /// The real card: cpal's default host.
 struct Cpal;
 
-impl Cpal {
-    fn find_device(&self, name: &str) -> Result<cpal::Device, String> {
-        let host = cpal::default_host();
-        if name == "default" {
-            return host
-                .default_output_device()
-                .ok_or_else(|| "there is no default output device".to_string());
-        }
-        let listed = host.output_devices().ok().and_then(|mut all| {
-            all.find(|d| {
-                d.id().is_ok_and(|id| id.id() == name)
-                    || d.description().is_ok_and(|desc| desc.name() == name)
-            })
-        });
-        // A PCM from .asoundrc without a `hint` is not listed but opens.
-        listed
-            .or_else(|| {
-                let id = cpal::DeviceId::from_str(&format!("{}:{name}", host.id())).ok()?;
-                host.device_by_id(&id)
-            })
-            .ok_or_else(|| "no such output device".to_string())
+/// Which way a sound card's device carries sound.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Way {
+    Output,
+    Capture,
+}
+
+/// The device named `name`: `default`, or an ALSA name such as `hw:1,0`
+/// (listed or not: a PCM from .asoundrc without a `hint` opens anyway).
+pub(crate) fn find_device(name: &str, way: Way) -> Result<cpal::Device, String> {
+    let host = cpal::default_host();
+    let word = match way {
+        Way::Output => "output",
+        Way::Capture => "capture",
+    };
+    if name == "default" {
+        let device = match way {
+            Way::Output => host.default_output_device(),
+            Way::Capture => host.default_input_device(),
+        };
+        return device.ok_or_else(|| format!("there is no default {word} device"));
     }
+    let devices = match way {
+        Way::Output => host.output_devices(),
+        Way::Capture => host.input_devices(),
+    };
+    let listed = devices.ok().and_then(|mut all| {
+        all.find(|d| {
+            d.id().is_ok_and(|id| id.id() == name)
+                || d.description().is_ok_and(|desc| desc.name() == name)
+        })
+    });
+    listed
+        .or_else(|| {
+            let id = cpal::DeviceId::from_str(&format!("{}:{name}", host.id())).ok()?;
+            host.device_by_id(&id)
+        })
+        .ok_or_else(|| match way {
+            Way::Output => "no such output device".to_string(),
+            Way::Capture => format!("no capture device `{name}` (see `arecord -L`)"),
+        })
 }
 
 impl Backend for Cpal {
     fn format(&self, name: &str, wanted: Format) -> Result<Format, String> {
-        let device = self.find_device(name)?;
+        let device = find_device(name, Way::Output)?;
         let config = choose_config(&device, wanted).map_err(|e| e.to_string())?;
         Ok(Format {
             rate: config.sample_rate(),
@@ -423,7 +442,7 @@ impl Backend for Cpal {
         shared: Arc<Shared>,
         on_error: ErrorFn,
     ) -> Result<Box<dyn CardStream>, String> {
-        let device = self.find_device(name)?;
+        let device = find_device(name, Way::Output)?;
         let config = choose_config(&device, format).map_err(|e| e.to_string())?;
         // `PERIOD` per callback when the card allows it, else its default.
         let period = (PERIOD.as_secs_f64() * f64::from(format.rate)) as u32;
@@ -442,38 +461,24 @@ impl Backend for Cpal {
             let on_error = move |e: cpal::Error| {
                 (on_error.lock().unwrap_or_else(|p| p.into_inner()))(e);
             };
-            let timeout = Some(Duration::from_secs(3));
-            let sh = shared.clone();
-            match config.sample_format() {
-                cpal::SampleFormat::F32 => device.build_output_stream(
-                    stream_config,
-                    callback::<f32>(sh, format),
-                    on_error,
-                    timeout,
-                ),
-                cpal::SampleFormat::I16 => device.build_output_stream(
-                    stream_config,
-                    callback::<i16>(sh, format),
-                    on_error,
-                    timeout,
-                ),
-                cpal::SampleFormat::I32 => device.build_output_stream(
-                    stream_config,
-                    callback::<i32>(sh, format),
-                    on_error,
-                    timeout,
-                ),
-                cpal::SampleFormat::U8 => device.build_output_stream(
-                    stream_config,
-                    callback::<u8>(sh, format),
-                    on_error,
-                    timeout,
-                ),
-                other => Err(cpal::Error::with_message(
-                    cpal::ErrorKind::UnsupportedConfig,
-                    format!("unsupported sample format {other}"),
-                )),
-            }
+            let open = match config.sample_format() {
+                cpal::SampleFormat::F32 => output_stream::<f32>,
+                cpal::SampleFormat::I16 => output_stream::<i16>,
+                cpal::SampleFormat::I32 => output_stream::<i32>,
+                cpal::SampleFormat::U8 => output_stream::<u8>,
+                other => {
+                    return Err(cpal::Error::with_message(
+                        cpal::ErrorKind::UnsupportedConfig,
+                        format!("unsupported sample format {other}"),
+                    ))
+                }
+            };
+            open(
+                &device,
+                stream_config,
+                (shared.clone(), format),
+                Box::new(on_error),
+            )
         };
         let stream = match build(stream_config) {
             Ok(s) => s,
@@ -520,6 +525,17 @@ fn choose_config(
 /// Samples the queue holds ahead of the callback.
 fn queue_capacity(format: Format) -> usize {
     (QUEUE.as_secs_f64() * f64::from(format.rate)) as usize * format.channels as usize
+}
+
+/// Open `device` with samples of type `T`, the card's own format.
+fn output_stream<T: SizedSample + FromSample<f32>>(
+    device: &cpal::Device,
+    config: cpal::StreamConfig,
+    (shared, format): (Arc<Shared>, Format),
+    on_error: ErrorFn,
+) -> Result<cpal::Stream, cpal::Error> {
+    let timeout = Some(Duration::from_secs(3));
+    device.build_output_stream(config, callback::<T>(shared, format), on_error, timeout)
 }
 
 /// cpal's callback around `Feed::fill`, with the card's latency as cpal

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::sink::{Delivery, Format, Pacer, Sink, SinkError};
+use super::sink::{paced_sink_methods, Format, Pacer, Sink, SinkError};
 
 /// How the fake card breaks, once, after `after` of audio in one session.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -123,15 +123,7 @@ impl Sink for FakeSink {
         Ok(n * ch)
     }
 
-    fn pending(&self) -> Duration {
-        self.pacer.pending()
-    }
-
-    fn delivered(&self) -> Delivery {
-        self.pacer.delivery()
-    }
-
-    fn discard_pending(&mut self) {}
+    paced_sink_methods!();
 
     fn end(&mut self) -> Result<(), SinkError> {
         Ok(())

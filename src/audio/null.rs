@@ -2,9 +2,9 @@
 //! discards them. For stations without a loudspeaker line yet (training,
 //! trying a schedule) where airtime must still be counted honestly.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::sink::{Delivery, Format, Pacer, Sink, SinkError};
+use super::sink::{paced_sink_methods, Format, Pacer, Sink, SinkError};
 
 pub struct NullSink {
     pacer: Pacer,
@@ -40,15 +40,7 @@ impl Sink for NullSink {
         Ok(samples.len() / channels * channels)
     }
 
-    fn pending(&self) -> Duration {
-        self.pacer.pending()
-    }
-
-    fn delivered(&self) -> Delivery {
-        self.pacer.delivery()
-    }
-
-    fn discard_pending(&mut self) {}
+    paced_sink_methods!();
 
     fn end(&mut self) -> Result<(), SinkError> {
         Ok(())

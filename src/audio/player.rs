@@ -30,7 +30,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::convert::{apply_gain, Converter};
 use super::loudness::{Cache, Level};
 use super::relay::{ItemDecoder, RelayCue};
-use super::sink::{Format, Sink};
+use super::sink::{Format, Sink, SinkError};
 
 mod prepare;
 use prepare::{spawn_preparer, Opened, Request};
@@ -429,20 +429,11 @@ impl Worker {
                     Err(_) => break,
                 }
             };
-            match cmd {
-                Command::Prepare {
-                    id,
-                    path,
-                    expected,
-                    relay,
-                } => self.prepare(id, path, expected, relay),
-                Command::Opened(o) => self.opened(*o),
-                Command::Start { id, at } => self.start(id, at),
-                Command::Stop { .. } => self.drop_prepared(),
-                Command::Ping(tx) => {
-                    let _ = tx.send(());
-                }
-                Command::Shutdown => break,
+            match self.answer_anytime(cmd) {
+                Some(Command::Start { id, at }) => self.start(id, at),
+                Some(Command::Stop { .. }) => self.drop_prepared(),
+                Some(Command::Shutdown) => break,
+                _ => {} // answered
             }
             if let Some(at) = self.prepared.as_ref().and_then(|p| p.start) {
                 let p = self.prepared.take().expect("just seen");
@@ -455,6 +446,17 @@ impl Worker {
 
     fn emit(&self, e: Event) {
         let _ = self.events.send(e);
+    }
+
+    /// The output would not open for item `id`: release it, say so, and
+    /// fail the item with the output's reason.
+    fn open_failed(&mut self, id: PlayId, e: SinkError) {
+        self.sink.close();
+        let reason = Reason::DeviceFailed { error: e.message };
+        self.set_state(OutputState::Failed {
+            reason: reason.clone(),
+        });
+        self.fail(id, reason);
     }
 
     fn fail(&self, id: PlayId, why: Reason) {
@@ -538,14 +540,7 @@ impl Worker {
         };
         let output = match self.sink.open(decoder.format()) {
             Ok(f) => f,
-            Err(e) => {
-                self.sink.close();
-                let reason = Reason::DeviceFailed { error: e.message };
-                self.set_state(OutputState::Failed {
-                    reason: reason.clone(),
-                });
-                return self.fail(request.id, reason);
-            }
+            Err(e) => return self.open_failed(request.id, e),
         };
         self.set_state(OutputState::Open { format: output });
         self.prepared = Some(Prepared {
@@ -599,14 +594,7 @@ impl Worker {
                     p.output = f;
                     self.set_state(OutputState::Open { format: f });
                 }
-                Err(e) => {
-                    self.sink.close();
-                    let reason = Reason::DeviceFailed { error: e.message };
-                    self.set_state(OutputState::Failed {
-                        reason: reason.clone(),
-                    });
-                    return self.fail(p.id, reason);
-                }
+                Err(e) => return self.open_failed(p.id, e),
             }
         }
         let first = std::mem::take(&mut p.first);
@@ -648,37 +636,46 @@ impl Worker {
         self.idle_since = Instant::now();
     }
 
+    /// Answer the commands that are answered the same way whether an item
+    /// plays or not (prepare the next one, its file opened, a ping); any
+    /// other comes back for the caller.
+    fn answer_anytime(&mut self, cmd: Command) -> Option<Command> {
+        match cmd {
+            Command::Prepare {
+                id,
+                path,
+                expected,
+                relay,
+            } => self.prepare(id, path, expected, relay),
+            Command::Opened(o) => self.opened(*o),
+            Command::Ping(tx) => {
+                let _ = tx.send(());
+            }
+            other => return Some(other),
+        }
+        None
+    }
+
     /// Commands that come while an item plays: a stop is heard within one
     /// chunk. `Some` ends the item at once.
     fn take_commands(&mut self, item: &mut OnAir) -> Option<End> {
         let mut stop_now = false;
         while let Ok(cmd) = self.commands.try_recv() {
-            match cmd {
-                Command::Stop { fade: want } => {
-                    if item.fade.is_none() {
-                        let left = want.min(MAX_FADE).saturating_sub(self.sink.pending());
-                        let frames = (left.as_secs_f64() * f64::from(item.input_rate)) as u64;
-                        if frames == 0 {
-                            stop_now = true;
-                        } else {
-                            item.fade = Some((frames, frames));
-                        }
+            match self.answer_anytime(cmd) {
+                Some(Command::Stop { fade: want }) if item.fade.is_none() => {
+                    let left = want.min(MAX_FADE).saturating_sub(self.sink.pending());
+                    let frames = (left.as_secs_f64() * f64::from(item.input_rate)) as u64;
+                    if frames == 0 {
+                        stop_now = true;
+                    } else {
+                        item.fade = Some((frames, frames));
                     }
                 }
-                Command::Prepare {
-                    id,
-                    path,
-                    expected,
-                    relay,
-                } => self.prepare(id, path, expected, relay),
-                Command::Opened(o) => self.opened(*o),
-                Command::Ping(tx) => {
-                    let _ = tx.send(());
-                }
-                c @ (Command::Start { .. } | Command::Shutdown) => {
+                Some(c @ (Command::Start { .. } | Command::Shutdown)) => {
                     self.deferred.push_back(c);
                     stop_now = true;
                 }
+                _ => {} // answered, or a stop while already fading
             }
         }
         stop_now.then(|| {

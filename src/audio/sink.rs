@@ -178,6 +178,25 @@ impl Pacer {
     }
 }
 
+/// The `Sink` methods of an output paced by a [`Pacer`] in its `pacer`
+/// field (WAV, null, fake): what is pending and delivered is the pacer's,
+/// and nothing waits to be discarded. A macro because trait methods cannot
+/// be inherited from a field.
+macro_rules! paced_sink_methods {
+    () => {
+        fn pending(&self) -> std::time::Duration {
+            self.pacer.pending()
+        }
+
+        fn delivered(&self) -> $crate::audio::sink::Delivery {
+            self.pacer.delivery()
+        }
+
+        fn discard_pending(&mut self) {}
+    };
+}
+pub(crate) use paced_sink_methods;
+
 /// Sleep, then spin, until `due`; give up after `max` and return `false`.
 /// Spinning the last ~1.5 ms is what keeps a start within a millisecond of
 /// its instant; it costs at most that much CPU per item.

@@ -12,9 +12,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::sink::{Delivery, Format, Pacer, Sink, SinkError};
+use super::sink::{paced_sink_methods, Format, Pacer, Sink, SinkError};
 
 /// Size of the header this module writes: RIFF, fmt (16 bytes), data.
 const HEADER_LEN: u64 = 44;
@@ -242,15 +242,7 @@ impl Sink for WavSink {
         Ok(samples.len())
     }
 
-    fn pending(&self) -> Duration {
-        self.pacer.pending()
-    }
-
-    fn delivered(&self) -> Delivery {
-        self.pacer.delivery()
-    }
-
-    fn discard_pending(&mut self) {}
+    paced_sink_methods!();
 
     fn end(&mut self) -> Result<(), SinkError> {
         self.flush()?;

@@ -205,9 +205,8 @@ mod tests {
 
     #[test]
     fn a_type_error_does_not_hide_the_next_items_problems() {
-        let text = r#"
-[station]
-name = "X"
+        let text = &with_station(
+            r#"
 
 [[bulletin]]
 id = "a"
@@ -220,7 +219,8 @@ id = "b"
 title = "B"
 file = "b.mp3"
 grace = "soon"
-"#;
+"#,
+        );
         let l = load_text(text);
         let e = errors(&l);
         assert_eq!(e.len(), 2, "{}", l.diagnostics);
@@ -231,9 +231,8 @@ grace = "soon"
 
     #[test]
     fn unknown_keys_and_sections_get_suggestions() {
-        let text = r#"
-[station]
-name = "X"
+        let text = &with_station(
+            r#"
 
 [[bulletins]]
 id = "a"
@@ -243,7 +242,8 @@ id = "b"
 title = "B"
 file = "b.mp3"
 tittle = "typo"
-"#;
+"#,
+        );
         let l = load_text(text);
         let e = errors(&l);
         assert_eq!(e.len(), 2, "{}", l.diagnostics);
@@ -264,9 +264,8 @@ tittle = "typo"
     #[test]
     fn a_missing_key_does_not_hide_the_items_other_problems() {
         let dir = tempfile::tempdir().unwrap();
-        let text = r#"
-[station]
-name = "X"
+        let text = &with_station(
+            r#"
 
 [[bulletin]]
 id = "a"
@@ -276,7 +275,8 @@ at = ["99:00"]
 [[program]]
 title = "P"
 at = ["98:00"]
-"#;
+"#,
+        );
         let l = load_str(text, &dir.path().join("station.toml"), AudioFiles::Resolve).finish();
         let found: Vec<String> = l.diagnostics.errors().map(|d| d.to_string()).collect();
         let path = dir.path().join("station.toml");

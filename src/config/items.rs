@@ -644,9 +644,8 @@ mod tests {
 
     #[test]
     fn ids_are_plain_and_shared_between_bulletins_and_programmes() {
-        let text = r#"
-[station]
-name = "X"
+        let text = &with_station(
+            r#"
 [[bulletin]]
 id = "thông báo"
 title = "B"
@@ -659,7 +658,8 @@ file = "x.mp3"
 id = "x"
 title = "P"
 items = ["x"]
-"#;
+"#,
+        );
         let l = load_text(text);
         assert!(find(&l, "bulletin \"thông báo\"", "id")
             .message
@@ -674,9 +674,8 @@ items = ["x"]
 
     #[test]
     fn relays_take_the_bulletin_keys_a_source_and_a_duration() {
-        let text = r#"
-[station]
-name = "X"
+        let text = &with_station(
+            r#"
 [[campaign]]
 id = "c"
 title = "C"
@@ -706,7 +705,8 @@ silence_after = "20s"
 silence_threshold_dbfs = -45.5
 cron = "30 11 * * 1-5"
 enabled = false
-"#;
+"#,
+        );
         let l = load_text(text);
         assert!(!l.diagnostics.has_errors(), "{}", l.diagnostics);
         // A relay's fallback is not "a bulletin that airs only when queued".
@@ -734,9 +734,8 @@ enabled = false
 
     #[test]
     fn relay_mistakes_are_located_and_explained() {
-        let text = r#"
-[station]
-name = "X"
+        let text = &with_station(
+            r#"
 [[bulletin]]
 id = "cho"
 title = "Chờ"
@@ -763,7 +762,8 @@ duration = "5m"
 id = "cho"
 title = "D"
 input = "default"
-"#;
+"#,
+        );
         let l = load_text(text);
         assert!(find(&l, "relay \"a\"", "url").message.contains("http://"));
         assert!(find(&l, "relay \"a\"", "duration")
@@ -808,9 +808,8 @@ input = "default"
         let secret = dir.path().join("secret.mp3");
         std::fs::write(&secret, b"x").unwrap();
         std::os::unix::fs::symlink(&secret, audio.join("link.mp3")).unwrap();
-        let text = r#"
-[station]
-name = "X"
+        let text = &with_station(
+            r#"
 audio_dir = "audio"
 [[bulletin]]
 id = "a"
@@ -824,7 +823,8 @@ file = "/etc/passwd"
 id = "c"
 title = "C"
 file = "missing.mp3"
-"#;
+"#,
+        );
         let path = dir.path().join("station.toml");
         let l = load_str(text, &path, AudioFiles::Resolve).finish();
         assert!(find(&l, "bulletin \"a\"", "file")

@@ -538,9 +538,8 @@ items = ["nhac-hieu", "cds-thong-diep"]
 
     #[test]
     fn reports_every_problem_at_once_with_locations() {
-        let text = r#"
-[station]
-name = "X"
+        let text = &with_station(
+            r#"
 timezone = "Asia/Hanoi_City"
 
 [[campaign]]
@@ -567,7 +566,8 @@ cron = "0 6 * * *"
 id = "p"
 title = "P"
 items = ["a", "ghost"]
-"#;
+"#,
+        );
         let l = load_text(text);
         assert!(l.station.is_none());
         let tz = find(&l, "[station]", "timezone");

@@ -16,7 +16,7 @@ mod report;
 mod sections;
 mod speech;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 mod timing;
 mod tts_command;
 mod warnings;
@@ -219,6 +219,37 @@ pub struct Session {
     pub max_minutes: Option<f64>,
 }
 
+/// `ALL` (every value, in declaration order: for roles and priorities,
+/// lowest first), `as_str`, `parse` and `Display` for an enum of plain
+/// words: each variant with the word the station file, the ledger, the API
+/// and the audit log use for it. A macro because it writes impls.
+macro_rules! words {
+    ($ty:ident { $($variant:ident => $word:literal),+ $(,)? }) => {
+        impl $ty {
+            pub const ALL: [$ty; [$($word),+].len()] = [$($ty::$variant),+];
+
+            /// The word for this value.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $word),+
+                }
+            }
+
+            /// The value `s` names, if any.
+            pub fn parse(s: &str) -> Option<$ty> {
+                $ty::ALL.into_iter().find(|v| v.as_str() == s)
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use words;
+
 /// Bulletin levels of Thông tư 39/2020/TT-BTTTT. Ordered: `Emergency` is
 /// the greatest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -229,29 +260,11 @@ pub enum Priority {
     Emergency,
 }
 
-impl Priority {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Priority::Normal => "normal",
-            Priority::Priority => "priority",
-            Priority::Emergency => "emergency",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Priority> {
-        match s {
-            "normal" => Some(Priority::Normal),
-            "priority" => Some(Priority::Priority),
-            "emergency" => Some(Priority::Emergency),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Priority {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+words!(Priority {
+    Normal => "normal",
+    Priority => "priority",
+    Emergency => "emergency",
+});
 
 /// Where audio goes.
 #[derive(Debug, Clone, PartialEq)]
@@ -419,30 +432,12 @@ pub enum Role {
     Admin,
 }
 
-impl Role {
-    /// Every role, lowest first.
-    pub const ALL: [Role; 4] = [Role::Metrics, Role::Viewer, Role::Operator, Role::Admin];
-
-    /// The word the station file, the audit log and `loa token` use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Metrics => "metrics",
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+words!(Role {
+    Metrics => "metrics",
+    Viewer => "viewer",
+    Operator => "operator",
+    Admin => "admin",
+});
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiToken {

@@ -111,64 +111,60 @@ pub(super) struct RawCampaign {
     pub(super) target_minutes: Option<S<f64>>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawBulletin {
-    pub(super) id: Option<S<String>>,
-    pub(super) title: Option<S<String>>,
-    pub(super) file: Option<S<String>>,
-    pub(super) text: Option<S<String>>,
-    pub(super) text_file: Option<S<String>>,
-    pub(super) campaign: Option<S<String>>,
-    pub(super) priority: Option<S<String>>,
-    pub(super) at: Option<S<Vec<S<toml::Value>>>>,
-    pub(super) days: Option<S<String>>,
-    pub(super) cron: Option<S<String>>,
-    pub(super) from: Option<S<toml::Value>>,
-    pub(super) to: Option<S<toml::Value>>,
-    pub(super) grace: Option<S<String>>,
-    pub(super) enabled: Option<S<bool>>,
+/// Declares an item that airs at times of its own: its keys as written,
+/// then the timing keys (`RawWhen`'s), which are listed only here. (Not a
+/// `#[serde(flatten)]` field: flattening buffers values and loses spans.)
+macro_rules! timed_item {
+    ($(#[$doc:meta])* $name:ident { $($field:ident: $ty:ty,)* }) => {
+        $(#[$doc])*
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub(super) struct $name {
+            $(pub(super) $field: $ty,)*
+            pub(super) at: Option<S<Vec<S<toml::Value>>>>,
+            pub(super) days: Option<S<String>>,
+            pub(super) cron: Option<S<String>>,
+            pub(super) from: Option<S<toml::Value>>,
+            pub(super) to: Option<S<toml::Value>>,
+            pub(super) grace: Option<S<String>>,
+            pub(super) enabled: Option<S<bool>>,
+        }
+    };
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawProgram {
-    pub(super) id: Option<S<String>>,
-    pub(super) title: Option<S<String>>,
-    pub(super) items: Option<S<Vec<S<String>>>>,
-    pub(super) priority: Option<S<String>>,
-    pub(super) at: Option<S<Vec<S<toml::Value>>>>,
-    pub(super) days: Option<S<String>>,
-    pub(super) cron: Option<S<String>>,
-    pub(super) from: Option<S<toml::Value>>,
-    pub(super) to: Option<S<toml::Value>>,
-    pub(super) grace: Option<S<String>>,
-    pub(super) enabled: Option<S<bool>>,
-}
+timed_item!(RawBulletin {
+    id: Option<S<String>>,
+    title: Option<S<String>>,
+    file: Option<S<String>>,
+    text: Option<S<String>>,
+    text_file: Option<S<String>>,
+    campaign: Option<S<String>>,
+    priority: Option<S<String>>,
+});
 
-/// A `[[relay]]`: a live source (`url` or `input`) aired for `duration`,
-/// with the bulletin's timing keys.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawRelay {
-    pub(super) id: Option<S<String>>,
-    pub(super) title: Option<S<String>>,
-    pub(super) url: Option<S<String>>,
-    pub(super) input: Option<S<String>>,
-    pub(super) duration: Option<S<String>>,
-    pub(super) fallback: Option<S<String>>,
-    pub(super) silence_after: Option<S<String>>,
-    pub(super) silence_threshold_dbfs: Option<S<f64>>,
-    pub(super) campaign: Option<S<String>>,
-    pub(super) priority: Option<S<String>>,
-    pub(super) at: Option<S<Vec<S<toml::Value>>>>,
-    pub(super) days: Option<S<String>>,
-    pub(super) cron: Option<S<String>>,
-    pub(super) from: Option<S<toml::Value>>,
-    pub(super) to: Option<S<toml::Value>>,
-    pub(super) grace: Option<S<String>>,
-    pub(super) enabled: Option<S<bool>>,
-}
+timed_item!(RawProgram {
+    id: Option<S<String>>,
+    title: Option<S<String>>,
+    items: Option<S<Vec<S<String>>>>,
+    priority: Option<S<String>>,
+});
+
+timed_item!(
+    /// A `[[relay]]`: a live source (`url` or `input`) aired for `duration`,
+    /// with the bulletin's timing keys.
+    RawRelay {
+        id: Option<S<String>>,
+        title: Option<S<String>>,
+        url: Option<S<String>>,
+        input: Option<S<String>>,
+        duration: Option<S<String>>,
+        fallback: Option<S<String>>,
+        silence_after: Option<S<String>>,
+        silence_threshold_dbfs: Option<S<f64>>,
+        campaign: Option<S<String>>,
+        priority: Option<S<String>>,
+    }
+);
 
 /// An `[[item]]`. Its required keys are `Option`s that the loader checks,
 /// not serde: a missing key must not hide the item's other problems.
@@ -239,17 +235,10 @@ macro_rules! take_when {
 }
 pub(super) use take_when;
 
-/// Keys shared by bulletins and programmes: when they air. (Not a
-/// `#[serde(flatten)]` field: flattening buffers values and loses spans.)
-pub(super) struct RawWhen {
-    pub(super) at: Option<S<Vec<S<toml::Value>>>>,
-    pub(super) days: Option<S<String>>,
-    pub(super) cron: Option<S<String>>,
-    pub(super) from: Option<S<toml::Value>>,
-    pub(super) to: Option<S<toml::Value>>,
-    pub(super) grace: Option<S<String>>,
-    pub(super) enabled: Option<S<bool>>,
-}
+timed_item!(
+    /// Keys shared by bulletins, programmes and relays: when they air.
+    RawWhen {}
+);
 
 /// A TOML value written as a string or as a TOML date/time, as text.
 pub(super) fn value_text(v: &toml::Value) -> Option<String> {

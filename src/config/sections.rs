@@ -381,9 +381,8 @@ mod tests {
 
     #[test]
     fn output_and_api() {
-        let text = r#"
-[station]
-name = "X"
+        let text = &with_station(
+            r#"
 [output]
 kind = "wav"
 volume = 1.5
@@ -394,7 +393,8 @@ max_queue = 0
 name = "ops"
 role = "boss"
 sha256 = "abc"
-"#;
+"#,
+        );
         let l = load_text(text);
         assert!(find(&l, "[output]", "path")
             .message
@@ -411,9 +411,8 @@ sha256 = "abc"
             .as_deref()
             .unwrap()
             .contains("loa token new"));
-        let good = r#"
-[station]
-name = "X"
+        let good = &with_station(
+            r#"
 [output]
 kind = "wav"
 path = "out/aired.wav"
@@ -422,7 +421,8 @@ pace = "fast"
 name = "ops"
 role = "operator"
 sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-"#;
+"#,
+        );
         let s = load_text(good).station.unwrap();
         assert_eq!(
             s.output.kind,

@@ -220,9 +220,8 @@ mod tests {
 
     #[test]
     fn a_text_bulletin_is_cached_by_text_voice_and_engine() {
-        let text = r#"
-[station]
-name = "X"
+        let text = &with_station(
+            r#"
 data_dir = "var"
 [[bulletin]]
 id = "a"
@@ -232,7 +231,8 @@ text = "Kính thưa bà con, 17:30 họp tổ dân phố."
 id = "b"
 title = "B"
 text = "Kính thưa bà con, 17:30 họp tổ dân phố."
-"#;
+"#,
+        );
         let l = load_text(text);
         assert!(!l.diagnostics.has_errors(), "{}", l.diagnostics);
         let s = l.station.unwrap();
@@ -251,9 +251,8 @@ text = "Kính thưa bà con, 17:30 họp tổ dân phố."
 
     #[test]
     fn tts_and_session_keys_are_checked() {
-        let text = r#"
-[station]
-name = "X"
+        let text = &with_station(
+            r#"
 [tts]
 command = ["piper", "--model", "vi.onnx"]
 timeout = "forever"
@@ -268,7 +267,8 @@ text = "Hai thứ"
 id = "b"
 title = "B"
 text = "  "
-"#;
+"#,
+        );
         let l = load_text(text);
         assert!(find(&l, "[tts]", "command").message.contains("{out}"));
         assert!(find(&l, "[tts]", "timeout").message.contains("forever"));
@@ -315,16 +315,16 @@ text = "  "
 
     #[test]
     fn good_tts_and_session_sections_load() {
-        let text = r#"
-[station]
-name = "X"
+        let text = &with_station(
+            r#"
 [tts]
 command = ["piper", "--model", "vi.onnx", "--output_file", "{out}"]
 voice = "vais1000"
 timeout = "45s"
 [session]
 max_minutes = 15
-"#;
+"#,
+        );
         let l = load_text(text);
         assert!(!l.diagnostics.has_errors(), "{}", l.diagnostics);
         let s = l.station.unwrap();

@@ -22,3 +22,10 @@ pub(super) fn find<'a>(l: &'a Loaded, item: &str, key: &str) -> &'a Diagnostic {
         .find(|d| d.item.as_deref() == Some(item) && d.key.as_deref() == Some(key))
         .unwrap_or_else(|| panic!("no diagnostic for {item} {key}:\n{}", l.diagnostics))
 }
+
+/// A station file with the least `[station]` a test needs (`name = "X"`),
+/// then `rest` (which starts with its own line break): the same text, line
+/// for line, as writing the two lines out in each test.
+pub(crate) fn with_station(rest: &str) -> String {
+    format!("\n[station]\nname = \"X\"{rest}")
+}

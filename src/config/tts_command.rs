@@ -59,10 +59,7 @@ pub const TTS_OPTION_RISK_HINT: &str = "give the engine the text through a file 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn argv(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
-    }
+    use crate::tts::argv::argv;
 
     #[test]
     fn text_that_could_start_an_option_is_refused() {

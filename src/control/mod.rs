@@ -250,3 +250,58 @@ pub async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| Error::Internal(format!("a background task failed: {e}")))?
 }
+
+/// The items the station files of `Control::for_test`'s callers share: a
+/// campaign, `long` (daily at 06:00, in the campaign) and `tone`, on the
+/// audio `for_test` copies.
+#[cfg(test)]
+pub(crate) const TEST_ITEMS: &str = r#"
+[[campaign]]
+id = "cds"
+title = "Chuyển đổi số"
+[[bulletin]]
+id = "long"
+title = "Thông điệp dài"
+file = "long.mp3"
+campaign = "cds"
+at = ["06:00"]
+[[bulletin]]
+id = "tone"
+title = "Tín hiệu"
+file = "tone.wav"
+"#;
+
+/// Send `req` (with `body`: its content type and bytes) to `app` as if
+/// it came from `from` (a LAN or loopback peer), as the API's and the
+/// console's test rigs do: the reply's status, headers and body.
+#[cfg(test)]
+pub(crate) async fn test_request(
+    app: &axum::Router,
+    from: [u8; 4],
+    req: axum::http::request::Builder,
+    body: Option<(&str, Vec<u8>)>,
+) -> (axum::http::StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    use axum::body::Body;
+    use axum::extract::connect_info::MockConnectInfo;
+    use axum::http::header;
+    use tower::ServiceExt;
+    let req = match body {
+        Some((ctype, bytes)) => req
+            .header(header::CONTENT_TYPE, ctype)
+            .header(header::CONTENT_LENGTH, bytes.len())
+            .body(Body::from(bytes)),
+        None => req.body(Body::empty()),
+    }
+    .unwrap();
+    let app = app
+        .clone()
+        .layer(MockConnectInfo(std::net::SocketAddr::from((from, 40000))));
+    let resp = app.oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    (status, headers, body)
+}

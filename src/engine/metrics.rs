@@ -4,7 +4,7 @@
 //! counters; the ledger stays the record of what aired.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::fmt::{Display, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -152,13 +152,13 @@ impl Metrics {
         );
         let _ = writeln!(o, "loa_lateness_seconds_sum {:.6}", c.lateness_sum);
         let _ = writeln!(o, "loa_lateness_seconds_count {}", c.lateness_count);
-        family(
+        sample(
             o,
             "loa_last_aired_timestamp_seconds",
             "gauge",
             "When the last item that aired started (Unix time; 0: nothing in the ledger).",
+            unix(c.last_aired),
         );
-        let _ = writeln!(o, "loa_last_aired_timestamp_seconds {}", unix(c.last_aired));
         family(
             o,
             "loa_output_state",
@@ -177,57 +177,51 @@ impl Metrics {
                 u8::from(s == current)
             );
         }
-        family(
+        sample(
             o,
             "loa_output_failures_total",
             "counter",
             "Times the audio output failed (device missing or broken) since the daemon started.",
+            c.output_failures,
         );
-        let _ = writeln!(o, "loa_output_failures_total {}", c.output_failures);
-        family(
+        sample(
             o,
             "loa_queue_length",
             "gauge",
             "Items waiting for the line.",
+            status.queue_length,
         );
-        let _ = writeln!(o, "loa_queue_length {}", status.queue_length);
-        family(o, "loa_airing", "gauge", "1 while an item airs.");
-        let _ = writeln!(o, "loa_airing {}", u8::from(status.airing.is_some()));
-        family(o, "loa_paused", "gauge", "1 while the station is paused.");
-        let _ = writeln!(o, "loa_paused {}", u8::from(status.paused));
-        family(
+        sample(
+            o,
+            "loa_airing",
+            "gauge",
+            "1 while an item airs.",
+            u8::from(status.airing.is_some()),
+        );
+        sample(
+            o,
+            "loa_paused",
+            "gauge",
+            "1 while the station is paused.",
+            u8::from(status.paused),
+        );
+        sample(
             o,
             "loa_emergency_active",
             "gauge",
             "1 while a repeating emergency is in force or an emergency airs.",
-        );
-        let _ = writeln!(
-            o,
-            "loa_emergency_active {}",
-            u8::from(emergency_active(status))
+            u8::from(emergency_active(status)),
         );
         if let Some(since) = c.emergency_since {
-            family(o, "loa_emergency_since_timestamp_seconds", "gauge",
-                "Since when an emergency has been in force (Unix time; a repeating one's start survives restarts).");
-            let _ = writeln!(
-                o,
-                "loa_emergency_since_timestamp_seconds {}",
-                unix(Some(since))
-            );
+            sample(o, "loa_emergency_since_timestamp_seconds", "gauge", "Since when an emergency has been in force (Unix time; a repeating one's start survives restarts).", unix(Some(since)));
         }
-        family(o, "loa_clock_suspect", "gauge",
-            "1 while the wall clock is behind the ledger (no real-time clock, NTP not synced): scheduled items wait.");
-        let _ = writeln!(o, "loa_clock_suspect {}", u8::from(status.clock_suspect));
-        family(
+        sample(o, "loa_clock_suspect", "gauge", "1 while the wall clock is behind the ledger (no real-time clock, NTP not synced): scheduled items wait.", u8::from(status.clock_suspect));
+        sample(
             o,
             "loa_ledger_writes_waiting",
             "gauge",
             "Ledger writes waiting for the disk (full or failing); they land once it recovers.",
-        );
-        let _ = writeln!(
-            o,
-            "loa_ledger_writes_waiting {}",
-            self.ledger_waiting.load(Ordering::Relaxed)
+            self.ledger_waiting.load(Ordering::Relaxed),
         );
         out
     }
@@ -255,6 +249,13 @@ pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
+/// A metric without labels: its `# HELP` and `# TYPE` lines, then its one
+/// sample.
+pub(crate) fn sample(out: &mut String, name: &str, kind: &str, help: &str, value: impl Display) {
+    family(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
 /// Escape a Prometheus label value.
 pub(crate) fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
@@ -268,19 +269,6 @@ mod tests {
     use crate::ledger::test_util::{airing, at};
     use crate::ledger::Source;
 
-    fn idle() -> Status {
-        Status {
-            airing: None,
-            queue: Vec::new(),
-            queue_length: 0,
-            queue_next: None,
-            paused: false,
-            output: OutputState::Idle,
-            emergency: None,
-            clock_suspect: false,
-        }
-    }
-
     #[test]
     fn renders_counters_histogram_and_gauges() {
         let waiting = Arc::new(AtomicUsize::new(3));
@@ -291,7 +279,7 @@ mod tests {
         by_hand.source = Source::Operator;
         m.outcome(Outcome::Completed, &by_hand, 30.0);
         m.outcome(Outcome::Missed, &airing("b", None, at(7, 0)), 0.0);
-        let text = m.render(&idle());
+        let text = m.render(&Status::idle());
         assert!(
             text.contains("loa_last_aired_timestamp_seconds 0\n"),
             "{text}"
@@ -299,7 +287,7 @@ mod tests {
         m.started(at(6, 0), 0.002);
         m.started(at(5, 0), 120.0);
         m.seed_last_aired(Some(at(4, 0)));
-        let text = m.render(&idle());
+        let text = m.render(&Status::idle());
         assert!(text.contains("loa_items_total{outcome=\"completed\"} 2"));
         assert!(text.contains("loa_items_total{outcome=\"missed\"} 1"));
         assert!(text.contains("loa_items_total{outcome=\"failed\"} 0"));
@@ -324,7 +312,7 @@ mod tests {
     #[test]
     fn counts_output_failures_and_emergency_time() {
         let m = Metrics::default();
-        let mut s = idle();
+        let mut s = Status::idle();
         let failed = OutputState::Failed {
             reason: crate::reason::Reason::DeviceFailed {
                 error: "no card".into(),

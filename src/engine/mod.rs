@@ -245,14 +245,9 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         // One ping at a time: one still waiting means the loop is stuck.
         let (ping_tx, ping_rx) = mpsc::channel(1);
         let status = Status {
-            airing: None,
-            queue: Vec::new(),
-            queue_length: 0,
-            queue_next: None,
-            paused: false,
             output: playout.state(),
-            emergency: None,
             clock_suspect,
+            ..Status::idle()
         };
         let (status_tx, status_rx) = watch::channel(status);
         let metrics = Arc::new(Metrics::new(recorder.waiting()));

@@ -90,6 +90,23 @@ pub struct Status {
     pub clock_suspect: bool,
 }
 
+impl Status {
+    /// A station at rest: nothing airs, waits or is in force, the output
+    /// closed, the clock trusted.
+    pub fn idle() -> Status {
+        Status {
+            airing: None,
+            queue: Vec::new(),
+            queue_length: 0,
+            queue_next: None,
+            paused: false,
+            output: OutputState::Idle,
+            emergency: None,
+            clock_suspect: false,
+        }
+    }
+}
+
 impl QueuedView {
     pub(super) fn of(e: &Entry) -> QueuedView {
         QueuedView {

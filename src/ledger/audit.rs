@@ -120,13 +120,11 @@ impl Ledger {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::ledger::test_util::*;
 
     #[test]
     fn audit_rows_in_range() {
-        let (_dir, path) = fresh();
-        let mut ledger = Ledger::open(&path, TZ).unwrap();
+        let (_dir, _, mut ledger) = fresh_ledger();
         ledger
             .audit_at(at(6, 0), "chu-tich", "stop", "", "ok")
             .unwrap();

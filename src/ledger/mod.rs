@@ -29,7 +29,6 @@ mod users;
 mod waiting;
 mod write;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -64,35 +63,13 @@ pub enum Outcome {
     Skipped,
 }
 
-impl Outcome {
-    pub const ALL: [Outcome; 5] = [
-        Outcome::Completed,
-        Outcome::Interrupted,
-        Outcome::Failed,
-        Outcome::Missed,
-        Outcome::Skipped,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Completed => "completed",
-            Outcome::Interrupted => "interrupted",
-            Outcome::Failed => "failed",
-            Outcome::Missed => "missed",
-            Outcome::Skipped => "skipped",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Outcome> {
-        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+crate::config::words!(Outcome {
+    Completed => "completed",
+    Interrupted => "interrupted",
+    Failed => "failed",
+    Missed => "missed",
+    Skipped => "skipped",
+});
 
 /// Why an item was put on air.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -109,37 +86,18 @@ pub enum Source {
     Relay,
 }
 
-impl Source {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Schedule => "schedule",
-            Source::Operator => "operator",
-            Source::Emergency => "emergency",
-            Source::Relay => "relay",
-        }
-    }
+crate::config::words!(Source {
+    Schedule => "schedule",
+    Operator => "operator",
+    Emergency => "emergency",
+    Relay => "relay",
+});
 
+impl Source {
     /// Whether the station file's plan put it there (decided again from
     /// the plan after a reload or a restart).
     pub fn is_planned(self) -> bool {
         matches!(self, Source::Schedule | Source::Relay)
-    }
-
-    pub fn parse(s: &str) -> Option<Source> {
-        [
-            Source::Schedule,
-            Source::Operator,
-            Source::Emergency,
-            Source::Relay,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == s)
-    }
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

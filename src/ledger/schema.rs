@@ -691,8 +691,7 @@ mod tests {
 
     #[test]
     fn read_only_open_does_not_recover_rows_of_the_running_daemon() {
-        let (_dir, path) = fresh();
-        let mut daemon = Ledger::open(&path, TZ).unwrap();
+        let (_dir, path, mut daemon) = fresh_ledger();
         let id = daemon
             .begin(&airing("b1", None, at(6, 15)), at(6, 15))
             .unwrap();

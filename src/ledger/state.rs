@@ -115,8 +115,7 @@ mod tests {
 
     #[test]
     fn last_alive_survives_a_reopen() {
-        let (_dir, path) = fresh();
-        let mut l = Ledger::open(&path, TZ).unwrap();
+        let (_dir, path, mut l) = fresh_ledger();
         assert_eq!(l.last_alive().unwrap(), None);
         let t = DateTime::parse_from_rfc3339("2026-10-07T06:00:03.250+07:00")
             .unwrap()
@@ -130,8 +129,7 @@ mod tests {
 
     #[test]
     fn last_aired_is_the_newest_started_row() {
-        let (_dir, path) = fresh();
-        let mut l = Ledger::open(&path, TZ).unwrap();
+        let (_dir, _, mut l) = fresh_ledger();
         assert_eq!(l.last_aired().unwrap(), None);
         l.record(&airing("a", None, at(5, 0)), Outcome::Missed, None)
             .unwrap();

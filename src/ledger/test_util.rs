@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::{Airing, Source};
+use super::{Airing, Ledger, Source};
 use crate::config::Priority;
 use crate::schedule::OccurrenceKey;
 
@@ -77,4 +77,11 @@ pub(crate) fn ten_queued() -> Vec<super::Settled> {
             }
         })
         .collect()
+}
+
+/// A new ledger at a `fresh` path, opened in `TZ`.
+pub(crate) fn fresh_ledger() -> (tempfile::TempDir, PathBuf, Ledger) {
+    let (dir, path) = fresh();
+    let ledger = Ledger::open(&path, TZ).unwrap();
+    (dir, path, ledger)
 }

@@ -140,35 +140,50 @@ impl Ledger {
 
     /// Change a user's password hash; `false` when there is no such user.
     pub fn set_password(&mut self, name: &str, password_hash: &str) -> Result<bool> {
-        self.conn
-            .execute(
-                "UPDATE users SET password = ?2 WHERE name = ?1",
-                params![name, password_hash],
-            )
-            .map(|n| n == 1)
-            .map_err(self.err("change a web console user's password"))
+        self.update_user(
+            name,
+            "password",
+            password_hash,
+            "change a web console user's password",
+        )
     }
 
     /// Enable or disable a user; `false` when there is no such user.
     pub fn set_enabled(&mut self, name: &str, enabled: bool) -> Result<bool> {
-        self.conn
-            .execute(
-                "UPDATE users SET enabled = ?2 WHERE name = ?1",
-                params![name, enabled],
-            )
-            .map(|n| n == 1)
-            .map_err(self.err("enable or disable a web console user"))
+        self.update_user(
+            name,
+            "enabled",
+            enabled,
+            "enable or disable a web console user",
+        )
     }
 
     /// Change a user's role; `false` when there is no such user.
     pub fn set_role(&mut self, name: &str, role: Role) -> Result<bool> {
+        self.update_user(
+            name,
+            "role",
+            role.as_str(),
+            "change a web console user's role",
+        )
+    }
+
+    /// Set one column of user `name`'s row; `false` when there is no such
+    /// user. `column` is one of this file's names, never a caller's.
+    fn update_user(
+        &mut self,
+        name: &str,
+        column: &'static str,
+        value: impl rusqlite::ToSql,
+        action: &'static str,
+    ) -> Result<bool> {
         self.conn
             .execute(
-                "UPDATE users SET role = ?2 WHERE name = ?1",
-                params![name, role.as_str()],
+                &format!("UPDATE users SET {column} = ?2 WHERE name = ?1"),
+                params![name, value],
             )
             .map(|n| n == 1)
-            .map_err(self.err("change a web console user's role"))
+            .map_err(self.err(action))
     }
 
     /// Remove a user and their sessions; `false` when there is no such user.

@@ -199,8 +199,7 @@ mod tests {
 
     #[test]
     fn queued_items_and_the_next_id_survive_a_reopen() {
-        let (_dir, path) = fresh();
-        let mut l = Ledger::open(&path, TZ).unwrap();
+        let (_dir, path, mut l) = fresh_ledger();
         assert_eq!(l.queued().unwrap(), []);
         assert_eq!(l.next_entry_id().unwrap(), 1);
         l.queue_put(&queued(7)).unwrap();

@@ -213,8 +213,7 @@ mod tests {
 
     #[test]
     fn a_locked_ledger_times_out_with_a_clear_error() {
-        let (_dir, path) = fresh();
-        let mut ledger = Ledger::open(&path, TZ).unwrap();
+        let (_dir, path, mut ledger) = fresh_ledger();
         ledger.conn.busy_timeout(Duration::from_millis(50)).unwrap();
         let other = Connection::open(&path).unwrap();
         other.execute_batch("BEGIN IMMEDIATE").unwrap();

@@ -65,13 +65,15 @@ pub fn fill(argv: &[String], v: &Values) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// An engine's command line as a station file gives it, for tests.
+#[cfg(test)]
+pub(crate) fn argv(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn argv(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
-    }
 
     #[test]
     fn placeholders_are_filled_once_and_never_start_an_option() {

@@ -378,18 +378,22 @@ mod tests {
         assert_eq!(names, vec![std::ffi::OsString::from("a.wav")]);
     }
 
+    /// Why the engine `argv` (with `timeout` seconds) did not read "x"
+    /// aloud into `out`.
+    fn refused(argv: &[&str], timeout: u32, out: &Path) -> TtsError {
+        render(&command(argv, timeout), "x", out, Wait::Request).unwrap_err()
+    }
+
     #[test]
     fn a_missing_engine_names_what_to_install() {
         let p = engine_problem(&command(&["/nonexistent/piper", "{out}"], 5)).unwrap();
         assert!(p.message.contains("/nonexistent/piper"), "{p}");
         let dir = tempfile::tempdir().unwrap();
-        let e = render(
-            &command(&["/nonexistent/piper", "{out}"], 5),
-            "x",
+        let e = refused(
+            &["/nonexistent/piper", "{out}"],
+            5,
             &dir.path().join("x.wav"),
-            Wait::Request,
-        )
-        .unwrap_err();
+        );
         assert!(e.message.contains("not found"), "{e}");
     }
 
@@ -397,13 +401,11 @@ mod tests {
     fn a_hanging_engine_is_killed_at_the_timeout() {
         let dir = tempfile::tempdir().unwrap();
         let started = Instant::now();
-        let e = render(
-            &command(&["sh", "-c", "exec sleep 60", "{out}"], 1),
-            "x",
+        let e = refused(
+            &["sh", "-c", "exec sleep 60", "{out}"],
+            1,
             &dir.path().join("x.wav"),
-            Wait::Request,
-        )
-        .unwrap_err();
+        );
         assert!(e.message.contains("did not finish within 1s"), "{e}");
         // Killed, not waited for: far less than the 60 s it would sleep.
         assert!(started.elapsed() < Duration::from_secs(30));
@@ -412,21 +414,17 @@ mod tests {
     #[test]
     fn a_failing_engine_says_why() {
         let dir = tempfile::tempdir().unwrap();
-        let e = render(
-            &command(&["sh", "-c", "echo no model >&2; exit 3", "{out}"], 5),
-            "x",
+        let e = refused(
+            &["sh", "-c", "echo no model >&2; exit 3", "{out}"],
+            5,
             &dir.path().join("x.wav"),
-            Wait::Request,
-        )
-        .unwrap_err();
+        );
         assert!(e.message.contains("no model"), "{e}");
-        let e = render(
-            &command(&["sh", "-c", "echo not a wav > \"$0\"", "{out}"], 5),
-            "x",
+        let e = refused(
+            &["sh", "-c", "echo not a wav > \"$0\"", "{out}"],
+            5,
             &dir.path().join("y.wav"),
-            Wait::Request,
-        )
-        .unwrap_err();
+        );
         assert!(e.message.contains("no playable WAV"), "{e}");
     }
 

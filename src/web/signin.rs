@@ -95,12 +95,10 @@ enum Notice<'a> {
 fn sign_in_form(client: &Client, next: &str, name: &str, notice: Notice<'_>) -> Markup {
     let lang = client.lang;
     let title = t(lang, "Đăng nhập", "Sign in");
-    layout::page(
-        None,
+    signed_out_page(
         lang,
         title,
         html! {
-            h1 { (title) }
             @match notice {
                 Notice::None => {},
                 Notice::Error(e) => p role="alert" class="flash err" { (e) },
@@ -287,12 +285,10 @@ fn name_field(lang: Lang, name: &str) -> Markup {
 fn setup_form(client: &Client, code: &str, name: &str, error: Option<&str>) -> Markup {
     let lang = client.lang;
     let title = t(lang, "Thiết lập lần đầu", "First start");
-    layout::page(
-        None,
+    signed_out_page(
         lang,
         title,
         html! {
-            h1 { (title) }
             p { (t(lang,
                 "Tạo tài khoản quản trị viên đầu tiên của đài. Sau đó, quản trị viên thêm các tài khoản khác ở trang Tài khoản.",
                 "Create the station's first admin. The admin then adds the other users on the Users page.")) }
@@ -321,7 +317,6 @@ fn setup_explained(lang: Lang, done: bool) -> Response {
     let title = t(lang, "Thiết lập lần đầu", "First start");
     let body = if done {
         html! {
-            h1 { (title) }
             p { (t(lang,
                 "Đài đã có quản trị viên. Hãy đăng nhập; nếu quên mật khẩu, quản trị viên khác có thể đặt lại, hoặc trên máy của đài chạy: sudo loa user passwd TÊN",
                 "The station already has an admin. Sign in; a forgotten password can be reset by another admin, or on the station's computer with: sudo loa user passwd NAME")) }
@@ -329,7 +324,6 @@ fn setup_explained(lang: Lang, done: bool) -> Response {
         }
     } else {
         html! {
-            h1 { (title) }
             p { (t(lang,
                 "Đài chưa có tài khoản quản trị viên. Để tạo, hãy mở đường liên kết thiết lập (có mã một lần) mà loa in ra khi khởi động:",
                 "The station has no admin yet. To make one, open the setup link (with a one-time code) that loa prints when it starts:")) }
@@ -341,7 +335,12 @@ fn setup_explained(lang: Lang, done: bool) -> Response {
             pre { code { "sudo loa user add " (t(lang, "TÊN", "NAME")) " --role admin" } }
         }
     };
-    (StatusCode::OK, layout::page(None, lang, title, body)).into_response()
+    (StatusCode::OK, signed_out_page(lang, title, body)).into_response()
+}
+
+/// A page for someone not signed in: `title` as its heading, then `body`.
+fn signed_out_page(lang: Lang, title: &str, body: Markup) -> Markup {
+    layout::page(None, lang, title, html! { h1 { (title) } (body) })
 }
 
 async fn setup_page(client: Client, Query(q): Query<SetupQuery>) -> Response {

@@ -6,16 +6,12 @@
 //! [`Rig::user`] makes a user and [`Rig::sign_in`] gives a [`Browser`]
 //! holding its session cookie and CSRF token, for the pages' tests too.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
 use chrono::Utc;
-use tower::ServiceExt;
 
 use super::accounts::{self, Accounts};
 use crate::config::Role;
@@ -86,21 +82,8 @@ pub(crate) async fn rig(extra: &str) -> Rig {
 name = "Xã Test"
 audio_dir = "audio"
 data_dir = "var"
-{extra}
-[[campaign]]
-id = "cds"
-title = "Chuyển đổi số"
-[[bulletin]]
-id = "long"
-title = "Thông điệp dài"
-file = "long.mp3"
-campaign = "cds"
-at = ["06:00"]
-[[bulletin]]
-id = "tone"
-title = "Tín hiệu"
-file = "tone.wav"
-"#
+{extra}{items}"#,
+        items = crate::control::TEST_ITEMS,
     );
     let state = Control::for_test(dir.path(), &text);
     let station = state.current.get();
@@ -117,6 +100,23 @@ file = "tone.wav"
 }
 
 impl Rig {
+    /// The engine's status once `pred` holds; a panic naming `what` when it
+    /// does not within `secs` seconds.
+    pub(crate) async fn wait_status(
+        &self,
+        what: &str,
+        secs: u64,
+        pred: impl FnMut(&crate::engine::Status) -> bool,
+    ) -> crate::engine::Status {
+        let mut rx = self.state.handle.status.clone();
+        let seen = tokio::time::timeout(std::time::Duration::from_secs(secs), rx.wait_for(pred))
+            .await
+            .unwrap_or_else(|_| panic!("{what}"))
+            .unwrap()
+            .clone();
+        seen
+    }
+
     /// Make a user with [`PASSWORD`].
     pub(crate) async fn user(&self, name: &str, role: Role) {
         let name = name.to_string();
@@ -143,23 +143,9 @@ impl Rig {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let req = match body {
-            Some(b) => req
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(b.to_string())),
-            None => req.body(Body::empty()),
-        }
-        .unwrap();
-        let app = self
-            .app
-            .clone()
-            .layer(MockConnectInfo(SocketAddr::from((from, 40000))));
-        let resp = app.oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), 16 << 20)
-            .await
-            .unwrap();
+        let form = body.map(|b| ("application/x-www-form-urlencoded", b.as_bytes().to_vec()));
+        let (status, headers, bytes) =
+            crate::control::test_request(&self.app, from, req, form).await;
         Reply {
             status,
             headers,
@@ -172,6 +158,19 @@ impl Rig {
         let cookie = b.map(|b| format!("{}={}", super::session::COOKIE, b.cookie));
         let headers: Vec<(&str, &str)> = cookie.iter().map(|c| ("cookie", c.as_str())).collect();
         self.send(LOCAL, "GET", path, &headers, None).await
+    }
+
+    /// `post`, and assert the reply's status.
+    pub(crate) async fn post_expect(
+        &self,
+        b: &Browser,
+        path: &str,
+        form: &str,
+        status: StatusCode,
+    ) -> Reply {
+        let r = self.post(b, path, form).await;
+        assert_eq!(r.status, status, "{r:?}");
+        r
     }
 
     /// POST a form as `b`, from this site's own page (`Sec-Fetch-Site:

@@ -118,70 +118,76 @@ async fn each_role_on_the_admin_page() {
         let r = rig.get(Some(b), "/tai-khoan").await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
         assert!(r.body.contains("Không đủ quyền"));
-        let r = rig
-            .post(b, "/tai-khoan/them", "name=x&role=admin&password=12345678")
-            .await;
-        assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+        rig.post_expect(
+            b,
+            "/tai-khoan/them",
+            "name=x&role=admin&password=12345678",
+            StatusCode::FORBIDDEN,
+        )
+        .await;
         for form in [
             "name=admin&action=disable",
             "name=admin&action=password&password=12345678",
         ] {
-            let r = rig.post(b, "/tai-khoan/sua", form).await;
-            assert_eq!(r.status, StatusCode::FORBIDDEN);
+            rig.post_expect(b, "/tai-khoan/sua", form, StatusCode::FORBIDDEN)
+                .await;
         }
     }
     let r = rig.get(Some(&admin), "/tai-khoan").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("Nhật ký thao tác"), "Vietnamese first");
     let r = rig
-        .post(
+        .post_expect(
             &admin,
             "/tai-khoan/them",
             &format!("name=nam&role=operator&password={PASSWORD}"),
+            StatusCode::OK,
         )
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert!(r.body.contains("Đã thêm nam"));
     rig.sign_in("nam").await;
     // Viewer reset by the admin: their session ends, the new password works.
-    let r = rig
-        .post(
-            &admin,
-            "/tai-khoan/sua",
-            "name=viewer&action=password&password=mat-khau-moi",
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    rig.post_expect(
+        &admin,
+        "/tai-khoan/sua",
+        "name=viewer&action=password&password=mat-khau-moi",
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(
         rig.get(Some(&viewer), "/tai-khoan").await.status,
         StatusCode::SEE_OTHER
     );
     // Disabling ends the operator's session and sign-in.
-    let r = rig
-        .post(&admin, "/tai-khoan/sua", "name=operator&action=disable")
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
-    let r = rig
-        .post(
-            &operator,
-            "/tai-khoan/them",
-            "name=y&role=viewer&password=12345678",
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    rig.post_expect(
+        &admin,
+        "/tai-khoan/sua",
+        "name=operator&action=disable",
+        StatusCode::OK,
+    )
+    .await;
+    rig.post_expect(
+        &operator,
+        "/tai-khoan/them",
+        "name=y&role=viewer&password=12345678",
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
     // The last enabled admin cannot lock everyone out.
-    let r = rig
-        .post(&admin, "/tai-khoan/sua", "name=admin&action=disable")
-        .await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "{r:?}");
-    let r = rig
-        .post(
-            &admin,
-            "/tai-khoan/sua",
-            "name=admin&action=role&role=viewer",
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CONFLICT);
+    rig.post_expect(
+        &admin,
+        "/tai-khoan/sua",
+        "name=admin&action=disable",
+        StatusCode::CONFLICT,
+    )
+    .await;
+    rig.post_expect(
+        &admin,
+        "/tai-khoan/sua",
+        "name=admin&action=role&role=viewer",
+        StatusCode::CONFLICT,
+    )
+    .await;
     // Every change is audited under the admin's name.
     let audit = audit_results(&rig);
     for action in ["user add", "user password", "user disable"] {
@@ -219,9 +225,13 @@ async fn removing_a_user_asks_first() {
             .collect::<Vec<_>>()
     };
     let r = rig
-        .post(&admin, "/tai-khoan/sua", "name=viewer&action=remove")
+        .post_expect(
+            &admin,
+            "/tai-khoan/sua",
+            "name=viewer&action=remove",
+            StatusCode::OK,
+        )
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert!(r.body.contains("Xoá người dùng?"), "{}", r.body);
     assert!(r.body.contains("<strong>viewer</strong>"));
     assert!(r.body.contains("name=\"confirm\" value=\"1\""));
@@ -238,13 +248,13 @@ async fn removing_a_user_asks_first() {
         .any(|(_, a, _)| a == "user remove"));
     // Confirmed.
     let r = rig
-        .post(
+        .post_expect(
             &admin,
             "/tai-khoan/sua",
             "name=viewer&action=remove&confirm=1",
+            StatusCode::OK,
         )
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert!(r.body.contains("Đã xoá viewer"), "{}", r.body);
     assert_eq!(users().await, ["admin"]);
     assert_eq!(rig.get(Some(&nam), "/").await.status, StatusCode::SEE_OTHER);
@@ -482,21 +492,21 @@ async fn sessions_survive_a_restart_of_the_accounts() {
 async fn signed_out_cookies_are_dead() {
     let rig = rig("").await;
     let admin = rig.signed_in(Role::Admin).await;
-    let r = rig.post(&admin, "/dang-xuat", "").await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+    let r = rig
+        .post_expect(&admin, "/dang-xuat", "", StatusCode::SEE_OTHER)
+        .await;
     let cleared = r.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     // The old cookie replayed.
     let r = rig.get(Some(&admin), "/tai-khoan").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    let r = rig
-        .post(
-            &admin,
-            "/tai-khoan/them",
-            "name=x&role=admin&password=12345678",
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    rig.post_expect(
+        &admin,
+        "/tai-khoan/them",
+        "name=x&role=admin&password=12345678",
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
     assert!(audit_results(&rig)
         .iter()
         .any(|(w, a, r)| w == "admin" && a == "sign-out" && r == "ok"));
@@ -518,10 +528,13 @@ async fn admin_ends_another_session() {
         .id;
     let page = rig.get(Some(&admin), "/tai-khoan").await;
     assert!(page.body.contains(&id), "listed with its end button");
-    let r = rig
-        .post(&admin, "/tai-khoan/ket-thuc", &format!("id={id}"))
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    rig.post_expect(
+        &admin,
+        "/tai-khoan/ket-thuc",
+        &format!("id={id}"),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(
         rig.get(Some(&operator), "/tai-khoan").await.status,
         StatusCode::SEE_OTHER
@@ -622,14 +635,13 @@ async fn names_are_escaped() {
     let rig = rig("").await;
     let admin = rig.signed_in(Role::Admin).await;
     let name = "<script>alert(1)</script>";
-    let r = rig
-        .post(
-            &admin,
-            "/tai-khoan/them",
-            &format!("name={}&role=viewer&password=12345678", form_encode(name)),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    rig.post_expect(
+        &admin,
+        "/tai-khoan/them",
+        &format!("name={}&role=viewer&password=12345678", form_encode(name)),
+        StatusCode::OK,
+    )
+    .await;
     let page = rig.get(Some(&admin), "/tai-khoan").await;
     assert!(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(!page.body.contains(name), "raw markup in the page");
@@ -724,10 +736,10 @@ async fn page_actions_are_the_users_and_viewers_cannot_forge_them() {
     let viewer = rig.signed_in(Role::Viewer).await;
     let operator = rig.signed_in(Role::Operator).await;
     // A viewer's forged form, token and all, is refused by the server.
-    let r = rig.post(&viewer, "/xep-hang", "what=b:tone").await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
-    let r = rig.post(&viewer, "/tam-dung", "").await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    rig.post_expect(&viewer, "/xep-hang", "what=b:tone", StatusCode::FORBIDDEN)
+        .await;
+    rig.post_expect(&viewer, "/tam-dung", "", StatusCode::FORBIDDEN)
+        .await;
     // An operator's queueing is theirs: audit row and requested_by.
     let r = rig.post(&operator, "/xep-hang", "what=b:long").await;
     assert!(r.status.is_redirection() || r.status.is_success(), "{r:?}");

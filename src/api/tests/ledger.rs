@@ -10,21 +10,12 @@ use super::*;
 #[tokio::test]
 async fn reload_takes_a_valid_file_and_refuses_an_invalid_one() {
     let r = rig().await;
-    let config = r.root.join("station.toml");
-    std::fs::write(
-        &config,
-        station_text(
-            "at = [\"25:00\"]\n[[bulletin]]\nid = \"x\"\ntitle = \"X\"\nfile = \"missing.mp3\"\n",
-        ),
-    )
-    .unwrap();
     let bad = r
-        .send(LOCAL, "POST", "/api/v1/reload", Some(ADMIN), None)
+        .reload_with(&station_text(
+            "at = [\"25:00\"]\n[[bulletin]]\nid = \"x\"\ntitle = \"X\"\nfile = \"missing.mp3\"\n",
+        ))
         .await;
-    assert_eq!(
-        (bad.status.as_u16(), bad.error().as_str()),
-        (422, "invalid_station_file")
-    );
+    bad.assert_error(422, "invalid_station_file");
     let errors = bad.json()["errors"].as_array().unwrap().clone();
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors.iter().any(|e| e.as_str().unwrap().contains("`at`")));
@@ -42,16 +33,11 @@ async fn reload_takes_a_valid_file_and_refuses_an_invalid_one() {
     assert!(m.contains("loa_station_file_last_good 1"), "{m}");
 
     // Only an audio problem: accepted, and the failing item is named.
-    std::fs::write(
-        &config,
-        format!(
+    let audio = r
+        .reload_with(&format!(
             "{}[[bulletin]]\nid = \"x\"\ntitle = \"X\"\nfile = \"missing.mp3\"\n",
             station_text("")
-        ),
-    )
-    .unwrap();
-    let audio = r
-        .send(LOCAL, "POST", "/api/v1/reload", Some(ADMIN), None)
+        ))
         .await;
     assert_eq!(audio.status, 200, "{audio:?}");
     assert_eq!(audio.json()["failing"], json!(["x"]));
@@ -64,22 +50,19 @@ async fn reload_takes_a_valid_file_and_refuses_an_invalid_one() {
     assert!(kept.is_ok_and(|t| t.contains("missing.mp3")));
 
     let new_token = "new-operator-secret";
-    std::fs::write(
-        &config,
-        format!(
-            "{}[[bulletin]]\nid = \"tone2\"\ntitle = \"T2\"\nfile = \"tone.wav\"\n\
-             [[api.token]]\nname = \"moi\"\nrole = \"operator\"\nsha256 = \"{}\"\n",
-            station_text(""),
-            hex(&hash(new_token))
-        )
-        .replace(
-            "[api]\nmax_upload_mb = 1\n",
-            "[api]\nmax_upload_mb = 1\nlisten = \"127.0.0.1:1\"\n",
-        ),
-    )
-    .unwrap();
     let ok = r
-        .send(LOCAL, "POST", "/api/v1/reload", Some(ADMIN), None)
+        .reload_with(
+            &format!(
+                "{}[[bulletin]]\nid = \"tone2\"\ntitle = \"T2\"\nfile = \"tone.wav\"\n\
+             [[api.token]]\nname = \"moi\"\nrole = \"operator\"\nsha256 = \"{}\"\n",
+                station_text(""),
+                hex(&hash(new_token))
+            )
+            .replace(
+                "[api]\nmax_upload_mb = 1\n",
+                "[api]\nmax_upload_mb = 1\nlisten = \"127.0.0.1:1\"\n",
+            ),
+        )
         .await;
     assert_eq!(ok.status, 200, "{ok:?}");
     assert_eq!(ok.json()["bulletins"], 3);
@@ -99,16 +82,11 @@ async fn a_reload_queues_the_files_it_adds_for_loudness_measuring() {
     let r = rig().await;
     let fresh = r.audio.join("fresh.wav");
     std::fs::copy(r.audio.join("tone.wav"), &fresh).unwrap();
-    std::fs::write(
-        r.root.join("station.toml"),
-        format!(
+    let ok = r
+        .reload_with(&format!(
             "{}[[bulletin]]\nid = \"fresh\"\ntitle = \"F\"\nfile = \"fresh.wav\"\n",
             station_text("")
-        ),
-    )
-    .unwrap();
-    let ok = r
-        .send(LOCAL, "POST", "/api/v1/reload", Some(ADMIN), None)
+        ))
         .await;
     assert_eq!(ok.status, 200, "{ok:?}");
     // Measured in the background, without being prepared to air: bounded
@@ -233,10 +211,7 @@ async fn control_actions_are_audited_with_who_and_result() {
     let reversed = r
         .get("/api/v1/audit?from=2026-10-31&to=2026-10-01", ADMIN)
         .await;
-    assert_eq!(
-        (reversed.status.as_u16(), reversed.error().as_str()),
-        (400, "bad_range")
-    );
+    reversed.assert_error(400, "bad_range");
 }
 
 #[tokio::test]

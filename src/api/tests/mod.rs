@@ -31,6 +31,20 @@ pub(super) fn fixture(rel: &str) -> PathBuf {
 }
 
 pub(super) fn station_text(extra: &str) -> String {
+    let tokens: String = [
+        ("xem", "viewer", VIEWER),
+        ("van-hanh", "operator", OPERATOR),
+        ("quan-tri", "admin", ADMIN),
+        ("prometheus-tinh", "metrics", METRICS),
+    ]
+    .iter()
+    .map(|(name, role, secret)| {
+        format!(
+            "\n[[api.token]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{}\"",
+            hex(&hash(secret))
+        )
+    })
+    .collect();
     format!(
         r#"
 [station]
@@ -38,42 +52,9 @@ name = "Xã Test"
 audio_dir = "audio"
 data_dir = "var"
 [api]
-max_upload_mb = 1
-[[api.token]]
-name = "xem"
-role = "viewer"
-sha256 = "{}"
-[[api.token]]
-name = "van-hanh"
-role = "operator"
-sha256 = "{}"
-[[api.token]]
-name = "quan-tri"
-role = "admin"
-sha256 = "{}"
-[[api.token]]
-name = "prometheus-tinh"
-role = "metrics"
-sha256 = "{}"
-[[campaign]]
-id = "cds"
-title = "Chuyển đổi số"
-[[bulletin]]
-id = "long"
-title = "Thông điệp dài"
-file = "long.mp3"
-campaign = "cds"
-at = ["06:00"]
-[[bulletin]]
-id = "tone"
-title = "Tín hiệu"
-file = "tone.wav"
-{extra}
+max_upload_mb = 1{tokens}{items}{extra}
 "#,
-        hex(&hash(VIEWER)),
-        hex(&hash(OPERATOR)),
-        hex(&hash(ADMIN)),
-        hex(&hash(METRICS)),
+        items = crate::control::TEST_ITEMS,
     )
 }
 
@@ -128,6 +109,27 @@ impl Reply {
             .unwrap_or_default()
             .to_string()
     }
+    /// The text field `key` of each object in the reply's JSON array.
+    fn field_of_each(&self, key: &str) -> Vec<String> {
+        let list = self.json();
+        let items = list
+            .as_array()
+            .unwrap_or_else(|| panic!("not a list: {list}"));
+        items
+            .iter()
+            .map(|o| o[key].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Assert the reply is the error `code` with `status`.
+    #[track_caller]
+    fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status.as_u16(), self.error().as_str()),
+            (status, code),
+            "{self:?}"
+        );
+    }
 }
 
 impl std::fmt::Debug for Reply {
@@ -152,30 +154,20 @@ impl Rig {
         if let Some(t) = token {
             req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
         }
-        let req = match body {
-            Some((ctype, bytes)) => req
-                .header(header::CONTENT_TYPE, ctype)
-                .header(header::CONTENT_LENGTH, bytes.len())
-                .body(HttpBody::from(bytes)),
-            None => req.body(HttpBody::empty()),
-        }
-        .unwrap();
-        let app = self
-            .app
-            .clone()
-            .layer(MockConnectInfo(SocketAddr::from((from, 40000))));
-        let resp = app.oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap()
-            .to_vec();
+        let (status, headers, body) =
+            crate::control::test_request(&self.app, from, req, body).await;
         Reply {
             status,
             headers,
             body,
         }
+    }
+
+    /// Write `text` as the station file and ask for a reload, as an admin.
+    async fn reload_with(&self, text: &str) -> Reply {
+        std::fs::write(self.root.join("station.toml"), text).unwrap();
+        self.send(LOCAL, "POST", "/api/v1/reload", Some(ADMIN), None)
+            .await
     }
 
     async fn get(&self, path: &str, token: &str) -> Reply {

@@ -14,10 +14,7 @@ async fn skip_ends_what_airs_and_names_the_token() {
     let none = r
         .send(LOCAL, "POST", "/api/v1/skip", Some(OPERATOR), None)
         .await;
-    assert_eq!(
-        (none.status.as_u16(), none.error().as_str()),
-        (409, "nothing_airing")
-    );
+    none.assert_error(409, "nothing_airing");
     r.post("/api/v1/queue", OPERATOR, json!({"bulletin": "long"}))
         .await;
     r.post("/api/v1/queue", OPERATOR, json!({"bulletin": "tone"}))
@@ -60,10 +57,7 @@ async fn pause_skips_what_falls_due_until_resume() {
     let again = r
         .send(LOCAL, "POST", "/api/v1/pause", Some(OPERATOR), None)
         .await;
-    assert_eq!(
-        (again.status.as_u16(), again.error().as_str()),
-        (409, "already_paused")
-    );
+    again.assert_error(409, "already_paused");
     let q = r
         .post("/api/v1/queue", OPERATOR, json!({"bulletin": "tone"}))
         .await;
@@ -79,10 +73,7 @@ async fn pause_skips_what_falls_due_until_resume() {
     let again = r
         .send(LOCAL, "POST", "/api/v1/resume", Some(OPERATOR), None)
         .await;
-    assert_eq!(
-        (again.status.as_u16(), again.error().as_str()),
-        (409, "not_paused")
-    );
+    again.assert_error(409, "not_paused");
 }
 
 #[tokio::test]
@@ -124,10 +115,7 @@ async fn an_emergency_cuts_in_repeats_and_is_cancelled() {
     let none = r
         .send(LOCAL, "DELETE", "/api/v1/emergency", Some(OPERATOR), None)
         .await;
-    assert_eq!(
-        (none.status.as_u16(), none.error().as_str()),
-        (409, "no_emergency")
-    );
+    none.assert_error(409, "no_emergency");
 
     r.post("/api/v1/queue", OPERATOR, json!({"bulletin": "long"}))
         .await;

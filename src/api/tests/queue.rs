@@ -165,17 +165,11 @@ async fn a_file_is_queued_at_a_time_listed_and_removed() {
     let d = r.send(LOCAL, "DELETE", &path, Some(OPERATOR), None).await;
     assert_eq!(d.status, 200, "{d:?}");
     let again = r.send(LOCAL, "DELETE", &path, Some(OPERATOR), None).await;
-    assert_eq!(
-        (again.status.as_u16(), again.error().as_str()),
-        (404, "unknown_entry")
-    );
+    again.assert_error(404, "unknown_entry");
     let bad = r
         .send(LOCAL, "DELETE", "/api/v1/queue/abc", Some(OPERATOR), None)
         .await;
-    assert_eq!(
-        (bad.status.as_u16(), bad.error().as_str()),
-        (400, "bad_path")
-    );
+    bad.assert_error(400, "bad_path");
     r.assert_quiet().await;
 }
 
@@ -193,11 +187,7 @@ async fn past_max_queue_a_request_gets_429_saying_how_to_make_room() {
         ids.push(q.json()["id"].as_u64().unwrap());
     }
     let full = r.post("/api/v1/queue", OPERATOR, body.clone()).await;
-    assert_eq!(
-        (full.status.as_u16(), full.error().as_str()),
-        (429, "queue_full"),
-        "{full:?}"
-    );
+    full.assert_error(429, "queue_full");
     let msg = full.json()["message"].as_str().unwrap().to_string();
     assert!(msg.starts_with("Hàng chờ đã đầy"), "{msg}");
     assert!(msg.contains("DELETE /api/v1/queue/"), "{msg}");

@@ -44,13 +44,8 @@ async fn schedule_is_the_cli_plan_with_a_capped_range() {
         .get("/api/v1/schedule?from=2026-10-07&to=2026-10-08", VIEWER)
         .await;
     assert_eq!(p.status, 200, "{p:?}");
+    let ats = p.field_of_each("at");
     let plan = p.json();
-    let ats: Vec<&str> = plan
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["at"].as_str().unwrap())
-        .collect();
     assert_eq!(
         ats,
         [
@@ -62,15 +57,9 @@ async fn schedule_is_the_cli_plan_with_a_capped_range() {
     let long = r
         .get("/api/v1/schedule?from=2026-01-01&to=2027-12-31", VIEWER)
         .await;
-    assert_eq!(
-        (long.status.as_u16(), long.error().as_str()),
-        (400, "range_too_long")
-    );
+    long.assert_error(400, "range_too_long");
     let bad = r.get("/api/v1/schedule?from=tomorrow", VIEWER).await;
-    assert_eq!(
-        (bad.status.as_u16(), bad.error().as_str()),
-        (400, "bad_range")
-    );
+    bad.assert_error(400, "bad_range");
     assert!(bad.json()["message"]
         .as_str()
         .unwrap()
@@ -80,10 +69,7 @@ async fn schedule_is_the_cli_plan_with_a_capped_range() {
         .await;
     assert_eq!(back.status, 400);
     let unknown = r.get("/api/v1/schedule?form=2026-10-08", VIEWER).await;
-    assert_eq!(
-        (unknown.status.as_u16(), unknown.error().as_str()),
-        (400, "bad_query")
-    );
+    unknown.assert_error(400, "bad_query");
 }
 
 #[tokio::test]

@@ -62,11 +62,7 @@ async fn refused_uploads_leave_nothing_behind() {
         .collect();
     let (ctype, body) = multipart("noise.mp3", &random);
     let u = r.post_raw("/api/v1/audio", &ctype, &body).await;
-    assert_eq!(
-        (u.status.as_u16(), u.error().as_str()),
-        (415, "bad_audio"),
-        "{u:?}"
-    );
+    u.assert_error(415, "bad_audio");
     let msg = u.json()["message"].as_str().unwrap().to_string();
     assert!(
         msg.contains("noise.mp3") && !msg.contains(".loa-upload"),
@@ -88,10 +84,7 @@ async fn refused_uploads_leave_nothing_behind() {
     let big = vec![0xffu8; 1024 * 1024 + 10];
     let (ctype, body) = multipart("big.mp3", &big);
     let u = r.post_raw("/api/v1/audio", &ctype, &body).await;
-    assert_eq!(
-        (u.status.as_u16(), u.error().as_str()),
-        (413, "upload_too_large")
-    );
+    u.assert_error(413, "upload_too_large");
     let req = Request::builder()
         .method("POST")
         .uri("/api/v1/audio")
@@ -114,11 +107,7 @@ async fn refused_uploads_leave_nothing_behind() {
         "x".repeat(200_000)
     );
     let u = r.post_raw("/api/v1/audio", &ctype, note.as_bytes()).await;
-    assert_eq!(
-        (u.status.as_u16(), u.error().as_str()),
-        (413, "form_field_too_large"),
-        "{u:?}"
-    );
+    u.assert_error(413, "form_field_too_large");
     // It says what is wrong: not the recording's size.
     assert!(
         !u.json()["message"].as_str().unwrap().contains("MB"),
@@ -132,7 +121,7 @@ async fn refused_uploads_leave_nothing_behind() {
     let u = r
         .post_raw("/api/v1/audio", &ctype, only_text.as_bytes())
         .await;
-    assert_eq!((u.status.as_u16(), u.error().as_str()), (400, "no_file"));
+    u.assert_error(400, "no_file");
     let u = r
         .post_raw(
             "/api/v1/audio",

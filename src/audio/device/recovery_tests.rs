@@ -2,8 +2,9 @@
 //! card that is gone, bounded rebuilds.
 
 use super::fake_card::{FakeCard, Script};
+use super::tests::finished;
 use super::*;
-use crate::audio::{testdata, Event, Outcome, Player, PlayerOptions};
+use crate::audio::{testdata, Outcome, Player, PlayerOptions};
 
 fn air(card: &FakeCard, lead: Duration) -> (f64, Outcome) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -11,42 +12,29 @@ fn air(card: &FakeCard, lead: Duration) -> (f64, Outcome) {
     let player = Player::spawn(Box::new(sink), PlayerOptions::default(), tx).unwrap();
     let id = player.prepare(testdata("tone1s.wav"), Duration::from_secs(1));
     player.start_at(id, Instant::now() + lead);
-    let give_up = Instant::now() + Duration::from_secs(20);
-    loop {
-        match rx.try_recv() {
-            Ok(Event::Finished {
-                id: i,
-                aired_seconds,
-                outcome,
-            }) if i == id => return (aired_seconds, outcome),
-            Ok(_) => {}
-            Err(_) => {
-                assert!(Instant::now() < give_up, "no Finished");
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-    }
+    finished(&mut rx, id)
+}
+
+/// `script`'s failure costs one stream: the item airs whole (1 s) on the
+/// second.
+fn airs_whole_on_a_second_stream(script: Script, lead: Duration) {
+    let card = FakeCard::scripted(&[script]);
+    let (aired, outcome) = air(&card, lead);
+    assert_eq!(outcome, Outcome::Completed);
+    assert!((aired - 1.0).abs() < 0.01, "{aired}");
+    assert_eq!(card.built.load(Ordering::Relaxed), 2);
 }
 
 #[test]
 fn a_stream_that_fails_before_its_first_sample_is_built_again_and_the_item_airs() {
-    let card = FakeCard::scripted(&[Script::FailsAtOnce(cpal::ErrorKind::BackendError)]);
-    let (aired, outcome) = air(&card, Duration::from_millis(300));
-    assert_eq!(outcome, Outcome::Completed);
-    assert!((aired - 1.0).abs() < 0.01, "{aired}");
-    assert_eq!(card.built.load(Ordering::Relaxed), 2);
+    let fails = Script::FailsAtOnce(cpal::ErrorKind::BackendError);
+    airs_whole_on_a_second_stream(fails, Duration::from_millis(300));
 }
 
 #[test]
 fn a_transient_error_mid_item_rebuilds_and_the_item_goes_on() {
-    let card = FakeCard::scripted(&[Script::FailsAfter(
-        Duration::from_millis(400),
-        cpal::ErrorKind::BackendError,
-    )]);
-    let (aired, outcome) = air(&card, Duration::ZERO);
-    assert_eq!(outcome, Outcome::Completed);
-    assert!((aired - 1.0).abs() < 0.01, "{aired}");
-    assert_eq!(card.built.load(Ordering::Relaxed), 2);
+    let fails = Script::FailsAfter(Duration::from_millis(400), cpal::ErrorKind::BackendError);
+    airs_whole_on_a_second_stream(fails, Duration::ZERO);
 }
 
 #[test]

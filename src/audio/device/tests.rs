@@ -89,21 +89,7 @@ fn real_alsa_path_through_a_file_pcm() {
     )
     .unwrap();
     let id = player.play(testdata("tone1s.wav"), Duration::from_secs(1));
-    let give_up = Instant::now() + Duration::from_secs(20);
-    let (aired, outcome) = loop {
-        match rx.try_recv() {
-            Ok(Event::Finished {
-                id: i,
-                aired_seconds,
-                outcome,
-            }) if i == id => break (aired_seconds, outcome),
-            Ok(_) => {}
-            Err(_) => {
-                assert!(Instant::now() < give_up, "no Finished");
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-    };
+    let (aired, outcome) = finished(&mut rx, id);
     assert_eq!(outcome, Outcome::Completed);
     assert!((aired - 1.0).abs() < 0.01, "{aired}");
     drop(player); // closes the stream, flushing the capture file
@@ -111,4 +97,26 @@ fn real_alsa_path_through_a_file_pcm() {
     // At least a second of 8-bit mono; the tone is not all silence.
     assert!(bytes.len() >= 8000, "{}", bytes.len());
     assert!(bytes.iter().filter(|&&b| b != 0 && b != 0x80).count() > 1000);
+}
+
+/// Wait (at most 20 s) for item `id`'s `Finished`: its seconds and outcome.
+pub(super) fn finished(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Event>,
+    id: crate::audio::PlayId,
+) -> (f64, Outcome) {
+    let give_up = Instant::now() + Duration::from_secs(20);
+    loop {
+        match rx.try_recv() {
+            Ok(Event::Finished {
+                id: i,
+                aired_seconds,
+                outcome,
+            }) if i == id => return (aired_seconds, outcome),
+            Ok(_) => {}
+            Err(_) => {
+                assert!(Instant::now() < give_up, "no Finished");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
 }

@@ -4,9 +4,10 @@
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
 
 use rodio::cpal;
-use rodio::cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use rodio::cpal::traits::{DeviceTrait, StreamTrait};
 
 use super::{Connection, STALL};
+use crate::audio::device::{find_device, Way};
 use crate::audio::sink::Format;
 
 /// Captured chunks waiting for the worker; more are dropped (the worker
@@ -21,32 +22,9 @@ pub(super) struct Capture {
     chunk: Vec<f32>,
 }
 
-/// The capture device named `name`: `default`, or an ALSA name such as
-/// `hw:1,0` (listed or not: a PCM from .asoundrc opens without a hint).
-fn find(name: &str) -> Result<cpal::Device, String> {
-    let host = cpal::default_host();
-    if name == "default" {
-        return host
-            .default_input_device()
-            .ok_or_else(|| "there is no default capture device".to_string());
-    }
-    let listed = host.input_devices().ok().and_then(|mut all| {
-        all.find(|d| {
-            d.id().is_ok_and(|id| id.id() == name)
-                || d.description().is_ok_and(|desc| desc.name() == name)
-        })
-    });
-    listed
-        .or_else(|| {
-            let id: cpal::DeviceId = format!("{}:{name}", host.id()).parse().ok()?;
-            host.device_by_id(&id)
-        })
-        .ok_or_else(|| format!("no capture device `{name}` (see `arecord -L`)"))
-}
-
 /// Open capture device `name` and start capturing.
 pub(super) fn open(name: &str) -> Result<Capture, String> {
-    let device = find(name)?;
+    let device = find_device(name, Way::Capture)?;
     let config = device
         .default_input_config()
         .map_err(|e| format!("capture device `{name}`: {e}"))?;

@@ -178,6 +178,11 @@ impl Connection for Stream {
 mod tests {
     use super::*;
 
+    /// Connect to a server that answers with `head`, then `file`'s bytes.
+    fn connect_to(head: &'static str, file: &str) -> Result<Stream, String> {
+        connect(&serve_once(head, file))
+    }
+
     /// Answer with `head`, then `file`'s bytes, on a fresh port.
     fn serve_once(head: &'static str, file: &str) -> String {
         use std::io::{BufRead, BufReader, Write};
@@ -207,45 +212,47 @@ mod tests {
 
     #[test]
     fn an_mp3_and_an_adts_aac_stream_decode_as_they_arrive() {
-        let url = serve_once(
+        let mut s = connect_to(
             "HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\n\r\n",
             "mp3-cbr.mp3",
-        );
-        let mut s = connect(&url).unwrap();
+        )
+        .unwrap();
         assert!(s.format().rate > 0);
         let mut frames = 0;
         while let Ok(c) = s.next_chunk() {
             frames += c.len();
         }
         assert!(frames > 0);
-        let url = serve_once(
+        let mut s = connect_to(
             "HTTP/1.0 200 OK\r\nContent-Type: audio/aacp\r\n\r\n",
             "aac-lc.aac",
-        );
-        let mut s = connect(&url).unwrap();
+        )
+        .unwrap();
         assert!(s.next_chunk().is_ok_and(|c| !c.is_empty()));
     }
 
     #[test]
     fn a_shoutcast_v1_icy_answer_is_understood() {
-        let url = serve_once(
+        let mut s = connect_to(
             "ICY 200 OK\r\nicy-name: VOV1\r\nContent-Type: audio/mpeg\r\n\r\n",
             "mp3-cbr.mp3",
-        );
-        let mut s = connect(&url).unwrap();
+        )
+        .unwrap();
         assert!(s.next_chunk().is_ok_and(|c| !c.is_empty()));
-        let url = serve_once("ICY 401 Service Unavailable\r\n\r\n", "mp3-cbr.mp3");
-        let e = connect(&url).err().unwrap();
+        let e = connect_to("ICY 401 Service Unavailable\r\n\r\n", "mp3-cbr.mp3")
+            .err()
+            .unwrap();
         assert!(e.contains("ICY 401"), "{e}");
     }
 
     #[test]
     fn an_error_status_is_said_plainly() {
-        let url = serve_once(
+        let e = connect_to(
             "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
             "mp3-cbr.mp3",
-        );
-        let e = connect(&url).err().unwrap();
+        )
+        .err()
+        .unwrap();
         assert_eq!(e, "the server answered HTTP 404");
     }
 

@@ -93,9 +93,7 @@ async fn skip_ends_the_item_and_the_next_one_airs() {
 #[tokio::test(start_paused = true)]
 async fn shutdown_closes_the_airing_row_as_interrupted() {
     let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
-    rig.run_for(30).await;
-    let rows = rig.stop().await;
+    let rows = run_station(dir.path(), STATION, at(5, 59, 55), 30).await;
     let a = by_bulletin(&rows, "a");
     assert_eq!(a[0].outcome, Some(Outcome::Interrupted));
     assert_eq!(reason_of(a[0]), &Reason::DaemonStopped);

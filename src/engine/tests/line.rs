@@ -192,21 +192,15 @@ async fn priority_goes_first_but_does_not_interrupt() {
     let dir = tempfile::tempdir().unwrap();
     let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
     rig.run_for(10).await; // a airs from 06:00, b waits
-    let (tx, rx) = oneshot::channel();
-    rig.handle
-        .commands
-        .send(Command::Queue(
-            QueueRequest {
-                target: Target::Bulletin("pri".into()),
-                priority: None,
-                at: None,
-                requested_by: Some("van-hoa".into()),
-            },
-            tx,
-        ))
+    let req = QueueRequest {
+        target: Target::Bulletin("pri".into()),
+        priority: None,
+        at: None,
+        requested_by: Some("van-hoa".into()),
+    };
+    let view = ask(&rig.handle, |tx| Command::Queue(req, tx))
         .await
         .unwrap();
-    let view = rx.await.unwrap().unwrap();
     assert_eq!(view.priority, Priority::Priority);
     rig.run_for(5 * 60).await;
     assert_eq!(rig.played(), ["a.mp3", "pri.mp3", "b.mp3"]);
@@ -222,21 +216,11 @@ async fn emergency_interrupts_and_the_interrupted_item_is_not_replayed() {
     let dir = tempfile::tempdir().unwrap();
     let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
     rig.run_for(25).await; // a has aired 20 s
-    let (tx, rx) = oneshot::channel();
-    rig.handle
-        .commands
-        .send(Command::Emergency(
-            EmergencyRequest {
-                target: Target::Bulletin("storm".into()),
-                repeat_every: Some(Duration::minutes(30)),
-                until: Some(at(7, 0, 0)),
-                requested_by: Some("chu-tich".into()),
-            },
-            tx,
-        ))
-        .await
-        .unwrap();
-    rx.await.unwrap().unwrap();
+    ask(&rig.handle, |tx| {
+        Command::Emergency(storm_until(at(7, 0, 0)), tx)
+    })
+    .await
+    .unwrap();
     rig.run_for(70 * 60).await;
     let rows = rig.stop().await;
     let a = by_bulletin(&rows, "a");
@@ -266,10 +250,7 @@ async fn emergency_interrupts_and_the_interrupted_item_is_not_replayed() {
 #[tokio::test(start_paused = true)]
 async fn a_scheduled_emergency_cuts_in_so_its_first_sample_is_on_its_instant() {
     let dir = tempfile::tempdir().unwrap();
-    let text = STATION.replace(
-        "priority = \"emergency\"\n",
-        "priority = \"emergency\"\nat = [\"06:00:30\"]\n",
-    );
+    let text = storm_at("06:00:30");
     let rig = start(station(dir.path(), &text), TestClock::new(at(5, 59, 55)));
     // Stopping takes the real player's longest fade.
     rig.fake.set_fade(crate::audio::MAX_FADE);
@@ -295,19 +276,15 @@ async fn emergency_ignores_quiet_hours_normal_items_are_skipped_there() {
     let dir = tempfile::tempdir().unwrap();
     let rig = start(station(dir.path(), STATION), TestClock::new(at(22, 0, 0)));
     for (target, prio) in [("a", None), ("storm", None)] {
-        let (tx, rx) = oneshot::channel();
         let req = QueueRequest {
             target: Target::Bulletin(target.into()),
             priority: prio,
             at: None,
             requested_by: Some("op".into()),
         };
-        rig.handle
-            .commands
-            .send(Command::Queue(req, tx))
+        ask(&rig.handle, |tx| Command::Queue(req, tx))
             .await
             .unwrap();
-        rx.await.unwrap().unwrap();
     }
     rig.run_for(60).await;
     let rows = rig.stop().await;

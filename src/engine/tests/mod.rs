@@ -164,11 +164,39 @@ fn start(station: Station, clock: TestClock) -> Rig {
     }
 }
 
+/// Run the station file `text` from `from` for `secs` of virtual time,
+/// then stop: every ledger row.
+async fn run_station(dir: &Path, text: &str, from: DateTime<Utc>, secs: i64) -> Vec<AirtimeRow> {
+    let rig = start(station(dir, text), TestClock::new(from));
+    rig.run_for(secs).await;
+    rig.stop().await
+}
+
 /// Send a command that replies and wait for the reply.
 async fn ask<T>(handle: &Handle, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, Refusal> {
     let (tx, rx) = oneshot::channel();
     handle.commands.send(make(tx)).await.unwrap();
     rx.await.unwrap()
+}
+
+/// `STATION` with its storm warning scheduled at `time` (`HH:MM:SS`).
+fn storm_at(time: &str) -> String {
+    let text = STATION.replace(
+        "priority = \"emergency\"\n",
+        &format!("priority = \"emergency\"\nat = [\"{time}\"]\n"),
+    );
+    assert_ne!(text, STATION, "STATION has a storm warning to schedule");
+    text
+}
+
+/// The chairman's storm warning, repeated every 30 minutes until `until`.
+fn storm_until(until: DateTime<Utc>) -> EmergencyRequest {
+    EmergencyRequest {
+        target: Target::Bulletin("storm".into()),
+        repeat_every: Some(Duration::minutes(30)),
+        until: Some(until),
+        requested_by: Some("chu-tich".into()),
+    }
 }
 
 impl Rig {

@@ -3,25 +3,25 @@
 
 use super::*;
 
+/// The `vov1` relay with `keys` (its source, duration, timing...).
+fn vov1(keys: &str) -> String {
+    format!("\n[[relay]]\nid = \"vov1\"\ntitle = \"Tiếp âm VOV1\"{keys}")
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_relay_waits_its_turn_and_an_emergency_cuts_it() {
     let dir = tempfile::tempdir().unwrap();
-    let text = STATION.replace(
-        "priority = \"emergency\"\n",
-        "priority = \"emergency\"\nat = [\"06:03:00\"]\n",
-    ) + r#"
-[[relay]]
-id = "vov1"
-title = "Tiếp âm VOV1"
+    let text = storm_at("06:03:00")
+        + &vov1(
+            r#"
 url = "http://127.0.0.1:9/vov1.mp3"
 duration = "10m"
 priority = "priority"
 fallback = "jingle"
 at = ["06:00:30"]
-"#;
-    let rig = start(station(dir.path(), &text), TestClock::new(at(5, 59, 55)));
-    rig.run_for(20 * 60).await;
-    let rows = rig.stop().await;
+"#,
+        );
+    let rows = run_station(dir.path(), &text, at(5, 59, 55), 20 * 60).await;
     let relay = by_bulletin(&rows, "vov1");
     assert_eq!(relay.len(), 1, "{:?}", outcomes(&rows));
     let r = relay[0];
@@ -50,17 +50,14 @@ at = ["06:00:30"]
 async fn a_relay_airs_its_duration_and_is_recorded_as_a_relay() {
     let dir = tempfile::tempdir().unwrap();
     let text = STATION.to_string()
-        + r#"
-[[relay]]
-id = "vov1"
-title = "Tiếp âm VOV1"
+        + &vov1(
+            r#"
 url = "http://127.0.0.1:9/vov1.mp3"
 duration = "5m"
 at = ["07:00"]
-"#;
-    let rig = start(station(dir.path(), &text), TestClock::new(at(6, 59, 0)));
-    rig.run_for(10 * 60).await;
-    let rows = rig.stop().await;
+"#,
+        );
+    let rows = run_station(dir.path(), &text, at(6, 59, 0), 10 * 60).await;
     let r = by_bulletin(&rows, "vov1")[0];
     assert_eq!(r.outcome, Some(Outcome::Completed), "{r:?}");
     assert_eq!(r.planned_seconds, 300.0);
@@ -75,13 +72,12 @@ async fn a_relay_airs_as_a_programme_item() {
     let text = STATION.replace(
         "items = [\"jingle\", \"a\", \"jingle\"]",
         "items = [\"jingle\", \"vov1\", \"jingle\"]",
-    ) + r#"
-[[relay]]
-id = "vov1"
-title = "Tiếp âm VOV1"
+    ) + &vov1(
+        r#"
 input = "default"
 duration = "2m"
-"#;
+"#,
+    );
     let rig = start(station(dir.path(), &text), TestClock::new(at(5, 29, 0)));
     rig.run_for(10 * 60).await;
     let early = rig.fake.early_connects();

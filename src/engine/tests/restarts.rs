@@ -44,9 +44,7 @@ async fn a_scheduled_item_in_quiet_hours_is_recorded_skipped_once_across_restart
         rfc3339(at(22, 0, 0), chrono_tz::Asia::Ho_Chi_Minh)
     );
     // A restart within grace decides nothing again.
-    let rig = start(station(dir.path(), &text), TestClock::new(at(22, 1, 0)));
-    rig.run_for(60).await;
-    let rows = rig.stop().await;
+    let rows = run_station(dir.path(), &text, at(22, 1, 0), 60).await;
     assert_eq!(outcomes(&rows), outcomes(&rows1));
 }
 
@@ -120,9 +118,7 @@ async fn after_downtime_only_items_within_grace_air_the_rest_are_missed() {
 #[tokio::test(start_paused = true)]
 async fn a_first_start_does_not_invent_missed_items() {
     let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 0, 0)));
-    rig.run_for(60).await;
-    let rows = rig.stop().await;
+    let rows = run_station(dir.path(), STATION, at(12, 0, 0), 60).await;
     assert!(rows.is_empty(), "{:?}", outcomes(&rows));
 }
 
@@ -160,21 +156,11 @@ async fn clock_jump_backward_never_replays() {
 async fn a_repeating_emergency_goes_on_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 0, 0)));
-    let (tx, rx) = oneshot::channel();
-    rig.handle
-        .commands
-        .send(Command::Emergency(
-            EmergencyRequest {
-                target: Target::Bulletin("storm".into()),
-                repeat_every: Some(Duration::minutes(30)),
-                until: Some(at(14, 0, 0)),
-                requested_by: Some("chu-tich".into()),
-            },
-            tx,
-        ))
-        .await
-        .unwrap();
-    rx.await.unwrap().unwrap();
+    ask(&rig.handle, |tx| {
+        Command::Emergency(storm_until(at(14, 0, 0)), tx)
+    })
+    .await
+    .unwrap();
     rig.run_for(60).await; // aired once at 12:00
     rig.stop().await;
     // Power back at 12:40: the 12:30 repeat was missed, one airs at once,
@@ -222,9 +208,7 @@ async fn a_short_lived_first_run_still_leaves_a_watermark_nothing_is_lost() {
     rig.run_for(20).await;
     rig.cut_power().await;
     // Power comes back long after every grace: both must be on record.
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(6, 30, 0)));
-    rig.run_for(10).await;
-    let rows = rig.stop().await;
+    let rows = run_station(dir.path(), STATION, at(6, 30, 0), 10).await;
     let a: Vec<_> = rows
         .iter()
         .filter(|r| r.occurrence.starts_with("a@"))

@@ -161,17 +161,11 @@ async fn operator_actions_go_through_the_api_as_the_user() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert!(r.body.contains("\"ok\":true"), "{r:?}");
-    let mut rx = rig.state.handle.status.clone();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        rx.wait_for(|s| s.airing.is_some()),
-    )
-    .await
-    .expect("it airs")
-    .unwrap();
+    rig.wait_status("it airs", 5, |s| s.airing.is_some()).await;
     // ...and a plain form queues the tone behind it.
-    let r = rig.post(&op, "/xep-hang", "what=b:tone").await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+    let r = rig
+        .post_expect(&op, "/xep-hang", "what=b:tone", StatusCode::SEE_OTHER)
+        .await;
     assert_eq!(r.location(), "/");
     let queued = rig.state.handle.status.borrow().queue.clone();
     assert_eq!(queued.len(), 1, "{queued:?}");
@@ -184,8 +178,9 @@ async fn operator_actions_go_through_the_api_as_the_user() {
     assert!(live.contains("data-started="), "a progress bar: {live}");
 
     // A refusal comes back in the API's words, shown once on the page.
-    let r = rig.post(&op, "/xep-hang", "what=b:nope").await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = rig
+        .post_expect(&op, "/xep-hang", "what=b:nope", StatusCode::SEE_OTHER)
+        .await;
     let flash = r
         .headers
         .get_all(header::SET_COOKIE)
@@ -213,8 +208,13 @@ async fn operator_actions_go_through_the_api_as_the_user() {
     );
 
     let id = queued[0].id;
-    let r = rig.post(&op, &format!("/xep-hang/{id}/huy"), "").await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+    rig.post_expect(
+        &op,
+        &format!("/xep-hang/{id}/huy"),
+        "",
+        StatusCode::SEE_OTHER,
+    )
+    .await;
     assert!(rig.state.handle.status.borrow().queue.is_empty());
     rig.post(&op, "/bo-qua", "").await;
     rig.post(&op, "/tam-dung", "").await;
@@ -291,29 +291,21 @@ async fn emergency_is_confirmed_then_repeats_until_cancelled() {
         rig.state.handle.status.borrow().emergency.is_none(),
         "nothing before the confirmation"
     );
-    let r = rig
-        .post(&op, "/khan-cap", "what=b%3Atone&every=30&until=23%3A59")
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
-    let mut rx = rig.state.handle.status.clone();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        rx.wait_for(|s| s.emergency.is_some()),
+    rig.post_expect(
+        &op,
+        "/khan-cap",
+        "what=b%3Atone&every=30&until=23%3A59",
+        StatusCode::SEE_OTHER,
     )
-    .await
-    .expect("the emergency repeats")
-    .unwrap();
+    .await;
+    rig.wait_status("the emergency repeats", 5, |s| s.emergency.is_some())
+        .await;
     let live = rig.get(Some(&op), "/truc-tiep").await.body;
     assert!(live.contains("KHẨN CẤP đang lặp lại"), "{live}");
     assert!(live.contains("action=\"/khan-cap/huy\""));
     rig.post(&op, "/khan-cap/huy", "").await;
-    tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        rx.wait_for(|s| s.emergency.is_none()),
-    )
-    .await
-    .expect("cancelled in one tap")
-    .unwrap();
+    rig.wait_status("cancelled in one tap", 5, |s| s.emergency.is_none())
+        .await;
 }
 
 #[tokio::test]
@@ -614,32 +606,28 @@ async fn a_typed_notice_is_queued_or_aired_as_an_emergency() {
     assert!(confirm.body.contains("&lt;b&gt;17:30&lt;/b&gt;"), "escaped");
     assert!(!confirm.body.contains(text));
     assert!(confirm.body.contains("name=\"text\""));
-    let r = rig
-        .post(
-            &op,
-            "/khan-cap",
-            &format!("what=&text={}", form_encode(text)),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
-    let mut rx = rig.state.handle.status.clone();
-    let st = tokio::time::timeout(
-        std::time::Duration::from_secs(30),
-        rx.wait_for(|s| s.airing.is_some()),
+    rig.post_expect(
+        &op,
+        "/khan-cap",
+        &format!("what=&text={}", form_encode(text)),
+        StatusCode::SEE_OTHER,
     )
-    .await
-    .expect("the notice airs")
-    .unwrap()
-    .clone();
+    .await;
+    let st = rig
+        .wait_status("the notice airs", 30, |s| s.airing.is_some())
+        .await;
     let airing = st.airing.expect("airing");
     assert_eq!(airing.title, text);
     assert!(airing.bulletin.starts_with("tts/"), "{airing:?}");
     assert_eq!(airing.priority, crate::config::Priority::Emergency);
     // Queued the same way, behind it.
-    let r = rig
-        .post(&op, "/xep-hang", "text=H%E1%BB%8Dp+chi+b%E1%BB%99")
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+    rig.post_expect(
+        &op,
+        "/xep-hang",
+        "text=H%E1%BB%8Dp+chi+b%E1%BB%99",
+        StatusCode::SEE_OTHER,
+    )
+    .await;
     let queued = rig.state.handle.status.borrow().queue.clone();
     assert_eq!(queued.len(), 1, "{queued:?}");
     assert_eq!(queued[0].title, "Họp chi bộ");
