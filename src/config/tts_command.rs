@@ -59,7 +59,10 @@ pub const TTS_OPTION_RISK_HINT: &str = "give the engine the text through a file 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tts::argv::argv;
+
+    fn argv(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
 
     #[test]
     fn text_that_could_start_an_option_is_refused() {

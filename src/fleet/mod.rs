@@ -120,3 +120,19 @@ pub(crate) fn pg_error(e: &tokio_postgres::Error) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The province's sums tell an operator's cancellations apart by the
+    /// same codes as the station's ledger.
+    #[test]
+    fn the_cancel_sql_names_the_operator_cancel_codes() {
+        for code in crate::reason::OPERATOR_CANCEL_CODES {
+            assert!(
+                super::CANCELLED_SQL.contains(&format!("'{code}'")),
+                "{code}"
+            );
+            assert!(super::REPORT_SQL.contains(&format!("'{code}'")), "{code}");
+        }
+    }
+}

@@ -749,14 +749,6 @@ mod tests {
     fn the_cancel_sql_names_the_operator_cancel_codes() {
         for code in crate::reason::OPERATOR_CANCEL_CODES {
             assert!(CANCELLED_SQL.contains(&format!("'{code}'")), "{code}");
-            assert!(
-                crate::fleet::CANCELLED_SQL.contains(&format!("'{code}'")),
-                "{code}"
-            );
-            assert!(
-                crate::fleet::REPORT_SQL.contains(&format!("'{code}'")),
-                "{code}"
-            );
         }
     }
 }
