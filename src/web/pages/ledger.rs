@@ -15,6 +15,10 @@ use crate::web::i18n::{t, Lang};
 use crate::web::layout::page as layout;
 use crate::web::session::Signed;
 
+/// The report's legend entries that are ledger outcomes (by their English
+/// column names).
+const OUTCOME_WORDS: [&str; 5] = ["Completed", "Interrupted", "Failed", "Missed", "Skipped"];
+
 /// Rows per page.
 const PAGE: usize = 50;
 
@@ -165,6 +169,15 @@ pub(crate) async fn page(
                                         td { (r.requested_by.as_deref().unwrap_or("")) }
                                     }
                                 }
+                            }
+                        }
+                    }
+                    // Outcomes that read alike (bỏ lỡ, bỏ qua), in words.
+                    details class="legend-box" {
+                        summary { (t(lang, "Ý nghĩa các kết quả", "What each outcome means")) }
+                        ul class="legend" {
+                            @for (vi, vi_means, en, en_means) in crate::report::LEGEND.iter().filter(|l| OUTCOME_WORDS.contains(&l.2)) {
+                                li { b { (t(lang, vi, en)) } ": " (t(lang, vi_means, en_means)) }
                             }
                         }
                     }

@@ -262,8 +262,19 @@ async fn operator_actions_go_through_the_api_as_the_user() {
     );
     assert!(!page.contains("skipped by"), "{page}");
     assert!(!page.contains("mã truy cập"), "{page}");
+    // Outcomes that read alike are told apart in words under the table.
+    assert!(page.contains("Ý nghĩa các kết quả"), "{page}");
+    assert!(
+        page.contains("<b>Bỏ lỡ</b>: đến giờ mà đài không phát được"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("<b>Lượt phát</b>"),
+        "not a ledger outcome: {page}"
+    );
     let en = rig.get(Some(&op), "/nhat-ky?lang=en").await.body;
     assert!(en.contains("<td>skipped by user operator</td>"), "{en}");
+    assert!(en.contains("<b>Skipped</b>: not aired by rule"), "{en}");
     assert!(!en.contains("đã bỏ qua"));
     // The report's "not aired and why" too, outcome in the page's language.
     let report = rig.get(Some(&op), "/bao-cao").await.body;
@@ -560,6 +571,8 @@ async fn a_recording_is_named_by_its_title() {
         "{refused:?}"
     );
     assert!(refused.body.contains("Tên bản ghi"), "{refused:?}");
+    let page_en = rig.get(Some(&op), "/thu-am?lang=en").await.body;
+    assert!(page_en.contains("Recording's title"), "{page_en}");
     let r = upload("  Thông báo  tiêm phòng dại ".into()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
     let name: serde_json::Value = serde_json::from_str(&r.body).unwrap();
@@ -644,6 +657,8 @@ async fn a_typed_notice_can_be_heard_before_it_airs() {
     let page = rig.get(Some(&op), "/").await.body;
     assert!(page.contains(r#"formaction="/nghe-thu""#), "{page}");
     assert!(page.contains("Nghe thử"), "{page}");
+    let en = rig.get(Some(&op), "/?lang=en").await.body;
+    assert!(en.contains("Listen first"), "{en}");
     let text = "Kính thưa bà con, mời họp lúc 17 giờ.";
     let r = rig
         .post(&op, "/nghe-thu", &format!("text={}", form_encode(text)))
@@ -715,6 +730,8 @@ async fn the_emergency_control_comes_first() {
         .expect("the emergency control, closed");
     assert!(em < home.find(r#"id="song""#).unwrap(), "{home}");
     assert!(home.contains("<summary>Phát khẩn cấp…</summary>"), "{home}");
+    let en = rig.get(Some(&op), "/?lang=en").await.body;
+    assert!(en.contains("<summary>Emergency…</summary>"), "{en}");
     let viewer = rig.signed_in(Role::Viewer).await;
     let v = rig.get(Some(&viewer), "/").await.body;
     assert!(!v.contains("khan-cap"), "{v}");
@@ -748,6 +765,17 @@ async fn the_queue_shows_places_and_can_be_cleared() {
     assert!(live.contains("… còn 3 mục nữa"), "{live}");
     assert!(live.contains("giờ dự kiến bắt đầu"), "{live}");
     assert!(live.contains(r#"href="/xep-hang/huy-tat-ca""#), "{live}");
+    let en = rig.get(Some(&op), "/truc-tiep?lang=en").await.body;
+    assert!(en.contains("… and 3 more after these."), "{en}");
+    assert!(en.contains("the expected start"), "{en}");
+    let ask_en = rig
+        .get(Some(&op), "/xep-hang/huy-tat-ca?lang=en")
+        .await
+        .body;
+    assert!(
+        ask_en.contains("Removes all 23 waiting entries"),
+        "{ask_en}"
+    );
     // Asking changes nothing.
     let ask = rig.get(Some(&op), "/xep-hang/huy-tat-ca").await;
     assert_eq!(ask.status, StatusCode::OK, "{ask:?}");
