@@ -68,15 +68,15 @@ run: deps
 # clock run cargo's own test build of the daemon, made with the
 # `test-hooks` feature; the shipped file has no hook (package.sh checks).
 # Also checks the unit file (tests/unattended.rs) and on-time start through
-# a paced output (tests/paced.rs). Benchmarks are only compiled here (`make
-# bench` runs them): they take minutes and measure, they do not test; with
-# the tests' features, so this reuses the tests' build of the library.
+# a paced output (tests/paced.rs). Benchmarks are not built here: they
+# measure, they do not test, and linking nine of them cost a minute of the
+# suite's 20; `make lint` type-checks them (clippy --all-targets) and
+# `make bench` builds and runs them.
 SHIPPED := target/shipped/loa
 test: test-deps
 	$(CARGO) build --release --bin loa
 	mkdir -p $(dir $(SHIPPED)) && cp target/release/loa $(SHIPPED)
 	LOA_BIN=$(CURDIR)/$(SHIPPED) $(CARGO) test --release --features test-hooks --no-fail-fast --lib --bins --tests
-	$(CARGO) build --release --features test-hooks --benches
 	LOA_BIN=$(CURDIR)/$(SHIPPED) tests/package.sh
 	$(CARGO) test --manifest-path tools/house/Cargo.toml --locked
 

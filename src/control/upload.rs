@@ -221,9 +221,15 @@ async fn receive(s: &Control, incoming: Incoming, client_name: &mut String) -> R
             crate::audio::loudness::cache(&station.data_dir)
                 .measure_in_background([dir.join(&name)]);
         }
-        if let Some(t) = &title {
-            titles.set(&station.data_dir, &dir, &name, t)?;
-        }
+        // The recording is kept whatever happens to its title: refusing now
+        // would have the operator send it again (a second copy).
+        let title = title.filter(|t| match titles.set(&station.data_dir, &dir, &name, t) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(file = %name, "the recording is kept without its title: {e}");
+                false
+            }
+        });
         Ok(Stored { name, info, title })
     })
     .await
