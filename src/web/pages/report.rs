@@ -150,12 +150,7 @@ pub(crate) async fn page(
                     (paper::foot(lang, &station))
                     section class="annex" {
                     (paper::annex(lang, &of_report(lang, &from_s, &to_s)))
-                    // What the table's columns mean: in the annex, so the
-                    // signatures stay on the page of the total.
-                    section class="legend-box" {
-                        h3 { (t(lang, "Chú giải các cột", "What the columns mean")) }
-                        (legend(lang))
-                    }
+                    (legend(lang))
                     section class="chart-box" {
                         h3 { (t(lang, "Số phút đã phát mỗi ngày", "Minutes aired per day")) }
                         div class="scroll" { (chart(lang, &d.per_day)) }
@@ -304,12 +299,7 @@ async fn province_page(s: AppState, signed: Signed, q: ReportQuery) -> Response 
                     (paper::foot(lang, &station))
                     section class="annex" {
                     (paper::annex(lang, &of_report(lang, &from_s, &to_s)))
-                    // What the table's columns mean: in the annex, so the
-                    // signatures stay on the page of the total.
-                    section class="legend-box" {
-                        h3 { (t(lang, "Chú giải các cột", "What the columns mean")) }
-                        (legend(lang))
-                    }
+                    (legend(lang))
                     section class="missed" {
                         h3 { (t(lang, "Không phát trọn và lý do", "Not aired in full, and why")) }
                         @if r.total.not_aired.is_empty() {
@@ -423,13 +413,17 @@ fn count_cells(c: &Counts) -> Markup {
 /// writes numbers, under the figures.
 fn legend(lang: Lang) -> Markup {
     let (csv_vi, csv_en) = report::CSV_NUMBERS;
+    // In the annex, so the signatures stay on the page of the total.
     html! {
-        ul class="legend" {
-            @for (vi, vi_means, en, en_means) in report::LEGEND {
-                li { b { (t(lang, vi, en)) } ": " (t(lang, vi_means, en_means)) }
+        section class="legend-box" {
+            h3 { (t(lang, "Chú giải các cột", "What the columns mean")) }
+            ul class="legend" {
+                @for (vi, vi_means, en, en_means) in report::LEGEND {
+                    li { b { (t(lang, vi, en)) } ": " (t(lang, vi_means, en_means)) }
+                }
             }
+            p class="legend csv-note" { (t(lang, csv_vi, csv_en)) }
         }
-        p class="legend csv-note" { (t(lang, csv_vi, csv_en)) }
     }
 }
 
