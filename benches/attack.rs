@@ -12,8 +12,7 @@
 //!
 //! Prints, never asserts (tests/attack_http.rs asserts the bounds).
 
-#[path = "../tests/common/attack.rs"]
-mod attack;
+use common::attack;
 #[path = "../tests/common/mod.rs"]
 mod common;
 

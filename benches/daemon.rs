@@ -25,8 +25,9 @@
 //! installs; a missing one is a failure, not a skipped part. On a machine
 //! shared with other work the figures move: compare within a round.
 
-#[path = "../tests/common/pulse.rs"]
-mod pulse;
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::pulse;
 
 mod measure;
 

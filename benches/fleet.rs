@@ -11,8 +11,9 @@
 //! the months without rows filled with October's sums. Goal: the month's
 //! report under 1 s.
 
-#[path = "../tests/common/postgres.rs"]
-mod postgres;
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::postgres;
 
 use std::time::{Duration, Instant};
 

@@ -15,8 +15,7 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-#[path = "../tests/common/pulse.rs"]
-mod pulse;
+use common::pulse;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};

@@ -3,7 +3,7 @@
 //! tokens made by `loa token new`, checked through the API's own ledger
 //! views. Polls with short sleeps and generous timeouts (CI is a busy box).
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 //! Run as root: `chattr` needs CAP_LINUX_IMMUTABLE. The test fails (never
 //! skips) when it cannot make the files immutable.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -435,8 +435,7 @@ fn titles_that_look_like_formulas_reach_csv_as_text() {
     );
 }
 
-#[path = "common/disk.rs"]
-mod disk;
+use crate::common::disk;
 
 /// Uploads one after another cannot fill the card: with less free room
 /// under `audio_dir` than the upload's size and the reserve the ledger

@@ -14,9 +14,8 @@
 //! Figures (RSS after 200 sign-ins, how long `/healthz` is unavailable)
 //! are in `cargo bench --bench attack`.
 
-#[path = "common/attack.rs"]
-mod attack;
-mod common;
+use crate::common;
+use crate::common::attack;
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! happened. Signals are sent only once `/healthz` answers (SIGHUP's
 //! default action kills a daemon that has not installed its handler yet).
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};

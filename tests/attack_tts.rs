@@ -15,7 +15,7 @@
 //! and hand the text to Debian's `espeak-ng` (installed by `make
 //! test-deps`; the tests fail if it is missing).
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,7 @@
 //! The `loa` binary end to end: check, schedule, airtime and report, as an
 //! operator or official runs them.
 
-#[path = "common/bin.rs"]
-mod bin;
+use crate::common::bin;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -10,7 +10,7 @@
 //! connection (at once past its caps, or at the header timeout). Bounded:
 //! about 30 s.
 
-mod common;
+use crate::common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::process::CommandExt;

@@ -13,7 +13,7 @@
 //! `SCHEMA_VERSION`, and the columns a later version may re-encode (reason
 //! and audit texts, turned into codes) are compared loosely.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

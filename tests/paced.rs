@@ -9,9 +9,8 @@
 //! `libasound2-plugins` and `arecord` (alsa-utils), which `make test`
 //! installs: without them this test fails, it never skips.
 
-mod common;
-#[path = "common/pulse.rs"]
-mod pulse;
+use crate::common;
+use crate::common::pulse;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};

@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Timelike, Utc};
 use loa::ledger::{AirtimeRow, Ledger, Outcome};
 
-mod common;
-#[path = "common/pulse.rs"]
-mod pulse;
+use crate::common;
+use crate::common::pulse;
 
 const TZ: chrono_tz::Tz = chrono_tz::UTC;
 

@@ -5,9 +5,8 @@
 //! stopped for a while with new rows written meanwhile; then the province's
 //! report (`loa report --postgres`) equals the sum of the stations' own.
 
-mod common;
-#[path = "common/postgres.rs"]
-mod postgres;
+use crate::common;
+use crate::common::postgres;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -11,9 +11,8 @@
 //! A missing `prometheus` or `promtool` fails the test (`make test-deps`
 //! installs them). Polls with generous deadlines; nothing is timed.
 
-mod common;
-#[path = "common/pulse.rs"]
-mod pulse;
+use crate::common;
+use crate::common::pulse;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

@@ -8,9 +8,8 @@
 //! Relays here last seconds (`silence_after` is scaled down with them), so
 //! the whole file runs in well under a minute.
 
-mod common;
-#[path = "common/pulse.rs"]
-mod pulse;
+use crate::common;
+use crate::common::pulse;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

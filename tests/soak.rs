@@ -19,14 +19,13 @@
 //! on the same clock code the station runs, not through settimeofday.
 //! Needs root (the tmpfs), as `make test` and CI run.
 //!
-//! `make test` runs 60 s of it; `LOA_SOAK_SECS=3600 cargo test --test soak`
-//! runs the hour the issue asks for.
+//! `make test` runs 60 s of it; `LOA_SOAK_SECS=3600 cargo test --release
+//! --features test-hooks --test suite soak::` runs the hour the issue asks
+//! for.
 
-mod common;
-#[path = "common/disk.rs"]
-mod disk;
-#[path = "common/pulse.rs"]
-mod pulse;
+use crate::common;
+use crate::common::disk;
+use crate::common::pulse;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -8,7 +8,7 @@
 //! text to Debian's `espeak-ng` (installed by `make test-deps`), or hangs
 //! when the text asks it to.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

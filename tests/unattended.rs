@@ -5,9 +5,8 @@
 //! No sound card is needed: stations record to a WAV file, and the missing
 //! card is a device name that does not exist.
 
-mod common;
-#[path = "common/disk.rs"]
-mod disk;
+use crate::common;
+use crate::common::disk;
 
 use std::io::Read;
 use std::net::SocketAddr;

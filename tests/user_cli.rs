@@ -1,7 +1,7 @@
 //! `loa user` end to end: add, list, passwd, remove, and the refusals an
 //! admin meets at the station's terminal.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::net::SocketAddr;

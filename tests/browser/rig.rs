@@ -8,13 +8,13 @@ pub(crate) use std::path::{Path, PathBuf};
 pub(crate) use std::process::{Child, Command, Stdio};
 pub(crate) use std::time::{Duration, Instant};
 
-pub(crate) use super::common::{free_port, Daemon};
+pub(crate) use crate::common::{free_port, Daemon};
 pub(crate) use fantoccini::elements::Element;
 pub(crate) use fantoccini::wd::{Capabilities, PrintConfiguration};
 pub(crate) use fantoccini::{Client, ClientBuilder, Locator};
 pub(crate) use serde_json::{json, Value};
 
-pub(crate) use super::common;
+pub(crate) use crate::common;
 
 pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";

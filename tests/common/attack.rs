@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::common::{free_port, Daemon};
+use super::{free_port, Daemon};
 
 /// The operator the storms sign in as, and their password.
 pub const USER: &str = "van-hanh";
@@ -47,7 +47,7 @@ pub fn station() -> (tempfile::TempDir, Daemon) {
 pub fn add_user(config: &Path, name: &str, password: &str) {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    let mut child = Command::new(super::common::bin::loa())
+    let mut child = Command::new(super::bin::loa())
         .args([
             "user",
             "add",

@@ -5,7 +5,11 @@
 
 #![allow(dead_code)]
 
+pub mod attack;
 pub mod bin;
+pub mod disk;
+pub mod postgres;
+pub mod pulse;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

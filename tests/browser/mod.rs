@@ -10,8 +10,6 @@
 //!
 //! A missing browser fails the test: `make test-deps` installs it.
 
-#[path = "../common/mod.rs"]
-mod common;
 mod print;
 mod rig;
 
