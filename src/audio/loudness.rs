@@ -27,8 +27,8 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
-use std::time::UNIX_EPOCH;
+use std::sync::{mpsc, Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use ebur128::{EbuR128, Mode};
 use sha2::{Digest, Sha256};
@@ -160,12 +160,16 @@ struct Known {
     by_path: HashMap<PathBuf, (Stamp, String)>,
     /// Paths queued for the background thread.
     queued: HashSet<PathBuf>,
+    /// Paths being measured now, by the background thread or a preparer.
+    measuring: HashSet<PathBuf>,
 }
 
 /// Measured levels by content hash, and which file has which hash.
 pub struct Cache {
     file: PathBuf,
     known: Mutex<Known>,
+    /// Told when a measurement ends (see [`Cache::level`]).
+    measured: Condvar,
     background: Mutex<Option<mpsc::Sender<PathBuf>>>,
     /// The cache file could not be written: said once.
     write_failed: std::sync::atomic::AtomicBool,
@@ -189,6 +193,7 @@ impl Cache {
         Cache {
             file,
             known: Mutex::new(known),
+            measured: Condvar::new(),
             background: Mutex::new(None),
             write_failed: Default::default(),
         }
@@ -210,7 +215,17 @@ impl Cache {
     /// The level of `path`: from the cache, from the hash of its content
     /// (a copy or a renamed file), or measured now and cached. Blocking:
     /// reads the whole file, and decodes it on a miss.
+    ///
+    /// One file is measured once at a time: at a new file's first airing
+    /// the background thread and the preparer both want it, and the second
+    /// waits for the first's result (up to [`MEASURE_WAIT`]: the background
+    /// thread runs at the lowest priority, and on a saturated machine the
+    /// preparer measures itself rather than wait past its cue).
     pub fn level(&self, path: &Path) -> Result<Level, String> {
+        if let Some(l) = self.lookup(path) {
+            return Ok(l);
+        }
+        let _turn = self.turn(path);
         if let Some(l) = self.lookup(path) {
             return Ok(l);
         }
@@ -224,6 +239,31 @@ impl Cache {
         };
         self.store(path, stamp, hash, level);
         Ok(level)
+    }
+
+    /// Wait while another thread measures `path` (at most
+    /// [`MEASURE_WAIT`]), then mark it as ours until the turn is dropped.
+    fn turn(&self, path: &Path) -> Turn<'_> {
+        let give_up = Instant::now() + MEASURE_WAIT;
+        let mut known = self.known();
+        while known.measuring.contains(path) {
+            let Some(left) = give_up.checked_duration_since(Instant::now()) else {
+                return Turn {
+                    cache: self,
+                    path: None,
+                };
+            };
+            known = self
+                .measured
+                .wait_timeout(known, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        known.measuring.insert(path.to_path_buf());
+        Turn {
+            cache: self,
+            path: Some(path.to_path_buf()),
+        }
     }
 
     fn store(&self, path: &Path, stamp: Stamp, hash: String, level: Level) {
@@ -311,6 +351,29 @@ impl Cache {
             tracing::warn!("cannot start the loudness thread ({e}); files air as recorded");
         }
         tx
+    }
+}
+
+/// How long [`Cache::level`] waits for another thread measuring the same
+/// file before measuring it itself: the preparer measures files of at most
+/// three minutes, about 1 s of work on a 2-core board, and cues them 3 s
+/// ahead.
+const MEASURE_WAIT: Duration = Duration::from_secs(2);
+
+/// A thread's turn to measure a file: while it lasts, others wanting the
+/// same file wait for its result. `path` is `None` when the wait ran out
+/// and this thread measures beside the other.
+struct Turn<'a> {
+    cache: &'a Cache,
+    path: Option<PathBuf>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            self.cache.known().measuring.remove(&path);
+            self.cache.measured.notify_all();
+        }
     }
 }
 
@@ -560,6 +623,35 @@ mod tests {
         std::fs::copy(&audio, &copy).unwrap();
         assert_eq!(c2.lookup(&copy), None);
         assert_eq!(c2.level(&copy).unwrap(), l);
+    }
+
+    #[test]
+    fn a_file_wanted_twice_at_once_is_measured_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let audio = dir.path().join("a.wav");
+        std::fs::copy(super::super::testdata("tone1s.wav"), &audio).unwrap();
+        let file = dir.path().join(CACHE_FILE);
+        let c = Arc::new(Cache::load(file.clone()));
+        // This thread measures first (as the background thread at a new
+        // file's first airing)...
+        let turn = c.turn(&audio);
+        let preparer = {
+            let (c, audio) = (Arc::clone(&c), audio.clone());
+            std::thread::spawn(move || c.level(&audio))
+        };
+        let stamp = Stamp::of(&audio).unwrap();
+        let hash = hash_file(&audio).unwrap();
+        let level = measure(&audio).unwrap();
+        // ...and the second waits for its result rather than decode the
+        // file again.
+        assert!(!preparer.is_finished(), "the second caller measured too");
+        c.store(&audio, stamp, hash, level);
+        drop(turn);
+        let got = preparer.join().unwrap().unwrap();
+        assert_eq!(got, level);
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines = text.lines().filter(|l| !l.starts_with('#')).count();
+        assert_eq!(lines, 1, "measured once, cached once:\n{text}");
     }
 
     #[test]
