@@ -66,7 +66,7 @@ fn main() {
     );
     let (mut loa, mut mpg, mut fixed) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=ROUNDS {
-        let r = measure::loa_item(WAV_FAST, &mp3, f64::from(SECONDS), |_| {}, None);
+        let r = measure::loa_item(WAV_FAST, &mp3, f64::from(SECONDS), None, |_| {}, None);
         assert!(
             r.failed_starts.is_empty(),
             "the WAV output failed: {:?}",

@@ -130,13 +130,45 @@ pub struct ItemRun {
     pub failed_starts: Vec<String>,
 }
 
+/// What a station keeps from one airing to the next, for `loa_item` to
+/// keep across runs: its audio directory (the item's file at the same
+/// path every run) and its loudness cache (`data_dir/loudness.tsv`). The
+/// first run measures the file's loudness, as a station does once per
+/// file; later runs find it with a `stat`, as every later airing does.
+/// Without it each run is a new station meeting a new file.
+pub struct Kept(tempfile::TempDir);
+
+impl Kept {
+    pub fn new(file: &Path) -> Kept {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("audio")).unwrap();
+        std::fs::copy(file, dir.path().join("audio").join(item_name(file))).unwrap();
+        Kept(dir)
+    }
+
+    fn audio(&self) -> PathBuf {
+        self.0.path().join("audio")
+    }
+
+    fn cache(&self) -> PathBuf {
+        self.0.path().join(loa::audio::loudness::CACHE_FILE)
+    }
+}
+
+fn item_name(file: &Path) -> String {
+    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("mp3");
+    format!("item.{ext}")
+}
+
 /// How often `loa_item` starts loa again when the item failed before its
 /// first sample.
 const ATTEMPTS: usize = 5;
 
 /// A station with one bulletin `file` (copied into its audio_dir), due
 /// exactly 3 s after `loa run` starts; SIGTERM as soon as the ledger row of
-/// the item closes. `setup` adjusts the command (HOME, pulse). `window`:
+/// the item closes. `kept`: the audio directory and loudness cache to
+/// keep across runs (see [`Kept`]). `setup` adjusts the command (HOME,
+/// pulse). `window`:
 /// (from, to) seconds after the item's instant, to read the process's CPU
 /// there too.
 ///
@@ -149,12 +181,13 @@ pub fn loa_item(
     output: &str,
     file: &Path,
     seconds: f64,
+    kept: Option<&Kept>,
     setup: impl Fn(&mut Command),
     window: Option<(f64, f64)>,
 ) -> ItemRun {
     let mut failed_starts = Vec::new();
     for _ in 0..ATTEMPTS {
-        let mut run = loa_item_once(output, file, seconds, &setup, window);
+        let mut run = loa_item_once(output, file, seconds, kept, &setup, window);
         let failed_at_start =
             run.row.outcome == Some(Outcome::Failed) && run.row.started_at.is_none();
         if !failed_at_start {
@@ -170,14 +203,30 @@ fn loa_item_once(
     output: &str,
     file: &Path,
     seconds: f64,
+    kept: Option<&Kept>,
     setup: &impl Fn(&mut Command),
     window: Option<(f64, f64)>,
 ) -> ItemRun {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("audio")).unwrap();
-    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("mp3");
-    let name = format!("item.{ext}");
-    std::fs::copy(file, dir.path().join("audio").join(&name)).unwrap();
+    let name = item_name(file);
+    let cache_in_var = dir
+        .path()
+        .join("var")
+        .join(loa::audio::loudness::CACHE_FILE);
+    let audio_dir = match kept {
+        Some(k) => {
+            std::fs::create_dir_all(dir.path().join("var")).unwrap();
+            if k.cache().exists() {
+                std::fs::copy(k.cache(), &cache_in_var).unwrap();
+            }
+            k.audio()
+        }
+        None => {
+            std::fs::create_dir_all(dir.path().join("audio")).unwrap();
+            std::fs::copy(file, dir.path().join("audio").join(&name)).unwrap();
+            dir.path().join("audio")
+        }
+    };
 
     // The item's instant: a whole second, 3 s after the process starts.
     // Times are UTC HH:MM:SS: keep off midnight.
@@ -194,9 +243,10 @@ fn loa_item_once(
     std::fs::write(
         &config,
         format!(
-            "[station]\nname = \"Bench\"\ntimezone = \"UTC\"\naudio_dir = \"audio\"\ndata_dir = \"var\"\n\
+            "[station]\nname = \"Bench\"\ntimezone = \"UTC\"\naudio_dir = \"{}\"\ndata_dir = \"var\"\n\
              [api]\nlisten = \"127.0.0.1:0\"\n{output}\n\
              [[bulletin]]\nid = \"item\"\ntitle = \"Item\"\nfile = \"{name}\"\nat = [\"{}\"]\n",
+            audio_dir.display(),
             at.format("%H:%M:%S")
         ),
     )
@@ -255,6 +305,9 @@ fn loa_item_once(
     };
     let (code, whole) = reap(child);
     let wall = t0.elapsed();
+    if let (Some(k), true) = (kept, cache_in_var.exists()) {
+        std::fs::copy(&cache_in_var, k.cache()).unwrap();
+    }
     assert_eq!(
         code,
         0,

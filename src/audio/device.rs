@@ -253,7 +253,7 @@ impl DeviceSink {
     /// `name` is `"default"`, an ALSA PCM name (`aplay -L`), or a card's
     /// description as cpal shows it.
     pub fn new(name: impl Into<String>) -> DeviceSink {
-        DeviceSink::with_backend(name, Box::new(Cpal))
+        DeviceSink::with_backend(name, Box::<Cpal>::default())
     }
 
     fn with_backend(name: impl Into<String>, backend: Box<dyn Backend>) -> DeviceSink {
@@ -380,7 +380,23 @@ impl DeviceSink {
 }
 
 /// The real card: cpal's default host.
-struct Cpal;
+#[derive(Default)]
+struct Cpal {
+    /// The configuration `format` chose, for the `build` that follows it
+    /// (card name, the format it returned): choosing opens the card once
+    /// more, and through ALSA's pulse plugin every open is a new
+    /// connection to the sound server.
+    chosen: Mutex<Option<(String, Format, cpal::SupportedStreamConfig)>>,
+}
+
+/// cpal's host, made once and kept: while one lives, cpal keeps ALSA's
+/// configuration parsed (the last one dropped frees it, and the next open
+/// parses every configuration file again). A change to the ALSA
+/// configuration files is read at the next start of loa.
+fn host() -> &'static cpal::Host {
+    static HOST: std::sync::OnceLock<cpal::Host> = std::sync::OnceLock::new();
+    HOST.get_or_init(cpal::default_host)
+}
 
 /// Which way a sound card's device carries sound.
 #[derive(Clone, Copy, PartialEq)]
@@ -392,7 +408,7 @@ pub(crate) enum Way {
 /// The device named `name`: `default`, or an ALSA name such as `hw:1,0`
 /// (listed or not: a PCM from .asoundrc without a `hint` opens anyway).
 pub(crate) fn find_device(name: &str, way: Way) -> Result<cpal::Device, String> {
-    let host = cpal::default_host();
+    let host = host();
     let word = match way {
         Way::Output => "output",
         Way::Capture => "capture",
@@ -429,10 +445,13 @@ impl Backend for Cpal {
     fn format(&self, name: &str, wanted: Format) -> Result<Format, String> {
         let device = find_device(name, Way::Output)?;
         let config = choose_config(&device, wanted).map_err(|e| e.to_string())?;
-        Ok(Format {
+        let format = Format {
             rate: config.sample_rate(),
             channels: config.channels(),
-        })
+        };
+        *self.chosen.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((name.to_string(), format, config));
+        Ok(format)
     }
 
     fn build(
@@ -443,7 +462,11 @@ impl Backend for Cpal {
         on_error: ErrorFn,
     ) -> Result<Box<dyn CardStream>, String> {
         let device = find_device(name, Way::Output)?;
-        let config = choose_config(&device, format).map_err(|e| e.to_string())?;
+        let chosen = self.chosen.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let config = match chosen {
+            Some((n, f, config)) if n == name && f == format => config,
+            _ => choose_config(&device, format).map_err(|e| e.to_string())?,
+        };
         // `PERIOD` per callback when the card allows it, else its default.
         let period = (PERIOD.as_secs_f64() * f64::from(format.rate)) as u32;
         let fixed = match config.buffer_size() {
