@@ -10,6 +10,7 @@
 //! one-time message); the script only makes them quicker and the on-air
 //! view live.
 
+mod action;
 mod emergency;
 mod ledger;
 mod listen;
