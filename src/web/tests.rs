@@ -212,8 +212,7 @@ async fn each_role_on_the_admin_page() {
 /// removes.
 #[tokio::test]
 async fn removing_a_user_asks_first() {
-    let rig = rig("").await;
-    let admin = rig.signed_in(Role::Admin).await;
+    let (rig, admin) = rig_as(Role::Admin).await;
     let nam = rig.signed_in(Role::Viewer).await;
     let users = || async {
         rig.accounts
@@ -270,8 +269,7 @@ async fn removing_a_user_asks_first() {
 
 #[tokio::test]
 async fn forms_without_the_token_or_from_elsewhere_are_refused() {
-    let rig = rig("").await;
-    let admin = rig.signed_in(Role::Admin).await;
+    let (rig, admin) = rig_as(Role::Admin).await;
     let cookie = format!("loa_phien={}", admin.cookie);
     let form = "name=evil&role=admin&password=12345678";
     // No token, a wrong token.
@@ -459,8 +457,9 @@ async fn idle_sessions_expire() {
         })
         .await
         .unwrap();
-    let r = rig.get(Some(&admin), "/tai-khoan").await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+    let r = rig
+        .get_expect(Some(&admin), "/tai-khoan", StatusCode::SEE_OTHER)
+        .await;
     assert!(r.location().starts_with("/dang-nhap"));
     let left = rig
         .accounts
@@ -472,8 +471,7 @@ async fn idle_sessions_expire() {
 
 #[tokio::test]
 async fn sessions_survive_a_restart_of_the_accounts() {
-    let rig = rig("").await;
-    let admin = rig.signed_in(Role::Admin).await;
+    let (rig, admin) = rig_as(Role::Admin).await;
     // A new daemon: new connection, the secret read back from data_dir.
     let again = super::accounts::Accounts::new(&rig.state.current.get());
     let cookie = admin.cookie.clone();
@@ -490,8 +488,7 @@ async fn sessions_survive_a_restart_of_the_accounts() {
 
 #[tokio::test]
 async fn signed_out_cookies_are_dead() {
-    let rig = rig("").await;
-    let admin = rig.signed_in(Role::Admin).await;
+    let (rig, admin) = rig_as(Role::Admin).await;
     let r = rig
         .post_expect(&admin, "/dang-xuat", "", StatusCode::SEE_OTHER)
         .await;
@@ -514,8 +511,7 @@ async fn signed_out_cookies_are_dead() {
 
 #[tokio::test]
 async fn admin_ends_another_session() {
-    let rig = rig("").await;
-    let admin = rig.signed_in(Role::Admin).await;
+    let (rig, admin) = rig_as(Role::Admin).await;
     let operator = rig.signed_in(Role::Operator).await;
     let id = rig
         .accounts
@@ -632,8 +628,7 @@ fn the_wait_grows() {
 
 #[tokio::test]
 async fn names_are_escaped() {
-    let rig = rig("").await;
-    let admin = rig.signed_in(Role::Admin).await;
+    let (rig, admin) = rig_as(Role::Admin).await;
     let name = "<script>alert(1)</script>";
     rig.post_expect(
         &admin,
@@ -707,8 +702,7 @@ async fn headers_cookies_and_not_found() {
 
 #[tokio::test]
 async fn caller_is_the_user() {
-    let rig = rig("").await;
-    let b = rig.signed_in(Role::Operator).await;
+    let (rig, b) = rig_as(Role::Operator).await;
     let cookie = b.cookie.clone();
     let live = rig
         .accounts
@@ -732,8 +726,7 @@ async fn caller_is_the_user() {
 
 #[tokio::test]
 async fn page_actions_are_the_users_and_viewers_cannot_forge_them() {
-    let rig = rig("").await;
-    let viewer = rig.signed_in(Role::Viewer).await;
+    let (rig, viewer) = rig_as(Role::Viewer).await;
     let operator = rig.signed_in(Role::Operator).await;
     // A viewer's forged form, token and all, is refused by the server.
     rig.post_expect(&viewer, "/xep-hang", "what=b:tone", StatusCode::FORBIDDEN)

@@ -35,8 +35,7 @@ fn audit(rig: &Rig) -> Vec<(String, String, String)> {
 
 #[tokio::test]
 async fn viewer_reads_every_page_but_controls_nothing() {
-    let rig = rig("").await;
-    let v = rig.signed_in(Role::Viewer).await;
+    let (rig, v) = rig_as(Role::Viewer).await;
     for (path, text) in [
         ("/", "Lịch hôm nay"),
         ("/lich", "Số phút dự kiến theo chiến dịch"),
@@ -104,8 +103,7 @@ async fn signed_out_pages_send_to_sign_in() {
 
 #[tokio::test]
 async fn forms_without_the_session_token_are_refused() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     let cookie = format!("loa_phien={}", op.cookie);
     for (path, form) in CONTROLS {
         for body in [form.to_string(), format!("csrf=0000&{form}")] {
@@ -143,22 +141,9 @@ async fn forms_without_the_session_token_are_refused() {
 
 #[tokio::test]
 async fn operator_actions_go_through_the_api_as_the_user() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     // The page's script asks for JSON: the long bulletin airs...
-    let r = rig
-        .send(
-            LOCAL,
-            "POST",
-            "/xep-hang",
-            &[
-                ("cookie", &format!("loa_phien={}", op.cookie)),
-                ("sec-fetch-site", "same-origin"),
-                ("x-loa-fetch", "1"),
-            ],
-            Some(&format!("csrf={}&what=b:long", op.csrf)),
-        )
-        .await;
+    let r = rig.post_script(&op, "/xep-hang", "what=b:long").await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert!(r.body.contains("\"ok\":true"), "{r:?}");
     rig.wait_status("it airs", 5, |s| s.airing.is_some()).await;
@@ -291,12 +276,9 @@ async fn operator_actions_go_through_the_api_as_the_user() {
 
 #[tokio::test]
 async fn emergency_is_confirmed_then_repeats_until_cancelled() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
-    let r = rig
-        .get(Some(&op), "/khan-cap?what=b%3Atone&every=30&until=23%3A59")
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let (rig, op) = rig_as(Role::Operator).await;
+    let ask = "/khan-cap?what=b%3Atone&every=30&until=23%3A59";
+    let r = rig.get_expect(Some(&op), ask, StatusCode::OK).await;
     assert!(r.body.contains("Tín hiệu") && r.body.contains("Lặp lại mỗi 30 phút đến 23:59"));
     assert!(
         rig.state.handle.status.borrow().emergency.is_none(),
@@ -342,8 +324,7 @@ at = ["00:00", "23:59"]
 
 #[tokio::test]
 async fn english_on_asking_and_remembered() {
-    let rig = rig("").await;
-    let v = rig.signed_in(Role::Viewer).await;
+    let (rig, v) = rig_as(Role::Viewer).await;
     let r = rig.get(Some(&v), "/?lang=en").await;
     assert!(r.body.contains("Today's plan") && r.body.contains("<html lang=\"en\">"));
     let set: Vec<_> = r
@@ -359,12 +340,9 @@ async fn english_on_asking_and_remembered() {
 
 #[tokio::test]
 async fn report_csv_is_the_reports_own() {
-    let rig = rig("").await;
-    let v = rig.signed_in(Role::Viewer).await;
-    let r = rig
-        .get(Some(&v), "/bao-cao.csv?tu=2026-01-01&den=2026-01-31")
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let (rig, v) = rig_as(Role::Viewer).await;
+    let january = "/bao-cao.csv?tu=2026-01-01&den=2026-01-31";
+    let r = rig.get_expect(Some(&v), january, StatusCode::OK).await;
     let station = rig.state.current.get();
     let ledger = crate::ledger::Ledger::open_read_only(&rig.ledger, station.timezone).unwrap();
     let (from, to) =
@@ -400,48 +378,55 @@ async fn printed_report_is_framed_as_the_station_file_says() {
     )
     .await;
     let v = rig.signed_in(Role::Viewer).await;
-    let page = rig.get(Some(&v), "/bao-cao").await.body;
-    for want in [
-        "ỦY BAN NHÂN DÂN XÃ THẠCH HÀ",
-        "XÃ TEST",
-        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
-        "Độc lập - Tự do - Hạnh phúc",
-        "Số: ……………/BC-ĐTT",
-        "Thạch Hà, ngày …… tháng …… năm ……",
-        "Nơi nhận:",
-        "- UBND huyện (b/c);",
-    ] {
-        assert!(page.contains(want), "/bao-cao lacks {want:?}: {page}");
-    }
+    let (rig, v) = (&rig, &v);
+    let page = |path| async move { (path, rig.get(Some(v), path).await.body) };
+    let vi = page("/bao-cao").await;
     // The place, not the station's name, leads the date line.
-    assert!(!page.contains("Xã Test, ngày"), "{page}");
+    assert!(!vi.1.contains("Xã Test, ngày"), "{}", vi.1);
+    holds_each(
+        vi,
+        &[
+            "ỦY BAN NHÂN DÂN XÃ THẠCH HÀ",
+            "XÃ TEST",
+            "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+            "Độc lập - Tự do - Hạnh phúc",
+            "Số: ……………/BC-ĐTT",
+            "Thạch Hà, ngày …… tháng …… năm ……",
+            "Nơi nhận:",
+            "- UBND huyện (b/c);",
+        ],
+    );
     // English: the national heading stays, the rest is English.
-    let page = rig.get(Some(&v), "/bao-cao?lang=en").await.body;
-    for want in [
-        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
-        "AIRTIME REPORT",
-        "No.: ……………/BC-ĐTT",
-        "Thạch Hà, date",
-        "Recipients:",
-        "PREPARED BY",
-    ] {
-        assert!(
-            page.contains(want),
-            "/bao-cao?lang=en lacks {want:?}: {page}"
-        );
-    }
+    holds_each(
+        page("/bao-cao?lang=en").await,
+        &[
+            "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+            "AIRTIME REPORT",
+            "No.: ……………/BC-ĐTT",
+            "Thạch Hà, date",
+            "Recipients:",
+            "PREPARED BY",
+        ],
+    );
 
     // Without the keys the document still prints, with blanks to fill.
-    let bare = crate::web::test_rig::rig("").await;
-    let v = bare.signed_in(Role::Viewer).await;
+    let (bare, v) = rig_as(Role::Viewer).await;
     let page = bare.get(Some(&v), "/bao-cao").await.body;
-    for want in [
-        "<p class=\"authority\">………………………………</p>",
-        "Số: ……………</p>",
-        "<p class=\"date-line\">……………, ngày",
-        "- Lưu: VT.",
-    ] {
-        assert!(page.contains(want), "/bao-cao lacks {want:?}: {page}");
+    holds_each(
+        ("/bao-cao", page),
+        &[
+            "<p class=\"authority\">………………………………</p>",
+            "Số: ……………</p>",
+            "<p class=\"date-line\">……………, ngày",
+            "- Lưu: VT.",
+        ],
+    );
+}
+
+/// Assert the page at `path` holds each of `wants`.
+fn holds_each((path, page): (&str, String), wants: &[&str]) {
+    for want in wants {
+        assert!(page.contains(want), "{path} lacks {want:?}: {page}");
     }
 }
 
@@ -474,31 +459,13 @@ async fn assets_are_hashed_and_kept() {
 
 #[tokio::test]
 async fn a_refused_upload_says_why_in_plain_words() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     let boundary = "loa-b";
     let body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"ghi-am.webm\"\r\n\
          Content-Type: audio/webm\r\n\r\nthis is not audio at all\r\n--{boundary}--\r\n"
     );
-    let r = rig
-        .send(
-            LOCAL,
-            "POST",
-            "/thu-am/tai-len",
-            &[
-                ("cookie", &format!("loa_phien={}", op.cookie)),
-                ("sec-fetch-site", "same-origin"),
-                ("x-csrf-token", &op.csrf),
-                ("x-loa-fetch", "1"),
-                (
-                    "content-type",
-                    &format!("multipart/form-data; boundary={boundary}"),
-                ),
-            ],
-            Some(&body),
-        )
-        .await;
+    let r = rig.upload(&op, boundary, &body).await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{r:?}");
     assert!(
         r.body
@@ -530,8 +497,7 @@ fn ascii_wav() -> String {
 /// that is not one short line is refused before the file is taken.
 #[tokio::test]
 async fn a_recording_is_named_by_its_title() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     let upload = |title: String| {
         let boundary = "loa-b";
         let body = format!(
@@ -540,28 +506,8 @@ async fn a_recording_is_named_by_its_title() {
              Content-Type: audio/wav\r\n\r\n{}\r\n--{boundary}--\r\n",
             ascii_wav()
         );
-        let cookie = format!("loa_phien={}", op.cookie);
-        let rig = &rig;
-        let csrf = op.csrf.clone();
-        async move {
-            rig.send(
-                LOCAL,
-                "POST",
-                "/thu-am/tai-len",
-                &[
-                    ("cookie", &cookie),
-                    ("sec-fetch-site", "same-origin"),
-                    ("x-csrf-token", &csrf),
-                    ("x-loa-fetch", "1"),
-                    (
-                        "content-type",
-                        &format!("multipart/form-data; boundary={boundary}"),
-                    ),
-                ],
-                Some(&body),
-            )
-            .await
-        }
+        let (rig, op) = (&rig, &op);
+        async move { rig.upload(op, boundary, &body).await }
     };
     let long = "dài ".repeat(40);
     let refused = upload(long).await;
@@ -602,15 +548,13 @@ async fn a_recording_is_named_by_its_title() {
 /// as an emergency after a confirmation page that shows the words.
 #[tokio::test]
 async fn a_typed_notice_is_queued_or_aired_as_an_emergency() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     let page = rig.get(Some(&op), "/").await.body;
     assert!(page.contains("Hoặc gõ thông báo để đọc"), "{page}");
     assert!(page.contains("name=\"text\""));
     let text = "Kính thưa bà con, <b>17:30</b> họp tổ dân phố.";
     let q = format!("/khan-cap?what=&text={}&every=", form_encode(text));
-    let confirm = rig.get(Some(&op), &q).await;
-    assert_eq!(confirm.status, StatusCode::OK, "{confirm:?}");
+    let confirm = rig.get_expect(Some(&op), &q, StatusCode::OK).await;
     assert!(
         confirm.body.contains("Đọc thông báo này"),
         "{}",
@@ -652,8 +596,7 @@ async fn a_typed_notice_is_queued_or_aired_as_an_emergency() {
 /// empty words are refused in plain words.
 #[tokio::test]
 async fn a_typed_notice_can_be_heard_before_it_airs() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     let page = rig.get(Some(&op), "/").await.body;
     assert!(page.contains(r#"formaction="/nghe-thu""#), "{page}");
     assert!(page.contains("Nghe thử"), "{page}");
@@ -673,27 +616,14 @@ async fn a_typed_notice_can_be_heard_before_it_airs() {
     let st = rig.state.handle.status.borrow().clone();
     assert!(st.airing.is_none() && st.queue.is_empty(), "{st:?}");
     // No words: the page's script gets the reason.
-    let empty = rig
-        .send(
-            LOCAL,
-            "POST",
-            "/nghe-thu",
-            &[
-                ("cookie", &format!("loa_phien={}", op.cookie)),
-                ("sec-fetch-site", "same-origin"),
-                ("x-loa-fetch", "1"),
-            ],
-            Some(&format!("csrf={}&text=+", op.csrf)),
-        )
-        .await;
+    let empty = rig.post_script(&op, "/nghe-thu", "text=+").await;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY, "{empty:?}");
     assert!(empty.body.contains("\"ok\":false"), "{empty:?}");
 }
 
 #[tokio::test]
 async fn an_emergency_needs_a_bulletin_or_words() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     let r = rig.get(Some(&op), "/khan-cap?what=&text=+&every=").await;
     assert!(r.body.contains("chưa gõ thông báo"), "{}", r.body);
     assert!(!r.body.contains("Phát khẩn cấp ngay"));
@@ -722,8 +652,7 @@ async fn an_emergency_needs_a_bulletin_or_words() {
 /// airs), closed until asked; a viewer has none.
 #[tokio::test]
 async fn the_emergency_control_comes_first() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     let home = rig.get(Some(&op), "/").await.body;
     let em = home
         .find(r#"<details class="card danger em" id="khan-cap">"#)
@@ -742,8 +671,7 @@ async fn the_emergency_control_comes_first() {
 /// one audit line.
 #[tokio::test]
 async fn the_queue_shows_places_and_can_be_cleared() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     let r = rig.post(&op, "/xep-hang", "what=b:long").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
     let mut rx = rig.state.handle.status.clone();
@@ -777,8 +705,9 @@ async fn the_queue_shows_places_and_can_be_cleared() {
         "{ask_en}"
     );
     // Asking changes nothing.
-    let ask = rig.get(Some(&op), "/xep-hang/huy-tat-ca").await;
-    assert_eq!(ask.status, StatusCode::OK, "{ask:?}");
+    let ask = rig
+        .get_expect(Some(&op), "/xep-hang/huy-tat-ca", StatusCode::OK)
+        .await;
     assert!(ask.body.contains("Bỏ cả 23 mục"), "{}", ask.body);
     assert_eq!(rig.state.handle.status.borrow().queue_length, 23);
     let r = rig.post(&op, "/xep-hang/huy-tat-ca", "").await;
@@ -796,12 +725,10 @@ async fn the_queue_shows_places_and_can_be_cleared() {
 
 #[tokio::test]
 async fn pausing_asks_first_and_says_what_it_does() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     let home = rig.get(Some(&op), "/").await;
     assert!(home.body.contains("href=\"/tam-dung\""), "{}", home.body);
-    let page = rig.get(Some(&op), "/tam-dung").await;
-    assert_eq!(page.status, StatusCode::OK, "{page:?}");
+    let page = rig.get_expect(Some(&op), "/tam-dung", StatusCode::OK).await;
     assert!(page.body.contains("Tạm dừng đài?"), "{}", page.body);
     assert!(page.body.contains("sẽ bị bỏ qua"), "{}", page.body);
     assert!(page.body.contains("action=\"/tam-dung\""), "{}", page.body);
@@ -823,14 +750,13 @@ async fn pausing_asks_first_and_says_what_it_does() {
 #[tokio::test]
 async fn the_favicon_answers_without_a_session() {
     let rig = rig("").await;
-    let r = rig.get(None, "/favicon.ico").await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    rig.get_expect(None, "/favicon.ico", StatusCode::NO_CONTENT)
+        .await;
 }
 
 #[tokio::test]
 async fn the_report_page_counts_cancellations_apart_and_explains_its_columns() {
-    let rig = rig("").await;
-    let v = rig.signed_in(Role::Viewer).await;
+    let (rig, v) = rig_as(Role::Viewer).await;
     let tz = rig.state.current.get().timezone;
     crate::ledger::Ledger::open(&rig.ledger, tz)
         .unwrap()
