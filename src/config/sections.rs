@@ -381,7 +381,7 @@ mod tests {
 
     #[test]
     fn output_and_api() {
-        let text = &with_station(
+        let l = load_items(
             r#"
 [output]
 kind = "wav"
@@ -395,17 +395,12 @@ role = "boss"
 sha256 = "abc"
 "#,
         );
-        let l = load_text(text);
-        assert!(find(&l, "[output]", "path")
-            .message
-            .contains("needs a path"));
-        assert!(find(&l, "[api]", "listen").message.contains("address"));
+        says(&l, "[output]", "path", "needs a path");
+        says(&l, "[api]", "listen", "address");
         let max_queue = find(&l, "[api]", "max_queue");
         assert!(max_queue.message.contains("out of range"), "{max_queue:?}");
         assert!(max_queue.hint.as_deref().unwrap().contains("default 200"));
-        assert!(find(&l, "api.token \"ops\"", "role")
-            .message
-            .contains("boss"));
+        says(&l, "api.token \"ops\"", "role", "boss");
         assert!(find(&l, "api.token \"ops\"", "sha256")
             .hint
             .as_deref()

@@ -220,7 +220,7 @@ mod tests {
 
     #[test]
     fn a_text_bulletin_is_cached_by_text_voice_and_engine() {
-        let text = &with_station(
+        let l = load_items(
             r#"
 data_dir = "var"
 [[bulletin]]
@@ -233,7 +233,6 @@ title = "B"
 text = "Kính thưa bà con, 17:30 họp tổ dân phố."
 "#,
         );
-        let l = load_text(text);
         assert!(!l.diagnostics.has_errors(), "{}", l.diagnostics);
         let s = l.station.unwrap();
         let (a, b) = (s.bulletin("a").unwrap(), s.bulletin("b").unwrap());
@@ -251,7 +250,7 @@ text = "Kính thưa bà con, 17:30 họp tổ dân phố."
 
     #[test]
     fn tts_and_session_keys_are_checked() {
-        let text = &with_station(
+        let l = load_items(
             r#"
 [tts]
 command = ["piper", "--model", "vi.onnx"]
@@ -269,14 +268,11 @@ title = "B"
 text = "  "
 "#,
         );
-        let l = load_text(text);
-        assert!(find(&l, "[tts]", "command").message.contains("{out}"));
-        assert!(find(&l, "[tts]", "timeout").message.contains("forever"));
-        assert!(find(&l, "[session]", "max_minutes").message.contains("-3"));
-        assert!(find(&l, "bulletin \"a\"", "text")
-            .message
-            .contains("both `file` and `text`"));
-        assert!(find(&l, "bulletin \"b\"", "text").message.contains("empty"));
+        says(&l, "[tts]", "command", "{out}");
+        says(&l, "[tts]", "timeout", "forever");
+        says(&l, "[session]", "max_minutes", "-3");
+        says(&l, "bulletin \"a\"", "text", "both `file` and `text`");
+        says(&l, "bulletin \"b\"", "text", "empty");
     }
 
     #[test]
@@ -294,12 +290,8 @@ text = "  "
         }
         let l =
             load_text("[station]\nname = \"X\"\n[tts]\nvoice = \"-f/etc/passwd\"\ncache_mb = 0\n");
-        assert!(find(&l, "[tts]", "voice")
-            .message
-            .contains("starts with `-`"));
-        assert!(find(&l, "[tts]", "cache_mb")
-            .message
-            .contains("out of range"));
+        says(&l, "[tts]", "voice", "starts with `-`");
+        says(&l, "[tts]", "cache_mb", "out of range");
         // After `--`, or as a long option's value, the text is an operand.
         for command in [
             r#"["engine", "-w", "{out}", "--", "{text}"]"#,
@@ -315,7 +307,7 @@ text = "  "
 
     #[test]
     fn good_tts_and_session_sections_load() {
-        let text = &with_station(
+        let l = load_items(
             r#"
 [tts]
 command = ["piper", "--model", "vi.onnx", "--output_file", "{out}"]
@@ -325,7 +317,6 @@ timeout = "45s"
 max_minutes = 15
 "#,
         );
-        let l = load_text(text);
         assert!(!l.diagnostics.has_errors(), "{}", l.diagnostics);
         let s = l.station.unwrap();
         assert_eq!(s.tts.timeout_seconds, 45);
