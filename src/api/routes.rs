@@ -18,7 +18,7 @@ use super::error::{ApiError, ApiResult};
 use super::{AppState, Caller};
 use crate::config::Station;
 use crate::control::orders::{self, EmergencyOrder, QueueOrder, What};
-use crate::control::reading::{self, day_range};
+use crate::control::reading::{self, day_range, Period};
 use crate::control::{blocking, files};
 use crate::engine::InZone;
 use crate::report::{self, Format};
@@ -386,7 +386,7 @@ pub async fn airtime(
     let Query(q) = q?;
     let fmt = format_of(q.format.as_deref())?;
     let a = s
-        .airtime(q.from.as_deref(), q.to.as_deref(), q.campaign)
+        .airtime(Period::new(q.from.as_deref(), q.to.as_deref(), q.campaign))
         .await?;
     let name = format!(
         "airtime-{}-{}",
@@ -427,7 +427,7 @@ pub async fn report(
     let fmt = format_of(q.format.as_deref())?;
     let (from, to) = (q.from.as_deref(), q.to.as_deref());
     if province {
-        let r = s.province_report(from, to, q.campaign).await?;
+        let r = s.province_report(Period::new(from, to, q.campaign)).await?;
         let (a, b) = crate::range::parse(crate::fleet::MONTH_TZ, from, to)
             .map_err(crate::control::Error::from)?;
         let name = report_name("bao-cao-toan-tinh", a, b, &s.current.get());
@@ -437,7 +437,7 @@ pub async fn report(
             &name,
         ));
     }
-    let r = s.report(from, to, q.campaign).await?;
+    let r = s.report(Period::new(from, to, q.campaign)).await?;
     let name = report_name("bao-cao", r.from, r.to, &r.station);
     Ok(document(report::format_report(&r.report, fmt), fmt, &name))
 }

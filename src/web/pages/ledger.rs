@@ -9,6 +9,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::{dmy_hms, outcome, outcome_badge, problem};
+use crate::control::reading::Period;
 use crate::control::Shared as AppState;
 use crate::ledger::{AirtimeRow, Outcome, Source};
 use crate::web::i18n::{t, Lang};
@@ -64,7 +65,7 @@ pub(crate) async fn page(
     let want_source = given(&q.nguon).and_then(Source::parse);
     let campaign = given(&q.chien_dich).map(str::to_string);
     let rows = s
-        .airtime(given(&q.tu), given(&q.den), campaign)
+        .airtime(Period::new(given(&q.tu), given(&q.den), campaign))
         .await
         .map(|a| {
             let rows: Vec<AirtimeRow> = a
