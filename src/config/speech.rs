@@ -78,37 +78,33 @@ impl Loader<'_> {
                 TtsEngine::Command(argv)
             }
         };
-        let timeout_seconds = match &t.timeout {
-            None => DEFAULT_TTS_TIMEOUT_SECONDS,
-            Some(x) => match parse_duration(x.get_ref()) {
-                Some(n) if (1..=MAX_TTS_TIMEOUT_SECONDS).contains(&n) => n,
-                _ => {
-                    self.at(x.span()).item(TTS).key("timeout").error(
-                        format!("`{}` is not a timeout from 1s to 10m", x.get_ref()),
-                        "write e.g. timeout = \"30s\" (the default)",
-                    );
-                    ok = false;
-                    DEFAULT_TTS_TIMEOUT_SECONDS
-                }
-            },
-        };
-        let cache_mb = match &t.cache_mb {
-            None => DEFAULT_TTS_CACHE_MB,
-            Some(m) if (1..=i64::from(MAX_TTS_CACHE_MB)).contains(m.get_ref()) => {
-                *m.get_ref() as u32
-            }
-            Some(m) => {
-                self.at(m.span()).item(TTS).key("cache_mb").error(
-                    format!("{} is out of range", m.get_ref()),
-                    format!(
-                        "write the most data_dir/tts may hold, in MB, from 1 to {MAX_TTS_CACHE_MB} \
-                         (default {DEFAULT_TTS_CACHE_MB}): past it, notices used longest ago are removed"
-                    ),
-                );
-                ok = false;
-                DEFAULT_TTS_CACHE_MB
-            }
-        };
+        let timeout_seconds = self.checked(
+            &t.timeout,
+            (TTS, "timeout"),
+            DEFAULT_TTS_TIMEOUT_SECONDS,
+            |x| parse_duration(x).filter(|n| (1..=MAX_TTS_TIMEOUT_SECONDS).contains(n)),
+            (
+                "`{}` is not a timeout from 1s to 10m",
+                "write e.g. timeout = \"30s\" (the default)",
+            ),
+        );
+        ok &= timeout_seconds.is_some();
+        let timeout_seconds = timeout_seconds.unwrap_or(DEFAULT_TTS_TIMEOUT_SECONDS);
+        let cache_mb = self.checked(
+            &t.cache_mb,
+            (TTS, "cache_mb"),
+            DEFAULT_TTS_CACHE_MB,
+            |&n| (1..=i64::from(MAX_TTS_CACHE_MB)).contains(&n).then_some(n as u32),
+            (
+                "{} is out of range",
+                format!(
+                    "write the most data_dir/tts may hold, in MB, from 1 to {MAX_TTS_CACHE_MB} \
+                     (default {DEFAULT_TTS_CACHE_MB}): past it, notices used longest ago are removed"
+                ),
+            ),
+        );
+        ok &= cache_mb.is_some();
+        let cache_mb = cache_mb.unwrap_or(DEFAULT_TTS_CACHE_MB);
         ok.then_some(Tts {
             engine,
             voice,
