@@ -43,6 +43,12 @@ impl std::fmt::Debug for Reply {
 }
 
 impl Reply {
+    /// Assert the body holds `words`.
+    #[track_caller]
+    pub(crate) fn assert_has(&self, words: &str) {
+        assert!(self.body.contains(words), "no {words:?} in {}", self.body);
+    }
+
     pub(crate) fn location(&self) -> &str {
         self.headers
             .get(header::LOCATION)

@@ -31,20 +31,16 @@ async fn first_start_explains_then_makes_the_admin() {
     let r = rig.get(None, "/").await;
     assert_eq!(r.location(), "/dang-nhap?next=/");
     let r = rig.get(None, "/dang-nhap?next=/").await;
-    assert!(r.body.contains("Đài chưa có quản trị viên"), "{}", r.body);
+    r.assert_has("Đài chưa có quản trị viên");
     assert!(r.body.contains("/thiet-lap"));
     let r = rig.get(None, "/thiet-lap").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body.contains("journalctl -u loa"), "{}", r.body);
+    r.assert_has("journalctl -u loa");
     assert!(r.body.contains("make run"));
     assert!(r.body.contains("sudo loa user add"));
     assert!(r.body.contains("Đài chưa có tài khoản quản trị viên"));
     let en = rig.get(None, "/thiet-lap?lang=en").await;
-    assert!(
-        en.body.contains("The station has no admin yet"),
-        "{}",
-        en.body
-    );
+    en.assert_has("The station has no admin yet");
     assert!(en.body.contains("journalctl -u loa"));
 
     let code = rig.accounts.setup_code().unwrap().expect("no admin yet");
@@ -60,7 +56,7 @@ async fn first_start_explains_then_makes_the_admin() {
     );
     assert!(!wrong.body.contains("password2"));
     let form = rig.get(None, &format!("/thiet-lap?ma={code}")).await;
-    assert!(form.body.contains("name=\"password2\""), "{}", form.body);
+    form.assert_has("name=\"password2\"");
 
     let r = rig
         .post_form("/thiet-lap", &setup_form(&code, "chu-tich"))
@@ -86,11 +82,7 @@ async fn first_start_explains_then_makes_the_admin() {
         .await;
     assert_eq!(again.status, StatusCode::FORBIDDEN);
     let page = rig.get(None, &format!("/thiet-lap?ma={code}")).await;
-    assert!(
-        page.body.contains("Đài đã có quản trị viên"),
-        "{}",
-        page.body
-    );
+    page.assert_has("Đài đã có quản trị viên");
 }
 
 #[tokio::test]
@@ -223,15 +215,9 @@ async fn removing_a_user_asks_first() {
             .map(|u| u.name)
             .collect::<Vec<_>>()
     };
-    let r = rig
-        .post_expect(
-            &admin,
-            "/tai-khoan/sua",
-            "name=viewer&action=remove",
-            StatusCode::OK,
-        )
-        .await;
-    assert!(r.body.contains("Xoá người dùng?"), "{}", r.body);
+    let remove = |form| rig.post_expect(&admin, "/tai-khoan/sua", form, StatusCode::OK);
+    let r = remove("name=viewer&action=remove").await;
+    r.assert_has("Xoá người dùng?");
     assert!(r.body.contains("<strong>viewer</strong>"));
     assert!(r.body.contains("name=\"confirm\" value=\"1\""));
     assert!(r.body.contains(&format!("value=\"{}\"", admin.csrf)));
@@ -246,15 +232,8 @@ async fn removing_a_user_asks_first() {
         .iter()
         .any(|(_, a, _)| a == "user remove"));
     // Confirmed.
-    let r = rig
-        .post_expect(
-            &admin,
-            "/tai-khoan/sua",
-            "name=viewer&action=remove&confirm=1",
-            StatusCode::OK,
-        )
-        .await;
-    assert!(r.body.contains("Đã xoá viewer"), "{}", r.body);
+    let r = remove("name=viewer&action=remove&confirm=1").await;
+    r.assert_has("Đã xoá viewer");
     assert_eq!(users().await, ["admin"]);
     assert_eq!(rig.get(Some(&nam), "/").await.status, StatusCode::SEE_OTHER);
     assert!(audit_results(&rig)
@@ -264,7 +243,7 @@ async fn removing_a_user_asks_first() {
     let r = rig
         .post(&admin, "/tai-khoan/sua?lang=en", "name=admin&action=remove")
         .await;
-    assert!(r.body.contains("Remove the user?"), "{}", r.body);
+    r.assert_has("Remove the user?");
 }
 
 #[tokio::test]
@@ -379,7 +358,7 @@ async fn forms_before_a_session_carry_a_token() {
     let rig = rig("").await;
     let code = rig.accounts.setup_code().unwrap().expect("no admin yet");
     let page = rig.get(None, &format!("/thiet-lap?ma={code}")).await;
-    assert!(page.body.contains("name=\"csrf\""), "{}", page.body);
+    page.assert_has("name=\"csrf\"");
     let set = page.headers[header::SET_COOKIE].to_str().unwrap();
     assert!(set.starts_with("loa_bieu_mau="), "{set}");
     assert!(
@@ -404,7 +383,7 @@ async fn forms_before_a_session_carry_a_token() {
         }
         let r = rig.send(LOCAL, "POST", "/thiet-lap", &h, Some(&body)).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{cookie:?} {body}: {r:?}");
-        assert!(r.body.contains("Biểu mẫu này đã cũ"), "{}", r.body);
+        r.assert_has("Biểu mẫu này đã cũ");
         // The answer is the form again, ready to send.
         assert!(r.body.contains("name=\"csrf\""));
     }

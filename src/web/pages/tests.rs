@@ -186,11 +186,7 @@ async fn operator_actions_go_through_the_api_as_the_user() {
             None,
         )
         .await;
-    assert!(
-        page.body.contains("Không tìm thấy bản tin"),
-        "{}",
-        page.body
-    );
+    page.assert_has("Không tìm thấy bản tin");
 
     let id = queued[0].id;
     rig.post_expect(
@@ -555,11 +551,7 @@ async fn a_typed_notice_is_queued_or_aired_as_an_emergency() {
     let text = "Kính thưa bà con, <b>17:30</b> họp tổ dân phố.";
     let q = format!("/khan-cap?what=&text={}&every=", form_encode(text));
     let confirm = rig.get_expect(Some(&op), &q, StatusCode::OK).await;
-    assert!(
-        confirm.body.contains("Đọc thông báo này"),
-        "{}",
-        confirm.body
-    );
+    confirm.assert_has("Đọc thông báo này");
     assert!(confirm.body.contains("&lt;b&gt;17:30&lt;/b&gt;"), "escaped");
     assert!(!confirm.body.contains(text));
     assert!(confirm.body.contains("name=\"text\""));
@@ -625,27 +617,18 @@ async fn a_typed_notice_can_be_heard_before_it_airs() {
 async fn an_emergency_needs_a_bulletin_or_words() {
     let (rig, op) = rig_as(Role::Operator).await;
     let r = rig.get(Some(&op), "/khan-cap?what=&text=+&every=").await;
-    assert!(r.body.contains("chưa gõ thông báo"), "{}", r.body);
+    r.assert_has("chưa gõ thông báo");
     assert!(!r.body.contains("Phát khẩn cấp ngay"));
     // Not a dead end: `/` again, the emergency form open with the error
     // on it, above the form's fields.
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        r.body
-            .contains(r#"<details class="card danger em" id="khan-cap" open>"#),
-        "{}",
-        r.body
-    );
+    r.assert_has(r#"<details class="card danger em" id="khan-cap" open>"#);
     let error = r.body.find(r#"class="form-error" role="alert""#).unwrap();
     let field = r.body.find(r#"id="em-what""#).unwrap();
     assert!(error < field && r.body.contains(r#"id="song""#));
     let unknown = rig.get(Some(&op), "/khan-cap?what=b:khong-co").await;
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        unknown.body.contains("Không tìm thấy bản tin"),
-        "{}",
-        unknown.body
-    );
+    unknown.assert_has("Không tìm thấy bản tin");
 }
 
 /// The emergency control comes first on `/` for an operator (before what
@@ -708,7 +691,7 @@ async fn the_queue_shows_places_and_can_be_cleared() {
     let ask = rig
         .get_expect(Some(&op), "/xep-hang/huy-tat-ca", StatusCode::OK)
         .await;
-    assert!(ask.body.contains("Bỏ cả 23 mục"), "{}", ask.body);
+    ask.assert_has("Bỏ cả 23 mục");
     assert_eq!(rig.state.handle.status.borrow().queue_length, 23);
     let r = rig.post(&op, "/xep-hang/huy-tat-ca", "").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
@@ -727,20 +710,15 @@ async fn the_queue_shows_places_and_can_be_cleared() {
 async fn pausing_asks_first_and_says_what_it_does() {
     let (rig, op) = rig_as(Role::Operator).await;
     let home = rig.get(Some(&op), "/").await;
-    assert!(home.body.contains("href=\"/tam-dung\""), "{}", home.body);
+    home.assert_has("href=\"/tam-dung\"");
     let page = rig.get_expect(Some(&op), "/tam-dung", StatusCode::OK).await;
-    assert!(page.body.contains("Tạm dừng đài?"), "{}", page.body);
-    assert!(page.body.contains("sẽ bị bỏ qua"), "{}", page.body);
-    assert!(page.body.contains("action=\"/tam-dung\""), "{}", page.body);
+    page.assert_has("Tạm dừng đài?");
+    page.assert_has("sẽ bị bỏ qua");
+    page.assert_has("action=\"/tam-dung\"");
     // Asking changes nothing.
     assert!(!rig.state.handle.status.borrow().paused);
     let en = rig.get(Some(&op), "/tam-dung?lang=en").await;
-    assert!(
-        en.body
-            .contains("scheduled items that come due are skipped"),
-        "{}",
-        en.body
-    );
+    en.assert_has("scheduled items that come due are skipped");
     // A viewer is not offered it.
     let viewer = rig.signed_in(Role::Viewer).await;
     let v = rig.get(Some(&viewer), "/tam-dung").await;
