@@ -11,12 +11,12 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 
+use super::Reading;
 use super::{outcome, paper, problem};
 use crate::control::reading::Period;
 use crate::control::Shared as AppState;
@@ -64,12 +64,7 @@ fn vn(x: f64, decimals: usize) -> String {
 
 /// `GET /bao-cao.csv`: the report as CSV, the same bytes as the API's
 /// `GET /api/v1/report?format=csv` and `loa report --format csv`.
-pub(crate) async fn csv(
-    State(s): State<AppState>,
-    signed: Signed,
-    q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let q = q.ok().map(|Query(q)| q).unwrap_or_default();
+pub(crate) async fn csv(Reading { s, signed, q }: Reading<ReportQuery>) -> Response {
     let today = timefmt::local_date(Utc::now(), s.current.get().timezone);
     let (from, to) = period(&q, today);
     let (f, tt) = (Some(from.as_str()), Some(to.as_str()));
@@ -110,13 +105,8 @@ struct Data {
     not_aired: BTreeMap<(String, &'static str, String), u64>,
 }
 
-pub(crate) async fn page(
-    State(s): State<AppState>,
-    signed: Signed,
-    q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
+pub(crate) async fn page(Reading { s, signed, q }: Reading<ReportQuery>) -> Response {
     let lang = signed.lang;
-    let q = q.ok().map(|Query(q)| q).unwrap_or_default();
     if province(&q) {
         return province_page(s, signed, q).await;
     }
