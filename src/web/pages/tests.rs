@@ -21,9 +21,7 @@ const CONTROLS: &[(&str, &str)] = &[
 ];
 
 fn audit(rig: &Rig) -> Vec<(String, String, String)> {
-    rig.state
-        .recorder
-        .flush(std::time::Duration::from_millis(500));
+    rig.state.recorder.flush(std::time::Duration::from_secs(10));
     crate::ledger::Ledger::open_read_only(&rig.ledger, chrono_tz::Asia::Ho_Chi_Minh)
         .unwrap()
         .audit_rows(None, None)
@@ -227,9 +225,7 @@ async fn operator_actions_go_through_the_api_as_the_user() {
     // The ledger says a user skipped, not a token; in Vietnamese first.
     let mut page = String::new();
     for _ in 0..100 {
-        rig.state
-            .recorder
-            .flush(std::time::Duration::from_millis(500));
+        rig.state.recorder.flush(std::time::Duration::from_secs(10));
         page = rig.get(Some(&op), "/nhat-ky").await.body;
         if page.contains("đã bỏ qua") {
             break;
