@@ -632,18 +632,20 @@ async fn names_are_escaped() {
     assert!(!r.body.contains(name));
 }
 
+/// Post the sign-in form with `form` (and the pre-session's token).
+async fn sign_in_with(rig: &Rig, form: &str) -> Reply {
+    rig.post_anon(LOCAL, "/dang-nhap", &[], form).await
+}
+
 #[tokio::test]
 async fn headers_cookies_and_not_found() {
     let rig = rig("").await;
     rig.user("an", Role::Viewer).await;
-    let r = rig
-        .post_anon(
-            LOCAL,
-            "/dang-nhap",
-            &[],
-            &format!("name=an&password={PASSWORD}&next=//evil.example/"),
-        )
-        .await;
+    let r = sign_in_with(
+        &rig,
+        &format!("name=an&password={PASSWORD}&next=//evil.example/"),
+    )
+    .await;
     assert_eq!(r.location(), "/", "no open redirect");
     let set = r.headers[header::SET_COOKIE].to_str().unwrap();
     assert!(
@@ -665,14 +667,7 @@ async fn headers_cookies_and_not_found() {
     // Behind an HTTPS proxy the cookie is Secure.
     let rig = super::test_rig::rig("[api]\nbehind_https_proxy = true").await;
     rig.user("an", Role::Viewer).await;
-    let r = rig
-        .post_anon(
-            LOCAL,
-            "/dang-nhap",
-            &[],
-            &format!("name=an&password={PASSWORD}"),
-        )
-        .await;
+    let r = sign_in_with(&rig, &format!("name=an&password={PASSWORD}")).await;
     assert!(r.headers[header::SET_COOKIE]
         .to_str()
         .unwrap()

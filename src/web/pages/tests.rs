@@ -103,31 +103,19 @@ async fn signed_out_pages_send_to_sign_in() {
 async fn forms_without_the_session_token_are_refused() {
     let (rig, op) = rig_as(Role::Operator).await;
     let cookie = format!("loa_phien={}", op.cookie);
+    let headers = [
+        ("cookie", cookie.as_str()),
+        ("sec-fetch-site", "same-origin"),
+    ];
     for (path, form) in CONTROLS {
         for body in [form.to_string(), format!("csrf=0000&{form}")] {
-            let r = rig
-                .send(
-                    LOCAL,
-                    "POST",
-                    path,
-                    &[("cookie", &cookie), ("sec-fetch-site", "same-origin")],
-                    Some(&body),
-                )
-                .await;
+            let r = rig.send(LOCAL, "POST", path, &headers, Some(&body)).await;
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{path} {body}: {r:?}");
         }
     }
     // The upload takes its token in a header or the query.
     for path in ["/thu-am/tai-len", "/thu-am/tai-len?csrf=0000"] {
-        let r = rig
-            .send(
-                LOCAL,
-                "POST",
-                path,
-                &[("cookie", &cookie), ("sec-fetch-site", "same-origin")],
-                Some("x"),
-            )
-            .await;
+        let r = rig.send(LOCAL, "POST", path, &headers, Some("x")).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {r:?}");
     }
     assert!(rig.state.handle.status.borrow().queue.is_empty());
