@@ -734,23 +734,26 @@ at = ["17:00"]
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
+    /// Assert the status line of `s` at `at` (HH:MM on 7 October 2026,
+    /// station time) on the test station.
+    fn says(s: &Status, at: &str, line: &str) {
+        let now = utc(&format!("2026-10-07T{at}:00+07:00"));
+        assert_eq!(status_line(s, &station(), now), line);
+    }
+
     #[test]
     fn status_line_says_what_airs_next_today_or_another_day() {
-        let st = station();
         let s = Status::idle();
-        assert_eq!(
-            status_line(&s, &st, utc("2026-10-07T09:00:00+07:00")),
-            "Tiếp theo: Bản tin buổi chiều lúc 17:00"
-        );
-        assert_eq!(
-            status_line(&s, &st, utc("2026-10-07T18:00:00+07:00")),
-            "Tiếp theo: Bản tin buổi chiều lúc 17:00 ngày 08/10"
+        says(&s, "09:00", "Tiếp theo: Bản tin buổi chiều lúc 17:00");
+        says(
+            &s,
+            "18:00",
+            "Tiếp theo: Bản tin buổi chiều lúc 17:00 ngày 08/10",
         );
     }
 
     #[test]
     fn status_line_prefers_an_earlier_queued_item() {
-        let st = station();
         let mut s = Status::idle();
         s.queue_next = Some(QueuedView {
             id: 1,
@@ -763,10 +766,7 @@ at = ["17:00"]
             planned_seconds: 10.0,
             requested_by: None,
         });
-        assert_eq!(
-            status_line(&s, &st, utc("2026-10-07T09:00:00+07:00")),
-            "Tiếp theo: Thông báo họp dân lúc 09:30:15"
-        );
+        says(&s, "09:00", "Tiếp theo: Thông báo họp dân lúc 09:30:15");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -17,12 +18,25 @@ use super::error::{ApiError, ApiResult};
 use super::{AppState, Caller};
 use crate::config::Station;
 use crate::control::orders::{self, EmergencyOrder, QueueOrder, What};
-use crate::control::reading::{self, day_range};
+use crate::control::reading::{self, day_range, Period};
 use crate::control::{blocking, files};
 use crate::engine::InZone;
 use crate::report::{self, Format};
 use crate::schedule;
 use crate::timefmt::{self, rfc3339};
+
+/// The station and the caller the auth layer let in: what every changing
+/// route starts from.
+pub struct By(pub AppState, pub Caller);
+
+impl FromRequestParts<AppState> for By {
+    type Rejection = <Extension<Caller> as FromRequestParts<AppState>>::Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
+        let Extension(caller) = Extension::<Caller>::from_request_parts(parts, s).await?;
+        Ok(By(s.clone(), caller))
+    }
+}
 
 // -- Open routes -------------------------------------------------------------
 
@@ -226,27 +240,36 @@ pub struct QueueBody {
 const INVALID_BODY: &str = "(invalid body)";
 
 pub async fn queue_add(
-    State(s): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    By(s, caller): By,
     body: Result<Json<QueueBody>, JsonRejection>,
 ) -> ApiResult<Response> {
-    let Json(b) = body.inspect_err(|_| s.audit_unread(&caller, "queue", INVALID_BODY))?;
-    let order = (|| {
-        Ok::<_, crate::control::Error>(QueueOrder {
+    let order = order_of(&s, &caller, "queue", body, |b| {
+        Ok(QueueOrder {
             what: What::one_of(b.bulletin, b.file, b.text)?,
             priority: orders::parse_priority(b.priority.as_deref())?,
             at: b.at.as_deref().map(orders::parse_at).transpose()?,
         })
-    })();
-    let order = order.inspect_err(|e| s.audit_refused(&caller, "queue", e))?;
+    })?;
     let v = s.queue(&caller, order).await?;
     let tz = s.current.get().timezone;
     Ok((StatusCode::ACCEPTED, Json(InZone::new(v, tz))).into_response())
 }
 
+/// The order a body asks for; a body that cannot be read, or an order
+/// the control layer refuses, is audited as `action` and answered.
+fn order_of<B, O>(
+    s: &AppState,
+    caller: &Caller,
+    action: &str,
+    body: Result<Json<B>, JsonRejection>,
+    read: impl FnOnce(B) -> Result<O, crate::control::Error>,
+) -> ApiResult<O> {
+    let Json(b) = body.inspect_err(|_| s.audit_unread(caller, action, INVALID_BODY))?;
+    Ok(read(b).inspect_err(|e| s.audit_refused(caller, action, e))?)
+}
+
 pub async fn queue_remove(
-    State(s): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    By(s, caller): By,
     id: Result<Path<u64>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
     let Path(id) = id?;
@@ -256,25 +279,16 @@ pub async fn queue_remove(
 
 // -- On air ------------------------------------------------------------------
 
-pub async fn skip(
-    State(s): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> ApiResult<Json<Value>> {
+pub async fn skip(By(s, caller): By) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "skipped": s.skip(&caller).await? })))
 }
 
-pub async fn pause(
-    State(s): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> ApiResult<Json<Value>> {
+pub async fn pause(By(s, caller): By) -> ApiResult<Json<Value>> {
     s.pause(&caller).await?;
     Ok(Json(json!({ "paused": true })))
 }
 
-pub async fn resume(
-    State(s): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> ApiResult<Json<Value>> {
+pub async fn resume(By(s, caller): By) -> ApiResult<Json<Value>> {
     s.resume(&caller).await?;
     Ok(Json(json!({ "paused": false })))
 }
@@ -290,38 +304,29 @@ pub struct EmergencyBody {
 }
 
 pub async fn emergency(
-    State(s): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    By(s, caller): By,
     body: Result<Json<EmergencyBody>, JsonRejection>,
 ) -> ApiResult<Response> {
-    let Json(b) = body.inspect_err(|_| s.audit_unread(&caller, "emergency", INVALID_BODY))?;
-    let order = (|| {
-        Ok::<_, crate::control::Error>(EmergencyOrder {
+    let order = order_of(&s, &caller, "emergency", body, |b| {
+        Ok(EmergencyOrder {
             what: What::one_of(b.bulletin, b.file, b.text)?,
             repeat_every: b.repeat_every,
             until: b.until.as_deref().map(orders::parse_at).transpose()?,
         })
-    })();
-    let order = order.inspect_err(|e| s.audit_refused(&caller, "emergency", e))?;
+    })?;
     let v = s.emergency(&caller, order).await?;
     let tz = s.current.get().timezone;
     Ok((StatusCode::ACCEPTED, Json(InZone::new(v.entry, tz))).into_response())
 }
 
-pub async fn emergency_cancel(
-    State(s): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> ApiResult<Json<Value>> {
+pub async fn emergency_cancel(By(s, caller): By) -> ApiResult<Json<Value>> {
     s.cancel_emergency(&caller).await?;
     Ok(Json(json!({ "cancelled": true })))
 }
 
 /// `POST /api/v1/reload`: load the station file again, as SIGHUP does;
 /// what runs now, or every error.
-pub async fn reload(
-    State(s): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> ApiResult<Json<Value>> {
+pub async fn reload(By(s, caller): By) -> ApiResult<Json<Value>> {
     let door = format!("POST /api/v1/reload by {}", caller.name);
     let r = crate::control::reload::reload(&s, caller, door).await?;
     Ok(Json(json!({
@@ -381,7 +386,7 @@ pub async fn airtime(
     let Query(q) = q?;
     let fmt = format_of(q.format.as_deref())?;
     let a = s
-        .airtime(q.from.as_deref(), q.to.as_deref(), q.campaign)
+        .airtime(Period::new(q.from.as_deref(), q.to.as_deref(), q.campaign))
         .await?;
     let name = format!(
         "airtime-{}-{}",
@@ -422,7 +427,7 @@ pub async fn report(
     let fmt = format_of(q.format.as_deref())?;
     let (from, to) = (q.from.as_deref(), q.to.as_deref());
     if province {
-        let r = s.province_report(from, to, q.campaign).await?;
+        let r = s.province_report(Period::new(from, to, q.campaign)).await?;
         let (a, b) = crate::range::parse(crate::fleet::MONTH_TZ, from, to)
             .map_err(crate::control::Error::from)?;
         let name = report_name("bao-cao-toan-tinh", a, b, &s.current.get());
@@ -432,7 +437,7 @@ pub async fn report(
             &name,
         ));
     }
-    let r = s.report(from, to, q.campaign).await?;
+    let r = s.report(Period::new(from, to, q.campaign)).await?;
     let name = report_name("bao-cao", r.from, r.to, &r.station);
     Ok(document(report::format_report(&r.report, fmt), fmt, &name))
 }

@@ -3,19 +3,18 @@
 //! play right.
 
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, State};
+use axum::extract::Multipart;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use serde_json::json;
 
 use super::error::ApiResult;
-use super::{AppState, Caller};
+use super::routes::By;
 use crate::control::upload::Incoming;
 
 pub async fn upload(
-    State(s): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    By(s, caller): By,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {

@@ -205,7 +205,7 @@ mod tests {
 
     #[test]
     fn a_type_error_does_not_hide_the_next_items_problems() {
-        let text = &with_station(
+        let l = load_items(
             r#"
 
 [[bulletin]]
@@ -221,7 +221,6 @@ file = "b.mp3"
 grace = "soon"
 "#,
         );
-        let l = load_text(text);
         let e = errors(&l);
         assert_eq!(e.len(), 2, "{}", l.diagnostics);
         assert_eq!(e[0].position.unwrap().0, 9);
@@ -231,7 +230,7 @@ grace = "soon"
 
     #[test]
     fn unknown_keys_and_sections_get_suggestions() {
-        let text = &with_station(
+        let l = load_items(
             r#"
 
 [[bulletins]]
@@ -244,7 +243,6 @@ file = "b.mp3"
 tittle = "typo"
 "#,
         );
-        let l = load_text(text);
         let e = errors(&l);
         assert_eq!(e.len(), 2, "{}", l.diagnostics);
         assert!(

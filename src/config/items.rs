@@ -644,7 +644,7 @@ mod tests {
 
     #[test]
     fn ids_are_plain_and_shared_between_bulletins_and_programmes() {
-        let text = &with_station(
+        let l = load_items(
             r#"
 [[bulletin]]
 id = "thông báo"
@@ -660,10 +660,7 @@ title = "P"
 items = ["x"]
 "#,
         );
-        let l = load_text(text);
-        assert!(find(&l, "bulletin \"thông báo\"", "id")
-            .message
-            .contains("not a valid id"));
+        says(&l, "bulletin \"thông báo\"", "id", "not a valid id");
         let dup = find(&l, "program \"x\"", "id");
         assert!(
             dup.message.contains("bulletin on line 9"),
@@ -674,7 +671,7 @@ items = ["x"]
 
     #[test]
     fn relays_take_the_bulletin_keys_a_source_and_a_duration() {
-        let text = &with_station(
+        let l = load_items(
             r#"
 [[campaign]]
 id = "c"
@@ -707,7 +704,6 @@ cron = "30 11 * * 1-5"
 enabled = false
 "#,
         );
-        let l = load_text(text);
         assert!(!l.diagnostics.has_errors(), "{}", l.diagnostics);
         // A relay's fallback is not "a bulletin that airs only when queued".
         assert!(l.diagnostics.items.is_empty(), "{}", l.diagnostics);
@@ -734,7 +730,7 @@ enabled = false
 
     #[test]
     fn relay_mistakes_are_located_and_explained() {
-        let text = &with_station(
+        let l = load_items(
             r#"
 [[bulletin]]
 id = "cho"
@@ -764,35 +760,24 @@ title = "D"
 input = "default"
 "#,
         );
-        let l = load_text(text);
-        assert!(find(&l, "relay \"a\"", "url").message.contains("http://"));
-        assert!(find(&l, "relay \"a\"", "duration")
-            .message
-            .contains("0 seconds"));
+        says(&l, "relay \"a\"", "url", "http://");
+        says(&l, "relay \"a\"", "duration", "0 seconds");
         assert!(find(&l, "relay \"a\"", "fallback")
             .hint
             .as_deref()
             .unwrap()
             .contains("\"cho\""));
-        assert!(find(&l, "relay \"a\"", "priority")
-            .message
-            .contains("never cuts in"));
-        assert!(find(&l, "relay \"b\"", "url").message.contains("both"));
-        assert!(find(&l, "relay \"b\"", "duration")
-            .message
-            .contains("not a duration"));
-        assert!(find(&l, "relay \"b\"", "silence_threshold_dbfs")
-            .message
-            .contains("dBFS"));
+        says(&l, "relay \"a\"", "priority", "never cuts in");
+        says(&l, "relay \"b\"", "url", "both");
+        says(&l, "relay \"b\"", "duration", "not a duration");
+        says(&l, "relay \"b\"", "silence_threshold_dbfs", "dBFS");
         let c = errors(&l)
             .into_iter()
             .find(|d| d.item.as_deref() == Some("relay \"c\"") && d.key.is_none())
             .expect("a relay without a source");
         assert!(c.message.contains("needs a source"), "{c}");
         // Ids are shared with bulletins; `duration` is required.
-        assert!(find(&l, "relay \"cho\"", "id")
-            .message
-            .contains("duplicate"));
+        says(&l, "relay \"cho\"", "id", "duplicate");
         assert!(l.diagnostics.to_string().contains("duration"));
         for e in errors(&l) {
             assert!(e.position.is_some(), "{e}");
@@ -827,12 +812,8 @@ file = "missing.mp3"
         );
         let path = dir.path().join("station.toml");
         let l = load_str(text, &path, AudioFiles::Resolve).finish();
-        assert!(find(&l, "bulletin \"a\"", "file")
-            .message
-            .contains("outside audio_dir"));
-        assert!(find(&l, "bulletin \"b\"", "file")
-            .message
-            .contains("inside audio_dir"));
+        says(&l, "bulletin \"a\"", "file", "outside audio_dir");
+        says(&l, "bulletin \"b\"", "file", "inside audio_dir");
         let missing = find(&l, "bulletin \"c\"", "file");
         assert!(
             missing.message.contains("cannot open"),

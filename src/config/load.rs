@@ -538,7 +538,7 @@ items = ["nhac-hieu", "cds-thong-diep"]
 
     #[test]
     fn reports_every_problem_at_once_with_locations() {
-        let text = &with_station(
+        let l = load_items(
             r#"
 timezone = "Asia/Hanoi_City"
 
@@ -568,25 +568,18 @@ title = "P"
 items = ["a", "ghost"]
 "#,
         );
-        let l = load_text(text);
         assert!(l.station.is_none());
         let tz = find(&l, "[station]", "timezone");
         assert_eq!(tz.position, Some((4, 12)));
-        assert!(find(&l, "campaign \"c\"", "from").message.contains("after"));
+        says(&l, "campaign \"c\"", "from", "after");
         let at = find(&l, "bulletin \"a\"", "at");
         assert!(at.message.contains("25:00"), "{}", at.message);
         assert_eq!(at.position, Some((16, 7)));
-        assert!(find(&l, "bulletin \"a\"", "campaign")
-            .message
-            .contains("nope"));
-        assert!(find(&l, "bulletin \"a\"", "id")
-            .message
-            .contains("duplicate"));
-        assert!(find(&l, "bulletin \"a\"", "file")
-            .message
-            .contains("inside audio_dir"));
-        assert!(find(&l, "bulletin \"a\"", "cron").message.contains("both"));
-        assert!(find(&l, "program \"p\"", "items").message.contains("ghost"));
+        says(&l, "bulletin \"a\"", "campaign", "nope");
+        says(&l, "bulletin \"a\"", "id", "duplicate");
+        says(&l, "bulletin \"a\"", "file", "inside audio_dir");
+        says(&l, "bulletin \"a\"", "cron", "both");
+        says(&l, "program \"p\"", "items", "ghost");
         // Every error has a position and a hint.
         for e in errors(&l) {
             assert!(e.position.is_some(), "{e}");

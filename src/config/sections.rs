@@ -212,8 +212,30 @@ impl Loader<'_> {
 
     pub(super) fn api(&mut self, a: RawApi) -> Option<Api> {
         let listen = self.listen(&a.listen);
-        let max_upload_mb = self.max_upload_mb(&a.max_upload_mb);
-        let max_queue = self.max_queue(&a.max_queue);
+        let max_upload_mb = self.checked(
+            &a.max_upload_mb,
+            (API, "max_upload_mb"),
+            50,
+            |&n| (1..=4096).contains(&n).then_some(n as u64),
+            (
+                "{} is out of range",
+                "write a size in megabytes from 1 to 4096 (default 50)",
+            ),
+        );
+        let default_queue = crate::config::DEFAULT_MAX_QUEUE;
+        let max_queue = self.checked(
+            &a.max_queue,
+            (API, "max_queue"),
+            default_queue,
+            |&n| (1..=MAX_MAX_QUEUE).contains(&n).then_some(n as usize),
+            (
+                "{} is out of range",
+                format!(
+                    "write how many items operators may queue, from 1 to {MAX_MAX_QUEUE} \
+                     (default {default_queue})"
+                ),
+            ),
+        );
         let tokens = self.tokens(&a.token);
         let web = self.web_settings(&a);
         Some(Api {
@@ -251,20 +273,20 @@ impl Loader<'_> {
                 None
             }
         };
-        let session_idle = match &a.session_idle {
-            None => DEFAULT_SESSION_IDLE,
-            Some(d) => match parse_duration(d.get_ref()).filter(|&s| s >= 60) {
-                Some(secs) => std::time::Duration::from_secs(secs.into()),
-                None => {
-                    self.at(d.span()).item(API).key("session_idle").error(
-                        format!("`{}` is not a duration of a minute or more", d.get_ref()),
-                        "write e.g. \"12h\" (the default), \"30m\" or \"1h30m\"",
-                    );
-                    ok = false;
-                    DEFAULT_SESSION_IDLE
-                }
-            },
-        };
+        let idle = self.checked(
+            &a.session_idle,
+            (API, "session_idle"),
+            DEFAULT_SESSION_IDLE.as_secs() as u32,
+            |d| parse_duration(d).filter(|&s| s >= 60),
+            (
+                "`{}` is not a duration of a minute or more",
+                "write e.g. \"12h\" (the default), \"30m\" or \"1h30m\"",
+            ),
+        );
+        ok &= idle.is_some();
+        let session_idle = idle.map_or(DEFAULT_SESSION_IDLE, |s| {
+            std::time::Duration::from_secs(s.into())
+        });
         ok.then_some(WebSettings {
             tls,
             behind_https_proxy: a.behind_https_proxy.as_ref().is_some_and(|b| *b.get_ref()),
@@ -286,36 +308,26 @@ impl Loader<'_> {
         addr
     }
 
-    fn max_upload_mb(&mut self, m: &Option<S<i64>>) -> Option<u64> {
-        match m {
-            None => Some(50),
-            Some(m) if *m.get_ref() > 0 && *m.get_ref() <= 4096 => Some(*m.get_ref() as u64),
-            Some(m) => {
-                self.at(m.span()).item(API).key("max_upload_mb").error(
-                    format!("{} is out of range", m.get_ref()),
-                    "write a size in megabytes from 1 to 4096 (default 50)",
-                );
-                None
-            }
+    /// The value at `key` of `item` as `read` takes it (`None`: not one to
+    /// accept), `default` when not written; `None` after an error whose
+    /// message is `message` with the value as written for `{}`, and `hint`.
+    pub(super) fn checked<T: std::fmt::Display, N>(
+        &mut self,
+        v: &Option<S<T>>,
+        (item, key): (&str, &str),
+        default: N,
+        read: impl FnOnce(&T) -> Option<N>,
+        (message, hint): (&str, impl Into<String>),
+    ) -> Option<N> {
+        let Some(v) = v else {
+            return Some(default);
+        };
+        let n = read(v.get_ref());
+        if n.is_none() {
+            let message = message.replace("{}", &v.get_ref().to_string());
+            self.at(v.span()).item(item).key(key).error(message, hint);
         }
-    }
-
-    fn max_queue(&mut self, m: &Option<S<i64>>) -> Option<usize> {
-        match m {
-            None => Some(crate::config::DEFAULT_MAX_QUEUE),
-            Some(m) if (1..=MAX_MAX_QUEUE).contains(m.get_ref()) => Some(*m.get_ref() as usize),
-            Some(m) => {
-                self.at(m.span()).item(API).key("max_queue").error(
-                    format!("{} is out of range", m.get_ref()),
-                    format!(
-                        "write how many items operators may queue, from 1 to {MAX_MAX_QUEUE} \
-                         (default {})",
-                        crate::config::DEFAULT_MAX_QUEUE
-                    ),
-                );
-                None
-            }
-        }
+        n
     }
 
     /// The `[[api.token]]` entries, or `None` if any is wrong.
@@ -381,7 +393,7 @@ mod tests {
 
     #[test]
     fn output_and_api() {
-        let text = &with_station(
+        let l = load_items(
             r#"
 [output]
 kind = "wav"
@@ -395,17 +407,12 @@ role = "boss"
 sha256 = "abc"
 "#,
         );
-        let l = load_text(text);
-        assert!(find(&l, "[output]", "path")
-            .message
-            .contains("needs a path"));
-        assert!(find(&l, "[api]", "listen").message.contains("address"));
+        says(&l, "[output]", "path", "needs a path");
+        says(&l, "[api]", "listen", "address");
         let max_queue = find(&l, "[api]", "max_queue");
         assert!(max_queue.message.contains("out of range"), "{max_queue:?}");
         assert!(max_queue.hint.as_deref().unwrap().contains("default 200"));
-        assert!(find(&l, "api.token \"ops\"", "role")
-            .message
-            .contains("boss"));
+        says(&l, "api.token \"ops\"", "role", "boss");
         assert!(find(&l, "api.token \"ops\"", "sha256")
             .hint
             .as_deref()

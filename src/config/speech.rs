@@ -78,37 +78,33 @@ impl Loader<'_> {
                 TtsEngine::Command(argv)
             }
         };
-        let timeout_seconds = match &t.timeout {
-            None => DEFAULT_TTS_TIMEOUT_SECONDS,
-            Some(x) => match parse_duration(x.get_ref()) {
-                Some(n) if (1..=MAX_TTS_TIMEOUT_SECONDS).contains(&n) => n,
-                _ => {
-                    self.at(x.span()).item(TTS).key("timeout").error(
-                        format!("`{}` is not a timeout from 1s to 10m", x.get_ref()),
-                        "write e.g. timeout = \"30s\" (the default)",
-                    );
-                    ok = false;
-                    DEFAULT_TTS_TIMEOUT_SECONDS
-                }
-            },
-        };
-        let cache_mb = match &t.cache_mb {
-            None => DEFAULT_TTS_CACHE_MB,
-            Some(m) if (1..=i64::from(MAX_TTS_CACHE_MB)).contains(m.get_ref()) => {
-                *m.get_ref() as u32
-            }
-            Some(m) => {
-                self.at(m.span()).item(TTS).key("cache_mb").error(
-                    format!("{} is out of range", m.get_ref()),
-                    format!(
-                        "write the most data_dir/tts may hold, in MB, from 1 to {MAX_TTS_CACHE_MB} \
-                         (default {DEFAULT_TTS_CACHE_MB}): past it, notices used longest ago are removed"
-                    ),
-                );
-                ok = false;
-                DEFAULT_TTS_CACHE_MB
-            }
-        };
+        let timeout_seconds = self.checked(
+            &t.timeout,
+            (TTS, "timeout"),
+            DEFAULT_TTS_TIMEOUT_SECONDS,
+            |x| parse_duration(x).filter(|n| (1..=MAX_TTS_TIMEOUT_SECONDS).contains(n)),
+            (
+                "`{}` is not a timeout from 1s to 10m",
+                "write e.g. timeout = \"30s\" (the default)",
+            ),
+        );
+        ok &= timeout_seconds.is_some();
+        let timeout_seconds = timeout_seconds.unwrap_or(DEFAULT_TTS_TIMEOUT_SECONDS);
+        let cache_mb = self.checked(
+            &t.cache_mb,
+            (TTS, "cache_mb"),
+            DEFAULT_TTS_CACHE_MB,
+            |&n| (1..=i64::from(MAX_TTS_CACHE_MB)).contains(&n).then_some(n as u32),
+            (
+                "{} is out of range",
+                format!(
+                    "write the most data_dir/tts may hold, in MB, from 1 to {MAX_TTS_CACHE_MB} \
+                     (default {DEFAULT_TTS_CACHE_MB}): past it, notices used longest ago are removed"
+                ),
+            ),
+        );
+        ok &= cache_mb.is_some();
+        let cache_mb = cache_mb.unwrap_or(DEFAULT_TTS_CACHE_MB);
         ok.then_some(Tts {
             engine,
             voice,
@@ -220,7 +216,7 @@ mod tests {
 
     #[test]
     fn a_text_bulletin_is_cached_by_text_voice_and_engine() {
-        let text = &with_station(
+        let l = load_items(
             r#"
 data_dir = "var"
 [[bulletin]]
@@ -233,7 +229,6 @@ title = "B"
 text = "Kính thưa bà con, 17:30 họp tổ dân phố."
 "#,
         );
-        let l = load_text(text);
         assert!(!l.diagnostics.has_errors(), "{}", l.diagnostics);
         let s = l.station.unwrap();
         let (a, b) = (s.bulletin("a").unwrap(), s.bulletin("b").unwrap());
@@ -251,7 +246,7 @@ text = "Kính thưa bà con, 17:30 họp tổ dân phố."
 
     #[test]
     fn tts_and_session_keys_are_checked() {
-        let text = &with_station(
+        let l = load_items(
             r#"
 [tts]
 command = ["piper", "--model", "vi.onnx"]
@@ -269,14 +264,11 @@ title = "B"
 text = "  "
 "#,
         );
-        let l = load_text(text);
-        assert!(find(&l, "[tts]", "command").message.contains("{out}"));
-        assert!(find(&l, "[tts]", "timeout").message.contains("forever"));
-        assert!(find(&l, "[session]", "max_minutes").message.contains("-3"));
-        assert!(find(&l, "bulletin \"a\"", "text")
-            .message
-            .contains("both `file` and `text`"));
-        assert!(find(&l, "bulletin \"b\"", "text").message.contains("empty"));
+        says(&l, "[tts]", "command", "{out}");
+        says(&l, "[tts]", "timeout", "forever");
+        says(&l, "[session]", "max_minutes", "-3");
+        says(&l, "bulletin \"a\"", "text", "both `file` and `text`");
+        says(&l, "bulletin \"b\"", "text", "empty");
     }
 
     #[test]
@@ -294,12 +286,8 @@ text = "  "
         }
         let l =
             load_text("[station]\nname = \"X\"\n[tts]\nvoice = \"-f/etc/passwd\"\ncache_mb = 0\n");
-        assert!(find(&l, "[tts]", "voice")
-            .message
-            .contains("starts with `-`"));
-        assert!(find(&l, "[tts]", "cache_mb")
-            .message
-            .contains("out of range"));
+        says(&l, "[tts]", "voice", "starts with `-`");
+        says(&l, "[tts]", "cache_mb", "out of range");
         // After `--`, or as a long option's value, the text is an operand.
         for command in [
             r#"["engine", "-w", "{out}", "--", "{text}"]"#,
@@ -315,7 +303,7 @@ text = "  "
 
     #[test]
     fn good_tts_and_session_sections_load() {
-        let text = &with_station(
+        let l = load_items(
             r#"
 [tts]
 command = ["piper", "--model", "vi.onnx", "--output_file", "{out}"]
@@ -325,7 +313,6 @@ timeout = "45s"
 max_minutes = 15
 "#,
         );
-        let l = load_text(text);
         assert!(!l.diagnostics.has_errors(), "{}", l.diagnostics);
         let s = l.station.unwrap();
         assert_eq!(s.tts.timeout_seconds, 45);

@@ -14,6 +14,17 @@ pub(super) fn errors(l: &Loaded) -> Vec<&Diagnostic> {
     l.diagnostics.errors().collect()
 }
 
+/// `rest` after the least `[station]`, loaded.
+pub(super) fn load_items(rest: &str) -> Loaded {
+    load_text(&with_station(rest))
+}
+
+/// Assert the error about `key` of `item` says `words`.
+pub(super) fn says(l: &Loaded, item: &str, key: &str, words: &str) {
+    let d = find(l, item, key);
+    assert!(d.message.contains(words), "{item} {key}: {d}");
+}
+
 /// The error about `key` of `item`, or a panic listing what there was.
 pub(super) fn find<'a>(l: &'a Loaded, item: &str, key: &str) -> &'a Diagnostic {
     l.diagnostics

@@ -304,32 +304,31 @@ mod tests {
         );
         // A link that stays inside is fine; one that leads out is not.
         assert!(resolve(&audio, "in.mp3").is_ok());
+        let refused = |name| resolve(&audio, name).unwrap_err();
         assert!(matches!(
-            resolve(&audio, "out.mp3").unwrap_err(),
+            refused("out.mp3"),
             Error::FileOutsideAudioDir { .. }
         ));
+        assert!(matches!(refused("nope.mp3"), Error::UnknownFile { .. }));
+        assert!(matches!(refused("sub"), Error::NotAFile { .. }));
         assert!(matches!(
-            resolve(&audio, "nope.mp3").unwrap_err(),
-            Error::UnknownFile { .. }
-        ));
-        assert!(matches!(
-            resolve(&audio, "sub").unwrap_err(),
-            Error::NotAFile { .. }
-        ));
-        assert!(matches!(
-            resolve(&audio, "../secret.mp3").unwrap_err(),
+            refused("../secret.mp3"),
             Error::BadFileName { .. }
         ));
     }
 
     #[test]
     fn slugs_are_ascii_and_never_empty() {
-        assert_eq!(slug("Thông báo họp thôn.m4a"), "thong-bao-hop-thon");
-        assert_eq!(slug("ĐIỆN THOẠI 2026-10-07.M4A"), "dien-thoai-2026-10-07");
-        assert_eq!(slug("../../etc/passwd"), "passwd");
-        assert_eq!(slug("???.mp3"), "ghi-am");
-        assert_eq!(slug(""), "ghi-am");
-        assert_eq!(slug("a  b__c"), "a-b-c");
+        for (name, want) in [
+            ("Thông báo họp thôn.m4a", "thong-bao-hop-thon"),
+            ("ĐIỆN THOẠI 2026-10-07.M4A", "dien-thoai-2026-10-07"),
+            ("../../etc/passwd", "passwd"),
+            ("???.mp3", "ghi-am"),
+            ("", "ghi-am"),
+            ("a  b__c", "a-b-c"),
+        ] {
+            assert_eq!(slug(name), want, "{name:?}");
+        }
         assert!(slug(&"x".repeat(500)).len() <= 60);
     }
 

@@ -178,14 +178,9 @@ impl Control {
 
     /// The ledger's rows over a range of days (today by default), at most
     /// [`MAX_RANGE_DAYS`] long, of one campaign or all.
-    pub async fn airtime(
-        &self,
-        from: Option<&str>,
-        to: Option<&str>,
-        campaign: Option<String>,
-    ) -> Result<Airtime> {
-        let station = self.current.get();
-        let (from, to) = day_range(&station, from, to)?;
+    pub async fn airtime(&self, p: Period<'_>) -> Result<Airtime> {
+        let (station, campaign) = (self.current.get(), p.campaign);
+        let (from, to) = day_range(&station, p.from, p.to)?;
         blocking(move || {
             let ledger = open_ledger(&station)?;
             check_campaign(&station, &ledger, campaign.as_deref())?;
@@ -206,35 +201,19 @@ impl Control {
 
     /// The officials' report of this station's ledger over a period (open
     /// ends allowed), of one campaign or all.
-    pub async fn report(
-        &self,
-        from: Option<&str>,
-        to: Option<&str>,
-        campaign: Option<String>,
-    ) -> Result<StationReport> {
-        self.report_of(from, to, campaign, false).await
+    pub async fn report(&self, p: Period<'_>) -> Result<StationReport> {
+        self.report_of(p, false).await
     }
 
     /// [`Control::report`] with the ledger rows it sums (the report page
     /// draws its chart and its list of what did not air from them).
-    pub async fn report_with_rows(
-        &self,
-        from: Option<&str>,
-        to: Option<&str>,
-        campaign: Option<String>,
-    ) -> Result<StationReport> {
-        self.report_of(from, to, campaign, true).await
+    pub async fn report_with_rows(&self, p: Period<'_>) -> Result<StationReport> {
+        self.report_of(p, true).await
     }
 
-    async fn report_of(
-        &self,
-        from: Option<&str>,
-        to: Option<&str>,
-        campaign: Option<String>,
-        with_rows: bool,
-    ) -> Result<StationReport> {
-        let station = self.current.get();
-        let (from, to) = range::parse(station.timezone, from, to)?;
+    async fn report_of(&self, p: Period<'_>, with_rows: bool) -> Result<StationReport> {
+        let (station, campaign) = (self.current.get(), p.campaign);
+        let (from, to) = range::parse(station.timezone, p.from, p.to)?;
         blocking(move || {
             let ledger = open_ledger(&station)?;
             check_campaign(&station, &ledger, campaign.as_deref())?;
@@ -258,18 +237,17 @@ impl Control {
 
     /// The province's report over a period and campaign, read from the
     /// province's database (`[fleet] postgres`).
-    pub async fn province_report(
-        &self,
-        from: Option<&str>,
-        to: Option<&str>,
-        campaign: Option<String>,
-    ) -> Result<FleetReport> {
+    pub async fn province_report(&self, p: Period<'_>) -> Result<FleetReport> {
         let station = self.current.get();
         let Some(url) = station.fleet.postgres.clone() else {
             return Err(Error::NoProvinceDatabase);
         };
-        let (from, to) = range::parse(crate::fleet::MONTH_TZ, from, to)?;
-        let filter = Filter { from, to, campaign };
+        let (from, to) = range::parse(crate::fleet::MONTH_TZ, p.from, p.to)?;
+        let filter = Filter {
+            from,
+            to,
+            campaign: p.campaign,
+        };
         crate::fleet::read_report(&url, &filter).await.map_err(|e| {
             match e.downcast_ref::<report::UnknownCampaign>() {
                 Some(u) => Error::UnknownCampaign {
@@ -303,6 +281,20 @@ impl Control {
             Ok(ledger.audit_rows(Some(from), to)?)
         })
         .await
+    }
+}
+
+/// What a reading of the ledger asks for: a period by its days as the
+/// caller wrote them (open ends allowed), and one campaign or all.
+pub struct Period<'a> {
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub campaign: Option<String>,
+}
+
+impl<'a> Period<'a> {
+    pub fn new(from: Option<&'a str>, to: Option<&'a str>, campaign: Option<String>) -> Self {
+        Period { from, to, campaign }
     }
 }
 

@@ -25,87 +25,36 @@ use crate::reason::Reasons;
 const RETRY: Duration = Duration::from_secs(5);
 
 /// The writes the writer thread makes: the ledger, or (tests) a store that
-/// fails on demand.
-trait Store {
+/// fails on demand. One list declares the trait and the ledger's impl,
+/// which hands each call to the ledger's method of the same name.
+macro_rules! store {
+    ($(fn $name:ident(&mut self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)+) => {
+        trait Store {
+            $(fn $name(&mut self $(, $arg: $ty)*) -> $ret;)+
+        }
+
+        impl Store for Ledger {
+            $(fn $name(&mut self $(, $arg: $ty)*) -> $ret {
+                Ledger::$name(self $(, $arg)*)
+            })+
+        }
+    };
+}
+
+store! {
     fn begin(&mut self, airing: &Airing, started_at: DateTime<Utc>) -> Result<i64, LedgerError>;
     fn progress(&mut self, id: i64, aired_seconds: f64) -> Result<(), LedgerError>;
-    fn finish(
-        &mut self,
-        id: i64,
-        ended_at: DateTime<Utc>,
-        aired_seconds: f64,
-        outcome: Outcome,
-        reason: Option<&Reasons>,
-    ) -> Result<(), LedgerError>;
-    fn record(
-        &mut self,
-        airing: &Airing,
-        outcome: Outcome,
-        reason: Option<&Reasons>,
-    ) -> Result<(), LedgerError>;
+    fn finish(&mut self, id: i64, ended_at: DateTime<Utc>, aired_seconds: f64, outcome: Outcome,
+        reason: Option<&Reasons>) -> Result<(), LedgerError>;
+    fn record(&mut self, airing: &Airing, outcome: Outcome, reason: Option<&Reasons>)
+        -> Result<i64, LedgerError>;
     fn set_last_alive(&mut self, at: DateTime<Utc>) -> Result<(), LedgerError>;
     fn set_state(&mut self, key: &str, value: Option<&str>) -> Result<(), LedgerError>;
     fn queue_put(&mut self, q: &Queued) -> Result<(), LedgerError>;
     fn queue_remove(&mut self, id: u64) -> Result<(), LedgerError>;
     fn set_next_entry_id(&mut self, next: u64) -> Result<(), LedgerError>;
-    fn audit(
-        &mut self,
-        who: &str,
-        action: &str,
-        detail: &str,
-        result: &str,
-    ) -> Result<(), LedgerError>;
-}
-
-impl Store for Ledger {
-    fn begin(&mut self, airing: &Airing, started_at: DateTime<Utc>) -> Result<i64, LedgerError> {
-        Ledger::begin(self, airing, started_at)
-    }
-    fn progress(&mut self, id: i64, aired_seconds: f64) -> Result<(), LedgerError> {
-        Ledger::progress(self, id, aired_seconds)
-    }
-    fn finish(
-        &mut self,
-        id: i64,
-        ended_at: DateTime<Utc>,
-        aired_seconds: f64,
-        outcome: Outcome,
-        reason: Option<&Reasons>,
-    ) -> Result<(), LedgerError> {
-        Ledger::finish(self, id, ended_at, aired_seconds, outcome, reason)
-    }
-    fn record(
-        &mut self,
-        airing: &Airing,
-        outcome: Outcome,
-        reason: Option<&Reasons>,
-    ) -> Result<(), LedgerError> {
-        Ledger::record(self, airing, outcome, reason).map(drop)
-    }
-    fn set_last_alive(&mut self, at: DateTime<Utc>) -> Result<(), LedgerError> {
-        Ledger::set_last_alive(self, at)
-    }
-    fn set_state(&mut self, key: &str, value: Option<&str>) -> Result<(), LedgerError> {
-        Ledger::set_state(self, key, value)
-    }
-    fn queue_put(&mut self, q: &Queued) -> Result<(), LedgerError> {
-        Ledger::queue_put(self, q)
-    }
-    fn queue_remove(&mut self, id: u64) -> Result<(), LedgerError> {
-        Ledger::queue_remove(self, id)
-    }
-    fn set_next_entry_id(&mut self, next: u64) -> Result<(), LedgerError> {
-        Ledger::set_next_entry_id(self, next)
-    }
-    fn audit(
-        &mut self,
-        who: &str,
-        action: &str,
-        detail: &str,
-        result: &str,
-    ) -> Result<(), LedgerError> {
-        Ledger::audit(self, who, action, detail, result)
-    }
+    fn audit(&mut self, who: &str, action: &str, detail: &str, result: &str)
+        -> Result<(), LedgerError>;
 }
 
 /// Writes pending for longer than this many entries are summarised in the
@@ -493,8 +442,8 @@ mod tests {
             a: &Airing,
             o: Outcome,
             _: Option<&Reasons>,
-        ) -> Result<(), LedgerError> {
-            self.write(format!("record {} {o}", a.bulletin))
+        ) -> Result<i64, LedgerError> {
+            self.write(format!("record {} {o}", a.bulletin)).map(|()| 0)
         }
         fn set_last_alive(&mut self, _: DateTime<Utc>) -> Result<(), LedgerError> {
             self.write("alive".into())

@@ -6,25 +6,15 @@
 
 use rusqlite::{params, Transaction};
 
+use crate::config::parse_duration;
 use crate::reason::{By, Reason, Reasons, RelayDrop};
 
 /// `1h 5m`, `10m`, `3m 20s`, `45s` (what the engine's `human` wrote) in
-/// seconds.
+/// seconds: durations as the station file writes them, parted by spaces.
 fn span(s: &str) -> Option<i64> {
-    let mut total = 0i64;
-    let mut any = false;
-    for part in s.split(' ') {
-        let (n, unit) = part.split_at(part.find(|c: char| !c.is_ascii_digit())?);
-        let n: i64 = n.parse().ok()?;
-        total += n * match unit {
-            "h" => 3600,
-            "m" => 60,
-            "s" => 1,
-            _ => return None,
-        };
-        any = true;
-    }
-    any.then_some(total)
+    s.split(' ')
+        .map(|part| parse_duration(part).map(i64::from))
+        .sum()
 }
 
 fn by(s: &str) -> Option<By> {

@@ -661,22 +661,12 @@ mod tests {
         assert_eq!(all[3].title, "Bản tin b1", "title of the latest row");
         assert_eq!(all[1].title, "b2 v28");
 
-        assert_eq!(
-            ledger.totals_plan(&filters[0]).unwrap(),
-            TotalsPlan::GroupOrder
-        );
-        assert_eq!(
-            ledger.totals_plan(&filters[1]).unwrap(),
-            TotalsPlan::TimeRange
-        );
-        assert_eq!(
-            ledger.totals_plan(&filters[2]).unwrap(),
-            TotalsPlan::GroupOrder
-        );
-        assert_eq!(
-            ledger.totals_plan(&filters[3]).unwrap(),
-            TotalsPlan::GroupOrder
-        );
+        let plans: Vec<_> = filters
+            .iter()
+            .map(|f| ledger.totals_plan(f).unwrap())
+            .collect();
+        use TotalsPlan::*;
+        assert_eq!(plans, [GroupOrder, TimeRange, GroupOrder, GroupOrder]);
     }
 
     #[test]

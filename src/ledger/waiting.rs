@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use rusqlite::{params_from_iter, ToSql};
 
 use super::{Airing, Ledger, Result, Source};
 use crate::config::Priority;
@@ -43,25 +43,18 @@ impl Ledger {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             )
             .and_then(|mut s| {
-                s.execute(params![
-                    q.id as i64,
-                    a.occurrence,
-                    a.bulletin,
-                    a.title,
-                    a.campaign,
-                    a.program,
-                    a.priority.as_str(),
-                    a.source.as_str(),
-                    a.file,
-                    q.path.to_string_lossy(),
-                    rfc3339(a.scheduled_at, tz),
-                    a.scheduled_at.timestamp_millis(),
-                    q.sort_at.timestamp_millis(),
-                    q.order as i64,
-                    q.grace_seconds,
-                    a.planned_seconds,
-                    a.requested_by,
-                ])
+                let id: [&dyn ToSql; 1] = [&(q.id as i64)];
+                let rest: [&dyn ToSql; 8] = [
+                    &q.path.to_string_lossy(),
+                    &rfc3339(a.scheduled_at, tz),
+                    &a.scheduled_at.timestamp_millis(),
+                    &q.sort_at.timestamp_millis(),
+                    &(q.order as i64),
+                    &q.grace_seconds,
+                    &a.planned_seconds,
+                    &a.requested_by,
+                ];
+                s.execute(params_from_iter(id.into_iter().chain(a.named()).chain(rest)))
             })
             .map_err(self.err("keep a queued item"))?;
         Ok(())

@@ -4,9 +4,11 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use rusqlite::{params, Connection};
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{params, params_from_iter, Connection, ToSql};
 
-use super::{Airing, ErrorContext, Ledger, LedgerError, Outcome, Result, Settled};
+use super::{Airing, ErrorContext, Ledger, LedgerError, Outcome, Result, Settled, Source};
+use crate::config::Priority;
 use crate::reason::Reasons;
 use crate::timefmt::rfc3339;
 
@@ -20,6 +22,37 @@ struct Closing<'a> {
     reason: Option<&'a Reasons>,
 }
 
+impl Airing {
+    /// The columns the `airtime` and `queue` tables both hold, in this
+    /// order: occurrence, bulletin, title, campaign, program, priority,
+    /// source, file.
+    pub(super) fn named(&self) -> [&dyn ToSql; 8] {
+        [
+            &self.occurrence,
+            &self.bulletin,
+            &self.title,
+            &self.campaign,
+            &self.program,
+            &self.priority,
+            &self.source,
+            &self.file,
+        ]
+    }
+}
+
+/// Priorities and sources are stored as their words.
+impl ToSql for Priority {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl ToSql for Source {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
 impl Ledger {
     fn insert(conn: &Connection, tz: Tz, a: &Airing, end: Closing) -> rusqlite::Result<i64> {
         let mut stmt = conn.prepare_cached(
@@ -29,28 +62,21 @@ impl Ledger {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
              ?18, ?19, ?20)",
         )?;
-        stmt.insert(params![
-            a.occurrence,
-            a.bulletin,
-            a.title,
-            a.campaign,
-            a.program,
-            a.priority.as_str(),
-            a.source.as_str(),
-            a.file,
-            rfc3339(a.scheduled_at, tz),
-            end.started_at.map(|t| rfc3339(t, tz)),
-            end.ended_at.map(|t| rfc3339(t, tz)),
-            a.planned_seconds,
-            end.aired_seconds,
-            end.outcome.map(Outcome::as_str),
-            end.reason.map(ToString::to_string),
-            a.requested_by,
-            a.scheduled_at.timestamp_millis(),
-            end.reason.map(|r| r.main.code()),
-            end.reason.map(Reasons::args_json),
-            end.reason.and_then(Reasons::more_json),
-        ])
+        let rest: [&dyn ToSql; 12] = [
+            &rfc3339(a.scheduled_at, tz),
+            &end.started_at.map(|t| rfc3339(t, tz)),
+            &end.ended_at.map(|t| rfc3339(t, tz)),
+            &a.planned_seconds,
+            &end.aired_seconds,
+            &end.outcome.map(Outcome::as_str),
+            &end.reason.map(ToString::to_string),
+            &a.requested_by,
+            &a.scheduled_at.timestamp_millis(),
+            &end.reason.map(|r| r.main.code()),
+            &end.reason.map(Reasons::args_json),
+            &end.reason.and_then(Reasons::more_json),
+        ];
+        stmt.insert(params_from_iter(a.named().into_iter().chain(rest)))
     }
 
     /// Write the row of an item that has just started: outcome NULL until

@@ -59,31 +59,12 @@ fn ledger() -> (tempfile::TempDir, Ledger) {
     let dir = tempfile::tempdir().unwrap();
     let mut l = Ledger::open(&dir.path().join("airtime.db"), TZ).unwrap();
     use Outcome::*;
+    let b1 =
+        |when, outcome, aired| settled("b1", "Thông điệp 5K", Some("c1"), when, outcome, aired);
     l.record_all([
-        settled(
-            "b1",
-            "Thông điệp 5K",
-            Some("c1"),
-            local(10, 2, 6),
-            Completed,
-            120.0,
-        ),
-        settled(
-            "b1",
-            "Thông điệp 5K",
-            Some("c1"),
-            local(10, 3, 6),
-            Completed,
-            120.0,
-        ),
-        settled(
-            "b1",
-            "Thông điệp 5K",
-            Some("c1"),
-            local(10, 4, 6),
-            Interrupted,
-            30.0,
-        ),
+        b1(local(10, 2, 6), Completed, 120.0),
+        b1(local(10, 3, 6), Completed, 120.0),
+        b1(local(10, 4, 6), Interrupted, 30.0),
         settled("b2", "Lịch tiêm", Some("c1"), local(10, 5, 6), Failed, 0.0),
         settled("b2", "Lịch tiêm", Some("c1"), local(10, 6, 6), Missed, 0.0),
         settled(
@@ -98,22 +79,8 @@ fn ledger() -> (tempfile::TempDir, Ledger) {
         settled("b4", "Thời tiết", None, local(10, 9, 6), Completed, 60.0),
         settled("b5", "Cũ", Some("c-old"), local(10, 10, 6), Completed, 45.0),
         // Outside October: left out.
-        settled(
-            "b1",
-            "Thông điệp 5K",
-            Some("c1"),
-            local(11, 1, 6),
-            Completed,
-            120.0,
-        ),
-        settled(
-            "b1",
-            "Thông điệp 5K",
-            Some("c1"),
-            local(9, 30, 23),
-            Completed,
-            120.0,
-        ),
+        b1(local(11, 1, 6), Completed, 120.0),
+        b1(local(9, 30, 23), Completed, 120.0),
     ])
     .unwrap();
     (dir, l)
@@ -560,39 +527,27 @@ fn a_target_is_prorated_to_the_days_of_its_window_inside_the_period() {
 fn the_report_shows_the_prorated_target_and_none_outside_the_window() {
     let (_dir, ledger) = ledger();
     let campaigns = vec![windowed("2026-10-01", "2026-10-31", 310.0)];
-    let (from, to) = days((2026, 10, 16), (2026, 11, 15));
-    let r = report(
-        &ledger,
-        &campaigns,
-        &Filter {
-            from,
-            to,
-            campaign: None,
-        },
-    )
-    .unwrap();
-    let cds = r
-        .campaigns
-        .iter()
-        .find(|c| c.campaign.as_deref() == Some("cds"))
+    // The campaign's line in the report over `(from, to)`.
+    let cds = |(from, to)| {
+        let r = report(
+            &ledger,
+            &campaigns,
+            &Filter {
+                from,
+                to,
+                campaign: None,
+            },
+        )
         .unwrap();
-    assert_eq!(cds.target_minutes, Some(160.0));
-    let (from, to) = days((2026, 12, 1), (2026, 12, 31));
-    let r = report(
-        &ledger,
-        &campaigns,
-        &Filter {
-            from,
-            to,
-            campaign: None,
-        },
-    )
-    .unwrap();
-    let cds = r
-        .campaigns
-        .iter()
-        .find(|c| c.campaign.as_deref() == Some("cds"))
-        .unwrap();
+        let found = r
+            .campaigns
+            .into_iter()
+            .find(|c| c.campaign.as_deref() == Some("cds"));
+        found.unwrap()
+    };
+    let late_october = cds(days((2026, 10, 16), (2026, 11, 15)));
+    assert_eq!(late_october.target_minutes, Some(160.0));
+    let cds = cds(days((2026, 12, 1), (2026, 12, 31)));
     assert_eq!(cds.target_minutes, None);
     assert_eq!(cds.percent_of_target(), None);
 }

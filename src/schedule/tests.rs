@@ -110,6 +110,12 @@ fn days(st: &Station, first: &str, last: &str) -> (DateTime<Utc>, DateTime<Utc>)
     )
 }
 
+/// The plan of `st` from the first day to the last, whole days.
+fn plan<'s>(st: &'s Station, first: &str, last: &str) -> Vec<Occurrence<'s>> {
+    let (from, to) = days(st, first, last);
+    schedule(st, from, to)
+}
+
 fn keys(occ: &[Occurrence<'_>]) -> Vec<String> {
     occ.iter().map(|o| o.key()).collect()
 }
@@ -124,8 +130,7 @@ fn at_times_on_their_weekdays() {
     st.bulletins
         .push(bulletin("sang", 90.0, at(&["17:15", "06:30"], "mon-sat")));
     // 2026-10-05 is a Monday.
-    let (from, to) = days(&st, "2026-10-05", "2026-10-11");
-    let occ = schedule(&st, from, to);
+    let occ = plan(&st, "2026-10-05", "2026-10-11");
     assert_eq!(occ.len(), 12);
     assert_eq!(occ[0].key(), "sang@2026-10-05T06:30:00.000+07:00");
     assert_eq!(occ[1].key(), "sang@2026-10-05T17:15:00.000+07:00");
@@ -160,8 +165,7 @@ fn fixed_and_annual_windows() {
     tet.window = window("12-15", "01-15");
     st.bulletins.extend([fixed, tet]);
 
-    let (from, to) = days(&st, "2026-10-01", "2026-10-31");
-    let occ = schedule(&st, from, to);
+    let occ = plan(&st, "2026-10-01", "2026-10-31");
     assert_eq!(
         keys(&occ),
         [
@@ -171,8 +175,7 @@ fn fixed_and_annual_windows() {
         ]
     );
 
-    let (from, to) = days(&st, "2026-12-01", "2027-01-31");
-    let occ = schedule(&st, from, to);
+    let occ = plan(&st, "2026-12-01", "2027-01-31");
     assert_eq!(occ.len(), 17 + 15);
     assert_eq!(occ[0].key(), "tet@2026-12-15T07:00:00.000+07:00");
     assert_eq!(occ[16].key(), "tet@2026-12-31T07:00:00.000+07:00");
@@ -190,8 +193,7 @@ fn cron_lines_follow_crontab_rules() {
         bulletin("sun7", 60.0, cron("0 12 * * 7")),
         bulletin("monfri", 60.0, cron("30 6 * * 1-5")),
     ]);
-    let (from, to) = days(&st, "2026-10-01", "2026-10-31");
-    let occ = schedule(&st, from, to);
+    let occ = plan(&st, "2026-10-01", "2026-10-31");
     let dates = |id: &str| -> Vec<u32> {
         occ.iter()
             .filter(|o| o.id == id)
@@ -313,8 +315,7 @@ fn programmes_list_the_bulletins_airing_that_day() {
     st.programs
         .extend([prog, program("empty", &[1], at(&["19:00"], "daily"))]);
 
-    let (from, to) = days(&st, "2026-10-06", "2026-10-08");
-    let occ = schedule(&st, from, to);
+    let occ = plan(&st, "2026-10-06", "2026-10-08");
     assert_eq!(occ.len(), 3, "{:?}", keys(&occ));
     let o = &occ[0];
     assert_eq!((o.kind, o.index, o.id), (ItemKind::Program, 0, "thoi-su"));
@@ -413,8 +414,7 @@ fn spring_gap_fires_once_after_the_gap() {
         bulletin("cron", 60.0, cron("*/30 2 * * *")),
         bulletin("cron3", 60.0, cron("30 2,3 * * *")),
     ]);
-    let (from, to) = days(&st, "2026-03-28", "2026-03-30");
-    let occ = schedule(&st, from, to);
+    let occ = plan(&st, "2026-03-28", "2026-03-30");
     let of =
         |id: &str| -> Vec<String> { occ.iter().filter(|o| o.id == id).map(|o| o.key()).collect() };
     assert_eq!(
@@ -477,8 +477,7 @@ fn repeated_hour_fires_once_at_the_first_instant() {
         bulletin("at", 60.0, at(&["02:30", "03:30"], "daily")),
         bulletin("cron", 60.0, cron("0,30 2 * * *")),
     ]);
-    let (from, to) = days(&st, "2026-10-25", "2026-10-25");
-    let occ = schedule(&st, from, to);
+    let occ = plan(&st, "2026-10-25", "2026-10-25");
     assert_eq!(
         keys(&occ),
         [

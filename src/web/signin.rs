@@ -91,13 +91,15 @@ enum Notice<'a> {
     FirstStart,
 }
 
+/// The sign-in page's title and button.
+const SIGN_IN: (&str, &str) = ("Đăng nhập", "Sign in");
+
 /// The sign-in page.
 fn sign_in_form(client: &Client, next: &str, name: &str, notice: Notice<'_>) -> Markup {
     let lang = client.lang;
-    let title = t(lang, "Đăng nhập", "Sign in");
     signed_out_page(
         lang,
-        title,
+        SIGN_IN,
         html! {
             @match notice {
                 Notice::None => {},
@@ -110,14 +112,12 @@ fn sign_in_form(client: &Client, next: &str, name: &str, notice: Notice<'_>) -> 
                 },
             }
             form method="post" class="card stack" action={ "/dang-nhap" @if lang == Lang::En { "?lang=en" } } {
-                input type="hidden" name="csrf" value=(client.pre.token);
-                input type="hidden" name="next" value=(next);
-                (name_field(lang, name))
+                (form_head(client, ("next", next), name))
                 p {
                     label for="password" { (t(lang, "Mật khẩu", "Password")) }
                     input id="password" name="password" type="password" autocomplete="current-password" required;
                 }
-                p { button type="submit" class="btn big" { (title) } }
+                p { button type="submit" class="btn big" { (t(lang, SIGN_IN.0, SIGN_IN.1)) } }
             }
         },
     )
@@ -272,9 +272,13 @@ struct SetupQuery {
     ma: String,
 }
 
-/// The user name field of the sign-in and first-start forms.
-fn name_field(lang: Lang, name: &str) -> Markup {
+/// What the sign-in and first-start forms open with: the pre-session's
+/// token, one more hidden field (`key`, `value`), and the user name field.
+fn form_head(client: &Client, (key, value): (&str, &str), name: &str) -> Markup {
+    let lang = client.lang;
     html! {
+        input type="hidden" name="csrf" value=(client.pre.token);
+        input type="hidden" name=(key) value=(value);
         p {
             label for="name" { (t(lang, "Tên đăng nhập", "User name")) }
             input id="name" name="name" type="text" autocomplete="username" required value=(name);
@@ -282,12 +286,14 @@ fn name_field(lang: Lang, name: &str) -> Markup {
     }
 }
 
+/// The first-start pages' title.
+const FIRST_START: (&str, &str) = ("Thiết lập lần đầu", "First start");
+
 fn setup_form(client: &Client, code: &str, name: &str, error: Option<&str>) -> Markup {
     let lang = client.lang;
-    let title = t(lang, "Thiết lập lần đầu", "First start");
     signed_out_page(
         lang,
-        title,
+        FIRST_START,
         html! {
             p { (t(lang,
                 "Tạo tài khoản quản trị viên đầu tiên của đài. Sau đó, quản trị viên thêm các tài khoản khác ở trang Tài khoản.",
@@ -296,9 +302,7 @@ fn setup_form(client: &Client, code: &str, name: &str, error: Option<&str>) -> M
                 p role="alert" class="flash err" { (e) }
             }
             form method="post" class="card stack" action={ "/thiet-lap" @if lang == Lang::En { "?lang=en" } } {
-                input type="hidden" name="csrf" value=(client.pre.token);
-                input type="hidden" name="ma" value=(code);
-                (name_field(lang, name))
+                (form_head(client, ("ma", code), name))
                 p {
                     label for="password" { (t(lang, "Mật khẩu (ít nhất 8 ký tự)", "Password (at least 8 characters)")) }
                     input id="password" name="password" type="password" autocomplete="new-password" required minlength="8";
@@ -314,7 +318,6 @@ fn setup_form(client: &Client, code: &str, name: &str, error: Option<&str>) -> M
 }
 
 fn setup_explained(lang: Lang, done: bool) -> Response {
-    let title = t(lang, "Thiết lập lần đầu", "First start");
     let body = if done {
         html! {
             p { (t(lang,
@@ -335,11 +338,13 @@ fn setup_explained(lang: Lang, done: bool) -> Response {
             pre { code { "sudo loa user add " (t(lang, "TÊN", "NAME")) " --role admin" } }
         }
     };
-    (StatusCode::OK, signed_out_page(lang, title, body)).into_response()
+    (StatusCode::OK, signed_out_page(lang, FIRST_START, body)).into_response()
 }
 
-/// A page for someone not signed in: `title` as its heading, then `body`.
-fn signed_out_page(lang: Lang, title: &str, body: Markup) -> Markup {
+/// A page for someone not signed in: its title (in Vietnamese and in
+/// English) as its heading, then `body`.
+fn signed_out_page(lang: Lang, (vi, en): (&str, &str), body: Markup) -> Markup {
+    let title = t(lang, vi, en);
     layout::page(None, lang, title, html! { h1 { (title) } (body) })
 }
 

@@ -43,6 +43,12 @@ impl std::fmt::Debug for Reply {
 }
 
 impl Reply {
+    /// Assert the body holds `words`.
+    #[track_caller]
+    pub(crate) fn assert_has(&self, words: &str) {
+        assert!(self.body.contains(words), "no {words:?} in {}", self.body);
+    }
+
     pub(crate) fn location(&self) -> &str {
         self.headers
             .get(header::LOCATION)
@@ -72,6 +78,13 @@ pub(crate) struct Browser {
 
 pub(crate) const LOCAL: [u8; 4] = [127, 0, 0, 1];
 pub(crate) const LAN: [u8; 4] = [192, 168, 1, 20];
+
+/// A rig of the default station and a browser signed in as `role`.
+pub(crate) async fn rig_as(role: Role) -> (Rig, Browser) {
+    let rig = rig("").await;
+    let b = rig.signed_in(role).await;
+    (rig, b)
+}
 
 /// A station with two bulletins and `extra` appended to the station file.
 pub(crate) async fn rig(extra: &str) -> Rig {
@@ -160,6 +173,18 @@ impl Rig {
         self.send(LOCAL, "GET", path, &headers, None).await
     }
 
+    /// `get`, and assert the reply's status.
+    pub(crate) async fn get_expect(
+        &self,
+        b: Option<&Browser>,
+        path: &str,
+        status: StatusCode,
+    ) -> Reply {
+        let r = self.get(b, path).await;
+        assert_eq!(r.status, status, "{r:?}");
+        r
+    }
+
     /// `post`, and assert the reply's status.
     pub(crate) async fn post_expect(
         &self,
@@ -176,20 +201,49 @@ impl Rig {
     /// POST a form as `b`, from this site's own page (`Sec-Fetch-Site:
     /// same-origin`), with `b`'s CSRF token added.
     pub(crate) async fn post(&self, b: &Browser, path: &str, form: &str) -> Reply {
+        self.post_with(b, path, form, &[]).await
+    }
+
+    /// `post` as the page's script sends it: asking for JSON.
+    pub(crate) async fn post_script(&self, b: &Browser, path: &str, form: &str) -> Reply {
+        self.post_with(b, path, form, &[("x-loa-fetch", "1")]).await
+    }
+
+    async fn post_with(
+        &self,
+        b: &Browser,
+        path: &str,
+        form: &str,
+        extra: &[(&str, &str)],
+    ) -> Reply {
         let cookie = format!("{}={}", super::session::COOKIE, b.cookie);
         let body = if form.is_empty() {
             format!("csrf={}", b.csrf)
         } else {
             format!("csrf={}&{form}", b.csrf)
         };
-        self.send(
-            LOCAL,
-            "POST",
-            path,
-            &[("cookie", &cookie), ("sec-fetch-site", "same-origin")],
-            Some(&body),
-        )
-        .await
+        let mut headers = vec![
+            ("cookie", cookie.as_str()),
+            ("sec-fetch-site", "same-origin"),
+        ];
+        headers.extend_from_slice(extra);
+        self.send(LOCAL, "POST", path, &headers, Some(&body)).await
+    }
+
+    /// A recording's upload as `b` from `/thu-am`'s script: a multipart
+    /// `body` between `boundary` lines, the token in its header.
+    pub(crate) async fn upload(&self, b: &Browser, boundary: &str, body: &str) -> Reply {
+        let cookie = format!("{}={}", super::session::COOKIE, b.cookie);
+        let kind = format!("multipart/form-data; boundary={boundary}");
+        let headers = [
+            ("cookie", cookie.as_str()),
+            ("sec-fetch-site", "same-origin"),
+            ("x-csrf-token", &b.csrf),
+            ("x-loa-fetch", "1"),
+            ("content-type", &kind),
+        ];
+        self.send(LOCAL, "POST", "/thu-am/tai-len", &headers, Some(body))
+            .await
     }
 
     /// What a browser that opened the sign-in page holds: the

@@ -31,20 +31,16 @@ async fn first_start_explains_then_makes_the_admin() {
     let r = rig.get(None, "/").await;
     assert_eq!(r.location(), "/dang-nhap?next=/");
     let r = rig.get(None, "/dang-nhap?next=/").await;
-    assert!(r.body.contains("Đài chưa có quản trị viên"), "{}", r.body);
+    r.assert_has("Đài chưa có quản trị viên");
     assert!(r.body.contains("/thiet-lap"));
     let r = rig.get(None, "/thiet-lap").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body.contains("journalctl -u loa"), "{}", r.body);
+    r.assert_has("journalctl -u loa");
     assert!(r.body.contains("make run"));
     assert!(r.body.contains("sudo loa user add"));
     assert!(r.body.contains("Đài chưa có tài khoản quản trị viên"));
     let en = rig.get(None, "/thiet-lap?lang=en").await;
-    assert!(
-        en.body.contains("The station has no admin yet"),
-        "{}",
-        en.body
-    );
+    en.assert_has("The station has no admin yet");
     assert!(en.body.contains("journalctl -u loa"));
 
     let code = rig.accounts.setup_code().unwrap().expect("no admin yet");
@@ -60,7 +56,7 @@ async fn first_start_explains_then_makes_the_admin() {
     );
     assert!(!wrong.body.contains("password2"));
     let form = rig.get(None, &format!("/thiet-lap?ma={code}")).await;
-    assert!(form.body.contains("name=\"password2\""), "{}", form.body);
+    form.assert_has("name=\"password2\"");
 
     let r = rig
         .post_form("/thiet-lap", &setup_form(&code, "chu-tich"))
@@ -86,11 +82,7 @@ async fn first_start_explains_then_makes_the_admin() {
         .await;
     assert_eq!(again.status, StatusCode::FORBIDDEN);
     let page = rig.get(None, &format!("/thiet-lap?ma={code}")).await;
-    assert!(
-        page.body.contains("Đài đã có quản trị viên"),
-        "{}",
-        page.body
-    );
+    page.assert_has("Đài đã có quản trị viên");
 }
 
 #[tokio::test]
@@ -212,8 +204,7 @@ async fn each_role_on_the_admin_page() {
 /// removes.
 #[tokio::test]
 async fn removing_a_user_asks_first() {
-    let rig = rig("").await;
-    let admin = rig.signed_in(Role::Admin).await;
+    let (rig, admin) = rig_as(Role::Admin).await;
     let nam = rig.signed_in(Role::Viewer).await;
     let users = || async {
         rig.accounts
@@ -224,15 +215,9 @@ async fn removing_a_user_asks_first() {
             .map(|u| u.name)
             .collect::<Vec<_>>()
     };
-    let r = rig
-        .post_expect(
-            &admin,
-            "/tai-khoan/sua",
-            "name=viewer&action=remove",
-            StatusCode::OK,
-        )
-        .await;
-    assert!(r.body.contains("Xoá người dùng?"), "{}", r.body);
+    let remove = |form| rig.post_expect(&admin, "/tai-khoan/sua", form, StatusCode::OK);
+    let r = remove("name=viewer&action=remove").await;
+    r.assert_has("Xoá người dùng?");
     assert!(r.body.contains("<strong>viewer</strong>"));
     assert!(r.body.contains("name=\"confirm\" value=\"1\""));
     assert!(r.body.contains(&format!("value=\"{}\"", admin.csrf)));
@@ -247,15 +232,8 @@ async fn removing_a_user_asks_first() {
         .iter()
         .any(|(_, a, _)| a == "user remove"));
     // Confirmed.
-    let r = rig
-        .post_expect(
-            &admin,
-            "/tai-khoan/sua",
-            "name=viewer&action=remove&confirm=1",
-            StatusCode::OK,
-        )
-        .await;
-    assert!(r.body.contains("Đã xoá viewer"), "{}", r.body);
+    let r = remove("name=viewer&action=remove&confirm=1").await;
+    r.assert_has("Đã xoá viewer");
     assert_eq!(users().await, ["admin"]);
     assert_eq!(rig.get(Some(&nam), "/").await.status, StatusCode::SEE_OTHER);
     assert!(audit_results(&rig)
@@ -265,13 +243,12 @@ async fn removing_a_user_asks_first() {
     let r = rig
         .post(&admin, "/tai-khoan/sua?lang=en", "name=admin&action=remove")
         .await;
-    assert!(r.body.contains("Remove the user?"), "{}", r.body);
+    r.assert_has("Remove the user?");
 }
 
 #[tokio::test]
 async fn forms_without_the_token_or_from_elsewhere_are_refused() {
-    let rig = rig("").await;
-    let admin = rig.signed_in(Role::Admin).await;
+    let (rig, admin) = rig_as(Role::Admin).await;
     let cookie = format!("loa_phien={}", admin.cookie);
     let form = "name=evil&role=admin&password=12345678";
     // No token, a wrong token.
@@ -381,7 +358,7 @@ async fn forms_before_a_session_carry_a_token() {
     let rig = rig("").await;
     let code = rig.accounts.setup_code().unwrap().expect("no admin yet");
     let page = rig.get(None, &format!("/thiet-lap?ma={code}")).await;
-    assert!(page.body.contains("name=\"csrf\""), "{}", page.body);
+    page.assert_has("name=\"csrf\"");
     let set = page.headers[header::SET_COOKIE].to_str().unwrap();
     assert!(set.starts_with("loa_bieu_mau="), "{set}");
     assert!(
@@ -406,7 +383,7 @@ async fn forms_before_a_session_carry_a_token() {
         }
         let r = rig.send(LOCAL, "POST", "/thiet-lap", &h, Some(&body)).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{cookie:?} {body}: {r:?}");
-        assert!(r.body.contains("Biểu mẫu này đã cũ"), "{}", r.body);
+        r.assert_has("Biểu mẫu này đã cũ");
         // The answer is the form again, ready to send.
         assert!(r.body.contains("name=\"csrf\""));
     }
@@ -459,8 +436,9 @@ async fn idle_sessions_expire() {
         })
         .await
         .unwrap();
-    let r = rig.get(Some(&admin), "/tai-khoan").await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+    let r = rig
+        .get_expect(Some(&admin), "/tai-khoan", StatusCode::SEE_OTHER)
+        .await;
     assert!(r.location().starts_with("/dang-nhap"));
     let left = rig
         .accounts
@@ -472,8 +450,7 @@ async fn idle_sessions_expire() {
 
 #[tokio::test]
 async fn sessions_survive_a_restart_of_the_accounts() {
-    let rig = rig("").await;
-    let admin = rig.signed_in(Role::Admin).await;
+    let (rig, admin) = rig_as(Role::Admin).await;
     // A new daemon: new connection, the secret read back from data_dir.
     let again = super::accounts::Accounts::new(&rig.state.current.get());
     let cookie = admin.cookie.clone();
@@ -490,8 +467,7 @@ async fn sessions_survive_a_restart_of_the_accounts() {
 
 #[tokio::test]
 async fn signed_out_cookies_are_dead() {
-    let rig = rig("").await;
-    let admin = rig.signed_in(Role::Admin).await;
+    let (rig, admin) = rig_as(Role::Admin).await;
     let r = rig
         .post_expect(&admin, "/dang-xuat", "", StatusCode::SEE_OTHER)
         .await;
@@ -514,8 +490,7 @@ async fn signed_out_cookies_are_dead() {
 
 #[tokio::test]
 async fn admin_ends_another_session() {
-    let rig = rig("").await;
-    let admin = rig.signed_in(Role::Admin).await;
+    let (rig, admin) = rig_as(Role::Admin).await;
     let operator = rig.signed_in(Role::Operator).await;
     let id = rig
         .accounts
@@ -632,8 +607,7 @@ fn the_wait_grows() {
 
 #[tokio::test]
 async fn names_are_escaped() {
-    let rig = rig("").await;
-    let admin = rig.signed_in(Role::Admin).await;
+    let (rig, admin) = rig_as(Role::Admin).await;
     let name = "<script>alert(1)</script>";
     rig.post_expect(
         &admin,
@@ -658,18 +632,20 @@ async fn names_are_escaped() {
     assert!(!r.body.contains(name));
 }
 
+/// Post the sign-in form with `form` (and the pre-session's token).
+async fn sign_in_with(rig: &Rig, form: &str) -> Reply {
+    rig.post_anon(LOCAL, "/dang-nhap", &[], form).await
+}
+
 #[tokio::test]
 async fn headers_cookies_and_not_found() {
     let rig = rig("").await;
     rig.user("an", Role::Viewer).await;
-    let r = rig
-        .post_anon(
-            LOCAL,
-            "/dang-nhap",
-            &[],
-            &format!("name=an&password={PASSWORD}&next=//evil.example/"),
-        )
-        .await;
+    let r = sign_in_with(
+        &rig,
+        &format!("name=an&password={PASSWORD}&next=//evil.example/"),
+    )
+    .await;
     assert_eq!(r.location(), "/", "no open redirect");
     let set = r.headers[header::SET_COOKIE].to_str().unwrap();
     assert!(
@@ -691,14 +667,7 @@ async fn headers_cookies_and_not_found() {
     // Behind an HTTPS proxy the cookie is Secure.
     let rig = super::test_rig::rig("[api]\nbehind_https_proxy = true").await;
     rig.user("an", Role::Viewer).await;
-    let r = rig
-        .post_anon(
-            LOCAL,
-            "/dang-nhap",
-            &[],
-            &format!("name=an&password={PASSWORD}"),
-        )
-        .await;
+    let r = sign_in_with(&rig, &format!("name=an&password={PASSWORD}")).await;
     assert!(r.headers[header::SET_COOKIE]
         .to_str()
         .unwrap()
@@ -707,8 +676,7 @@ async fn headers_cookies_and_not_found() {
 
 #[tokio::test]
 async fn caller_is_the_user() {
-    let rig = rig("").await;
-    let b = rig.signed_in(Role::Operator).await;
+    let (rig, b) = rig_as(Role::Operator).await;
     let cookie = b.cookie.clone();
     let live = rig
         .accounts
@@ -732,8 +700,7 @@ async fn caller_is_the_user() {
 
 #[tokio::test]
 async fn page_actions_are_the_users_and_viewers_cannot_forge_them() {
-    let rig = rig("").await;
-    let viewer = rig.signed_in(Role::Viewer).await;
+    let (rig, viewer) = rig_as(Role::Viewer).await;
     let operator = rig.signed_in(Role::Operator).await;
     // A viewer's forged form, token and all, is refused by the server.
     rig.post_expect(&viewer, "/xep-hang", "what=b:tone", StatusCode::FORBIDDEN)

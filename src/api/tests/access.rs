@@ -226,20 +226,12 @@ async fn real_answers_fit_the_documented_schemas() {
     };
     check_reads().await;
     // Busy: one item airs, one waits, an earlier one is in the ledger.
-    let q = r
-        .post("/api/v1/queue", OPERATOR, json!({"bulletin": "tone"}))
-        .await;
+    let q = r.queue(json!({"bulletin": "tone"})).await;
     check_against_document(&doc, "POST", "/api/v1/queue", &q);
     r.wait_row("tone completed", |x| x.outcome.is_some()).await;
-    r.post("/api/v1/queue", OPERATOR, json!({"bulletin": "long"}))
-        .await;
+    r.queue(json!({"bulletin": "long"})).await;
     let later = (Utc::now() + Duration::hours(1)).to_rfc3339();
-    r.post(
-        "/api/v1/queue",
-        OPERATOR,
-        json!({"bulletin": "tone", "at": later}),
-    )
-    .await;
+    r.queue(json!({"bulletin": "tone", "at": later})).await;
     let s = r
         .wait_status("long to air, tone waiting", |s| {
             s["airing"]["bulletin"] == "long" && s["queue"][0]["bulletin"] == "tone"
@@ -256,56 +248,37 @@ async fn real_answers_fit_the_documented_schemas() {
             401,
         ),
         (
-            r.get("/api/v1/audit", VIEWER).await,
-            "GET",
-            "/api/v1/audit",
-            403,
-        ),
-        (
-            r.get("/api/v1/airtime?format=xml", VIEWER).await,
-            "GET",
-            "/api/v1/airtime",
-            400,
-        ),
-        (
-            r.get("/api/v1/report?campaign=ghost", VIEWER).await,
-            "GET",
-            "/api/v1/report",
-            404,
-        ),
-        // No [fleet] postgres here: the province's report says what to set.
-        (
-            r.get("/api/v1/report?scope=province", VIEWER).await,
-            "GET",
-            "/api/v1/report",
-            409,
-        ),
-        (
-            r.post("/api/v1/queue", OPERATOR, json!({"bulletin": "ghost"}))
-                .await,
+            r.queue(json!({"bulletin": "ghost"})).await,
             "POST",
             "/api/v1/queue",
             404,
         ),
         (
-            r.post(
-                "/api/v1/queue",
-                OPERATOR,
-                json!({"bulletin": "tone", "file": "tone.wav"}),
-            )
-            .await,
+            r.queue(json!({"bulletin": "tone", "file": "tone.wav"}))
+                .await,
             "POST",
             "/api/v1/queue",
             422,
         ),
         (
-            r.send(LOCAL, "DELETE", "/api/v1/queue/999", Some(OPERATOR), None)
-                .await,
+            r.operator("DELETE", "/api/v1/queue/999").await,
             "DELETE",
             "/api/v1/queue/{id}",
             404,
         ),
     ];
+    let viewer = [
+        ("/api/v1/audit", "/api/v1/audit", 403),
+        ("/api/v1/airtime?format=xml", "/api/v1/airtime", 400),
+        ("/api/v1/report?campaign=ghost", "/api/v1/report", 404),
+        // No [fleet] postgres here: the province's report says what to set.
+        ("/api/v1/report?scope=province", "/api/v1/report", 409),
+    ];
+    for (uri, path, status) in viewer {
+        let reply = r.get(uri, VIEWER).await;
+        assert_eq!(reply.status.as_u16(), status, "GET {uri}: {reply:?}");
+        check_against_document(&doc, "GET", path, &reply);
+    }
     for (reply, method, path, status) in cases {
         assert_eq!(reply.status.as_u16(), status, "{method} {path}: {reply:?}");
         check_against_document(&doc, method, path, &reply);
@@ -400,9 +373,7 @@ async fn a_typed_notice_is_read_aloud_queued_and_sent_as_an_emergency() {
     let r = rig().await;
     let doc = r.get("/api/v1/openapi.json", VIEWER).await.json();
     let text = "Kính thưa bà con, 17:30 ngày 10/10 họp tổ dân phố.";
-    let q = r
-        .post("/api/v1/queue", OPERATOR, json!({ "text": text }))
-        .await;
+    let q = r.queue(json!({ "text": text })).await;
     assert_eq!(q.status, 202, "{q:?}");
     check_against_document(&doc, "POST", "/api/v1/queue", &q);
     let file = q.json()["bulletin"].as_str().unwrap().to_string();
@@ -471,9 +442,7 @@ async fn a_speech_engine_that_hangs_is_a_clear_503_and_the_station_goes_on() {
     let message = e.json()["message"].as_str().unwrap().to_string();
     assert!(message.contains("did not finish within 1s"), "{message}");
     // A recording still airs.
-    let q = r
-        .post("/api/v1/queue", OPERATOR, json!({"bulletin": "tone"}))
-        .await;
+    let q = r.queue(json!({"bulletin": "tone"})).await;
     assert_eq!(q.status, 202, "{q:?}");
     let row = r.wait_row("tone aired", |x| x.outcome.is_some()).await;
     assert_eq!(row.outcome, Some(crate::ledger::Outcome::Completed));

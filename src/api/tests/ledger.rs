@@ -34,9 +34,8 @@ async fn reload_takes_a_valid_file_and_refuses_an_invalid_one() {
 
     // Only an audio problem: accepted, and the failing item is named.
     let audio = r
-        .reload_with(&format!(
-            "{}[[bulletin]]\nid = \"x\"\ntitle = \"X\"\nfile = \"missing.mp3\"\n",
-            station_text("")
+        .reload_with(&station_text(
+            "\n[[bulletin]]\nid = \"x\"\ntitle = \"X\"\nfile = \"missing.mp3\"",
         ))
         .await;
     assert_eq!(audio.status, 200, "{audio:?}");
@@ -83,9 +82,8 @@ async fn a_reload_queues_the_files_it_adds_for_loudness_measuring() {
     let fresh = r.audio.join("fresh.wav");
     std::fs::copy(r.audio.join("tone.wav"), &fresh).unwrap();
     let ok = r
-        .reload_with(&format!(
-            "{}[[bulletin]]\nid = \"fresh\"\ntitle = \"F\"\nfile = \"fresh.wav\"\n",
-            station_text("")
+        .reload_with(&station_text(
+            "\n[[bulletin]]\nid = \"fresh\"\ntitle = \"F\"\nfile = \"fresh.wav\"",
         ))
         .await;
     assert_eq!(ok.status, 200, "{ok:?}");
@@ -102,8 +100,7 @@ async fn a_reload_queues_the_files_it_adds_for_loudness_measuring() {
 #[tokio::test]
 async fn airtime_and_report_as_json_and_csv() {
     let r = rig().await;
-    r.post("/api/v1/queue", OPERATOR, json!({"bulletin": "tone"}))
-        .await;
+    r.queue(json!({"bulletin": "tone"})).await;
     r.wait_row("tone completed", |x| x.outcome.is_some()).await;
 
     let a = r.get("/api/v1/airtime", VIEWER).await;
@@ -181,12 +178,9 @@ async fn airtime_and_report_as_json_and_csv() {
 #[tokio::test]
 async fn control_actions_are_audited_with_who_and_result() {
     let r = rig().await;
-    r.post("/api/v1/queue", OPERATOR, json!({"bulletin": "tone"}))
-        .await;
-    r.post("/api/v1/queue", OPERATOR, json!({"bulletin": "nope"}))
-        .await;
-    r.send(LOCAL, "POST", "/api/v1/pause", Some(OPERATOR), None)
-        .await;
+    r.queue(json!({"bulletin": "tone"})).await;
+    r.queue(json!({"bulletin": "nope"})).await;
+    r.operator("POST", "/api/v1/pause").await;
     let a = r.get("/api/v1/audit", ADMIN).await;
     assert_eq!(a.status, 200, "{a:?}");
     let rows = a.json();
@@ -220,16 +214,10 @@ async fn the_report_counts_what_an_operator_took_off_as_cancelled_not_as_plays()
     // Three queued for later and taken off again, through the engine.
     let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
     for _ in 0..3 {
-        let q = r
-            .post(
-                "/api/v1/queue",
-                OPERATOR,
-                json!({"file": "tone.wav", "at": at}),
-            )
-            .await;
+        let q = r.queue(json!({"file": "tone.wav", "at": at})).await;
         assert_eq!(q.status, 202, "{q:?}");
         let path = format!("/api/v1/queue/{}", q.json()["id"]);
-        let d = r.send(LOCAL, "DELETE", &path, Some(OPERATOR), None).await;
+        let d = r.operator("DELETE", &path).await;
         assert_eq!(d.status, 200, "{d:?}");
     }
     for _ in 0..200 {

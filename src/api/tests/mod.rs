@@ -170,6 +170,16 @@ impl Rig {
             .await
     }
 
+    /// `method path` with the operator's token and no body.
+    async fn operator(&self, method: &str, path: &str) -> Reply {
+        self.send(LOCAL, method, path, Some(OPERATOR), None).await
+    }
+
+    /// `POST /api/v1/queue` with `body`, as the operator.
+    async fn queue(&self, body: Value) -> Reply {
+        self.post("/api/v1/queue", OPERATOR, body).await
+    }
+
     async fn get(&self, path: &str, token: &str) -> Reply {
         self.send(LOCAL, "GET", path, Some(token), None).await
     }

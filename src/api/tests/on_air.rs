@@ -11,19 +11,13 @@ use crate::reason::{By, Reason};
 #[tokio::test]
 async fn skip_ends_what_airs_and_names_the_token() {
     let r = rig().await;
-    let none = r
-        .send(LOCAL, "POST", "/api/v1/skip", Some(OPERATOR), None)
-        .await;
+    let none = r.operator("POST", "/api/v1/skip").await;
     none.assert_error(409, "nothing_airing");
-    r.post("/api/v1/queue", OPERATOR, json!({"bulletin": "long"}))
-        .await;
-    r.post("/api/v1/queue", OPERATOR, json!({"bulletin": "tone"}))
-        .await;
+    r.queue(json!({"bulletin": "long"})).await;
+    r.queue(json!({"bulletin": "tone"})).await;
     r.wait_status("long airs", |s| s["airing"]["bulletin"] == "long")
         .await;
-    let s = r
-        .send(LOCAL, "POST", "/api/v1/skip", Some(OPERATOR), None)
-        .await;
+    let s = r.operator("POST", "/api/v1/skip").await;
     assert_eq!(s.status, 200, "{s:?}");
     assert_eq!(s.json()["skipped"], "Thông điệp dài");
     let row = r
@@ -49,30 +43,20 @@ async fn skip_ends_what_airs_and_names_the_token() {
 #[tokio::test]
 async fn pause_skips_what_falls_due_until_resume() {
     let r = rig().await;
-    let p = r
-        .send(LOCAL, "POST", "/api/v1/pause", Some(OPERATOR), None)
-        .await;
+    let p = r.operator("POST", "/api/v1/pause").await;
     assert_eq!(p.status, 200, "{p:?}");
     assert_eq!(r.status().await["paused"], true);
-    let again = r
-        .send(LOCAL, "POST", "/api/v1/pause", Some(OPERATOR), None)
-        .await;
+    let again = r.operator("POST", "/api/v1/pause").await;
     again.assert_error(409, "already_paused");
-    let q = r
-        .post("/api/v1/queue", OPERATOR, json!({"bulletin": "tone"}))
-        .await;
+    let q = r.queue(json!({"bulletin": "tone"})).await;
     assert_eq!(q.status, 202);
     let row = r.wait_row("tone skipped", |x| x.bulletin == "tone").await;
     assert_eq!(row.outcome.unwrap().as_str(), "skipped");
     assert_eq!(row.reason.map(|r| r.main), Some(Reason::StationPaused));
-    let res = r
-        .send(LOCAL, "POST", "/api/v1/resume", Some(OPERATOR), None)
-        .await;
+    let res = r.operator("POST", "/api/v1/resume").await;
     assert_eq!(res.status, 200);
     assert_eq!(r.status().await["paused"], false);
-    let again = r
-        .send(LOCAL, "POST", "/api/v1/resume", Some(OPERATOR), None)
-        .await;
+    let again = r.operator("POST", "/api/v1/resume").await;
     again.assert_error(409, "not_paused");
 }
 
@@ -112,13 +96,10 @@ async fn an_emergency_cuts_in_repeats_and_is_cancelled() {
         assert_eq!(e.error(), code, "{body}: {e:?}");
     }
     r.assert_quiet().await;
-    let none = r
-        .send(LOCAL, "DELETE", "/api/v1/emergency", Some(OPERATOR), None)
-        .await;
+    let none = r.operator("DELETE", "/api/v1/emergency").await;
     none.assert_error(409, "no_emergency");
 
-    r.post("/api/v1/queue", OPERATOR, json!({"bulletin": "long"}))
-        .await;
+    r.queue(json!({"bulletin": "long"})).await;
     r.wait_status("long airs", |s| s["airing"]["bulletin"] == "long")
         .await;
     let e = r
@@ -140,9 +121,7 @@ async fn an_emergency_cuts_in_repeats_and_is_cancelled() {
         })
         .await;
     assert_eq!(cut.reason.unwrap().main.code(), "interrupted_by_emergency");
-    let c = r
-        .send(LOCAL, "DELETE", "/api/v1/emergency", Some(OPERATOR), None)
-        .await;
+    let c = r.operator("DELETE", "/api/v1/emergency").await;
     assert_eq!(c.status, 200, "{c:?}");
     r.wait_status("no repeat", |s| s["emergency"].is_null())
         .await;

@@ -144,11 +144,7 @@ async fn a_file_is_queued_at_a_time_listed_and_removed() {
     let r = rig().await;
     let at = (Utc::now() + Duration::hours(1)).to_rfc3339();
     let q = r
-        .post(
-            "/api/v1/queue",
-            OPERATOR,
-            json!({"file": "tone.wav", "at": at, "priority": "priority"}),
-        )
+        .queue(json!({"file": "tone.wav", "at": at, "priority": "priority"}))
         .await;
     assert_eq!(q.status, 202, "{q:?}");
     let entry = q.json();
@@ -162,13 +158,11 @@ async fn a_file_is_queued_at_a_time_listed_and_removed() {
     assert_eq!(list["queue_length"], 1);
 
     let path = format!("/api/v1/queue/{id}");
-    let d = r.send(LOCAL, "DELETE", &path, Some(OPERATOR), None).await;
+    let d = r.operator("DELETE", &path).await;
     assert_eq!(d.status, 200, "{d:?}");
-    let again = r.send(LOCAL, "DELETE", &path, Some(OPERATOR), None).await;
+    let again = r.operator("DELETE", &path).await;
     again.assert_error(404, "unknown_entry");
-    let bad = r
-        .send(LOCAL, "DELETE", "/api/v1/queue/abc", Some(OPERATOR), None)
-        .await;
+    let bad = r.operator("DELETE", "/api/v1/queue/abc").await;
     bad.assert_error(400, "bad_path");
     r.assert_quiet().await;
 }
@@ -195,7 +189,7 @@ async fn past_max_queue_a_request_gets_429_saying_how_to_make_room() {
     assert_eq!(r.status().await["queue_length"], 3);
     // Removing one makes room for one.
     let path = format!("/api/v1/queue/{}", ids[0]);
-    let d = r.send(LOCAL, "DELETE", &path, Some(OPERATOR), None).await;
+    let d = r.operator("DELETE", &path).await;
     assert_eq!(d.status, 200, "{d:?}");
     let q = r.post("/api/v1/queue", OPERATOR, body).await;
     assert_eq!(q.status, 202, "{q:?}");
@@ -208,13 +202,7 @@ async fn the_status_shows_the_head_of_a_long_queue_and_the_list_pages() {
     let mut ids = Vec::new();
     for i in 0..25 {
         let at = (base + Duration::minutes(i)).to_rfc3339();
-        let q = r
-            .post(
-                "/api/v1/queue",
-                OPERATOR,
-                json!({"bulletin": "tone", "at": at}),
-            )
-            .await;
+        let q = r.queue(json!({"bulletin": "tone", "at": at})).await;
         assert_eq!(q.status, 202, "{q:?}");
         ids.push(q.json()["id"].clone());
     }

@@ -20,9 +20,7 @@ async fn status_shows_what_airs_the_queue_and_what_comes_next() {
     assert!(!next.is_empty() && next.len() <= 5, "{s}");
     assert_eq!(next[0]["id"], "long");
 
-    let q = r
-        .post("/api/v1/queue", OPERATOR, json!({"bulletin": "long"}))
-        .await;
+    let q = r.queue(json!({"bulletin": "long"})).await;
     assert_eq!(q.status, 202, "{q:?}");
     let s = r
         .wait_status("long to air", |s| s["airing"]["bulletin"] == "long")
@@ -118,9 +116,7 @@ async fn a_file_in_a_sub_folder_is_listed_and_can_be_queued_by_that_name() {
         .iter()
         .any(|f| f["file"] == "sub/c.wav");
     assert!(listed, "{b:#}");
-    let q = r
-        .post("/api/v1/queue", OPERATOR, json!({"file": "sub/c.wav"}))
-        .await;
+    let q = r.queue(json!({"file": "sub/c.wav"})).await;
     assert_eq!(q.status, 202, "{q:?}");
     let row = r
         .wait_row("sub/c.wav aired", |x| {

@@ -29,9 +29,7 @@ async fn a_phone_recording_is_uploaded_under_a_safe_name_and_queued() {
     // The same name again lands beside it.
     let again = r.post_raw("/api/v1/audio", &ctype, &body).await.json();
     assert_ne!(again["name"], u["name"]);
-    let q = r
-        .post("/api/v1/queue", OPERATOR, json!({"file": name}))
-        .await;
+    let q = r.queue(json!({"file": name})).await;
     assert_eq!(q.status, 202, "{q:?}");
     r.wait_row("the upload aired", |x| {
         x.file == name && x.outcome.is_some_and(|o| o.as_str() == "completed")

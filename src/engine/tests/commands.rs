@@ -5,8 +5,7 @@ use super::*;
 
 #[tokio::test(start_paused = true)]
 async fn device_failure_mid_item_is_failed_and_the_next_item_airs() {
-    let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
+    let (_dir, rig) = start_at(at(5, 59, 55));
     rig.fake
         .set_behaviour("a.mp3", FakeBehaviour::FailAfter(12.0, vanished()));
     rig.run_for(3 * 60).await;
@@ -25,8 +24,7 @@ async fn device_failure_mid_item_is_failed_and_the_next_item_airs() {
 
 #[tokio::test(start_paused = true)]
 async fn decode_failure_is_failed_without_a_start_and_the_next_item_airs() {
-    let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
+    let (_dir, rig) = start_at(at(5, 59, 55));
     rig.fake.set_behaviour(
         "a.mp3",
         FakeBehaviour::FailToOpen(Reason::FileFailed {
@@ -43,8 +41,7 @@ async fn decode_failure_is_failed_without_a_start_and_the_next_item_airs() {
 
 #[tokio::test(start_paused = true)]
 async fn paused_station_skips_what_comes_due_and_resumes() {
-    let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 0)));
+    let (_dir, rig) = start_at(at(5, 59, 0));
     rig.handle
         .commands
         .send(Command::Pause(By::token("op")))
@@ -67,8 +64,7 @@ async fn paused_station_skips_what_comes_due_and_resumes() {
 
 #[tokio::test(start_paused = true)]
 async fn skip_ends_the_item_and_the_next_one_airs() {
-    let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
+    let (_dir, rig) = start_at(at(5, 59, 55));
     rig.run_for(15).await;
     let (tx, rx) = oneshot::channel();
     rig.handle
@@ -102,8 +98,7 @@ async fn shutdown_closes_the_airing_row_as_interrupted() {
 
 #[tokio::test(start_paused = true)]
 async fn reload_drops_removed_items_and_keeps_what_aired() {
-    let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
+    let (dir, rig) = start_at(at(5, 59, 55));
     rig.run_for(10).await; // a airs, b queued
     let changed = STATION.replace(
         "id = \"b\"\ntitle = \"B\"\nfile = \"b.mp3\"\nat = [\"06:00\"]",
@@ -130,8 +125,7 @@ async fn reload_drops_removed_items_and_keeps_what_aired() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dequeued_occurrence_is_recorded_skipped_not_forgotten() {
-    let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 58)));
+    let (_dir, rig) = start_at(at(5, 59, 58));
     rig.run_for(5).await; // a airs, b waits in the queue
     let queued = rig.handle.status.borrow().queue.clone();
     let b = queued.iter().find(|q| q.bulletin == "b").expect("b queued");
@@ -153,8 +147,7 @@ async fn a_dequeued_occurrence_is_recorded_skipped_not_forgotten() {
 
 #[tokio::test(start_paused = true)]
 async fn refusals_name_what_was_not_there() {
-    let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 0, 0)));
+    let (_dir, rig) = start_at(at(12, 0, 0));
     let nope = || Target::Bulletin("nope".into());
     let queued = ask(&rig.handle, |tx| {
         let req = QueueRequest {

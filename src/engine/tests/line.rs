@@ -5,8 +5,7 @@ use super::*;
 
 #[tokio::test(start_paused = true)]
 async fn programme_plays_back_to_back_then_scheduled_items_by_file_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 29, 50)));
+    let (_dir, rig) = start_at(at(5, 29, 50));
     rig.run_for(40 * 60).await;
     let played = rig.played();
     let starts: Vec<DateTime<Utc>> = rig.fake.played().iter().map(|p| p.1).collect();
@@ -189,8 +188,7 @@ async fn line_busy_past_grace_is_missed() {
 
 #[tokio::test(start_paused = true)]
 async fn priority_goes_first_but_does_not_interrupt() {
-    let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
+    let (_dir, rig) = start_at(at(5, 59, 55));
     rig.run_for(10).await; // a airs from 06:00, b waits
     let req = QueueRequest {
         target: Target::Bulletin("pri".into()),
@@ -213,8 +211,7 @@ async fn priority_goes_first_but_does_not_interrupt() {
 
 #[tokio::test(start_paused = true)]
 async fn emergency_interrupts_and_the_interrupted_item_is_not_replayed() {
-    let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
+    let (_dir, rig) = start_at(at(5, 59, 55));
     rig.run_for(25).await; // a has aired 20 s
     ask(&rig.handle, |tx| {
         Command::Emergency(storm_until(at(7, 0, 0)), tx)
@@ -273,8 +270,7 @@ async fn a_scheduled_emergency_cuts_in_so_its_first_sample_is_on_its_instant() {
 
 #[tokio::test(start_paused = true)]
 async fn emergency_ignores_quiet_hours_normal_items_are_skipped_there() {
-    let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(22, 0, 0)));
+    let (_dir, rig) = start_at(at(22, 0, 0));
     for (target, prio) in [("a", None), ("storm", None)] {
         let req = QueueRequest {
             target: Target::Bulletin(target.into()),

@@ -148,6 +148,13 @@ fn parts<P: Playout>(
     }
 }
 
+/// `STATION` in a fresh folder, started with its clock at `now`.
+fn start_at(now: DateTime<Utc>) -> (tempfile::TempDir, Rig) {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(station(dir.path(), STATION), TestClock::new(now));
+    (dir, rig)
+}
+
 fn start(station: Station, clock: TestClock) -> Rig {
     let (tx, rx) = mpsc::unbounded_channel();
     let fake = FakePlayout::new(clock.clone(), tx);

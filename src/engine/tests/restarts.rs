@@ -50,8 +50,7 @@ async fn a_scheduled_item_in_quiet_hours_is_recorded_skipped_once_across_restart
 
 #[tokio::test(start_paused = true)]
 async fn never_twice_across_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
+    let (dir, rig) = start_at(at(5, 59, 55));
     rig.run_for(80).await; // a completed at 06:01:00; b is airing
     let rows1 = rig.stop().await;
     assert_eq!(
@@ -124,8 +123,7 @@ async fn a_first_start_does_not_invent_missed_items() {
 
 #[tokio::test(start_paused = true)]
 async fn clock_jump_forward_releases_no_backlog() {
-    let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 0, 0)));
+    let (_dir, rig) = start_at(at(5, 0, 0));
     rig.run_for(10).await;
     // NTP syncs: the clock jumps to 06:05.
     rig.clock.jump(at(6, 5, 0) - at(5, 0, 10));
@@ -142,8 +140,7 @@ async fn clock_jump_forward_releases_no_backlog() {
 
 #[tokio::test(start_paused = true)]
 async fn clock_jump_backward_never_replays() {
-    let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(5, 59, 55)));
+    let (_dir, rig) = start_at(at(5, 59, 55));
     rig.run_for(3 * 60).await; // a and b aired
     rig.clock.jump(Duration::minutes(-10));
     rig.run_for(15 * 60).await;
@@ -154,8 +151,7 @@ async fn clock_jump_backward_never_replays() {
 
 #[tokio::test(start_paused = true)]
 async fn a_repeating_emergency_goes_on_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 0, 0)));
+    let (dir, rig) = start_at(at(12, 0, 0));
     ask(&rig.handle, |tx| {
         Command::Emergency(storm_until(at(14, 0, 0)), tx)
     })
@@ -243,8 +239,7 @@ async fn queue_at(handle: &Handle, bulletin: &str, when: DateTime<Utc>) -> Queue
 
 #[tokio::test(start_paused = true)]
 async fn the_operator_queue_survives_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 0, 0)));
+    let (dir, rig) = start_at(at(12, 0, 0));
     let early = queue_at(&rig.handle, "jingle", at(12, 10, 0)).await;
     let later = queue_at(&rig.handle, "pri", at(12, 30, 0)).await;
     rig.run_for(60).await;
@@ -307,8 +302,7 @@ async fn the_operator_queue_survives_a_restart() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dequeued_item_does_not_come_back_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 0, 0)));
+    let (dir, rig) = start_at(at(12, 0, 0));
     let q = queue_at(&rig.handle, "pri", at(12, 30, 0)).await;
     assert_eq!(
         ask(&rig.handle, |tx| Command::Dequeue(q.id, tx)).await,
@@ -350,8 +344,7 @@ async fn operators_may_queue_up_to_max_queue_items() {
 
 #[tokio::test(start_paused = true)]
 async fn a_queued_item_survives_a_power_cut() {
-    let dir = tempfile::tempdir().unwrap();
-    let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 0, 0)));
+    let (dir, rig) = start_at(at(12, 0, 0));
     let q = queue_at(&rig.handle, "pri", at(12, 30, 0)).await;
     rig.run_for(5).await;
     rig.cut_power().await;

@@ -2,17 +2,16 @@
 //! form, the confirmation page (`GET /khan-cap`) that says what will air,
 //! how often and until when, and the order itself (`POST /khan-cap`).
 
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 
+use super::action::{token_field, Control};
 use super::clock;
-use super::now::{act, non_empty, now_page, picks, target_of, Pick};
+use super::now::{non_empty, now_page, picks, target_of, Pick};
 use super::Problem;
 use crate::config::Station;
 use crate::control::orders::EmergencyOrder;
@@ -20,7 +19,7 @@ use crate::control::Shared as AppState;
 use crate::timefmt;
 use crate::web::i18n::{t, Lang};
 use crate::web::layout::page as layout;
-use crate::web::session::{caller, Operator, Signed};
+use crate::web::session::{Operator, Signed};
 
 /// The emergency control, first on `/` for operators: one red button that
 /// opens the form (open at once, with `problem` on it, when the last try
@@ -85,6 +84,8 @@ pub(crate) struct EmergencyForm {
     every: Option<String>,
     until: Option<String>,
 }
+
+token_field!(EmergencyForm);
 
 /// `HH:MM` as the next such instant in the station's zone (today, or
 /// tomorrow when it has passed).
@@ -206,34 +207,21 @@ async fn refused(s: &AppState, signed: &Signed, text: &str) -> Response {
     (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
 }
 
-pub(crate) async fn emergency(
-    State(s): State<AppState>,
-    Operator(signed): Operator,
-    headers: HeaderMap,
-    form: Result<Form<EmergencyForm>, FormRejection>,
-) -> Response {
-    let lang = signed.lang;
-    let who = caller(&signed);
-    act(
-        &signed,
-        &headers,
-        form,
-        |f| &f.csrf,
-        |f| async move {
-            let station = s.current.get();
-            let until = non_empty(&f.until)
-                .map(|u| until_instant(lang, &station, u))
-                .transpose()?;
-            let order = EmergencyOrder {
-                what: target_of(lang, &f.what, &f.text)?,
-                repeat_every: non_empty(&f.every).map(|n| format!("{n}m")),
-                until,
-            };
-            s.emergency(&who, order)
-                .await
-                .map_err(|e| Problem::of(lang, &e))?;
-            Ok(t(lang, "Đang phát khẩn cấp.", "The emergency airs.").to_string())
-        },
-    )
+pub(crate) async fn emergency(State(s): State<AppState>, c: Control<EmergencyForm>) -> Response {
+    c.run(|f, lang, who| async move {
+        let station = s.current.get();
+        let until = non_empty(&f.until)
+            .map(|u| until_instant(lang, &station, u))
+            .transpose()?;
+        let order = EmergencyOrder {
+            what: target_of(lang, &f.what, &f.text)?,
+            repeat_every: non_empty(&f.every).map(|n| format!("{n}m")),
+            until,
+        };
+        s.emergency(&who, order)
+            .await
+            .map_err(|e| Problem::of(lang, &e))?;
+        Ok(t(lang, "Đang phát khẩn cấp.", "The emergency airs.").to_string())
+    })
     .await
 }

@@ -3,17 +3,16 @@
 //! and source, a page at a time; times in the station's zone as
 //! `dd/mm/yyyy HH:MM:SS`.
 
-use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
 
+use super::Reading;
 use super::{dmy_hms, outcome, outcome_badge, problem};
-use crate::control::Shared as AppState;
+use crate::control::reading::Period;
 use crate::ledger::{AirtimeRow, Outcome, Source};
 use crate::web::i18n::{t, Lang};
 use crate::web::layout::page as layout;
-use crate::web::session::Signed;
 
 /// The report's legend entries that are ledger outcomes (by their English
 /// column names).
@@ -52,19 +51,14 @@ const SOURCES: [Source; 4] = [
     Source::Relay,
 ];
 
-pub(crate) async fn page(
-    State(s): State<AppState>,
-    signed: Signed,
-    q: Result<Query<LedgerQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
+pub(crate) async fn page(Reading { s, signed, q }: Reading<LedgerQuery>) -> Response {
     let lang = signed.lang;
-    let q = q.ok().map(|Query(q)| q).unwrap_or_default();
     let station = s.current.get();
     let want_outcome = given(&q.ket_qua).and_then(Outcome::parse);
     let want_source = given(&q.nguon).and_then(Source::parse);
     let campaign = given(&q.chien_dich).map(str::to_string);
     let rows = s
-        .airtime(given(&q.tu), given(&q.den), campaign)
+        .airtime(Period::new(given(&q.tu), given(&q.den), campaign))
         .await
         .map(|a| {
             let rows: Vec<AirtimeRow> = a

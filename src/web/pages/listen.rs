@@ -3,17 +3,15 @@
 //! The answer is the notice's WAV; a refusal is the page's usual message
 //! (JSON for the page's script, else a message on `/`).
 
-use axum::extract::rejection::FormRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use serde::Deserialize;
 
-use super::now::{form_ok, non_empty};
+use super::action::{token_field, Control};
+use super::now::non_empty;
 use super::{answer, Problem};
 use crate::control::Shared as AppState;
-use crate::web::session::Operator;
 
 #[derive(Deserialize)]
 pub(crate) struct ListenForm {
@@ -21,22 +19,20 @@ pub(crate) struct ListenForm {
     text: Option<String>,
 }
 
-pub(crate) async fn listen(
-    State(s): State<AppState>,
-    Operator(signed): Operator,
-    headers: HeaderMap,
-    form: Result<Form<ListenForm>, FormRejection>,
-) -> Response {
-    let lang = signed.lang;
-    let f = match form_ok(&signed, form, |f| &f.csrf) {
-        Ok(Ok(f)) => f,
-        Ok(Err(p)) => return answer(&headers, "/", Err(p)),
-        Err(r) => return r,
+token_field!(ListenForm);
+
+pub(crate) async fn listen(State(s): State<AppState>, c: Control<ListenForm>) -> Response {
+    let lang = c.signed.lang;
+    let wav = match c.form {
+        Ok(f) => {
+            let text = non_empty(&f.text).unwrap_or_default().to_string();
+            s.listen(text).await.map_err(|e| Problem::of(lang, &e))
+        }
+        Err(p) => Err(p),
     };
-    let text = non_empty(&f.text).unwrap_or_default().to_string();
-    let wav = match s.listen(text).await {
+    let wav = match wav {
         Ok(wav) => wav,
-        Err(e) => return answer(&headers, "/", Err(Problem::of(lang, &e))),
+        Err(p) => return answer(&c.headers, "/", Err(p)),
     };
     let mut res = wav.into_response();
     let h = res.headers_mut();

@@ -10,6 +10,7 @@
 //! one-time message); the script only makes them quicker and the on-air
 //! view live.
 
+mod action;
 mod emergency;
 mod ledger;
 mod listen;
@@ -34,6 +35,34 @@ use super::i18n::{t, Lang};
 use crate::control::{Error, Shared as AppState};
 use crate::ledger::Outcome;
 use crate::reason::Reasons;
+
+/// What a page that reads its query starts from: the station, the
+/// signed-in reader, and the query (its defaults when it cannot be read).
+pub(crate) struct Reading<Q> {
+    pub s: AppState,
+    pub signed: crate::web::session::Signed,
+    pub q: Q,
+}
+
+impl<Q> axum::extract::FromRequestParts<AppState> for Reading<Q>
+where
+    Q: serde::de::DeserializeOwned + Default + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        s: &AppState,
+    ) -> Result<Self, Response> {
+        let signed = crate::web::session::Signed::from_request_parts(parts, s).await?;
+        let q = axum::extract::Query::<Q>::from_request_parts(parts, s).await;
+        Ok(Reading {
+            s: s.clone(),
+            signed,
+            q: q.map(|axum::extract::Query(q)| q).unwrap_or_default(),
+        })
+    }
+}
 
 /// The pages' routes, merged by `web::router` with the sign-in routes.
 pub(crate) fn routes() -> Router<AppState> {

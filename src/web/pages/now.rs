@@ -7,17 +7,16 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 
+use super::action::{token_field, Control};
 use super::ledger::source_word;
-use super::{answer, clock, outcome_badge, problem, shown, Flash, Problem};
+use super::{clock, outcome_badge, problem, shown, Flash, Problem};
 use crate::config::Role;
 use crate::control::orders::{QueueOrder, What};
 use crate::control::Shared as AppState;
@@ -25,7 +24,7 @@ use crate::engine::playout::OutputState;
 use crate::ledger::Outcome;
 use crate::web::i18n::{t, Lang};
 use crate::web::layout::page as layout;
-use crate::web::session::{caller, check_csrf, Operator, Signed};
+use crate::web::session::{Operator, Signed};
 
 /// How many recordings the pickers offer (newest names first).
 const RECORDINGS_OFFERED: usize = 30;
@@ -425,6 +424,8 @@ pub(crate) struct QueueForm {
     text: Option<String>,
 }
 
+token_field!(CsrfForm, QueueForm);
+
 /// What a form asks to air: a typed notice (read aloud) when one is
 /// given, else `b:ID` / `f:NAME`, a bulletin or a recording.
 fn form_target(what: &str, text: &Option<String>) -> Option<What> {
@@ -443,140 +444,53 @@ pub(super) fn target_of(lang: Lang, what: &str, text: &Option<String>) -> Result
     form_target(what, text).ok_or_else(|| Problem::of(lang, &crate::control::Error::OneTarget))
 }
 
-fn bad_form(lang: Lang, e: FormRejection) -> Problem {
-    Problem::bad_request(format!(
-        "{}: {}",
-        t(lang, "Biểu mẫu hỏng", "The form could not be read"),
-        e.body_text()
-    ))
-}
-
-/// Check the form's CSRF token: a refusal is a response of its own
-/// (returned at once, so its size does not matter).
-#[allow(clippy::result_large_err)]
-pub(super) fn form_ok<T>(
-    signed: &Signed,
-    form: Result<Form<T>, FormRejection>,
-    token: impl Fn(&T) -> &str,
-) -> Result<Result<T, Problem>, Response> {
-    match form {
-        Ok(Form(f)) => {
-            check_csrf(signed, token(&f))?;
-            Ok(Ok(f))
-        }
-        // No readable form: no token either.
-        Err(e) => {
-            check_csrf(signed, "")?;
-            Ok(Err(bad_form(signed.lang, e)))
-        }
-    }
-}
-
-/// One control of the front page: check the form's token, do the work on a
-/// readable form, and answer (a flash and back to "/", or JSON for the
-/// page's script).
-pub(super) async fn act<T, Fut>(
-    signed: &Signed,
-    headers: &HeaderMap,
-    form: Result<Form<T>, FormRejection>,
-    token: impl Fn(&T) -> &str,
-    work: impl FnOnce(T) -> Fut,
-) -> Response
-where
-    Fut: std::future::Future<Output = Result<String, Problem>>,
-{
-    let f = match form_ok(signed, form, token) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let r = match f {
-        Ok(f) => work(f).await,
-        Err(e) => Err(e),
-    };
-    answer(headers, "/", r)
-}
-
-pub(crate) async fn queue(
-    State(s): State<AppState>,
-    Operator(signed): Operator,
-    headers: HeaderMap,
-    form: Result<Form<QueueForm>, FormRejection>,
-) -> Response {
-    let lang = signed.lang;
-    let who = caller(&signed);
-    act(
-        &signed,
-        &headers,
-        form,
-        |f| &f.csrf,
-        |f| async move {
-            let order = QueueOrder {
-                what: target_of(lang, &f.what, &f.text)?,
-                priority: None,
-                at: None,
-            };
-            s.queue(&who, order)
-                .await
-                .map_err(|e| Problem::of(lang, &e))?;
-            Ok(t(lang, "Đã xếp hàng.", "Queued.").to_string())
-        },
-    )
+pub(crate) async fn queue(State(s): State<AppState>, c: Control<QueueForm>) -> Response {
+    c.run(|f, lang, who| async move {
+        let order = QueueOrder {
+            what: target_of(lang, &f.what, &f.text)?,
+            priority: None,
+            at: None,
+        };
+        s.queue(&who, order)
+            .await
+            .map_err(|e| Problem::of(lang, &e))?;
+        Ok(t(lang, "Đã xếp hàng.", "Queued.").to_string())
+    })
     .await
 }
 
+/// The sign-in check comes before the entry's id is read.
 pub(crate) async fn dequeue(
     State(s): State<AppState>,
-    Operator(signed): Operator,
-    headers: HeaderMap,
+    _: Operator,
     Path(id): Path<u64>,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    c: Control<CsrfForm>,
 ) -> Response {
-    let lang = signed.lang;
-    let who = caller(&signed);
-    act(
-        &signed,
-        &headers,
-        form,
-        |f| &f.csrf,
-        |_| async move {
-            s.dequeue(&who, id)
-                .await
-                .map_err(|e| Problem::of(lang, &e))?;
-            Ok(t(
-                lang,
-                "Đã huỷ mục trong hàng chờ.",
-                "Removed from the queue.",
-            )
-            .to_string())
-        },
-    )
+    c.run(|_, lang, who| async move {
+        s.dequeue(&who, id)
+            .await
+            .map_err(|e| Problem::of(lang, &e))?;
+        Ok(t(
+            lang,
+            "Đã huỷ mục trong hàng chờ.",
+            "Removed from the queue.",
+        )
+        .to_string())
+    })
     .await
 }
 
 /// The controls that take nothing but the token.
 macro_rules! simple_action {
     ($name:ident, $op:ident, $vi:literal, $en:literal) => {
-        pub(crate) async fn $name(
-            State(s): State<AppState>,
-            Operator(signed): Operator,
-            headers: HeaderMap,
-            form: Result<Form<CsrfForm>, FormRejection>,
-        ) -> Response {
-            let lang = signed.lang;
-            let who = caller(&signed);
-            act(
-                &signed,
-                &headers,
-                form,
-                |f| &f.csrf,
-                |_| async move {
-                    s.$op(&who)
-                        .await
-                        .map(drop)
-                        .map_err(|e| Problem::of(lang, &e))?;
-                    Ok(t(lang, $vi, $en).to_string())
-                },
-            )
+        pub(crate) async fn $name(State(s): State<AppState>, c: Control<CsrfForm>) -> Response {
+            c.run(|_, lang, who| async move {
+                s.$op(&who)
+                    .await
+                    .map(drop)
+                    .map_err(|e| Problem::of(lang, &e))?;
+                Ok(t(lang, $vi, $en).to_string())
+            })
             .await
         }
     };
@@ -658,30 +572,17 @@ fn confirm(
     layout(Some(signed), lang, title, body).into_response()
 }
 
-pub(crate) async fn cancel_all(
-    State(s): State<AppState>,
-    Operator(signed): Operator,
-    headers: HeaderMap,
-    form: Result<Form<CsrfForm>, FormRejection>,
-) -> Response {
-    let lang = signed.lang;
-    let who = caller(&signed);
-    act(
-        &signed,
-        &headers,
-        form,
-        |f| &f.csrf,
-        |_| async move {
-            let n = s
-                .dequeue_all(&who)
-                .await
-                .map_err(|e| Problem::of(lang, &e))?;
-            Ok(match lang {
-                Lang::Vi => format!("Đã huỷ {n} mục trong hàng chờ."),
-                Lang::En => format!("Removed {n} entries from the queue."),
-            })
-        },
-    )
+pub(crate) async fn cancel_all(State(s): State<AppState>, c: Control<CsrfForm>) -> Response {
+    c.run(|_, lang, who| async move {
+        let n = s
+            .dequeue_all(&who)
+            .await
+            .map_err(|e| Problem::of(lang, &e))?;
+        Ok(match lang {
+            Lang::Vi => format!("Đã huỷ {n} mục trong hàng chờ."),
+            Lang::En => format!("Removed {n} entries from the queue."),
+        })
+    })
     .await
 }
 

@@ -4,21 +4,19 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use maud::html;
 use serde::Deserialize;
 
 use super::clock;
-use crate::control::Shared as AppState;
+use super::Reading;
 use crate::schedule::ItemKind;
 use crate::timefmt;
 use crate::web::i18n::{t, Lang};
 use crate::web::layout::page as layout;
-use crate::web::session::Signed;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub(crate) struct WeekQuery {
     tuan: Option<String>,
 }
@@ -50,18 +48,13 @@ struct Row {
     program: bool,
 }
 
-pub(crate) async fn page(
-    State(s): State<AppState>,
-    signed: Signed,
-    q: Result<Query<WeekQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
+pub(crate) async fn page(Reading { s, signed, q }: Reading<WeekQuery>) -> Response {
     let lang = signed.lang;
     let station = s.current.get();
     let tz = station.timezone;
     let today = timefmt::local_date(Utc::now(), tz);
     let picked = q
-        .ok()
-        .and_then(|Query(q)| q.tuan)
+        .tuan
         .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
         .unwrap_or(today);
     let monday = picked - Duration::days(i64::from(picked.weekday().num_days_from_monday()));

@@ -11,13 +11,14 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 
+use super::Reading;
 use super::{outcome, paper, problem};
+use crate::control::reading::Period;
 use crate::control::Shared as AppState;
 use crate::ledger::{AirtimeRow, Outcome};
 use crate::report::{self, Counts, Report};
@@ -63,27 +64,24 @@ fn vn(x: f64, decimals: usize) -> String {
 
 /// `GET /bao-cao.csv`: the report as CSV, the same bytes as the API's
 /// `GET /api/v1/report?format=csv` and `loa report --format csv`.
-pub(crate) async fn csv(
-    State(s): State<AppState>,
-    signed: Signed,
-    q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let q = q.ok().map(|Query(q)| q).unwrap_or_default();
+pub(crate) async fn csv(Reading { s, signed, q }: Reading<ReportQuery>) -> Response {
     let today = timefmt::local_date(Utc::now(), s.current.get().timezone);
     let (from, to) = period(&q, today);
     let (f, tt) = (Some(from.as_str()), Some(to.as_str()));
     let made = if province(&q) {
-        s.province_report(f, tt, given(&q.chien_dich))
+        s.province_report(Period::new(f, tt, given(&q.chien_dich)))
             .await
             .map(|r| {
                 let text = crate::fleet::format_fleet_report(&r, report::Format::Csv);
                 (text, format!("bao-cao-toan-tinh-{from}-{to}"))
             })
     } else {
-        s.report(f, tt, given(&q.chien_dich)).await.map(|r| {
-            let text = report::format_report(&r.report, report::Format::Csv);
-            (text, format!("bao-cao-{from}-{to}"))
-        })
+        s.report(Period::new(f, tt, given(&q.chien_dich)))
+            .await
+            .map(|r| {
+                let text = report::format_report(&r.report, report::Format::Csv);
+                (text, format!("bao-cao-{from}-{to}"))
+            })
     };
     match made {
         Ok((text, name)) => super::csv_download(text, &name),
@@ -107,13 +105,8 @@ struct Data {
     not_aired: BTreeMap<(String, &'static str, String), u64>,
 }
 
-pub(crate) async fn page(
-    State(s): State<AppState>,
-    signed: Signed,
-    q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
+pub(crate) async fn page(Reading { s, signed, q }: Reading<ReportQuery>) -> Response {
     let lang = signed.lang;
-    let q = q.ok().map(|Query(q)| q).unwrap_or_default();
     if province(&q) {
         return province_page(s, signed, q).await;
     }
@@ -123,7 +116,7 @@ pub(crate) async fn page(
     let (from_s, to_s) = period(&q, timefmt::local_date(now, tz));
     let campaign = given(&q.chien_dich);
     let data = s
-        .report_with_rows(Some(&from_s), Some(&to_s), campaign.clone())
+        .report_with_rows(Period::new(Some(&from_s), Some(&to_s), campaign.clone()))
         .await
         .map(|r| Data {
             per_day: per_day(&r.rows, r.from, r.to, tz),
@@ -131,56 +124,100 @@ pub(crate) async fn page(
             report: r.report,
         });
     let title = t(lang, "Báo cáo", "Report");
-    let csv_link = csv_link(&from_s, &to_s, campaign.as_deref(), false);
     let made = now.with_timezone(&tz);
-    let body = html! {
+    let asked = Asked {
+        from: &from_s,
+        to: &to_s,
+        campaign: campaign.as_deref(),
+        province: false,
+    };
+    let heading = t(lang, "BÁO CÁO THỜI LƯỢNG PHÁT SÓNG", "AIRTIME REPORT");
+    let body = frame(lang, &station, (title, heading), &asked, &made, data, |d| {
+        html! {
+            (table(lang, &d.report))
+            (paper::foot(lang, &station))
+            section class="annex" {
+            (paper::annex(lang, &of_report(lang, &from_s, &to_s)))
+            (legend(lang))
+            section class="chart-box" {
+                h3 { (t(lang, "Số phút đã phát mỗi ngày", "Minutes aired per day")) }
+                div class="scroll" { (chart(lang, &d.per_day)) }
+            }
+            (missed(lang, d.not_aired.is_empty(), html! {
+                table class="data" {
+                    thead { tr {
+                        th scope="col" { (t(lang, "Bản tin", "Bulletin")) }
+                        th scope="col" { (t(lang, "Kết quả", "Outcome")) }
+                        th scope="col" { (t(lang, "Lý do", "Reason")) }
+                        th scope="col" class="num" { (t(lang, "Số lần", "Times")) }
+                    } }
+                    tbody {
+                        @for ((title, word, reason), n) in &d.not_aired {
+                            tr { td { (title) } td { (word) } td { (reason) } td class="num" { (n) } }
+                        }
+                    }
+                }
+            }))
+            }
+        }
+    });
+    layout(Some(&signed), lang, title, body).into_response()
+}
+
+/// What a report page was asked for: the period's first and last day,
+/// one campaign or all, this station's or the province's.
+struct Asked<'a> {
+    from: &'a str,
+    to: &'a str,
+    campaign: Option<&'a str>,
+    province: bool,
+}
+
+/// What both report pages draw around their paper: the heading, the
+/// filters, and the refusal, or the CSV and print buttons above the
+/// paper's head (`heading`, the period, the campaign, when `made`) and
+/// the rest of it, `paper`.
+fn frame<T>(
+    lang: Lang,
+    station: &crate::config::Station,
+    (title, heading): (&str, &str),
+    a: &Asked<'_>,
+    made: &chrono::DateTime<chrono_tz::Tz>,
+    data: Result<T, crate::control::Error>,
+    paper: impl FnOnce(T) -> Markup,
+) -> Markup {
+    html! {
         h1 class="screen-only" { (title) }
-        (filters(lang, &station, &from_s, &to_s, campaign.as_deref(), false))
+        (filters(lang, station, a.from, a.to, a.campaign, a.province))
         @match data {
             Err(e) => (problem(lang, &e)),
             Ok(d) => {
                 div class="actions screen-only" {
-                    a class="btn" href=(csv_link) download { (t(lang, "Tải CSV", "Download CSV")) }
+                    a class="btn" href=(csv_link(a.from, a.to, a.campaign, a.province)) download { (t(lang, "Tải CSV", "Download CSV")) }
                     button type="button" class="btn" data-print { (t(lang, "In báo cáo", "Print")) }
                 }
                 article class="report" {
-                    (paper::head(lang, &station, t(lang, "BÁO CÁO THỜI LƯỢNG PHÁT SÓNG", "AIRTIME REPORT"),
-                        under_title(lang, &station, (&from_s, &to_s), campaign.as_deref(), &made)))
-                    (table(lang, &d.report))
-                    (paper::foot(lang, &station))
-                    section class="annex" {
-                    (paper::annex(lang, &of_report(lang, &from_s, &to_s)))
-                    (legend(lang))
-                    section class="chart-box" {
-                        h3 { (t(lang, "Số phút đã phát mỗi ngày", "Minutes aired per day")) }
-                        div class="scroll" { (chart(lang, &d.per_day)) }
-                    }
-                    section class="missed" {
-                        h3 { (t(lang, "Không phát trọn và lý do", "Not aired in full, and why")) }
-                        @if d.not_aired.is_empty() {
-                            p { (t(lang, "Mọi lượt đều phát trọn.", "Everything aired in full.")) }
-                        } @else {
-                            table class="data" {
-                                thead { tr {
-                                    th scope="col" { (t(lang, "Bản tin", "Bulletin")) }
-                                    th scope="col" { (t(lang, "Kết quả", "Outcome")) }
-                                    th scope="col" { (t(lang, "Lý do", "Reason")) }
-                                    th scope="col" class="num" { (t(lang, "Số lần", "Times")) }
-                                } }
-                                tbody {
-                                    @for ((title, word, reason), n) in &d.not_aired {
-                                        tr { td { (title) } td { (word) } td { (reason) } td class="num" { (n) } }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    }
+                    (paper::head(lang, station, heading, under_title(lang, station, (a.from, a.to), a.campaign, made)))
+                    (paper(d))
                 }
             }
         }
-    };
-    layout(Some(&signed), lang, title, body).into_response()
+    }
+}
+
+/// The annex's section on what did not air in full: `table`, or a line
+/// saying everything did when there is `none`.
+fn missed(lang: Lang, none: bool, table: Markup) -> Markup {
+    html! {
+        section class="missed" {
+            h3 { (t(lang, "Không phát trọn và lý do", "Not aired in full, and why")) }
+            @if none {
+                p { (t(lang, "Mọi lượt đều phát trọn.", "Everything aired in full.")) }
+            } @else {
+                (table)
+            }
+        }
+    }
 }
 
 /// The lines under the printed title: the period, the campaign, when made.
@@ -271,62 +308,55 @@ async fn province_page(s: AppState, signed: Signed, q: ReportQuery) -> Response 
     let (from_s, to_s) = period(&q, timefmt::local_date(now, crate::fleet::MONTH_TZ));
     let campaign = given(&q.chien_dich);
     let data = s
-        .province_report(Some(&from_s), Some(&to_s), campaign.clone())
+        .province_report(Period::new(Some(&from_s), Some(&to_s), campaign.clone()))
         .await;
     let title = t(lang, "Báo cáo toàn tỉnh", "Province report");
     let made = now.with_timezone(&crate::fleet::MONTH_TZ);
-    let body = html! {
-        h1 class="screen-only" { (title) }
-        (filters(lang, &station, &from_s, &to_s, campaign.as_deref(), true))
-        @match data {
-            Err(e) => (problem(lang, &e)),
-            Ok(r) => {
-                div class="actions screen-only" {
-                    a class="btn" href=(csv_link(&from_s, &to_s, campaign.as_deref(), true)) download { (t(lang, "Tải CSV", "Download CSV")) }
-                    button type="button" class="btn" data-print { (t(lang, "In báo cáo", "Print")) }
-                }
-                article class="report" {
-                    (paper::head(lang, &station, t(lang, "BÁO CÁO THỜI LƯỢNG PHÁT SÓNG TOÀN TỈNH", "PROVINCE AIRTIME REPORT"),
-                        under_title(lang, &station, (&from_s, &to_s), campaign.as_deref(), &made)))
-                    section class="stations" {
-                        h3 { (t(lang, "Theo đài", "Per station")) }
-                        (stations_table(lang, &r))
-                    }
-                    section {
-                        h3 { (t(lang, "Toàn tỉnh theo chiến dịch", "The province by campaign")) }
-                        (table(lang, &r.total.report))
-                    }
-                    (paper::foot(lang, &station))
-                    section class="annex" {
-                    (paper::annex(lang, &of_report(lang, &from_s, &to_s)))
-                    (legend(lang))
-                    section class="missed" {
-                        h3 { (t(lang, "Không phát trọn và lý do", "Not aired in full, and why")) }
-                        @if r.total.not_aired.is_empty() {
-                            p { (t(lang, "Mọi lượt đều phát trọn.", "Everything aired in full.")) }
-                        } @else {
-                            table class="data" {
-                                thead { tr {
-                                    th scope="col" { (t(lang, "Kết quả", "Outcome")) }
-                                    th scope="col" { (t(lang, "Lý do", "Reason")) }
-                                    th scope="col" class="num" { (t(lang, "Số lần", "Times")) }
-                                } }
-                                tbody {
-                                    @for ((word, reason), n) in &r.total.not_aired {
-                                        tr {
-                                            td { (province_outcome(lang, word)) }
-                                            td { (reason.render(lang)) } td class="num" { (n) }
-                                        }
-                                    }
-                                }
+    let asked = Asked {
+        from: &from_s,
+        to: &to_s,
+        campaign: campaign.as_deref(),
+        province: true,
+    };
+    let heading = t(
+        lang,
+        "BÁO CÁO THỜI LƯỢNG PHÁT SÓNG TOÀN TỈNH",
+        "PROVINCE AIRTIME REPORT",
+    );
+    let body = frame(lang, &station, (title, heading), &asked, &made, data, |r| {
+        html! {
+            section class="stations" {
+                h3 { (t(lang, "Theo đài", "Per station")) }
+                (stations_table(lang, &r))
+            }
+            section {
+                h3 { (t(lang, "Toàn tỉnh theo chiến dịch", "The province by campaign")) }
+                (table(lang, &r.total.report))
+            }
+            (paper::foot(lang, &station))
+            section class="annex" {
+            (paper::annex(lang, &of_report(lang, &from_s, &to_s)))
+            (legend(lang))
+            (missed(lang, r.total.not_aired.is_empty(), html! {
+                table class="data" {
+                    thead { tr {
+                        th scope="col" { (t(lang, "Kết quả", "Outcome")) }
+                        th scope="col" { (t(lang, "Lý do", "Reason")) }
+                        th scope="col" class="num" { (t(lang, "Số lần", "Times")) }
+                    } }
+                    tbody {
+                        @for ((word, reason), n) in &r.total.not_aired {
+                            tr {
+                                td { (province_outcome(lang, word)) }
+                                td { (reason.render(lang)) } td class="num" { (n) }
                             }
                         }
                     }
-                    }
                 }
+            }))
             }
         }
-    };
+    });
     layout(Some(&signed), lang, title, body).into_response()
 }
 

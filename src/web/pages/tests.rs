@@ -21,9 +21,7 @@ const CONTROLS: &[(&str, &str)] = &[
 ];
 
 fn audit(rig: &Rig) -> Vec<(String, String, String)> {
-    rig.state
-        .recorder
-        .flush(std::time::Duration::from_millis(500));
+    rig.state.recorder.flush(std::time::Duration::from_secs(10));
     crate::ledger::Ledger::open_read_only(&rig.ledger, chrono_tz::Asia::Ho_Chi_Minh)
         .unwrap()
         .audit_rows(None, None)
@@ -35,8 +33,7 @@ fn audit(rig: &Rig) -> Vec<(String, String, String)> {
 
 #[tokio::test]
 async fn viewer_reads_every_page_but_controls_nothing() {
-    let rig = rig("").await;
-    let v = rig.signed_in(Role::Viewer).await;
+    let (rig, v) = rig_as(Role::Viewer).await;
     for (path, text) in [
         ("/", "Lịch hôm nay"),
         ("/lich", "Số phút dự kiến theo chiến dịch"),
@@ -104,34 +101,21 @@ async fn signed_out_pages_send_to_sign_in() {
 
 #[tokio::test]
 async fn forms_without_the_session_token_are_refused() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     let cookie = format!("loa_phien={}", op.cookie);
+    let headers = [
+        ("cookie", cookie.as_str()),
+        ("sec-fetch-site", "same-origin"),
+    ];
     for (path, form) in CONTROLS {
         for body in [form.to_string(), format!("csrf=0000&{form}")] {
-            let r = rig
-                .send(
-                    LOCAL,
-                    "POST",
-                    path,
-                    &[("cookie", &cookie), ("sec-fetch-site", "same-origin")],
-                    Some(&body),
-                )
-                .await;
+            let r = rig.send(LOCAL, "POST", path, &headers, Some(&body)).await;
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{path} {body}: {r:?}");
         }
     }
     // The upload takes its token in a header or the query.
     for path in ["/thu-am/tai-len", "/thu-am/tai-len?csrf=0000"] {
-        let r = rig
-            .send(
-                LOCAL,
-                "POST",
-                path,
-                &[("cookie", &cookie), ("sec-fetch-site", "same-origin")],
-                Some("x"),
-            )
-            .await;
+        let r = rig.send(LOCAL, "POST", path, &headers, Some("x")).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {r:?}");
     }
     assert!(rig.state.handle.status.borrow().queue.is_empty());
@@ -143,22 +127,9 @@ async fn forms_without_the_session_token_are_refused() {
 
 #[tokio::test]
 async fn operator_actions_go_through_the_api_as_the_user() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     // The page's script asks for JSON: the long bulletin airs...
-    let r = rig
-        .send(
-            LOCAL,
-            "POST",
-            "/xep-hang",
-            &[
-                ("cookie", &format!("loa_phien={}", op.cookie)),
-                ("sec-fetch-site", "same-origin"),
-                ("x-loa-fetch", "1"),
-            ],
-            Some(&format!("csrf={}&what=b:long", op.csrf)),
-        )
-        .await;
+    let r = rig.post_script(&op, "/xep-hang", "what=b:long").await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert!(r.body.contains("\"ok\":true"), "{r:?}");
     rig.wait_status("it airs", 5, |s| s.airing.is_some()).await;
@@ -201,11 +172,7 @@ async fn operator_actions_go_through_the_api_as_the_user() {
             None,
         )
         .await;
-    assert!(
-        page.body.contains("Không tìm thấy bản tin"),
-        "{}",
-        page.body
-    );
+    page.assert_has("Không tìm thấy bản tin");
 
     let id = queued[0].id;
     rig.post_expect(
@@ -246,9 +213,7 @@ async fn operator_actions_go_through_the_api_as_the_user() {
     // The ledger says a user skipped, not a token; in Vietnamese first.
     let mut page = String::new();
     for _ in 0..100 {
-        rig.state
-            .recorder
-            .flush(std::time::Duration::from_millis(500));
+        rig.state.recorder.flush(std::time::Duration::from_secs(10));
         page = rig.get(Some(&op), "/nhat-ky").await.body;
         if page.contains("đã bỏ qua") {
             break;
@@ -291,12 +256,9 @@ async fn operator_actions_go_through_the_api_as_the_user() {
 
 #[tokio::test]
 async fn emergency_is_confirmed_then_repeats_until_cancelled() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
-    let r = rig
-        .get(Some(&op), "/khan-cap?what=b%3Atone&every=30&until=23%3A59")
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let (rig, op) = rig_as(Role::Operator).await;
+    let ask = "/khan-cap?what=b%3Atone&every=30&until=23%3A59";
+    let r = rig.get_expect(Some(&op), ask, StatusCode::OK).await;
     assert!(r.body.contains("Tín hiệu") && r.body.contains("Lặp lại mỗi 30 phút đến 23:59"));
     assert!(
         rig.state.handle.status.borrow().emergency.is_none(),
@@ -342,8 +304,7 @@ at = ["00:00", "23:59"]
 
 #[tokio::test]
 async fn english_on_asking_and_remembered() {
-    let rig = rig("").await;
-    let v = rig.signed_in(Role::Viewer).await;
+    let (rig, v) = rig_as(Role::Viewer).await;
     let r = rig.get(Some(&v), "/?lang=en").await;
     assert!(r.body.contains("Today's plan") && r.body.contains("<html lang=\"en\">"));
     let set: Vec<_> = r
@@ -359,12 +320,9 @@ async fn english_on_asking_and_remembered() {
 
 #[tokio::test]
 async fn report_csv_is_the_reports_own() {
-    let rig = rig("").await;
-    let v = rig.signed_in(Role::Viewer).await;
-    let r = rig
-        .get(Some(&v), "/bao-cao.csv?tu=2026-01-01&den=2026-01-31")
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let (rig, v) = rig_as(Role::Viewer).await;
+    let january = "/bao-cao.csv?tu=2026-01-01&den=2026-01-31";
+    let r = rig.get_expect(Some(&v), january, StatusCode::OK).await;
     let station = rig.state.current.get();
     let ledger = crate::ledger::Ledger::open_read_only(&rig.ledger, station.timezone).unwrap();
     let (from, to) =
@@ -400,48 +358,55 @@ async fn printed_report_is_framed_as_the_station_file_says() {
     )
     .await;
     let v = rig.signed_in(Role::Viewer).await;
-    let page = rig.get(Some(&v), "/bao-cao").await.body;
-    for want in [
-        "ỦY BAN NHÂN DÂN XÃ THẠCH HÀ",
-        "XÃ TEST",
-        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
-        "Độc lập - Tự do - Hạnh phúc",
-        "Số: ……………/BC-ĐTT",
-        "Thạch Hà, ngày …… tháng …… năm ……",
-        "Nơi nhận:",
-        "- UBND huyện (b/c);",
-    ] {
-        assert!(page.contains(want), "/bao-cao lacks {want:?}: {page}");
-    }
+    let (rig, v) = (&rig, &v);
+    let page = |path| async move { (path, rig.get(Some(v), path).await.body) };
+    let vi = page("/bao-cao").await;
     // The place, not the station's name, leads the date line.
-    assert!(!page.contains("Xã Test, ngày"), "{page}");
+    assert!(!vi.1.contains("Xã Test, ngày"), "{}", vi.1);
+    holds_each(
+        vi,
+        &[
+            "ỦY BAN NHÂN DÂN XÃ THẠCH HÀ",
+            "XÃ TEST",
+            "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+            "Độc lập - Tự do - Hạnh phúc",
+            "Số: ……………/BC-ĐTT",
+            "Thạch Hà, ngày …… tháng …… năm ……",
+            "Nơi nhận:",
+            "- UBND huyện (b/c);",
+        ],
+    );
     // English: the national heading stays, the rest is English.
-    let page = rig.get(Some(&v), "/bao-cao?lang=en").await.body;
-    for want in [
-        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
-        "AIRTIME REPORT",
-        "No.: ……………/BC-ĐTT",
-        "Thạch Hà, date",
-        "Recipients:",
-        "PREPARED BY",
-    ] {
-        assert!(
-            page.contains(want),
-            "/bao-cao?lang=en lacks {want:?}: {page}"
-        );
-    }
+    holds_each(
+        page("/bao-cao?lang=en").await,
+        &[
+            "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+            "AIRTIME REPORT",
+            "No.: ……………/BC-ĐTT",
+            "Thạch Hà, date",
+            "Recipients:",
+            "PREPARED BY",
+        ],
+    );
 
     // Without the keys the document still prints, with blanks to fill.
-    let bare = crate::web::test_rig::rig("").await;
-    let v = bare.signed_in(Role::Viewer).await;
+    let (bare, v) = rig_as(Role::Viewer).await;
     let page = bare.get(Some(&v), "/bao-cao").await.body;
-    for want in [
-        "<p class=\"authority\">………………………………</p>",
-        "Số: ……………</p>",
-        "<p class=\"date-line\">……………, ngày",
-        "- Lưu: VT.",
-    ] {
-        assert!(page.contains(want), "/bao-cao lacks {want:?}: {page}");
+    holds_each(
+        ("/bao-cao", page),
+        &[
+            "<p class=\"authority\">………………………………</p>",
+            "Số: ……………</p>",
+            "<p class=\"date-line\">……………, ngày",
+            "- Lưu: VT.",
+        ],
+    );
+}
+
+/// Assert the page at `path` holds each of `wants`.
+fn holds_each((path, page): (&str, String), wants: &[&str]) {
+    for want in wants {
+        assert!(page.contains(want), "{path} lacks {want:?}: {page}");
     }
 }
 
@@ -474,31 +439,13 @@ async fn assets_are_hashed_and_kept() {
 
 #[tokio::test]
 async fn a_refused_upload_says_why_in_plain_words() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     let boundary = "loa-b";
     let body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"ghi-am.webm\"\r\n\
          Content-Type: audio/webm\r\n\r\nthis is not audio at all\r\n--{boundary}--\r\n"
     );
-    let r = rig
-        .send(
-            LOCAL,
-            "POST",
-            "/thu-am/tai-len",
-            &[
-                ("cookie", &format!("loa_phien={}", op.cookie)),
-                ("sec-fetch-site", "same-origin"),
-                ("x-csrf-token", &op.csrf),
-                ("x-loa-fetch", "1"),
-                (
-                    "content-type",
-                    &format!("multipart/form-data; boundary={boundary}"),
-                ),
-            ],
-            Some(&body),
-        )
-        .await;
+    let r = rig.upload(&op, boundary, &body).await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{r:?}");
     assert!(
         r.body
@@ -530,8 +477,7 @@ fn ascii_wav() -> String {
 /// that is not one short line is refused before the file is taken.
 #[tokio::test]
 async fn a_recording_is_named_by_its_title() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     let upload = |title: String| {
         let boundary = "loa-b";
         let body = format!(
@@ -540,28 +486,8 @@ async fn a_recording_is_named_by_its_title() {
              Content-Type: audio/wav\r\n\r\n{}\r\n--{boundary}--\r\n",
             ascii_wav()
         );
-        let cookie = format!("loa_phien={}", op.cookie);
-        let rig = &rig;
-        let csrf = op.csrf.clone();
-        async move {
-            rig.send(
-                LOCAL,
-                "POST",
-                "/thu-am/tai-len",
-                &[
-                    ("cookie", &cookie),
-                    ("sec-fetch-site", "same-origin"),
-                    ("x-csrf-token", &csrf),
-                    ("x-loa-fetch", "1"),
-                    (
-                        "content-type",
-                        &format!("multipart/form-data; boundary={boundary}"),
-                    ),
-                ],
-                Some(&body),
-            )
-            .await
-        }
+        let (rig, op) = (&rig, &op);
+        async move { rig.upload(op, boundary, &body).await }
     };
     let long = "dài ".repeat(40);
     let refused = upload(long).await;
@@ -602,20 +528,14 @@ async fn a_recording_is_named_by_its_title() {
 /// as an emergency after a confirmation page that shows the words.
 #[tokio::test]
 async fn a_typed_notice_is_queued_or_aired_as_an_emergency() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     let page = rig.get(Some(&op), "/").await.body;
     assert!(page.contains("Hoặc gõ thông báo để đọc"), "{page}");
     assert!(page.contains("name=\"text\""));
     let text = "Kính thưa bà con, <b>17:30</b> họp tổ dân phố.";
     let q = format!("/khan-cap?what=&text={}&every=", form_encode(text));
-    let confirm = rig.get(Some(&op), &q).await;
-    assert_eq!(confirm.status, StatusCode::OK, "{confirm:?}");
-    assert!(
-        confirm.body.contains("Đọc thông báo này"),
-        "{}",
-        confirm.body
-    );
+    let confirm = rig.get_expect(Some(&op), &q, StatusCode::OK).await;
+    confirm.assert_has("Đọc thông báo này");
     assert!(confirm.body.contains("&lt;b&gt;17:30&lt;/b&gt;"), "escaped");
     assert!(!confirm.body.contains(text));
     assert!(confirm.body.contains("name=\"text\""));
@@ -652,8 +572,7 @@ async fn a_typed_notice_is_queued_or_aired_as_an_emergency() {
 /// empty words are refused in plain words.
 #[tokio::test]
 async fn a_typed_notice_can_be_heard_before_it_airs() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     let page = rig.get(Some(&op), "/").await.body;
     assert!(page.contains(r#"formaction="/nghe-thu""#), "{page}");
     assert!(page.contains("Nghe thử"), "{page}");
@@ -673,57 +592,34 @@ async fn a_typed_notice_can_be_heard_before_it_airs() {
     let st = rig.state.handle.status.borrow().clone();
     assert!(st.airing.is_none() && st.queue.is_empty(), "{st:?}");
     // No words: the page's script gets the reason.
-    let empty = rig
-        .send(
-            LOCAL,
-            "POST",
-            "/nghe-thu",
-            &[
-                ("cookie", &format!("loa_phien={}", op.cookie)),
-                ("sec-fetch-site", "same-origin"),
-                ("x-loa-fetch", "1"),
-            ],
-            Some(&format!("csrf={}&text=+", op.csrf)),
-        )
-        .await;
+    let empty = rig.post_script(&op, "/nghe-thu", "text=+").await;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY, "{empty:?}");
     assert!(empty.body.contains("\"ok\":false"), "{empty:?}");
 }
 
 #[tokio::test]
 async fn an_emergency_needs_a_bulletin_or_words() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     let r = rig.get(Some(&op), "/khan-cap?what=&text=+&every=").await;
-    assert!(r.body.contains("chưa gõ thông báo"), "{}", r.body);
+    r.assert_has("chưa gõ thông báo");
     assert!(!r.body.contains("Phát khẩn cấp ngay"));
     // Not a dead end: `/` again, the emergency form open with the error
     // on it, above the form's fields.
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        r.body
-            .contains(r#"<details class="card danger em" id="khan-cap" open>"#),
-        "{}",
-        r.body
-    );
+    r.assert_has(r#"<details class="card danger em" id="khan-cap" open>"#);
     let error = r.body.find(r#"class="form-error" role="alert""#).unwrap();
     let field = r.body.find(r#"id="em-what""#).unwrap();
     assert!(error < field && r.body.contains(r#"id="song""#));
     let unknown = rig.get(Some(&op), "/khan-cap?what=b:khong-co").await;
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        unknown.body.contains("Không tìm thấy bản tin"),
-        "{}",
-        unknown.body
-    );
+    unknown.assert_has("Không tìm thấy bản tin");
 }
 
 /// The emergency control comes first on `/` for an operator (before what
 /// airs), closed until asked; a viewer has none.
 #[tokio::test]
 async fn the_emergency_control_comes_first() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     let home = rig.get(Some(&op), "/").await.body;
     let em = home
         .find(r#"<details class="card danger em" id="khan-cap">"#)
@@ -742,8 +638,7 @@ async fn the_emergency_control_comes_first() {
 /// one audit line.
 #[tokio::test]
 async fn the_queue_shows_places_and_can_be_cleared() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     let r = rig.post(&op, "/xep-hang", "what=b:long").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
     let mut rx = rig.state.handle.status.clone();
@@ -777,9 +672,10 @@ async fn the_queue_shows_places_and_can_be_cleared() {
         "{ask_en}"
     );
     // Asking changes nothing.
-    let ask = rig.get(Some(&op), "/xep-hang/huy-tat-ca").await;
-    assert_eq!(ask.status, StatusCode::OK, "{ask:?}");
-    assert!(ask.body.contains("Bỏ cả 23 mục"), "{}", ask.body);
+    let ask = rig
+        .get_expect(Some(&op), "/xep-hang/huy-tat-ca", StatusCode::OK)
+        .await;
+    ask.assert_has("Bỏ cả 23 mục");
     assert_eq!(rig.state.handle.status.borrow().queue_length, 23);
     let r = rig.post(&op, "/xep-hang/huy-tat-ca", "").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
@@ -796,24 +692,17 @@ async fn the_queue_shows_places_and_can_be_cleared() {
 
 #[tokio::test]
 async fn pausing_asks_first_and_says_what_it_does() {
-    let rig = rig("").await;
-    let op = rig.signed_in(Role::Operator).await;
+    let (rig, op) = rig_as(Role::Operator).await;
     let home = rig.get(Some(&op), "/").await;
-    assert!(home.body.contains("href=\"/tam-dung\""), "{}", home.body);
-    let page = rig.get(Some(&op), "/tam-dung").await;
-    assert_eq!(page.status, StatusCode::OK, "{page:?}");
-    assert!(page.body.contains("Tạm dừng đài?"), "{}", page.body);
-    assert!(page.body.contains("sẽ bị bỏ qua"), "{}", page.body);
-    assert!(page.body.contains("action=\"/tam-dung\""), "{}", page.body);
+    home.assert_has("href=\"/tam-dung\"");
+    let page = rig.get_expect(Some(&op), "/tam-dung", StatusCode::OK).await;
+    page.assert_has("Tạm dừng đài?");
+    page.assert_has("sẽ bị bỏ qua");
+    page.assert_has("action=\"/tam-dung\"");
     // Asking changes nothing.
     assert!(!rig.state.handle.status.borrow().paused);
     let en = rig.get(Some(&op), "/tam-dung?lang=en").await;
-    assert!(
-        en.body
-            .contains("scheduled items that come due are skipped"),
-        "{}",
-        en.body
-    );
+    en.assert_has("scheduled items that come due are skipped");
     // A viewer is not offered it.
     let viewer = rig.signed_in(Role::Viewer).await;
     let v = rig.get(Some(&viewer), "/tam-dung").await;
@@ -823,14 +712,13 @@ async fn pausing_asks_first_and_says_what_it_does() {
 #[tokio::test]
 async fn the_favicon_answers_without_a_session() {
     let rig = rig("").await;
-    let r = rig.get(None, "/favicon.ico").await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    rig.get_expect(None, "/favicon.ico", StatusCode::NO_CONTENT)
+        .await;
 }
 
 #[tokio::test]
 async fn the_report_page_counts_cancellations_apart_and_explains_its_columns() {
-    let rig = rig("").await;
-    let v = rig.signed_in(Role::Viewer).await;
+    let (rig, v) = rig_as(Role::Viewer).await;
     let tz = rig.state.current.get().timezone;
     crate::ledger::Ledger::open(&rig.ledger, tz)
         .unwrap()
