@@ -1,0 +1,548 @@
+//! The province speaks to its stations (issue 20), whole: a real Mosquitto
+//! on loopback with the shipped ACL (deploy/mosquitto/loa.acl), three real
+//! `loa run` stations (s1 and s2 in district `bac`, s3 in `nam`) and the
+//! real `loa publish`. Text bulletins are read aloud by espeak-ng, as in
+//! tests/tts.rs. Needs `mosquitto`, `mosquitto-clients` and `espeak-ng`
+//! (`make test-deps`); fails loudly without them.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use common::{bin, free_port, ledger_rows, wait_for_rows, Daemon};
+use loa::ledger::AirtimeRow;
+
+const PUBLISHER: &str = "So TTTT";
+/// Generous bounds for a busy 2-core machine.
+const PATIENCE: Duration = Duration::from_secs(40);
+
+struct Broker {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Broker {
+    /// Mosquitto with a password for `tinh` and each station, and the
+    /// shipped ACL plus each station's district.
+    fn start(dir: &Path, stations: &[(&str, &str)]) -> Broker {
+        let dir = dir.join("broker");
+        std::fs::create_dir_all(&dir).unwrap();
+        let passwd = dir.join("passwd");
+        let mut acl = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/mosquitto/loa.acl"),
+        )
+        .unwrap();
+        let mut users = vec!["tinh"];
+        for (id, district) in stations {
+            users.push(id);
+            acl.push_str(&format!(
+                "\nuser {id}\ntopic read loa/v1/district/{district}/bulletin\n"
+            ));
+        }
+        for (i, u) in users.iter().enumerate() {
+            std::fs::write(dir.join(format!("{u}.pw")), format!("pw-{u}\n")).unwrap();
+            let mut c = Command::new("mosquitto_passwd");
+            if i == 0 {
+                c.arg("-c");
+            }
+            let ok = c
+                .args(["-b", passwd.to_str().unwrap(), u, &format!("pw-{u}")])
+                .status()
+                .expect("mosquitto_passwd (apt-get install mosquitto; make test-deps)");
+            assert!(ok.success());
+        }
+        std::fs::write(dir.join("acl"), acl).unwrap();
+        let port = free_port();
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "user root\nper_listener_settings false\nallow_anonymous false\n\
+                 password_file {p}\nacl_file {a}\npersistence true\npersistence_location {d}/\n\
+                 max_queued_messages 1000\nmessage_size_limit 17000000\n\
+                 log_dest file {d}/mosquitto.log\nlistener {port} 127.0.0.1\n",
+                p = passwd.display(),
+                a = dir.join("acl").display(),
+                d = dir.display(),
+            ),
+        )
+        .unwrap();
+        let child = Command::new("mosquitto")
+            .args(["-c", conf.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto (apt-get install mosquitto; make test-deps)");
+        let give_up = Instant::now() + PATIENCE;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < give_up,
+                "mosquitto did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Broker { child, port, dir }
+    }
+
+    fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    fn password_file(&self, user: &str) -> PathBuf {
+        self.dir.join(format!("{user}.pw"))
+    }
+
+    /// `mosquitto_pub` as `user`: publish `body` on `topic`, QoS 1.
+    fn raw_publish(&self, user: &str, topic: &str, body: &[u8]) {
+        let file = self.dir.join("raw.msg");
+        std::fs::write(&file, body).unwrap();
+        let ok = Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q", "1"])
+            .args(["-u", user, "-P", &format!("pw-{user}"), "-t", topic])
+            .args(["-f", file.to_str().unwrap()])
+            .status()
+            .expect("mosquitto_pub (apt-get install mosquitto-clients)");
+        assert!(ok.success());
+    }
+
+    /// Capture the next message on `topic` as `user` (in the background).
+    fn capture(&self, user: &str, topic: &str) -> Child {
+        let child = Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q", "1"])
+            .args(["-u", user, "-P", &format!("pw-{user}"), "-t", topic])
+            .args(["-C", "1", "-W", "60", "-N"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("mosquitto_sub (apt-get install mosquitto-clients)");
+        // Subscribed once the broker's log says so.
+        std::thread::sleep(Duration::from_millis(300));
+        child
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Station {
+    id: &'static str,
+    dir: PathBuf,
+    addr: SocketAddr,
+}
+
+impl Station {
+    fn new(root: &Path, id: &'static str, district: &str, b: &Broker, key: &str) -> Station {
+        let dir = root.join(id);
+        std::fs::create_dir_all(dir.join("audio")).unwrap();
+        let engine = dir.join("engine.sh");
+        std::fs::write(
+            &engine,
+            "#!/bin/sh\nexec espeak-ng -v \"$3\" -w \"$1\" -f \"$2\"\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&engine, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let text = format!(
+            "[station]\nname = \"Xã {id}\"\ntimezone = \"Asia/Ho_Chi_Minh\"\naudio_dir = \"audio\"\n\
+             data_dir = \"var\"\n[api]\nlisten = \"{addr}\"\n\
+             [output]\nkind = \"wav\"\npath = \"var/aired.wav\"\npace = \"fast\"\n\
+             [tts]\ncommand = [\"{engine}\", \"{{out}}\", \"{{text_file}}\", \"{{voice}}\"]\ntimeout = \"20s\"\n\
+             [fleet]\nstation_id = \"{id}\"\ndistrict = \"{district}\"\n\
+             [upstream]\nbroker = \"{url}\"\nusername = \"{id}\"\npassword_file = \"{pw}\"\nkeys = [\"{key}\"]\n",
+            engine = engine.display(),
+            url = b.url(),
+            pw = b.password_file(id).display(),
+        );
+        std::fs::write(dir.join("station.toml"), text).unwrap();
+        Station { id, dir, addr }
+    }
+
+    fn start(&self) -> Daemon {
+        let d = Daemon::start_with(&self.dir.join("station.toml"), self.addr, |c| {
+            c.env("LOA_LOG", "info");
+        });
+        // Subscribed: the broker has the station's session from here on.
+        let give_up = Instant::now() + PATIENCE;
+        while common::metric(self.addr, "loa_upstream_connected") != Some(1.0) {
+            assert!(
+                Instant::now() < give_up,
+                "{} never connected: {}",
+                self.id,
+                d.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        d
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.join("var/airtime.db")
+    }
+
+    /// Rows the province asked for whose title starts with `tag`.
+    fn aired(&self, tag: &str) -> Vec<AirtimeRow> {
+        ledger_rows(&self.db())
+            .into_iter()
+            .filter(|r| r.title.starts_with(tag) && r.started_at.is_some())
+            .collect()
+    }
+
+    fn wait_aired(&self, tag: &str) -> AirtimeRow {
+        let rows = wait_for_rows(
+            &self.db(),
+            &format!("{tag} at {}", self.id),
+            PATIENCE,
+            |rows| {
+                rows.iter()
+                    .any(|r| r.title.starts_with(tag) && r.started_at.is_some())
+            },
+            || self.log(),
+        );
+        let row = rows.into_iter().find(|r| r.title.starts_with(tag)).unwrap();
+        assert_eq!(row.requested_by.as_deref(), Some(PUBLISHER), "{row:?}");
+        row
+    }
+
+    /// The audit rows of refused bulletins: their result.
+    fn refusals(&self) -> Vec<String> {
+        let conn = rusqlite::Connection::open(self.db()).unwrap();
+        let mut st = conn
+            .prepare("SELECT result FROM audit WHERE action = 'province bulletin'")
+            .unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    fn wait_refused(&self, code: &str) {
+        let give_up = Instant::now() + PATIENCE;
+        while !self
+            .refusals()
+            .iter()
+            .any(|r| r.contains(&format!("({code})")))
+        {
+            assert!(
+                Instant::now() < give_up,
+                "{} never refused {code}: {}",
+                self.id,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default()
+    }
+}
+
+fn started(r: &AirtimeRow) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(r.started_at.as_deref().unwrap())
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// `loa publish` as the province: the id it printed.
+fn publish(b: &Broker, key: &Path, user: &str, args: &[&str]) -> String {
+    let out = Command::new(bin::loa())
+        .args(["publish", "--broker", &b.url(), "--username", user])
+        .args(["--password-file", b.password_file(user).to_str().unwrap()])
+        .args(["--key", key.to_str().unwrap(), "--publisher", PUBLISHER])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "loa publish {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
+    let path = dir.join(name);
+    let out = Command::new(bin::loa())
+        .args(["publish", "keygen", "--out", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        path,
+        String::from_utf8(out.stdout).unwrap().trim().to_string(),
+    )
+}
+
+#[test]
+fn the_province_reaches_its_stations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (key, public) = keygen(root, "tinh.key");
+    let (rogue, _) = keygen(root, "rogue.key");
+    let b = Broker::start(root, &[("s1", "bac"), ("s2", "bac"), ("s3", "nam")]);
+    let s1 = Station::new(root, "s1", "bac", &b, &public);
+    let s2 = Station::new(root, "s2", "bac", &b, &public);
+    let s3 = Station::new(root, "s3", "nam", &b, &public);
+    let _d1 = s1.start();
+    let d2 = s2.start();
+    let _d3 = s3.start();
+
+    // An emergency to all airs within 5 s at each station.
+    let sent = Utc::now();
+    publish(
+        &b,
+        &key,
+        "tinh",
+        &[
+            "--priority",
+            "emergency",
+            "--text",
+            "Khẩn một. Bão số ba vào bờ.",
+            "--targets",
+            "all",
+            "--expires",
+            "1h",
+        ],
+    );
+    for s in [&s1, &s2, &s3] {
+        let row = s.wait_aired("Khẩn một");
+        let lag = (started(&row) - sent).num_milliseconds();
+        assert!(lag < 5000, "{}: aired {lag} ms after publishing", s.id);
+    }
+
+    // A district's bulletin airs only there.
+    publish(
+        &b,
+        &key,
+        "tinh",
+        &[
+            "--priority",
+            "priority",
+            "--text",
+            "Huyện bắc. Họp dân.",
+            "--targets",
+            "district:bac",
+        ],
+    );
+    s1.wait_aired("Huyện bắc");
+    s2.wait_aired("Huyện bắc");
+
+    // A bulletin signed with an untrusted key is refused everywhere.
+    publish(
+        &b,
+        &rogue,
+        "tinh",
+        &[
+            "--priority",
+            "emergency",
+            "--text",
+            "Giả mạo.",
+            "--targets",
+            "all",
+        ],
+    );
+    for s in [&s1, &s2, &s3] {
+        s.wait_refused("unknown_key");
+    }
+
+    // A station's credentials cannot publish a bulletin (the shipped ACL),
+    // even one signed with the province's key.
+    publish(
+        &b,
+        &key,
+        "s1",
+        &[
+            "--priority",
+            "emergency",
+            "--text",
+            "Trạm gửi.",
+            "--targets",
+            "all",
+        ],
+    );
+
+    // One to s3 only, captured on the wire: sent again, then altered.
+    let cap = b.capture("s3", "loa/v1/station/s3/bulletin");
+    let id = publish(
+        &b,
+        &key,
+        "tinh",
+        &[
+            "--priority",
+            "priority",
+            "--text",
+            "Riêng ba. Tin riêng.",
+            "--targets",
+            "station:s3",
+        ],
+    );
+    s3.wait_aired("Riêng ba");
+    let wire = cap.wait_with_output().unwrap().stdout;
+    assert!(!wire.is_empty(), "captured the signed message");
+    b.raw_publish("tinh", "loa/v1/station/s3/bulletin", &wire);
+    s3.wait_refused("already_seen");
+    let altered = String::from_utf8(wire.clone())
+        .unwrap()
+        .replace("Tin riêng", "Tin khác");
+    b.raw_publish("tinh", "loa/v1/station/s3/bulletin", altered.as_bytes());
+    s3.wait_refused("altered");
+    assert_eq!(
+        s3.aired("Riêng ba").len(),
+        1,
+        "aired once however often it came"
+    );
+    assert!(s1.aired("Riêng ba").is_empty() && s2.aired("Huyện bắc").len() == 1);
+    assert!(s3.aired("Huyện bắc").is_empty(), "district bac only");
+
+    // A CAP alert (the specification's A.2, Immediate + Severe) airs as an
+    // emergency.
+    let alert =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cap/a2-severe-thunderstorm.xml");
+    publish(
+        &b,
+        &key,
+        "tinh",
+        &[
+            "--cap",
+            alert.to_str().unwrap(),
+            "--targets",
+            "station:s1",
+            "--expires",
+            "1h",
+        ],
+    );
+    let row = s1.wait_aired("AT 254 PM PDT");
+    assert_eq!(row.priority.as_str(), "emergency", "{row:?}");
+
+    // By now every bulletin sent before has reached the stations: the one
+    // s1's credentials sent never did.
+    for s in [&s1, &s2, &s3] {
+        assert!(
+            s.aired("Trạm gửi").is_empty() && s.aired("Giả mạo").is_empty(),
+            "{}",
+            s.id
+        );
+    }
+
+    // Offline: s2 stops; what comes meanwhile waits at the broker. The
+    // unexpired bulletin airs when it is back; the expired one never.
+    drop(d2);
+    publish(
+        &b,
+        &key,
+        "tinh",
+        &[
+            "--priority",
+            "priority",
+            "--text",
+            "Chờ một. Còn hạn.",
+            "--targets",
+            "all",
+            "--expires",
+            "1h",
+        ],
+    );
+    publish(
+        &b,
+        &key,
+        "tinh",
+        &[
+            "--priority",
+            "priority",
+            "--text",
+            "Hết hạn. Quá giờ.",
+            "--targets",
+            "all",
+            "--expires",
+            "3s",
+        ],
+    );
+    s1.wait_aired("Chờ một");
+    std::thread::sleep(Duration::from_secs(4));
+    let _d2 = s2.start();
+    s2.wait_aired("Chờ một");
+    s2.wait_refused("expired");
+    assert!(s2.aired("Hết hạn").is_empty());
+
+    // An audio bulletin with a time airs at it (±1 s) at its one target.
+    let at = Utc::now() + chrono::Duration::seconds(15);
+    let at = at - chrono::Duration::nanoseconds(i64::from(at.timestamp_subsec_nanos()));
+    let local = at
+        .with_timezone(&chrono_tz::Asia::Ho_Chi_Minh)
+        .format("%H:%M:%S")
+        .to_string();
+    let jingle = Path::new(env!("CARGO_MANIFEST_DIR")).join("audio/jingles/nhac-hieu.mp3");
+    publish(
+        &b,
+        &key,
+        "tinh",
+        &[
+            "--priority",
+            "normal",
+            "--file",
+            jingle.to_str().unwrap(),
+            "--at",
+            &local,
+            "--targets",
+            "station:s3",
+            "--expires",
+            "1h",
+        ],
+    );
+    let rows = wait_for_rows(
+        &s3.db(),
+        "the audio bulletin",
+        PATIENCE,
+        |rows| {
+            rows.iter()
+                .any(|r| r.file.starts_with("tinh/") && r.started_at.is_some())
+        },
+        || s3.log(),
+    );
+    let row = rows.iter().find(|r| r.file.starts_with("tinh/")).unwrap();
+    let off = (started(row) - at).num_milliseconds().abs();
+    assert!(off <= 1000, "aired {off} ms from its time: {row:?}");
+    assert!(ledger_rows(&s1.db())
+        .iter()
+        .all(|r| !r.file.starts_with("tinh/")));
+
+    // `loa publish status` shows the stations' acknowledgements.
+    let out = Command::new(bin::loa())
+        .args([
+            "publish",
+            "status",
+            "--broker",
+            &b.url(),
+            "--username",
+            "tinh",
+        ])
+        .args(["--password-file", b.password_file("tinh").to_str().unwrap()])
+        .args([id.as_str(), "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let acks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let acks = acks.as_array().unwrap();
+    assert_eq!(acks.len(), 1, "{acks:?}");
+    assert_eq!(acks[0]["station"], "s3");
+    assert_eq!(acks[0]["state"], "aired", "{acks:?}");
+    assert!(acks[0]["aired_at"].is_string());
+}
