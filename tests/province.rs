@@ -26,6 +26,26 @@ struct Broker {
     dir: PathBuf,
 }
 
+fn mosquitto(conf: &Path) -> Child {
+    Command::new("mosquitto")
+        .args(["-c", conf.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto (apt-get install mosquitto; make test-deps)")
+}
+
+fn wait_listening(port: u16) {
+    let give_up = Instant::now() + PATIENCE;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < give_up,
+            "mosquitto did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 impl Broker {
     /// Mosquitto with a password for `tinh` and each station, and the
     /// shipped ACL plus each station's district.
@@ -72,21 +92,19 @@ impl Broker {
             ),
         )
         .unwrap();
-        let child = Command::new("mosquitto")
-            .args(["-c", conf.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto (apt-get install mosquitto; make test-deps)");
-        let give_up = Instant::now() + PATIENCE;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < give_up,
-                "mosquitto did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let child = mosquitto(&conf);
+        wait_listening(port);
         Broker { child, port, dir }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn restart(&mut self) {
+        self.child = mosquitto(&self.dir.join("mosquitto.conf"));
+        wait_listening(self.port);
     }
 
     fn url(&self) -> String {
@@ -136,6 +154,7 @@ struct Station {
     id: &'static str,
     dir: PathBuf,
     addr: SocketAddr,
+    token: String,
 }
 
 impl Station {
@@ -151,19 +170,26 @@ impl Station {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&engine, std::fs::Permissions::from_mode(0o755)).unwrap();
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let (token, sha) = common::new_token("viewer", "viewer");
         let text = format!(
             "[station]\nname = \"Xã {id}\"\ntimezone = \"Asia/Ho_Chi_Minh\"\naudio_dir = \"audio\"\n\
              data_dir = \"var\"\n[api]\nlisten = \"{addr}\"\n\
              [output]\nkind = \"wav\"\npath = \"var/aired.wav\"\npace = \"fast\"\n\
              [tts]\ncommand = [\"{engine}\", \"{{out}}\", \"{{text_file}}\", \"{{voice}}\"]\ntimeout = \"20s\"\n\
              [fleet]\nstation_id = \"{id}\"\ndistrict = \"{district}\"\n\
-             [upstream]\nbroker = \"{url}\"\nusername = \"{id}\"\npassword_file = \"{pw}\"\nkeys = [\"{key}\"]\n",
+             [upstream]\nbroker = \"{url}\"\nusername = \"{id}\"\npassword_file = \"{pw}\"\nkeys = [\"{key}\"]\n\
+             [[api.token]]\nname = \"viewer\"\nrole = \"viewer\"\nsha256 = \"{sha}\"\n",
             engine = engine.display(),
             url = b.url(),
             pw = b.password_file(id).display(),
         );
         std::fs::write(dir.join("station.toml"), text).unwrap();
-        Station { id, dir, addr }
+        Station {
+            id,
+            dir,
+            addr,
+            token,
+        }
     }
 
     fn start(&self) -> Daemon {
@@ -245,6 +271,27 @@ impl Station {
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default()
     }
+
+    /// `upstream` of `GET /api/v1/status`.
+    fn link(&self) -> serde_json::Value {
+        let r =
+            common::request(self.addr, "GET", "/api/v1/status", Some(&self.token), None).unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["upstream"].clone()
+    }
+
+    fn wait_link(&self, up: bool) {
+        let give_up = Instant::now() + PATIENCE;
+        while self.link()["connected"] != up {
+            assert!(
+                Instant::now() < give_up,
+                "{} link never {up}: {}",
+                self.id,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 fn started(r: &AirtimeRow) -> DateTime<Utc> {
@@ -293,7 +340,7 @@ fn the_province_reaches_its_stations() {
     let root = tmp.path();
     let (key, public) = keygen(root, "tinh.key");
     let (rogue, _) = keygen(root, "rogue.key");
-    let b = Broker::start(root, &[("s1", "bac"), ("s2", "bac"), ("s3", "nam")]);
+    let mut b = Broker::start(root, &[("s1", "bac"), ("s2", "bac"), ("s3", "nam")]);
     let s1 = Station::new(root, "s1", "bac", &b, &public);
     let s2 = Station::new(root, "s2", "bac", &b, &public);
     let s3 = Station::new(root, "s3", "nam", &b, &public);
@@ -545,4 +592,27 @@ fn the_province_reaches_its_stations() {
     assert_eq!(acks[0]["station"], "s3");
     assert_eq!(acks[0]["state"], "aired", "{acks:?}");
     assert!(acks[0]["aired_at"].is_string());
+
+    // Losing the broker never stops the station; the link comes back.
+    assert!(s1.link()["last_message_at"].is_string());
+    b.stop();
+    s1.wait_link(false);
+    assert_eq!(common::metric(s1.addr, "loa_upstream_connected"), Some(0.0));
+    assert!(common::healthy(s1.addr));
+    b.restart();
+    s1.wait_link(true);
+    publish(
+        &b,
+        &key,
+        "tinh",
+        &[
+            "--priority",
+            "emergency",
+            "--text",
+            "Trở lại. Có tin.",
+            "--targets",
+            "station:s1",
+        ],
+    );
+    s1.wait_aired("Trở lại");
 }
