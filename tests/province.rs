@@ -301,12 +301,13 @@ fn started(r: &AirtimeRow) -> DateTime<Utc> {
 }
 
 /// `loa publish` as the province: the id it printed.
-fn publish(b: &Broker, key: &Path, user: &str, args: &[&str]) -> String {
+fn publish(b: &Broker, key: &Path, user: &str, args: &str) -> String {
+    let args: Vec<&str> = args.split('|').collect();
     let out = Command::new(bin::loa())
         .args(["publish", "--broker", &b.url(), "--username", user])
         .args(["--password-file", b.password_file(user).to_str().unwrap()])
         .args(["--key", key.to_str().unwrap(), "--publisher", PUBLISHER])
-        .args(args)
+        .args(&args)
         .output()
         .unwrap();
     assert!(
@@ -354,16 +355,7 @@ fn the_province_reaches_its_stations() {
         &b,
         &key,
         "tinh",
-        &[
-            "--priority",
-            "emergency",
-            "--text",
-            "Khẩn một. Bão số ba vào bờ.",
-            "--targets",
-            "all",
-            "--expires",
-            "1h",
-        ],
+        "--priority|emergency|--text|Khẩn một. Bão số ba vào bờ.|--targets|all|--expires|1h",
     );
     for s in [&s1, &s2, &s3] {
         let row = s.wait_aired("Khẩn một");
@@ -376,14 +368,7 @@ fn the_province_reaches_its_stations() {
         &b,
         &key,
         "tinh",
-        &[
-            "--priority",
-            "priority",
-            "--text",
-            "Huyện bắc. Họp dân.",
-            "--targets",
-            "district:bac",
-        ],
+        "--priority|priority|--text|Huyện bắc. Họp dân.|--targets|district:bac",
     );
     s1.wait_aired("Huyện bắc");
     s2.wait_aired("Huyện bắc");
@@ -393,14 +378,7 @@ fn the_province_reaches_its_stations() {
         &b,
         &rogue,
         "tinh",
-        &[
-            "--priority",
-            "emergency",
-            "--text",
-            "Giả mạo.",
-            "--targets",
-            "all",
-        ],
+        "--priority|emergency|--text|Giả mạo.|--targets|all",
     );
     for s in [&s1, &s2, &s3] {
         s.wait_refused("unknown_key");
@@ -412,14 +390,7 @@ fn the_province_reaches_its_stations() {
         &b,
         &key,
         "s1",
-        &[
-            "--priority",
-            "emergency",
-            "--text",
-            "Trạm gửi.",
-            "--targets",
-            "all",
-        ],
+        "--priority|emergency|--text|Trạm gửi.|--targets|all",
     );
 
     // One to s3 only, captured on the wire: sent again, then altered.
@@ -428,14 +399,7 @@ fn the_province_reaches_its_stations() {
         &b,
         &key,
         "tinh",
-        &[
-            "--priority",
-            "priority",
-            "--text",
-            "Riêng ba. Tin riêng.",
-            "--targets",
-            "station:s3",
-        ],
+        "--priority|priority|--text|Riêng ba. Tin riêng.|--targets|station:s3",
     );
     s3.wait_aired("Riêng ba");
     let wire = cap.wait_with_output().unwrap().stdout;
@@ -459,18 +423,12 @@ fn the_province_reaches_its_stations() {
     // emergency.
     let alert =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cap/a2-severe-thunderstorm.xml");
+    let alert = alert.to_str().unwrap();
     publish(
         &b,
         &key,
         "tinh",
-        &[
-            "--cap",
-            alert.to_str().unwrap(),
-            "--targets",
-            "station:s1",
-            "--expires",
-            "1h",
-        ],
+        &format!("--cap|{alert}|--targets|station:s1|--expires|1h"),
     );
     let row = s1.wait_aired("AT 254 PM PDT");
     assert_eq!(row.priority.as_str(), "emergency", "{row:?}");
@@ -492,31 +450,13 @@ fn the_province_reaches_its_stations() {
         &b,
         &key,
         "tinh",
-        &[
-            "--priority",
-            "priority",
-            "--text",
-            "Chờ một. Còn hạn.",
-            "--targets",
-            "all",
-            "--expires",
-            "1h",
-        ],
+        "--priority|priority|--text|Chờ một. Còn hạn.|--targets|all|--expires|1h",
     );
     publish(
         &b,
         &key,
         "tinh",
-        &[
-            "--priority",
-            "priority",
-            "--text",
-            "Hết hạn. Quá giờ.",
-            "--targets",
-            "all",
-            "--expires",
-            "3s",
-        ],
+        "--priority|priority|--text|Hết hạn. Quá giờ.|--targets|all|--expires|3s",
     );
     s1.wait_aired("Chờ một");
     std::thread::sleep(Duration::from_secs(4));
@@ -533,23 +473,10 @@ fn the_province_reaches_its_stations() {
         .format("%H:%M:%S")
         .to_string();
     let jingle = Path::new(env!("CARGO_MANIFEST_DIR")).join("audio/jingles/nhac-hieu.mp3");
-    publish(
-        &b,
-        &key,
-        "tinh",
-        &[
-            "--priority",
-            "normal",
-            "--file",
-            jingle.to_str().unwrap(),
-            "--at",
-            &local,
-            "--targets",
-            "station:s3",
-            "--expires",
-            "1h",
-        ],
-    );
+    let jingle = jingle.to_str().unwrap();
+    let args =
+        format!("--priority|normal|--file|{jingle}|--at|{local}|--targets|station:s3|--expires|1h");
+    publish(&b, &key, "tinh", &args);
     let rows = wait_for_rows(
         &s3.db(),
         "the audio bulletin",
@@ -605,14 +532,7 @@ fn the_province_reaches_its_stations() {
         &b,
         &key,
         "tinh",
-        &[
-            "--priority",
-            "emergency",
-            "--text",
-            "Trở lại. Có tin.",
-            "--targets",
-            "station:s1",
-        ],
+        "--priority|emergency|--text|Trở lại. Có tin.|--targets|station:s1",
     );
     s1.wait_aired("Trở lại");
 }
