@@ -359,6 +359,11 @@ fn the_province_reaches_its_stations() {
     );
     for s in [&s1, &s2, &s3] {
         let row = s.wait_aired("Khẩn một");
+        assert!(row.occurrence.starts_with("emergency:"), "{row:?}");
+        assert!(
+            row.occurrence.contains("/province:b"),
+            "the broadcast id: {row:?}"
+        );
         let lag = (started(&row) - sent).num_milliseconds();
         assert!(lag < 5000, "{}: aired {lag} ms after publishing", s.id);
     }
@@ -411,10 +416,12 @@ fn the_province_reaches_its_stations() {
         .replace("Tin riêng", "Tin khác");
     b.raw_publish("tinh", "loa/v1/station/s3/bulletin", altered.as_bytes());
     s3.wait_refused("altered");
-    assert_eq!(
-        s3.aired("Riêng ba").len(),
-        1,
-        "aired once however often it came"
+    let once = s3.aired("Riêng ba");
+    assert_eq!(once.len(), 1, "aired once however often it came");
+    assert!(
+        once[0].occurrence.contains(&format!("/province:{id}@")),
+        "{:?}",
+        once[0]
     );
     assert!(s1.aired("Riêng ba").is_empty() && s2.aired("Huyện bắc").len() == 1);
     assert!(s3.aired("Huyện bắc").is_empty(), "district bac only");

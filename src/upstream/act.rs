@@ -124,7 +124,7 @@ pub async fn order(c: &Control, station: &str, m: &Manifest, file: Option<String
                 repeat_every: m.repeat.as_ref().map(|r| r.every.clone()),
                 until: m.repeat.as_ref().map(|r| r.until),
             };
-            c.emergency(&caller, order)
+            c.emergency_tagged(&caller, order, Some(&m.id))
                 .await
                 .map(|e| vec![e.entry.occurrence])
         }
@@ -134,7 +134,9 @@ pub async fn order(c: &Control, station: &str, m: &Manifest, file: Option<String
                 priority: Some(Priority::Priority),
                 at: None,
             };
-            c.queue(&caller, order).await.map(|v| vec![v.occurrence])
+            c.queue_tagged(&caller, order, Some(&m.id))
+                .await
+                .map(|v| vec![v.occurrence])
         }
         Level::Normal => {
             let tz = c.current.get().timezone;
@@ -150,7 +152,7 @@ pub async fn order(c: &Control, station: &str, m: &Manifest, file: Option<String
                     priority: Some(Priority::Normal),
                     at: Some(at),
                 };
-                match c.queue(&caller, order).await {
+                match c.queue_tagged(&caller, order, Some(&m.id)).await {
                     Ok(v) => out.push(v.occurrence),
                     Err(e) => {
                         err = Some(e);
