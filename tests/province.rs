@@ -482,7 +482,7 @@ fn the_province_reaches_its_stations() {
     let jingle = Path::new(env!("CARGO_MANIFEST_DIR")).join("audio/jingles/nhac-hieu.mp3");
     let jingle = jingle.to_str().unwrap();
     let args =
-        format!("--priority|normal|--file|{jingle}|--at|{local}|--targets|station:s3|--expires|1h");
+        format!("--priority|normal|--file|{jingle}|--title|Nhạc hiệu tỉnh|--at|{local}|--targets|station:s3|--expires|1h");
     publish(&b, &key, "tinh", &args);
     let rows = wait_for_rows(
         &s3.db(),
@@ -495,6 +495,7 @@ fn the_province_reaches_its_stations() {
         || s3.log(),
     );
     let row = rows.iter().find(|r| r.file.starts_with("tinh/")).unwrap();
+    assert_eq!(row.title, "Nhạc hiệu tỉnh", "the bulletin's title: {row:?}");
     let off = (started(row) - at).num_milliseconds().abs();
     assert!(off <= 1000, "aired {off} ms from its time: {row:?}");
     assert!(ledger_rows(&s1.db())

@@ -104,6 +104,25 @@ pub fn store(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Name the stored audio `file` with the bulletin's title, as operators
+/// name their recordings: the pickers, the status and the ledger show it.
+pub fn keep_title(c: &Control, file: &str, title: &str) {
+    let title: String = title
+        .chars()
+        .take(crate::control::titles::MAX_TITLE_CHARS)
+        .collect();
+    let Ok(Some(title)) = crate::control::titles::check_title(&title) else {
+        return;
+    };
+    let station = c.current.get();
+    if let Err(e) = c
+        .titles
+        .set(&station.data_dir, &station.audio_dir, file, &title)
+    {
+        tracing::warn!(file, "cannot keep the province's title: {e}");
+    }
+}
+
 /// Ask the station to air `m` (its text, or the stored `file`): the
 /// acknowledgement to send.
 pub async fn order(c: &Control, station: &str, m: &Manifest, file: Option<String>) -> Ack {

@@ -26,6 +26,11 @@ use crate::control::Shared;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Messages waiting for the worker (the broker waits beyond them).
 const INBOX: usize = 16;
+/// Most bulletins waiting for their audio: each holds one of the broker's
+/// in-flight places until it is acknowledged (mosquitto's default is 20).
+const MAX_PENDING: usize = 8;
+/// How often bulletins whose audio never came are given up on.
+const SWEEP: Duration = Duration::from_secs(30);
 
 /// Start listening when the station has `[upstream]`; `None` otherwise.
 /// The station file's `[upstream]` is read once, at start.
@@ -121,11 +126,46 @@ struct Worker {
 
 impl Worker {
     async fn run(mut self, mut rx: mpsc::Receiver<Publish>) {
-        while let Some(p) = rx.recv().await {
-            match p.topic.strip_prefix("loa/v1/audio/").map(str::to_string) {
-                Some(sha) => self.on_audio(&sha, p).await,
-                None => self.on_bulletin(p).await,
+        let mut sweep = tokio::time::interval(SWEEP);
+        loop {
+            tokio::select! {
+                p = rx.recv() => {
+                    let Some(p) = p else { return };
+                    match p.topic.strip_prefix("loa/v1/audio/").map(str::to_string) {
+                        Some(sha) => self.on_audio(&sha, p).await,
+                        None => self.on_bulletin(p).await,
+                    }
+                }
+                _ = sweep.tick() => self.sweep().await,
             }
+        }
+    }
+
+    /// Give up on bulletins whose audio did not come before they expired.
+    async fn sweep(&mut self) {
+        let now = Utc::now();
+        let mut gone = Vec::new();
+        for list in self.pending.values_mut() {
+            let (old, keep): (Vec<_>, Vec<_>) = list.drain(..).partition(|(_, m)| m.expires <= now);
+            *list = keep;
+            gone.extend(old);
+        }
+        let emptied: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(_, l)| l.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for sha in emptied {
+            self.pending.remove(&sha);
+            let _ = self.client.unsubscribe(topic::audio(&sha)).await;
+        }
+        for (p, m) in gone {
+            warn!(id = %m.id, "the province's audio never came; bulletin expired");
+            let _ = self.seen.insert(&m.id, m.expires, now);
+            let _ = self.client.ack(&p).await;
+            let ack = Ack::new(&self.station_id, &m.id, State::Missed).reason("audio_never_came");
+            self.ack(ack).await;
         }
     }
 
@@ -152,6 +192,13 @@ impl Worker {
                         let name = act::audio_name(&a);
                         if self.audio_dir.join(&name).is_file() {
                             self.act(p, m, Some(name)).await;
+                        } else if self.pending.values().map(Vec::len).sum::<usize>() >= MAX_PENDING
+                        {
+                            warn!(id = %m.id, "too many bulletins wait for their audio; refused");
+                            let _ = self.client.ack(&p).await;
+                            let ack = Ack::new(&self.station_id, &m.id, State::Failed)
+                                .reason("too_many_waiting");
+                            self.ack(ack).await;
                         } else {
                             let first = !self.pending.contains_key(&a.sha256);
                             self.pending
@@ -205,7 +252,13 @@ impl Worker {
             let name = act::audio_name(&a);
             let path = self.audio_dir.join(&name);
             let bytes = p.payload.clone();
-            let stored = tokio::task::spawn_blocking(move || act::store(&path, &bytes)).await;
+            let (control, file, title) = (self.control.clone(), name.clone(), m.title.clone());
+            let stored = tokio::task::spawn_blocking(move || {
+                act::store(&path, &bytes)?;
+                act::keep_title(&control, &file, &title);
+                Ok::<_, std::io::Error>(())
+            })
+            .await;
             match stored {
                 Ok(Ok(())) => {
                     self.ack(Ack::new(&self.station_id, &m.id, State::Stored))
