@@ -270,8 +270,11 @@ pub fn check(m: &Manifest, now: DateTime<Utc>) -> Result<(), String> {
     if !usable_id(&m.id) {
         return Err("id must be 1 to 64 letters, digits, -, _ or .".into());
     }
-    if m.publisher.trim().is_empty() || m.publisher.chars().count() > MAX_ID_LEN {
-        return Err("publisher must be 1 to 64 characters".into());
+    if m.publisher.trim().is_empty()
+        || m.publisher.chars().count() > MAX_ID_LEN
+        || m.publisher.chars().any(char::is_control)
+    {
+        return Err("publisher must be 1 to 64 characters, one line".into());
     }
     if m.title.chars().count() > MAX_TITLE_CHARS || m.title.chars().any(char::is_control) {
         return Err(format!(

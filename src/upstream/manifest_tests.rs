@@ -146,6 +146,7 @@ fn manifests_out_of_bounds_are_refused_even_when_signed() {
         ),
         ("neither", Box::new(|m| m.text = None)),
         ("id", Box::new(|m| m.id = "../x".into())),
+        ("publisher", Box::new(|m| m.publisher = "a\nb".into())),
         ("targets", Box::new(|m| m.targets = "everyone".into())),
         (
             "days",
