@@ -65,8 +65,10 @@ pub struct Conn {
     /// The broker: mqtt://HOST[:PORT] or mqtts://HOST[:PORT]
     #[arg(long, value_name = "URL", required = true)]
     broker: Option<String>,
+    /// The broker user (the province's publisher: `tinh` in the shipped ACL)
     #[arg(long)]
     username: Option<String>,
+    /// A file whose first line is the broker password (kept out of `ps`)
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
 }
@@ -101,6 +103,8 @@ pub struct SendArgs {
     /// An OASIS CAP 1.2 alert (XML)
     #[arg(long, value_name = "ALERT.xml")]
     cap: Option<PathBuf>,
+    /// What the bulletin is called at the stations [default: the CAP
+    /// headline, the audio file's name]
     #[arg(long)]
     title: Option<String>,
     /// all | district:NAME | station:ID[,ID…]
@@ -437,4 +441,77 @@ async fn read_acks(opts: rumqttc::MqttOptions, id: &str, quiet: Duration) -> Res
     }
     let _ = client.disconnect().await;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        a: PublishArgs,
+    }
+
+    fn args(line: &str) -> SendArgs {
+        let words = std::iter::once("loa").chain(line.split('|'));
+        Cli::try_parse_from(words).unwrap().a.send
+    }
+
+    const BASE: &str = "--broker|mqtt://x|--key|k|--targets|district:bac";
+
+    #[test]
+    fn a_normal_bulletin_with_times_days_and_a_window() {
+        let now = Utc::now();
+        let a = args(&format!(
+            "{BASE}|--priority|normal|--text|Họp dân|--at|06:30|--at|17:30:15|--days|mon-fri|\
+             --from|2026-12-07|--to|2026-12-20|--campaign|cds"
+        ));
+        let (m, audio) = build(&a, now).unwrap();
+        assert!(audio.is_none());
+        assert_eq!(m.priority, Level::Normal);
+        assert_eq!(m.expires, now + chrono::Duration::hours(24));
+        let s = m.schedule.unwrap();
+        assert_eq!(s.days, [1, 2, 3, 4, 5]);
+        assert_eq!(s.times.len(), 2);
+        assert_eq!(s.campaign.as_deref(), Some("cds"));
+        assert_eq!(s.to, NaiveDate::from_ymd_opt(2026, 12, 20));
+    }
+
+    #[test]
+    fn a_cap_alert_decides_level_title_and_words() {
+        let now = Utc::now();
+        let cap = format!(
+            "{}/tests/fixtures/cap/a2-severe-thunderstorm.xml",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        // The specification's alert expired in 2003: sent only with --expires.
+        let err = build(&args(&format!("{BASE}|--cap|{cap}")), now).unwrap_err();
+        assert!(err.to_string().contains("expired"), "{err}");
+        let (m, _) = build(&args(&format!("{BASE}|--cap|{cap}|--expires|1h")), now).unwrap();
+        assert_eq!(m.priority, Level::Emergency);
+        assert_eq!(m.title, "SEVERE THUNDERSTORM WARNING");
+        assert!(m.text.unwrap().ends_with("UNTIL THE STORM PASSES."));
+    }
+
+    #[test]
+    fn bad_arguments_are_clear_errors() {
+        let now = Utc::now();
+        let e = |extra: &str| {
+            build(&args(&format!("{BASE}|{extra}")), now)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(e("--text|x").contains("--priority is required"));
+        assert!(e("--priority|normal|--text|x|--at|25:00").contains("--at `25:00`"));
+        assert!(e("--priority|normal|--text|x|--days|someday").contains("--days"));
+        assert!(e("--priority|normal|--text|x|--expires|soon").contains("--expires"));
+        let until = e("--priority|emergency|--text|x|--repeat-every|1h|--until|9h");
+        assert!(until.contains("--until"), "{until}");
+        assert!(Cli::try_parse_from([
+            "loa", "--broker", "mqtt://x", "--key", "k", "--text", "x", "--to", "all"
+        ])
+        .is_err());
+    }
 }
