@@ -6,149 +6,22 @@
 //! (`make test-deps`); fails loudly without them.
 
 mod common;
+#[path = "common/mqtt.rs"]
+mod mqtt;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use common::{bin, free_port, ledger_rows, wait_for_rows, Daemon};
 use loa::ledger::AirtimeRow;
+use mqtt::Broker;
 
 const PUBLISHER: &str = "So TTTT";
 /// Generous bounds for a busy 2-core machine.
 const PATIENCE: Duration = Duration::from_secs(40);
-
-struct Broker {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-fn mosquitto(conf: &Path) -> Child {
-    Command::new("mosquitto")
-        .args(["-c", conf.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mosquitto (apt-get install mosquitto; make test-deps)")
-}
-
-fn wait_listening(port: u16) {
-    let give_up = Instant::now() + PATIENCE;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < give_up,
-            "mosquitto did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-impl Broker {
-    /// Mosquitto with a password for `tinh` and each station, and the
-    /// shipped ACL plus each station's district.
-    fn start(dir: &Path, stations: &[(&str, &str)]) -> Broker {
-        let dir = dir.join("broker");
-        std::fs::create_dir_all(&dir).unwrap();
-        let passwd = dir.join("passwd");
-        let mut acl = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/mosquitto/loa.acl"),
-        )
-        .unwrap();
-        let mut users = vec!["tinh"];
-        for (id, district) in stations {
-            users.push(id);
-            acl.push_str(&format!(
-                "\nuser {id}\ntopic read loa/v1/district/{district}/bulletin\n"
-            ));
-        }
-        for (i, u) in users.iter().enumerate() {
-            std::fs::write(dir.join(format!("{u}.pw")), format!("pw-{u}\n")).unwrap();
-            let mut c = Command::new("mosquitto_passwd");
-            if i == 0 {
-                c.arg("-c");
-            }
-            let ok = c
-                .args(["-b", passwd.to_str().unwrap(), u, &format!("pw-{u}")])
-                .status()
-                .expect("mosquitto_passwd (apt-get install mosquitto; make test-deps)");
-            assert!(ok.success());
-        }
-        std::fs::write(dir.join("acl"), acl).unwrap();
-        let port = free_port();
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "user root\nper_listener_settings false\nallow_anonymous false\n\
-                 password_file {p}\nacl_file {a}\npersistence true\npersistence_location {d}/\n\
-                 max_queued_messages 1000\nmessage_size_limit 17000000\n\
-                 log_dest file {d}/mosquitto.log\nlistener {port} 127.0.0.1\n",
-                p = passwd.display(),
-                a = dir.join("acl").display(),
-                d = dir.display(),
-            ),
-        )
-        .unwrap();
-        let child = mosquitto(&conf);
-        wait_listening(port);
-        Broker { child, port, dir }
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn restart(&mut self) {
-        self.child = mosquitto(&self.dir.join("mosquitto.conf"));
-        wait_listening(self.port);
-    }
-
-    fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
-    }
-
-    fn password_file(&self, user: &str) -> PathBuf {
-        self.dir.join(format!("{user}.pw"))
-    }
-
-    /// `mosquitto_pub` as `user`: publish `body` on `topic`, QoS 1.
-    fn raw_publish(&self, user: &str, topic: &str, body: &[u8]) {
-        let file = self.dir.join("raw.msg");
-        std::fs::write(&file, body).unwrap();
-        let ok = Command::new("mosquitto_pub")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q", "1"])
-            .args(["-u", user, "-P", &format!("pw-{user}"), "-t", topic])
-            .args(["-f", file.to_str().unwrap()])
-            .status()
-            .expect("mosquitto_pub (apt-get install mosquitto-clients)");
-        assert!(ok.success());
-    }
-
-    /// Capture the next message on `topic` as `user` (in the background).
-    fn capture(&self, user: &str, topic: &str) -> Child {
-        let child = Command::new("mosquitto_sub")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q", "1"])
-            .args(["-u", user, "-P", &format!("pw-{user}"), "-t", topic])
-            .args(["-C", "1", "-W", "60", "-N"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("mosquitto_sub (apt-get install mosquitto-clients)");
-        // Subscribed once the broker's log says so.
-        std::thread::sleep(Duration::from_millis(300));
-        child
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 struct Station {
     id: &'static str,
@@ -341,7 +214,7 @@ fn the_province_reaches_its_stations() {
     let root = tmp.path();
     let (key, public) = keygen(root, "tinh.key");
     let (rogue, _) = keygen(root, "rogue.key");
-    let mut b = Broker::start(root, &[("s1", "bac"), ("s2", "bac"), ("s3", "nam")]);
+    let mut b = Broker::start(root, &[("s1", "bac"), ("s2", "bac"), ("s3", "nam")], "");
     let s1 = Station::new(root, "s1", "bac", &b, &public);
     let s2 = Station::new(root, "s2", "bac", &b, &public);
     let s3 = Station::new(root, "s3", "nam", &b, &public);
