@@ -29,7 +29,7 @@ PROM_APT_PACKAGES := prometheus
 BROWSER_APT_PACKAGES := chromium chromium-driver poppler-utils
 # make bench: ffmpeg makes the test MP3, mpg123 is the player the CPU
 # figures are compared with.
-BENCH_APT_PACKAGES := ffmpeg mpg123 $(PACED_APT_PACKAGES) $(TTS_APT_PACKAGES) $(POSTGRES_APT_PACKAGES)
+BENCH_APT_PACKAGES := ffmpeg mpg123 $(PACED_APT_PACKAGES) $(TTS_APT_PACKAGES) $(POSTGRES_APT_PACKAGES) $(MQTT_APT_PACKAGES)
 # tests/playout.rs makes Opus/WebM voice notes with ffmpeg (libopus) and
 # checks HE-AAC with ffprobe.
 FORMATS_APT_PACKAGES := ffmpeg
@@ -105,7 +105,7 @@ bench-deps:
 
 # Several minutes: the CPU comparisons play 60 s of audio 3 times each.
 bench: bench-deps
-	$(CARGO) bench --bench check --bench schedule --bench ledger --bench playout --bench daemon --bench api --bench tts --bench fleet --bench attack
+	$(CARGO) bench --bench check --bench schedule --bench ledger --bench playout --bench daemon --bench api --bench tts --bench fleet --bench attack --bench province
 
 lint:
 	$(CARGO) fmt --check

@@ -175,37 +175,18 @@ fn started(r: &AirtimeRow) -> DateTime<Utc> {
 
 /// `loa publish` as the province: the id it printed.
 fn publish(b: &Broker, key: &Path, user: &str, args: &str) -> String {
-    let args: Vec<&str> = args.split('|').collect();
-    let out = Command::new(bin::loa())
-        .args(["publish", "--broker", &b.url(), "--username", user])
-        .args(["--password-file", b.password_file(user).to_str().unwrap()])
-        .args(["--key", key.to_str().unwrap(), "--publisher", PUBLISHER])
-        .args(&args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "loa publish {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    let (url, pw) = (b.url(), b.password_file(user));
+    let mut all = vec!["publish", "--broker", &url, "--username", user];
+    all.extend(["--password-file", pw.to_str().unwrap()]);
+    all.extend(["--key", key.to_str().unwrap(), "--publisher", PUBLISHER]);
+    all.extend(args.split('|'));
+    mqtt::loa(&all)
 }
 
 fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
     let path = dir.join(name);
-    let out = Command::new(bin::loa())
-        .args(["publish", "keygen", "--out", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        path,
-        String::from_utf8(out.stdout).unwrap().trim().to_string(),
-    )
+    let public = mqtt::loa(&["publish", "keygen", "--out", path.to_str().unwrap()]);
+    (path, public)
 }
 
 #[test]

@@ -149,3 +149,17 @@ impl Drop for Broker {
         let _ = self.child.wait();
     }
 }
+
+/// `loa ARGS`, which must succeed: what it printed, trimmed.
+pub fn loa(args: &[&str]) -> String {
+    let out = Command::new(crate::common::bin::loa())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "loa {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
