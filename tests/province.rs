@@ -69,7 +69,7 @@ impl Station {
         let d = Daemon::start_with(&self.dir.join("station.toml"), self.addr, |c| {
             c.env("LOA_LOG", "info");
         });
-        // Subscribed: the broker has the station's session from here on.
+        // Up once subscribed: the broker has the station's session.
         let give_up = Instant::now() + PATIENCE;
         while common::metric(self.addr, "loa_upstream_connected") != Some(1.0) {
             assert!(
@@ -80,7 +80,6 @@ impl Station {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(300));
         d
     }
 
@@ -261,7 +260,7 @@ fn the_province_reaches_its_stations() {
         "--priority|priority|--text|Riêng ba. Tin riêng.|--targets|station:s3",
     );
     s3.wait_aired("Riêng ba");
-    let wire = cap.wait_with_output().unwrap().stdout;
+    let wire = cap.message();
     assert!(!wire.is_empty(), "captured the signed message");
     b.raw_publish("tinh", "loa/v1/station/s3/bulletin", &wire);
     s3.wait_refused("already_seen");

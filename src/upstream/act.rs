@@ -226,18 +226,60 @@ pub fn airings(m: &Manifest, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Vec<DateT
     out
 }
 
-/// When one of `want` starts airing; `None` if the engine stopped.
+/// When one of `want` starts airing (seen airing, or found in the
+/// ledger: a short item may have aired before this looks); `None` if the
+/// engine stopped.
 async fn first_airing(c: &Control, want: &HashSet<String>) -> Option<Option<DateTime<Utc>>> {
     let mut rx = c.handle.status.clone();
-    let st = rx
-        .wait_for(|st| {
-            st.airing
-                .as_ref()
-                .is_some_and(|a| want.contains(&a.occurrence))
-        })
-        .await
-        .ok()?;
-    Some(st.airing.as_ref().map(|a| a.started_at))
+    let instants: Vec<DateTime<Utc>> = want
+        .iter()
+        .filter_map(|o| crate::schedule::OccurrenceKey::parse(o))
+        .map(|k| k.scheduled_at())
+        .collect();
+    let (from, to) = (
+        instants.iter().min().copied()?,
+        instants.iter().max().copied()?,
+    );
+    loop {
+        let airing = rx.borrow_and_update().airing.clone();
+        if let Some(a) = airing.filter(|a| want.contains(&a.occurrence)) {
+            return Some(Some(a.started_at));
+        }
+        if let Some(at) = in_ledger(c, want, from, to).await {
+            return Some(Some(at));
+        }
+        let changed = tokio::time::timeout(std::time::Duration::from_secs(1), rx.changed()).await;
+        if let Ok(Err(_)) = changed {
+            return None;
+        }
+    }
+}
+
+/// When the ledger says one of `want` (scheduled from `from` to `to`)
+/// started airing.
+async fn in_ledger(
+    c: &Control,
+    want: &HashSet<String>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let station = c.current.get();
+    let want = want.clone();
+    crate::control::blocking(move || {
+        let ledger = crate::control::reading::open_ledger(&station)?;
+        let rows = ledger.rows(&crate::ledger::Filter {
+            from: Some(from),
+            to: Some(to + Duration::milliseconds(1)),
+            campaign: None,
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| want.contains(&r.occurrence))
+            .find_map(|r| crate::timefmt::parse_rfc3339(r.started_at.as_deref()?)))
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// Acknowledge `m` as aired when one of `occurrences` starts airing, or as

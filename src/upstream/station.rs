@@ -84,12 +84,15 @@ pub fn spawn(control: Shared) -> Option<JoinHandle<()>> {
                         session_present = ack.session_present,
                         "connected to the province's broker"
                     );
-                    control.link.set_connected(true);
                     backoff = Duration::from_secs(1);
-                    for t in &topics {
-                        let _ = client.subscribe(t.clone(), QoS::AtLeastOnce).await;
-                    }
+                    let filters = topics
+                        .iter()
+                        .map(|t| rumqttc::SubscribeFilter::new(t.clone(), QoS::AtLeastOnce));
+                    let _ = client.subscribe_many(filters).await;
                 }
+                // Up once the broker has the subscriptions: from here on
+                // nothing sent to this station is lost.
+                Ok(Event::Incoming(Packet::SubAck(_))) => control.link.set_connected(true),
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     control.link.message(Utc::now());
                     if tx.send(p).await.is_err() {

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -129,17 +130,35 @@ impl Broker {
     }
 
     /// Capture the next message on `topic` as `user` (in the background).
-    pub fn capture(&self, user: &str, topic: &str) -> Child {
-        let child = Command::new("mosquitto_sub")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q", "1"])
+    /// Answers once subscribed (`mosquitto_sub -d` saw the SUBACK).
+    pub fn capture(&self, user: &str, topic: &str) -> Capture {
+        // Line-buffered: its debug lines say when it has subscribed.
+        let mut child = Command::new("stdbuf")
+            .args([
+                "-oL",
+                "mosquitto_sub",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-q",
+                "1",
+            ])
             .args(["-u", user, "-P", &format!("pw-{user}"), "-t", topic])
-            .args(["-C", "1", "-W", "60", "-N"])
+            .args(["-C", "1", "-W", "60", "-d"])
             .stdout(Stdio::piped())
             .spawn()
             .expect("mosquitto_sub (apt-get install mosquitto-clients)");
-        // Subscribed once the broker's log says so.
-        std::thread::sleep(Duration::from_millis(300));
-        child
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("SUBACK") {
+            line.clear();
+            assert!(
+                out.read_line(&mut line).unwrap() > 0,
+                "mosquitto_sub never subscribed"
+            );
+        }
+        Capture { child, out }
     }
 }
 
@@ -162,4 +181,26 @@ pub fn loa(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A `mosquitto_sub` waiting for one message.
+pub struct Capture {
+    child: Child,
+    out: BufReader<std::process::ChildStdout>,
+}
+
+impl Capture {
+    /// The message (a one-line JSON envelope), as it crossed the wire.
+    pub fn message(mut self) -> Vec<u8> {
+        let mut line = String::new();
+        while !line.starts_with('{') {
+            line.clear();
+            assert!(
+                self.out.read_line(&mut line).unwrap() > 0,
+                "no message captured"
+            );
+        }
+        let _ = self.child.wait();
+        line.trim_end_matches('\n').as_bytes().to_vec()
+    }
 }
