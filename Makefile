@@ -29,7 +29,7 @@ PROM_APT_PACKAGES := prometheus
 BROWSER_APT_PACKAGES := chromium chromium-driver poppler-utils
 # make bench: ffmpeg makes the test MP3, mpg123 is the player the CPU
 # figures are compared with.
-BENCH_APT_PACKAGES := ffmpeg mpg123 $(PACED_APT_PACKAGES) $(TTS_APT_PACKAGES) $(POSTGRES_APT_PACKAGES)
+BENCH_APT_PACKAGES := ffmpeg mpg123 $(PACED_APT_PACKAGES) $(TTS_APT_PACKAGES) $(POSTGRES_APT_PACKAGES) $(MQTT_APT_PACKAGES)
 # tests/playout.rs makes Opus/WebM voice notes with ffmpeg (libopus) and
 # checks HE-AAC with ffprobe.
 FORMATS_APT_PACKAGES := ffmpeg
@@ -39,6 +39,9 @@ TTS_APT_PACKAGES := espeak-ng
 # The province's database (tests/postgres.rs, benches/fleet.rs): a
 # throwaway cluster made with initdb and started by the test itself.
 POSTGRES_APT_PACKAGES := postgresql
+# Province bulletins (tests/province.rs): a real broker on loopback, and
+# mosquitto_passwd for its password file.
+MQTT_APT_PACKAGES := mosquitto mosquitto-clients
 
 .PHONY: deps deb-deps test-deps bench-deps run check test bench lint audio deb clean guide-images
 
@@ -83,7 +86,7 @@ test: test-deps
 # What the tests need: the package's tools, the paced output, the relays'
 # stream server, Prometheus, PostgreSQL, the formats' and speech tools, the browser.
 test-deps:
-	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES) $(RELAY_APT_PACKAGES) $(PROM_APT_PACKAGES) $(FORMATS_APT_PACKAGES) $(TTS_APT_PACKAGES) $(BROWSER_APT_PACKAGES) $(POSTGRES_APT_PACKAGES)"
+	@$(MAKE) --no-print-directory deb-deps MORE_APT="$(PACED_APT_PACKAGES) $(RELAY_APT_PACKAGES) $(PROM_APT_PACKAGES) $(FORMATS_APT_PACKAGES) $(TTS_APT_PACKAGES) $(BROWSER_APT_PACKAGES) $(POSTGRES_APT_PACKAGES) $(MQTT_APT_PACKAGES)"
 
 # What building and testing the package needs; cargo-deb is built once
 # (about a minute) and kept in ~/.cargo/bin.
@@ -102,7 +105,7 @@ bench-deps:
 
 # Several minutes: the CPU comparisons play 60 s of audio 3 times each.
 bench: bench-deps
-	$(CARGO) bench --bench check --bench schedule --bench ledger --bench playout --bench daemon --bench api --bench tts --bench fleet --bench attack
+	$(CARGO) bench --bench check --bench schedule --bench ledger --bench playout --bench daemon --bench api --bench tts --bench fleet --bench attack --bench province
 
 lint:
 	$(CARGO) fmt --check

@@ -121,7 +121,9 @@ fn big_station() -> Station {
         fleet: loa::config::Fleet {
             station_id: "xa-benchmark".into(),
             postgres: None,
+            district: None,
         },
+        upstream: None,
         tts: Default::default(),
         session: Default::default(),
         report: Default::default(),

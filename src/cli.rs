@@ -20,6 +20,7 @@ use crate::table::Table;
 use crate::timefmt;
 use crate::token;
 
+pub mod publish;
 pub mod user;
 
 /// Load a station or print why not. Diagnostics go to stderr.

@@ -27,4 +27,5 @@ pub(crate) mod table;
 pub mod timefmt;
 pub(crate) mod token;
 pub(crate) mod tts;
+pub(crate) mod upstream;
 pub(crate) mod web;

@@ -258,6 +258,14 @@ without a station file, the default). Prints how numbers, dates and times are re
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The province: send signed bulletins to stations through MQTT
+    #[command(
+        after_help = "Examples:\n  loa publish keygen --out /etc/loa/tinh.key\n  \
+loa publish --broker mqtts://mqtt.tinh.gov.vn --key tinh.key --priority emergency \\\n    \
+--text \"Bão số 3 ...\" --targets all --expires 6h --repeat-every 30m --until 18:00\n  \
+loa publish status --broker mqtts://mqtt.tinh.gov.vn b20261206-101500-a1b2c3"
+    )]
+    Publish(Box<cli::publish::PublishArgs>),
 }
 
 fn main() -> ExitCode {
@@ -298,6 +306,7 @@ fn main() -> ExitCode {
         Command::Token {
             command: TokenCommand::New { name, role },
         } => cli::token_new(&name, role.into()),
+        Command::Publish(args) => cli::publish::main(*args),
         Command::User { command } => match command {
             UserCommand::Add {
                 name,

@@ -124,6 +124,9 @@ pub(super) fn render(s: &AppState) -> String {
     if station.fleet.postgres.is_some() {
         fleet(o, &s.fleet.get());
     }
+    if let Some(u) = s.link.view() {
+        upstream(o, &u);
+    }
 
     let p = process();
     if let Some(cpu) = p.cpu_seconds {
@@ -181,6 +184,33 @@ fn fleet(o: &mut String, p: &crate::fleet::Shipping) {
         "counter",
         "Attempts to copy rows to the province's database that failed, since the daemon started.",
         p.failures,
+    );
+}
+
+/// The link to the province's broker (`[upstream]` set).
+fn upstream(o: &mut String, u: &crate::control::link::LinkView) {
+    sample(
+        o,
+        "loa_upstream_connected",
+        "gauge",
+        "1 while connected to the province's MQTT broker.",
+        u8::from(u.connected),
+    );
+    if let Some(t) = u.last_message {
+        sample(
+            o,
+            "loa_upstream_last_message_timestamp_seconds",
+            "gauge",
+            "When the province's broker last sent a message (Unix time).",
+            seconds(t),
+        );
+    }
+    sample(
+        o,
+        "loa_upstream_refused_total",
+        "counter",
+        "Bulletins refused (unsigned, unknown key, altered, expired, already seen) since the daemon started.",
+        u.refused,
     );
 }
 

@@ -215,7 +215,18 @@ fn response_schemas() -> Map<String, Value> {
             "clock_suspect": { "type": "boolean" },
             "station_file": schema_ref("StationFile"),
             "fleet": nullable(schema_ref("FleetShipping")),
+            "upstream": nullable(schema_ref("Upstream")),
             "tts_cache": schema_ref("TtsCache"),
+        })),
+    );
+    s.insert(
+        "Upstream".into(),
+        closed(json!({
+            "connected": { "type": "boolean",
+                           "description": "Connected to the province's broker ([upstream])" },
+            "last_message_at": nullable(instant()),
+            "refused": { "type": "integer", "minimum": 0,
+                         "description": "Bulletins refused (unsigned, unknown key, altered, expired, seen) since the daemon started" },
         })),
     );
     s.insert(

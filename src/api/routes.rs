@@ -97,6 +97,11 @@ pub async fn status(State(s): State<AppState>) -> Json<Value> {
             "failures": f.progress.failures,
             "last_error": f.progress.last_error,
         })),
+        "upstream": v.upstream.map(|u| json!({
+            "connected": u.connected,
+            "last_message_at": u.last_message.map(|t| rfc3339(t, tz)),
+            "refused": u.refused,
+        })),
         "tts_cache": {
             "bytes": v.notices.bytes,
             "cap_bytes": v.notices.cap_bytes,

@@ -34,8 +34,10 @@ impl Loader<'_> {
                 }
             }
         };
+        let district = f.district.as_ref().map(|d| self.district(d));
         Some(Fleet {
             station_id: station_id?,
+            district: district.map_or(Some(None), |d| d.map(Some))?,
             postgres: postgres?,
         })
     }

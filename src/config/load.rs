@@ -366,6 +366,9 @@ impl<'a> Loader<'a> {
         let quiet = self.optional_table::<RawQuiet>(sections.remove("quiet"), "[quiet]");
         let api = self.optional_table::<RawApi>(sections.remove("api"), "[api]");
         let fleet = self.optional_table::<RawFleet>(sections.remove("fleet"), "[fleet]");
+        let upstream = sections
+            .remove("upstream")
+            .map(|v| self.table::<super::upstream::RawUpstream>(v, "[upstream]"));
         let tts = self.optional_table::<RawTts>(sections.remove("tts"), "[tts]");
         let session = self.optional_table::<RawSession>(sections.remove("session"), "[session]");
         let report = self.optional_table::<RawReport>(sections.remove("report"), "[report]");
@@ -383,6 +386,7 @@ impl<'a> Loader<'a> {
         let quiet = quiet.map(|q| self.quiet(q)).unwrap_or_default();
         let api = api.and_then(|a| self.api(a));
         let fleet = fleet.and_then(|f| self.fleet(f, &name));
+        let upstream = upstream.map(|u| u.and_then(|u| self.upstream(u)));
         let tts = tts.and_then(|t| self.tts(t));
         let session = session.and_then(|s| self.session(s));
         // A broken [tts] is reported; the bulletins are checked against the
@@ -411,6 +415,7 @@ impl<'a> Loader<'a> {
             quiet,
             api: api?,
             fleet: fleet?,
+            upstream: upstream.map_or(Some(None), |u| u.map(Some))?,
             tts: tts?,
             session: session?,
             report: report.map(|r| self.report(r)).unwrap_or_default(),

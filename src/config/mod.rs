@@ -19,6 +19,7 @@ mod speech;
 pub(crate) mod test_support;
 mod timing;
 mod tts_command;
+pub mod upstream;
 mod warnings;
 
 pub use audio_info::AudioInfo;
@@ -62,6 +63,8 @@ pub struct Station {
     pub quiet: QuietHours,
     pub api: Api,
     pub fleet: Fleet,
+    /// `[upstream]`: the province's broker and trusted publishers.
+    pub upstream: Option<upstream::Upstream>,
     /// How typed notices (`text` bulletins, API `text`) are read aloud.
     pub tts: Tts,
     pub session: Session,
@@ -421,6 +424,9 @@ pub struct Fleet {
     /// Connection string of the province's PostgreSQL, where closed
     /// airtime rows are copied; `None`: the station keeps them to itself.
     pub postgres: Option<String>,
+    /// The district the station belongs to, as the province's bulletin
+    /// topics name it (`[fleet] district`).
+    pub district: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

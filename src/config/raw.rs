@@ -10,8 +10,8 @@ pub(super) type S<T> = Spanned<T>;
 
 /// The top-level sections and lists of items a station file may have.
 pub(super) const SECTIONS: &[&str] = &[
-    "station", "output", "quiet", "api", "report", "fleet", "tts", "session", "campaign",
-    "bulletin", "program", "relay",
+    "station", "output", "quiet", "api", "report", "fleet", "upstream", "tts", "session",
+    "campaign", "bulletin", "program", "relay",
 ];
 
 #[derive(Deserialize, Default)]
@@ -91,6 +91,7 @@ pub(super) struct RawApi {
 pub(super) struct RawFleet {
     pub(super) station_id: Option<S<String>>,
     pub(super) postgres: Option<S<String>>,
+    pub(super) district: Option<S<String>>,
 }
 
 #[derive(Deserialize)]

@@ -375,7 +375,7 @@ impl Loader<'_> {
     }
 }
 
-fn parse_sha256(s: &str) -> Option<[u8; 32]> {
+pub(super) fn parse_sha256(s: &str) -> Option<[u8; 32]> {
     if s.len() != 64 {
         return None;
     }

@@ -16,6 +16,7 @@
 
 pub mod error;
 pub mod files;
+pub mod link;
 pub mod notice;
 pub mod orders;
 pub mod plan;
@@ -89,6 +90,8 @@ pub struct Control {
     pub(crate) notices: Arc<notice::Notices>,
     /// The titles operators give their recordings.
     pub(crate) titles: Arc<titles::Titles>,
+    /// The link to the province's broker (`[upstream]`).
+    pub link: Arc<link::Link>,
 }
 
 /// The control layer as the adapters hold it.
@@ -113,6 +116,7 @@ impl Control {
             fleet: Default::default(),
             notices: Default::default(),
             titles: Default::default(),
+            link: Default::default(),
         })
     }
 

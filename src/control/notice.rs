@@ -308,6 +308,7 @@ pub(super) async fn notice(
         path,
         seconds,
         title: Some(title),
+        tag: None,
     };
     Ok((target, hold))
 }

@@ -133,7 +133,21 @@ fn repeat_every(x: &str) -> Result<Duration> {
 impl Control {
     /// Queue an item for the operators' queue.
     pub async fn queue(&self, caller: &Caller, order: QueueOrder) -> Result<QueuedView> {
+        self.queue_tagged(caller, order, None).await
+    }
+
+    /// [`Control::queue`] for the province's broadcast `tag`
+    /// (`crate::upstream`): its occurrence names the broadcast.
+    pub async fn queue_tagged(
+        &self,
+        caller: &Caller,
+        order: QueueOrder,
+        tag: Option<&str>,
+    ) -> Result<QueuedView> {
         let mut detail = vec![order.what.detail()];
+        if let Some(t) = tag {
+            detail.push(format!("broadcast={t}"));
+        }
         if let Some(p) = order.priority {
             detail.push(format!("priority={}", p.as_str()));
         }
@@ -147,7 +161,7 @@ impl Control {
             }
             let (target, hold) = resolve(self, &station, order.what, Purpose::Queue).await?;
             let req = QueueRequest {
-                target,
+                target: tagged(target, tag),
                 priority: order.priority,
                 at: order.at,
                 requested_by: Some(caller.name.clone()),
@@ -262,10 +276,21 @@ impl Control {
 
     /// Air an emergency now, maybe repeating until a time.
     pub async fn emergency(&self, caller: &Caller, order: EmergencyOrder) -> Result<Emergency> {
+        self.emergency_tagged(caller, order, None).await
+    }
+
+    /// [`Control::emergency`] for the province's broadcast `tag`.
+    pub async fn emergency_tagged(
+        &self,
+        caller: &Caller,
+        order: EmergencyOrder,
+        tag: Option<&str>,
+    ) -> Result<Emergency> {
         let station = self.current.get();
         let tz = station.timezone;
         let detail = format!(
-            "{} repeat_every={} until={}",
+            "{}{} repeat_every={} until={}",
+            tag.map_or_else(String::new, |t| format!("broadcast={t} ")),
             order.what.detail(),
             order.repeat_every.as_deref().unwrap_or("-"),
             order
@@ -290,7 +315,7 @@ impl Control {
             let (target, hold) = resolve(self, &station, order.what, Purpose::Emergency).await?;
             let what = describe(&target);
             let req = EmergencyRequest {
-                target,
+                target: tagged(target, tag),
                 repeat_every: every,
                 until: order.until,
                 requested_by: Some(caller.name.clone()),
@@ -317,6 +342,30 @@ impl Control {
             "cancelled".to_string()
         });
         r
+    }
+}
+
+/// `t` carrying the province's broadcast id, when there is one (a
+/// bulletin of the station file never does).
+fn tagged(t: Target, tag: Option<&str>) -> Target {
+    match (t, tag) {
+        (
+            Target::File {
+                file,
+                path,
+                seconds,
+                title,
+                ..
+            },
+            Some(tag),
+        ) => Target::File {
+            file,
+            path,
+            seconds,
+            title,
+            tag: Some(tag.to_string()),
+        },
+        (t, _) => t,
     }
 }
 

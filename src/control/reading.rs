@@ -70,6 +70,8 @@ pub struct StatusView {
     pub file: FileState,
     pub fleet: Option<FleetView>,
     pub notices: NoticeStore,
+    /// The link to the province's broker, with `[upstream]`.
+    pub upstream: Option<super::link::LinkView>,
 }
 
 impl Control {
@@ -99,6 +101,7 @@ impl Control {
             fleet,
             notices,
             station,
+            upstream: self.link.view(),
         }
     }
 

@@ -45,6 +45,7 @@ pub(super) async fn resolve(
                     path,
                     seconds: info.seconds,
                     title,
+                    tag: None,
                 })
             })
             .await?;

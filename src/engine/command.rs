@@ -33,6 +33,9 @@ pub enum Target {
         /// What listeners and the ledger call it (a typed notice's first
         /// words); default: the file name.
         title: Option<String>,
+        /// The province's broadcast id (`crate::upstream`): the occurrence
+        /// names it (`operator:7/province:ID@…`) instead of the file.
+        tag: Option<String>,
     },
 }
 
@@ -293,13 +296,14 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                     .bulletin(bid)
                     .ok_or_else(|| Refusal::UnknownBulletin(bid.clone()))?;
                 let grace = Duration::seconds(i64::from(b.grace_seconds)).max(default_grace);
-                (Audio::Bulletin(b), bid, grace)
+                (Audio::Bulletin(b), bid.clone(), grace)
             }
             Target::File {
                 file,
                 path,
                 seconds,
                 title,
+                tag,
             } => {
                 let audio = Audio::File {
                     file,
@@ -307,10 +311,13 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                     seconds: *seconds,
                     title: title.as_deref(),
                 };
-                (audio, file, default_grace)
+                let name = tag
+                    .as_ref()
+                    .map_or_else(|| file.clone(), |t| format!("province:{t}"));
+                (audio, name, default_grace)
             }
         };
-        let key = OccurrenceKey::queued(source.as_str(), id, name, at, self.tz()).into();
+        let key = OccurrenceKey::queued(source.as_str(), id, &name, at, self.tz()).into();
         let mut entry = Entry::new(id, audio, key, source, at)
             .order((1 << 40) + id)
             .grace(grace)

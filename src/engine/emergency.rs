@@ -44,6 +44,9 @@ struct SavedRepeat {
     /// A file's title, when it has one of its own (a typed notice).
     #[serde(default)]
     file_title: Option<String>,
+    /// The province's broadcast id (absent before it existed).
+    #[serde(default)]
+    tag: Option<String>,
     every_seconds: i64,
     until: Option<DateTime<Utc>>,
     next_at: DateTime<Utc>,
@@ -56,19 +59,21 @@ struct SavedRepeat {
 
 impl Repeat {
     fn save(&self) -> String {
-        let (bulletin, file, path, seconds, file_title) = match &self.target {
-            Target::Bulletin(id) => (Some(id.clone()), None, None, None, None),
+        let (bulletin, file, path, seconds, file_title, tag) = match &self.target {
+            Target::Bulletin(id) => (Some(id.clone()), None, None, None, None, None),
             Target::File {
                 file,
                 path,
                 seconds,
                 title,
+                tag,
             } => (
                 None,
                 Some(file.clone()),
                 Some(path.clone()),
                 Some(*seconds),
                 title.clone(),
+                tag.clone(),
             ),
         };
         serde_json::to_string(&SavedRepeat {
@@ -77,6 +82,7 @@ impl Repeat {
             path,
             seconds,
             file_title,
+            tag,
             every_seconds: self.every.num_seconds(),
             until: self.until,
             next_at: self.next_at,
@@ -96,6 +102,7 @@ impl Repeat {
                 path,
                 seconds,
                 title: s.file_title,
+                tag: s.tag,
             },
             _ => return None,
         };
@@ -221,5 +228,39 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             self.decided.insert(e.airing.occurrence.clone(), now);
             self.enqueue(e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A repeating emergency the province sent names its broadcast in
+    /// every repeat, after a restart too.
+    #[test]
+    fn a_repeats_broadcast_id_is_kept_across_restarts() {
+        let now = Utc::now();
+        let r = Repeat {
+            target: Target::File {
+                file: "tinh/abc.mp3".into(),
+                path: "/srv/loa/audio/tinh/abc.mp3".into(),
+                seconds: 12.5,
+                title: Some("Bão số 3".into()),
+                tag: Some("b20261206-1".into()),
+            },
+            every: Duration::minutes(30),
+            until: None,
+            next_at: now,
+            requested_by: Some("So TTTT".into()),
+            title: "Bão số 3".into(),
+            bulletin: "tinh/abc.mp3".into(),
+            since: now,
+        };
+        let back = Repeat::restore(&r.save()).unwrap();
+        let Target::File { tag, title, .. } = back.target else {
+            panic!("a file")
+        };
+        assert_eq!(tag.as_deref(), Some("b20261206-1"));
+        assert_eq!(title.as_deref(), Some("Bão số 3"));
     }
 }

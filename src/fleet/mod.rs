@@ -71,19 +71,23 @@ pub(crate) async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> 
 }
 
 fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
+    tokio_postgres_rustls::MakeRustlsConnect::new(client_tls())
+}
+
+/// TLS for a client of the province's services (its database, its MQTT
+/// broker): rustls on ring, trusting the system's CA store, so a
+/// province's own CA is added with update-ca-certificates.
+pub(crate) fn client_tls() -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     // Unreadable certificates are skipped: the others still verify.
     for cert in rustls_native_certs::load_native_certs().certs {
         let _ = roots.add(cert);
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("ring supports the default TLS versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    tokio_postgres_rustls::MakeRustlsConnect::new(config)
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth()
 }
 
 /// The province's report from the database at `url` (created or migrated

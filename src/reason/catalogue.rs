@@ -273,6 +273,11 @@ pub const AUDIT_ACTIONS: &[(&str, &str, &str)] = &[
     ),
     ("upload", "tải tệp lên", "upload"),
     (
+        "province bulletin",
+        "bản tin tỉnh gửi",
+        "bulletin from the province",
+    ),
+    (
         "reload",
         "nạp lại tệp cấu hình đài",
         "reload the station file",

@@ -36,7 +36,9 @@ fn station(tz: Tz) -> Station {
         fleet: crate::config::Fleet {
             station_id: "dai-thu".into(),
             postgres: None,
+            district: None,
         },
+        upstream: None,
         tts: Default::default(),
         session: Default::default(),
         report: Default::default(),

@@ -154,6 +154,18 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
                 a class="btn" href="/tam-dung" { (t(lang, "Tạm dừng đài…", "Pause the station…")) }
             }
             p class="output" { (output_line(lang, &st.output)) }
+            @if let Some(u) = &view.upstream {
+                p class="output upstream" {
+                    @if u.connected {
+                        (t(lang, "Kết nối với tỉnh: có", "Link to the province: up"))
+                    } @else {
+                        strong { (t(lang, "Kết nối với tỉnh: MẤT (đang thử lại)", "Link to the province: DOWN (retrying)")) }
+                    }
+                    @if let Some(at) = u.last_message {
+                        " · " (t(lang, "tin cuối ", "last message ")) (hm(at))
+                    }
+                }
+            }
         }
         div class="card" {
             h2 { (t(lang, "Hàng chờ", "Queue")) " (" (st.queue_length) ")" }

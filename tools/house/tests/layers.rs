@@ -39,7 +39,7 @@ const LAYERS: &[&[&str]] = &[
     &["engine"],
     &["current"],
     &["control", "fleet"],
-    &["api", "web", "systemd"],
+    &["api", "web", "systemd", "upstream"],
     &["daemon"],
     &["cli"],
 ];

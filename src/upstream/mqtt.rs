@@ -1,0 +1,64 @@
+//! Connecting to the province's broker, the same way for a station and
+//! for `loa publish`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use rumqttc::{MqttOptions, TlsConfiguration, Transport};
+
+use super::manifest::{MAX_AUDIO_BYTES, MAX_MESSAGE};
+use crate::config::upstream::Broker;
+
+/// How long a silent link lives before the client pings (a 4G link that
+/// drops takes the TCP connection with it silently).
+const KEEP_ALIVE: Duration = Duration::from_secs(30);
+/// The largest password file read.
+const MAX_PASSWORD: u64 = 4096;
+
+/// Options for `client_id` at `broker`; `clean`: forget the session at the
+/// broker (a publisher) or keep it (a station, so it gets what it missed).
+pub fn options(
+    client_id: &str,
+    broker: &Broker,
+    username: Option<&str>,
+    password_file: Option<&Path>,
+    clean: bool,
+) -> anyhow::Result<MqttOptions> {
+    let mut o = MqttOptions::new(client_id, broker.host.clone(), broker.port);
+    o.set_keep_alive(KEEP_ALIVE)
+        .set_clean_session(clean)
+        // An audio bulletin comes whole in one message.
+        .set_max_packet_size(
+            MAX_AUDIO_BYTES as usize + MAX_MESSAGE,
+            MAX_AUDIO_BYTES as usize + MAX_MESSAGE,
+        );
+    if let Some(user) = username {
+        let password = match password_file {
+            Some(p) => read_password(p)?,
+            None => String::new(),
+        };
+        o.set_credentials(user, password);
+    }
+    if broker.tls {
+        o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+            Arc::new(crate::fleet::client_tls()),
+        )));
+    }
+    Ok(o)
+}
+
+fn read_password(p: &Path) -> anyhow::Result<String> {
+    let len = std::fs::metadata(p)
+        .with_context(|| format!("cannot read the broker password file {}", p.display()))?
+        .len();
+    anyhow::ensure!(
+        len <= MAX_PASSWORD,
+        "{} is larger than {MAX_PASSWORD} bytes: not a password file",
+        p.display()
+    );
+    let text = std::fs::read_to_string(p)
+        .with_context(|| format!("cannot read the broker password file {}", p.display()))?;
+    Ok(text.trim_end_matches(['\n', '\r']).to_string())
+}

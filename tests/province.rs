@@ -1,0 +1,399 @@
+//! The province speaks to its stations (issue 20), whole: a real Mosquitto
+//! on loopback with the shipped ACL (deploy/mosquitto/loa.acl), three real
+//! `loa run` stations (s1 and s2 in district `bac`, s3 in `nam`) and the
+//! real `loa publish`. Text bulletins are read aloud by espeak-ng, as in
+//! tests/tts.rs. Needs `mosquitto`, `mosquitto-clients` and `espeak-ng`
+//! (`make test-deps`); fails loudly without them.
+
+mod common;
+#[path = "common/mqtt.rs"]
+mod mqtt;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use common::{bin, free_port, ledger_rows, wait_for_rows, Daemon};
+use loa::ledger::AirtimeRow;
+use mqtt::Broker;
+
+const PUBLISHER: &str = "So TTTT";
+/// Generous bounds for a busy 2-core machine.
+const PATIENCE: Duration = Duration::from_secs(40);
+
+struct Station {
+    id: &'static str,
+    dir: PathBuf,
+    addr: SocketAddr,
+    token: String,
+}
+
+impl Station {
+    fn new(root: &Path, id: &'static str, district: &str, b: &Broker, key: &str) -> Station {
+        let dir = root.join(id);
+        std::fs::create_dir_all(dir.join("audio")).unwrap();
+        let engine = dir.join("engine.sh");
+        std::fs::write(
+            &engine,
+            "#!/bin/sh\nexec espeak-ng -v \"$3\" -w \"$1\" -f \"$2\"\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&engine, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let (token, sha) = common::new_token("viewer", "viewer");
+        let text = format!(
+            "[station]\nname = \"Xã {id}\"\ntimezone = \"Asia/Ho_Chi_Minh\"\naudio_dir = \"audio\"\n\
+             data_dir = \"var\"\n[api]\nlisten = \"{addr}\"\n\
+             [output]\nkind = \"wav\"\npath = \"var/aired.wav\"\npace = \"fast\"\n\
+             [tts]\ncommand = [\"{engine}\", \"{{out}}\", \"{{text_file}}\", \"{{voice}}\"]\ntimeout = \"20s\"\n\
+             [fleet]\nstation_id = \"{id}\"\ndistrict = \"{district}\"\n\
+             [upstream]\nbroker = \"{url}\"\nusername = \"{id}\"\npassword_file = \"{pw}\"\nkeys = [\"{key}\"]\n\
+             [[api.token]]\nname = \"viewer\"\nrole = \"viewer\"\nsha256 = \"{sha}\"\n",
+            engine = engine.display(),
+            url = b.url(),
+            pw = b.password_file(id).display(),
+        );
+        std::fs::write(dir.join("station.toml"), text).unwrap();
+        Station {
+            id,
+            dir,
+            addr,
+            token,
+        }
+    }
+
+    fn start(&self) -> Daemon {
+        let d = Daemon::start_with(&self.dir.join("station.toml"), self.addr, |c| {
+            c.env("LOA_LOG", "info");
+        });
+        // Up once subscribed: the broker has the station's session.
+        let give_up = Instant::now() + PATIENCE;
+        while common::metric(self.addr, "loa_upstream_connected") != Some(1.0) {
+            assert!(
+                Instant::now() < give_up,
+                "{} never connected: {}",
+                self.id,
+                d.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        d
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.join("var/airtime.db")
+    }
+
+    /// Rows the province asked for whose title starts with `tag`.
+    fn aired(&self, tag: &str) -> Vec<AirtimeRow> {
+        ledger_rows(&self.db())
+            .into_iter()
+            .filter(|r| r.title.starts_with(tag) && r.started_at.is_some())
+            .collect()
+    }
+
+    fn wait_aired(&self, tag: &str) -> AirtimeRow {
+        let rows = wait_for_rows(
+            &self.db(),
+            &format!("{tag} at {}", self.id),
+            PATIENCE,
+            |rows| {
+                rows.iter()
+                    .any(|r| r.title.starts_with(tag) && r.started_at.is_some())
+            },
+            || self.log(),
+        );
+        let row = rows.into_iter().find(|r| r.title.starts_with(tag)).unwrap();
+        assert_eq!(row.requested_by.as_deref(), Some(PUBLISHER), "{row:?}");
+        row
+    }
+
+    /// The audit rows of refused bulletins: their result.
+    fn refusals(&self) -> Vec<String> {
+        let conn = rusqlite::Connection::open(self.db()).unwrap();
+        let mut st = conn
+            .prepare("SELECT result FROM audit WHERE action = 'province bulletin'")
+            .unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    fn wait_refused(&self, code: &str) {
+        let give_up = Instant::now() + PATIENCE;
+        while !self
+            .refusals()
+            .iter()
+            .any(|r| r.contains(&format!("({code})")))
+        {
+            assert!(
+                Instant::now() < give_up,
+                "{} never refused {code}: {}",
+                self.id,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default()
+    }
+
+    /// `upstream` of `GET /api/v1/status`.
+    fn link(&self) -> serde_json::Value {
+        let r =
+            common::request(self.addr, "GET", "/api/v1/status", Some(&self.token), None).unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["upstream"].clone()
+    }
+
+    fn wait_link(&self, up: bool) {
+        let give_up = Instant::now() + PATIENCE;
+        while self.link()["connected"] != up {
+            assert!(
+                Instant::now() < give_up,
+                "{} link never {up}: {}",
+                self.id,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn started(r: &AirtimeRow) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(r.started_at.as_deref().unwrap())
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// `loa publish` as the province: the id it printed.
+fn publish(b: &Broker, key: &Path, user: &str, args: &str) -> String {
+    let (url, pw) = (b.url(), b.password_file(user));
+    let mut all = vec!["publish", "--broker", &url, "--username", user];
+    all.extend(["--password-file", pw.to_str().unwrap()]);
+    all.extend(["--key", key.to_str().unwrap(), "--publisher", PUBLISHER]);
+    all.extend(args.split('|'));
+    mqtt::loa(&all)
+}
+
+fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
+    let path = dir.join(name);
+    let public = mqtt::loa(&["publish", "keygen", "--out", path.to_str().unwrap()]);
+    (path, public)
+}
+
+#[test]
+fn the_province_reaches_its_stations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (key, public) = keygen(root, "tinh.key");
+    let (rogue, _) = keygen(root, "rogue.key");
+    let mut b = Broker::start(root, &[("s1", "bac"), ("s2", "bac"), ("s3", "nam")], "");
+    let s1 = Station::new(root, "s1", "bac", &b, &public);
+    let s2 = Station::new(root, "s2", "bac", &b, &public);
+    let s3 = Station::new(root, "s3", "nam", &b, &public);
+    let _d1 = s1.start();
+    let d2 = s2.start();
+    let _d3 = s3.start();
+
+    // An emergency to all airs within 5 s at each station.
+    let sent = Utc::now();
+    publish(
+        &b,
+        &key,
+        "tinh",
+        "--priority|emergency|--text|Khẩn một. Bão số ba vào bờ.|--targets|all|--expires|1h",
+    );
+    for s in [&s1, &s2, &s3] {
+        let row = s.wait_aired("Khẩn một");
+        assert!(row.occurrence.starts_with("emergency:"), "{row:?}");
+        assert!(
+            row.occurrence.contains("/province:b"),
+            "the broadcast id: {row:?}"
+        );
+        let lag = (started(&row) - sent).num_milliseconds();
+        assert!(lag < 5000, "{}: aired {lag} ms after publishing", s.id);
+    }
+
+    // A district's bulletin airs only there.
+    publish(
+        &b,
+        &key,
+        "tinh",
+        "--priority|priority|--text|Huyện bắc. Họp dân.|--targets|district:bac",
+    );
+    s1.wait_aired("Huyện bắc");
+    s2.wait_aired("Huyện bắc");
+
+    // A bulletin signed with an untrusted key is refused everywhere.
+    publish(
+        &b,
+        &rogue,
+        "tinh",
+        "--priority|emergency|--text|Giả mạo.|--targets|all",
+    );
+    for s in [&s1, &s2, &s3] {
+        s.wait_refused("unknown_key");
+    }
+
+    // A station's credentials cannot publish a bulletin (the shipped ACL),
+    // even one signed with the province's key.
+    publish(
+        &b,
+        &key,
+        "s1",
+        "--priority|emergency|--text|Trạm gửi.|--targets|all",
+    );
+
+    // One to s3 only, captured on the wire: sent again, then altered.
+    let cap = b.capture("s3", "loa/v1/station/s3/bulletin");
+    let id = publish(
+        &b,
+        &key,
+        "tinh",
+        "--priority|priority|--text|Riêng ba. Tin riêng.|--targets|station:s3",
+    );
+    s3.wait_aired("Riêng ba");
+    let wire = cap.message();
+    assert!(!wire.is_empty(), "captured the signed message");
+    b.raw_publish("tinh", "loa/v1/station/s3/bulletin", &wire);
+    s3.wait_refused("already_seen");
+    let altered = String::from_utf8(wire.clone())
+        .unwrap()
+        .replace("Tin riêng", "Tin khác");
+    b.raw_publish("tinh", "loa/v1/station/s3/bulletin", altered.as_bytes());
+    s3.wait_refused("altered");
+    let once = s3.aired("Riêng ba");
+    assert_eq!(once.len(), 1, "aired once however often it came");
+    assert!(
+        once[0].occurrence.contains(&format!("/province:{id}@")),
+        "{:?}",
+        once[0]
+    );
+    assert!(s1.aired("Riêng ba").is_empty() && s2.aired("Huyện bắc").len() == 1);
+    assert!(s3.aired("Huyện bắc").is_empty(), "district bac only");
+
+    // A CAP alert (the specification's A.2, Immediate + Severe) airs as an
+    // emergency.
+    let alert =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cap/a2-severe-thunderstorm.xml");
+    let alert = alert.to_str().unwrap();
+    publish(
+        &b,
+        &key,
+        "tinh",
+        &format!("--cap|{alert}|--targets|station:s1|--expires|1h"),
+    );
+    let row = s1.wait_aired("AT 254 PM PDT");
+    assert_eq!(row.priority.as_str(), "emergency", "{row:?}");
+
+    // By now every bulletin sent before has reached the stations: the one
+    // s1's credentials sent never did.
+    for s in [&s1, &s2, &s3] {
+        assert!(
+            s.aired("Trạm gửi").is_empty() && s.aired("Giả mạo").is_empty(),
+            "{}",
+            s.id
+        );
+    }
+
+    // Offline: s2 stops; what comes meanwhile waits at the broker. The
+    // unexpired bulletin airs when it is back; the expired one never.
+    drop(d2);
+    publish(
+        &b,
+        &key,
+        "tinh",
+        "--priority|priority|--text|Chờ một. Còn hạn.|--targets|all|--expires|1h",
+    );
+    publish(
+        &b,
+        &key,
+        "tinh",
+        "--priority|priority|--text|Hết hạn. Quá giờ.|--targets|all|--expires|3s",
+    );
+    s1.wait_aired("Chờ một");
+    std::thread::sleep(Duration::from_secs(4));
+    let _d2 = s2.start();
+    s2.wait_aired("Chờ một");
+    s2.wait_refused("expired");
+    assert!(s2.aired("Hết hạn").is_empty());
+
+    // An audio bulletin with a time airs at it (±1 s) at its one target.
+    let at = Utc::now() + chrono::Duration::seconds(15);
+    let at = at - chrono::Duration::nanoseconds(i64::from(at.timestamp_subsec_nanos()));
+    let local = at
+        .with_timezone(&chrono_tz::Asia::Ho_Chi_Minh)
+        .format("%H:%M:%S")
+        .to_string();
+    let jingle = Path::new(env!("CARGO_MANIFEST_DIR")).join("audio/jingles/nhac-hieu.mp3");
+    let jingle = jingle.to_str().unwrap();
+    let args =
+        format!("--priority|normal|--file|{jingle}|--title|Nhạc hiệu tỉnh|--at|{local}|--targets|station:s3|--expires|1h");
+    publish(&b, &key, "tinh", &args);
+    let rows = wait_for_rows(
+        &s3.db(),
+        "the audio bulletin",
+        PATIENCE,
+        |rows| {
+            rows.iter()
+                .any(|r| r.file.starts_with("tinh/") && r.started_at.is_some())
+        },
+        || s3.log(),
+    );
+    let row = rows.iter().find(|r| r.file.starts_with("tinh/")).unwrap();
+    assert_eq!(row.title, "Nhạc hiệu tỉnh", "the bulletin's title: {row:?}");
+    let off = (started(row) - at).num_milliseconds().abs();
+    assert!(off <= 1000, "aired {off} ms from its time: {row:?}");
+    assert!(ledger_rows(&s1.db())
+        .iter()
+        .all(|r| !r.file.starts_with("tinh/")));
+
+    // `loa publish status` shows the stations' acknowledgements.
+    let out = Command::new(bin::loa())
+        .args([
+            "publish",
+            "status",
+            "--broker",
+            &b.url(),
+            "--username",
+            "tinh",
+        ])
+        .args(["--password-file", b.password_file("tinh").to_str().unwrap()])
+        .args([id.as_str(), "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let acks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let acks = acks.as_array().unwrap();
+    assert_eq!(acks.len(), 1, "{acks:?}");
+    assert_eq!(acks[0]["station"], "s3");
+    assert_eq!(acks[0]["state"], "aired", "{acks:?}");
+    assert!(acks[0]["aired_at"].is_string());
+
+    // Losing the broker never stops the station; the link comes back.
+    assert!(s1.link()["last_message_at"].is_string());
+    b.stop();
+    s1.wait_link(false);
+    assert_eq!(common::metric(s1.addr, "loa_upstream_connected"), Some(0.0));
+    assert!(common::healthy(s1.addr));
+    b.restart();
+    s1.wait_link(true);
+    publish(
+        &b,
+        &key,
+        "tinh",
+        "--priority|emergency|--text|Trở lại. Có tin.|--targets|station:s1",
+    );
+    s1.wait_aired("Trở lại");
+}
