@@ -15,8 +15,7 @@
 mod common;
 #[path = "measure/mod.rs"]
 mod measure;
-#[path = "../tests/common/mqtt.rs"]
-mod mqtt;
+use common::mqtt;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

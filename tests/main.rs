@@ -25,6 +25,7 @@ mod paced;
 mod playout;
 mod postgres;
 mod prometheus;
+mod province;
 mod readme;
 mod relay;
 mod soak;

@@ -5,9 +5,8 @@
 //! tests/tts.rs. Needs `mosquitto`, `mosquitto-clients` and `espeak-ng`
 //! (`make test-deps`); fails loudly without them.
 
-mod common;
-#[path = "common/mqtt.rs"]
-mod mqtt;
+use crate::common;
+use crate::common::mqtt;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

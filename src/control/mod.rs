@@ -255,11 +255,28 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| Error::Internal(format!("a background task failed: {e}")))?
 }
 
-/// The items the station files of `Control::for_test`'s callers share: a
-/// campaign, `long` (daily at 06:00, in the campaign) and `tone`, on the
-/// audio `for_test` copies.
+/// When `long` airs each day in the test stations (`HH:MM`, station time):
+/// 12 hours after the first test asked, the same for every test of the run,
+/// so that it never falls due while a test runs (a fixed time did, for
+/// tests started in the ten minutes of its grace).
 #[cfg(test)]
-pub(crate) const TEST_ITEMS: &str = r#"
+pub(crate) fn test_long_at() -> &'static str {
+    static AT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    AT.get_or_init(|| {
+        let now = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Ho_Chi_Minh);
+        (now + chrono::Duration::hours(12))
+            .format("%H:%M")
+            .to_string()
+    })
+}
+
+/// The items the station files of `Control::for_test`'s callers share: a
+/// campaign, `long` (daily at [`test_long_at`], in the campaign) and
+/// `tone`, on the audio `for_test` copies.
+#[cfg(test)]
+pub(crate) fn test_items() -> String {
+    format!(
+        r#"
 [[campaign]]
 id = "cds"
 title = "Chuyển đổi số"
@@ -268,12 +285,15 @@ id = "long"
 title = "Thông điệp dài"
 file = "long.mp3"
 campaign = "cds"
-at = ["06:00"]
+at = ["{}"]
 [[bulletin]]
 id = "tone"
 title = "Tín hiệu"
 file = "tone.wav"
-"#;
+"#,
+        test_long_at()
+    )
+}
 
 /// Send `req` (with `body`: its content type and bytes) to `app` as if
 /// it came from `from` (a LAN or loopback peer), as the API's and the

@@ -96,7 +96,7 @@ name = "Xã Test"
 audio_dir = "audio"
 data_dir = "var"
 {extra}{items}"#,
-        items = crate::control::TEST_ITEMS,
+        items = crate::control::test_items(),
     );
     let state = Control::for_test(dir.path(), &text);
     let station = state.current.get();

@@ -8,6 +8,7 @@
 pub mod attack;
 pub mod bin;
 pub mod disk;
+pub mod mqtt;
 pub mod postgres;
 pub mod pulse;
 

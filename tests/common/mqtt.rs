@@ -72,7 +72,7 @@ impl Broker {
         }
         acl.push_str(extra_acl);
         std::fs::write(dir.join("acl"), acl).unwrap();
-        let port = crate::common::free_port();
+        let port = super::free_port();
         let conf = dir.join("mosquitto.conf");
         std::fs::write(
             &conf,
@@ -171,10 +171,7 @@ impl Drop for Broker {
 
 /// `loa ARGS`, which must succeed: what it printed, trimmed.
 pub fn loa(args: &[&str]) -> String {
-    let out = Command::new(crate::common::bin::loa())
-        .args(args)
-        .output()
-        .unwrap();
+    let out = Command::new(super::bin::loa()).args(args).output().unwrap();
     assert!(
         out.status.success(),
         "loa {args:?}: {}",

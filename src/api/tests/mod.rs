@@ -54,7 +54,7 @@ data_dir = "var"
 [api]
 max_upload_mb = 1{tokens}{items}{extra}
 "#,
-        items = crate::control::TEST_ITEMS,
+        items = crate::control::test_items(),
     )
 }
 
