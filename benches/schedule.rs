@@ -129,6 +129,7 @@ fn big_station() -> Station {
         bulletins,
         programs,
         relays: Vec::new(),
+        monitor: None,
     }
 }
 

@@ -213,6 +213,10 @@ fn response_schemas() -> Map<String, Value> {
             "paused": { "type": "boolean" },
             "emergency": nullable(schema_ref("Emergency")),
             "clock_suspect": { "type": "boolean" },
+            "line": nullable(closed(json!({
+                "silent": { "type": "boolean", "description": "The loudspeaker line is silent though an item airs ([monitor] silence_alarm)" },
+                "foreign": { "type": "boolean", "description": "The line carries sound though nothing airs (30 s)" },
+            }))),
             "station_file": schema_ref("StationFile"),
             "fleet": nullable(schema_ref("FleetShipping")),
             "tts_cache": schema_ref("TtsCache"),
