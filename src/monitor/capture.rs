@@ -18,6 +18,8 @@ use crate::audio::{find_device, Way};
 
 /// Between attempts to open the device again.
 const RETRY: Duration = Duration::from_secs(5);
+/// How far the samples' count may stray from the wall clock.
+const REANCHOR_MS: i64 = 1000;
 /// A device that sent nothing for this long is opened again.
 const STALL_MS: i64 = 5000;
 
@@ -73,8 +75,9 @@ fn run(name: &str, to: &SyncSender<(i64, f32)>) {
 }
 
 /// Where the capture's frames fall on the wall clock: anchored at the
-/// first callback, counted in samples after it, anchored again when the
-/// count drifts from the clock by more than two frames.
+/// first callback, counted in samples after it (a capture comes in bursts:
+/// the samples' count is its clock), anchored again when the count is a
+/// second away from the wall clock (samples lost, a clock step).
 struct Stamps {
     anchor_ms: i64,
     frames: i64,
@@ -85,7 +88,7 @@ impl Stamps {
     fn next(&mut self, chunk_ms: i64) -> i64 {
         let now = now_ms();
         let due = self.anchor_ms + self.frames * FRAME_MS;
-        if !self.started || (due - (now - chunk_ms)).abs() > 2 * FRAME_MS {
+        if !self.started || (due - (now - chunk_ms)).abs() > REANCHOR_MS {
             self.anchor_ms = now - chunk_ms - self.frames * FRAME_MS;
             self.started = true;
         }

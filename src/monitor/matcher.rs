@@ -25,6 +25,11 @@ pub const MAX_DELAY: i64 = 2000 / FRAME_MS;
 const HALF: i64 = 1500 / FRAME_MS;
 /// Frames between capture and verdict.
 pub const LAG: i64 = MAX_DELAY + HALF + 1;
+/// Lags either side of the delay a frame's verdict looks at (the two
+/// sides' frames are stamped to ±half a frame, and a busy output drifts).
+const NEAR: i64 = 3;
+/// Frames before the one decided that the delay search looks at: 10 s.
+const SEARCH: i64 = 10_000 / FRAME_MS;
 /// Correlation from which a frame is heard.
 const HEARD_R: f32 = 0.5;
 /// Correlation from which a delay search result is believed.
@@ -33,6 +38,8 @@ const DELAY_R: f32 = 0.6;
 pub const FLOOR: f32 = 0.003_16;
 /// Sound on the line while nothing airs for this long is foreign: 30 s.
 pub const FOREIGN_FRAMES: u32 = 30_000 / FRAME_MS as u32;
+/// Quiet that ends a foreign sound: 3 s (shorter is a pause in speech).
+const QUIET_FRAMES: u32 = 3000 / FRAME_MS as u32;
 /// Rings of levels: 2 minutes.
 const LEVELS: usize = 1200;
 /// Ring of verdicts: 24 hours.
@@ -67,8 +74,8 @@ impl Ring {
 pub struct LineState {
     /// Silent while an item airs for `silence_alarm` (until sound returns).
     pub silent: bool,
-    /// Sound while nothing airs for 30 s (until the line is quiet or an
-    /// item airs).
+    /// Sound while nothing airs for 30 s, pauses under 3 s included
+    /// (until the line is quiet for 3 s or an item airs).
     pub foreign: bool,
 }
 
@@ -89,6 +96,7 @@ pub struct Matcher {
     alarm_frames: u32,
     silent_run: u32,
     foreign_run: u32,
+    quiet_run: u32,
     state: LineState,
 }
 
@@ -108,6 +116,7 @@ impl Matcher {
             alarm_frames: alarm_frames.max(1),
             silent_run: 0,
             foreign_run: 0,
+            quiet_run: 0,
             state: LineState::default(),
         }
     }
@@ -151,6 +160,14 @@ impl Matcher {
         self.line.put(frame, level);
         self.alarms(frame, level);
         while let Some(d) = self.decided.filter(|&d| d + LAG <= frame) {
+            // The station's first item: verdicts wait (10 s at most) for
+            // the delay, searched on all that came back so far.
+            if !self.delay_found && self.sent.get(d).is_some() && frame - d < SEARCH {
+                self.search_delay(frame - LAG + 1);
+                if !self.delay_found {
+                    break;
+                }
+            }
             let heard = self.decide(d);
             self.set_verdict(d, heard);
             self.decided = Some(d + 1);
@@ -170,9 +187,17 @@ impl Matcher {
                 self.silent_run = self.silent_run.saturating_add(1);
             }
         } else if quiet {
-            self.foreign_run = 0;
+            // Pauses between words do not end a foreign sound; 3 s of
+            // quiet do.
+            self.quiet_run = self.quiet_run.saturating_add(1);
+            if self.quiet_run >= QUIET_FRAMES {
+                self.foreign_run = 0;
+            } else if self.foreign_run > 0 {
+                self.foreign_run = self.foreign_run.saturating_add(1);
+            }
         } else {
             self.silent_run = 0;
+            self.quiet_run = 0;
             self.foreign_run = self.foreign_run.saturating_add(1);
         }
         self.state = LineState {
@@ -213,11 +238,20 @@ impl Matcher {
 
     fn search_delay(&mut self, frame: i64) {
         let mut best = (DELAY_R, None);
+        let mut current = f32::MIN;
         for lag in 0..=MAX_DELAY {
-            let (r, n) = self.correlation(frame - 60, frame + HALF, lag);
+            let (r, n) = self.correlation(frame - SEARCH, frame + HALF, lag);
+            if lag == self.delay {
+                current = r;
+            }
             if n >= 12 && r > best.0 {
                 best = (r, Some(lag));
             }
+        }
+        // A delay found stays unless another is clearly better (speech's
+        // syllables make side peaks a few frames away).
+        if self.delay_found && best.0 < current + 0.05 {
+            return;
         }
         if let Some(lag) = best.1 {
             if !self.delay_found || (lag - self.delay).abs() > 1 {
@@ -257,10 +291,17 @@ impl Matcher {
                     .get(frame + self.delay)
                     .is_some_and(|l| l >= FLOOR)
         } else {
-            let lags = (self.delay - 1).max(0)..=(self.delay + 1).min(MAX_DELAY);
+            // Until a delay is found (the station's first item), every lag,
+            // with the stricter bar of the delay search.
+            let (lags, bar) = if self.delay_found {
+                let near = (self.delay - NEAR).max(0)..=(self.delay + NEAR).min(MAX_DELAY);
+                (near, HEARD_R)
+            } else {
+                (0..=MAX_DELAY, DELAY_R)
+            };
             lags.map(|lag| self.correlation(from, to, lag).0)
                 .fold(f32::MIN, f32::max)
-                >= HEARD_R
+                >= bar
         };
         self.line_ok = heard;
         heard

@@ -102,13 +102,20 @@ fn silence_while_airing_raises_the_alarm_after_its_time_and_sound_clears_it() {
 #[test]
 fn sound_while_nothing_airs_for_30_s_is_foreign_until_the_line_is_quiet() {
     let mut m = Matcher::new(100);
+    // Speech: a second of sound, half a second of pause.
+    let speech = |f: i64| if f % 15 < 10 { 0.05 } else { 0.0 };
     for f in 0..FOREIGN_FRAMES as i64 - 1 {
-        m.captured(f, 0.05);
+        m.captured(f, speech(f));
     }
     assert!(!m.state().foreign);
     m.captured(FOREIGN_FRAMES as i64, 0.05);
     assert!(m.state().foreign);
-    m.captured(FOREIGN_FRAMES as i64 + 1, 0.0);
+    let quiet = FOREIGN_FRAMES as i64 + 1;
+    for f in quiet..quiet + QUIET_FRAMES as i64 - 1 {
+        m.captured(f, 0.0);
+    }
+    assert!(m.state().foreign, "a pause is not the end");
+    m.captured(quiet + QUIET_FRAMES as i64, 0.0);
     assert!(!m.state().foreign);
 }
 

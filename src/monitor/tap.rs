@@ -17,10 +17,18 @@ pub struct Tap {
     to: SyncSender<(i64, f32)>,
     envelope: Envelope,
     format: Option<Format>,
-    /// Frame number of the item's first 100 ms, and how many followed.
-    first: i64,
+    /// When the item's first sample goes out, on both clocks: moved when
+    /// the output fell behind (it aired silence meanwhile).
+    start: Instant,
+    start_wall: SystemTime,
+    /// Audio frames taken since `begin`, and envelope frames sent.
+    taken: u64,
     done: i64,
 }
+
+/// How far the output's own account may drift from the samples' count
+/// before the tap follows it.
+const DRIFT: Duration = Duration::from_millis(150);
 
 impl Tap {
     pub fn new(inner: Box<dyn Sink>, to: SyncSender<(i64, f32)>) -> Tap {
@@ -29,7 +37,9 @@ impl Tap {
             to,
             envelope: Envelope::new(44100, 2),
             format: None,
-            first: 0,
+            start: Instant::now(),
+            start_wall: SystemTime::now(),
+            taken: 0,
             done: 0,
         }
     }
@@ -46,6 +56,23 @@ fn wall(at: Instant) -> SystemTime {
     }
 }
 
+impl Tap {
+    /// Count `n` more samples taken; when the output says they go out
+    /// later than the count does (it fell behind and aired silence), move
+    /// the start by the difference.
+    fn follow(&mut self, format: Format, n: usize) {
+        let channels = u64::from(format.channels.max(1));
+        self.taken += n as u64 / channels;
+        let counted = self.start + Duration::from_secs_f64(format.seconds(self.taken));
+        let said = Instant::now() + self.inner.pending();
+        if said > counted + DRIFT {
+            let late = said - counted;
+            self.start += late;
+            self.start_wall += late;
+        }
+    }
+}
+
 impl Sink for Tap {
     fn open(&mut self, wanted: Format) -> Result<Format, SinkError> {
         let f = self.inner.open(wanted)?;
@@ -58,21 +85,30 @@ impl Sink for Tap {
 
     fn begin(&mut self, at: Instant) {
         self.inner.begin(at);
-        // Rounded to the nearest frame (half a frame at most: the matcher
-        // looks a frame either side).
-        self.first = frame_of(wall(at) + Duration::from_millis(FRAME_MS as u64 / 2));
+        self.start = at;
+        self.start_wall = wall(at);
+        self.taken = 0;
         self.done = 0;
         self.envelope.restart();
     }
 
     fn write(&mut self, samples: &[f32]) -> Result<usize, SinkError> {
-        let n = self.inner.write(samples)?;
-        let (to, first, done) = (&self.to, self.first, &mut self.done);
-        self.envelope
-            .feed(samples[..n.min(samples.len())].iter().copied(), |level| {
-                let _ = to.try_send((first + *done, level));
-                *done += 1;
-            });
+        let n = self.inner.write(samples)?.min(samples.len());
+        let Some(format) = self.format else {
+            return Ok(n);
+        };
+        if n > 0 {
+            self.follow(format, n);
+        }
+        let (to, done) = (&self.to, &mut self.done);
+        // Each frame on the wall clock, rounded to the nearest frame
+        // number (half a frame at most: the matcher looks either side).
+        let first = self.start_wall + Duration::from_millis(FRAME_MS as u64 / 2);
+        self.envelope.feed(samples[..n].iter().copied(), |level| {
+            let at = first + Duration::from_millis((*done * FRAME_MS) as u64);
+            let _ = to.try_send((frame_of(at), level));
+            *done += 1;
+        });
         Ok(n)
     }
 
