@@ -248,6 +248,35 @@ fn the_ledger_says_what_the_line_carried_and_the_line_alarms_rise_and_clear() {
     // frame's verdict looks 1.5 s either side).
     assert!((1.0..=4.0).contains(&heard), "{cut:?}\n{}", log());
 
+    // The report and the listing say what was heard.
+    let report = common::request(addr, "GET", "/api/v1/report", Some(&token), None)
+        .unwrap()
+        .json();
+    let bulletins: Vec<&serde_json::Value> = report["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["bulletins"].as_array().unwrap())
+        .collect();
+    let tot = bulletins.iter().find(|b| b["bulletin"] == "tot").unwrap();
+    let heard_min = tot["heard_minutes"].as_f64().expect("heard_minutes");
+    assert!(
+        heard_min >= 0.9 * tot["aired_minutes"].as_f64().unwrap() - 0.01,
+        "{tot}"
+    );
+    assert!(
+        report["total"]["heard_minutes"].as_f64().is_some(),
+        "{report}"
+    );
+    let listing = common::request(addr, "GET", "/api/v1/airtime", Some(&token), None)
+        .unwrap()
+        .json();
+    let listed = listing["rows"].as_array().or(listing.as_array()).unwrap();
+    assert!(
+        listed.iter().all(|r| r["heard_seconds"].as_f64().is_some()),
+        "{listing}"
+    );
+
     // Someone speaks on the line while nothing airs: foreign after 30 s;
     // the sound also clears the silence alarm, and quiet clears both.
     let voice = Playing::start(&server, &dir.path().join("voice.wav"));

@@ -50,7 +50,9 @@
 //! (since version 6) `airtime_unaired (scheduled_ms) WHERE outcome IN
 //! ('failed', 'missed', 'skipped')`, the few rows the report must read
 //! whole (did a failure start, did an operator cancel), found without
-//! walking every row.
+//! walking every row; (since version 7) `airtime_heard (scheduled_ms)
+//! WHERE heard_seconds IS NOT NULL`, the rows a line monitor heard, summed
+//! apart for the report (none at a station without `[monitor]`).
 //!
 //! Table `audit`, one row per control action taken through the HTTP API:
 //! `id INTEGER PRIMARY KEY, at TEXT` (RFC 3339 as above), `at_ms INTEGER`
@@ -269,7 +271,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "CREATE INDEX airtime_unaired ON airtime (scheduled_ms)
         WHERE outcome IN ('failed', 'missed', 'skipped');",
     // v7: proof of play, what the line monitor heard of each airing.
-    "ALTER TABLE airtime ADD COLUMN heard_seconds REAL;",
+    "ALTER TABLE airtime ADD COLUMN heard_seconds REAL;
+    CREATE INDEX airtime_heard ON airtime (scheduled_ms) WHERE heard_seconds IS NOT NULL;",
 ];
 
 /// Steps in Rust run in the same transaction right after the SQL migration
