@@ -121,20 +121,7 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
                 }
             }
         }
-        @if st.line.is_some_and(|l| l.silent) {
-            div class="banner emergency" role="alert" {
-                p { strong { (t(lang, "Loa không có tiếng", "The loudspeakers are silent")) } }
-                p { (t(lang, "Đang phát nhưng đường loa im lặng: kiểm tra âm ly, cầu chì và dây loa.",
-                           "An item airs but the loudspeaker line is silent: check the amplifier, its fuse and the cables.")) }
-            }
-        }
-        @if st.line.is_some_and(|l| l.foreign) {
-            div class="banner emergency" role="alert" {
-                p { strong { (t(lang, "Có tiếng lạ trên loa", "Foreign sound on the loudspeakers")) } }
-                p { (t(lang, "Không phát gì nhưng đường loa có tiếng (micrô quên tắt, người khác dùng âm ly?).",
-                           "Nothing airs but the loudspeaker line carries sound (a microphone left open, someone else on the amplifier?).")) }
-            }
-        }
+        (line_banners(lang, st.line))
         @if st.clock_suspect {
             p class="banner warn" {
                 (t(lang, "Đồng hồ máy có vẻ chậm hơn sổ phát sóng: các mục theo lịch đang chờ. Kiểm tra giờ (NTP).",
@@ -715,4 +702,24 @@ pub(crate) async fn pause_confirm(Operator(signed): Operator) -> Response {
     };
     let button = t(lang, "Tạm dừng đài ngay", "Pause the station now");
     confirm(&signed, title, what, "/tam-dung", Some(button))
+}
+
+/// The loudspeaker line's alarms (`[monitor]`), as red banners.
+fn line_banners(lang: Lang, line: Option<crate::monitor::LineState>) -> Markup {
+    html! {
+        @if line.is_some_and(|l| l.silent) {
+            div class="banner emergency" role="alert" {
+                p { strong { (t(lang, "Loa không có tiếng", "The loudspeakers are silent")) } }
+                p { (t(lang, "Đang phát nhưng đường loa im lặng: kiểm tra âm ly, cầu chì và dây loa.",
+                           "An item airs but the loudspeaker line is silent: check the amplifier, its fuse and the cables.")) }
+            }
+        }
+        @if line.is_some_and(|l| l.foreign) {
+            div class="banner emergency" role="alert" {
+                p { strong { (t(lang, "Có tiếng lạ trên loa", "Foreign sound on the loudspeakers")) } }
+                p { (t(lang, "Không phát gì nhưng đường loa có tiếng (micrô quên tắt, người khác dùng âm ly?).",
+                           "Nothing airs but the loudspeaker line carries sound (a microphone left open, someone else on the amplifier?).")) }
+            }
+        }
+    }
 }
