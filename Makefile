@@ -105,7 +105,7 @@ bench-deps:
 
 # Several minutes: the CPU comparisons play 60 s of audio 3 times each.
 bench: bench-deps
-	$(CARGO) bench --bench check --bench schedule --bench ledger --bench playout --bench daemon --bench api --bench tts --bench fleet --bench attack --bench province
+	$(CARGO) bench --bench check --bench schedule --bench ledger --bench playout --bench daemon --bench api --bench tts --bench fleet --bench attack --bench province --bench monitor
 
 lint:
 	$(CARGO) fmt --check

@@ -131,6 +131,7 @@ fn big_station() -> Station {
         bulletins,
         programs,
         relays: Vec::new(),
+        monitor: None,
     }
 }
 

@@ -23,6 +23,7 @@ use crate::config::Station;
 use crate::current::{self, CurrentStation, FileState, Startup};
 use crate::engine::{self, AudioPlayout, Command, Engine, Handle, Recorder, SystemClock};
 use crate::ledger::Ledger;
+use crate::monitor::Monitor;
 
 /// How far back the engine is told what already has a ledger row.
 const SETTLED_LOOKBACK_DAYS: i64 = 8;
@@ -55,13 +56,18 @@ fn wedge_hook(playout: AudioPlayout) -> AudioPlayout {
 /// thread, never on the runtime's workers that carry the engine.
 async fn start(station: Station, file: FileState) -> Result<Running> {
     let station = Arc::new(station);
+    let monitor = match &station.monitor {
+        Some(m) => Some(Monitor::start(m).context("starting the line monitor")?),
+        None => None,
+    };
     let (ledger, resume, playout, events_rx) = {
         let station = Arc::clone(&station);
-        tokio::task::spawn_blocking(move || open_parts(&station))
+        let monitor = monitor.clone();
+        tokio::task::spawn_blocking(move || open_parts(&station, monitor.as_ref()))
             .await
             .context("starting the station")??
     };
-    let recorder = Recorder::start(ledger);
+    let recorder = Recorder::start_monitored(ledger, monitor.clone());
     let api_recorder = recorder.clone();
     let (engine, handle) = Engine::new(
         Arc::clone(&station),
@@ -87,6 +93,7 @@ async fn start(station: Station, file: FileState) -> Result<Running> {
 /// the audio thread.
 fn open_parts(
     station: &Station,
+    monitor: Option<&Monitor>,
 ) -> Result<(
     Ledger,
     engine::Resume,
@@ -111,7 +118,13 @@ fn open_parts(
         error!("audio output not usable yet: {e}");
     }
     let (audio_tx, audio_rx) = mpsc::unbounded_channel();
-    let player = crate::audio::spawn(&station.output, &station.data_dir, audio_tx)
+    let player =
+        crate::audio::spawn_wrapped(&station.output, &station.data_dir, audio_tx, |sink| {
+            match monitor {
+                Some(m) => m.tap(sink),
+                None => sink,
+            }
+        })
         .context("starting the audio thread")?;
     crate::current::measure_loudness_in_background(station);
     let (events_tx, events_rx) = mpsc::unbounded_channel();

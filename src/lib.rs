@@ -17,6 +17,7 @@ pub(crate) mod engine;
 pub mod fleet;
 pub mod ledger;
 pub(crate) mod media;
+pub mod monitor;
 pub mod probe;
 pub(crate) mod range;
 pub mod reason;

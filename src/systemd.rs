@@ -252,6 +252,14 @@ pub fn status_line(status: &Status, station: &Station, now: DateTime<Utc>) -> St
     if status.clock_suspect {
         line.push_str(" · Đồng hồ chưa đúng giờ, lịch đang chờ");
     }
+    if let Some(l) = status.line {
+        if l.silent {
+            line.push_str(" · Loa không có tiếng");
+        }
+        if l.foreign {
+            line.push_str(" · Có tiếng lạ trên loa");
+        }
+    }
     line
 }
 

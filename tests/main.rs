@@ -21,6 +21,7 @@ mod browser;
 mod cli;
 mod flood;
 mod ledger_migrations;
+mod monitor;
 mod paced;
 mod playout;
 mod postgres;

@@ -192,6 +192,8 @@ fn response_schemas() -> Map<String, Value> {
         "missed": count(), "skipped": count(), "cancelled": count(),
         "aired_minutes": seconds(), "aired_seconds": seconds(),
         "relay_minutes": seconds(), "local_minutes": seconds(),
+        "heard_minutes": nullable(json!({ "type": "number",
+            "description": "minutes the loudspeaker line carried, as [monitor] heard them; null where no row had a monitor" })),
     });
     let with_counts = |more: Value| {
         let mut p = counts.as_object().expect("counts").clone();
@@ -213,6 +215,10 @@ fn response_schemas() -> Map<String, Value> {
             "paused": { "type": "boolean" },
             "emergency": nullable(schema_ref("Emergency")),
             "clock_suspect": { "type": "boolean" },
+            "line": nullable(closed(json!({
+                "silent": { "type": "boolean", "description": "The loudspeaker line is silent though an item airs ([monitor] silence_alarm)" },
+                "foreign": { "type": "boolean", "description": "The line carries sound though nothing airs (30 s)" },
+            }))),
             "station_file": schema_ref("StationFile"),
             "fleet": nullable(schema_ref("FleetShipping")),
             "upstream": nullable(schema_ref("Upstream")),
@@ -383,6 +389,8 @@ fn response_schemas() -> Map<String, Value> {
             "scheduled_at": instant(), "started_at": nullable(instant()),
             "ended_at": nullable(instant()), "planned_seconds": seconds(),
             "aired_seconds": seconds(),
+            "heard_seconds": nullable(json!({ "type": "number",
+                "description": "seconds the loudspeaker line carried, as [monitor] heard them; null without a monitor" })),
             "outcome": nullable(json!({ "allOf": [outcome()],
                 "description": "null while the row still airs" })),
             "reason": nullable(json!({ "type": "string",

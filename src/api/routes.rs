@@ -89,6 +89,7 @@ pub async fn status(State(s): State<AppState>) -> Json<Value> {
         "paused": st.paused,
         "emergency": InZone::new(st.emergency, tz),
         "clock_suspect": st.clock_suspect,
+        "line": st.line.map(|l| json!({ "silent": l.silent, "foreign": l.foreign })),
         "station_file": v.file,
         "fleet": v.fleet.map(|f| json!({
             "station_id": f.station_id,

@@ -44,6 +44,7 @@ mod sink;
 mod wav;
 
 pub use device::DeviceSink;
+pub(crate) use device::{find_device, Way};
 #[cfg(test)]
 pub use fake::{FakeFailure, FakeSink, FakeStats};
 pub use null::NullSink;
@@ -69,6 +70,17 @@ pub fn spawn(
     data_dir: &std::path::Path,
     events: tokio::sync::mpsc::UnboundedSender<Event>,
 ) -> std::io::Result<Player> {
+    spawn_wrapped(output, data_dir, events, |sink| sink)
+}
+
+/// `spawn`, the output wrapped by `wrap` (the line monitor's tap, which
+/// sees every sample the output takes).
+pub fn spawn_wrapped(
+    output: &Output,
+    data_dir: &std::path::Path,
+    events: tokio::sync::mpsc::UnboundedSender<Event>,
+    wrap: impl FnOnce(Box<dyn Sink>) -> Box<dyn Sink>,
+) -> std::io::Result<Player> {
     let options = PlayerOptions {
         volume: output.volume,
         leveling: output.loudness_lufs.map(|target| Leveling {
@@ -77,7 +89,7 @@ pub fn spawn(
         }),
         ..PlayerOptions::default()
     };
-    Player::spawn(sink_for(output), options, events)
+    Player::spawn(wrap(sink_for(output)), options, events)
 }
 
 /// Try the output once (open, then release), for start-up and `loa check`:

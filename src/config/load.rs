@@ -20,6 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use super::monitor::RawMonitor;
 use super::raw::{
     RawApi, RawBulletin, RawCampaign, RawFleet, RawOutput, RawProgram, RawQuiet, RawRelay,
     RawReport, RawSession, RawTts,
@@ -376,6 +377,7 @@ impl<'a> Loader<'a> {
         let bulletins = self.array::<RawBulletin>(sections.remove("bulletin"), "bulletin");
         let programs = self.array::<RawProgram>(sections.remove("program"), "program");
         let relays = self.array::<RawRelay>(sections.remove("relay"), "relay");
+        let monitor = self.optional_table::<RawMonitor>(sections.remove("monitor"), "[monitor]");
 
         let st = station?;
         let name = self.station_name(&st);
@@ -389,6 +391,7 @@ impl<'a> Loader<'a> {
         let upstream = upstream.map(|u| u.and_then(|u| self.upstream(u)));
         let tts = tts.and_then(|t| self.tts(t));
         let session = session.and_then(|s| self.session(s));
+        let monitor = monitor.and_then(|m| self.monitor(m));
         // A broken [tts] is reported; the bulletins are checked against the
         // default engine meanwhile.
         let tts_or_default = tts.clone().unwrap_or_default();
@@ -423,6 +426,7 @@ impl<'a> Loader<'a> {
             bulletins,
             programs,
             relays,
+            monitor: monitor?,
         };
         self.warnings(&station);
         Some(station)

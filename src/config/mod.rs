@@ -11,6 +11,7 @@ mod deser;
 mod fleet;
 mod items;
 mod load;
+mod monitor;
 mod raw;
 mod report;
 mod sections;
@@ -28,6 +29,7 @@ pub use load::{
     data_dir_of, load, load_str, read_station_file, AudioFiles, Draft, Loaded, Source, Unreadable,
     MAX_STATION_FILE,
 };
+pub use monitor::{Monitor, DEFAULT_SILENCE_ALARM};
 pub use tts_command::{tts_option_risk, TTS_OPTION_RISK_HINT, TTS_PLACEHOLDERS};
 
 use std::path::PathBuf;
@@ -74,6 +76,8 @@ pub struct Station {
     pub bulletins: Vec<Bulletin>,
     pub programs: Vec<Program>,
     pub relays: Vec<Relay>,
+    /// `[monitor]`: the capture device listening to the loudspeaker line.
+    pub monitor: Option<Monitor>,
 }
 
 impl Station {

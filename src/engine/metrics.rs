@@ -215,6 +215,16 @@ impl Metrics {
         if let Some(since) = c.emergency_since {
             sample(o, "loa_emergency_since_timestamp_seconds", "gauge", "Since when an emergency has been in force (Unix time; a repeating one's start survives restarts).", unix(Some(since)));
         }
+        if let Some(line) = status.line {
+            sample(o, "loa_line_silent", "gauge", "1 while the loudspeaker line is silent though an item airs ([monitor] silence_alarm and more).", u8::from(line.silent));
+            sample(
+                o,
+                "loa_line_foreign",
+                "gauge",
+                "1 while the loudspeaker line carries sound though nothing airs (30 s and more).",
+                u8::from(line.foreign),
+            );
+        }
         sample(o, "loa_clock_suspect", "gauge", "1 while the wall clock is behind the ledger (no real-time clock, NTP not synced): scheduled items wait.", u8::from(status.clock_suspect));
         sample(
             o,

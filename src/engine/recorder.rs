@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use tracing::{error, info, warn};
 
 use crate::ledger::{Airing, Ledger, LedgerError, Outcome, Queued};
+use crate::monitor::{LineState, Monitor};
 use crate::reason::Reasons;
 
 /// How often failed writes are retried.
@@ -44,8 +45,9 @@ macro_rules! store {
 store! {
     fn begin(&mut self, airing: &Airing, started_at: DateTime<Utc>) -> Result<i64, LedgerError>;
     fn progress(&mut self, id: i64, aired_seconds: f64) -> Result<(), LedgerError>;
-    fn finish(&mut self, id: i64, ended_at: DateTime<Utc>, aired_seconds: f64, outcome: Outcome,
-        reason: Option<&Reasons>) -> Result<(), LedgerError>;
+    fn finish_heard(&mut self, id: i64, ended_at: DateTime<Utc>, aired_seconds: f64,
+        outcome: Outcome, reason: Option<&Reasons>, heard_seconds: Option<f64>)
+        -> Result<(), LedgerError>;
     fn record(&mut self, airing: &Airing, outcome: Outcome, reason: Option<&Reasons>)
         -> Result<i64, LedgerError>;
     fn set_last_alive(&mut self, at: DateTime<Utc>) -> Result<(), LedgerError>;
@@ -110,28 +112,51 @@ enum Op {
 #[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::Sender<Op>,
+    /// The line monitor, whose alarms the engine's status shows.
+    monitor: Option<Monitor>,
     /// How many writes wait for the disk (for `/metrics`).
     waiting: Arc<AtomicUsize>,
 }
 
 impl Recorder {
     /// Start the writer thread on an open ledger.
+    #[cfg(test)]
     pub fn start(ledger: Ledger) -> Recorder {
-        Recorder::spawn(ledger, RETRY)
+        Recorder::spawn(ledger, RETRY, None)
+    }
+
+    /// `start`, with the line monitor that says what each airing's row
+    /// records as heard (asked when the row is finished, on this thread).
+    pub fn start_monitored(ledger: Ledger, monitor: Option<Monitor>) -> Recorder {
+        Recorder::spawn(ledger, RETRY, monitor)
     }
 
     /// The writer thread on any store, retrying failed writes every
     /// `retry` (tests drive it in milliseconds).
-    fn spawn<S: Store + Send + 'static>(store: S, retry: Duration) -> Recorder {
+    fn spawn<S: Store + Send + 'static>(
+        store: S,
+        retry: Duration,
+        monitor: Option<Monitor>,
+    ) -> Recorder {
         let (tx, rx) = mpsc::channel();
         let waiting = Arc::new(AtomicUsize::new(0));
         let mut writer = Writer::new(store, retry);
+        writer.monitor = monitor.clone();
         writer.waiting = Arc::clone(&waiting);
         thread::Builder::new()
             .name("loa-ledger".into())
             .spawn(move || writer.run(rx))
             .expect("spawn the ledger thread");
-        Recorder { tx, waiting }
+        Recorder {
+            tx,
+            monitor,
+            waiting,
+        }
+    }
+
+    /// What the line monitor hears now (`None`: no `[monitor]`).
+    pub fn line(&self) -> Option<LineState> {
+        self.monitor.as_ref().map(Monitor::state)
     }
 
     /// The count of writes waiting for the disk, kept up to date by the
@@ -234,6 +259,9 @@ struct Writer<S> {
     retry: Duration,
     /// Engine token → row id, for airings whose row exists.
     rows: HashMap<u64, i64>,
+    /// With a line monitor: engine token → when its airing started.
+    monitor: Option<Monitor>,
+    started: HashMap<u64, DateTime<Utc>>,
     backlog: VecDeque<Op>,
     failing: Option<String>,
     waiting: Arc<AtomicUsize>,
@@ -245,6 +273,8 @@ impl<S: Store> Writer<S> {
             ledger,
             retry,
             rows: HashMap::new(),
+            monitor: None,
+            started: HashMap::new(),
             backlog: VecDeque::new(),
             failing: None,
             waiting: Arc::default(),
@@ -312,6 +342,13 @@ impl<S: Store> Writer<S> {
         }
     }
 
+    /// What the line monitor heard of airing `token` (`None` without one).
+    fn heard(&self, token: u64, aired_seconds: f64) -> Option<f64> {
+        let monitor = self.monitor.as_ref()?;
+        let started = self.started.get(&token)?;
+        Some(monitor.heard(*started, aired_seconds))
+    }
+
     fn apply(&mut self, op: &Op) -> Result<(), LedgerError> {
         match op {
             Op::Begin {
@@ -321,6 +358,9 @@ impl<S: Store> Writer<S> {
             } => {
                 let id = self.ledger.begin(airing, *started_at)?;
                 self.rows.insert(*token, id);
+                if self.monitor.is_some() {
+                    self.started.insert(*token, *started_at);
+                }
             }
             Op::Progress {
                 token,
@@ -338,9 +378,17 @@ impl<S: Store> Writer<S> {
                 reason,
             } => {
                 if let Some(id) = self.rows.get(token).copied() {
-                    self.ledger
-                        .finish(id, *ended_at, *aired_seconds, *outcome, reason.as_ref())?;
+                    let heard = self.heard(*token, *aired_seconds);
+                    self.ledger.finish_heard(
+                        id,
+                        *ended_at,
+                        *aired_seconds,
+                        *outcome,
+                        reason.as_ref(),
+                        heard,
+                    )?;
                     self.rows.remove(token);
+                    self.started.remove(token);
                 }
             }
             Op::Record {
@@ -427,13 +475,14 @@ mod tests {
         fn progress(&mut self, id: i64, s: f64) -> Result<(), LedgerError> {
             self.write(format!("progress {id} {s}"))
         }
-        fn finish(
+        fn finish_heard(
             &mut self,
             id: i64,
             _: DateTime<Utc>,
             s: f64,
             o: Outcome,
             _: Option<&Reasons>,
+            _: Option<f64>,
         ) -> Result<(), LedgerError> {
             self.write(format!("finish {id} {s} {o}"))
         }
@@ -468,7 +517,7 @@ mod tests {
     #[test]
     fn failed_writes_wait_in_order_and_land_once_when_the_disk_recovers() {
         let disk = Disk::default();
-        let rec = Recorder::spawn(disk.clone(), Duration::from_millis(20));
+        let rec = Recorder::spawn(disk.clone(), Duration::from_millis(20), None);
         rec.begin(1, airing("sang", None, at(6, 0)), at(6, 0));
         assert!(rec.flush(Duration::from_secs(2)));
         assert_eq!(disk.landed(), ["begin sang = 100"]);
@@ -544,7 +593,7 @@ mod tests {
     #[test]
     fn pending_writes_wait_for_the_retry_interval() {
         let disk = Disk::default();
-        let rec = Recorder::spawn(disk.clone(), Duration::from_secs(3600));
+        let rec = Recorder::spawn(disk.clone(), Duration::from_secs(3600), None);
         disk.full.store(true, Ordering::SeqCst);
         rec.audit("op", "pause", "", "ok");
         assert!(!rec.flush(Duration::from_secs(2)));

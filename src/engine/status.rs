@@ -17,6 +17,7 @@ use super::queue::Entry;
 use super::{Engine, STATUS_QUEUE};
 use crate::config::Priority;
 use crate::ledger::Source;
+use crate::monitor::LineState;
 use crate::timefmt::rfc3339;
 
 /// What airs now.
@@ -88,6 +89,8 @@ pub struct Status {
     /// The wall clock is behind what the ledger has seen (a board that
     /// booted without a real-time clock): scheduled items wait for it.
     pub clock_suspect: bool,
+    /// The loudspeaker line's alarms (`None`: no `[monitor]`).
+    pub line: Option<LineState>,
 }
 
 impl Status {
@@ -103,6 +106,7 @@ impl Status {
             output: OutputState::Idle,
             emergency: None,
             clock_suspect: false,
+            line: None,
         }
     }
 }
@@ -284,6 +288,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
             output: self.playout.state(),
             emergency,
             clock_suspect: self.clock_suspect,
+            line: self.recorder.line(),
         };
         self.metrics.observe(&status, now);
         self.status.send_if_modified(|s| {

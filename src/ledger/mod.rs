@@ -19,6 +19,7 @@
 
 mod audit;
 mod error;
+mod heard;
 mod legacy;
 mod query;
 mod schema;

@@ -36,6 +36,9 @@ pub struct AirtimeRow {
     #[serde(skip)]
     pub reason: Option<Reasons>,
     pub requested_by: Option<String>,
+    /// Seconds the loudspeaker line carried, as `[monitor]` heard them;
+    /// `None` without a monitor (and while airing).
+    pub heard_seconds: Option<f64>,
 }
 
 fn serialize_priority<S: Serializer>(p: &Priority, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -99,6 +102,10 @@ pub struct Counts {
     /// The part of `aired_seconds` that relays (tiếp âm) aired; the rest is
     /// local content.
     pub relay_seconds: f64,
+    /// Seconds a line monitor heard (`[monitor]`), over `heard_rows` rows
+    /// that had one.
+    pub heard_seconds: f64,
+    pub heard_rows: u64,
 }
 
 impl Counts {
@@ -113,6 +120,8 @@ impl Counts {
         self.cancelled += o.cancelled;
         self.aired_seconds += o.aired_seconds;
         self.relay_seconds += o.relay_seconds;
+        self.heard_seconds += o.heard_seconds;
+        self.heard_rows += o.heard_rows;
     }
 
     /// Count `rows` rows of one outcome (`None`: still airing), of which
@@ -134,6 +143,11 @@ impl Counts {
 
     pub fn aired_minutes(&self) -> f64 {
         self.aired_seconds / 60.0
+    }
+
+    /// Minutes a line monitor heard; `None` when no row had a monitor.
+    pub fn heard_minutes(&self) -> Option<f64> {
+        (self.heard_rows > 0).then(|| self.heard_seconds / 60.0)
     }
 
     /// Minutes relayed from a stream or line-in.
@@ -170,7 +184,7 @@ enum TotalsPlan {
 
 const ROW_COLUMNS: &str = "id, occurrence, bulletin, title, campaign, program, priority, source, \
      file, scheduled_at, started_at, ended_at, planned_seconds, aired_seconds, outcome, reason, \
-     requested_by, reason_code, reason_args, reason_more";
+     requested_by, reason_code, reason_args, reason_more, heard_seconds";
 
 impl Ledger {
     /// The last outcome (by row id) of each occurrence scheduled at or after
@@ -354,6 +368,7 @@ impl Ledger {
                 .query_row([id], |r| r.get(0))
                 .map_err(self.err(action))?;
         }
+        self.add_heard(f, &mut out)?;
         Ok(out)
     }
 }
@@ -462,6 +477,7 @@ fn row_from_sql(r: &Row) -> rusqlite::Result<AirtimeRow> {
         ended_at: r.get(11)?,
         planned_seconds: r.get(12)?,
         aired_seconds: r.get(13)?,
+        heard_seconds: r.get(20)?,
         outcome: match outcome {
             None => None,
             Some(o) => Some(Outcome::parse(&o).ok_or_else(|| bad(14, "outcome", &o))?),

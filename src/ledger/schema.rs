@@ -1,7 +1,7 @@
 //! The ledger file: its schema and migrations, durability, opening it, and
 //! closing the rows a crash left open.
 //!
-//! # Schema (version 6)
+//! # Schema (version 7)
 //!
 //! The file is a plain SQLite 3 database so anyone can query it with
 //! `sqlite3 airtime.db`. It is marked with `PRAGMA application_id = 0x6C6F6100`
@@ -41,6 +41,7 @@
 //! | reason_code     | TEXT NULL | (since version 5) the main reason's code (`crate::reason::Reason::code`), e.g. `interrupted_by_emergency`, `quiet_hours`; `free` for older text no code matched |
 //! | reason_args     | TEXT NULL | its arguments, a JSON object, e.g. `{"bulletin": "bao-lu", "title": "Báo lũ"}` |
 //! | reason_more     | TEXT NULL | further reasons (a relay's drops, fallback, silence), a JSON array of `{"code", "args"}`; NULL when none |
+//! | heard_seconds   | REAL NULL | (since version 7) seconds of the airing the loudspeaker line carried, as `[monitor]` heard it (`crate::monitor`); written with the row's end; NULL without a monitor, while airing, and on rows from before |
 //!
 //! Indexes: `airtime_occurrence (occurrence)`, `airtime_scheduled
 //! (scheduled_ms)`, and `airtime_report (campaign, bulletin, outcome,
@@ -49,7 +50,9 @@
 //! (since version 6) `airtime_unaired (scheduled_ms) WHERE outcome IN
 //! ('failed', 'missed', 'skipped')`, the few rows the report must read
 //! whole (did a failure start, did an operator cancel), found without
-//! walking every row.
+//! walking every row; (since version 7) `airtime_heard (scheduled_ms)
+//! WHERE heard_seconds IS NOT NULL`, the rows a line monitor heard, summed
+//! apart for the report (none at a station without `[monitor]`).
 //!
 //! Table `audit`, one row per control action taken through the HTTP API:
 //! `id INTEGER PRIMARY KEY, at TEXT` (RFC 3339 as above), `at_ms INTEGER`
@@ -267,6 +270,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // cancellations (`query::Ledger::unaired_detail`).
     "CREATE INDEX airtime_unaired ON airtime (scheduled_ms)
         WHERE outcome IN ('failed', 'missed', 'skipped');",
+    // v7: proof of play, what the line monitor heard of each airing.
+    "ALTER TABLE airtime ADD COLUMN heard_seconds REAL;
+    CREATE INDEX airtime_heard ON airtime (scheduled_ms) WHERE heard_seconds IS NOT NULL;",
 ];
 
 /// Steps in Rust run in the same transaction right after the SQL migration

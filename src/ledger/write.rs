@@ -110,11 +110,25 @@ impl Ledger {
         outcome: Outcome,
         reason: Option<&Reasons>,
     ) -> Result<()> {
+        self.finish_heard(id, ended_at, aired_seconds, outcome, reason, None)
+    }
+
+    /// `finish`, with the seconds the line monitor heard (`None`: no
+    /// monitor).
+    pub fn finish_heard(
+        &mut self,
+        id: i64,
+        ended_at: DateTime<Utc>,
+        aired_seconds: f64,
+        outcome: Outcome,
+        reason: Option<&Reasons>,
+        heard_seconds: Option<f64>,
+    ) -> Result<()> {
         let n = self
             .conn
             .prepare_cached(
                 "UPDATE airtime SET ended_at = ?2, aired_seconds = ?3, outcome = ?4, reason = ?5, \
-                 reason_code = ?6, reason_args = ?7, reason_more = ?8 \
+                 reason_code = ?6, reason_args = ?7, reason_more = ?8, heard_seconds = ?9 \
                  WHERE id = ?1 AND outcome IS NULL",
             )
             .and_then(|mut s| {
@@ -127,6 +141,7 @@ impl Ledger {
                     reason.map(|r| r.main.code()),
                     reason.map(Reasons::args_json),
                     reason.and_then(Reasons::more_json),
+                    heard_seconds,
                 ])
             })
             .map_err(self.err("record the end of an airing"))?;

@@ -120,6 +120,9 @@ pub(crate) fn local_plain(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
+/// The column of the seconds a line monitor heard (`[monitor]`).
+const HEARD_HEADER: &str = "Giây nghe được trên loa";
+
 pub(super) fn airtime_table(rows: &[AirtimeRow]) -> String {
     if rows.is_empty() {
         return "Không có lượt phát nào trong khoảng thời gian này.\n".to_string();
@@ -133,11 +136,14 @@ pub(super) fn airtime_table(rows: &[AirtimeRow]) -> String {
         "Lý do",
         "Giây đã phát",
     ];
+    let monitored = rows.iter().any(|r| r.heard_seconds.is_some());
     let mut aired = 0.0;
+    let mut heard = 0.0;
     let lines: Vec<Line> = rows
         .iter()
         .map(|r| {
             aired += r.aired_seconds;
+            heard += r.heard_seconds.unwrap_or(0.0);
             // The start is nearly always on the scheduled day: show the time only.
             let started = match (r.started_at.as_deref(), parse_stored(&r.scheduled_at)) {
                 (None, _) => String::new(),
@@ -149,7 +155,7 @@ pub(super) fn airtime_table(rows: &[AirtimeRow]) -> String {
                 },
                 (Some(s), None) => shown(s),
             };
-            Line::Row(vec![
+            let mut cells = vec![
                 shown(&r.scheduled_at),
                 started,
                 r.title.clone(),
@@ -157,17 +163,33 @@ pub(super) fn airtime_table(rows: &[AirtimeRow]) -> String {
                 outcome_vi(r.outcome).to_string(),
                 reason_vi(r.reason.as_ref()),
                 format!("{:.1}", r.aired_seconds).replace('.', ","),
-            ])
+            ];
+            if monitored {
+                cells.push(
+                    r.heard_seconds
+                        .map_or_else(String::new, |h| format!("{h:.1}").replace('.', ",")),
+                );
+            }
+            Line::Row(cells)
         })
         .collect();
-    let right = [false, false, false, false, false, false, true];
+    let mut headers = headers.to_vec();
+    let mut right = vec![false, false, false, false, false, false, true];
+    if monitored {
+        headers.push(HEARD_HEADER);
+        right.push(true);
+    }
     let mut out = render_table(&headers, &right, &lines);
-    let _ = writeln!(
+    let _ = write!(
         out,
         "\n{} lượt, {} phút đã phát",
         rows.len(),
         vn2(aired / 60.0)
     );
+    if monitored {
+        let _ = write!(out, ", {} phút nghe được trên loa", vn2(heard / 60.0));
+    }
+    out.push('\n');
     out
 }
 
@@ -192,6 +214,7 @@ pub(super) fn airtime_csv(rows: &[AirtimeRow]) -> String {
             "Người yêu cầu",
             "Tệp",
             "Mã lượt phát",
+            HEARD_HEADER,
         ],
     );
     for r in rows {
@@ -213,6 +236,8 @@ pub(super) fn airtime_csv(rows: &[AirtimeRow]) -> String {
             r.requested_by.clone().unwrap_or_default(),
             r.file.clone(),
             r.occurrence.clone(),
+            r.heard_seconds
+                .map_or_else(String::new, |h| format!("{h:.3}")),
         ];
         csv_line(&mut out, cells.iter().map(String::as_str));
     }

@@ -327,6 +327,8 @@ pub(crate) struct JsonCounts {
     aired_seconds: f64,
     relay_minutes: f64,
     local_minutes: f64,
+    /// Minutes the line monitor heard; null without one.
+    heard_minutes: Option<f64>,
 }
 
 impl From<&Counts> for JsonCounts {
@@ -343,6 +345,7 @@ impl From<&Counts> for JsonCounts {
             aired_seconds: (c.aired_seconds * 1000.0).round() / 1000.0,
             relay_minutes: round2(c.relay_minutes()),
             local_minutes: round2(c.local_minutes()),
+            heard_minutes: c.heard_minutes().map(round2),
         }
     }
 }

@@ -97,6 +97,8 @@ fn counts(plays: u64, done: u64, int: u64, fail: u64, miss: u64, skip: u64, s: f
         cancelled: 0,
         aired_seconds: s,
         relay_seconds: 0.0,
+        heard_seconds: 0.0,
+        heard_rows: 0,
     }
 }
 
@@ -297,6 +299,7 @@ fn json_shape() {
             "cancelled",
             "completed",
             "failed",
+            "heard_minutes",
             "interrupted",
             "local_minutes",
             "missed",

@@ -46,6 +46,7 @@ fn station(tz: Tz) -> Station {
         bulletins: Vec::new(),
         programs: Vec::new(),
         relays: Vec::new(),
+        monitor: None,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod disk;
 pub mod mqtt;
 pub mod postgres;
 pub mod pulse;
+pub mod signals;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -312,8 +313,8 @@ pub fn ledger_rows(db: &std::path::Path) -> Vec<loa::ledger::AirtimeRow> {
     conn.busy_timeout(Duration::from_secs(10)).unwrap();
     let sql = "SELECT id, occurrence, bulletin, title, campaign, program, priority, source, \
                file, scheduled_at, started_at, ended_at, planned_seconds, aired_seconds, \
-               outcome, reason, requested_by, reason_code, reason_args, reason_more \
-               FROM airtime ORDER BY scheduled_ms, id";
+               outcome, reason, requested_by, reason_code, reason_args, reason_more, \
+               heard_seconds FROM airtime ORDER BY scheduled_ms, id";
     let mut stmt = match conn.prepare(sql) {
         Ok(s) => s,
         // Made, not yet migrated: no table yet.
@@ -345,6 +346,7 @@ pub fn ledger_rows(db: &std::path::Path) -> Vec<loa::ledger::AirtimeRow> {
                 ended_at: r.get(11)?,
                 planned_seconds: r.get(12)?,
                 aired_seconds: r.get(13)?,
+                heard_seconds: r.get(20)?,
                 outcome: None,
                 reason: {
                     let text: Option<String> = r.get(15)?;

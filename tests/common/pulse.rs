@@ -169,7 +169,8 @@ impl Pulse {
         self.pactl(&["load-module", "module-null-sink", "sink_name=nul"]);
     }
 
-    fn pactl(&self, args: &[&str]) {
+    /// `pactl ARGS` on this server (its output: a loaded module's index).
+    pub fn pactl(&self, args: &[&str]) -> String {
         let mut cmd = Command::new("pactl");
         self.apply(&mut cmd).args(args);
         let out = cmd.output().expect("run pactl (pulseaudio-utils)");
@@ -178,6 +179,7 @@ impl Pulse {
             "pactl {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     /// Start recording what plays into the null sink (its monitor), through
@@ -462,15 +464,25 @@ impl Recording {
 /// for more than a sample, so any quiet stretch in a capture is a dropout.
 pub fn square_wav(path: &Path, seconds: f64, amplitude: f64) {
     let frames = (seconds * f64::from(RATE)) as u32;
-    let level = (amplitude * f64::from(i16::MAX)) as i16;
     let half_period = RATE / 441 / 2;
-    let mut data = Vec::with_capacity(frames as usize * 4);
-    for i in 0..frames {
-        let v = if (i / half_period).is_multiple_of(2) {
-            level
-        } else {
-            -level
-        };
+    let mono: Vec<f64> = (0..frames)
+        .map(|i| {
+            if (i / half_period).is_multiple_of(2) {
+                amplitude
+            } else {
+                -amplitude
+            }
+        })
+        .collect();
+    wav(path, &mono);
+}
+
+/// A 16-bit stereo WAV at `RATE` of `mono` (of full scale, clipped), both
+/// channels alike.
+pub fn wav(path: &Path, mono: &[f64]) {
+    let mut data = Vec::with_capacity(mono.len() * 4);
+    for &x in mono {
+        let v = (x.clamp(-1.0, 1.0) * f64::from(i16::MAX)) as i16;
         for _ in 0..CHANNELS {
             data.extend_from_slice(&v.to_le_bytes());
         }

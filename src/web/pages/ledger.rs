@@ -126,6 +126,7 @@ pub(crate) async fn page(Reading { s, signed, q }: Reading<LedgerQuery>) -> Resp
             Err(e) => (problem(lang, &e)),
             Ok((from, to, rows)) => {
                 @let pages = rows.len().div_ceil(PAGE).max(1);
+                @let monitored = rows.iter().any(|r| r.heard_seconds.is_some());
                 @let page_no = page_no.min(pages);
                 p class="period" {
                     (super::date_time(from, tz)) " – " (super::date_time(to, tz)) " · "
@@ -144,6 +145,9 @@ pub(crate) async fn page(Reading { s, signed, q }: Reading<LedgerQuery>) -> Resp
                                 th scope="col" { (t(lang, "Chiến dịch", "Campaign")) }
                                 th scope="col" { (t(lang, "Nguồn", "Source")) }
                                 th scope="col" class="num" { (t(lang, "Đã phát", "Aired")) }
+                                @if monitored {
+                                    th scope="col" class="num" { (t(lang, "Nghe được trên loa", "Heard on the line")) }
+                                }
                                 th scope="col" { (t(lang, "Kết quả", "Outcome")) }
                                 th scope="col" { (t(lang, "Lý do", "Reason")) }
                                 th scope="col" { (t(lang, "Người yêu cầu", "Requested by")) }
@@ -158,6 +162,9 @@ pub(crate) async fn page(Reading { s, signed, q }: Reading<LedgerQuery>) -> Resp
                                         td { (r.campaign.as_deref().and_then(|c| station.campaign(c)).map_or(r.campaign.as_deref().unwrap_or(""), |c| c.title.as_str())) }
                                         td { (source_word(lang, r.source)) }
                                         td class="num" { (super::clock(r.aired_seconds)) }
+                                        @if monitored {
+                                            td class="num" { (r.heard_seconds.map(super::clock).unwrap_or_default()) }
+                                        }
                                         td { (outcome_badge(lang, r.outcome)) }
                                         td { (super::reason_words(lang, r.reason.as_ref())) }
                                         td { (r.requested_by.as_deref().unwrap_or("")) }

@@ -120,6 +120,7 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
                 }
             }
         }
+        (line_banners(lang, st.line))
         @if st.clock_suspect {
             p class="banner warn" {
                 (t(lang, "Đồng hồ máy có vẻ chậm hơn sổ phát sóng: các mục theo lịch đang chờ. Kiểm tra giờ (NTP).",
@@ -155,16 +156,7 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
             }
             p class="output" { (output_line(lang, &st.output)) }
             @if let Some(u) = &view.upstream {
-                p class="output upstream" {
-                    @if u.connected {
-                        (t(lang, "Kết nối với tỉnh: có", "Link to the province: up"))
-                    } @else {
-                        strong { (t(lang, "Kết nối với tỉnh: MẤT (đang thử lại)", "Link to the province: DOWN (retrying)")) }
-                    }
-                    @if let Some(at) = u.last_message {
-                        " · " (t(lang, "tin cuối ", "last message ")) (hm(at))
-                    }
-                }
+                (upstream_line(lang, u, hm))
             }
         }
         div class="card" {
@@ -223,6 +215,26 @@ async fn fragment(s: &AppState, signed: &Signed) -> Markup {
         div class="card" {
             h2 { (t(lang, "Lịch hôm nay", "Today's plan")) }
             (plan)
+        }
+    }
+}
+
+/// The link to the province, under what airs (a station with `[upstream]`).
+fn upstream_line(
+    lang: Lang,
+    u: &crate::control::link::LinkView,
+    hm: impl Fn(DateTime<Utc>) -> String,
+) -> Markup {
+    html! {
+        p class="output upstream" {
+            @if u.connected {
+                (t(lang, "Kết nối với tỉnh: có", "Link to the province: up"))
+            } @else {
+                strong { (t(lang, "Kết nối với tỉnh: MẤT (đang thử lại)", "Link to the province: DOWN (retrying)")) }
+            }
+            @if let Some(at) = u.last_message {
+                " · " (t(lang, "tin cuối ", "last message ")) (hm(at))
+            }
         }
     }
 }
@@ -614,4 +626,24 @@ pub(crate) async fn pause_confirm(Operator(signed): Operator) -> Response {
     };
     let button = t(lang, "Tạm dừng đài ngay", "Pause the station now");
     confirm(&signed, title, what, "/tam-dung", Some(button))
+}
+
+/// The loudspeaker line's alarms (`[monitor]`), as red banners.
+fn line_banners(lang: Lang, line: Option<crate::monitor::LineState>) -> Markup {
+    html! {
+        @if line.is_some_and(|l| l.silent) {
+            div class="banner emergency" role="alert" {
+                p { strong { (t(lang, "Loa không có tiếng", "The loudspeakers are silent")) } }
+                p { (t(lang, "Đang phát nhưng đường loa im lặng: kiểm tra âm ly, cầu chì và dây loa.",
+                           "An item airs but the loudspeaker line is silent: check the amplifier, its fuse and the cables.")) }
+            }
+        }
+        @if line.is_some_and(|l| l.foreign) {
+            div class="banner emergency" role="alert" {
+                p { strong { (t(lang, "Có tiếng lạ trên loa", "Foreign sound on the loudspeakers")) } }
+                p { (t(lang, "Không phát gì nhưng đường loa có tiếng (micrô quên tắt, người khác dùng âm ly?).",
+                           "Nothing airs but the loudspeaker line carries sound (a microphone left open, someone else on the amplifier?).")) }
+            }
+        }
+    }
 }

@@ -372,10 +372,11 @@ fn province_outcome(lang: Lang, word: &str) -> &'static str {
 
 /// One row per station and the province's total.
 fn stations_table(lang: Lang, r: &crate::fleet::FleetReport) -> Markup {
+    let monitored = r.total.report.total.heard_rows > 0;
     let row = |p: &crate::fleet::Part| {
         let c = &p.report.total;
         html! {
-            (count_cells(c))
+            (count_cells(c, monitored))
             td class="num" { (vn(c.relay_minutes(), 2)) }
         }
     };
@@ -385,7 +386,7 @@ fn stations_table(lang: Lang, r: &crate::fleet::FleetReport) -> Markup {
                 thead { tr {
                     th scope="col" { (t(lang, "Mã đài", "Station id")) }
                     th scope="col" { (t(lang, "Đài", "Station")) }
-                    (count_heads(lang))
+                    (count_heads(lang, monitored))
                     th scope="col" class="num" { (t(lang, "Phút tiếp âm", "Relay minutes")) }
                 } }
                 tbody {
@@ -412,7 +413,7 @@ fn dmy(s: &str) -> String {
 }
 
 /// The headings of the columns `count_cells` fills.
-fn count_heads(lang: Lang) -> Markup {
+fn count_heads(lang: Lang, monitored: bool) -> Markup {
     html! {
         th scope="col" class="num" { (t(lang, "Lượt phát", "Plays")) }
         th scope="col" class="num" { (t(lang, "Hoàn thành", "Completed")) }
@@ -422,11 +423,15 @@ fn count_heads(lang: Lang) -> Markup {
         th scope="col" class="num" { (t(lang, "Bỏ qua", "Skipped")) }
         th scope="col" class="num" { (t(lang, "Đã huỷ", "Cancelled")) }
         th scope="col" class="num" { (t(lang, "Phút đã phát", "Minutes aired")) }
+        @if monitored {
+            th scope="col" class="num" { (t(lang, "Phút nghe được trên loa", "Minutes heard on the line")) }
+            th scope="col" class="num" { (t(lang, "% nghe được", "% heard")) }
+        }
     }
 }
 
 /// A period's counts: plays, outcomes and the minutes aired.
-fn count_cells(c: &Counts) -> Markup {
+fn count_cells(c: &Counts, monitored: bool) -> Markup {
     html! {
         td class="num" { (c.plays) }
         td class="num" { (c.completed) }
@@ -436,6 +441,27 @@ fn count_cells(c: &Counts) -> Markup {
         td class="num" { (c.skipped) }
         td class="num" { (c.cancelled) }
         td class="num" { (vn(c.aired_minutes(), 2)) }
+        @if monitored {
+            td class="num" { (c.heard_minutes().map(|m| vn(m, 2)).unwrap_or_default()) }
+            td class="num" {
+                @if let Some(m) = c.heard_minutes().filter(|_| c.aired_seconds > 0.0) {
+                    (format!("{:.1}", m / c.aired_minutes() * 100.0).replace('.', ","))
+                }
+            }
+        }
+    }
+}
+
+/// Under a report whose figures a line monitor confirmed, the sentence
+/// that says so (on the page and on paper).
+fn heard_note(lang: Lang, monitored: bool) -> Markup {
+    html! {
+        @if monitored {
+            p class="heard-note" {
+                (t(lang, "Số phút nghe được trên loa do thiết bị giám sát đường loa của đài xác nhận: đó là thời gian đường loa thực sự mang nội dung đã phát, tại điểm đặt thiết bị giám sát.",
+                         "Minutes heard on the line were confirmed by the station's line monitor: the time the loudspeaker line really carried what aired, where the monitor listens."))
+            }
+        }
     }
 }
 
@@ -458,6 +484,7 @@ fn legend(lang: Lang) -> Markup {
 }
 
 fn table(lang: Lang, r: &Report) -> Markup {
+    let monitored = r.total.heard_rows > 0;
     html! {
         @if r.campaigns.is_empty() {
             p { (t(lang, "Không có chiến dịch hay lượt phát nào trong kỳ này.", "No campaign and nothing aired in this period.")) }
@@ -466,7 +493,7 @@ fn table(lang: Lang, r: &Report) -> Markup {
                 table class="data report-table" {
                     thead { tr {
                         th scope="col" { (t(lang, "Chiến dịch / bản tin", "Campaign / bulletin")) }
-                        (count_heads(lang))
+                        (count_heads(lang, monitored))
                         th scope="col" class="num" { (t(lang, "Chỉ tiêu (phút)", "Target (min)")) }
                         th scope="col" class="num" { (t(lang, "% chỉ tiêu", "% of target")) }
                     } }
@@ -474,14 +501,14 @@ fn table(lang: Lang, r: &Report) -> Markup {
                         tbody class="campaign" {
                             tr class="group" {
                                 th scope="row" { (c.title) }
-                                (count_cells(&c.counts))
+                                (count_cells(&c.counts, monitored))
                                 td class="num" { (c.target_minutes.map(|x| vn(x, 2)).unwrap_or_default()) }
                                 td class="num" { (c.percent_of_target().map(|p| format!("{p:.1}").replace('.', ",")).unwrap_or_default()) }
                             }
                             @for b in &c.bulletins {
                                 tr {
                                     td class="sub" { (b.title) }
-                                    (count_cells(&b.counts))
+                                    (count_cells(&b.counts, monitored))
                                     td {} td {}
                                 }
                             }
@@ -490,12 +517,13 @@ fn table(lang: Lang, r: &Report) -> Markup {
                     tfoot {
                         tr class="total" {
                             th scope="row" { (t(lang, "Tổng cộng", "Total")) }
-                            (count_cells(&r.total))
+                            (count_cells(&r.total, monitored))
                             td {} td {}
                         }
                     }
                 }
             }
+            (heard_note(lang, monitored))
         }
     }
 }

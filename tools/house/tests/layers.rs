@@ -35,6 +35,7 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &[
         "media", "probe", "audio", "schedule", "ledger", "report", "token", "check", "tts",
+        "monitor",
     ],
     &["engine"],
     &["current"],
