@@ -151,13 +151,15 @@ pub mod faults {
             .insert(path.to_path_buf(), fault);
     }
 
-    /// A copy of `src` named `name` in `dir` (a test's own temporary
-    /// directory), with `fault` injected.
-    pub fn copy_with_fault(src: &Path, dir: &Path, name: &str, fault: Fault) -> PathBuf {
-        let path = dir.join(name);
+    /// A copy of `src` named `name` in a temporary directory of the
+    /// test's own (returned: the copy lives as long as it), with `fault`
+    /// injected.
+    pub fn copy_with_fault(src: &Path, name: &str, fault: Fault) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join(name);
         std::fs::copy(src, &path).expect("copy the file to break");
         inject(&path, fault);
-        path
+        (dir, path)
     }
 
     pub(super) fn wrap(inner: Box<dyn FormatReader>, path: &Path) -> Box<dyn FormatReader> {

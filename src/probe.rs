@@ -863,13 +863,8 @@ mod tests {
 
     #[test]
     fn a_panic_in_the_audio_library_is_a_refusal() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = copy_with_fault(
-            &fixture("mp3-cbr.mp3"),
-            dir.path(),
-            "panics.mp3",
-            Fault::PanicAfterPackets(2),
-        );
+        let src = fixture("mp3-cbr.mp3");
+        let (_dir, path) = copy_with_fault(&src, "panics.mp3", Fault::PanicAfterPackets(2));
         let e = probe(&path).unwrap_err();
         assert_eq!(e.kind, ProbeErrorKind::Corrupt, "{e}");
         assert!(e.message.contains("malformed"), "{e}");

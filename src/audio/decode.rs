@@ -328,13 +328,8 @@ mod tests {
 
     #[test]
     fn a_panic_while_decoding_is_an_error_not_a_dead_thread() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = copy_with_fault(
-            &testdata("tone5s.mp3"),
-            dir.path(),
-            "changed.mp3",
-            Fault::PanicAfterPackets(10),
-        );
+        let src = testdata("tone5s.mp3");
+        let (_dir, path) = copy_with_fault(&src, "changed.mp3", Fault::PanicAfterPackets(10));
         let mut d = FileDecoder::open(&path).unwrap();
         let err = loop {
             match d.next_chunk() {
@@ -353,16 +348,10 @@ mod tests {
 
     #[test]
     fn a_panic_while_opening_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
         // No channels in the container: opening decodes a first packet.
         let fixture =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/aac-lc-moov-end.m4a");
-        let path = copy_with_fault(
-            &fixture,
-            dir.path(),
-            "phone.m4a",
-            Fault::PanicAfterPackets(0),
-        );
+        let (_dir, path) = copy_with_fault(&fixture, "phone.m4a", Fault::PanicAfterPackets(0));
         let err = FileDecoder::open(&path)
             .err()
             .expect("opened through a panic");

@@ -79,8 +79,9 @@ pub struct RelayDrop {
 /// One reason. Durations of lateness and grace are whole seconds; audio
 /// lengths are seconds with decimals. Error texts from devices, decoders
 /// and the speech engine are arguments, kept as they were said.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(tag = "code", content = "args", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Reason {
     /// An operator skipped what aired.
     SkippedBy { by: By },
@@ -172,36 +173,8 @@ pub const OPERATOR_CANCEL_CODES: [&str; 2] = ["dequeued", "emergency_cancelled_b
 impl Reason {
     /// The stable code, as stored in `reason_code` and given by the API.
     pub fn code(&self) -> &'static str {
-        match self {
-            Reason::SkippedBy { .. } => "skipped_by",
-            Reason::PausedBy { .. } => "paused_by",
-            Reason::EmergencyCancelledBy { .. } => "emergency_cancelled_by",
-            Reason::InterruptedByEmergency { .. } => "interrupted_by_emergency",
-            Reason::StationPaused => "station_paused",
-            Reason::QuietHours => "quiet_hours",
-            Reason::Dequeued => "dequeued",
-            Reason::LineBusy { .. } => "line_busy",
-            Reason::NoticeNotReady { .. } => "notice_not_ready",
-            Reason::OffAir { .. } => "off_air",
-            Reason::DownAtItsTime { .. } => "down_at_its_time",
-            Reason::SessionCap { .. } => "session_cap",
-            Reason::SpeechFailed { .. } => "speech_failed",
-            Reason::FileFailed { .. } => "file_failed",
-            Reason::NoAudio => "no_audio",
-            Reason::Truncated { .. } => "truncated",
-            Reason::DeviceFailed { .. } => "device_failed",
-            Reason::OutputStalled { .. } => "output_stalled",
-            Reason::OutputOverran { .. } => "output_overran",
-            Reason::Stopped => "stopped",
-            Reason::DaemonStopped => "daemon_stopped",
-            Reason::OutputGone => "output_gone",
-            Reason::RelayNoSource => "relay_no_source",
-            Reason::RelayDrops { .. } => "relay_drops",
-            Reason::RelayFallback { .. } => "relay_fallback",
-            Reason::RelaySilence { .. } => "relay_silence",
-            Reason::Internal { .. } => "internal",
-            Reason::Free { .. } => "free",
-        }
+        // The variant's name in snake_case, as serde writes it.
+        self.into()
     }
 
     /// The arguments as a JSON object (`{}` when it has none).

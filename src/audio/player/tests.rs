@@ -3,7 +3,7 @@
 
 use super::prepare::level_of;
 use super::*;
-use crate::audio::{testdata, FakeFailure, FakeSink, NullSink, WavSink};
+use crate::audio::{testdata, FakeFailure, FakeSink, FakeStats, NullSink, WavSink};
 use crate::media::faults::{copy_with_fault, Fault};
 use std::time::SystemTime;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
@@ -46,6 +46,22 @@ fn plays_a_tone(player: &Player, rx: &mut UnboundedReceiver<Event>) {
 fn spawn(sink: impl Sink + 'static, options: PlayerOptions) -> (Player, UnboundedReceiver<Event>) {
     let (tx, rx) = unbounded_channel();
     (Player::spawn(Box::new(sink), options, tx).unwrap(), rx)
+}
+
+/// A player on a fake card (`realtime`: paced like a real one) that
+/// vanishes after 1 s of audio, and the card's counters.
+fn spawn_vanishing(realtime: bool) -> (Arc<FakeStats>, Player, UnboundedReceiver<Event>) {
+    let fake = FakeSink::new(realtime).failing(FakeFailure::Vanish {
+        after: Duration::from_secs(1),
+    });
+    let stats = fake.stats();
+    let (player, rx) = spawn(fake, PlayerOptions::default());
+    (stats, player, rx)
+}
+
+/// A paced fake card that stops taking audio `after` this much.
+fn stalling(after: Duration) -> FakeSink {
+    FakeSink::new(true).failing(FakeFailure::Stall { after })
 }
 
 /// Events up to and including `id`'s `Finished`; panics after 20 s so
@@ -164,11 +180,7 @@ fn stop_fades_out_within_half_a_second_of_audio() {
 
 #[test]
 fn vanished_device_fails_the_item_and_the_next_play_reopens() {
-    let fake = FakeSink::new(false).failing(FakeFailure::Vanish {
-        after: Duration::from_secs(1),
-    });
-    let stats = fake.stats();
-    let (player, mut rx) = spawn(fake, PlayerOptions::default());
+    let (stats, player, mut rx) = spawn_vanishing(false);
     let id = player.play(testdata("tone5s.mp3"), TONE5);
     let (_, aired, outcome) = until_finished(&mut rx, id);
     let Outcome::Failed(why) = outcome else {
@@ -192,11 +204,7 @@ fn vanished_device_fails_the_item_and_the_next_play_reopens() {
 fn an_item_prepared_before_the_output_failed_opens_it_again() {
     // Paced, so the second item is prepared (on the open output) while
     // the first still plays; then the output fails under the first.
-    let fake = FakeSink::new(true).failing(FakeFailure::Vanish {
-        after: Duration::from_secs(1),
-    });
-    let stats = fake.stats();
-    let (player, mut rx) = spawn(fake, PlayerOptions::default());
+    let (stats, player, mut rx) = spawn_vanishing(true);
     let first = player.play(testdata("tone5s.mp3"), TONE5);
     while !matches!(rx.blocking_recv(), Some(Event::Started { .. })) {}
     let second = player.prepare(testdata("tone1s.wav"), TONE1);
@@ -210,15 +218,12 @@ fn an_item_prepared_before_the_output_failed_opens_it_again() {
 
 #[test]
 fn stuck_device_is_caught_by_the_deadline() {
-    let fake = FakeSink::new(true).failing(FakeFailure::Stall {
-        after: Duration::from_millis(300),
-    });
     let options = PlayerOptions {
         deadline_margin: Duration::from_millis(300),
         stall_timeout: Duration::from_secs(60),
         ..PlayerOptions::default()
     };
-    let (player, mut rx) = spawn(fake, options);
+    let (player, mut rx) = spawn(stalling(Duration::from_millis(300)), options);
     let id = player.play(testdata("tone1s.wav"), TONE1);
     let (_, aired, outcome) = until_finished(&mut rx, id);
     let Outcome::Failed(why) = outcome else {
@@ -231,14 +236,11 @@ fn stuck_device_is_caught_by_the_deadline() {
 
 #[test]
 fn stuck_device_is_caught_by_the_stall_watchdog() {
-    let fake = FakeSink::new(true).failing(FakeFailure::Stall {
-        after: Duration::from_millis(200),
-    });
     let options = PlayerOptions {
         stall_timeout: Duration::from_millis(200),
         ..PlayerOptions::default()
     };
-    let (player, mut rx) = spawn(fake, options);
+    let (player, mut rx) = spawn(stalling(Duration::from_millis(200)), options);
     // Unknown length: only the watchdog can end it.
     let id = player.play(testdata("tone5s.mp3"), Duration::ZERO);
     let (_, _, outcome) = until_finished(&mut rx, id);
@@ -277,15 +279,10 @@ fn truncated_and_garbage_files_fail() {
 
 #[test]
 fn a_panic_while_decoding_fails_the_item_and_the_thread_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
     // A file that passed its check, then was changed into one that
     // makes the audio library panic in the middle.
-    let broken = copy_with_fault(
-        &testdata("tone5s.mp3"),
-        dir.path(),
-        "changed.mp3",
-        Fault::PanicAfterPackets(40),
-    );
+    let src = testdata("tone5s.mp3");
+    let (_dir, broken) = copy_with_fault(&src, "changed.mp3", Fault::PanicAfterPackets(40));
     let (player, mut rx) = spawn(FakeSink::new(false), PlayerOptions::default());
     let id = player.play(&broken, TONE5);
     let (_, aired, outcome) = until_finished(&mut rx, id);
@@ -300,13 +297,8 @@ fn a_panic_while_decoding_fails_the_item_and_the_thread_goes_on() {
 
 #[test]
 fn a_slow_file_is_prepared_off_the_audio_thread() {
-    let dir = tempfile::tempdir().unwrap();
-    let slow = copy_with_fault(
-        &testdata("tone1s.wav"),
-        dir.path(),
-        "slow.wav",
-        Fault::SlowOpen(Duration::from_secs(4)),
-    );
+    let src = testdata("tone1s.wav");
+    let (_dir, slow) = copy_with_fault(&src, "slow.wav", Fault::SlowOpen(Duration::from_secs(4)));
     let (player, mut rx) = spawn(FakeSink::new(true), PlayerOptions::default());
     let playing = player.play(testdata("tone1s.wav"), TONE1);
     while !matches!(rx.blocking_recv(), Some(Event::Started { .. })) {}
