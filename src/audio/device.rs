@@ -441,6 +441,59 @@ pub(crate) fn find_device(name: &str, way: Way) -> Result<cpal::Device, String> 
         })
 }
 
+/// Capture from `device` (named `name`, for messages) at `config`, its
+/// default: each callback's samples, interleaved, as f32 in -1..1, go to
+/// `take` on cpal's thread. Cards that give f32, i16 or i32 samples; the
+/// conversion reuses one buffer (nothing allocated per callback).
+pub(crate) fn capture_stream(
+    name: &str,
+    device: &cpal::Device,
+    config: &cpal::SupportedStreamConfig,
+    mut take: impl FnMut(&[f32]) + Send + 'static,
+    on_error: impl FnMut(cpal::Error) + Send + 'static,
+) -> Result<cpal::Stream, String> {
+    fn converted<T: Copy>(
+        mut take: impl FnMut(&[f32]),
+        to_f32: fn(T) -> f32,
+    ) -> impl FnMut(&[T], &cpal::InputCallbackInfo) {
+        let mut buf = Vec::new();
+        move |data: &[T], _: &cpal::InputCallbackInfo| {
+            buf.clear();
+            buf.extend(data.iter().map(|&s| to_f32(s)));
+            take(&buf);
+        }
+    }
+    let stream_config = config.config();
+    let stream = match config.sample_format() {
+        cpal::SampleFormat::F32 => device.build_input_stream(
+            stream_config,
+            move |data: &[f32], _: &cpal::InputCallbackInfo| take(data),
+            on_error,
+            None,
+        ),
+        cpal::SampleFormat::I16 => device.build_input_stream(
+            stream_config,
+            converted(take, |s: i16| f32::from(s) / 32768.0),
+            on_error,
+            None,
+        ),
+        cpal::SampleFormat::I32 => device.build_input_stream(
+            stream_config,
+            converted(take, |s: i32| s as f32 / 2_147_483_648.0),
+            on_error,
+            None,
+        ),
+        other => {
+            return Err(format!(
+                "capture device `{name}` offers {other:?} samples; loa reads f32, i16 or i32"
+            ))
+        }
+    }
+    .map_err(|e| format!("capture device `{name}`: {e}"))?;
+    StreamTrait::play(&stream).map_err(|e| format!("capture device `{name}`: {e}"))?;
+    Ok(stream)
+}
+
 impl Backend for Cpal {
     fn format(&self, name: &str, wanted: Format) -> Result<Format, String> {
         let device = find_device(name, Way::Output)?;

@@ -44,7 +44,7 @@ mod sink;
 mod wav;
 
 pub use device::DeviceSink;
-pub(crate) use device::{find_device, Way};
+pub(crate) use device::{capture_stream, find_device, Way};
 #[cfg(test)]
 pub use fake::{FakeFailure, FakeSink, FakeStats};
 pub use null::NullSink;

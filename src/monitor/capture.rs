@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rodio::cpal;
-use rodio::cpal::traits::{DeviceTrait, StreamTrait};
+use rodio::cpal::traits::DeviceTrait;
 
 use super::envelope::{Envelope, FRAME_MS};
-use crate::audio::{find_device, Way};
+use crate::audio::{capture_stream, find_device, Way};
 
 /// Between attempts to open the device again.
 const RETRY: Duration = Duration::from_secs(5);
@@ -145,39 +145,11 @@ fn open(
         tracing::debug!("line monitor capture: {e}");
         failed.store(true, Ordering::Relaxed);
     };
-    let stream_config = config.config();
-    let stream = match config.sample_format() {
-        cpal::SampleFormat::F32 => device.build_input_stream(
-            stream_config,
-            move |d: &[f32], _: &cpal::InputCallbackInfo| l.take(d.iter().copied()),
-            on_error,
-            None,
-        ),
-        cpal::SampleFormat::I16 => device.build_input_stream(
-            stream_config,
-            move |d: &[i16], _: &cpal::InputCallbackInfo| {
-                l.take(d.iter().map(|&s| f32::from(s) / 32768.0));
-            },
-            on_error,
-            None,
-        ),
-        cpal::SampleFormat::I32 => device.build_input_stream(
-            stream_config,
-            move |d: &[i32], _: &cpal::InputCallbackInfo| {
-                l.take(d.iter().map(|&s| s as f32 / 2_147_483_648.0));
-            },
-            on_error,
-            None,
-        ),
-        other => {
-            return Err(format!(
-                "capture device `{name}` offers {other:?} samples; loa reads f32, i16 or i32"
-            ))
-        }
-    }
-    .map_err(|e| format!("capture device `{name}`: {e}"))?;
-    stream
-        .play()
-        .map_err(|e| format!("capture device `{name}`: {e}"))?;
-    Ok(stream)
+    capture_stream(
+        name,
+        &device,
+        &config,
+        move |d| l.take(d.iter().copied()),
+        on_error,
+    )
 }

@@ -4,10 +4,10 @@
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
 
 use rodio::cpal;
-use rodio::cpal::traits::{DeviceTrait, StreamTrait};
+use rodio::cpal::traits::DeviceTrait;
 
 use super::{Connection, STALL};
-use crate::audio::device::{find_device, Way};
+use crate::audio::device::{capture_stream, find_device, Way};
 use crate::audio::sink::Format;
 
 /// Captured chunks waiting for the worker; more are dropped (the worker
@@ -37,45 +37,15 @@ pub(super) fn open(name: &str) -> Result<Capture, String> {
     let on_error = move |e: cpal::Error| {
         let _ = err_tx.try_send(Err(format!("capture failed: {e}")));
     };
-    let stream_config = config.config();
-    let stream = match config.sample_format() {
-        cpal::SampleFormat::F32 => device.build_input_stream(
-            stream_config,
-            move |data: &[f32], _: &cpal::InputCallbackInfo| {
-                let _ = tx.try_send(Ok(data.to_vec()));
-            },
-            on_error,
-            None,
-        ),
-        cpal::SampleFormat::I16 => device.build_input_stream(
-            stream_config,
-            move |data: &[i16], _: &cpal::InputCallbackInfo| {
-                let _ = tx.try_send(Ok(data.iter().map(|&s| f32::from(s) / 32768.0).collect()));
-            },
-            on_error,
-            None,
-        ),
-        cpal::SampleFormat::I32 => device.build_input_stream(
-            stream_config,
-            move |data: &[i32], _: &cpal::InputCallbackInfo| {
-                let _ = tx.try_send(Ok(data
-                    .iter()
-                    .map(|&s| s as f32 / 2_147_483_648.0)
-                    .collect()));
-            },
-            on_error,
-            None,
-        ),
-        other => {
-            return Err(format!(
-                "capture device `{name}` offers {other:?} samples; loa reads f32, i16 or i32"
-            ))
-        }
-    }
-    .map_err(|e| format!("capture device `{name}`: {e}"))?;
-    stream
-        .play()
-        .map_err(|e| format!("capture device `{name}`: {e}"))?;
+    let stream = capture_stream(
+        name,
+        &device,
+        &config,
+        move |data| {
+            let _ = tx.try_send(Ok(data.to_vec()));
+        },
+        on_error,
+    )?;
     Ok(Capture {
         _stream: stream,
         rx,
