@@ -204,6 +204,20 @@ target_minutes = 310
             .collect()
     }
 
+    /// The station's own report (JSON) over `period`.
+    fn own_report(&self, period: &[&str]) -> Value {
+        let config = self.config();
+        let mut args = vec![
+            "report",
+            "--config",
+            config.to_str().unwrap(),
+            "--format",
+            "json",
+        ];
+        args.extend(period);
+        serde_json::from_str(&loa(&args)).unwrap()
+    }
+
     fn start(&self) -> Daemon {
         Daemon::start(&self.config(), self.addr)
     }
@@ -394,16 +408,7 @@ fn stations_ship_every_closed_row_once_through_crashes_and_outages() {
     let mut seconds = 0.0;
     for (s, part) in stations.iter().zip(parts) {
         assert_eq!(part["station_id"], s.id.as_str());
-        let config = s.config();
-        let mut args = vec![
-            "report",
-            "--config",
-            config.to_str().unwrap(),
-            "--format",
-            "json",
-        ];
-        args.extend(period);
-        let own: Value = serde_json::from_str(&loa(&args)).unwrap();
+        let own = s.own_report(&period);
         assert_eq!(part["report"], own, "station {}", s.id);
         for (i, k) in COUNTS.iter().enumerate() {
             sum[i] += own["total"][k].as_u64().unwrap();
@@ -519,16 +524,7 @@ fn stations_ship_every_closed_row_once_through_crashes_and_outages() {
         args.extend(period);
         let fleet: Value = serde_json::from_str(&loa(&args)).unwrap();
         for (s, part) in stations.iter().zip(fleet["stations"].as_array().unwrap()) {
-            let config = s.config();
-            let mut args = vec![
-                "report",
-                "--config",
-                config.to_str().unwrap(),
-                "--format",
-                "json",
-            ];
-            args.extend(period);
-            let own: Value = serde_json::from_str(&loa(&args)).unwrap();
+            let own = s.own_report(period);
             assert_eq!(part["report"], own, "station {}, {period:?}", s.id);
         }
     }
@@ -762,6 +758,8 @@ fn an_older_province_database_migrates_and_its_rows_report_honestly() {
         // Three aired and one failure after its start went on air; three
         // cancelled by an operator; one skipped; two failures.
         assert_eq!(got, [4, 3, 0, 2, 0, 1, 3], "{period:?}: {t:#}");
+        // Rows from before any line monitor: no heard minutes.
+        assert!(t["heard_minutes"].is_null(), "{period:?}: {t:#}");
         let why: Vec<(String, String, u64)> = fleet["total"]["not_aired"]
             .as_array()
             .unwrap()
@@ -786,9 +784,105 @@ fn an_older_province_database_migrates_and_its_rows_report_honestly() {
         assert!(has("skipped", "quiet hours", 1), "{why:?}");
         assert!(has("failed", "device error: gone", 2), "{why:?}");
     }
-    assert_eq!(pg.psql("SELECT max(version) FROM loa_schema_version"), "3");
+    assert_eq!(pg.psql("SELECT max(version) FROM loa_schema_version"), "4");
     assert_eq!(
         pg.psql("SELECT sum(plays) || ' ' || sum(on_air) || ' ' || sum(cancelled) FROM loa_airtime_month"),
         "9 4 3"
+    );
+    assert_eq!(
+        pg.psql(
+            "SELECT (SELECT sum(heard_rows) FROM loa_airtime_month) || ' ' || \
+             (SELECT count(heard_seconds) FROM loa_airtime)"
+        ),
+        "0 0"
+    );
+}
+
+/// What stations' line monitors heard reaches the province: its report
+/// shows the heard minutes the test's own rows sum to, by the monthly sums
+/// (a whole month) and by the rows (another period), the same as each
+/// station's own report; a station without a monitor shows none.
+#[test]
+fn the_province_report_sums_what_the_stations_line_monitors_heard() {
+    let pg = Postgres::start();
+    let url = pg.url();
+    let heard = Station::new("31250", &url);
+    let deaf = Station::new("31251", &url);
+    // (day of October, heard seconds): multiples of a half, exact sums.
+    let figures = [
+        (2, Some(90.0)),
+        (2, Some(30.5)),
+        (2, None),
+        (20, Some(45.0)),
+    ];
+    {
+        let mut l = Ledger::open(&heard.ledger_path(), TZ).unwrap();
+        for (i, (day, h)) in figures.iter().enumerate() {
+            let when = TZ
+                .with_ymd_and_hms(2026, 10, *day, 7, i as u32, 0)
+                .unwrap()
+                .with_timezone(&Utc);
+            let a = Airing {
+                occurrence: format!("b@{i}"),
+                title: "Bản tin".into(),
+                bulletin: "b".into(),
+                campaign: Some("tiem-chung".into()),
+                program: None,
+                priority: Priority::Normal,
+                source: Source::Schedule,
+                file: "x.mp3".into(),
+                scheduled_at: when,
+                planned_seconds: 120.0,
+                requested_by: None,
+            };
+            let id = l.begin(&a, when).unwrap();
+            let end = when + chrono::Duration::seconds(120);
+            l.finish_heard(id, end, 120.0, Outcome::Completed, None, *h)
+                .unwrap();
+        }
+    }
+    deaf.write_rows(50, 0);
+    let daemons: Vec<Daemon> = [&heard, &deaf].iter().map(|s| s.start()).collect();
+    wait_until("both stations shipped", Duration::from_secs(60), || {
+        [&heard, &deaf]
+            .iter()
+            .all(|s| central(&pg, &s.id).len() == s.closed().len())
+    });
+    drop(daemons);
+    let minutes = |days: std::ops::RangeInclusive<u32>| {
+        let s: f64 = figures
+            .iter()
+            .filter(|(d, _)| days.contains(d))
+            .filter_map(|(_, h)| *h)
+            .sum();
+        s / 60.0
+    };
+    let round2 = |x: f64| (x * 100.0).round() / 100.0;
+    for (period, days) in [
+        (&["--from", "2026-10-01", "--to", "2026-10-31"][..], 1..=31),
+        (&["--from", "2026-10-02", "--to", "2026-10-02"][..], 2..=2),
+    ] {
+        let mut args = vec!["report", "--postgres", &url, "--format", "json"];
+        args.extend(period);
+        let fleet: Value = serde_json::from_str(&loa(&args)).unwrap();
+        let total = &fleet["total"]["report"]["total"];
+        assert_eq!(
+            total["heard_minutes"].as_f64(),
+            Some(round2(minutes(days))),
+            "{period:?}: {total:#}"
+        );
+        for (s, part) in [&heard, &deaf]
+            .iter()
+            .zip(fleet["stations"].as_array().unwrap())
+        {
+            let own = s.own_report(period);
+            assert_eq!(part["report"], own, "station {}, {period:?}", s.id);
+        }
+        let deaf_part = &fleet["stations"][1]["report"]["total"];
+        assert!(deaf_part["heard_minutes"].is_null(), "{deaf_part:#}");
+    }
+    assert_eq!(
+        pg.psql("SELECT sum(heard_seconds) || ' ' || sum(heard_rows) FROM loa_airtime_month"),
+        "165.5 3"
     );
 }

@@ -76,8 +76,9 @@ impl StoredReason {
 /// The report's one pass over the period's rows: `$1` and `$2` the period
 /// (RFC 3339 text, or `-infinity` / `infinity`), `$3` a campaign or NULL.
 /// Reasons are NULL for completed rows, so grouping by them costs nothing
-/// where most rows are. The last two columns are the rows that went on air
-/// and those an operator cancelled (`ON_AIR_SQL`, `CANCELLED_SQL`).
+/// where most rows are. Then the rows that went on air and those an
+/// operator cancelled (`ON_AIR_SQL`, `CANCELLED_SQL`), and the seconds a
+/// line monitor heard over how many rows had a figure.
 /// (Public for the benchmark's EXPLAIN.)
 pub const REPORT_SQL: &str = concat!(
     "SELECT station_id, campaign, bulletin, source, outcome, reason, \
@@ -86,7 +87,8 @@ pub const REPORT_SQL: &str = concat!(
     on_air_sql!(),
     ", ",
     cancelled_sql!(),
-    " FROM loa_airtime \
+    ", coalesce(sum(heard_seconds), 0), count(heard_seconds) \
+     FROM loa_airtime \
      WHERE scheduled_at >= $1::text::timestamptz AND scheduled_at < $2::text::timestamptz \
        AND ($3::text IS NULL OR campaign = $3) \
      GROUP BY station_id, campaign, bulletin, source, outcome, reason, reason_code, reason_args, \
@@ -101,7 +103,7 @@ pub const REPORT_SQL: &str = concat!(
 pub const REPORT_MONTHS_SQL: &str = "SELECT station_id, nullif(campaign, ''), bulletin, source, \
             outcome, nullif(reason, ''), last_row_id, plays, aired_seconds, last_title, \
             nullif(reason_code, ''), nullif(reason_args, ''), nullif(reason_more, ''), on_air, \
-            cancelled \
+            cancelled, heard_seconds, heard_rows \
      FROM loa_airtime_month \
      WHERE month >= $1::text::date AND month < $2::text::date \
        AND ($3::text IS NULL OR campaign = $3)";
@@ -273,6 +275,8 @@ fn accumulate(groups: &[tokio_postgres::Row]) -> anyhow::Result<BTreeMap<String,
             .ok_or_else(|| anyhow::anyhow!("unknown outcome `{outcome}` in loa_airtime"))?;
         let mut c = Counts {
             aired_seconds: aired,
+            heard_seconds: g.get(15),
+            heard_rows: g.get::<_, i64>(16).max(0) as u64,
             ..Counts::default()
         };
         c.tally(Some(outcome), n, on_air, cancelled);

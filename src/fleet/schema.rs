@@ -1,6 +1,6 @@
 //! The province's database: loa's tables, created and migrated by loa.
 //!
-//! # Schema (version 3)
+//! # Schema (version 4)
 //!
 //! `loa_schema_version (version, applied_at)`: one row per migration
 //! applied; loa refuses a database migrated by a newer loa.
@@ -24,14 +24,16 @@
 //! `priority`, `source`, `file`, `scheduled_at`, `started_at`, `ended_at`
 //! as `timestamptz`, `planned_seconds`, `aired_seconds`, `outcome`,
 //! `reason`, `requested_by`, and since version 3 `reason_code`,
-//! `reason_args`, `reason_more` as the ledger stores them) and
+//! `reason_args`, `reason_more` as the ledger stores them, and since
+//! version 4 `heard_seconds`, what the station's line monitor heard of the
+//! airing, NULL without a monitor and on rows shipped before) and
 //! `shipped_at`. Rows shipped since version 3 carry the reason as code and
 //! arguments only (`reason` NULL), which the report renders in the
 //! reader's language through `crate::reason`; older rows keep the English
 //! `reason` text and read as free text. Index `loa_airtime_report
 //! (scheduled_at) INCLUDE (station_id, campaign, bulletin, source, outcome,
 //! reason, reason_code, reason_args, reason_more, started_at,
-//! aired_seconds, row_id)` answers the report by an index-only scan of
+//! aired_seconds, heard_seconds, row_id)` answers the report by an index-only scan of
 //! the period.
 //!
 //! `loa_airtime_month`, the monthly sums the report reads for periods of
@@ -41,7 +43,9 @@
 //! `plays` (rows, whatever became of them), `on_air` (those that went on
 //! air) and `cancelled` (those an operator took off before they started;
 //! both version 3, filled from the rows already there), `aired_seconds`,
-//! and the latest row's id and title (`last_row_id`, `last_title`). The
+//! `heard_seconds` and `heard_rows` (the seconds a line monitor heard, and
+//! how many rows had a figure; version 4, filled from the rows already
+//! there), and the latest row's id and title (`last_row_id`, `last_title`). The
 //! shipper adds to it in the transaction that inserts the rows
 //! ([`ROLLUP_SQL`]).
 
@@ -149,6 +153,33 @@ WHERE m.station_id = x.station_id AND m.month = x.month AND m.campaign = x.campa
   AND m.bulletin = x.bulletin AND m.source = x.source AND m.outcome = x.outcome
   AND m.reason = x.reason AND m.reason_code = '';
 ",
+    // v4: proof of play, what each station's line monitor heard (NULL
+    // without a monitor). Rows shipped before have no figure; the monthly
+    // sums are filled from the rows already there all the same.
+    "
+ALTER TABLE loa_airtime ADD COLUMN heard_seconds double precision;
+DROP INDEX loa_airtime_report;
+CREATE INDEX loa_airtime_report ON loa_airtime (scheduled_at)
+    INCLUDE (station_id, campaign, bulletin, source, outcome, reason, reason_code, reason_args,
+             reason_more, started_at, aired_seconds, heard_seconds, row_id);
+ALTER TABLE loa_airtime_month ADD COLUMN heard_seconds double precision NOT NULL DEFAULT 0;
+ALTER TABLE loa_airtime_month ADD COLUMN heard_rows bigint NOT NULL DEFAULT 0;
+UPDATE loa_airtime_month m SET heard_seconds = x.heard_seconds, heard_rows = x.heard_rows
+FROM (
+    SELECT station_id,
+           date_trunc('month', scheduled_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date AS month,
+           coalesce(campaign, '') AS campaign, bulletin, source, outcome,
+           coalesce(reason, '') AS reason, coalesce(reason_code, '') AS reason_code,
+           coalesce(reason_args, '') AS reason_args, coalesce(reason_more, '') AS reason_more,
+           coalesce(sum(heard_seconds), 0) AS heard_seconds,
+           count(heard_seconds) AS heard_rows
+    FROM loa_airtime WHERE heard_seconds IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+) x
+WHERE m.station_id = x.station_id AND m.month = x.month AND m.campaign = x.campaign
+  AND m.bulletin = x.bulletin AND m.source = x.source AND m.outcome = x.outcome
+  AND m.reason = x.reason AND m.reason_code = x.reason_code
+  AND m.reason_args = x.reason_args AND m.reason_more = x.reason_more;
+",
 ];
 
 /// The rows of a group that went on air.
@@ -163,12 +194,13 @@ pub(crate) const CANCELLED_SQL: &str = cancelled_sql!();
 /// added, in the same transaction, so each row is counted once.
 pub const ROLLUP_SQL: &str = "INSERT INTO loa_airtime_month AS m (station_id, month, campaign, \
        bulletin, source, outcome, reason, reason_code, reason_args, reason_more, plays, on_air, \
-       cancelled, aired_seconds, last_row_id, last_title) \
+       cancelled, aired_seconds, heard_seconds, heard_rows, last_row_id, last_title) \
      SELECT station_id, date_trunc('month', scheduled_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date, \
             coalesce(campaign, ''), bulletin, source, outcome, coalesce(reason, ''), \
             coalesce(reason_code, ''), coalesce(reason_args, ''), coalesce(reason_more, ''), \
             count(*), {on_air}, {cancelled}, \
-            sum(aired_seconds), max(row_id), (array_agg(title ORDER BY row_id DESC))[1] \
+            sum(aired_seconds), coalesce(sum(heard_seconds), 0), count(heard_seconds), max(row_id), \
+             (array_agg(title ORDER BY row_id DESC))[1] \
      FROM {rows} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 \
      ON CONFLICT (month, station_id, campaign, bulletin, source, outcome, reason, reason_code, \
        reason_args, reason_more) DO UPDATE SET \
@@ -176,6 +208,8 @@ pub const ROLLUP_SQL: &str = "INSERT INTO loa_airtime_month AS m (station_id, mo
        on_air = m.on_air + excluded.on_air, \
        cancelled = m.cancelled + excluded.cancelled, \
        aired_seconds = m.aired_seconds + excluded.aired_seconds, \
+       heard_seconds = m.heard_seconds + excluded.heard_seconds, \
+       heard_rows = m.heard_rows + excluded.heard_rows, \
        last_title = CASE WHEN excluded.last_row_id > m.last_row_id \
                          THEN excluded.last_title ELSE m.last_title END, \
        last_row_id = greatest(m.last_row_id, excluded.last_row_id)";
