@@ -33,7 +33,7 @@ use common::{free_port, Daemon};
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Ho_Chi_Minh;
 
 /// Every schema version with a frozen ledger.
-const VERSIONS: [i64; 6] = [0, 1, 2, 3, 4, 6];
+const VERSIONS: [i64; 7] = [0, 1, 2, 3, 4, 6, 7];
 
 /// Columns that a later migration may rewrite (reason and audit texts kept
 /// as codes, issue 18): a value there must stay, not necessarily verbatim.
@@ -417,7 +417,36 @@ fn every_old_ledger_migrates_to_todays_schema_keeping_every_row() {
         drop(Ledger::open(&db, TZ).unwrap());
         let again = Snapshot::read(&db);
         assert_kept(version, &old, &again, None);
+        // v8: the province's bulletins and accounts fit the rebuilt tables.
+        if version >= 1 {
+            assert_province_fits(version, &db);
+        }
     }
+}
+
+/// The CHECKs v8 widened: airtime and queue rows with source 'province',
+/// a user with role 'province'.
+fn assert_province_fits(version: i64, db: &Path) {
+    let c = Connection::open(db).unwrap();
+    let changed = c
+        .execute(
+            "UPDATE airtime SET source = 'province' WHERE id = (SELECT MIN(id) FROM airtime)",
+            [],
+        )
+        .unwrap_or_else(|e| panic!("v{version}: a province airtime row: {e}"));
+    assert_eq!(changed, 1, "v{version}");
+    c.execute("UPDATE queue SET source = 'province'", [])
+        .unwrap_or_else(|e| panic!("v{version}: a province queue row: {e}"));
+    c.execute(
+        "INSERT INTO users (name, role, password, created_at) VALUES ('tinh', 'province', 'x', 'now')",
+        [],
+    )
+    .unwrap_or_else(|e| panic!("v{version}: a province user: {e}"));
+    let refused = c.execute(
+        "UPDATE airtime SET source = 'tinh' WHERE id = (SELECT MIN(id) FROM airtime)",
+        [],
+    );
+    assert!(refused.is_err(), "v{version}: the source CHECK is gone");
 }
 
 /// What the fixtures hold: every kind of row each version could write, so
@@ -470,6 +499,17 @@ fn the_fixtures_hold_every_kind_of_row_their_version_wrote() {
             );
         }
     }
+    // Before version 8 the file itself refuses a province row (on a copy).
+    let (_dir, _config, db) = station_with(7);
+    let refused = Connection::open(&db)
+        .unwrap()
+        .execute("UPDATE airtime SET source = 'province' WHERE id = 1", []);
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("CHECK constraint failed")),
+        "{refused:?}"
+    );
     // Before version 3 the file itself refuses a relay row (on a copy).
     let (_dir, _config, db) = station_with(2);
     let refused = Connection::open(&db)

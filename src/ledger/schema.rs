@@ -273,6 +273,82 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // v7: proof of play, what the line monitor heard of each airing.
     "ALTER TABLE airtime ADD COLUMN heard_seconds REAL;
     CREATE INDEX airtime_heard ON airtime (scheduled_ms) WHERE heard_seconds IS NOT NULL;",
+    // v8: bulletins the province sends (`crate::upstream`) are recorded and
+    // queued with source 'province', and a console account may have the role
+    // 'province' (it publishes them). SQLite cannot change a CHECK in place:
+    // the three tables are rebuilt, rows and ids kept, indexes made again.
+    "CREATE TABLE airtime_v8 (
+        id              INTEGER PRIMARY KEY,
+        occurrence      TEXT NOT NULL,
+        bulletin        TEXT NOT NULL,
+        title           TEXT NOT NULL,
+        campaign        TEXT,
+        program         TEXT,
+        priority        TEXT NOT NULL CHECK (priority IN ('normal', 'priority', 'emergency')),
+        source          TEXT NOT NULL
+                        CHECK (source IN ('schedule', 'operator', 'emergency', 'relay', 'province')),
+        file            TEXT NOT NULL,
+        scheduled_at    TEXT NOT NULL,
+        started_at      TEXT,
+        ended_at        TEXT,
+        planned_seconds REAL NOT NULL,
+        aired_seconds   REAL NOT NULL DEFAULT 0,
+        outcome         TEXT CHECK (outcome IN ('completed', 'interrupted', 'failed', 'missed', 'skipped')),
+        reason          TEXT,
+        requested_by    TEXT,
+        scheduled_ms    INTEGER NOT NULL,
+        reason_code     TEXT,
+        reason_args     TEXT,
+        reason_more     TEXT,
+        heard_seconds   REAL
+    );
+    INSERT INTO airtime_v8 SELECT id, occurrence, bulletin, title, campaign, program, priority,
+        source, file, scheduled_at, started_at, ended_at, planned_seconds, aired_seconds,
+        outcome, reason, requested_by, scheduled_ms, reason_code, reason_args, reason_more,
+        heard_seconds FROM airtime;
+    DROP TABLE airtime;
+    ALTER TABLE airtime_v8 RENAME TO airtime;
+    CREATE INDEX airtime_occurrence ON airtime (occurrence);
+    CREATE INDEX airtime_scheduled ON airtime (scheduled_ms);
+    CREATE INDEX airtime_report ON airtime (campaign, bulletin, outcome, scheduled_ms, aired_seconds, source);
+    CREATE INDEX airtime_unaired ON airtime (scheduled_ms)
+        WHERE outcome IN ('failed', 'missed', 'skipped');
+    CREATE INDEX airtime_heard ON airtime (scheduled_ms) WHERE heard_seconds IS NOT NULL;
+    CREATE TABLE queue_v8 (
+        id              INTEGER PRIMARY KEY,
+        occurrence      TEXT NOT NULL,
+        bulletin        TEXT NOT NULL,
+        title           TEXT NOT NULL,
+        campaign        TEXT,
+        program         TEXT,
+        priority        TEXT NOT NULL CHECK (priority IN ('normal', 'priority', 'emergency')),
+        source          TEXT NOT NULL
+                        CHECK (source IN ('schedule', 'operator', 'emergency', 'relay', 'province')),
+        file            TEXT NOT NULL,
+        path            TEXT NOT NULL,
+        scheduled_at    TEXT NOT NULL,
+        scheduled_ms    INTEGER NOT NULL,
+        sort_ms         INTEGER NOT NULL,
+        ord             INTEGER NOT NULL,
+        grace_seconds   INTEGER NOT NULL,
+        planned_seconds REAL NOT NULL,
+        requested_by    TEXT
+    );
+    INSERT INTO queue_v8 SELECT id, occurrence, bulletin, title, campaign, program, priority,
+        source, file, path, scheduled_at, scheduled_ms, sort_ms, ord, grace_seconds,
+        planned_seconds, requested_by FROM queue;
+    DROP TABLE queue;
+    ALTER TABLE queue_v8 RENAME TO queue;
+    CREATE TABLE users_v8 (
+        name       TEXT PRIMARY KEY,
+        role       TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'province', 'admin')),
+        password   TEXT NOT NULL,
+        enabled    INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL
+    );
+    INSERT INTO users_v8 SELECT name, role, password, enabled, created_at FROM users;
+    DROP TABLE users;
+    ALTER TABLE users_v8 RENAME TO users;",
 ];
 
 /// Steps in Rust run in the same transaction right after the SQL migration
