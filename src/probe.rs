@@ -82,20 +82,22 @@ pub enum ProbeErrorKind {
 /// `message` names the file and says what is wrong; `hint` says what to do
 /// (usually an `ffmpeg` command). A loader that builds a `Diagnostic` should
 /// put them in its `message` and `hint` fields.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message} {hint}")]
 pub struct ProbeError {
     pub kind: ProbeErrorKind,
     pub message: String,
     pub hint: String,
 }
 
-impl std::fmt::Display for ProbeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.message, self.hint)
-    }
-}
-
-impl std::error::Error for ProbeError {}
+/// What a sniffed file that is not audio, or not audio the player decodes,
+/// is said to be.
+const ONLY_ZEROS: &str =
+    "holds only zero bytes, not audio (an interrupted copy or a pre-allocated file).";
+const TEXT_HINT: &str =
+    "Record or export the bulletin as audio (MP3 is best) and point the bulletin at that file.";
+const AMR: &str = "is AMR (a phone voice-recorder format), which the player cannot decode.";
+const WMA: &str = "is WMA/ASF, which the player cannot decode.";
 
 /// How many packets are decoded to prove the stream decodes. The player
 /// skips packets that fail to decode, so a few bad ones are tolerated, not
@@ -261,30 +263,13 @@ impl Probe<'_> {
             .take(4096)
             .read_to_end(&mut head)
             .map_err(|e| self.unreadable(e, disk_hint))?;
+        use ProbeErrorKind::{NotAudio, Unsupported};
         let refusal = match sniff(&head) {
             Sniffed::Other => None,
-            Sniffed::Zeros => Some((
-                ProbeErrorKind::NotAudio,
-                "holds only zero bytes, not audio (an interrupted copy or a pre-allocated file).",
-                self.reexport_hint(),
-            )),
-            Sniffed::Text => Some((
-                ProbeErrorKind::NotAudio,
-                "is a text file, not audio.",
-                "Record or export the bulletin as audio (MP3 is best) and point the bulletin \
-                 at that file."
-                    .to_string(),
-            )),
-            Sniffed::Amr => Some((
-                ProbeErrorKind::Unsupported,
-                "is AMR (a phone voice-recorder format), which the player cannot decode.",
-                self.reencode_hint(),
-            )),
-            Sniffed::Asf => Some((
-                ProbeErrorKind::Unsupported,
-                "is WMA/ASF, which the player cannot decode.",
-                self.reencode_hint(),
-            )),
+            Sniffed::Zeros => Some((NotAudio, ONLY_ZEROS, self.reexport_hint())),
+            Sniffed::Text => Some((NotAudio, "is a text file, not audio.", TEXT_HINT.into())),
+            Sniffed::Amr => Some((Unsupported, AMR, self.reencode_hint())),
+            Sniffed::Asf => Some((Unsupported, WMA, self.reencode_hint())),
         };
         if let Some((kind, what, hint)) = refusal {
             return Err(self.err(kind, what, hint));

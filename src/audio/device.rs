@@ -102,16 +102,12 @@ trait Backend: Send {
     fn format(&self, name: &str, wanted: Format) -> Result<Format, String>;
     /// A stream at `format` (as `format` returned), not started, that
     /// feeds from `shared` and reports errors to `on_error`.
-    fn build(
-        &self,
-        name: &str,
-        format: Format,
-        shared: Arc<Shared>,
-        on_error: ErrorFn,
-    ) -> Result<Box<dyn CardStream>, String>;
+    fn build(&self, name: &str, format: Format, shared: Arc<Shared>, on_error: ErrorFn) -> Built;
 }
 
 type ErrorFn = Box<dyn FnMut(cpal::Error) + Send + 'static>;
+/// A built stream, or why it could not be built.
+type Built = Result<Box<dyn CardStream>, String>;
 
 /// A built stream; dropping it closes it.
 trait CardStream: Send {
@@ -507,13 +503,7 @@ impl Backend for Cpal {
         Ok(format)
     }
 
-    fn build(
-        &self,
-        name: &str,
-        format: Format,
-        shared: Arc<Shared>,
-        on_error: ErrorFn,
-    ) -> Result<Box<dyn CardStream>, String> {
+    fn build(&self, name: &str, format: Format, shared: Arc<Shared>, on_error: ErrorFn) -> Built {
         let device = find_device(name, Way::Output)?;
         let chosen = self.chosen.lock().unwrap_or_else(|p| p.into_inner()).take();
         let config = match chosen {

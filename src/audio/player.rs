@@ -43,18 +43,16 @@ pub const MAX_FADE: Duration = Duration::from_millis(500);
 pub struct PlayId(pub u64);
 
 /// What the player reports. Each `PlayId` gets at most one `Started` and
-/// exactly one `Finished`.
+/// exactly one `Finished`. The engine's playout reports the same events
+/// for its cues (`engine::playout::PlayEvent`), hence the parameters.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
+pub enum Event<I = PlayId, E = Outcome> {
     /// The first sample was handed to the output at `at`.
-    Started { id: PlayId, at: DateTime<Utc> },
-    /// About every second of aired audio.
-    Progress { id: PlayId, aired_seconds: f64 },
-    Finished {
-        id: PlayId,
-        aired_seconds: f64,
-        outcome: Outcome,
-    },
+    Started { id: I, at: DateTime<Utc> },
+    /// Samples delivered so far, about once a second.
+    Progress { id: I, aired_seconds: f64 },
+    /// Over; `aired_seconds` counts delivered samples.
+    Finished { id: I, aired_seconds: f64, end: E },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -463,7 +461,7 @@ impl Worker {
         self.emit(Event::Finished {
             id,
             aired_seconds: 0.0,
-            outcome: Outcome::Failed(why),
+            end: Outcome::Failed(why),
         });
     }
 
@@ -491,7 +489,7 @@ impl Worker {
         self.emit(Event::Finished {
             id,
             aired_seconds: 0.0,
-            outcome: Outcome::Stopped,
+            end: Outcome::Stopped,
         });
         self.idle_since = Instant::now();
     }
@@ -631,7 +629,7 @@ impl Worker {
         self.emit(Event::Finished {
             id: item.id,
             aired_seconds,
-            outcome,
+            end: outcome,
         });
         self.idle_since = Instant::now();
     }

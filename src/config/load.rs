@@ -438,42 +438,8 @@ mod tests {
     use super::*;
     use crate::config::test_support::*;
 
-    const GOOD: &str = r#"
-[station]
-name = "Đài truyền thanh xã Thạch Hà"
-data_dir = "var"
-
-[quiet]
-hours = ["21:00-05:00"]
-
-[[campaign]]
-id = "cds-2026"
-title = "Ngày Chuyển đổi số quốc gia 10/10/2026"
-from = "2026-10-01"
-to = "2026-10-31"
-target_minutes = 300
-
-[[bulletin]]
-id = "cds-thong-diep"
-title = "Chuyển đổi số"
-file = "cds/thong-diep.mp3"
-campaign = "cds-2026"
-at = ["06:15", "17:15:30"]
-days = "mon-sat"
-grace = "5m"
-
-[[bulletin]]
-id = "nhac-hieu"
-title = "Nhạc hiệu"
-file = "nhac-hieu.mp3"
-
-[[program]]
-id = "buoi-sang"
-title = "Buổi sáng"
-at = ["05:30"]
-days = "mon-sat"
-items = ["nhac-hieu", "cds-thong-diep"]
-"#;
+    /// A station file every loader test starts from.
+    const GOOD: &str = include_str!("testdata/good-station.toml");
 
     #[test]
     fn accepts_a_good_station() {

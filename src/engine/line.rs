@@ -293,7 +293,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
 
     pub(super) fn on_event(&mut self, ev: PlayEvent) {
         match ev {
-            PlayEvent::Started { cue, at } => {
+            PlayEvent::Started { id: cue, at } => {
                 let tz = self.tz();
                 let Some(c) = self.line.iter_mut().find(|c| c.cue == cue) else {
                     return;
@@ -315,7 +315,10 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                     self.recorder.queue_remove(c.entry.id);
                 }
             }
-            PlayEvent::Progress { cue, aired_seconds } => {
+            PlayEvent::Progress {
+                id: cue,
+                aired_seconds,
+            } => {
                 if let Some(c) = self.line.iter_mut().find(|c| c.cue == cue) {
                     c.aired = aired_seconds;
                     let aired_seconds = c.ledger_aired();
@@ -326,7 +329,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 }
             }
             PlayEvent::Finished {
-                cue,
+                id: cue,
                 aired_seconds,
                 end,
             } => {

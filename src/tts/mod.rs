@@ -34,7 +34,8 @@ pub const ESPEAK_PACKAGE: &str = "espeak-ng";
 const MAX_STDERR: usize = 2000;
 
 /// Why a notice could not be read aloud: what happened, and what to do.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message} ({hint})")]
 pub struct TtsError {
     pub message: String,
     pub hint: String,
@@ -42,14 +43,6 @@ pub struct TtsError {
     /// one to end was over: try again shortly.
     pub busy: bool,
 }
-
-impl std::fmt::Display for TtsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.message, self.hint)
-    }
-}
-
-impl std::error::Error for TtsError {}
 
 fn err(message: impl Into<String>, hint: impl Into<String>) -> TtsError {
     TtsError {

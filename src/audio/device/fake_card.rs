@@ -36,13 +36,7 @@ impl Backend for FakeCard {
         Ok(wanted)
     }
 
-    fn build(
-        &self,
-        _name: &str,
-        format: Format,
-        shared: Arc<Shared>,
-        on_error: ErrorFn,
-    ) -> Result<Box<dyn CardStream>, String> {
+    fn build(&self, _name: &str, format: Format, shared: Arc<Shared>, on_error: ErrorFn) -> Built {
         self.built.fetch_add(1, Ordering::Relaxed);
         let script = self
             .script

@@ -110,7 +110,7 @@ pub(super) fn finished(
             Ok(Event::Finished {
                 id: i,
                 aired_seconds,
-                outcome,
+                end: outcome,
             }) if i == id => return (aired_seconds, outcome),
             Ok(_) => {}
             Err(_) => {

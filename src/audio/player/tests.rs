@@ -75,7 +75,7 @@ fn until_finished(rx: &mut UnboundedReceiver<Event>, id: PlayId) -> (Vec<Event>,
                 if let Event::Finished {
                     id: i,
                     aired_seconds,
-                    outcome,
+                    end: outcome,
                 } = &e
                 {
                     if *i == id {

@@ -113,7 +113,7 @@ impl<C: Clock + Clone> FakePlayout<C> {
             }
         }
         let _ = self.events.send(PlayEvent::Started {
-            cue: cue.id,
+            id: cue.id,
             at: started,
         });
         let (secs, end) = match behaviour {
@@ -138,7 +138,7 @@ impl<C: Clock + Clone> FakePlayout<C> {
             }
         }
         let _ = self.events.send(PlayEvent::Finished {
-            cue,
+            id: cue,
             aired_seconds,
             end,
         });
@@ -194,7 +194,7 @@ impl<C: Clock + Clone> Playout for FakePlayout<C> {
         };
         if let Some((aired, end)) = stopped {
             let _ = self.events.send(PlayEvent::Finished {
-                cue,
+                id: cue,
                 aired_seconds: aired,
                 end,
             });

@@ -46,19 +46,8 @@ pub enum PlayEnd {
     Cancelled,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum PlayEvent {
-    /// The first sample was handed to the output at `at`.
-    Started { cue: u64, at: DateTime<Utc> },
-    /// Samples delivered so far (about once a second).
-    Progress { cue: u64, aired_seconds: f64 },
-    /// The cue is over; `aired_seconds` counts delivered samples.
-    Finished {
-        cue: u64,
-        aired_seconds: f64,
-        end: PlayEnd,
-    },
-}
+/// What the playout reports of a cue (`id` is the cue's id).
+pub type PlayEvent = crate::audio::Event<u64, PlayEnd>;
 
 /// The output as the status page shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -83,13 +83,13 @@ impl AudioPlayout {
                     // The audio thread tells host time; the engine's clock
                     // may be shifted by a test hook (`clock::test_offset`).
                     let at = at + crate::engine::clock::test_offset();
-                    out.push(PlayEvent::Started { cue: p.0, at });
+                    out.push(PlayEvent::Started { id: p.0, at });
                 }
             }
             audio::Event::Progress { id, aired_seconds } => {
                 if let Some(p) = g.playing.as_ref().filter(|p| p.1 == id) {
                     out.push(PlayEvent::Progress {
-                        cue: p.0,
+                        id: p.0,
                         aired_seconds,
                     });
                 }
@@ -97,7 +97,7 @@ impl AudioPlayout {
             audio::Event::Finished {
                 id,
                 aired_seconds,
-                outcome,
+                end: outcome,
             } => {
                 let (cue, started) = if let Some(p) = g.playing.filter(|p| p.1 == id) {
                     g.playing = None;
@@ -116,7 +116,7 @@ impl AudioPlayout {
                     audio::Outcome::Failed(r) => PlayEnd::Failed(r),
                 };
                 out.push(PlayEvent::Finished {
-                    cue,
+                    id: cue,
                     aired_seconds,
                     end,
                 });
@@ -187,7 +187,7 @@ impl Playout for AudioPlayout {
             drop(g);
             // Never reached the audio thread: the engine hears it here.
             let _ = self.events.send(PlayEvent::Finished {
-                cue,
+                id: cue,
                 aired_seconds: 0.0,
                 end: PlayEnd::Cancelled,
             });

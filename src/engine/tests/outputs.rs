@@ -59,14 +59,14 @@ async fn on_air(dir: &Path) -> OnAir {
     let cue = playout.cue_of("a.mp3");
     events
         .send(PlayEvent::Started {
-            cue,
+            id: cue,
             at: at(6, 0, 0),
         })
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(12)).await;
     events
         .send(PlayEvent::Progress {
-            cue,
+            id: cue,
             aired_seconds: 12.0,
         })
         .unwrap();
