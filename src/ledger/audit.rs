@@ -20,14 +20,17 @@ pub struct AuditRow {
 }
 
 fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
-    Ok(AuditRow {
-        id: r.get(0)?,
-        at: r.get(1)?,
-        who: r.get(2)?,
-        action: r.get(3)?,
-        detail: r.get(4)?,
-        result: r.get(5)?,
-    })
+    Ok(from_columns!(
+        r,
+        AuditRow {
+            id,
+            at,
+            who,
+            action,
+            detail,
+            result
+        }
+    ))
 }
 
 impl Ledger {
@@ -77,19 +80,9 @@ impl Ledger {
             campaign: None,
         };
         let (from, to) = f.bounds();
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT id, at, who, action, detail, result FROM audit \
-                 WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY at_ms, id",
-            )
-            .map_err(self.err(action))?;
-        let rows = stmt
-            .query_map(params![from, to], audit_row)
-            .map_err(self.err(action))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.err(action))?;
-        Ok(rows)
+        let sql = "SELECT id, at, who, action, detail, result FROM audit \
+                   WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY at_ms, id";
+        self.all(action, sql, params![from, to], audit_row)
     }
 }
 
@@ -102,18 +95,9 @@ impl Ledger {
             .conn
             .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
             .map_err(self.err(action))?;
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT id, at, who, action, detail, result FROM audit \
-                 ORDER BY at_ms DESC, id DESC LIMIT ?1 OFFSET ?2",
-            )
-            .map_err(self.err(action))?;
-        let rows = stmt
-            .query_map(params![limit as i64, offset as i64], audit_row)
-            .map_err(self.err(action))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.err(action))?;
+        let sql = "SELECT id, at, who, action, detail, result FROM audit \
+                   ORDER BY at_ms DESC, id DESC LIMIT ?1 OFFSET ?2";
+        let rows = self.all(action, sql, params![limit as i64, offset as i64], audit_row)?;
         Ok((rows, total as usize))
     }
 }

@@ -17,6 +17,15 @@
 //!   the daemon's own bookkeeping;
 //! - `error`: [`LedgerError`], worded for the station's operator.
 
+/// `$ty` read from the row `$r` whose columns are its fields, in order
+/// (`SELECT a, b, c` for `$ty { a, b, c }`).
+macro_rules! from_columns {
+    ($r:expr, $ty:ident { $($field:ident),+ $(,)? }) => {{
+        let mut column = 0..;
+        $ty { $($field: $r.get(column.next().expect("columns never run out"))?),+ }
+    }};
+}
+
 mod audit;
 mod error;
 mod heard;
@@ -161,5 +170,20 @@ impl Ledger {
 
     fn err(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> LedgerError + '_ {
         move |e| LedgerError::sqlite(&self.path, action, e)
+    }
+
+    /// Every row `sql` selects with `params`, each made by `row`; a failure
+    /// says it could not `action`.
+    fn all<T, C: FromIterator<T>>(
+        &self,
+        action: &'static str,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<C> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(self.err(action))?;
+        let rows = stmt.query_map(params, row).map_err(self.err(action))?;
+        rows.collect::<rusqlite::Result<C>>()
+            .map_err(self.err(action))
     }
 }

@@ -387,30 +387,18 @@ impl Ledger {
     fn unaired_detail(&self, f: &Filter) -> Result<Unaired> {
         let action = "sum airtime";
         let (from, to) = f.bounds();
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT campaign, bulletin, outcome, {ON_AIR_SQL}, {CANCELLED_SQL} \
-                 FROM airtime INDEXED BY airtime_unaired \
-                 WHERE scheduled_ms >= ?1 AND scheduled_ms < ?2 \
-                   AND (?3 IS NULL OR campaign = ?3) \
-                   AND outcome IN ('failed', 'missed', 'skipped') \
-                 GROUP BY campaign, bulletin, outcome"
-            ))
-            .map_err(self.err(action))?;
-        let rows = stmt
-            .query_map(params![from, to, f.campaign], |r| {
-                Ok((
-                    (r.get(0)?, r.get(1)?, r.get(2)?),
-                    (
-                        r.get::<_, i64>(3)?.max(0) as u64,
-                        r.get::<_, i64>(4)?.max(0) as u64,
-                    ),
-                ))
-            })
-            .map_err(self.err(action))?;
-        rows.collect::<rusqlite::Result<Unaired>>()
-            .map_err(self.err(action))
+        let sql = format!(
+            "SELECT campaign, bulletin, outcome, {ON_AIR_SQL}, {CANCELLED_SQL} \
+             FROM airtime INDEXED BY airtime_unaired \
+             WHERE scheduled_ms >= ?1 AND scheduled_ms < ?2 \
+               AND (?3 IS NULL OR campaign = ?3) \
+               AND outcome IN ('failed', 'missed', 'skipped') \
+             GROUP BY campaign, bulletin, outcome"
+        );
+        self.all(action, &sql, params![from, to, f.campaign], |r| {
+            let count = |i| r.get::<_, i64>(i).map(|n| n.max(0) as u64);
+            Ok(((r.get(0)?, r.get(1)?, r.get(2)?), (count(3)?, count(4)?)))
+        })
     }
 }
 
@@ -420,17 +408,8 @@ impl Ledger {
     /// closed, so a mark at its id never skips one that closes later.
     pub fn closed_after(&self, after: i64, limit: usize) -> Result<Vec<AirtimeRow>> {
         let action = "read closed rows to ship";
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {ROW_COLUMNS} FROM airtime WHERE id > ?1 ORDER BY id LIMIT ?2"
-            ))
-            .map_err(self.err(action))?;
-        let rows = stmt
-            .query_map(params![after, limit as i64], row_from_sql)
-            .map_err(self.err(action))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.err(action))?;
+        let sql = format!("SELECT {ROW_COLUMNS} FROM airtime WHERE id > ?1 ORDER BY id LIMIT ?2");
+        let rows: Vec<_> = self.all(action, &sql, params![after, limit as i64], row_from_sql)?;
         Ok(rows
             .into_iter()
             .take_while(|r| r.outcome.is_some())

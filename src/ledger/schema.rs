@@ -668,15 +668,7 @@ impl Ledger {
     /// per line.
     pub fn integrity_check(&self) -> Result<String> {
         let action = "check the ledger's integrity";
-        let mut stmt = self
-            .conn
-            .prepare("PRAGMA integrity_check")
-            .map_err(self.err(action))?;
-        let lines = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(self.err(action))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.err(action))?;
+        let lines: Vec<String> = self.all(action, "PRAGMA integrity_check", [], |r| r.get(0))?;
         Ok(lines.join("\n"))
     }
 }

@@ -52,37 +52,32 @@ fn role_of(s: String) -> rusqlite::Result<Role> {
 }
 
 fn session_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
-    Ok(SessionRow {
-        id: r.get(0)?,
-        user: r.get(1)?,
-        created_ms: r.get(2)?,
-        seen_ms: r.get(3)?,
-        addr: r.get(4)?,
-        agent: r.get(5)?,
-    })
+    Ok(from_columns!(
+        r,
+        SessionRow {
+            id,
+            user,
+            created_ms,
+            seen_ms,
+            addr,
+            agent
+        }
+    ))
 }
 
 impl Ledger {
     /// Every user, by name.
     pub fn users(&self) -> Result<Vec<User>> {
         let action = "list the web console's users";
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT name, role, enabled, created_at FROM users ORDER BY name")
-            .map_err(self.err(action))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(User {
-                    name: r.get(0)?,
-                    role: role_of(r.get(1)?)?,
-                    enabled: r.get(2)?,
-                    created_at: r.get(3)?,
-                })
+        let sql = "SELECT name, role, enabled, created_at FROM users ORDER BY name";
+        self.all(action, sql, [], |r| {
+            Ok(User {
+                name: r.get(0)?,
+                role: role_of(r.get(1)?)?,
+                enabled: r.get(2)?,
+                created_at: r.get(3)?,
             })
-            .map_err(self.err(action))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.err(action))?;
-        Ok(rows)
+        })
     }
 
     /// How many enabled admins there are (the first-start setup ends at one).
@@ -273,19 +268,9 @@ impl Ledger {
     /// Every session, most recently used first.
     pub fn sessions(&self) -> Result<Vec<SessionRow>> {
         let action = "list web console sessions";
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT id, user, created_ms, seen_ms, addr, agent FROM sessions \
-                 ORDER BY seen_ms DESC, id",
-            )
-            .map_err(self.err(action))?;
-        let rows = stmt
-            .query_map([], session_of)
-            .map_err(self.err(action))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.err(action))?;
-        Ok(rows)
+        let sql = "SELECT id, user, created_ms, seen_ms, addr, agent FROM sessions \
+                   ORDER BY seen_ms DESC, id";
+        self.all(action, sql, [], session_of)
     }
 
     /// Note a failed sign-in, and forget those older than `forget_before`.

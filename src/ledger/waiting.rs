@@ -74,42 +74,33 @@ impl Ledger {
     /// hand) is left out and logged.
     pub fn queued(&self) -> Result<Vec<Queued>> {
         let action = "read the queued items";
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, occurrence, bulletin, title, campaign, program, priority, source, \
+        let sql = "SELECT id, occurrence, bulletin, title, campaign, program, priority, source, \
                  file, path, scheduled_at, sort_ms, ord, grace_seconds, planned_seconds, \
-                 requested_by FROM queue ORDER BY id",
-            )
-            .map_err(self.err(action))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    (
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, String>(7)?,
-                    ),
-                    (
-                        r.get::<_, String>(8)?,
-                        r.get::<_, String>(9)?,
-                        r.get::<_, String>(10)?,
-                        r.get::<_, i64>(11)?,
-                        r.get::<_, i64>(12)?,
-                        r.get::<_, i64>(13)?,
-                        r.get::<_, f64>(14)?,
-                        r.get::<_, Option<String>>(15)?,
-                    ),
-                ))
-            })
-            .map_err(self.err(action))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.err(action))?;
+                 requested_by FROM queue ORDER BY id";
+        let rows: Vec<_> = self.all(action, sql, [], |r| {
+            Ok((
+                (
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                ),
+                (
+                    r.get::<_, String>(8)?,
+                    r.get::<_, String>(9)?,
+                    r.get::<_, String>(10)?,
+                    r.get::<_, i64>(11)?,
+                    r.get::<_, i64>(12)?,
+                    r.get::<_, i64>(13)?,
+                    r.get::<_, f64>(14)?,
+                    r.get::<_, Option<String>>(15)?,
+                ),
+            ))
+        })?;
         let mut out = Vec::with_capacity(rows.len());
         for (
             (id, occurrence, bulletin, title, campaign, program, priority, source),
