@@ -64,246 +64,246 @@ fn who(lang: Lang, by: &By) -> String {
     }
 }
 
-pub(super) fn render(r: &Reason, lang: Lang) -> String {
-    match lang {
-        Lang::Vi => vi(r),
-        Lang::En => en(r),
+/// `vi` or `en`, as `l` asks.
+fn say(l: Lang, vi: impl Into<String>, en: impl Into<String>) -> String {
+    match l {
+        Lang::Vi => vi.into(),
+        Lang::En => en.into(),
     }
 }
 
-fn vi(r: &Reason) -> String {
-    let l = Lang::Vi;
+/// Each reason in both languages, side by side.
+pub(super) fn render(r: &Reason, l: Lang) -> String {
     match r {
-        Reason::SkippedBy { by } => format!("{} đã bỏ qua", who(l, by)),
-        Reason::PausedBy { by } => format!("{} tạm dừng đài", who(l, by)),
-        Reason::EmergencyCancelledBy { by } => format!("{} huỷ phát khẩn cấp", who(l, by)),
-        Reason::InterruptedByEmergency { title, .. } => {
-            format!("bị ngắt để phát tin khẩn cấp «{title}»")
-        }
-        Reason::StationPaused => "đài đang tạm dừng".into(),
-        Reason::QuietHours => "giờ yên tĩnh".into(),
-        Reason::Dequeued => "người vận hành bỏ khỏi hàng chờ".into(),
+        Reason::SkippedBy { by } => say(
+            l,
+            format!("{} đã bỏ qua", who(l, by)),
+            format!("skipped by {by}"),
+        ),
+        Reason::PausedBy { by } => say(
+            l,
+            format!("{} tạm dừng đài", who(l, by)),
+            format!("station paused by {by}"),
+        ),
+        Reason::EmergencyCancelledBy { by } => say(
+            l,
+            format!("{} huỷ phát khẩn cấp", who(l, by)),
+            format!("emergency cancelled by {by}"),
+        ),
+        Reason::InterruptedByEmergency { bulletin, title } => say(
+            l,
+            format!("bị ngắt để phát tin khẩn cấp «{title}»"),
+            format!("interrupted by emergency \"{bulletin}\" ({title})"),
+        ),
+        Reason::StationPaused => say(l, "đài đang tạm dừng", "station paused"),
+        Reason::QuietHours => say(l, "giờ yên tĩnh", "quiet hours"),
+        Reason::Dequeued => say(
+            l,
+            "người vận hành bỏ khỏi hàng chờ",
+            "removed from the queue by an operator",
+        ),
         Reason::LineBusy {
             late_seconds,
             grace_seconds,
-        } => format!(
-            "trễ {}: đường phát bận quá thời gian chờ {}",
-            span(l, *late_seconds),
-            span(l, *grace_seconds)
-        ),
+        } => {
+            let (late, grace) = (span(l, *late_seconds), span(l, *grace_seconds));
+            say(
+                l,
+                format!("trễ {late}: đường phát bận quá thời gian chờ {grace}"),
+                format!("{late} late: the line was busy past its grace of {grace}"),
+            )
+        }
         Reason::NoticeNotReady {
             late_seconds,
             grace_seconds,
-        } => format!(
-            "trễ {}: thông báo chưa đọc xong quá thời gian chờ {}",
-            span(l, *late_seconds),
-            span(l, *grace_seconds)
-        ),
+        } => {
+            let (late, grace) = (span(l, *late_seconds), span(l, *grace_seconds));
+            say(
+                l,
+                format!("trễ {late}: thông báo chưa đọc xong quá thời gian chờ {grace}"),
+                format!(
+                    "{late} late: the notice was still being read aloud (see [tts] timeout) \
+                     past its grace of {grace}"
+                ),
+            )
+        }
         Reason::OffAir {
             late_seconds,
             grace_seconds,
-        } => format!(
-            "đài không chạy lúc đến giờ phát (phần mềm dừng hoặc đồng hồ bị chỉnh); \
-             trễ {}, thời gian chờ {}",
-            span(l, *late_seconds),
-            span(l, *grace_seconds)
-        ),
+        } => {
+            let (late, grace) = (span(l, *late_seconds), span(l, *grace_seconds));
+            say(
+                l,
+                format!(
+                    "đài không chạy lúc đến giờ phát (phần mềm dừng hoặc đồng hồ bị chỉnh); \
+                     trễ {late}, thời gian chờ {grace}"
+                ),
+                format!(
+                    "station off air at its time (daemon stopped or clock jumped); first seen \
+                     {late} late, grace {grace}"
+                ),
+            )
+        }
         Reason::DownAtItsTime {
             late_seconds,
             grace_seconds,
-        } => format!(
-            "phần mềm phát thanh không chạy lúc đến giờ; chạy lại trễ {}, quá thời gian chờ {}",
-            span(l, *late_seconds),
-            span(l, *grace_seconds)
-        ),
+        } => {
+            let (late, grace) = (span(l, *late_seconds), span(l, *grace_seconds));
+            say(
+                l,
+                format!(
+                    "phần mềm phát thanh không chạy lúc đến giờ; chạy lại trễ {late}, quá thời \
+                     gian chờ {grace}"
+                ),
+                format!(
+                    "the daemon was down at its time; it restarted {late} late, past its grace \
+                     of {grace}"
+                ),
+            )
+        }
         Reason::SessionCap {
             programme,
             cap_seconds,
             used_seconds,
             item_seconds,
-        } => format!(
-            "vượt giới hạn buổi phát thanh {}: chương trình «{programme}» đã phát {}, mục này dài {}",
-            span_f(l, *cap_seconds),
-            span_f(l, *used_seconds),
-            span_f(l, *item_seconds)
+        } => {
+            let cap = span_f(l, *cap_seconds);
+            let (used, item) = (span_f(l, *used_seconds), span_f(l, *item_seconds));
+            say(
+                l,
+                format!(
+                    "vượt giới hạn buổi phát thanh {cap}: chương trình «{programme}» đã phát \
+                     {used}, mục này dài {item}"
+                ),
+                format!(
+                    "session cap of {cap} ([session] max_minutes) reached: programme \
+                     \"{programme}\" had aired {used} and this item is {item}"
+                ),
+            )
+        }
+        Reason::SpeechFailed { error } => say(
+            l,
+            format!("không đọc được thông báo thành tiếng: {error}"),
+            format!("the notice could not be read aloud: {error}"),
         ),
-        Reason::SpeechFailed { error } => format!("không đọc được thông báo thành tiếng: {error}"),
-        Reason::FileFailed { error } => format!("không đọc được tệp âm thanh: {error}"),
-        Reason::NoAudio => "tệp không có âm thanh".into(),
+        Reason::FileFailed { error } => say(
+            l,
+            format!("không đọc được tệp âm thanh: {error}"),
+            format!("the audio file cannot be read: {error}"),
+        ),
+        Reason::NoAudio => say(
+            l,
+            "tệp không có âm thanh",
+            "nothing was played: the file holds no audio",
+        ),
         Reason::Truncated {
             file,
             aired_seconds,
             expected_seconds,
-        } => format!(
-            "tệp {file} dừng sau {} trong {}: tệp bị cắt cụt hoặc hỏng; hãy tải lên lại",
-            secs1(l, *aired_seconds),
-            secs1(l, *expected_seconds)
-        ),
-        Reason::DeviceFailed { error } => format!("thiết bị âm thanh bị lỗi: {error}"),
-        Reason::OutputStalled { seconds } => format!(
-            "thiết bị âm thanh không nhận âm thanh trong {} (bị treo hoặc bị rút ra?)",
-            secs1(l, *seconds)
-        ),
-        Reason::OutputOverran { seconds } => format!(
-            "vẫn đang phát {} sau lúc lẽ ra đã xong (thiết bị âm thanh quá chậm hoặc bị treo)",
-            secs1(l, *seconds)
-        ),
-        Reason::Stopped => "bị dừng".into(),
-        Reason::DaemonStopped => "phần mềm phát thanh đã dừng".into(),
-        Reason::OutputGone => "thiết bị âm thanh ngừng phản hồi; phần mềm phát thanh dừng".into(),
-        Reason::RelayNoSource => "tiếp sóng: nguồn không có âm thanh".into(),
-        Reason::RelayDrops { drops } => format!(
-            "tiếp sóng: mất nguồn {} lần: {}",
-            drops.len(),
-            drop_notes(l, drops)
-        ),
-        Reason::RelayFallback { seconds } => {
-            format!("tiếp sóng: phát âm thanh dự phòng {}", secs1(l, *seconds))
+        } => {
+            let (aired, expected) = (secs1(l, *aired_seconds), secs1(l, *expected_seconds));
+            say(
+                l,
+                format!("tệp {file} dừng sau {aired} trong {expected}: tệp bị cắt cụt hoặc hỏng; hãy tải lên lại"),
+                format!(
+                    "{file} ended after {aired} of its {expected}: the file is truncated or \
+                     damaged; upload it again"
+                ),
+            )
         }
-        Reason::RelaySilence { seconds } => format!("tiếp sóng: im lặng {}", secs1(l, *seconds)),
-        Reason::Internal { error } => {
-            format!("lỗi trong phần mềm phát thanh: {error}; hãy khởi động lại phần mềm")
-        }
-        Reason::Free { text } => text.clone(),
-    }
-}
-
-fn en(r: &Reason) -> String {
-    let l = Lang::En;
-    match r {
-        Reason::SkippedBy { by } => format!("skipped by {by}"),
-        Reason::PausedBy { by } => format!("station paused by {by}"),
-        Reason::EmergencyCancelledBy { by } => format!("emergency cancelled by {by}"),
-        Reason::InterruptedByEmergency { bulletin, title } => {
-            format!("interrupted by emergency \"{bulletin}\" ({title})")
-        }
-        Reason::StationPaused => "station paused".into(),
-        Reason::QuietHours => "quiet hours".into(),
-        Reason::Dequeued => "removed from the queue by an operator".into(),
-        Reason::LineBusy {
-            late_seconds,
-            grace_seconds,
-        } => format!(
-            "{} late: the line was busy past its grace of {}",
-            span(l, *late_seconds),
-            span(l, *grace_seconds)
+        Reason::DeviceFailed { error } => say(
+            l,
+            format!("thiết bị âm thanh bị lỗi: {error}"),
+            format!("the audio output failed: {error}"),
         ),
-        Reason::NoticeNotReady {
-            late_seconds,
-            grace_seconds,
-        } => format!(
-            "{} late: the notice was still being read aloud (see [tts] timeout) past its grace of {}",
-            span(l, *late_seconds),
-            span(l, *grace_seconds)
-        ),
-        Reason::OffAir {
-            late_seconds,
-            grace_seconds,
-        } => format!(
-            "station off air at its time (daemon stopped or clock jumped); first seen {} late, grace {}",
-            span(l, *late_seconds),
-            span(l, *grace_seconds)
-        ),
-        Reason::DownAtItsTime {
-            late_seconds,
-            grace_seconds,
-        } => format!(
-            "the daemon was down at its time; it restarted {} late, past its grace of {}",
-            span(l, *late_seconds),
-            span(l, *grace_seconds)
-        ),
-        Reason::SessionCap {
-            programme,
-            cap_seconds,
-            used_seconds,
-            item_seconds,
-        } => format!(
-            "session cap of {} ([session] max_minutes) reached: programme \"{programme}\" had \
-             aired {} and this item is {}",
-            span_f(l, *cap_seconds),
-            span_f(l, *used_seconds),
-            span_f(l, *item_seconds)
-        ),
-        Reason::SpeechFailed { error } => format!("the notice could not be read aloud: {error}"),
-        Reason::FileFailed { error } => format!("the audio file cannot be read: {error}"),
-        Reason::NoAudio => "nothing was played: the file holds no audio".into(),
-        Reason::Truncated {
-            file,
-            aired_seconds,
-            expected_seconds,
-        } => format!(
-            "{file} ended after {aired_seconds:.1} s of its {expected_seconds:.1} s: the file is \
-             truncated or damaged; upload it again"
-        ),
-        Reason::DeviceFailed { error } => format!("the audio output failed: {error}"),
         Reason::OutputStalled { seconds } => {
-            format!("the output took no audio for {seconds:.1} s (sound card stuck or gone?)")
+            let s = secs1(l, *seconds);
+            say(
+                l,
+                format!(
+                    "thiết bị âm thanh không nhận âm thanh trong {s} (bị treo hoặc bị rút ra?)"
+                ),
+                format!("the output took no audio for {s} (sound card stuck or gone?)"),
+            )
         }
-        Reason::OutputOverran { seconds } => format!(
-            "still playing {seconds:.1} s after it should have ended (the output is too slow or stuck)"
+        Reason::OutputOverran { seconds } => {
+            let s = secs1(l, *seconds);
+            say(
+                l,
+                format!("vẫn đang phát {s} sau lúc lẽ ra đã xong (thiết bị âm thanh quá chậm hoặc bị treo)"),
+                format!("still playing {s} after it should have ended (the output is too slow or stuck)"),
+            )
+        }
+        Reason::Stopped => say(l, "bị dừng", "stopped"),
+        Reason::DaemonStopped => say(l, "phần mềm phát thanh đã dừng", "daemon stopped"),
+        Reason::OutputGone => say(
+            l,
+            "thiết bị âm thanh ngừng phản hồi; phần mềm phát thanh dừng",
+            "the audio output stopped reporting; engine stopped",
         ),
-        Reason::Stopped => "stopped".into(),
-        Reason::DaemonStopped => "daemon stopped".into(),
-        Reason::OutputGone => "the audio output stopped reporting; engine stopped".into(),
-        Reason::RelayNoSource => "relay: no audio came from the source".into(),
+        Reason::RelayNoSource => say(
+            l,
+            "tiếp sóng: nguồn không có âm thanh",
+            "relay: no audio came from the source",
+        ),
         Reason::RelayDrops { drops } => {
-            format!("relay: {} drop(s): {}", drops.len(), drop_notes(l, drops))
+            let (n, notes) = (drops.len(), drop_notes(l, drops));
+            say(
+                l,
+                format!("tiếp sóng: mất nguồn {n} lần: {notes}"),
+                format!("relay: {n} drop(s): {notes}"),
+            )
         }
-        Reason::RelayFallback { seconds } => format!("relay: fallback aired {seconds:.1} s"),
-        Reason::RelaySilence { seconds } => format!("relay: silence {seconds:.1} s"),
-        Reason::Internal { error } => format!("{error}; restart loa"),
+        Reason::RelayFallback { seconds } => {
+            let s = secs1(l, *seconds);
+            say(
+                l,
+                format!("tiếp sóng: phát âm thanh dự phòng {s}"),
+                format!("relay: fallback aired {s}"),
+            )
+        }
+        Reason::RelaySilence { seconds } => {
+            let s = secs1(l, *seconds);
+            say(
+                l,
+                format!("tiếp sóng: im lặng {s}"),
+                format!("relay: silence {s}"),
+            )
+        }
+        Reason::Internal { error } => say(
+            l,
+            format!("lỗi trong phần mềm phát thanh: {error}; hãy khởi động lại phần mềm"),
+            format!("{error}; restart loa"),
+        ),
         Reason::Free { text } => text.clone(),
     }
 }
 
 /// Every audit action code loa writes, with its Vietnamese and English
 /// label.
+#[rustfmt::skip]
 pub const AUDIT_ACTIONS: &[(&str, &str, &str)] = &[
-    ("queue", "thêm vào hàng chờ", "queue"),
-    ("dequeue", "bỏ khỏi hàng chờ", "remove from the queue"),
-    ("dequeue_all", "huỷ tất cả hàng chờ", "clear the queue"),
-    ("skip", "bỏ qua mục đang phát", "skip"),
-    ("pause", "tạm dừng đài", "pause the station"),
-    ("resume", "cho đài phát lại", "resume the station"),
-    ("emergency", "phát khẩn cấp", "emergency"),
-    (
-        "cancel_emergency",
-        "huỷ phát khẩn cấp",
-        "cancel the emergency",
-    ),
-    ("upload", "tải tệp lên", "upload"),
-    (
-        "province bulletin",
-        "bản tin tỉnh gửi",
-        "bulletin from the province",
-    ),
-    (
-        "reload",
-        "nạp lại tệp cấu hình đài",
-        "reload the station file",
-    ),
-    (
-        "setup",
-        "tạo tài khoản quản trị đầu tiên",
-        "first admin set up",
-    ),
-    ("sign-in", "đăng nhập", "sign in"),
-    ("sign-out", "đăng xuất", "sign out"),
-    ("session end", "kết thúc phiên đăng nhập", "end a session"),
-    ("user add", "thêm người dùng", "add a user"),
-    (
-        "user role",
-        "đổi vai trò người dùng",
-        "change a user's role",
-    ),
-    ("user enable", "mở khoá người dùng", "enable a user"),
-    ("user disable", "khoá người dùng", "disable a user"),
-    (
-        "user password",
-        "đổi mật khẩu người dùng",
-        "change a user's password",
-    ),
-    ("user remove", "xoá người dùng", "remove a user"),
+    ("queue",             "thêm vào hàng chờ",               "queue"),
+    ("dequeue",           "bỏ khỏi hàng chờ",                "remove from the queue"),
+    ("dequeue_all",       "huỷ tất cả hàng chờ",             "clear the queue"),
+    ("skip",              "bỏ qua mục đang phát",            "skip"),
+    ("pause",             "tạm dừng đài",                    "pause the station"),
+    ("resume",            "cho đài phát lại",                "resume the station"),
+    ("emergency",         "phát khẩn cấp",                   "emergency"),
+    ("cancel_emergency",  "huỷ phát khẩn cấp",               "cancel the emergency"),
+    ("upload",            "tải tệp lên",                     "upload"),
+    ("province bulletin", "bản tin tỉnh gửi",                "bulletin from the province"),
+    ("reload",            "nạp lại tệp cấu hình đài",        "reload the station file"),
+    ("setup",             "tạo tài khoản quản trị đầu tiên", "first admin set up"),
+    ("sign-in",           "đăng nhập",                       "sign in"),
+    ("sign-out",          "đăng xuất",                       "sign out"),
+    ("session end",       "kết thúc phiên đăng nhập",        "end a session"),
+    ("user add",          "thêm người dùng",                 "add a user"),
+    ("user role",         "đổi vai trò người dùng",          "change a user's role"),
+    ("user enable",       "mở khoá người dùng",              "enable a user"),
+    ("user disable",      "khoá người dùng",                 "disable a user"),
+    ("user password",     "đổi mật khẩu người dùng",         "change a user's password"),
+    ("user remove",       "xoá người dùng",                  "remove a user"),
 ];
 
 /// An audit action as people read it; an action this loa does not know
