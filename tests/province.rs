@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use common::{bin, free_port, ledger_rows, wait_for_rows, Daemon};
-use loa::ledger::AirtimeRow;
+use loa::ledger::{AirtimeRow, Source};
 use mqtt::Broker;
 
 const PUBLISHER: &str = "So TTTT";
@@ -107,6 +107,7 @@ impl Station {
         );
         let row = rows.into_iter().find(|r| r.title.starts_with(tag)).unwrap();
         assert_eq!(row.requested_by.as_deref(), Some(PUBLISHER), "{row:?}");
+        assert_eq!(row.source, Source::Province, "{row:?}");
         row
     }
 
@@ -219,6 +220,20 @@ fn the_province_reaches_its_stations() {
         let lag = (started(&row) - sent).num_milliseconds();
         assert!(lag < 5000, "{}: aired {lag} ms after publishing", s.id);
     }
+    // `loa airtime` words the source for people.
+    let config = s1.dir.join("station.toml");
+    let csv = mqtt::loa(&[
+        "airtime",
+        "--config",
+        config.to_str().unwrap(),
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        csv.lines()
+            .any(|l| l.contains("Khẩn một") && l.contains("Tỉnh gửi")),
+        "{csv}"
+    );
 
     // A district's bulletin airs only there.
     publish(

@@ -181,8 +181,7 @@ fn response_schemas() -> Map<String, Value> {
     let seconds = || json!({ "type": "number", "minimum": 0 });
     let count = || json!({ "type": "integer", "minimum": 0 });
     let priority = || json!({ "type": "string", "enum": ["normal", "priority", "emergency"] });
-    let source =
-        || json!({ "type": "string", "enum": ["schedule", "operator", "emergency", "relay"] });
+    let source = || json!({ "type": "string", "enum": ["schedule", "operator", "emergency", "relay", "province"] });
     let outcome = || {
         json!({ "type": "string",
                 "enum": ["completed", "interrupted", "failed", "missed", "skipped"] })
