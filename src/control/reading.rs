@@ -24,7 +24,7 @@ const STATUS_NEXT: usize = 5;
 /// How many waiting entries a page of the queue shows when not told.
 pub const QUEUE_PAGE: usize = 50;
 /// The most a page of the queue shows.
-pub(super) const MAX_QUEUE_PAGE: usize = 500;
+pub(crate) const MAX_QUEUE_PAGE: usize = 500;
 /// The audit listing's default reach.
 const AUDIT_DEFAULT_DAYS: i64 = 30;
 

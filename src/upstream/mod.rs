@@ -5,6 +5,8 @@
 
 pub mod act;
 pub mod cap;
+pub mod decide;
+pub mod inbox;
 pub mod keys;
 pub mod manifest;
 pub mod mqtt;

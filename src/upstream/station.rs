@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::act::{self, Ack, State};
+use super::inbox::{Inbox, Received};
 use super::manifest::{verify, Manifest, Me, Refusal, MAX_AUDIO_BYTES};
 use super::seen::Seen;
 use super::topic;
@@ -57,6 +58,7 @@ pub fn spawn(control: Shared) -> Option<JoinHandle<()>> {
     };
     control.link.set_configured();
     let (client, mut events) = AsyncClient::new(opts, 64);
+    control.link.set_client(Some(client.clone()));
     let (tx, rx) = mpsc::channel(INBOX);
     let worker = Worker {
         seen: Seen::open(&station.data_dir),
@@ -66,6 +68,7 @@ pub fn spawn(control: Shared) -> Option<JoinHandle<()>> {
         district: station.fleet.district.clone(),
         up: up.clone(),
         audio_dir: station.audio_dir.clone(),
+        data_dir: station.data_dir.clone(),
         pending: HashMap::new(),
     };
     tokio::spawn(worker.run(rx));
@@ -123,6 +126,7 @@ struct Worker {
     district: Option<String>,
     up: Upstream,
     audio_dir: PathBuf,
+    data_dir: PathBuf,
     /// Bulletins waiting for their audio, by its SHA-256.
     pending: HashMap<String, Vec<(Publish, Manifest)>>,
 }
@@ -187,6 +191,7 @@ impl Worker {
                 let _ = self.client.ack(&p).await;
             }
             Ok(m) => {
+                self.keep(Received::new(m.clone(), Utc::now())).await;
                 self.ack(Ack::new(&self.station_id, &m.id, State::Received))
                     .await;
                 match m.audio.clone() {
@@ -264,6 +269,8 @@ impl Worker {
             .await;
             match stored {
                 Ok(Ok(())) => {
+                    let file = name.clone();
+                    self.note(&m.id, move |r| r.file = Some(file)).await;
                     self.ack(Ack::new(&self.station_id, &m.id, State::Stored))
                         .await;
                     self.act(bp, m, Some(name)).await;
@@ -281,7 +288,14 @@ impl Worker {
 
     /// Air `m` as its level says, remember its id, then acknowledge it.
     async fn act(&mut self, p: Publish, m: Manifest, file: Option<String>) {
-        let ack = act::order(&self.control, &self.station_id, &m, file).await;
+        let ack = act::order(&self.control, &self.station_id, &m, file.clone()).await;
+        let (occ, failed) = (ack.watch.clone(), ack.reason.clone());
+        self.note(&m.id, move |r| {
+            r.file = r.file.take().or(file);
+            r.add_occurrences(occ.unwrap_or_default());
+            r.failed = failed;
+        })
+        .await;
         if let Err(e) = self.seen.insert(&m.id, m.expires, Utc::now()) {
             warn!("cannot keep the bulletin ids seen ({e}); a redelivery could air again");
         }
@@ -296,6 +310,23 @@ impl Worker {
                 m,
                 occurrences,
             );
+        }
+    }
+
+    /// Keep `r` for the console (`inbox`).
+    async fn keep(&self, r: Received) {
+        let inbox = Inbox::at(&self.data_dir);
+        match tokio::task::spawn_blocking(move || inbox.put(&r)).await {
+            Ok(Ok(())) => {}
+            e => warn!("cannot keep the province's bulletin for the console: {e:?}"),
+        }
+    }
+
+    /// Note what became of the kept bulletin `id`.
+    async fn note(&self, id: &str, f: impl FnOnce(&mut Received) + Send + 'static) {
+        let (inbox, id) = (Inbox::at(&self.data_dir), id.to_string());
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || inbox.update(&id, f)).await {
+            warn!("cannot keep what became of the province's bulletin: {e}");
         }
     }
 
