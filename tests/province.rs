@@ -615,3 +615,48 @@ fn an_operator_airs_or_declines_what_the_province_sent() {
         "{page}"
     );
 }
+
+/// A reload that changes `[upstream]` restarts the link with it: a
+/// bulletin signed by the new key airs, the old key is refused.
+#[test]
+fn a_reload_restarts_the_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (old_key, old_public) = keygen(root, "old.key");
+    let (new_key, new_public) = keygen(root, "new.key");
+    let b = Broker::start(root, &[("s1", "bac")], "");
+    let s1 = Station::new(root, "s1", "bac", &b, &old_public);
+    let d1 = s1.start();
+    let config = s1.dir.join("station.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace(&old_public, &new_public)).unwrap();
+    d1.hup();
+    let give_up = Instant::now() + PATIENCE;
+    while !s1
+        .log()
+        .contains("the link to the province's broker restarts")
+    {
+        assert!(
+            Instant::now() < give_up,
+            "the link never restarted: {}",
+            s1.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    s1.wait_link(true);
+    publish(
+        &b,
+        &old_key,
+        "tinh",
+        "--priority|priority|--text|Khoá cũ. Không phát.|--targets|all",
+    );
+    s1.wait_refused("unknown_key");
+    publish(
+        &b,
+        &new_key,
+        "tinh",
+        "--priority|priority|--text|Khoá mới. Được phát.|--targets|all",
+    );
+    s1.wait_aired("Khoá mới");
+    assert!(s1.aired("Khoá cũ").is_empty());
+}

@@ -41,6 +41,13 @@ impl Link {
             .clone()
     }
 
+    /// No link runs (stopped for a reload, or no `[upstream]` now).
+    pub fn stopped(&self) {
+        self.configured.store(false, Ordering::Relaxed);
+        self.connected.store(false, Ordering::Relaxed);
+        self.set_client(None);
+    }
+
     pub fn set_configured(&self) {
         self.configured.store(true, Ordering::Relaxed);
     }

@@ -329,6 +329,8 @@ pub fn watch_aired(
             }
             None => Ack::new(&station, &m.id, State::Missed).reason("expired_before_airing"),
         };
+        // The link may have restarted (a reload) since this began.
+        let client = c.link.client().unwrap_or(client);
         publish_ack(&client, &ack).await;
     });
 }
