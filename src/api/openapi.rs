@@ -525,6 +525,9 @@ fn query_schema(name: &str) -> Value {
         "format" => json!({ "type": "string", "enum": ["json", "csv"] }),
         "scope" => json!({ "type": "string", "enum": ["station", "province"] }),
         "campaign" => json!({ "type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$" }),
+        "broadcast" => {
+            json!({ "type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$" })
+        }
         "offset" => json!({ "type": "integer", "minimum": 0 }),
         "limit" => json!({ "type": "integer", "minimum": 1, "maximum": 500 }),
         _ => json!({ "type": "string" }),

@@ -188,6 +188,8 @@ pub enum Error {
         en: &'static str,
         vi: &'static str,
     },
+    #[error("{given:?} is not a broadcast id (letters, digits, -, _, ., at most 64, as `loa publish` printed it)")]
+    BadBroadcastId { given: String },
     #[error("{0}")]
     Internal(String),
 }
@@ -277,6 +279,7 @@ impl Error {
             AlreadyPaused | NotPaused | NoProvinceDatabase => Kind::Conflict,
             UnknownCampaign { .. } | UnknownFile { .. } | UnknownBroadcast { .. } => Kind::NotFound,
             BroadcastClosed { .. } => Kind::Conflict,
+            BadBroadcastId { .. } => Kind::BadRequest,
             RepeatTooOften { .. }
             | RepeatTooRare { .. }
             | BadDuration { .. }
@@ -362,6 +365,7 @@ impl Error {
             InvalidStationFile { .. } => "invalid_station_file",
             UnknownBroadcast { .. } => "unknown_broadcast",
             BroadcastClosed { .. } => "broadcast_closed",
+            BadBroadcastId { .. } => "bad_broadcast",
         }
     }
 
@@ -430,6 +434,7 @@ impl Error {
                 format!("Đài không còn giữ bản tin tỉnh gửi «{id}» (đã hết hạn?)")
             }
             BroadcastClosed { id, vi, .. } => format!("Bản tin tỉnh gửi «{id}» {vi}"),
+            BadBroadcastId { given } => format!("Mã bản tin tỉnh gửi không hợp lệ: «{given}»"),
         }
     }
 }

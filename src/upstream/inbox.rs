@@ -134,9 +134,9 @@ pub struct Inbox {
     dir: PathBuf,
 }
 
-/// Whether `id` may name a file here: a manifest's id (letters, digits,
-/// `-`, `_`, `.`), never a hidden or relative name.
-fn usable(id: &str) -> bool {
+/// Whether `id` may be a broadcast's id and name a file here: letters,
+/// digits, `-`, `_`, `.`, at most 64, never a hidden or relative name.
+pub fn usable_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
         && !id.starts_with('.')
@@ -153,7 +153,7 @@ impl Inbox {
     }
 
     fn path(&self, id: &str) -> Option<PathBuf> {
-        usable(id).then(|| self.dir.join(format!("{id}.json")))
+        usable_id(id).then(|| self.dir.join(format!("{id}.json")))
     }
 
     fn read(path: &Path) -> Option<Received> {
