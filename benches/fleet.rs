@@ -41,7 +41,7 @@ fn main() {
 
     // The schema as loa makes it (the first report migrates).
     let t = Instant::now();
-    loa::cli::fleet_report_text(&url, csv_rows(None, None)).expect("empty report");
+    loa::cli::fleet_report_text(&url, csv_rows(None, None), None).expect("empty report");
     eprintln!("schema made in {:.2?}", t.elapsed());
 
     // Days before October first, so October sits in the middle of the range.
@@ -122,8 +122,8 @@ fn main() {
     let mut size = 0;
     for _ in 0..5 {
         let t = Instant::now();
-        let text =
-            loa::cli::fleet_report_text(&url, csv_rows(Some(from), Some(to))).expect("report");
+        let text = loa::cli::fleet_report_text(&url, csv_rows(Some(from), Some(to)), None)
+            .expect("report");
         times.push(t.elapsed());
         size = text.len();
     }
@@ -148,7 +148,8 @@ fn main() {
 
     // A period that is not whole months reads the rows themselves.
     let t = Instant::now();
-    loa::cli::fleet_report_text(&url, csv_rows(Some("2026-10-02"), Some(to))).expect("report");
+    loa::cli::fleet_report_text(&url, csv_rows(Some("2026-10-02"), Some(to)), None)
+        .expect("report");
     println!(
         "fleet report, 2 to 31 October 2026 (not whole months: from the rows): {:.2?}",
         t.elapsed()

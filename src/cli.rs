@@ -583,20 +583,27 @@ fn report_filter(tz: chrono_tz::Tz, rows: Rows) -> Result<crate::ledger::Filter>
 /// `loa report --postgres URL`: the campaign report across the province's
 /// stations, from its database (created or migrated first if needed).
 /// Periods are read in Vietnam's time, as the stations' own reports.
-pub fn fleet_report(url: &str, rows: Rows) -> Result<ExitCode> {
-    print!("{}", fleet_report_text(url, rows)?);
+pub fn fleet_report(url: &str, rows: Rows, broadcast: Option<&str>) -> Result<ExitCode> {
+    print!("{}", fleet_report_text(url, rows, broadcast)?);
     Ok(ExitCode::SUCCESS)
 }
 
-/// What `loa report --postgres` prints (the benchmark times it).
-pub fn fleet_report_text(url: &str, rows: Rows) -> Result<String> {
+/// What `loa report --postgres` prints (the benchmark times it), of one
+/// `broadcast` of the province when given (`--broadcast`).
+pub fn fleet_report_text(url: &str, rows: Rows, broadcast: Option<&str>) -> Result<String> {
+    if let Some(b) = broadcast.filter(|b| !crate::upstream::inbox::usable_id(b)) {
+        anyhow::bail!(
+            "--broadcast {b:?} is not a broadcast id (letters, digits, -, _, ., at most 64): give \
+             the id `loa publish` printed"
+        );
+    }
     let filter = report_filter(crate::fleet::MONTH_TZ, rows)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
     rt.block_on(async {
-        let r = crate::fleet::read_report(url, &filter)
+        let r = crate::fleet::read_report(url, &filter, broadcast)
             .await
             .context("the province's report (--postgres or LOA_POSTGRES)")?;
         anyhow::Ok(crate::fleet::format_fleet_report(&r, rows.format))

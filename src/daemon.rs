@@ -189,7 +189,7 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
     announce_setup(&accounts, running.current.get(), bound).await;
     let fleet_progress = api.fleet.clone();
     // Listens to the province's broker when the station file has
-    // `[upstream]`; nothing otherwise.
+    // `[upstream]`; follows reloads.
     let upstream = crate::upstream::station::spawn(api.clone());
     let admit = http::reserve_admit(api.clone(), std::sync::Arc::clone(&accounts));
     let app = http::app(api, std::sync::Arc::clone(&accounts));
@@ -232,9 +232,7 @@ pub async fn run(config_path: PathBuf, startup: Startup) -> Result<ExitCode> {
     systemd.stopping();
     server.abort();
     shipper.abort();
-    if let Some(u) = upstream {
-        u.abort();
-    }
+    upstream.abort();
     let _ = running.handle.commands.send(Command::Shutdown).await;
     if tokio::time::timeout(engine::SHUTDOWN_BUDGET, running.engine)
         .await

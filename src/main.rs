@@ -231,6 +231,10 @@ Default: the whole ledger."
         /// --config is not read then
         #[arg(long, value_name = "URL", env = "LOA_POSTGRES", hide_env_values = true)]
         postgres: Option<String>,
+        /// With --postgres: only the rows one bulletin of the province aired
+        /// (the id `loa publish` printed)
+        #[arg(long, value_name = "ID", requires = "postgres")]
+        broadcast: Option<String>,
     },
     /// Read a typed notice aloud into a WAV file, to hear it before it airs
     #[command(
@@ -287,12 +291,14 @@ fn main() -> ExitCode {
         Command::Report {
             postgres: Some(url),
             rows,
+            broadcast,
             ..
-        } => cli::fleet_report(&url, rows.rows()),
+        } => cli::fleet_report(&url, rows.rows(), broadcast.as_deref()),
         Command::Report {
             config,
             rows,
             postgres: None,
+            ..
         } => cli::report(&config.path(), rows.rows()),
         Command::Say { text, out, config } => {
             // The default station file is used when it exists; without one

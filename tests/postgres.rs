@@ -784,7 +784,7 @@ fn an_older_province_database_migrates_and_its_rows_report_honestly() {
         assert!(has("skipped", "quiet hours", 1), "{why:?}");
         assert!(has("failed", "device error: gone", 2), "{why:?}");
     }
-    assert_eq!(pg.psql("SELECT max(version) FROM loa_schema_version"), "4");
+    assert_eq!(pg.psql("SELECT max(version) FROM loa_schema_version"), "5");
     assert_eq!(
         pg.psql("SELECT sum(plays) || ' ' || sum(on_air) || ' ' || sum(cancelled) FROM loa_airtime_month"),
         "9 4 3"
@@ -886,3 +886,5 @@ fn the_province_report_sums_what_the_stations_line_monitors_heard() {
         "165.5 3"
     );
 }
+
+mod broadcast;

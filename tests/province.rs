@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use common::{bin, free_port, ledger_rows, wait_for_rows, Daemon};
-use loa::ledger::AirtimeRow;
+use loa::ledger::{AirtimeRow, Source};
 use mqtt::Broker;
 
 const PUBLISHER: &str = "So TTTT";
@@ -107,6 +107,7 @@ impl Station {
         );
         let row = rows.into_iter().find(|r| r.title.starts_with(tag)).unwrap();
         assert_eq!(row.requested_by.as_deref(), Some(PUBLISHER), "{row:?}");
+        assert_eq!(row.source, Source::Province, "{row:?}");
         row
     }
 
@@ -219,6 +220,20 @@ fn the_province_reaches_its_stations() {
         let lag = (started(&row) - sent).num_milliseconds();
         assert!(lag < 5000, "{}: aired {lag} ms after publishing", s.id);
     }
+    // `loa airtime` words the source for people.
+    let config = s1.dir.join("station.toml");
+    let csv = mqtt::loa(&[
+        "airtime",
+        "--config",
+        config.to_str().unwrap(),
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        csv.lines()
+            .any(|l| l.contains("Khẩn một") && l.contains("Tỉnh gửi")),
+        "{csv}"
+    );
 
     // A district's bulletin airs only there.
     publish(
@@ -395,4 +410,273 @@ fn the_province_reaches_its_stations() {
         "--priority|emergency|--text|Trở lại. Có tin.|--targets|station:s1",
     );
     s1.wait_aired("Trở lại");
+}
+
+/// `/` as `cookie` sees it once `ready` holds for it.
+fn page_until(s: &Station, cookie: &str, what: &str, ready: impl Fn(&str) -> bool) -> String {
+    let give_up = Instant::now() + PATIENCE;
+    loop {
+        let (code, page) = common::get_with_cookie(s.addr, "/", cookie);
+        assert_eq!(code, 200, "{page}");
+        if ready(&page) {
+            return page;
+        }
+        assert!(Instant::now() < give_up, "{what}: {page}\n{}", s.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The part of `page` about the province's bulletin `id`.
+fn item<'a>(page: &'a str, id: &str) -> &'a str {
+    let from = page
+        .find(&format!("data-broadcast=\"{id}\""))
+        .unwrap_or_else(|| panic!("{id} is not listed: {page}"));
+    let rest = &page[from..];
+    &rest[..rest.find("</li>").unwrap_or(rest.len())]
+}
+
+/// An operator's button on the province's bulletin `id`: the flash it set.
+fn decide(s: &Station, cookie: &str, id: &str, action: &str) {
+    let (_, page) = common::get_with_cookie(s.addr, "/", cookie);
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .expect("the page carries a token");
+    let path = format!("/tinh-gui/{id}/{action}");
+    let form = format!("csrf={}", common::percent_encode(csrf));
+    let (code, answer) = common::with_cookie(s.addr, "POST", &path, cookie, Some(&form));
+    assert_eq!(code, 303, "{answer}");
+    let flash = common::set_cookie(&answer, "loa_flash").unwrap_or_default();
+    assert!(
+        flash.starts_with("loa_flash=ok."),
+        "{action} {id}: {answer}"
+    );
+}
+
+/// The acknowledgement of `id` by its one station once it reads `state`
+/// (`loa publish status --format json`; an acknowledgement is sent after
+/// the action that answered).
+fn wait_ack(b: &Broker, id: &str, state: &str) -> serde_json::Value {
+    let give_up = Instant::now() + PATIENCE;
+    loop {
+        let a = acks(b, id);
+        if a.len() == 1 && a[0]["state"] == state {
+            return a[0].clone();
+        }
+        assert!(
+            Instant::now() < give_up,
+            "{id} never acknowledged {state}: {a:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The acknowledgements of `id` (`loa publish status --format json`).
+fn acks(b: &Broker, id: &str) -> Vec<serde_json::Value> {
+    let (url, pw) = (b.url(), b.password_file("tinh"));
+    let out = mqtt::loa(&[
+        "publish",
+        "status",
+        "--broker",
+        &url,
+        "--username",
+        "tinh",
+        "--password-file",
+        pw.to_str().unwrap(),
+        id,
+        "--format",
+        "json",
+    ]);
+    serde_json::from_str::<serde_json::Value>(&out)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn an_operator_airs_or_declines_what_the_province_sent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (key, public) = keygen(root, "tinh.key");
+    let b = Broker::start(root, &[("s1", "bac")], "");
+    let s1 = Station::new(root, "s1", "bac", &b, &public);
+    common::attack::add_user(
+        &s1.dir.join("station.toml"),
+        "van-hanh",
+        "mat-khau-van-hanh",
+    );
+    let d1 = s1.start();
+    let cookie = common::sign_in(s1.addr, "van-hanh", "mat-khau-van-hanh");
+
+    // A normal bulletin without times is kept and listed, waiting.
+    let kept = publish(
+        &b,
+        &key,
+        "tinh",
+        "--priority|normal|--text|Thường một. Họp dân.|--title|Họp dân tháng mười hai|--targets|all|--expires|1h",
+    );
+    let page = page_until(&s1, &cookie, "listed", |p| {
+        p.contains(&format!("data-broadcast=\"{kept}\""))
+    });
+    assert!(page.contains("Bản tin tỉnh gửi"), "{page}");
+    let it = item(&page, &kept);
+    for words in [
+        "Họp dân tháng mười hai",
+        "thông thường",
+        PUBLISHER,
+        "chờ người vận hành",
+        "tu-choi",
+    ] {
+        assert!(it.contains(words), "{words}: {it}");
+    }
+
+    // One with a time, declined before it: removed, never aired.
+    let at = Utc::now() + chrono::Duration::seconds(40);
+    let at = at - chrono::Duration::nanoseconds(i64::from(at.timestamp_subsec_nanos()));
+    let local = at
+        .with_timezone(&chrono_tz::Asia::Ho_Chi_Minh)
+        .format("%H:%M:%S")
+        .to_string();
+    let timed = publish(
+        &b,
+        &key,
+        "tinh",
+        &format!(
+            "--priority|normal|--text|Thường hai. Có giờ.|--at|{local}|--targets|all|--expires|1h"
+        ),
+    );
+    page_until(&s1, &cookie, "scheduled", |p| {
+        p.contains(&format!("data-broadcast=\"{timed}\""))
+            && item(p, &timed).contains("sẽ phát lúc")
+    });
+    decide(&s1, &cookie, &timed, "tu-choi");
+    assert!(
+        Utc::now() < at,
+        "declined only after its time: the machine is too slow for this test"
+    );
+    decide(&s1, &cookie, &kept, "tu-choi");
+    let page = page_until(&s1, &cookie, "declined", |p| {
+        item(p, &kept).contains("đã từ chối bởi van-hanh")
+    });
+    assert!(!item(&page, &kept).contains("tu-choi"), "no more buttons");
+    for id in [&kept, &timed] {
+        let a = wait_ack(&b, id, "declined");
+        assert_eq!(a["by"], "van-hanh", "{a:?}");
+    }
+    let audits = {
+        let conn = rusqlite::Connection::open(s1.db()).unwrap();
+        let n: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM audit WHERE action = 'decline province bulletin' AND who = 'van-hanh' AND result LIKE 'ok:%'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        n
+    };
+    assert_eq!(audits, 2);
+
+    // An operator airs another one now: the province's, queued by hand.
+    let aired = publish(
+        &b,
+        &key,
+        "tinh",
+        "--priority|normal|--text|Thường ba. Phát ngay.|--targets|all|--expires|1h",
+    );
+    page_until(&s1, &cookie, "listed", |p| {
+        p.contains(&format!("data-broadcast=\"{aired}\""))
+    });
+    decide(&s1, &cookie, &aired, "phat");
+    let rows = wait_for_rows(
+        &s1.db(),
+        "aired by hand",
+        PATIENCE,
+        |rows| {
+            rows.iter()
+                .any(|r| r.title.starts_with("Thường ba") && r.started_at.is_some())
+        },
+        || s1.log(),
+    );
+    let row = rows
+        .iter()
+        .find(|r| r.title.starts_with("Thường ba"))
+        .unwrap();
+    assert_eq!(row.source, Source::Province, "{row:?}");
+    assert_eq!(row.requested_by.as_deref(), Some("van-hanh"));
+    assert!(
+        row.occurrence.contains(&format!("/province:{aired}@")),
+        "{row:?}"
+    );
+
+    // The declined time passes: nothing of it aired.
+    while Utc::now() < at + chrono::Duration::seconds(3) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let timed_rows: Vec<AirtimeRow> = ledger_rows(&s1.db())
+        .into_iter()
+        .filter(|r| r.occurrence.contains(&format!("/province:{timed}@")))
+        .collect();
+    assert!(!timed_rows.is_empty(), "its airing is on record as removed");
+    assert!(
+        timed_rows.iter().all(|r| r.started_at.is_none()),
+        "{timed_rows:?}"
+    );
+
+    // Kept across a restart.
+    drop(d1);
+    let _d1 = s1.start();
+    let page = page_until(&s1, &cookie, "after a restart", |p| {
+        p.contains(&format!("data-broadcast=\"{kept}\""))
+    });
+    assert!(
+        item(&page, &kept).contains("đã từ chối bởi van-hanh"),
+        "{page}"
+    );
+}
+
+/// A reload that changes `[upstream]` restarts the link with it: a
+/// bulletin signed by the new key airs, the old key is refused.
+#[test]
+fn a_reload_restarts_the_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (old_key, old_public) = keygen(root, "old.key");
+    let (new_key, new_public) = keygen(root, "new.key");
+    let b = Broker::start(root, &[("s1", "bac")], "");
+    let s1 = Station::new(root, "s1", "bac", &b, &old_public);
+    let d1 = s1.start();
+    let config = s1.dir.join("station.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace(&old_public, &new_public)).unwrap();
+    d1.hup();
+    let give_up = Instant::now() + PATIENCE;
+    while !s1
+        .log()
+        .contains("the link to the province's broker restarts")
+    {
+        assert!(
+            Instant::now() < give_up,
+            "the link never restarted: {}",
+            s1.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    s1.wait_link(true);
+    publish(
+        &b,
+        &old_key,
+        "tinh",
+        "--priority|priority|--text|Khoá cũ. Không phát.|--targets|all",
+    );
+    s1.wait_refused("unknown_key");
+    publish(
+        &b,
+        &new_key,
+        "tinh",
+        "--priority|priority|--text|Khoá mới. Được phát.|--targets|all",
+    );
+    s1.wait_aired("Khoá mới");
+    assert!(s1.aired("Khoá cũ").is_empty());
 }

@@ -119,6 +119,10 @@ const REPORT_QUERY: &[(&str, &str)] = &[
         "scope",
         "station (default): this station's ledger; province: every station's, from [fleet] postgres (as `loa report --postgres`)",
     ),
+    (
+        "broadcast",
+        "scope=province only: the rows one bulletin of the province aired (the id `loa publish` printed)",
+    ),
 ];
 
 /// Every route of the API.

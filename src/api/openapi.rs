@@ -181,8 +181,7 @@ fn response_schemas() -> Map<String, Value> {
     let seconds = || json!({ "type": "number", "minimum": 0 });
     let count = || json!({ "type": "integer", "minimum": 0 });
     let priority = || json!({ "type": "string", "enum": ["normal", "priority", "emergency"] });
-    let source =
-        || json!({ "type": "string", "enum": ["schedule", "operator", "emergency", "relay"] });
+    let source = || json!({ "type": "string", "enum": ["schedule", "operator", "emergency", "relay", "province"] });
     let outcome = || {
         json!({ "type": "string",
                 "enum": ["completed", "interrupted", "failed", "missed", "skipped"] })
@@ -526,6 +525,9 @@ fn query_schema(name: &str) -> Value {
         "format" => json!({ "type": "string", "enum": ["json", "csv"] }),
         "scope" => json!({ "type": "string", "enum": ["station", "province"] }),
         "campaign" => json!({ "type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$" }),
+        "broadcast" => {
+            json!({ "type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$" })
+        }
         "offset" => json!({ "type": "integer", "minimum": 0 }),
         "limit" => json!({ "type": "integer", "minimum": 1, "maximum": 500 }),
         _ => json!({ "type": "string" }),

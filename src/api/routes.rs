@@ -413,6 +413,8 @@ pub struct ReportQuery {
     /// `station` (default): this station's ledger; `province`: every
     /// station's, from the province's database (`[fleet] postgres`).
     pub(crate) scope: Option<String>,
+    /// `scope=province`: one broadcast of the province.
+    pub(crate) broadcast: Option<String>,
 }
 
 pub async fn report(
@@ -430,10 +432,17 @@ pub async fn report(
             ))
         }
     };
+    if !province && q.broadcast.is_some() {
+        return Err(ApiError::bad_request(
+            "broadcast_needs_province",
+            "`broadcast` filters the province's report: add scope=province",
+        ));
+    }
     let fmt = format_of(q.format.as_deref())?;
     let (from, to) = (q.from.as_deref(), q.to.as_deref());
     if province {
-        let r = s.province_report(Period::new(from, to, q.campaign)).await?;
+        let period = Period::new(from, to, q.campaign).broadcast(q.broadcast);
+        let r = s.province_report(period).await?;
         let (a, b) = crate::range::parse(crate::fleet::MONTH_TZ, from, to)
             .map_err(crate::control::Error::from)?;
         let name = report_name("bao-cao-toan-tinh", a, b, &s.current.get());

@@ -180,6 +180,16 @@ pub enum Error {
         .errors.len()
     )]
     InvalidStationFile { path: String, errors: Vec<String> },
+    #[error("no bulletin {id:?} from the province is kept at this station (expired and removed, or never received)")]
+    UnknownBroadcast { id: String },
+    #[error("the province's bulletin {id:?} {en}")]
+    BroadcastClosed {
+        id: String,
+        en: &'static str,
+        vi: &'static str,
+    },
+    #[error("{given:?} is not a broadcast id (letters, digits, -, _, ., at most 64, as `loa publish` printed it)")]
+    BadBroadcastId { given: String },
     #[error("{0}")]
     Internal(String),
 }
@@ -267,7 +277,9 @@ impl Error {
             }
             Range(_) | BadLimit { .. } | BadMultipart(_) | NoFile => Kind::BadRequest,
             AlreadyPaused | NotPaused | NoProvinceDatabase => Kind::Conflict,
-            UnknownCampaign { .. } | UnknownFile { .. } => Kind::NotFound,
+            UnknownCampaign { .. } | UnknownFile { .. } | UnknownBroadcast { .. } => Kind::NotFound,
+            BroadcastClosed { .. } => Kind::Conflict,
+            BadBroadcastId { .. } => Kind::BadRequest,
             RepeatTooOften { .. }
             | RepeatTooRare { .. }
             | BadDuration { .. }
@@ -351,6 +363,9 @@ impl Error {
             NoFile => "no_file",
             DiskFull { .. } => "disk_full",
             InvalidStationFile { .. } => "invalid_station_file",
+            UnknownBroadcast { .. } => "unknown_broadcast",
+            BroadcastClosed { .. } => "broadcast_closed",
+            BadBroadcastId { .. } => "bad_broadcast",
         }
     }
 
@@ -415,6 +430,11 @@ impl Error {
                 errors.len()
             ),
             Internal(_) => "Lỗi bên trong đài; xem nhật ký của đài".into(),
+            UnknownBroadcast { id } => {
+                format!("Đài không còn giữ bản tin tỉnh gửi «{id}» (đã hết hạn?)")
+            }
+            BroadcastClosed { id, vi, .. } => format!("Bản tin tỉnh gửi «{id}» {vi}"),
+            BadBroadcastId { given } => format!("Mã bản tin tỉnh gửi không hợp lệ: «{given}»"),
         }
     }
 }

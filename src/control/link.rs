@@ -14,6 +14,9 @@ pub struct Link {
     /// Unix milliseconds of the last message from the broker; 0: none yet.
     last_message_ms: AtomicI64,
     refused: AtomicU64,
+    /// The connection's client, to acknowledge what operators decide on
+    /// the province's bulletins; `None` while no link runs.
+    client: std::sync::Mutex<Option<rumqttc::AsyncClient>>,
 }
 
 /// The link, read at one instant.
@@ -26,6 +29,25 @@ pub struct LinkView {
 }
 
 impl Link {
+    /// The client of the link that runs now (`None`: none runs).
+    pub fn set_client(&self, c: Option<rumqttc::AsyncClient>) {
+        *self.client.lock().unwrap_or_else(|e| e.into_inner()) = c;
+    }
+
+    pub fn client(&self) -> Option<rumqttc::AsyncClient> {
+        self.client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// No link runs (stopped for a reload, or no `[upstream]` now).
+    pub fn stopped(&self) {
+        self.configured.store(false, Ordering::Relaxed);
+        self.connected.store(false, Ordering::Relaxed);
+        self.set_client(None);
+    }
+
     pub fn set_configured(&self) {
         self.configured.store(true, Ordering::Relaxed);
     }

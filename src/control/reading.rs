@@ -24,7 +24,7 @@ const STATUS_NEXT: usize = 5;
 /// How many waiting entries a page of the queue shows when not told.
 pub const QUEUE_PAGE: usize = 50;
 /// The most a page of the queue shows.
-pub(super) const MAX_QUEUE_PAGE: usize = 500;
+pub(crate) const MAX_QUEUE_PAGE: usize = 500;
 /// The audit listing's default reach.
 const AUDIT_DEFAULT_DAYS: i64 = 30;
 
@@ -251,15 +251,23 @@ impl Control {
             to,
             campaign: p.campaign,
         };
-        crate::fleet::read_report(&url, &filter).await.map_err(|e| {
-            match e.downcast_ref::<report::UnknownCampaign>() {
+        let broadcast = p.broadcast.as_deref();
+        if let Some(b) = broadcast {
+            if !crate::upstream::inbox::usable_id(b) {
+                return Err(Error::BadBroadcastId {
+                    given: b.chars().take(80).collect(),
+                });
+            }
+        }
+        crate::fleet::read_report(&url, &filter, broadcast)
+            .await
+            .map_err(|e| match e.downcast_ref::<report::UnknownCampaign>() {
                 Some(u) => Error::UnknownCampaign {
                     id: u.id.clone(),
                     known: u.known.clone(),
                 },
                 None => Error::ProvinceDatabase(format!("{e:#}")),
-            }
-        })
+            })
     }
 
     /// The audit trail over a period (the last 30 days by default).
@@ -293,11 +301,24 @@ pub struct Period<'a> {
     pub from: Option<&'a str>,
     pub to: Option<&'a str>,
     pub campaign: Option<String>,
+    /// The province's report only: the rows of one broadcast of the
+    /// province (`crate::upstream`).
+    pub broadcast: Option<String>,
 }
 
 impl<'a> Period<'a> {
     pub fn new(from: Option<&'a str>, to: Option<&'a str>, campaign: Option<String>) -> Self {
-        Period { from, to, campaign }
+        Period {
+            from,
+            to,
+            campaign,
+            broadcast: None,
+        }
+    }
+
+    /// The same, of one broadcast of the province.
+    pub fn broadcast(self, broadcast: Option<String>) -> Self {
+        Period { broadcast, ..self }
     }
 }
 

@@ -317,7 +317,14 @@ impl<C: Clock, P: Playout> Engine<C, P> {
                 (audio, name, default_grace)
             }
         };
+        // The occurrence keeps the operator's words (`emergency:12/…`,
+        // `operator:7/…`); the province's bulletins name their broadcast
+        // there and are recorded as the province's.
         let key = OccurrenceKey::queued(source.as_str(), id, &name, at, self.tz()).into();
+        let source = match target {
+            Target::File { tag: Some(_), .. } => Source::Province,
+            _ => source,
+        };
         let mut entry = Entry::new(id, audio, key, source, at)
             .order((1 << 40) + id)
             .grace(grace)

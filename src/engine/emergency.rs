@@ -165,9 +165,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
     pub(super) fn cancel_emergency(&mut self, by: By) -> Result<(), Refusal> {
         let had = self.repeat.take().is_some();
         self.save_repeat();
-        let cancelled = self
-            .queue
-            .take_where(|e| e.airing.source == Source::Emergency);
+        let cancelled = self.queue.take_where(|e| e.airing.is_started_emergency());
         let dropped = !cancelled.is_empty();
         for e in cancelled {
             self.close_unaired(
@@ -180,7 +178,7 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         if self
             .line
             .front()
-            .is_some_and(|c| c.entry.airing.source == Source::Emergency)
+            .is_some_and(|c| c.entry.airing.is_started_emergency())
         {
             stopped = self
                 .stop_current(Reason::EmergencyCancelledBy { by })

@@ -213,7 +213,7 @@ impl Entry {
     /// queued. Emergencies air at once (their repeats are kept apart) and
     /// scheduled items are decided again from the plan.
     pub(super) fn is_kept(&self) -> bool {
-        self.airing.source == Source::Operator
+        self.airing.is_queued_by_hand()
     }
 
     /// It as the ledger keeps it.
@@ -274,7 +274,7 @@ impl Queue {
             e.order,
             self.inserted,
         );
-        if e.airing.source == Source::Operator {
+        if e.airing.is_queued_by_hand() {
             self.operator += 1;
         }
         self.ids.insert(e.id, key);
@@ -288,7 +288,7 @@ impl Queue {
         let e = self.entries.remove(key)?;
         self.ids.remove(&e.id);
         self.due.remove(&(e.airing.scheduled_at, *key));
-        if e.airing.source == Source::Operator {
+        if e.airing.is_queued_by_hand() {
             self.operator -= 1;
         }
         Some(e)

@@ -35,7 +35,7 @@ use std::time::Duration;
 use tokio_postgres::Client;
 
 pub(crate) use province::{fleet_report, format_fleet_report, FleetReport, Part, CANCELLED};
-pub use province::{REPORT_MONTHS_SQL, REPORT_SQL};
+pub use province::{REPORT_BROADCAST_SQL, REPORT_MONTHS_SQL, REPORT_SQL};
 pub(crate) use schema::migrate;
 #[cfg(test)]
 pub(crate) use schema::CANCELLED_SQL;
@@ -92,11 +92,12 @@ pub(crate) fn client_tls() -> rustls::ClientConfig {
 
 /// The province's report from the database at `url` (created or migrated
 /// first if needed): what `loa report --postgres` and the API's
-/// `scope=province` both answer. Periods in `filter` are read in
-/// [`MONTH_TZ`].
+/// `scope=province` both answer, of one `broadcast` of the province when
+/// given. Periods in `filter` are read in [`MONTH_TZ`].
 pub(crate) async fn read_report(
     url: &str,
     filter: &crate::ledger::Filter,
+    broadcast: Option<&str>,
 ) -> anyhow::Result<FleetReport> {
     let mut client = connect(url).await.map_err(|e| {
         anyhow::anyhow!(
@@ -105,7 +106,7 @@ pub(crate) async fn read_report(
         )
     })?;
     migrate(&mut client).await?;
-    fleet_report(&client, filter, MONTH_TZ).await
+    fleet_report(&client, filter, broadcast, MONTH_TZ).await
 }
 
 /// A PostgreSQL error with the server's own words when there are some

@@ -73,6 +73,26 @@ impl StoredReason {
     }
 }
 
+/// The report's query over the rows, with `$extra` among its conditions.
+macro_rules! report_sql {
+    ($extra:literal) => {
+        concat!(
+            "SELECT station_id, campaign, bulletin, source, outcome, reason, \
+                    max(row_id), count(*), sum(aired_seconds), (array_agg(title ORDER BY row_id DESC))[1], \
+                    reason_code, reason_args, reason_more, ",
+            on_air_sql!(),
+            ", ",
+            cancelled_sql!(),
+            ", coalesce(sum(heard_seconds), 0), count(heard_seconds) \
+             FROM loa_airtime \
+             WHERE scheduled_at >= $1::text::timestamptz AND scheduled_at < $2::text::timestamptz \
+               AND ($3::text IS NULL OR campaign = $3)",
+            $extra,
+            " GROUP BY station_id, campaign, bulletin, source, outcome, reason, reason_code, reason_args, \
+               reason_more"
+        )
+    };
+}
 /// The report's one pass over the period's rows: `$1` and `$2` the period
 /// (RFC 3339 text, or `-infinity` / `infinity`), `$3` a campaign or NULL.
 /// Reasons are NULL for completed rows, so grouping by them costs nothing
@@ -80,20 +100,12 @@ impl StoredReason {
 /// operator cancelled (`ON_AIR_SQL`, `CANCELLED_SQL`), and the seconds a
 /// line monitor heard over how many rows had a figure.
 /// (Public for the benchmark's EXPLAIN.)
-pub const REPORT_SQL: &str = concat!(
-    "SELECT station_id, campaign, bulletin, source, outcome, reason, \
-            max(row_id), count(*), sum(aired_seconds), (array_agg(title ORDER BY row_id DESC))[1], \
-            reason_code, reason_args, reason_more, ",
-    on_air_sql!(),
-    ", ",
-    cancelled_sql!(),
-    ", coalesce(sum(heard_seconds), 0), count(heard_seconds) \
-     FROM loa_airtime \
-     WHERE scheduled_at >= $1::text::timestamptz AND scheduled_at < $2::text::timestamptz \
-       AND ($3::text IS NULL OR campaign = $3) \
-     GROUP BY station_id, campaign, bulletin, source, outcome, reason, reason_code, reason_args, \
-       reason_more"
-);
+pub const REPORT_SQL: &str = report_sql!("");
+
+/// [`REPORT_SQL`] for the rows of one broadcast of the province (`$4`,
+/// `crate::upstream`): always from the rows, the monthly sums do not
+/// keep broadcasts.
+pub const REPORT_BROADCAST_SQL: &str = report_sql!(" AND broadcast = $4");
 
 /// The same columns from the monthly sums, for periods of whole months:
 /// `$1` and `$2` the first days of the months (`date`, or `-infinity` /
@@ -124,6 +136,7 @@ const PROVINCE: &str = "Toàn tỉnh";
 pub(crate) async fn fleet_report(
     client: &Client,
     f: &Filter,
+    broadcast: Option<&str>,
     tz: Tz,
 ) -> anyhow::Result<FleetReport> {
     let pg = |e: tokio_postgres::Error| anyhow::anyhow!(pg_error(&e));
@@ -157,11 +170,12 @@ pub(crate) async fn fleet_report(
             target_minutes: r.get(3),
         });
     }
-    let (sql, from, to) = query_period(f);
-    let groups = client
-        .query(sql, &[&from, &to, &f.campaign])
-        .await
-        .map_err(pg)?;
+    let (sql, from, to) = query_period(f, broadcast.is_some());
+    let groups = match broadcast {
+        Some(b) => client.query(sql, &[&from, &to, &f.campaign, &b]).await,
+        None => client.query(sql, &[&from, &to, &f.campaign]).await,
+    }
+    .map_err(pg)?;
 
     let mut acc = accumulate(&groups)?;
 
@@ -317,15 +331,16 @@ fn accumulate(groups: &[tokio_postgres::Row]) -> anyhow::Result<BTreeMap<String,
 }
 
 /// The report query for `f`'s period and its bounds.
-fn query_period(f: &Filter) -> (&'static str, String, String) {
+fn query_period(f: &Filter, broadcast: bool) -> (&'static str, String, String) {
     // Whole months (the usual report) are summed from the monthly sums;
-    // any other period from the rows themselves.
+    // any other period, and one broadcast's rows, from the rows themselves.
     let months = match (
+        broadcast,
         f.from.map(|t| month_start(t, super::MONTH_TZ)),
         f.to.map(|t| month_start(t, super::MONTH_TZ)),
     ) {
-        (Some(None), _) | (_, Some(None)) => None,
-        (from, to) => Some((
+        (true, _, _) | (_, Some(None), _) | (_, _, Some(None)) => None,
+        (false, from, to) => Some((
             from.flatten().unwrap_or_else(|| "-infinity".into()),
             to.flatten().unwrap_or_else(|| "infinity".into()),
         )),
@@ -337,7 +352,11 @@ fn query_period(f: &Filter) -> (&'static str, String, String) {
                 t.map_or_else(|| none.to_string(), |t| t.to_rfc3339())
             };
             (
-                REPORT_SQL,
+                if broadcast {
+                    REPORT_BROADCAST_SQL
+                } else {
+                    REPORT_SQL
+                },
                 bound(f.from, "-infinity"),
                 bound(f.to, "infinity"),
             )

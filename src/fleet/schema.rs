@@ -1,6 +1,6 @@
 //! The province's database: loa's tables, created and migrated by loa.
 //!
-//! # Schema (version 4)
+//! # Schema (version 5)
 //!
 //! `loa_schema_version (version, applied_at)`: one row per migration
 //! applied; loa refuses a database migrated by a newer loa.
@@ -26,8 +26,9 @@
 //! `reason`, `requested_by`, and since version 3 `reason_code`,
 //! `reason_args`, `reason_more` as the ledger stores them, and since
 //! version 4 `heard_seconds`, what the station's line monitor heard of the
-//! airing, NULL without a monitor and on rows shipped before) and
-//! `shipped_at`. Rows shipped since version 3 carry the reason as code and
+//! airing, NULL without a monitor and on rows shipped before; since version
+//! 5 `broadcast`, the id of the province's bulletin the row aired, NULL
+//! for the station's own, index `loa_airtime_broadcast`) and `shipped_at`. Rows shipped since version 3 carry the reason as code and
 //! arguments only (`reason` NULL), which the report renders in the
 //! reader's language through `crate::reason`; older rows keep the English
 //! `reason` text and read as free text. Index `loa_airtime_report
@@ -179,6 +180,16 @@ WHERE m.station_id = x.station_id AND m.month = x.month AND m.campaign = x.campa
   AND m.bulletin = x.bulletin AND m.source = x.source AND m.outcome = x.outcome
   AND m.reason = x.reason AND m.reason_code = x.reason_code
   AND m.reason_args = x.reason_args AND m.reason_more = x.reason_more;
+",
+    // v5: the province's broadcast a row aired (`crate::upstream`), for
+    // the report of one broadcast; rows shipped before get it from their
+    // occurrence, which names it (`…/province:ID@…`).
+    "
+ALTER TABLE loa_airtime ADD COLUMN broadcast text;
+UPDATE loa_airtime SET broadcast = substring(occurrence from '^[a-z]+:[0-9]+/province:([^@/]+)@')
+    WHERE occurrence LIKE '%/province:%';
+CREATE INDEX loa_airtime_broadcast ON loa_airtime (broadcast, scheduled_at)
+    WHERE broadcast IS NOT NULL;
 ",
 ];
 

@@ -301,16 +301,17 @@ async fn insert(client: &mut Client, station_id: &str, rows: &[AirtimeRow]) -> a
         "INSERT INTO loa_airtime (station_id, row_id, occurrence, bulletin, title, campaign, \
                program, priority, source, file, scheduled_at, started_at, ended_at, \
                planned_seconds, aired_seconds, outcome, reason, requested_by, reason_code, \
-               reason_args, reason_more, heard_seconds) \
+               reason_args, reason_more, heard_seconds, broadcast) \
              SELECT $1, t.id, t.occ, t.bul, t.title, t.camp, t.prog, t.prio, t.src, t.file, \
                t.sched::timestamptz, t.started::timestamptz, t.ended::timestamptz, \
-               t.planned, t.aired, t.outcome, NULL, t.req, t.code, t.args, t.more, t.heard \
+               t.planned, t.aired, t.outcome, NULL, t.req, t.code, t.args, t.more, t.heard, \
+               t.broadcast \
              FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
                $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
                $14::float8[], $15::float8[], $16::text[], $17::text[], $18::text[], \
-               $19::text[], $20::text[], $21::float8[]) \
+               $19::text[], $20::text[], $21::float8[], $22::text[]) \
                AS t(id, occ, bul, title, camp, prog, prio, src, file, sched, started, ended, \
-                    planned, aired, outcome, code, req, args, more, heard) \
+                    planned, aired, outcome, code, req, args, more, heard, broadcast) \
              ON CONFLICT (station_id, row_id) DO NOTHING RETURNING *";
     // Only the rows really added go into the monthly sums.
     let sql = format!(
@@ -347,6 +348,13 @@ async fn insert(client: &mut Client, station_id: &str, rows: &[AirtimeRow]) -> a
                 &col(rows, |r| r.reason.as_ref().and_then(|x| x.more_json())),
                 // What the line monitor heard; NULL without one.
                 &col(rows, |r| r.heard_seconds),
+                // The province's broadcast, named in the occurrence.
+                &col(rows, |r| {
+                    (r.source == crate::ledger::Source::Province)
+                        .then(|| crate::upstream::broadcast_of(&r.occurrence))
+                        .flatten()
+                        .map(str::to_string)
+                }),
             ],
         )
         .await

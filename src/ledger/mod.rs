@@ -94,6 +94,9 @@ pub enum Source {
     /// A relay (tiếp âm) the station file schedules: a live source, not a
     /// local file.
     Relay,
+    /// The province sent it (`crate::upstream`): a signed bulletin at any
+    /// of the three levels.
+    Province,
 }
 
 crate::config::words!(Source {
@@ -101,6 +104,7 @@ crate::config::words!(Source {
     Operator => "operator",
     Emergency => "emergency",
     Relay => "relay",
+    Province => "province",
 });
 
 impl Source {
@@ -128,6 +132,31 @@ pub struct Airing {
     pub scheduled_at: DateTime<Utc>,
     pub planned_seconds: f64,
     pub requested_by: Option<String>,
+}
+
+impl Airing {
+    /// An emergency someone started, an operator or the province: it airs
+    /// at once, is not kept while it waits (its repeats are), and stopping
+    /// the emergency ends it. Told by priority for the province, whose
+    /// bulletins come at every level.
+    pub fn is_started_emergency(&self) -> bool {
+        match self.source {
+            Source::Emergency => true,
+            Source::Province => self.priority == Priority::Emergency,
+            _ => false,
+        }
+    }
+
+    /// Put in the queue by hand, an operator or the province, and not an
+    /// emergency: kept in the ledger while it waits, and counted against
+    /// `[api] max_queue`.
+    pub fn is_queued_by_hand(&self) -> bool {
+        match self.source {
+            Source::Operator => true,
+            Source::Province => self.priority != Priority::Emergency,
+            _ => false,
+        }
+    }
 }
 
 /// A closed row, for [`Ledger::record_all`] to write many at once (tests and

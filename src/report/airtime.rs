@@ -26,14 +26,21 @@ pub fn outcome_vi(o: Option<Outcome>) -> &'static str {
     }
 }
 
+/// How a source reads, in Vietnamese and in English: the one place for
+/// these words (the pages, the CSV, `loa airtime`, the printed report).
+pub fn source_words(s: Source) -> (&'static str, &'static str) {
+    match s {
+        Source::Schedule => ("theo lịch", "scheduled"),
+        Source::Operator => ("người vận hành", "operator"),
+        Source::Emergency => ("khẩn cấp", "emergency"),
+        Source::Relay => ("tiếp âm", "relay"),
+        Source::Province => ("Tỉnh gửi", "Sent by the province"),
+    }
+}
+
 /// How a source reads on screen.
 pub fn source_vi(s: Source) -> &'static str {
-    match s {
-        Source::Schedule => "theo lịch",
-        Source::Operator => "người vận hành",
-        Source::Emergency => "khẩn cấp",
-        Source::Relay => "tiếp âm",
-    }
+    source_words(s).0
 }
 
 /// How a priority reads on screen.

@@ -290,7 +290,9 @@ mod airtime;
 mod format;
 
 pub(crate) use airtime::local_plain;
-pub use airtime::{format_airtime, outcome_vi, priority_vi, reason_vi, source_vi, AirtimeJson};
+pub use airtime::{
+    format_airtime, outcome_vi, priority_vi, reason_vi, source_vi, source_words, AirtimeJson,
+};
 pub use format::format_report;
 pub(crate) use format::{
     count_cells, legend_csv_rows, report_csv_headers, report_csv_rows, report_json_doc,

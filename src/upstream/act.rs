@@ -36,6 +36,8 @@ pub enum State {
     Aired,
     Failed,
     Missed,
+    /// An operator declined it (a normal bulletin).
+    Declined,
 }
 
 /// A station's acknowledgement of one bulletin, retained on
@@ -50,6 +52,9 @@ pub struct Ack {
     pub aired_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The operator who decided (declined it, or aired it by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
     /// The engine's occurrences to watch for airing (not sent).
     #[serde(skip)]
     pub watch: Option<Vec<String>>,
@@ -64,6 +69,7 @@ impl Ack {
             at: Utc::now(),
             aired_at: None,
             reason: None,
+            by: None,
             watch: None,
         }
     }
@@ -299,6 +305,22 @@ pub fn watch_aired(
             Ok(None) => return,
             Err(_) => None,
         };
+        // An operator who declined it has said so to the province.
+        let (dir, id) = (c.current.get().data_dir.clone(), m.id.clone());
+        let at = aired.flatten();
+        let kept = tokio::task::spawn_blocking(move || {
+            super::inbox::Inbox::at(&dir).update(&id, |r| {
+                if r.declined.is_none() {
+                    r.aired_at = r.aired_at.or(at);
+                }
+            })
+        })
+        .await;
+        if let Ok(Ok(Some(r))) = kept {
+            if r.declined.is_some() {
+                return;
+            }
+        }
         let ack = match aired {
             Some(at) => {
                 let mut a = Ack::new(&station, &m.id, State::Aired);
@@ -307,6 +329,8 @@ pub fn watch_aired(
             }
             None => Ack::new(&station, &m.id, State::Missed).reason("expired_before_airing"),
         };
+        // The link may have restarted (a reload) since this began.
+        let client = c.link.client().unwrap_or(client);
         publish_ack(&client, &ack).await;
     });
 }

@@ -49,7 +49,8 @@ pub fn options(
     Ok(o)
 }
 
-fn read_password(p: &Path) -> anyhow::Result<String> {
+/// The password in `p`: its first line, bounded.
+pub(crate) fn read_password(p: &Path) -> anyhow::Result<String> {
     let len = std::fs::metadata(p)
         .with_context(|| format!("cannot read the broker password file {}", p.display()))?
         .len();

@@ -16,10 +16,12 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::act::{self, Ack, State};
+use super::inbox::{Inbox, Received};
 use super::manifest::{verify, Manifest, Me, Refusal, MAX_AUDIO_BYTES};
 use super::seen::Seen;
 use super::topic;
 use crate::config::upstream::Upstream;
+use crate::config::Station;
 use crate::control::Shared;
 
 /// The longest wait between two connection attempts.
@@ -32,12 +34,85 @@ const MAX_PENDING: usize = 8;
 /// How often bulletins whose audio never came are given up on.
 const SWEEP: Duration = Duration::from_secs(30);
 
-/// Start listening when the station has `[upstream]`; `None` otherwise.
-/// The station file's `[upstream]` is read once, at start.
-pub fn spawn(control: Shared) -> Option<JoinHandle<()>> {
-    let station = control.current.get();
-    let up = station.upstream.clone()?;
-    let id = station.fleet.station_id.clone();
+/// What the link is made of: a change to any of it (a reload with another
+/// broker, keys, credentials, station id or district) restarts the link.
+#[derive(Debug, Clone, PartialEq)]
+struct Wanted {
+    up: Upstream,
+    /// The password file's content, read at each reload.
+    password: Option<String>,
+    station_id: String,
+    district: Option<String>,
+    data_dir: PathBuf,
+    audio_dir: PathBuf,
+}
+
+impl Wanted {
+    fn of(station: &Station) -> Option<Wanted> {
+        let up = station.upstream.clone()?;
+        let password = up
+            .password_file
+            .as_deref()
+            .and_then(|p| super::mqtt::read_password(p).ok());
+        Some(Wanted {
+            up,
+            password,
+            station_id: station.fleet.station_id.clone(),
+            district: station.fleet.district.clone(),
+            data_dir: station.data_dir.clone(),
+            audio_dir: station.audio_dir.clone(),
+        })
+    }
+}
+
+/// A running link: its tasks end when it is dropped.
+struct Running {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Keep the link to the province's broker as the station file says: none
+/// without `[upstream]`; restarted when a reload changes what it is made
+/// of (see [`Wanted`]). Aborting the task ends the link.
+pub fn spawn(control: Shared) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut rx = control.current.subscribe();
+        loop {
+            let want = Wanted::of(&rx.borrow_and_update());
+            let running = want.clone().and_then(|w| start(&control, w));
+            loop {
+                if rx.changed().await.is_err() {
+                    return;
+                }
+                let now = Wanted::of(&rx.borrow_and_update());
+                if now != want {
+                    break;
+                }
+            }
+            drop(running);
+            control.link.stopped();
+            info!("[upstream] changed: the link to the province's broker restarts");
+        }
+    })
+}
+
+/// Start the link `w` describes (`None`: it cannot be, logged).
+fn start(control: &Shared, w: Wanted) -> Option<Running> {
+    let Wanted {
+        up,
+        station_id: id,
+        district,
+        data_dir,
+        audio_dir,
+        ..
+    } = w;
     let opts = match super::mqtt::options(
         &id,
         &up.broker,
@@ -56,63 +131,79 @@ pub fn spawn(control: Shared) -> Option<JoinHandle<()>> {
         }
     };
     control.link.set_configured();
-    let (client, mut events) = AsyncClient::new(opts, 64);
+    let (client, events) = AsyncClient::new(opts, 64);
+    control.link.set_client(Some(client.clone()));
     let (tx, rx) = mpsc::channel(INBOX);
-    let worker = Worker {
-        seen: Seen::open(&station.data_dir),
-        control: control.clone(),
-        client: client.clone(),
-        station_id: id.clone(),
-        district: station.fleet.district.clone(),
-        up: up.clone(),
-        audio_dir: station.audio_dir.clone(),
-        pending: HashMap::new(),
-    };
-    tokio::spawn(worker.run(rx));
     let topics = {
         let mut t = vec![topic::ALL.to_string(), topic::station(&id)];
-        t.extend(station.fleet.district.as_deref().map(topic::district));
+        t.extend(district.as_deref().map(topic::district));
         t
     };
-    Some(tokio::spawn(async move {
-        let mut backoff = Duration::from_secs(1);
-        loop {
-            match events.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                    info!(
-                        broker = %up.broker.host,
-                        session_present = ack.session_present,
-                        "connected to the province's broker"
-                    );
-                    backoff = Duration::from_secs(1);
-                    let filters = topics
-                        .iter()
-                        .map(|t| rumqttc::SubscribeFilter::new(t.clone(), QoS::AtLeastOnce));
-                    let _ = client.subscribe_many(filters).await;
-                }
-                // Up once the broker has the subscriptions: from here on
-                // nothing sent to this station is lost.
-                Ok(Event::Incoming(Packet::SubAck(_))) => control.link.set_connected(true),
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    control.link.message(Utc::now());
-                    if tx.send(p).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    if control.link.view().is_some_and(|v| v.connected) {
-                        warn!("lost the province's broker ({e}); reconnecting");
-                    } else {
-                        tracing::debug!("cannot reach the province's broker ({e})");
-                    }
-                    control.link.set_connected(false);
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+    let worker = Worker {
+        seen: Seen::open(&data_dir),
+        control: control.clone(),
+        client: client.clone(),
+        station_id: id,
+        district,
+        up: up.clone(),
+        audio_dir,
+        data_dir,
+        pending: HashMap::new(),
+    };
+    let worker = tokio::spawn(worker.run(rx));
+    let poll = tokio::spawn(poll(control.clone(), client, events, up, topics, tx));
+    Some(Running {
+        tasks: vec![poll, worker],
+    })
+}
+
+/// Keep the connection: subscribe at each connection, hand what arrives
+/// to the worker, back off when the broker is away.
+async fn poll(
+    control: Shared,
+    client: AsyncClient,
+    mut events: rumqttc::EventLoop,
+    up: Upstream,
+    topics: Vec<String>,
+    tx: mpsc::Sender<Publish>,
+) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        match events.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                info!(
+                    broker = %up.broker.host,
+                    session_present = ack.session_present,
+                    "connected to the province's broker"
+                );
+                backoff = Duration::from_secs(1);
+                let filters = topics
+                    .iter()
+                    .map(|t| rumqttc::SubscribeFilter::new(t.clone(), QoS::AtLeastOnce));
+                let _ = client.subscribe_many(filters).await;
+            }
+            // Up once the broker has the subscriptions: from here on
+            // nothing sent to this station is lost.
+            Ok(Event::Incoming(Packet::SubAck(_))) => control.link.set_connected(true),
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                control.link.message(Utc::now());
+                if tx.send(p).await.is_err() {
+                    return;
                 }
             }
+            Ok(_) => {}
+            Err(e) => {
+                if control.link.view().is_some_and(|v| v.connected) {
+                    warn!("lost the province's broker ({e}); reconnecting");
+                } else {
+                    tracing::debug!("cannot reach the province's broker ({e})");
+                }
+                control.link.set_connected(false);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
         }
-    }))
+    }
 }
 
 struct Worker {
@@ -123,6 +214,7 @@ struct Worker {
     district: Option<String>,
     up: Upstream,
     audio_dir: PathBuf,
+    data_dir: PathBuf,
     /// Bulletins waiting for their audio, by its SHA-256.
     pending: HashMap<String, Vec<(Publish, Manifest)>>,
 }
@@ -187,6 +279,7 @@ impl Worker {
                 let _ = self.client.ack(&p).await;
             }
             Ok(m) => {
+                self.keep(Received::new(m.clone(), Utc::now())).await;
                 self.ack(Ack::new(&self.station_id, &m.id, State::Received))
                     .await;
                 match m.audio.clone() {
@@ -264,6 +357,8 @@ impl Worker {
             .await;
             match stored {
                 Ok(Ok(())) => {
+                    let file = name.clone();
+                    self.note(&m.id, move |r| r.file = Some(file)).await;
                     self.ack(Ack::new(&self.station_id, &m.id, State::Stored))
                         .await;
                     self.act(bp, m, Some(name)).await;
@@ -281,7 +376,14 @@ impl Worker {
 
     /// Air `m` as its level says, remember its id, then acknowledge it.
     async fn act(&mut self, p: Publish, m: Manifest, file: Option<String>) {
-        let ack = act::order(&self.control, &self.station_id, &m, file).await;
+        let ack = act::order(&self.control, &self.station_id, &m, file.clone()).await;
+        let (occ, failed) = (ack.watch.clone(), ack.reason.clone());
+        self.note(&m.id, move |r| {
+            r.file = r.file.take().or(file);
+            r.add_occurrences(occ.unwrap_or_default());
+            r.failed = failed;
+        })
+        .await;
         if let Err(e) = self.seen.insert(&m.id, m.expires, Utc::now()) {
             warn!("cannot keep the bulletin ids seen ({e}); a redelivery could air again");
         }
@@ -296,6 +398,23 @@ impl Worker {
                 m,
                 occurrences,
             );
+        }
+    }
+
+    /// Keep `r` for the console (`inbox`).
+    async fn keep(&self, r: Received) {
+        let inbox = Inbox::at(&self.data_dir);
+        match tokio::task::spawn_blocking(move || inbox.put(&r)).await {
+            Ok(Ok(())) => {}
+            e => warn!("cannot keep the province's bulletin for the console: {e:?}"),
+        }
+    }
+
+    /// Note what became of the kept bulletin `id`.
+    async fn note(&self, id: &str, f: impl FnOnce(&mut Received) + Send + 'static) {
+        let (inbox, id) = (Inbox::at(&self.data_dir), id.to_string());
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || inbox.update(&id, f)).await {
+            warn!("cannot keep what became of the province's bulletin: {e}");
         }
     }
 

@@ -191,3 +191,48 @@ async fn refusals_name_what_was_not_there() {
     let rows = rig.stop().await;
     assert!(rows.is_empty(), "{:?}", outcomes(&rows));
 }
+
+/// The province's emergency is the station's like any other: it cuts what
+/// airs, is recorded as the province's (its occurrence names the
+/// broadcast), and an operator stops it and its repeats here.
+#[tokio::test(start_paused = true)]
+async fn the_provinces_emergency_cuts_in_and_an_operator_stops_it_here() {
+    let (_dir, rig) = start_at(at(5, 59, 55));
+    rig.run_for(25).await; // a has aired 20 s
+    let target = Target::File {
+        file: "tinh/abc.mp3".into(),
+        path: "/srv/loa/audio/tinh/abc.mp3".into(),
+        seconds: 15.0,
+        title: Some("Bão số 3".into()),
+        tag: Some("b1".into()),
+    };
+    let req = EmergencyRequest {
+        target,
+        repeat_every: Some(Duration::minutes(30)),
+        until: None,
+        requested_by: Some("So TTTT".into()),
+    };
+    ask(&rig.handle, |tx| Command::Emergency(req, tx))
+        .await
+        .unwrap();
+    rig.run_for(5).await;
+    ask(&rig.handle, |tx| {
+        Command::CancelEmergency(By::token("op"), tx)
+    })
+    .await
+    .unwrap();
+    assert!(rig.handle.status.borrow().emergency.is_none());
+    rig.run_for(65 * 60).await;
+    let rows = rig.stop().await;
+    let a = by_bulletin(&rows, "a");
+    assert_eq!(a[0].outcome, Some(Outcome::Interrupted));
+    let storm: Vec<_> = rows
+        .iter()
+        .filter(|r| r.occurrence.contains("/province:b1@"))
+        .collect();
+    assert_eq!(storm.len(), 1, "no repeat: {:?}", outcomes(&rows));
+    assert_eq!(storm[0].source, Source::Province);
+    assert!(storm[0].occurrence.starts_with("emergency:"), "{storm:?}");
+    assert_eq!(storm[0].outcome, Some(Outcome::Interrupted), "stopped here");
+    assert_eq!(storm[0].requested_by.as_deref(), Some("So TTTT"));
+}

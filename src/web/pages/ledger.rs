@@ -36,20 +36,9 @@ fn given(s: &Option<String>) -> Option<&str> {
 }
 
 pub(crate) fn source_word(lang: Lang, s: Source) -> &'static str {
-    match s {
-        Source::Schedule => t(lang, "theo lịch", "scheduled"),
-        Source::Operator => t(lang, "người vận hành", "operator"),
-        Source::Emergency => t(lang, "khẩn cấp", "emergency"),
-        Source::Relay => t(lang, "tiếp âm", "relay"),
-    }
+    let (vi, en) = crate::report::source_words(s);
+    t(lang, vi, en)
 }
-
-const SOURCES: [Source; 4] = [
-    Source::Schedule,
-    Source::Operator,
-    Source::Emergency,
-    Source::Relay,
-];
 
 pub(crate) async fn page(Reading { s, signed, q }: Reading<LedgerQuery>) -> Response {
     let lang = signed.lang;
@@ -116,7 +105,7 @@ pub(crate) async fn page(Reading { s, signed, q }: Reading<LedgerQuery>) -> Resp
             div { label for="nguon" { (t(lang, "Nguồn", "Source")) }
                 select id="nguon" name="nguon" {
                     option value="" { (t(lang, "Tất cả", "All")) }
-                    @for src in SOURCES {
+                    @for src in Source::ALL {
                         option value=(src.as_str()) selected[want_source == Some(src)] { (source_word(lang, src)) }
                     }
                 } }

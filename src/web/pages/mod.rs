@@ -17,6 +17,7 @@ mod listen;
 mod now;
 mod paper;
 mod plan;
+mod received;
 mod record;
 mod report;
 #[cfg(test)]
@@ -76,6 +77,7 @@ pub(crate) fn routes() -> Router<AppState> {
             get(now::cancel_all_confirm).post(now::cancel_all),
         )
         .route("/bo-qua", post(now::skip))
+        .route("/tinh-gui/{id}/{action}", post(received::decide))
         .route("/nghe-thu", post(listen::listen))
         .route("/tam-dung", get(now::pause_confirm).post(now::pause))
         .route("/favicon.ico", get(favicon))

@@ -52,6 +52,7 @@ pub(super) async fn now_page(
     let op = signed.role >= Role::Operator;
     let live = fragment(s, signed).await;
     let picks = if op { picks(s).await } else { Vec::new() };
+    let tinh = super::received::section(s, signed).await;
     let title = t(lang, "Đang phát", "On air");
     let body = html! {
         h1 { (title) }
@@ -61,6 +62,7 @@ pub(super) async fn now_page(
             (live)
         }
         @if op { (queue_form(signed, &picks)) }
+        (tinh)
     };
     layout(Some(signed), lang, title, body)
 }

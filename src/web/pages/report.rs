@@ -34,6 +34,8 @@ pub(crate) struct ReportQuery {
     chien_dich: Option<String>,
     /// `tinh`: the province's report (`[fleet] postgres`); else this station's.
     pham_vi: Option<String>,
+    /// With `pham_vi=tinh`: only what one broadcast of the province aired.
+    ban_tin: Option<String>,
 }
 
 /// The province's report is asked for.
@@ -69,7 +71,7 @@ pub(crate) async fn csv(Reading { s, signed, q }: Reading<ReportQuery>) -> Respo
     let (from, to) = period(&q, today);
     let (f, tt) = (Some(from.as_str()), Some(to.as_str()));
     let made = if province(&q) {
-        s.province_report(Period::new(f, tt, given(&q.chien_dich)))
+        s.province_report(Period::new(f, tt, given(&q.chien_dich)).broadcast(given(&q.ban_tin)))
             .await
             .map(|r| {
                 let text = crate::fleet::format_fleet_report(&r, report::Format::Csv);
@@ -130,6 +132,7 @@ pub(crate) async fn page(Reading { s, signed, q }: Reading<ReportQuery>) -> Resp
         to: &to_s,
         campaign: campaign.as_deref(),
         province: false,
+        broadcast: None,
     };
     let heading = t(lang, "BÁO CÁO THỜI LƯỢNG PHÁT SÓNG", "AIRTIME REPORT");
     let body = frame(lang, &station, (title, heading), &asked, &made, data, |d| {
@@ -171,6 +174,8 @@ struct Asked<'a> {
     to: &'a str,
     campaign: Option<&'a str>,
     province: bool,
+    /// The province's broadcast reported on (the province's report only).
+    broadcast: Option<&'a str>,
 }
 
 /// What both report pages draw around their paper: the heading, the
@@ -188,12 +193,12 @@ fn frame<T>(
 ) -> Markup {
     html! {
         h1 class="screen-only" { (title) }
-        (filters(lang, station, a.from, a.to, a.campaign, a.province))
+        (filters(lang, station, a))
         @match data {
             Err(e) => (problem(lang, &e)),
             Ok(d) => {
                 div class="actions screen-only" {
-                    a class="btn" href=(csv_link(a.from, a.to, a.campaign, a.province)) download { (t(lang, "Tải CSV", "Download CSV")) }
+                    a class="btn" href=(csv_link(a)) download { (t(lang, "Tải CSV", "Download CSV")) }
                     button type="button" class="btn" data-print { (t(lang, "In báo cáo", "Print")) }
                 }
                 article class="report" {
@@ -254,25 +259,25 @@ fn of_report(lang: Lang, from: &str, to: &str) -> String {
 }
 
 /// The CSV download of the report shown.
-fn csv_link(from: &str, to: &str, campaign: Option<&str>, province: bool) -> String {
+fn csv_link(a: &Asked<'_>) -> String {
+    let enc = super::record::urlencode;
     format!(
-        "/bao-cao.csv?tu={from}&den={to}{}{}",
-        campaign
-            .map(|c| format!("&chien_dich={}", super::record::urlencode(c)))
+        "/bao-cao.csv?tu={}&den={}{}{}{}",
+        a.from,
+        a.to,
+        a.campaign
+            .map(|c| format!("&chien_dich={}", enc(c)))
             .unwrap_or_default(),
-        if province { "&pham_vi=tinh" } else { "" }
+        if a.province { "&pham_vi=tinh" } else { "" },
+        a.broadcast
+            .map(|b| format!("&ban_tin={}", enc(b)))
+            .unwrap_or_default(),
     )
 }
 
 /// The period, campaign and (with `[fleet] postgres`) scope to report on.
-fn filters(
-    lang: Lang,
-    station: &crate::config::Station,
-    from: &str,
-    to: &str,
-    campaign: Option<&str>,
-    province: bool,
-) -> Markup {
+fn filters(lang: Lang, station: &crate::config::Station, a: &Asked<'_>) -> Markup {
+    let (from, to, campaign, province) = (a.from, a.to, a.campaign, a.province);
     html! {
         form method="get" action="/bao-cao" class="filters card screen-only" {
             div { label for="tu" { (t(lang, "Từ ngày", "From")) }
@@ -292,6 +297,9 @@ fn filters(
                         option value="dai" selected[!province] { (t(lang, "Đài này", "This station")) }
                         option value="tinh" selected[province] { "Toàn tỉnh (province)" }
                     } }
+                div { label for="ban_tin" { (t(lang, "Bản tin tỉnh gửi (mã)", "Province broadcast (id)")) }
+                    input id="ban_tin" type="text" name="ban_tin" maxlength="64"
+                        value=(a.broadcast.unwrap_or_default()); }
             }
             div class="go" { button type="submit" class="btn" { (t(lang, "Xem", "Show")) } }
         }
@@ -307,8 +315,11 @@ async fn province_page(s: AppState, signed: Signed, q: ReportQuery) -> Response 
     let now = Utc::now();
     let (from_s, to_s) = period(&q, timefmt::local_date(now, crate::fleet::MONTH_TZ));
     let campaign = given(&q.chien_dich);
+    let broadcast = given(&q.ban_tin);
     let data = s
-        .province_report(Period::new(Some(&from_s), Some(&to_s), campaign.clone()))
+        .province_report(
+            Period::new(Some(&from_s), Some(&to_s), campaign.clone()).broadcast(broadcast.clone()),
+        )
         .await;
     let title = t(lang, "Báo cáo toàn tỉnh", "Province report");
     let made = now.with_timezone(&crate::fleet::MONTH_TZ);
@@ -317,6 +328,7 @@ async fn province_page(s: AppState, signed: Signed, q: ReportQuery) -> Response 
         to: &to_s,
         campaign: campaign.as_deref(),
         province: true,
+        broadcast: broadcast.as_deref(),
     };
     let heading = t(
         lang,
