@@ -276,10 +276,15 @@ fn stations_ship_every_closed_row_once_through_crashes_and_outages() {
     stations[2].write_rows(700, 0);
 
     let mut first = Some(stations[0].start());
+    // The log line follows the batch's commit: wait for it, or the kill
+    // can land between the two and the log would say nothing was copied.
     wait_until(
         "the first batches of station 1",
         Duration::from_secs(30),
-        || shipped(&pg, &stations[0].id) > 0,
+        || {
+            let d = first.as_ref().unwrap();
+            shipped(&pg, &stations[0].id) > 0 && d.log_text().contains("airtime copied")
+        },
     );
     let at_kill = shipped(&pg, &stations[0].id);
     // SIGKILL: no clean shutdown, the mark may lag the database.
