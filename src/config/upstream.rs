@@ -22,6 +22,7 @@ pub(super) struct RawUpstream {
     broker: S<String>,
     username: Option<S<String>>,
     password_file: Option<S<String>>,
+    ca_file: Option<S<String>>,
     #[serde(default)]
     keys: Vec<S<String>>,
 }
@@ -33,6 +34,8 @@ pub struct Upstream {
     pub username: Option<String>,
     /// Read when connecting, never kept in the station file.
     pub password_file: Option<PathBuf>,
+    /// A private CA's certificate (PEM) for `mqtts://`; else the system's.
+    pub ca_file: Option<PathBuf>,
     /// Ed25519 public keys of the publishers this station obeys.
     pub keys: Vec<[u8; 32]>,
 }
@@ -140,10 +143,12 @@ impl Loader<'_> {
             }
         }
         let password_file = u.password_file.map(|p| self.base.join(p.get_ref().trim()));
+        let ca_file = u.ca_file.map(|p| self.base.join(p.get_ref().trim()));
         Some(Upstream {
             broker: broker?,
             username: u.username.map(|n| n.get_ref().trim().to_string()),
             password_file,
+            ca_file,
             keys: keys_ok.then_some(keys)?,
         })
     }

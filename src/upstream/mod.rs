@@ -8,6 +8,7 @@ pub mod cap;
 pub mod keys;
 pub mod manifest;
 pub mod mqtt;
+pub mod publish;
 pub mod seen;
 pub mod station;
 

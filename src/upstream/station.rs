@@ -43,6 +43,7 @@ pub fn spawn(control: Shared) -> Option<JoinHandle<()>> {
         &up.broker,
         up.username.as_deref(),
         up.password_file.as_deref(),
+        up.ca_file.as_deref(),
         false,
     ) {
         Ok(mut o) => {
