@@ -438,6 +438,11 @@ pub enum Role {
     /// Reads `/metrics` only: the token a province's Prometheus holds.
     Metrics,
     Viewer,
+    /// *Cán bộ tỉnh*: a console account on the province's central host
+    /// that reads like a viewer and may send bulletins to the stations
+    /// (`/gui-ban-tin`; an admin may too). It cannot queue, skip or air at
+    /// this host. Console users only: never an API token.
+    Province,
     Operator,
     Admin,
 }
@@ -445,6 +450,7 @@ pub enum Role {
 words!(Role {
     Metrics => "metrics",
     Viewer => "viewer",
+    Province => "province",
     Operator => "operator",
     Admin => "admin",
 });

@@ -203,6 +203,7 @@ pub(crate) fn role_vi(role: Role) -> &'static str {
     match role {
         Role::Metrics => "giám sát (chỉ số)",
         Role::Viewer => "người xem",
+        Role::Province => "cán bộ tỉnh",
         Role::Operator => "người vận hành",
         Role::Admin => "quản trị viên",
     }

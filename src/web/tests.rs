@@ -777,3 +777,43 @@ async fn the_setup_link_names_the_bound_address_until_an_admin_exists() {
     .unwrap();
     assert_eq!(again, None);
 }
+
+/// The province role: added from the admin page, shown as *cán bộ tỉnh*,
+/// reads like a viewer and cannot operate this station.
+#[tokio::test]
+async fn a_province_user_reads_like_a_viewer() {
+    let (rig, admin) = rig_as(Role::Admin).await;
+    let r = rig.get(Some(&admin), "/tai-khoan").await;
+    assert!(
+        r.body.contains("value=\"province\""),
+        "offered on the admin page"
+    );
+    rig.post_expect(
+        &admin,
+        "/tai-khoan/them",
+        &format!("name=tinh&role=province&password={PASSWORD}"),
+        StatusCode::OK,
+    )
+    .await
+    .assert_has("Đã thêm tinh (cán bộ tỉnh)");
+    let tinh = rig.sign_in("tinh").await;
+    let r = rig.get(Some(&tinh), "/").await;
+    assert_eq!(r.status, StatusCode::OK);
+    r.assert_has("cán bộ tỉnh");
+    for path in ["/lich", "/nhat-ky", "/bao-cao"] {
+        assert_eq!(
+            rig.get(Some(&tinh), path).await.status,
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+    for path in ["/thu-am", "/tai-khoan"] {
+        assert_eq!(
+            rig.get(Some(&tinh), path).await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    rig.post_expect(&tinh, "/xep-hang", "what=b:tone", StatusCode::FORBIDDEN)
+        .await;
+}
