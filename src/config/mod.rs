@@ -67,6 +67,8 @@ pub struct Station {
     pub fleet: Fleet,
     /// `[upstream]`: the province's broker and trusted publishers.
     pub upstream: Option<upstream::Upstream>,
+    /// `[publish]`: this host sends bulletins (the province's central host).
+    pub publish: Option<upstream::Publish>,
     /// How typed notices (`text` bulletins, API `text`) are read aloud.
     pub tts: Tts,
     pub session: Session,

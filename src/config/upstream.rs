@@ -40,6 +40,32 @@ pub struct Upstream {
     pub keys: Vec<[u8; 32]>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPublish {
+    broker: S<String>,
+    username: Option<S<String>>,
+    password_file: Option<S<String>>,
+    key: S<String>,
+    ca_file: Option<S<String>>,
+    publisher: Option<S<String>>,
+}
+
+/// `[publish]`, checked: this host (the province's central host) sends
+/// bulletins from the console's *Gửi bản tin* page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publish {
+    pub broker: Broker,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    /// The publisher's private key (`loa publish keygen`, mode 0600).
+    pub key: PathBuf,
+    pub ca_file: Option<PathBuf>,
+    /// The name stations' ledgers record as who asked; default the
+    /// station's name.
+    pub publisher: Option<String>,
+}
+
 /// `mqtt://host[:port]` or `mqtts://host[:port]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Broker {
@@ -153,6 +179,64 @@ impl Loader<'_> {
         })
     }
 
+    pub(super) fn publish(&mut self, p: RawPublish) -> Option<Publish> {
+        const PUBLISH: &str = "[publish]";
+        let broker = match Broker::parse(p.broker.get_ref().trim()) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                self.at(p.broker.span()).item(PUBLISH).key("broker").error(
+                    e,
+                    "write e.g. \"mqtts://mqtt.tinh.gov.vn\" (TLS, port 8883) or \"mqtt://10.0.0.5:1883\"",
+                );
+                None
+            }
+        };
+        let key = self.base.join(p.key.get_ref().trim());
+        let key_ok = match crate::upstream::keys::read(&key) {
+            Ok(_) => true,
+            Err(e) => {
+                self.at(p.key.span()).item(PUBLISH).key("key").error(
+                    format!("{e:#}"),
+                    "make one with `loa publish keygen --out FILE` (mode 0600, readable by loa only)",
+                );
+                false
+            }
+        };
+        let mut files_ok = true;
+        for (name, f) in [("password_file", &p.password_file), ("ca_file", &p.ca_file)] {
+            if let Some(f) = f {
+                if !self.base.join(f.get_ref().trim()).is_file() {
+                    self.at(f.span()).item(PUBLISH).key(name).error(
+                        format!("`{}` is not a readable file", f.get_ref().trim()),
+                        "give the path of the file (relative to the station file)",
+                    );
+                    files_ok = false;
+                }
+            }
+        }
+        let publisher = p.publisher.as_ref().map(|n| n.get_ref().trim().to_string());
+        if publisher
+            .as_ref()
+            .is_some_and(|n| n.is_empty() || n.chars().count() > 100)
+        {
+            let span = p.publisher.as_ref().map(|n| n.span());
+            self.at(span).item(PUBLISH).key("publisher").error(
+                "the publisher's name must be 1 to 100 characters",
+                "write the name stations' ledgers show, e.g. \"Sở TT&TT Hà Tĩnh\"",
+            );
+            files_ok = false;
+        }
+        (key_ok && files_ok).then_some(())?;
+        Some(Publish {
+            broker: broker?,
+            username: p.username.map(|n| n.get_ref().trim().to_string()),
+            password_file: p.password_file.map(|f| self.base.join(f.get_ref().trim())),
+            key,
+            ca_file: p.ca_file.map(|f| self.base.join(f.get_ref().trim())),
+            publisher,
+        })
+    }
+
     pub(super) fn district(&mut self, d: &S<String>) -> Option<String> {
         let v = d.get_ref().trim();
         if !usable_district(v) {
@@ -220,5 +304,49 @@ mod tests {
         assert!(find(&l, UPSTREAM, "keys")
             .message
             .contains("no publisher key"));
+    }
+
+    #[test]
+    fn publish_section_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("tinh.key");
+        crate::upstream::keys::keygen(&key).unwrap();
+        let section = |key: &std::path::Path, more: &str| {
+            format!(
+                "[publish]\nbroker = \"mqtt://127.0.0.1:1884\"\nusername = \"tinh\"\nkey = \"{}\"\n{more}",
+                key.display()
+            )
+        };
+        let s = load(&section(&key, "publisher = \"Sở TT&TT\"\n"))
+            .station
+            .unwrap();
+        let p = s.publish.unwrap();
+        assert_eq!((p.broker.port, p.key.as_path()), (1884, key.as_path()));
+        assert_eq!(p.publisher.as_deref(), Some("Sở TT&TT"));
+        assert!(
+            load("").station.unwrap().publish.is_none(),
+            "nothing required"
+        );
+
+        let l = load(&section(&dir.path().join("none.key"), ""));
+        assert!(find(&l, "[publish]", "key")
+            .message
+            .contains("cannot read the key"));
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let l = load(&section(&key, ""));
+        assert!(find(&l, "[publish]", "key").message.contains("chmod 600"));
+        let l = load(&section(
+            &key,
+            "ca_file = \"/nonexistent/ca.pem\"\nbroker2 = 1\n",
+        ));
+        assert!(l.station.is_none());
+        let l = load(
+            "[publish]\nbroker = \"http://x\"\nkey = \"k\"\nca_file = \"/nonexistent/ca.pem\"\n",
+        );
+        assert!(find(&l, "[publish]", "broker").message.contains("mqtt://"));
+        assert!(find(&l, "[publish]", "ca_file")
+            .message
+            .contains("not a readable file"));
     }
 }
