@@ -268,7 +268,8 @@ without a station file, the default). Prints how numbers, dates and times are re
         after_help = "Examples:\n  loa publish keygen --out /etc/loa/tinh.key\n  \
 loa publish --broker mqtts://mqtt.tinh.gov.vn --key tinh.key --priority emergency \\\n    \
 --text \"Bão số 3 ...\" --targets all --expires 6h --repeat-every 30m --until 18:00\n  \
-loa publish status --broker mqtts://mqtt.tinh.gov.vn b20261206-101500-a1b2c3"
+loa publish status --broker mqtts://mqtt.tinh.gov.vn b20261206-101500-a1b2c3\n  \
+loa publish stations --broker mqtts://mqtt.tinh.gov.vn --username tinh --password-file tinh.pw"
     )]
     Publish(Box<cli::publish::PublishArgs>),
 }

@@ -396,3 +396,71 @@ fn the_province_reaches_its_stations() {
     );
     s1.wait_aired("Trở lại");
 }
+
+/// `loa publish stations` as the province: the presences it reads.
+fn stations(b: &Broker) -> Vec<serde_json::Value> {
+    let (url, pw) = (b.url(), b.password_file("tinh"));
+    let out = mqtt::loa(&[
+        "publish",
+        "stations",
+        "--broker",
+        &url,
+        "--username",
+        "tinh",
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--format",
+        "json",
+        "--wait",
+        "1",
+    ]);
+    serde_json::from_str::<serde_json::Value>(&out)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Each station keeps a retained presence (name, district, online) with a
+/// last will that says offline; the shipped ACL lets a station write only
+/// its own, and the publisher read them all.
+#[test]
+fn the_province_knows_its_stations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (_key, public) = keygen(root, "tinh.key");
+    let b = Broker::start(root, &[("s1", "bac"), ("s2", "nam")], "");
+    let s1 = Station::new(root, "s1", "bac", &b, &public);
+    let s2 = Station::new(root, "s2", "nam", &b, &public);
+    let d1 = s1.start();
+    let _d2 = s2.start();
+    // s1's credentials speak for s2 and for a station that does not exist.
+    let forged = br#"{"station":"s2","name":"forged","online":false}"#;
+    b.raw_publish("s1", "loa/v1/station/s2/state", forged);
+    let forged = br#"{"station":"s9","name":"forged","online":true}"#;
+    b.raw_publish("s1", "loa/v1/station/s9/state", forged);
+    let give_up = Instant::now() + PATIENCE;
+    let known = loop {
+        let known = stations(&b);
+        if known.len() >= 2 || Instant::now() > give_up {
+            break known;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let ids: Vec<&str> = known
+        .iter()
+        .map(|p| p["station"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["s1", "s2"], "{known:?}");
+    assert_eq!(known[0]["name"], "Xã s1");
+    assert_eq!(known[0]["district"], "bac");
+    assert_eq!(known[1]["name"], "Xã s2", "not the forged one: {known:?}");
+    assert!(known.iter().all(|p| p["online"] == true), "{known:?}");
+    // s1 goes away: its last will says so.
+    drop(d1);
+    let give_up = Instant::now() + PATIENCE;
+    while stations(&b)[0]["online"] != false {
+        assert!(Instant::now() < give_up, "s1 never shown offline");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -50,6 +50,16 @@ pub enum PublishCommand {
         #[arg(long, default_value = "2")]
         wait: u64,
     },
+    /// List the stations the broker knows, from their presences (online or not)
+    Stations {
+        #[command(flatten)]
+        conn: Conn,
+        #[arg(long, value_enum, default_value = "table")]
+        format: StatusFormat,
+        /// Seconds to wait for presences after the last one
+        #[arg(long, default_value = "2")]
+        wait: u64,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -156,6 +166,9 @@ pub fn main(args: PublishArgs) -> Result<ExitCode> {
             format,
             wait,
         }) => status(&conn, &id, format, Duration::from_secs(wait.clamp(1, 60))),
+        Some(PublishCommand::Stations { conn, format, wait }) => {
+            stations(&conn, format, Duration::from_secs(wait.clamp(1, 60)))
+        }
         None => send(args.send),
     }
 }
@@ -250,6 +263,28 @@ fn send(a: SendArgs) -> Result<ExitCode> {
     let conn = conn(&a.conn)?;
     runtime()?.block_on(publish::send(&conn, &key, &m, audio))?;
     println!("{}", m.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stations(c: &Conn, format: StatusFormat, quiet: Duration) -> Result<ExitCode> {
+    let conn = conn(c)?;
+    let known = runtime()?.block_on(publish::stations(&conn, quiet))?;
+    match format {
+        StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&known)?),
+        StatusFormat::Table => {
+            let mut t = crate::table::Table::new(&["station", "name", "district", "online"]);
+            for p in &known {
+                t.row(vec![
+                    p.station.clone(),
+                    p.name.clone().unwrap_or_default(),
+                    p.district.clone().unwrap_or_default(),
+                    if p.online { "yes" } else { "no" }.to_string(),
+                ]);
+            }
+            print!("{}", t.render());
+            println!("{} station(s) known", known.len());
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,7 +1,7 @@
 //! The province's publishing core: build and sign a bulletin from a typed
 //! [`Request`], send it (and its audio) through the broker, and read back
 //! each station's delivery ([`delivery`]) and the stations the broker knows
-//! ([`stations`]). `loa publish` and the console's *Gửi bản tin* page are
+//! ([`stations`], from their presences). `loa publish` and the console's *Gửi bản tin* page are
 //! both thin adapters over these.
 
 use std::path::{Path, PathBuf};
@@ -13,6 +13,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
 use super::act::Ack;
 use super::manifest::{self, AudioRef, Level, Manifest, Repeat, Schedule, Targets};
+use super::presence::{self, Presence};
 use super::{cap, mqtt, topic};
 use crate::config::upstream::Broker;
 
@@ -348,7 +349,7 @@ async fn publish_all(opts: MqttOptions, msgs: Vec<(String, Vec<u8>, bool)>) -> a
 pub async fn delivery(conn: &Conn, id: &str, quiet: Duration) -> anyhow::Result<Vec<Ack>> {
     let opts = conn.options("loa-status")?;
     let mut acks: Vec<Ack> = Vec::new();
-    read_retained(opts, &topic::ack("+", id), quiet, |payload| {
+    read_retained(opts, &topic::ack("+", id), quiet, |_, payload| {
         if let Ok(a) = serde_json::from_slice::<Ack>(payload) {
             if a.id == id {
                 acks.retain(|o| o.station != a.station);
@@ -362,13 +363,27 @@ pub async fn delivery(conn: &Conn, id: &str, quiet: Duration) -> anyhow::Result<
     Ok(acks)
 }
 
+/// The stations the broker knows, from their retained presences, by id.
+pub async fn stations(conn: &Conn, quiet: Duration) -> anyhow::Result<Vec<Presence>> {
+    let opts = conn.options("loa-stations")?;
+    let mut known: std::collections::BTreeMap<String, Presence> = Default::default();
+    read_retained(opts, &presence::topic("+"), quiet, |topic, payload| {
+        if let Some(p) = presence::read(topic, payload) {
+            known.insert(p.station.clone(), p);
+        }
+        known.len() < MAX_READ
+    })
+    .await?;
+    Ok(known.into_values().collect())
+}
+
 /// Subscribe to `filter` and hand each message's payload to `each` until
 /// `quiet` passes without one (or `each` says enough).
 pub(crate) async fn read_retained(
     opts: MqttOptions,
     filter: &str,
     quiet: Duration,
-    mut each: impl FnMut(&[u8]) -> bool,
+    mut each: impl FnMut(&str, &[u8]) -> bool,
 ) -> anyhow::Result<()> {
     let (client, mut events) = AsyncClient::new(opts, 8);
     client.subscribe(filter, QoS::AtLeastOnce).await?;
@@ -381,7 +396,7 @@ pub(crate) async fn read_retained(
             Ok(Err(e)) => anyhow::bail!("the broker: {}", mqtt::explain(&e)),
             Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => subscribed = true,
             Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
-                if !each(&p.payload) {
+                if !each(&p.topic, &p.payload) {
                     break;
                 }
             }

@@ -17,6 +17,7 @@ use tracing::{info, warn};
 
 use super::act::{self, Ack, State};
 use super::manifest::{verify, Manifest, Me, Refusal, MAX_AUDIO_BYTES};
+use super::presence;
 use super::seen::Seen;
 use super::topic;
 use crate::config::upstream::Upstream;
@@ -49,6 +50,8 @@ pub fn spawn(control: Shared) -> Option<JoinHandle<()>> {
         Ok(mut o) => {
             // Acknowledged once acted on (see the worker).
             o.set_manual_acks(true);
+            let district = station.fleet.district.as_deref();
+            o.set_last_will(presence::will(&id, &station.name, district));
             o
         }
         Err(e) => {
@@ -70,6 +73,8 @@ pub fn spawn(control: Shared) -> Option<JoinHandle<()>> {
         pending: HashMap::new(),
     };
     tokio::spawn(worker.run(rx));
+    let hello = presence::online(&id, &station.name, station.fleet.district.as_deref());
+    let state_topic = presence::topic(&id);
     let topics = {
         let mut t = vec![topic::ALL.to_string(), topic::station(&id)];
         t.extend(station.fleet.district.as_deref().map(topic::district));
@@ -90,6 +95,11 @@ pub fn spawn(control: Shared) -> Option<JoinHandle<()>> {
                         .iter()
                         .map(|t| rumqttc::SubscribeFilter::new(t.clone(), QoS::AtLeastOnce));
                     let _ = client.subscribe_many(filters).await;
+                    // Retained: the publisher sees this station as online
+                    // until its last will says otherwise.
+                    let _ = client
+                        .publish(&state_topic, QoS::AtLeastOnce, true, hello.clone())
+                        .await;
                 }
                 // Up once the broker has the subscriptions: from here on
                 // nothing sent to this station is lost.
