@@ -464,3 +464,168 @@ fn the_province_knows_its_stations() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+const CENTRAL_PASSWORD: &str = "mat-khau-tinh";
+
+/// The province's central host: `loa run` with `[publish]` and console
+/// users `tinh` (province), `vh` (operator) and `xem` (viewer).
+fn central(root: &Path, b: &Broker, key: &Path) -> (Daemon, SocketAddr) {
+    let dir = root.join("central");
+    std::fs::create_dir_all(&dir).unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let config = dir.join("station.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[station]\nname = \"Trung tâm tỉnh\"\ndata_dir = \"var\"\n[api]\nlisten = \"{addr}\"\n\
+             [output]\nkind = \"null\"\n\
+             [publish]\nbroker = \"{url}\"\nusername = \"tinh\"\npassword_file = \"{pw}\"\n\
+             key = \"{key}\"\npublisher = \"{PUBLISHER}\"\n",
+            url = b.url(),
+            pw = b.password_file("tinh").display(),
+            key = key.display(),
+        ),
+    )
+    .unwrap();
+    for (name, role) in [("tinh", "province"), ("vh", "operator"), ("xem", "viewer")] {
+        let mut c = Command::new(bin::loa())
+            .args(["user", "add", name, "--role", role, "--password-stdin"])
+            .args(["--config", config.to_str().unwrap()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        writeln!(c.stdin.take().unwrap(), "{CENTRAL_PASSWORD}").unwrap();
+        assert!(c.wait().unwrap().success(), "loa user add {name}");
+    }
+    (Daemon::start(&config, addr), addr)
+}
+
+/// Province staff send an emergency to one station from the central
+/// host's page *Gửi bản tin*: confirmed first, aired there, shown aired on
+/// the delivery page; viewers and operators are refused.
+#[test]
+fn the_province_sends_from_its_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (key, public) = keygen(root, "tinh.key");
+    let b = Broker::start(root, &[("s1", "bac"), ("s2", "nam")], "");
+    let s1 = Station::new(root, "s1", "bac", &b, &public);
+    let s2 = Station::new(root, "s2", "nam", &b, &public);
+    let _d1 = s1.start();
+    let _d2 = s2.start();
+    let (central, addr) = central(root, &b, &key);
+
+    for name in ["vh", "xem"] {
+        let cookie = common::sign_in(addr, name, CENTRAL_PASSWORD);
+        let (code, page) = common::get_with_cookie(addr, "/gui-ban-tin", &cookie);
+        assert_eq!(code, 403, "{name}: {page}");
+        let (code, _) =
+            common::post_multipart(addr, "/gui-ban-tin?csrf=x", &cookie, &[("level", "normal")]);
+        assert_eq!(code, 403, "{name}");
+        let (_, home) = common::get_with_cookie(addr, "/", &cookie);
+        assert!(
+            !home.contains("href=\"/gui-ban-tin\""),
+            "{name} has no link"
+        );
+    }
+
+    let cookie = common::sign_in(addr, "tinh", CENTRAL_PASSWORD);
+    // The form offers the stations the broker knows.
+    let give_up = Instant::now() + PATIENCE;
+    let page = loop {
+        let (code, page) = common::get_with_cookie(addr, "/gui-ban-tin", &cookie);
+        assert_eq!(code, 200, "{page}");
+        if page.contains("value=\"s1\"") && page.contains("value=\"s2\"") {
+            break page;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "the stations never showed: {page}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(page.contains("cán bộ tỉnh") && page.contains("href=\"/gui-ban-tin\""));
+    let csrf = page
+        .split("action=\"/gui-ban-tin?csrf=")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .expect("the form carries its token")
+        .to_string();
+    let path = format!("/gui-ban-tin?csrf={csrf}");
+
+    // Bad input: a clear Vietnamese error, nothing sent.
+    let (code, answer) = common::post_multipart(
+        addr,
+        &path,
+        &cookie,
+        &[("level", "normal"), ("title", "x"), ("to", "all")],
+    );
+    assert_eq!(code, 303, "{answer}");
+    let (_, page) = common::get_with_cookie(addr, "/gui-ban-tin", &flash_cookie(&cookie, &answer));
+    assert!(
+        page.contains("Hãy gõ lời đọc hoặc chọn một tệp âm thanh"),
+        "{page}"
+    );
+
+    let fields = [
+        ("level", "emergency"),
+        ("title", "Khẩn trang"),
+        ("text", "Khẩn trang. Lũ về, bà con lên cao."),
+        ("to", "stations"),
+        ("station", "s1"),
+        ("expires", "1"),
+    ];
+    // An emergency asks first; nothing airs yet.
+    let (code, confirm) = common::post_multipart(addr, &path, &cookie, &fields);
+    assert_eq!(code, 200, "{confirm}");
+    assert!(
+        confirm.contains("Xác nhận gửi bản tin khẩn cấp"),
+        "{confirm}"
+    );
+    let mut confirmed = fields.to_vec();
+    confirmed.push(("confirm", "1"));
+    let (code, answer) = common::post_multipart(addr, &path, &cookie, &confirmed);
+    assert_eq!(code, 303, "{answer}");
+    let to = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .expect("sent to the delivery page")
+        .trim()
+        .to_string();
+    assert!(to.starts_with("/gui-ban-tin/b"), "{to}");
+
+    let row = s1.wait_aired("Khẩn trang");
+    assert_eq!(row.priority.as_str(), "emergency", "{row:?}");
+    let give_up = Instant::now() + PATIENCE;
+    loop {
+        let (code, page) = common::get_with_cookie(addr, &to, &cookie);
+        assert_eq!(code, 200, "{page}");
+        assert!(page.contains("refresh: 5"), "refreshes itself");
+        if page.contains("đã phát") {
+            assert!(
+                page.contains("Xã s1") && page.contains("Khẩn trang"),
+                "{page}"
+            );
+            assert!(!page.contains("Xã s2"), "s2 was not a target: {page}");
+            break;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "never shown aired: {page}\n{}",
+            central.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(s2.aired("Khẩn trang").is_empty());
+    // The list of broadcasts sent from this host has it.
+    let (_, page) = common::get_with_cookie(addr, "/gui-ban-tin", &cookie);
+    assert!(page.contains(&format!("href=\"{to}\"")), "{page}");
+}
+
+/// The session cookie and the one-time message an answer set.
+fn flash_cookie(session: &str, answer: &str) -> String {
+    let flash = common::set_cookie(answer, "loa_flash").expect("a one-time message");
+    format!("{session}; {flash}")
+}

@@ -26,8 +26,18 @@ const NAV: &[(&str, &str, &str, Role)] = &[
     ("/lich", "Lịch phát", "Plan", Role::Viewer),
     ("/nhat-ky", "Nhật ký", "Ledger", Role::Viewer),
     ("/bao-cao", "Báo cáo", "Report", Role::Viewer),
+    // Province staff and admins only (see `session::publishes`).
+    ("/gui-ban-tin", "Gửi bản tin", "Send", Role::Province),
     ("/tai-khoan", "Tài khoản", "Accounts", Role::Admin),
 ];
+
+/// Whether a section whose least role is `least` is in `role`'s header.
+fn shown(role: Role, least: Role) -> bool {
+    match least {
+        Role::Province => super::session::publishes(role),
+        _ => role >= least,
+    }
+}
 
 /// A whole page. `title` is the page's own heading; when it is a
 /// section's name, that section is marked current in the header.
@@ -69,7 +79,7 @@ pub(crate) fn page(signed: Option<&Signed>, lang: Lang, title: &str, body: Marku
                         nav aria-label=(t(lang, "Các mục", "Sections")) {
                             ul {
                                 @for (path, vi, en, least) in NAV {
-                                    @if s.role >= *least {
+                                    @if shown(s.role, *least) {
                                         @let name = t(lang, vi, en);
                                         li {
                                             a href=(path) aria-current=[(name == title).then_some("page")] { (name) }

@@ -50,6 +50,16 @@ pub(crate) struct Operator(pub Signed);
 #[derive(Debug, Clone)]
 pub(crate) struct Admin(pub Signed);
 
+/// A signed-in user who may send bulletins to the stations: the province
+/// role or an admin; others (an operator too) get a 403 page.
+#[derive(Debug, Clone)]
+pub(crate) struct Publisher(pub Signed);
+
+/// Whether `role` may send bulletins from this host.
+pub(crate) fn publishes(role: Role) -> bool {
+    matches!(role, Role::Province | Role::Admin)
+}
+
 /// The caller the API's shared functions and the audit log take: the
 /// user's name, exactly where the API puts a token's name (so
 /// `requested_by` of what a user queues is the user).
@@ -315,6 +325,18 @@ impl FromRequestParts<AppState> for Operator {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         at_least(parts, state, Role::Operator).await.map(Operator)
+    }
+}
+
+impl FromRequestParts<AppState> for Publisher {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let s = Signed::from_request_parts(parts, state).await?;
+        if !publishes(s.role) {
+            return Err(forbidden(s.lang, &s, Role::Province));
+        }
+        Ok(Publisher(s))
     }
 }
 

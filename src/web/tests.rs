@@ -800,6 +800,17 @@ async fn a_province_user_reads_like_a_viewer() {
     let r = rig.get(Some(&tinh), "/").await;
     assert_eq!(r.status, StatusCode::OK);
     r.assert_has("cán bộ tỉnh");
+    r.assert_has("href=\"/gui-ban-tin\"");
+    // No [publish] here: the page says so.
+    let r = rig.get(Some(&tinh), "/gui-ban-tin").await;
+    assert_eq!(r.status, StatusCode::OK);
+    r.assert_has("Máy này chưa được thiết lập để gửi bản tin");
+    let op = rig.signed_in(Role::Operator).await;
+    assert_eq!(
+        rig.get(Some(&op), "/gui-ban-tin").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert!(!rig.get(Some(&op), "/").await.body.contains("/gui-ban-tin"));
     for path in ["/lich", "/nhat-ky", "/bao-cao"] {
         assert_eq!(
             rig.get(Some(&tinh), path).await.status,

@@ -513,8 +513,6 @@ pub fn with_cookie(
     cookie: &str,
     form: Option<&str>,
 ) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let cookie = if cookie.is_empty() {
         String::new()
     } else {
@@ -527,11 +525,42 @@ pub fn with_cookie(
         )
     });
     let end = if form.is_some() { "" } else { "\r\n" };
-    write!(
-        s,
+    let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{cookie}Connection: close\r\n{body}{end}"
-    )
-    .unwrap();
+    );
+    exchange(addr, &req)
+}
+
+/// A multipart/form-data POST of text fields with `cookie`, as a browser
+/// sends a form with `enctype="multipart/form-data"`: the status and the
+/// whole answer.
+pub fn post_multipart(
+    addr: SocketAddr,
+    path: &str,
+    cookie: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
+    let boundary = "loa-form-7c1d";
+    let mut body = String::new();
+    for (k, v) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    exchange(addr, &req)
+}
+
+/// Send `req` whole on a new connection; the status and the whole answer.
+fn exchange(addr: SocketAddr, req: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(90))).unwrap();
+    s.write_all(req.as_bytes()).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();
