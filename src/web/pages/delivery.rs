@@ -101,7 +101,7 @@ pub(super) fn level_words(lang: Lang, l: Level) -> &'static str {
     }
 }
 
-fn targets_words(lang: Lang, targets: &str) -> String {
+pub(super) fn targets_words(lang: Lang, targets: &str) -> String {
     match Targets::parse(targets) {
         Ok(Targets::All) => t(lang, "tất cả các đài", "every station").into(),
         Ok(Targets::District(d)) => format!("{} {d}", t(lang, "huyện", "district")),
@@ -285,24 +285,22 @@ fn render(
                 @if rows.is_empty() {
                     p class="idle" { (t(lang, "Chưa đài nào báo nhận.", "No station has acknowledged yet.")) }
                 } @else {
-                    div class="scroll" {
-                        table class="data" {
-                            thead { tr {
-                                th { (t(lang, "Đài", "Station")) }
-                                th { (t(lang, "Tình trạng", "State")) }
-                                th { (t(lang, "Phát lúc", "Aired at")) }
-                                th { (t(lang, "Lý do", "Reason")) }
-                            } }
-                            tbody {
-                                @for (station, ack) in &rows {
-                                    @let (word, class) = state_words(lang, ack.as_ref().map(|a| a.state));
-                                    tr {
-                                        td { (name_of(station).unwrap_or_else(|| station.clone())) br; small class="hint" { (station) } }
-                                        td { span class={ "badge " (class) } { (word) } }
-                                        td class="nowrap" { (ack.as_ref().and_then(|a| a.aired_at).map(|at| date_time(at, tz)).unwrap_or_default()) }
-                                        td { (ack.as_ref().and_then(|a| a.reason.as_deref()).map(|c| reason_words(lang, c)).unwrap_or_default()) }
+                    // A list, not a table: one station a line on a phone.
+                    ul class="rows delivery" {
+                        @for (station, ack) in &rows {
+                            @let (word, class) = state_words(lang, ack.as_ref().map(|a| a.state));
+                            li {
+                                span class="what" {
+                                    strong { (name_of(station).unwrap_or_else(|| station.clone())) }
+                                    small { " · " (station) }
+                                    @if let Some(at) = ack.as_ref().and_then(|a| a.aired_at) {
+                                        br; small { (t(lang, "phát lúc ", "aired at ")) (date_time(at, tz)) }
+                                    }
+                                    @if let Some(code) = ack.as_ref().and_then(|a| a.reason.as_deref()) {
+                                        br; small { (reason_words(lang, code)) }
                                     }
                                 }
+                                span class={ "badge " (class) } { (word) }
                             }
                         }
                     }

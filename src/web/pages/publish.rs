@@ -658,7 +658,7 @@ fn confirm(signed: &Signed, f: &Fields, r: &Request) -> Markup {
                     Content::Text(text) => blockquote class="big-what notice" { (text) },
                     _ => p { (t(lang, "Tệp âm thanh đã tải lên.", "The uploaded audio file.")) },
                 }
-                p { (t(lang, "Gửi đến: ", "To: ")) strong { (r.targets) } }
+                p { (t(lang, "Gửi đến: ", "To: ")) strong { (delivery::targets_words(lang, &r.targets)) } }
                 p { strong { (t(lang, "Mỗi đài nhận được sẽ cắt mục đang phát và phát ngay.", "Every station that receives it cuts what airs and airs it at once.")) } }
                 form method="post" action=(action) enctype="multipart/form-data" class="stack" {
                     @for (name, value) in hidden { input type="hidden" name=(name) value=(value); }
