@@ -629,3 +629,48 @@ fn flash_cookie(session: &str, answer: &str) -> String {
     let flash = common::set_cookie(answer, "loa_flash").expect("a one-time message");
     format!("{session}; {flash}")
 }
+
+/// A station over `mqtts://` with `[upstream] ca_file` (a private CA made
+/// with openssl) airs a bulletin `loa publish --ca-file` sent through
+/// Mosquitto run with the shipped mosquitto.conf (TLS listener); a station
+/// trusting another CA is refused, and says so in its log.
+#[test]
+fn stations_reach_the_broker_over_tls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (key, public) = keygen(root, "tinh.key");
+    let b = Broker::start_shipped_tls(root, &[("s1", "bac"), ("s2", "bac")]);
+    assert!(b.url().starts_with("mqtts://"));
+    let ca = b.dir.join("ca.pem");
+    let (wrong_ca, _) = mqtt::make_ca_and_server(&root.join("other"), "other-ca");
+    let s1 = Station::new(root, "s1", "bac", &b, &public);
+    let s2 = Station::new(root, "s2", "bac", &b, &public);
+    for (s, ca) in [(&s1, &ca), (&s2, &wrong_ca)] {
+        let path = s.dir.join("station.toml");
+        let text = std::fs::read_to_string(&path).unwrap().replace(
+            "[upstream]\n",
+            &format!("[upstream]\nca_file = \"{}\"\n", ca.display()),
+        );
+        std::fs::write(path, text).unwrap();
+    }
+    let _d1 = s1.start();
+    let d2 = Daemon::start_with(&s2.dir.join("station.toml"), s2.addr, |c| {
+        c.env("LOA_LOG", "info");
+    });
+    let ca_arg = format!("--ca-file|{}", ca.display());
+    publish(
+        &b,
+        &key,
+        "tinh",
+        &format!("--priority|emergency|--text|Qua TLS. Tin an toàn.|--targets|station:s1|{ca_arg}"),
+    );
+    s1.wait_aired("Qua TLS");
+    // The wrong CA: refused, said clearly, never connected.
+    let give_up = Instant::now() + PATIENCE;
+    while !d2.log_text().contains("TLS refused") {
+        assert!(Instant::now() < give_up, "no clear line: {}", d2.log_text());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(d2.log_text().contains("ca_file"), "{}", d2.log_text());
+    assert_eq!(common::metric(s2.addr, "loa_upstream_connected"), Some(0.0));
+}

@@ -114,6 +114,12 @@ pub fn spawn(control: Shared) -> Option<JoinHandle<()>> {
                 Err(e) => {
                     if control.link.view().is_some_and(|v| v.connected) {
                         warn!("lost the province's broker ({e}); reconnecting");
+                    } else if matches!(e, rumqttc::ConnectionError::Tls(_)) {
+                        // Not a passing outage: said each time, with what to check.
+                        warn!(
+                            "cannot reach the province's broker: {}",
+                            super::mqtt::explain(&e)
+                        );
                     } else {
                         tracing::debug!("cannot reach the province's broker ({e})");
                     }
