@@ -12,8 +12,8 @@
 //! (campaigns, bulletins, programmes) and `warnings`.
 //!
 //! Nothing here plays, probes, schedules or writes: besides reading the file,
-//! the only I/O is looking for `audio_dir` and the bulletins' files, which
-//! callers may turn off ([`AudioFiles`]). Probing those files, and warnings
+//! the only I/O is looking for `audio_dir`, the bulletins' files and
+//! `[publish]`'s key and files, which callers may turn off ([`AudioFiles`]). Probing those files, and warnings
 //! that need the schedule, are the `check` module's.
 
 use std::collections::{HashMap, HashSet};

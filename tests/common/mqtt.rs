@@ -63,14 +63,19 @@ impl Broker {
             ),
         )
         .unwrap();
-        let child = mosquitto(&conf);
+        Broker::launch(&conf, port, dir, false)
+    }
+
+    /// Mosquitto with `conf`, once it listens on `port`.
+    fn launch(conf: &Path, port: u16, dir: PathBuf, tls: bool) -> Broker {
+        let child = mosquitto(conf);
         wait_listening(port);
         Broker {
             pid: child.id(),
             child,
             port,
             dir,
-            tls: false,
+            tls,
         }
     }
 
@@ -111,15 +116,7 @@ impl Broker {
         );
         let path = dir.join("mosquitto.conf");
         std::fs::write(&path, conf).unwrap();
-        let child = mosquitto(&path);
-        wait_listening(port);
-        Broker {
-            pid: child.id(),
-            child,
-            port,
-            dir,
-            tls: true,
-        }
+        Broker::launch(&path, port, dir, true)
     }
 }
 
