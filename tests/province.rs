@@ -622,6 +622,37 @@ fn the_province_sends_from_its_page() {
     // The list of broadcasts sent from this host has it.
     let (_, page) = common::get_with_cookie(addr, "/gui-ban-tin", &cookie);
     assert!(page.contains(&format!("href=\"{to}\"")), "{page}");
+
+    // An audio file uploaded through the page, to a district: no
+    // confirmation below emergency; it airs at s2 (district nam) only.
+    let jingle =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("audio/jingles/nhac-hieu.mp3"))
+            .unwrap();
+    let fields = [
+        ("level", "priority"),
+        ("title", "Nhạc hiệu trang"),
+        ("to", "district"),
+        ("district", "nam"),
+    ];
+    let file = Some(("nhac-hieu.mp3", jingle.as_slice()));
+    let (code, answer) = common::post_multipart_file(addr, &path, &cookie, &fields, file);
+    assert_eq!(code, 303, "{answer}");
+    assert!(answer.contains("location: /gui-ban-tin/b"), "{answer}");
+    let rows = wait_for_rows(
+        &s2.db(),
+        "the page's audio bulletin",
+        PATIENCE,
+        |rows| {
+            rows.iter()
+                .any(|r| r.file.starts_with("tinh/") && r.started_at.is_some())
+        },
+        || s2.log(),
+    );
+    let row = rows.iter().find(|r| r.file.starts_with("tinh/")).unwrap();
+    assert_eq!(row.title, "Nhạc hiệu trang", "{row:?}");
+    assert!(ledger_rows(&s1.db())
+        .iter()
+        .all(|r| !r.file.starts_with("tinh/")));
 }
 
 /// The session cookie and the one-time message an answer set.

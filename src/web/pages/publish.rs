@@ -37,6 +37,8 @@ const MAX_FIELDS: usize = 2100;
 pub(crate) const MAX_BODY: usize = manifest::MAX_AUDIO_BYTES as usize + 256 * 1024;
 /// Uploads waiting for an emergency's confirmation are kept this long.
 const PENDING_LIFE: Duration = Duration::from_secs(3600);
+/// Most uploads waiting for an emergency's confirmation (each up to 16 MB).
+const MAX_PENDING: usize = 16;
 /// Most sends to the broker at once from the page.
 static SENDING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
@@ -427,20 +429,28 @@ fn request(lang: Lang, f: &Fields, publisher: &str) -> Result<Request, Problem> 
     Ok(r)
 }
 
-/// Uploads waiting longer than [`PENDING_LIFE`] are removed.
-fn sweep(dir: &Path) {
+/// Uploads waiting longer than [`PENDING_LIFE`] are removed; the number
+/// still waiting.
+fn sweep(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+        return 0;
     };
+    let mut waiting = 0;
     for e in entries.flatten() {
+        if e.file_name() == "sent.json" {
+            continue;
+        }
         let old = e
             .metadata()
             .and_then(|m| m.modified())
             .is_ok_and(|m| m.elapsed().is_ok_and(|a| a > PENDING_LIFE));
-        if old && e.file_name() != "sent.json" {
+        if old {
             let _ = std::fs::remove_file(e.path());
+        } else {
+            waiting += 1;
         }
     }
+    waiting
 }
 
 /// An upload kept for the confirmation, by the name the form carries.
@@ -481,7 +491,21 @@ pub(crate) async fn send(
     };
     let dir = delivery::folder(&s);
     let swept = dir.clone();
-    let _ = tokio::task::spawn_blocking(move || sweep(&swept)).await;
+    let waiting = tokio::task::spawn_blocking(move || sweep(&swept))
+        .await
+        .unwrap_or(0);
+    if waiting >= MAX_PENDING {
+        let text = t(
+            lang,
+            "Quá nhiều tệp âm thanh đang chờ xác nhận; hãy xác nhận hoặc đợi một giờ rồi thử lại.",
+            "Too many audio files wait for confirmation; confirm them or retry within the hour.",
+        );
+        let p = Problem {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            text: text.to_string(),
+        };
+        return answer(&headers, BACK, Err(p));
+    }
     let mp = match mp {
         Ok(mp) => mp,
         Err(e) => return answer(&headers, BACK, Err(unreadable(lang, &e.body_text()))),
