@@ -199,10 +199,16 @@ impl Loader<'_> {
             _ if !look => true,
             Ok(_) => true,
             Err(e) => {
-                self.at(p.key.span()).item(PUBLISH).key("key").error(
-                    format!("{e:#}"),
-                    "make one with `loa publish keygen --out FILE` (mode 0600, readable by loa only)",
-                );
+                let e = format!("{e:#}");
+                let help = if e.contains("chmod 600") {
+                    "only the user loa runs as may read the key: it signs for the whole province"
+                } else {
+                    "make one with `loa publish keygen --out FILE` (mode 0600, readable by loa only)"
+                };
+                self.at(p.key.span())
+                    .item(PUBLISH)
+                    .key("key")
+                    .error(e, help);
                 false
             }
         };

@@ -805,6 +805,9 @@ async fn a_province_user_reads_like_a_viewer() {
     let r = rig.get(Some(&tinh), "/gui-ban-tin").await;
     assert_eq!(r.status, StatusCode::OK);
     r.assert_has("Máy này chưa được thiết lập để gửi bản tin");
+    let r = rig.get(Some(&tinh), "/gui-ban-tin?lang=en").await;
+    r.assert_has("This host is not set up to send bulletins");
+    r.assert_has(">Send</a>");
     let op = rig.signed_in(Role::Operator).await;
     assert_eq!(
         rig.get(Some(&op), "/gui-ban-tin").await.status,
