@@ -634,6 +634,12 @@ fn the_province_sends_from_its_page() {
         ("to", "district"),
         ("district", "nam"),
     ];
+    // Not audio: said in Vietnamese, nothing sent.
+    let junk = Some(("thu.mp3", b"not audio at all".as_slice()));
+    let (code, answer) = common::post_multipart_file(addr, &path, &cookie, &fields, junk);
+    assert_eq!(code, 303, "{answer}");
+    let (_, page) = common::get_with_cookie(addr, "/gui-ban-tin", &flash_cookie(&cookie, &answer));
+    assert!(page.contains("tệp này không phát được"), "{page}");
     let file = Some(("nhac-hieu.mp3", jingle.as_slice()));
     let (code, answer) = common::post_multipart_file(addr, &path, &cookie, &fields, file);
     assert_eq!(code, 303, "{answer}");

@@ -553,11 +553,19 @@ async fn publish_now(
 ) -> Result<String, Problem> {
     let lang = signed.lang;
     let key_path = conf.key.clone();
+    // The key's refusal is the host's (500), the request's is the form's (422).
     let built = tokio::task::spawn_blocking(move || {
-        let key = crate::upstream::keys::read(&key_path).map_err(|e| (format!("{e:#}"), true))?;
+        let key = crate::upstream::keys::read(&key_path).map_err(|e| {
+            let text = format!("{e:#}");
+            publish::Invalid {
+                en: format!("Cannot read the signing key: {text}"),
+                vi: format!("Không đọc được khoá ký: {text}"),
+            }
+        });
+        let key = key.map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e))?;
         let (m, audio) =
-            publish::build(&r, Utc::now()).map_err(|e| (e.vi.clone() + "|" + &e.en, false))?;
-        Ok::<_, (String, bool)>((key, m, audio))
+            publish::build(&r, Utc::now()).map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e))?;
+        Ok((key, m, audio))
     })
     .await
     .map_err(|_| {
@@ -567,29 +575,10 @@ async fn publish_now(
             "Internal error preparing the bulletin.",
         )
     })?;
-    let (key, m, audio) = match built {
-        Ok(b) => b,
-        Err((e, true)) => {
-            return Err(Problem {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                text: format!(
-                    "{}: {e}",
-                    t(
-                        lang,
-                        "Không đọc được khoá ký",
-                        "Cannot read the signing key"
-                    )
-                ),
-            })
-        }
-        Err((e, false)) => {
-            let (vi, en) = e.split_once('|').unwrap_or((&e, &e));
-            return Err(Problem {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                text: t(lang, vi, en).to_string(),
-            });
-        }
-    };
+    let (key, m, audio) = built.map_err(|(status, e)| Problem {
+        status,
+        text: t(lang, &e.vi, &e.en).to_string(),
+    })?;
     let level = format!("{:?}", m.priority).to_lowercase();
     let detail = format!("{} ({level}, {})", m.id, m.targets);
     let sent = {
