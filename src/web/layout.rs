@@ -31,11 +31,12 @@ const NAV: &[(&str, &str, &str, Role)] = &[
     ("/tai-khoan", "Tài khoản", "Accounts", Role::Admin),
 ];
 
-/// Whether a section whose least role is `least` is in `role`'s header.
-fn shown(role: Role, least: Role) -> bool {
+/// Whether a section whose least role is `least` is in the header of `s`:
+/// *Gửi bản tin* for province staff, and for admins of a host that sends.
+fn shown(s: &Signed, least: Role) -> bool {
     match least {
-        Role::Province => super::session::publishes(role),
-        _ => role >= least,
+        Role::Province => s.role == Role::Province || (s.sends && s.role == Role::Admin),
+        _ => s.role >= least,
     }
 }
 
@@ -79,7 +80,7 @@ pub(crate) fn page(signed: Option<&Signed>, lang: Lang, title: &str, body: Marku
                         nav aria-label=(t(lang, "Các mục", "Sections")) {
                             ul {
                                 @for (path, vi, en, least) in NAV {
-                                    @if shown(s.role, *least) {
+                                    @if shown(s, *least) {
                                         @let name = t(lang, vi, en);
                                         li {
                                             a href=(path) aria-current=[(name == title).then_some("page")] { (name) }
@@ -109,6 +110,7 @@ mod tests {
             csrf: "tok".into(),
             lang: Lang::Vi,
             station: "Đài truyền thanh xã <Thạch Hà>".into(),
+            sends: false,
         }
     }
 

@@ -34,6 +34,9 @@ pub(crate) struct Signed {
     /// The station's name, for the header (the station as it runs when
     /// the request came).
     pub station: String,
+    /// This host sends bulletins (`[publish]`): its admins see the
+    /// section *Gửi bản tin* (province staff always do).
+    pub sends: bool,
 }
 
 /// The stored id of the request's session, put in the request's extensions
@@ -304,6 +307,7 @@ impl FromRequestParts<AppState> for Signed {
             csrf: live.csrf,
             lang,
             station: state.current.get().name.clone(),
+            sends: state.current.get().publish.is_some(),
         };
         parts.extensions.insert(signed.clone());
         parts.extensions.insert(SessionId(live.id));

@@ -690,6 +690,7 @@ async fn caller_is_the_user() {
         csrf: live.csrf,
         lang: super::i18n::Lang::Vi,
         station: "Đài thử".into(),
+        sends: false,
     };
     let c = super::session::caller(&signed);
     assert_eq!(
@@ -814,6 +815,12 @@ async fn a_province_user_reads_like_a_viewer() {
         StatusCode::FORBIDDEN
     );
     assert!(!rig.get(Some(&op), "/").await.body.contains("/gui-ban-tin"));
+    // An admin of a station that does not send has no such section.
+    assert!(!rig
+        .get(Some(&admin), "/")
+        .await
+        .body
+        .contains("/gui-ban-tin"));
     for path in ["/lich", "/nhat-ky", "/bao-cao"] {
         assert_eq!(
             rig.get(Some(&tinh), path).await.status,
