@@ -39,9 +39,9 @@ TTS_APT_PACKAGES := espeak-ng
 # The province's database (tests/postgres.rs, benches/fleet.rs): a
 # throwaway cluster made with initdb and started by the test itself.
 POSTGRES_APT_PACKAGES := postgresql
-# Province bulletins (tests/province.rs): a real broker on loopback, and
-# mosquitto_passwd for its password file.
-MQTT_APT_PACKAGES := mosquitto mosquitto-clients
+# Province bulletins (tests/province.rs): a real broker on loopback,
+# mosquitto_passwd for its password file, openssl for the mqtts test's CA.
+MQTT_APT_PACKAGES := mosquitto mosquitto-clients openssl
 
 .PHONY: deps deb-deps test-deps bench-deps run check test bench lint audio deb clean guide-images
 

@@ -124,6 +124,7 @@ fn big_station() -> Station {
             district: None,
         },
         upstream: None,
+        publish: None,
         tts: Default::default(),
         session: Default::default(),
         report: Default::default(),

@@ -620,6 +620,12 @@ pub fn token_new(name: &str, role: config::Role) -> Result<ExitCode> {
 /// What `loa token new` prints. The name is limited to characters that
 /// need no quoting in TOML or in the audit log.
 pub fn token_text(name: &str, role: config::Role) -> Result<String> {
+    if role == config::Role::Province {
+        bail!(
+            "the province role is for console users (`loa user add NAME --role province`): \
+             bulletins are sent from the console's page /gui-ban-tin or `loa publish`, not the API"
+        );
+    }
     if name.is_empty()
         || name.len() > 64
         || !name

@@ -80,6 +80,8 @@ enum PlanFormat {
 enum TokenRole {
     Metrics,
     Viewer,
+    /// A console user on the province's central host who sends bulletins
+    Province,
     Operator,
     Admin,
 }
@@ -89,6 +91,7 @@ impl From<TokenRole> for loa::config::Role {
         match r {
             TokenRole::Metrics => loa::config::Role::Metrics,
             TokenRole::Viewer => loa::config::Role::Viewer,
+            TokenRole::Province => loa::config::Role::Province,
             TokenRole::Operator => loa::config::Role::Operator,
             TokenRole::Admin => loa::config::Role::Admin,
         }
@@ -135,8 +138,10 @@ enum UserCommand {
     #[command(
         after_help = "Examples:\n  sudo loa user add chu-tich --role admin\n  \
 printf '%s\\n' \"$PASS\" | loa user add van-thu --role operator --password-stdin\n\n\
-Roles: viewer (sees the pages), operator (also queues, skips, pauses, airs emergencies,\n\
-records and uploads), admin (also manages users on /tai-khoan). Passwords: at least 8\n\
+Roles: viewer (sees the pages), province (cán bộ tỉnh: a viewer who also sends bulletins\n\
+to the stations from the central host's /gui-ban-tin), operator (also queues, skips, pauses,\n\
+airs emergencies, records and uploads), admin (also manages users on /tai-khoan and may\n\
+send bulletins). Passwords: at least 8\n\
 characters, kept as argon2 hashes in the ledger. Works while `loa run` runs."
     )]
     Add {
@@ -267,7 +272,8 @@ without a station file, the default). Prints how numbers, dates and times are re
         after_help = "Examples:\n  loa publish keygen --out /etc/loa/tinh.key\n  \
 loa publish --broker mqtts://mqtt.tinh.gov.vn --key tinh.key --priority emergency \\\n    \
 --text \"Bão số 3 ...\" --targets all --expires 6h --repeat-every 30m --until 18:00\n  \
-loa publish status --broker mqtts://mqtt.tinh.gov.vn b20261206-101500-a1b2c3"
+loa publish status --broker mqtts://mqtt.tinh.gov.vn b20261206-101500-a1b2c3\n  \
+loa publish stations --broker mqtts://mqtt.tinh.gov.vn --username tinh --password-file tinh.pw"
     )]
     Publish(Box<cli::publish::PublishArgs>),
 }

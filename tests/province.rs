@@ -495,6 +495,30 @@ fn acks(b: &Broker, id: &str) -> Vec<serde_json::Value> {
         .clone()
 }
 
+/// `loa publish stations` as the province: the presences it reads.
+fn stations(b: &Broker) -> Vec<serde_json::Value> {
+    let (url, pw) = (b.url(), b.password_file("tinh"));
+    let out = mqtt::loa(&[
+        "publish",
+        "stations",
+        "--broker",
+        &url,
+        "--username",
+        "tinh",
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--format",
+        "json",
+        "--wait",
+        "1",
+    ]);
+    serde_json::from_str::<serde_json::Value>(&out)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
 #[test]
 fn an_operator_airs_or_declines_what_the_province_sent() {
     let tmp = tempfile::tempdir().unwrap();
@@ -679,4 +703,295 @@ fn a_reload_restarts_the_link() {
     );
     s1.wait_aired("Khoá mới");
     assert!(s1.aired("Khoá cũ").is_empty());
+}
+
+/// Each station keeps a retained presence (name, district, online) with a
+/// last will that says offline; the shipped ACL lets a station write only
+/// its own, and the publisher read them all.
+#[test]
+fn the_province_knows_its_stations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (_key, public) = keygen(root, "tinh.key");
+    let b = Broker::start(root, &[("s1", "bac"), ("s2", "nam")], "");
+    let s1 = Station::new(root, "s1", "bac", &b, &public);
+    let s2 = Station::new(root, "s2", "nam", &b, &public);
+    let d1 = s1.start();
+    let _d2 = s2.start();
+    // s1's credentials speak for s2 and for a station that does not exist.
+    let forged = br#"{"station":"s2","name":"forged","online":false}"#;
+    b.raw_publish("s1", "loa/v1/station/s2/state", forged);
+    let forged = br#"{"station":"s9","name":"forged","online":true}"#;
+    b.raw_publish("s1", "loa/v1/station/s9/state", forged);
+    let give_up = Instant::now() + PATIENCE;
+    let known = loop {
+        let known = stations(&b);
+        if known.len() >= 2 || Instant::now() > give_up {
+            break known;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let ids: Vec<&str> = known
+        .iter()
+        .map(|p| p["station"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["s1", "s2"], "{known:?}");
+    assert_eq!(known[0]["name"], "Xã s1");
+    assert_eq!(known[0]["district"], "bac");
+    assert_eq!(known[1]["name"], "Xã s2", "not the forged one: {known:?}");
+    assert!(known.iter().all(|p| p["online"] == true), "{known:?}");
+    // s1 goes away: its last will says so.
+    drop(d1);
+    let give_up = Instant::now() + PATIENCE;
+    while stations(&b)[0]["online"] != false {
+        assert!(Instant::now() < give_up, "s1 never shown offline");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+const CENTRAL_PASSWORD: &str = "mat-khau-tinh";
+
+/// The province's central host: `loa run` with `[publish]` and console
+/// users `tinh` (province), `vh` (operator) and `xem` (viewer).
+fn central(root: &Path, b: &Broker, key: &Path) -> (Daemon, SocketAddr) {
+    let dir = root.join("central");
+    std::fs::create_dir_all(&dir).unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let config = dir.join("station.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[station]\nname = \"Trung tâm tỉnh\"\ndata_dir = \"var\"\n[api]\nlisten = \"{addr}\"\n\
+             [output]\nkind = \"null\"\n\
+             [publish]\nbroker = \"{url}\"\nusername = \"tinh\"\npassword_file = \"{pw}\"\n\
+             key = \"{key}\"\npublisher = \"{PUBLISHER}\"\n",
+            url = b.url(),
+            pw = b.password_file("tinh").display(),
+            key = key.display(),
+        ),
+    )
+    .unwrap();
+    for (name, role) in [("tinh", "province"), ("vh", "operator"), ("xem", "viewer")] {
+        let mut c = Command::new(bin::loa())
+            .args(["user", "add", name, "--role", role, "--password-stdin"])
+            .args(["--config", config.to_str().unwrap()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        writeln!(c.stdin.take().unwrap(), "{CENTRAL_PASSWORD}").unwrap();
+        assert!(c.wait().unwrap().success(), "loa user add {name}");
+    }
+    (Daemon::start(&config, addr), addr)
+}
+
+/// Province staff send an emergency to one station from the central
+/// host's page *Gửi bản tin*: confirmed first, aired there, shown aired on
+/// the delivery page; viewers and operators are refused.
+#[test]
+fn the_province_sends_from_its_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (key, public) = keygen(root, "tinh.key");
+    let b = Broker::start(root, &[("s1", "bac"), ("s2", "nam")], "");
+    let s1 = Station::new(root, "s1", "bac", &b, &public);
+    let s2 = Station::new(root, "s2", "nam", &b, &public);
+    let _d1 = s1.start();
+    let _d2 = s2.start();
+    let (central, addr) = central(root, &b, &key);
+
+    for name in ["vh", "xem"] {
+        let cookie = common::sign_in(addr, name, CENTRAL_PASSWORD);
+        let (code, page) = common::get_with_cookie(addr, "/gui-ban-tin", &cookie);
+        assert_eq!(code, 403, "{name}: {page}");
+        let (code, _) =
+            common::post_multipart(addr, "/gui-ban-tin?csrf=x", &cookie, &[("level", "normal")]);
+        assert_eq!(code, 403, "{name}");
+        let (_, home) = common::get_with_cookie(addr, "/", &cookie);
+        assert!(
+            !home.contains("href=\"/gui-ban-tin\""),
+            "{name} has no link"
+        );
+    }
+
+    let cookie = common::sign_in(addr, "tinh", CENTRAL_PASSWORD);
+    // The form offers the stations the broker knows.
+    let give_up = Instant::now() + PATIENCE;
+    let page = loop {
+        let (code, page) = common::get_with_cookie(addr, "/gui-ban-tin", &cookie);
+        assert_eq!(code, 200, "{page}");
+        if page.contains("value=\"s1\"") && page.contains("value=\"s2\"") {
+            break page;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "the stations never showed: {page}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(page.contains("cán bộ tỉnh") && page.contains("href=\"/gui-ban-tin\""));
+    let csrf = page
+        .split("action=\"/gui-ban-tin?csrf=")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .expect("the form carries its token")
+        .to_string();
+    let path = format!("/gui-ban-tin?csrf={csrf}");
+
+    // Bad input: a clear Vietnamese error, nothing sent.
+    let (code, answer) = common::post_multipart(
+        addr,
+        &path,
+        &cookie,
+        &[("level", "normal"), ("title", "x"), ("to", "all")],
+    );
+    assert_eq!(code, 303, "{answer}");
+    let (_, page) = common::get_with_cookie(addr, "/gui-ban-tin", &flash_cookie(&cookie, &answer));
+    assert!(
+        page.contains("Hãy gõ lời đọc hoặc chọn một tệp âm thanh"),
+        "{page}"
+    );
+
+    let fields = [
+        ("level", "emergency"),
+        ("title", "Khẩn trang"),
+        ("text", "Khẩn trang. Lũ về, bà con lên cao."),
+        ("to", "stations"),
+        ("station", "s1"),
+        ("expires", "1"),
+    ];
+    // An emergency asks first; nothing airs yet.
+    let (code, confirm) = common::post_multipart(addr, &path, &cookie, &fields);
+    assert_eq!(code, 200, "{confirm}");
+    assert!(
+        confirm.contains("Xác nhận gửi bản tin khẩn cấp"),
+        "{confirm}"
+    );
+    let mut confirmed = fields.to_vec();
+    confirmed.push(("confirm", "1"));
+    let (code, answer) = common::post_multipart(addr, &path, &cookie, &confirmed);
+    assert_eq!(code, 303, "{answer}");
+    let to = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .expect("sent to the delivery page")
+        .trim()
+        .to_string();
+    assert!(to.starts_with("/gui-ban-tin/b"), "{to}");
+
+    let row = s1.wait_aired("Khẩn trang");
+    assert_eq!(row.priority.as_str(), "emergency", "{row:?}");
+    let give_up = Instant::now() + PATIENCE;
+    loop {
+        let (code, page) = common::get_with_cookie(addr, &to, &cookie);
+        assert_eq!(code, 200, "{page}");
+        assert!(page.contains("refresh: 5"), "refreshes itself");
+        if page.contains("đã phát") {
+            assert!(
+                page.contains("Xã s1") && page.contains("Khẩn trang"),
+                "{page}"
+            );
+            assert!(!page.contains("Xã s2"), "s2 was not a target: {page}");
+            break;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "never shown aired: {page}\n{}",
+            central.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(s2.aired("Khẩn trang").is_empty());
+    // The list of broadcasts sent from this host has it.
+    let (_, page) = common::get_with_cookie(addr, "/gui-ban-tin", &cookie);
+    assert!(page.contains(&format!("href=\"{to}\"")), "{page}");
+
+    // An audio file uploaded through the page, to a district: no
+    // confirmation below emergency; it airs at s2 (district nam) only.
+    let jingle =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("audio/jingles/nhac-hieu.mp3"))
+            .unwrap();
+    let fields = [
+        ("level", "priority"),
+        ("title", "Nhạc hiệu trang"),
+        ("to", "district"),
+        ("district", "nam"),
+    ];
+    // Not audio: said in Vietnamese, nothing sent.
+    let junk = Some(("thu.mp3", b"not audio at all".as_slice()));
+    let (code, answer) = common::post_multipart_file(addr, &path, &cookie, &fields, junk);
+    assert_eq!(code, 303, "{answer}");
+    let (_, page) = common::get_with_cookie(addr, "/gui-ban-tin", &flash_cookie(&cookie, &answer));
+    assert!(page.contains("tệp này không phát được"), "{page}");
+    let file = Some(("nhac-hieu.mp3", jingle.as_slice()));
+    let (code, answer) = common::post_multipart_file(addr, &path, &cookie, &fields, file);
+    assert_eq!(code, 303, "{answer}");
+    assert!(answer.contains("location: /gui-ban-tin/b"), "{answer}");
+    let rows = wait_for_rows(
+        &s2.db(),
+        "the page's audio bulletin",
+        PATIENCE,
+        |rows| {
+            rows.iter()
+                .any(|r| r.file.starts_with("tinh/") && r.started_at.is_some())
+        },
+        || s2.log(),
+    );
+    let row = rows.iter().find(|r| r.file.starts_with("tinh/")).unwrap();
+    assert_eq!(row.title, "Nhạc hiệu trang", "{row:?}");
+    assert!(ledger_rows(&s1.db())
+        .iter()
+        .all(|r| !r.file.starts_with("tinh/")));
+}
+
+/// The session cookie and the one-time message an answer set.
+fn flash_cookie(session: &str, answer: &str) -> String {
+    let flash = common::set_cookie(answer, "loa_flash").expect("a one-time message");
+    format!("{session}; {flash}")
+}
+
+/// A station over `mqtts://` with `[upstream] ca_file` (a private CA made
+/// with openssl) airs a bulletin `loa publish --ca-file` sent through
+/// Mosquitto run with the shipped mosquitto.conf (TLS listener); a station
+/// trusting another CA is refused, and says so in its log.
+#[test]
+fn stations_reach_the_broker_over_tls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (key, public) = keygen(root, "tinh.key");
+    let b = Broker::start_shipped_tls(root, &[("s1", "bac"), ("s2", "bac")]);
+    assert!(b.url().starts_with("mqtts://"));
+    let ca = b.dir.join("ca.pem");
+    let (wrong_ca, _) = mqtt::make_ca_and_server(&root.join("other"), "other-ca");
+    let s1 = Station::new(root, "s1", "bac", &b, &public);
+    let s2 = Station::new(root, "s2", "bac", &b, &public);
+    for (s, ca) in [(&s1, &ca), (&s2, &wrong_ca)] {
+        let path = s.dir.join("station.toml");
+        let text = std::fs::read_to_string(&path).unwrap().replace(
+            "[upstream]\n",
+            &format!("[upstream]\nca_file = \"{}\"\n", ca.display()),
+        );
+        std::fs::write(path, text).unwrap();
+    }
+    let _d1 = s1.start();
+    let d2 = Daemon::start_with(&s2.dir.join("station.toml"), s2.addr, |c| {
+        c.env("LOA_LOG", "info");
+    });
+    let ca_arg = format!("--ca-file|{}", ca.display());
+    publish(
+        &b,
+        &key,
+        "tinh",
+        &format!("--priority|emergency|--text|Qua TLS. Tin an toàn.|--targets|station:s1|{ca_arg}"),
+    );
+    s1.wait_aired("Qua TLS");
+    // The wrong CA: refused, said clearly, never connected.
+    let give_up = Instant::now() + PATIENCE;
+    while !d2.log_text().contains("TLS refused") {
+        assert!(Instant::now() < give_up, "no clear line: {}", d2.log_text());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(d2.log_text().contains("ca_file"), "{}", d2.log_text());
+    assert_eq!(common::metric(s2.addr, "loa_upstream_connected"), Some(0.0));
 }

@@ -1,7 +1,9 @@
 //! `loa publish`: the province's side. Sign a bulletin and send it through
 //! the broker (`loa publish …`), make a publisher key (`loa publish
 //! keygen`), and read back each station's acknowledgements (`loa publish
-//! status`).
+//! status`). A thin adapter: flags become a typed request for the
+//! publishing core (`crate::upstream::publish`), which the console's
+//! *Gửi bản tin* page calls too.
 //!
 //! Targets are `--targets` (the issue wrote `--to`, which also names the
 //! last date of the window; here `--from`/`--to` are the window's dates).
@@ -11,17 +13,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand, ValueEnum};
-use rumqttc::{AsyncClient, Event, Packet, QoS};
 
 use crate::config::upstream::Broker;
-use crate::upstream::act::Ack;
-use crate::upstream::manifest::{self, AudioRef, Level, Manifest, Repeat, Schedule, Targets};
-use crate::upstream::{cap, keys, mqtt, topic};
-
-/// How long a publish waits for the broker's acknowledgements.
-const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+use crate::upstream::manifest::{Level, Manifest};
+use crate::upstream::publish::{self, Content, Request};
+use crate::upstream::{cap, keys};
 
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -52,6 +50,16 @@ pub enum PublishCommand {
         #[arg(long, default_value = "2")]
         wait: u64,
     },
+    /// List the stations the broker knows, from their presences (online or not)
+    Stations {
+        #[command(flatten)]
+        conn: Conn,
+        #[arg(long, value_enum, default_value = "table")]
+        format: StatusFormat,
+        /// Seconds to wait for presences after the last one
+        #[arg(long, default_value = "2")]
+        wait: u64,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -71,6 +79,9 @@ pub struct Conn {
     /// A file whose first line is the broker password (kept out of `ps`)
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
+    /// A private CA's certificate (PEM) the broker's mqtts:// certificate is checked against
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -155,6 +166,9 @@ pub fn main(args: PublishArgs) -> Result<ExitCode> {
             format,
             wait,
         }) => status(&conn, &id, format, Duration::from_secs(wait.clamp(1, 60))),
+        Some(PublishCommand::Stations { conn, format, wait }) => {
+            stations(&conn, format, Duration::from_secs(wait.clamp(1, 60)))
+        }
         None => send(args.send),
     }
 }
@@ -166,227 +180,117 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn options(conn: &Conn, client_id: &str, clean: bool) -> Result<rumqttc::MqttOptions> {
-    let url = conn.broker.as_deref().unwrap_or_default();
-    let broker = Broker::parse(url).map_err(|e| anyhow::anyhow!("--broker: {e}"))?;
-    mqtt::options(
-        client_id,
-        &broker,
-        conn.username.as_deref(),
-        conn.password_file.as_deref(),
-        clean,
-    )
+fn conn(c: &Conn) -> Result<publish::Conn> {
+    let url = c.broker.as_deref().unwrap_or_default();
+    Ok(publish::Conn {
+        broker: Broker::parse(url).map_err(|e| anyhow::anyhow!("--broker: {e}"))?,
+        username: c.username.clone(),
+        password_file: c.password_file.clone(),
+        ca_file: c.ca_file.clone(),
+    })
 }
 
-fn random_hex(n: usize) -> Result<String> {
-    let mut b = vec![0u8; n];
-    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
-    Ok(crate::token::hex(&b))
-}
-
-/// The manifest the arguments describe, and the audio it carries.
-fn build(a: &SendArgs, now: DateTime<Utc>) -> Result<(Manifest, Option<Vec<u8>>)> {
-    let tz = crate::config::DEFAULT_TIMEZONE;
-    let level_of = |l: LevelArg| match l {
+/// The typed request the arguments describe (flags parsed here; the rest
+/// is checked by the publishing core).
+fn request(a: &SendArgs) -> Result<Request> {
+    let content = match (&a.text, &a.file, &a.cap) {
+        (Some(t), _, _) => Content::Text(t.clone()),
+        (_, Some(f), _) => Content::File(f.clone()),
+        (_, _, Some(path)) => {
+            let len = std::fs::metadata(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .len();
+            if len > cap::MAX_CAP_BYTES as u64 {
+                bail!(
+                    "{} is larger than {} bytes",
+                    path.display(),
+                    cap::MAX_CAP_BYTES
+                );
+            }
+            Content::Cap(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?,
+            )
+        }
+        _ => bail!("give --text, --file or --cap"),
+    };
+    let level = a.priority.map(|l| match l {
         LevelArg::Normal => Level::Normal,
         LevelArg::Priority => Level::Priority,
         LevelArg::Emergency => Level::Emergency,
-    };
-    let (mut title, mut text, mut audio, mut expires, mut level) = (
-        a.title.clone(),
-        a.text.clone(),
-        None,
-        None,
-        a.priority.map(level_of),
-    );
-    if let Some(path) = &a.file {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        if bytes.len() as u64 > manifest::MAX_AUDIO_BYTES {
-            bail!(
-                "{} is larger than {} bytes",
-                path.display(),
-                manifest::MAX_AUDIO_BYTES
-            );
-        }
-        crate::probe::probe(path)
-            .map_err(|e| anyhow::anyhow!("{} does not play: {e}", path.display()))?;
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .context("the audio file needs an extension (mp3, wav, ogg, …)")?;
-        use sha2::Digest;
-        let sha = crate::token::hex(&sha2::Sha256::digest(&bytes));
-        title = title.or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()));
-        audio = Some((
-            AudioRef {
-                sha256: sha,
-                size: bytes.len() as u64,
-                ext,
-            },
-            bytes,
-        ));
-    }
-    if let Some(path) = &a.cap {
-        let xml = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let alert = cap::parse(&xml).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        title = title.or(Some(alert.title));
-        text = Some(alert.text);
-        expires = alert.expires;
-        level = level.or(Some(alert.level));
-    }
-    let Some(level) = level else {
-        bail!("--priority is required (normal, priority or emergency)")
-    };
+    });
+    let targets = a.targets.clone().unwrap_or_default();
+    let mut r = Request::new(&a.publisher, level, content, &targets);
+    r.title = a.title.clone();
     if let Some(e) = &a.expires {
         let secs = crate::config::parse_duration(e)
             .with_context(|| format!("--expires `{e}` is not a duration (e.g. 2h, 30m)"))?;
-        expires = Some(now + chrono::Duration::seconds(i64::from(secs)));
+        r.expires = Some(chrono::Duration::seconds(i64::from(secs)));
     }
-    let expires = expires.unwrap_or(now + chrono::Duration::hours(24));
-    if expires <= now {
-        bail!("the bulletin expired at {expires} (give --expires to send it anyway)");
-    }
-    let schedule = schedule(a)?;
-    let repeat = match (&a.repeat_every, &a.until) {
-        (Some(every), Some(until)) => Some(Repeat {
-            every: every.clone(),
-            until: next_local(until, tz, now)?,
-        }),
-        _ => None,
-    };
-    let targets = a.targets.clone().unwrap_or_default();
-    Targets::parse(&targets).map_err(|e| anyhow::anyhow!("--targets: {e}"))?;
-    let id = match &a.id {
-        Some(id) => id.clone(),
-        None => format!(
-            "b{}-{}",
-            now.with_timezone(&tz).format("%Y%m%d-%H%M%S"),
-            random_hex(3)?
-        ),
-    };
-    let m = Manifest {
-        id,
-        publisher: a.publisher.clone(),
-        issued: now,
-        expires,
-        priority: level,
-        title: title.unwrap_or_default(),
-        text: if audio.is_some() { None } else { text },
-        audio: audio.as_ref().map(|(r, _)| r.clone()),
-        targets,
-        schedule,
-        repeat,
-    };
-    manifest::check(&m, now).map_err(|e| anyhow::anyhow!("the bulletin cannot be sent: {e}"))?;
-    Ok((m, audio.map(|(_, b)| b)))
-}
-
-fn schedule(a: &SendArgs) -> Result<Option<Schedule>> {
-    let mut times = Vec::new();
     for t in &a.at {
-        times.push(
+        r.at.push(
             crate::config::parse_time_of_day(t)
                 .with_context(|| format!("--at `{t}` is not a time (HH:MM or HH:MM:SS)"))?,
         );
     }
-    let days = match &a.days {
-        None => Vec::new(),
-        Some(d) => {
-            let set = crate::config::parse_days(d).with_context(|| {
-                format!("--days `{d}` is not a set of days (mon-fri, weekdays, sat,sun)")
-            })?;
-            (0..7u8)
-                .filter(|i| set.0 & (1 << i) != 0)
-                .map(|i| i + 1)
-                .collect()
-        }
-    };
-    let s = Schedule {
-        campaign: a.campaign.clone(),
-        from: a.from,
-        to: a.to,
-        times,
-        days,
-    };
-    Ok((s != Schedule::default()).then_some(s))
+    if let Some(d) = &a.days {
+        let set = crate::config::parse_days(d).with_context(|| {
+            format!("--days `{d}` is not a set of days (mon-fri, weekdays, sat,sun)")
+        })?;
+        r.days = (0..7u8)
+            .filter(|i| set.0 & (1 << i) != 0)
+            .map(|i| i + 1)
+            .collect();
+    }
+    (r.from, r.to, r.campaign, r.id) = (a.from, a.to, a.campaign.clone(), a.id.clone());
+    if let (Some(every), Some(until)) = (&a.repeat_every, &a.until) {
+        let t = crate::config::parse_time_of_day(until)
+            .with_context(|| format!("--until `{until}` is not a time (HH:MM)"))?;
+        r.repeat = Some((every.clone(), t));
+    }
+    Ok(r)
 }
 
-/// The next `HH:MM` in `tz` after `now`.
-fn next_local(hhmm: &str, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
-    let t = crate::config::parse_time_of_day(hhmm)
-        .with_context(|| format!("--until `{hhmm}` is not a time (HH:MM)"))?;
-    let today = now.with_timezone(&tz).date_naive();
-    for d in [today, today.succ_opt().unwrap_or(today)] {
-        if let Some(at) = tz.from_local_datetime(&d.and_time(t)).earliest() {
-            if at.with_timezone(&Utc) > now {
-                return Ok(at.with_timezone(&Utc));
-            }
-        }
-    }
-    bail!("--until `{hhmm}` has no next occurrence")
+/// The manifest the arguments describe, and the audio it carries.
+fn build(a: &SendArgs, now: DateTime<Utc>) -> Result<(Manifest, Option<Vec<u8>>)> {
+    Ok(publish::build(&request(a)?, now)?)
 }
 
 fn send(a: SendArgs) -> Result<ExitCode> {
     let now = Utc::now();
     let key = keys::read(a.key.as_deref().unwrap_or_else(|| std::path::Path::new("")))?;
     let (m, audio) = build(&a, now)?;
-    let signed = manifest::sign(&m, &key);
-    let mut msgs = Vec::new();
-    if let (Some(r), Some(bytes)) = (&m.audio, audio) {
-        // Retained: a station that comes back later still finds it.
-        msgs.push((topic::audio(&r.sha256), bytes, true));
-    }
-    match Targets::parse(&m.targets).map_err(anyhow::Error::msg)? {
-        Targets::All => msgs.push((topic::ALL.to_string(), signed, false)),
-        Targets::District(d) => msgs.push((topic::district(&d), signed, false)),
-        Targets::Stations(ids) => msgs.extend(
-            ids.iter()
-                .map(|id| (topic::station(id), signed.clone(), false)),
-        ),
-    }
-    let opts = options(&a.conn, &format!("loa-publish-{}", random_hex(6)?), true)?;
-    runtime()?.block_on(publish_all(opts, msgs))?;
+    let conn = conn(&a.conn)?;
+    runtime()?.block_on(publish::send(&conn, &key, &m, audio))?;
     println!("{}", m.id);
     Ok(ExitCode::SUCCESS)
 }
 
-/// Publish every message with QoS 1 and wait until the broker has them all.
-async fn publish_all(opts: rumqttc::MqttOptions, msgs: Vec<(String, Vec<u8>, bool)>) -> Result<()> {
-    let n = msgs.len();
-    let (client, mut events) = AsyncClient::new(opts, n + 4);
-    for (t, body, retain) in msgs {
-        client.publish(t, QoS::AtLeastOnce, retain, body).await?;
-    }
-    let mut acked = 0;
-    let r = tokio::time::timeout(SEND_TIMEOUT, async {
-        while acked < n {
-            match events.poll().await {
-                Ok(Event::Incoming(Packet::PubAck(_))) => acked += 1,
-                Ok(_) => {}
-                Err(e) => bail!("the broker: {e}"),
+fn stations(c: &Conn, format: StatusFormat, quiet: Duration) -> Result<ExitCode> {
+    let conn = conn(c)?;
+    let known = runtime()?.block_on(publish::stations(&conn, quiet))?;
+    match format {
+        StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&known)?),
+        StatusFormat::Table => {
+            let mut t = crate::table::Table::new(&["station", "name", "district", "online"]);
+            for p in &known {
+                t.row(vec![
+                    p.station.clone(),
+                    p.name.clone().unwrap_or_default(),
+                    p.district.clone().unwrap_or_default(),
+                    if p.online { "yes" } else { "no" }.to_string(),
+                ]);
             }
+            print!("{}", t.render());
+            println!("{} station(s) known", known.len());
         }
-        Ok(())
-    })
-    .await;
-    let _ = client.disconnect().await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), events.poll()).await;
-    match r {
-        Ok(r) => r,
-        Err(_) => bail!(
-            "the broker took {} s and confirmed {acked} of {n} messages",
-            SEND_TIMEOUT.as_secs()
-        ),
     }
+    Ok(ExitCode::SUCCESS)
 }
 
-fn status(conn: &Conn, id: &str, format: StatusFormat, quiet: Duration) -> Result<ExitCode> {
-    let opts = options(conn, &format!("loa-status-{}", random_hex(6)?), true)?;
-    let mut acks: Vec<Ack> = runtime()?.block_on(read_acks(opts, id, quiet))?;
-    acks.sort_by(|a, b| a.station.cmp(&b.station));
+fn status(c: &Conn, id: &str, format: StatusFormat, quiet: Duration) -> Result<ExitCode> {
+    let conn = conn(c)?;
+    let acks = runtime()?.block_on(publish::delivery(&conn, id, quiet))?;
     match format {
         StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&acks)?),
         StatusFormat::Table => {
@@ -410,37 +314,6 @@ fn status(conn: &Conn, id: &str, format: StatusFormat, quiet: Duration) -> Resul
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The retained acknowledgements of `id`, read until `quiet` passes
-/// without a new one.
-async fn read_acks(opts: rumqttc::MqttOptions, id: &str, quiet: Duration) -> Result<Vec<Ack>> {
-    let (client, mut events) = AsyncClient::new(opts, 8);
-    client
-        .subscribe(topic::ack("+", id), QoS::AtLeastOnce)
-        .await?;
-    let mut out: Vec<Ack> = Vec::new();
-    let mut subscribed = false;
-    loop {
-        let wait = if subscribed { quiet } else { SEND_TIMEOUT };
-        match tokio::time::timeout(wait, events.poll()).await {
-            Err(_) if subscribed => break,
-            Err(_) => bail!("the broker did not answer in {} s", SEND_TIMEOUT.as_secs()),
-            Ok(Err(e)) => bail!("the broker: {e}"),
-            Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => subscribed = true,
-            Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
-                if let Ok(a) = serde_json::from_slice::<Ack>(&p.payload) {
-                    if a.id == id {
-                        out.retain(|o| o.station != a.station);
-                        out.push(a);
-                    }
-                }
-            }
-            Ok(Ok(_)) => {}
-        }
-    }
-    let _ = client.disconnect().await;
-    Ok(out)
 }
 
 #[cfg(test)]

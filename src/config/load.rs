@@ -12,8 +12,8 @@
 //! (campaigns, bulletins, programmes) and `warnings`.
 //!
 //! Nothing here plays, probes, schedules or writes: besides reading the file,
-//! the only I/O is looking for `audio_dir` and the bulletins' files, which
-//! callers may turn off ([`AudioFiles`]). Probing those files, and warnings
+//! the only I/O is looking for `audio_dir`, the bulletins' files and
+//! `[publish]`'s key and files, which callers may turn off ([`AudioFiles`]). Probing those files, and warnings
 //! that need the schedule, are the `check` module's.
 
 use std::collections::{HashMap, HashSet};
@@ -370,6 +370,9 @@ impl<'a> Loader<'a> {
         let upstream = sections
             .remove("upstream")
             .map(|v| self.table::<super::upstream::RawUpstream>(v, "[upstream]"));
+        let publish = sections
+            .remove("publish")
+            .map(|v| self.table::<super::upstream::RawPublish>(v, "[publish]"));
         let tts = self.optional_table::<RawTts>(sections.remove("tts"), "[tts]");
         let session = self.optional_table::<RawSession>(sections.remove("session"), "[session]");
         let report = self.optional_table::<RawReport>(sections.remove("report"), "[report]");
@@ -389,6 +392,7 @@ impl<'a> Loader<'a> {
         let api = api.and_then(|a| self.api(a));
         let fleet = fleet.and_then(|f| self.fleet(f, &name));
         let upstream = upstream.map(|u| u.and_then(|u| self.upstream(u)));
+        let publish = publish.map(|p| p.and_then(|p| self.publish(p)));
         let tts = tts.and_then(|t| self.tts(t));
         let session = session.and_then(|s| self.session(s));
         let monitor = monitor.and_then(|m| self.monitor(m));
@@ -419,6 +423,7 @@ impl<'a> Loader<'a> {
             api: api?,
             fleet: fleet?,
             upstream: upstream.map_or(Some(None), |u| u.map(Some))?,
+            publish: publish.map_or(Some(None), |p| p.map(Some))?,
             tts: tts?,
             session: session?,
             report: report.map(|r| self.report(r)).unwrap_or_default(),

@@ -67,6 +67,8 @@ pub struct Station {
     pub fleet: Fleet,
     /// `[upstream]`: the province's broker and trusted publishers.
     pub upstream: Option<upstream::Upstream>,
+    /// `[publish]`: this host sends bulletins (the province's central host).
+    pub publish: Option<upstream::Publish>,
     /// How typed notices (`text` bulletins, API `text`) are read aloud.
     pub tts: Tts,
     pub session: Session,
@@ -438,6 +440,11 @@ pub enum Role {
     /// Reads `/metrics` only: the token a province's Prometheus holds.
     Metrics,
     Viewer,
+    /// *Cán bộ tỉnh*: a console account on the province's central host
+    /// that reads like a viewer and may send bulletins to the stations
+    /// (`/gui-ban-tin`; an admin may too). It cannot queue, skip or air at
+    /// this host. Console users only: never an API token.
+    Province,
     Operator,
     Admin,
 }
@@ -445,6 +452,7 @@ pub enum Role {
 words!(Role {
     Metrics => "metrics",
     Viewer => "viewer",
+    Province => "province",
     Operator => "operator",
     Admin => "admin",
 });

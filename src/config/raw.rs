@@ -10,8 +10,8 @@ pub(super) type S<T> = Spanned<T>;
 
 /// The top-level sections and lists of items a station file may have.
 pub(super) const SECTIONS: &[&str] = &[
-    "station", "output", "quiet", "api", "report", "fleet", "upstream", "tts", "session",
-    "campaign", "bulletin", "program", "relay", "monitor",
+    "station", "output", "quiet", "api", "report", "fleet", "upstream", "publish", "tts",
+    "session", "campaign", "bulletin", "program", "relay", "monitor",
 ];
 
 #[derive(Deserialize, Default)]

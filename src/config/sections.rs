@@ -346,6 +346,15 @@ impl Loader<'_> {
                 ok = false;
             }
             let role = match Role::parse(t.role.get_ref()) {
+                Some(Role::Province) => {
+                    self.at(t.role.span()).item(&label).key("role").error(
+                        "the province role is for console users, not API tokens",
+                        "give the token \"viewer\", \"operator\" or \"admin\"; province staff sign in \
+                         to the console (`loa user add NAME --role province`)",
+                    );
+                    ok = false;
+                    Role::Viewer
+                }
                 Some(r) => r,
                 None => {
                     self.at(t.role.span()).item(&label).key("role").error(
@@ -444,6 +453,9 @@ sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
         let bounded =
             load_text(&good.replace("[[api.token]]", "[api]\nmax_queue = 5\n[[api.token]]"));
         assert_eq!(bounded.station.unwrap().api.max_queue, 5);
+        let province = load_text(&good.replace("\"operator\"", "\"province\""));
+        let e = find(&province, "api.token \"ops\"", "role");
+        assert!(e.message.contains("console users"), "{e:?}");
     }
 
     #[test]

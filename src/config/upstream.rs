@@ -22,6 +22,7 @@ pub(super) struct RawUpstream {
     broker: S<String>,
     username: Option<S<String>>,
     password_file: Option<S<String>>,
+    ca_file: Option<S<String>>,
     #[serde(default)]
     keys: Vec<S<String>>,
 }
@@ -33,8 +34,36 @@ pub struct Upstream {
     pub username: Option<String>,
     /// Read when connecting, never kept in the station file.
     pub password_file: Option<PathBuf>,
+    /// A private CA's certificate (PEM) for `mqtts://`; else the system's.
+    pub ca_file: Option<PathBuf>,
     /// Ed25519 public keys of the publishers this station obeys.
     pub keys: Vec<[u8; 32]>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPublish {
+    broker: S<String>,
+    username: Option<S<String>>,
+    password_file: Option<S<String>>,
+    key: S<String>,
+    ca_file: Option<S<String>>,
+    publisher: Option<S<String>>,
+}
+
+/// `[publish]`, checked: this host (the province's central host) sends
+/// bulletins from the console's *Gửi bản tin* page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publish {
+    pub broker: Broker,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    /// The publisher's private key (`loa publish keygen`, mode 0600).
+    pub key: PathBuf,
+    pub ca_file: Option<PathBuf>,
+    /// The name stations' ledgers record as who asked; default the
+    /// station's name.
+    pub publisher: Option<String>,
 }
 
 /// `mqtt://host[:port]` or `mqtts://host[:port]`.
@@ -140,11 +169,81 @@ impl Loader<'_> {
             }
         }
         let password_file = u.password_file.map(|p| self.base.join(p.get_ref().trim()));
+        let ca_file = u.ca_file.map(|p| self.base.join(p.get_ref().trim()));
         Some(Upstream {
             broker: broker?,
             username: u.username.map(|n| n.get_ref().trim().to_string()),
             password_file,
+            ca_file,
             keys: keys_ok.then_some(keys)?,
+        })
+    }
+
+    pub(super) fn publish(&mut self, p: RawPublish) -> Option<Publish> {
+        const PUBLISH: &str = "[publish]";
+        let broker = match Broker::parse(p.broker.get_ref().trim()) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                self.at(p.broker.span()).item(PUBLISH).key("broker").error(
+                    e,
+                    "write e.g. \"mqtts://mqtt.tinh.gov.vn\" (TLS, port 8883) or \"mqtt://10.0.0.5:1883\"",
+                );
+                None
+            }
+        };
+        let key = self.base.join(p.key.get_ref().trim());
+        // Files are looked at only when the station's files are (`loa run`,
+        // `loa check`): a report never needs the key.
+        let look = self.files == super::load::AudioFiles::Resolve;
+        let key_ok = match crate::upstream::keys::read(&key) {
+            _ if !look => true,
+            Ok(_) => true,
+            Err(e) => {
+                let e = format!("{e:#}");
+                let help = if e.contains("chmod 600") {
+                    "only the user loa runs as may read the key: it signs for the whole province"
+                } else {
+                    "make one with `loa publish keygen --out FILE` (mode 0600, readable by loa only)"
+                };
+                self.at(p.key.span())
+                    .item(PUBLISH)
+                    .key("key")
+                    .error(e, help);
+                false
+            }
+        };
+        let mut files_ok = true;
+        for (name, f) in [("password_file", &p.password_file), ("ca_file", &p.ca_file)] {
+            if let Some(f) = f.as_ref().filter(|_| look) {
+                if !self.base.join(f.get_ref().trim()).is_file() {
+                    self.at(f.span()).item(PUBLISH).key(name).error(
+                        format!("`{}` is not a readable file", f.get_ref().trim()),
+                        "give the path of the file (relative to the station file)",
+                    );
+                    files_ok = false;
+                }
+            }
+        }
+        let publisher = p.publisher.as_ref().map(|n| n.get_ref().trim().to_string());
+        if publisher
+            .as_ref()
+            .is_some_and(|n| n.is_empty() || n.chars().count() > 100)
+        {
+            let span = p.publisher.as_ref().map(|n| n.span());
+            self.at(span).item(PUBLISH).key("publisher").error(
+                "the publisher's name must be 1 to 100 characters",
+                "write the name stations' ledgers show, e.g. \"Sở TT&TT Hà Tĩnh\"",
+            );
+            files_ok = false;
+        }
+        (key_ok && files_ok).then_some(())?;
+        Some(Publish {
+            broker: broker?,
+            username: p.username.map(|n| n.get_ref().trim().to_string()),
+            password_file: p.password_file.map(|f| self.base.join(f.get_ref().trim())),
+            key,
+            ca_file: p.ca_file.map(|f| self.base.join(f.get_ref().trim())),
+            publisher,
         })
     }
 
@@ -215,5 +314,56 @@ mod tests {
         assert!(find(&l, UPSTREAM, "keys")
             .message
             .contains("no publisher key"));
+    }
+
+    fn load_resolving(extra: &str) -> crate::config::Loaded {
+        let text = format!("[station]\nname = \"Đài xã\"\n[output]\nkind = \"null\"\n{extra}");
+        let path = std::env::temp_dir().join("station.toml");
+        crate::config::load_str(&text, &path, crate::config::AudioFiles::Resolve).finish()
+    }
+
+    #[test]
+    fn publish_section_is_checked() {
+        let load = load_resolving;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("tinh.key");
+        crate::upstream::keys::keygen(&key).unwrap();
+        let section = |key: &std::path::Path, more: &str| {
+            format!(
+                "[publish]\nbroker = \"mqtt://127.0.0.1:1884\"\nusername = \"tinh\"\nkey = \"{}\"\n{more}",
+                key.display()
+            )
+        };
+        let s = load(&section(&key, "publisher = \"Sở TT&TT\"\n"))
+            .station
+            .unwrap();
+        let p = s.publish.unwrap();
+        assert_eq!((p.broker.port, p.key.as_path()), (1884, key.as_path()));
+        assert_eq!(p.publisher.as_deref(), Some("Sở TT&TT"));
+        assert!(
+            load("").station.unwrap().publish.is_none(),
+            "nothing required"
+        );
+
+        let l = load(&section(&dir.path().join("none.key"), ""));
+        assert!(find(&l, "[publish]", "key")
+            .message
+            .contains("cannot read the key"));
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let l = load(&section(&key, ""));
+        assert!(find(&l, "[publish]", "key").message.contains("chmod 600"));
+        let l = load(&section(
+            &key,
+            "ca_file = \"/nonexistent/ca.pem\"\nbroker2 = 1\n",
+        ));
+        assert!(l.station.is_none());
+        let l = load(
+            "[publish]\nbroker = \"http://x\"\nkey = \"k\"\nca_file = \"/nonexistent/ca.pem\"\n",
+        );
+        assert!(find(&l, "[publish]", "broker").message.contains("mqtt://"));
+        assert!(find(&l, "[publish]", "ca_file")
+            .message
+            .contains("not a readable file"));
     }
 }

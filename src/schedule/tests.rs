@@ -39,6 +39,7 @@ fn station(tz: Tz) -> Station {
             district: None,
         },
         upstream: None,
+        publish: None,
         tts: Default::default(),
         session: Default::default(),
         report: Default::default(),

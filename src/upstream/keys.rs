@@ -36,8 +36,22 @@ pub fn keygen(out: &Path) -> anyhow::Result<String> {
     Ok(key_text(&key.verifying_key()))
 }
 
-/// Read the key `keygen` wrote.
+/// Read the key `keygen` wrote; refused when others than its owner may
+/// read it (mode 0600, as `keygen` writes it).
 pub fn read(path: &Path) -> anyhow::Result<SigningKey> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .with_context(|| format!("cannot read the key {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "{} may be read by others (mode {:o}): run `chmod 600 {}`",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        );
+    }
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the key {}", path.display()))?;
     let Some(seed) = text
@@ -71,5 +85,8 @@ mod tests {
         let again = keygen(&out).unwrap_err().to_string();
         assert!(again.contains("never overwritten"), "{again}");
         assert_eq!(key_text(&read(&out).unwrap().verifying_key()), public);
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let open = read(&out).unwrap_err().to_string();
+        assert!(open.contains("chmod 600"), "{open}");
     }
 }

@@ -10,6 +10,8 @@ pub mod inbox;
 pub mod keys;
 pub mod manifest;
 pub mod mqtt;
+pub mod presence;
+pub mod publish;
 pub mod seen;
 pub mod station;
 
@@ -23,7 +25,8 @@ pub fn broadcast_of(occurrence: &str) -> Option<&str> {
 
 /// Topics, version 1. Bulletins go to the province, a district or one
 /// station; audio is content addressed; each station acknowledges each
-/// bulletin on its own retained topic.
+/// bulletin on its own retained topic, and keeps its presence retained at
+/// `loa/v1/station/ID/state` (`presence`).
 pub mod topic {
     pub const ALL: &str = "loa/v1/all/bulletin";
 

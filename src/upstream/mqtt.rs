@@ -24,6 +24,7 @@ pub fn options(
     broker: &Broker,
     username: Option<&str>,
     password_file: Option<&Path>,
+    ca_file: Option<&Path>,
     clean: bool,
 ) -> anyhow::Result<MqttOptions> {
     let mut o = MqttOptions::new(client_id, broker.host.clone(), broker.port);
@@ -42,11 +43,65 @@ pub fn options(
         o.set_credentials(user, password);
     }
     if broker.tls {
+        let tls = match ca_file {
+            Some(ca) => private_ca(ca)?,
+            None => crate::fleet::client_tls(),
+        };
         o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
-            Arc::new(crate::fleet::client_tls()),
+            Arc::new(tls),
         )));
     }
     Ok(o)
+}
+
+/// The largest CA file read: a few certificates.
+const MAX_CA: u64 = 256 * 1024;
+
+/// A TLS client that trusts only the certificates in `ca` (PEM): a
+/// province's own CA.
+fn private_ca(ca: &Path) -> anyhow::Result<rustls::ClientConfig> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let len = std::fs::metadata(ca)
+        .with_context(|| format!("cannot read the CA file {}", ca.display()))?
+        .len();
+    anyhow::ensure!(
+        len <= MAX_CA,
+        "{} is larger than {MAX_CA} bytes: not a CA certificate file",
+        ca.display()
+    );
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca)
+        .with_context(|| format!("cannot read the CA file {}", ca.display()))?
+    {
+        let cert = cert.with_context(|| format!("{} is not PEM certificates", ca.display()))?;
+        roots
+            .add(cert)
+            .with_context(|| format!("{} holds a certificate rustls refuses", ca.display()))?;
+    }
+    anyhow::ensure!(
+        !roots.is_empty(),
+        "{} holds no certificate (PEM, -----BEGIN CERTIFICATE-----)",
+        ca.display()
+    );
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports the default TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth())
+}
+
+/// A connection error in words: a refused certificate says so.
+pub fn explain(e: &rumqttc::ConnectionError) -> String {
+    let text = format!("{e}");
+    match e {
+        rumqttc::ConnectionError::Tls(t) => format!(
+            "TLS refused ({t}): the broker's certificate is not trusted; \
+             check ca_file (a private CA) or the broker's name"
+        ),
+        _ => text,
+    }
 }
 
 /// The password in `p`: its first line, bounded.

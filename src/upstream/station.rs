@@ -18,6 +18,7 @@ use tracing::{info, warn};
 use super::act::{self, Ack, State};
 use super::inbox::{Inbox, Received};
 use super::manifest::{verify, Manifest, Me, Refusal, MAX_AUDIO_BYTES};
+use super::presence;
 use super::seen::Seen;
 use super::topic;
 use crate::config::upstream::Upstream;
@@ -42,6 +43,8 @@ struct Wanted {
     /// The password file's content, read at each reload.
     password: Option<String>,
     station_id: String,
+    /// The station's name, as its presence tells the province.
+    name: String,
     district: Option<String>,
     data_dir: PathBuf,
     audio_dir: PathBuf,
@@ -58,6 +61,7 @@ impl Wanted {
             up,
             password,
             station_id: station.fleet.station_id.clone(),
+            name: station.name.clone(),
             district: station.fleet.district.clone(),
             data_dir: station.data_dir.clone(),
             audio_dir: station.audio_dir.clone(),
@@ -108,6 +112,7 @@ fn start(control: &Shared, w: Wanted) -> Option<Running> {
     let Wanted {
         up,
         station_id: id,
+        name,
         district,
         data_dir,
         audio_dir,
@@ -118,11 +123,13 @@ fn start(control: &Shared, w: Wanted) -> Option<Running> {
         &up.broker,
         up.username.as_deref(),
         up.password_file.as_deref(),
+        up.ca_file.as_deref(),
         false,
     ) {
         Ok(mut o) => {
             // Acknowledged once acted on (see the worker).
             o.set_manual_acks(true);
+            o.set_last_will(presence::will(&id, &name, district.as_deref()));
             o
         }
         Err(e) => {
@@ -134,6 +141,8 @@ fn start(control: &Shared, w: Wanted) -> Option<Running> {
     let (client, events) = AsyncClient::new(opts, 64);
     control.link.set_client(Some(client.clone()));
     let (tx, rx) = mpsc::channel(INBOX);
+    let hello = presence::online(&id, &name, district.as_deref());
+    let state_topic = presence::topic(&id);
     let topics = {
         let mut t = vec![topic::ALL.to_string(), topic::station(&id)];
         t.extend(district.as_deref().map(topic::district));
@@ -151,20 +160,29 @@ fn start(control: &Shared, w: Wanted) -> Option<Running> {
         pending: HashMap::new(),
     };
     let worker = tokio::spawn(worker.run(rx));
-    let poll = tokio::spawn(poll(control.clone(), client, events, up, topics, tx));
+    let hello = (state_topic, hello);
+    let poll = tokio::spawn(poll(
+        control.clone(),
+        client,
+        events,
+        up,
+        (topics, hello),
+        tx,
+    ));
     Some(Running {
         tasks: vec![poll, worker],
     })
 }
 
-/// Keep the connection: subscribe at each connection, hand what arrives
+/// Keep the connection: subscribe at each connection and say the station
+/// is online (`hello`: its presence topic and message), hand what arrives
 /// to the worker, back off when the broker is away.
 async fn poll(
     control: Shared,
     client: AsyncClient,
     mut events: rumqttc::EventLoop,
     up: Upstream,
-    topics: Vec<String>,
+    (topics, hello): (Vec<String>, (String, Vec<u8>)),
     tx: mpsc::Sender<Publish>,
 ) {
     let mut backoff = Duration::from_secs(1);
@@ -181,6 +199,11 @@ async fn poll(
                     .iter()
                     .map(|t| rumqttc::SubscribeFilter::new(t.clone(), QoS::AtLeastOnce));
                 let _ = client.subscribe_many(filters).await;
+                // Retained: the publisher sees this station as online
+                // until its last will says otherwise.
+                let _ = client
+                    .publish(&hello.0, QoS::AtLeastOnce, true, hello.1.clone())
+                    .await;
             }
             // Up once the broker has the subscriptions: from here on
             // nothing sent to this station is lost.
@@ -195,6 +218,12 @@ async fn poll(
             Err(e) => {
                 if control.link.view().is_some_and(|v| v.connected) {
                     warn!("lost the province's broker ({e}); reconnecting");
+                } else if matches!(e, rumqttc::ConnectionError::Tls(_)) {
+                    // Not a passing outage: said each time, with what to check.
+                    warn!(
+                        "cannot reach the province's broker: {}",
+                        super::mqtt::explain(&e)
+                    );
                 } else {
                     tracing::debug!("cannot reach the province's broker ({e})");
                 }

@@ -86,7 +86,8 @@ fn when(ms: i64, state: &AppState) -> String {
 fn role_select(lang: Lang, id: &str, current: Role) -> Markup {
     html! {
         select id=(id) name="role" {
-            @for r in Role::ALL {
+            // Metrics is for API tokens only.
+            @for r in Role::ALL.into_iter().filter(|r| *r != Role::Metrics) {
                 option value=(r.as_str()) selected[r == current] { (role_name(lang, r)) }
             }
         }

@@ -26,8 +26,19 @@ const NAV: &[(&str, &str, &str, Role)] = &[
     ("/lich", "Lịch phát", "Plan", Role::Viewer),
     ("/nhat-ky", "Nhật ký", "Ledger", Role::Viewer),
     ("/bao-cao", "Báo cáo", "Report", Role::Viewer),
+    // Province staff and admins only (see `session::publishes`).
+    ("/gui-ban-tin", "Gửi bản tin", "Send", Role::Province),
     ("/tai-khoan", "Tài khoản", "Accounts", Role::Admin),
 ];
+
+/// Whether a section whose least role is `least` is in the header of `s`:
+/// *Gửi bản tin* for province staff, and for admins of a host that sends.
+fn shown(s: &Signed, least: Role) -> bool {
+    match least {
+        Role::Province => s.role == Role::Province || (s.sends && s.role == Role::Admin),
+        _ => s.role >= least,
+    }
+}
 
 /// A whole page. `title` is the page's own heading; when it is a
 /// section's name, that section is marked current in the header.
@@ -69,7 +80,7 @@ pub(crate) fn page(signed: Option<&Signed>, lang: Lang, title: &str, body: Marku
                         nav aria-label=(t(lang, "Các mục", "Sections")) {
                             ul {
                                 @for (path, vi, en, least) in NAV {
-                                    @if s.role >= *least {
+                                    @if shown(s, *least) {
                                         @let name = t(lang, vi, en);
                                         li {
                                             a href=(path) aria-current=[(name == title).then_some("page")] { (name) }
@@ -99,6 +110,7 @@ mod tests {
             csrf: "tok".into(),
             lang: Lang::Vi,
             station: "Đài truyền thanh xã <Thạch Hà>".into(),
+            sends: false,
         }
     }
 

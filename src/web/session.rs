@@ -34,6 +34,9 @@ pub(crate) struct Signed {
     /// The station's name, for the header (the station as it runs when
     /// the request came).
     pub station: String,
+    /// This host sends bulletins (`[publish]`): its admins see the
+    /// section *Gửi bản tin* (province staff always do).
+    pub sends: bool,
 }
 
 /// The stored id of the request's session, put in the request's extensions
@@ -49,6 +52,16 @@ pub(crate) struct Operator(pub Signed);
 /// A signed-in admin; others get a 403 page.
 #[derive(Debug, Clone)]
 pub(crate) struct Admin(pub Signed);
+
+/// A signed-in user who may send bulletins to the stations: the province
+/// role or an admin; others (an operator too) get a 403 page.
+#[derive(Debug, Clone)]
+pub(crate) struct Publisher(pub Signed);
+
+/// Whether `role` may send bulletins from this host.
+pub(crate) fn publishes(role: Role) -> bool {
+    matches!(role, Role::Province | Role::Admin)
+}
 
 /// The caller the API's shared functions and the audit log take: the
 /// user's name, exactly where the API puts a token's name (so
@@ -203,6 +216,7 @@ pub(crate) fn role_vi(role: Role) -> &'static str {
     match role {
         Role::Metrics => "giám sát (chỉ số)",
         Role::Viewer => "người xem",
+        Role::Province => "cán bộ tỉnh",
         Role::Operator => "người vận hành",
         Role::Admin => "quản trị viên",
     }
@@ -293,6 +307,7 @@ impl FromRequestParts<AppState> for Signed {
             csrf: live.csrf,
             lang,
             station: state.current.get().name.clone(),
+            sends: state.current.get().publish.is_some(),
         };
         parts.extensions.insert(signed.clone());
         parts.extensions.insert(SessionId(live.id));
@@ -314,6 +329,18 @@ impl FromRequestParts<AppState> for Operator {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         at_least(parts, state, Role::Operator).await.map(Operator)
+    }
+}
+
+impl FromRequestParts<AppState> for Publisher {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let s = Signed::from_request_parts(parts, state).await?;
+        if !publishes(s.role) {
+            return Err(forbidden(s.lang, &s, Role::Province));
+        }
+        Ok(Publisher(s))
     }
 }
 

@@ -690,6 +690,7 @@ async fn caller_is_the_user() {
         csrf: live.csrf,
         lang: super::i18n::Lang::Vi,
         station: "Đài thử".into(),
+        sends: false,
     };
     let c = super::session::caller(&signed);
     assert_eq!(
@@ -776,4 +777,64 @@ async fn the_setup_link_names_the_bound_address_until_an_admin_exists() {
     .unwrap()
     .unwrap();
     assert_eq!(again, None);
+}
+
+/// The province role: added from the admin page, shown as *cán bộ tỉnh*,
+/// reads like a viewer and cannot operate this station.
+#[tokio::test]
+async fn a_province_user_reads_like_a_viewer() {
+    let (rig, admin) = rig_as(Role::Admin).await;
+    let r = rig.get(Some(&admin), "/tai-khoan").await;
+    assert!(
+        r.body.contains("value=\"province\""),
+        "offered on the admin page"
+    );
+    rig.post_expect(
+        &admin,
+        "/tai-khoan/them",
+        &format!("name=tinh&role=province&password={PASSWORD}"),
+        StatusCode::OK,
+    )
+    .await
+    .assert_has("Đã thêm tinh (cán bộ tỉnh)");
+    let tinh = rig.sign_in("tinh").await;
+    let r = rig.get(Some(&tinh), "/").await;
+    assert_eq!(r.status, StatusCode::OK);
+    r.assert_has("cán bộ tỉnh");
+    r.assert_has("href=\"/gui-ban-tin\"");
+    // No [publish] here: the page says so.
+    let r = rig.get(Some(&tinh), "/gui-ban-tin").await;
+    assert_eq!(r.status, StatusCode::OK);
+    r.assert_has("Máy này chưa được thiết lập để gửi bản tin");
+    let r = rig.get(Some(&tinh), "/gui-ban-tin?lang=en").await;
+    r.assert_has("This host is not set up to send bulletins");
+    r.assert_has(">Send</a>");
+    let op = rig.signed_in(Role::Operator).await;
+    assert_eq!(
+        rig.get(Some(&op), "/gui-ban-tin").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert!(!rig.get(Some(&op), "/").await.body.contains("/gui-ban-tin"));
+    // An admin of a station that does not send has no such section.
+    assert!(!rig
+        .get(Some(&admin), "/")
+        .await
+        .body
+        .contains("/gui-ban-tin"));
+    for path in ["/lich", "/nhat-ky", "/bao-cao"] {
+        assert_eq!(
+            rig.get(Some(&tinh), path).await.status,
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+    for path in ["/thu-am", "/tai-khoan"] {
+        assert_eq!(
+            rig.get(Some(&tinh), path).await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    rig.post_expect(&tinh, "/xep-hang", "what=b:tone", StatusCode::FORBIDDEN)
+        .await;
 }

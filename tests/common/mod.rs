@@ -513,8 +513,6 @@ pub fn with_cookie(
     cookie: &str,
     form: Option<&str>,
 ) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let cookie = if cookie.is_empty() {
         String::new()
     } else {
@@ -527,11 +525,67 @@ pub fn with_cookie(
         )
     });
     let end = if form.is_some() { "" } else { "\r\n" };
-    write!(
-        s,
+    let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{cookie}Connection: close\r\n{body}{end}"
+    );
+    exchange(addr, req.as_bytes())
+}
+
+/// A multipart/form-data POST of text fields with `cookie`, as a browser
+/// sends a form with `enctype="multipart/form-data"`: the status and the
+/// whole answer.
+pub fn post_multipart(
+    addr: SocketAddr,
+    path: &str,
+    cookie: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
+    post_multipart_file(addr, path, cookie, fields, None)
+}
+
+/// [`post_multipart`] with a file part `file` named `(file name, bytes)`.
+pub fn post_multipart_file(
+    addr: SocketAddr,
+    path: &str,
+    cookie: &str,
+    fields: &[(&str, &str)],
+    file: Option<(&str, &[u8])>,
+) -> (u16, String) {
+    let boundary = "loa-form-7c1d";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    if let Some((name, bytes)) = file {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
     )
-    .unwrap();
+    .into_bytes();
+    req.extend_from_slice(&body);
+    exchange(addr, &req)
+}
+
+/// Send `req` whole on a new connection; the status and the whole answer.
+fn exchange(addr: SocketAddr, req: &[u8]) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(90))).unwrap();
+    s.write_all(req).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();

@@ -18,6 +18,8 @@ pub struct Broker {
     child: Child,
     pub port: u16,
     pub dir: PathBuf,
+    /// Listening with TLS (`mqtts://`).
+    pub tls: bool,
 }
 
 fn mosquitto(conf: &Path) -> Child {
@@ -45,7 +47,169 @@ impl Broker {
     /// shipped ACL plus each station's district.
     pub fn start(dir: &Path, stations: &[(&str, &str)], extra_acl: &str) -> Broker {
         let dir = dir.join("broker");
-        std::fs::create_dir_all(&dir).unwrap();
+        let (passwd, acl) = users_and_acl(&dir, stations, extra_acl);
+        let port = super::free_port();
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "user root\nper_listener_settings false\nallow_anonymous false\n\
+                 password_file {p}\nacl_file {a}\npersistence true\npersistence_location {d}/\n\
+                 max_queued_messages 1000\nmessage_size_limit 17000000\n\
+                 log_dest file {d}/mosquitto.log\nlistener {port} 127.0.0.1\n",
+                p = passwd.display(),
+                a = acl.display(),
+                d = dir.display(),
+            ),
+        )
+        .unwrap();
+        Broker::launch(&conf, port, dir, false)
+    }
+
+    /// Mosquitto with `conf`, once it listens on `port`.
+    fn launch(conf: &Path, port: u16, dir: PathBuf, tls: bool) -> Broker {
+        let child = mosquitto(conf);
+        wait_listening(port);
+        Broker {
+            pid: child.id(),
+            child,
+            port,
+            dir,
+            tls,
+        }
+    }
+
+    /// Mosquitto with the shipped deploy/mosquitto/mosquitto.conf, its
+    /// paths substituted and its TLS listener moved to loopback, with a
+    /// server certificate for 127.0.0.1 signed by a CA made here with
+    /// `openssl` (at `ca.pem` in the broker's folder).
+    pub fn start_shipped_tls(dir: &Path, stations: &[(&str, &str)]) -> Broker {
+        let dir = dir.join("broker");
+        let (passwd, acl) = users_and_acl(&dir, stations, "");
+        let (cert, key) = make_ca_and_server(&dir, "ca");
+        let port = super::free_port();
+        let shipped = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/mosquitto/mosquitto.conf"),
+        )
+        .unwrap();
+        let conf = shipped
+            .replace("/etc/mosquitto/loa.passwd", passwd.to_str().unwrap())
+            .replace("/etc/mosquitto/loa.acl", acl.to_str().unwrap())
+            .replace(
+                "/etc/mosquitto/certs/mqtt.tinh.gov.vn.crt",
+                cert.to_str().unwrap(),
+            )
+            .replace(
+                "/etc/mosquitto/certs/mqtt.tinh.gov.vn.key",
+                key.to_str().unwrap(),
+            )
+            .replace("listener 8883", &format!("listener {port} 127.0.0.1"));
+        assert!(
+            conf.contains(&format!("listener {port} 127.0.0.1")),
+            "{conf}"
+        );
+        // Root in a test (mosquitto would drop to its own user), the
+        // persistence and the log in the test's folder.
+        let conf = format!(
+            "user root\npersistence_location {d}/\nlog_dest file {d}/mosquitto.log\n{conf}",
+            d = dir.display()
+        );
+        let path = dir.join("mosquitto.conf");
+        std::fs::write(&path, conf).unwrap();
+        Broker::launch(&path, port, dir, true)
+    }
+}
+
+/// `openssl`, which must succeed.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl (apt-get install openssl; make test-deps)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA (`NAME.pem`) and, when `NAME` is `ca`, a server certificate for
+/// 127.0.0.1 it signed (`server.crt`, `server.key`) in `dir`.
+pub fn make_ca_and_server(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let (ca_key, ca) = (format!("{name}.key"), format!("{name}.pem"));
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            &ca_key,
+            "-out",
+            &ca,
+            "-subj",
+            "/CN=Test province CA",
+        ],
+    );
+    if name != "ca" {
+        return (dir.join(&ca), dir.join(&ca_key));
+    }
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName = IP:127.0.0.1, DNS:localhost\nbasicConstraints = CA:FALSE\n\
+         keyUsage = digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "server.crt",
+            "-extfile",
+            "san.ext",
+        ],
+    );
+    (dir.join("server.crt"), dir.join("server.key"))
+}
+
+/// The password file (`tinh` and each station, `pw-USER`, also in
+/// `USER.pw`) and the shipped ACL plus each station's district and
+/// `extra_acl`, in `dir`.
+fn users_and_acl(dir: &Path, stations: &[(&str, &str)], extra_acl: &str) -> (PathBuf, PathBuf) {
+    {
+        std::fs::create_dir_all(dir).unwrap();
         let passwd = dir.join("passwd");
         let mut acl = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/mosquitto/loa.acl"),
@@ -72,31 +236,11 @@ impl Broker {
         }
         acl.push_str(extra_acl);
         std::fs::write(dir.join("acl"), acl).unwrap();
-        let port = super::free_port();
-        let conf = dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "user root\nper_listener_settings false\nallow_anonymous false\n\
-                 password_file {p}\nacl_file {a}\npersistence true\npersistence_location {d}/\n\
-                 max_queued_messages 1000\nmessage_size_limit 17000000\n\
-                 log_dest file {d}/mosquitto.log\nlistener {port} 127.0.0.1\n",
-                p = passwd.display(),
-                a = dir.join("acl").display(),
-                d = dir.display(),
-            ),
-        )
-        .unwrap();
-        let child = mosquitto(&conf);
-        wait_listening(port);
-        Broker {
-            pid: child.id(),
-            child,
-            port,
-            dir,
-        }
+        (passwd, dir.join("acl"))
     }
+}
 
+impl Broker {
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -109,7 +253,8 @@ impl Broker {
     }
 
     pub fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "mqtts" } else { "mqtt" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     pub fn password_file(&self, user: &str) -> PathBuf {

@@ -1,6 +1,7 @@
 //! The console's pages: on air (`/`) with the operator's controls, record
 //! and upload (`/thu-am`), the plan (`/lich`), the ledger (`/nhat-ky`) and
-//! the report (`/bao-cao`).
+//! the report (`/bao-cao`); on the province's central host, sending
+//! bulletins to the stations (`/gui-ban-tin`).
 //!
 //! Pages compute nothing of their own: every read and every action is an
 //! operation of the control layer (`crate::control`), as the JSON API's
@@ -11,12 +12,14 @@
 //! view live.
 
 mod action;
+mod delivery;
 mod emergency;
 mod ledger;
 mod listen;
 mod now;
 mod paper;
 mod plan;
+mod publish;
 mod received;
 mod record;
 mod report;
@@ -92,6 +95,13 @@ pub(crate) fn routes() -> Router<AppState> {
             "/thu-am/tai-len",
             post(record::upload).layer(axum::extract::DefaultBodyLimit::disable()),
         )
+        .route(
+            "/gui-ban-tin",
+            get(publish::page)
+                .post(publish::send)
+                .layer(axum::extract::DefaultBodyLimit::max(publish::MAX_BODY)),
+        )
+        .route("/gui-ban-tin/{id}", get(delivery::page))
         .route("/lich", get(plan::page))
         .route("/nhat-ky", get(ledger::page))
         .route("/bao-cao", get(report::page))
