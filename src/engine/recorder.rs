@@ -128,7 +128,8 @@ enum Op {
         result: String,
     },
     /// Reply once everything before it is written (or waiting in the
-    /// backlog): `true` when nothing is pending.
+    /// backlog): `true` when nothing is pending. Closed rows still
+    /// waiting for the line monitor get what it knows now.
     Flush(std::sync::mpsc::Sender<bool>),
 }
 
@@ -271,6 +272,8 @@ impl Recorder {
 
     /// Wait until every write sent so far was attempted. Returns whether
     /// all of them landed (`false`: some wait for the disk to recover).
+    /// Closed rows still waiting for the line monitor's final verdicts get
+    /// what it knows now: the engine flushes when the daemon stops.
     pub fn flush(&self, timeout: Duration) -> bool {
         let (tx, rx) = mpsc::channel();
         self.send(Op::Flush(tx));
@@ -332,6 +335,8 @@ impl<S: Store> Writer<S> {
             match got {
                 Ok(Op::Flush(reply)) => {
                     self.drain();
+                    self.listen_now();
+                    self.drain();
                     let _ = reply.send(self.backlog.is_empty());
                 }
                 Ok(op) => {
@@ -386,10 +391,20 @@ impl<S: Store> Writer<S> {
     /// Queue the heard seconds of the closed rows whose verdicts are
     /// final (or that waited long enough) for writing.
     fn listen(&mut self) {
+        self.listen_until(Instant::now());
+    }
+
+    /// Queue every closed row's heard seconds with what the monitor knows
+    /// now (the daemon stops: frames not yet decided count as not heard).
+    fn listen_now(&mut self) {
+        self.listen_until(Instant::now() + LISTEN_MAX);
+    }
+
+    /// [`Writer::listen`], giving up on the rows due by `now`.
+    fn listen_until(&mut self, now: Instant) {
         let Some(monitor) = &self.monitor else {
             return;
         };
-        let now = Instant::now();
         let over = self.listening.len().saturating_sub(LISTENING_MAX);
         let mut i = 0;
         while i < self.listening.len() {
@@ -673,18 +688,19 @@ mod tests {
         );
         let started = at(6, 0);
         rec.begin(1, airing("sang", None, started), started);
+        // The monitor listens, and has decided none of the item's frames:
+        // the row closes without waiting for them (it used to wait 5 s on
+        // this thread).
+        let from = crate::monitor::frame_of(started.into());
+        monitor.feed(|m| m.captured(from - 50, 0.0));
         let ended = started + chrono::Duration::seconds(5);
         rec.finish(1, ended, 5.0, Outcome::Completed, None);
-        // The monitor has decided nothing: the row closes without waiting
-        // for it (it used to wait up to 5 s on this thread).
-        assert!(rec.flush(Duration::from_secs(4)));
         assert_eq!(
-            disk.landed(),
+            disk.wait_landed(2),
             ["begin sang = 100", "finish 100 5 completed"]
         );
         // The line carries the item, 300 ms late; once its frames are
         // decided the row gets its heard seconds.
-        let from = crate::monitor::frame_of(started.into());
         let level = |f: i64| {
             (0..50)
                 .contains(&(f - from))
@@ -703,6 +719,25 @@ mod tests {
             landed.get(2).map(String::as_str),
             Some("heard 100 5"),
             "{landed:?}"
+        );
+    }
+
+    #[test]
+    fn a_flush_writes_what_the_monitor_knows_of_rows_still_waiting() {
+        let disk = Disk::default();
+        let monitor = Monitor::detached(100);
+        let rec = Recorder::spawn(disk.clone(), Duration::from_millis(20), Some(monitor));
+        rec.begin(1, airing("sang", None, at(6, 0)), at(6, 0));
+        rec.finish(1, at(6, 1), 60.0, Outcome::Interrupted, None);
+        // The daemon stops: nothing decided, nothing heard.
+        assert!(rec.flush(Duration::from_secs(4)));
+        assert_eq!(
+            disk.landed(),
+            [
+                "begin sang = 100",
+                "finish 100 60 interrupted",
+                "heard 100 0"
+            ]
         );
     }
 
