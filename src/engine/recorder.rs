@@ -31,14 +31,8 @@ use crate::reason::Reasons;
 const RETRY: Duration = Duration::from_secs(5);
 /// How often the monitor is asked about closed rows.
 const LISTEN: Duration = Duration::from_millis(250);
-/// Longest a closed row waits for the monitor's final verdicts: the
-/// verdicts' lag, the wait for the line's delay after a start (10 s) and
-/// the time frames decided without it may be decided again, with room
-/// for a busy machine. Then what is known is written (a capture that is
-/// away has decided nothing: 0).
-const LISTEN_MAX: Duration = Duration::from_millis(
-    ((crate::monitor::LAG + crate::monitor::RECHECK) * crate::monitor::FRAME_MS) as u64 + 20_000,
-);
+/// Longest a closed row waits for the monitor's final verdicts.
+const LISTEN_MAX: Duration = crate::monitor::HEARD_WAIT;
 /// Closed rows waiting for the monitor; past this the oldest is written
 /// with what is known.
 const LISTENING_MAX: usize = 1000;

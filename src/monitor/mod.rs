@@ -30,6 +30,14 @@ const SENT_QUEUE: usize = 120;
 /// Captured frames waiting for the matcher (12 s); more are dropped.
 const LINE_QUEUE: usize = 120;
 
+/// Longest a closed row waits for the monitor's final verdicts: their lag,
+/// the wait for the line's delay after a start (10 s) and the time frames
+/// decided without it may be decided again, with room for a busy
+/// machine. Then what is known is written (a capture that is away has
+/// decided nothing: 0).
+pub const HEARD_WAIT: Duration =
+    Duration::from_millis(((LAG + RECHECK) * FRAME_MS) as u64 + 20_000);
+
 /// A frame's number on the wall-clock timeline.
 pub fn frame_of(t: SystemTime) -> i64 {
     let ms = match t.duration_since(UNIX_EPOCH) {
