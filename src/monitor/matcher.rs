@@ -404,10 +404,10 @@ impl Matcher {
 
     /// Heard frames among the `frames` aired frames of an item that began
     /// at `from`, and whether every one of them has its final verdict
-    /// (until then the figure can still grow). Frames where nothing was sent are passed over (a
-    /// player that fell behind aired silence there, and its frames went
-    /// out that much later), as far as `frames / 4 + 1 s` past the item's
-    /// nominal end.
+    /// (until then the figure can still grow). Frames where nothing was
+    /// sent are passed over (a player that fell behind aired silence
+    /// there, and its frames went out that much later), as far as
+    /// `frames / 4 + 1 s` past the item's nominal end.
     pub fn heard_of(&self, from: i64, frames: i64) -> (u64, bool) {
         let Some(decided) = self.decided else {
             return (0, false);
