@@ -2,7 +2,8 @@
 //! null sink `amp`; a `module-loopback` from `amp`'s monitor into a
 //! second null sink `line` (300 ms late) is the amplifier; `[monitor]`
 //! captures `line`'s monitor through ALSA's pulse plugin. One daemon run,
-//! in order: a good line, the same line with pink noise (20 dB below the
+//! in order: a good line (the first item after the start, while the
+//! monitor has yet to find the line's delay), the same line with pink noise (20 dB below the
 //! programme) and a 50 Hz hum played into it, the amplifier switched off
 //! in the middle of an item (the loopback unloaded), and a foreign sound
 //! on the line while nothing airs. `heard_seconds` is read from the ledger
@@ -25,8 +26,9 @@ use serde_json::json;
 
 /// `[monitor] silence_alarm` here (the default is 10 s).
 const SILENCE_ALARM: f64 = 2.0;
-/// A busy machine's allowance on top of what the issue asks.
-const PATIENCE: Duration = Duration::from_secs(40);
+/// A busy machine's allowance on top of what the issue asks (a row's
+/// heard seconds may wait 30 s for the line's delay after a start).
+const PATIENCE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 struct Row {
@@ -62,13 +64,15 @@ fn rows(db: &Path) -> Vec<Row> {
     .unwrap()
 }
 
-/// Wait until `bulletin`'s row is finished; it must have completed.
+/// Wait until `bulletin`'s row is finished and has its heard seconds
+/// (written when the monitor's verdicts are final, after the row closes);
+/// it must have completed.
 fn finished(db: &Path, bulletin: &str, log: &dyn Fn() -> String) -> Row {
     let give_up = Instant::now() + PATIENCE;
     loop {
         if let Some(r) = rows(db)
             .into_iter()
-            .find(|r| r.bulletin == bulletin && r.outcome.is_some())
+            .find(|r| r.bulletin == bulletin && r.outcome.is_some() && r.heard.is_some())
         {
             assert_eq!(r.outcome.as_deref(), Some("completed"), "{r:?}\n{}", log());
             return r;
@@ -167,7 +171,6 @@ fn the_ledger_says_what_the_line_carried_and_the_line_alarms_rise_and_clear() {
     std::fs::create_dir(&audio).unwrap();
     let programme = signals::speech(5.0, 1);
     let level = signals::rms(&programme);
-    pulse::wav(&audio.join("tin-0.wav"), &signals::speech(5.0, 6));
     pulse::wav(&audio.join("tin-1.wav"), &programme);
     pulse::wav(&audio.join("tin-2.wav"), &signals::speech(5.0, 2));
     pulse::wav(&audio.join("tin-3.wav"), &signals::speech(9.0, 3));
@@ -185,7 +188,6 @@ fn the_ledger_says_what_the_line_carried_and_the_line_alarms_rise_and_clear() {
         &[("van-thu", "operator", &sha)],
         &format!(
             "[monitor]\ninput = \"default\"\nsilence_alarm = {SILENCE_ALARM}\n\
-             [[bulletin]]\nid = \"mo\"\ntitle = \"Mở đầu\"\nfile = \"tin-0.wav\"\n\
              [[bulletin]]\nid = \"tot\"\ntitle = \"Đường loa tốt\"\nfile = \"tin-1.wav\"\n\
              [[bulletin]]\nid = \"nhieu\"\ntitle = \"Đường loa có nhiễu\"\nfile = \"tin-2.wav\"\n\
              [[bulletin]]\nid = \"cat\"\ntitle = \"Âm ly tắt giữa chừng\"\nfile = \"tin-3.wav\"\n"
@@ -212,23 +214,15 @@ fn the_ledger_says_what_the_line_carried_and_the_line_alarms_rise_and_clear() {
         log()
     );
 
-    // The first item after a start is where the monitor still searches
-    // for the line's delay: its verdicts wait for the search, and on a
-    // machine starved of CPU a part of it went unconfirmed (3.4 of 5 s in
-    // one run). Known, and left open on issue 21; here it only has to be
-    // a figure within what aired. Every row after it must reach 90 %.
-    queue(addr, &token, "mo");
-    let first = finished(&db, "mo", &log);
-    let heard = first.heard.expect("heard_seconds");
-    println!(
-        "first item: heard {heard:.1} s of {:.1} s aired",
-        first.aired
-    );
-    assert!((0.0..=first.aired + 1e-9).contains(&heard), "{first:?}");
-
-    // A good line, 300 ms late.
+    // A good line, 300 ms late: the first item after the start, where
+    // the monitor still searches for the line's delay (on a machine
+    // starved of CPU, it also aired a little late: the player fell behind).
     queue(addr, &token, "tot");
-    assert_heard(&finished(&db, "tot", &log), "good line, 300 ms", &log);
+    assert_heard(
+        &finished(&db, "tot", &log),
+        "good line, 300 ms, first item",
+        &log,
+    );
 
     // Pink noise 20 dB below the programme and a 50 Hz hum on the line.
     let noisy = Playing::start(&server, &dir.path().join("noise.wav"));

@@ -389,7 +389,7 @@ fn response_schemas() -> Map<String, Value> {
             "ended_at": nullable(instant()), "planned_seconds": seconds(),
             "aired_seconds": seconds(),
             "heard_seconds": nullable(json!({ "type": "number",
-                "description": "seconds the loudspeaker line carried, as [monitor] heard them; null without a monitor" })),
+                "description": "seconds the loudspeaker line carried, as [monitor] heard them; null without a monitor, and for a few seconds after the row closes (up to a minute after a start) until the monitor's verdicts are final" })),
             "outcome": nullable(json!({ "allOf": [outcome()],
                 "description": "null while the row still airs" })),
             "reason": nullable(json!({ "type": "string",

@@ -7,13 +7,18 @@
 //! the failure is logged once and the recovery once. Rows written before
 //! are never touched. Airings are named by an engine-side token, so the
 //! engine never waits for a row id.
+//!
+//! With a line monitor, a row closes at once and its `heard_seconds` is
+//! written when the monitor's verdicts on it are final (a few seconds
+//! later; after a start, when the line's delay is found): the thread asks
+//! the monitor a few times a second and never waits on it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tracing::{error, info, warn};
@@ -24,6 +29,13 @@ use crate::reason::Reasons;
 
 /// How often failed writes are retried.
 const RETRY: Duration = Duration::from_secs(5);
+/// How often the monitor is asked about closed rows.
+const LISTEN: Duration = Duration::from_millis(250);
+/// Longest a closed row waits for the monitor's final verdicts.
+const LISTEN_MAX: Duration = crate::monitor::HEARD_WAIT;
+/// Closed rows waiting for the monitor; past this the oldest is written
+/// with what is known.
+const LISTENING_MAX: usize = 1000;
 
 /// The writes the writer thread makes: the ledger, or (tests) a store that
 /// fails on demand. One list declares the trait and the ledger's impl,
@@ -50,6 +62,7 @@ store! {
         -> Result<(), LedgerError>;
     fn record(&mut self, airing: &Airing, outcome: Outcome, reason: Option<&Reasons>)
         -> Result<i64, LedgerError>;
+    fn set_heard(&mut self, id: i64, heard_seconds: f64) -> Result<(), LedgerError>;
     fn set_last_alive(&mut self, at: DateTime<Utc>) -> Result<(), LedgerError>;
     fn set_state(&mut self, key: &str, value: Option<&str>) -> Result<(), LedgerError>;
     fn queue_put(&mut self, q: &Queued) -> Result<(), LedgerError>;
@@ -86,6 +99,11 @@ enum Op {
         outcome: Outcome,
         reason: Option<Reasons>,
     },
+    /// What the line monitor heard of a closed row.
+    Heard {
+        id: i64,
+        seconds: f64,
+    },
     Alive(DateTime<Utc>),
     /// Keep a waiting operator item across restarts.
     QueuePut(Box<Queued>),
@@ -104,7 +122,8 @@ enum Op {
         result: String,
     },
     /// Reply once everything before it is written (or waiting in the
-    /// backlog): `true` when nothing is pending.
+    /// backlog): `true` when nothing is pending. Closed rows still
+    /// waiting for the line monitor get what it knows now.
     Flush(std::sync::mpsc::Sender<bool>),
 }
 
@@ -126,7 +145,7 @@ impl Recorder {
     }
 
     /// `start`, with the line monitor that says what each airing's row
-    /// records as heard (asked when the row is finished, on this thread).
+    /// records as heard (asked after the row is closed, on this thread).
     pub fn start_monitored(ledger: Ledger, monitor: Option<Monitor>) -> Recorder {
         Recorder::spawn(ledger, RETRY, monitor)
     }
@@ -247,11 +266,22 @@ impl Recorder {
 
     /// Wait until every write sent so far was attempted. Returns whether
     /// all of them landed (`false`: some wait for the disk to recover).
+    /// Closed rows still waiting for the line monitor's final verdicts get
+    /// what it knows now: the engine flushes when the daemon stops.
     pub fn flush(&self, timeout: Duration) -> bool {
         let (tx, rx) = mpsc::channel();
         self.send(Op::Flush(tx));
         rx.recv_timeout(timeout).unwrap_or(false)
     }
+}
+
+/// A closed row waiting for the monitor's final verdicts.
+#[derive(Debug)]
+struct Listening {
+    id: i64,
+    started_at: DateTime<Utc>,
+    aired_seconds: f64,
+    give_up: Instant,
 }
 
 struct Writer<S> {
@@ -262,6 +292,8 @@ struct Writer<S> {
     /// With a line monitor: engine token → when its airing started.
     monitor: Option<Monitor>,
     started: HashMap<u64, DateTime<Utc>>,
+    /// Closed rows whose heard seconds the monitor has yet to settle.
+    listening: VecDeque<Listening>,
     backlog: VecDeque<Op>,
     failing: Option<String>,
     waiting: Arc<AtomicUsize>,
@@ -275,6 +307,7 @@ impl<S: Store> Writer<S> {
             rows: HashMap::new(),
             monitor: None,
             started: HashMap::new(),
+            listening: VecDeque::new(),
             backlog: VecDeque::new(),
             failing: None,
             waiting: Arc::default(),
@@ -283,13 +316,20 @@ impl<S: Store> Writer<S> {
 
     fn run(mut self, rx: mpsc::Receiver<Op>) {
         loop {
-            let wait = if self.backlog.is_empty() {
+            let mut wait = if self.backlog.is_empty() {
                 Duration::from_secs(3600)
             } else {
                 self.retry
             };
-            match rx.recv_timeout(wait) {
+            if !self.listening.is_empty() {
+                wait = wait.min(LISTEN);
+            }
+            let got = rx.recv_timeout(wait);
+            self.listen();
+            match got {
                 Ok(Op::Flush(reply)) => {
+                    self.drain();
+                    self.listen_now();
                     self.drain();
                     let _ = reply.send(self.backlog.is_empty());
                 }
@@ -342,11 +382,41 @@ impl<S: Store> Writer<S> {
         }
     }
 
-    /// What the line monitor heard of airing `token` (`None` without one).
-    fn heard(&self, token: u64, aired_seconds: f64) -> Option<f64> {
-        let monitor = self.monitor.as_ref()?;
-        let started = self.started.get(&token)?;
-        Some(monitor.heard(*started, aired_seconds))
+    /// Queue the heard seconds of the closed rows whose verdicts are
+    /// final (or that waited long enough) for writing.
+    fn listen(&mut self) {
+        self.listen_until(Instant::now());
+    }
+
+    /// Queue every closed row's heard seconds with what the monitor knows
+    /// now (the daemon stops: frames not yet decided count as not heard).
+    fn listen_now(&mut self) {
+        self.listen_until(Instant::now() + LISTEN_MAX);
+    }
+
+    /// [`Writer::listen`], giving up on the rows due by `now`.
+    fn listen_until(&mut self, now: Instant) {
+        let Some(monitor) = &self.monitor else {
+            return;
+        };
+        let over = self.listening.len().saturating_sub(LISTENING_MAX);
+        let mut i = 0;
+        while i < self.listening.len() {
+            let l = &self.listening[i];
+            let seconds = match monitor.heard(l.started_at, l.aired_seconds) {
+                Some(s) => s,
+                None if i < over || now >= l.give_up => {
+                    monitor.heard_so_far(l.started_at, l.aired_seconds)
+                }
+                None => {
+                    i += 1;
+                    continue;
+                }
+            };
+            let id = l.id;
+            self.listening.remove(i);
+            self.backlog.push_back(Op::Heard { id, seconds });
+        }
     }
 
     fn apply(&mut self, op: &Op) -> Result<(), LedgerError> {
@@ -378,17 +448,24 @@ impl<S: Store> Writer<S> {
                 reason,
             } => {
                 if let Some(id) = self.rows.get(token).copied() {
-                    let heard = self.heard(*token, *aired_seconds);
+                    // Heard seconds follow when the monitor knows them.
                     self.ledger.finish_heard(
                         id,
                         *ended_at,
                         *aired_seconds,
                         *outcome,
                         reason.as_ref(),
-                        heard,
+                        None,
                     )?;
                     self.rows.remove(token);
-                    self.started.remove(token);
+                    if let Some(started_at) = self.started.remove(token) {
+                        self.listening.push_back(Listening {
+                            id,
+                            started_at,
+                            aired_seconds: *aired_seconds,
+                            give_up: Instant::now() + LISTEN_MAX,
+                        });
+                    }
                 }
             }
             Op::Record {
@@ -398,6 +475,7 @@ impl<S: Store> Writer<S> {
             } => {
                 self.ledger.record(airing, *outcome, reason.as_ref())?;
             }
+            Op::Heard { id, seconds } => self.ledger.set_heard(*id, *seconds)?,
             Op::Alive(at) => self.ledger.set_last_alive(*at)?,
             Op::QueuePut(q) => self.ledger.queue_put(q)?,
             Op::QueueRemove(id) => self.ledger.queue_remove(*id)?,
@@ -494,6 +572,9 @@ mod tests {
         ) -> Result<i64, LedgerError> {
             self.write(format!("record {} {o}", a.bulletin)).map(|()| 0)
         }
+        fn set_heard(&mut self, id: i64, s: f64) -> Result<(), LedgerError> {
+            self.write(format!("heard {id} {s}"))
+        }
         fn set_last_alive(&mut self, _: DateTime<Utc>) -> Result<(), LedgerError> {
             self.write("alive".into())
         }
@@ -588,6 +669,70 @@ mod tests {
         rec.progress(1, 1.0); // row 1 is closed: nothing to write
         assert!(rec.flush(Duration::from_secs(2)));
         assert_eq!(disk.landed(), expected, "no write doubled");
+    }
+
+    #[test]
+    fn a_row_closes_at_once_and_gets_its_heard_seconds_when_the_monitor_knows_them() {
+        let disk = Disk::default();
+        let monitor = Monitor::detached(100);
+        let rec = Recorder::spawn(
+            disk.clone(),
+            Duration::from_millis(20),
+            Some(monitor.clone()),
+        );
+        let started = at(6, 0);
+        rec.begin(1, airing("sang", None, started), started);
+        // The monitor listens, and has decided none of the item's frames:
+        // the row closes without waiting for them (it used to wait 5 s on
+        // this thread).
+        let from = crate::monitor::frame_of(started.into());
+        monitor.feed(|m| m.captured(from - 50, 0.0));
+        let ended = started + chrono::Duration::seconds(5);
+        rec.finish(1, ended, 5.0, Outcome::Completed, None);
+        assert_eq!(
+            disk.wait_landed(2),
+            ["begin sang = 100", "finish 100 5 completed"]
+        );
+        // The line carries the item, 300 ms late; once its frames are
+        // decided the row gets its heard seconds.
+        let level = |f: i64| {
+            (0..50)
+                .contains(&(f - from))
+                .then(|| 0.02 + 0.2 * ((f * 37).rem_euclid(17) as f32 / 17.0))
+        };
+        monitor.feed(|m| {
+            for f in from - 50..from + 50 + crate::monitor::LAG + 10 {
+                if let Some(l) = level(f) {
+                    m.sent(f, l);
+                }
+                m.captured(f, level(f - 3).unwrap_or(0.0));
+            }
+        });
+        let landed = disk.wait_landed(3);
+        assert_eq!(
+            landed.get(2).map(String::as_str),
+            Some("heard 100 5"),
+            "{landed:?}"
+        );
+    }
+
+    #[test]
+    fn a_flush_writes_what_the_monitor_knows_of_rows_still_waiting() {
+        let disk = Disk::default();
+        let monitor = Monitor::detached(100);
+        let rec = Recorder::spawn(disk.clone(), Duration::from_millis(20), Some(monitor));
+        rec.begin(1, airing("sang", None, at(6, 0)), at(6, 0));
+        rec.finish(1, at(6, 1), 60.0, Outcome::Interrupted, None);
+        // The daemon stops: nothing decided, nothing heard.
+        assert!(rec.flush(Duration::from_secs(4)));
+        assert_eq!(
+            disk.landed(),
+            [
+                "begin sang = 100",
+                "finish 100 60 interrupted",
+                "heard 100 0"
+            ]
+        );
     }
 
     #[test]

@@ -164,6 +164,25 @@ async fn run(current: CurrentStation, progress: Progress) {
     }
 }
 
+/// With a line monitor a row closes before its heard seconds are known
+/// (they follow within `HEARD_WAIT`): how many of `rows` to ship, up to
+/// the first one that may still get them, so the province gets the figure
+/// (and a row the monitor never settles still goes, without one).
+fn heard_settled(rows: &[AirtimeRow], now: DateTime<Utc>) -> usize {
+    let wait = chrono::Duration::from_std(crate::monitor::HEARD_WAIT + Duration::from_secs(10))
+        .unwrap_or_else(|_| chrono::Duration::minutes(2));
+    rows.iter()
+        .position(|r| {
+            r.started_at.is_some()
+                && r.heard_seconds.is_none()
+                && r.ended_at
+                    .as_deref()
+                    .and_then(|e| DateTime::parse_from_rfc3339(e).ok())
+                    .is_none_or(|e| now - e.with_timezone(&Utc) < wait)
+        })
+        .unwrap_or(rows.len())
+}
+
 /// One batch: connect if needed, read rows after the mark, insert them,
 /// move the mark. Returns how many rows it copied.
 async fn round(
@@ -193,9 +212,14 @@ async fn round(
         s.described = Some(Arc::clone(station));
     }
 
-    let (mark, rows) = read_local(local, station, |l| {
+    let monitored = station.monitor.is_some();
+    let (mark, rows) = read_local(local, station, move |l| {
         let mark = l.shipped_mark()?;
-        Ok((mark, l.closed_after(mark, BATCH)?))
+        let mut rows = l.closed_after(mark, BATCH)?;
+        if monitored {
+            rows.truncate(heard_settled(&rows, Utc::now()));
+        }
+        Ok((mark, rows))
     })
     .await?;
     let Some(last) = rows.last().map(|r| r.id) else {
@@ -391,4 +415,39 @@ async fn insert(client: &mut Client, station_id: &str, rows: &[AirtimeRow]) -> a
     .map_err(pg)?;
     tx.commit().await.map_err(pg)?;
     Ok(inserted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::heard_settled;
+    use crate::ledger::test_util::{airing, at, fresh_ledger};
+    use crate::ledger::Outcome;
+
+    #[test]
+    fn rows_waiting_for_their_heard_seconds_are_shipped_once_they_have_them() {
+        let (_d, _p, mut l) = fresh_ledger();
+        let a = l.begin(&airing("a", None, at(6, 0)), at(6, 0)).unwrap();
+        l.finish_heard(a, at(6, 1), 60.0, Outcome::Completed, None, Some(58.0))
+            .unwrap();
+        l.record(&airing("b", None, at(6, 5)), Outcome::Missed, None)
+            .unwrap();
+        let c = l.begin(&airing("c", None, at(6, 10)), at(6, 10)).unwrap();
+        l.finish(c, at(6, 11), 60.0, Outcome::Completed, None)
+            .unwrap();
+        let rows = l.closed_after(0, 10).unwrap();
+        assert_eq!(rows.len(), 3);
+        // c closed a moment ago: its heard seconds are on their way.
+        let soon = at(6, 11) + chrono::Duration::seconds(5);
+        assert_eq!(heard_settled(&rows, soon), 2);
+        l.set_heard(c, 59.5).unwrap();
+        let rows = l.closed_after(0, 10).unwrap();
+        assert_eq!(heard_settled(&rows, soon), 3);
+        // A row the monitor never settled goes without them in the end.
+        let d = l.begin(&airing("d", None, at(7, 0)), at(7, 0)).unwrap();
+        l.finish(d, at(7, 1), 60.0, Outcome::Completed, None)
+            .unwrap();
+        let rows = l.closed_after(0, 10).unwrap();
+        assert_eq!(heard_settled(&rows, at(7, 1)), 3);
+        assert_eq!(heard_settled(&rows, at(7, 3)), 4);
+    }
 }

@@ -148,6 +148,18 @@ impl Ledger {
         self.expect_one(n, id, "record the end of an airing")
     }
 
+    /// The seconds the line monitor heard of a closed row: the monitor's
+    /// verdicts come a few seconds after the row closes.
+    pub fn set_heard(&mut self, id: i64, heard_seconds: f64) -> Result<()> {
+        let action = "record what the line monitor heard";
+        let n = self
+            .conn
+            .prepare_cached("UPDATE airtime SET heard_seconds = ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![id, heard_seconds]))
+            .map_err(self.err(action))?;
+        self.expect_one(n, id, action)
+    }
+
     fn expect_one(&self, n: usize, id: i64, action: &'static str) -> Result<()> {
         if n == 1 {
             Ok(())

@@ -14,8 +14,10 @@
 //!
 //! Frames are decided `LAG` frames after they were captured (the delay
 //! plus the window), so a row's heard seconds are known about 3.5 s after
-//! it ends. Memory is fixed: two 2-minute rings of levels and a 24-hour
-//! bit ring of verdicts.
+//! it ends. After a start the first item's frames wait (10 s at most) for
+//! a delay found on 3 s of programme; frames decided without one are
+//! decided again, for 30 s, once it is found. Memory is fixed: two
+//! 2-minute rings of levels and two 24-hour bit rings (aired, heard).
 
 use super::envelope::FRAME_MS;
 
@@ -34,6 +36,17 @@ const SEARCH: i64 = 10_000 / FRAME_MS;
 const HEARD_R: f32 = 0.5;
 /// Correlation from which a delay search result is believed.
 const DELAY_R: f32 = 0.6;
+/// Correlation from which a frame is heard on half its window (16 pairs
+/// instead of 31: as rarely reached by chance as `HEARD_R` on the whole).
+const HALF_R: f32 = 0.7;
+/// Pairs of frames the first delay search must rest on while frames wait
+/// for it (3 s of programme: on less, a wrong lag can fit by chance).
+const FIRST_PAIRS: u32 = 30;
+/// Pairs any other delay search must rest on.
+const PAIRS: u32 = 12;
+/// Frames decided without a delay are decided again when it is found, as
+/// far back as this: 30 s.
+pub const RECHECK: i64 = 30_000 / FRAME_MS;
 /// Below this band-limited RMS (-50 dBFS) a frame is silence.
 pub const FLOOR: f32 = 0.003_16;
 /// Sound on the line while nothing airs for this long is foreign: 30 s.
@@ -79,11 +92,37 @@ pub struct LineState {
     pub foreign: bool,
 }
 
+/// One bit per frame on the 24-hour ring.
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new() -> Bits {
+        Bits(vec![0; (VERDICTS as usize).div_ceil(64)])
+    }
+    fn set(&mut self, frame: i64, on: bool) {
+        let i = frame.rem_euclid(VERDICTS) as usize;
+        let (w, b) = (i / 64, i % 64);
+        if on {
+            self.0[w] |= 1 << b;
+        } else {
+            self.0[w] &= !(1 << b);
+        }
+    }
+    fn get(&self, frame: i64) -> bool {
+        let i = frame.rem_euclid(VERDICTS) as usize;
+        self.0[i / 64] >> (i % 64) & 1 == 1
+    }
+}
+
 pub struct Matcher {
     sent: Ring,
     line: Ring,
-    /// One bit per frame: heard.
-    verdicts: Vec<u64>,
+    /// One bit per decided frame: something aired (was sent) there.
+    aired: Bits,
+    /// One bit per decided frame: heard.
+    verdicts: Bits,
+    /// The first aired frame decided without a delay, while none is found.
+    unsure: Option<i64>,
     /// Frames before this one are decided (`None`: nothing captured yet).
     decided: Option<i64>,
     last_sent: i64,
@@ -106,7 +145,9 @@ impl Matcher {
         Matcher {
             sent: Ring::new(),
             line: Ring::new(),
-            verdicts: vec![0; (VERDICTS as usize).div_ceil(64)],
+            aired: Bits::new(),
+            verdicts: Bits::new(),
+            unsure: None,
             decided: None,
             last_sent: i64::MIN,
             last_line: None,
@@ -160,16 +201,21 @@ impl Matcher {
         self.line.put(frame, level);
         self.alarms(frame, level);
         while let Some(d) = self.decided.filter(|&d| d + LAG <= frame) {
+            let aired = self.sent.get(d).is_some();
             // The station's first item: verdicts wait (10 s at most) for
             // the delay, searched on all that came back so far.
-            if !self.delay_found && self.sent.get(d).is_some() && frame - d < SEARCH {
-                self.search_delay(frame - LAG + 1);
+            if !self.delay_found && aired && frame - d < SEARCH {
+                self.search_delay(frame - LAG + 1, FIRST_PAIRS);
                 if !self.delay_found {
                     break;
                 }
             }
             let heard = self.decide(d);
-            self.set_verdict(d, heard);
+            self.aired.set(d, aired);
+            self.verdicts.set(d, heard);
+            if aired && !self.delay_found {
+                self.unsure.get_or_insert(d);
+            }
             self.decided = Some(d + 1);
         }
     }
@@ -236,7 +282,9 @@ impl Matcher {
         ((c / (vx * vy).sqrt()) as f32, n)
     }
 
-    fn search_delay(&mut self, frame: i64) {
+    /// Search the delay around `frame`; believe a result that rests on at
+    /// least `pairs` pairs of frames.
+    fn search_delay(&mut self, frame: i64, pairs: u32) {
         let mut best = (DELAY_R, None);
         let mut current = f32::MIN;
         for lag in 0..=MAX_DELAY {
@@ -244,7 +292,7 @@ impl Matcher {
             if lag == self.delay {
                 current = r;
             }
-            if n >= 12 && r > best.0 {
+            if n >= pairs && r > best.0 {
                 best = (r, Some(lag));
             }
         }
@@ -262,17 +310,46 @@ impl Matcher {
                 );
             }
             self.delay = lag;
-            self.delay_found = true;
+            if !self.delay_found {
+                self.delay_found = true;
+                self.recheck();
+            }
+        }
+    }
+
+    /// The delay is found: frames decided without it (the last `RECHECK`
+    /// of them) that were not heard are decided again with it.
+    fn recheck(&mut self) {
+        let (Some(unsure), Some(decided)) = (self.unsure.take(), self.decided) else {
+            return;
+        };
+        for f in unsure.max(decided - RECHECK)..decided {
+            if self.aired.get(f) && !self.verdicts.get(f) && self.judge(f) == Some(true) {
+                self.verdicts.set(f, true);
+            }
         }
     }
 
     fn decide(&mut self, frame: i64) -> bool {
-        let Some(level) = self.sent.get(frame) else {
+        if self.sent.get(frame).is_none() {
             return false; // nothing aired
-        };
-        if !self.delay_found || frame.rem_euclid(10) == 0 {
-            self.search_delay(frame);
         }
+        if !self.delay_found || frame.rem_euclid(10) == 0 {
+            self.search_delay(frame, PAIRS);
+        }
+        match self.judge(frame) {
+            Some(heard) => {
+                self.line_ok = heard;
+                heard
+            }
+            None => self.line_ok, // the programme is silent here
+        }
+    }
+
+    /// Whether the line follows sent frame `frame` (`None`: nothing aired
+    /// there, or the programme is silent around it).
+    fn judge(&self, frame: i64) -> Option<bool> {
+        let level = self.sent.get(frame)?;
         let (from, to) = (frame - HALF, frame + HALF);
         let window = (from..=to).filter_map(|f| self.sent.get(f));
         let (mut lo, mut hi) = (f32::MAX, 0.0f32);
@@ -281,7 +358,7 @@ impl Matcher {
             hi = hi.max(l);
         }
         if hi < FLOOR {
-            return self.line_ok; // the programme is silent here
+            return None;
         }
         let heard = if hi - lo < 0.2 * hi {
             // A flat envelope: sound on the line at the delay will do.
@@ -299,22 +376,19 @@ impl Matcher {
             } else {
                 (0..=MAX_DELAY, DELAY_R)
             };
-            lags.map(|lag| self.correlation(from, to, lag).0)
-                .fold(f32::MIN, f32::max)
-                >= bar
+            let best = |from, to| {
+                lags.clone()
+                    .map(|lag| self.correlation(from, to, lag).0)
+                    .fold(f32::MIN, f32::max)
+            };
+            // Where the line's delay moved within the window (an output
+            // that fell behind, a transmitter that resynced), the half on
+            // the frame's other side of the move still follows: half as
+            // many pairs, so a stricter bar.
+            best(from, to) >= bar
+                || (self.delay_found && (best(from, frame) >= HALF_R || best(frame, to) >= HALF_R))
         };
-        self.line_ok = heard;
-        heard
-    }
-
-    fn set_verdict(&mut self, frame: i64, heard: bool) {
-        let i = frame.rem_euclid(VERDICTS) as usize;
-        let (w, b) = (i / 64, i % 64);
-        if heard {
-            self.verdicts[w] |= 1 << b;
-        } else {
-            self.verdicts[w] &= !(1 << b);
-        }
+        Some(heard)
     }
 
     /// Heard frames in `from..to` that have their verdict (at most 24
@@ -325,12 +399,33 @@ impl Matcher {
         };
         let from = from.max(decided - VERDICTS + 1);
         let to = to.min(decided);
-        (from..to)
-            .filter(|&f| {
-                let i = f.rem_euclid(VERDICTS) as usize;
-                self.verdicts[i / 64] >> (i % 64) & 1 == 1
-            })
-            .count() as u64
+        (from..to).filter(|&f| self.verdicts.get(f)).count() as u64
+    }
+
+    /// Heard frames among the `frames` aired frames of an item that began
+    /// at `from`, and whether every one of them has its final verdict
+    /// (until then the figure can still grow). Frames where nothing was
+    /// sent are passed over (a player that fell behind aired silence
+    /// there, and its frames went out that much later), as far as
+    /// `frames / 4 + 1 s` past the item's nominal end.
+    pub fn heard_of(&self, from: i64, frames: i64) -> (u64, bool) {
+        let Some(decided) = self.decided else {
+            return (0, false);
+        };
+        let frames = frames.max(0);
+        let end = from + frames + frames / 4 + 10;
+        let (mut seen, mut heard, mut f) = (0, 0u64, from.max(decided - VERDICTS + 1));
+        while seen < frames && f < end.min(decided) {
+            if self.aired.get(f) {
+                seen += 1;
+                heard += u64::from(self.verdicts.get(f));
+            }
+            f += 1;
+        }
+        let walked = seen >= frames || f >= end;
+        // Frames decided without a delay may still be decided again.
+        let unsure = self.unsure.is_some_and(|u| u < f && decided < f + RECHECK);
+        (heard, walked && !unsure)
     }
 }
 

@@ -128,3 +128,117 @@ fn a_clock_jump_starts_over_without_deciding_the_gap() {
     m.captured(10, 0.0);
     assert_eq!(m.decided(), Some(10));
 }
+
+#[test]
+fn a_player_that_fell_behind_is_heard_for_every_frame_it_sent() {
+    // 50 frames aired; the player fell behind twice (silence aired where
+    // nothing was sent), so they went out over 56 frames.
+    let sent = programme(50, 11);
+    let start = 2_000_000;
+    let stamped: Vec<(i64, f32)> = sent
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let i = i as i64;
+            let late = if i >= 30 {
+                6
+            } else if i >= 10 {
+                3
+            } else {
+                0
+            };
+            (start + i + late, *l)
+        })
+        .collect();
+    let delay = 4;
+    let mut m = Matcher::new(100);
+    for f in start - 50..start + 56 + LAG + 20 {
+        if let Some((_, l)) = stamped.iter().find(|(at, _)| *at == f) {
+            m.sent(f, *l);
+        }
+        let line = stamped
+            .iter()
+            .find(|(at, _)| *at == f - delay)
+            .map_or(0.0, |(_, l)| *l);
+        m.captured(f, line + 0.001);
+    }
+    let (heard, last) = m.heard_of(start, 50);
+    assert!(last, "every verdict is in");
+    // Counted over the nominal 50 frames (as before), the 6 frames never
+    // sent and the 6 that went out past the nominal end were lost.
+    assert!(m.heard(start, start + 50) <= 44);
+    assert!(heard >= 48, "heard {heard} of 50 sent");
+}
+
+#[test]
+fn frames_decided_before_the_delay_was_found_are_decided_again_with_it() {
+    // The first item is a steady tone: its envelope is flat, so no delay
+    // can be found on it, and its frames are decided with lag 0 after the
+    // wait: the line, 1.2 s late, is silent at lag 0 for its first frames.
+    let delay = 12;
+    let tone = [0.1f32; 50];
+    let speech = programme(100, 5);
+    let (first, second) = (3_000_000, 3_000_150);
+    let mut m = Matcher::new(1000);
+    let sent_at = |f: i64| {
+        if (first..first + 50).contains(&f) {
+            Some(tone[(f - first) as usize])
+        } else if (second..second + 100).contains(&f) {
+            Some(speech[(f - second) as usize])
+        } else {
+            None
+        }
+    };
+    for f in first - 50..second {
+        if let Some(l) = sent_at(f) {
+            m.sent(f, l);
+        }
+        m.captured(f, sent_at(f - delay).unwrap_or(0.0));
+    }
+    let (heard, last) = m.heard_of(first, 50);
+    assert!(!last, "frames decided without the delay are not final yet");
+    assert!(
+        heard <= 40,
+        "heard {heard}: the tone's start is not heard at lag 0"
+    );
+    // The second item, speech, gives the delay: the tone's frames are
+    // decided again with it.
+    for f in second..second + 100 + LAG {
+        if let Some(l) = sent_at(f) {
+            m.sent(f, l);
+        }
+        m.captured(f, sent_at(f - delay).unwrap_or(0.0));
+    }
+    assert_eq!(m.delay(), delay);
+    assert_eq!(m.heard_of(first, 50), (50, true));
+    let (heard, last) = m.heard_of(second, 100);
+    assert!(last && heard >= 98, "heard {heard} of the speech");
+}
+
+#[test]
+fn a_line_whose_delay_moves_mid_item_is_heard_on_both_sides_of_the_move() {
+    // 300 ms late, then 600 ms from frame 150 on (the player fell behind
+    // after the frames it had stamped went out; a resynced transmitter),
+    // with noise: the frames whose window straddles the move follow on
+    // one side of it only. Without looking at the halves, 294 here.
+    let sent = programme(300, 21);
+    let start = 4_000_000;
+    let mut m = Matcher::new(100);
+    let mut x = 12345u64;
+    for f in start - 50..start + 300 + LAG + 20 {
+        if let Some(l) = sent.get((f - start) as usize).filter(|_| f >= start) {
+            m.sent(f, *l);
+        }
+        let delay = if f - start < 153 { 3 } else { 6 };
+        let back = f - delay;
+        let line = (back >= start && back < start + 300).then(|| sent[(back - start) as usize]);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let noise = (x % 1000) as f32 / 1000.0 * 0.1;
+        m.captured(f, 0.5 * line.unwrap_or(0.0) + noise);
+    }
+    let (heard, last) = m.heard_of(start, 300);
+    assert!(last);
+    assert!(heard >= 298, "heard {heard} of 300");
+}

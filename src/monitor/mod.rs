@@ -5,8 +5,8 @@
 //! envelope level per 100 ms into a bounded channel, never blocking), the
 //! capture of the line (`capture`, the same per 100 ms in cpal's
 //! callback), and a thread that matches the two (`matcher`) and answers
-//! [`Monitor::heard`] for the ledger and [`Monitor::state`] for the
-//! alarms.
+//! [`Monitor::heard`] for the ledger (which asks again until the figure
+//! is final, never waiting for it) and [`Monitor::state`] for the alarms.
 
 mod capture;
 mod envelope;
@@ -14,13 +14,13 @@ mod matcher;
 mod tap;
 
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 
 pub use envelope::{Envelope, FRAME_MS};
-pub use matcher::{LineState, Matcher};
+pub use matcher::{LineState, Matcher, LAG, RECHECK};
 pub use tap::Tap;
 
 use crate::audio::Sink;
@@ -29,8 +29,14 @@ use crate::audio::Sink;
 const SENT_QUEUE: usize = 120;
 /// Captured frames waiting for the matcher (12 s); more are dropped.
 const LINE_QUEUE: usize = 120;
-/// Longest a finished row waits for its last verdicts.
-const VERDICT_WAIT: Duration = Duration::from_secs(5);
+
+/// Longest a closed row waits for the monitor's final verdicts: their lag,
+/// the wait for the line's delay after a start (10 s) and the time frames
+/// decided without it may be decided again, with room for a busy
+/// machine. Then what is known is written (a capture that is away has
+/// decided nothing: 0).
+pub const HEARD_WAIT: Duration =
+    Duration::from_millis(((LAG + RECHECK) * FRAME_MS) as u64 + 20_000);
 
 /// A frame's number on the wall-clock timeline.
 pub fn frame_of(t: SystemTime) -> i64 {
@@ -43,8 +49,6 @@ pub fn frame_of(t: SystemTime) -> i64 {
 
 struct Shared {
     matcher: Mutex<Matcher>,
-    /// Signalled when frames get their verdict.
-    decided: Condvar,
 }
 
 /// The running monitor: cheap to clone.
@@ -62,7 +66,6 @@ impl Monitor {
         let frames = (config.silence_alarm.as_millis() as i64 / FRAME_MS).max(1) as u32;
         let shared = Arc::new(Shared {
             matcher: Mutex::new(Matcher::new(frames)),
-            decided: Condvar::new(),
         });
         let (sent_tx, sent_rx) = sync_channel(SENT_QUEUE);
         let (line_tx, line_rx) = sync_channel(LINE_QUEUE);
@@ -95,25 +98,51 @@ impl Monitor {
     }
 
     /// Seconds of the airing that started at `started_at` and aired
-    /// `aired_seconds` that the line carried. Waits (at most a few seconds)
-    /// for the last frames' verdicts; frames still without one count as
-    /// not heard.
-    pub fn heard(&self, started_at: DateTime<Utc>, aired_seconds: f64) -> f64 {
-        let from = frame_of(started_at.into());
-        let frames = (aired_seconds.max(0.0) * 1000.0 / FRAME_MS as f64).round() as i64;
-        let to = from + frames;
-        let deadline = Instant::now() + VERDICT_WAIT;
-        let mut m = self.matcher();
-        while m.decided().is_some_and(|d| d < to) && Instant::now() < deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            m = match self.shared.decided.wait_timeout(m, left) {
-                Ok((m, _)) => m,
-                Err(e) => e.into_inner().0,
-            };
-        }
-        let heard = m.heard(from, to) as f64 * FRAME_MS as f64 / 1000.0;
-        heard.min(aired_seconds.max(0.0))
+    /// `aired_seconds` that the line carried, once every frame of it has
+    /// its final verdict (`None` until then: ask again). Never waits.
+    pub fn heard(&self, started_at: DateTime<Utc>, aired_seconds: f64) -> Option<f64> {
+        let (from, frames) = frames_of(started_at, aired_seconds);
+        let (heard, last) = self.matcher().heard_of(from, frames);
+        last.then(|| seconds(heard).min(aired_seconds.max(0.0)))
     }
+
+    /// [`Monitor::heard`] with whatever verdicts there are: frames still
+    /// without a final one count as not heard (the monitor stopped
+    /// deciding: its capture is away).
+    pub fn heard_so_far(&self, started_at: DateTime<Utc>, aired_seconds: f64) -> f64 {
+        let (from, frames) = frames_of(started_at, aired_seconds);
+        let (heard, _) = self.matcher().heard_of(from, frames);
+        seconds(heard).min(aired_seconds.max(0.0))
+    }
+}
+
+#[cfg(test)]
+impl Monitor {
+    /// A monitor with no capture and no thread: the test feeds its
+    /// matcher.
+    pub fn detached(alarm_frames: u32) -> Monitor {
+        let (sent, _) = sync_channel(1);
+        Monitor {
+            shared: Arc::new(Shared {
+                matcher: Mutex::new(Matcher::new(alarm_frames)),
+            }),
+            sent,
+        }
+    }
+
+    pub fn feed(&self, f: impl FnOnce(&mut Matcher)) {
+        f(&mut self.matcher());
+    }
+}
+
+/// An airing's first frame and its length in frames.
+fn frames_of(started_at: DateTime<Utc>, aired_seconds: f64) -> (i64, i64) {
+    let frames = (aired_seconds.max(0.0) * 1000.0 / FRAME_MS as f64).round() as i64;
+    (frame_of(started_at.into()), frames)
+}
+
+fn seconds(frames: u64) -> f64 {
+    frames as f64 * FRAME_MS as f64 / 1000.0
 }
 
 /// The matcher's thread: sent frames as they come, captured frames as
@@ -138,7 +167,6 @@ fn run(shared: &Shared, sent: &Receiver<(i64, f32)>, line: &Receiver<(i64, f32)>
         }
         let now = m.state();
         drop(m);
-        shared.decided.notify_all();
         log_change(was, now);
     }
 }
