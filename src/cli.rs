@@ -591,7 +591,7 @@ pub fn fleet_report(url: &str, rows: Rows, broadcast: Option<&str>) -> Result<Ex
 /// What `loa report --postgres` prints (the benchmark times it), of one
 /// `broadcast` of the province when given (`--broadcast`).
 pub fn fleet_report_text(url: &str, rows: Rows, broadcast: Option<&str>) -> Result<String> {
-    if let Some(b) = broadcast.filter(|b| !crate::upstream::inbox::usable_id(b)) {
+    if let Some(b) = broadcast.filter(|b| !crate::broadcast::usable_id(b)) {
         anyhow::bail!(
             "--broadcast {b:?} is not a broadcast id (letters, digits, -, _, ., at most 64): give \
              the id `loa publish` printed"

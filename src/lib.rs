@@ -5,6 +5,7 @@
 
 pub(crate) mod api;
 pub mod audio;
+pub(crate) mod broadcast;
 pub(crate) mod check;
 pub mod cli;
 pub mod config;
@@ -15,6 +16,7 @@ pub(crate) mod daemon;
 pub(crate) mod diag;
 pub(crate) mod engine;
 pub mod fleet;
+pub(crate) mod hex;
 pub mod ledger;
 pub(crate) mod media;
 pub mod monitor;
@@ -23,6 +25,7 @@ pub(crate) mod range;
 pub mod reason;
 pub mod report;
 pub mod schedule;
+pub(crate) mod signing;
 pub(crate) mod systemd;
 pub(crate) mod table;
 pub mod timefmt;

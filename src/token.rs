@@ -18,13 +18,7 @@ pub fn hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
+pub use crate::hex::encode as hex;
 
 /// Equal in time independent of where they differ. Hand-written rather
 /// than the `subtle` crate: it is one loop over 32 bytes, and `black_box`

@@ -17,9 +17,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::config::upstream::Broker;
+use crate::signing as keys;
+use crate::upstream::cap;
 use crate::upstream::manifest::{Level, Manifest};
 use crate::upstream::publish::{self, Content, Request};
-use crate::upstream::{cap, keys};
 
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]

@@ -384,16 +384,7 @@ impl Loader<'_> {
     }
 }
 
-pub(super) fn parse_sha256(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
+pub(super) use crate::hex::decode32 as parse_sha256;
 
 #[cfg(test)]
 mod tests {

@@ -195,7 +195,7 @@ impl Loader<'_> {
         // Files are looked at only when the station's files are (`loa run`,
         // `loa check`): a report never needs the key.
         let look = self.files == super::load::AudioFiles::Resolve;
-        let key_ok = match crate::upstream::keys::read(&key) {
+        let key_ok = match crate::signing::read(&key) {
             _ if !look => true,
             Ok(_) => true,
             Err(e) => {
@@ -327,7 +327,7 @@ mod tests {
         let load = load_resolving;
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("tinh.key");
-        crate::upstream::keys::keygen(&key).unwrap();
+        crate::signing::keygen(&key).unwrap();
         let section = |key: &std::path::Path, more: &str| {
             format!(
                 "[publish]\nbroker = \"mqtt://127.0.0.1:1884\"\nusername = \"tinh\"\nkey = \"{}\"\n{more}",

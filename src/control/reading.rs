@@ -253,7 +253,7 @@ impl Control {
         };
         let broadcast = p.broadcast.as_deref();
         if let Some(b) = broadcast {
-            if !crate::upstream::inbox::usable_id(b) {
+            if !crate::broadcast::usable_id(b) {
                 return Err(Error::BadBroadcastId {
                     given: b.chars().take(80).collect(),
                 });

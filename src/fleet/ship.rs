@@ -375,7 +375,7 @@ async fn insert(client: &mut Client, station_id: &str, rows: &[AirtimeRow]) -> a
                 // The province's broadcast, named in the occurrence.
                 &col(rows, |r| {
                     (r.source == crate::ledger::Source::Province)
-                        .then(|| crate::upstream::broadcast_of(&r.occurrence))
+                        .then(|| crate::broadcast::broadcast_of(&r.occurrence))
                         .flatten()
                         .map(str::to_string)
                 }),

@@ -74,7 +74,15 @@ fn say(l: Lang, vi: impl Into<String>, en: impl Into<String>) -> String {
 
 /// Each reason in both languages, side by side.
 pub(super) fn render(r: &Reason, l: Lang) -> String {
-    match r {
+    who_and_when(r, l)
+        .or_else(|| what_failed(r, l))
+        .unwrap_or_else(|| r.code().to_string())
+}
+
+/// Reasons of people and of time: who skipped, paused or cancelled, and
+/// items that came too late.
+fn who_and_when(r: &Reason, l: Lang) -> Option<String> {
+    Some(match r {
         Reason::SkippedBy { by } => say(
             l,
             format!("{} đã bỏ qua", who(l, by)),
@@ -181,6 +189,14 @@ pub(super) fn render(r: &Reason, l: Lang) -> String {
                 ),
             )
         }
+        _ => return None,
+    })
+}
+
+/// Reasons of the audio: the file, the speech, the output, a relay's
+/// source, loa itself; and free text kept from older ledgers.
+fn what_failed(r: &Reason, l: Lang) -> Option<String> {
+    Some(match r {
         Reason::SpeechFailed { error } => say(
             l,
             format!("không đọc được thông báo thành tiếng: {error}"),
@@ -276,7 +292,8 @@ pub(super) fn render(r: &Reason, l: Lang) -> String {
             format!("{error}; restart loa"),
         ),
         Reason::Free { text } => text.clone(),
-    }
+        _ => return None,
+    })
 }
 
 /// Every audit action code loa writes, with its Vietnamese and English

@@ -134,16 +134,7 @@ pub struct Inbox {
     dir: PathBuf,
 }
 
-/// Whether `id` may be a broadcast's id and name a file here: letters,
-/// digits, `-`, `_`, `.`, at most 64, never a hidden or relative name.
-pub fn usable_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && !id.starts_with('.')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
+pub use crate::broadcast::usable_id;
 
 impl Inbox {
     pub fn at(data_dir: &Path) -> Inbox {

@@ -201,10 +201,7 @@ pub struct Me<'a> {
     pub keys: &'a [[u8; 32]],
 }
 
-/// A public key as stations write it.
-pub fn key_text(key: &VerifyingKey) -> String {
-    format!("ed25519:{}", hex(key.as_bytes()))
-}
+pub use crate::signing::key_text;
 
 /// Sign `m` with `key`: the message to publish.
 pub fn sign(m: &Manifest, key: &SigningKey) -> Vec<u8> {

@@ -555,7 +555,7 @@ async fn publish_now(
     let key_path = conf.key.clone();
     // The key's refusal is the host's (500), the request's is the form's (422).
     let built = tokio::task::spawn_blocking(move || {
-        let key = crate::upstream::keys::read(&key_path).map_err(|e| {
+        let key = crate::signing::read(&key_path).map_err(|e| {
             let text = format!("{e:#}");
             publish::Invalid {
                 en: format!("Cannot read the signing key: {text}"),

@@ -31,7 +31,17 @@ use syn::visit::Visit;
 /// Layers from the bottom up; a module's layer is its index. A layer may
 /// name a module that does not exist yet.
 const LAYERS: &[&[&str]] = &[
-    &["diag", "timefmt", "range", "crontab", "table", "reason"],
+    &[
+        "diag",
+        "timefmt",
+        "range",
+        "crontab",
+        "table",
+        "reason",
+        "broadcast",
+        "signing",
+        "hex",
+    ],
     &["config"],
     &[
         "media", "probe", "audio", "schedule", "ledger", "report", "token", "check", "tts",

@@ -1,5 +1,8 @@
-//! The publisher's private key: made by `loa publish keygen`, read by
-//! `loa publish`. The file holds `ed25519-secret:` and 64 hex digits, mode
+//! The province's signing keys (`crate::upstream`): the publisher's
+//! private key, made by `loa publish keygen` and read by `loa publish`
+//! and the central host's page, and a public key as stations write it.
+//! Here, below the station file, so `loa check` can check `[publish] key`.
+//! The file holds `ed25519-secret:` and 64 hex digits, mode
 //! 0600; it is never overwritten.
 
 use std::io::Write;
@@ -9,9 +12,14 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use ed25519_dalek::SigningKey;
 
-use super::manifest::key_text;
+use ed25519_dalek::VerifyingKey;
 
 const PREFIX: &str = "ed25519-secret:";
+
+/// A public key as stations write it in `[upstream] keys`.
+pub fn key_text(key: &VerifyingKey) -> String {
+    format!("ed25519:{}", crate::hex::encode(key.as_bytes()))
+}
 
 /// Make a key at `out` and answer the public line stations paste into
 /// `[upstream] keys`.
@@ -30,7 +38,7 @@ pub fn keygen(out: &Path) -> anyhow::Result<String> {
                 out.display()
             )
         })?;
-    writeln!(f, "{PREFIX}{}", crate::token::hex(&seed))
+    writeln!(f, "{PREFIX}{}", crate::hex::encode(&seed))
         .and_then(|()| f.sync_all())
         .with_context(|| format!("cannot write {}", out.display()))?;
     Ok(key_text(&key.verifying_key()))
@@ -57,7 +65,7 @@ pub fn read(path: &Path) -> anyhow::Result<SigningKey> {
     let Some(seed) = text
         .trim()
         .strip_prefix(PREFIX)
-        .and_then(crate::config::upstream::parse_hex32)
+        .and_then(crate::hex::decode32)
     else {
         bail!(
             "{} is not a key made by `loa publish keygen` ({PREFIX} and 64 hex digits)",
