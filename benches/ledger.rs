@@ -229,7 +229,7 @@ fn commits(airing: &Airing) {
         times.push(t.elapsed());
         let t = Instant::now();
         ledger
-            .finish(id, at, 10.0, Outcome::Completed, None)
+            .finish(id, at, 10.0, Outcome::Completed, None, None)
             .expect("finish");
         times.push(t.elapsed());
     }

@@ -842,7 +842,7 @@ fn the_province_report_sums_what_the_stations_line_monitors_heard() {
             };
             let id = l.begin(&a, when).unwrap();
             let end = when + chrono::Duration::seconds(120);
-            l.finish_heard(id, end, 120.0, Outcome::Completed, None, *h)
+            l.finish(id, end, 120.0, Outcome::Completed, None, *h)
                 .unwrap();
         }
     }

@@ -27,15 +27,23 @@ pub(super) struct RawUpstream {
     keys: Vec<S<String>>,
 }
 
-/// `[upstream]`, checked.
+/// How to reach the province's broker: where it is and this side's login
+/// (a station's `[upstream]`, the central host's `[publish]`, `loa
+/// publish`'s flags).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Upstream {
+pub struct Login {
     pub broker: Broker,
     pub username: Option<String>,
     /// Read when connecting, never kept in the station file.
     pub password_file: Option<PathBuf>,
     /// A private CA's certificate (PEM) for `mqtts://`; else the system's.
     pub ca_file: Option<PathBuf>,
+}
+
+/// `[upstream]`, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upstream {
+    pub login: Login,
     /// Ed25519 public keys of the publishers this station obeys.
     pub keys: Vec<[u8; 32]>,
 }
@@ -55,12 +63,9 @@ pub(super) struct RawPublish {
 /// bulletins from the console's *Gửi bản tin* page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Publish {
-    pub broker: Broker,
-    pub username: Option<String>,
-    pub password_file: Option<PathBuf>,
+    pub login: Login,
     /// The publisher's private key (`loa publish keygen`, mode 0600).
     pub key: PathBuf,
-    pub ca_file: Option<PathBuf>,
     /// The name stations' ledgers record as who asked; default the
     /// station's name.
     pub publisher: Option<String>,
@@ -126,17 +131,41 @@ pub fn usable_district(d: &str) -> bool {
 }
 
 impl Loader<'_> {
-    pub(super) fn upstream(&mut self, u: RawUpstream) -> Option<Upstream> {
-        let broker = match Broker::parse(u.broker.get_ref().trim()) {
-            Ok(b) => Some(b),
+    /// The broker and login a section gives (`None`: the broker is not
+    /// usable, said).
+    fn login(
+        &mut self,
+        section: &'static str,
+        broker: &S<String>,
+        username: Option<S<String>>,
+        (password_file, ca_file): (Option<S<String>>, Option<S<String>>),
+    ) -> Option<Login> {
+        let parsed = match Broker::parse(broker.get_ref().trim()) {
+            Ok(b) => b,
             Err(e) => {
-                self.at(u.broker.span()).item(UPSTREAM).key("broker").error(
+                self.at(broker.span()).item(section).key("broker").error(
                     e,
                     "write e.g. \"mqtts://mqtt.tinh.gov.vn\" (TLS, port 8883) or \"mqtt://10.0.0.5:1883\"",
                 );
-                None
+                return None;
             }
         };
+        let path = |p: S<String>| self.base.join(p.get_ref().trim());
+        Some(Login {
+            broker: parsed,
+            username: username.map(|n| n.get_ref().trim().to_string()),
+            password_file: password_file.map(path),
+            ca_file: ca_file.map(path),
+        })
+    }
+
+    pub(super) fn upstream(&mut self, u: RawUpstream) -> Option<Upstream> {
+        let login = self.login(
+            UPSTREAM,
+            &u.broker,
+            u.username,
+            (u.password_file, u.ca_file),
+        );
         let mut keys = Vec::new();
         let mut keys_ok = true;
         if u.keys.is_empty() {
@@ -168,29 +197,14 @@ impl Loader<'_> {
                 }
             }
         }
-        let password_file = u.password_file.map(|p| self.base.join(p.get_ref().trim()));
-        let ca_file = u.ca_file.map(|p| self.base.join(p.get_ref().trim()));
         Some(Upstream {
-            broker: broker?,
-            username: u.username.map(|n| n.get_ref().trim().to_string()),
-            password_file,
-            ca_file,
+            login: login?,
             keys: keys_ok.then_some(keys)?,
         })
     }
 
     pub(super) fn publish(&mut self, p: RawPublish) -> Option<Publish> {
         const PUBLISH: &str = "[publish]";
-        let broker = match Broker::parse(p.broker.get_ref().trim()) {
-            Ok(b) => Some(b),
-            Err(e) => {
-                self.at(p.broker.span()).item(PUBLISH).key("broker").error(
-                    e,
-                    "write e.g. \"mqtts://mqtt.tinh.gov.vn\" (TLS, port 8883) or \"mqtt://10.0.0.5:1883\"",
-                );
-                None
-            }
-        };
         let key = self.base.join(p.key.get_ref().trim());
         // Files are looked at only when the station's files are (`loa run`,
         // `loa check`): a report never needs the key.
@@ -236,13 +250,11 @@ impl Loader<'_> {
             );
             files_ok = false;
         }
+        let login = self.login(PUBLISH, &p.broker, p.username, (p.password_file, p.ca_file));
         (key_ok && files_ok).then_some(())?;
         Some(Publish {
-            broker: broker?,
-            username: p.username.map(|n| n.get_ref().trim().to_string()),
-            password_file: p.password_file.map(|f| self.base.join(f.get_ref().trim())),
+            login: login?,
             key,
-            ca_file: p.ca_file.map(|f| self.base.join(f.get_ref().trim())),
             publisher,
         })
     }
@@ -298,7 +310,7 @@ mod tests {
         let u = s.upstream.unwrap();
         assert_eq!(u.keys.len(), 1);
         assert_eq!(u.keys[0][31], 1);
-        assert!(u.password_file.unwrap().ends_with("pw"));
+        assert!(u.login.password_file.unwrap().ends_with("pw"));
         assert!(load("").station.unwrap().upstream.is_none());
     }
 
@@ -338,7 +350,10 @@ mod tests {
             .station
             .unwrap();
         let p = s.publish.unwrap();
-        assert_eq!((p.broker.port, p.key.as_path()), (1884, key.as_path()));
+        assert_eq!(
+            (p.login.broker.port, p.key.as_path()),
+            (1884, key.as_path())
+        );
         assert_eq!(p.publisher.as_deref(), Some("Sở TT&TT"));
         assert!(
             load("").station.unwrap().publish.is_none(),

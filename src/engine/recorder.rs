@@ -57,7 +57,7 @@ macro_rules! store {
 store! {
     fn begin(&mut self, airing: &Airing, started_at: DateTime<Utc>) -> Result<i64, LedgerError>;
     fn progress(&mut self, id: i64, aired_seconds: f64) -> Result<(), LedgerError>;
-    fn finish_heard(&mut self, id: i64, ended_at: DateTime<Utc>, aired_seconds: f64,
+    fn finish(&mut self, id: i64, ended_at: DateTime<Utc>, aired_seconds: f64,
         outcome: Outcome, reason: Option<&Reasons>, heard_seconds: Option<f64>)
         -> Result<(), LedgerError>;
     fn record(&mut self, airing: &Airing, outcome: Outcome, reason: Option<&Reasons>)
@@ -449,7 +449,7 @@ impl<S: Store> Writer<S> {
             } => {
                 if let Some(id) = self.rows.get(token).copied() {
                     // Heard seconds follow when the monitor knows them.
-                    self.ledger.finish_heard(
+                    self.ledger.finish(
                         id,
                         *ended_at,
                         *aired_seconds,
@@ -553,7 +553,7 @@ mod tests {
         fn progress(&mut self, id: i64, s: f64) -> Result<(), LedgerError> {
             self.write(format!("progress {id} {s}"))
         }
-        fn finish_heard(
+        fn finish(
             &mut self,
             id: i64,
             _: DateTime<Utc>,

@@ -427,12 +427,12 @@ mod tests {
     fn rows_waiting_for_their_heard_seconds_are_shipped_once_they_have_them() {
         let (_d, _p, mut l) = fresh_ledger();
         let a = l.begin(&airing("a", None, at(6, 0)), at(6, 0)).unwrap();
-        l.finish_heard(a, at(6, 1), 60.0, Outcome::Completed, None, Some(58.0))
+        l.finish(a, at(6, 1), 60.0, Outcome::Completed, None, Some(58.0))
             .unwrap();
         l.record(&airing("b", None, at(6, 5)), Outcome::Missed, None)
             .unwrap();
         let c = l.begin(&airing("c", None, at(6, 10)), at(6, 10)).unwrap();
-        l.finish(c, at(6, 11), 60.0, Outcome::Completed, None)
+        l.finish(c, at(6, 11), 60.0, Outcome::Completed, None, None)
             .unwrap();
         let rows = l.closed_after(0, 10).unwrap();
         assert_eq!(rows.len(), 3);
@@ -444,7 +444,7 @@ mod tests {
         assert_eq!(heard_settled(&rows, soon), 3);
         // A row the monitor never settled goes without them in the end.
         let d = l.begin(&airing("d", None, at(7, 0)), at(7, 0)).unwrap();
-        l.finish(d, at(7, 1), 60.0, Outcome::Completed, None)
+        l.finish(d, at(7, 1), 60.0, Outcome::Completed, None, None)
             .unwrap();
         let rows = l.closed_after(0, 10).unwrap();
         assert_eq!(heard_settled(&rows, at(7, 1)), 3);

@@ -58,7 +58,7 @@ mod tests {
             let id = l
                 .begin(&airing("b", Some("c"), at(6, m)), at(6, m))
                 .unwrap();
-            l.finish_heard(id, at(6, m + 2), 120.0, Outcome::Completed, None, heard)
+            l.finish(id, at(6, m + 2), 120.0, Outcome::Completed, None, heard)
                 .unwrap();
         }
         let t = l.airtime_totals(&Filter::default()).unwrap();

@@ -503,7 +503,7 @@ mod tests {
             .unwrap();
         let id = ledger.begin(&a, at(6, 20)).unwrap();
         ledger
-            .finish(id, at(6, 22), 120.0, Outcome::Completed, None)
+            .finish(id, at(6, 22), 120.0, Outcome::Completed, None, None)
             .unwrap();
         ledger
             .record(&b, Outcome::Skipped, Some(&Reason::QuietHours.into()))

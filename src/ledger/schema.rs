@@ -772,7 +772,7 @@ mod tests {
         let reader = Ledger::open_read_only(&path, TZ).unwrap();
         assert_eq!(reader.rows(&Filter::default()).unwrap()[0].outcome, None);
         daemon
-            .finish(id, at(6, 16), 60.0, Outcome::Completed, None)
+            .finish(id, at(6, 16), 60.0, Outcome::Completed, None, None)
             .unwrap();
         assert_eq!(
             reader.rows(&Filter::default()).unwrap()[0].outcome,

@@ -101,21 +101,10 @@ impl Ledger {
         self.expect_one(n, id, "checkpoint airtime")
     }
 
-    /// Close the row `begin` wrote.
+    /// Close the row `begin` wrote, with the seconds the line monitor
+    /// heard when known (`None`: no monitor, or its verdicts follow through
+    /// `set_heard`).
     pub fn finish(
-        &mut self,
-        id: i64,
-        ended_at: DateTime<Utc>,
-        aired_seconds: f64,
-        outcome: Outcome,
-        reason: Option<&Reasons>,
-    ) -> Result<()> {
-        self.finish_heard(id, ended_at, aired_seconds, outcome, reason, None)
-    }
-
-    /// `finish`, with the seconds the line monitor heard (`None`: no
-    /// monitor).
-    pub fn finish_heard(
         &mut self,
         id: i64,
         ended_at: DateTime<Utc>,
@@ -239,7 +228,7 @@ mod tests {
             assert_eq!(open.outcome, None);
             assert_eq!(open.aired_seconds, 60.0);
             ledger
-                .finish(id, at(6, 17), 120.0, Outcome::Completed, None)
+                .finish(id, at(6, 17), 120.0, Outcome::Completed, None, None)
                 .unwrap();
             // A finished row cannot be finished or checkpointed again.
             let e = ledger.progress(id, 1.0).unwrap_err();

@@ -9,7 +9,7 @@ use anyhow::Context;
 use rumqttc::{MqttOptions, TlsConfiguration, Transport};
 
 use super::manifest::{MAX_AUDIO_BYTES, MAX_MESSAGE};
-use crate::config::upstream::Broker;
+use crate::config::upstream::Login;
 
 /// How long a silent link lives before the client pings (a 4G link that
 /// drops takes the TCP connection with it silently).
@@ -19,14 +19,13 @@ const MAX_PASSWORD: u64 = 4096;
 
 /// Options for `client_id` at `broker`; `clean`: forget the session at the
 /// broker (a publisher) or keep it (a station, so it gets what it missed).
-pub fn options(
-    client_id: &str,
-    broker: &Broker,
-    username: Option<&str>,
-    password_file: Option<&Path>,
-    ca_file: Option<&Path>,
-    clean: bool,
-) -> anyhow::Result<MqttOptions> {
+pub fn options(client_id: &str, login: &Login, clean: bool) -> anyhow::Result<MqttOptions> {
+    let Login {
+        broker,
+        username,
+        password_file,
+        ca_file,
+    } = login;
     let mut o = MqttOptions::new(client_id, broker.host.clone(), broker.port);
     o.set_keep_alive(KEEP_ALIVE)
         .set_clean_session(clean)
@@ -61,18 +60,9 @@ const MAX_CA: u64 = 256 * 1024;
 /// province's own CA.
 fn private_ca(ca: &Path) -> anyhow::Result<rustls::ClientConfig> {
     use rustls::pki_types::{pem::PemObject, CertificateDer};
-    let len = std::fs::metadata(ca)
-        .with_context(|| format!("cannot read the CA file {}", ca.display()))?
-        .len();
-    anyhow::ensure!(
-        len <= MAX_CA,
-        "{} is larger than {MAX_CA} bytes: not a CA certificate file",
-        ca.display()
-    );
+    let pem = read_small(ca, MAX_CA, "the CA file", "a CA certificate file")?;
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca)
-        .with_context(|| format!("cannot read the CA file {}", ca.display()))?
-    {
+    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
         let cert = cert.with_context(|| format!("{} is not PEM certificates", ca.display()))?;
         roots
             .add(cert)
@@ -106,15 +96,24 @@ pub fn explain(e: &rumqttc::ConnectionError) -> String {
 
 /// The password in `p`: its first line, bounded.
 pub(crate) fn read_password(p: &Path) -> anyhow::Result<String> {
-    let len = std::fs::metadata(p)
-        .with_context(|| format!("cannot read the broker password file {}", p.display()))?
-        .len();
+    let text = read_small(
+        p,
+        MAX_PASSWORD,
+        "the broker password file",
+        "a password file",
+    )?;
+    Ok(text.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// The text of `p` (`what`), refused unread when larger than `max` bytes:
+/// then it is not `kind`.
+fn read_small(p: &Path, max: u64, what: &str, kind: &str) -> anyhow::Result<String> {
+    let cannot = || format!("cannot read {what} {}", p.display());
+    let len = std::fs::metadata(p).with_context(cannot)?.len();
     anyhow::ensure!(
-        len <= MAX_PASSWORD,
-        "{} is larger than {MAX_PASSWORD} bytes: not a password file",
+        len <= max,
+        "{} is larger than {max} bytes: not {kind}",
         p.display()
     );
-    let text = std::fs::read_to_string(p)
-        .with_context(|| format!("cannot read the broker password file {}", p.display()))?;
-    Ok(text.trim_end_matches(['\n', '\r']).to_string())
+    std::fs::read_to_string(p).with_context(cannot)
 }

@@ -31,30 +31,28 @@ pub fn topic(station: &str) -> String {
     format!("loa/v1/station/{station}/state")
 }
 
-/// The station's retained presence once connected.
-pub fn online(station: &str, name: &str, district: Option<&str>) -> Vec<u8> {
+/// The station's presence, as JSON: `at` is when it came online (`None`
+/// for the will, whose time the broker chooses).
+fn body(station: &str, name: &str, district: Option<&str>, at: Option<DateTime<Utc>>) -> Vec<u8> {
     let p = Presence {
         station: station.to_string(),
         name: Some(name.to_string()),
         district: district.map(str::to_string),
         version: Some(env!("CARGO_PKG_VERSION").to_string()),
-        online: true,
-        at: Some(Utc::now()),
+        online: at.is_some(),
+        at,
     };
     serde_json::to_vec(&p).unwrap_or_default()
 }
 
+/// The station's retained presence once connected.
+pub fn online(station: &str, name: &str, district: Option<&str>) -> Vec<u8> {
+    body(station, name, district, Some(Utc::now()))
+}
+
 /// The last will the broker publishes (retained) when the link drops.
 pub fn will(station: &str, name: &str, district: Option<&str>) -> LastWill {
-    let p = Presence {
-        station: station.to_string(),
-        name: Some(name.to_string()),
-        district: district.map(str::to_string),
-        version: Some(env!("CARGO_PKG_VERSION").to_string()),
-        online: false,
-        at: None,
-    };
-    let body = serde_json::to_vec(&p).unwrap_or_default();
+    let body = body(station, name, district, None);
     LastWill::new(topic(station), body, QoS::AtLeastOnce, true)
 }
 

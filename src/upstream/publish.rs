@@ -15,7 +15,6 @@ use super::act::Ack;
 use super::manifest::{self, AudioRef, Level, Manifest, Repeat, Schedule, Targets};
 use super::presence::{self, Presence};
 use super::{cap, mqtt, topic};
-use crate::config::upstream::Broker;
 
 /// How long a publish waits for the broker's acknowledgements.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -26,26 +25,11 @@ pub const DEFAULT_LIFE: chrono::Duration = chrono::Duration::hours(24);
 pub const MAX_READ: usize = 5000;
 
 /// How to reach the broker as the publisher.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Conn {
-    pub broker: Broker,
-    pub username: Option<String>,
-    pub password_file: Option<PathBuf>,
-    /// A private CA's certificate (PEM) for `mqtts://`.
-    pub ca_file: Option<PathBuf>,
-}
+pub use crate::config::upstream::Login as Conn;
 
-impl Conn {
-    fn options(&self, prefix: &str) -> anyhow::Result<MqttOptions> {
-        mqtt::options(
-            &format!("{prefix}-{}", random_hex(6)?),
-            &self.broker,
-            self.username.as_deref(),
-            self.password_file.as_deref(),
-            self.ca_file.as_deref(),
-            true,
-        )
-    }
+/// A clean session with a fresh client id starting with `prefix`.
+fn options(c: &Conn, prefix: &str) -> anyhow::Result<MqttOptions> {
+    mqtt::options(&format!("{prefix}-{}", random_hex(6)?), c, true)
 }
 
 /// What a bulletin says: words read aloud, an audio file, or a CAP alert.
@@ -311,7 +295,7 @@ pub async fn send(
                 .map(|id| (topic::station(id), signed.clone(), false)),
         ),
     }
-    publish_all(conn.options("loa-publish")?, msgs).await
+    publish_all(options(conn, "loa-publish")?, msgs).await
 }
 
 /// Publish every message with QoS 1 and wait until the broker has them all.
@@ -347,7 +331,7 @@ async fn publish_all(opts: MqttOptions, msgs: Vec<(String, Vec<u8>, bool)>) -> a
 /// Each station's latest acknowledgement of broadcast `id`, by station,
 /// read until `quiet` passes without a new one.
 pub async fn delivery(conn: &Conn, id: &str, quiet: Duration) -> anyhow::Result<Vec<Ack>> {
-    let opts = conn.options("loa-status")?;
+    let opts = options(conn, "loa-status")?;
     let mut acks: Vec<Ack> = Vec::new();
     read_retained(opts, &topic::ack("+", id), quiet, |_, payload| {
         if let Ok(a) = serde_json::from_slice::<Ack>(payload) {
@@ -365,7 +349,7 @@ pub async fn delivery(conn: &Conn, id: &str, quiet: Duration) -> anyhow::Result<
 
 /// The stations the broker knows, from their retained presences, by id.
 pub async fn stations(conn: &Conn, quiet: Duration) -> anyhow::Result<Vec<Presence>> {
-    let opts = conn.options("loa-stations")?;
+    let opts = options(conn, "loa-stations")?;
     let mut known: std::collections::BTreeMap<String, Presence> = Default::default();
     read_retained(opts, &presence::topic("+"), quiet, |topic, payload| {
         if let Some(p) = presence::read(topic, payload) {

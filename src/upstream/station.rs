@@ -54,6 +54,7 @@ impl Wanted {
     fn of(station: &Station) -> Option<Wanted> {
         let up = station.upstream.clone()?;
         let password = up
+            .login
             .password_file
             .as_deref()
             .and_then(|p| super::mqtt::read_password(p).ok());
@@ -118,14 +119,7 @@ fn start(control: &Shared, w: Wanted) -> Option<Running> {
         audio_dir,
         ..
     } = w;
-    let opts = match super::mqtt::options(
-        &id,
-        &up.broker,
-        up.username.as_deref(),
-        up.password_file.as_deref(),
-        up.ca_file.as_deref(),
-        false,
-    ) {
+    let opts = match super::mqtt::options(&id, &up.login, false) {
         Ok(mut o) => {
             // Acknowledged once acted on (see the worker).
             o.set_manual_acks(true);
@@ -190,7 +184,7 @@ async fn poll(
         match events.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 info!(
-                    broker = %up.broker.host,
+                    broker = %up.login.broker.host,
                     session_present = ack.session_present,
                     "connected to the province's broker"
                 );

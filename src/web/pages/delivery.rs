@@ -12,7 +12,6 @@ use std::time::Duration;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +19,7 @@ use super::{date_time, problem_text};
 use crate::config::upstream::Publish;
 use crate::control::Shared as AppState;
 use crate::upstream::act::{Ack, State as AckState};
-use crate::upstream::manifest::{Level, Targets};
+use crate::upstream::manifest::{Level, Manifest, Targets};
 use crate::upstream::presence::Presence;
 use crate::upstream::publish::{self, Conn};
 use crate::web::i18n::{t, Lang};
@@ -39,12 +38,9 @@ const REFRESH_SECONDS: &str = "5";
 /// One broadcast sent from this host.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Sent {
-    pub id: String,
-    pub title: String,
-    pub level: Level,
-    pub targets: String,
-    pub issued: DateTime<Utc>,
-    pub expires: DateTime<Utc>,
+    /// What was signed and sent.
+    pub manifest: Manifest,
+    /// The console user who sent it.
     pub by: String,
 }
 
@@ -57,16 +53,22 @@ pub(super) fn folder(s: &AppState) -> PathBuf {
 
 pub(super) fn sent_list(dir: &Path) -> Vec<Sent> {
     let _g = SENT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    read_sent(dir)
+}
+
+/// The list as the file holds it (the caller holds `SENT_LOCK`).
+fn read_sent(dir: &Path) -> Vec<Sent> {
     std::fs::read(dir.join("sent.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()
 }
 
-/// Put `sent` first in the list (written whole, then renamed).
+/// Put `sent` first in the list (written whole, then renamed), under one
+/// hold of the lock so two sends at once both stay.
 pub(super) fn remember(dir: &Path, sent: Sent) -> std::io::Result<()> {
-    let mut list = sent_list(dir);
     let _g = SENT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut list = read_sent(dir);
     list.insert(0, sent);
     list.truncate(MAX_SENT);
     std::fs::create_dir_all(dir)?;
@@ -76,12 +78,7 @@ pub(super) fn remember(dir: &Path, sent: Sent) -> std::io::Result<()> {
 }
 
 pub(super) fn conn(p: &Publish) -> Conn {
-    Conn {
-        broker: p.broker.clone(),
-        username: p.username.clone(),
-        password_file: p.password_file.clone(),
-        ca_file: p.ca_file.clone(),
-    }
+    p.login.clone()
 }
 
 /// The stations the broker knows, or why they could not be read.
@@ -200,7 +197,9 @@ pub(crate) async fn page(
         )
             .into_response();
     }
-    let sent = sent_list(&folder(&s)).into_iter().find(|x| x.id == id);
+    let sent = sent_list(&folder(&s))
+        .into_iter()
+        .find(|x| x.manifest.id == id);
     let c = conn(&p);
     let acks = tokio::time::timeout(BROKER_PATIENCE, publish::delivery(&c, &id, QUIET));
     let (acks, known) = tokio::join!(acks, known(&p));
@@ -230,7 +229,7 @@ fn rows(sent: Option<&Sent>, acks: &[Ack], known: &[Presence]) -> Vec<(String, O
         .iter()
         .map(|a| (a.station.clone(), Some(a.clone())))
         .collect();
-    let targets = sent.and_then(|s| Targets::parse(&s.targets).ok());
+    let targets = sent.and_then(|s| Targets::parse(&s.manifest.targets).ok());
     let mut expected: Vec<String> = match &targets {
         Some(Targets::Stations(ids)) => ids.clone(),
         Some(t) => known
@@ -263,15 +262,15 @@ fn render(
     html! {
         div class="card" {
             @if let Some(x) = sent {
-                p class="big-what" { (x.title) }
+                p class="big-what" { (x.manifest.title) }
                 p {
-                    (t(lang, "Mức: ", "Level: ")) strong { (level_words(lang, x.level)) }
-                    " · " (targets_words(lang, &x.targets))
+                    (t(lang, "Mức: ", "Level: ")) strong { (level_words(lang, x.manifest.priority)) }
+                    " · " (targets_words(lang, &x.manifest.targets))
                 }
                 p class="hint" {
-                    (t(lang, "Gửi lúc ", "Sent ")) (date_time(x.issued, tz))
+                    (t(lang, "Gửi lúc ", "Sent ")) (date_time(x.manifest.issued, tz))
                     (t(lang, " bởi ", " by ")) (x.by)
-                    (t(lang, " · hết hạn ", " · expires ")) (date_time(x.expires, tz))
+                    (t(lang, " · hết hạn ", " · expires ")) (date_time(x.manifest.expires, tz))
                 }
             }
             p class="hint" { (t(lang, "Mã bản tin: ", "Broadcast id: ")) code { (id) } }
@@ -327,9 +326,9 @@ pub(super) fn recent(lang: Lang, tz: chrono_tz::Tz, list: &[Sent]) -> Markup {
                     @for x in list {
                         li {
                             span class="what" {
-                                a href={ "/gui-ban-tin/" (x.id) } { (x.title) }
+                                a href={ "/gui-ban-tin/" (x.manifest.id) } { (x.manifest.title) }
                                 br;
-                                small { (level_words(lang, x.level)) " · " (targets_words(lang, &x.targets)) " · " (date_time(x.issued, tz)) " · " (x.by) }
+                                small { (level_words(lang, x.manifest.priority)) " · " (targets_words(lang, &x.manifest.targets)) " · " (date_time(x.manifest.issued, tz)) " · " (x.by) }
                             }
                         }
                     }

@@ -593,18 +593,14 @@ async fn publish_now(
     match sent {
         Ok(Ok(())) => {
             s.recorder.audit(who, "province publish", &detail, "ok");
+            let id = m.id.clone();
             let record = Sent {
-                id: m.id.clone(),
-                title: m.title.clone(),
-                level: m.priority,
-                targets: m.targets.clone(),
-                issued: m.issued,
-                expires: m.expires,
+                manifest: m,
                 by: who.clone(),
             };
             let dir = delivery::folder(s);
             let _ = tokio::task::spawn_blocking(move || delivery::remember(&dir, record)).await;
-            Ok(m.id)
+            Ok(id)
         }
         Ok(Err(e)) => {
             s.recorder
