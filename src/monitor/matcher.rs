@@ -16,7 +16,8 @@
 //! plus the window), so a row's heard seconds are known about 3.5 s after
 //! it ends. After a start the first item's frames wait (10 s at most) for
 //! a delay found on 3 s of programme; frames decided without one are
-//! decided again, for 30 s, once it is found. Memory is fixed: two
+//! decided again, for 30 s, once it is found, and so are frames decided
+//! at a delay a later search clearly betters. Memory is fixed: two
 //! 2-minute rings of levels and two 24-hour bit rings (aired, heard).
 
 use super::envelope::FRAME_MS;
@@ -309,16 +310,24 @@ impl Matcher {
                     "line monitor: the line's delay"
                 );
             }
+            let moved = self.delay_found && lag != self.delay;
             self.delay = lag;
             if !self.delay_found {
                 self.delay_found = true;
+                self.recheck();
+            } else if moved {
+                // A clearly better delay (the first one fitted by chance, or
+                // the line's delay moved): the recent frames not heard at
+                // the old one are decided again at it.
+                self.unsure = self.decided.map(|d| d - RECHECK);
                 self.recheck();
             }
         }
     }
 
-    /// The delay is found: frames decided without it (the last `RECHECK`
-    /// of them) that were not heard are decided again with it.
+    /// The delay is found, or a clearly better one: frames decided without
+    /// it (the last `RECHECK` of them) that were not heard are decided
+    /// again with it. This only ever adds heard frames.
     fn recheck(&mut self) {
         let (Some(unsure), Some(decided)) = (self.unsure.take(), self.decided) else {
             return;

@@ -242,3 +242,33 @@ fn a_line_whose_delay_moves_mid_item_is_heard_on_both_sides_of_the_move() {
     assert!(last);
     assert!(heard >= 298, "heard {heard} of 300");
 }
+
+#[test]
+fn frames_decided_at_a_delay_a_later_search_betters_are_decided_again() {
+    // The station's first item, from a player that fell behind at its start:
+    // its first 4 s reach the line 1.9 s after their stamps, the rest
+    // 200 ms after. The first search, on those 4 s, finds 1.9 s; the frames
+    // decided at it after the line caught up are decided again once a
+    // later search finds 200 ms.
+    let sent = programme(200, 41);
+    let start = 6_000_000;
+    let mut m = Matcher::new(1000);
+    let sent_at = |f: i64| {
+        (start..start + 200)
+            .contains(&f)
+            .then(|| sent[(f - start) as usize])
+    };
+    for f in start - 50..start + 200 + LAG + 40 {
+        if let Some(l) = sent_at(f) {
+            m.sent(f, l);
+        }
+        let line = [19, 2]
+            .iter()
+            .filter_map(|d| sent_at(f - d).filter(|_| (f - d < start + 40) == (*d == 19)))
+            .fold(0.0, f32::max);
+        m.captured(f, line);
+    }
+    assert_eq!(m.delay(), 2);
+    let (heard, last) = m.heard_of(start, 200);
+    assert!(last && heard >= 190, "heard {heard} of 200");
+}
