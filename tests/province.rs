@@ -474,44 +474,22 @@ fn wait_ack(b: &Broker, id: &str, state: &str) -> serde_json::Value {
 
 /// The acknowledgements of `id` (`loa publish status --format json`).
 fn acks(b: &Broker, id: &str) -> Vec<serde_json::Value> {
-    let (url, pw) = (b.url(), b.password_file("tinh"));
-    let out = mqtt::loa(&[
-        "publish",
-        "status",
-        "--broker",
-        &url,
-        "--username",
-        "tinh",
-        "--password-file",
-        pw.to_str().unwrap(),
-        id,
-        "--format",
-        "json",
-    ]);
-    serde_json::from_str::<serde_json::Value>(&out)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
+    as_province(b, "status", &[id])
 }
 
 /// `loa publish stations` as the province: the presences it reads.
 fn stations(b: &Broker) -> Vec<serde_json::Value> {
+    as_province(b, "stations", &["--wait", "1"])
+}
+
+/// `loa publish COMMAND … --format json` with the province's login: the
+/// JSON list it prints.
+fn as_province(b: &Broker, command: &str, more: &[&str]) -> Vec<serde_json::Value> {
     let (url, pw) = (b.url(), b.password_file("tinh"));
-    let out = mqtt::loa(&[
-        "publish",
-        "stations",
-        "--broker",
-        &url,
-        "--username",
-        "tinh",
-        "--password-file",
-        pw.to_str().unwrap(),
-        "--format",
-        "json",
-        "--wait",
-        "1",
-    ]);
+    let mut args = vec!["publish", command, "--broker", &url, "--username", "tinh"];
+    args.extend(["--password-file", pw.to_str().unwrap(), "--format", "json"]);
+    args.extend(more);
+    let out = mqtt::loa(&args);
     serde_json::from_str::<serde_json::Value>(&out)
         .unwrap()
         .as_array()

@@ -51,9 +51,15 @@ pub(super) fn folder(s: &AppState) -> PathBuf {
     s.current.get().data_dir.join("gui-ban-tin")
 }
 
-pub(super) fn sent_list(dir: &Path) -> Vec<Sent> {
-    let _g = SENT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    read_sent(dir)
+/// The list, read off the async runtime (a file, under a lock a write
+/// holds).
+pub(super) async fn sent_list(dir: PathBuf) -> Vec<Sent> {
+    tokio::task::spawn_blocking(move || {
+        let _g = SENT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        read_sent(&dir)
+    })
+    .await
+    .unwrap_or_default()
 }
 
 /// The list as the file holds it (the caller holds `SENT_LOCK`).
@@ -197,7 +203,8 @@ pub(crate) async fn page(
         )
             .into_response();
     }
-    let sent = sent_list(&folder(&s))
+    let sent = sent_list(folder(&s))
+        .await
         .into_iter()
         .find(|x| x.manifest.id == id);
     let c = conn(&p);

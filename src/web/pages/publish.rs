@@ -72,7 +72,7 @@ pub(crate) async fn page(
         None => not_set_up(lang),
         Some(p) => {
             let known = delivery::known(p).await;
-            let sent = delivery::sent_list(&delivery::folder(&s));
+            let sent = delivery::sent_list(delivery::folder(&s)).await;
             html! {
                 (Flash::show(flash.as_ref()))
                 (form(&signed, &known))
