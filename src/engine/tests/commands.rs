@@ -149,42 +149,33 @@ async fn a_dequeued_occurrence_is_recorded_skipped_not_forgotten() {
 async fn refusals_name_what_was_not_there() {
     let (_dir, rig) = start_at(at(12, 0, 0));
     let nope = || Target::Bulletin("nope".into());
-    let queued = ask(&rig.handle, |tx| {
-        let req = QueueRequest {
-            target: nope(),
-            priority: None,
-            at: None,
-            requested_by: None,
-        };
-        Command::Queue(req, tx)
-    })
-    .await;
+    let req = QueueRequest {
+        target: nope(),
+        priority: None,
+        at: None,
+        requested_by: None,
+    };
+    let queued = rig.ask(|tx| Command::Queue(req, tx)).await;
     assert_eq!(queued, Err(Refusal::UnknownBulletin("nope".into())));
-    let emergency = ask(&rig.handle, |tx| {
-        let req = EmergencyRequest {
-            target: nope(),
-            repeat_every: Some(Duration::minutes(30)),
-            until: None,
-            requested_by: None,
-        };
-        Command::Emergency(req, tx)
-    })
-    .await;
+    let req = EmergencyRequest {
+        target: nope(),
+        repeat_every: Some(Duration::minutes(30)),
+        until: None,
+        requested_by: None,
+    };
+    let emergency = rig.ask(|tx| Command::Emergency(req, tx)).await;
     assert_eq!(emergency, Err(Refusal::UnknownBulletin("nope".into())));
     assert_eq!(
-        ask(&rig.handle, |tx| Command::Dequeue(999, tx)).await,
+        rig.ask(|tx| Command::Dequeue(999, tx)).await,
         Err(Refusal::NotInQueue(999))
     );
     assert_eq!(
-        ask(&rig.handle, |tx| Command::Skip(By::token("op"), tx)).await,
+        rig.ask(|tx| Command::Skip(By::token("op"), tx)).await,
         Err(Refusal::NothingAiring)
     );
     assert_eq!(
-        ask(&rig.handle, |tx| Command::CancelEmergency(
-            By::token("op"),
-            tx
-        ))
-        .await,
+        rig.ask(|tx| Command::CancelEmergency(By::token("op"), tx))
+            .await,
         Err(Refusal::NoEmergency)
     );
     assert!(rig.handle.status.borrow().emergency.is_none());
@@ -212,15 +203,11 @@ async fn the_provinces_emergency_cuts_in_and_an_operator_stops_it_here() {
         until: None,
         requested_by: Some("So TTTT".into()),
     };
-    ask(&rig.handle, |tx| Command::Emergency(req, tx))
+    rig.ask(|tx| Command::Emergency(req, tx)).await.unwrap();
+    rig.run_for(5).await;
+    rig.ask(|tx| Command::CancelEmergency(By::token("op"), tx))
         .await
         .unwrap();
-    rig.run_for(5).await;
-    ask(&rig.handle, |tx| {
-        Command::CancelEmergency(By::token("op"), tx)
-    })
-    .await
-    .unwrap();
     assert!(rig.handle.status.borrow().emergency.is_none());
     rig.run_for(65 * 60).await;
     let rows = rig.stop().await;

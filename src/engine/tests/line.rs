@@ -196,9 +196,7 @@ async fn priority_goes_first_but_does_not_interrupt() {
         at: None,
         requested_by: Some("van-hoa".into()),
     };
-    let view = ask(&rig.handle, |tx| Command::Queue(req, tx))
-        .await
-        .unwrap();
+    let view = rig.ask(|tx| Command::Queue(req, tx)).await.unwrap();
     assert_eq!(view.priority, Priority::Priority);
     rig.run_for(5 * 60).await;
     assert_eq!(rig.played(), ["a.mp3", "pri.mp3", "b.mp3"]);
@@ -213,11 +211,9 @@ async fn priority_goes_first_but_does_not_interrupt() {
 async fn emergency_interrupts_and_the_interrupted_item_is_not_replayed() {
     let (_dir, rig) = start_at(at(5, 59, 55));
     rig.run_for(25).await; // a has aired 20 s
-    ask(&rig.handle, |tx| {
-        Command::Emergency(storm_until(at(7, 0, 0)), tx)
-    })
-    .await
-    .unwrap();
+    rig.ask(|tx| Command::Emergency(storm_until(at(7, 0, 0)), tx))
+        .await
+        .unwrap();
     rig.run_for(70 * 60).await;
     let rows = rig.stop().await;
     let a = by_bulletin(&rows, "a");
@@ -278,9 +274,7 @@ async fn emergency_ignores_quiet_hours_normal_items_are_skipped_there() {
             at: None,
             requested_by: Some("op".into()),
         };
-        ask(&rig.handle, |tx| Command::Queue(req, tx))
-            .await
-            .unwrap();
+        rig.ask(|tx| Command::Queue(req, tx)).await.unwrap();
     }
     rig.run_for(60).await;
     let rows = rig.stop().await;

@@ -179,13 +179,6 @@ async fn run_station(dir: &Path, text: &str, from: DateTime<Utc>, secs: i64) -> 
     rig.stop().await
 }
 
-/// Send a command that replies and wait for the reply.
-async fn ask<T>(handle: &Handle, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, Refusal> {
-    let (tx, rx) = oneshot::channel();
-    handle.commands.send(make(tx)).await.unwrap();
-    rx.await.unwrap()
-}
-
 /// `STATION` with its storm warning scheduled at `time` (`HH:MM:SS`).
 fn storm_at(time: &str) -> String {
     let text = STATION.replace(
@@ -207,6 +200,13 @@ fn storm_until(until: DateTime<Utc>) -> EmergencyRequest {
 }
 
 impl Rig {
+    /// Send a command that replies and wait for the reply.
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, Refusal> {
+        let (tx, rx) = oneshot::channel();
+        self.handle.commands.send(make(tx)).await.unwrap();
+        rx.await.unwrap()
+    }
+
     /// Let `secs` of virtual time pass.
     async fn run_for(&self, secs: i64) {
         tokio::time::sleep(std::time::Duration::from_secs(secs as u64)).await;

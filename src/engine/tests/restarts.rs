@@ -152,11 +152,9 @@ async fn clock_jump_backward_never_replays() {
 #[tokio::test(start_paused = true)]
 async fn a_repeating_emergency_goes_on_after_a_restart() {
     let (dir, rig) = start_at(at(12, 0, 0));
-    ask(&rig.handle, |tx| {
-        Command::Emergency(storm_until(at(14, 0, 0)), tx)
-    })
-    .await
-    .unwrap();
+    rig.ask(|tx| Command::Emergency(storm_until(at(14, 0, 0)), tx))
+        .await
+        .unwrap();
     rig.run_for(60).await; // aired once at 12:00
     rig.stop().await;
     // Power back at 12:40: the 12:30 repeat was missed, one airs at once,
@@ -221,8 +219,8 @@ async fn a_short_lived_first_run_still_leaves_a_watermark_nothing_is_lost() {
 }
 
 /// Queue `bulletin` at `when` as operator `van-hoa`.
-async fn queue_at(handle: &Handle, bulletin: &str, when: DateTime<Utc>) -> QueuedView {
-    ask(handle, |tx| {
+async fn queue_at(rig: &Rig, bulletin: &str, when: DateTime<Utc>) -> QueuedView {
+    rig.ask(|tx| {
         Command::Queue(
             QueueRequest {
                 target: Target::Bulletin(bulletin.into()),
@@ -240,8 +238,8 @@ async fn queue_at(handle: &Handle, bulletin: &str, when: DateTime<Utc>) -> Queue
 #[tokio::test(start_paused = true)]
 async fn the_operator_queue_survives_a_restart() {
     let (dir, rig) = start_at(at(12, 0, 0));
-    let early = queue_at(&rig.handle, "jingle", at(12, 10, 0)).await;
-    let later = queue_at(&rig.handle, "pri", at(12, 30, 0)).await;
+    let early = queue_at(&rig, "jingle", at(12, 10, 0)).await;
+    let later = queue_at(&rig, "pri", at(12, 30, 0)).await;
     rig.run_for(60).await;
     assert!(rig.stop().await.is_empty(), "nothing aired yet");
 
@@ -255,7 +253,7 @@ async fn the_operator_queue_survives_a_restart() {
     assert_eq!(queued[0].occurrence, later.occurrence);
     assert_eq!(queued[0].priority, Priority::Priority);
     assert_eq!(queued[0].requested_by.as_deref(), Some("van-hoa"));
-    let new = queue_at(&rig.handle, "jingle", at(14, 0, 0)).await;
+    let new = queue_at(&rig, "jingle", at(14, 0, 0)).await;
     assert!(
         new.id > later.id && new.id > early.id,
         "ids go on: {} after {}",
@@ -303,11 +301,8 @@ async fn the_operator_queue_survives_a_restart() {
 #[tokio::test(start_paused = true)]
 async fn a_dequeued_item_does_not_come_back_after_a_restart() {
     let (dir, rig) = start_at(at(12, 0, 0));
-    let q = queue_at(&rig.handle, "pri", at(12, 30, 0)).await;
-    assert_eq!(
-        ask(&rig.handle, |tx| Command::Dequeue(q.id, tx)).await,
-        Ok(())
-    );
+    let q = queue_at(&rig, "pri", at(12, 30, 0)).await;
+    assert_eq!(rig.ask(|tx| Command::Dequeue(q.id, tx)).await, Ok(()));
     rig.stop().await;
     let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 20, 0)));
     rig.run_for(20 * 60).await;
@@ -323,29 +318,25 @@ async fn operators_may_queue_up_to_max_queue_items() {
     let mut s = station(dir.path(), STATION);
     s.api.max_queue = 2;
     let rig = start(s, TestClock::new(at(12, 0, 0)));
-    let first = queue_at(&rig.handle, "pri", at(12, 30, 0)).await;
-    queue_at(&rig.handle, "jingle", at(12, 40, 0)).await;
+    let first = queue_at(&rig, "pri", at(12, 30, 0)).await;
+    queue_at(&rig, "jingle", at(12, 40, 0)).await;
     let req = || QueueRequest {
         target: Target::Bulletin("a".into()),
         priority: None,
         at: Some(at(12, 50, 0)),
         requested_by: None,
     };
-    let full = ask(&rig.handle, |tx| Command::Queue(req(), tx)).await;
+    let full = rig.ask(|tx| Command::Queue(req(), tx)).await;
     assert_eq!(full.unwrap_err(), Refusal::QueueFull(2));
-    ask(&rig.handle, |tx| Command::Dequeue(first.id, tx))
-        .await
-        .unwrap();
-    assert!(ask(&rig.handle, |tx| Command::Queue(req(), tx))
-        .await
-        .is_ok());
+    rig.ask(|tx| Command::Dequeue(first.id, tx)).await.unwrap();
+    assert!(rig.ask(|tx| Command::Queue(req(), tx)).await.is_ok());
     rig.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_queued_item_survives_a_power_cut() {
     let (dir, rig) = start_at(at(12, 0, 0));
-    let q = queue_at(&rig.handle, "pri", at(12, 30, 0)).await;
+    let q = queue_at(&rig, "pri", at(12, 30, 0)).await;
     rig.run_for(5).await;
     rig.cut_power().await;
     let rig = start(station(dir.path(), STATION), TestClock::new(at(12, 20, 0)));
