@@ -321,21 +321,11 @@ mod tests {
             "relay: no audio came from the source; relay: 2 drop(s): at 0 s, HTTP 503; x; \
              at 12 s, the stream ended (3 times); fallback aired 6.0 s; silence 1.5 s",
         );
-        let drop = |at: f64, why: &str, times| RelayDrop {
-            at,
-            why: why.into(),
-            times,
-        };
         assert_eq!(r.main, Reason::RelayNoSource);
         assert_eq!(
             r.more,
             vec![
-                Reason::RelayDrops {
-                    drops: vec![
-                        drop(0.0, "HTTP 503; x", 1),
-                        drop(12.0, "the stream ended", 3)
-                    ]
-                },
+                Reason::relay_drops(&[(0.0, "HTTP 503; x", 1), (12.0, "the stream ended", 3)]),
                 Reason::RelayFallback { seconds: 6.0 },
                 Reason::RelaySilence { seconds: 1.5 },
             ]
@@ -347,12 +337,7 @@ mod tests {
                 by: By::user("lan")
             }
         );
-        assert_eq!(
-            r.more,
-            vec![Reason::RelayDrops {
-                drops: vec![drop(4.0, "reset", 1)]
-            }]
-        );
+        assert_eq!(r.more, vec![Reason::relay_drops(&[(4.0, "reset", 1)])]);
         let r = parse("interrupted by emergency \"b\" (t); relay: silence 2.0 s");
         assert_eq!(r.main.code(), "interrupted_by_emergency");
         assert_eq!(r.more, vec![Reason::RelaySilence { seconds: 2.0 }]);

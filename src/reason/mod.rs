@@ -171,6 +171,19 @@ pub enum Reason {
 pub const OPERATOR_CANCEL_CODES: [&str; 2] = ["dequeued", "emergency_cancelled_by"];
 
 impl Reason {
+    /// `RelayDrops` of `(at, why, times)` drops: what tests expect.
+    #[cfg(test)]
+    pub(crate) fn relay_drops(drops: &[(f64, &str, u32)]) -> Reason {
+        let drops = drops.iter().map(|&(at, why, times)| RelayDrop {
+            at,
+            why: why.into(),
+            times,
+        });
+        Reason::RelayDrops {
+            drops: drops.collect(),
+        }
+    }
+
     /// The stable code, as stored in `reason_code` and given by the API.
     pub fn code(&self) -> &'static str {
         // The variant's name in snake_case, as serde writes it.

@@ -62,13 +62,7 @@ pub(crate) fn one_of_each() -> Vec<Reason> {
         Reason::DaemonStopped,
         Reason::OutputGone,
         Reason::RelayNoSource,
-        Reason::RelayDrops {
-            drops: vec![RelayDrop {
-                at: 12.0,
-                why: "connection reset".into(),
-                times: 3,
-            }],
-        },
+        Reason::relay_drops(&[(12.0, "connection reset", 3)]),
         Reason::RelayFallback { seconds: 30.0 },
         Reason::RelaySilence { seconds: 2.0 },
         Reason::Internal {

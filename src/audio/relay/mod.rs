@@ -166,27 +166,7 @@ pub struct RelayReport {
     pub silence_seconds: f64,
     /// Each drop, in order; failed reconnections in a row with the same
     /// cause are one entry.
-    pub drops: Vec<DropNote>,
-}
-
-/// One drop of a relay's source.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DropNote {
-    /// Seconds into the slot.
-    pub at: f64,
-    pub why: String,
-    /// How many times in a row it happened (failed reconnections).
-    pub times: u32,
-}
-
-impl std::fmt::Display for DropNote {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "at {:.0} s, {}", self.at, self.why)?;
-        if self.times > 1 {
-            write!(f, " ({} times)", self.times)?;
-        }
-        Ok(())
-    }
+    pub drops: Vec<RelayDrop>,
 }
 
 impl RelayReport {
@@ -194,7 +174,7 @@ impl RelayReport {
     fn drop_note(&mut self, at: f64, why: String) {
         match self.drops.last_mut() {
             Some(last) if last.why == why => last.times += 1,
-            _ => self.drops.push(DropNote { at, why, times: 1 }),
+            _ => self.drops.push(RelayDrop { at, why, times: 1 }),
         }
     }
 }
@@ -206,15 +186,7 @@ impl RelayReport {
         let mut out = Vec::new();
         if !self.drops.is_empty() {
             out.push(Reason::RelayDrops {
-                drops: self
-                    .drops
-                    .iter()
-                    .map(|d| RelayDrop {
-                        at: d.at,
-                        why: d.why.clone(),
-                        times: d.times,
-                    })
-                    .collect(),
+                drops: self.drops.clone(),
             });
         }
         if self.fallback_seconds >= 0.05 {
@@ -790,20 +762,13 @@ mod tests {
         r.drop_note(3.2, "the stream ended".into());
         r.drop_note(4.0, "cannot connect: HTTP 503".into());
         r.drop_note(5.0, "cannot connect: HTTP 503".into());
-        let drop = |at: f64, why: &str, times| RelayDrop {
-            at,
-            why: why.into(),
-            times,
-        };
         assert_eq!(
             r.reasons(),
             vec![
-                Reason::RelayDrops {
-                    drops: vec![
-                        drop(3.2, "the stream ended", 1),
-                        drop(4.0, "cannot connect: HTTP 503", 2)
-                    ]
-                },
+                Reason::relay_drops(&[
+                    (3.2, "the stream ended", 1),
+                    (4.0, "cannot connect: HTTP 503", 2)
+                ]),
                 Reason::RelayFallback { seconds: 5.04 },
             ]
         );
