@@ -81,6 +81,12 @@ impl Ring {
         let i = frame.rem_euclid(LEVELS as i64) as usize;
         (self.at[i] == frame).then(|| self.level[i])
     }
+    fn remove(&mut self, frame: i64) {
+        let i = frame.rem_euclid(LEVELS as i64) as usize;
+        if self.at[i] == frame {
+            self.at[i] = i64::MIN;
+        }
+    }
 }
 
 /// What the line is doing now, for the alarms.
@@ -186,6 +192,15 @@ impl Matcher {
         self.last_sent = self.last_sent.max(frame);
     }
 
+    /// The frame sent at `frame` is not due there after all (the output
+    /// started late: it comes again at its new number).
+    pub fn withdrawn(&mut self, frame: i64) {
+        if self.decided.is_some_and(|d| frame < d) {
+            return; // decided already
+        }
+        self.sent.remove(frame);
+    }
+
     /// A frame captured from the line at `frame`: the alarms move, and
     /// frames `LAG` older get their verdict.
     pub fn captured(&mut self, frame: i64, level: f32) {
@@ -195,7 +210,10 @@ impl Matcher {
             Some(last) if frame < last - 50 || frame > last + LEVELS as i64 => {
                 self.decided = Some(frame);
             }
-            None => self.decided = Some(frame),
+            // The first: what was sent up to the longest delay before it
+            // reaches the line after it (a capture that starts with the
+            // programme, as a sound server's does).
+            None => self.decided = Some(frame - MAX_DELAY),
             _ => {}
         }
         self.last_line = Some(frame);

@@ -272,3 +272,41 @@ fn frames_decided_at_a_delay_a_later_search_betters_are_decided_again() {
     let (heard, last) = m.heard_of(start, 200);
     assert!(last && heard >= 190, "heard {heard} of 200");
 }
+
+#[test]
+fn frames_sent_just_before_the_capture_starts_are_judged_and_withdrawn_ones_are_not() {
+    let sent = programme(100, 13);
+    let (start, delay) = (7_000_000, 2);
+    let sent_at = |f: i64| {
+        (start..start + 100)
+            .contains(&f)
+            .then(|| sent[(f - start) as usize])
+    };
+    let air = |m: &mut Matcher, capture_from: i64| {
+        for f in start - 60..start + 100 + LAG + 40 {
+            if let Some(l) = sent_at(f) {
+                m.sent(f, l);
+            }
+            if f >= capture_from {
+                m.captured(f, sent_at(f - delay).map_or(0.0005, |l| l + 0.0005));
+            }
+        }
+        m.heard_of(start - 30, 100)
+    };
+    // A capture that, as a sound server's does, delivers its first frame
+    // only once the line carries the programme.
+    let mut m = Matcher::new(1000);
+    let (heard, last) = air(&mut m, start + delay + 2);
+    assert!(last && heard >= 98, "heard {heard} of 100");
+    // The tap stamped the item's first frames 3 s early, then withdrew
+    // them (the output started late) and sent them again at their place.
+    let mut m = Matcher::new(1000);
+    for (i, l) in sent[..5].iter().enumerate() {
+        m.sent(start - 30 + i as i64, *l);
+    }
+    for i in 0..5 {
+        m.withdrawn(start - 30 + i);
+    }
+    let (heard, last) = air(&mut m, start - 60);
+    assert!(last && heard >= 98, "heard {heard} of 100");
+}

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 
 pub use envelope::{Envelope, FRAME_MS};
 pub use matcher::{LineState, Matcher, LAG, RECHECK};
-pub use tap::Tap;
+pub use tap::{Sent, Tap};
 
 use crate::audio::Sink;
 
@@ -55,7 +55,7 @@ struct Shared {
 #[derive(Clone)]
 pub struct Monitor {
     shared: Arc<Shared>,
-    sent: SyncSender<(i64, f32)>,
+    sent: SyncSender<Sent>,
 }
 
 impl Monitor {
@@ -147,7 +147,7 @@ fn seconds(frames: u64) -> f64 {
 
 /// The matcher's thread: sent frames as they come, captured frames as
 /// they come; verdicts announced.
-fn run(shared: &Shared, sent: &Receiver<(i64, f32)>, line: &Receiver<(i64, f32)>) {
+fn run(shared: &Shared, sent: &Receiver<Sent>, line: &Receiver<(i64, f32)>) {
     loop {
         let first = match line.recv_timeout(Duration::from_millis(250)) {
             Ok(f) => Some(f),
@@ -159,8 +159,11 @@ fn run(shared: &Shared, sent: &Receiver<(i64, f32)>, line: &Receiver<(i64, f32)>
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let was = m.state();
-        while let Ok((f, l)) = sent.try_recv() {
-            m.sent(f, l);
+        while let Ok(s) = sent.try_recv() {
+            match s {
+                Sent::Frame(f, l) => m.sent(f, l),
+                Sent::Withdrawn(f) => m.withdrawn(f),
+            }
         }
         for (f, l) in first.into_iter().chain(line.try_iter()) {
             m.captured(f, l);
