@@ -72,6 +72,20 @@ fn say(l: Lang, vi: impl Into<String>, en: impl Into<String>) -> String {
     }
 }
 
+/// [`say`] a sentence about an item `{late}` past its time and its
+/// `{grace}`, both written as `lang` writes them.
+fn say_late(l: Lang, (late, grace): (i64, i64), vi: &str, en: &str) -> String {
+    say(l, vi, en)
+        .replace("{late}", &span(l, late))
+        .replace("{grace}", &span(l, grace))
+}
+
+/// [`say`] a sentence about a length of time: `{s}` in it is `seconds`,
+/// written as `lang` writes it.
+fn say_secs(l: Lang, seconds: f64, vi: &str, en: &str) -> String {
+    say(l, vi, en).replace("{s}", &secs1(l, seconds))
+}
+
 /// Each reason in both languages, side by side.
 pub(super) fn render(r: &Reason, l: Lang) -> String {
     who_and_when(r, l)
@@ -113,62 +127,44 @@ fn who_and_when(r: &Reason, l: Lang) -> Option<String> {
         Reason::LineBusy {
             late_seconds,
             grace_seconds,
-        } => {
-            let (late, grace) = (span(l, *late_seconds), span(l, *grace_seconds));
-            say(
-                l,
-                format!("trễ {late}: đường phát bận quá thời gian chờ {grace}"),
-                format!("{late} late: the line was busy past its grace of {grace}"),
-            )
-        }
+        } => say_late(
+            l,
+            (*late_seconds, *grace_seconds),
+            "trễ {late}: đường phát bận quá thời gian chờ {grace}",
+            "{late} late: the line was busy past its grace of {grace}",
+        ),
         Reason::NoticeNotReady {
             late_seconds,
             grace_seconds,
-        } => {
-            let (late, grace) = (span(l, *late_seconds), span(l, *grace_seconds));
-            say(
-                l,
-                format!("trễ {late}: thông báo chưa đọc xong quá thời gian chờ {grace}"),
-                format!(
-                    "{late} late: the notice was still being read aloud (see [tts] timeout) \
-                     past its grace of {grace}"
-                ),
-            )
-        }
+        } => say_late(
+            l,
+            (*late_seconds, *grace_seconds),
+            "trễ {late}: thông báo chưa đọc xong quá thời gian chờ {grace}",
+            "{late} late: the notice was still being read aloud (see [tts] timeout) \
+             past its grace of {grace}",
+        ),
         Reason::OffAir {
             late_seconds,
             grace_seconds,
-        } => {
-            let (late, grace) = (span(l, *late_seconds), span(l, *grace_seconds));
-            say(
-                l,
-                format!(
-                    "đài không chạy lúc đến giờ phát (phần mềm dừng hoặc đồng hồ bị chỉnh); \
-                     trễ {late}, thời gian chờ {grace}"
-                ),
-                format!(
-                    "station off air at its time (daemon stopped or clock jumped); first seen \
-                     {late} late, grace {grace}"
-                ),
-            )
-        }
+        } => say_late(
+            l,
+            (*late_seconds, *grace_seconds),
+            "đài không chạy lúc đến giờ phát (phần mềm dừng hoặc đồng hồ bị chỉnh); \
+             trễ {late}, thời gian chờ {grace}",
+            "station off air at its time (daemon stopped or clock jumped); first seen \
+             {late} late, grace {grace}",
+        ),
         Reason::DownAtItsTime {
             late_seconds,
             grace_seconds,
-        } => {
-            let (late, grace) = (span(l, *late_seconds), span(l, *grace_seconds));
-            say(
-                l,
-                format!(
-                    "phần mềm phát thanh không chạy lúc đến giờ; chạy lại trễ {late}, quá thời \
-                     gian chờ {grace}"
-                ),
-                format!(
-                    "the daemon was down at its time; it restarted {late} late, past its grace \
-                     of {grace}"
-                ),
-            )
-        }
+        } => say_late(
+            l,
+            (*late_seconds, *grace_seconds),
+            "phần mềm phát thanh không chạy lúc đến giờ; chạy lại trễ {late}, quá thời \
+             gian chờ {grace}",
+            "the daemon was down at its time; it restarted {late} late, past its grace \
+             of {grace}",
+        ),
         Reason::SessionCap {
             programme,
             cap_seconds,
@@ -181,11 +177,11 @@ fn who_and_when(r: &Reason, l: Lang) -> Option<String> {
                 l,
                 format!(
                     "vượt giới hạn buổi phát thanh {cap}: chương trình «{programme}» đã phát \
-                     {used}, mục này dài {item}"
+             {used}, mục này dài {item}"
                 ),
                 format!(
                     "session cap of {cap} ([session] max_minutes) reached: programme \
-                     \"{programme}\" had aired {used} and this item is {item}"
+             \"{programme}\" had aired {used} and this item is {item}"
                 ),
             )
         }
@@ -223,7 +219,7 @@ fn what_failed(r: &Reason, l: Lang) -> Option<String> {
                 format!("tệp {file} dừng sau {aired} trong {expected}: tệp bị cắt cụt hoặc hỏng; hãy tải lên lại"),
                 format!(
                     "{file} ended after {aired} of its {expected}: the file is truncated or \
-                     damaged; upload it again"
+             damaged; upload it again"
                 ),
             )
         }
@@ -232,24 +228,18 @@ fn what_failed(r: &Reason, l: Lang) -> Option<String> {
             format!("thiết bị âm thanh bị lỗi: {error}"),
             format!("the audio output failed: {error}"),
         ),
-        Reason::OutputStalled { seconds } => {
-            let s = secs1(l, *seconds);
-            say(
-                l,
-                format!(
-                    "thiết bị âm thanh không nhận âm thanh trong {s} (bị treo hoặc bị rút ra?)"
-                ),
-                format!("the output took no audio for {s} (sound card stuck or gone?)"),
-            )
-        }
-        Reason::OutputOverran { seconds } => {
-            let s = secs1(l, *seconds);
-            say(
-                l,
-                format!("vẫn đang phát {s} sau lúc lẽ ra đã xong (thiết bị âm thanh quá chậm hoặc bị treo)"),
-                format!("still playing {s} after it should have ended (the output is too slow or stuck)"),
-            )
-        }
+        Reason::OutputStalled { seconds } => say_secs(
+            l,
+            *seconds,
+            "thiết bị âm thanh không nhận âm thanh trong {s} (bị treo hoặc bị rút ra?)",
+            "the output took no audio for {s} (sound card stuck or gone?)",
+        ),
+        Reason::OutputOverran { seconds } => say_secs(
+            l,
+            *seconds,
+            "vẫn đang phát {s} sau lúc lẽ ra đã xong (thiết bị âm thanh quá chậm hoặc bị treo)",
+            "still playing {s} after it should have ended (the output is too slow or stuck)",
+        ),
         Reason::Stopped => say(l, "bị dừng", "stopped"),
         Reason::DaemonStopped => say(l, "phần mềm phát thanh đã dừng", "daemon stopped"),
         Reason::OutputGone => say(
@@ -270,21 +260,14 @@ fn what_failed(r: &Reason, l: Lang) -> Option<String> {
                 format!("relay: {n} drop(s): {notes}"),
             )
         }
-        Reason::RelayFallback { seconds } => {
-            let s = secs1(l, *seconds);
-            say(
-                l,
-                format!("tiếp sóng: phát âm thanh dự phòng {s}"),
-                format!("relay: fallback aired {s}"),
-            )
-        }
+        Reason::RelayFallback { seconds } => say_secs(
+            l,
+            *seconds,
+            "tiếp sóng: phát âm thanh dự phòng {s}",
+            "relay: fallback aired {s}",
+        ),
         Reason::RelaySilence { seconds } => {
-            let s = secs1(l, *seconds);
-            say(
-                l,
-                format!("tiếp sóng: im lặng {s}"),
-                format!("relay: silence {s}"),
-            )
+            say_secs(l, *seconds, "tiếp sóng: im lặng {s}", "relay: silence {s}")
         }
         Reason::Internal { error } => say(
             l,
