@@ -177,11 +177,11 @@ fn who_and_when(r: &Reason, l: Lang) -> Option<String> {
                 l,
                 format!(
                     "vượt giới hạn buổi phát thanh {cap}: chương trình «{programme}» đã phát \
-             {used}, mục này dài {item}"
+                     {used}, mục này dài {item}"
                 ),
                 format!(
                     "session cap of {cap} ([session] max_minutes) reached: programme \
-             \"{programme}\" had aired {used} and this item is {item}"
+                     \"{programme}\" had aired {used} and this item is {item}"
                 ),
             )
         }
@@ -219,7 +219,7 @@ fn what_failed(r: &Reason, l: Lang) -> Option<String> {
                 format!("tệp {file} dừng sau {aired} trong {expected}: tệp bị cắt cụt hoặc hỏng; hãy tải lên lại"),
                 format!(
                     "{file} ended after {aired} of its {expected}: the file is truncated or \
-             damaged; upload it again"
+                     damaged; upload it again"
                 ),
             )
         }
