@@ -9,7 +9,7 @@ use super::target::resolve;
 use super::{Caller, Control, Error, Result};
 use crate::config::Priority;
 use crate::engine::status::QueuedView;
-use crate::engine::{Command, EmergencyRequest, QueueRequest, Target};
+use crate::engine::{Command, EmergencyRequest, QueueRequest, Repetition, Target};
 use crate::timefmt;
 
 /// How far ahead an operator may queue something.
@@ -304,9 +304,11 @@ impl Control {
                 .as_deref()
                 .map(repeat_every)
                 .transpose()?;
-            if order.until.is_some() && every.is_none() {
-                return Err(Error::UntilWithoutRepeat);
-            }
+            let repeat = match (every, order.until) {
+                (Some(every), until) => Some(Repetition { every, until }),
+                (None, Some(_)) => return Err(Error::UntilWithoutRepeat),
+                (None, None) => None,
+            };
             if let Some(u) = order.until.filter(|u| *u <= now) {
                 return Err(Error::UntilNotFuture {
                     given: timefmt::rfc3339(u, tz),
@@ -316,8 +318,7 @@ impl Control {
             let what = describe(&target);
             let req = EmergencyRequest {
                 target: tagged(target, tag),
-                repeat_every: every,
-                until: order.until,
+                repeat,
                 requested_by: Some(caller.name.clone()),
             };
             let r = self.ask(|tx| Command::Emergency(req, tx)).await;

@@ -52,10 +52,17 @@ pub struct QueueRequest {
 #[derive(Debug, Clone)]
 pub struct EmergencyRequest {
     pub target: Target,
-    /// Air again this often until `until`.
-    pub repeat_every: Option<Duration>,
-    pub until: Option<DateTime<Utc>>,
+    /// `None`: it airs once.
+    pub repeat: Option<Repetition>,
     pub requested_by: Option<String>,
+}
+
+/// How an emergency repeats: an end without a period cannot be asked for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Repetition {
+    pub every: Duration,
+    /// `None`: until someone stops it.
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// How full the operators' queue is, and every file the engine holds (what

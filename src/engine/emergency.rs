@@ -65,14 +65,14 @@ impl Repeat {
                 file,
                 path,
                 seconds,
-                title,
+                title: file_title,
                 tag,
             } => (
                 None,
                 Some(file.clone()),
                 Some(path.clone()),
                 Some(*seconds),
-                title.clone(),
+                file_title.clone(),
                 tag.clone(),
             ),
         };
@@ -143,11 +143,11 @@ impl<C: Clock, P: Playout> Engine<C, P> {
         let view = QueuedView::of(&e);
         // One emergency replacing another keeps it in force since the first.
         let since = self.repeat.as_ref().map_or(now, |r| r.since);
-        self.repeat = req.repeat_every.map(|every| Repeat {
+        self.repeat = req.repeat.map(|r| Repeat {
             target: req.target.clone(),
-            every,
-            until: req.until,
-            next_at: now + every,
+            every: r.every,
+            until: r.until,
+            next_at: now + r.every,
             requested_by: req.requested_by.clone(),
             title: e.airing.title.clone(),
             bulletin: e.airing.bulletin.clone(),

@@ -44,7 +44,9 @@ use tracing::{error, info, warn};
 #[cfg(test)]
 pub use clock::TestClock;
 pub use clock::{Clock, SystemClock};
-pub use command::{Command, EmergencyRequest, InUse, Pinger, QueueRequest, Refusal, Reply, Target};
+pub use command::{
+    Command, EmergencyRequest, InUse, Pinger, QueueRequest, Refusal, Repetition, Reply, Target,
+};
 pub use emergency::EMERGENCY_STATE;
 pub use metrics::Metrics;
 pub use playout::real::AudioPlayout;

@@ -159,8 +159,10 @@ async fn refusals_name_what_was_not_there() {
     assert_eq!(queued, Err(Refusal::UnknownBulletin("nope".into())));
     let req = EmergencyRequest {
         target: nope(),
-        repeat_every: Some(Duration::minutes(30)),
-        until: None,
+        repeat: Some(Repetition {
+            every: Duration::minutes(30),
+            until: None,
+        }),
         requested_by: None,
     };
     let emergency = rig.ask(|tx| Command::Emergency(req, tx)).await;
@@ -199,8 +201,10 @@ async fn the_provinces_emergency_cuts_in_and_an_operator_stops_it_here() {
     };
     let req = EmergencyRequest {
         target,
-        repeat_every: Some(Duration::minutes(30)),
-        until: None,
+        repeat: Some(Repetition {
+            every: Duration::minutes(30),
+            until: None,
+        }),
         requested_by: Some("So TTTT".into()),
     };
     rig.ask(|tx| Command::Emergency(req, tx)).await.unwrap();

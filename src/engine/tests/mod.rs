@@ -193,8 +193,10 @@ fn storm_at(time: &str) -> String {
 fn storm_until(until: DateTime<Utc>) -> EmergencyRequest {
     EmergencyRequest {
         target: Target::Bulletin("storm".into()),
-        repeat_every: Some(Duration::minutes(30)),
-        until: Some(until),
+        repeat: Some(Repetition {
+            every: Duration::minutes(30),
+            until: Some(until),
+        }),
         requested_by: Some("chu-tich".into()),
     }
 }
