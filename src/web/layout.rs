@@ -60,7 +60,11 @@ pub(crate) fn page(signed: Option<&Signed>, lang: Lang, title: &str, body: Marku
                 link rel="stylesheet" href=(assets::STYLE.url());
                 script src=(assets::APP_JS.url()) defer {}
             }
-            body {
+            // What the script says when a live view or a form's answer
+            // fails, in the page's language.
+            body data-expired=(t(lang, "Phiên đăng nhập đã hết. Tải lại trang để đăng nhập.", "Your session ended. Reload the page to sign in."))
+                data-offline=(t(lang, "Mất kết nối với đài; đang thử lại…", "Lost the connection to the station; retrying…"))
+                data-failed=(t(lang, "Không gửi được: ", "Could not send: ")) {
                 a class="skip" href="#noi-dung" { (t(lang, "Bỏ qua đến nội dung", "Skip to content")) }
                 header class="top" {
                     div class="bar" {
@@ -137,5 +141,8 @@ mod tests {
         let a = page(Some(&signed(Role::Admin)), Lang::En, "On air", html! {}).into_string();
         assert!(a.contains("/thu-am") && a.contains("/tai-khoan") && a.contains("Ledger"));
         assert!(!a.contains("<script>"), "no inline script");
+        // What the script says comes in the page's language.
+        assert!(v.contains(r#"data-offline="Mất kết nối với đài; đang thử lại…""#));
+        assert!(a.contains(r#"data-offline="Lost the connection to the station; retrying…""#));
     }
 }

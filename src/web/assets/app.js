@@ -3,12 +3,9 @@
 // forms answer in place, lists filter as you type, and reports print.
 (function () {
   "use strict";
-  var vi = document.documentElement.lang !== "en";
-  var words = {
-    expired: vi ? "Phiên đăng nhập đã hết. Tải lại trang để đăng nhập." : "Your session ended. Reload the page to sign in.",
-    offline: vi ? "Mất kết nối với đài; đang thử lại…" : "Lost the connection to the station; retrying…",
-    failed: vi ? "Không gửi được: " : "Could not send: "
-  };
+  // What it says, in the page's language: the page carries the words
+  // (data-expired, data-offline, data-failed on <body>).
+  var words = document.body.dataset;
   // Server time minus this device's time, from the Date header.
   var skew = 0;
 

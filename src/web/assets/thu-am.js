@@ -3,19 +3,11 @@
 // send a picked file; both with an upload progress bar.
 (function () {
   "use strict";
-  var vi = document.documentElement.lang !== "en";
-  var words = {
-    asking: vi ? "Đang xin phép dùng micrô…" : "Asking for the microphone…",
-    recording: vi ? "Đang thu… nói vào micrô." : "Recording… speak into the microphone.",
-    done: vi ? "Đã thu xong. Nghe lại, rồi bấm “Gửi bản ghi này”." : "Recorded. Listen, then press “Send this recording”.",
-    nomic: vi ? "Không dùng được micrô: " : "The microphone cannot be used: ",
-    nosupport: vi ? "Trình duyệt này không thu âm được; hãy chọn một tệp bên dưới." : "This browser cannot record; pick a file below.",
-    empty: vi ? "Bản ghi rỗng; thu lại." : "The recording is empty; record again.",
-    failed: vi ? "Tải lên không được: " : "Upload failed: ",
-    network: vi ? "mất kết nối" : "connection lost"
-  };
   var box = document.getElementById("thu-am");
   if (!box) { return; }
+  // What it says, in the page's language: the recorder's section carries
+  // the words (data-asking, data-recording, …).
+  var words = box.dataset;
   var start = document.getElementById("bat-dau");
   var stop = document.getElementById("dung");
   var send = document.getElementById("gui-ban-ghi");

@@ -53,7 +53,16 @@ pub(crate) async fn page(
             input id="ten-ban-ghi" name="title" type="text" form="tai-tep" maxlength="120" autocomplete="off"
                 placeholder=(t(lang, "ví dụ: Thông báo tiêm phòng dại", "e.g. Rabies vaccination notice"));
         }
-        section class="card" aria-labelledby="h-rec" id="thu-am" data-upload=(upload_url) data-csrf=(signed.csrf) {
+        // The recorder's script says these, in the page's language.
+        section class="card" aria-labelledby="h-rec" id="thu-am" data-upload=(upload_url) data-csrf=(signed.csrf)
+            data-asking=(t(lang, "Đang xin phép dùng micrô…", "Asking for the microphone…"))
+            data-recording=(t(lang, "Đang thu… nói vào micrô.", "Recording… speak into the microphone."))
+            data-done=(t(lang, "Đã thu xong. Nghe lại, rồi bấm “Gửi bản ghi này”.", "Recorded. Listen, then press “Send this recording”."))
+            data-nomic=(t(lang, "Không dùng được micrô: ", "The microphone cannot be used: "))
+            data-nosupport=(t(lang, "Trình duyệt này không thu âm được; hãy chọn một tệp bên dưới.", "This browser cannot record; pick a file below."))
+            data-empty=(t(lang, "Bản ghi rỗng; thu lại.", "The recording is empty; record again."))
+            data-failed=(t(lang, "Tải lên không được: ", "Upload failed: "))
+            data-network=(t(lang, "mất kết nối", "connection lost")) {
             h2 id="h-rec" { (t(lang, "Thu âm bằng micrô", "Record with the microphone")) }
             p class="hint" { (t(lang,
                 "Bấm “Bắt đầu thu”, cho phép dùng micrô, đọc thông báo, rồi bấm “Dừng”. Nghe lại trước khi gửi.",

@@ -499,6 +499,10 @@ async fn a_recording_is_named_by_its_title() {
     assert!(refused.body.contains("Tên bản ghi"), "{refused:?}");
     let page_en = rig.get(Some(&op), "/thu-am?lang=en").await.body;
     assert!(page_en.contains("Recording's title"), "{page_en}");
+    // What the recorder's script says comes in the page's language.
+    assert!(page_en.contains(r#"data-asking="Asking for the microphone…""#));
+    let page_vi = rig.get(Some(&op), "/thu-am").await.body;
+    assert!(page_vi.contains(r#"data-asking="Đang xin phép dùng micrô…""#));
     let r = upload("  Thông báo  tiêm phòng dại ".into()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
     let name: serde_json::Value = serde_json::from_str(&r.body).unwrap();
