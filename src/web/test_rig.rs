@@ -295,7 +295,7 @@ impl Rig {
 
     /// Sign in through `/dang-nhap` as `name` with [`PASSWORD`].
     pub(crate) async fn sign_in(&self, name: &str) -> Browser {
-        let body = format!("name={}&password={PASSWORD}&next=/", form_encode(name));
+        let body = form(&[("name", name), ("password", PASSWORD), ("next", "/")]);
         let r = self.post_form("/dang-nhap", &body).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
         let cookie = r.session_cookie().expect("a session cookie");
@@ -319,17 +319,9 @@ impl Rig {
     }
 }
 
-/// `application/x-www-form-urlencoded` encoding of one value.
-pub(crate) fn form_encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+/// An `application/x-www-form-urlencoded` body (or query) of these fields.
+pub(crate) fn form(fields: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
 }

@@ -612,7 +612,7 @@ async fn names_are_escaped() {
     rig.post_expect(
         &admin,
         "/tai-khoan/them",
-        &format!("name={}&role=viewer&password=12345678", form_encode(name)),
+        &form(&[("name", name), ("role", "viewer"), ("password", "12345678")]),
         StatusCode::OK,
     )
     .await;
@@ -625,7 +625,7 @@ async fn names_are_escaped() {
             LOCAL,
             "/dang-nhap",
             &[],
-            &format!("name={}&password=x", form_encode(name)),
+            &form(&[("name", name), ("password", "x")]),
         )
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);

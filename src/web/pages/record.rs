@@ -177,14 +177,7 @@ fn refusal_words(lang: Lang, e: &Error) -> Option<&'static str> {
 
 /// Percent-encode a query value.
 pub(crate) fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[derive(Deserialize)]

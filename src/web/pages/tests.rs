@@ -537,7 +537,10 @@ async fn a_typed_notice_is_queued_or_aired_as_an_emergency() {
     assert!(page.contains("Hoặc gõ thông báo để đọc"), "{page}");
     assert!(page.contains("name=\"text\""));
     let text = "Kính thưa bà con, <b>17:30</b> họp tổ dân phố.";
-    let q = format!("/khan-cap?what=&text={}&every=", form_encode(text));
+    let q = format!(
+        "/khan-cap?{}",
+        form(&[("what", ""), ("text", text), ("every", "")])
+    );
     let confirm = rig.get_expect(Some(&op), &q, StatusCode::OK).await;
     confirm.assert_has("Đọc thông báo này");
     assert!(confirm.body.contains("&lt;b&gt;17:30&lt;/b&gt;"), "escaped");
@@ -546,7 +549,7 @@ async fn a_typed_notice_is_queued_or_aired_as_an_emergency() {
     rig.post_expect(
         &op,
         "/khan-cap",
-        &format!("what=&text={}", form_encode(text)),
+        &form(&[("what", ""), ("text", text)]),
         StatusCode::SEE_OTHER,
     )
     .await;
@@ -583,9 +586,7 @@ async fn a_typed_notice_can_be_heard_before_it_airs() {
     let en = rig.get(Some(&op), "/?lang=en").await.body;
     assert!(en.contains("Listen first"), "{en}");
     let text = "Kính thưa bà con, mời họp lúc 17 giờ.";
-    let r = rig
-        .post(&op, "/nghe-thu", &format!("text={}", form_encode(text)))
-        .await;
+    let r = rig.post(&op, "/nghe-thu", &form(&[("text", text)])).await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert_eq!(r.headers[header::CONTENT_TYPE], "audio/wav");
     assert!(r.body.starts_with("RIFF"), "a WAV");
